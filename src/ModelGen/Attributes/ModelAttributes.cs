@@ -1,0 +1,125 @@
+// The attribute vocabulary users write. Spellings are public API (DESIGN.md); the generator reads them by
+// metadata name, so renaming anything here is a breaking change for every user model.
+namespace ModelGen;
+
+/// <summary>Marks a <c>partial class</c> as a neural network; the source generator emits its forward and backward code.</summary>
+/// <remarks>Members carrying a layer attribute are applied in declaration order.</remarks>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ModelAttribute : Attribute
+{
+    /// <summary>Declares a model with the given per-example input shape (the batch is the leading run-time dimension).</summary>
+    public ModelAttribute(params int[] inputShape) => InputShape = inputShape;
+
+    /// <summary>The per-example input shape, e.g. <c>(1, 28, 28)</c> or <c>(784)</c>.</summary>
+    public int[] InputShape { get; }
+}
+
+/// <summary>Base class of every layer attribute.</summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+public abstract class LayerAttribute : Attribute
+{
+}
+
+/// <summary>Fully connected layer: <c>y = act(x · Wᵀ + b)</c> with <c>weight</c> of shape [units, in] as in PyTorch's <c>nn.Linear</c>.</summary>
+public sealed class DenseAttribute : LayerAttribute
+{
+    /// <summary>Declares a dense layer with <paramref name="units"/> outputs.</summary>
+    public DenseAttribute(int units) => Units = units;
+
+    /// <summary>Number of output features.</summary>
+    public int Units { get; }
+
+    /// <summary>Activation fused into the layer's epilogue (default: none).</summary>
+    public Activation Activation { get; set; }
+
+    /// <summary>Whether the layer has a bias (default: true).</summary>
+    public bool UseBias { get; set; } = true;
+
+    /// <summary>How the weight is initialised (default: PyTorch's <c>nn.Linear</c> initialisation).</summary>
+    public Init Init { get; set; }
+}
+
+/// <summary>Flattens each example to one dimension.</summary>
+public sealed class FlattenAttribute : LayerAttribute { }
+
+/// <summary>Inverted dropout: during training zeroes each element with probability <see cref="P"/> and scales the rest by 1/(1-p); identity at inference.</summary>
+public sealed class DropoutAttribute : LayerAttribute
+{
+    /// <summary>Declares dropout with drop probability <paramref name="p"/> in [0, 1).</summary>
+    public DropoutAttribute(double p) => P = p;
+
+    /// <summary>The probability of zeroing an element.</summary>
+    public double P { get; }
+}
+
+/// <summary>Standalone ReLU: <c>max(x, 0)</c>.</summary>
+public sealed class ReLUAttribute : LayerAttribute { }
+
+/// <summary>Standalone LeakyReLU: <c>x</c> for x &gt; 0, else <c>slope · x</c>.</summary>
+public sealed class LeakyReLUAttribute : LayerAttribute
+{
+    /// <summary>Declares a LeakyReLU with the given negative slope (PyTorch's default is 0.01).</summary>
+    public LeakyReLUAttribute(double slope = 0.01) => Slope = slope;
+
+    /// <summary>Slope for negative inputs.</summary>
+    public double Slope { get; }
+}
+
+/// <summary>Standalone GELU: exact <c>x · Φ(x)</c>, or the tanh approximation when <see cref="Approximate"/> is set.</summary>
+public sealed class GELUAttribute : LayerAttribute
+{
+    /// <summary>Use the tanh approximation (PyTorch's <c>approximate='tanh'</c>).</summary>
+    public bool Approximate { get; set; }
+}
+
+/// <summary>Standalone SiLU (swish): <c>x · sigmoid(x)</c>.</summary>
+public sealed class SiLUAttribute : LayerAttribute { }
+
+/// <summary>Standalone logistic sigmoid.</summary>
+public sealed class SigmoidAttribute : LayerAttribute { }
+
+/// <summary>Standalone hyperbolic tangent.</summary>
+public sealed class TanhAttribute : LayerAttribute { }
+
+/// <summary>Softmax over the features of each example (the last dimension).</summary>
+public sealed class SoftmaxAttribute : LayerAttribute { }
+
+/// <summary>Activations that can be fused into a parameterised layer's epilogue.</summary>
+public enum Activation
+{
+    /// <summary>No activation (identity).</summary>
+    None = 0,
+    /// <summary><c>max(x, 0)</c>.</summary>
+    ReLU,
+    /// <summary>LeakyReLU with PyTorch's default slope 0.01.</summary>
+    LeakyReLU,
+    /// <summary>Exact GELU, <c>x · Φ(x)</c> with the erf.</summary>
+    GELU,
+    /// <summary>GELU with the tanh approximation.</summary>
+    GELUTanh,
+    /// <summary><c>x · sigmoid(x)</c>.</summary>
+    SiLU,
+    /// <summary>Logistic sigmoid.</summary>
+    Sigmoid,
+    /// <summary>Hyperbolic tangent.</summary>
+    Tanh,
+    /// <summary>Softmax over the layer's outputs (applied after the layer, per example).</summary>
+    Softmax,
+}
+
+/// <summary>Weight initialisation schemes. Biases follow PyTorch: U(±1/√fan_in) for <see cref="Default"/>, zero otherwise.</summary>
+public enum Init
+{
+    /// <summary>PyTorch's default for the layer (for Linear: kaiming_uniform with a=√5, i.e. U(±1/√fan_in)).</summary>
+    Default = 0,
+    /// <summary>He/Kaiming uniform for ReLU: U(±√(6/fan_in)).</summary>
+    HeUniform,
+    /// <summary>He/Kaiming normal for ReLU: N(0, 2/fan_in).</summary>
+    HeNormal,
+    /// <summary>Xavier/Glorot uniform: U(±√(6/(fan_in+fan_out))).</summary>
+    XavierUniform,
+    /// <summary>Xavier/Glorot normal: N(0, 2/(fan_in+fan_out)).</summary>
+    XavierNormal,
+    /// <summary>All zeros.</summary>
+    Zeros,
+}
