@@ -1,0 +1,56 @@
+// Spellings shared by the emitters: runtime type names, activation operator expressions, offset constants and
+// invariant float literals (generated code must not depend on the build machine's culture).
+using System.Globalization;
+using System.Linq;
+using ModelGen.Generators.Model;
+using ModelGen.Generators.Shapes;
+
+namespace ModelGen.Generators.Emitting;
+
+internal static class EmitNames
+{
+    public const string Kernels = "global::ModelGen.Kernels";
+    public const string Guards = "global::ModelGen.Runtime.ModelGuards";
+
+    /// <summary>C# expression for the activation operator struct, e.g. <c>default(global::ModelGen.Kernels.ReluActivation)</c>.</summary>
+    public static string Operator(ActivationKind activation, double slope = 0.01) => activation switch
+    {
+        ActivationKind.None => $"default({Kernels}.IdentityActivation)",
+        ActivationKind.ReLU => $"default({Kernels}.ReluActivation)",
+        ActivationKind.LeakyReLU => $"new {Kernels}.LeakyReluActivation({Float(slope)})",
+        ActivationKind.GELU => $"default({Kernels}.GeluActivation)",
+        ActivationKind.GELUTanh => $"default({Kernels}.GeluTanhActivation)",
+        ActivationKind.SiLU => $"default({Kernels}.SiluActivation)",
+        ActivationKind.Sigmoid => $"default({Kernels}.SigmoidActivation)",
+        ActivationKind.Tanh => $"default({Kernels}.TanhActivation)",
+        _ => throw new System.ArgumentOutOfRangeException(nameof(activation), activation, "not an elementwise activation"),
+    };
+
+    /// <summary>Human-readable activation name for comments and summaries.</summary>
+    public static string Describe(ActivationKind activation, double slope = 0.01) => activation switch
+    {
+        ActivationKind.LeakyReLU => $"LeakyReLU({slope.ToString("R", CultureInfo.InvariantCulture)})",
+        ActivationKind.GELUTanh => "GELU(tanh)",
+        _ => activation.ToString(),
+    };
+
+    /// <summary>A float literal with round-trip precision in the invariant culture, e.g. <c>0.01f</c>.</summary>
+    public static string Float(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture) + "f";
+
+    /// <summary>An int literal in the invariant culture.</summary>
+    public static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Name of the offset constant of a parameter, e.g. <c>Fc1WeightOffset</c>.</summary>
+    public static string OffsetConstant(string member, ParamSpec param) => member + Pascal(param.ShortName) + "Offset";
+
+    /// <summary>Shape as it appears in comments: <c>[B,784]</c>.</summary>
+    public static string BatchShape(System.Collections.Generic.IEnumerable<int> shape) => "[B," + string.Join(",", shape.Select(d => Int(d))) + "]";
+
+    /// <summary>An <c>int[]</c> creation expression for a shape.</summary>
+    public static string IntArray(System.Collections.Generic.IEnumerable<int> values) => "new int[] { " + string.Join(", ", values.Select(v => Int(v))) + " }";
+
+    /// <summary>A string literal with C# escapes.</summary>
+    public static string String(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"";
+
+    private static string Pascal(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s.Substring(1).Replace("_", "");
+}

@@ -1,0 +1,220 @@
+// Symbols -> ModelSpec. The only code in the generator allowed to touch ISymbol or syntax; everything after it
+// works on plain equatable records. Must never throw on half-typed code: anything it cannot make sense of
+// becomes a ModelProblem (and the generator then emits throwing stubs naming the problem's id).
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using ModelGen.Generators.Common;
+using ModelGen.Generators.Model;
+using ModelGen.Generators.Shapes;
+
+namespace ModelGen.Generators.Parsing;
+
+internal static class ModelParser
+{
+    public const string ModelAttributeName = "ModelGen.ModelAttribute";
+    private const string LayerAttributeName = "ModelGen.LayerAttribute";
+    private const string LayerTypeName = "ModelGen.Layer";
+
+    /// <summary>Parses the model class <paramref name="type"/> whose <c>[Model]</c> attribute is <paramref name="modelAttribute"/>.</summary>
+    public static ModelSpec Parse(INamedTypeSymbol type, AttributeData modelAttribute, CancellationToken cancellationToken)
+    {
+        var problems = new List<ModelProblem>();
+
+        if (!IsPartial(type))
+            problems.Add(new ModelProblem(ProblemIds.ClassNotPartial, "", $"Model class '{type.Name}' must be declared partial so ModelGen can generate its code"));
+        if (type.IsGenericType)
+            problems.Add(new ModelProblem(ProblemIds.UnsupportedClassForm, "", $"Model class '{type.Name}' must not be generic"));
+
+        var containing = new List<string>();
+        for (var outer = type.ContainingType; outer is not null; outer = outer.ContainingType)
+        {
+            if (!IsPartial(outer) || outer.IsGenericType)
+                problems.Add(new ModelProblem(ProblemIds.UnsupportedClassForm, "",
+                    $"Model class '{type.Name}' is nested in '{outer.Name}', which must be a non-generic partial type"));
+            containing.Insert(0, "partial " + TypeKeyword(outer) + " " + outer.Name);
+        }
+
+        var inputShape = ParseInputShape(modelAttribute, type.Name, problems);
+
+        var members = new List<MemberSpec>();
+        foreach (var member in type.GetMembers())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var layerAttributes = member.GetAttributes().Where(IsLayerAttribute).ToList();
+            if (layerAttributes.Count == 0) continue;
+            var spec = ParseMember(member, layerAttributes, problems);
+            if (spec is not null) members.Add(spec);
+        }
+
+        string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : "";
+        string hint = (ns.Length > 0 ? ns + "." : "") + string.Concat(containing.Select(c => c.Substring(c.LastIndexOf(' ') + 1) + ".")) + type.Name;
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray());
+    }
+
+    private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
+    {
+        if (attribute.AttributeConstructor is null || attribute.ConstructorArguments.Length != 1
+            || attribute.ConstructorArguments[0].Kind != TypedConstantKind.Array)
+        {
+            problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, "", $"[Model] on '{className}' needs the per-example input shape as integers, e.g. [Model(1, 28, 28)]"));
+            return EquatableArray<int>.Empty;
+        }
+        var dims = new List<int>();
+        foreach (var value in attribute.ConstructorArguments[0].Values)
+        {
+            if (value.Value is int d) dims.Add(d);
+            else
+            {
+                problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, "", $"[Model] on '{className}' has an input dimension that is not an integer constant"));
+                return EquatableArray<int>.Empty;
+            }
+        }
+        return dims.ToEquatableArray();
+    }
+
+    private static MemberSpec? ParseMember(ISymbol member, List<AttributeData> attributes, List<ModelProblem> problems)
+    {
+        string name = member.Name;
+        if (member is not IPropertySymbol property || GetPartialDeclaration(property) is not { } declaration)
+        {
+            problems.Add(new ModelProblem(ProblemIds.LayerMemberNotPartialProperty, name,
+                $"Layer member '{name}' must be a partial property, e.g. 'public partial Layer {name} {{ get; }}'"));
+            return null;
+        }
+
+        var modifiers = string.Join(" ", declaration.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+        string typeName = property.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+        bool isLayerType = property.Type.ToDisplayString() == LayerTypeName;
+
+        if (property.IsStatic || property.SetMethod is not null || property.GetMethod is null)
+        {
+            problems.Add(new ModelProblem(ProblemIds.LayerMemberNotPartialProperty, name,
+                $"Layer member '{name}' must be a get-only instance property, e.g. 'public partial Layer {name} {{ get; }}'"));
+            return null;
+        }
+        if (!isLayerType)
+            problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, name,
+                $"Layer member '{name}' has type '{property.Type.ToDisplayString()}'; layer properties must have type ModelGen.Layer"));
+
+        LayerSpec? layer = null;
+        if (attributes.Count > 1)
+            problems.Add(new ModelProblem(ProblemIds.MultipleLayerAttributes, name,
+                $"Layer member '{name}' has {attributes.Count} layer attributes ({string.Join(", ", attributes.Select(a => a.AttributeClass?.Name))}); a member is exactly one layer"));
+        else
+            layer = ParseLayer(attributes[0], name, problems);
+        return new MemberSpec(name, modifiers, typeName, isLayerType, layer);
+    }
+
+    private static LayerSpec? ParseLayer(AttributeData attribute, string member, List<ModelProblem> problems)
+    {
+        string name = ToWeightName(member);
+        string kind = attribute.AttributeClass?.Name ?? "?";
+        if (attribute.AttributeConstructor is null)
+        {
+            problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"The [{Trim(kind)}] attribute on '{member}' has arguments that do not match any of its constructors"));
+            return null;
+        }
+        var args = attribute.ConstructorArguments;
+        switch (attribute.AttributeClass!.ToDisplayString())
+        {
+            case "ModelGen.DenseAttribute":
+                if (args.Length != 1 || args[0].Value is not int units) break;
+                return new DenseSpec(name, units,
+                    (ActivationKind)Named(attribute, "Activation", 0),
+                    Named(attribute, "UseBias", true),
+                    (InitKind)Named(attribute, "Init", 0));
+            case "ModelGen.FlattenAttribute":
+                return new FlattenSpec(name);
+            case "ModelGen.DropoutAttribute":
+                if (args.Length != 1 || args[0].Value is not double p) break;
+                return new DropoutSpec(name, p);
+            case "ModelGen.ReLUAttribute":
+                return new ActivationSpec(name, ActivationKind.ReLU, 0);
+            case "ModelGen.LeakyReLUAttribute":
+                if (args.Length != 1 || args[0].Value is not double slope) break;
+                return new ActivationSpec(name, ActivationKind.LeakyReLU, slope);
+            case "ModelGen.GELUAttribute":
+                return new ActivationSpec(name, Named(attribute, "Approximate", false) ? ActivationKind.GELUTanh : ActivationKind.GELU, 0);
+            case "ModelGen.SiLUAttribute":
+                return new ActivationSpec(name, ActivationKind.SiLU, 0);
+            case "ModelGen.SigmoidAttribute":
+                return new ActivationSpec(name, ActivationKind.Sigmoid, 0);
+            case "ModelGen.TanhAttribute":
+                return new ActivationSpec(name, ActivationKind.Tanh, 0);
+            case "ModelGen.SoftmaxAttribute":
+                return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            default:
+                problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"[{Trim(kind)}] on '{member}' is not a layer this version of ModelGen supports"));
+                return null;
+        }
+        problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"The [{Trim(kind)}] attribute on '{member}' has arguments that could not be read as constants"));
+        return null;
+    }
+
+    private static T Named<T>(AttributeData attribute, string name, T fallback)
+    {
+        foreach (var pair in attribute.NamedArguments)
+            if (pair.Key == name && pair.Value.Value is T value) return value;
+        return fallback;
+    }
+
+    private static string Trim(string attributeName) =>
+        attributeName.EndsWith("Attribute") ? attributeName.Substring(0, attributeName.Length - "Attribute".Length) : attributeName;
+
+    private static bool IsLayerAttribute(AttributeData attribute)
+    {
+        for (var t = attribute.AttributeClass?.BaseType; t is not null; t = t.BaseType)
+            if (t.ToDisplayString() == LayerAttributeName) return true;
+        return false;
+    }
+
+    /// <summary>The defining (body-less) partial declaration of the property, or null if it is not a partial property.</summary>
+    private static PropertyDeclarationSyntax? GetPartialDeclaration(IPropertySymbol property)
+    {
+        foreach (var reference in property.DeclaringSyntaxReferences)
+        {
+            if (reference.GetSyntax() is PropertyDeclarationSyntax syntax
+                && syntax.Modifiers.Any(SyntaxKind.PartialKeyword)
+                && syntax.AccessorList is { } accessors
+                && accessors.Accessors.All(a => a.Body is null && a.ExpressionBody is null))
+                return syntax;
+        }
+        return null;
+    }
+
+    private static bool IsPartial(INamedTypeSymbol type)
+    {
+        foreach (var reference in type.DeclaringSyntaxReferences)
+            if (reference.GetSyntax() is TypeDeclarationSyntax syntax && syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+                return true;
+        return false;
+    }
+
+    private static string TypeKeyword(INamedTypeSymbol type) => type switch
+    {
+        { IsRecord: true, TypeKind: TypeKind.Struct } => "record struct",
+        { IsRecord: true } => "record",
+        { TypeKind: TypeKind.Struct } => "struct",
+        { TypeKind: TypeKind.Interface } => "interface",
+        _ => "class",
+    };
+
+    /// <summary>PyTorch-style snake_case weight name: <c>Fc1</c> → <c>fc1</c>, <c>HiddenLayer</c> → <c>hidden_layer</c>, <c>Conv2D</c> → <c>conv2d</c>.</summary>
+    public static string ToWeightName(string member)
+    {
+        var sb = new StringBuilder(member.Length + 4);
+        for (int i = 0; i < member.Length; i++)
+        {
+            char c = member[i];
+            if (char.IsUpper(c) && i > 0 && (char.IsLower(member[i - 1]) || (char.IsUpper(member[i - 1]) && i + 1 < member.Length && char.IsLower(member[i + 1]))))
+                sb.Append('_');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,30 @@
+// Ids of every problem the Roslyn-free layers (parsing, shape inference) can find. The analyzers report these
+// same ids, and the generator names them in the throwing stubs it emits for an invalid model, so a user sees
+// one id everywhere. Ids are never reused; ranges: MG00xx declaration misuse, MG01xx shape and hyper-parameter errors.
+namespace ModelGen.Generators.Shapes;
+
+internal static class ProblemIds
+{
+    /// <summary>The [Model] class is not partial.</summary>
+    public const string ClassNotPartial = "MG0001";
+    /// <summary>The [Model] class is generic or nested in a type that is not partial.</summary>
+    public const string UnsupportedClassForm = "MG0002";
+    /// <summary>A layer attribute sits on something other than a partial property.</summary>
+    public const string LayerMemberNotPartialProperty = "MG0003";
+    /// <summary>A layer property's type is not ModelGen.Layer.</summary>
+    public const string LayerMemberWrongType = "MG0004";
+    /// <summary>More than one layer attribute on one member.</summary>
+    public const string MultipleLayerAttributes = "MG0005";
+    /// <summary>The input shape is empty or has a non-positive dimension.</summary>
+    public const string InvalidInputShape = "MG0006";
+    /// <summary>The model declares no layers.</summary>
+    public const string NoLayers = "MG0007";
+    /// <summary>Two layers map to the same weight name.</summary>
+    public const string DuplicateLayerName = "MG0008";
+    /// <summary>A layer attribute's arguments could not be bound (half-typed code, wrong argument types).</summary>
+    public const string UnboundAttribute = "MG0009";
+    /// <summary>A hyper-parameter is out of its valid range (units &lt;= 0, dropout p outside [0, 1), ...).</summary>
+    public const string InvalidHyperParameter = "MG0100";
+    /// <summary>A layer that needs a flat input receives a multi-dimensional one.</summary>
+    public const string ExpectsFlatInput = "MG0101";
+}

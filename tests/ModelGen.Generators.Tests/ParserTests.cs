@@ -1,0 +1,76 @@
+using ModelGen.Generators.Parsing;
+using ModelGen.Generators.Planning;
+using ModelGen.Generators.Shapes;
+using ModelGen.Generators.Tests.Infrastructure;
+
+namespace ModelGen.Generators.Tests;
+
+/// <summary>Symbols → specs, including declarations the generator must reject without crashing.</summary>
+public class ParserTests
+{
+    [Theory]
+    [InlineData("Fc1", "fc1")]
+    [InlineData("C1", "c1")]
+    [InlineData("HiddenLayer", "hidden_layer")]
+    [InlineData("Conv2D", "conv2d")]
+    [InlineData("HTMLBlock", "html_block")]
+    [InlineData("logits", "logits")]
+    public void ToWeightName_MemberName_IsPyTorchStyle(string member, string expected) =>
+        Assert.Equal(expected, ModelParser.ToWeightName(member));
+
+    private static ModelPlan PlanOf(string source)
+    {
+        var (_, result) = GeneratorRunner.Run(source);
+        var step = result.Results.Single().TrackedSteps[ModelGenerator.TrackingNames.Plan].Single();
+        return (ModelPlan)step.Outputs.Single().Value;
+    }
+
+    [Fact]
+    public void Parse_Mlp_ReadsEveryArgument()
+    {
+        var plan = PlanOf(Samples.Activations);
+        Assert.True(plan.IsValid);
+        Assert.Equal("Zoo.Everything", plan.Spec.HintName);
+        Assert.Equal(new[] { "partial class Zoo" }, plan.Spec.ContainingTypes);
+        Assert.Equal("public", plan.Spec.Members[0].Modifiers);
+        Assert.Equal(new[] { "hidden1", "leaky", "hidden2", "gelu", "silu", "sig", "th", "relu", "head" }, plan.Spec.Members.Select(m => m.Layer!.Name));
+        Assert.Equal(new Model.DenseSpec("hidden1", 33, Model.ActivationKind.None, false, Model.InitKind.XavierUniform), plan.Spec.Members[0].Layer);
+        Assert.Equal(new Model.ActivationSpec("leaky", Model.ActivationKind.LeakyReLU, 0.2), plan.Spec.Members[1].Layer);
+        Assert.Equal(Model.ActivationKind.GELUTanh, ((Model.ActivationSpec)plan.Spec.Members[3].Layer!).Activation);
+    }
+
+    [Theory]
+    [InlineData("[Dense(4)] public Layer Fc { get; }", ProblemIds.LayerMemberNotPartialProperty)]
+    [InlineData("[Dense(4)] public partial int Fc { get; }", ProblemIds.LayerMemberWrongType)]
+    [InlineData("[Dense(4)] [ReLU] public partial Layer Fc { get; }", ProblemIds.MultipleLayerAttributes)]
+    [InlineData("[Dense(4)] public partial Layer Fc { get; set; }", ProblemIds.LayerMemberNotPartialProperty)]
+    [InlineData("[Dense(4)] public static partial Layer Fc { get; }", ProblemIds.LayerMemberNotPartialProperty)]
+    [InlineData("[Dense(\"four\")] public partial Layer Fc { get; }", ProblemIds.UnboundAttribute)]
+    public void Parse_BadMember_RecordsProblem(string member, string id)
+    {
+        var plan = PlanOf($$"""
+            using ModelGen;
+            [Model(4)]
+            public partial class M
+            {
+                {{member}}
+            }
+            """);
+        Assert.Contains(plan.Shapes.Problems, p => p.Id == id);
+    }
+
+    [Fact]
+    public void Parse_InputShapeNotConstant_RecordsProblem()
+    {
+        var plan = PlanOf("""
+            using ModelGen;
+            [Model(Size)]
+            public partial class M
+            {
+                static int Size = 3;
+                [Dense(4)] public partial Layer Fc { get; }
+            }
+            """);
+        Assert.False(plan.IsValid);
+    }
+}

@@ -1,0 +1,75 @@
+namespace ModelGen.Generators.Tests;
+
+/// <summary>Representative model declarations shared by the generator tests.</summary>
+internal static class Samples
+{
+    /// <summary>The MNIST MLP shape: image input, Flatten, fused ReLU/GELU epilogues, dropout.</summary>
+    public const string Mlp = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(1, 28, 28)]
+        public partial class Mlp
+        {
+            [Flatten] public partial Layer Flat { get; }
+            [Dense(256, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+            [Dropout(0.1)] public partial Layer Drop1 { get; }
+            [Dense(128, Activation = Activation.GELU)] public partial Layer Fc2 { get; }
+            [Dense(10)] public partial Layer Fc3 { get; }
+        }
+        """;
+
+    /// <summary>Every standalone activation, a bias-free Dense, a fused softmax, nesting in a partial class, global namespace.</summary>
+    public const string Activations = """
+        using ModelGen;
+
+        public static partial class Zoo
+        {
+            [Model(17)]
+            internal partial class Everything
+            {
+                [Dense(33, UseBias = false, Init = Init.XavierUniform)] public partial Layer Hidden1 { get; }
+                [LeakyReLU(0.2)] public partial Layer Leaky { get; }
+                [Dense(15, Activation = Activation.Tanh)] public partial Layer Hidden2 { get; }
+                [GELU(Approximate = true)] public partial Layer Gelu { get; }
+                [SiLU] public partial Layer Silu { get; }
+                [Sigmoid] public partial Layer Sig { get; }
+                [Tanh] public partial Layer Th { get; }
+                [ReLU] public partial Layer Relu { get; }
+                [Dense(3, Activation = Activation.Softmax)] public partial Layer Head { get; }
+            }
+        }
+        """;
+
+    /// <summary>A parameter-free head: activations after the last Dense, and a standalone Softmax output.</summary>
+    public const string SoftmaxHead = """
+        using ModelGen;
+
+        namespace Demo.Heads;
+
+        [Model(2, 3)]
+        public partial class SoftmaxHead
+        {
+            [ReLU] public partial Layer Relu0 { get; }
+            [Flatten] public partial Layer Flat { get; }
+            [Dense(5, Activation = Activation.SiLU)] public partial Layer Fc { get; }
+            [Sigmoid] public partial Layer Sig { get; }
+            [Softmax] public partial Layer Probs { get; }
+        }
+        """;
+
+    /// <summary>An invalid model: Dense on a 3-D input without Flatten.</summary>
+    public const string MissingFlatten = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(16, 5, 5)]
+        public partial class Broken
+        {
+            [Dense(120)] public partial Layer Fc1 { get; }
+            [Dense(10)] public partial Layer Fc2 { get; }
+        }
+        """;
+}

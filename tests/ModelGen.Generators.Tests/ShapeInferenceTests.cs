@@ -1,0 +1,124 @@
+using ModelGen.Generators.Common;
+using ModelGen.Generators.Model;
+using ModelGen.Generators.Planning;
+using ModelGen.Generators.Shapes;
+
+namespace ModelGen.Generators.Tests;
+
+/// <summary>The Roslyn-free shape core, called directly on specs.</summary>
+public class ShapeInferenceTests
+{
+    private static ModelSpec Spec(int[] input, params LayerSpec[] layers) =>
+        new("Demo", "M", "Demo.M", EquatableArray<string>.Empty, input.ToEquatableArray(),
+            layers.Select(l => new MemberSpec(l.Name, "public", "global::ModelGen.Layer", true, l)).ToEquatableArray(),
+            EquatableArray<ModelProblem>.Empty);
+
+    [Fact]
+    public void Infer_Mlp_GivesShapesParametersAndFlops()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 1, 28, 28 },
+            new FlattenSpec("flat"), new DenseSpec("fc1", 256, ActivationKind.ReLU, true, InitKind.Default),
+            new DropoutSpec("drop", 0.5), new DenseSpec("fc2", 10, ActivationKind.None, false, InitKind.Default)));
+
+        Assert.True(shapes.IsValid);
+        Assert.Equal(new[] { 784 }, shapes.Layers[0].Output);
+        Assert.Equal(new[] { 256 }, shapes.Layers[1].Output);
+        Assert.Equal(new[] { "fc1.weight", "fc1.bias" }, shapes.Layers[1].Params.Select(p => p.Name));
+        Assert.Equal(new[] { 256, 784 }, shapes.Layers[1].Params[0].Shape);
+        Assert.Equal(2L * 784 * 256, shapes.Layers[1].Flops);
+        Assert.Equal(new[] { "fc2.weight" }, shapes.Layers[3].Params.Select(p => p.Name));
+    }
+
+    [Fact]
+    public void Infer_DenseOnImage_ReportsMissingFlatten()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 16, 5, 5 }, new DenseSpec("fc2", 120, ActivationKind.None, true, InitKind.Default)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.ExpectsFlatInput, problem.Id);
+        Assert.Equal("Dense 'fc2' expects a flat input but receives [16, 5, 5] from the model input; add [Flatten] before it", problem.Message);
+    }
+
+    [Fact]
+    public void Infer_DenseAfterLayer_NamesThePreviousLayer()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 3, 4 }, new ActivationSpec("act", ActivationKind.ReLU, 0), new DenseSpec("fc", 2, ActivationKind.None, true, InitKind.Default)));
+        Assert.Contains("receives [3, 4] from 'act'", Assert.Single(shapes.Problems).Message);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-3)]
+    public void Infer_NonPositiveUnits_IsInvalidHyperParameter(int units)
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 4 }, new DenseSpec("fc", units, ActivationKind.None, true, InitKind.Default)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.InvalidHyperParameter, problem.Id);
+        Assert.Equal($"Dense 'fc' has {units} units; units must be positive", problem.Message);
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.0)]
+    [InlineData(double.NaN)]
+    public void Infer_DropoutOutOfRange_IsInvalidHyperParameter(double p)
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 4 }, new DropoutSpec("drop", p)));
+        Assert.Equal(ProblemIds.InvalidHyperParameter, Assert.Single(shapes.Problems).Id);
+    }
+
+    [Theory]
+    [InlineData(new int[0])]
+    [InlineData(new[] { 28, 0 })]
+    [InlineData(new[] { -1 })]
+    public void Infer_BadInputShape_IsReported(int[] input)
+    {
+        var shapes = ShapeInference.Infer(Spec(input, new FlattenSpec("flat")));
+        Assert.Equal(ProblemIds.InvalidInputShape, Assert.Single(shapes.Problems).Id);
+    }
+
+    [Fact]
+    public void Infer_NoLayers_IsReported()
+    {
+        Assert.Equal(ProblemIds.NoLayers, Assert.Single(ShapeInference.Infer(Spec(new[] { 4 })).Problems).Id);
+    }
+
+    [Fact]
+    public void Infer_DuplicateWeightNames_AreReported()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 4 }, new DenseSpec("fc", 3, ActivationKind.None, true, InitKind.Default), new DenseSpec("fc", 3, ActivationKind.None, true, InitKind.Default)));
+        Assert.Equal(ProblemIds.DuplicateLayerName, Assert.Single(shapes.Problems).Id);
+    }
+
+    [Fact]
+    public void Plan_InferenceSchedule_RunsActivationsInPlaceAndWritesOutputDirectly()
+    {
+        var plan = Planner.Plan(Spec(new[] { 8 },
+            new DenseSpec("fc1", 6, ActivationKind.None, true, InitKind.Default),
+            new ActivationSpec("act", ActivationKind.ReLU, 0),
+            new DropoutSpec("drop", 0.2),
+            new DenseSpec("fc2", 4, ActivationKind.None, true, InitKind.Default),
+            new ActivationSpec("out", ActivationKind.Sigmoid, 0)));
+
+        Assert.Equal(new[]
+        {
+            new InferenceStep(0, Planning.Buffer.Input, Planning.Buffer.A),
+            new InferenceStep(1, Planning.Buffer.A, Planning.Buffer.A),     // in place
+            new InferenceStep(3, Planning.Buffer.A, Planning.Buffer.Output), // dropout skipped; last Dense writes the output
+            new InferenceStep(4, Planning.Buffer.Output, Planning.Buffer.Output),
+        }, plan.Inference);
+    }
+
+    [Fact]
+    public void Plan_TrainingLayout_KeepsPreActivationsMasksAndAliasesFlatten()
+    {
+        var plan = Planner.Plan(Spec(new[] { 2, 3 },
+            new FlattenSpec("flat"),
+            new DenseSpec("fc1", 5, ActivationKind.ReLU, true, InitKind.Default),
+            new DropoutSpec("drop", 0.5)));
+
+        Assert.Equal(new TrainingSlot(0, 0, -1, -1), plan.Training[0]);   // flatten is a view of the copied input
+        Assert.Equal(new TrainingSlot(0, 11, 6, -1), plan.Training[1]);   // pre at 6..11, output at 11..16
+        Assert.Equal(new TrainingSlot(11, 21, -1, 16), plan.Training[2]); // mask at 16..21, output at 21..26
+        Assert.Equal(26, plan.TrainingArenaLength);
+    }
+}

@@ -1,0 +1,54 @@
+using ModelGen.Generators.Tests.Infrastructure;
+
+namespace ModelGen.Generators.Tests;
+
+/// <summary>The generated source for representative models matches the reviewed baselines (see Infrastructure/Snapshots.cs).</summary>
+public class SnapshotTests
+{
+    [Theory]
+    [InlineData(nameof(Samples.Mlp), Samples.Mlp)]
+    [InlineData(nameof(Samples.Activations), Samples.Activations)]
+    [InlineData(nameof(Samples.SoftmaxHead), Samples.SoftmaxHead)]
+    [InlineData(nameof(Samples.MissingFlatten), Samples.MissingFlatten)]
+    public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
+    {
+        var (_, result) = GeneratorRunner.Run(source);
+        var files = result.Results.Single().GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+        Snapshots.Verify(scenario, files);
+    }
+
+    [Theory]
+    [InlineData(Samples.Mlp)]
+    [InlineData(Samples.Activations)]
+    [InlineData(Samples.SoftmaxHead)]
+    [InlineData(Samples.MissingFlatten)]
+    public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
+    {
+        var (output, result) = GeneratorRunner.Run(source);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorRunner.Errors(output));
+    }
+
+    [Fact]
+    public void Generate_InvalidModel_EmitsStubsThatNameTheProblem()
+    {
+        var (_, result) = GeneratorRunner.Run(Samples.MissingFlatten);
+        var source = Assert.Single(result.Results.Single().GeneratedSources).SourceText.ToString();
+        Assert.Contains("throw new global::System.InvalidOperationException(\"MG0101: Dense 'fc1' expects a flat input but receives [16, 5, 5] from the model input; add [Flatten] before it.", source);
+        Assert.Contains("partial global::ModelGen.Layer Fc2", source);
+    }
+
+    [Fact]
+    public void Generate_ClassNotPartial_EmitsNothing()
+    {
+        var (_, result) = GeneratorRunner.Run("""
+            using ModelGen;
+            [Model(4)]
+            public class NotPartial
+            {
+                [Dense(2)] public Layer Fc => null!;
+            }
+            """);
+        Assert.Empty(result.Results.Single().GeneratedSources);
+    }
+}
