@@ -1,0 +1,114 @@
+// Learning-rate schedules as pure functions of (step, totalSteps): a trainer multiplies the optimizer's base learning
+// rate by Factor(step, total) before each step. Stateless and immutable, so one instance can drive several runs;
+// closed-form, so resuming at any step gives the same rate as running up to it (unlike PyTorch's chained form,
+// which agrees with these closed forms at every step).
+using System.Globalization;
+
+namespace ModelGen;
+
+/// <summary>A learning-rate schedule: a multiplier on the base learning rate at each step.</summary>
+public abstract class Schedule
+{
+    private static readonly Schedule s_constant = new ConstantSchedule();
+
+    /// <summary>The multiplier on the base learning rate at 0-based <paramref name="step"/> of a run of <paramref name="totalSteps"/> steps.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is negative or <paramref name="totalSteps"/> is not positive.</exception>
+    public abstract float Factor(int step, int totalSteps);
+
+    /// <summary>Factor 1 at every step.</summary>
+    public static Schedule Constant => s_constant;
+
+    /// <summary>
+    /// Cosine annealing (PyTorch <c>CosineAnnealingLR</c> with <c>T_max = totalSteps</c>):
+    /// <c>min + (1 - min)·(1 + cos(π·step/total))/2</c>, so step 0 gives 1; steps at or past the end give <paramref name="minFactor"/>.
+    /// </summary>
+    /// <param name="minFactor">The final factor (PyTorch's <c>eta_min</c> / base lr), in [0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minFactor"/> is outside [0, 1].</exception>
+    public static Schedule Cosine(float minFactor = 0)
+    {
+        RequireFactor(minFactor, nameof(minFactor));
+        return new WarmupCosineSchedule(0, minFactor);
+    }
+
+    /// <summary>
+    /// Linear warm-up then cosine annealing: for step &lt; warmup the factor is <c>(step + 1)/warmup</c> (so the first step
+    /// already moves and the last warm-up step reaches 1); afterwards cosine from 1 down to <paramref name="minFactor"/> over the
+    /// remaining <c>total - warmup</c> steps.
+    /// </summary>
+    /// <param name="warmupSteps">Number of warm-up steps (&gt;= 0; 0 gives plain <see cref="Cosine"/>).</param>
+    /// <param name="minFactor">The final factor, in [0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public static Schedule WarmupCosine(int warmupSteps, float minFactor = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(warmupSteps);
+        RequireFactor(minFactor, nameof(minFactor));
+        return new WarmupCosineSchedule(warmupSteps, minFactor);
+    }
+
+    /// <summary>Step decay (PyTorch <c>StepLR</c>): <c>gamma^⌊step/stepSize⌋</c>.</summary>
+    /// <param name="stepSize">Steps between decays (&gt; 0).</param>
+    /// <param name="gamma">Multiplicative decay per period (finite, &gt;= 0).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
+    public static Schedule StepDecay(int stepSize, float gamma = 0.1f)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepSize);
+        if (!(gamma >= 0) || float.IsPositiveInfinity(gamma))
+            throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "'gamma' must be a finite value >= 0.");
+        return new StepDecaySchedule(stepSize, gamma);
+    }
+
+    /// <summary>Validates the arguments of <see cref="Factor"/>.</summary>
+    private protected static void ValidateStep(int step, int totalSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(totalSteps);
+    }
+
+    private static void RequireFactor(float value, string name)
+    {
+        if (!(value >= 0 && value <= 1))
+            throw new ArgumentOutOfRangeException(name, value, $"'{name}' must be in [0, 1].");
+    }
+
+    private sealed class ConstantSchedule : Schedule
+    {
+        public override float Factor(int step, int totalSteps)
+        {
+            ValidateStep(step, totalSteps);
+            return 1f;
+        }
+
+        public override string ToString() => "Constant";
+    }
+
+    private sealed class WarmupCosineSchedule(int warmupSteps, float minFactor) : Schedule
+    {
+        public override float Factor(int step, int totalSteps)
+        {
+            ValidateStep(step, totalSteps);
+            if (step < warmupSteps)
+                return (float)((step + 1.0) / warmupSteps);
+            int decaySteps = totalSteps - warmupSteps;
+            if (decaySteps <= 0 || step >= totalSteps)
+                return decaySteps <= 0 ? 1f : minFactor;
+            double progress = (double)(step - warmupSteps) / decaySteps;
+            return (float)(minFactor + (1.0 - minFactor) * 0.5 * (1.0 + Math.Cos(Math.PI * progress)));
+        }
+
+        public override string ToString()
+            => warmupSteps == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"Cosine(min: {minFactor})")
+                : string.Create(CultureInfo.InvariantCulture, $"WarmupCosine(warmup: {warmupSteps}, min: {minFactor})");
+    }
+
+    private sealed class StepDecaySchedule(int stepSize, float gamma) : Schedule
+    {
+        public override float Factor(int step, int totalSteps)
+        {
+            ValidateStep(step, totalSteps);
+            return (float)Math.Pow(gamma, step / stepSize);
+        }
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"StepDecay(stepSize: {stepSize}, gamma: {gamma})");
+    }
+}

@@ -1,0 +1,429 @@
+// Reader and writer for the safetensors format (https://github.com/huggingface/safetensors), byte-compatible with
+// what Python's safetensors.torch.save_file writes:
+//   [u64 LE header length N][N bytes of UTF-8 JSON, space-padded to a multiple of 8][raw little-endian data]
+// JSON: {"__metadata__":{str:str}, "name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]}, ...}, tensors in
+// name order, data laid out in the same order, offsets relative to the first data byte.
+// Rules: Save is atomic (temp file, flush to disk, rename); Load validates the whole header against the expected
+// tensors before writing a single float; JSON goes through Utf8JsonReader/Utf8JsonWriter only (NativeAOT-safe).
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace ModelGen.Serialization;
+
+/// <summary>One tensor as described by a safetensors header.</summary>
+/// <param name="Name">Tensor name, e.g. <c>fc1.weight</c>.</param>
+/// <param name="DType">Element type as spelled in the file, e.g. <c>F32</c>, <c>F16</c>, <c>BF16</c>.</param>
+/// <param name="Shape">Tensor shape.</param>
+/// <param name="Begin">Offset of the first data byte, relative to the end of the header.</param>
+/// <param name="End">Offset one past the last data byte, relative to the end of the header.</param>
+public sealed record SafeTensorEntry(string Name, string DType, int[] Shape, long Begin, long End)
+{
+    /// <summary>Shape rendered as <c>[a, b]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
+/// <summary>Saves and loads named float32 tensors in the safetensors format, compatible with PyTorch's safetensors.</summary>
+public static class SafeTensors
+{
+    /// <summary>Largest header accepted, as in the reference implementation (guards against absurd allocations).</summary>
+    public const long MaxHeaderLength = 100_000_000;
+
+    private const string MetadataKey = "__metadata__";
+
+    // Element sizes in bits for every dtype the reference implementation knows (sub-byte floats included).
+    private static readonly Dictionary<string, int> DTypeBits = new(StringComparer.Ordinal)
+    {
+        ["BOOL"] = 8, ["U8"] = 8, ["I8"] = 8, ["F8_E5M2"] = 8, ["F8_E4M3"] = 8, ["F8_E8M0"] = 8,
+        ["F4"] = 4, ["F6_E2M3"] = 6, ["F6_E3M2"] = 6,
+        ["I16"] = 16, ["U16"] = 16, ["F16"] = 16, ["BF16"] = 16,
+        ["I32"] = 32, ["U32"] = 32, ["F32"] = 32,
+        ["I64"] = 64, ["U64"] = 64, ["F64"] = 64, ["C64"] = 64,
+    };
+
+    /// <summary>
+    /// Writes the tensors (views into <paramref name="buffer"/>) to <paramref name="path"/> as F32, sorted by name as
+    /// PyTorch's safetensors does. Atomic: the data goes to <c>&lt;path&gt;.tmp-&lt;random&gt;</c>, is flushed to disk
+    /// and then renamed over <paramref name="path"/>; on any failure the temp file is deleted and an existing file
+    /// at <paramref name="path"/> is left untouched.
+    /// </summary>
+    /// <param name="path">Destination file.</param>
+    /// <param name="tensors">Names, shapes and positions in <paramref name="buffer"/>.</param>
+    /// <param name="buffer">The floats the tensors index into.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
+    /// <exception cref="ArgumentException">A tensor's name is empty, duplicated or reserved, its length disagrees with its shape, or it runs past <paramref name="buffer"/>.</exception>
+    /// <exception cref="IOException">The file could not be written.</exception>
+    public static void Save(string path, IReadOnlyList<ParameterInfo> tensors, ReadOnlySpan<float> buffer,
+                            IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ParameterInfo[] ordered = ValidateTensors(tensors, buffer.Length);
+        Array.Sort(ordered, static (a, b) => CompareUtf8(a.Name, b.Name));   // Rust String order = UTF-8 byte order
+        byte[] header = BuildHeader(ordered, metadata);
+
+        string temp = $"{path}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                Span<byte> length = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                file.Write(length);
+                file.Write(header);
+                foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
+                file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads exactly the tensors in <paramref name="tensors"/> from <paramref name="path"/> into their places in
+    /// <paramref name="buffer"/>. The header is validated completely first (sizes, JSON, dtypes, offsets, names and
+    /// shapes against <paramref name="tensors"/>); if anything is wrong nothing is written to <paramref name="buffer"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// The file is malformed, or does not hold exactly the expected F32 tensors with the expected shapes. The message
+    /// names the file, the tensor, and expected versus actual values.
+    /// </exception>
+    /// <exception cref="ArgumentException"><paramref name="tensors"/> is inconsistent with itself or <paramref name="buffer"/>.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static void Load(string path, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ParameterInfo[] expected = ValidateTensors(tensors, buffer.Length);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var entries = ReadHeaderCore(file, path, out _, out long dataStart);
+
+        var byName = new Dictionary<string, SafeTensorEntry>(entries.Count, StringComparer.Ordinal);
+        foreach (var e in entries) byName.Add(e.Name, e);
+        var problems = new List<string>();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in expected)
+        {
+            wanted.Add(t.Name);
+            if (!byName.TryGetValue(t.Name, out var e))
+                problems.Add($"tensor '{t.Name}' is missing (expected F32 {t.ShapeText})");
+            else if (e.DType != "F32")
+                problems.Add($"tensor '{t.Name}' has dtype {e.DType}, expected F32");
+            else if (!e.Shape.AsSpan().SequenceEqual(t.Shape))
+                problems.Add($"tensor '{t.Name}' has shape {e.ShapeText}, expected {t.ShapeText}");
+        }
+        foreach (var e in entries)
+            if (!wanted.Contains(e.Name))
+                problems.Add($"unexpected tensor '{e.Name}' ({e.DType} {e.ShapeText}) is not among the {expected.Length} expected tensors");
+        if (problems.Count == 1) throw Invalid(path, problems[0]);
+        if (problems.Count > 1) throw Invalid(path, $"{problems.Count} problems: {string.Join("; ", problems)}");
+
+        // Everything checked: only now touch the caller's buffer.
+        foreach (var t in expected)
+        {
+            var e = byName[t.Name];
+            Span<float> target = buffer.Slice(t.Offset, t.Length);
+            file.Position = dataStart + e.Begin;
+            file.ReadExactly(MemoryMarshal.AsBytes(target));
+            if (!BitConverter.IsLittleEndian)
+                BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(target), MemoryMarshal.Cast<float, int>(target));
+        }
+    }
+
+    /// <summary>Reads and validates the header of <paramref name="path"/>: every tensor's name, dtype, shape and offsets, in data order.</summary>
+    /// <exception cref="InvalidDataException">The header is malformed (the message names the file and the tensor).</exception>
+    public static IReadOnlyList<SafeTensorEntry> ReadHeader(string path) => ReadHeader(path, out _);
+
+    /// <summary>Reads and validates the header of <paramref name="path"/>, also returning its <c>__metadata__</c> map (empty if absent).</summary>
+    /// <inheritdoc cref="ReadHeader(string)"/>
+    public static IReadOnlyList<SafeTensorEntry> ReadHeader(string path, out IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        var entries = ReadHeaderCore(file, path, out var map, out _);
+        metadata = map;
+        return entries;
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    private static byte[] BuildHeader(ParameterInfo[] ordered, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var output = new ArrayBufferWriter<byte>(256 + 96 * ordered.Length);
+        // serde_json escapes only quotes, backslashes and control characters; the relaxed encoder is the closest
+        // match, so names like "a+b" or "é" come out as the same bytes Python writes.
+        using (var json = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            if (metadata is not null)
+            {
+                json.WriteStartObject(MetadataKey);
+                foreach (var key in metadata.Keys.OrderBy(k => k, Comparer<string>.Create(CompareUtf8)))
+                    json.WriteString(key, metadata[key] ?? throw new ArgumentException($"metadata['{key}'] is null.", nameof(metadata)));
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var t in ordered)
+            {
+                json.WriteStartObject(t.Name);
+                json.WriteString("dtype", "F32");
+                json.WriteStartArray("shape");
+                foreach (int d in t.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                offset += 4L * t.Length;
+                json.WriteNumberValue(offset);
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        int padded = (output.WrittenCount + 7) & ~7;
+        var header = new byte[padded];
+        output.WrittenSpan.CopyTo(header);
+        header.AsSpan(output.WrittenCount).Fill((byte)' ');
+        return header;
+    }
+
+    private static void WriteFloats(Stream stream, ReadOnlySpan<float> values)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            stream.Write(MemoryMarshal.AsBytes(values));
+            return;
+        }
+        Span<int> chunk = stackalloc int[1024];
+        for (int i = 0; i < values.Length; i += chunk.Length)
+        {
+            var part = MemoryMarshal.Cast<float, int>(values.Slice(i, Math.Min(chunk.Length, values.Length - i)));
+            BinaryPrimitives.ReverseEndianness(part, chunk[..part.Length]);
+            stream.Write(MemoryMarshal.AsBytes(chunk[..part.Length]));
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }                  // best effort: the original exception is the one worth reporting
+        catch (UnauthorizedAccessException) { }
+    }
+
+    // ---------------------------------------------------------------- validation of the caller's tensor list
+
+    private static ParameterInfo[] ValidateTensors(IReadOnlyList<ParameterInfo> tensors, int bufferLength)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var result = new ParameterInfo[tensors.Count];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < result.Length; i++)
+        {
+            var t = tensors[i] ?? throw new ArgumentException($"tensors[{i}] is null.", nameof(tensors));
+            string where = $"tensors[{i}] '{t.Name}'";
+            if (string.IsNullOrEmpty(t.Name)) throw new ArgumentException($"tensors[{i}] has an empty name.", nameof(tensors));
+            if (t.Name == MetadataKey) throw new ArgumentException($"{where}: the name is reserved for the metadata map.", nameof(tensors));
+            if (!names.Add(t.Name)) throw new ArgumentException($"{where}: the name occurs more than once.", nameof(tensors));
+            if (t.Shape is null) throw new ArgumentException($"{where} has no shape.", nameof(tensors));
+            long product = 1;
+            foreach (int d in t.Shape)
+            {
+                if (d < 0) throw new ArgumentException($"{where} has a negative dimension in shape {t.ShapeText}.", nameof(tensors));
+                product = Math.Min(product * d, long.MaxValue / int.MaxValue);
+            }
+            if (product != t.Length)
+                throw new ArgumentException($"{where} has length {t.Length}, but shape {t.ShapeText} holds {product} elements.", nameof(tensors));
+            if (t.Offset < 0 || (long)t.Offset + t.Length > bufferLength)
+                throw new ArgumentException(
+                    $"{where} spans [{t.Offset}, {(long)t.Offset + t.Length}), outside the buffer of {bufferLength} floats.", nameof(tensors));
+            result[i] = t;
+        }
+        return result;
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private static List<SafeTensorEntry> ReadHeaderCore(FileStream file, string path, out Dictionary<string, string> metadata, out long dataStart)
+    {
+        long fileLength = file.Length;
+        if (fileLength < 8)
+            throw Invalid(path, $"file is {fileLength} bytes, too short for the 8-byte header length");
+        Span<byte> prefix = stackalloc byte[8];
+        file.ReadExactly(prefix);
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLength > MaxHeaderLength)
+            throw Invalid(path, $"header length {headerLength} is absurd (at most {MaxHeaderLength} allowed; file is {fileLength} bytes)");
+        if (8 + (long)headerLength > fileLength)
+            throw Invalid(path, $"header length {headerLength} runs past the end of the file ({fileLength} bytes): truncated");
+        var header = new byte[headerLength];
+        file.ReadExactly(header);
+        dataStart = 8 + (long)headerLength;
+        long dataLength = fileLength - dataStart;
+
+        var entries = ParseHeader(header, path, out metadata);
+        CheckLayout(entries, dataLength, path);
+        return entries;
+    }
+
+    private static List<SafeTensorEntry> ParseHeader(byte[] header, string path, out Dictionary<string, string> metadata)
+    {
+        if (header.Length == 0 || header[0] != (byte)'{')
+            throw Invalid(path, "header does not start with '{' (not a safetensors file?)");
+        metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = new List<SafeTensorEntry>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var reader = new Utf8JsonReader(header);
+        try
+        {
+            Expect(ref reader, JsonTokenType.StartObject, path, "the header");
+            while (Next(ref reader, path) != JsonTokenType.EndObject)
+            {
+                string name = reader.GetString()!;
+                if (!seen.Add(name)) throw Invalid(path, $"key '{name}' occurs twice in the header");
+                if (name == MetadataKey)
+                {
+                    Expect(ref reader, JsonTokenType.StartObject, path, "__metadata__");
+                    while (Next(ref reader, path) != JsonTokenType.EndObject)
+                    {
+                        string key = reader.GetString()!;
+                        Expect(ref reader, JsonTokenType.String, path, $"__metadata__ value '{key}'");
+                        metadata[key] = reader.GetString()!;
+                    }
+                    continue;
+                }
+                entries.Add(ParseEntry(ref reader, name, path));
+            }
+            if (reader.Read()) throw Invalid(path, $"unexpected content after the header object at byte {reader.TokenStartIndex}");
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(path, $"malformed header JSON: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)   // e.g. invalid UTF-8 or a number that does not fit
+        {
+            throw Invalid(path, $"malformed header JSON near byte {reader.TokenStartIndex}: {e.Message}", e);
+        }
+        return entries;
+    }
+
+    private static SafeTensorEntry ParseEntry(ref Utf8JsonReader reader, string name, string path)
+    {
+        Expect(ref reader, JsonTokenType.StartObject, path, $"tensor '{name}'");
+        string? dtype = null;
+        List<int>? shape = null;
+        long[]? offsets = null;
+        while (Next(ref reader, path) != JsonTokenType.EndObject)
+        {
+            string field = reader.GetString()!;
+            switch (field)
+            {
+                case "dtype":
+                    Expect(ref reader, JsonTokenType.String, path, $"tensor '{name}' dtype");
+                    dtype = reader.GetString()!;
+                    break;
+                case "shape":
+                    shape = [];
+                    foreach (long d in ReadIntegerArray(ref reader, path, $"tensor '{name}' shape"))
+                    {
+                        if (d > int.MaxValue) throw Invalid(path, $"tensor '{name}' has dimension {d}, larger than {int.MaxValue}");
+                        shape.Add((int)d);
+                    }
+                    break;
+                case "data_offsets":
+                    var list = ReadIntegerArray(ref reader, path, $"tensor '{name}' data_offsets");
+                    if (list.Count != 2) throw Invalid(path, $"tensor '{name}' has {list.Count} data_offsets, expected 2 [begin, end]");
+                    offsets = [list[0], list[1]];
+                    break;
+                default:
+                    reader.Skip();   // unknown fields are ignored, as by the reference implementation
+                    break;
+            }
+        }
+        if (dtype is null) throw Invalid(path, $"tensor '{name}' has no dtype");
+        if (shape is null) throw Invalid(path, $"tensor '{name}' has no shape");
+        if (offsets is null) throw Invalid(path, $"tensor '{name}' has no data_offsets");
+        if (!DTypeBits.TryGetValue(dtype, out int bits))
+            throw Invalid(path, $"tensor '{name}' has unknown dtype '{dtype}'");
+        var entry = new SafeTensorEntry(name, dtype, shape.ToArray(), offsets[0], offsets[1]);
+        if (entry.End < entry.Begin)
+            throw Invalid(path, $"tensor '{name}' has data_offsets [{entry.Begin}, {entry.End}] with end before begin");
+        // Element count × bits must equal the byte span; computed in Int128 so hostile shapes cannot overflow.
+        Int128 elementBits = bits;
+        foreach (int d in entry.Shape) elementBits = Int128.Min(elementBits * d, (Int128)long.MaxValue * 8 + 8);
+        Int128 bytes = (elementBits + 7) / 8;
+        if (elementBits % 8 != 0 || bytes != entry.End - entry.Begin)
+            throw Invalid(path,
+                $"tensor '{name}' ({dtype} {entry.ShapeText}) needs {bytes} bytes, but data_offsets [{entry.Begin}, {entry.End}] span {entry.End - entry.Begin}");
+        return entry;
+    }
+
+    /// <summary>Sorts by offset and checks the tensors tile the data section exactly: from 0, no overlap, no gap, no excess.</summary>
+    private static void CheckLayout(List<SafeTensorEntry> entries, long dataLength, string path)
+    {
+        entries.Sort(static (a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long position = 0;
+        SafeTensorEntry? previous = null;
+        foreach (var e in entries)
+        {
+            if (e.Begin < position)
+                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
+            if (e.Begin > position)
+                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] leave a gap: expected it to begin at {position}");
+            if (e.End > dataLength)
+                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] run past the end of the data ({dataLength} bytes): truncated file");
+            position = e.End;
+            previous = e;
+        }
+        if (position != dataLength)
+            throw Invalid(path, $"{dataLength - position} bytes after the last tensor's data (data section is {dataLength} bytes, tensors cover {position})");
+    }
+
+    private static List<long> ReadIntegerArray(ref Utf8JsonReader reader, string path, string what)
+    {
+        Expect(ref reader, JsonTokenType.StartArray, path, what);
+        var values = new List<long>();
+        while (Next(ref reader, path) != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out long v) || v < 0)
+                throw Invalid(path, $"{what} must hold non-negative integers, found {Describe(ref reader)}");
+            values.Add(v);
+        }
+        return values;
+    }
+
+    private static JsonTokenType Next(ref Utf8JsonReader reader, string path)
+    {
+        if (!reader.Read()) throw Invalid(path, "header JSON ends early");
+        return reader.TokenType;
+    }
+
+    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type, string path, string what)
+    {
+        if (Next(ref reader, path) != type)
+            throw Invalid(path, $"{what} should be a JSON {type switch { JsonTokenType.StartObject => "object", JsonTokenType.StartArray => "array", _ => "string" }}, found {Describe(ref reader)}");
+    }
+
+    private static string Describe(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.String => $"string \"{reader.GetString()}\"",
+        JsonTokenType.Number => $"number {Encoding.UTF8.GetString(reader.ValueSpan)}",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        var t => t.ToString().ToLowerInvariant(),
+    };
+
+    private static int CompareUtf8(string a, string b)
+    {
+        // Ordinal UTF-16 order differs from UTF-8 byte order only around surrogates; compare bytes to match Rust.
+        if (Ascii.IsValid(a) && Ascii.IsValid(b)) return string.CompareOrdinal(a, b);
+        return Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b));
+    }
+
+    private static InvalidDataException Invalid(string path, string message, Exception? inner = null) =>
+        new($"{path}: {message}", inner);
+}
