@@ -167,6 +167,7 @@ public class OptimizerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta2: -0.1f));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(epsilon: -1e-8f));
         Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(weightDecay: -0.01f));
+        Assert.Equal("learningRate", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(learningRate: -1f)).ParamName);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(beta1: 1.5f));
         Assert.Equal("beta1", ex.ParamName);
         var optimizer = new Sgd(0.1f);
