@@ -13,7 +13,9 @@ namespace ModelGen;
 /// </summary>
 /// <remarks>
 /// An optimizer instance belongs to one parameter buffer: its state is sized on the first step and a later step with a
-/// buffer of another length throws. Not thread-safe (training is single-caller).
+/// buffer of another length throws. Steps do not clear the gradients: a model's backward pass accumulates into them, so
+/// the training loop clears them before the next backward (PyTorch's <c>zero_grad</c>). Not thread-safe (training is
+/// single-caller).
 /// </remarks>
 public abstract class Optimizer
 {
@@ -26,7 +28,11 @@ public abstract class Optimizer
 
     /// <summary>Creates an optimizer with the given base learning rate.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is negative, NaN or infinite.</exception>
-    protected Optimizer(float learningRate) => LearningRate = learningRate;
+    protected Optimizer(float learningRate)
+    {
+        RequireLearningRate(learningRate, nameof(learningRate));
+        _learningRate = learningRate;
+    }
 
     /// <summary>The current learning rate (a schedule typically sets it before every step).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative, NaN or infinite.</exception>
@@ -35,8 +41,7 @@ public abstract class Optimizer
         get => _learningRate;
         set
         {
-            if (!(value >= 0) || float.IsPositiveInfinity(value))
-                throw new ArgumentOutOfRangeException(nameof(LearningRate), value, "The learning rate must be a finite value >= 0.");
+            RequireLearningRate(value, nameof(LearningRate));
             _learningRate = value;
         }
     }
@@ -128,6 +133,12 @@ public abstract class Optimizer
             string upper = float.IsPositiveInfinity(max) ? "" : (maxExclusive ? $" and < {max}" : $" and <= {max}");
             throw new ArgumentOutOfRangeException(name, value, $"'{name}' must be a finite value >= {min}{upper}.");
         }
+    }
+
+    private static void RequireLearningRate(float value, string name)
+    {
+        if (!(value >= 0) || float.IsPositiveInfinity(value))
+            throw new ArgumentOutOfRangeException(name, value, "The learning rate must be a finite value >= 0.");
     }
 
     private void EnsureState(int length)
