@@ -1,0 +1,168 @@
+// Dense (fully connected) layer kernels in PyTorch's layout: weight [out, in], bias [out].
+// Forward = one GEMM (Y = X·Wᵀ) plus one fused pass over the output that adds the bias, keeps the
+// pre-activation when training, and applies the activation. Backward = activation derivative into dPre, then
+// dW += dPreᵀ·X (TN GEMM), dBias += column sums of dPre, dX = dPre·W (NN GEMM). Batch 1 never packs: Gemm's
+// shape heuristic sends GEMV-like shapes down its direct path.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+/// <summary>Fused forward and backward kernels for a dense layer <c>y = act(x·Wᵀ + b)</c>.</summary>
+public static class DenseKernels
+{
+    /// <summary>
+    /// Effectively computes <c>pre[b, o] = Σ_i input[b, i]·weight[o, i] + bias[o]</c> and <c>output[b, o] = act(pre[b, o])</c>.
+    /// </summary>
+    /// <param name="act">The activation operator (fused into the output pass).</param>
+    /// <param name="input">Input [batch, inFeatures].</param>
+    /// <param name="weight">Weight [outFeatures, inFeatures].</param>
+    /// <param name="bias">Bias [outFeatures], or empty for no bias.</param>
+    /// <param name="output">Output [batch, outFeatures]; must not overlap the other operands.</param>
+    /// <param name="preActivation">Receives the pre-activation [batch, outFeatures] for training, or empty (inference) to not store it.</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <param name="inFeatures">Input width.</param>
+    /// <param name="outFeatures">Output width.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
+    public static void Forward<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> output, Span<float> preActivation, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
+        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
+        long outLength = (long)batch * outFeatures;
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
+        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        if (!preActivation.IsEmpty)
+        {
+            ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(outFeatures), outFeatures, orEmpty: true);
+            ThrowHelper.CheckNoOverlap(preActivation, output, nameof(preActivation), nameof(output));
+        }
+        if (outLength == 0) return;
+
+        // Training: the GEMM writes into preActivation, and the epilogue reads it back to finish pre (bias) and output.
+        // Inference: the GEMM writes into output and the epilogue works in place.
+        bool keepPre = !preActivation.IsEmpty;
+        Span<float> gemmOut = keepPre ? preActivation : output;   // [batch, out]
+        Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);   // (validates overlap with input/weight)
+
+        bool identity = typeof(TAct) == typeof(IdentityActivation);
+        if (identity && bias.IsEmpty && !keepPre) return;
+
+        ref float pre = ref MemoryMarshal.GetReference(gemmOut);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        ref float bs = ref MemoryMarshal.GetReference(bias);
+        nuint n = (nuint)outFeatures;
+        for (nuint r = 0; r < (nuint)batch; r++)
+            Epilogue(act, ref Unsafe.Add(ref pre, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="Forward"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += dPreᵀ·input</c>;
+    /// <c>dBias += Σ_b dPre[b, :]</c>; <c>dInput = dPre·weight</c> (overwritten).
+    /// </summary>
+    /// <param name="act">The activation operator used in the forward pass.</param>
+    /// <param name="dOutput">Gradient with respect to the output [batch, outFeatures].</param>
+    /// <param name="preActivation">The forward pre-activation [batch, outFeatures] (may be empty for <see cref="IdentityActivation"/>).</param>
+    /// <param name="output">The forward output [batch, outFeatures] (may be empty for <see cref="IdentityActivation"/>).</param>
+    /// <param name="input">The forward input [batch, inFeatures].</param>
+    /// <param name="weight">Weight [outFeatures, inFeatures].</param>
+    /// <param name="dPre">Scratch for the pre-activation gradient [batch, outFeatures] (may be empty for <see cref="IdentityActivation"/>, which uses dOutput directly).</param>
+    /// <param name="dWeight">Weight gradient [outFeatures, inFeatures]; accumulated into.</param>
+    /// <param name="dBias">Bias gradient [outFeatures], accumulated into; empty when the layer has no bias.</param>
+    /// <param name="dInput">Input gradient [batch, inFeatures], overwritten; empty to skip (first layer).</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <param name="inFeatures">Input width.</param>
+    /// <param name="outFeatures">Output width.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
+    public static void Backward<TAct>(TAct act, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation, ReadOnlySpan<float> output,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre, Span<float> dWeight, Span<float> dBias, Span<float> dInput,
+        int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
+        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
+        bool identity = typeof(TAct) == typeof(IdentityActivation);
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        ThrowHelper.CheckShape(dWeight.Length, nameof(dWeight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        if (!dBias.IsEmpty) ThrowHelper.CheckShape(dBias.Length, nameof(dBias), nameof(outFeatures), outFeatures, orEmpty: true);
+        if (!dInput.IsEmpty) ThrowHelper.CheckShape(dInput.Length, nameof(dInput), nameof(batch), batch, nameof(inFeatures), inFeatures, orEmpty: true);
+
+        ReadOnlySpan<float> grad;   // ∂loss/∂pre [batch, out]
+        if (identity && dPre.IsEmpty)
+        {
+            grad = dOutput;
+        }
+        else
+        {
+            ThrowHelper.CheckShape(dPre.Length, nameof(dPre), nameof(batch), batch, nameof(outFeatures), outFeatures);
+            if (!identity)
+            {
+                ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(outFeatures), outFeatures);
+                ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
+                Elementwise.Backward(act, dOutput, preActivation, output, dPre);
+            }
+            else
+            {
+                dOutput.CopyTo(dPre);
+            }
+            grad = dPre;
+        }
+        // dWeight[out, in] += dPre[batch, out]ᵀ · input[batch, in]
+        Gemm.TN(grad, input, dWeight, outFeatures, batch, inFeatures, accumulate: true);
+
+        // dBias[out] += Σ_b dPre[b, out]; rows are added in batch order, independent of alignment.
+        if (!dBias.IsEmpty)
+        {
+            ref float g = ref MemoryMarshal.GetReference(grad);
+            ref float db = ref MemoryMarshal.GetReference(dBias);
+            for (nuint r = 0; r < (nuint)batch; r++)
+                RowOps.AddTo(ref Unsafe.Add(ref g, r * (nuint)outFeatures), ref db, (nuint)outFeatures);
+        }
+
+        // dInput[batch, in] = dPre[batch, out] · weight[out, in]
+        if (!dInput.IsEmpty)
+            Gemm.NN(grad, weight, dInput, batch, outFeatures, inFeatures);
+    }
+
+    /// <summary>One output row: pre = pre + bias; y = act(pre) (pre and y may be the same row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Epilogue<TAct>(TAct act, ref float pre, ref float y, ref float bias, bool hasBias, nuint n) where TAct : struct, IActivation
+    {
+        nuint j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + (nuint)Vector512<float>.Count <= n; j += (nuint)Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += Vector512.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        if (Vector256.IsHardwareAccelerated)
+            for (; j + (nuint)Vector256<float>.Count <= n; j += (nuint)Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += Vector256.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        if (Vector128.IsHardwareAccelerated)
+            for (; j + (nuint)Vector128<float>.Count <= n; j += (nuint)Vector128<float>.Count)
+            {
+                Vector128<float> v = Vector128.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += Vector128.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        for (; j < n; j++)
+        {
+            float v = Unsafe.Add(ref pre, j);
+            if (hasBias) { v += Unsafe.Add(ref bias, j); Unsafe.Add(ref pre, j) = v; }
+            Unsafe.Add(ref y, j) = act.Invoke(v);
+        }
+    }
+}

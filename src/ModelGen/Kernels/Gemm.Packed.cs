@@ -1,0 +1,308 @@
+// The packed GEMM path (see Gemm.cs for the overview): BLIS loop order jc → pc → (pack B) → ic → (pack A) → jr → ir.
+// Packed layouts, per KC-deep slice:
+//   A block [MC, KC]  → ⌈mc/MR⌉ panels, each [KC][MR]  (element (r, p) at p·MR + r), rows past m zero-padded
+//   B block [KC, NC]  → ⌈nc/NR⌉ panels, each [KC][NR]  (element (p, c) at p·NR + c), columns past n zero-padded
+// so the microkernel reads both panels strictly sequentially. Zero padding lets edge tiles run the same
+// microkernel into a scratch tile, of which only the valid part is written back.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+public static partial class Gemm
+{
+    // Thread-static so concurrent callers (parallel inference) never share a buffer; pinned so the 64-byte
+    // aligned pointer derived from each stays valid without `fixed`.
+    [ThreadStatic] private static float[]? t_packA;
+    [ThreadStatic] private static float[]? t_packB;
+
+    /// <summary>Columns of the microkernel: two vectors of the widest accelerated width.</summary>
+    internal static int NR => Vector512.IsHardwareAccelerated ? 32 : Vector256.IsHardwareAccelerated ? 16 : 8;
+
+    private static unsafe void Packed(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n,
+        bool transA, bool transB, bool accumulate)
+    {
+        int nr = NR;
+        int kcMax = Math.Min(KC, k);
+        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, m), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
+        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, n), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
+        float* tile = stackalloc float[MR * 32 + 16];                                      // edge tile [MR][NR]
+        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
+
+        fixed (float* a = aSpan, b = bSpan, c = cSpan)
+        {
+            for (int jc = 0; jc < n; jc += NC)
+            {
+                int nc = Math.Min(NC, n - jc);
+                for (int pc = 0; pc < k; pc += KC)
+                {
+                    int kc = Math.Min(KC, k - pc);
+                    // Later KC slices add to what the first slice wrote.
+                    bool add = accumulate || pc > 0;
+                    if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
+                    else PackB(b, packB, n, pc, kc, jc, nc, nr);
+
+                    for (int ic = 0; ic < m; ic += MC)
+                    {
+                        int mc = Math.Min(MC, m - ic);
+                        if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
+                        else PackA(a, packA, k, pc, kc, ic, mc);
+
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int ncols = Math.Min(nr, nc - jr);
+                            float* bPanel = packB + (nint)jr * kc;
+                            for (int ir = 0; ir < mc; ir += MR)
+                            {
+                                int nrows = Math.Min(MR, mc - ir);
+                                float* aPanel = packA + (nint)ir * kc;
+                                float* cTile = c + (nint)(ic + ir) * n + jc + jr;
+                                if (nrows == MR && ncols == nr)
+                                {
+                                    Microkernel(kc, aPanel, bPanel, cTile, n, add);
+                                }
+                                else
+                                {
+                                    Microkernel(kc, aPanel, bPanel, tile, nr, accumulate: false);
+                                    for (int r = 0; r < nrows; r++)
+                                    {
+                                        float* dst = cTile + (nint)r * n;
+                                        float* src = tile + r * nr;
+                                        if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
+                                        else for (int j = 0; j < ncols; j++) dst[j] = src[j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>A 64-byte aligned view of a thread-static pinned buffer of at least <paramref name="length"/> floats.</summary>
+    private static unsafe float* AlignedBuffer(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length + 16)
+            buffer = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+        nuint p = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((p + 63) & ~(nuint)63);
+    }
+
+    // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Each row is read contiguously.
+    private static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            for (int r = 0; r < rows; r++)
+            {
+                float* src = a + (nint)(ic + ir + r) * k + pc;
+                for (int p = 0; p < kc; p++) panel[p * MR + r] = src[p];
+            }
+            for (int r = rows; r < MR; r++)
+                for (int p = 0; p < kc; p++) panel[p * MR + r] = 0f;
+        }
+    }
+
+    // A[k,m] (the TN layout): panel element (r, p) = a[(pc+p)·m + ic+ir+r]; MR consecutive floats per p.
+    private static unsafe void PackATransposed(float* a, float* dst, int m, int pc, int kc, int ic, int mc)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = a + (nint)(pc + p) * m + ic + ir;
+                float* d = panel + p * MR;
+                int r = 0;
+                for (; r < rows; r++) d[r] = src[r];
+                for (; r < MR; r++) d[r] = 0f;
+            }
+        }
+    }
+
+    // B[k,n] row-major: panel element (p, c) = b[(pc+p)·n + jc+jr+c]; NR consecutive floats per p.
+    private static unsafe void PackB(float* b, float* dst, int n, int pc, int kc, int jc, int nc, int nr)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = b + (nint)(pc + p) * n + jc + jr;
+                float* d = panel + p * nr;
+                if (cols == nr)
+                {
+                    new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                }
+                else
+                {
+                    int c = 0;
+                    for (; c < cols; c++) d[c] = src[c];
+                    for (; c < nr; c++) d[c] = 0f;
+                }
+            }
+        }
+    }
+
+    // B[n,k] (the NT layout): panel element (p, c) = b[(jc+jr+c)·k + pc+p]. Reads run along a row of B (contiguous);
+    // the writes stride by NR within a panel that fits in L1.
+    private static unsafe void PackBTransposed(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (nint)jr * kc;
+            for (int c = 0; c < cols; c++)
+            {
+                float* src = b + (nint)(jc + jr + c) * k + pc;
+                for (int p = 0; p < kc; p++) panel[p * nr + c] = src[p];
+            }
+            for (int c = cols; c < nr; c++)
+                for (int p = 0; p < kc; p++) panel[p * nr + c] = 0f;
+        }
+    }
+
+    /// <summary>C[MR, NR] (+)= Apanel[kc][MR] · Bpanel[kc][NR] at the widest accelerated width (NR = 2 vectors).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Microkernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        if (Vector512.IsHardwareAccelerated) Microkernel512(kc, a, b, c, ldc, accumulate);
+        else if (Vector256.IsHardwareAccelerated) Microkernel256(kc, a, b, c, ldc, accumulate);
+        else Microkernel128(kc, a, b, c, ldc, accumulate);
+    }
+
+    // 12 accumulators + 2 B vectors + 1 broadcast = 15 registers: fits the 16 of AVX2/SSE as well as AVX-512's 32.
+    private static unsafe void Microkernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> av = Vector512.Create(a[0]);
+            c00 = Vector512.MultiplyAddEstimate(av, b0, c00); c01 = Vector512.MultiplyAddEstimate(av, b1, c01);
+            av = Vector512.Create(a[1]);
+            c10 = Vector512.MultiplyAddEstimate(av, b0, c10); c11 = Vector512.MultiplyAddEstimate(av, b1, c11);
+            av = Vector512.Create(a[2]);
+            c20 = Vector512.MultiplyAddEstimate(av, b0, c20); c21 = Vector512.MultiplyAddEstimate(av, b1, c21);
+            av = Vector512.Create(a[3]);
+            c30 = Vector512.MultiplyAddEstimate(av, b0, c30); c31 = Vector512.MultiplyAddEstimate(av, b1, c31);
+            av = Vector512.Create(a[4]);
+            c40 = Vector512.MultiplyAddEstimate(av, b0, c40); c41 = Vector512.MultiplyAddEstimate(av, b1, c41);
+            av = Vector512.Create(a[5]);
+            c50 = Vector512.MultiplyAddEstimate(av, b0, c50); c51 = Vector512.MultiplyAddEstimate(av, b1, c51);
+            a += MR;
+            b += 32;
+        }
+        Store512(c, c00, c01, accumulate); c += ldc;
+        Store512(c, c10, c11, accumulate); c += ldc;
+        Store512(c, c20, c21, accumulate); c += ldc;
+        Store512(c, c30, c31, accumulate); c += ldc;
+        Store512(c, c40, c41, accumulate); c += ldc;
+        Store512(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store512(float* c, Vector512<float> v0, Vector512<float> v1, bool accumulate)
+    {
+        if (accumulate)
+        {
+            v0 += Vector512.Load(c);
+            v1 += Vector512.Load(c + 16);
+        }
+        v0.Store(c);
+        v1.Store(c + 16);
+    }
+
+    private static unsafe void Microkernel256(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            Vector256<float> av = Vector256.Create(a[0]);
+            c00 = Vector256.MultiplyAddEstimate(av, b0, c00); c01 = Vector256.MultiplyAddEstimate(av, b1, c01);
+            av = Vector256.Create(a[1]);
+            c10 = Vector256.MultiplyAddEstimate(av, b0, c10); c11 = Vector256.MultiplyAddEstimate(av, b1, c11);
+            av = Vector256.Create(a[2]);
+            c20 = Vector256.MultiplyAddEstimate(av, b0, c20); c21 = Vector256.MultiplyAddEstimate(av, b1, c21);
+            av = Vector256.Create(a[3]);
+            c30 = Vector256.MultiplyAddEstimate(av, b0, c30); c31 = Vector256.MultiplyAddEstimate(av, b1, c31);
+            av = Vector256.Create(a[4]);
+            c40 = Vector256.MultiplyAddEstimate(av, b0, c40); c41 = Vector256.MultiplyAddEstimate(av, b1, c41);
+            av = Vector256.Create(a[5]);
+            c50 = Vector256.MultiplyAddEstimate(av, b0, c50); c51 = Vector256.MultiplyAddEstimate(av, b1, c51);
+            a += MR;
+            b += 16;
+        }
+        Store256(c, c00, c01, accumulate); c += ldc;
+        Store256(c, c10, c11, accumulate); c += ldc;
+        Store256(c, c20, c21, accumulate); c += ldc;
+        Store256(c, c30, c31, accumulate); c += ldc;
+        Store256(c, c40, c41, accumulate); c += ldc;
+        Store256(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store256(float* c, Vector256<float> v0, Vector256<float> v1, bool accumulate)
+    {
+        if (accumulate)
+        {
+            v0 += Vector256.Load(c);
+            v1 += Vector256.Load(c + 8);
+        }
+        v0.Store(c);
+        v1.Store(c + 8);
+    }
+
+    private static unsafe void Microkernel128(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    {
+        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4);
+            Vector128<float> av = Vector128.Create(a[0]);
+            c00 = Vector128.MultiplyAddEstimate(av, b0, c00); c01 = Vector128.MultiplyAddEstimate(av, b1, c01);
+            av = Vector128.Create(a[1]);
+            c10 = Vector128.MultiplyAddEstimate(av, b0, c10); c11 = Vector128.MultiplyAddEstimate(av, b1, c11);
+            av = Vector128.Create(a[2]);
+            c20 = Vector128.MultiplyAddEstimate(av, b0, c20); c21 = Vector128.MultiplyAddEstimate(av, b1, c21);
+            av = Vector128.Create(a[3]);
+            c30 = Vector128.MultiplyAddEstimate(av, b0, c30); c31 = Vector128.MultiplyAddEstimate(av, b1, c31);
+            av = Vector128.Create(a[4]);
+            c40 = Vector128.MultiplyAddEstimate(av, b0, c40); c41 = Vector128.MultiplyAddEstimate(av, b1, c41);
+            av = Vector128.Create(a[5]);
+            c50 = Vector128.MultiplyAddEstimate(av, b0, c50); c51 = Vector128.MultiplyAddEstimate(av, b1, c51);
+            a += MR;
+            b += 8;
+        }
+        Store128(c, c00, c01, accumulate); c += ldc;
+        Store128(c, c10, c11, accumulate); c += ldc;
+        Store128(c, c20, c21, accumulate); c += ldc;
+        Store128(c, c30, c31, accumulate); c += ldc;
+        Store128(c, c40, c41, accumulate); c += ldc;
+        Store128(c, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store128(float* c, Vector128<float> v0, Vector128<float> v1, bool accumulate)
+    {
+        if (accumulate)
+        {
+            v0 += Vector128.Load(c);
+            v1 += Vector128.Load(c + 4);
+        }
+        v0.Store(c);
+        v1.Store(c + 4);
+    }
+}

@@ -1,0 +1,73 @@
+// Argument validation shared by every kernel, so that error messages name the operand with the expected and
+// actual sizes, and so the throw sites stay out of the (inlined) hot paths.
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace ModelGen.Kernels;
+
+/// <summary>Throw helpers and argument checks for the kernels.</summary>
+internal static class ThrowHelper
+{
+    /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>; <paramref name="what"/> (a constant) explains it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckLength(int actual, int expected, string operand, string what)
+    {
+        if (actual != expected) ThrowLength(actual, expected, operand, what);
+    }
+
+    /// <summary>Throws unless the operand has d0 elements (shape [name0=d0]). The message is only formatted when throwing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckShape(int actual, string operand, string name0, int d0, bool orEmpty = false)
+    {
+        if (actual != d0) ThrowLength(actual, d0, operand, $"[{name0}={d0}]" + (orEmpty ? " or empty" : ""));
+    }
+
+    /// <summary>Throws unless the operand has d0·d1 elements (shape [name0=d0, name1=d1]). The message is only formatted when throwing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckShape(int actual, string operand, string name0, int d0, string name1, int d1, bool orEmpty = false)
+    {
+        if (actual != (long)d0 * d1) ThrowLength(actual, (long)d0 * d1, operand, $"[{name0}={d0}, {name1}={d1}]" + (orEmpty ? " or empty" : ""));
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is zero or more.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckNonNegative(int value, string name)
+    {
+        if (value < 0) ThrowNegative(value, name);
+    }
+
+    /// <summary>Throws if the two spans share memory (the kernel reads one while writing the other).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckNoOverlap(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
+    {
+        if (input.Overlaps(output)) ThrowOverlap(inputName, outputName);
+    }
+
+    /// <summary>Throws unless the two spans are either the same memory or disjoint (partial overlap would corrupt results).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckSameOrDisjoint(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
+    {
+        if (input.Overlaps(output, out int offset) && offset != 0) ThrowPartialOverlap(inputName, outputName, offset);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowLength(int actual, long expected, string operand, string shape)
+        => throw new ArgumentException($"'{operand}' must have {expected} elements ({shape}) but has {actual}.", operand);
+
+    [DoesNotReturn]
+    private static void ThrowNegative(int value, string name)
+        => throw new ArgumentOutOfRangeException(name, value, $"'{name}' must be zero or more but is {value}.");
+
+    [DoesNotReturn]
+    private static void ThrowOverlap(string inputName, string outputName)
+        => throw new ArgumentException($"'{outputName}' must not overlap '{inputName}'.", outputName);
+
+    [DoesNotReturn]
+    private static void ThrowPartialOverlap(string inputName, string outputName, int offset)
+        => throw new ArgumentException(
+            $"'{outputName}' must be either the same span as '{inputName}' or disjoint from it, but it is offset by {offset} elements.", outputName);
+
+    [DoesNotReturn]
+    internal static void ThrowArgumentOutOfRange(string name, float value, string requirement)
+        => throw new ArgumentOutOfRangeException(name, value, $"'{name}' {requirement} but is {value}.");
+}

@@ -1,0 +1,183 @@
+// Vectorised transcendental helpers the activations share: sigmoid, tanh and the normal CDF (for exact GELU).
+// Each function exists once per width (scalar, 128, 256, 512) with the same algorithm, because the BCL's
+// generic vector interface (ISimdVector) is not public. Algorithms are chosen to stay finite for every finite
+// input and to avoid cancellation (1 + tanh, 1 + erf) in the tails; measured errors are in the callers' remarks.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+/// <summary>Shared vector math for activation operators (sigmoid, tanh, normal CDF).</summary>
+internal static class VectorMath
+{
+    // tanh: below this |x| a rational approximation (no cancellation near 0); above it 1 - 2/(e^{2|x|}+1),
+    // which is accurate to ~1 ulp once tanh(|x|) ≥ 0.55.
+    private const float TanhSwitch = 0.625f;
+
+    // Odd/even minimax coefficients of tanh(x) ≈ x·P(x²)/Q(x²) (Eigen's fast tanh); relative error ≤ 3e-7 on |x| < 0.625.
+    private const float TA1 = 4.89352455891786e-03f, TA3 = 6.37261928875436e-04f, TA5 = 1.48572235717979e-05f,
+        TA7 = 5.12229709037114e-08f, TA9 = -8.60467152213735e-11f, TA11 = 2.00018790482477e-13f, TA13 = -2.76076847742355e-16f;
+    private const float TB0 = 4.89352518554385e-03f, TB2 = 2.26843463243900e-03f, TB4 = 1.18534705686654e-04f, TB6 = 1.19825839466702e-06f;
+
+    // Abramowitz & Stegun 7.1.26: erfc(a) ≈ t·(c1 + t·(c2 + t·(c3 + t·(c4 + t·c5))))·e^{-a²}, t = 1/(1 + p·a), a ≥ 0,
+    // absolute error ≤ 1.5e-7. Evaluating Φ through erfc(|x|/√2) keeps the negative tail free of the 1 + erf cancellation.
+    private const float ErfP = 0.3275911f, E1 = 0.254829592f, E2 = -0.284496736f, E3 = 1.421413741f, E4 = -1.453152027f, E5 = 1.061405429f;
+    internal const float InvSqrt2 = 0.70710678118654752f;
+    /// <summary>1/√(2π), the standard normal density at 0.</summary>
+    internal const float InvSqrt2Pi = 0.39894228040143268f;
+
+    // ---------------------------------------------------------------- sigmoid: 1 / (1 + e^{-x})
+    // For x → -∞, e^{-x} overflows to +∞ and the quotient is +0, never NaN.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Sigmoid(Vector128<float> x) => Vector128<float>.One / (Vector128<float>.One + Vector128.Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+
+    // ---------------------------------------------------------------- tanh
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Tanh(float x)
+    {
+        float a = MathF.Abs(x);
+        if (a < TanhSwitch)
+        {
+            float x2 = x * x;
+            float p = float.MultiplyAddEstimate(x2, TA13, TA11);
+            p = float.MultiplyAddEstimate(x2, p, TA9);
+            p = float.MultiplyAddEstimate(x2, p, TA7);
+            p = float.MultiplyAddEstimate(x2, p, TA5);
+            p = float.MultiplyAddEstimate(x2, p, TA3);
+            p = float.MultiplyAddEstimate(x2, p, TA1);
+            float q = float.MultiplyAddEstimate(x2, TB6, TB4);
+            q = float.MultiplyAddEstimate(x2, q, TB2);
+            q = float.MultiplyAddEstimate(x2, q, TB0);
+            return x * p / q;
+        }
+        return MathF.CopySign(1f - 2f / (MathF.Exp(2f * a) + 1f), x);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Tanh(Vector128<float> x)
+    {
+        Vector128<float> a = Vector128.Abs(x);
+        Vector128<float> x2 = x * x;
+        Vector128<float> p = Vector128.MultiplyAddEstimate(x2, Vector128.Create(TA13), Vector128.Create(TA11));
+        p = Vector128.MultiplyAddEstimate(x2, p, Vector128.Create(TA9));
+        p = Vector128.MultiplyAddEstimate(x2, p, Vector128.Create(TA7));
+        p = Vector128.MultiplyAddEstimate(x2, p, Vector128.Create(TA5));
+        p = Vector128.MultiplyAddEstimate(x2, p, Vector128.Create(TA3));
+        p = Vector128.MultiplyAddEstimate(x2, p, Vector128.Create(TA1));
+        Vector128<float> q = Vector128.MultiplyAddEstimate(x2, Vector128.Create(TB6), Vector128.Create(TB4));
+        q = Vector128.MultiplyAddEstimate(x2, q, Vector128.Create(TB2));
+        q = Vector128.MultiplyAddEstimate(x2, q, Vector128.Create(TB0));
+        Vector128<float> small = x * p / q; // NaN for huge |x| (∞/∞), but such lanes take the other branch
+        Vector128<float> big = Vector128<float>.One - Vector128.Create(2f) / (Vector128.Exp(a + a) + Vector128<float>.One);
+        return Vector128.ConditionalSelect(Vector128.LessThan(a, Vector128.Create(TanhSwitch)), small, Vector128.CopySign(big, x));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Tanh(Vector256<float> x)
+    {
+        Vector256<float> a = Vector256.Abs(x);
+        Vector256<float> x2 = x * x;
+        Vector256<float> p = Vector256.MultiplyAddEstimate(x2, Vector256.Create(TA13), Vector256.Create(TA11));
+        p = Vector256.MultiplyAddEstimate(x2, p, Vector256.Create(TA9));
+        p = Vector256.MultiplyAddEstimate(x2, p, Vector256.Create(TA7));
+        p = Vector256.MultiplyAddEstimate(x2, p, Vector256.Create(TA5));
+        p = Vector256.MultiplyAddEstimate(x2, p, Vector256.Create(TA3));
+        p = Vector256.MultiplyAddEstimate(x2, p, Vector256.Create(TA1));
+        Vector256<float> q = Vector256.MultiplyAddEstimate(x2, Vector256.Create(TB6), Vector256.Create(TB4));
+        q = Vector256.MultiplyAddEstimate(x2, q, Vector256.Create(TB2));
+        q = Vector256.MultiplyAddEstimate(x2, q, Vector256.Create(TB0));
+        Vector256<float> small = x * p / q;
+        Vector256<float> big = Vector256<float>.One - Vector256.Create(2f) / (Vector256.Exp(a + a) + Vector256<float>.One);
+        return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(TanhSwitch)), small, Vector256.CopySign(big, x));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Tanh(Vector512<float> x)
+    {
+        Vector512<float> a = Vector512.Abs(x);
+        Vector512<float> x2 = x * x;
+        Vector512<float> p = Vector512.MultiplyAddEstimate(x2, Vector512.Create(TA13), Vector512.Create(TA11));
+        p = Vector512.MultiplyAddEstimate(x2, p, Vector512.Create(TA9));
+        p = Vector512.MultiplyAddEstimate(x2, p, Vector512.Create(TA7));
+        p = Vector512.MultiplyAddEstimate(x2, p, Vector512.Create(TA5));
+        p = Vector512.MultiplyAddEstimate(x2, p, Vector512.Create(TA3));
+        p = Vector512.MultiplyAddEstimate(x2, p, Vector512.Create(TA1));
+        Vector512<float> q = Vector512.MultiplyAddEstimate(x2, Vector512.Create(TB6), Vector512.Create(TB4));
+        q = Vector512.MultiplyAddEstimate(x2, q, Vector512.Create(TB2));
+        q = Vector512.MultiplyAddEstimate(x2, q, Vector512.Create(TB0));
+        Vector512<float> small = x * p / q;
+        Vector512<float> big = Vector512<float>.One - Vector512.Create(2f) / (Vector512.Exp(a + a) + Vector512<float>.One);
+        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(TanhSwitch)), small, Vector512.CopySign(big, x));
+    }
+
+    // ---------------------------------------------------------------- standard normal CDF Φ(x) = ½·erfc(−x/√2)
+    // Also returns g = e^{−x²/2} (so the GELU derivative gets φ(x) = g/√(2π) without a second exp).
+    // For |x| → ∞, a² overflows to +∞ and e^{−∞} = 0: Φ is exactly 0 or 1, never NaN.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float NormalCdf(float x, out float gauss)
+    {
+        float a = MathF.Abs(x) * InvSqrt2;
+        float t = 1f / float.MultiplyAddEstimate(ErfP, a, 1f);
+        float poly = float.MultiplyAddEstimate(t, E5, E4);
+        poly = float.MultiplyAddEstimate(t, poly, E3);
+        poly = float.MultiplyAddEstimate(t, poly, E2);
+        poly = float.MultiplyAddEstimate(t, poly, E1);
+        gauss = MathF.Exp(-(a * a));
+        float tail = 0.5f * t * poly * gauss; // Φ(−|x|)
+        return x < 0f ? tail : 1f - tail;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> NormalCdf(Vector128<float> x, out Vector128<float> gauss)
+    {
+        Vector128<float> a = Vector128.Abs(x) * Vector128.Create(InvSqrt2);
+        Vector128<float> t = Vector128<float>.One / Vector128.MultiplyAddEstimate(Vector128.Create(ErfP), a, Vector128<float>.One);
+        Vector128<float> poly = Vector128.MultiplyAddEstimate(t, Vector128.Create(E5), Vector128.Create(E4));
+        poly = Vector128.MultiplyAddEstimate(t, poly, Vector128.Create(E3));
+        poly = Vector128.MultiplyAddEstimate(t, poly, Vector128.Create(E2));
+        poly = Vector128.MultiplyAddEstimate(t, poly, Vector128.Create(E1));
+        gauss = Vector128.Exp(-(a * a));
+        Vector128<float> tail = Vector128.Create(0.5f) * t * poly * gauss;
+        return Vector128.ConditionalSelect(Vector128.LessThan(x, Vector128<float>.Zero), tail, Vector128<float>.One - tail);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> NormalCdf(Vector256<float> x, out Vector256<float> gauss)
+    {
+        Vector256<float> a = Vector256.Abs(x) * Vector256.Create(InvSqrt2);
+        Vector256<float> t = Vector256<float>.One / Vector256.MultiplyAddEstimate(Vector256.Create(ErfP), a, Vector256<float>.One);
+        Vector256<float> poly = Vector256.MultiplyAddEstimate(t, Vector256.Create(E5), Vector256.Create(E4));
+        poly = Vector256.MultiplyAddEstimate(t, poly, Vector256.Create(E3));
+        poly = Vector256.MultiplyAddEstimate(t, poly, Vector256.Create(E2));
+        poly = Vector256.MultiplyAddEstimate(t, poly, Vector256.Create(E1));
+        gauss = Vector256.Exp(-(a * a));
+        Vector256<float> tail = Vector256.Create(0.5f) * t * poly * gauss;
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), tail, Vector256<float>.One - tail);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> NormalCdf(Vector512<float> x, out Vector512<float> gauss)
+    {
+        Vector512<float> a = Vector512.Abs(x) * Vector512.Create(InvSqrt2);
+        Vector512<float> t = Vector512<float>.One / Vector512.MultiplyAddEstimate(Vector512.Create(ErfP), a, Vector512<float>.One);
+        Vector512<float> poly = Vector512.MultiplyAddEstimate(t, Vector512.Create(E5), Vector512.Create(E4));
+        poly = Vector512.MultiplyAddEstimate(t, poly, Vector512.Create(E3));
+        poly = Vector512.MultiplyAddEstimate(t, poly, Vector512.Create(E2));
+        poly = Vector512.MultiplyAddEstimate(t, poly, Vector512.Create(E1));
+        gauss = Vector512.Exp(-(a * a));
+        Vector512<float> tail = Vector512.Create(0.5f) * t * poly * gauss;
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), tail, Vector512<float>.One - tail);
+    }
+}
