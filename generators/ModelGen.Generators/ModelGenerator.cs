@@ -8,7 +8,6 @@
 // (Roslyn's guidance), and for an invalid model this generator emits throwing stubs naming the problem's id.
 using Microsoft.CodeAnalysis;
 using ModelGen.Generators.Emitting;
-using ModelGen.Generators.Model;
 using ModelGen.Generators.Parsing;
 using ModelGen.Generators.Planning;
 
@@ -32,11 +31,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
         var specs = context.SyntaxProvider.ForAttributeWithMetadataName(
                 ModelParser.ModelAttributeName,
                 static (node, _) => node is Microsoft.CodeAnalysis.CSharp.Syntax.ClassDeclarationSyntax,
-                static (ctx, ct) => ctx.TargetSymbol is INamedTypeSymbol type && ctx.Attributes.Length > 0
-                    ? ModelParser.Parse(type, ctx.Attributes[0], ct)
-                    : null)
-            .Where(static spec => spec is not null)
-            .Select(static (spec, _) => spec!)
+                static (ctx, ct) => ModelParser.Parse((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
             .WithTrackingName(TrackingNames.Spec);
 
         // 3. Plan: shapes, buffer layout and schedules (pure).

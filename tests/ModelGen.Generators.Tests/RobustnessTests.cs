@@ -23,7 +23,8 @@ public class RobustnessTests
         for (int i = 0; i < 100; i++)                                                            // a character replaced
         {
             int at = rng.Next(source.Length);
-            variants.Add(source[..at] + "(){};,=\"0-x[]"[rng.Next(14)] + source[(at + 1)..]);
+            const string noise = "(){};,=\"0-x[]";
+            variants.Add(source[..at] + noise[rng.Next(noise.Length)] + source[(at + 1)..]);
         }
 
         // One driver over successive edits, as in the IDE: also exercises the incremental caches.

@@ -77,7 +77,7 @@ internal static partial class ModelEmitter
                     case ActivationSpec { Activation: ActivationKind.Softmax }:
                     {
                         int cols = layer.Output[layer.Output.Count - 1];
-                        w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dIn}, batch * {Int(layer.OutputLength / cols)}, {Int(cols)});");
+                        w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dIn}, {Rows(layer.OutputLength / cols)}, {Int(cols)});");
                         break;
                     }
                     case ActivationSpec act:

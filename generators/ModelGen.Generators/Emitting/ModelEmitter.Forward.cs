@@ -151,7 +151,7 @@ internal static partial class ModelEmitter
     private static void EmitSoftmax(SourceWriter w, LayerShape layer, string src, string dst)
     {
         int cols = layer.Output[layer.Output.Count - 1];
-        w.Line($"{Kernels}.Softmax.Forward({src}, {dst}, batch * {Int(layer.OutputLength / cols)}, {Int(cols)});");
+        w.Line($"{Kernels}.Softmax.Forward({src}, {dst}, {Rows(layer.OutputLength / cols)}, {Int(cols)});");
     }
 
     /// <summary>Description used in comments: <c>Dense 784->256 + bias + ReLU (fused epilogue)</c>.</summary>
@@ -172,6 +172,9 @@ internal static partial class ModelEmitter
         Buffer.A => $"a.Slice(0, batch * {Int(length)})",
         _ => $"b.Slice(0, batch * {Int(length)})",
     };
+
+    /// <summary>Row count of a per-example softmax over the last dimension: <c>batch</c> or <c>batch * n</c>.</summary>
+    private static string Rows(int perExample) => perExample == 1 ? "batch" : $"batch * {Int(perExample)}";
 
     private static string Offset(int perExample) => perExample == 0 ? "0" : $"batch * {Int(perExample)}";
 

@@ -1,0 +1,31 @@
+// Prints libtorch reference values for ModelGen.Tests.Training.TorchReferenceTests.
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+float[] p0 = [0.5f, -1.25f, 2.0f, 0.0f, -0.75f];
+float[][] grads = [[0.1f, -0.2f, 0.3f, -0.4f, 0.05f], [-0.3f, 0.1f, 0.25f, 0.2f, -0.5f], [0.2f, 0.2f, -0.1f, 0.6f, 0.0f]];
+string Fmt(IEnumerable<float> v) => "[" + string.Join(", ", v.Select(x => x.ToString("R") + "f")) + "]";
+void Run(string name, Func<TorchSharp.Modules.Parameter[], torch.optim.Optimizer> make)
+{
+    var p = new TorchSharp.Modules.Parameter(torch.tensor(p0));
+    var opt = make([p]);
+    foreach (var g in grads) { p.grad = torch.tensor(g); opt.step(); }
+    Console.WriteLine($"{name}: {Fmt(p.data<float>().ToArray())}");
+}
+Run("SGD(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)", ps => torch.optim.SGD(ps, 0.05, momentum: 0.9, dampening: 0.3, weight_decay: 0.01));
+Run("SGD(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)", ps => torch.optim.SGD(ps, 0.05, momentum: 0.9, weight_decay: 0.01, nesterov: true));
+Run("Adam(lr=0.01, weight_decay=0.1)", ps => torch.optim.Adam(ps, 0.01, weight_decay: 0.1));
+Run("AdamW(lr=0.01, weight_decay=0.01)", ps => torch.optim.AdamW(ps, 0.01, weight_decay: 0.01));
+
+float[] logits = [2.0f, -1.0f, 0.5f, 3.0f, -2.5f, 0.0f, 1.5f, -0.5f, 1e4f, -1e4f];
+var x = torch.tensor(logits, new long[] { 2, 5 }, requires_grad: true);
+var loss = F.cross_entropy(x, torch.tensor(new long[] { 3, 1 }), label_smoothing: 0.1);
+loss.backward();
+Console.WriteLine($"cross_entropy(label_smoothing=0.1): {loss.item<float>():R} grad {Fmt(x.grad!.data<float>().ToArray())}");
+float[] targets = [1f, 0f, 0.25f, 1f, 0f, 0.5f, 1f, 0f, 1f, 1f];
+var xb = torch.tensor(logits, requires_grad: true);
+var lb = F.binary_cross_entropy_with_logits(xb, torch.tensor(targets));
+lb.backward();
+Console.WriteLine($"binary_cross_entropy_with_logits: {lb.item<float>():R} grad {Fmt(xb.grad!.data<float>().ToArray())}");
+Console.WriteLine($"torch {torch.__version__}");
