@@ -42,6 +42,9 @@ public static class DenseKernels
             ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(outFeatures), outFeatures, orEmpty: true);
             ThrowHelper.CheckNoOverlap(preActivation, output, nameof(preActivation), nameof(output));
         }
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
+        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
         if (outLength == 0) return;
 
         // Training: the GEMM writes into preActivation, and the epilogue reads it back to finish pre (bias) and output.

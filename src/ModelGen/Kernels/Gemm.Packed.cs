@@ -17,13 +17,14 @@ public static partial class Gemm
     [ThreadStatic] private static float[]? t_packA;
     [ThreadStatic] private static float[]? t_packB;
 
-    /// <summary>Columns of the microkernel: two vectors of the widest accelerated width.</summary>
-    internal static int NR => Vector512.IsHardwareAccelerated ? 32 : Vector256.IsHardwareAccelerated ? 16 : 8;
+    /// <summary>The widest accelerated vector width in bits, or 0 when vectors are not accelerated (then the direct path runs).</summary>
+    internal static int NativeWidth => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
 
+    /// <param name="width">Microkernel vector width in bits (128, 256 or 512); NR = two vectors = width / 16 floats.</param>
     private static unsafe void Packed(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n,
-        bool transA, bool transB, bool accumulate)
+        bool transA, bool transB, bool accumulate, int width)
     {
-        int nr = NR;
+        int nr = width / 16;
         int kcMax = Math.Min(KC, k);
         float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, m), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
         float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, n), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
@@ -60,11 +61,11 @@ public static partial class Gemm
                                 float* cTile = c + (nint)(ic + ir) * n + jc + jr;
                                 if (nrows == MR && ncols == nr)
                                 {
-                                    Microkernel(kc, aPanel, bPanel, cTile, n, add);
+                                    Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
                                 }
                                 else
                                 {
-                                    Microkernel(kc, aPanel, bPanel, tile, nr, accumulate: false);
+                                    Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
                                     for (int r = 0; r < nrows; r++)
                                     {
                                         float* dst = cTile + (nint)r * n;
@@ -170,12 +171,12 @@ public static partial class Gemm
         }
     }
 
-    /// <summary>C[MR, NR] (+)= Apanel[kc][MR] · Bpanel[kc][NR] at the widest accelerated width (NR = 2 vectors).</summary>
+    /// <summary>C[MR, NR] (+)= Apanel[kc][MR] · Bpanel[kc][NR] with NR = two vectors of <paramref name="width"/> bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Microkernel(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
+    private static unsafe void Microkernel(int width, int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
-        if (Vector512.IsHardwareAccelerated) Microkernel512(kc, a, b, c, ldc, accumulate);
-        else if (Vector256.IsHardwareAccelerated) Microkernel256(kc, a, b, c, ldc, accumulate);
+        if (width == 512) Microkernel512(kc, a, b, c, ldc, accumulate);
+        else if (width == 256) Microkernel256(kc, a, b, c, ldc, accumulate);
         else Microkernel128(kc, a, b, c, ldc, accumulate);
     }
 

@@ -34,8 +34,12 @@ public static partial class Gemm
     /// <summary>Columns of B packed at once; the packed B block (KC×NC floats, ≤ 2 MiB) lives in L3.</summary>
     internal const int NC = 2048;
 
-    /// <summary>Which implementation a call uses. <see cref="Auto"/> picks by shape; the others exist for tests and benchmarks.</summary>
-    internal enum Path { Auto, Direct, Packed }
+    /// <summary>
+    /// Which implementation a call uses. <see cref="Auto"/> picks by shape; the others exist for tests and benchmarks.
+    /// The <c>PackedV*</c> values force one microkernel width even where the hardware lacks it (the BCL then emulates
+    /// the vector type in software: slow but exact), so every width's code is tested on any machine.
+    /// </summary>
+    internal enum Path { Auto, Direct, Packed, PackedV128, PackedV256, PackedV512 }
 
     /// <summary>Effectively computes <c>C[i, j] = (accumulate ? C[i, j] : 0) + Σ_p A[i, p]·B[p, j]</c>.</summary>
     /// <param name="a">A [m, k].</param>
@@ -116,14 +120,17 @@ public static partial class Gemm
             if (!accumulate) c.Clear();
             return;
         }
-        bool packed = path switch
+        int width = path switch
         {
-            Path.Packed => true,
-            Path.Direct => false,
-            _ => PreferPacked(m, k, n),
+            Path.Direct => 0,
+            Path.PackedV128 => 128,
+            Path.PackedV256 => 256,
+            Path.PackedV512 => 512,
+            Path.Packed => NativeWidth,
+            _ => PreferPacked(m, k, n) ? NativeWidth : 0,
         };
-        if (packed && Vector128.IsHardwareAccelerated)
-            Packed(a, b, c, m, k, n, transA, transB, accumulate);
+        if (width != 0)
+            Packed(a, b, c, m, k, n, transA, transB, accumulate, width);
         else if (transA)
             DirectTN(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), ref MemoryMarshal.GetReference(c), m, k, n, accumulate);
         else if (transB)

@@ -1,6 +1,7 @@
 // Activation operators through Elementwise: forward against float64 references over a wide sweep (every SIMD
 // width plus scalar tails), derivatives against central finite differences in float64, in-place use, and the
 // large-|x| stability the brief requires (no NaN/inf for finite inputs).
+using System.Runtime.Intrinsics;
 using ModelGen.Kernels;
 using Xunit.Abstractions;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
@@ -102,6 +103,30 @@ public class ActivationTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Calls every width's Invoke/Derivative directly, so widths the CPU lacks (software-emulated by the BCL) are
+    /// verified too: CI machines without AVX-512 would otherwise never run the Vector512 code.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void InvokeAndDerivative_EveryVectorWidth_MatchReferences(string name)
+    {
+        float[] x = new float[4096];
+        for (int i = 0; i < x.Length; i++) x[i] = -20.48f + i * 0.01f + 0.003f;
+        float[] y128 = new float[x.Length], y256 = new float[x.Length], y512 = new float[x.Length];
+        float[] d128 = new float[x.Length], d256 = new float[x.Length], d512 = new float[x.Length];
+        Dispatch.Widths(name, x, y128, y256, y512, d128, d256, d512);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double r = Reference(name, x[i]), dr = ReferenceDerivative(name, x[i]);
+            foreach (var (y, d, w) in new[] { (y128, d128, 128), (y256, d256, 256), (y512, d512, 512) })
+            {
+                Assert.True(ForwardClose(y[i], r), $"{name} V{w}({x[i]:R}) = {y[i]:R}, expected {r:R}");
+                Assert.True(DerivativeClose(d[i], dr), $"{name}' V{w}({x[i]:R}) = {d[i]:R}, expected {dr:R}");
+            }
+        }
+    }
+
     [Fact]
     public void Relu_DerivativeAtZero_IsZero()
     {
@@ -147,6 +172,49 @@ public class ActivationTests(ITestOutputHelper output)
     /// <summary>Maps a name to the operator struct so theories can cover every activation through the generic kernels.</summary>
     private static class Dispatch
     {
+        public static void Widths(string name, float[] x, float[] y128, float[] y256, float[] y512, float[] d128, float[] d256, float[] d512)
+        {
+            switch (name)
+            {
+                case "Identity": AllWidths(new IdentityActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "Relu": AllWidths(new ReluActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "LeakyRelu": AllWidths(new LeakyReluActivation(LeakySlope), x, y128, y256, y512, d128, d256, d512); break;
+                case "Gelu": AllWidths(new GeluActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "GeluTanh": AllWidths(new GeluTanhActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "Silu": AllWidths(new SiluActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "Sigmoid": AllWidths(new SigmoidActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                case "Tanh": AllWidths(new TanhActivation(), x, y128, y256, y512, d128, d256, d512); break;
+                default: throw new ArgumentException(name);
+            }
+        }
+
+        // x.Length must be a multiple of 16.
+        private static void AllWidths<TAct>(TAct act, float[] x, float[] y128, float[] y256, float[] y512, float[] d128, float[] d256, float[] d512)
+            where TAct : struct, IActivation
+        {
+            for (int i = 0; i < x.Length; i += 4)
+            {
+                var v = System.Runtime.Intrinsics.Vector128.Create(x, i);
+                var y = act.Invoke(v);
+                y.CopyTo(y128.AsSpan(i));
+                act.Derivative(v, y).CopyTo(d128.AsSpan(i));
+            }
+            for (int i = 0; i < x.Length; i += 8)
+            {
+                var v = System.Runtime.Intrinsics.Vector256.Create(x, i);
+                var y = act.Invoke(v);
+                y.CopyTo(y256.AsSpan(i));
+                act.Derivative(v, y).CopyTo(d256.AsSpan(i));
+            }
+            for (int i = 0; i < x.Length; i += 16)
+            {
+                var v = System.Runtime.Intrinsics.Vector512.Create(x, i);
+                var y = act.Invoke(v);
+                y.CopyTo(y512.AsSpan(i));
+                act.Derivative(v, y).CopyTo(d512.AsSpan(i));
+            }
+        }
+
         public static void Forward(string name, ReadOnlySpan<float> x, Span<float> y)
         {
             switch (name)

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace ModelGen.Kernels;
 
 /// <summary>Logistic sigmoid: <c>f(x) = 1/(1 + e^{-x})</c>, <c>f'(x) = y·(1 − y)</c> from the output.</summary>
-/// <remarks>Stable for all finite x: e^{-x} overflows to +∞ for very negative x and the result is +0 (sigmoid(−100) ≈ 0, never NaN). Measured against float64 over x ∈ [−30, 30] (step 1e-3) and at ±100: forward max abs error 8.8e-8 (max rel 1.8e-7 where |f| &gt; 1e-3); derivative max abs error 8.7e-8.</remarks>
+/// <remarks>Stable for all finite x: e^{-x} overflows to +∞ for very negative x and the result is +0 (sigmoid(−100) ≈ 0, never NaN). Measured against float64 over x ∈ [−30, 30] (forward step 1e-3; derivative vs central differences, step 1e-2), AVX2 machine: forward max abs error 8.8e-8 (max rel 1.8e-7 where |f| &gt; 1e-3); derivative max abs error 8.7e-8.</remarks>
 public readonly struct SigmoidActivation : IActivation
 {
     /// <inheritdoc/>

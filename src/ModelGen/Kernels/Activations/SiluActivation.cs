@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace ModelGen.Kernels;
 
 /// <summary>SiLU (swish): <c>f(x) = x·σ(x)</c>, <c>f'(x) = σ(x)·(1 + x·(1 − σ(x)))</c>.</summary>
-/// <remarks>σ is recomputed from x in the derivative (y/x is undefined at 0). Stable for all finite x: silu(−100) = −0. Measured against float64 over x ∈ [−30, 30] (step 1e-3) and at ±100: forward max abs error 1.3e-6 at x ≈ 30 (max rel 2.2e-7 where |f| &gt; 1e-3); derivative max abs error 9.7e-7.</remarks>
+/// <remarks>σ is recomputed from x in the derivative (y/x is undefined at 0). Stable for all finite x: silu(−100) = −0. Measured against float64 over x ∈ [−30, 30] (forward step 1e-3; derivative vs central differences, step 1e-2), AVX2 machine: forward max abs error 1.3e-6 at x ≈ 30 (max rel 2.2e-7 where |f| &gt; 1e-3); derivative max abs error 9.7e-7.</remarks>
 public readonly struct SiluActivation : IActivation
 {
     /// <inheritdoc/>

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace ModelGen.Kernels;
 
 /// <summary>Hyperbolic tangent: <c>f(x) = tanh(x)</c>, <c>f'(x) = (1 − y)(1 + y)</c> from the output.</summary>
-/// <remarks>A rational approximation for |x| &lt; 0.625 and <c>1 − 2/(e^{2|x|} + 1)</c> beyond, so there is no cancellation near 0 and tanh(50) is exactly 1. The derivative is written (1 − y)(1 + y) rather than 1 − y² to keep accuracy where |y| → 1. Measured against float64 over x ∈ [−30, 30] (step 1e-3) and at ±100: forward max abs error 7.6e-8 (max rel 2.5e-7 where |f| &gt; 1e-3); derivative max abs error 9.6e-8.</remarks>
+/// <remarks>A rational approximation for |x| &lt; 0.625 and <c>1 − 2/(e^{2|x|} + 1)</c> beyond, so there is no cancellation near 0 and tanh(50) is exactly 1. The derivative is written (1 − y)(1 + y) rather than 1 − y² to keep accuracy where |y| → 1. Measured against float64 over x ∈ [−30, 30] (forward step 1e-3; derivative vs central differences, step 1e-2), AVX2 machine: forward max abs error 7.6e-8 (max rel 2.5e-7 where |f| &gt; 1e-3); derivative max abs error 9.6e-8.</remarks>
 public readonly struct TanhActivation : IActivation
 {
     /// <inheritdoc/>
