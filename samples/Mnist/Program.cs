@@ -15,11 +15,12 @@ var epochsOption = new Option<int>("--epochs") { Description = "Training epochs"
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size", DefaultValueFactory = _ => 64 };
 var outOption = new Option<string>("--out") { Description = "Where to save the trained weights (safetensors)", DefaultValueFactory = _ => "mnist-mlp.safetensors" };
+var shiftOption = new Option<int>("--shift") { Description = "Random-shift augmentation in pixels (0 turns it off)", DefaultValueFactory = _ => 2 };
 var dataOption = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 
 var root = new RootCommand("Train a ModelGen network on real MNIST digits, save it, reload it and report test accuracy.")
 {
-    modelOption, epochsOption, seedOption, batchOption, outOption, dataOption,
+    modelOption, epochsOption, seedOption, batchOption, shiftOption, outOption, dataOption,
 };
 root.SetAction(parse =>
 {
@@ -30,11 +31,11 @@ root.SetAction(parse =>
         Console.Error.WriteLine("--epochs and --batch-size must be positive.");
         return 2;
     }
-    return Run(parse.GetValue(modelOption)!, epochs, parse.GetValue(seedOption), batchSize, parse.GetValue(outOption)!, parse.GetValue(dataOption)!);
+    return Run(parse.GetValue(modelOption)!, epochs, parse.GetValue(seedOption), batchSize, parse.GetValue(shiftOption), parse.GetValue(outOption)!, parse.GetValue(dataOption)!);
 });
 return root.Parse(args).Invoke();
 
-static int Run(string modelName, int epochs, int seed, int batchSize, string outPath, string dataDir)
+static int Run(string modelName, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir)
 {
     var total = Stopwatch.StartNew();
     var (train, test) = ModelGen.Data.Mnist.Load(dataDir);
@@ -42,10 +43,10 @@ static int Run(string modelName, int epochs, int seed, int batchSize, string out
 
     var model = new MnistMlp(seed);
     Console.WriteLine(MnistMlp.Summary());
-    Console.WriteLine($"Recipe: Adam(lr 1e-3), cosine decay, batch {batchSize}, {epochs} epochs, random shifts of up to 2 pixels, seed {seed}");
+    Console.WriteLine($"Recipe: Adam(lr 1e-3), cosine decay, batch {batchSize}, {epochs} epochs, random shifts of up to {shift} pixels, seed {seed}");
 
     var trainer = new Trainer(model, new Adam(learningRate: 1e-3f), Loss.CrossEntropy, Schedule.Cosine());
-    var options = new FitOptions { Seed = (ulong)seed, Augmentation = new RandomShift(2) };
+    var options = new FitOptions { Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null };
     var history = TrainWithProgress(trainer, train, test, epochs, batchSize, options);
 
     var evaluation = trainer.Evaluate(test);
