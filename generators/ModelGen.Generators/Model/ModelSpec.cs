@@ -30,8 +30,16 @@ internal sealed record ModelSpec(
 /// <param name="Layer">The parsed layer, or null when the attribute could not be parsed.</param>
 internal sealed record MemberSpec(string PropertyName, string Modifiers, string TypeName, bool IsLayerType, LayerSpec? Layer);
 
-/// <summary>A problem in the declaration, tied to a member (or the class when <paramref name="Member"/> is empty).</summary>
-internal sealed record ModelProblem(string Id, string Member, string Message);
+/// <summary>A problem in the declaration, with where it is in terms of the declaration (no Roslyn locations).</summary>
+/// <param name="Id">The MG id.</param>
+/// <param name="Member">The property the problem is on; empty for the class (or its [Model] attribute).</param>
+/// <param name="Argument">The attribute argument at fault (constructor parameter or named property, e.g. <c>units</c>, <c>P</c>); empty for the whole attribute or member.</param>
+/// <param name="Message">The message, in domain terms, without a trailing period.</param>
+internal sealed record ModelProblem(string Id, string Member, string Argument, string Message)
+{
+    /// <summary>A problem with the whole member (or class when <paramref name="member"/> is empty).</summary>
+    public ModelProblem(string id, string member, string message) : this(id, member, "", message) { }
+}
 
 /// <summary>Activations the generator knows. Values mirror <c>ModelGen.Activation</c> (the attribute enum) exactly.</summary>
 internal enum ActivationKind

@@ -74,7 +74,7 @@ internal static class ShapeInference
             {
                 if (dense.Units <= 0)
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member,
+                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "units",
                         $"Dense '{dense.Name}' has {dense.Units} units; units must be positive"));
                     return null;
                 }
@@ -92,7 +92,7 @@ internal static class ShapeInference
             case ActivationSpec act:
                 if (act.Activation == ActivationKind.LeakyReLU && (double.IsNaN(act.Slope) || double.IsInfinity(act.Slope)))
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member,
+                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "slope",
                         $"LeakyReLU '{act.Name}' has slope {act.Slope.ToString(CultureInfo.InvariantCulture)}; the slope must be a finite number"));
                     return null;
                 }
@@ -100,7 +100,7 @@ internal static class ShapeInference
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member,
+                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "p",
                         $"Dropout '{drop.Name}' has p = {drop.P.ToString(CultureInfo.InvariantCulture)}; p must be in [0, 1)"));
                     return null;
                 }
