@@ -6,8 +6,11 @@
 //  - Emit runs only when the plan changed.
 // Diagnostics are not reported here: the analyzers report the same problems from the same Parsing/Shapes code
 // (Roslyn's guidance), and for an invalid model this generator emits throwing stubs naming the problem's id.
+using System.Linq;
 using Microsoft.CodeAnalysis;
+using ModelGen.Generators.Common;
 using ModelGen.Generators.Emitting;
+using ModelGen.Generators.Model;
 using ModelGen.Generators.Parsing;
 using ModelGen.Generators.Planning;
 
@@ -34,8 +37,12 @@ public sealed class ModelGenerator : IIncrementalGenerator
                 static (ctx, ct) => ModelParser.Parse((INamedTypeSymbol)ctx.TargetSymbol, ctx.Attributes[0], ct))
             .WithTrackingName(TrackingNames.Spec);
 
-        // 3. Plan: shapes, buffer layout and schedules (pure).
-        var plans = specs.Select(static (spec, _) => Planner.Plan(spec)).WithTrackingName(TrackingNames.Plan);
+        // 3. Plan: shapes, buffer layout and schedules (pure). Blocks refer to other models by name, so each plan
+        //    sees every spec; a plan that comes out equal to the previous one still stops the pipeline here.
+        var allSpecs = specs.Collect().Select(static (all, _) => new EquatableArray<ModelSpec>(all.ToArray()));
+        var plans = specs.Combine(allSpecs)
+            .Select(static (pair, _) => Planner.Plan(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.Plan);
 
         // 4. Emit C#.
         context.RegisterSourceOutput(plans, static (spc, plan) =>

@@ -99,13 +99,41 @@ public class ShapeInferenceTests
             new DenseSpec("fc2", 4, ActivationKind.None, true, InitKind.Default),
             new ActivationSpec("out", ActivationKind.Sigmoid, 0)));
 
+        var input = new Place(PlaceKind.Input);
+        var slot0 = new Place(PlaceKind.Slot, 0);
+        var output = new Place(PlaceKind.Output);
         Assert.Equal(new[]
         {
-            new InferenceStep(0, Planning.Buffer.Input, Planning.Buffer.A),
-            new InferenceStep(1, Planning.Buffer.A, Planning.Buffer.A),     // in place
-            new InferenceStep(3, Planning.Buffer.A, Planning.Buffer.Output), // dropout skipped; last Dense writes the output
-            new InferenceStep(4, Planning.Buffer.Output, Planning.Buffer.Output),
+            new InferenceStep(0, new[] { input }.ToEquatableArray(), slot0),
+            new InferenceStep(1, new[] { slot0 }.ToEquatableArray(), slot0),   // in place
+            new InferenceStep(3, new[] { slot0 }.ToEquatableArray(), output),  // dropout is a view; the last Dense writes the output
+            new InferenceStep(4, new[] { output }.ToEquatableArray(), output),
         }, plan.Inference);
+        Assert.Equal(1, plan.InferenceSlots);
+    }
+
+    [Fact]
+    public void Plan_SkipConnection_KeepsTheSkippedTensorAlive()
+    {
+        var spec = new ModelSpec("Demo", "M", "Demo.M", EquatableArray<string>.Empty, new[] { 8 }.ToEquatableArray(), new[]
+        {
+            new MemberSpec("Fc1", "public", "global::ModelGen.Layer", true, new DenseSpec("fc1", 8, ActivationKind.None, true, InitKind.Default)),
+            new MemberSpec("Act", "public", "global::ModelGen.Layer", true, new ActivationSpec("act", ActivationKind.ReLU, 0)),
+            new MemberSpec("Fc2", "public", "global::ModelGen.Layer", true, new DenseSpec("fc2", 8, ActivationKind.None, true, InitKind.Default)),
+            new MemberSpec("Sum", "public", "global::ModelGen.Layer", true, new MergeSpec("sum", false, new[] { "Fc1", "Fc2" }.ToEquatableArray())),
+        }.ToEquatableArray(), EquatableArray<ModelProblem>.Empty);
+        var plan = Planner.Plan(spec);
+
+        Assert.True(plan.IsValid);
+        // fc1 stays alive for the Add, so the ReLU cannot overwrite it; the Add then runs in place on fc1, so fc1
+        // itself is written straight into the output span and no final copy is needed.
+        var output = new Place(PlaceKind.Output);
+        Assert.Equal(new[] { 0, 2 }, plan.Shapes.Nodes[3].Inputs);
+        Assert.Equal(output, plan.Inference[0].Destination);
+        Assert.Equal(new Place(PlaceKind.Slot, 0), plan.Inference[1].Destination);
+        Assert.Equal(new Place(PlaceKind.Slot, 1), plan.Inference[2].Destination);
+        Assert.Equal(new InferenceStep(3, new[] { output, new Place(PlaceKind.Slot, 1) }.ToEquatableArray(), output), plan.Inference[3]);
+        Assert.Equal(2, plan.InferenceSlots);
     }
 
     [Fact]
@@ -116,9 +144,10 @@ public class ShapeInferenceTests
             new DenseSpec("fc1", 5, ActivationKind.ReLU, true, InitKind.Default),
             new DropoutSpec("drop", 0.5)));
 
-        Assert.Equal(new TrainingSlot(0, 0, -1, -1), plan.Training[0]);   // flatten is a view of the copied input
-        Assert.Equal(new TrainingSlot(0, 11, 6, -1), plan.Training[1]);   // pre at 6..11, output at 11..16
-        Assert.Equal(new TrainingSlot(11, 21, -1, 16), plan.Training[2]); // mask at 16..21, output at 21..26
+        Assert.Equal(new TrainingSlot(0, -1, -1, -1, -1), plan.Training[0]);  // flatten is a view of the copied input
+        Assert.Equal(new TrainingSlot(11, 6, -1, -1, 0), plan.Training[1]);   // pre at 6..11, output at 11..16
+        Assert.Equal(new TrainingSlot(21, -1, 16, -1, 5), plan.Training[2]);  // mask at 16..21, output at 21..26
         Assert.Equal(26, plan.TrainingArenaLength);
+        Assert.Equal(10, plan.GradientArenaLength);
     }
 }

@@ -40,8 +40,15 @@ internal static class EmitNames
     /// <summary>An int literal in the invariant culture.</summary>
     public static string Int(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>Name of the offset constant of a parameter, e.g. <c>Fc1WeightOffset</c>.</summary>
-    public static string OffsetConstant(string member, ParamSpec param) => member + Pascal(param.ShortName) + "Offset";
+    /// <summary>Name of the offset constant of a parameter, e.g. <c>Fc1WeightOffset</c>, <c>Block1Conv1WeightOffset</c>.</summary>
+    public static string OffsetConstant(ParamSpec param) => Pascal(param.Name) + "Offset";
+
+    /// <summary>Name of the static geometry field of a conv or pooling node, e.g. <c>s_block1Conv1Geometry</c>.</summary>
+    public static string GeometryField(string nodeName)
+    {
+        string pascal = Pascal(nodeName);
+        return "s_" + char.ToLowerInvariant(pascal[0]) + pascal.Substring(1) + "Geometry";
+    }
 
     /// <summary>Shape as it appears in comments: <c>[B,784]</c>.</summary>
     public static string BatchShape(System.Collections.Generic.IEnumerable<int> shape) => "[B," + string.Join(",", shape.Select(d => Int(d))) + "]";
@@ -52,5 +59,7 @@ internal static class EmitNames
     /// <summary>A string literal with C# escapes.</summary>
     public static string String(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n") + "\"";
 
-    private static string Pascal(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s.Substring(1).Replace("_", "");
+    /// <summary><c>block1.conv1.running_mean</c> → <c>Block1Conv1RunningMean</c>.</summary>
+    public static string Pascal(string s) =>
+        string.Concat(s.Split('.', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
 }

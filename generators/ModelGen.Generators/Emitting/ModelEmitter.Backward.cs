@@ -1,6 +1,8 @@
-// Backward pass: the forward schedule reversed (llm.c's gpt2_backward). Gradients flow through two ping-pong
-// regions; parameter gradients accumulate into the gradient buffer. Layers before the first parameterised one
-// only matter for ∂loss/∂input, so they run only when the caller asks for dInput.
+// Backward pass: the forward graph in reverse (llm.c's gpt2_backward). Every tensor has a gradient region; when
+// several layers read one tensor, the first gradient written in backward order overwrites the region and later
+// ones are computed into scratch and added. Parameter gradients accumulate into the gradient buffer. Gradients
+// that lead only back to the model input are computed only when the caller asks for dInput.
+using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Generators.Common;
 using ModelGen.Generators.Model;
@@ -12,18 +14,39 @@ namespace ModelGen.Generators.Emitting;
 
 internal static partial class ModelEmitter
 {
-    private enum GradientBuffer
-    {
-        DOutput,
-        G0,
-        G1,
-    }
-
     private static string EmitBackward(ModelPlan plan)
     {
         var spec = plan.Spec;
-        var layers = plan.Shapes.Layers;
-        int firstParameterised = Enumerable.Range(0, layers.Count).Where(i => layers[i].Params.Count > 0).DefaultIfEmpty(layers.Count).First();
+        var nodes = plan.Shapes.Nodes;
+        int n = nodes.Count;
+
+        // Whether a tensor's gradient is needed regardless of dInput: it leads back to some parameters.
+        var needed = new bool[n];
+        for (int i = 0; i < n; i++)
+            needed[i] = nodes[i].Params.Count > 0 || nodes[i].Inputs.Any(x => x >= 0 && needed[x]);
+
+        // Gradient regions are shared by views; key -1 is the model input (dInput). For each region, the reads
+        // in forward order; the last one runs first in backward and overwrites unless dOutput seeded the region.
+        int GradientKey(int tensor) => tensor < 0 ? -1 : plan.Training[tensor].Gradient;
+        var readers = new Dictionary<int, List<(int Node, int Position)>>();
+        for (int i = 0; i < n; i++)
+        {
+            if (Planner.IsTrainingView(nodes[i].Layer)) continue;
+            for (int k = 0; k < nodes[i].Inputs.Count; k++)
+            {
+                int key = GradientKey(nodes[i].Inputs[k]);
+                if (!readers.TryGetValue(key, out var list)) readers[key] = list = new List<(int, int)>();
+                list.Add((i, k));
+            }
+        }
+        int seeded = GradientKey(n - 1);
+        bool seedRegion = readers.ContainsKey(seeded);
+        bool Overwrites(int node, int position)
+        {
+            int key = GradientKey(nodes[node].Inputs[position]);
+            return !(key == seeded && seedRegion) && readers[key][readers[key].Count - 1] == (node, position);
+        }
+
         return WriteFile(spec, w =>
         {
             w.Line("/// <summary>");
@@ -35,90 +58,169 @@ internal static partial class ModelEmitter
             w.Open("public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput)");
             w.Line("int batch = _trainingBatch;");
             w.Line($"{Guards}.CheckBackward({String(spec.ClassName)}, dOutput.Length, dInput.Length, batch, InputSize, OutputSize);");
-            w.Line("global::System.ReadOnlySpan<float> parameters = _parameters;");
-            w.Line("var gradients = new global::System.Span<float>(_gradients);");
-            w.Line("var t = new global::System.Span<float>(_trainingArena);");
-            w.Line("var g0 = new global::System.Span<float>(_gradientArena, 0, batch * GradientRegionLength);");
-            w.Line("var g1 = new global::System.Span<float>(_gradientArena, batch * GradientRegionLength, batch * GradientRegionLength);");
-            w.Line("var dPre = new global::System.Span<float>(_gradientArena, 2 * batch * GradientRegionLength, batch * GradientRegionLength);");
+            w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+            w.Line("var gradients = new global::System.Span<float>(_gradients, _parameterOffset, ParameterCount);");
+            w.Line("var t = new global::System.Span<float>(_trainingArena, 0, batch * TrainingArenaLength);");
+            if (plan.TrainingFixedLength > 0)
+                w.Line("var stats = new global::System.Span<float>(_trainingArena, batch * TrainingArenaLength, TrainingFixedLength);");
+            w.Line("var d = new global::System.Span<float>(_gradientArena, 0, batch * GradientArenaLength);         // ∂loss/∂(every tensor)");
+            w.Line("var scratch = new global::System.Span<float>(_gradientArena, batch * GradientArenaLength, batch * SlotLength);   // gradients to add into a shared region");
+            w.Line("var dPre = new global::System.Span<float>(_gradientArena, batch * (GradientArenaLength + SlotLength), batch * SlotLength);");
+            w.Line();
+            // The output's gradient region is seeded with dOutput only when other layers also add into it (a view of the
+            // output read elsewhere); otherwise the last layer reads dOutput directly.
+            if (seeded < 0)
+                w.Line("if (!dInput.IsEmpty) dOutput.CopyTo(dInput); // the output is a view of the input");
+            else if (seedRegion)
+                w.Line($"dOutput.CopyTo({Grad(seeded, plan.Final.OutputLength)});");
 
-            var current = GradientBuffer.DOutput;
-            bool guardOpen = false;
-            for (int i = layers.Count - 1; i >= 0; i--)
+            for (int i = n - 1; i >= 0; i--)
             {
-                var layer = layers[i];
-                var slot = plan.Training[i];
-                if (i < firstParameterised && !guardOpen)
+                var node = nodes[i];
+                if (Planner.IsTrainingView(node.Layer)) continue;
+                bool always = node.Params.Count > 0 || node.Inputs.Any(x => x >= 0 && needed[x]);
+                w.Line();
+                w.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
+                if (!always) w.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
+
+                // Where each input's gradient goes: its region (or dInput), or scratch when it must be added.
+                var targets = new List<(string Write, string? AddInto, bool Needed, bool InputOnly)>();
+                for (int k = 0; k < node.Inputs.Count; k++)
                 {
-                    w.Line();
-                    w.Line("// Layers below have no parameters: only needed for the input gradient.");
-                    w.Open("if (!dInput.IsEmpty)");
-                    guardOpen = true;
+                    int x = node.Inputs[k];
+                    int length = LengthOf(plan, x);
+                    int key = GradientKey(x);
+                    string region = key < 0 ? "dInput" : Grad(key, length);
+                    bool overwrite = Overwrites(i, k);
+                    bool inputOnly = key < 0 || !needed[x];
+                    targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, batch * {Int(length)})", region, true, inputOnly));
                 }
-                else
-                {
-                    w.Line();
-                }
-                w.Line($"// {layer.Layer.Name}: {Describe(layer)} backward : {BatchShape(layer.Output)} -> {BatchShape(layer.Input)}");
-                string dOut = Gradient(current, layer.OutputLength);
-                var next = current == GradientBuffer.G0 ? GradientBuffer.G1 : GradientBuffer.G0;
-                string dIn = i == 0 ? "dInput" : Gradient(next, layer.InputLength);
-                string input = Slot(slot.InputOffset, layer.InputLength);
-                string output = Slot(slot.OutputOffset, layer.OutputLength);
-                switch (layer.Layer)
-                {
-                    case FlattenSpec:
-                        if (i == 0) w.Line($"{dOut}.CopyTo(dInput);");
-                        else w.Line("// a view: the gradient passes through unchanged");
-                        continue; // current stays
-                    case DropoutSpec:
-                        w.Line($"{Kernels}.Dropout.Backward({dOut}, {Slot(slot.MaskOffset, layer.OutputLength)}, {dIn});");
-                        break;
-                    case ActivationSpec { Activation: ActivationKind.Softmax }:
-                    {
-                        int cols = layer.Output[layer.Output.Count - 1];
-                        w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dIn}, {Rows(layer.OutputLength / cols)}, {Int(cols)});");
-                        break;
-                    }
-                    case ActivationSpec act:
-                        w.Line($"{Kernels}.Elementwise.Backward({Operator(act.Activation, act.Slope)}, {dOut}, {input}, {output}, {dIn});");
-                        break;
-                    case DenseSpec dense:
-                    {
-                        var member = spec.Members[i];
-                        string act = Operator(dense.Activation == ActivationKind.Softmax ? ActivationKind.None : dense.Activation);
-                        string pre = slot.PreActivationOffset >= 0 ? Slot(slot.PreActivationOffset, layer.OutputLength) : "default";
-                        if (dense.Activation == ActivationKind.Softmax)
-                        {
-                            // Softmax runs after the linear part: take its gradient first, then the Dense backward sees the identity.
-                            w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {Gradient(next, layer.OutputLength)}, batch, {Int(dense.Units)});");
-                            current = next;
-                            next = current == GradientBuffer.G0 ? GradientBuffer.G1 : GradientBuffer.G0;
-                            dOut = Gradient(current, layer.OutputLength);
-                            dIn = i == 0 ? "dInput" : Gradient(next, layer.InputLength);
-                            pre = "default";
-                            output = "default";
-                        }
-                        if (i > 0 && i == firstParameterised) dIn = $"dInput.IsEmpty ? default : {dIn}";
-                        string weight = $"parameters.Slice({OffsetConstant(member.PropertyName, layer.Params[0])}, {Int(layer.Params[0].Length)})";
-                        string dWeight = $"gradients.Slice({OffsetConstant(member.PropertyName, layer.Params[0])}, {Int(layer.Params[0].Length)})";
-                        string dBias = dense.UseBias ? $"gradients.Slice({OffsetConstant(member.PropertyName, layer.Params[1])}, {Int(dense.Units)})" : "default";
-                        w.Line($"{Kernels}.DenseKernels.Backward({act}, {dOut}, {pre}, {output}, {input}, {weight}, dPre.Slice(0, batch * {Int(dense.Units)}), {dWeight}, {dBias}, {dIn},");
-                        w.Line($"    batch, {Int(layer.InputLength)}, {Int(dense.Units)});");
-                        break;
-                    }
-                }
-                current = next;
+                int outKey = plan.Training[i].Gradient;
+                string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength);
+                EmitNodeBackward(w, plan, node, plan.Training[i], dOut, targets, always);
+                if (!always) w.Close();
             }
-            if (guardOpen) w.Close();
             w.Close();
         });
     }
 
-    private static string Gradient(GradientBuffer buffer, int length) => buffer switch
+    private static void EmitNodeBackward(SourceWriter w, ModelPlan plan, GraphNode node, TrainingSlot slot, string dOut,
+        List<(string Write, string? AddInto, bool Needed, bool InputOnly)> targets, bool always)
     {
-        GradientBuffer.DOutput => "dOutput",
-        GradientBuffer.G0 => $"g0.Slice(0, batch * {Int(length)})",
-        _ => $"g1.Slice(0, batch * {Int(length)})",
-    };
+        string P(string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"parameters.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+        string G(string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"gradients.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+        string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]));
+        string output = Slot(slot.Output, node.OutputLength);
+        var target = targets[0];
+        // A parameterised layer computes its input gradient only when something needs it.
+        string dIn = always && target.InputOnly && target.Write != "dInput" ? $"dInput.IsEmpty ? default : {target.Write}" : target.Write;
+        void AddBack(int k)
+        {
+            if (targets[k].AddInto is { } region)
+            {
+                string add = $"{Kernels}.MergeKernels.AddInPlace({region}, {targets[k].Write});";
+                w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {add}" : add);
+            }
+        }
+
+        switch (node.Layer)
+        {
+            case DenseSpec dense:
+            {
+                bool softmax = dense.Activation == ActivationKind.Softmax;
+                string dLinear = dOut;
+                if (softmax)
+                {
+                    // Softmax runs after the linear part: take its gradient first; the Dense then sees the identity.
+                    dLinear = $"dPre.Slice(0, batch * {Int(dense.Units)})";
+                    w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dLinear}, batch, {Int(dense.Units)});");
+                }
+                string act = Operator(softmax ? ActivationKind.None : dense.Activation);
+                string pre = slot.PreActivation >= 0 && !softmax ? Slot(slot.PreActivation, node.OutputLength) : "default";
+                string scratchPre = softmax || dense.Activation == ActivationKind.None ? "default" : $"dPre.Slice(0, batch * {Int(dense.Units)})";
+                w.Line($"{Kernels}.DenseKernels.Backward({act}, {dLinear}, {pre}, {(softmax ? "default" : output)}, {Input(0)}, {P("weight")}, {scratchPre}, {G("weight")}, {G("bias")}, {dIn},");
+                w.Line($"    batch, {Int(node.InputLength)}, {Int(dense.Units)});");
+                AddBack(0);
+                break;
+            }
+            case ConvSpec conv:
+            {
+                string pre = slot.PreActivation >= 0 ? Slot(slot.PreActivation, node.OutputLength) : "default";
+                string scratchPre = conv.Activation == ActivationKind.None ? "default" : $"dPre.Slice(0, batch * {Int(node.OutputLength)})";
+                w.Line($"{Kernels}.ConvKernels.Backward({Operator(conv.Activation)}, {GeometryField(node.Name)}, {dOut}, {pre}, {(conv.Activation == ActivationKind.None ? "default" : output)}, {Input(0)}, {P("weight")}, {scratchPre},");
+                w.Line($"    {G("weight")}, {G("bias")}, {dIn}, batch);");
+                AddBack(0);
+                break;
+            }
+            case BatchNormSpec:
+            {
+                int c = node.Output[0];
+                // The kernel always produces the input gradient; when nobody needs it, scratch takes it.
+                string bnIn = always && target.InputOnly ? $"dInput.IsEmpty ? scratch.Slice(0, batch * {Int(node.InputLength)}) : {target.Write}" : target.Write;
+                w.Line($"{Kernels}.BatchNormKernels.Backward({dOut}, {Input(0)}, {P("weight")}, stats.Slice({Int(slot.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}),");
+                w.Line($"    {G("weight")}, {G("bias")}, {bnIn}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
+                AddBack(0);
+                break;
+            }
+            case PoolSpec { IsMax: true }:
+                w.Line($"{Kernels}.PoolingKernels.MaxBackward({GeometryField(node.Name)}, {dOut}, {Cast}({Slot(slot.Aux, node.OutputLength)}), {target.Write}, batch);");
+                AddBack(0);
+                break;
+            case PoolSpec:
+                w.Line($"{Kernels}.PoolingKernels.AvgBackward({GeometryField(node.Name)}, {dOut}, {target.Write}, batch);");
+                AddBack(0);
+                break;
+            case GlobalPoolSpec { IsMax: true }:
+                w.Line($"{Kernels}.PoolingKernels.GlobalMaxBackward({dOut}, {Cast}({Slot(slot.Aux, node.OutputLength)}), {target.Write}, batch, {Int(node.Output[0])}, {Int(NodeText.Spatial(node.InputShapes[0]))});");
+                AddBack(0);
+                break;
+            case GlobalPoolSpec:
+                w.Line($"{Kernels}.PoolingKernels.GlobalAvgBackward({dOut}, {target.Write}, batch, {Int(node.Output[0])}, {Int(NodeText.Spatial(node.InputShapes[0]))});");
+                AddBack(0);
+                break;
+            case AdaptiveAvgPoolSpec a:
+                w.Line($"{Kernels}.PoolingKernels.AdaptiveAvgBackward({dOut}, {target.Write}, batch, {Int(node.Output[0])}, {Int(node.InputShapes[0][1])}, {Int(node.InputShapes[0][2])}, {Int(a.Height)}, {Int(a.Width)});");
+                AddBack(0);
+                break;
+            case MergeSpec { IsConcat: true }:
+            {
+                int offset = 0;
+                for (int k = 0; k < targets.Count; k++)
+                {
+                    int part = node.InputShapes[k].Aggregate(1, (x, y) => x * y);
+                    string region = targets[k].AddInto ?? targets[k].Write;
+                    string line = $"{Kernels}.MergeKernels.SplitPart({dOut}, {region}, batch, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)}, accumulate: {(targets[k].AddInto is null ? "false" : "true")});";
+                    w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {line}" : line);
+                    offset += part;
+                }
+                break;
+            }
+            case MergeSpec:
+                for (int k = 0; k < targets.Count; k++)
+                {
+                    string line = targets[k].AddInto is { } region
+                        ? $"{Kernels}.MergeKernels.AddInPlace({region}, {dOut});"
+                        : $"{dOut}.CopyTo({targets[k].Write});";
+                    w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {line}" : line);
+                }
+                break;
+            case ActivationSpec { Activation: ActivationKind.Softmax }:
+            {
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols)}, {Int(cols)});");
+                AddBack(0);
+                break;
+            }
+            case ActivationSpec act:
+                w.Line($"{Kernels}.Elementwise.Backward({Operator(act.Activation, act.Slope)}, {dOut}, {Input(0)}, {output}, {target.Write});");
+                AddBack(0);
+                break;
+            case DropoutSpec:
+                w.Line($"{Kernels}.Dropout.Backward({dOut}, {Slot(slot.Aux, node.OutputLength)}, {target.Write});");
+                AddBack(0);
+                break;
+        }
+    }
+
+    private static string Grad(int offset, int length) => $"d.Slice({Offset(offset)}, batch * {Int(length)})";
 }

@@ -1,5 +1,7 @@
-// Forward passes. Inference follows the planner's ping-pong schedule (in-place elementwise layers, identity
-// layers skipped); the training forward writes every tensor backward needs at its planned arena offset.
+// Forward passes. Inference follows the planner's liveness schedule (arena slots, in-place layers, views, the
+// final tensor written straight into the output span); the training forward writes every tensor backward needs
+// at its planned arena offset.
+using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Generators.Common;
 using ModelGen.Generators.Model;
@@ -11,166 +13,186 @@ namespace ModelGen.Generators.Emitting;
 
 internal static partial class ModelEmitter
 {
+    private const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>";
+
     private static string EmitForward(ModelPlan plan)
     {
         var spec = plan.Spec;
-        var layers = plan.Shapes.Layers;
-        var members = spec.Members;
+        var nodes = plan.Shapes.Nodes;
         return WriteFile(spec, w =>
         {
             // Network block (Regex's DescribeExpression idea): the whole model at a glance.
             w.Line("// Network:");
             w.Line($"//   input {BatchShape(spec.InputShape)}");
-            foreach (var layer in layers)
-                w.Line($"//   {layer.Layer.Name}: {Describe(layer)} -> {BatchShape(layer.Output)}");
+            for (int i = 0; i < nodes.Count; i++)
+                w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)} -> {BatchShape(nodes[i].Output)}");
             w.Line();
 
-            w.Line("/// <summary>Runs inference (dropout off) on <paramref name=\"batch\"/> examples. Thread-safe; allocates nothing in steady state.</summary>");
+            w.Line("/// <summary>Runs inference (dropout off, BatchNorm on running statistics) on <paramref name=\"batch\"/> examples. Thread-safe; allocates nothing in steady state.</summary>");
             w.Line("/// <param name=\"input\">[batch, InputSize] examples back to back.</param>");
             w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs.</param>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
             w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
             w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
-            if (plan.Inference.Count == 0)
+            if (plan.InferenceSlots > 0)
             {
-                w.Line("input.CopyTo(output); // every layer is the identity at inference");
+                w.Line("float[] arena = _inferenceArenas.Rent(InferenceSlots * batch * SlotLength);");
+                w.Line("try");
+                w.Line("{");
+                w.Indent();
+                for (int s = 0; s < plan.InferenceSlots; s++)
+                    w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * batch * SlotLength")}, batch * SlotLength);");
             }
-            else
+            if (plan.Inference.Count > 0)
+                w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+            foreach (var step in plan.Inference)
             {
-                bool usesArena = plan.Inference.Any(s => s.Source is Buffer.A or Buffer.B || s.Destination is Buffer.A or Buffer.B);
-                if (usesArena)
-                {
-                    w.Line("float[] arena = _inferenceArenas.Rent(2 * batch * InferenceRegionLength);");
-                    w.Line("try");
-                    w.Line("{");
-                    w.Indent();
-                    w.Line("var a = new global::System.Span<float>(arena, 0, batch * InferenceRegionLength);");
-                    w.Line("var b = new global::System.Span<float>(arena, batch * InferenceRegionLength, batch * InferenceRegionLength);");
-                }
-                w.Line("global::System.ReadOnlySpan<float> parameters = _parameters;");
-                foreach (var step in plan.Inference)
-                {
-                    var layer = layers[step.Layer];
-                    w.Line();
-                    w.Line($"// {layer.Layer.Name}: {Describe(layer)} : {BatchShape(layer.Input)} -> {BatchShape(layer.Output)}");
-                    string src = Region(step.Source, layer.InputLength);
-                    string dst = Region(step.Destination, layer.OutputLength);
-                    EmitInferenceLayer(w, members[step.Layer], layer, src, dst);
-                }
-                if (usesArena)
-                {
-                    w.Unindent();
-                    w.Line("}");
-                    w.Line("finally");
-                    w.Line("{");
-                    w.Line("    _inferenceArenas.Return(arena);");
-                    w.Line("}");
-                }
+                var node = nodes[step.Node];
+                w.Line();
+                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+                var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
+                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan);
+            }
+            if (plan.InferenceCopiesInput)
+                w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
+            if (plan.InferenceSlots > 0)
+            {
+                w.Unindent();
+                w.Line("}");
+                w.Line("finally");
+                w.Line("{");
+                w.Line("    _inferenceArenas.Return(arena);");
+                w.Line("}");
             }
             w.Close();
             w.Line();
 
-            w.Line("/// <summary>Forward pass in training mode (dropout on), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
+            w.Line("/// <summary>Forward pass in training mode (dropout on, BatchNorm on batch statistics, running statistics updated), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
             w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
             w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
-            w.Open("if (_trainingArena.Length < batch * TrainingArenaLength)");
-            w.Line("_trainingArena = new float[batch * TrainingArenaLength];   // grows with the largest batch seen, then stays");
-            w.Line("_gradientArena = new float[batch * 3 * GradientRegionLength];");
+            w.Open("if (_trainingArena.Length < batch * TrainingArenaLength + TrainingFixedLength)");
+            w.Line("_trainingArena = new float[batch * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");
+            w.Line("_gradientArena = new float[batch * (GradientArenaLength + 2 * SlotLength)];");
             w.Close();
             w.Line("_trainingBatch = batch;");
-            w.Line("global::System.ReadOnlySpan<float> parameters = _parameters;");
-            w.Line("var t = new global::System.Span<float>(_trainingArena);");
-            w.Line("input.CopyTo(t.Slice(0, batch * InputSize)); // backward needs the input of the first layer");
-            for (int i = 0; i < layers.Count; i++)
+            w.Line("var parameters = new global::System.Span<float>(_parameters, _parameterOffset, ParameterCount); // writable: BatchNorm updates running statistics");
+            w.Line("var t = new global::System.Span<float>(_trainingArena, 0, batch * TrainingArenaLength);");
+            if (plan.TrainingFixedLength > 0)
+                w.Line("var stats = new global::System.Span<float>(_trainingArena, batch * TrainingArenaLength, TrainingFixedLength);");
+            w.Line("input.CopyTo(t.Slice(0, batch * InputSize)); // backward needs the model input");
+            for (int i = 0; i < nodes.Count; i++)
             {
-                var layer = layers[i];
-                var slot = plan.Training[i];
-                if (layer.Layer is FlattenSpec) continue;
+                var node = nodes[i];
+                if (Planner.IsTrainingView(node.Layer)) continue;
                 w.Line();
-                w.Line($"// {layer.Layer.Name}: {Describe(layer)} : {BatchShape(layer.Input)} -> {BatchShape(layer.Output)}");
-                string src = Slot(slot.InputOffset, layer.InputLength);
-                string dst = Slot(slot.OutputOffset, layer.OutputLength);
-                switch (layer.Layer)
-                {
-                    case DenseSpec dense:
-                    {
-                        bool softmax = dense.Activation == ActivationKind.Softmax;
-                        string pre = slot.PreActivationOffset >= 0 ? Slot(slot.PreActivationOffset, layer.OutputLength) : "default";
-                        string act = Operator(softmax ? ActivationKind.None : dense.Activation);
-                        EmitDenseCall(w, members[i], layer, dense, act, src, softmax ? pre : dst, softmax ? "default" : pre);
-                        if (softmax)
-                            w.Line($"{Kernels}.Softmax.Forward({pre}, {dst}, batch, {Int(dense.Units)});");
-                        break;
-                    }
-                    case ActivationSpec { Activation: ActivationKind.Softmax }:
-                        EmitSoftmax(w, layer, src, dst);
-                        break;
-                    case ActivationSpec act:
-                        w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src}, {dst});");
-                        break;
-                    case DropoutSpec drop:
-                        w.Line($"{Kernels}.Dropout.Forward({src}, {dst}, {Slot(slot.MaskOffset, layer.OutputLength)}, {Float(drop.P)}, _dropoutRng);");
-                        break;
-                }
+                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+                var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x))).ToList();
+                EmitNodeForward(w, node, sources, Slot(plan.Training[i].Output, node.OutputLength), training: true, plan.Training[i], plan);
             }
             w.Line();
-            w.Line($"t.Slice({Offset(plan.Training[layers.Count - 1].OutputOffset)}, batch * OutputSize).CopyTo(output);");
+            w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output)}, batch * OutputSize).CopyTo(output);");
             w.Close();
         });
     }
 
-    private static void EmitInferenceLayer(SourceWriter w, MemberSpec member, LayerShape layer, string src, string dst)
+    /// <summary>One node's forward call. <paramref name="slot"/> is null at inference (nothing kept for backward).</summary>
+    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan)
     {
-        switch (layer.Layer)
+        string P(string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"parameters.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+        string Kept(int offset, int length) => training && offset >= 0 ? Slot(offset, length) : "default";
+        switch (node.Layer)
         {
             case DenseSpec dense:
+            {
                 bool softmax = dense.Activation == ActivationKind.Softmax;
-                EmitDenseCall(w, member, layer, dense, Operator(softmax ? ActivationKind.None : dense.Activation), src, dst, "default");
-                if (softmax) w.Line($"{Kernels}.Softmax.Forward({dst}, {dst}, batch, {Int(dense.Units)});");
+                string pre = Kept(slot?.PreActivation ?? -1, node.OutputLength);
+                string act = Operator(softmax ? ActivationKind.None : dense.Activation);
+                string linearOut = softmax && training ? pre : dst;
+                w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, batch, {Int(node.InputLength)}, {Int(dense.Units)});");
+                if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, batch, {Int(dense.Units)});");
+                break;
+            }
+            case ConvSpec conv:
+                w.Line($"{Kernels}.ConvKernels.Forward({Operator(conv.Activation)}, {GeometryField(node.Name)}, {src[0]}, {P("weight")}, {P("bias")}, {dst}, {Kept(slot?.PreActivation ?? -1, node.OutputLength)}, batch);");
+                break;
+            case PoolSpec { IsMax: true }:
+                w.Line($"{Kernels}.PoolingKernels.MaxForward({GeometryField(node.Name)}, {src[0]}, {dst}, {(training ? $"{Cast}({Slot(slot!.Aux, node.OutputLength)})" : "default")}, batch);");
+                break;
+            case PoolSpec:
+                w.Line($"{Kernels}.PoolingKernels.AvgForward({GeometryField(node.Name)}, {src[0]}, {dst}, batch);");
+                break;
+            case GlobalPoolSpec { IsMax: true }:
+                w.Line($"{Kernels}.PoolingKernels.GlobalMaxForward({src[0]}, {dst}, {(training ? $"{Cast}({Slot(slot!.Aux, node.OutputLength)})" : "default")}, batch, {Int(node.Output[0])}, {Int(NodeText.Spatial(node.InputShapes[0]))});");
+                break;
+            case GlobalPoolSpec:
+                w.Line($"{Kernels}.PoolingKernels.GlobalAvgForward({src[0]}, {dst}, batch, {Int(node.Output[0])}, {Int(NodeText.Spatial(node.InputShapes[0]))});");
+                break;
+            case AdaptiveAvgPoolSpec a:
+                w.Line($"{Kernels}.PoolingKernels.AdaptiveAvgForward({src[0]}, {dst}, batch, {Int(node.Output[0])}, {Int(node.InputShapes[0][1])}, {Int(node.InputShapes[0][2])}, {Int(a.Height)}, {Int(a.Width)});");
+                break;
+            case BatchNormSpec bn:
+            {
+                int c = node.Output[0];
+                string common = $"{P("weight")}, {P("bias")}, {P("running_mean")}, {P("running_var")}";
+                if (training)
+                    w.Line($"{Kernels}.BatchNormKernels.TrainForward({src[0]}, {dst}, {common}, stats.Slice({Int(slot!.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}), batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)}, {Float(bn.Momentum)});");
+                else
+                    w.Line($"{Kernels}.BatchNormKernels.InferenceForward({src[0]}, {dst}, {common}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
+                break;
+            }
+            case MergeSpec { IsConcat: true }:
+            {
+                int offset = 0;
+                for (int k = 0; k < src.Count; k++)
+                {
+                    int part = node.InputShapes[k].Aggregate(1, (a, b) => a * b);
+                    w.Line($"{Kernels}.MergeKernels.ConcatPart({src[k]}, {dst}, batch, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)});");
+                    offset += part;
+                }
+                break;
+            }
+            case MergeSpec:
+                w.Line($"{Kernels}.MergeKernels.Add({src[0]}, {src[1]}, {dst});");
+                for (int k = 2; k < src.Count; k++)
+                    w.Line($"{Kernels}.MergeKernels.Add({dst}, {src[k]}, {dst});");
                 break;
             case ActivationSpec { Activation: ActivationKind.Softmax }:
-                EmitSoftmax(w, layer, src, dst);
+            {
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols)}, {Int(cols)});");
                 break;
+            }
             case ActivationSpec act:
-                w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src}, {dst});");
+                w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
+                break;
+            case DropoutSpec drop:
+                w.Line($"{Kernels}.Dropout.Forward({src[0]}, {dst}, {Slot(slot!.Aux, node.OutputLength)}, {Float(drop.P)}, _dropoutRng);");
                 break;
             default:
-                throw new System.InvalidOperationException($"{layer.Layer.Kind} has no inference step");
+                throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");
         }
     }
 
-    private static void EmitDenseCall(SourceWriter w, MemberSpec member, LayerShape layer, DenseSpec dense, string act, string src, string dst, string pre)
+    /// <summary>" (from 'x', 'y')" when a node does not simply read the node before it.</summary>
+    private static string FromText(ModelPlan plan, int i)
     {
-        string weight = $"parameters.Slice({OffsetConstant(member.PropertyName, layer.Params[0])}, {Int(layer.Params[0].Length)})";
-        string bias = dense.UseBias ? $"parameters.Slice({OffsetConstant(member.PropertyName, layer.Params[1])}, {Int(dense.Units)})" : "default";
-        w.Line($"{Kernels}.DenseKernels.Forward({act}, {src}, {weight}, {bias}, {dst}, {pre}, batch, {Int(layer.InputLength)}, {Int(dense.Units)});");
+        var inputs = plan.Shapes.Nodes[i].Inputs;
+        if (inputs.Count == 1 && inputs[0] == i - 1) return "";
+        return " (from " + string.Join(", ", inputs.Select(x => x < 0 ? "input" : plan.Shapes.Nodes[x].Name)) + ")";
     }
 
-    /// <summary>Softmax over the last dimension: rows = batch × the product of the other dimensions.</summary>
-    private static void EmitSoftmax(SourceWriter w, LayerShape layer, string src, string dst)
-    {
-        int cols = layer.Output[layer.Output.Count - 1];
-        w.Line($"{Kernels}.Softmax.Forward({src}, {dst}, {Rows(layer.OutputLength / cols)}, {Int(cols)});");
-    }
+    private static string Shapes(GraphNode node) =>
+        string.Join(" + ", node.InputShapes.Select(s => BatchShape(s))) + " -> " + BatchShape(node.Output);
 
-    /// <summary>Description used in comments: <c>Dense 784->256 + bias + ReLU (fused epilogue)</c>.</summary>
-    private static string Describe(LayerShape layer) => layer.Layer switch
-    {
-        DenseSpec d => $"Dense {layer.InputLength}->{d.Units}" + (d.UseBias ? " + bias" : "")
-                       + (d.Activation == ActivationKind.None ? "" : $" + {EmitNames.Describe(d.Activation)} (fused epilogue)"),
-        ActivationSpec a => EmitNames.Describe(a.Activation, a.Slope),
-        DropoutSpec d => $"Dropout(p={d.P.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}) (identity at inference)",
-        FlattenSpec => "Flatten (a view: no data moves)",
-        _ => layer.Layer.Kind,
-    };
+    /// <summary>Per-example length of tensor <paramref name="tensor"/> (-1: the model input).</summary>
+    private static int LengthOf(ModelPlan plan, int tensor) => tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
 
-    private static string Region(Buffer buffer, int length) => buffer switch
+    private static string PlaceText(Place place, int length) => place.Kind switch
     {
-        Buffer.Input => "input",
-        Buffer.Output => "output",
-        Buffer.A => $"a.Slice(0, batch * {Int(length)})",
-        _ => $"b.Slice(0, batch * {Int(length)})",
+        PlaceKind.Input => "input",
+        PlaceKind.Output => "output",
+        _ => $"s{place.Slot}.Slice(0, batch * {Int(length)})",
     };
 
     /// <summary>Row count of a per-example softmax over the last dimension: <c>batch</c> or <c>batch * n</c>.</summary>

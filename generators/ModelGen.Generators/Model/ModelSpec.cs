@@ -20,7 +20,11 @@ internal sealed record ModelSpec(
     EquatableArray<string> ContainingTypes,
     EquatableArray<int> InputShape,
     EquatableArray<MemberSpec> Members,
-    EquatableArray<ModelProblem> Problems);
+    EquatableArray<ModelProblem> Problems)
+{
+    /// <summary>Fully qualified name as blocks refer to it (<c>global::Ns.Outer.Name</c>).</summary>
+    public string FullName => "global::" + HintName;
+}
 
 /// <summary>A partial property carrying a layer attribute, with what is needed to implement it.</summary>
 /// <param name="PropertyName">The C# property name, e.g. <c>Fc1</c>.</param>
@@ -28,7 +32,12 @@ internal sealed record ModelSpec(
 /// <param name="TypeName">Fully qualified property type.</param>
 /// <param name="IsLayerType">Whether the property type is <c>ModelGen.Layer</c>.</param>
 /// <param name="Layer">The parsed layer, or null when the attribute could not be parsed.</param>
-internal sealed record MemberSpec(string PropertyName, string Modifiers, string TypeName, bool IsLayerType, LayerSpec? Layer);
+/// <param name="From">The member whose output this layer reads (<c>&lt;input&gt;</c> for the model input); empty for the previous member.</param>
+internal sealed record MemberSpec(string PropertyName, string Modifiers, string TypeName, bool IsLayerType, LayerSpec? Layer, string From = "")
+{
+    /// <summary>The name of the model input in <c>From</c> and merges (mirrors <c>ModelGen.Layer.Input</c>).</summary>
+    public const string InputName = "<input>";
+}
 
 /// <summary>A problem in the declaration, with where it is in terms of the declaration (no Roslyn locations).</summary>
 /// <param name="Id">The MG id.</param>
@@ -100,4 +109,48 @@ internal sealed record DropoutSpec(string Name, double P) : LayerSpec(Name)
 internal sealed record FlattenSpec(string Name) : LayerSpec(Name)
 {
     public override string Kind => "Flatten";
+}
+
+/// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation are per spatial axis and equal on both.</summary>
+internal sealed record ConvSpec(string Name, int Rank, int OutChannels, int Kernel, int Stride, int Padding, bool Same, int Dilation, int Groups,
+    ActivationKind Activation, bool UseBias, InitKind Init) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
+}
+
+/// <summary><c>[MaxPool1D/2D]</c>, <c>[AvgPool1D/2D]</c>. Stride 0 means "equal to the kernel".</summary>
+internal sealed record PoolSpec(string Name, int Rank, bool IsMax, int Kernel, int Stride, int Padding, bool CeilMode) : LayerSpec(Name)
+{
+    public override string Kind => (IsMax ? "MaxPool" : "AvgPool") + Rank + "D";
+}
+
+/// <summary><c>[GlobalAvgPool]</c> / <c>[GlobalMaxPool]</c>.</summary>
+internal sealed record GlobalPoolSpec(string Name, bool IsMax) : LayerSpec(Name)
+{
+    public override string Kind => IsMax ? "GlobalMaxPool" : "GlobalAvgPool";
+}
+
+/// <summary><c>[AdaptiveAvgPool2D(h, w)]</c>.</summary>
+internal sealed record AdaptiveAvgPoolSpec(string Name, int Height, int Width) : LayerSpec(Name)
+{
+    public override string Kind => "AdaptiveAvgPool2D";
+}
+
+/// <summary><c>[BatchNorm1D]</c> / <c>[BatchNorm2D]</c>.</summary>
+internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "BatchNorm1D" : "BatchNorm2D";
+}
+
+/// <summary><c>[Add(...)]</c> or <c>[Concat(...)]</c> over named members (<see cref="MemberSpec.InputName"/> for the input).</summary>
+internal sealed record MergeSpec(string Name, bool IsConcat, EquatableArray<string> Inputs) : LayerSpec(Name)
+{
+    public override string Kind => IsConcat ? "Concat" : "Add";
+}
+
+/// <summary>A member whose type is another [Model] class, applied as a block (optionally residual).</summary>
+/// <param name="TypeName">Fully qualified name of the block's model class (resolved when planning).</param>
+internal sealed record BlockSpec(string Name, string TypeName, string ClassName, bool Residual, bool Projection) : LayerSpec(Name)
+{
+    public override string Kind => ClassName;
 }

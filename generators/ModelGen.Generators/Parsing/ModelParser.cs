@@ -46,7 +46,7 @@ internal static class ModelParser
         {
             cancellationToken.ThrowIfCancellationRequested();
             var layerAttributes = member.GetAttributes().Where(IsLayerAttribute).ToList();
-            if (layerAttributes.Count == 0) continue;
+            if (layerAttributes.Count == 0 && !(member is IPropertySymbol { Type: INamedTypeSymbol t } && IsModelType(t))) continue;
             var spec = ParseMember(member, layerAttributes, problems);
             if (spec is not null) members.Add(spec);
         }
@@ -90,6 +90,7 @@ internal static class ModelParser
         var modifiers = string.Join(" ", declaration.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
         string typeName = property.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
         bool isLayerType = property.Type.ToDisplayString() == LayerTypeName;
+        bool isBlock = property.Type is INamedTypeSymbol blockType && IsModelType(blockType);
 
         if (property.IsStatic || property.SetMethod is not null || property.GetMethod is null)
         {
@@ -97,9 +98,25 @@ internal static class ModelParser
                 $"Layer member '{name}' must be a get-only instance property, e.g. 'public partial Layer {name} {{ get; }}'"));
             return null;
         }
+        if (isBlock)
+        {
+            // A block: no attribute (applied as is) or [Residual]; any other layer attribute contradicts the type.
+            var residual = attributes.FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == "ModelGen.ResidualAttribute");
+            if (attributes.Count > (residual is null ? 0 : 1))
+            {
+                problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, name,
+                    $"Member '{name}' has the model type '{property.Type.Name}', so it is a block; only [Residual] may annotate it"));
+                return null;
+            }
+            var block = new BlockSpec(ToWeightName(name), typeName, property.Type.Name, residual is not null,
+                residual is not null && Named(residual, "Projection", false));
+            return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", "") ?? "");
+        }
         if (!isLayerType)
             problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, name,
-                $"Layer member '{name}' has type '{property.Type.ToDisplayString()}'; layer properties must have type ModelGen.Layer"));
+                attributes.Any(a => a.AttributeClass?.ToDisplayString() == "ModelGen.ResidualAttribute")
+                    ? $"[Residual] member '{name}' must have the type of a [Model] class (the block it wraps), not '{property.Type.ToDisplayString()}'"
+                    : $"Layer member '{name}' has type '{property.Type.ToDisplayString()}'; layer properties must have type ModelGen.Layer"));
 
         LayerSpec? layer = null;
         if (attributes.Count > 1)
@@ -107,7 +124,7 @@ internal static class ModelParser
                 $"Layer member '{name}' has {attributes.Count} layer attributes ({string.Join(", ", attributes.Select(a => a.AttributeClass?.Name))}); a member is exactly one layer"));
         else
             layer = ParseLayer(attributes[0], name, problems);
-        return new MemberSpec(name, modifiers, typeName, isLayerType, layer);
+        return new MemberSpec(name, modifiers, typeName, isLayerType, layer, Named(attributes[0], "From", "") ?? "");
     }
 
     private static LayerSpec? ParseLayer(AttributeData attribute, string member, List<ModelProblem> problems)
@@ -148,6 +165,40 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Tanh, 0);
             case "ModelGen.SoftmaxAttribute":
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            case "ModelGen.Conv1DAttribute":
+            case "ModelGen.Conv2DAttribute":
+                if (args.Length != 1 || args[0].Value is not int outChannels) break;
+                return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
+                    Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
+                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0));
+            case "ModelGen.MaxPool1DAttribute":
+            case "ModelGen.MaxPool2DAttribute":
+            case "ModelGen.AvgPool1DAttribute":
+            case "ModelGen.AvgPool2DAttribute":
+                if (args.Length != 1 || args[0].Value is not int window) break;
+                return new PoolSpec(name, kind.Contains("1D") ? 1 : 2, kind.StartsWith("Max"), window, Named(attribute, "Stride", 0),
+                    Named(attribute, "Padding", 0), Named(attribute, "CeilMode", false));
+            case "ModelGen.GlobalAvgPoolAttribute":
+                return new GlobalPoolSpec(name, IsMax: false);
+            case "ModelGen.GlobalMaxPoolAttribute":
+                return new GlobalPoolSpec(name, IsMax: true);
+            case "ModelGen.AdaptiveAvgPool2DAttribute":
+                if (args.Length != 2 || args[0].Value is not int h || args[1].Value is not int w) break;
+                return new AdaptiveAvgPoolSpec(name, h, w);
+            case "ModelGen.BatchNorm1DAttribute":
+            case "ModelGen.BatchNorm2DAttribute":
+                return new BatchNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Named(attribute, "Momentum", 0.1), Named(attribute, "Affine", true));
+            case "ModelGen.AddAttribute":
+            case "ModelGen.ConcatAttribute":
+            {
+                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array) break;
+                var inputs = args[0].Values.Select(v => v.Value as string).ToList();
+                if (inputs.Any(i => i is null)) break;
+                return new MergeSpec(name, kind == "ConcatAttribute", inputs.Select(i => i!).ToEquatableArray());
+            }
+            case "ModelGen.ResidualAttribute":
+                problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, member, $"[Residual] member '{member}' must have the type of a [Model] class (the block it wraps)"));
+                return null;
             default:
                 problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"[{Trim(kind)}] on '{member}' is not a layer this version of ModelGen supports"));
                 return null;
@@ -165,6 +216,9 @@ internal static class ModelParser
 
     private static string Trim(string attributeName) =>
         attributeName.EndsWith("Attribute") ? attributeName.Substring(0, attributeName.Length - "Attribute".Length) : attributeName;
+
+    private static bool IsModelType(INamedTypeSymbol type) =>
+        type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
 
     private static bool IsLayerAttribute(AttributeData attribute)
     {

@@ -1,8 +1,12 @@
-// Planning: checked shapes -> where every tensor lives. Pure and Roslyn-free.
-// Inference ping-pongs between two scratch regions (A, B), runs elementwise layers in place and skips layers that
-// are the identity at inference (Flatten, Dropout), so its arena is 2 × the widest activation per example.
-// Training keeps every tensor backward needs (llm.c style): each layer's output, Dense pre-activations and
-// dropout masks, at fixed per-example offsets in one arena; gradients ping-pong between two more regions.
+// Planning: the checked graph -> where every tensor lives. Pure and Roslyn-free.
+//
+// Inference: tensors get arena slots by liveness (a slot is reused once its tensor's last reader has run);
+// elementwise layers and Add run in place when their input dies there; Flatten, and Dropout at inference, are
+// views (no data moves); the final tensor is written straight into the caller's output span.
+// Training (llm.c style): every tensor backward needs gets its own region of one arena at a fixed per-example
+// offset (outputs, pre-activations, dropout masks, max-pool argmax), plus batch-independent per-channel state
+// (BatchNorm's saved mean and 1/std). Every tensor also gets a gradient region; when several layers read one
+// tensor, the first gradient written (in backward order) overwrites and the rest accumulate.
 using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Generators.Common;
@@ -11,114 +15,182 @@ using ModelGen.Generators.Shapes;
 
 namespace ModelGen.Generators.Planning;
 
-/// <summary>Where an inference tensor lives.</summary>
-internal enum Buffer
+/// <summary>Where an inference tensor lives: the caller's input or output span, or arena slot <c>Slot</c>.</summary>
+internal readonly record struct Place(PlaceKind Kind, int Slot = 0);
+
+/// <summary>Kinds of <see cref="Place"/>.</summary>
+internal enum PlaceKind
 {
     Input,
     Output,
-    A,
-    B,
+    Slot,
 }
 
-/// <summary>One inference step: layer <paramref name="Layer"/> reads <paramref name="Source"/> and writes <paramref name="Destination"/>.</summary>
-internal sealed record InferenceStep(int Layer, Buffer Source, Buffer Destination);
+/// <summary>One inference step: node <paramref name="Node"/> reads <paramref name="Sources"/> and writes <paramref name="Destination"/>.</summary>
+internal sealed record InferenceStep(int Node, EquatableArray<Place> Sources, Place Destination);
 
-/// <summary>Per-example offsets (in floats) of what the training forward keeps for one layer; -1 when absent.</summary>
-/// <param name="InputOffset">Where the layer's input is (another layer's output, or the copied model input at 0).</param>
-/// <param name="OutputOffset">Where the layer's output is (equals <paramref name="InputOffset"/> for Flatten).</param>
-/// <param name="PreActivationOffset">Dense pre-activation, kept when the fused activation is not the identity.</param>
-/// <param name="MaskOffset">Dropout mask.</param>
-internal sealed record TrainingSlot(int InputOffset, int OutputOffset, int PreActivationOffset, int MaskOffset);
+/// <summary>Per-example offsets (floats) of what the training forward keeps for one node; -1 when absent.</summary>
+/// <param name="Output">The node's output (its input's offset for Flatten, a view).</param>
+/// <param name="PreActivation">Dense/Conv pre-activation, kept when the fused activation is not the identity.</param>
+/// <param name="Aux">Dropout mask or max-pool argmax (as ints), per example.</param>
+/// <param name="Stats">BatchNorm's saved mean then 1/std: a batch-independent offset in the fixed region.</param>
+/// <param name="Gradient">The gradient region of the node's output tensor (shared by views).</param>
+internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int Stats, int Gradient);
 
-/// <summary>Everything the emitter needs: the spec, its shapes, and the buffer plans (empty when invalid).</summary>
+/// <summary>Everything the emitter needs: the spec, its graph, and the buffer plans (empty when invalid).</summary>
 internal sealed record ModelPlan(
     ModelSpec Spec,
     ModelShapes Shapes,
     EquatableArray<InferenceStep> Inference,
-    int InferenceRegionLength,
+    bool InferenceCopiesInput,
+    int InferenceSlots,
+    int SlotLength,
     EquatableArray<TrainingSlot> Training,
     int TrainingArenaLength,
-    int GradientRegionLength,
+    int TrainingFixedLength,
+    int GradientArenaLength,
     int ParameterCount)
 {
     public bool IsValid => Shapes.IsValid;
+
+    public int InputLength => Spec.InputShape.Aggregate(1, (a, b) => a * b);
+
+    public GraphNode Final => Shapes.Nodes[Shapes.Nodes.Count - 1];
 }
 
 internal static class Planner
 {
-    public static ModelPlan Plan(ModelSpec spec)
+    /// <summary>Plans <paramref name="spec"/>; <paramref name="models"/> holds every [Model] of the compilation, for blocks.</summary>
+    public static ModelPlan Plan(ModelSpec spec, IReadOnlyList<ModelSpec>? models = null)
     {
-        var shapes = ShapeInference.Infer(spec);
-        if (!shapes.IsValid)
-            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0);
+        var byName = (models ?? new ModelSpec[0]).GroupBy(m => m.FullName).ToDictionary(g => g.Key, g => g.First());
+        var shapes = ShapeInference.Infer(spec, name => byName.TryGetValue(name, out var m) ? m : null);
+        if (!shapes.IsValid || shapes.Nodes.Count == 0)
+            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0);
 
-        var layers = shapes.Layers;
-        int parameterCount = layers.Sum(l => l.Params.Sum(p => p.Length));
-        int widest = layers.Max(l => l.OutputLength);
-
-        return new ModelPlan(spec, shapes, PlanInference(layers), widest, PlanTraining(layers, spec, out int arena), arena, widest, parameterCount);
+        var nodes = shapes.Nodes;
+        int parameterCount = nodes.Sum(n => n.Params.Sum(p => p.Length));
+        int widest = nodes.Max(n => n.OutputLength);
+        var (steps, copies, slots) = PlanInference(nodes);
+        var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount);
     }
 
-    /// <summary>True for layers that read one element and write one element at the same index (can run in place).</summary>
-    public static bool IsInPlace(LayerSpec layer) => layer is ActivationSpec;
+    /// <summary>Layers whose kernel may write its output over its (first) input.</summary>
+    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec || layer is MergeSpec { IsConcat: false };
 
-    /// <summary>True for layers that are the identity at inference time.</summary>
-    public static bool IsInferenceIdentity(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;
+    /// <summary>Layers that are views at inference time: no data moves.</summary>
+    public static bool IsInferenceView(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;
 
-    private static EquatableArray<InferenceStep> PlanInference(EquatableArray<LayerShape> layers)
+    /// <summary>Layers that are views in training too.</summary>
+    public static bool IsTrainingView(LayerSpec layer) => layer is FlattenSpec;
+
+    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes)
     {
-        var active = Enumerable.Range(0, layers.Count).Where(i => !IsInferenceIdentity(layers[i].Layer)).ToList();
-        var steps = new List<InferenceStep>();
-        if (active.Count == 0) return steps.ToEquatableArray(); // the emitter copies input to output
+        int n = nodes.Count;
+        // baseOf[i]: the tensor whose memory node i's output is (views share their input's); -1 = the model input.
+        var baseOf = new int[n];
+        for (int i = 0; i < n; i++)
+            baseOf[i] = IsInferenceView(nodes[i].Layer) ? Base(baseOf, nodes[i].Inputs[0]) : i;
+        int final = baseOf[n - 1];
+        var lastUse = new int[n];
+        for (int i = 0; i < n; i++)
+            foreach (var input in nodes[i].Inputs)
+                if (Base(baseOf, input) is var b and >= 0) lastUse[b] = i;
+        if (final >= 0) lastUse[final] = int.MaxValue;
 
-        // The trailing run of in-place layers works on the output span directly, so the layer before it writes
-        // there and no final copy is needed.
-        int firstTrailingInPlace = active.Count;
-        while (firstTrailingInPlace > 0 && IsInPlace(layers[active[firstTrailingInPlace - 1]].Layer)) firstTrailingInPlace--;
-        int writesOutput = firstTrailingInPlace > 0 ? firstTrailingInPlace - 1 : 0;
-
-        var current = Buffer.Input;
-        for (int k = 0; k < active.Count; k++)
+        // First pass without constraints; then the tensor that starts the in-place chain ending in the final
+        // tensor is written straight into the output span, so no final copy is needed.
+        var (steps, slots, inPlaceFrom) = Assign(nodes, baseOf, lastUse, outputRoot: -1);
+        if (final >= 0)
         {
-            Buffer destination;
-            if (k >= writesOutput) destination = k == writesOutput ? Buffer.Output : current;
-            else if (IsInPlace(layers[active[k]].Layer) && current != Buffer.Input) destination = current;
-            else destination = current == Buffer.A ? Buffer.B : Buffer.A;
-            steps.Add(new InferenceStep(active[k], current, destination));
-            current = destination;
+            int root = final;
+            while (inPlaceFrom[root] >= 0) root = inPlaceFrom[root];
+            (steps, slots, _) = Assign(nodes, baseOf, lastUse, root);
         }
-        return steps.ToEquatableArray();
+        return (steps.ToEquatableArray(), final < 0, slots);
     }
 
-    private static EquatableArray<TrainingSlot> PlanTraining(EquatableArray<LayerShape> layers, ModelSpec spec, out int arenaLength)
+    private static int Base(int[] baseOf, int tensor) => tensor < 0 ? -1 : baseOf[tensor];
+
+    private static (List<InferenceStep> Steps, int Slots, int[] InPlaceFrom) Assign(EquatableArray<GraphNode> nodes, int[] baseOf, int[] lastUse, int outputRoot)
     {
-        int offset = spec.InputShape.Aggregate(1, (a, b) => a * b); // [0, inputLength) holds the copied input
-        int input = 0;
-        var slots = new List<TrainingSlot>();
-        foreach (var layer in layers)
+        int n = nodes.Count;
+        var place = new Place[n];
+        var inPlaceFrom = Enumerable.Repeat(-1, n).ToArray();
+        var free = new SortedSet<int>();
+        int slotCount = 0;
+        var steps = new List<InferenceStep>();
+        Place PlaceOf(int tensor) => Base(baseOf, tensor) is var b && b < 0 ? new Place(PlaceKind.Input) : place[b];
+        for (int i = 0; i < n; i++)
         {
-            int pre = -1, mask = -1, output;
-            if (layer.Layer is FlattenSpec)
-                output = input;
+            var node = nodes[i];
+            if (IsInferenceView(node.Layer)) continue;
+            int first = Base(baseOf, node.Inputs[0]);
+            bool inPlace = CanRunInPlace(node.Layer) && first >= 0 && lastUse[first] == i
+                && node.Inputs.Skip(1).All(x => Base(baseOf, x) != first);
+            if (inPlace)
+            {
+                place[i] = place[first];
+                inPlaceFrom[i] = first;
+            }
+            else if (i == outputRoot)
+                place[i] = new Place(PlaceKind.Output);
             else
             {
-                if (layer.Layer is DenseSpec { Activation: not ActivationKind.None } dense)
-                {
-                    pre = offset;
-                    offset += layer.OutputLength;
-                }
-                if (layer.Layer is DropoutSpec)
-                {
-                    mask = offset;
-                    offset += layer.OutputLength;
-                }
-                output = offset;
-                offset += layer.OutputLength;
+                int slot = free.Count > 0 ? free.Min : slotCount++;
+                free.Remove(slot);
+                place[i] = new Place(PlaceKind.Slot, slot);
             }
-            slots.Add(new TrainingSlot(input, output, pre, mask));
-            input = output;
+            steps.Add(new InferenceStep(i, node.Inputs.Select(PlaceOf).ToEquatableArray(), place[i]));
+            foreach (var input in node.Inputs.Distinct())
+            {
+                int b = Base(baseOf, input);
+                if (b >= 0 && lastUse[b] == i && place[b].Kind == PlaceKind.Slot && place[b] != place[i])
+                    free.Add(place[b].Slot);
+            }
+        }
+        return (steps, slotCount, inPlaceFrom);
+    }
+
+    private static EquatableArray<TrainingSlot> PlanTraining(EquatableArray<GraphNode> nodes, int inputLength, out int arenaLength, out int fixedLength, out int gradientLength)
+    {
+        int offset = inputLength; // [0, inputLength) holds the copied input
+        int fixedOffset = 0;
+        int gradient = 0;
+        var slots = new List<TrainingSlot>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            int Reserve(int length)
+            {
+                int at = offset;
+                offset += length;
+                return at;
+            }
+            if (IsTrainingView(node.Layer))
+            {
+                int source = node.Inputs[0];
+                var of = source < 0 ? new TrainingSlot(0, -1, -1, -1, -1) : slots[source];
+                slots.Add(new TrainingSlot(of.Output, -1, -1, -1, of.Gradient));
+                continue;
+            }
+            int pre = node.Layer is DenseSpec { Activation: not ActivationKind.None } or ConvSpec { Activation: not ActivationKind.None }
+                ? Reserve(node.OutputLength) : -1;
+            int aux = node.Layer is DropoutSpec or PoolSpec { IsMax: true } or GlobalPoolSpec { IsMax: true } ? Reserve(node.OutputLength) : -1;
+            int stats = -1;
+            if (node.Layer is BatchNormSpec)
+            {
+                stats = fixedOffset;
+                fixedOffset += 2 * node.Output[0];
+            }
+            int output = Reserve(node.OutputLength);
+            slots.Add(new TrainingSlot(output, pre, aux, stats, gradient));
+            gradient += node.OutputLength;
         }
         arenaLength = offset;
+        fixedLength = fixedOffset;
+        gradientLength = gradient;
         return slots.ToEquatableArray();
     }
 }

@@ -23,8 +23,24 @@ internal static class ProblemIds
     public const string DuplicateLayerName = "MG0008";
     /// <summary>A layer attribute's arguments could not be bound (half-typed code, wrong argument types).</summary>
     public const string UnboundAttribute = "MG0009";
+    /// <summary>A model contains itself, directly or through its blocks.</summary>
+    public const string BlockContainsItself = "MG0010";
+    /// <summary>A <c>From</c> or merge input names a member that does not exist or comes later.</summary>
+    public const string UnknownSource = "MG0011";
+    /// <summary>A block's model class is invalid or not declared in this compilation.</summary>
+    public const string InvalidBlock = "MG0012";
     /// <summary>A hyper-parameter is out of its valid range (units &lt;= 0, dropout p outside [0, 1), ...).</summary>
     public const string InvalidHyperParameter = "MG0100";
     /// <summary>A layer that needs a flat input receives a multi-dimensional one.</summary>
     public const string ExpectsFlatInput = "MG0101";
+    /// <summary>A block's declared input shape differs from what it receives.</summary>
+    public const string BlockInputMismatch = "MG0102";
+    /// <summary>A residual block changes the shape and has no projection (or the projection cannot match it).</summary>
+    public const string ResidualShapeMismatch = "MG0103";
+    /// <summary>A kernel or window is larger than its (padded) input, so the output would be empty.</summary>
+    public const string KernelLargerThanInput = "MG0104";
+    /// <summary>A layer receives an input of the wrong rank (e.g. Conv2D on a flat vector).</summary>
+    public const string RankMismatch = "MG0105";
+    /// <summary>A merge combines inputs whose shapes do not fit together.</summary>
+    public const string MergeShapeMismatch = "MG0106";
 }

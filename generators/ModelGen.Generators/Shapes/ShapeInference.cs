@@ -1,6 +1,11 @@
-// Shape inference: ModelSpec -> every layer's input/output shape, parameters and FLOPs, or the problems that
-// make the model invalid. Pure and Roslyn-free, so the generator and the analyzers call the same function and
-// can never disagree, and unit tests call it directly.
+// Shape inference: ModelSpec -> a checked dataflow graph with every tensor's shape, parameters and FLOPs, or the
+// problems that make the model invalid. Pure and Roslyn-free, so the generator and the analyzers call the same
+// function and can never disagree, and unit tests call it directly.
+//
+// The graph is flat: blocks (members whose type is another [Model]) are inlined with their weight names prefixed
+// ("block1.conv1.weight", as PyTorch nests state_dict keys), residual shortcuts become an Add node (after a
+// torchvision-style 1x1 conv + BatchNorm "downsample" projection when asked), and From/Add/Concat become edges.
+using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
@@ -10,12 +15,29 @@ using ModelGen.Generators.Model;
 namespace ModelGen.Generators.Shapes;
 
 /// <summary>A named parameter tensor of a layer, PyTorch layout.</summary>
+/// <param name="Name">Full state-dict name, e.g. <c>block1.conv1.weight</c>.</param>
+/// <param name="ShortName">The last part: <c>weight</c>, <c>bias</c>, <c>running_mean</c>, <c>running_var</c>.</param>
 internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<int> Shape)
 {
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
 }
 
-/// <summary>A layer with its inferred shapes (per example; batch excluded).</summary>
+/// <summary>One operation of the flattened graph.</summary>
+/// <param name="Layer">What it computes (for synthetic residual nodes, a generated spec).</param>
+/// <param name="Name">Full name, the prefix of its parameters (e.g. <c>block1.conv1</c>).</param>
+/// <param name="Member">Index of the top-level member it belongs to.</param>
+/// <param name="Inputs">Producer node indices; -1 is the model input.</param>
+/// <param name="InputShapes">Shapes of <paramref name="Inputs"/>, per example.</param>
+/// <param name="Output">Output shape per example.</param>
+internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, EquatableArray<int> Inputs, EquatableArray<EquatableArray<int>> InputShapes,
+    EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops)
+{
+    public int InputLength => InputShapes[0].Aggregate(1, (a, b) => a * b);
+
+    public int OutputLength => Output.Aggregate(1, (a, b) => a * b);
+}
+
+/// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
 internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops)
 {
     public int InputLength => Input.Aggregate(1, (a, b) => a * b);
@@ -23,95 +45,426 @@ internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, Eq
     public int OutputLength => Output.Aggregate(1, (a, b) => a * b);
 }
 
-/// <summary>Result of shape inference: shapes for every layer that could be inferred, and the problems found.</summary>
-internal sealed record ModelShapes(EquatableArray<LayerShape> Layers, EquatableArray<ModelProblem> Problems)
+/// <summary>Result of shape inference: per-member shapes, the flattened graph, and the problems found.</summary>
+internal sealed record ModelShapes(EquatableArray<LayerShape> Layers, EquatableArray<GraphNode> Nodes, EquatableArray<ModelProblem> Problems)
 {
     public bool IsValid => Problems.Count == 0;
 }
 
 internal static class ShapeInference
 {
-    /// <summary>Infers shapes for <paramref name="spec"/>. Never throws on malformed input: problems are returned.</summary>
-    public static ModelShapes Infer(ModelSpec spec)
-    {
-        var problems = new List<ModelProblem>(spec.Problems);
-        var layers = new List<LayerShape>();
+    /// <summary>Infers shapes for a model without blocks (blocks are reported as unresolved).</summary>
+    public static ModelShapes Infer(ModelSpec spec) => Infer(spec, static _ => null);
 
+    /// <summary>Infers shapes for <paramref name="spec"/>; <paramref name="resolve"/> finds block models by fully qualified name. Never throws on malformed input.</summary>
+    public static ModelShapes Infer(ModelSpec spec, Func<string, ModelSpec?> resolve)
+    {
+        var ctx = new Context(resolve);
+        ctx.Stack.Add(spec.ClassName);
+        ctx.Problems.AddRange(spec.Problems);
         if (spec.InputShape.Count == 0 || spec.InputShape.Any(d => d <= 0))
         {
-            problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
-                $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
-            return new ModelShapes(EquatableArray<LayerShape>.Empty, problems.ToEquatableArray());
+            if (!spec.Problems.Any(p => p.Id == ProblemIds.UnboundAttribute && p.Member.Length == 0))
+                ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
+                    $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
+            return ctx.Result();
         }
         if (spec.Members.Count == 0)
-            problems.Add(new ModelProblem(ProblemIds.NoLayers, "", $"Model '{spec.ClassName}' declares no layers"));
+            ctx.Problems.Add(new ModelProblem(ProblemIds.NoLayers, "", $"Model '{spec.ClassName}' declares no layers"));
 
         var seenNames = new HashSet<string>();
-        int[] current = spec.InputShape.ToArray();
-        string previous = "the model input";
         foreach (var member in spec.Members)
-        {
-            if (member.Layer is not { } layer) continue; // its problem was recorded while parsing
-            if (!seenNames.Add(layer.Name))
-                problems.Add(new ModelProblem(ProblemIds.DuplicateLayerName, member.PropertyName,
+            if (member.Layer is { } layer && !seenNames.Add(layer.Name))
+                ctx.Problems.Add(new ModelProblem(ProblemIds.DuplicateLayerName, member.PropertyName,
                     $"Layer '{member.PropertyName}' has the weight name '{layer.Name}', which another layer already uses"));
 
-            var shape = InferLayer(layer, current, previous, member.PropertyName, problems);
-            if (shape is null) break; // later shapes would only repeat this error
-            layers.Add(shape);
-            current = shape.Output.ToArray();
-            previous = $"'{layer.Name}'";
-        }
-        return new ModelShapes(layers.ToEquatableArray(), problems.ToEquatableArray());
+        InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input"), ctx);
+        return ctx.Result();
     }
 
-    private static LayerShape? InferLayer(LayerSpec layer, int[] input, string from, string member, List<ModelProblem> problems)
+    private readonly struct Tensor(int node, int[] shape, string description)
     {
-        var inShape = input.ToEquatableArray();
+        public int Node { get; } = node;
+        public int[] Shape { get; } = shape;
+        public string Description { get; } = description;
+    }
+
+    private sealed class Context(Func<string, ModelSpec?> resolve)
+    {
+        public readonly Func<string, ModelSpec?> Resolve = resolve;
+        public readonly List<GraphNode> Nodes = new();
+        public readonly List<LayerShape> Layers = new();
+        public readonly List<ModelProblem> Problems = new();
+        public readonly List<string> Stack = new();
+
+        public ModelShapes Result() => new(Layers.ToEquatableArray(), Nodes.ToEquatableArray(), Problems.ToEquatableArray());
+    }
+
+    /// <summary>Adds the nodes of <paramref name="spec"/>'s members; returns the scope's output, or null once a problem stops it.</summary>
+    private static Tensor? InferScope(ModelSpec spec, string prefix, int topMember, Tensor input, Context ctx)
+    {
+        bool top = topMember < 0;
+        var outputs = new Dictionary<string, Tensor>();
+        var current = input;
+        for (int i = 0; i < spec.Members.Count; i++)
+        {
+            var member = spec.Members[i];
+            if (member.Layer is not { } layer) return null; // its problem was recorded while parsing
+            int owner = top ? i : topMember;
+            string where = top ? member.PropertyName : "";
+
+            // Resolve the inputs: merges name theirs; others read From or the previous member.
+            var sourceNames = layer is MergeSpec merge ? merge.Inputs.ToList() : member.From.Length > 0 ? new List<string> { member.From } : null;
+            var sources = new List<Tensor>();
+            if (sourceNames is null) sources.Add(current);
+            else
+            {
+                foreach (var name in sourceNames)
+                {
+                    if (name == MemberSpec.InputName) sources.Add(input);
+                    else if (outputs.TryGetValue(name, out var t)) sources.Add(t);
+                    else
+                    {
+                        bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
+                        ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, where, layer is MergeSpec ? "" : "From",
+                            later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
+                                  : $"{layer.Kind} '{layer.Name}' reads '{name}', which is not a layer of '{spec.ClassName}' (use nameof(...) or Layer.Input)"));
+                        return null;
+                    }
+                }
+            }
+
+            int firstNode = ctx.Nodes.Count;
+            var result = layer is BlockSpec block
+                ? InferBlock(block, prefix, owner, where, sources[0], ctx)
+                : AddNode(layer, prefix + layer.Name, owner, where, sources, ctx);
+            if (result is not { } output) return null; // later shapes would only repeat this error
+
+            if (top)
+            {
+                var owned = ctx.Nodes.Skip(firstNode).ToList();
+                ctx.Layers.Add(new LayerShape(layer, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
+                    owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops)));
+            }
+            outputs[member.PropertyName] = output;
+            current = output;
+        }
+        return current;
+    }
+
+    private static Tensor? InferBlock(BlockSpec block, string prefix, int owner, string where, Tensor input, Context ctx)
+    {
+        if (ctx.Stack.Contains(block.ClassName))
+        {
+            ctx.Problems.Add(new ModelProblem(ProblemIds.BlockContainsItself, where,
+                $"Block '{block.Name}' makes '{ctx.Stack[0]}' contain itself ({string.Join(" -> ", ctx.Stack.Concat(new[] { block.ClassName }))})"));
+            return null;
+        }
+        var child = ctx.Resolve(block.TypeName);
+        if (child is null)
+        {
+            ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidBlock, where, $"Block '{block.Name}' has type '{block.ClassName}', which is not a [Model] class of this project"));
+            return null;
+        }
+        var childShapes = Infer(child, ctx.Resolve);
+        if (!childShapes.IsValid)
+        {
+            var first = childShapes.Problems[0];
+            ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidBlock, where, $"Block '{block.Name}' uses '{block.ClassName}', which is invalid: {first.Id}: {first.Message}"));
+            return null;
+        }
+        if (!child.InputShape.SequenceEqual(input.Shape))
+        {
+            ctx.Problems.Add(new ModelProblem(ProblemIds.BlockInputMismatch, where,
+                $"Block '{block.Name}' ({block.ClassName}) expects input {Format(child.InputShape)} but receives {Format(input.Shape)} from {input.Description}"));
+            return null;
+        }
+
+        ctx.Stack.Add(block.ClassName);
+        var inner = InferScope(child, prefix + block.Name + ".", owner, input, ctx);
+        ctx.Stack.RemoveAt(ctx.Stack.Count - 1);
+        if (inner is not { } body) return null;
+        var output = new Tensor(body.Node, body.Shape, $"'{block.Name}'");
+        if (!block.Residual) return output;
+
+        var shortcut = input;
+        string name = prefix + block.Name;
+        if (!body.Shape.SequenceEqual(input.Shape))
+        {
+            string mismatch = $"Residual '{block.Name}' adds the output {Format(body.Shape)} of '{block.ClassName}' to its input {Format(input.Shape)}";
+            if (!block.Projection)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.ResidualShapeMismatch, where, "", mismatch + "; set Projection = true to add a projection shortcut"));
+                return null;
+            }
+            if (ProjectionFor(input.Shape, body.Shape) is not { } projection)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.ResidualShapeMismatch, where, "Projection",
+                    mismatch + "; a 1x1 convolution with an integer stride (or a linear layer for flat inputs) cannot map one onto the other"));
+                return null;
+            }
+            foreach (var layer in projection)
+                shortcut = AddNode(layer with { Name = name + ".downsample." + layer.Name }, name + ".downsample." + layer.Name, owner, where, new List<Tensor> { shortcut }, ctx)!.Value;
+        }
+        var add = new MergeSpec(block.Name, false, EquatableArray<string>.Empty);
+        var sum = AddNode(add, name, owner, where, new List<Tensor> { output, shortcut }, ctx);
+        return sum is { } s ? new Tensor(s.Node, s.Shape, $"'{block.Name}'") : null;
+    }
+
+    /// <summary>torchvision's downsample: 1x1 conv (stride = spatial reduction, no bias) + BatchNorm; Dense for flat tensors.</summary>
+    private static LayerSpec[]? ProjectionFor(int[] from, int[] to)
+    {
+        if (from.Length == 1 && to.Length == 1)
+            return new LayerSpec[] { new DenseSpec("0", to[0], ActivationKind.None, true, InitKind.Default) };
+        if (from.Length != to.Length || from.Length < 2 || from.Length > 3) return null;
+        int stride = (from[1] + to[1] - 1) / to[1];
+        for (int d = 1; d < from.Length; d++)
+            if ((from[d] - 1) / stride + 1 != to[d]) return null;
+        int rank = from.Length - 1;
+        return new LayerSpec[]
+        {
+            new ConvSpec("0", rank, to[0], 1, stride, 0, false, 1, 1, ActivationKind.None, false, InitKind.Default),
+            new BatchNormSpec("1", rank, 1e-5, 0.1, true),
+        };
+    }
+
+    private static Tensor? AddNode(LayerSpec layer, string name, int owner, string where, List<Tensor> sources, Context ctx)
+    {
+        var problems = ctx.Problems;
+        int before = problems.Count;
+        var inputs = sources.Select(s => s.Shape).ToArray();
+        var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, out var ps, out long flops);
+        if (outShape is null || problems.Count != before) return null;
+        ctx.Nodes.Add(new GraphNode(layer, name, owner, sources.Select(s => s.Node).ToEquatableArray(),
+            inputs.Select(s => s.ToEquatableArray()).ToEquatableArray(), outShape.ToEquatableArray(), ps.ToEquatableArray(), flops));
+        return new Tensor(ctx.Nodes.Count - 1, outShape, $"'{layer.Name}'");
+    }
+
+    private static int[]? InferNode(LayerSpec layer, string name, int[][] inputs, string from, List<Tensor> sources, string member,
+        List<ModelProblem> problems, out List<ParamSpec> ps, out long flops)
+    {
+        ps = new List<ParamSpec>();
+        flops = 0;
+        var input = inputs[0];
+        void Problem(string id, string argument, string message) => problems.Add(new ModelProblem(id, member, argument, message));
+        ParamSpec Param(string shortName, params int[] shape) => new(name + "." + shortName, shortName, shape.ToEquatableArray());
+
         switch (layer)
         {
             case DenseSpec dense:
             {
                 if (dense.Units <= 0)
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "units",
-                        $"Dense '{dense.Name}' has {dense.Units} units; units must be positive"));
+                    Problem(ProblemIds.InvalidHyperParameter, "units", $"Dense '{dense.Name}' has {dense.Units} units; units must be positive");
                     return null;
                 }
                 if (input.Length != 1)
                 {
-                    problems.Add(new ModelProblem(ProblemIds.ExpectsFlatInput, member,
-                        $"Dense '{dense.Name}' expects a flat input but receives {Format(input)} from {from}; add [Flatten] before it"));
+                    Problem(ProblemIds.ExpectsFlatInput, "", $"Dense '{dense.Name}' expects a flat input but receives {Format(input)} from {from}; add [Flatten] before it");
                     return null;
                 }
-                int inFeatures = input[0];
-                var ps = new List<ParamSpec> { new(dense.Name + ".weight", "weight", new[] { dense.Units, inFeatures }.ToEquatableArray()) };
-                if (dense.UseBias) ps.Add(new ParamSpec(dense.Name + ".bias", "bias", new[] { dense.Units }.ToEquatableArray()));
-                return new LayerShape(layer, inShape, new[] { dense.Units }.ToEquatableArray(), ps.ToEquatableArray(), 2L * inFeatures * dense.Units);
+                ps.Add(Param("weight", dense.Units, input[0]));
+                if (dense.UseBias) ps.Add(Param("bias", dense.Units));
+                flops = 2L * input[0] * dense.Units;
+                return new[] { dense.Units };
+            }
+            case ConvSpec conv:
+                return InferConv(conv, input, from, Problem, ps, ref flops, Param);
+            case PoolSpec pool:
+                return InferPool(pool, input, from, Problem);
+            case GlobalPoolSpec global:
+                if (input.Length < 2)
+                {
+                    Problem(ProblemIds.RankMismatch, "", $"{global.Kind} '{global.Name}' expects [channels, ...] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                return new[] { input[0] };
+            case AdaptiveAvgPoolSpec adaptive:
+                if (adaptive.Height <= 0 || adaptive.Width <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, adaptive.Height <= 0 ? "height" : "width",
+                        $"AdaptiveAvgPool2D '{adaptive.Name}' has output size {adaptive.Height}x{adaptive.Width}; both must be positive");
+                    return null;
+                }
+                if (input.Length != 3)
+                {
+                    Problem(ProblemIds.RankMismatch, "", $"AdaptiveAvgPool2D '{adaptive.Name}' expects [channels, height, width] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                return new[] { input[0], adaptive.Height, adaptive.Width };
+            case BatchNormSpec bn:
+            {
+                bool rankOk = bn.Rank == 1 ? input.Length is 1 or 2 : input.Length == 3;
+                if (!rankOk)
+                {
+                    Problem(ProblemIds.RankMismatch, "", bn.Rank == 1
+                        ? $"BatchNorm1D '{bn.Name}' expects [features] or [channels, length] but receives {Format(input)} from {from}"
+                        : $"BatchNorm2D '{bn.Name}' expects [channels, height, width] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (!(bn.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"{bn.Kind} '{bn.Name}' has Eps = {Num(bn.Eps)}; it must be positive");
+                    return null;
+                }
+                if (!(bn.Momentum >= 0 && bn.Momentum <= 1))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{bn.Kind} '{bn.Name}' has Momentum = {Num(bn.Momentum)}; it must be in [0, 1]");
+                    return null;
+                }
+                int c = input[0];
+                if (bn.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                ps.Add(Param("running_mean", c));
+                ps.Add(Param("running_var", c));
+                return input;
+            }
+            case MergeSpec merge:
+            {
+                string Names(int k) => sources[k].Description;
+                if (inputs.Length < 2 && merge.Inputs.Count > 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "", $"{merge.Kind} '{merge.Name}' needs at least two inputs, got {inputs.Length}");
+                    return null;
+                }
+                if (!merge.IsConcat)
+                {
+                    for (int k = 1; k < inputs.Length; k++)
+                        if (!inputs[k].SequenceEqual(input))
+                        {
+                            Problem(ProblemIds.MergeShapeMismatch, "", $"Add '{merge.Name}' combines {Format(input)} from {Names(0)} with {Format(inputs[k])} from {Names(k)}");
+                            return null;
+                        }
+                    return input;
+                }
+                for (int k = 1; k < inputs.Length; k++)
+                    if (inputs[k].Length != input.Length || !inputs[k].Skip(1).SequenceEqual(input.Skip(1)))
+                    {
+                        Problem(ProblemIds.MergeShapeMismatch, "", $"Concat '{merge.Name}' joins {Format(input)} from {Names(0)} with {Format(inputs[k])} from {Names(k)}; all dimensions but the first (channels) must match");
+                        return null;
+                    }
+                var concat = (int[])input.Clone();
+                concat[0] = inputs.Sum(s => s[0]);
+                return concat;
             }
             case ActivationSpec act:
                 if (act.Activation == ActivationKind.LeakyReLU && (double.IsNaN(act.Slope) || double.IsInfinity(act.Slope)))
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "slope",
-                        $"LeakyReLU '{act.Name}' has slope {act.Slope.ToString(CultureInfo.InvariantCulture)}; the slope must be a finite number"));
+                    Problem(ProblemIds.InvalidHyperParameter, "slope", $"LeakyReLU '{act.Name}' has slope {Num(act.Slope)}; the slope must be a finite number");
                     return null;
                 }
-                return new LayerShape(layer, inShape, inShape, EquatableArray<ParamSpec>.Empty, 0);
+                return input;
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
-                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "p",
-                        $"Dropout '{drop.Name}' has p = {drop.P.ToString(CultureInfo.InvariantCulture)}; p must be in [0, 1)"));
+                    Problem(ProblemIds.InvalidHyperParameter, "p", $"Dropout '{drop.Name}' has p = {Num(drop.P)}; p must be in [0, 1)");
                     return null;
                 }
-                return new LayerShape(layer, inShape, inShape, EquatableArray<ParamSpec>.Empty, 0);
+                return input;
             case FlattenSpec:
-                return new LayerShape(layer, inShape, new[] { input.Aggregate(1, (a, b) => a * b) }.ToEquatableArray(), EquatableArray<ParamSpec>.Empty, 0);
+                return new[] { input.Aggregate(1, (a, b) => a * b) };
             default:
-                problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"Layer '{layer.Name}' of kind {layer.Kind} is not supported"));
+                Problem(ProblemIds.UnboundAttribute, "", $"Layer '{layer.Name}' of kind {layer.Kind} is not supported");
                 return null;
         }
     }
+
+    private static int[]? InferConv(ConvSpec conv, int[] input, string from, Action<string, string, string> problem, List<ParamSpec> ps, ref long flops,
+        Func<string, int[], ParamSpec> param)
+    {
+        string what = $"{conv.Kind} '{conv.Name}'";
+        if (input.Length != conv.Rank + 1)
+        {
+            problem(ProblemIds.RankMismatch, "", conv.Rank == 2
+                ? $"{what} expects input [channels, height, width] but receives {Format(input)} from {from}"
+                : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
+            return null;
+        }
+        (string Arg, bool Bad, string Message)[] checks =
+        {
+            ("outChannels", conv.OutChannels <= 0, $"has {conv.OutChannels} output channels; it must be positive"),
+            ("Kernel", conv.Kernel <= 0, $"has Kernel = {conv.Kernel}; set a positive kernel size"),
+            ("Stride", conv.Stride <= 0, $"has Stride = {conv.Stride}; it must be positive"),
+            ("Padding", conv.Padding < 0, $"has Padding = {conv.Padding}; it must not be negative"),
+            ("Dilation", conv.Dilation <= 0, $"has Dilation = {conv.Dilation}; it must be positive"),
+            ("Groups", conv.Groups <= 0, $"has Groups = {conv.Groups}; it must be positive"),
+            ("Groups", conv.Groups > 0 && input[0] % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {input[0]} input channels"),
+            ("Groups", conv.Groups > 0 && conv.OutChannels > 0 && conv.OutChannels % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {conv.OutChannels} output channels"),
+            ("Same", conv.Same && conv.Stride != 1, "uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)"),
+            ("Same", conv.Same && conv.Padding != 0, "sets both Same and Padding; choose one"),
+            ("Same", conv.Same && conv.Kernel > 0 && conv.Dilation > 0 && conv.Dilation * (conv.Kernel - 1) % 2 != 0, $"uses Same padding with an even effective kernel ({conv.Dilation * (conv.Kernel - 1) + 1}), which would need asymmetric padding"),
+        };
+        foreach (var check in checks)
+            if (check.Bad)
+            {
+                problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
+                return null;
+            }
+        int pad = conv.Same ? conv.Dilation * (conv.Kernel - 1) / 2 : conv.Padding;
+        int effective = conv.Dilation * (conv.Kernel - 1) + 1;
+        var output = new int[input.Length];
+        output[0] = conv.OutChannels;
+        for (int d = 1; d < input.Length; d++)
+        {
+            if (input[d] + 2 * pad < effective)
+            {
+                string size = string.Join("x", input.Skip(1).Select(v => v + 2 * pad));
+                problem(ProblemIds.KernelLargerThanInput, "Kernel",
+                    $"{what} kernel {conv.Kernel}{(conv.Dilation > 1 ? $" (dilated to {effective})" : "")} is larger than its {(pad > 0 ? "padded " : "")}input {size}");
+                return null;
+            }
+            output[d] = (input[d] + 2 * pad - effective) / conv.Stride + 1;
+        }
+        int kernelVolume = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
+        var weightShape = new List<int> { conv.OutChannels, input[0] / conv.Groups, conv.Kernel };
+        if (conv.Rank == 2) weightShape.Add(conv.Kernel);
+        ps.Add(param("weight", weightShape.ToArray()));
+        if (conv.UseBias) ps.Add(param("bias", new[] { conv.OutChannels }));
+        flops = 2L * conv.OutChannels * (input[0] / conv.Groups) * kernelVolume * output.Skip(1).Aggregate(1, (a, b) => a * b);
+        return output;
+    }
+
+    private static int[]? InferPool(PoolSpec pool, int[] input, string from, Action<string, string, string> problem)
+    {
+        string what = $"{pool.Kind} '{pool.Name}'";
+        if (input.Length != pool.Rank + 1)
+        {
+            problem(ProblemIds.RankMismatch, "", pool.Rank == 2
+                ? $"{what} expects input [channels, height, width] but receives {Format(input)} from {from}"
+                : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
+            return null;
+        }
+        int stride = pool.Stride == 0 ? pool.Kernel : pool.Stride;
+        if (pool.Kernel <= 0) { problem(ProblemIds.InvalidHyperParameter, "kernel", $"{what} has kernel {pool.Kernel}; it must be positive"); return null; }
+        if (stride < 0) { problem(ProblemIds.InvalidHyperParameter, "Stride", $"{what} has Stride = {pool.Stride}; it must be positive"); return null; }
+        if (pool.Padding < 0 || pool.Padding > pool.Kernel / 2)
+        {
+            problem(ProblemIds.InvalidHyperParameter, "Padding", $"{what} has Padding = {pool.Padding}; it must be between 0 and half the kernel ({pool.Kernel / 2})");
+            return null;
+        }
+        var output = new int[input.Length];
+        output[0] = input[0];
+        for (int d = 1; d < input.Length; d++)
+        {
+            int span = input[d] + 2 * pool.Padding - pool.Kernel;
+            if (span < 0)
+            {
+                problem(ProblemIds.KernelLargerThanInput, "kernel",
+                    $"{what} window {pool.Kernel} is larger than its {(pool.Padding > 0 ? "padded " : "")}input {string.Join("x", input.Skip(1).Select(v => v + 2 * pool.Padding))}");
+                return null;
+            }
+            int size = (pool.CeilMode ? (span + stride - 1) / stride : span / stride) + 1;
+            // PyTorch: with ceil mode the last window must start inside the input or the left padding.
+            if (pool.CeilMode && (size - 1) * stride >= input[d] + pool.Padding) size--;
+            output[d] = size;
+        }
+        return output;
+    }
+
+    private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Formats a shape as <c>[16, 5, 5]</c>.</summary>
     public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";

@@ -18,6 +18,11 @@ public sealed class ModelAttribute : Attribute
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public abstract class LayerAttribute : Attribute
 {
+    /// <summary>
+    /// The member whose output this layer reads (<c>nameof(Other)</c>), or <see cref="Layer.Input"/> for the model's
+    /// input. Default: the previous member. Merge layers (<see cref="AddAttribute"/>, <see cref="ConcatAttribute"/>) name theirs in the constructor.
+    /// </summary>
+    public string? From { get; set; }
 }
 
 /// <summary>Fully connected layer: <c>y = act(x · Wᵀ + b)</c> with <c>weight</c> of shape [units, in] as in PyTorch's <c>nn.Linear</c>.</summary>

@@ -68,6 +68,9 @@ public sealed class Layer
 {
     private readonly IModel _model;
 
+    /// <summary>Names the model's input in <c>From = Layer.Input</c> and in merges.</summary>
+    public const string Input = "<input>";
+
     /// <summary>Created by generated code; users get layers from the model's properties or <see cref="IModel.Layers"/>.</summary>
     public Layer(IModel model, string name, string kind, int[] inputShape, int[] outputShape, ParameterInfo[] parameters, long flops)
     {

@@ -1,0 +1,70 @@
+// How each graph node reads in generated code: its one-line description (the llm.c-style comment above every
+// call), and the kernel geometry it needs (emitted once as a static readonly field per node).
+using System.Globalization;
+using System.Linq;
+using ModelGen.Generators.Model;
+using ModelGen.Generators.Shapes;
+using static ModelGen.Generators.Emitting.EmitNames;
+
+namespace ModelGen.Generators.Emitting;
+
+internal static class NodeText
+{
+    /// <summary>E.g. <c>Dense 784->256 + bias + ReLU (fused epilogue)</c>, <c>Conv2D 1->6 5x5 pad 2 + bias + ReLU (fused epilogue)</c>.</summary>
+    public static string Describe(GraphNode node)
+    {
+        string Fused(ActivationKind a) => a == ActivationKind.None ? "" : $" + {EmitNames.Describe(a)} (fused epilogue)";
+        string Square(int k, int rank) => rank == 2 ? $"{k}x{k}" : $"{k}";
+        return node.Layer switch
+        {
+            DenseSpec d => $"Dense {node.InputLength}->{d.Units}" + (d.UseBias ? " + bias" : "") + Fused(d.Activation),
+            ConvSpec c => $"{c.Kind} {node.InputShapes[0][0]}->{c.OutChannels} {Square(c.Kernel, c.Rank)}"
+                          + (c.Stride != 1 ? $" stride {c.Stride}" : "") + (Pad(c) != 0 ? $" pad {Pad(c)}" : "")
+                          + (c.Dilation != 1 ? $" dilation {c.Dilation}" : "") + (c.Groups != 1 ? $" groups {c.Groups}" : "")
+                          + (c.UseBias ? " + bias" : "") + Fused(c.Activation),
+            PoolSpec p => $"{p.Kind} {Square(p.Kernel, p.Rank)} stride {Stride(p)}" + (p.Padding != 0 ? $" pad {p.Padding}" : "") + (p.CeilMode ? " ceil" : ""),
+            BatchNormSpec b => $"{b.Kind} eps {Num(b.Eps)} momentum {Num(b.Momentum)}" + (b.Affine ? "" : " (no affine)"),
+            MergeSpec { IsConcat: true } => "Concat along channels",
+            MergeSpec => "Add",
+            ActivationSpec a => EmitNames.Describe(a.Activation, a.Slope),
+            DropoutSpec d => $"Dropout(p={Num(d.P)})",
+            FlattenSpec => "Flatten (a view: no data moves)",
+            _ => node.Layer.Kind,
+        };
+    }
+
+    /// <summary>Effective symmetric padding of a convolution.</summary>
+    public static int Pad(ConvSpec c) => c.Same ? c.Dilation * (c.Kernel - 1) / 2 : c.Padding;
+
+    /// <summary>Effective stride of a pooling layer.</summary>
+    public static int Stride(PoolSpec p) => p.Stride == 0 ? p.Kernel : p.Stride;
+
+    /// <summary>The static geometry field declaration for conv and pooling nodes, or null for other kinds.</summary>
+    public static string? GeometryDeclaration(GraphNode node)
+    {
+        var input = node.InputShapes[0];
+        int c = input[0], h = input.Count == 3 ? input[1] : 1, w = input[input.Count - 1];
+        switch (node.Layer)
+        {
+            case ConvSpec conv:
+            {
+                int k = conv.Kernel, s = conv.Stride, p = Pad(conv), d = conv.Dilation;
+                string vertical = conv.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}, {d}, {d}" : $"1, {k}, 1, {s}, 0, {p}, 1, {d}";
+                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {conv.OutChannels}, {vertical}, {conv.Groups});";
+            }
+            case PoolSpec pool:
+            {
+                int k = pool.Kernel, s = Stride(pool), p = pool.Padding;
+                string vertical = pool.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}" : $"1, {k}, 1, {s}, 0, {p}";
+                return $"private static readonly {Kernels}.PoolGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {vertical}, {(pool.CeilMode ? "true" : "false")});";
+            }
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Spatial size of a [C, ...] shape (1 for [C]).</summary>
+    public static int Spatial(Common.EquatableArray<int> shape) => shape.Skip(1).Aggregate(1, (a, b) => a * b);
+
+    private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,143 @@
+// Convolution, pooling, normalisation and composition attributes (PyTorch semantics and defaults: NCHW,
+// weight [out, in/groups, k...], BatchNorm eps 1e-5 and momentum 0.1).
+namespace ModelGen;
+
+/// <summary>Shared options of <see cref="Conv1DAttribute"/> and <see cref="Conv2DAttribute"/>.</summary>
+public abstract class ConvAttribute : LayerAttribute
+{
+    private protected ConvAttribute(int outChannels) => OutChannels = outChannels;
+
+    /// <summary>Number of output channels.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Kernel size (square for 2-D). Required.</summary>
+    public int Kernel { get; set; }
+
+    /// <summary>Stride (default 1).</summary>
+    public int Stride { get; set; } = 1;
+
+    /// <summary>Zero padding on each side (default 0).</summary>
+    public int Padding { get; set; }
+
+    /// <summary>"Same" padding: output size = ceil(input / stride) (PyTorch's <c>padding='same'</c> needs stride 1; so does ours).</summary>
+    public bool Same { get; set; }
+
+    /// <summary>Dilation (default 1).</summary>
+    public int Dilation { get; set; } = 1;
+
+    /// <summary>Groups (default 1; equal to the input channels for depthwise).</summary>
+    public int Groups { get; set; } = 1;
+
+    /// <summary>Activation fused into the epilogue (default none).</summary>
+    public Activation Activation { get; set; }
+
+    /// <summary>Whether the layer has a bias (default true).</summary>
+    public bool UseBias { get; set; } = true;
+
+    /// <summary>Weight initialisation (default: PyTorch's Conv default).</summary>
+    public Init Init { get; set; }
+}
+
+/// <summary>1-D convolution over input [channels, length], as PyTorch's <c>nn.Conv1d</c>.</summary>
+public sealed class Conv1DAttribute : ConvAttribute
+{
+    /// <summary>Declares a 1-D convolution with <paramref name="outChannels"/> output channels.</summary>
+    public Conv1DAttribute(int outChannels) : base(outChannels) { }
+}
+
+/// <summary>2-D convolution over input [channels, height, width], as PyTorch's <c>nn.Conv2d</c>.</summary>
+public sealed class Conv2DAttribute : ConvAttribute
+{
+    /// <summary>Declares a 2-D convolution with <paramref name="outChannels"/> output channels.</summary>
+    public Conv2DAttribute(int outChannels) : base(outChannels) { }
+}
+
+/// <summary>Shared options of the pooling attributes.</summary>
+public abstract class PoolAttribute : LayerAttribute
+{
+    private protected PoolAttribute(int kernel) => Kernel = kernel;
+
+    /// <summary>Window size (square for 2-D).</summary>
+    public int Kernel { get; }
+
+    /// <summary>Stride (default: the kernel size).</summary>
+    public int Stride { get; set; }
+
+    /// <summary>Implicit padding on each side (default 0; at most half the kernel).</summary>
+    public int Padding { get; set; }
+
+    /// <summary>Use ceil instead of floor for the output size (default false).</summary>
+    public bool CeilMode { get; set; }
+}
+
+/// <summary>Max pooling over [channels, length].</summary>
+public sealed class MaxPool1DAttribute(int kernel) : PoolAttribute(kernel);
+
+/// <summary>Max pooling over [channels, height, width].</summary>
+public sealed class MaxPool2DAttribute(int kernel) : PoolAttribute(kernel);
+
+/// <summary>Average pooling over [channels, length] (padding counts as zeros, as PyTorch's default).</summary>
+public sealed class AvgPool1DAttribute(int kernel) : PoolAttribute(kernel);
+
+/// <summary>Average pooling over [channels, height, width] (padding counts as zeros, as PyTorch's default).</summary>
+public sealed class AvgPool2DAttribute(int kernel) : PoolAttribute(kernel);
+
+/// <summary>Mean over all spatial positions: [C, ...] → [C].</summary>
+public sealed class GlobalAvgPoolAttribute : LayerAttribute { }
+
+/// <summary>Max over all spatial positions: [C, ...] → [C].</summary>
+public sealed class GlobalMaxPoolAttribute : LayerAttribute { }
+
+/// <summary>Adaptive average pooling to a fixed [height, width], as PyTorch's <c>nn.AdaptiveAvgPool2d</c>.</summary>
+public sealed class AdaptiveAvgPool2DAttribute(int height, int width) : LayerAttribute
+{
+    /// <summary>Output height.</summary>
+    public int Height { get; } = height;
+
+    /// <summary>Output width.</summary>
+    public int Width { get; } = width;
+}
+
+/// <summary>Shared options of the batch-normalisation attributes.</summary>
+public abstract class BatchNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the variance for stability (default 1e-5).</summary>
+    public double Eps { get; set; } = 1e-5;
+
+    /// <summary>Running-statistics momentum (default 0.1, PyTorch's convention: new = (1 − m)·old + m·batch).</summary>
+    public double Momentum { get; set; } = 0.1;
+
+    /// <summary>Learnable scale and shift (default true).</summary>
+    public bool Affine { get; set; } = true;
+}
+
+/// <summary>Batch normalisation over [features] or [channels, length] (PyTorch's <c>nn.BatchNorm1d</c>).</summary>
+public sealed class BatchNorm1DAttribute : BatchNormAttribute { }
+
+/// <summary>Batch normalisation over [channels, height, width] (PyTorch's <c>nn.BatchNorm2d</c>).</summary>
+public sealed class BatchNorm2DAttribute : BatchNormAttribute { }
+
+/// <summary>
+/// On a member whose type is another <c>[Model]</c> class: <c>x + block(x)</c>. With <see cref="Projection"/>, when the
+/// block changes the shape the shortcut becomes a 1×1 convolution (stride = the spatial reduction, no bias) followed
+/// by BatchNorm, as torchvision's ResNet <c>downsample</c> (or a linear layer for flat inputs).
+/// </summary>
+public sealed class ResidualAttribute : LayerAttribute
+{
+    /// <summary>Add a projection shortcut when the block's output shape differs from its input's.</summary>
+    public bool Projection { get; set; }
+}
+
+/// <summary>Element-wise sum of the outputs of the named members (all of the same shape).</summary>
+public sealed class AddAttribute(params string[] from) : LayerAttribute
+{
+    /// <summary>The members to add (<c>nameof(...)</c>, or <see cref="Layer.Input"/>).</summary>
+    public string[] Inputs { get; } = from;
+}
+
+/// <summary>Concatenation of the outputs of the named members along the channel/feature axis (dense-net style).</summary>
+public sealed class ConcatAttribute(params string[] from) : LayerAttribute
+{
+    /// <summary>The members to concatenate, in order.</summary>
+    public string[] Inputs { get; } = from;
+}
