@@ -4,9 +4,11 @@
 //              y = γ·(x − μ)/√(σ² + eps) + β; running_mean ← (1 − m)·running_mean + m·μ,
 //              running_var ← (1 − m)·running_var + m·σ²·n/(n − 1)  (the UNBIASED variance, as torch does);
 //   inference  y = γ·(x − running_mean)/√(running_var + eps) + β.
-// Statistics are two-pass (mean, then squared deviations), each contiguous spatial run summed with vectors and the runs
-// added in double, so large batches neither lose precision nor depend on alignment. Every normalisation is then one
-// fused multiply-add per element: y = x·scale + shift.
+// Statistics are the corrected two-pass algorithm (Chan, Golub & LeVeque): a first mean m₀, then Σd and Σd² with
+// d = x − m₀ in one pass, giving μ = m₀ + Σd/n and σ² = (Σd² − (Σd)²/n)/n. Each contiguous spatial run is summed with
+// vectors and the runs are added in double, so neither |μ| ≫ σ nor large batches lose precision, and nothing depends
+// on alignment. Normalisation is centred, y = (x − μ)·scale + β: folding μ into the shift (as torch's CPU kernel does)
+// would cancel catastrophically when |μ| ≫ σ.
 // Backward (derivation): with x̂ = (x − μ)·r, r = 1/√(σ² + eps), S = Σ dy and D = Σ dy·(x − μ),
 //   dx = γ·r·(dy − S/n − x̂·r·D/n) = A·dy + B·(x − μ) + C,  A = γ·r,  B = −γ·r³·D/n,  C = −A·S/n
 //   (x − μ) is formed explicitly: folding −B·μ into C would cancel catastrophically when |μ| ≫ σ);
@@ -68,21 +70,28 @@ public static class BatchNormKernels
             ref float xc = ref Unsafe.Add(ref x0, (nint)c * spatial);
             double sum = 0;
             for (int b = 0; b < batch; b++) sum += RowOps.Sum(ref Unsafe.Add(ref xc, b * plane), (nuint)spatial);
-            double mean = sum / n;
-            double squares = 0;
-            for (int b = 0; b < batch; b++) squares += SquaredDeviations(ref Unsafe.Add(ref xc, b * plane), (nuint)spatial, (float)mean);
-            double variance = squares / n;   // biased: used to normalise
+            float mean0 = (float)(sum / n);
+            double deviations = 0, squares = 0;
+            for (int b = 0; b < batch; b++)
+            {
+                squares += Deviations(ref Unsafe.Add(ref xc, b * plane), (nuint)spatial, mean0, out float runSum);
+                deviations += runSum;
+            }
+            double mean = mean0 + deviations / n;
+            double variance = Math.Max(0, (squares - deviations * deviations / n) / n);   // biased: used to normalise
             double invStd = 1.0 / Math.Sqrt(variance + eps);
             saveMean[c] = (float)mean;
             saveInvStd[c] = (float)invStd;
             runningMean[c] = (float)((1.0 - momentum) * runningMean[c] + momentum * mean);
             runningVar[c] = (float)((1.0 - momentum) * runningVar[c] + momentum * variance * n / (n - 1));
 
+            // Centre on the float m₀ (x − m₀ is exact for x near m₀) and move the small double correction μ − m₀ into the
+            // shift: rounding μ itself to float would cost up to ulp(μ)/2·scale per element.
             double scale = (gamma.IsEmpty ? 1.0 : gamma[c]) * invStd;
-            double shift = (beta.IsEmpty ? 0.0 : beta[c]) - mean * scale;
+            double shift = (beta.IsEmpty ? 0.0 : beta[c]) - (mean - mean0) * scale;
             ref float yc = ref Unsafe.Add(ref y0, (nint)c * spatial);
             for (int b = 0; b < batch; b++)
-                Affine(ref Unsafe.Add(ref xc, b * plane), ref Unsafe.Add(ref yc, b * plane), (nuint)spatial, (float)scale, (float)shift);
+                Normalize(ref Unsafe.Add(ref xc, b * plane), ref Unsafe.Add(ref yc, b * plane), (nuint)spatial, mean0, (float)scale, (float)shift);
         }
     }
 
@@ -113,12 +122,11 @@ public static class BatchNormKernels
         nint plane = (nint)channels * spatial;
         for (int c = 0; c < channels; c++)
         {
-            double scale = (gamma.IsEmpty ? 1.0 : gamma[c]) / Math.Sqrt((double)runningVar[c] + eps);
-            double shift = (beta.IsEmpty ? 0.0 : beta[c]) - runningMean[c] * scale;
+            float scale = (float)((gamma.IsEmpty ? 1.0 : gamma[c]) / Math.Sqrt((double)runningVar[c] + eps)), shift = beta.IsEmpty ? 0f : beta[c];
             for (int b = 0; b < batch; b++)
             {
                 nint at = b * plane + (nint)c * spatial;
-                Affine(ref Unsafe.Add(ref x0, at), ref Unsafe.Add(ref y0, at), (nuint)spatial, (float)scale, (float)shift);
+                Normalize(ref Unsafe.Add(ref x0, at), ref Unsafe.Add(ref y0, at), (nuint)spatial, runningMean[c], scale, shift);
             }
         }
     }
@@ -284,37 +292,43 @@ public static class BatchNormKernels
         if (!(eps >= 0f) || float.IsInfinity(eps)) ThrowHelper.ThrowArgumentOutOfRange(nameof(eps), eps, "must be finite and zero or more");
     }
 
-    /// <summary>Σ (x[i] − mean)².</summary>
-    private static float SquaredDeviations(ref float x, nuint n, float mean)
+    /// <summary>Returns Σ d[i]² and sets <paramref name="sum"/> = Σ d[i], with d[i] = x[i] − shift.</summary>
+    private static float Deviations(ref float x, nuint n, float shift, out float sum)
     {
         nuint i = 0;
-        float sum = 0f;
+        float squares = 0f;
+        sum = 0f;
         if (Vector256.IsHardwareAccelerated && n >= (nuint)Vector256<float>.Count)
         {
-            Vector256<float> acc = Vector256<float>.Zero, m = Vector256.Create(mean);
+            Vector256<float> s1 = Vector256<float>.Zero, s2 = Vector256<float>.Zero, m = Vector256.Create(shift);
             for (; i + (nuint)Vector256<float>.Count <= n; i += (nuint)Vector256<float>.Count)
             {
                 Vector256<float> d = Vector256.LoadUnsafe(ref x, i) - m;
-                acc = Vector256.MultiplyAddEstimate(d, d, acc);
+                s1 += d;
+                s2 = Vector256.MultiplyAddEstimate(d, d, s2);
             }
-            sum = Vector256.Sum(acc);
+            sum = Vector256.Sum(s1);
+            squares = Vector256.Sum(s2);
         }
         else if (Vector128.IsHardwareAccelerated && n >= (nuint)Vector128<float>.Count)
         {
-            Vector128<float> acc = Vector128<float>.Zero, m = Vector128.Create(mean);
+            Vector128<float> s1 = Vector128<float>.Zero, s2 = Vector128<float>.Zero, m = Vector128.Create(shift);
             for (; i + (nuint)Vector128<float>.Count <= n; i += (nuint)Vector128<float>.Count)
             {
                 Vector128<float> d = Vector128.LoadUnsafe(ref x, i) - m;
-                acc = Vector128.MultiplyAddEstimate(d, d, acc);
+                s1 += d;
+                s2 = Vector128.MultiplyAddEstimate(d, d, s2);
             }
-            sum = Vector128.Sum(acc);
+            sum = Vector128.Sum(s1);
+            squares = Vector128.Sum(s2);
         }
         for (; i < n; i++)
         {
-            float d = Unsafe.Add(ref x, i) - mean;
-            sum += d * d;
+            float d = Unsafe.Add(ref x, i) - shift;
+            sum += d;
+            squares += d * d;
         }
-        return sum;
+        return squares;
     }
 
     /// <summary>Σ dy[i]·(x[i] − mean).</summary>
@@ -340,23 +354,23 @@ public static class BatchNormKernels
         return sum;
     }
 
-    /// <summary>y[i] = x[i]·scale + shift (x and y may alias).</summary>
-    private static void Affine(ref float x, ref float y, nuint n, float scale, float shift)
+    /// <summary>y[i] = (x[i] − mean)·scale + shift (x and y may alias).</summary>
+    private static void Normalize(ref float x, ref float y, nuint n, float mean, float scale, float shift)
     {
         nuint i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<float> s = Vector256.Create(scale), t = Vector256.Create(shift);
+            Vector256<float> m = Vector256.Create(mean), s = Vector256.Create(scale), t = Vector256.Create(shift);
             for (; i + (nuint)Vector256<float>.Count <= n; i += (nuint)Vector256<float>.Count)
-                Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, i), s, t).StoreUnsafe(ref y, i);
+                Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref x, i) - m, s, t).StoreUnsafe(ref y, i);
         }
         if (Vector128.IsHardwareAccelerated)
         {
-            Vector128<float> s = Vector128.Create(scale), t = Vector128.Create(shift);
+            Vector128<float> m = Vector128.Create(mean), s = Vector128.Create(scale), t = Vector128.Create(shift);
             for (; i + (nuint)Vector128<float>.Count <= n; i += (nuint)Vector128<float>.Count)
-                Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref x, i), s, t).StoreUnsafe(ref y, i);
+                Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref x, i) - m, s, t).StoreUnsafe(ref y, i);
         }
-        for (; i < n; i++) Unsafe.Add(ref y, i) = float.MultiplyAddEstimate(Unsafe.Add(ref x, i), scale, shift);
+        for (; i < n; i++) Unsafe.Add(ref y, i) = float.MultiplyAddEstimate(Unsafe.Add(ref x, i) - mean, scale, shift);
     }
 
     /// <summary>dx[i] = a·dy[i] + b·(x[i] − mean) + c (dx may alias dy).</summary>
