@@ -1,0 +1,380 @@
+// Convolution (Conv1D/Conv2D, any stride, padding, dilation and groups) as im2col + the packed GEMM, PyTorch layout:
+// input [batch, C, H, W], weight [O, C/G, KH, KW], bias [O], output [batch, O, OH, OW].
+//
+// Per example and group g (Cg = C/G input channels, Og = O/G output channels, K = Cg·KH·KW, P = OH·OW):
+//   forward   col[K, P] = im2col(x_g)            out_g[Og, P]  = W_g[Og, K] · col[K, P]            (Gemm.NN)
+//   backward  dW_g[Og, K] += dPre_g[Og, P] · col[K, P]ᵀ                                            (Gemm.NT)
+//             dCol[K, P]   = W_g[Og, K]ᵀ · dPre_g[Og, P];  dx_g = col2im(dCol)                    (Gemm.TN)
+// A 1×1 kernel with stride 1 and no padding needs no unfolding: col is x_g itself and dx_g is written by the GEMM.
+// The output rows of one group are contiguous in NCHW, so the GEMM writes them in place; bias and activation are
+// then fused into one pass over each output channel row (as DenseKernels does per feature column).
+// Scratch (col, dCol) is thread-static: allocated on first use at the largest size seen, reused afterwards, never
+// shared between threads (concurrent inference is safe and allocation-free in steady state).
+// The naive reference (ReferenceForward, in double) stays in this file: tests compare the fast path with it.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+/// <summary>Fused forward and backward kernels for a convolution layer <c>y = act(conv(x, W) + b)</c>.</summary>
+/// <remarks>Single-threaded and deterministic; results may differ from other machines in the last bits (see <see cref="Gemm"/>).</remarks>
+public static class ConvKernels
+{
+    [ThreadStatic] private static float[]? t_col;
+    [ThreadStatic] private static float[]? t_dCol;
+
+    /// <summary>
+    /// Effectively computes <c>pre[b, o, y, x] = bias[o] + Σ_{c ∈ group(o), i, j} weight[o, c − c0, i, j]·input[b, c, y·sh − ph + i·dh, x·sw − pw + j·dw]</c>
+    /// (zero outside the input) and <c>output = act(pre)</c>.
+    /// </summary>
+    /// <param name="act">The activation operator (fused into the output pass).</param>
+    /// <param name="g">The convolution geometry.</param>
+    /// <param name="input">Input [batch, InChannels, InHeight, InWidth].</param>
+    /// <param name="weight">Weight [OutChannels, InChannels/Groups, KernelH, KernelW].</param>
+    /// <param name="bias">Bias [OutChannels], or empty for no bias.</param>
+    /// <param name="output">Output [batch, OutChannels, OutHeight, OutWidth]; must not overlap the other operands.</param>
+    /// <param name="preActivation">Receives the pre-activation [batch, OutChannels, OutHeight, OutWidth] for training, or empty (inference).</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
+    /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or spans overlap.</exception>
+    public static void Forward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        g.Validate(nameof(g));
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        int inLen = g.InputLength, outLen = g.OutputLength;
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(g.InputLength), inLen);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(g.WeightLength), g.WeightLength);
+        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(g.OutChannels), g.OutChannels, orEmpty: true);
+        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(g.OutputLength), outLen);
+        bool keepPre = !preActivation.IsEmpty;
+        if (keepPre)
+        {
+            ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(g.OutputLength), outLen, orEmpty: true);
+            ThrowHelper.CheckNoOverlap(preActivation, output, nameof(preActivation), nameof(output));
+            ThrowHelper.CheckNoOverlap(input, preActivation, nameof(input), nameof(preActivation));
+            ThrowHelper.CheckNoOverlap(weight, preActivation, nameof(weight), nameof(preActivation));
+            ThrowHelper.CheckNoOverlap(bias, preActivation, nameof(bias), nameof(preActivation));
+        }
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
+        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
+        if (batch == 0) return;
+
+        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
+        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+        bool pointwise = IsPointwise(g);
+        Span<float> col = pointwise ? default : Scratch(ref t_col, k * p);   // [K, P]
+
+        // Training: the GEMM writes into preActivation and the epilogue finishes pre (bias) and output from it.
+        // Inference: the GEMM writes into output and the epilogue works in place.
+        Span<float> gemmOut = keepPre ? preActivation : output;   // [batch, O, P]
+        for (int b = 0; b < batch; b++)
+            for (int grp = 0; grp < groups; grp++)
+            {
+                ReadOnlySpan<float> x = input.Slice(b * inLen + grp * cg * hw, cg * hw);   // [Cg, H, W]
+                ReadOnlySpan<float> cols = x;                                              // [K, P]
+                if (!pointwise)
+                {
+                    Im2Col(g, x, col, cg);
+                    cols = col;
+                }
+                // out_g[Og, P] = W_g[Og, K] · col[K, P]
+                Gemm.NN(weight.Slice(grp * og * k, og * k), cols, gemmOut.Slice(b * outLen + grp * og * p, og * p), og, k, p);
+            }
+
+        bool identity = typeof(TAct) == typeof(IdentityActivation);
+        if (identity && bias.IsEmpty && !keepPre) return;
+        ref float pre = ref MemoryMarshal.GetReference(gemmOut);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < g.OutChannels; o++)
+            {
+                nuint row = (nuint)(b * outLen + o * p);
+                Epilogue(act, ref Unsafe.Add(ref pre, row), ref Unsafe.Add(ref y, row), bias.IsEmpty ? 0f : bias[o], !bias.IsEmpty, (nuint)p);
+            }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="Forward"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += ∂loss/∂W</c>; <c>dBias[o] += Σ_{b,y,x} dPre[b, o, y, x]</c>;
+    /// <c>dInput = ∂loss/∂input</c> (overwritten).
+    /// </summary>
+    /// <param name="act">The activation operator used in the forward pass.</param>
+    /// <param name="g">The convolution geometry.</param>
+    /// <param name="dOutput">Gradient with respect to the output [batch, OutChannels, OutHeight, OutWidth].</param>
+    /// <param name="preActivation">The forward pre-activation [batch, OutChannels, OutHeight, OutWidth] (may be empty for <see cref="IdentityActivation"/>).</param>
+    /// <param name="output">The forward output, same shape (may be empty for <see cref="IdentityActivation"/>).</param>
+    /// <param name="input">The forward input [batch, InChannels, InHeight, InWidth].</param>
+    /// <param name="weight">Weight [OutChannels, InChannels/Groups, KernelH, KernelW].</param>
+    /// <param name="dPre">Scratch for the pre-activation gradient [batch, OutChannels, OutHeight, OutWidth]
+    /// (may be empty for <see cref="IdentityActivation"/>, which then reads <paramref name="dOutput"/> directly).</param>
+    /// <param name="dWeight">Weight gradient, shaped as the weight; accumulated into.</param>
+    /// <param name="dBias">Bias gradient [OutChannels], accumulated into; empty when the layer has no bias.</param>
+    /// <param name="dInput">Input gradient [batch, InChannels, InHeight, InWidth], overwritten; empty to skip (first layer).</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
+    /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or outputs overlap inputs.</exception>
+    public static void Backward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+    {
+        g.Validate(nameof(g));
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        int inLen = g.InputLength, outLen = g.OutputLength;
+        bool identity = typeof(TAct) == typeof(IdentityActivation);
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(g.OutputLength), outLen);
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(g.InputLength), inLen);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(g.WeightLength), g.WeightLength);
+        ThrowHelper.CheckShape(dWeight.Length, nameof(dWeight), nameof(g.WeightLength), g.WeightLength);
+        if (!dBias.IsEmpty) ThrowHelper.CheckShape(dBias.Length, nameof(dBias), nameof(g.OutChannels), g.OutChannels, orEmpty: true);
+        if (!dInput.IsEmpty)
+        {
+            ThrowHelper.CheckShape(dInput.Length, nameof(dInput), nameof(batch), batch, nameof(g.InputLength), inLen, orEmpty: true);
+            ThrowHelper.CheckNoOverlap(dOutput, dInput, nameof(dOutput), nameof(dInput));
+            ThrowHelper.CheckNoOverlap(weight, dInput, nameof(weight), nameof(dInput));
+            ThrowHelper.CheckNoOverlap(input, dInput, nameof(input), nameof(dInput));
+        }
+        ThrowHelper.CheckNoOverlap(input, dWeight, nameof(input), nameof(dWeight));
+        ThrowHelper.CheckNoOverlap(dOutput, dWeight, nameof(dOutput), nameof(dWeight));
+
+        ReadOnlySpan<float> grad;   // ∂loss/∂pre [batch, O, P]
+        if (identity && dPre.IsEmpty)
+        {
+            grad = dOutput;
+        }
+        else
+        {
+            ThrowHelper.CheckShape(dPre.Length, nameof(dPre), nameof(batch), batch, nameof(g.OutputLength), outLen);
+            if (!identity)
+            {
+                ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(g.OutputLength), outLen);
+                ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(g.OutputLength), outLen);
+                Elementwise.Backward(act, dOutput, preActivation, output, dPre);
+            }
+            else
+            {
+                dOutput.CopyTo(dPre);
+            }
+            grad = dPre;
+        }
+        if (batch == 0) return;
+
+        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
+        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+
+        // dBias[o] += Σ_{b, p} dPre[b, o, p]: each row summed on its own, rows added in batch order (alignment-independent).
+        if (!dBias.IsEmpty)
+        {
+            ref float gr = ref MemoryMarshal.GetReference(grad);
+            for (int b = 0; b < batch; b++)
+                for (int o = 0; o < g.OutChannels; o++)
+                    dBias[o] += RowOps.Sum(ref Unsafe.Add(ref gr, (nuint)(b * outLen + o * p)), (nuint)p);
+        }
+
+        bool pointwise = IsPointwise(g);
+        Span<float> col = pointwise ? default : Scratch(ref t_col, k * p);     // [K, P]
+        Span<float> dCol = pointwise || dInput.IsEmpty ? default : Scratch(ref t_dCol, k * p);   // [K, P]
+        for (int b = 0; b < batch; b++)
+            for (int grp = 0; grp < groups; grp++)
+            {
+                ReadOnlySpan<float> x = input.Slice(b * inLen + grp * cg * hw, cg * hw);       // [Cg, H, W]
+                ReadOnlySpan<float> gOut = grad.Slice(b * outLen + grp * og * p, og * p);     // [Og, P]
+                ReadOnlySpan<float> wG = weight.Slice(grp * og * k, og * k);                  // [Og, K]
+                ReadOnlySpan<float> cols = x;                                                  // [K, P]
+                if (!pointwise)
+                {
+                    Im2Col(g, x, col, cg);
+                    cols = col;
+                }
+                // dW_g[Og, K] += dPre_g[Og, P] · col[K, P]ᵀ
+                Gemm.NT(gOut, cols, dWeight.Slice(grp * og * k, og * k), og, p, k, accumulate: true);
+
+                if (dInput.IsEmpty) continue;
+                Span<float> dx = dInput.Slice(b * inLen + grp * cg * hw, cg * hw);            // [Cg, H, W]
+                if (pointwise)
+                {
+                    // dx_g[Cg, P] = W_g[Og, Cg]ᵀ · dPre_g[Og, P]
+                    Gemm.TN(wG, gOut, dx, cg, og, p);
+                }
+                else
+                {
+                    // dCol[K, P] = W_g[Og, K]ᵀ · dPre_g[Og, P]; dx_g = col2im(dCol)
+                    Gemm.TN(wG, gOut, dCol, k, og, p);
+                    dx.Clear();
+                    Col2Im(g, dCol, dx, cg);
+                }
+            }
+    }
+
+    // ------------------------------------------------------------------------------------------------ reference
+
+    /// <summary>
+    /// Naive reference for <see cref="Forward"/> without activation, in double: <c>output = conv(input, weight) + bias</c>
+    /// (bias may be empty). A direct seven-deep loop, for tests only.
+    /// </summary>
+    /// <exception cref="ArgumentException">The geometry is invalid or a span's length does not match its shape.</exception>
+    public static void ReferenceForward(in ConvGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> weight,
+        ReadOnlySpan<double> bias, Span<double> output, int batch)
+    {
+        g.Validate(nameof(g));
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(g.InputLength), g.InputLength);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(g.WeightLength), g.WeightLength);
+        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(g.OutChannels), g.OutChannels, orEmpty: true);
+        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(g.OutputLength), g.OutputLength);
+        int cg = g.InChannels / g.Groups, og = g.OutChannels / g.Groups, oh = g.OutHeight, ow = g.OutWidth;
+        for (int b = 0; b < batch; b++)
+            for (int o = 0; o < g.OutChannels; o++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                    {
+                        double sum = bias.IsEmpty ? 0 : bias[o];
+                        for (int c = 0; c < cg; c++)
+                        {
+                            int ci = o / og * cg + c;
+                            for (int i = 0; i < g.KernelH; i++)
+                                for (int j = 0; j < g.KernelW; j++)
+                                {
+                                    int iy = y * g.StrideH - g.PadH + i * g.DilationH, ix = x * g.StrideW - g.PadW + j * g.DilationW;
+                                    if (iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth) continue;
+                                    sum += weight[((o * cg + c) * g.KernelH + i) * g.KernelW + j]
+                                        * input[((b * g.InChannels + ci) * g.InHeight + iy) * g.InWidth + ix];
+                                }
+                        }
+                        output[((b * g.OutChannels + o) * oh + y) * ow + x] = sum;
+                    }
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    /// <summary>1×1 kernel, stride 1, no padding: the unfolded input is the input itself (dilation is then irrelevant).</summary>
+    private static bool IsPointwise(in ConvGeometry g)
+        => g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0;
+
+    /// <summary>A thread-static scratch span of <paramref name="length"/> floats (grown on demand, reused afterwards).</summary>
+    private static Span<float> Scratch(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<float>(length);
+        return buffer.AsSpan(0, length);
+    }
+
+    /// <summary>
+    /// First and one-past-last output column whose input column <c>ox·stride + offset</c> lies inside <c>[0, width)</c>.
+    /// Columns outside the range read padding.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Lo, int Hi) ValidRange(int offset, int stride, int width, int outWidth)
+    {
+        int lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        int last = width - 1 - offset;   // largest ox·stride that stays inside
+        int hi = last < 0 ? 0 : Math.Min(outWidth, last / stride + 1);
+        return (Math.Min(lo, outWidth), Math.Max(hi, Math.Min(lo, outWidth)));
+    }
+
+    /// <summary>
+    /// Unfolds one group's input x[Cg, H, W] into col[Cg·KH·KW, OH·OW]: row (c, i, j) holds, for every output position,
+    /// the input tap it multiplies (zero in the padding). Rows are written contiguously; with stride 1 each output row's
+    /// valid part is one block copy.
+    /// </summary>
+    private static void Im2Col(in ConvGeometry g, ReadOnlySpan<float> x, Span<float> col, int cg)
+    {
+        int h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth, sw = g.StrideW;
+        ref float src0 = ref MemoryMarshal.GetReference(x);
+        ref float dst = ref MemoryMarshal.GetReference(col);
+        for (int c = 0; c < cg; c++)
+            for (int i = 0; i < g.KernelH; i++)
+                for (int j = 0; j < g.KernelW; j++)
+                {
+                    int xOff = j * g.DilationW - g.PadW;
+                    (int lo, int hi) = ValidRange(xOff, sw, w, ow);
+                    for (int y = 0; y < oh; y++, dst = ref Unsafe.Add(ref dst, ow))
+                    {
+                        int iy = y * g.StrideH - g.PadH + i * g.DilationH;
+                        if ((uint)iy >= (uint)h)
+                        {
+                            MemoryMarshal.CreateSpan(ref dst, ow).Clear();
+                            continue;
+                        }
+                        ref float srcRow = ref Unsafe.Add(ref src0, (nint)(c * h + iy) * w);
+                        for (int o = 0; o < lo; o++) Unsafe.Add(ref dst, o) = 0f;
+                        if (sw == 1)
+                            MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref srcRow, lo + xOff), hi - lo)
+                                .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, lo), hi - lo));
+                        else
+                            for (int o = lo; o < hi; o++) Unsafe.Add(ref dst, o) = Unsafe.Add(ref srcRow, o * sw + xOff);
+                        for (int o = hi; o < ow; o++) Unsafe.Add(ref dst, o) = 0f;
+                    }
+                }
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="Im2Col"/>: adds every entry of dCol[Cg·KH·KW, OH·OW] into the input position it was
+    /// read from (padding taps are dropped). dx[Cg, H, W] must be cleared by the caller.
+    /// </summary>
+    private static void Col2Im(in ConvGeometry g, ReadOnlySpan<float> dCol, Span<float> dx, int cg)
+    {
+        int h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth, sw = g.StrideW;
+        ref float dst0 = ref MemoryMarshal.GetReference(dx);
+        ref float src = ref MemoryMarshal.GetReference(dCol);
+        for (int c = 0; c < cg; c++)
+            for (int i = 0; i < g.KernelH; i++)
+                for (int j = 0; j < g.KernelW; j++)
+                {
+                    int xOff = j * g.DilationW - g.PadW;
+                    (int lo, int hi) = ValidRange(xOff, sw, w, ow);
+                    for (int y = 0; y < oh; y++, src = ref Unsafe.Add(ref src, ow))
+                    {
+                        int iy = y * g.StrideH - g.PadH + i * g.DilationH;
+                        if ((uint)iy >= (uint)h) continue;
+                        ref float dstRow = ref Unsafe.Add(ref dst0, (nint)(c * h + iy) * w);
+                        if (sw == 1)
+                            RowOps.AddTo(ref Unsafe.Add(ref src, lo), ref Unsafe.Add(ref dstRow, lo + xOff), (nuint)(hi - lo));
+                        else
+                            for (int o = lo; o < hi; o++) Unsafe.Add(ref dstRow, o * sw + xOff) += Unsafe.Add(ref src, o);
+                    }
+                }
+    }
+
+    /// <summary>One output channel row: pre = pre + bias; y = act(pre) (pre and y may be the same row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Epilogue<TAct>(TAct act, ref float pre, ref float y, float bias, bool hasBias, nuint n) where TAct : struct, IActivation
+    {
+        nuint j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> vb = Vector512.Create(bias);
+            for (; j + (nuint)Vector512<float>.Count <= n; j += (nuint)Vector512<float>.Count)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += vb; v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vb = Vector256.Create(bias);
+            for (; j + (nuint)Vector256<float>.Count <= n; j += (nuint)Vector256<float>.Count)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += vb; v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        }
+        if (Vector128.IsHardwareAccelerated)
+        {
+            Vector128<float> vb = Vector128.Create(bias);
+            for (; j + (nuint)Vector128<float>.Count <= n; j += (nuint)Vector128<float>.Count)
+            {
+                Vector128<float> v = Vector128.LoadUnsafe(ref pre, j);
+                if (hasBias) { v += vb; v.StoreUnsafe(ref pre, j); }
+                act.Invoke(v).StoreUnsafe(ref y, j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            float v = Unsafe.Add(ref pre, j);
+            if (hasBias) { v += bias; Unsafe.Add(ref pre, j) = v; }
+            Unsafe.Add(ref y, j) = act.Invoke(v);
+        }
+    }
+}
