@@ -1,0 +1,152 @@
+namespace ModelGen.Tests.Models;
+
+/// <summary>
+/// Generated convolutional and composed models end to end. The kernels are checked against double references
+/// in Kernels/; here the wiring is: the generated backward of the whole graph (residuals, projections, branches,
+/// merges, BatchNorm in training mode) against central finite differences of the generated training forward.
+/// </summary>
+public class ConvModelTests
+{
+    private static float[] RandomArray(int length, int seed, float scale = 1)
+    {
+        var rng = new Rng((ulong)seed);
+        var a = new float[length];
+        for (int i = 0; i < length; i++) a[i] = (rng.NextFloat() * 2 - 1) * scale;
+        return a;
+    }
+
+    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet) };
+
+    private static ITrainable Create(string name) => name switch
+    {
+        nameof(TinyResNet) => new TinyResNet(3),
+        nameof(BranchNet) => new BranchNet(4),
+        _ => new SmallLeNet(5),
+    };
+
+    [Theory]
+    [MemberData(nameof(Smooth))]
+    public void Backward_WholeGraph_MatchesFiniteDifferences(string network)
+    {
+        var model = Create(network);
+        const int batch = 3;
+        var input = RandomArray(batch * model.InputLength, 21);
+        var weights = RandomArray(batch * model.OutputLength, 22);
+        var output = new float[weights.Length];
+        var dInput = new float[input.Length];
+        model.Gradients.Clear();
+        model.ForwardTrain(input, output, batch);
+        model.Backward(weights, dInput);
+        var analytic = model.Gradients.ToArray();
+
+        double Loss()
+        {
+            model.ForwardTrain(input, output, batch); // batch statistics: the function backward differentiates
+            double sum = 0;
+            for (int j = 0; j < output.Length; j++) sum += (double)weights[j] * output[j];
+            return sum;
+        }
+        double Numeric(Span<float> values, int i)
+        {
+            const float h = 1e-2f;
+            float saved = values[i];
+            values[i] = saved + h;
+            double plus = Loss();
+            values[i] = saved - h;
+            double minus = Loss();
+            values[i] = saved;
+            return (plus - minus) / (2 * h);
+        }
+        void Check(string what, double expected, float actual) =>
+            Assert.True(Math.Abs(expected - actual) <= 3e-3 + 2e-2 * Math.Abs(expected), $"{network} {what}: finite difference {expected}, backward {actual}");
+
+        foreach (var info in model.ParameterInfos)
+            for (int i = 0; i < info.Length; i++)
+                Check($"{info.Name}[{i}]", Numeric(model.Parameters, info.Offset + i), analytic[info.Offset + i]);
+        for (int i = 0; i < input.Length; i++)
+            Check($"input[{i}]", Numeric(input, i), dInput[i]);
+    }
+
+    [Fact]
+    public void Residual_NestedNamesAndBlockViews()
+    {
+        var model = new TinyResNet(1);
+        var names = model.ParameterInfos.Select(p => p.Name).ToList();
+        Assert.Contains("block1.c1.weight", names);
+        Assert.Contains("block1.bn1.running_var", names);
+        Assert.Contains("block2.downsample.0.weight", names);   // torchvision's projection naming
+        Assert.Contains("block2.downsample.1.running_mean", names);
+        Assert.DoesNotContain("block2.downsample.0.bias", names);
+        Assert.Equal(new[] { 4, 2, 3, 3 }, model.ParameterInfos.Single(p => p.Name == "block1.c2.weight").Shape); // groups 2
+
+        // The block property is a view of the enclosing model's buffer, not a copy.
+        var blockWeight = model.Block1.C1.Parameter("weight");
+        blockWeight[0] = 42f;
+        Assert.Equal(42f, model.Parameters[model.ParameterInfos.Single(p => p.Name == "block1.c1.weight").Offset]);
+        Assert.Equal(SameBlock.ParameterCount, model.Block1.Parameters.Length);
+        Assert.Contains("Residual(SameBlock)", TinyResNet.Summary().Split('\n').Single(l => l.StartsWith("block1")));
+        Assert.All(model.Parameters.ToArray().Where((_, i) => model.ParameterInfos.Any(p => p.Name.EndsWith("running_var") && i >= p.Offset && i < p.Offset + p.Length)), v => Assert.Equal(1f, v));
+    }
+
+    [Fact]
+    public void Forward_InferenceAgreesWithTrainingForward_WhenNothingIsStochastic()
+    {
+        var model = new SmallLeNet(2);
+        var input = RandomArray(5 * SmallLeNet.InputSize, 3);
+        var a = new float[5 * SmallLeNet.OutputSize];
+        var b = new float[a.Length];
+        model.Forward(input, a, 5);
+        model.ForwardTrain(input, b, 5);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void BatchNorm_TrainingUpdatesRunningStatistics_InferenceUsesThem()
+    {
+        var model = new JustBatchNorm();
+        float[] x = { 1, 2, 3, 3, 6, 9, 5, 10, 0 };  // batch 3 × 3 features
+        var y = new float[9];
+        model.ForwardTrain(x, y, 3);
+        // PyTorch: running = 0.9·running + 0.1·batch, with the unbiased variance for the running estimate.
+        var mean = new[] { 3.0, 6.0, 4.0 };
+        var unbiased = new[] { 4.0, 16.0, 21.0 };
+        var bn = model.Bn;
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal(0.1 * mean[c], bn.Parameter("running_mean")[c], 5);
+            Assert.Equal(0.9 + 0.1 * unbiased[c], bn.Parameter("running_var")[c], 5);
+        }
+        // Training output is normalised with the biased batch variance: column 0 is (x - 3) / sqrt(8/3 + eps).
+        Assert.Equal((1 - 3) / Math.Sqrt(8.0 / 3 + 1e-5), y[0], 4);
+
+        var inference = new float[9];
+        model.Forward(x, inference, 3);
+        Assert.Equal((1 - 0.3) / Math.Sqrt(0.9 + 0.4 + 1e-5), inference[0], 4);
+    }
+
+    [Fact]
+    public void TrainingStep_ConvModel_AllocatesNothing()
+    {
+        var model = new TinyResNet(1);
+        var input = RandomArray(8 * TinyResNet.InputSize, 1);
+        var output = new float[8 * TinyResNet.OutputSize];
+        var optimizer = new Sgd(0.01f, momentum: 0.9f);
+        for (int i = 0; i < 3; i++)
+        {
+            model.ForwardTrain(input, output, 8);
+            model.Backward(output, default);
+            optimizer.Step(model, model.Gradients);
+            model.Forward(input, output, 8);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            model.Gradients.Clear();
+            model.ForwardTrain(input, output, 8);
+            model.Backward(output, default);
+            optimizer.Step(model, model.Gradients);
+            model.Forward(input, output, 8);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

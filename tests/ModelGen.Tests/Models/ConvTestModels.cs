@@ -1,0 +1,65 @@
+// Convolutional and composed models for the end-to-end gradient tests: every conv/pool/norm layer, residual
+// blocks with and without projection, From branches, Add and Concat, odd sizes throughout.
+namespace ModelGen.Tests.Models;
+
+/// <summary>Shape-preserving block: conv + BatchNorm + grouped conv.</summary>
+[Model(4, 6, 5)]
+public partial class SameBlock
+{
+    [Conv2D(4, Kernel = 3, Padding = 1, Activation = Activation.Tanh)] public partial Layer C1 { get; }
+    [BatchNorm2D] public partial Layer Bn1 { get; }
+    [Conv2D(4, Kernel = 3, Padding = 1, Groups = 2)] public partial Layer C2 { get; }
+}
+
+/// <summary>Downsampling block: stride 2 and more channels (needs a projection shortcut).</summary>
+[Model(4, 6, 5)]
+public partial class DownBlock
+{
+    [Conv2D(6, Kernel = 3, Stride = 2, Padding = 1, Activation = Activation.Tanh)] public partial Layer C1 { get; }
+    [Conv2D(6, Kernel = 3, Same = true)] public partial Layer C2 { get; }
+}
+
+/// <summary>A tiny ResNet: stem, identity residual, projected residual, pooling, head.</summary>
+[Model(3, 6, 5)]
+public partial class TinyResNet
+{
+    [Conv2D(4, Kernel = 3, Padding = 1, Activation = Activation.Tanh)] public partial Layer Stem { get; }
+    [Residual] public partial SameBlock Block1 { get; }
+    [Residual(Projection = true)] public partial DownBlock Block2 { get; }
+    [AvgPool2D(2, Padding = 1, CeilMode = true)] public partial Layer Pool { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(5, Activation = Activation.Sigmoid)] public partial Layer Fc { get; }
+}
+
+/// <summary>1-D branches: two convs from the same input, Add, Concat with a branch, BatchNorm1D, global pooling.</summary>
+[Model(2, 7)]
+public partial class BranchNet
+{
+    [Conv1D(3, Kernel = 3, Same = true, Activation = Activation.Tanh)] public partial Layer A { get; }
+    [Conv1D(3, Kernel = 3, Dilation = 2, Padding = 2, From = Layer.Input)] public partial Layer B { get; }
+    [Add(nameof(A), nameof(B))] public partial Layer Sum { get; }
+    [Concat(nameof(Sum), nameof(A))] public partial Layer Cat { get; }
+    [BatchNorm1D] public partial Layer Bn { get; }
+    [AvgPool1D(3, Stride = 2, Padding = 1)] public partial Layer Pool { get; }
+    [GlobalAvgPool] public partial Layer Gap { get; }
+    [Dense(2)] public partial Layer Out { get; }
+}
+
+/// <summary>LeNet-5 as in the MNIST sample, on a smaller image: max pooling, fused ReLU epilogues.</summary>
+[Model(1, 12, 12)]
+public partial class SmallLeNet
+{
+    [Conv2D(3, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer C1 { get; }
+    [MaxPool2D(2)] public partial Layer S2 { get; }
+    [Conv2D(5, Kernel = 3, Activation = Activation.ReLU)] public partial Layer C3 { get; }
+    [MaxPool2D(2, CeilMode = true)] public partial Layer S4 { get; }
+    [GlobalMaxPool] public partial Layer Gmp { get; }
+    [Dense(4)] public partial Layer Fc { get; }
+}
+
+/// <summary>One BatchNorm1D, for running-statistics semantics.</summary>
+[Model(3)]
+public partial class JustBatchNorm
+{
+    [BatchNorm1D(Momentum = 0.1)] public partial Layer Bn { get; }
+}
