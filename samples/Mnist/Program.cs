@@ -7,15 +7,16 @@ using System.Globalization;
 using Mnist;
 using ModelGen;
 using ModelGen.Data;
+using ModelGen.Serialization;
 using Spectre.Console;
 
-var modelOption = new Option<string>("--model") { Description = "Network to train: mlp", DefaultValueFactory = _ => "mlp" };
-modelOption.AcceptOnlyFromAmong("mlp");
-var epochsOption = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 20 };
+var modelOption = new Option<string>("--model") { Description = "Network to train: mlp, lenet or resnet", DefaultValueFactory = _ => "mlp" };
+modelOption.AcceptOnlyFromAmong("mlp", "lenet", "resnet");
+var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: mlp 20, lenet 30, resnet 12)" };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size", DefaultValueFactory = _ => 64 };
-var outOption = new Option<string>("--out") { Description = "Where to save the trained weights (safetensors)", DefaultValueFactory = _ => "mnist-mlp.safetensors" };
-var shiftOption = new Option<int>("--shift") { Description = "Random-shift augmentation in pixels (0 turns it off)", DefaultValueFactory = _ => 2 };
+var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default mnist-<model>.safetensors)" };
+var shiftOption = new Option<int?>("--shift") { Description = "Random-shift augmentation in pixels, 0 turns it off (default: the recipe's, 2)" };
 var dataOption = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 
 var root = new RootCommand("Train a ModelGen network on real MNIST digits, save it, reload it and report test accuracy.")
@@ -24,28 +25,31 @@ var root = new RootCommand("Train a ModelGen network on real MNIST digits, save 
 };
 root.SetAction(parse =>
 {
-    int epochs = parse.GetValue(epochsOption);
+    var recipe = Recipe.For(parse.GetValue(modelOption)!);
+    int epochs = parse.GetValue(epochsOption) ?? recipe.Epochs;
     int batchSize = parse.GetValue(batchOption);
-    if (epochs <= 0 || batchSize <= 0)
+    int shift = parse.GetValue(shiftOption) ?? recipe.Shift;
+    if (epochs <= 0 || batchSize <= 0 || shift < 0)
     {
-        Console.Error.WriteLine("--epochs and --batch-size must be positive.");
+        Console.Error.WriteLine("--epochs and --batch-size must be positive, --shift not negative.");
         return 2;
     }
-    return Run(parse.GetValue(modelOption)!, epochs, parse.GetValue(seedOption), batchSize, parse.GetValue(shiftOption), parse.GetValue(outOption)!, parse.GetValue(dataOption)!);
+    string outPath = parse.GetValue(outOption) ?? $"mnist-{recipe.Name}.safetensors";
+    return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, shift, outPath, parse.GetValue(dataOption)!);
 });
 return root.Parse(args).Invoke();
 
-static int Run(string modelName, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir)
+static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir)
 {
     var total = Stopwatch.StartNew();
     var (train, test) = ModelGen.Data.Mnist.Load(dataDir);
     Console.WriteLine($"MNIST: {train.Count:N0} training and {test.Count:N0} test digits from {dataDir}");
 
-    var model = new MnistMlp(seed);
-    Console.WriteLine(MnistMlp.Summary());
-    Console.WriteLine($"Recipe: Adam(lr 1e-3), cosine decay, batch {batchSize}, {epochs} epochs, random shifts of up to {shift} pixels, seed {seed}");
+    var model = recipe.Create(seed);
+    Console.WriteLine(recipe.Summary);
+    Console.WriteLine($"Recipe: {recipe.Describe}, batch {batchSize}, {epochs} epochs, random shifts of up to {shift} pixels, seed {seed}");
 
-    var trainer = new Trainer(model, new Adam(learningRate: 1e-3f), Loss.CrossEntropy, Schedule.Cosine());
+    var trainer = new Trainer(model, recipe.Optimizer(), recipe.Loss, recipe.Schedule);
     var options = new FitOptions { Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null };
     var history = TrainWithProgress(trainer, train, test, epochs, batchSize, options);
 
@@ -54,7 +58,8 @@ static int Run(string modelName, int epochs, int seed, int batchSize, int shift,
     Console.WriteLine($"Trained {history.Epochs.Count} epochs in {trainSeconds:F1} s; test loss {evaluation.Loss:F4}");
 
     model.Save(outPath);
-    var reloaded = MnistMlp.Load(outPath);
+    var reloaded = recipe.Create(0);
+    reloaded.Load(outPath);
     int identical = ComparePredictions(model, reloaded, test);
     Console.WriteLine(identical == test.Count
         ? $"Saved {outPath} ({new FileInfo(outPath).Length:N0} bytes); the reloaded model's outputs are bit-identical on all {test.Count:N0} test digits"
@@ -91,6 +96,23 @@ static int ComparePredictions(IModel a, IModel b, Dataset data)
     for (int i = 0; i < data.Count; i++)
         if (outA.AsSpan(i * a.OutputLength, a.OutputLength).SequenceEqual(outB.AsSpan(i * b.OutputLength, b.OutputLength))) same++;
     return same;
+}
+
+/// <summary>A network of this sample and how it is trained.</summary>
+sealed record Recipe(string Name, Func<int, ITrainable> Create, string Summary, int Epochs, int Shift, string Describe,
+    Func<Optimizer> Optimizer, Loss Loss, Schedule Schedule)
+{
+    public static Recipe For(string name) => name switch
+    {
+        // The issue's reference recipe: Adam 1e-3 with cosine decay, batch 64, 20 epochs, shifts of up to 2 pixels.
+        "mlp" => new("mlp", seed => new MnistMlp(seed), MnistMlp.Summary(), 20, 2, "Adam(lr 1e-3), cosine decay",
+            () => new Adam(1e-3f), Loss.CrossEntropy, Schedule.Cosine()),
+        "lenet" => new("lenet", seed => new LeNet5(seed), LeNet5.Summary(), 30, 2, "AdamW(lr 2e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
+            () => new AdamW(2e-3f, weightDecay: 5e-4f), Loss.CrossEntropyWithLabelSmoothing(0.1f), Schedule.WarmupCosine(200)),
+        "resnet" => new("resnet", seed => new MnistResNet(seed), MnistResNet.Summary(), 12, 2, "AdamW(lr 3e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
+            () => new AdamW(3e-3f, weightDecay: 5e-4f), Loss.CrossEntropyWithLabelSmoothing(0.1f), Schedule.WarmupCosine(200)),
+        _ => throw new ArgumentException($"Unknown model '{name}'"),
+    };
 }
 
 /// <summary>One line per epoch, for logs and pipes.</summary>

@@ -6,7 +6,7 @@ namespace ModelGen.Generators.Tests;
 /// <summary>Half-typed and garbled declarations must never make the generator throw (which users see as CS8785).</summary>
 public class RobustnessTests
 {
-    public static IEnumerable<object[]> Sources() => new[] { Samples.Mlp, Samples.Activations, Samples.SoftmaxHead }.Select(s => new object[] { s });
+    public static IEnumerable<object[]> Sources() => new[] { Samples.Mlp, Samples.Activations, Samples.SoftmaxHead, Samples.Residual }.Select(s => new object[] { s });
 
     [Theory]
     [MemberData(nameof(Sources))]

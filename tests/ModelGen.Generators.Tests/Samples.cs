@@ -72,4 +72,41 @@ internal static class Samples
             [Dense(10)] public partial Layer Fc2 { get; }
         }
         """;
+
+    /// <summary>A residual model: BasicBlock with BatchNorm, a projected downsampling block, pooling and a head.</summary>
+    public const string Residual = """
+        using ModelGen;
+
+        namespace Demo.Res;
+
+        [Model(4, 8, 8)]
+        public partial class Basic
+        {
+            [Conv2D(4, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
+            [BatchNorm2D] public partial Layer Bn1 { get; }
+            [ReLU] public partial Layer Relu { get; }
+            [Conv2D(4, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
+            [BatchNorm2D] public partial Layer Bn2 { get; }
+        }
+
+        [Model(4, 8, 8)]
+        public partial class Down
+        {
+            [Conv2D(8, Kernel = 3, Stride = 2, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv1 { get; }
+            [Conv2D(8, Kernel = 3, Padding = 1)] public partial Layer Conv2 { get; }
+        }
+
+        [Model(1, 8, 8)]
+        public partial class TinyResNet
+        {
+            [Conv2D(4, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Stem { get; }
+            [Residual] public partial Basic Layer1 { get; }
+            [ReLU] public partial Layer Relu1 { get; }
+            [Residual(Projection = true)] public partial Down Layer2 { get; }
+            [MaxPool2D(2)] public partial Layer Pool { get; }
+            [Conv1D(3, Kernel = 2, From = nameof(Stem))] public partial Layer Side { get; }
+            [GlobalAvgPool(From = nameof(Pool))] public partial Layer Gap { get; }
+            [Dense(10)] public partial Layer Fc { get; }
+        }
+        """;
 }

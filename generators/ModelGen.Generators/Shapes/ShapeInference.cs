@@ -57,9 +57,13 @@ internal static class ShapeInference
     public static ModelShapes Infer(ModelSpec spec) => Infer(spec, static _ => null);
 
     /// <summary>Infers shapes for <paramref name="spec"/>; <paramref name="resolve"/> finds block models by fully qualified name. Never throws on malformed input.</summary>
-    public static ModelShapes Infer(ModelSpec spec, Func<string, ModelSpec?> resolve)
+    public static ModelShapes Infer(ModelSpec spec, Func<string, ModelSpec?> resolve) => Infer(spec, resolve, new List<string>());
+
+    /// <summary><paramref name="enclosing"/>: the models whose blocks led here, to detect a model containing itself.</summary>
+    private static ModelShapes Infer(ModelSpec spec, Func<string, ModelSpec?> resolve, List<string> enclosing)
     {
         var ctx = new Context(resolve);
+        ctx.Stack.AddRange(enclosing);
         ctx.Stack.Add(spec.ClassName);
         ctx.Problems.AddRange(spec.Problems);
         if (spec.InputShape.Count == 0 || spec.InputShape.Any(d => d <= 0))
@@ -157,7 +161,7 @@ internal static class ShapeInference
         if (ctx.Stack.Contains(block.ClassName))
         {
             ctx.Problems.Add(new ModelProblem(ProblemIds.BlockContainsItself, where,
-                $"Block '{block.Name}' makes '{ctx.Stack[0]}' contain itself ({string.Join(" -> ", ctx.Stack.Concat(new[] { block.ClassName }))})"));
+                $"Block '{block.Name}' makes '{block.ClassName}' contain itself ({string.Join(" -> ", ctx.Stack.Concat(new[] { block.ClassName }))})"));
             return null;
         }
         var child = ctx.Resolve(block.TypeName);
@@ -166,7 +170,7 @@ internal static class ShapeInference
             ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidBlock, where, $"Block '{block.Name}' has type '{block.ClassName}', which is not a [Model] class of this project"));
             return null;
         }
-        var childShapes = Infer(child, ctx.Resolve);
+        var childShapes = Infer(child, ctx.Resolve, ctx.Stack);
         if (!childShapes.IsValid)
         {
             var first = childShapes.Problems[0];
