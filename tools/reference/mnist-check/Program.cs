@@ -127,36 +127,62 @@ void FullRunCheck(int seed)
     foreach (var info in model.ParameterInfos)
         maxDrift = Math.Max(maxDrift, MaxDiff(model.Parameters.Slice(info.Offset, info.Length), torchNet.Values(info.Name)));
     Console.WriteLine($"   final test accuracy: ModelGen {history.Epochs[^1].ValidationAccuracy:F4}  libtorch {torchHistory[^1].TestAccuracy:F4}; max |weight diff| {maxDrift:E2}");
+
+    // libtorch's own nn.Linear initialisation (torch.manual_seed), same batches: rules out ModelGen's init draws.
+    var ownInit = TorchMlp.FromTorchInit(seed).Fit(train, test, epochs, BatchSize, options);
+    Console.WriteLine($"   libtorch with its own nn.Linear init (manual_seed {seed}): final test accuracy {ownInit[^1].TestAccuracy:F4}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recipe variants on ModelGen (numerics shown faithful by "check"): the final test accuracy per seed and the mean.
+// Each variant changes one detail of the sample's recipe that a hand-written reference could plausibly do differently.
 void Variants()
 {
-    var variants = new List<(string Name, Func<int, double> Run)>
+    int stepsPerEpoch = (train.Count + BatchSize - 1) / BatchSize;
+    var baseline = new Recipe(Init.Default, Schedule.Cosine(), Shift: 2, Normalize: false);
+    var variants = new List<(string Name, Recipe Recipe)>
     {
-        ("baseline: default init, per-step cosine, shift 2", s => RunModelGen(s, Init.Default, Schedule.Cosine(), new RandomShift(2), epochs)),
-        ("no augmentation", s => RunModelGen(s, Init.Default, Schedule.Cosine(), null, epochs)),
+        ("baseline: default init, per-step cosine, shift 2", baseline),
+        ("no augmentation", baseline with { Shift = 0 }),
+        ("He-uniform init, zero bias", baseline with { Init = Init.HeUniform }),
+        ("He-normal init, zero bias", baseline with { Init = Init.HeNormal }),
+        ("Xavier-uniform init, zero bias", baseline with { Init = Init.XavierUniform }),
+        ("He-normal init, no augmentation", baseline with { Init = Init.HeNormal, Shift = 0 }),
+        ("per-epoch cosine", baseline with { Schedule = new PerEpochCosine(stepsPerEpoch) }),
+        ("constant learning rate", baseline with { Schedule = Schedule.Constant }),
+        ("inputs standardised (0.1307, 0.3081)", baseline with { Normalize = true }),
+        ("inputs standardised, no augmentation", baseline with { Normalize = true, Shift = 0 }),
+        ("shift with wrap-around (np.roll)", baseline with { Wrap = true }),
+        ("[Dense(Init = HeUniform)] (generated init)", baseline with { HeModel = true }),
+        ("[Dense(Init = HeUniform)], no augmentation", baseline with { HeModel = true, Shift = 0 }),
+        ("He-uniform init + inputs standardised", baseline with { Init = Init.HeUniform, Normalize = true }),
+        ("[Dense(Init = HeUniform)] + inputs standardised", baseline with { HeModel = true, Normalize = true }),
+        ("[Dense(Init = HeUniform)] + standardised, no aug", baseline with { HeModel = true, Normalize = true, Shift = 0 }),
     };
-    foreach (var (name, run) in variants)
+    foreach (var (name, recipe) in variants)
     {
         if (only.Length > 0 && !name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
         var clock = Stopwatch.StartNew();
-        var accs = seeds.Select(run).ToArray();
-        Console.WriteLine($"{name,-60} {string.Join("  ", accs.Select(a => a.ToString("F4")))}   mean {accs.Average():F4}  ({clock.Elapsed.TotalSeconds / seeds.Length:F1} s/run)");
+        var accs = seeds.Select(s => RunModelGen(s, recipe)).ToArray();
+        Console.WriteLine($"{name,-48} {string.Join("  ", accs.Select(a => a.ToString("F4")))}   mean {accs.Average():F4}  ({clock.Elapsed.TotalSeconds / seeds.Length:F1} s/run)");
     }
 }
 
-double RunModelGen(int seed, Init init, Schedule schedule, IAugmentation? augmentation, int epochCount)
+double RunModelGen(int seed, Recipe recipe)
 {
-    var model = new MnistMlp(seed);
-    if (init != Init.Default) Reinitialize(model, init, seed);
-    var trainer = new Trainer(model, new Adam(1e-3f), Loss.CrossEntropy, schedule);
-    trainer.Fit(train, epochCount, BatchSize, null, new FitOptions { Seed = (ulong)seed, Augmentation = augmentation });
-    return trainer.Evaluate(test).Accuracy;
+    ITrainable model = recipe.HeModel ? new MnistMlpHe(seed) : new MnistMlp(seed);
+    if (recipe.Init != Init.Default) Reinitialize(model, recipe.Init, seed);
+    IAugmentation? shiftAug = recipe.Shift == 0 ? null : recipe.Wrap ? new RandomRoll(recipe.Shift) : new RandomShift(recipe.Shift);
+    IAugmentation? augmentation = recipe.Normalize
+        ? (shiftAug is null ? new Standardize() : new Compose(shiftAug, new Standardize()))
+        : shiftAug;
+    var testSet = recipe.Normalize ? Standardize.Copy(test) : test;
+    var trainer = new Trainer(model, new Adam(1e-3f), Loss.CrossEntropy, recipe.Schedule);
+    trainer.Fit(train, epochs, BatchSize, null, new FitOptions { Seed = (ulong)seed, Augmentation = augmentation });
+    return trainer.Evaluate(testSet).Accuracy;
 }
 
-static void Reinitialize(MnistMlp model, Init init, int seed)
+static void Reinitialize(IModel model, Init init, int seed)
 {
     var rng = new Rng((ulong)seed);
     foreach (var layer in model.Layers)
@@ -209,6 +235,62 @@ namespace MnistCheck
         [Dense(10)] public partial Layer Fc3 { get; }
     }
 
+    /// <summary>One recipe variant: initialisation, schedule, shift (0 = none), input standardisation, wrap-around shifts.</summary>
+    public sealed record Recipe(Init Init, Schedule Schedule, int Shift, bool Normalize, bool Wrap = false, bool HeModel = false);
+
+    /// <summary>The sample's network with He-uniform initialisation declared on every Dense layer (the generator draws it).</summary>
+    [Model(1, 28, 28)]
+    public partial class MnistMlpHe
+    {
+        [Flatten] public partial Layer Flat { get; }
+        [Dense(256, Activation = Activation.ReLU, Init = Init.HeUniform)] public partial Layer Fc1 { get; }
+        [Dense(128, Activation = Activation.ReLU, Init = Init.HeUniform)] public partial Layer Fc2 { get; }
+        [Dense(10, Init = Init.HeUniform)] public partial Layer Fc3 { get; }
+    }
+
+    /// <summary>Cosine annealing stepped once per epoch (CosineAnnealingLR(T_max = epochs) with scheduler.step() per epoch).</summary>
+    public sealed class PerEpochCosine(int stepsPerEpoch) : Schedule
+    {
+        public override float Factor(int step, int totalSteps)
+        {
+            int epochs = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch;
+            return (float)(0.5 * (1 + Math.Cos(Math.PI * (step / stepsPerEpoch) / epochs)));
+        }
+    }
+
+    /// <summary>torchvision's Normalize((0.1307,), (0.3081,)) applied after the shift, as in a ToTensor-RandomAffine-Normalize pipeline.</summary>
+    public sealed class Standardize : IAugmentation
+    {
+        public const float Mean = 0.1307f, Std = 0.3081f;
+
+        public void Apply(ReadOnlySpan<int> exampleShape, Span<float> example, Rng rng)
+        {
+            for (int i = 0; i < example.Length; i++) example[i] = (example[i] - Mean) / Std;
+        }
+
+        public static Dataset Copy(Dataset data)
+        {
+            var inputs = data.Inputs.Select(v => (v - Mean) / Std).ToArray();
+            return Dataset.FromArrays(inputs, data.Labels!, data.ExampleShape, data.ClassCount);
+        }
+    }
+
+    /// <summary>Random shift with wrap-around (np.roll) instead of zero fill; same draws as RandomShift.</summary>
+    public sealed class RandomRoll(int maxShift) : IAugmentation
+    {
+        private readonly float[] _scratch = new float[784];
+
+        public void Apply(ReadOnlySpan<int> exampleShape, Span<float> example, Rng rng)
+        {
+            int dy = rng.NextInt(2 * maxShift + 1) - maxShift;
+            int dx = rng.NextInt(2 * maxShift + 1) - maxShift;
+            example.CopyTo(_scratch);
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                    example[y * 28 + x] = _scratch[((y - dy + 28) % 28) * 28 + (x - dx + 28) % 28];
+        }
+    }
+
     /// <summary>Per-epoch metrics of the libtorch run.</summary>
     public sealed record TorchEpoch(float TrainLoss, float TrainAccuracy, float TestAccuracy);
 
@@ -217,6 +299,24 @@ namespace MnistCheck
     {
         private static readonly string[] Names = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"];
         private readonly Dictionary<string, TorchSharp.Modules.Parameter> _p = new();
+
+        private TorchMlp() { }
+
+        /// <summary>Weights from libtorch's own nn.Linear reset_parameters after torch.manual_seed(seed).</summary>
+        public static TorchMlp FromTorchInit(int seed)
+        {
+            torch.manual_seed(seed);
+            var net = new TorchMlp();
+            int i = 1;
+            foreach (var (inputs, outputs) in new[] { (784, 256), (256, 128), (128, 10) })
+            {
+                var linear = torch.nn.Linear(inputs, outputs);
+                net._p[$"fc{i}.weight"] = new TorchSharp.Modules.Parameter(linear.weight!.detach().clone());
+                net._p[$"fc{i}.bias"] = new TorchSharp.Modules.Parameter(linear.bias!.detach().clone());
+                i++;
+            }
+            return net;
+        }
 
         /// <summary>Copies the initial weights of <paramref name="model"/> by name.</summary>
         public TorchMlp(IModel model)
