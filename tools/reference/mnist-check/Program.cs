@@ -37,6 +37,14 @@ switch (mode)
         StepCheck(seeds[0]);
         foreach (int seed in seeds) FullRunCheck(seed);
         break;
+    case "torch-init":   // only libtorch with its own nn.Linear initialisation, per seed
+        foreach (int seed in seeds)
+        {
+            var opts = new FitOptions { Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null };
+            var h = TorchMlp.FromTorchInit(seed).Fit(train, test, epochs, BatchSize, opts);
+            Console.WriteLine($"libtorch, own nn.Linear init (manual_seed {seed}): final test accuracy {h[^1].TestAccuracy:F4}");
+        }
+        break;
     case "variants":
         Variants();
         break;
@@ -300,6 +308,8 @@ namespace MnistCheck
         private static readonly string[] Names = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"];
         private readonly Dictionary<string, TorchSharp.Modules.Parameter> _p = new();
 
+        private readonly List<torch.nn.Module> _keepAlive = new();   // libtorch modules whose weights were copied; not finalised mid-run
+
         private TorchMlp() { }
 
         /// <summary>Weights from libtorch's own nn.Linear reset_parameters after torch.manual_seed(seed).</summary>
@@ -311,6 +321,7 @@ namespace MnistCheck
             foreach (var (inputs, outputs) in new[] { (784, 256), (256, 128), (128, 10) })
             {
                 var linear = torch.nn.Linear(inputs, outputs);
+                net._keepAlive.Add(linear);
                 net._p[$"fc{i}.weight"] = new TorchSharp.Modules.Parameter(linear.weight!.detach().clone());
                 net._p[$"fc{i}.bias"] = new TorchSharp.Modules.Parameter(linear.bias!.detach().clone());
                 i++;
