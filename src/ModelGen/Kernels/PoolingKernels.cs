@@ -10,6 +10,7 @@
 // Naive double references (Reference*) stay in this file: tests compare the fast paths with them.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace ModelGen.Kernels;
 
@@ -37,6 +38,7 @@ public static class PoolingKernels
         ref float x0 = ref MemoryMarshal.GetReference(input);
         ref float y0 = ref MemoryMarshal.GetReference(output);
         ref int a0 = ref MemoryMarshal.GetReference(argmax);
+        ref float colMax = ref MemoryMarshal.GetArrayDataReference(t_rowMax is { } r && r.Length >= w ? r : t_rowMax = new float[w]);   // [W]
         for (int plane = 0; plane < planes; plane++)
         {
             ref float x = ref Unsafe.Add(ref x0, (nint)plane * h * w);   // [H, W]
@@ -44,28 +46,61 @@ public static class PoolingKernels
             {
                 int hs = oy * g.StrideH - g.PadH, he = Math.Min(hs + g.KernelH, h);
                 hs = Math.Max(hs, 0);
+                // The window maximum is separable: first the vertical maximum of the window's rows, for every column at
+                // once (vectorised, NaN-propagating), then a short horizontal maximum per output. Data-dependent branches
+                // ("is this tap larger?") are coin flips on real activations, so the value path has none; the argmax is
+                // then a search that stops at the first match (a predictable loop).
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref x, hs * w), w).CopyTo(MemoryMarshal.CreateSpan(ref colMax, w));
+                for (int iy = hs + 1; iy < he; iy++) MaxInto(ref Unsafe.Add(ref x, iy * w), ref colMax, (nuint)w);
                 nint outRow = ((nint)plane * oh + oy) * ow;
                 for (int ox = 0; ox < ow; ox++)
                 {
                     int ws = ox * g.StrideW - g.PadW, we = Math.Min(ws + g.KernelW, w);
                     ws = Math.Max(ws, 0);
-                    int best = hs * w + ws;
-                    float max = float.NegativeInfinity;
-                    for (int iy = hs; iy < he; iy++)
-                        for (int ix = ws; ix < we; ix++)
-                        {
-                            float v = Unsafe.Add(ref x, iy * w + ix);
-                            if (v > max || float.IsNaN(v))
-                            {
-                                max = v;
-                                best = iy * w + ix;
-                            }
-                        }
+                    float max = Unsafe.Add(ref colMax, ws);
+                    for (int ix = ws + 1; ix < we; ix++) max = Math.Max(max, Unsafe.Add(ref colMax, ix));
+                    if (keep || max == 0f)
+                    {
+                        int best = FindMax(ref x, w, hs, he, ws, we, max);
+                        if (keep) Unsafe.Add(ref a0, outRow + ox) = best;
+                        if (max == 0f) max = Unsafe.Add(ref x, best);   // the first zero's sign, as torch's scan keeps it
+                    }
                     Unsafe.Add(ref y0, outRow + ox) = max;
-                    if (keep) Unsafe.Add(ref a0, outRow + ox) = best;
                 }
             }
         }
+    }
+
+    [ThreadStatic] private static float[]? t_rowMax;
+
+    /// <summary>m[i] = max(m[i], x[i]) with NaN propagating (IEEE 754:2019 maximum, as Math.Max).</summary>
+    private static void MaxInto(ref float x, ref float m, nuint n)
+    {
+        nuint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + (nuint)Vector256<float>.Count <= n; i += (nuint)Vector256<float>.Count)
+                Vector256.Max(Vector256.LoadUnsafe(ref m, i), Vector256.LoadUnsafe(ref x, i)).StoreUnsafe(ref m, i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + (nuint)Vector128<float>.Count <= n; i += (nuint)Vector128<float>.Count)
+                Vector128.Max(Vector128.LoadUnsafe(ref m, i), Vector128.LoadUnsafe(ref x, i)).StoreUnsafe(ref m, i);
+        for (; i < n; i++) Unsafe.Add(ref m, i) = Math.Max(Unsafe.Add(ref m, i), Unsafe.Add(ref x, i));
+    }
+
+    /// <summary>Index (h·W + w) of the first tap equal to <paramref name="max"/> in the window, or of the last NaN when it is NaN.</summary>
+    private static int FindMax(ref float x, int w, int hs, int he, int ws, int we, float max)
+    {
+        if (float.IsNaN(max))
+        {
+            int last = 0;
+            for (int iy = hs; iy < he; iy++)
+                for (int ix = ws; ix < we; ix++)
+                    if (float.IsNaN(Unsafe.Add(ref x, iy * w + ix))) last = iy * w + ix;
+            return last;
+        }
+        for (int iy = hs; iy < he; iy++)
+            for (int ix = ws; ix < we; ix++)
+                if (Unsafe.Add(ref x, iy * w + ix) == max) return iy * w + ix;
+        return hs * w + ws;   // all taps −∞
     }
 
     /// <summary>Backward of <see cref="MaxForward"/>: <c>dInput</c> is overwritten with zeros, then each <c>dOutput</c> element is added at its argmax.</summary>

@@ -128,6 +128,39 @@ public class PoolingKernelsTests
     }
 
     [Fact]
+    public void MaxForward_NaNInLowerWindowRow_PropagatesAtEveryVectorWidth()
+    {
+        // 2×2 windows over a 2×40 plane: the vertical pass runs vectorised; NaNs sit in the second row at several lanes.
+        const int w = 40;
+        float[] x = Uniform(2 * w, 5), y = new float[w / 2];
+        int[] argmax = new int[w / 2];
+        int[] nanColumns = [3, 17, 38];
+        foreach (int c in nanColumns) x[w + c] = float.NaN;
+        PoolingKernels.MaxForward(PoolGeometry.Pool2D(1, 2, w, 2), x, y, argmax, 1);
+        for (int o = 0; o < w / 2; o++)
+        {
+            int nanAt = Array.FindIndex(nanColumns, c => c / 2 == o);
+            Assert.Equal(nanAt >= 0, float.IsNaN(y[o]));
+            if (nanAt >= 0) Assert.Equal(w + nanColumns[nanAt], argmax[o]);
+            else Assert.Equal(y[o], x[argmax[o]]);
+        }
+    }
+
+    [Fact]
+    public void MaxForward_SignedZeros_KeepsTheFirstLikeTorch()
+    {
+        // torch.max_pool1d(torch.tensor([[[-0., 0., 0., -0.]]]), 2, return_indices=True) -> values [-0., 0.], indices [0, 2]
+        float[] y = new float[2];
+        int[] argmax = new int[2];
+        PoolingKernels.MaxForward(PoolGeometry.Pool1D(1, 4, 2), [-0f, 0f, 0f, -0f], y, argmax, 1);
+        Assert.True(float.IsNegative(y[0]));
+        Assert.False(float.IsNegative(y[1]));
+        Assert.Equal([0, 2], argmax);
+        PoolingKernels.MaxForward(PoolGeometry.Pool1D(1, 4, 2), [-0f, 0f, 0f, -0f], y, [], 1);
+        Assert.True(float.IsNegative(y[0]));
+    }
+
+    [Fact]
     public void MaxBackward_OverlappingWindows_AccumulateAtSharedArgmax()
     {
         // Windows [0..2] and [2..4] share element 2, the maximum of both: it receives both gradients.
