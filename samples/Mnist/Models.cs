@@ -4,14 +4,17 @@ using ModelGen;
 
 namespace Mnist;
 
-/// <summary>Multilayer perceptron 784-256-128-10 with ReLU, trained with random shifts (see Program.cs for the recipe).</summary>
+/// <summary>
+/// Multilayer perceptron 784-256-128-10 with ReLU and He initialisation, trained with random shifts (see Program.cs
+/// for the recipe). He init is worth +0.4 points here over PyTorch's default Linear init (tools/reference/mnist-check).
+/// </summary>
 [Model(1, 28, 28)]
 public partial class MnistMlp
 {
     [Flatten] public partial Layer Flat { get; }
-    [Dense(256, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
-    [Dense(128, Activation = Activation.ReLU)] public partial Layer Fc2 { get; }
-    [Dense(10)] public partial Layer Fc3 { get; }
+    [Dense(256, Activation = Activation.ReLU, Init = Init.HeUniform)] public partial Layer Fc1 { get; }
+    [Dense(128, Activation = Activation.ReLU, Init = Init.HeUniform)] public partial Layer Fc2 { get; }
+    [Dense(10, Init = Init.HeUniform)] public partial Layer Fc3 { get; }
 }
 
 /// <summary>LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, as PyTorch tutorials write it, plus dropout before the classifier.</summary>

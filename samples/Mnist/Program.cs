@@ -12,7 +12,7 @@ using Spectre.Console;
 
 var modelOption = new Option<string>("--model") { Description = "Network to train: mlp, lenet or resnet", DefaultValueFactory = _ => "mlp" };
 modelOption.AcceptOnlyFromAmong("mlp", "lenet", "resnet");
-var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: mlp 20, lenet 30, resnet 12)" };
+var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: mlp 40, lenet 30, resnet 12)" };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size", DefaultValueFactory = _ => 64 };
 var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default mnist-<model>.safetensors)" };
@@ -104,8 +104,9 @@ sealed record Recipe(string Name, Func<int, ITrainable> Create, string Summary, 
 {
     public static Recipe For(string name) => name switch
     {
-        // The reference recipe: Adam 1e-3 with cosine decay, batch 64, 20 epochs, shifts of up to 2 pixels.
-        "mlp" => new("mlp", seed => new MnistMlp(seed), MnistMlp.Summary(), 20, 2, "Adam(lr 1e-3), cosine decay",
+        // The reference recipe (Adam 1e-3, cosine decay, batch 64, shifts of up to 2 pixels) reaches 96.2-96.4%
+        // here, as libtorch does with identical batches; He init and 40 epochs give 97.0-97.4% (tools/reference/mnist-check).
+        "mlp" => new("mlp", seed => new MnistMlp(seed), MnistMlp.Summary(), 40, 2, "Adam(lr 1e-3), cosine decay, He init",
             () => new Adam(1e-3f), Loss.CrossEntropy, Schedule.Cosine()),
         "lenet" => new("lenet", seed => new LeNet5(seed), LeNet5.Summary(), 30, 2, "AdamW(lr 2e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
             () => new AdamW(2e-3f, weightDecay: 5e-4f), Loss.CrossEntropyWithLabelSmoothing(0.1f), Schedule.WarmupCosine(200)),
