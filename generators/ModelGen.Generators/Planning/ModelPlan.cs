@@ -37,6 +37,13 @@ internal sealed record InferenceStep(int Node, EquatableArray<Place> Sources, Pl
 /// <param name="Gradient">The gradient region of the node's output tensor (shared by views).</param>
 internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int Stats, int Gradient);
 
+/// <summary>
+/// An inference-time fold of BatchNorm node <paramref name="Norm"/> into the Conv/Dense node <paramref name="Target"/>
+/// it follows: the target runs with weight' = w·γ/√(var+ε) and bias' = (b − mean)·γ/√(var+ε) + β kept at
+/// <paramref name="WeightOffset"/>/<paramref name="BiasOffset"/> of the folded buffer, and the BatchNorm becomes a view.
+/// </summary>
+internal sealed record Fold(int Target, int Norm, int WeightOffset, int BiasOffset);
+
 /// <summary>Everything the emitter needs: the spec, its graph, and the buffer plans (empty when invalid).</summary>
 internal sealed record ModelPlan(
     ModelSpec Spec,
@@ -49,7 +56,9 @@ internal sealed record ModelPlan(
     int TrainingArenaLength,
     int TrainingFixedLength,
     int GradientArenaLength,
-    int ParameterCount)
+    int ParameterCount,
+    EquatableArray<Fold> Folds,
+    int FoldedLength)
 {
     public bool IsValid => Shapes.IsValid;
 
@@ -66,14 +75,34 @@ internal static class Planner
         var byName = (models ?? new ModelSpec[0]).GroupBy(m => m.FullName).ToDictionary(g => g.Key, g => g.First());
         var shapes = ShapeInference.Infer(spec, name => byName.TryGetValue(name, out var m) ? m : null);
         if (!shapes.IsValid || shapes.Nodes.Count == 0)
-            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0);
+            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0);
 
         var nodes = shapes.Nodes;
         int parameterCount = nodes.Sum(n => n.Params.Sum(p => p.Length));
         int widest = nodes.Max(n => n.OutputLength);
-        var (steps, copies, slots) = PlanInference(nodes);
+        var folds = PlanFolds(nodes, out int foldedLength);
+        var foldedNorms = new HashSet<int>(folds.Select(f => f.Norm));
+        var (steps, copies, slots) = PlanInference(nodes, foldedNorms);
         var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
-        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength);
+    }
+
+    /// <summary>BatchNorm can fold into the Conv/Dense before it when that layer has no activation and nothing else reads its output.</summary>
+    private static EquatableArray<Fold> PlanFolds(EquatableArray<GraphNode> nodes, out int foldedLength)
+    {
+        var folds = new List<Fold>();
+        foldedLength = 0;
+        for (int j = 0; j < nodes.Count; j++)
+        {
+            if (nodes[j].Layer is not BatchNormSpec || nodes[j].Inputs[0] is not (var i and >= 0)) continue;
+            bool linear = nodes[i].Layer is ConvSpec { Activation: ActivationKind.None } or DenseSpec { Activation: ActivationKind.None };
+            int readers = nodes.Count(n => n.Inputs.Contains(i));
+            if (!linear || readers != 1) continue;
+            int weight = nodes[i].Params[0].Length, channels = nodes[j].Output[0];
+            folds.Add(new Fold(i, j, foldedLength, foldedLength + weight));
+            foldedLength += weight + channels;
+        }
+        return folds.ToEquatableArray();
     }
 
     /// <summary>Layers whose kernel may write its output over its (first) input.</summary>
@@ -85,13 +114,14 @@ internal static class Planner
     /// <summary>Layers that are views in training too.</summary>
     public static bool IsTrainingView(LayerSpec layer) => layer is FlattenSpec;
 
-    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes)
+    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> foldedNorms)
     {
         int n = nodes.Count;
+        bool IsView(int i) => IsInferenceView(nodes[i].Layer) || foldedNorms.Contains(i);
         // baseOf[i]: the tensor whose memory node i's output is (views share their input's); -1 = the model input.
         var baseOf = new int[n];
         for (int i = 0; i < n; i++)
-            baseOf[i] = IsInferenceView(nodes[i].Layer) ? Base(baseOf, nodes[i].Inputs[0]) : i;
+            baseOf[i] = IsView(i) ? Base(baseOf, nodes[i].Inputs[0]) : i;
         int final = baseOf[n - 1];
         var lastUse = new int[n];
         for (int i = 0; i < n; i++)
@@ -101,19 +131,20 @@ internal static class Planner
 
         // First pass without constraints; then the tensor that starts the in-place chain ending in the final
         // tensor is written straight into the output span, so no final copy is needed.
-        var (steps, slots, inPlaceFrom) = Assign(nodes, baseOf, lastUse, outputRoot: -1);
+        var (steps, slots, inPlaceFrom) = Assign(nodes, baseOf, lastUse, outputRoot: -1, IsView);
         if (final >= 0)
         {
             int root = final;
             while (inPlaceFrom[root] >= 0) root = inPlaceFrom[root];
-            (steps, slots, _) = Assign(nodes, baseOf, lastUse, root);
+            (steps, slots, _) = Assign(nodes, baseOf, lastUse, root, IsView);
         }
         return (steps.ToEquatableArray(), final < 0, slots);
     }
 
     private static int Base(int[] baseOf, int tensor) => tensor < 0 ? -1 : baseOf[tensor];
 
-    private static (List<InferenceStep> Steps, int Slots, int[] InPlaceFrom) Assign(EquatableArray<GraphNode> nodes, int[] baseOf, int[] lastUse, int outputRoot)
+    private static (List<InferenceStep> Steps, int Slots, int[] InPlaceFrom) Assign(EquatableArray<GraphNode> nodes, int[] baseOf, int[] lastUse, int outputRoot,
+        System.Func<int, bool> isView)
     {
         int n = nodes.Count;
         var place = new Place[n];
@@ -125,7 +156,7 @@ internal static class Planner
         for (int i = 0; i < n; i++)
         {
             var node = nodes[i];
-            if (IsInferenceView(node.Layer)) continue;
+            if (isView(i)) continue;
             int first = Base(baseOf, node.Inputs[0]);
             bool inPlace = CanRunInPlace(node.Layer) && first >= 0 && lastUse[first] == i
                 && node.Inputs.Skip(1).All(x => Base(baseOf, x) != first);

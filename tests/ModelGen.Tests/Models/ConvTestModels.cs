@@ -63,3 +63,15 @@ public partial class JustBatchNorm
 {
     [BatchNorm1D(Momentum = 0.1)] public partial Layer Bn { get; }
 }
+
+/// <summary>Two foldable BatchNorms: after a bias-free conv, and after the final Dense.</summary>
+[Model(3, 7, 6)]
+public partial class FoldNet
+{
+    [Conv2D(5, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer C { get; }
+    [BatchNorm2D] public partial Layer Bn { get; }
+    [ReLU] public partial Layer Relu { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(4)] public partial Layer Fc { get; }
+    [BatchNorm1D(Eps = 1e-3)] public partial Layer Bn2 { get; }
+}
