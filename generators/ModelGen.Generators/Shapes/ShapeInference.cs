@@ -37,13 +37,16 @@ internal static class ShapeInference
         var problems = new List<ModelProblem>(spec.Problems);
         var layers = new List<LayerShape>();
 
+        // [Model(...)] arguments that could not be read were reported while parsing; an empty shape would only repeat that.
+        if (spec.Problems.Any(p => p.Id == ProblemIds.UnboundAttribute && p.Member.Length == 0))
+            return new ModelShapes(EquatableArray<LayerShape>.Empty, problems.ToEquatableArray());
         if (spec.InputShape.Count == 0 || spec.InputShape.Any(d => d <= 0))
         {
             problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
                 $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
             return new ModelShapes(EquatableArray<LayerShape>.Empty, problems.ToEquatableArray());
         }
-        if (spec.Members.Count == 0)
+        if (spec.Members.Count == 0 && !spec.Problems.Any(p => p.Member.Length > 0)) // a malformed layer member is still a layer
             problems.Add(new ModelProblem(ProblemIds.NoLayers, "", $"Model '{spec.ClassName}' declares no layers"));
 
         var seenNames = new HashSet<string>();
