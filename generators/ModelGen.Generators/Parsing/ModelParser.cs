@@ -17,7 +17,7 @@ namespace ModelGen.Generators.Parsing;
 internal static class ModelParser
 {
     public const string ModelAttributeName = "ModelGen.ModelAttribute";
-    private const string LayerAttributeName = "ModelGen.LayerAttribute";
+    public const string LayerAttributeName = "ModelGen.LayerAttribute";
     private const string LayerTypeName = "ModelGen.Layer";
 
     /// <summary>Parses the model class <paramref name="type"/> whose <c>[Model]</c> attribute is <paramref name="modelAttribute"/>.</summary>

@@ -1,6 +1,7 @@
 // Ids of every problem the Roslyn-free layers (parsing, shape inference) can find. The analyzers report these
 // same ids, and the generator names them in the throwing stubs it emits for an invalid model, so a user sees
-// one id everywhere. Ids are never reused; ranges: MG00xx declaration misuse, MG01xx shape and hyper-parameter errors.
+// one id everywhere. Ids are never reused; ranges: MG00xx declaration misuse, MG01xx shape and hyper-parameter errors,
+// MG02xx architecture warnings (ArchitectureLints).
 namespace ModelGen.Generators.Shapes;
 
 internal static class ProblemIds
@@ -43,4 +44,19 @@ internal static class ProblemIds
     public const string RankMismatch = "MG0105";
     /// <summary>A merge combines inputs whose shapes do not fit together.</summary>
     public const string MergeShapeMismatch = "MG0106";
+
+    // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
+
+    /// <summary>Softmax or Sigmoid applied to an output that already went through the same function.</summary>
+    public const string RepeatedSquashing = "MG0201";
+    /// <summary>The model ends in Softmax, which Loss.CrossEntropy (taking logits) applies again.</summary>
+    public const string SoftmaxOutput = "MG0202";
+    /// <summary>Dropout is the last layer.</summary>
+    public const string DropoutLast = "MG0203";
+    /// <summary>More than ten parameterised layers with no normalisation or residual connection.</summary>
+    public const string DeepPlainStack = "MG0204";
+    /// <summary>Sigmoid or Tanh as a hidden activation of a deep stack.</summary>
+    public const string SaturatingHiddenActivation = "MG0205";
+    /// <summary>An initialiser that does not suit the activation that follows (Xavier before ReLU, He before Tanh/Sigmoid).</summary>
+    public const string InitActivationMismatch = "MG0206";
 }

@@ -73,7 +73,7 @@ internal static class ShapeInference
                     $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
             return ctx.Result();
         }
-        if (spec.Members.Count == 0)
+        if (spec.Members.Count == 0 && !spec.Problems.Any(p => p.Member.Length > 0)) // a malformed layer member is still a layer
             ctx.Problems.Add(new ModelProblem(ProblemIds.NoLayers, "", $"Model '{spec.ClassName}' declares no layers"));
 
         var seenNames = new HashSet<string>();

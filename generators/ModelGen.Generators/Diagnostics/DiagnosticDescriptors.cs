@@ -1,0 +1,171 @@
+// The one catalogue of every diagnostic ModelGen reports. Ids come from Shapes/ProblemIds.cs (the Roslyn-free
+// layers produce problems under those ids; this file only gives them a title, category and severity), are never
+// reused, and every rule is tracked in AnalyzerReleases.Shipped.md / Unshipped.md (RS2000-series analyzers check it).
+// Ranges: MG00xx declaration misuse, MG01xx shape and hyper-parameter errors, MG02xx architecture warnings
+// (MG0010–MG0019 and MG0102–MG0149 are reserved for convolution and composition).
+// Errors are NotConfigurable: for an invalid model the generator emits throwing stubs, so silencing the error
+// would only move it to run time.
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+using ModelGen.Generators.Shapes;
+
+namespace ModelGen.Generators.Diagnostics;
+
+/// <summary>Descriptors for every <c>MG####</c> id, looked up by id.</summary>
+internal static class DiagnosticDescriptors
+{
+    /// <summary>Category of declaration misuse (MG00xx).</summary>
+    public const string DeclarationCategory = "ModelGen.Declaration";
+    /// <summary>Category of shape and hyper-parameter errors (MG01xx).</summary>
+    public const string ShapeCategory = "ModelGen.Shape";
+    /// <summary>Category of legal but almost certainly wrong architectures (MG02xx).</summary>
+    public const string ArchitectureCategory = "ModelGen.Architecture";
+
+    /// <summary>Where the help pages live, relative to the repository root; one page per id.</summary>
+    public const string HelpLinkBase = "docs/diagnostics/";
+
+    /// <summary>
+    /// Reported for a problem whose id has no descriptor here (a newer Shapes layer than this catalogue). Exists so
+    /// that such a mismatch degrades to a clear error instead of the analyzer crashing (AD0001); a test keeps every
+    /// id of <see cref="ProblemIds"/> covered, so users should never see it.
+    /// </summary>
+    public const string UncataloguedProblemId = "MG0099";
+
+    // Messages are the problem's own text ("{0}"): the Roslyn-free layers phrase them in domain terms, naming the
+    // layer, what it expected and what it got, so the analyzer and the generator's stubs say the same thing.
+
+    /// <summary>MG0001: "Model class '{class}' must be declared partial so ModelGen can generate its code".</summary>
+    public static readonly DiagnosticDescriptor ClassNotPartial = new(
+        ProblemIds.ClassNotPartial, "Model class must be partial", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ClassNotPartial + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0002: "Model class '{class}' must not be generic" / "... is nested in '{outer}', which must be a non-generic partial type".</summary>
+    public static readonly DiagnosticDescriptor UnsupportedClassForm = new(
+        ProblemIds.UnsupportedClassForm, "Model class has an unsupported form", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.UnsupportedClassForm + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0003: "Layer member '{member}' must be a partial property, e.g. 'public partial Layer {member} { get; }'".</summary>
+    public static readonly DiagnosticDescriptor LayerMemberNotPartialProperty = new(
+        ProblemIds.LayerMemberNotPartialProperty, "Layer member must be a get-only partial property", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.LayerMemberNotPartialProperty + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0004: "Layer member '{member}' has type '{type}'; layer properties must have type ModelGen.Layer".</summary>
+    public static readonly DiagnosticDescriptor LayerMemberWrongType = new(
+        ProblemIds.LayerMemberWrongType, "Layer property must have type ModelGen.Layer", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.LayerMemberWrongType + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0005: "Layer member '{member}' has {n} layer attributes ({names}); a member is exactly one layer".</summary>
+    public static readonly DiagnosticDescriptor MultipleLayerAttributes = new(
+        ProblemIds.MultipleLayerAttributes, "A member carries more than one layer attribute", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.MultipleLayerAttributes + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0006: "Model '{class}' has input shape {shape}; every dimension must be positive and at least one is required".</summary>
+    public static readonly DiagnosticDescriptor InvalidInputShape = new(
+        ProblemIds.InvalidInputShape, "Model input shape is invalid", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidInputShape + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0007: "Model '{class}' declares no layers".</summary>
+    public static readonly DiagnosticDescriptor NoLayers = new(
+        ProblemIds.NoLayers, "Model declares no layers", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.NoLayers + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0008: "Layer '{member}' has the weight name '{name}', which another layer already uses".</summary>
+    public static readonly DiagnosticDescriptor DuplicateLayerName = new(
+        ProblemIds.DuplicateLayerName, "Two layers have the same weight name", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.DuplicateLayerName + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0009: "The [{kind}] attribute on '{member}' has arguments that do not match any of its constructors" and similar.</summary>
+    public static readonly DiagnosticDescriptor UnboundAttribute = new(
+        ProblemIds.UnboundAttribute, "Attribute arguments cannot be read", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.UnboundAttribute + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0099: "ModelGen problem {id}: {message}" (see <see cref="UncataloguedProblemId"/>).</summary>
+    public static readonly DiagnosticDescriptor Uncatalogued = new(
+        UncataloguedProblemId, "Model problem without a catalogued diagnostic", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + UncataloguedProblemId + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0100: "Dense '{layer}' has {units} units; units must be positive" and other out-of-range hyper-parameters.</summary>
+    public static readonly DiagnosticDescriptor InvalidHyperParameter = new(
+        ProblemIds.InvalidHyperParameter, "Layer hyper-parameter is out of range", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidHyperParameter + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0101: "Dense '{layer}' expects a flat input but receives {shape} from {source}; add [Flatten] before it".</summary>
+    public static readonly DiagnosticDescriptor ExpectsFlatInput = new(
+        ProblemIds.ExpectsFlatInput, "Layer expects a flat input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ExpectsFlatInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0010: "Block '{block}' makes '{class}' contain itself ({path})".</summary>
+    public static readonly DiagnosticDescriptor BlockContainsItself = new(
+        ProblemIds.BlockContainsItself, "Model contains itself", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.BlockContainsItself + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0011: "{kind} '{layer}' reads '{name}', which is not a layer of '{class}' / is declared after it".</summary>
+    public static readonly DiagnosticDescriptor UnknownSource = new(
+        ProblemIds.UnknownSource, "Layer reads an unknown or later member", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.UnknownSource + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0012: "Block '{block}' uses '{class}', which is invalid: {first problem}".</summary>
+    public static readonly DiagnosticDescriptor InvalidBlock = new(
+        ProblemIds.InvalidBlock, "Block model is invalid or unknown", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidBlock + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0102: "Block '{block}' ({class}) expects input {shape} but receives {shape} from {source}".</summary>
+    public static readonly DiagnosticDescriptor BlockInputMismatch = new(
+        ProblemIds.BlockInputMismatch, "Block receives the wrong input shape", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.BlockInputMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0103: "Residual '{block}' adds the output {shape} of '{class}' to its input {shape}; set Projection = true".</summary>
+    public static readonly DiagnosticDescriptor ResidualShapeMismatch = new(
+        ProblemIds.ResidualShapeMismatch, "Residual block changes the shape", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ResidualShapeMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0104: "Conv2D '{layer}' kernel {k} is larger than its padded input {h}x{w}".</summary>
+    public static readonly DiagnosticDescriptor KernelLargerThanInput = new(
+        ProblemIds.KernelLargerThanInput, "Kernel is larger than its input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.KernelLargerThanInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0105: "Conv2D '{layer}' expects input [channels, height, width] but receives {shape} from {source}".</summary>
+    public static readonly DiagnosticDescriptor RankMismatch = new(
+        ProblemIds.RankMismatch, "Layer receives an input of the wrong rank", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.RankMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0106: "Add '{layer}' combines {shape} from {source} with {shape} from {source}".</summary>
+    public static readonly DiagnosticDescriptor MergeShapeMismatch = new(
+        ProblemIds.MergeShapeMismatch, "Merged inputs have mismatched shapes", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.MergeShapeMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
+    public static readonly DiagnosticDescriptor RepeatedSquashing = new(
+        ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Softmax and Sigmoid are idempotent in intent but not in value: applying one twice compresses the outputs into a narrow band and shrinks every gradient.",
+        helpLinkUri: HelpLinkBase + ProblemIds.RepeatedSquashing + ".md");
+    /// <summary>MG0202: "Model '{class}' ends in Softmax ('{layer}'); Loss.CrossEntropy takes logits and applies log-softmax itself".</summary>
+    public static readonly DiagnosticDescriptor SoftmaxBeforeCrossEntropy = new(
+        ProblemIds.SoftmaxOutput, "Model output is already a softmax", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Loss.CrossEntropy applies log-softmax to the model output; a model that ends in Softmax has it applied twice, which trains slowly and badly.",
+        helpLinkUri: HelpLinkBase + ProblemIds.SoftmaxOutput + ".md");
+    /// <summary>MG0203: "Dropout '{layer}' is the last layer of '{class}'; it randomly zeroes the model's outputs".</summary>
+    public static readonly DiagnosticDescriptor DropoutLast = new(
+        ProblemIds.DropoutLast, "Dropout is the last layer", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Dropout as the last layer zeroes outputs (logits) at random during training, which corrupts the loss rather than regularising features.",
+        helpLinkUri: HelpLinkBase + ProblemIds.DropoutLast + ".md");
+    /// <summary>MG0204: "Model '{class}' stacks {n} parameterised layers with no normalisation or residual connection".</summary>
+    public static readonly DiagnosticDescriptor DeepPlainStack = new(
+        ProblemIds.DeepPlainStack, "Deep plain stack without normalisation or residuals", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Plain stacks deeper than about ten parameterised layers train poorly: gradients vanish or explode without normalisation or residual connections.",
+        helpLinkUri: HelpLinkBase + ProblemIds.DeepPlainStack + ".md");
+    /// <summary>MG0205: "{activation} in '{layer}' is a saturating hidden activation in a stack of {n} parameterised layers".</summary>
+    public static readonly DiagnosticDescriptor SaturatingHiddenActivation = new(
+        ProblemIds.SaturatingHiddenActivation, "Saturating hidden activation in a deep stack", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Sigmoid and Tanh saturate; as hidden activations of a deep stack they multiply the gradient by a factor of at most 0.25 (Sigmoid) or 1 (Tanh) per layer, so early layers stop learning.",
+        helpLinkUri: HelpLinkBase + ProblemIds.SaturatingHiddenActivation + ".md");
+    /// <summary>MG0206: "Dense '{layer}' uses {init} but feeds {activation}; {advice}".</summary>
+    public static readonly DiagnosticDescriptor InitActivationMismatch = new(
+        ProblemIds.InitActivationMismatch, "Initialiser does not suit the activation", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "Xavier initialisation assumes a symmetric, roughly linear activation (Tanh, Sigmoid); He initialisation assumes ReLU, which zeroes half its inputs. The wrong one shrinks or grows activations layer after layer.",
+        helpLinkUri: HelpLinkBase + ProblemIds.InitActivationMismatch + ".md");
+
+    /// <summary>Every descriptor, for <c>SupportedDiagnostics</c>.</summary>
+    public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
+        ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
+        InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
+        BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
+        MergeShapeMismatch,
+        RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch);
+
+    private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = BuildIndex();
+
+    private static Dictionary<string, DiagnosticDescriptor> BuildIndex()
+    {
+        var index = new Dictionary<string, DiagnosticDescriptor>();
+        foreach (var descriptor in All) index.Add(descriptor.Id, descriptor);
+        return index;
+    }
+
+    /// <summary>The descriptor for <paramref name="id"/>, or null when the id is not catalogued.</summary>
+    public static DiagnosticDescriptor? Find(string id) => s_byId.TryGetValue(id, out var descriptor) ? descriptor : null;
+}

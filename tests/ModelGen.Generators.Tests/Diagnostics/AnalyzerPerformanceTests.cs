@@ -1,0 +1,99 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using ModelGen.Generators.Analyzers;
+using ModelGen.Generators.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace ModelGen.Generators.Tests.Diagnostics;
+
+/// <summary>
+/// Measures (prints, never asserts: the VM is noisy) the cost of generating and analyzing a 200-layer model,
+/// the budget being 100 ms. Run with `--logger "console;verbosity=detailed"` to see the figures.
+/// </summary>
+public class AnalyzerPerformanceTests(ITestOutputHelper output)
+{
+    private static string TwoHundredLayers()
+    {
+        var sb = new StringBuilder("using ModelGen;\nnamespace Bench;\n[Model(64)]\npublic partial class Deep200\n{\n");
+        for (int i = 0; i < 199; i++)
+        {
+            string attribute = (i % 4) switch
+            {
+                0 => "Dense(64, Activation = Activation.ReLU)",
+                1 => "Dense(64)",
+                2 => "GELU",
+                _ => "Dropout(0.1)",
+            };
+            sb.Append($"    [{attribute}] public partial Layer L{i} {{ get; }}\n");
+        }
+        return sb.Append("    [Dense(10)] public partial Layer Head { get; }\n}\n").ToString();
+    }
+
+    [Fact]
+    public async Task AnalyzeAndGenerate_200Layers_PrintsTimings()
+    {
+        string source = TwoHundredLayers();
+        var analyzers = ImmutableArray.Create<DiagnosticAnalyzer>(new ModelAnalyzer());
+        var generate = new List<double>();
+        var analyze = new List<double>();
+        var analyzerOwn = new List<double>();
+        Compilation? last = null;
+        for (int run = 0; run < 5; run++) // run 0 is cold (JIT); the rest are steady state
+        {
+            var compilation = GeneratorRunner.CreateCompilation(source);
+            var clock = Stopwatch.StartNew();
+            GeneratorRunner.CreateDriver().RunGeneratorsAndUpdateCompilation(compilation, out var compiled, out _);
+            generate.Add(clock.Elapsed.TotalMilliseconds);
+
+            clock.Restart();
+            var withAnalyzers = compiled.WithAnalyzers(analyzers, new CompilationWithAnalyzersOptions(
+                new AnalyzerOptions(ImmutableArray<AdditionalText>.Empty), onAnalyzerException: null, concurrentAnalysis: false, logAnalyzerExecutionTime: true, reportSuppressedDiagnostics: false));
+            var userTree = compiled.SyntaxTrees.First();
+            var diagnostics = await withAnalyzers.GetAnalyzerSemanticDiagnosticsAsync(compiled.GetSemanticModel(userTree), filterSpan: null, CancellationToken.None);
+            analyze.Add(clock.Elapsed.TotalMilliseconds);
+            analyzerOwn.Add((await withAnalyzers.GetAnalyzerTelemetryInfoAsync(analyzers[0], CancellationToken.None)).ExecutionTime.TotalMilliseconds);
+            Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+            last = compiled;
+        }
+        var compileClock = Stopwatch.StartNew();
+        Assert.Empty(GeneratorRunner.Errors(last!)); // binds every generated method body, which analysis also waits for
+        double compileMs = compileClock.Elapsed.TotalMilliseconds;
+        long generatedChars = last!.SyntaxTrees.Skip(1).Sum(t => (long)t.Length);
+
+        // Where the time goes: binding the user's declarations, then the shared Parse -> Infer -> Lints on bound symbols.
+        var userOnly = new List<double>();
+        var parse = new List<double>();
+        var bind = new List<double>();
+        for (int run = 0; run < 5; run++)
+        {
+            var compilation = GeneratorRunner.CreateCompilation(source);
+            var clock = Stopwatch.StartNew();
+            var type = compilation.GetTypeByMetadataName("Bench.Deep200")!;
+            foreach (var member in type.GetMembers()) member.GetAttributes();
+            bind.Add(clock.Elapsed.TotalMilliseconds);
+            var model = type.GetAttributes().Single(a => a.AttributeClass?.Name == "ModelAttribute");
+            clock.Restart();
+            var spec = Parsing.ModelParser.Parse(type, model, CancellationToken.None);
+            var shapes = Shapes.ShapeInference.Infer(spec);
+            var lints = Shapes.ArchitectureLints.Analyze(spec, shapes);
+            parse.Add(clock.Elapsed.TotalMilliseconds);
+            Assert.True(shapes.IsValid);
+
+            // The analyzer over the user's declarations alone, without generated method bodies to bind.
+            var alone = GeneratorRunner.CreateCompilation(source).WithAnalyzers(analyzers);
+            clock.Restart();
+            await alone.GetAnalyzerDiagnosticsAsync();
+            userOnly.Add(clock.Elapsed.TotalMilliseconds);
+        }
+
+        static string Steady(List<double> xs) { var s = xs.Skip(1).OrderBy(x => x).ToList(); return $"median {s[s.Count / 2]:F1} ms (min {s[0]:F1}, cold {xs[0]:F1})"; }
+        string report = $"200-layer model: generate {Steady(generate)}; analyze the model file with generated parts present (wall, incl. binding) {Steady(analyze)}; ModelAnalyzer's own time {Steady(analyzerOwn)}; "
+            + $"binding the 200 attributes {Steady(bind)}; Parse+Infer+Lints on bound symbols {Steady(parse)}; analyzer over the user declarations alone (wall, incl. binding) {Steady(userOnly)}; "
+            + $"compiling user + generated code ({generatedChars:N0} generated chars) once {compileMs:F0} ms";
+        output.WriteLine(report);
+        Console.WriteLine(report);
+    }
+}

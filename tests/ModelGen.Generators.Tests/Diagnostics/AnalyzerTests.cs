@@ -1,0 +1,354 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Testing;
+using ModelGen.Generators.Tests.Infrastructure;
+
+namespace ModelGen.Generators.Tests.Diagnostics;
+
+/// <summary>
+/// One test per diagnostic: id, severity, exact span (the <c>{|#n:...|}</c> markup) and message. The rendered
+/// message is repeated as a comment above each expectation, as in CommunityToolkit's tests.
+/// </summary>
+public class AnalyzerTests
+{
+    private static Task Verify(string source, params DiagnosticResult[] expected) => new ModelAnalyzerTest(source, expected).RunAsync();
+
+    [Fact]
+    public Task ClassNotPartial_MG0001_OnClassName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public class {|#0:NotPartial|}
+        {
+            [Dense(2)] public partial Layer Fc { get; }
+        }
+        """,
+        // Model class 'NotPartial' must be declared partial so ModelGen can generate its code
+        Expect.Error("MG0001", 0, "Model class 'NotPartial' must be declared partial so ModelGen can generate its code"));
+
+    [Fact]
+    public Task GenericClass_MG0002_OnClassName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class {|#0:Generic|}<T>
+        {
+            [Dense(2)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0002", 0, "Model class 'Generic' must not be generic"));
+
+    [Fact]
+    public Task NestedInNonPartial_MG0002_OnClassName() => Verify("""
+        using ModelGen;
+        public class Outer
+        {
+            [Model(4)]
+            public partial class {|#0:Inner|}
+            {
+                [Dense(2)] public partial Layer Fc { get; }
+            }
+        }
+        """,
+        Expect.Error("MG0002", 0, "Model class 'Inner' is nested in 'Outer', which must be a non-generic partial type"));
+
+    [Fact]
+    public Task NonPartialProperty_MG0003_OnPropertyName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(2)] public Layer {|#0:Fc|} { get; }
+        }
+        """,
+        Expect.Error("MG0003", 0, "Layer member 'Fc' must be a partial property, e.g. 'public partial Layer Fc { get; }'"));
+
+    [Fact]
+    public Task PropertyWithSetter_MG0003_OnPropertyName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(2)] public partial Layer {|#0:Fc|} { get; set; }
+        }
+        """,
+        Expect.Error("MG0003", 0, "Layer member 'Fc' must be a get-only instance property, e.g. 'public partial Layer Fc { get; }'"));
+
+    [Fact]
+    public Task WrongPropertyType_MG0004_OnType() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(2)] public partial {|#0:int|} Fc { get; }
+        }
+        """,
+        Expect.Error("MG0004", 0, "Layer member 'Fc' has type 'int'; layer properties must have type ModelGen.Layer"));
+
+    [Fact]
+    public Task TwoLayerAttributes_MG0005_OnPropertyName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(2), ReLU] public partial Layer {|#0:Fc|} { get; }
+        }
+        """,
+        Expect.Error("MG0005", 0, "Layer member 'Fc' has 2 layer attributes (DenseAttribute, ReLUAttribute); a member is exactly one layer"));
+
+    [Fact]
+    public Task ZeroInputDimension_MG0006_OnModelAttribute() => Verify("""
+        using ModelGen;
+        [{|#0:Model(3, 0)|}]
+        public partial class M
+        {
+            [Dense(2)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0006", 0, "Model 'M' has input shape [3, 0]; every dimension must be positive and at least one is required"));
+
+    [Fact]
+    public Task EmptyInputShape_MG0006_OnModelAttribute() => Verify("""
+        using ModelGen;
+        [{|#0:Model|}]
+        public partial class M
+        {
+            [Dense(2)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0006", 0, "Model 'M' has input shape []; every dimension must be positive and at least one is required"));
+
+    [Fact]
+    public Task NoLayers_MG0007_OnClassName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class {|#0:Empty|}
+        {
+        }
+        """,
+        Expect.Error("MG0007", 0, "Model 'Empty' declares no layers"));
+
+    [Fact]
+    public Task DuplicateWeightName_MG0008_OnSecondPropertyName() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(8)] public partial Layer HiddenLayer { get; }
+            [Dense(2)] public partial Layer {|#0:Hidden_Layer|} { get; }
+        }
+        """,
+        Expect.Error("MG0008", 0, "Layer 'Hidden_Layer' has the weight name 'hidden_layer', which another layer already uses"));
+
+    [Fact]
+    public Task UnboundLayerArguments_MG0009_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [{|#0:Dense("wide")|}] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0009", 0, "The [Dense] attribute on 'Fc' has arguments that do not match any of its constructors"));
+
+    [Fact]
+    public Task UnboundModelArguments_MG0009_OnModelAttribute() => Verify("""
+        using ModelGen;
+        [{|#0:Model("28x28")|}]
+        public partial class M
+        {
+            [Dense(2)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0009", 0, "[Model] on 'M' needs the per-example input shape as integers, e.g. [Model(1, 28, 28)]"));
+
+    [Fact]
+    public Task ZeroUnits_MG0100_OnUnitsArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense({|#0:0|}, Activation = Activation.ReLU)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "Dense 'fc' has 0 units; units must be positive"));
+
+    [Fact]
+    public Task DropoutOutOfRange_MG0100_OnNamedPArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(8)] public partial Layer Fc { get; }
+            [Dropout({|#0:p: 1.5|})] public partial Layer Drop { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "Dropout 'drop' has p = 1.5; p must be in [0, 1)"));
+
+    [Fact]
+    public Task NaNSlope_MG0100_OnSlopeArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(8)] public partial Layer Fc { get; }
+            [LeakyReLU({|#0:double.NaN|})] public partial Layer Leaky { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "LeakyReLU 'leaky' has slope NaN; the slope must be a finite number"));
+
+    [Fact]
+    public Task DenseOnImage_MG0101_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(16, 5, 5)]
+        public partial class Broken
+        {
+            [{|#0:Dense(120)|}] public partial Layer Fc1 { get; }
+            [Dense(10)] public partial Layer Fc2 { get; }
+        }
+        """,
+        Expect.Error("MG0101", 0, "Dense 'fc1' expects a flat input but receives [16, 5, 5] from the model input; add [Flatten] before it"));
+
+    [Fact]
+    public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(8, Activation = Activation.Sigmoid)] public partial Layer Gate { get; }
+            [Dropout(0.1)] public partial Layer Drop { get; }
+            [{|#0:Sigmoid|}] public partial Layer Again { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Warning("MG0201", 0, "Sigmoid 'again' is applied to the output of 'gate', which already applied Sigmoid; remove one of them"));
+
+    [Fact]
+    public Task FusedSoftmaxHead_MG0202_OnActivationArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class Classifier
+        {
+            [Dense(8, Activation = Activation.ReLU)] public partial Layer Fc { get; }
+            [Dense(3, {|#0:Activation = Activation.Softmax|})] public partial Layer Head { get; }
+        }
+        """,
+        Expect.Warning("MG0202", 0, "Model 'Classifier' ends in Softmax ('head'); Loss.CrossEntropy takes logits and applies log-softmax itself, so return logits and apply Softmax only where probabilities are needed"));
+
+    [Fact]
+    public Task StandaloneSoftmaxHead_MG0202_OnSoftmaxAttribute() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class Classifier
+        {
+            [Dense(3)] public partial Layer Head { get; }
+            [{|#0:Softmax|}] public partial Layer Probs { get; }
+        }
+        """,
+        Expect.Warning("MG0202", 0, "Model 'Classifier' ends in Softmax ('probs'); Loss.CrossEntropy takes logits and applies log-softmax itself, so return logits and apply Softmax only where probabilities are needed"));
+
+    [Fact]
+    public Task DropoutLast_MG0203_OnDropoutAttribute() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(3)] public partial Layer Head { get; }
+            [{|#0:Dropout(0.5)|}] public partial Layer Drop { get; }
+        }
+        """,
+        Expect.Warning("MG0203", 0, "Dropout 'drop' is the last layer of 'M'; it randomly zeroes the model's outputs during training, so put it before the last parameterised layer"));
+
+    /// <summary>A plain stack of <paramref name="depth"/> Dense layers; layer <paramref name="tanhAt"/> (if any) uses a marked Tanh.</summary>
+    private static string DeepStack(int depth, int tanhAt = -1)
+    {
+        var sb = new StringBuilder("using ModelGen;\n[Model(16)]\npublic partial class {|#0:Deep|}\n{\n");
+        for (int i = 0; i < depth; i++)
+        {
+            string activation = i == depth - 1 ? "" : i == tanhAt ? ", {|#1:Activation = Activation.Tanh|}" : ", Activation = Activation.ReLU";
+            sb.Append($"    [Dense(16{activation})] public partial Layer Fc{i} {{ get; }}\n");
+        }
+        return sb.Append("}\n").ToString();
+    }
+
+    [Fact]
+    public Task ElevenPlainLayers_MG0204_OnClassName() => Verify(DeepStack(11),
+        Expect.Warning("MG0204", 0, "Model 'Deep' stacks 11 parameterised layers with no normalisation or residual connection; plain stacks deeper than 10 layers train poorly"));
+
+    [Fact]
+    public Task TenPlainLayers_NoDiagnostic() => Verify(DeepStack(10).Replace("{|#0:Deep|}", "Deep"));
+
+    [Fact]
+    public Task TanhInDeepStack_MG0205_OnActivationArgument() => Verify(DeepStack(12, tanhAt: 3),
+        Expect.Warning("MG0204", 0, "Model 'Deep' stacks 12 parameterised layers with no normalisation or residual connection; plain stacks deeper than 10 layers train poorly"),
+        Expect.Warning("MG0205", 1, "Tanh in 'fc3' is a saturating hidden activation in a stack of 12 parameterised layers; its gradient vanishes with depth, use ReLU, GELU or SiLU"));
+
+    [Fact]
+    public Task XavierBeforeFusedReLU_MG0206_OnInitArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(64, Activation = Activation.ReLU, {|#0:Init = Init.XavierUniform|})] public partial Layer Fc1 { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Warning("MG0206", 0, "Dense 'fc1' uses Init.XavierUniform but feeds ReLU; Xavier assumes a symmetric activation and lets ReLU halve the signal variance at every layer, use Init.HeUniform"));
+
+    [Fact]
+    public Task HeBeforeStandaloneTanh_MG0206_OnInitArgument() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(64, {|#0:Init = Init.HeNormal|})] public partial Layer Fc1 { get; }
+            [Tanh] public partial Layer Act { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Warning("MG0206", 0, "Dense 'fc1' uses Init.HeNormal but feeds Tanh; He's doubled variance drives Tanh into saturation, use Init.XavierNormal"));
+
+    [Fact]
+    public Task ValidMlp_NoDiagnostics() => Verify(Samples.Mlp);
+
+    [Fact]
+    public Task SuppressedWarning_PragmaHidesIt() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        public partial class M
+        {
+            [Dense(3)] public partial Layer Head { get; }
+        #pragma warning disable MG0203 // dropout on the outputs is intended here
+            [Dropout(0.5)] public partial Layer Drop { get; }
+        #pragma warning restore MG0203
+        }
+        """);
+
+    /// <summary>
+    /// With the markup stripped, the generator must still turn each invalid model into code that compiles
+    /// (throwing stubs), so `dotnet build`, which skips analyzers once there are compile errors, shows the MG error.
+    /// </summary>
+    [Theory]
+    [InlineData("[Dense(2)] public partial int Fc { get; }", "MG0004")]
+    [InlineData("[Dense(2), ReLU] public partial Layer Fc { get; }", "MG0005")]
+    [InlineData("[Dense(0)] public partial Layer Fc { get; }", "MG0100")]
+    [InlineData("[Dropout(1.5)] public partial Layer Drop { get; }", "MG0100")]
+    [InlineData("[Dense(8)] public partial Layer HiddenLayer { get; } [Dense(2)] public partial Layer Hidden_Layer { get; }", "MG0008")]
+    public void InvalidModel_GeneratorStubs_CompileWithoutErrors(string members, string id)
+    {
+        string source = $"using ModelGen;\n[Model(3, 4)]\npublic partial class M\n{{\n    {(id == "MG0101" ? "" : "[Flatten] public partial Layer Flat { get; }")}\n    {members}\n}}\n";
+        var (output, result) = GeneratorRunner.Run(source);
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(GeneratorRunner.Errors(output));
+        Assert.Contains(result.GeneratedTrees, t => t.ToString().Contains(id + ":", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MissingFlatten_GeneratorStubs_CompileWithoutErrors()
+    {
+        var (output, result) = GeneratorRunner.Run(Regex.Replace(Samples.MissingFlatten, @"\{\|#\d+:|\|\}", ""));
+        Assert.Empty(GeneratorRunner.Errors(output));
+        Assert.Contains(result.GeneratedTrees, t => t.ToString().Contains("MG0101:", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,68 @@
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using ModelGen.Generators.Analyzers;
+using ModelGen.Generators.Diagnostics;
+using ModelGen.Generators.Shapes;
+
+namespace ModelGen.Generators.Tests.Diagnostics;
+
+/// <summary>The catalogue, the release-tracking file and the help pages list the same ids.</summary>
+public class CatalogueTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "ModelGen.sln"))) return dir.FullName;
+        throw new InvalidOperationException("ModelGen.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static IEnumerable<string> ProblemIdValues() =>
+        typeof(ProblemIds).GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!);
+
+    [Fact]
+    public void Find_EveryProblemId_HasItsOwnDescriptor()
+    {
+        var missing = ProblemIdValues().Where(id => DiagnosticDescriptors.Find(id) is null).ToList();
+        Assert.True(missing.Count == 0, "ProblemIds without a descriptor in DiagnosticDescriptors: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Descriptors_ErrorsNotConfigurable_WarningsConfigurable_HelpLinkPerId()
+    {
+        foreach (var d in DiagnosticDescriptors.All)
+        {
+            Assert.Matches("^MG[0-9]{4}$", d.Id);
+            Assert.Equal($"docs/diagnostics/{d.Id}.md", d.HelpLinkUri);
+            bool notConfigurable = d.CustomTags.Contains(WellKnownDiagnosticTags.NotConfigurable);
+            Assert.True(d.DefaultSeverity == DiagnosticSeverity.Error ? notConfigurable : !notConfigurable, $"{d.Id}: severity {d.DefaultSeverity}, NotConfigurable {notConfigurable}");
+            Assert.Equal(d.Id.StartsWith("MG02", StringComparison.Ordinal) ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, d.DefaultSeverity);
+        }
+        Assert.Equal(DiagnosticDescriptors.All.Length, DiagnosticDescriptors.All.Select(d => d.Id).Distinct().Count());
+        Assert.Equal(DiagnosticDescriptors.All, new ModelAnalyzer().SupportedDiagnostics);
+    }
+
+    [Fact]
+    public void HelpPages_EveryId_HasPageWithWrongAndRightExampleAndIndexEntry()
+    {
+        string docs = Path.Combine(RepositoryRoot(), "docs", "diagnostics");
+        string index = File.ReadAllText(Path.Combine(docs, "README.md"));
+        foreach (var d in DiagnosticDescriptors.All)
+        {
+            string page = Path.Combine(docs, d.Id + ".md");
+            Assert.True(File.Exists(page), "missing help page " + page);
+            string text = File.ReadAllText(page);
+            Assert.StartsWith("# " + d.Id + ":", text);
+            Assert.Contains("## Wrong", text);
+            Assert.Contains("## Right", text);
+            Assert.Contains($"[{d.Id}]({d.Id}.md)", index);
+        }
+    }
+
+    [Fact]
+    public void ReleaseTracking_Unshipped_ListsEveryDescriptorWithItsCategoryAndSeverity()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "generators", "ModelGen.Generators", "Diagnostics", "AnalyzerReleases.Unshipped.md"));
+        foreach (var d in DiagnosticDescriptors.All)
+            Assert.Contains(lines, l => l.StartsWith($"{d.Id} | {d.Category} | {d.DefaultSeverity} |", StringComparison.Ordinal));
+    }
+}
