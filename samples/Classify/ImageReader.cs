@@ -24,6 +24,8 @@ internal static class ImageReader
     /// <exception cref="InvalidDataException">The content is not a 28×28 image in a supported format (the message says what was found).</exception>
     internal static void Read(string path, Span<float> pixels, bool invert)
     {
+        if (path != "-" && !File.Exists(path))
+            throw new FileNotFoundException($"image '{path}' does not exist.", path);
         byte[] data = path == "-" ? ReadStandardInput() : File.ReadAllBytes(path);
         string name = path == "-" ? "stdin" : path;
         Decode(data, name, pixels);

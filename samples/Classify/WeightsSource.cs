@@ -46,8 +46,9 @@ internal static class WeightsSource
                 model.LoadWeights(candidate);
                 return (model, $"file {candidate}");
             }
+        string places = besideBinary == inCurrentDirectory ? besideBinary : $"{besideBinary} or {inCurrentDirectory}";
         throw new FileNotFoundException(
-            $"No weights: none embedded in this binary, and no {DefaultFileName} at {besideBinary} or {inCurrentDirectory}. " +
+            $"No weights: none embedded in this binary, and no {DefaultFileName} at {places}. " +
             "Train some with 'dotnet run -c Release --project samples/Mnist' or pass --weights FILE.", DefaultFileName);
     }
 }
