@@ -4,7 +4,7 @@
 namespace Classify;
 
 /// <summary>Everything the command line asked for.</summary>
-internal sealed record Request(string? Weights, bool TestSet, string DataDirectory, string? DumpLogits, bool Invert, bool Info, bool Help, string[] Images);
+internal sealed record Request(string? Weights, bool TestSet, string DataDirectory, string? DumpLogits, bool Invert, bool Info, bool Help, int Repeat, string[] Images);
 
 /// <summary>Parses <c>classify [options] [images...]</c>.</summary>
 internal static class CommandLine
@@ -26,6 +26,8 @@ internal static class CommandLine
                                the current directory).
           --test-set           Classify the vendored MNIST test split; the last line is 'accuracy: 0.XXXX'.
           --data DIR           Folder with the MNIST .idx.gz files (default: data/ beside the binary).
+          --repeat N           With --test-set: run the forward pass N times and report the median time
+                               (compares builds, e.g. instruction sets; default 1).
           --dump-logits FILE   Write every logit as round-trip text, one example per line (compare runs with cmp).
           --invert             Images are dark digits on a light background: use 255 - pixel.
           --info               Print how this binary runs: AOT or JIT, architecture, vector width, FMA, weights.
@@ -44,7 +46,7 @@ internal static class CommandLine
     /// <summary>Returns null and the request, or the problem.</summary>
     private static string? Parse(string[] args, out Request? request)
     {
-        string? weights = null, dump = null;
+        string? weights = null, dump = null, repeatText = null;
         string data = DefaultDataDirectory;
         bool testSet = false, invert = false, info = false, help = false, optionsEnded = false;
         var images = new List<string>();
@@ -74,6 +76,7 @@ internal static class CommandLine
                 case "-w" or "--weights": if (!Value(ref i, out weights)) return error; break;
                 case "--data": if (!Value(ref i, out data)) return error; break;
                 case "--dump-logits": if (!Value(ref i, out dump)) return error; break;
+                case "--repeat": if (!Value(ref i, out repeatText)) return error; break;
                 case "--test-set": if (!Flag(out testSet)) return error; break;
                 case "--invert": if (!Flag(out invert)) return error; break;
                 case "--info": if (!Flag(out info)) return error; break;
@@ -108,7 +111,10 @@ internal static class CommandLine
 
         if (!help && !info && !testSet && images.Count == 0)
             return "nothing to do: give image files, '-' for an image on stdin, --test-set or --info.";
-        request = new Request(weights, testSet, data, dump, invert, info, help, images.ToArray());
+        int repeat = 1;
+        if (repeatText is not null && (!int.TryParse(repeatText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out repeat) || repeat < 1))
+            return $"option '--repeat' needs a positive integer, got '{repeatText}'.";
+        request = new Request(weights, testSet, data, dump, invert, info, help, repeat, images.ToArray());
         return null;
     }
 }
