@@ -32,4 +32,23 @@ public static class ModelWeights
         Span<float> parameters = model.Parameters;
         foreach (var p in infos) staging.AsSpan(p.Offset, p.Length).CopyTo(parameters.Slice(p.Offset, p.Length));
     }
+
+    /// <summary>
+    /// Like <see cref="Load(IModel, string)"/>, from a seekable stream holding a whole safetensors file (for example
+    /// weights embedded in an executable as a manifest resource). The stream is not disposed.
+    /// </summary>
+    /// <param name="model">The model whose parameters are replaced.</param>
+    /// <param name="stream">A readable, seekable stream; the file starts at position 0.</param>
+    /// <param name="sourceName">Names the source in error messages (a path or a resource name).</param>
+    /// <exception cref="InvalidDataException">The data does not hold exactly the model's tensors as F32 with the model's shapes.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot read or seek.</exception>
+    public static void Load(this IModel model, Stream stream, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var infos = model.ParameterInfos;
+        var staging = new float[model.Parameters.Length];
+        SafeTensors.Load(stream, sourceName, infos, staging);
+        Span<float> parameters = model.Parameters;
+        foreach (var p in infos) staging.AsSpan(p.Offset, p.Length).CopyTo(parameters.Slice(p.Offset, p.Length));
+    }
 }

@@ -100,9 +100,29 @@ public static class SafeTensors
     public static void Load(string path, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        ParameterInfo[] expected = ValidateTensors(tensors, buffer.Length);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var entries = ReadHeaderCore(file, path, out _, out long dataStart);
+        Load(file, path, tensors, buffer);
+    }
+
+    /// <summary>
+    /// Like <see cref="Load(string, IReadOnlyList{ParameterInfo}, Span{float})"/>, from a seekable stream holding a
+    /// whole safetensors file from its position 0 (e.g. weights embedded as a manifest resource). The stream is not disposed.
+    /// </summary>
+    /// <param name="stream">A readable, seekable stream; the file must start at position 0.</param>
+    /// <param name="sourceName">Names the source in error messages (a path or a resource name).</param>
+    /// <param name="tensors">Names, shapes and positions in <paramref name="buffer"/>.</param>
+    /// <param name="buffer">Receives the floats.</param>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot read or seek, or <paramref name="tensors"/> is inconsistent.</exception>
+    /// <inheritdoc cref="Load(string, IReadOnlyList{ParameterInfo}, Span{float})" path="/exception"/>
+    public static void Load(Stream stream, string sourceName, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentException.ThrowIfNullOrEmpty(sourceName);
+        if (!stream.CanRead || !stream.CanSeek)
+            throw new ArgumentException($"The stream for '{sourceName}' must be readable and seekable (CanRead={stream.CanRead}, CanSeek={stream.CanSeek}).", nameof(stream));
+        ParameterInfo[] expected = ValidateTensors(tensors, buffer.Length);
+        stream.Position = 0;
+        var entries = ReadHeaderCore(stream, sourceName, out _, out long dataStart);
 
         var byName = new Dictionary<string, SafeTensorEntry>(entries.Count, StringComparer.Ordinal);
         foreach (var e in entries) byName.Add(e.Name, e);
@@ -121,16 +141,16 @@ public static class SafeTensors
         foreach (var e in entries)
             if (!wanted.Contains(e.Name))
                 problems.Add($"unexpected tensor '{e.Name}' ({e.DType} {e.ShapeText}) is not among the {expected.Length} expected tensors");
-        if (problems.Count == 1) throw Invalid(path, problems[0]);
-        if (problems.Count > 1) throw Invalid(path, $"{problems.Count} problems: {string.Join("; ", problems)}");
+        if (problems.Count == 1) throw Invalid(sourceName, problems[0]);
+        if (problems.Count > 1) throw Invalid(sourceName, $"{problems.Count} problems: {string.Join("; ", problems)}");
 
         // Everything checked: only now touch the caller's buffer.
         foreach (var t in expected)
         {
             var e = byName[t.Name];
             Span<float> target = buffer.Slice(t.Offset, t.Length);
-            file.Position = dataStart + e.Begin;
-            file.ReadExactly(MemoryMarshal.AsBytes(target));
+            stream.Position = dataStart + e.Begin;
+            stream.ReadExactly(MemoryMarshal.AsBytes(target));
             if (!BitConverter.IsLittleEndian)
                 BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(target), MemoryMarshal.Cast<float, int>(target));
         }
@@ -248,7 +268,7 @@ public static class SafeTensors
 
     // ---------------------------------------------------------------- reading
 
-    private static List<SafeTensorEntry> ReadHeaderCore(FileStream file, string path, out Dictionary<string, string> metadata, out long dataStart)
+    private static List<SafeTensorEntry> ReadHeaderCore(Stream file, string path, out Dictionary<string, string> metadata, out long dataStart)
     {
         long fileLength = file.Length;
         if (fileLength < 8)
