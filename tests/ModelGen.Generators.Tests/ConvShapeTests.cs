@@ -75,6 +75,7 @@ public class ConvShapeTests
     [InlineData("[AvgPool2D(6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernel", "AvgPool2D 'l' window 6 is larger than its input 5x5")]
     [InlineData("[BatchNorm2D]", "8", ProblemIds.RankMismatch, "", "BatchNorm2D 'l' expects [channels, height, width] but receives [8] from the model input")]
     [InlineData("[BatchNorm1D(Momentum = 2)]", "8", ProblemIds.InvalidHyperParameter, "Momentum", "BatchNorm1D 'l' has Momentum = 2; it must be in [0, 1]")]
+    [InlineData("[Conv2D(6, Kernel = 3, Activation = Activation.Softmax)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Activation", "[Conv2D] on 'L' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first")]
     [InlineData("[GlobalAvgPool]", "8", ProblemIds.RankMismatch, "", "GlobalAvgPool 'l' expects [channels, ...] but receives [8] from the model input")]
     public void Layer_Misconfigured_ReportsProblemAtArgument(string attribute, string input, string id, string argument, string message)
     {

@@ -168,6 +168,13 @@ internal static class ModelParser
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
                 if (args.Length != 1 || args[0].Value is not int outChannels) break;
+                if ((ActivationKind)Named(attribute, "Activation", 0) == ActivationKind.Softmax)
+                {
+                    // Softmax is not elementwise; over which axis would be a guess (channels? positions?).
+                    problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, member, "Activation",
+                        $"[{Trim(kind)}] on '{member}' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first"));
+                    return null;
+                }
                 return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
                     Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
                     (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0));
