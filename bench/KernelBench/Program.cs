@@ -13,7 +13,7 @@ for (int i = 0; i < args.Length; i++)
     else cmds.Add(args[i]);
 }
 if (cmds.Count == 0) cmds.AddRange(["peak", "gemm", "256", "512", "1024", "dense"]);
-// KernelOptions.MaxThreads = threads;
+KernelOptions.MaxThreads = threads;
 
 double peak = 0;
 for (int c = 0; c < cmds.Count; c++)

@@ -20,59 +20,83 @@ public static partial class Gemm
     /// <summary>The widest accelerated vector width in bits, or 0 when vectors are not accelerated (then the direct path runs).</summary>
     internal static int NativeWidth => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
 
+    /// <summary>The packed path over the whole of C, split between threads when <see cref="KernelOptions.MaxThreads"/> allows.</summary>
+    /// <param name="aSpan">A, [m, k] or [k, m] when <paramref name="transA"/>.</param>
+    /// <param name="bSpan">B, [k, n] or [n, k] when <paramref name="transB"/>.</param>
+    /// <param name="cSpan">C [m, n].</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="k">The reduction length.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="transA">A is stored transposed.</param>
+    /// <param name="transB">B is stored transposed.</param>
+    /// <param name="accumulate">Add to C instead of overwriting it.</param>
     /// <param name="width">Microkernel vector width in bits (128, 256 or 512); NR = two vectors = width / 16 floats.</param>
     private static unsafe void Packed(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n,
         bool transA, bool transB, bool accumulate, int width)
     {
-        int nr = width / 16;
-        int kcMax = Math.Min(KC, k);
-        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, m), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
-        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, n), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
-        float* tile = stackalloc float[MR * 32 + 16];                                      // edge tile [MR][NR]
-        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
-
         fixed (float* a = aSpan, b = bSpan, c = cSpan)
         {
-            for (int jc = 0; jc < n; jc += NC)
+            int parts = ParallelParts(m, k, n);
+            if (parts > 1)
+                GemmJob.Run(a, b, c, m, k, n, transA, transB, accumulate, width, dot: false, parts);
+            else
+                PackedRange(a, b, c, m, k, n, transA, transB, accumulate, width, 0, m, 0, n);
+        }
+    }
+
+    /// <summary>
+    /// Rows [row0, row1) × columns [col0, col1) of C by the packed algorithm. Each element's value does not depend on
+    /// the range (the same microkernel sums the same KC slices in the same order), which is what lets threads split C.
+    /// </summary>
+    internal static unsafe void PackedRange(float* a, float* b, float* c, int m, int k, int n,
+        bool transA, bool transB, bool accumulate, int width, int row0, int row1, int col0, int col1)
+    {
+        int nr = width / 16;
+        int kcMax = Math.Min(KC, k);
+        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, row1 - row0), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
+        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, col1 - col0), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
+        float* tile = stackalloc float[MR * 32 + 16];                                                // edge tile [MR][NR]
+        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
+
+        for (int jc = col0; jc < col1; jc += NC)
+        {
+            int nc = Math.Min(NC, col1 - jc);
+            for (int pc = 0; pc < k; pc += KC)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int kc = Math.Min(KC, k - pc);
+                // Later KC slices add to what the first slice wrote.
+                bool add = accumulate || pc > 0;
+                if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
+                else PackB(b, packB, n, pc, kc, jc, nc, nr);
+
+                for (int ic = row0; ic < row1; ic += MC)
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    // Later KC slices add to what the first slice wrote.
-                    bool add = accumulate || pc > 0;
-                    if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
-                    else PackB(b, packB, n, pc, kc, jc, nc, nr);
+                    int mc = Math.Min(MC, row1 - ic);
+                    if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
+                    else PackA(a, packA, k, pc, kc, ic, mc);
 
-                    for (int ic = 0; ic < m; ic += MC)
+                    for (int jr = 0; jr < nc; jr += nr)
                     {
-                        int mc = Math.Min(MC, m - ic);
-                        if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
-                        else PackA(a, packA, k, pc, kc, ic, mc);
-
-                        for (int jr = 0; jr < nc; jr += nr)
+                        int ncols = Math.Min(nr, nc - jr);
+                        float* bPanel = packB + (nint)jr * kc;
+                        for (int ir = 0; ir < mc; ir += MR)
                         {
-                            int ncols = Math.Min(nr, nc - jr);
-                            float* bPanel = packB + (nint)jr * kc;
-                            for (int ir = 0; ir < mc; ir += MR)
+                            int nrows = Math.Min(MR, mc - ir);
+                            float* aPanel = packA + (nint)ir * kc;
+                            float* cTile = c + (nint)(ic + ir) * n + jc + jr;
+                            if (nrows == MR && ncols == nr)
                             {
-                                int nrows = Math.Min(MR, mc - ir);
-                                float* aPanel = packA + (nint)ir * kc;
-                                float* cTile = c + (nint)(ic + ir) * n + jc + jr;
-                                if (nrows == MR && ncols == nr)
+                                Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
+                            }
+                            else
+                            {
+                                Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
+                                for (int r = 0; r < nrows; r++)
                                 {
-                                    Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
-                                }
-                                else
-                                {
-                                    Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
-                                    for (int r = 0; r < nrows; r++)
-                                    {
-                                        float* dst = cTile + (nint)r * n;
-                                        float* src = tile + r * nr;
-                                        if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
-                                        else for (int j = 0; j < ncols; j++) dst[j] = src[j];
-                                    }
+                                    float* dst = cTile + (nint)r * n;
+                                    float* src = tile + r * nr;
+                                    if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
+                                    else for (int j = 0; j < ncols; j++) dst[j] = src[j];
                                 }
                             }
                         }

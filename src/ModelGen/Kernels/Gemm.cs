@@ -21,7 +21,8 @@ namespace ModelGen.Kernels;
 
 /// <summary>Row-major single-precision matrix multiplication: C (+)= op(A)·op(B).</summary>
 /// <remarks>
-/// Single-threaded and deterministic: the same shapes and inputs give the same bits whatever the buffers' alignment.
+/// Deterministic: the same shapes and inputs give the same bits whatever the buffers' alignment and whatever
+/// <see cref="KernelOptions.MaxThreads"/> (large products split C between threads, never the sum over k).
 /// Results may differ from other machines in the last bits (fused multiply-add is used where the hardware has it,
 /// and the vector width decides the summation order on some paths). <c>c</c> must not overlap <c>a</c> or <c>b</c>.
 /// </remarks>
@@ -160,9 +161,19 @@ public static partial class Gemm
 
     private static unsafe void RunDot(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n, bool accumulate, int width)
     {
-        var none = default(NoEpilogue);
         fixed (float* a = aSpan, b = bSpan, c = cSpan)
-            DotNT(a, b, c, m, k, n, accumulate, 0, n, ref none, width);
+        {
+            int parts = ParallelParts(m, k, n);
+            if (parts > 1)
+            {
+                GemmJob.Run(a, b, c, m, k, n, transA: false, transB: true, accumulate, width, dot: true, parts);
+            }
+            else
+            {
+                var none = default(NoEpilogue);
+                DotNT(a, b, c, m, k, n, accumulate, 0, n, ref none, width);
+            }
+        }
     }
 
     /// <summary>
