@@ -10,13 +10,15 @@ namespace ModelGen.Tests.Kernels;
 [Trait("Category", "Kernels")]
 public class GemmThreadingTests
 {
-    public enum Case { PackedNN, PackedNT, PackedTN, DotNT }
+    public enum Case { PackedNN, PackedNT, PackedTN, DotNT, PackedNNV128, DotNTV128 }
 
     private static (bool TransA, bool TransB, Gemm.Path Path) Describe(Case c) => c switch
     {
         Case.PackedNN => (false, false, Gemm.Path.Packed),
         Case.PackedNT => (false, true, Gemm.Path.Packed),
         Case.PackedTN => (true, false, Gemm.Path.Packed),
+        Case.PackedNNV128 => (false, false, Gemm.Path.PackedV128),
+        Case.DotNTV128 => (false, true, Gemm.Path.DotV128),
         _ => (false, true, Gemm.Path.Dot),
     };
 
@@ -34,6 +36,8 @@ public class GemmThreadingTests
     [InlineData(Case.PackedTN, 157, 131, 149)]
     [InlineData(Case.DotNT, 61, 301, 139)]
     [InlineData(Case.PackedNN, 301, 270, 40)]   // splits rows across an MC block and two KC slices
+    [InlineData(Case.PackedNNV128, 131, 129, 130)]   // the NEON width (software vectors on a machine without SSE)
+    [InlineData(Case.DotNTV128, 67, 257, 127)]
     public void Multiply_TwoThreads_BitIdenticalToOneThreadAndMatchesReference(Case kind, int m, int k, int n)
     {
         Assert.True(Gemm.ParallelParts(m, k, n) == 1, "with the default MaxThreads = 1 kernels must not fork");
@@ -55,7 +59,9 @@ public class GemmThreadingTests
                 }
                 return false;
             });
-            Assert.True(forked || Environment.ProcessorCount < 2, "the two-thread call never ran on two threads");
+            // With vectors off (DOTNET_EnableHWIntrinsic=0) the automatic widths fall back to the direct path, which stays single-threaded.
+            bool canFork = Environment.ProcessorCount >= 2 && (Gemm.NativeWidth != 0 || kind is Case.PackedNNV128 or Case.DotNTV128);
+            Assert.True(forked || !canFork, "the two-thread call never ran on two threads");
             Assert.Equal(one, two);   // bit for bit
             if (transA) Gemm.ReferenceTN(a, b, expected, m, k, n, accumulate);
             else if (transB) Gemm.ReferenceNT(a, b, expected, m, k, n, accumulate);
