@@ -38,8 +38,8 @@ public sealed class ModelGenPeer : IPeer
         {
             "mlp_infer" when threads == 1 => new MlpInfer(LoadMlp(data.Weights("mlp")), spec.Batch),
             "mlp_train" when threads == 1 => new MlpTrain(LoadMlp(data.Weights("mlp")), data.Weights("mlp"), spec.Batch),
-            "sgemm" when threads == 1 => new Sgemm(spec.N),
-            _ => null,   // LeNet, transformer and LSTM layers do not exist yet; multi-thread models are not wired
+            "sgemm" => new Sgemm(spec.N, threads),
+            _ => null,   // LeNet, transformer and LSTM layers do not exist yet (the report prints n/a)
         };
     }
 
@@ -127,21 +127,30 @@ public sealed class ModelGenPeer : IPeer
         public void Dispose() { }
     }
 
-    /// <summary>W4: C = A·B with the runtime's GEMM (row-major, square).</summary>
+    /// <summary>W4: C = A·B with the runtime's GEMM (row-major, square), on spec.Threads threads.</summary>
     private sealed class Sgemm : IBenchCase
     {
         private readonly int _n;
         private readonly float[] _a, _b, _c;
 
-        public Sgemm(int n)
+        private readonly int _threads;
+
+        public Sgemm(int n, int threads)
         {
             _n = n;
+            _threads = threads;
             (_a, _b) = BenchData.Gemm(n);
             _c = new float[n * n];
         }
 
         public float[] Output() { Run(); return (float[])_c.Clone(); }
-        public void Run() => Gemm.NN(_a, _b, _c, _n, _n, _n);
-        public void Dispose() { }
+        public void Run()
+        {
+            // The harness gives each case its thread count; ModelGen's is process-wide, so set it per call (a field write).
+            KernelOptions.MaxThreads = _threads;
+            Gemm.NN(_a, _b, _c, _n, _n, _n);
+        }
+
+        public void Dispose() => KernelOptions.MaxThreads = 1;
     }
 }

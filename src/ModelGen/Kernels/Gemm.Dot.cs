@@ -47,6 +47,7 @@ public static partial class Gemm
         else DotNT<Vector128<float>, TEp>(a, b, c, m, k, n, accumulate, col0, col1, ref epilogue);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotNT<TV, TEp>(float* a, float* b, float* c, int m, int k, int n, bool accumulate, int col0, int col1,
         ref TEp epilogue) where TV : struct where TEp : struct, IGemmEpilogue
     {
@@ -95,6 +96,7 @@ public static partial class Gemm
     }
 
     /// <summary>One dot product with a single accumulator (edge elements only: latency-bound, but bit-identical to the tiles).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe float DotOne<TV>(float* x, float* y, int k) where TV : struct
     {
         int w = Simd.Count<TV>();
@@ -105,6 +107,7 @@ public static partial class Gemm
     }
 
     /// <summary>C[0..4, 0..3] (+)= A[0..4, :]·B[0..3, :]ᵀ; A and B rows are k apart, C rows ldc apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Dot4x3<TV>(float* a, float* b, float* c, int k, int ldc, bool accumulate) where TV : struct
     {
         int w = Simd.Count<TV>();
@@ -132,6 +135,7 @@ public static partial class Gemm
     }
 
     /// <summary>C[0, 0..8] (+)= A[0, :]·B[0..8, :]ᵀ (batch-1 GEMV: W read row by row, 8 independent chains).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Dot1x8<TV>(float* a, float* b, float* c, int k, bool accumulate) where TV : struct
     {
         int w = Simd.Count<TV>();

@@ -48,6 +48,7 @@ public static partial class Gemm
     /// Rows [row0, row1) × columns [col0, col1) of C by the packed algorithm. Each element's value does not depend on
     /// the range (the same microkernel sums the same KC slices in the same order), which is what lets threads split C.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void PackedRange(float* a, float* b, float* c, int m, int k, int n,
         bool transA, bool transB, bool accumulate, int width, int row0, int row1, int col0, int col1)
     {
@@ -118,6 +119,7 @@ public static partial class Gemm
     }
 
     // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Each row is read contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -135,6 +137,7 @@ public static partial class Gemm
     }
 
     // A[k,m] (the TN layout): panel element (r, p) = a[(pc+p)·m + ic+ir+r]; MR consecutive floats per p.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackATransposed(float* a, float* dst, int m, int pc, int kc, int ic, int mc)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -153,6 +156,7 @@ public static partial class Gemm
     }
 
     // B[k,n] row-major: panel element (p, c) = b[(pc+p)·n + jc+jr+c]; NR consecutive floats per p.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB(float* b, float* dst, int n, int pc, int kc, int jc, int nc, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -179,6 +183,7 @@ public static partial class Gemm
 
     // B[n,k] (the NT layout): panel element (p, c) = b[(jc+jr+c)·k + pc+p]. Reads run along a row of B (contiguous);
     // the writes stride by NR within a panel that fits in L1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackBTransposed(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -205,6 +210,7 @@ public static partial class Gemm
     }
 
     // 12 accumulators + 2 B vectors + 1 broadcast = 15 registers: fits the 16 of AVX2/SSE as well as AVX-512's 32.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -247,6 +253,7 @@ public static partial class Gemm
         v1.Store(c + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel256(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -289,6 +296,7 @@ public static partial class Gemm
         v1.Store(c + 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel128(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,

@@ -13,6 +13,8 @@
 //  * Direct: for small problems (batch-1 GEMV, tiny k) packing costs more than it saves; rows are streamed with
 //    vectorised axpy (NN, TN) or dot products (NT; only when vectors are not accelerated, else Dot serves).
 // The naive references (Reference*) stay in this file: tests compare every path with them.
+// Loop-carrying kernels are [AggressiveOptimization]: tier-0 code would call every generic vector helper out of
+// line (100× slower) until tiering caught up, which a short-lived process or a first epoch would feel.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -200,6 +202,7 @@ public static partial class Gemm
 
     // C[m,n] (+)= A[m,k]·B[k,n]: each C row takes four B rows per pass (c += a0·b0 + a1·b1 + a2·b2 + a3·b3), so the
     // row is loaded and stored k/4 times instead of k.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectNN(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, kk = (nuint)k;
@@ -218,6 +221,7 @@ public static partial class Gemm
     }
 
     // C[m,n] (+)= A[k,m]ᵀ·B[k,n]: the same row update, with the scalar coefficients read down a column of A.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectTN(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, mm = (nuint)m, kk = (nuint)k;
@@ -236,6 +240,7 @@ public static partial class Gemm
     }
 
     // C[m,n] (+)= A[m,k]·B[n,k]ᵀ: one dot product per element; both operands are read contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectNT(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, kk = (nuint)k;
