@@ -1,6 +1,7 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [accuracy] [--threads T]
+// (accuracy: max error of exp/tanh/sigmoid/erf-GELU/log-softmax vs float64, the table in docs/kernels.md)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
@@ -37,6 +38,9 @@ for (int c = 0; c < cmds.Count; c++)
                 us = Time(() => Gemm.TN(a, b, cc, n, n, n));
                 Console.WriteLine($"sgemm TN {n,5} t={threads}: {us,10:F1} us  {2.0 * n * n * n / us / 1e3,6:F1} GFLOP/s");
             }
+            break;
+        case "accuracy":
+            Accuracy.Run(stride: 4099);
             break;
         case "dense":
             foreach (int batch in new[] { 1, 64 })
