@@ -67,7 +67,7 @@ if not same:
 PY
 
 # 3. the harness's own script does the build, the TorchSharp workaround, the models and the run
-export MODELGEN_BENCH_MACHINE_OUT="$BENCH/.build/machine.json"
+export MODELGEN_BENCH_MACHINE_OUT="${OUT%.json}.machine.json"   # FMA peak etc., beside the results
 rm -f "$MODELGEN_BENCH_MACHINE_OUT" "$OUT"
 status=0
 bash "$WORK/run.sh" --out "$OUT" ${ARGS[@]+"${ARGS[@]}"} || status=$?
