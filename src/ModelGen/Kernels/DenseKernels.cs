@@ -55,17 +55,18 @@ public static class DenseKernels
         bool identity = typeof(TAct) == typeof(IdentityActivation);
         bool needEpilogue = !(identity && bias.IsEmpty && !keepPre);
 
+        string outName = keepPre ? nameof(preActivation) : nameof(output);
+        ThrowHelper.CheckNoOverlap(input, gemmOut, nameof(input), outName);
+        ThrowHelper.CheckNoOverlap(weight, gemmOut, nameof(weight), outName);
+
         if (Gemm.NativeWidth != 0 && Gemm.PreferDot(batch, inFeatures, outFeatures))
         {
             // Unpacked dot-product GEMM; bias and activation run on each finished block while it is in L1.
-            string outName = keepPre ? nameof(preActivation) : nameof(output);
-            ThrowHelper.CheckNoOverlap(input, gemmOut, nameof(input), outName);
-            ThrowHelper.CheckNoOverlap(weight, gemmOut, nameof(weight), outName);
             ForwardDot(act, input, weight, bias, gemmOut, output, needEpilogue, batch, inFeatures, outFeatures);
             return;
         }
 
-        Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);   // (validates overlap with input/weight)
+        Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);
         if (!needEpilogue) return;
 
         ref float pre = ref MemoryMarshal.GetReference(gemmOut);
