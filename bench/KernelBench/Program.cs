@@ -1,6 +1,6 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [accuracy] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [accuracy] [--threads T]
 // (accuracy: max error of exp/tanh/sigmoid/erf-GELU/log-softmax vs float64, the table in docs/kernels.md)
 using System.Diagnostics;
 using ModelGen.Kernels;
@@ -37,6 +37,29 @@ for (int c = 0; c < cmds.Count; c++)
                 Console.WriteLine($"sgemm NT {n,5} t={threads}: {us,10:F1} us  {2.0 * n * n * n / us / 1e3,6:F1} GFLOP/s");
                 us = Time(() => Gemm.TN(a, b, cc, n, n, n));
                 Console.WriteLine($"sgemm TN {n,5} t={threads}: {us,10:F1} us  {2.0 * n * n * n / us / 1e3,6:F1} GFLOP/s");
+            }
+            break;
+        case "mlp":
+            {
+                var model = new BenchMlp(seed: 1);
+                foreach (int batch in new[] { 1, 64 })
+                {
+                    float[] x = Fill(batch * BenchMlp.InputSize, 8), y = new float[batch * BenchMlp.OutputSize];
+                    double us = Time(() => model.Forward(x, y, batch));
+                    Console.WriteLine($"mlp forward b={batch,2}: {us,8:F2} us");
+                }
+                var sgd = new ModelGen.Sgd(0.01f);
+                float[] xt = Fill(64 * BenchMlp.InputSize, 9), logits = new float[64 * 10], dLogits = new float[64 * 10];
+                int[] labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
+                double step = Time(() =>
+                {
+                    model.Gradients.Clear();
+                    model.ForwardTrain(xt, logits, 64);
+                    ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, 64);
+                    model.Backward(dLogits, default);
+                    sgd.Step(model, model.Gradients);
+                });
+                Console.WriteLine($"mlp train step b=64: {step,8:F2} us");
             }
             break;
         case "accuracy":
