@@ -7,6 +7,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Kernels;
 
@@ -213,6 +214,7 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 32);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -241,6 +243,22 @@ public static partial class Gemm
         Store512(c, c50, c51, accumulate);
     }
 
+    /// <summary>
+    /// Asks for the C tile's lines while the k loop runs: C rows lie ldc apart (4 KiB for n = 1024) and usually come
+    /// from L2/L3, and without this the final read-modify-write of the tile stalls on them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchTile(float* c, int ldc, int cols)
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < MR; r++)
+        {
+            float* row = c + (nint)r * ldc;
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + cols - 1);   // the row's last element: a second line when the tile is not line-aligned
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Store512(float* c, Vector512<float> v0, Vector512<float> v1, bool accumulate)
     {
@@ -256,6 +274,7 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel256(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 16);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -299,6 +318,7 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel128(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 8);
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
