@@ -40,6 +40,14 @@ public static class ConvKernels
     /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or spans overlap.</exception>
     public static void Forward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+        => Im2ColForward(act, g, input, weight, bias, output, preActivation, batch);
+
+    /// <summary>
+    /// The general im2col + GEMM path of <see cref="Forward"/> (one unfolding and one GEMM per example and group), kept as
+    /// the baseline for tests and benchmarks. Same contract as <see cref="Forward"/>.
+    /// </summary>
+    public static void Im2ColForward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
     {
         g.Validate(nameof(g));
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
@@ -116,6 +124,15 @@ public static class ConvKernels
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
     /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or outputs overlap inputs.</exception>
     public static void Backward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+        => Im2ColBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+
+    /// <summary>
+    /// The general im2col + GEMM path of <see cref="Backward"/>, kept as the baseline for tests and benchmarks. Same
+    /// contract as <see cref="Backward"/>.
+    /// </summary>
+    public static void Im2ColBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
     {
