@@ -19,7 +19,7 @@ namespace ModelGen.Kernels;
 
 /// <summary>Fused forward and backward kernels for a convolution layer <c>y = act(conv(x, W) + b)</c>.</summary>
 /// <remarks>Single-threaded and deterministic; results may differ from other machines in the last bits (see <see cref="Gemm"/>).</remarks>
-public static class ConvKernels
+public static partial class ConvKernels
 {
     [ThreadStatic] private static float[]? t_col;
     [ThreadStatic] private static float[]? t_dCol;
@@ -40,7 +40,23 @@ public static class ConvKernels
     /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or spans overlap.</exception>
     public static void Forward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
-        => Im2ColForward(act, g, input, weight, bias, output, preActivation, batch);
+        => Forward(Path.Auto, act, g, input, weight, bias, output, preActivation, batch);
+
+    /// <summary><see cref="Forward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    internal static void Forward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        CheckForward(g, input, weight, bias, output, preActivation, batch);
+        if (batch == 0) return;
+        switch (Resolve(path))
+        {
+            case Path.Im2Col: Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V512: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V256: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V128: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch); break;
+            default: DirectForward<TAct, float, ConvScalar>(act, g, input, weight, bias, output, preActivation, batch); break;
+        }
+    }
 
     /// <summary>
     /// The general im2col + GEMM path of <see cref="Forward"/> (one unfolding and one GEMM per example and group), kept as
@@ -48,6 +64,14 @@ public static class ConvKernels
     /// </summary>
     public static void Im2ColForward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        CheckForward(g, input, weight, bias, output, preActivation, batch);
+        if (batch == 0) return;
+        Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch);
+    }
+
+    private static void CheckForward(in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch)
     {
         g.Validate(nameof(g));
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
@@ -68,8 +92,13 @@ public static class ConvKernels
         ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
         ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
         ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
-        if (batch == 0) return;
+    }
 
+    private static void Im2ColForwardCore<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        int inLen = g.InputLength, outLen = g.OutputLength;
+        bool keepPre = !preActivation.IsEmpty;
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
         int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
         bool pointwise = IsPointwise(g);
@@ -126,13 +155,40 @@ public static class ConvKernels
     public static void Backward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
-        => Im2ColBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+        => Backward(Path.Auto, act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+
+    /// <summary><see cref="Backward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    internal static void Backward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+    {
+        ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+        if (batch == 0) return;
+        switch (Resolve(path))
+        {
+            case Path.Im2Col: Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V512: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V256: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V128: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch); break;
+            default: DirectBackward<float, ConvScalar>(g, grad, input, weight, dWeight, dInput, batch); break;
+        }
+    }
 
     /// <summary>
     /// The general im2col + GEMM path of <see cref="Backward"/>, kept as the baseline for tests and benchmarks. Same
     /// contract as <see cref="Backward"/>.
     /// </summary>
     public static void Im2ColBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+    {
+        ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+        if (batch == 0) return;
+        Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch);
+    }
+
+    /// <summary>Validates the backward operands, forms dPre = dOutput ⊙ act'(pre) and accumulates dBias; returns ∂loss/∂pre.</summary>
+    private static ReadOnlySpan<float> PrepareBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
     {
@@ -175,10 +231,8 @@ public static class ConvKernels
             }
             grad = dPre;
         }
-        if (batch == 0) return;
-
-        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
-        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+        if (batch == 0) return grad;
+        int p = g.OutHeight * g.OutWidth;
 
         // dBias[o] += Σ_{b, p} dPre[b, o, p]: each row summed on its own, rows added in batch order (alignment-independent).
         if (!dBias.IsEmpty)
@@ -188,7 +242,15 @@ public static class ConvKernels
                 for (int o = 0; o < g.OutChannels; o++)
                     dBias[o] += RowOps.Sum(ref Unsafe.Add(ref gr, (nuint)(b * outLen + o * p)), (nuint)p);
         }
+        return grad;
+    }
 
+    private static void Im2ColBackwardCore(in ConvGeometry g, ReadOnlySpan<float> grad, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> weight, Span<float> dWeight, Span<float> dInput, int batch)
+    {
+        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
+        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+        int inLen = g.InputLength, outLen = g.OutputLength;
         bool pointwise = IsPointwise(g);
         Span<float> col = pointwise ? default : Scratch(ref t_col, k * p);     // [K, P]
         Span<float> dCol = pointwise || dInput.IsEmpty ? default : Scratch(ref t_dCol, k * p);   // [K, P]
