@@ -267,9 +267,12 @@ public static partial class ConvKernels
 
         // The input gradient of a stride-1 convolution is a stride-1 "full" convolution of dPre, padded by
         // q = (K − 1)·d − p on each side, with the weight transposed to [Cg, Og, KH, KW] and flipped in both axes.
+        // It computes H·Wp2 positions per input channel against P (rounded up) for the alternative, dCol = Wᵀ·dPre
+        // through the same tiles followed by col2im; a wide padding (LeNet's 5×5 on 10×10: 2.5×) makes the latter cheaper.
         int qh = (kh - 1) * g.DilationH - g.PadH, qw = (kw - 1) * g.DilationW - g.PadW;
-        bool full = !dInput.IsEmpty && layout.Implicit && qh >= 0 && qw >= 0;
         int hp2 = oh + 2 * qh, wp2 = ow + 2 * qw, k2 = og * kh * kw, positions2 = h * wp2, pitch2 = (positions2 + tile - 1) / tile * tile;
+        int pitchP = (p + tile - 1) / tile * tile;
+        bool full = !dInput.IsEmpty && layout.Implicit && qh >= 0 && qw >= 0 && positions2 * 10L <= pitchP * 13L;
         Span<float> src2 = default, wide2 = default, wT = default, dCol = default;
         Span<int> koff2 = default;
         if (full)
@@ -293,7 +296,18 @@ public static partial class ConvKernels
         }
         else if (!dInput.IsEmpty)
         {
-            dCol = Scratch(ref t_dCol, k * p);
+            // dCol[K, P] = Σ_o Wᵀ[K, o]·dPre[o, P]: the forward tile with the weight transposed per group to [K, Og] and
+            // dPre copied (compact, koff = o·P) into a buffer with slack for the last tile's over-read.
+            dCol = Scratch(ref t_dCol, k * pitchP);
+            src2 = Scratch(ref t_src2, og * p + tile);
+            src2.Slice(og * p).Clear();
+            koff2 = ScratchInt(ref t_koff2, og);
+            for (int o = 0; o < og; o++) koff2[o] = o * p;
+            wT = Scratch(ref t_wT, groups * k * og);
+            for (int grp = 0; grp < groups; grp++)
+                for (int t = 0; t < k; t++)
+                    for (int o = 0; o < og; o++)
+                        wT[(grp * k + t) * og + o] = weight[(grp * og + o) * k + t];
         }
 
         for (int b = 0; b < batch; b++)
@@ -320,10 +334,10 @@ public static partial class ConvKernels
                 }
                 else
                 {
-                    // dCol[K, P] = W_g[Og, K]ᵀ · dPre_g[Og, P]; dx_g = col2im(dCol)
-                    Gemm.TN(weight.Slice(grp * og * k, og * k), gOut, dCol, k, og, p);
+                    gOut.CopyTo(src2);
+                    Tiles<TV, TOps>(src2, koff2, wT.Slice(grp * k * og, k * og), k, og, p, dCol, pitchP);
                     dx.Clear();
-                    Col2Im(g, dCol, dx, cg);
+                    Col2Im(g, dCol, dx, cg, pitchP);
                 }
             }
     }
