@@ -19,7 +19,7 @@ namespace ModelGen.Kernels;
 
 /// <summary>Fused forward and backward kernels for a convolution layer <c>y = act(conv(x, W) + b)</c>.</summary>
 /// <remarks>Single-threaded and deterministic; results may differ from other machines in the last bits (see <see cref="Gemm"/>).</remarks>
-public static class ConvKernels
+public static partial class ConvKernels
 {
     [ThreadStatic] private static float[]? t_col;
     [ThreadStatic] private static float[]? t_dCol;
@@ -40,6 +40,38 @@ public static class ConvKernels
     /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or spans overlap.</exception>
     public static void Forward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+        => Forward(Path.Auto, act, g, input, weight, bias, output, preActivation, batch);
+
+    /// <summary><see cref="Forward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    internal static void Forward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        CheckForward(g, input, weight, bias, output, preActivation, batch);
+        if (batch == 0) return;
+        switch (Resolve(path))
+        {
+            case Path.Im2Col: Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V512: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V256: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.V128: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch); break;
+            default: DirectForward<TAct, float, ConvScalar>(act, g, input, weight, bias, output, preActivation, batch); break;
+        }
+    }
+
+    /// <summary>
+    /// The general im2col + GEMM path of <see cref="Forward"/> (one unfolding and one GEMM per example and group), kept as
+    /// the baseline for tests and benchmarks. Same contract as <see cref="Forward"/>.
+    /// </summary>
+    public static void Im2ColForward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        CheckForward(g, input, weight, bias, output, preActivation, batch);
+        if (batch == 0) return;
+        Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch);
+    }
+
+    private static void CheckForward(in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch)
     {
         g.Validate(nameof(g));
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
@@ -60,8 +92,13 @@ public static class ConvKernels
         ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
         ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
         ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
-        if (batch == 0) return;
+    }
 
+    private static void Im2ColForwardCore<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
+    {
+        int inLen = g.InputLength, outLen = g.OutputLength;
+        bool keepPre = !preActivation.IsEmpty;
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
         int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
         bool pointwise = IsPointwise(g);
@@ -118,6 +155,46 @@ public static class ConvKernels
     public static void Backward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+        => Backward(Path.Auto, act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+
+    /// <summary><see cref="Backward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    internal static void Backward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+    {
+        ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+        if (batch == 0) return;
+        Path resolved = Resolve(path);
+        // Strided layers with small outputs spend the dot-product tiles on short rows (a 4×2 tile reduces over only P
+        // positions); the packed GEMM amortises better there (measured with bench/ConvBench on the ResNet's 7×7 layers).
+        if (path == Path.Auto && (g.StrideH != 1 || g.StrideW != 1) && g.OutHeight * g.OutWidth < 128) resolved = Path.Im2Col;
+        switch (resolved)
+        {
+            case Path.Im2Col: Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V512: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V256: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V128: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch); break;
+            default: DirectBackward<float, ConvScalar>(g, grad, input, weight, dWeight, dInput, batch); break;
+        }
+    }
+
+    /// <summary>
+    /// The general im2col + GEMM path of <see cref="Backward"/>, kept as the baseline for tests and benchmarks. Same
+    /// contract as <see cref="Backward"/>.
+    /// </summary>
+    public static void Im2ColBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
+    {
+        ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+        if (batch == 0) return;
+        Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch);
+    }
+
+    /// <summary>Validates the backward operands, forms dPre = dOutput ⊙ act'(pre) and accumulates dBias; returns ∂loss/∂pre.</summary>
+    private static ReadOnlySpan<float> PrepareBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
+        Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
     {
         g.Validate(nameof(g));
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
@@ -158,10 +235,8 @@ public static class ConvKernels
             }
             grad = dPre;
         }
-        if (batch == 0) return;
-
-        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
-        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+        if (batch == 0) return grad;
+        int p = g.OutHeight * g.OutWidth;
 
         // dBias[o] += Σ_{b, p} dPre[b, o, p]: each row summed on its own, rows added in batch order (alignment-independent).
         if (!dBias.IsEmpty)
@@ -171,7 +246,15 @@ public static class ConvKernels
                 for (int o = 0; o < g.OutChannels; o++)
                     dBias[o] += RowOps.Sum(ref Unsafe.Add(ref gr, (nuint)(b * outLen + o * p)), (nuint)p);
         }
+        return grad;
+    }
 
+    private static void Im2ColBackwardCore(in ConvGeometry g, ReadOnlySpan<float> grad, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> weight, Span<float> dWeight, Span<float> dInput, int batch)
+    {
+        int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
+        int k = cg * g.KernelH * g.KernelW, p = g.OutHeight * g.OutWidth, hw = g.InHeight * g.InWidth;
+        int inLen = g.InputLength, outLen = g.OutputLength;
         bool pointwise = IsPointwise(g);
         Span<float> col = pointwise ? default : Scratch(ref t_col, k * p);     // [K, P]
         Span<float> dCol = pointwise || dInput.IsEmpty ? default : Scratch(ref t_dCol, k * p);   // [K, P]
@@ -311,8 +394,10 @@ public static class ConvKernels
     /// The adjoint of <see cref="Im2Col"/>: adds every entry of dCol[Cg·KH·KW, OH·OW] into the input position it was
     /// read from (padding taps are dropped). dx[Cg, H, W] must be cleared by the caller.
     /// </summary>
-    private static void Col2Im(in ConvGeometry g, ReadOnlySpan<float> dCol, Span<float> dx, int cg)
+    /// <param name="rowPitch">Distance between dCol rows (OH·OW when packed; more when each row is padded to whole tiles).</param>
+    private static void Col2Im(in ConvGeometry g, ReadOnlySpan<float> dCol, Span<float> dx, int cg, int rowPitch = 0)
     {
+        if (rowPitch == 0) rowPitch = g.OutHeight * g.OutWidth;
         int h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth, sw = g.StrideW;
         ref float dst0 = ref MemoryMarshal.GetReference(dx);
         ref float src = ref MemoryMarshal.GetReference(dCol);
@@ -322,6 +407,7 @@ public static class ConvKernels
                 {
                     int xOff = j * g.DilationW - g.PadW;
                     (int lo, int hi) = ValidRange(xOff, sw, w, ow);
+                    ref float rowStart = ref src;
                     for (int y = 0; y < oh; y++, src = ref Unsafe.Add(ref src, ow))
                     {
                         int iy = y * g.StrideH - g.PadH + i * g.DilationH;
@@ -332,6 +418,7 @@ public static class ConvKernels
                         else
                             for (int o = lo; o < hi; o++) Unsafe.Add(ref dstRow, o * sw + xOff) += Unsafe.Add(ref src, o);
                     }
+                    src = ref Unsafe.Add(ref rowStart, rowPitch);
                 }
     }
 

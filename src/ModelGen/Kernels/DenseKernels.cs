@@ -1,8 +1,9 @@
 // Dense (fully connected) layer kernels in PyTorch's layout: weight [out, in], bias [out].
 // Forward = one GEMM (Y = X·Wᵀ) plus one fused pass over the output that adds the bias, keeps the
 // pre-activation when training, and applies the activation. Backward = activation derivative into dPre, then
-// dW += dPreᵀ·X (TN GEMM), dBias += column sums of dPre, dX = dPre·W (NN GEMM). Batch 1 never packs: Gemm's
-// shape heuristic sends GEMV-like shapes down its direct path.
+// dW += dPreᵀ·X (TN GEMM), dBias += column sums of dPre, dX = dPre·W (NN GEMM). At small batch (and batch 1,
+// GEMV-like) the forward runs Gemm's unpacked dot-product path with the bias/activation epilogue applied to each
+// finished block while it is still in L1; larger batches use the packed GEMM and one epilogue pass per row.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -51,10 +52,22 @@ public static class DenseKernels
         // Inference: the GEMM writes into output and the epilogue works in place.
         bool keepPre = !preActivation.IsEmpty;
         Span<float> gemmOut = keepPre ? preActivation : output;   // [batch, out]
-        Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);   // (validates overlap with input/weight)
-
         bool identity = typeof(TAct) == typeof(IdentityActivation);
-        if (identity && bias.IsEmpty && !keepPre) return;
+        bool needEpilogue = !(identity && bias.IsEmpty && !keepPre);
+
+        string outName = keepPre ? nameof(preActivation) : nameof(output);
+        ThrowHelper.CheckNoOverlap(input, gemmOut, nameof(input), outName);
+        ThrowHelper.CheckNoOverlap(weight, gemmOut, nameof(weight), outName);
+
+        if (Gemm.NativeWidth != 0 && Gemm.PreferDot(batch, inFeatures, outFeatures))
+        {
+            // Unpacked dot-product GEMM; bias and activation run on each finished block while it is in L1.
+            ForwardDot(act, input, weight, bias, gemmOut, output, needEpilogue, batch, inFeatures, outFeatures);
+            return;
+        }
+
+        Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);
+        if (!needEpilogue) return;
 
         ref float pre = ref MemoryMarshal.GetReference(gemmOut);
         ref float y = ref MemoryMarshal.GetReference(output);
@@ -62,6 +75,38 @@ public static class DenseKernels
         nuint n = (nuint)outFeatures;
         for (nuint r = 0; r < (nuint)batch; r++)
             Epilogue(act, ref Unsafe.Add(ref pre, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+    }
+
+    private static unsafe void ForwardDot<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        Span<float> gemmOut, Span<float> output, bool needEpilogue, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
+    {
+        fixed (float* x = input, w = weight, bs = bias, pre = gemmOut, y = output)
+        {
+            if (needEpilogue)
+            {
+                var epilogue = new DenseEpilogue<TAct>(act, pre, y, bs, !bias.IsEmpty);
+                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate: false, 0, outFeatures, ref epilogue, Gemm.NativeWidth);
+            }
+            else
+            {
+                var none = default(NoEpilogue);
+                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate: false, 0, outFeatures, ref none, Gemm.NativeWidth);
+            }
+        }
+    }
+
+    /// <summary>Bias + activation (+ the pre-activation kept in place) on a finished block of the GEMM output.</summary>
+    private readonly unsafe struct DenseEpilogue<TAct>(TAct act, float* pre, float* y, float* bias, bool hasBias) : IGemmEpilogue
+        where TAct : struct, IActivation
+    {
+        public void Apply(float* c, int ldc, int row0, int rows, int col0, int cols)
+        {
+            for (int r = row0; r < row0 + rows; r++)
+            {
+                nint offset = (nint)r * ldc + col0;
+                Epilogue(act, ref pre[offset], ref y[offset], ref bias[hasBias ? col0 : 0], hasBias, (nuint)cols);
+            }
+        }
     }
 
     /// <summary>

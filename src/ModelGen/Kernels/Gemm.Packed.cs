@@ -7,6 +7,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Kernels;
 
@@ -20,59 +21,84 @@ public static partial class Gemm
     /// <summary>The widest accelerated vector width in bits, or 0 when vectors are not accelerated (then the direct path runs).</summary>
     internal static int NativeWidth => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
 
+    /// <summary>The packed path over the whole of C, split between threads when <see cref="KernelOptions.MaxThreads"/> allows.</summary>
+    /// <param name="aSpan">A, [m, k] or [k, m] when <paramref name="transA"/>.</param>
+    /// <param name="bSpan">B, [k, n] or [n, k] when <paramref name="transB"/>.</param>
+    /// <param name="cSpan">C [m, n].</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="k">The reduction length.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="transA">A is stored transposed.</param>
+    /// <param name="transB">B is stored transposed.</param>
+    /// <param name="accumulate">Add to C instead of overwriting it.</param>
     /// <param name="width">Microkernel vector width in bits (128, 256 or 512); NR = two vectors = width / 16 floats.</param>
     private static unsafe void Packed(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n,
         bool transA, bool transB, bool accumulate, int width)
     {
-        int nr = width / 16;
-        int kcMax = Math.Min(KC, k);
-        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, m), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
-        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, n), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
-        float* tile = stackalloc float[MR * 32 + 16];                                      // edge tile [MR][NR]
-        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
-
         fixed (float* a = aSpan, b = bSpan, c = cSpan)
         {
-            for (int jc = 0; jc < n; jc += NC)
+            int parts = ParallelParts(m, k, n);
+            if (parts > 1)
+                GemmJob.Run(a, b, c, m, k, n, transA, transB, accumulate, width, dot: false, parts);
+            else
+                PackedRange(a, b, c, m, k, n, transA, transB, accumulate, width, 0, m, 0, n);
+        }
+    }
+
+    /// <summary>
+    /// Rows [row0, row1) × columns [col0, col1) of C by the packed algorithm. Each element's value does not depend on
+    /// the range (the same microkernel sums the same KC slices in the same order), which is what lets threads split C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void PackedRange(float* a, float* b, float* c, int m, int k, int n,
+        bool transA, bool transB, bool accumulate, int width, int row0, int row1, int col0, int col1)
+    {
+        int nr = width / 16;
+        int kcMax = Math.Min(KC, k);
+        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, row1 - row0), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
+        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, col1 - col0), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
+        float* tile = stackalloc float[MR * 32 + 16];                                                // edge tile [MR][NR]
+        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
+
+        for (int jc = col0; jc < col1; jc += NC)
+        {
+            int nc = Math.Min(NC, col1 - jc);
+            for (int pc = 0; pc < k; pc += KC)
             {
-                int nc = Math.Min(NC, n - jc);
-                for (int pc = 0; pc < k; pc += KC)
+                int kc = Math.Min(KC, k - pc);
+                // Later KC slices add to what the first slice wrote.
+                bool add = accumulate || pc > 0;
+                if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
+                else PackB(b, packB, n, pc, kc, jc, nc, nr);
+
+                for (int ic = row0; ic < row1; ic += MC)
                 {
-                    int kc = Math.Min(KC, k - pc);
-                    // Later KC slices add to what the first slice wrote.
-                    bool add = accumulate || pc > 0;
-                    if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
-                    else PackB(b, packB, n, pc, kc, jc, nc, nr);
+                    int mc = Math.Min(MC, row1 - ic);
+                    if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
+                    else PackA(a, packA, k, pc, kc, ic, mc);
 
-                    for (int ic = 0; ic < m; ic += MC)
+                    for (int jr = 0; jr < nc; jr += nr)
                     {
-                        int mc = Math.Min(MC, m - ic);
-                        if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
-                        else PackA(a, packA, k, pc, kc, ic, mc);
-
-                        for (int jr = 0; jr < nc; jr += nr)
+                        int ncols = Math.Min(nr, nc - jr);
+                        float* bPanel = packB + (nint)jr * kc;
+                        for (int ir = 0; ir < mc; ir += MR)
                         {
-                            int ncols = Math.Min(nr, nc - jr);
-                            float* bPanel = packB + (nint)jr * kc;
-                            for (int ir = 0; ir < mc; ir += MR)
+                            int nrows = Math.Min(MR, mc - ir);
+                            float* aPanel = packA + (nint)ir * kc;
+                            float* cTile = c + (nint)(ic + ir) * n + jc + jr;
+                            if (nrows == MR && ncols == nr)
                             {
-                                int nrows = Math.Min(MR, mc - ir);
-                                float* aPanel = packA + (nint)ir * kc;
-                                float* cTile = c + (nint)(ic + ir) * n + jc + jr;
-                                if (nrows == MR && ncols == nr)
+                                Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
+                            }
+                            else
+                            {
+                                Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
+                                for (int r = 0; r < nrows; r++)
                                 {
-                                    Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
-                                }
-                                else
-                                {
-                                    Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
-                                    for (int r = 0; r < nrows; r++)
-                                    {
-                                        float* dst = cTile + (nint)r * n;
-                                        float* src = tile + r * nr;
-                                        if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
-                                        else for (int j = 0; j < ncols; j++) dst[j] = src[j];
-                                    }
+                                    float* dst = cTile + (nint)r * n;
+                                    float* src = tile + r * nr;
+                                    if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
+                                    else for (int j = 0; j < ncols; j++) dst[j] = src[j];
                                 }
                             }
                         }
@@ -94,6 +120,7 @@ public static partial class Gemm
     }
 
     // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Each row is read contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -111,6 +138,7 @@ public static partial class Gemm
     }
 
     // A[k,m] (the TN layout): panel element (r, p) = a[(pc+p)·m + ic+ir+r]; MR consecutive floats per p.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackATransposed(float* a, float* dst, int m, int pc, int kc, int ic, int mc)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -129,6 +157,7 @@ public static partial class Gemm
     }
 
     // B[k,n] row-major: panel element (p, c) = b[(pc+p)·n + jc+jr+c]; NR consecutive floats per p.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB(float* b, float* dst, int n, int pc, int kc, int jc, int nc, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -155,6 +184,7 @@ public static partial class Gemm
 
     // B[n,k] (the NT layout): panel element (p, c) = b[(jc+jr+c)·k + pc+p]. Reads run along a row of B (contiguous);
     // the writes stride by NR within a panel that fits in L1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackBTransposed(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)
@@ -181,8 +211,10 @@ public static partial class Gemm
     }
 
     // 12 accumulators + 2 B vectors + 1 broadcast = 15 registers: fits the 16 of AVX2/SSE as well as AVX-512's 32.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel512(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 32);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -211,6 +243,22 @@ public static partial class Gemm
         Store512(c, c50, c51, accumulate);
     }
 
+    /// <summary>
+    /// Asks for the C tile's lines while the k loop runs: C rows lie ldc apart (4 KiB for n = 1024) and usually come
+    /// from L2/L3, and without this the final read-modify-write of the tile stalls on them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchTile(float* c, int ldc, int cols)
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < MR; r++)
+        {
+            float* row = c + (nint)r * ldc;
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + cols - 1);   // the row's last element: a second line when the tile is not line-aligned
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void Store512(float* c, Vector512<float> v0, Vector512<float> v1, bool accumulate)
     {
@@ -223,8 +271,10 @@ public static partial class Gemm
         v1.Store(c + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel256(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 16);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -265,8 +315,10 @@ public static partial class Gemm
         v1.Store(c + 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Microkernel128(int kc, float* a, float* b, float* c, int ldc, bool accumulate)
     {
+        PrefetchTile(c, ldc, 8);
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)

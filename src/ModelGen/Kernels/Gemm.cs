@@ -1,6 +1,6 @@
 // Single-precision GEMM for the three layouts dense layers need (NN, NT, TN), row-major.
 //
-// Two paths, chosen by shape (never by alignment, so a given shape always takes the same path and gives the
+// Three paths, chosen by shape (never by alignment, so a given shape always takes the same path and gives the
 // same bits):
 //  * Packed (BLIS-style): B is packed into KC×NR column panels and A into MR×KC row panels; an MR×NR
 //    register-blocked microkernel (6 rows × 2 vectors: 6×32 for Vector512, 6×16 for Vector256, 6×8 for
@@ -8,9 +8,13 @@
 //    how they pack, so one microkernel serves NN, NT and TN. Pack buffers are thread-static, pinned and
 //    64-byte aligned: allocated on first use, reused afterwards (no steady-state allocation, and concurrent
 //    inference on several threads does not share them).
+//  * Dot (NT only, short A: the dense forward at small batch and batch-1 GEMV): register-blocked dot products
+//    over A and B as they lie, no packing, with an optional fused epilogue (Gemm.Dot.cs).
 //  * Direct: for small problems (batch-1 GEMV, tiny k) packing costs more than it saves; rows are streamed with
-//    vectorised axpy (NN, TN) or dot products (NT).
+//    vectorised axpy (NN, TN) or dot products (NT; only when vectors are not accelerated, else Dot serves).
 // The naive references (Reference*) stay in this file: tests compare every path with them.
+// Loop-carrying kernels are [AggressiveOptimization]: tier-0 code would call every generic vector helper out of
+// line (100× slower) until tiering caught up, which a short-lived process or a first epoch would feel.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -19,7 +23,8 @@ namespace ModelGen.Kernels;
 
 /// <summary>Row-major single-precision matrix multiplication: C (+)= op(A)·op(B).</summary>
 /// <remarks>
-/// Single-threaded and deterministic: the same shapes and inputs give the same bits whatever the buffers' alignment.
+/// Deterministic: the same shapes and inputs give the same bits whatever the buffers' alignment and whatever
+/// <see cref="KernelOptions.MaxThreads"/> (large products split C between threads, never the sum over k).
 /// Results may differ from other machines in the last bits (fused multiply-add is used where the hardware has it,
 /// and the vector width decides the summation order on some paths). <c>c</c> must not overlap <c>a</c> or <c>b</c>.
 /// </remarks>
@@ -39,7 +44,7 @@ public static partial class Gemm
     /// The <c>PackedV*</c> values force one microkernel width even where the hardware lacks it (the BCL then emulates
     /// the vector type in software: slow but exact), so every width's code is tested on any machine.
     /// </summary>
-    internal enum Path { Auto, Direct, Packed, PackedV128, PackedV256, PackedV512 }
+    internal enum Path { Auto, Direct, Packed, PackedV128, PackedV256, PackedV512, Dot, DotV128, DotV256, DotV512 }
 
     /// <summary>Effectively computes <c>C[i, j] = (accumulate ? C[i, j] : 0) + Σ_p A[i, p]·B[p, j]</c>.</summary>
     /// <param name="a">A [m, k].</param>
@@ -120,6 +125,23 @@ public static partial class Gemm
             if (!accumulate) c.Clear();
             return;
         }
+        if (transB && !transA)
+        {
+            int dotWidth = path switch
+            {
+                Path.Dot => NativeWidth,
+                Path.DotV128 => 128,
+                Path.DotV256 => 256,
+                Path.DotV512 => 512,
+                Path.Auto when NativeWidth != 0 && PreferDot(m, k, n) => NativeWidth,
+                _ => 0,
+            };
+            if (dotWidth != 0)
+            {
+                RunDot(a, b, c, m, k, n, accumulate, dotWidth);
+                return;
+            }
+        }
         int width = path switch
         {
             Path.Direct => 0,
@@ -137,6 +159,23 @@ public static partial class Gemm
             DirectNT(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), ref MemoryMarshal.GetReference(c), m, k, n, accumulate);
         else
             DirectNN(ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), ref MemoryMarshal.GetReference(c), m, k, n, accumulate);
+    }
+
+    private static unsafe void RunDot(ReadOnlySpan<float> aSpan, ReadOnlySpan<float> bSpan, Span<float> cSpan, int m, int k, int n, bool accumulate, int width)
+    {
+        fixed (float* a = aSpan, b = bSpan, c = cSpan)
+        {
+            int parts = ParallelParts(m, k, n);
+            if (parts > 1)
+            {
+                GemmJob.Run(a, b, c, m, k, n, transA: false, transB: true, accumulate, width, dot: true, parts);
+            }
+            else
+            {
+                var none = default(NoEpilogue);
+                DotNT(a, b, c, m, k, n, accumulate, 0, n, ref none, width);
+            }
+        }
     }
 
     /// <summary>
@@ -163,6 +202,7 @@ public static partial class Gemm
 
     // C[m,n] (+)= A[m,k]·B[k,n]: each C row takes four B rows per pass (c += a0·b0 + a1·b1 + a2·b2 + a3·b3), so the
     // row is loaded and stored k/4 times instead of k.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectNN(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, kk = (nuint)k;
@@ -181,6 +221,7 @@ public static partial class Gemm
     }
 
     // C[m,n] (+)= A[k,m]ᵀ·B[k,n]: the same row update, with the scalar coefficients read down a column of A.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectTN(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, mm = (nuint)m, kk = (nuint)k;
@@ -199,6 +240,7 @@ public static partial class Gemm
     }
 
     // C[m,n] (+)= A[m,k]·B[n,k]ᵀ: one dot product per element; both operands are read contiguously.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectNT(ref float a, ref float b, ref float c, int m, int k, int n, bool accumulate)
     {
         nuint nn = (nuint)n, kk = (nuint)k;

@@ -15,7 +15,7 @@ using System.Runtime.Intrinsics;
 namespace ModelGen.Kernels;
 
 /// <summary>Max, average, global and adaptive pooling, forward and backward.</summary>
-public static class PoolingKernels
+public static partial class PoolingKernels
 {
     /// <summary>
     /// Effectively computes <c>output[b, c, y, x] = max over the window of input[b, c, ·, ·]</c> (padding is −∞) and,
@@ -29,10 +29,22 @@ public static class PoolingKernels
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
     /// <exception cref="ArgumentException">The geometry is invalid, a span's length does not match its shape, or output overlaps input.</exception>
     public static void MaxForward(in PoolGeometry g, ReadOnlySpan<float> input, Span<float> output, Span<int> argmax, int batch)
+        => MaxForward(g, input, output, argmax, batch, MaxPath.Auto);
+
+    /// <summary>Which max-pooling implementation runs; the forced values exist for tests.</summary>
+    internal enum MaxPath { Auto, General, Fast2x2Scalar }
+
+    /// <summary><see cref="MaxForward(in PoolGeometry, ReadOnlySpan{float}, Span{float}, Span{int}, int)"/> on a chosen path.</summary>
+    internal static void MaxForward(in PoolGeometry g, ReadOnlySpan<float> input, Span<float> output, Span<int> argmax, int batch, MaxPath path)
     {
         int planes = CheckPool(g, input.Length, output.Length, batch, nameof(input), nameof(output));
         if (!argmax.IsEmpty) ThrowHelper.CheckShape(argmax.Length, nameof(argmax), nameof(batch), batch, nameof(g.OutputLength), g.OutputLength, orEmpty: true);
         ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        if (path != MaxPath.General && IsMax2x2(g))
+        {
+            Max2x2(g, input, output, argmax, planes, allowVector: path == MaxPath.Auto);
+            return;
+        }
         int h = g.InHeight, w = g.InWidth, oh = g.OutHeight, ow = g.OutWidth;
         bool keep = !argmax.IsEmpty;
         ref float x0 = ref MemoryMarshal.GetReference(input);

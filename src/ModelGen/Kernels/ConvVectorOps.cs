@@ -1,0 +1,76 @@
+// One vector width as a struct of static operations, so the convolution tiles (ConvKernels.Direct.cs) are written
+// once and the JIT/AOT compiler specialises them per width: Vector512, Vector256, Vector128 and a scalar "vector" of
+// one float (the path taken when hardware intrinsics are off). Every member inlines to a single instruction.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+/// <summary>The operations a convolution tile needs on one vector type.</summary>
+internal interface IConvVector<TV> where TV : struct
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+    static abstract TV Zero { get; }
+    static abstract TV Broadcast(float x);
+    static abstract TV Load(ref float p, nuint i);
+    static abstract void Store(TV v, ref float p, nuint i);
+    /// <summary><c>a·b + c</c> (fused where the hardware has it, as <see cref="Gemm"/>).</summary>
+    static abstract TV MultiplyAdd(TV a, TV b, TV c);
+    /// <summary>Sum of the lanes, in a fixed order.</summary>
+    static abstract float Sum(TV v);
+}
+
+internal readonly struct ConvV512 : IConvVector<Vector512<float>>
+{
+    public static int Count => Vector512<float>.Count;
+    public static Vector512<float> Zero => Vector512<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(ref float p, nuint i) => Vector512.LoadUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+}
+
+internal readonly struct ConvV256 : IConvVector<Vector256<float>>
+{
+    public static int Count => Vector256<float>.Count;
+    public static Vector256<float> Zero => Vector256<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(ref float p, nuint i) => Vector256.LoadUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+}
+
+internal readonly struct ConvV128 : IConvVector<Vector128<float>>
+{
+    public static int Count => Vector128<float>.Count;
+    public static Vector128<float> Zero => Vector128<float>.Zero;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float x) => Vector128.Create(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(ref float p, nuint i) => Vector128.LoadUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
+}
+
+/// <summary>A one-lane "vector" (plain float): the path for machines or runs without hardware intrinsics.</summary>
+internal readonly struct ConvScalar : IConvVector<float>
+{
+    public static int Count => 1;
+    public static float Zero => 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Broadcast(float x) => x;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Load(ref float p, nuint i) => Unsafe.Add(ref p, i);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float v, ref float p, nuint i) => Unsafe.Add(ref p, i) = v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => float.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
+}
+
+/// <summary>A compile-time row count for a register tile (the JIT folds <c>TR.Value</c> per instantiation).</summary>
+internal interface IConvRows { static abstract int Value { get; } }
+internal readonly struct ConvRows1 : IConvRows { public static int Value => 1; }
+internal readonly struct ConvRows2 : IConvRows { public static int Value => 2; }
+internal readonly struct ConvRows3 : IConvRows { public static int Value => 3; }
+internal readonly struct ConvRows4 : IConvRows { public static int Value => 4; }
+internal readonly struct ConvRows5 : IConvRows { public static int Value => 5; }
+internal readonly struct ConvRows6 : IConvRows { public static int Value => 6; }

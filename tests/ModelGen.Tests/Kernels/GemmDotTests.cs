@@ -1,0 +1,99 @@
+// The unpacked NT dot path (Gemm.Dot.cs) at every vector width (widths the CPU lacks run on the BCL's software
+// vectors) against the double-accumulating reference, on sizes around each tile edge (4 rows, 3 and 8 columns,
+// one vector of k) and the L2 column chunk; plus the property threading relies on: an element's bits do not
+// depend on which tile or column range computed it.
+using ModelGen.Kernels;
+using static ModelGen.Tests.Kernels.KernelTestUtil;
+
+namespace ModelGen.Tests.Kernels;
+
+[Trait("Category", "Kernels")]
+public class GemmDotTests
+{
+    public enum DotPath { Dot = Gemm.Path.Dot, DotV128 = Gemm.Path.DotV128, DotV256 = Gemm.Path.DotV256, DotV512 = Gemm.Path.DotV512 }
+
+    private static void AssertClose(float[] expected, float[] actual, int k, string what)
+    {
+        double tol = 1e-6 + 3e-7 * k;
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}: C[{i}] = {actual[i]:R}, expected {expected[i]:R} (tol {tol:E1})");
+    }
+
+    private static void Check(DotPath path, int m, int k, int n, bool accumulate, ulong seed)
+    {
+        float[] a = Uniform(m * k, seed), b = Uniform(n * k, seed + 1), c0 = Uniform(m * n, seed + 2);
+        float[] expected = (float[])c0.Clone(), actual = (float[])c0.Clone();
+        Gemm.ReferenceNT(a, b, expected, m, k, n, accumulate);
+        Gemm.Multiply(a, b, actual, m, k, n, transA: false, transB: true, accumulate, (Gemm.Path)path);
+        AssertClose(expected, actual, k, $"{path} m={m} k={k} n={n} accumulate={accumulate}");
+    }
+
+    [Theory]
+    [InlineData(DotPath.Dot)]
+    [InlineData(DotPath.DotV128)]
+    [InlineData(DotPath.DotV256)]
+    [InlineData(DotPath.DotV512)]
+    public void NT_SizesAroundEveryTileEdge_MatchReference(DotPath path)
+    {
+        ulong seed = 1;
+        foreach (int m in (int[])[1, 3, 4, 5, 8, 9])
+            foreach (int k in (int[])[1, 3, 4, 5, 8, 15, 16, 17, 33])
+                foreach (int n in (int[])[1, 2, 3, 4, 7, 8, 9, 11, 25])
+                    Check(path, m, k, n, accumulate: (seed++ & 1) == 0, seed * 13);
+    }
+
+    [Theory]
+    [InlineData(DotPath.Dot, 9, 3000, 53)]     // k so long the L2 chunk is 24 columns: crosses two chunk edges
+    [InlineData(DotPath.DotV512, 6, 2900, 50)]
+    [InlineData(DotPath.DotV128, 5, 2731, 49)]
+    [InlineData(DotPath.Dot, 64, 784, 256)]    // the benchmark MLP's first layer at batch 64
+    [InlineData(DotPath.Dot, 1, 784, 256)]     // ... and at batch 1
+    [InlineData(DotPath.Dot, 96, 67, 101)]     // the largest A the automatic choice sends here
+    public void NT_LongKAndModelShapes_MatchReference(DotPath path, int m, int k, int n)
+    {
+        Check(path, m, k, n, accumulate: false, 41);
+        Check(path, m, k, n, accumulate: true, 42);
+    }
+
+    [Fact]
+    public void NT_AutomaticPath_UsesDotForShortA_AndPackedForLongA()
+    {
+        Assert.True(Gemm.PreferDot(1, 784, 256));
+        Assert.True(Gemm.PreferDot(Gemm.DotMaxRows, 784, 256));
+        Assert.False(Gemm.PreferDot(Gemm.DotMaxRows + 1, 784, 256));
+    }
+
+    /// <summary>
+    /// Every element is one accumulator + horizontal sum + scalar tail whichever tile holds it, so a matrix computed
+    /// whole equals, bit for bit, the same matrix computed row by row and column by column (how threads split it).
+    /// </summary>
+    [Theory]
+    [InlineData(DotPath.Dot)]
+    [InlineData(DotPath.DotV128)]
+    [InlineData(DotPath.DotV512)]
+    public void NT_ElementBits_DoNotDependOnTiling(DotPath path)
+    {
+        const int m = 11, k = 45, n = 29;
+        float[] a = Uniform(m * k, 7), b = Uniform(n * k, 8);
+        float[] whole = new float[m * n];
+        Gemm.Multiply(a, b, whole, m, k, n, false, true, false, (Gemm.Path)path);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float[] one = new float[1];
+                Gemm.Multiply(a.AsSpan(i * k, k), b.AsSpan(j * k, k), one, 1, k, 1, false, true, false, (Gemm.Path)path);
+                Assert.Equal(whole[i * n + j], one[0]);
+            }
+    }
+
+    [Fact]
+    public void NT_DotPathSteadyState_AllocatesNothing()
+    {
+        const int m = 64, k = 300, n = 100;
+        float[] a = Uniform(m * k, 31), b = Uniform(n * k, 32), c = new float[m * n];
+        Gemm.NT(a, b, c, m, k, n);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Gemm.NT(a, b, c, m, k, n, accumulate: true);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

@@ -1,0 +1,139 @@
+// Multi-threaded GEMM (KernelOptions.MaxThreads): every path split between threads must match the reference and be
+// bit-identical to the single-thread result (threads split C, never k); steady state allocates nothing; concurrent
+// callers are served correctly (one gets the helpers, the others run alone). All tests that change the process-wide
+// MaxThreads live in this one class, which xunit runs sequentially, and restore it.
+using ModelGen.Kernels;
+using static ModelGen.Tests.Kernels.KernelTestUtil;
+
+namespace ModelGen.Tests.Kernels;
+
+[Trait("Category", "Kernels")]
+public class GemmThreadingTests
+{
+    public enum Case { PackedNN, PackedNT, PackedTN, DotNT, PackedNNV128, DotNTV128 }
+
+    private static (bool TransA, bool TransB, Gemm.Path Path) Describe(Case c) => c switch
+    {
+        Case.PackedNN => (false, false, Gemm.Path.Packed),
+        Case.PackedNT => (false, true, Gemm.Path.Packed),
+        Case.PackedTN => (true, false, Gemm.Path.Packed),
+        Case.PackedNNV128 => (false, false, Gemm.Path.PackedV128),
+        Case.DotNTV128 => (false, true, Gemm.Path.DotV128),
+        _ => (false, true, Gemm.Path.Dot),
+    };
+
+    private static T WithThreads<T>(int threads, Func<T> f)
+    {
+        int saved = KernelOptions.MaxThreads;
+        KernelOptions.MaxThreads = threads;
+        try { return f(); }
+        finally { KernelOptions.MaxThreads = saved; }
+    }
+
+    [Theory]
+    [InlineData(Case.PackedNN, 157, 131, 149)]
+    [InlineData(Case.PackedNT, 157, 131, 149)]
+    [InlineData(Case.PackedTN, 157, 131, 149)]
+    [InlineData(Case.DotNT, 61, 301, 139)]
+    [InlineData(Case.PackedNN, 301, 270, 40)]   // splits rows across an MC block and two KC slices
+    [InlineData(Case.PackedNNV128, 131, 129, 130)]   // the NEON width (software vectors on a machine without SSE)
+    [InlineData(Case.DotNTV128, 67, 257, 127)]
+    public void Multiply_TwoThreads_BitIdenticalToOneThreadAndMatchesReference(Case kind, int m, int k, int n)
+    {
+        Assert.True(Gemm.ParallelParts(m, k, n) == 1, "with the default MaxThreads = 1 kernels must not fork");
+        var (transA, transB, path) = Describe(kind);
+        float[] a = Uniform(m * k, 1), b = Uniform(k * n, 2), c0 = Uniform(m * n, 3);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] one = (float[])c0.Clone(), two = (float[])c0.Clone(), expected = (float[])c0.Clone();
+            Gemm.Multiply(a, b, one, m, k, n, transA, transB, accumulate, path);
+            // Another test class may hold the helpers for a moment; retry until this call really ran on two threads.
+            bool forked = WithThreads(2, () =>
+            {
+                for (int attempt = 0; attempt < 50; attempt++)
+                {
+                    Array.Copy(c0, two, c0.Length);
+                    long before = KernelThreads.ParallelJobs;
+                    Gemm.Multiply(a, b, two, m, k, n, transA, transB, accumulate, path);
+                    if (KernelThreads.ParallelJobs > before) return true;
+                }
+                return false;
+            });
+            // With vectors off (DOTNET_EnableHWIntrinsic=0) the automatic widths fall back to the direct path, which stays single-threaded.
+            bool canFork = Environment.ProcessorCount >= 2 && (Gemm.NativeWidth != 0 || kind is Case.PackedNNV128 or Case.DotNTV128);
+            Assert.True(forked || !canFork, "the two-thread call never ran on two threads");
+            Assert.Equal(one, two);   // bit for bit
+            if (transA) Gemm.ReferenceTN(a, b, expected, m, k, n, accumulate);
+            else if (transB) Gemm.ReferenceNT(a, b, expected, m, k, n, accumulate);
+            else Gemm.ReferenceNN(a, b, expected, m, k, n, accumulate);
+            double tol = 1e-6 + 3e-7 * k;
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(Math.Abs(expected[i] - two[i]) <= tol, $"{kind} accumulate={accumulate}: C[{i}] = {two[i]} vs {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void Multiply_TwoThreadsSteadyState_AllocatesNothingOnCaller()
+    {
+        const int m = 160, k = 150, n = 170;
+        float[] a = Uniform(m * k, 4), b = Uniform(k * n, 5), c = new float[m * n];
+        long allocated = WithThreads(2, () =>
+        {
+            Gemm.NN(a, b, c, m, k, n);   // warm: helpers, job object, pack buffers
+            Gemm.NT(a, b.AsSpan(0, n * k), c, m, k, n);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) Gemm.NN(a, b, c, m, k, n, accumulate: true);
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void Multiply_ConcurrentCallersWithTwoThreads_AllGetCorrectResults()
+    {
+        const int m = 140, k = 130, n = 150;
+        float[] a = Uniform(m * k, 6), b = Uniform(k * n, 7);
+        float[] expected = new float[m * n];
+        Gemm.NN(a, b, expected, m, k, n);
+        var results = WithThreads(2, () =>
+        {
+            var tasks = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                var c = new float[m * n];
+                for (int r = 0; r < 5; r++) Gemm.NN(a, b, c, m, k, n);
+                return c;
+            })).ToArray();
+            Task.WaitAll(tasks);
+            return tasks.Select(t => t.Result).ToArray();
+        });
+        foreach (var c in results) Assert.Equal(expected, c);
+    }
+
+    [Fact]
+    public void MaxThreads_BelowOne_ThrowsNamingTheValue()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => KernelOptions.MaxThreads = 0);
+        Assert.Equal("MaxThreads", ex.ParamName);
+        Assert.Contains("got 0", ex.Message);
+        Assert.Equal(1, KernelOptions.MaxThreads);
+    }
+
+    [Theory]
+    [InlineData(100, 6, 2)]
+    [InlineData(5, 6, 2)]
+    [InlineData(1000, 24, 3)]
+    [InlineData(7, 1, 4)]
+    public void Split_PiecesTileTheRangeInWholeUnits(int total, int unit, int parts)
+    {
+        int next = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            var (start, end) = Gemm.Split(total, unit, p, parts);
+            Assert.Equal(next, start);
+            Assert.True(end >= start);
+            Assert.True(end == total || end % unit == 0, $"piece {p} ends at {end}, not a multiple of {unit}");
+            next = end;
+        }
+        Assert.Equal(total, next);
+    }
+}
