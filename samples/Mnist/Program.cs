@@ -12,7 +12,7 @@ using Spectre.Console;
 
 var modelOption = new Option<string>("--model") { Description = "Network to train: mlp, lenet or resnet", DefaultValueFactory = _ => "mlp" };
 modelOption.AcceptOnlyFromAmong("mlp", "lenet", "resnet");
-var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: mlp 40, lenet 30, resnet 12)" };
+var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: mlp 40, lenet 30, resnet 20)" };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size", DefaultValueFactory = _ => 64 };
 var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default mnist-<model>.safetensors)" };
@@ -110,7 +110,7 @@ sealed record Recipe(string Name, Func<int, ITrainable> Create, string Summary, 
             () => new Adam(1e-3f), Loss.CrossEntropy, Schedule.Cosine()),
         "lenet" => new("lenet", seed => new LeNet5(seed), LeNet5.Summary(), 30, 2, "AdamW(lr 2e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
             () => new AdamW(2e-3f, weightDecay: 5e-4f), Loss.CrossEntropyWithLabelSmoothing(0.1f), Schedule.WarmupCosine(200)),
-        "resnet" => new("resnet", seed => new MnistResNet(seed), MnistResNet.Summary(), 12, 2, "AdamW(lr 3e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
+        "resnet" => new("resnet", seed => new MnistResNet(seed), MnistResNet.Summary(), 20, 3, "AdamW(lr 3e-3, wd 5e-4), warm-up + cosine, label smoothing 0.1",
             () => new AdamW(3e-3f, weightDecay: 5e-4f), Loss.CrossEntropyWithLabelSmoothing(0.1f), Schedule.WarmupCosine(200)),
         _ => throw new ArgumentException($"Unknown model '{name}'"),
     };
