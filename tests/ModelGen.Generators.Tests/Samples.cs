@@ -103,9 +103,10 @@ internal static class Samples
             [Residual] public partial Basic Layer1 { get; }
             [ReLU] public partial Layer Relu1 { get; }
             [Residual(Projection = true)] public partial Down Layer2 { get; }
+            [Conv2D(8, Kernel = 1, Stride = 2, From = nameof(Stem))] public partial Layer Side { get; }
+            [Add(nameof(Layer2), nameof(Side))] public partial Layer Sum { get; }
             [MaxPool2D(2)] public partial Layer Pool { get; }
-            [Conv1D(3, Kernel = 2, From = nameof(Stem))] public partial Layer Side { get; }
-            [GlobalAvgPool(From = nameof(Pool))] public partial Layer Gap { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
             [Dense(10)] public partial Layer Fc { get; }
         }
         """;

@@ -32,6 +32,19 @@ public class SnapshotTests
         Assert.Empty(GeneratorRunner.Errors(output));
     }
 
+    [Theory]
+    [InlineData(Samples.Mlp)]
+    [InlineData(Samples.Activations)]
+    [InlineData(Samples.SoftmaxHead)]
+    [InlineData(Samples.Residual)]
+    public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
+    {
+        var (_, result) = GeneratorRunner.Run(source);
+        var plans = result.Results.Single().TrackedSteps[ModelGenerator.TrackingNames.Plan].SelectMany(s => s.Outputs).Select(o => (Planning.ModelPlan)o.Value);
+        Assert.All(plans, plan => Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Id + ": " + p.Message))));
+        Assert.DoesNotContain(result.Results.Single().GeneratedSources, s => s.SourceText.ToString().Contains("generated no code"));
+    }
+
     [Fact]
     public void Generate_InvalidModel_EmitsStubsThatNameTheProblem()
     {
