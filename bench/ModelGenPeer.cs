@@ -1,13 +1,13 @@
 // The ModelGen column of the peers harness (/work/shared/peers): implements its IPeer so the harness validates
 // our outputs against TorchSharp's and interleaves our timed repetitions with the other peers'. bench/run.sh copies
-// this file, BenchMlp.cs and FmaPeak.cs beside the harness's sources in bench/.build and registers the peer.
+// this file, BenchMlp.cs, BenchLeNet.cs and FmaPeak.cs beside the harness's sources in bench/.build and registers the peer.
 using System.Runtime.InteropServices;
 using ModelGen;
 using ModelGen.Kernels;
 
 namespace PeerBench;
 
-/// <summary>ModelGen: generated models and runtime kernels, called the way an application would call them.</summary>
+/// <summary>ModelGen: generated models (MLP, LeNet-5) and runtime kernels, called the way an application would call them.</summary>
 public sealed class ModelGenPeer : IPeer
 {
     public string Name => "modelgen";
@@ -36,41 +36,49 @@ public sealed class ModelGenPeer : IPeer
         int threads = spec.Threads;
         return spec.Kind switch
         {
-            "mlp_infer" when threads == 1 => new MlpInfer(LoadMlp(data.Weights("mlp")), spec.Batch),
-            "mlp_train" when threads == 1 => new MlpTrain(LoadMlp(data.Weights("mlp")), data.Weights("mlp"), spec.Batch),
+            "mlp_infer" when threads == 1 => new Infer<BenchMlp>(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin"), spec),
+            "mlp_train" when threads == 1 => new Train<BenchMlp>(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin"), spec),
+            "lenet_infer" when threads == 1 => new Infer<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
+            "lenet_train" when threads == 1 => new Train<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
             "sgemm" => new Sgemm(spec.N, threads),
-            _ => null,   // LeNet, transformer and LSTM layers do not exist yet (the report prints n/a)
+            _ => null,   // transformer and LSTM layers do not exist yet (the report prints n/a)
         };
     }
 
     public void Dispose() { }
 
-    /// <summary>A generated model with the peers' weights copied in by PyTorch name; every tensor must match exactly.</summary>
-    private static BenchMlp LoadMlp(WeightFile weights)
+    /// <summary>
+    /// Copies the peers' seeded weights into a generated model. The weight file lists a PyTorch state dict in module
+    /// order, and a generated model's <see cref="IModel.ParameterInfos"/> follow declaration order, so tensors are
+    /// paired by position; each pair must agree exactly in name and shape, or nothing is trusted.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The tensor counts, a name or a shape differ (both sides are named).</exception>
+    internal static TModel Load<TModel>(TModel model, WeightFile weights, string file) where TModel : IModel
     {
-        var model = new BenchMlp(seed: 0);
         var infos = model.ParameterInfos;
         if (infos.Count != weights.Entries.Count)
-            throw new InvalidOperationException($"mlp.bin has {weights.Entries.Count} tensors but BenchMlp has {infos.Count}.");
-        foreach (var entry in weights.Entries)
+            throw new InvalidOperationException(
+                $"{file} has {weights.Entries.Count} tensors ({string.Join(", ", weights.Entries.Select(e => e.Name))}) " +
+                $"but {typeof(TModel).Name} has {infos.Count} ({string.Join(", ", infos.Select(p => p.Name))}).");
+        for (int i = 0; i < infos.Count; i++)
         {
-            ParameterInfo? info = null;
-            foreach (var p in infos) if (p.Name == entry.Name) info = p;
-            if (info is null) throw new InvalidOperationException($"mlp.bin tensor '{entry.Name}' has no parameter in BenchMlp.");
+            WeightFile.Entry entry = weights.Entries[i];
+            ParameterInfo info = infos[i];
+            if (info.Name != entry.Name)
+                throw new InvalidOperationException($"{file} tensor #{i} is '{entry.Name}' but {typeof(TModel).Name}'s parameter #{i} is '{info.Name}'.");
             if (!info.Shape.Select(d => (long)d).SequenceEqual(entry.Shape))
-                throw new InvalidOperationException($"{entry.Name}: BenchMlp shape {info.ShapeText} vs mlp.bin [{string.Join(", ", entry.Shape)}].");
+                throw new InvalidOperationException(
+                    $"{entry.Name}: {typeof(TModel).Name} expects shape {info.ShapeText} but {file} has [{string.Join(", ", entry.Shape)}].");
             entry.Data.CopyTo(model.Parameters.Slice(info.Offset, info.Length));
         }
         return model;
     }
 
-    /// <summary>All parameters flattened in weight-file order (the harness's training output).</summary>
-    private static float[] Flatten(BenchMlp model, WeightFile weights)
+    /// <summary>All parameters flattened in weight-file order (the harness's training output); Load guarantees the same order.</summary>
+    private static float[] Flatten(IModel model)
     {
-        var result = new List<float>();
-        foreach (var entry in weights.Entries)
-            foreach (var p in model.ParameterInfos)
-                if (p.Name == entry.Name) result.AddRange(model.Parameters.Slice(p.Offset, p.Length).ToArray());
+        var result = new List<float>(model.Parameters.Length);
+        foreach (var p in model.ParameterInfos) result.AddRange(model.Parameters.Slice(p.Offset, p.Length).ToArray());
         return result.ToArray();
     }
 
@@ -80,40 +88,38 @@ public sealed class ModelGenPeer : IPeer
         catch (IOException) { return RuntimeInformation.ProcessArchitecture.ToString(); }
     }
 
-    /// <summary>W1: generated inference forward into a preallocated output.</summary>
-    private sealed class MlpInfer(BenchMlp model, int batch) : IBenchCase
+    /// <summary>W1/W3 inference: the generated <c>Forward</c> into a preallocated output.</summary>
+    private sealed class Infer<TModel>(TModel model, CaseSpec spec) : IBenchCase where TModel : IModel
     {
-        private readonly float[] _x = BenchData.Input("mlp_infer", batch);
-        private readonly float[] _y = new float[batch * BenchMlp.OutputSize];
+        private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
+        private readonly float[] _y = new float[spec.Batch * model.OutputLength];
 
         public float[] Output() { Run(); return (float[])_y.Clone(); }
-        public void Run() => model.Forward(_x, _y, batch);
+        public void Run() => model.Forward(_x, _y, spec.Batch);
         public void Dispose() { }
     }
 
-    /// <summary>W2: one SGD step (lr 0.01) on mean cross-entropy, as the TorchSharp peer does it.</summary>
-    private sealed class MlpTrain : IBenchCase
+    /// <summary>W2/W3 training: one SGD step (lr 0.01) on mean cross-entropy, as the TorchSharp peer does it.</summary>
+    private sealed class Train<TModel> : IBenchCase where TModel : ITrainable
     {
-        private readonly BenchMlp _model;
-        private readonly WeightFile _weights;
+        private readonly TModel _model;
         private readonly int _batch;
         private readonly float[] _x;
         private readonly int[] _labels;
         private readonly float[] _logits, _dLogits;
         private readonly Sgd _sgd = new(0.01f);
 
-        public MlpTrain(BenchMlp model, WeightFile weights, int batch)
+        public Train(TModel model, CaseSpec spec)
         {
             _model = model;
-            _weights = weights;
-            _batch = batch;
-            _x = BenchData.Input("mlp_train", batch);
-            _labels = BenchData.Labels(batch).Select(l => (int)l).ToArray();
-            _logits = new float[batch * BenchMlp.OutputSize];
-            _dLogits = new float[batch * BenchMlp.OutputSize];
+            _batch = spec.Batch;
+            _x = BenchData.Input(spec.Kind, spec.Batch);
+            _labels = BenchData.Labels(spec.Batch).Select(l => (int)l).ToArray();
+            _logits = new float[spec.Batch * model.OutputLength];
+            _dLogits = new float[spec.Batch * model.OutputLength];
         }
 
-        public float[] Output() { Run(); return Flatten(_model, _weights); }
+        public float[] Output() { Run(); return Flatten(_model); }
 
         public void Run()
         {
