@@ -84,6 +84,9 @@ public static partial class ConvKernels
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
         int k = cg * g.KernelH * g.KernelW, oh = g.OutHeight, ow = g.OutWidth, p = oh * ow, hw = g.InHeight * g.InWidth;
         int inLen = g.InputLength, outLen = g.OutputLength;
+        // Whole blocks of L examples go through the lane-interleaved path (ConvKernels.Lanes.cs); the rest one by one.
+        int done = LanesApply(g, batch, TOps.Count) ? LanesForward<TAct, TV, TOps>(act, g, input, weight, bias, output, preActivation, batch) : 0;
+        if (done == batch) return;
         var layout = new Layout(g, cg, 2 * TOps.Count);
         Span<float> src = Scratch(ref t_src, layout.SourceLength);
         Span<float> wide = Scratch(ref t_wide, og * layout.Pitch);
@@ -94,7 +97,7 @@ public static partial class ConvKernels
         ref float y0 = ref MemoryMarshal.GetReference(output);
         ref float pre0 = ref keepPre ? ref MemoryMarshal.GetReference(preActivation) : ref y0;
         ref float wide0 = ref MemoryMarshal.GetReference(wide);
-        for (int b = 0; b < batch; b++)
+        for (int b = done; b < batch; b++)
             for (int grp = 0; grp < groups; grp++)
             {
                 FillSource(g, layout, input.Slice(b * inLen + grp * cg * hw, cg * hw), src, cg);
@@ -257,6 +260,8 @@ public static partial class ConvKernels
         int kh = g.KernelH, kw = g.KernelW, k = cg * kh * kw, oh = g.OutHeight, ow = g.OutWidth, p = oh * ow;
         int h = g.InHeight, w = g.InWidth, hw = h * w, inLen = g.InputLength, outLen = g.OutputLength;
         int tile = 2 * TOps.Count;
+        int done = LanesApply(g, batch, TOps.Count) ? LanesBackward<TV, TOps>(g, grad, input, weight, dWeight, dInput, batch) : 0;
+        if (done == batch) return;
         var layout = new Layout(g, cg, tile);
         Span<float> src = Scratch(ref t_src, layout.SourceLength);
         Span<int> koff = ScratchInt(ref t_koff, k);
@@ -310,7 +315,7 @@ public static partial class ConvKernels
                         wT[(grp * k + t) * og + o] = weight[(grp * og + o) * k + t];
         }
 
-        for (int b = 0; b < batch; b++)
+        for (int b = done; b < batch; b++)
             for (int grp = 0; grp < groups; grp++)
             {
                 ReadOnlySpan<float> gOut = grad.Slice(b * outLen + grp * og * p, og * p);   // [Og, P]
