@@ -19,9 +19,22 @@ public static partial class ConvKernels
     [ThreadStatic] private static float[]? t_laneY;     // activated rows of one output channel, before the scatter
     [ThreadStatic] private static float[]? t_laneAcc;   // dW partial sums [O, K, L], kept across the batch
 
-    /// <summary>Stride 1 and at least one whole block of <paramref name="lanes"/> examples.</summary>
-    private static bool LanesApply(in ConvGeometry g, int batch, int lanes)
-        => g.StrideH == 1 && g.StrideW == 1 && batch >= lanes;
+    /// <summary>
+    /// Stride 1, at least one whole block of <paramref name="lanes"/> examples, and a wide grid that wastes enough to pay for
+    /// the (scalar) transposes in and out: padded width ≥ <paramref name="wasteTenths"/>/10 of the output width. Measured
+    /// with bench/ConvBench (AVX2): LeNet's 10-wide layer (14/10) and the ResNet's 7-wide one (9/7, backward) win;
+    /// 28- and 14-wide layers (waste ≤ 1.14) lose, the transposes costing more than the waste saved.
+    /// </summary>
+    /// <param name="force">Skip the waste test (the *Lanes paths that tests force; a one-lane "vector" is then allowed too).</param>
+    private static bool LanesApply(in ConvGeometry g, int batch, int lanes, int wasteTenths, bool force)
+        => g.StrideH == 1 && g.StrideW == 1 && batch >= lanes
+           && (force || (lanes > 1 && (g.InWidth + 2 * g.PadW) * 10 >= g.OutWidth * wasteTenths));
+
+    /// <summary>Forward takes the lane path from a wide-grid waste of 1.3 (the ResNet's 7 × 7 layer, 9/7, measured a little slower).</summary>
+    private const int ForwardWasteTenths = 13;
+
+    /// <summary>Backward takes it from 1.2: it also saves the per-example dW lane reductions.</summary>
+    private const int BackwardWasteTenths = 12;
 
     /// <summary>The forward pass of the whole blocks of examples; returns how many examples it did (a multiple of L).</summary>
     private static int LanesForward<TAct, TV, TOps>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,

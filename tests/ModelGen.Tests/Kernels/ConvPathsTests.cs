@@ -55,8 +55,9 @@ public class ConvPathsTests
     }
 
     // Batches of two whole lane blocks plus a remainder: stride-1 layers take the lane-interleaved path for the blocks
-    // (dW summed across blocks as vectors) and the single-example path for the rest; strided ones ignore it.
-    public static TheoryData<string, int> LanePaths() => new() { { "Scalar", 1 }, { "V128", 4 }, { "V256", 8 }, { "V512", 16 } };
+    // (dW summed across blocks as vectors) and the single-example path for the rest; strided ones ignore it. The *Lanes
+    // paths force it on every stride-1 geometry; plain V256 checks the automatic choice (by wide-grid waste) at 8 lanes.
+    public static TheoryData<string, int> LanePaths() => new() { { "ScalarLanes", 1 }, { "V128Lanes", 4 }, { "V256Lanes", 8 }, { "V512Lanes", 16 }, { "V256", 8 } };
 
     [Theory]
     [MemberData(nameof(LanePaths))]
