@@ -24,8 +24,9 @@ namespace ModelGen.Kernels;
 public static partial class ConvKernels
 {
     /// <summary>Which implementation a call uses; <see cref="Auto"/> picks the widest accelerated vector. The others exist for tests and benchmarks
-    /// (a width the hardware lacks is emulated by the BCL: slow but exact).</summary>
-    internal enum Path { Auto, Im2Col, Scalar, V128, V256, V512 }
+    /// (a width the hardware lacks is emulated by the BCL: slow but exact). The *Lanes values send every whole block of
+    /// examples of a stride-1 layer through the lane-interleaved path (ConvKernels.Lanes.cs), whatever its waste.</summary>
+    internal enum Path { Auto, Im2Col, Scalar, V128, V256, V512, ScalarLanes, V128Lanes, V256Lanes, V512Lanes }
 
     [ThreadStatic] private static float[]? t_src;    // padded input or im2col matrix (+ slack for the last tile's over-read)
     [ThreadStatic] private static float[]? t_src2;   // padded dPre for the input gradient
@@ -78,12 +79,15 @@ public static partial class ConvKernels
     // ------------------------------------------------------------------------------------------------ forward
 
     private static void DirectForward<TAct, TV, TOps>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch)
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch, bool forceLanes = false)
         where TAct : struct, IActivation where TV : struct where TOps : struct, IConvVector<TV>
     {
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
         int k = cg * g.KernelH * g.KernelW, oh = g.OutHeight, ow = g.OutWidth, p = oh * ow, hw = g.InHeight * g.InWidth;
         int inLen = g.InputLength, outLen = g.OutputLength;
+        // Whole blocks of L examples go through the lane-interleaved path (ConvKernels.Lanes.cs); the rest one by one.
+        int done = LanesApply(g, batch, TOps.Count, ForwardWasteTenths, forceLanes) ? LanesForward<TAct, TV, TOps>(act, g, input, weight, bias, output, preActivation, batch) : 0;
+        if (done == batch) return;
         var layout = new Layout(g, cg, 2 * TOps.Count);
         Span<float> src = Scratch(ref t_src, layout.SourceLength);
         Span<float> wide = Scratch(ref t_wide, og * layout.Pitch);
@@ -94,7 +98,7 @@ public static partial class ConvKernels
         ref float y0 = ref MemoryMarshal.GetReference(output);
         ref float pre0 = ref keepPre ? ref MemoryMarshal.GetReference(preActivation) : ref y0;
         ref float wide0 = ref MemoryMarshal.GetReference(wide);
-        for (int b = 0; b < batch; b++)
+        for (int b = done; b < batch; b++)
             for (int grp = 0; grp < groups; grp++)
             {
                 FillSource(g, layout, input.Slice(b * inLen + grp * cg * hw, cg * hw), src, cg);
@@ -250,13 +254,15 @@ public static partial class ConvKernels
 
     /// <summary>dWeight and dInput from grad = ∂loss/∂pre [batch, O, P] (dBias is done by the caller).</summary>
     private static void DirectBackward<TV, TOps>(in ConvGeometry g, ReadOnlySpan<float> grad, ReadOnlySpan<float> input,
-        ReadOnlySpan<float> weight, Span<float> dWeight, Span<float> dInput, int batch)
+        ReadOnlySpan<float> weight, Span<float> dWeight, Span<float> dInput, int batch, bool forceLanes = false)
         where TV : struct where TOps : struct, IConvVector<TV>
     {
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
         int kh = g.KernelH, kw = g.KernelW, k = cg * kh * kw, oh = g.OutHeight, ow = g.OutWidth, p = oh * ow;
         int h = g.InHeight, w = g.InWidth, hw = h * w, inLen = g.InputLength, outLen = g.OutputLength;
         int tile = 2 * TOps.Count;
+        int done = LanesApply(g, batch, TOps.Count, BackwardWasteTenths, forceLanes) ? LanesBackward<TV, TOps>(g, grad, input, weight, dWeight, dInput, batch) : 0;
+        if (done == batch) return;
         var layout = new Layout(g, cg, tile);
         Span<float> src = Scratch(ref t_src, layout.SourceLength);
         Span<int> koff = ScratchInt(ref t_koff, k);
@@ -310,7 +316,7 @@ public static partial class ConvKernels
                         wT[(grp * k + t) * og + o] = weight[(grp * og + o) * k + t];
         }
 
-        for (int b = 0; b < batch; b++)
+        for (int b = done; b < batch; b++)
             for (int grp = 0; grp < groups; grp++)
             {
                 ReadOnlySpan<float> gOut = grad.Slice(b * outLen + grp * og * p, og * p);   // [Og, P]

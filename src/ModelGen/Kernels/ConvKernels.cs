@@ -51,6 +51,10 @@ public static partial class ConvKernels
         switch (Resolve(path))
         {
             case Path.Im2Col: Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch); break;
+            case Path.ScalarLanes: DirectForward<TAct, float, ConvScalar>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
+            case Path.V128Lanes: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
+            case Path.V256Lanes: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
+            case Path.V512Lanes: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
             case Path.V512: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch); break;
             case Path.V256: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch); break;
             case Path.V128: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch); break;
@@ -171,6 +175,10 @@ public static partial class ConvKernels
         switch (resolved)
         {
             case Path.Im2Col: Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.ScalarLanes: DirectBackward<float, ConvScalar>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
+            case Path.V128Lanes: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
+            case Path.V256Lanes: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
+            case Path.V512Lanes: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
             case Path.V512: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch); break;
             case Path.V256: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch); break;
             case Path.V128: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch); break;

@@ -19,6 +19,10 @@ internal interface IConvVector<TV> where TV : struct
     static abstract TV MultiplyAdd(TV a, TV b, TV c);
     /// <summary>Sum of the lanes, in a fixed order.</summary>
     static abstract float Sum(TV v);
+    /// <summary><c>a + b</c> lane-wise.</summary>
+    static abstract TV Add(TV a, TV b);
+    /// <summary>The activation applied to every lane.</summary>
+    static abstract TV Activate<TAct>(TAct act, TV v) where TAct : struct, IActivation;
 }
 
 internal readonly struct ConvV512 : IConvVector<Vector512<float>>
@@ -30,6 +34,8 @@ internal readonly struct ConvV512 : IConvVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Activate<TAct>(TAct act, Vector512<float> v) where TAct : struct, IActivation => act.Invoke(v);
 }
 
 internal readonly struct ConvV256 : IConvVector<Vector256<float>>
@@ -41,6 +47,8 @@ internal readonly struct ConvV256 : IConvVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Activate<TAct>(TAct act, Vector256<float> v) where TAct : struct, IActivation => act.Invoke(v);
 }
 
 internal readonly struct ConvV128 : IConvVector<Vector128<float>>
@@ -52,6 +60,8 @@ internal readonly struct ConvV128 : IConvVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Activate<TAct>(TAct act, Vector128<float> v) where TAct : struct, IActivation => act.Invoke(v);
 }
 
 /// <summary>A one-lane "vector" (plain float): the path for machines or runs without hardware intrinsics.</summary>
@@ -64,6 +74,8 @@ internal readonly struct ConvScalar : IConvVector<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float v, ref float p, nuint i) => Unsafe.Add(ref p, i) = v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => float.MultiplyAddEstimate(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Activate<TAct>(TAct act, float v) where TAct : struct, IActivation => act.Invoke(v);
 }
 
 /// <summary>A compile-time row count for a register tile (the JIT folds <c>TR.Value</c> per instantiation).</summary>

@@ -214,11 +214,12 @@ public class ConvKernelsTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(16)]
-    public void ForwardBackward_SteadyState_AllocatesNothing(int batch)
+    [InlineData(1, 2)]
+    [InlineData(16, 2)]
+    [InlineData(17, 0)]   // 10 wide on 14: whole blocks forward and backward on the lane path, one example on the other
+    public void ForwardBackward_SteadyState_AllocatesNothing(int batch, int pad)
     {
-        var g = new ConvGeometry(6, 14, 14, 16, 5, 5, 1, 1, 2, 2, 1, 1, 2);
+        var g = new ConvGeometry(6, 14, 14, 16, 5, 5, 1, 1, pad, pad, 1, 1, 2);
         float[] x = Uniform(batch * g.InputLength, 1), w = Uniform(g.WeightLength, 2), b = Uniform(16, 3);
         float[] y = new float[batch * g.OutputLength], pre = new float[y.Length], dy = Uniform(y.Length, 4), dPre = new float[y.Length];
         float[] dW = new float[g.WeightLength], dB = new float[16], dX = new float[x.Length];

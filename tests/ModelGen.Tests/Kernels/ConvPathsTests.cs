@@ -3,7 +3,7 @@
 // references of the forward and of all three gradients, for geometries that hit every case of the direct path:
 // implicit stride 1 with padding and dilation, the "full"-convolution input gradient, its fallback when the padding
 // exceeds the dilated kernel, im2col-fed strides, groups, row-tile remainders (O not a multiple of 6) and odd sizes
-// that leave partial position tiles.
+// that leave partial position tiles; and batches with whole blocks of examples for the lane-interleaved stride-1 path.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -52,6 +52,49 @@ public class ConvPathsTests
         ConvKernels.Forward(path, new ReluActivation(), big, Uniform(big.InputLength, 8, 5f, 9f), Uniform(big.WeightLength, 9), default, yBig, default, 1);
         ConvKernels.Forward(path, new ReluActivation(), g, x, w, b, y2, default, 2);
         Assert.Equal(y1, y2);
+    }
+
+    // Batches of two whole lane blocks plus a remainder: stride-1 layers take the lane-interleaved path for the blocks
+    // (dW summed across blocks as vectors) and the single-example path for the rest; strided ones ignore it. The *Lanes
+    // paths force it on every stride-1 geometry; plain V256 checks the automatic choice (by wide-grid waste) at 8 lanes.
+    public static TheoryData<string, int> LanePaths() => new() { { "ScalarLanes", 1 }, { "V128Lanes", 4 }, { "V256Lanes", 8 }, { "V512Lanes", 16 }, { "V256", 8 } };
+
+    [Theory]
+    [MemberData(nameof(LanePaths))]
+    public void ForwardBackward_WholeLaneBlocksPlusRemainder_MatchDoubleReferences(string pathName, int lanes)
+    {
+        var path = Enum.Parse<ConvKernels.Path>(pathName);
+        foreach (ConvGeometry g in Geometries())
+            Check(path, g, 2 * lanes + 3, seed: (ulong)(g.InputLength * 5 + g.WeightLength * 3 + lanes));
+    }
+
+    [Theory]
+    [MemberData(nameof(LanePaths))]
+    public void Backward_LaneBlocksTwice_GivesIdenticalBits(string pathName, int lanes)
+    {
+        var path = Enum.Parse<ConvKernels.Path>(pathName);
+        // The vector dW sums and the padded dPre are scratch: a stale value from another geometry must not leak in.
+        var g = new ConvGeometry(3, 9, 11, 13, 3, 3, 1, 1, 2, 1, 2, 1, 1);
+        int batch = lanes + 1;
+        float[] x = Uniform(batch * g.InputLength, 5), w = Uniform(g.WeightLength, 6), b = Uniform(g.OutChannels, 7);
+        float[] y = new float[batch * g.OutputLength], pre = new float[y.Length], dy = Uniform(y.Length, 8), dPre = new float[y.Length];
+        var relu = new ReluActivation();
+        ConvKernels.Forward(path, relu, g, x, w, b, y, pre, batch);
+        (float[] dW1, float[] dX1) = Run(g, x);
+        var big = new ConvGeometry(3, 20, 20, 13, 3, 3, 1, 1, 2, 2, 1, 1, 1);   // dirties larger scratch in between
+        float[] xBig = Uniform(batch * big.InputLength, 9, 5f, 9f), yBig = new float[batch * big.OutputLength];
+        ConvKernels.Backward(path, new IdentityActivation(), big, Uniform(yBig.Length, 10, 3f, 4f), default, default, xBig,
+            Uniform(big.WeightLength, 11), default, new float[big.WeightLength], default, new float[xBig.Length], batch);
+        (float[] dW2, float[] dX2) = Run(g, x);
+        Assert.Equal(dW1, dW2);
+        Assert.Equal(dX1, dX2);
+
+        (float[], float[]) Run(ConvGeometry geo, float[] input)
+        {
+            float[] dW = new float[geo.WeightLength], dX = new float[input.Length];
+            ConvKernels.Backward(path, relu, geo, dy, pre, y, input, w, dPre, dW, default, dX, batch);
+            return (dW, dX);
+        }
     }
 
     private static void Check(ConvKernels.Path path, ConvGeometry g, int batch, ulong seed)
