@@ -149,13 +149,20 @@ internal static class DiagnosticDescriptors
         description: "Xavier initialisation assumes a symmetric, roughly linear activation (Tanh, Sigmoid); He initialisation assumes ReLU, which zeroes half its inputs. The wrong one shrinks or grows activations layer after layer.",
         helpLinkUri: HelpLinkBase + ProblemIds.InitActivationMismatch + ".md");
 
+    /// <summary>MG0207: "{kind} '{layer}' has a bias, but {norm} '{name}' right after it subtracts the batch mean and cancels it; set UseBias = false".</summary>
+    public static readonly DiagnosticDescriptor BiasBeforeNormalisation = new(
+        ProblemIds.BiasBeforeNormalisation, "Bias cancelled by the BatchNorm after it", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
+        description: "BatchNorm subtracts the per-channel batch mean, which removes any per-channel constant: a bias right before it never changes the output and only wastes parameters and work.",
+        helpLinkUri: HelpLinkBase + ProblemIds.BiasBeforeNormalisation + ".md");
+
     /// <summary>Every descriptor, for <c>SupportedDiagnostics</c>.</summary>
     public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
         ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch,
-        RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch);
+        RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
+        BiasBeforeNormalisation);
 
     private static readonly Dictionary<string, DiagnosticDescriptor> s_byId = BuildIndex();
 

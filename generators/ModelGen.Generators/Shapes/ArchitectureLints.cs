@@ -38,6 +38,7 @@ internal static class ArchitectureLints
         OutputHead(spec, layers, problems);
         DeepStacks(spec, layers, problems);
         InitialiserMismatches(layers, problems);
+        BiasBeforeBatchNorm(layers, problems);
         return problems.ToEquatableArray();
     }
 
@@ -133,10 +134,28 @@ internal static class ArchitectureLints
         }
     }
 
+    /// <summary>
+    /// MG0207: a Conv/Dense bias feeding BatchNorm directly. BatchNorm subtracts the per-channel batch mean, which
+    /// removes any per-channel constant, so the bias never changes the output and its gradient is zero (ResNet and
+    /// torchvision use bias=False before BatchNorm). An activation in between keeps the bias meaningful.
+    /// </summary>
+    private static void BiasBeforeBatchNorm(List<(string Member, LayerShape Shape)> layers, List<ModelProblem> problems)
+    {
+        for (int i = 0; i + 1 < layers.Count; i++)
+        {
+            var layer = layers[i].Shape.Layer;
+            bool biasedLinear = layer is DenseSpec { UseBias: true, Activation: ActivationKind.None } or ConvSpec { UseBias: true, Activation: ActivationKind.None };
+            if (!biasedLinear || layers[i + 1].Shape.Layer is not BatchNormSpec norm) continue;
+            problems.Add(new ModelProblem(ProblemIds.BiasBeforeNormalisation, layers[i].Member, "UseBias",
+                $"{layer.Kind} '{layer.Name}' has a bias, but {norm.Kind} '{norm.Name}' right after it subtracts the batch mean and cancels it; set UseBias = false"));
+        }
+    }
+
     /// <summary>The activation a layer's output has gone through last; None for a layer ending in a linear map.</summary>
     private static ActivationKind FinalActivation(LayerSpec layer) => layer switch
     {
         DenseSpec dense => dense.Activation,
+        ConvSpec conv => conv.Activation,
         ActivationSpec act => act.Activation,
         _ => ActivationKind.None,
     };
@@ -144,6 +163,7 @@ internal static class ArchitectureLints
     /// <summary>Layers that move or mask values without transforming them, so lints look through them.</summary>
     private static bool IsShapeOnly(LayerSpec layer) => layer is DropoutSpec or FlattenSpec;
 
-    /// <summary>Whether a layer normalises activations or adds a skip path. No such layer kind exists yet; new kinds (normalisation, residual blocks) belong here.</summary>
-    private static bool IsNormalisationOrResidual(LayerSpec layer) => layer.Kind is "BatchNorm" or "LayerNorm" or "RMSNorm" or "GroupNorm" or "Residual";
+    /// <summary>Whether a layer normalises activations or adds a skip path (a residual block, or an Add merge).</summary>
+    private static bool IsNormalisationOrResidual(LayerSpec layer) =>
+        layer is BatchNormSpec or BlockSpec { Residual: true } or MergeSpec { IsConcat: false };
 }

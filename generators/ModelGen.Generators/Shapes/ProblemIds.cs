@@ -59,4 +59,6 @@ internal static class ProblemIds
     public const string SaturatingHiddenActivation = "MG0205";
     /// <summary>An initialiser that does not suit the activation that follows (Xavier before ReLU, He before Tanh/Sigmoid).</summary>
     public const string InitActivationMismatch = "MG0206";
+    /// <summary>A Conv/Dense bias directly followed by BatchNorm, which cancels it.</summary>
+    public const string BiasBeforeNormalisation = "MG0207";
 }

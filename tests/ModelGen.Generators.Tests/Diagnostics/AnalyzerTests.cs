@@ -260,6 +260,50 @@ public class AnalyzerTests
         """,
         Expect.Warning("MG0203", 0, "Dropout 'drop' is the last layer of 'M'; it randomly zeroes the model's outputs during training, so put it before the last parameterised layer"));
 
+    [Fact]
+    public Task BiasBeforeBatchNorm_MG0207_OnAttributeWhenImplicit() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 8)]
+        public partial class M
+        {
+            [{|#0:Conv2D(4, Kernel = 3)|}] public partial Layer Conv { get; }
+            [BatchNorm2D] public partial Layer Bn { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
+        }
+        """,
+        Expect.Warning("MG0207", 0, "Conv2D 'conv' has a bias, but BatchNorm2D 'bn' right after it subtracts the batch mean and cancels it; set UseBias = false"));
+
+    [Fact]
+    public Task BiasBeforeBatchNorm_MG0207_OnUseBiasArgument() => Verify("""
+        using ModelGen;
+        [Model(8)]
+        public partial class M
+        {
+            [Dense(4, {|#0:UseBias = true|})] public partial Layer Fc { get; }
+            [BatchNorm1D] public partial Layer Bn { get; }
+        }
+        """,
+        Expect.Warning("MG0207", 0, "Dense 'fc' has a bias, but BatchNorm1D 'bn' right after it subtracts the batch mean and cancels it; set UseBias = false"));
+
+    [Fact]
+    public Task BiasBeforeBatchNorm_NoWarningWithoutBiasOrWithActivation() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 8)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 3, UseBias = false)] public partial Layer Conv1 { get; }
+            [BatchNorm2D] public partial Layer Bn1 { get; }
+            [Conv2D(4, Kernel = 3, Activation = Activation.ReLU)] public partial Layer Conv2 { get; }
+            [BatchNorm2D] public partial Layer Bn2 { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
+        }
+        """);
+
+    [Fact]
+    public Task DeepStackWithBatchNorm_NoMG0204() => Verify(DeepStack(12).Replace("{|#0:Deep|}", "Deep")
+        .Replace("[Dense(16, Activation = Activation.ReLU)] public partial Layer Fc5 { get; }",
+                 "[Dense(16, Activation = Activation.ReLU)] public partial Layer Fc5 { get; }\n    [BatchNorm1D] public partial Layer Bn { get; }"));
+
     /// <summary>A plain stack of <paramref name="depth"/> Dense layers; layer <paramref name="tanhAt"/> (if any) uses a marked Tanh.</summary>
     private static string DeepStack(int depth, int tanhAt = -1)
     {

@@ -72,6 +72,8 @@ public partial class FoldNet
     [BatchNorm2D] public partial Layer Bn { get; }
     [ReLU] public partial Layer Relu { get; }
     [Flatten] public partial Layer Flat { get; }
+#pragma warning disable MG0207 // the bias is kept on purpose: folding must carry a bias through the BatchNorm
     [Dense(4)] public partial Layer Fc { get; }
+#pragma warning restore MG0207
     [BatchNorm1D(Eps = 1e-3)] public partial Layer Bn2 { get; }
 }
