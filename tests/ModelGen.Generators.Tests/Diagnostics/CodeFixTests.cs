@@ -8,6 +8,43 @@ namespace ModelGen.Generators.Tests.Diagnostics;
 public class CodeFixTests
 {
     [Fact]
+    public Task SwapConvolutionArguments_KernelAndChannelsSwapped_SwapsThem()
+    {
+        var test = new ModelCodeFixTest<SwapConvolutionArgumentsCodeFixProvider>("""
+            using ModelGen;
+            [Model(1, 28, 28)]
+            public partial class Net
+            {
+                [Conv2D(5, {|MG0104:Kernel = 32|})] public partial Layer C1 { get; }
+            }
+            """, """
+            using ModelGen;
+            [Model(1, 28, 28)]
+            public partial class Net
+            {
+                [Conv2D(32, Kernel = 5)] public partial Layer C1 { get; }
+            }
+            """);
+        return test.RunAsync();
+    }
+
+    [Fact]
+    public Task SwapConvolutionArguments_ImplausibleKernel_NoFixOffered()
+    {
+        // 16 channels is not a kernel size anyone means: no swap is offered, the code stays as it is.
+        const string source = """
+            using ModelGen;
+            [Model(1, 5, 5)]
+            public partial class Net
+            {
+                [Conv2D(16, {|MG0104:Kernel = 7|})] public partial Layer C1 { get; }
+            }
+            """;
+        var test = new ModelCodeFixTest<SwapConvolutionArgumentsCodeFixProvider>(source, source);
+        return test.RunAsync();
+    }
+
+    [Fact]
     public Task AddPartial_ClassWithoutModifiers_InsertsPartialBeforeClass()
     {
         var test = new ModelCodeFixTest<AddPartialCodeFixProvider>("""
