@@ -1,12 +1,14 @@
 // Adam (Kingma & Ba) with PyTorch's torch.optim.Adam semantics: weight decay is an L2 penalty added to the gradient
-// before the moments. The update itself is AdamKernel, shared with AdamW.
+// before the moments. AdamW derives from it (as torch.optim.AdamW derives from Adam) and only decouples the decay;
+// the update itself is AdamKernel.
 using ModelGen.Optimizers;
 
 namespace ModelGen;
 
 /// <summary>Adam, with PyTorch's <c>torch.optim.Adam</c> semantics (weight decay as an L2 penalty on the gradient, no AMSGrad).</summary>
-public sealed class Adam : Optimizer
+public class Adam : Optimizer
 {
+    private readonly bool _decoupled;
     private float[] _firstMoment = [];   // m [parameterCount]
     private float[] _secondMoment = [];  // v [parameterCount]
 
@@ -18,8 +20,15 @@ public sealed class Adam : Optimizer
     /// <param name="weightDecay">L2 penalty added to the gradient (&gt;= 0).</param>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its range or not finite.</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0)
+        : this(learningRate, beta1, beta2, epsilon, weightDecay, decoupled: false)
+    {
+    }
+
+    /// <summary>For <see cref="AdamW"/>: <paramref name="decoupled"/> applies weight decay to the parameters instead of the gradient.</summary>
+    private protected Adam(float learningRate, float beta1, float beta2, float epsilon, float weightDecay, bool decoupled)
         : base(learningRate)
     {
+        _decoupled = decoupled;
         AdamCoefficients.Validate(beta1, beta2, epsilon, weightDecay);
         Beta1 = beta1;
         Beta2 = beta2;
@@ -36,20 +45,20 @@ public sealed class Adam : Optimizer
     /// <summary>Denominator term for numerical stability.</summary>
     public float Epsilon { get; }
 
-    /// <summary>L2 penalty coefficient.</summary>
+    /// <summary>Weight decay coefficient: an L2 penalty on the gradient for Adam, decoupled for <see cref="AdamW"/>.</summary>
     public float WeightDecay { get; }
 
     /// <inheritdoc/>
-    protected override void InitializeState(int parameterCount)
+    protected sealed override void InitializeState(int parameterCount)
     {
         _firstMoment = new float[parameterCount];
         _secondMoment = new float[parameterCount];
     }
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int stateOffset, int step, float learningRate)
+    protected sealed override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int stateOffset, int step, float learningRate)
     {
-        var c = AdamCoefficients.For(step, learningRate, Beta1, Beta2, Epsilon, WeightDecay, decoupled: false);
+        var c = AdamCoefficients.For(step, learningRate, Beta1, Beta2, Epsilon, WeightDecay, _decoupled);
         AdamKernel.Run(parameters, gradients,
             _firstMoment.AsSpan(stateOffset, parameters.Length), _secondMoment.AsSpan(stateOffset, parameters.Length), c);
     }
