@@ -2,13 +2,13 @@
 // (training step batch 64), then every LeNet/ResNet convolution and pooling kernel against its baseline in the same
 // process (the im2col + GEMM convolution path kept as ConvKernels.Im2ColForward/Im2ColBackward, and a naive max-pool
 // loop), so the ratios are meaningful on a noisy shared machine. Single-threaded, as the peers in shared/peers.
-//   dotnet run -c Release --project bench/ConvBench [-- --quick]
+//   dotnet run -c Release --project bench/ConvBench [-- --quick] [--lenet]   (--lenet: LeNet-5 and its kernels only)
 using System.Diagnostics;
 using ConvBench;
 using ModelGen;
 using ModelGen.Kernels;
 
-bool quick = args.Contains("--quick");
+bool quick = args.Contains("--quick"), lenetOnly = args.Contains("--lenet");
 double repMs = quick ? 40 : 150;
 const int Reps = 7;
 Console.WriteLine($"ConvBench  Vector512={System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated} Vector256={System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}  (median of {Reps} reps, thread CPU µs per call)");
@@ -20,9 +20,12 @@ var lenet = new LeNet5(seed: 1);
 TimeModel("LeNet5 Forward b1", lenet, 1, train: false);
 TimeModel("LeNet5 Forward b64", lenet, 64, train: false);
 TimeModel("LeNet5 train step b64", lenet, 64, train: true);
-var resnet = new MnistResNet(seed: 1);
-TimeModel("MnistResNet Forward b64", resnet, 64, train: false);
-TimeModel("MnistResNet train step b64", resnet, 64, train: true);
+if (!lenetOnly)
+{
+    var resnet = new MnistResNet(seed: 1);
+    TimeModel("MnistResNet Forward b64", resnet, 64, train: false);
+    TimeModel("MnistResNet train step b64", resnet, 64, train: true);
+}
 Console.WriteLine();
 
 // ------------------------------------------------------------------------------------------------ kernels
@@ -39,7 +42,7 @@ ConvGeometry[] convs =
     ConvGeometry.Conv2D(16, 14, 14, 32, 3, stride: 2, padding: 1),
     ConvGeometry.Conv2D(32, 7, 7, 32, 3, padding: 1),
 ];
-foreach (ConvGeometry g in convs) TimeConv(g, 64);
+foreach (ConvGeometry g in lenetOnly ? convs[..2] : convs) TimeConv(g, 64);
 TimeConv(convs[0], 1);
 TimeConv(convs[1], 1);
 TimePool(PoolGeometry.Pool2D(6, 28, 28, 2), 64);

@@ -4,8 +4,9 @@
 // row-major order. The winner follows PyTorch's sequential scan exactly, without a data-dependent branch:
 //   best = a; for t in b, c, d: if (t > best || t is NaN) best = t
 // so ties keep the first tap (and the first zero's sign), and NaN propagates with the last NaN's index. The argmax
-// (training) is carried as an int vector beside the values. Other shapes, and machines without the shuffles, take the
-// general separable path in PoolingKernels.cs.
+// (training) is carried as an int vector beside the values. Inference (no argmax) takes 8 outputs per step with AVX2 and
+// lets a row's last block overlap the previous one instead of finishing in scalar code. Other shapes, and machines
+// without the shuffles, take the general separable path in PoolingKernels.cs.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -42,6 +43,13 @@ public static partial class PoolingKernels
                 nint outRow = ((nint)plane * oh + oy) * ow;
                 ref float y = ref Unsafe.Add(ref y0, outRow);
                 int ox = 0;
+                if (vector && !keep && ow >= 4)
+                {
+                    // Inference: values only, so a last block may overlap the previous one (it rewrites the same
+                    // maxima) and no row ends in a scalar tail. 8 outputs per step with AVX2, else 4.
+                    MaxRowValues(ref r0, ref r1, ref y, ow);
+                    continue;
+                }
                 if (vector)
                 {
                     for (; ox + 4 <= ow; ox += 4)
@@ -81,6 +89,61 @@ public static partial class PoolingKernels
             }
         }
     }
+
+    /// <summary>The ow ≥ 4 maxima of one output row from its input rows r0, r1, values only, all in vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaxRowValues(ref float r0, ref float r1, ref float y, int ow)
+    {
+        if (Avx2.IsSupported && ow >= 8)
+        {
+            for (int ox = 0; ; ox += 8)
+            {
+                if (ox + 8 > ow) ox = ow - 8;   // the overlapping last block
+                Max8(ref Unsafe.Add(ref r0, 2 * ox), ref Unsafe.Add(ref r1, 2 * ox), ref Unsafe.Add(ref y, ox));
+                if (ox + 8 == ow) return;
+            }
+        }
+        for (int ox = 0; ; ox += 4)
+        {
+            if (ox + 4 > ow) ox = ow - 4;
+            Max4(ref Unsafe.Add(ref r0, 2 * ox), ref Unsafe.Add(ref r1, 2 * ox), ref Unsafe.Add(ref y, ox));
+            if (ox + 4 == ow) return;
+        }
+    }
+
+    /// <summary>Four window maxima (values only) from 8 floats of each input row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Max4(ref float r0, ref float r1, ref float y)
+    {
+        (Vector128<float> a, Vector128<float> b) = Unzip(Vector128.LoadUnsafe(ref r0), Vector128.LoadUnsafe(ref r0, 4));
+        (Vector128<float> c, Vector128<float> d) = Unzip(Vector128.LoadUnsafe(ref r1), Vector128.LoadUnsafe(ref r1, 4));
+        Vector128<float> best = Vector128.ConditionalSelect(Takes(b, a), b, a);
+        best = Vector128.ConditionalSelect(Takes(c, best), c, best);
+        Vector128.ConditionalSelect(Takes(d, best), d, best).StoreUnsafe(ref y);
+    }
+
+    /// <summary>
+    /// Eight window maxima (values only) from 16 floats of each input row. AVX's two-source shuffle works within each
+    /// 128-bit half, so the taps come out with the middle two 64-bit quarters swapped ([0 1 4 5 | 2 3 6 7]); the
+    /// comparisons are lane-wise, so one 64-bit permute of the result restores the order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Max8(ref float r0, ref float r1, ref float y)
+    {
+        Vector256<float> lo0 = Vector256.LoadUnsafe(ref r0), hi0 = Vector256.LoadUnsafe(ref r0, 8);
+        Vector256<float> lo1 = Vector256.LoadUnsafe(ref r1), hi1 = Vector256.LoadUnsafe(ref r1, 8);
+        Vector256<float> a = Avx.Shuffle(lo0, hi0, 0b10_00_10_00), b = Avx.Shuffle(lo0, hi0, 0b11_01_11_01);
+        Vector256<float> c = Avx.Shuffle(lo1, hi1, 0b10_00_10_00), d = Avx.Shuffle(lo1, hi1, 0b11_01_11_01);
+        Vector256<float> best = Avx.BlendVariable(a, b, Takes(b, a));
+        best = Avx.BlendVariable(best, c, Takes(c, best));
+        best = Avx.BlendVariable(best, d, Takes(d, best));
+        Avx2.Permute4x64(best.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref y);
+    }
+
+    /// <summary>All-ones lanes where <paramref name="t"/> replaces the running maximum: <c>t &gt; best</c> or <c>t</c> is NaN (one unordered compare).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Takes(Vector256<float> t, Vector256<float> best)
+        => Avx.CompareGreaterThan(t, best) | Avx.CompareUnordered(t, t);
 
     /// <summary>All-ones lanes where tap <paramref name="t"/> replaces the running maximum: <c>t &gt; best</c> or <c>t</c> is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,6 +17,9 @@ public class PoolingMax2x2Tests
         { 2, 5, 19, false },    // 9 outputs per row
         { 2, 8, 8, true },      // ceil mode on even sizes: same windows
         { 1, 2, 2, false },     // a single window
+        { 2, 4, 16, false },    // 8 outputs per row: one 256-bit block, no overlap
+        { 2, 6, 8, false },     // 4 outputs per row: one 128-bit block, no overlap
+        { 1, 2, 46, false },    // 23 outputs per row: 256-bit blocks ending in an overlapping one
     };
 
     [Theory]
