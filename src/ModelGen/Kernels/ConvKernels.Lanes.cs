@@ -25,6 +25,10 @@ public static partial class ConvKernels
     /// with bench/ConvBench (AVX2): LeNet's 10-wide layer (14/10) and the ResNet's 7-wide one (9/7, backward) win;
     /// 28- and 14-wide layers (waste ≤ 1.14) lose, the transposes costing more than the waste saved.
     /// </summary>
+    /// <param name="g">The convolution geometry.</param>
+    /// <param name="batch">Examples in the call.</param>
+    /// <param name="lanes">Examples per block (the vector width in floats).</param>
+    /// <param name="wasteTenths">Minimum padded-to-output width ratio, in tenths.</param>
     /// <param name="force">Skip the waste test (the *Lanes paths that tests force; a one-lane "vector" is then allowed too).</param>
     private static bool LanesApply(in ConvGeometry g, int batch, int lanes, int wasteTenths, bool force)
         => g.StrideH == 1 && g.StrideW == 1 && batch >= lanes

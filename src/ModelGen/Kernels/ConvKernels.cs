@@ -42,7 +42,7 @@ public static partial class ConvKernels
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
         => Forward(Path.Auto, act, g, input, weight, bias, output, preActivation, batch);
 
-    /// <summary><see cref="Forward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    /// <summary><see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> on a chosen path (tests and benchmarks force each one).</summary>
     internal static void Forward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
     {
@@ -63,8 +63,8 @@ public static partial class ConvKernels
     }
 
     /// <summary>
-    /// The general im2col + GEMM path of <see cref="Forward"/> (one unfolding and one GEMM per example and group), kept as
-    /// the baseline for tests and benchmarks. Same contract as <see cref="Forward"/>.
+    /// The general im2col + GEMM path of <see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> (one unfolding and one GEMM per example and group), kept as
+    /// the baseline for tests and benchmarks. Same contract as <see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/>.
     /// </summary>
     public static void Im2ColForward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch) where TAct : struct, IActivation
@@ -138,7 +138,7 @@ public static partial class ConvKernels
     }
 
     /// <summary>
-    /// Backward of <see cref="Forward"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += ∂loss/∂W</c>; <c>dBias[o] += Σ_{b,y,x} dPre[b, o, y, x]</c>;
+    /// Backward of <see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += ∂loss/∂W</c>; <c>dBias[o] += Σ_{b,y,x} dPre[b, o, y, x]</c>;
     /// <c>dInput = ∂loss/∂input</c> (overwritten).
     /// </summary>
     /// <param name="act">The activation operator used in the forward pass.</param>
@@ -161,7 +161,7 @@ public static partial class ConvKernels
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
         => Backward(Path.Auto, act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
 
-    /// <summary><see cref="Backward"/> on a chosen path (tests and benchmarks force each one).</summary>
+    /// <summary><see cref="Backward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, Span{float}, int)"/> on a chosen path (tests and benchmarks force each one).</summary>
     internal static void Backward<TAct>(Path path, TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
@@ -187,8 +187,8 @@ public static partial class ConvKernels
     }
 
     /// <summary>
-    /// The general im2col + GEMM path of <see cref="Backward"/>, kept as the baseline for tests and benchmarks. Same
-    /// contract as <see cref="Backward"/>.
+    /// The general im2col + GEMM path of <see cref="Backward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, Span{float}, int)"/>, kept as the baseline for tests and benchmarks. Same
+    /// contract as <see cref="Backward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, Span{float}, int)"/>.
     /// </summary>
     public static void Im2ColBackward<TAct>(TAct act, in ConvGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation,
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
@@ -301,7 +301,7 @@ public static partial class ConvKernels
     // ------------------------------------------------------------------------------------------------ reference
 
     /// <summary>
-    /// Naive reference for <see cref="Forward"/> without activation, in double: <c>output = conv(input, weight) + bias</c>
+    /// Naive reference for <see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> without activation, in double: <c>output = conv(input, weight) + bias</c>
     /// (bias may be empty). A direct seven-deep loop, for tests only.
     /// </summary>
     /// <exception cref="ArgumentException">The geometry is invalid or a span's length does not match its shape.</exception>
@@ -402,6 +402,10 @@ public static partial class ConvKernels
     /// The adjoint of <see cref="Im2Col"/>: adds every entry of dCol[Cg·KH·KW, OH·OW] into the input position it was
     /// read from (padding taps are dropped). dx[Cg, H, W] must be cleared by the caller.
     /// </summary>
+    /// <param name="g">The convolution geometry.</param>
+    /// <param name="dCol">Gradient of the unfolded input [Cg·KH·KW, rows of rowPitch].</param>
+    /// <param name="dx">Input gradient [Cg, H, W] to add into.</param>
+    /// <param name="cg">Input channels per group.</param>
     /// <param name="rowPitch">Distance between dCol rows (OH·OW when packed; more when each row is padded to whole tiles).</param>
     private static void Col2Im(in ConvGeometry g, ReadOnlySpan<float> dCol, Span<float> dx, int cg, int rowPitch = 0)
     {

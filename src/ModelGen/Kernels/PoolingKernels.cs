@@ -115,10 +115,10 @@ public static partial class PoolingKernels
         return hs * w + ws;   // all taps −∞
     }
 
-    /// <summary>Backward of <see cref="MaxForward"/>: <c>dInput</c> is overwritten with zeros, then each <c>dOutput</c> element is added at its argmax.</summary>
+    /// <summary>Backward of <see cref="MaxForward(in PoolGeometry, ReadOnlySpan{float}, Span{float}, Span{int}, int)"/>: <c>dInput</c> is overwritten with zeros, then each <c>dOutput</c> element is added at its argmax.</summary>
     /// <param name="g">The pooling geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output [batch, Channels, OutHeight, OutWidth].</param>
-    /// <param name="argmax">The indices <see cref="MaxForward"/> wrote [batch, Channels, OutHeight, OutWidth].</param>
+    /// <param name="argmax">The indices <see cref="MaxForward(in PoolGeometry, ReadOnlySpan{float}, Span{float}, Span{int}, int)"/> wrote [batch, Channels, OutHeight, OutWidth].</param>
     /// <param name="dInput">Gradient with respect to the input [batch, Channels, InHeight, InWidth]; overwritten.</param>
     /// <param name="batch">Number of examples.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or an argmax entry lies outside its plane.</exception>
@@ -353,7 +353,7 @@ public static partial class PoolingKernels
 
     // ------------------------------------------------------------------------------------------------ references
 
-    /// <summary>Naive reference for <see cref="MaxForward"/> (value only), in double: every window tap is tested against the input bounds. For tests.</summary>
+    /// <summary>Naive reference for <see cref="MaxForward(in PoolGeometry, ReadOnlySpan{float}, Span{float}, Span{int}, int)"/> (value only), in double: every window tap is tested against the input bounds. For tests.</summary>
     public static void ReferenceMax(in PoolGeometry g, ReadOnlySpan<double> input, Span<double> output, int batch)
         => ReferencePool(g, input, output, batch, max: true);
 
