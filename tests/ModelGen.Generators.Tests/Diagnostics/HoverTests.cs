@@ -11,7 +11,7 @@ public class HoverTests
     {
         var (compiled, _) = GeneratorRunner.Run(Samples.Mlp);
         var type = compiled.GetTypeByMetadataName("Demo.Mlp")!;
-        string xml = type.GetDocumentationCommentXml();
+        string xml = type.GetDocumentationCommentXml() ?? "";
 
         // The table Summary() returns at run time is the generated SummaryText constant; the hover must show the same lines.
         var summary = (string)type.GetMembers("SummaryText").OfType<IFieldSymbol>().Single().ConstantValue!;
