@@ -170,7 +170,11 @@ public static partial class Gemm
                 float* d = panel + p * nr;
                 if (cols == nr)
                 {
-                    new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(d, nr));
+                    // Two vector moves inline: a Span.CopyTo here is a Memmove call per 32-128 bytes, which for the
+                    // dense backward's dX = dPre·W repacks all of W in thousands of calls.
+                    if (nr == 16) { Vector256.Load(src).Store(d); Vector256.Load(src + 8).Store(d + 8); }
+                    else if (nr == 8) { Vector128.Load(src).Store(d); Vector128.Load(src + 4).Store(d + 4); }
+                    else { Vector512.Load(src).Store(d); Vector512.Load(src + 16).Store(d + 16); }
                 }
                 else
                 {
