@@ -4,7 +4,7 @@
 // loop), so the ratios are meaningful on a noisy shared machine. Single-threaded, as the peers in shared/peers.
 //   dotnet run -c Release --project bench/ConvBench [-- --quick] [--lenet]   (--lenet: LeNet-5 and its kernels only)
 using System.Diagnostics;
-using ConvBench;
+using Mnist;
 using ModelGen;
 using ModelGen.Kernels;
 
