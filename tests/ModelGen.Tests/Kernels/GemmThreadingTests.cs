@@ -1,13 +1,19 @@
 // Multi-threaded GEMM (KernelOptions.MaxThreads): every path split between threads must match the reference and be
 // bit-identical to the single-thread result (threads split C, never k); steady state allocates nothing; concurrent
 // callers are served correctly (one gets the helpers, the others run alone). All tests that change the process-wide
-// MaxThreads live in this one class, which xunit runs sequentially, and restore it.
+// MaxThreads live in this one class, and restore it. xunit runs test classes in parallel, so the class sits in a
+// collection that runs alone: otherwise another class's zero-allocation test could see MaxThreads = 2 and fork.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
 namespace ModelGen.Tests.Kernels;
 
+/// <summary>Tests that change process-wide kernel options; run with no other test class in parallel.</summary>
+[CollectionDefinition(nameof(GlobalKernelOptions), DisableParallelization = true)]
+public sealed class GlobalKernelOptions { }
+
 [Trait("Category", "Kernels")]
+[Collection(nameof(GlobalKernelOptions))]
 public class GemmThreadingTests
 {
     public enum Case { PackedNN, PackedNT, PackedTN, DotNT, PackedNNV128, DotNTV128 }
