@@ -43,6 +43,15 @@ internal static class EmitNames
     /// <summary>Name of the offset constant of a parameter, e.g. <c>Fc1WeightOffset</c>, <c>Block1Conv1WeightOffset</c>.</summary>
     public static string OffsetConstant(ParamSpec param) => Pascal(param.Name) + "Offset";
 
+    /// <summary>
+    /// A node's parameter named <paramref name="shortName"/> (<c>weight</c>, <c>bias</c>, ...) as a slice of the span
+    /// <paramref name="buffer"/> (<c>parameters</c> or <c>gradients</c>), or <c>default</c> when the node has none.
+    /// </summary>
+    public static string ParamSlice(GraphNode node, string shortName, string buffer = "parameters") =>
+        node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } param
+            ? $"{buffer}.Slice({OffsetConstant(param)}, {Int(param.Length)})"
+            : "default";
+
     /// <summary>Name of the static geometry field of a conv or pooling node, e.g. <c>s_block1Conv1Geometry</c>.</summary>
     public static string GeometryField(string nodeName)
     {

@@ -107,8 +107,8 @@ internal static partial class ModelEmitter
     private static void EmitNodeBackward(SourceWriter w, ModelPlan plan, GraphNode node, TrainingSlot slot, string dOut,
         List<(string Write, string? AddInto, bool Needed, bool InputOnly)> targets, bool always)
     {
-        string P(string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"parameters.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
-        string G(string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"gradients.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+        string P(string shortName) => ParamSlice(node, shortName);
+        string G(string shortName) => ParamSlice(node, shortName, "gradients");
         string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]));
         string output = Slot(slot.Output, node.OutputLength);
         var target = targets[0];

@@ -119,7 +119,7 @@ internal static partial class ModelEmitter
         {
             var target = nodes[fold.Target];
             var norm = nodes[fold.Norm];
-            string P(GraphNode node, string shortName) => node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"parameters.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+            string P(GraphNode node, string shortName) => ParamSlice(node, shortName);
             int channels = norm.Output[0];
             w.Line($"{Kernels}.BatchNormKernels.Fold({P(target, "weight")}, {P(target, "bias")}, {P(norm, "weight")}, {P(norm, "bias")}, {P(norm, "running_mean")}, {P(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
             w.Line($"    f.Slice({Int(fold.WeightOffset)}, {Int(target.Params[0].Length)}), f.Slice({Int(fold.BiasOffset)}, {Int(channels)}), {Int(channels)}); // {target.Name} + {norm.Name}");
@@ -139,7 +139,7 @@ internal static partial class ModelEmitter
         {
             if (fold is not null && shortName == "weight") return $"folded.Slice({Int(fold.WeightOffset)}, {Int(node.Params[0].Length)})";
             if (fold is not null && shortName == "bias") return $"folded.Slice({Int(fold.BiasOffset)}, {Int(node.Output[0])})";
-            return node.Params.FirstOrDefault(p => p.ShortName == shortName) is { } p ? $"parameters.Slice({OffsetConstant(p)}, {Int(p.Length)})" : "default";
+            return ParamSlice(node, shortName);
         }
         string Kept(int offset, int length) => training && offset >= 0 ? Slot(offset, length) : "default";
         switch (node.Layer)

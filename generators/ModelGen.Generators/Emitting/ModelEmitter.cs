@@ -239,23 +239,22 @@ internal static partial class ModelEmitter
     /// <summary>PyTorch's reset_parameters for each parameterised node, in node order (so a seed fixes every weight).</summary>
     private static void EmitInitialization(SourceWriter w, GraphNode node)
     {
-        string View(ParamSpec param) => $"p.Slice({OffsetConstant(param)}, {Int(param.Length)})";
-        ParamSpec? Find(string shortName) => node.Params.FirstOrDefault(x => x.ShortName == shortName);
+        string View(string shortName) => ParamSlice(node, shortName, "p");
         switch (node.Layer)
         {
             case DenseSpec dense:
-                w.Line($"global::ModelGen.Initializers.Initialize({View(node.Params[0])}, {(Find("bias") is { } db ? View(db) : "default")}, fanIn: {Int(node.InputLength)}, fanOut: {Int(dense.Units)}, global::ModelGen.Init.{dense.Init}, rng); // {node.Name}");
+                w.Line($"global::ModelGen.Initializers.Initialize({View("weight")}, {View("bias")}, fanIn: {Int(node.InputLength)}, fanOut: {Int(dense.Units)}, global::ModelGen.Init.{dense.Init}, rng); // {node.Name}");
                 break;
             case ConvSpec conv:
             {
                 int receptive = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
                 int fanIn = node.InputShapes[0][0] / conv.Groups * receptive;
-                w.Line($"global::ModelGen.Initializers.Initialize({View(node.Params[0])}, {(Find("bias") is { } cb ? View(cb) : "default")}, fanIn: {Int(fanIn)}, fanOut: {Int(conv.OutChannels * receptive)}, global::ModelGen.Init.{conv.Init}, rng); // {node.Name}");
+                w.Line($"global::ModelGen.Initializers.Initialize({View("weight")}, {View("bias")}, fanIn: {Int(fanIn)}, fanOut: {Int(conv.OutChannels * receptive)}, global::ModelGen.Init.{conv.Init}, rng); // {node.Name}");
                 break;
             }
-            case BatchNormSpec:
-                if (Find("weight") is { } gamma) w.Line($"{View(gamma)}.Fill(1f); // {node.Name}: γ = 1, β = 0");
-                w.Line($"{View(Find("running_var")!)}.Fill(1f); // {node.Name}: running mean 0, running variance 1");
+            case BatchNormSpec bn:
+                if (bn.Affine) w.Line($"{View("weight")}.Fill(1f); // {node.Name}: γ = 1, β = 0");
+                w.Line($"{View("running_var")}.Fill(1f); // {node.Name}: running mean 0, running variance 1");
                 break;
         }
     }

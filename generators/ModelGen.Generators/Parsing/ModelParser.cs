@@ -110,7 +110,7 @@ internal static class ModelParser
             }
             var block = new BlockSpec(ToWeightName(name), typeName, property.Type.Name, residual is not null,
                 residual is not null && Named(residual, "Projection", false));
-            return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", "") ?? "");
+            return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", ""));
         }
         if (!isLayerType)
             problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, name,
@@ -124,7 +124,7 @@ internal static class ModelParser
                 $"Layer member '{name}' has {attributes.Count} layer attributes ({string.Join(", ", attributes.Select(a => a.AttributeClass?.Name))}); a member is exactly one layer"));
         else
             layer = ParseLayer(attributes[0], name, problems);
-        return new MemberSpec(name, modifiers, typeName, isLayerType, layer, Named(attributes[0], "From", "") ?? "");
+        return new MemberSpec(name, modifiers, typeName, isLayerType, layer, Named(attributes[0], "From", ""));
     }
 
     private static LayerSpec? ParseLayer(AttributeData attribute, string member, List<ModelProblem> problems)

@@ -38,12 +38,7 @@ internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, Equat
 }
 
 /// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
-internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops)
-{
-    public int InputLength => Input.Aggregate(1, (a, b) => a * b);
-
-    public int OutputLength => Output.Aggregate(1, (a, b) => a * b);
-}
+internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops);
 
 /// <summary>Result of shape inference: per-member shapes, the flattened graph, and the problems found.</summary>
 internal sealed record ModelShapes(EquatableArray<LayerShape> Layers, EquatableArray<GraphNode> Nodes, EquatableArray<ModelProblem> Problems)

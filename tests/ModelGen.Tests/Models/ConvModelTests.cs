@@ -7,14 +7,6 @@ namespace ModelGen.Tests.Models;
 /// </summary>
 public class ConvModelTests
 {
-    private static float[] RandomArray(int length, int seed, float scale = 1)
-    {
-        var rng = new Rng((ulong)seed);
-        var a = new float[length];
-        for (int i = 0; i < length; i++) a[i] = (rng.NextFloat() * 2 - 1) * scale;
-        return a;
-    }
-
     public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet) };
 
     private static ITrainable Create(string name) => name switch
@@ -30,8 +22,8 @@ public class ConvModelTests
     {
         var model = Create(network);
         const int batch = 3;
-        var input = RandomArray(batch * model.InputLength, 21);
-        var weights = RandomArray(batch * model.OutputLength, 22);
+        var input = ModelTestData.RandomArray(batch * model.InputLength, 21);
+        var weights = ModelTestData.RandomArray(batch * model.OutputLength, 22);
         var output = new float[weights.Length];
         var dInput = new float[input.Length];
         model.Gradients.Clear();
@@ -92,7 +84,7 @@ public class ConvModelTests
     public void Forward_InferenceAgreesWithTrainingForward_WhenNothingIsStochastic()
     {
         var model = new SmallLeNet(2);
-        var input = RandomArray(5 * SmallLeNet.InputSize, 3);
+        var input = ModelTestData.RandomArray(5 * SmallLeNet.InputSize, 3);
         var a = new float[5 * SmallLeNet.OutputSize];
         var b = new float[a.Length];
         model.Forward(input, a, 5);
@@ -128,7 +120,7 @@ public class ConvModelTests
     public void TrainingStep_ConvModel_AllocatesNothing()
     {
         var model = new TinyResNet(1);
-        var input = RandomArray(8 * TinyResNet.InputSize, 1);
+        var input = ModelTestData.RandomArray(8 * TinyResNet.InputSize, 1);
         var output = new float[8 * TinyResNet.OutputSize];
         var optimizer = new Sgd(0.01f, momentum: 0.9f);
         for (int i = 0; i < 3; i++)

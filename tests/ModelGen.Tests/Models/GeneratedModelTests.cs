@@ -30,14 +30,6 @@ public class GeneratedModelTests
         _ => (new StandaloneNet(seed), s_standaloneOps),
     };
 
-    private static float[] RandomArray(int length, int seed, float scale = 1)
-    {
-        var rng = new Rng((ulong)seed);
-        var a = new float[length];
-        for (int i = 0; i < length; i++) a[i] = (rng.NextFloat() * 2 - 1) * scale;
-        return a;
-    }
-
     /// <summary>Parameters in double, keyed by PyTorch name (a fresh copy, so callers may perturb it).</summary>
     private static Dictionary<string, double[]> ParametersOf(IModel model)
     {
@@ -54,7 +46,7 @@ public class GeneratedModelTests
         var (model, ops) = Create(network, seed: 3);
         foreach (int batch in new[] { 1, 3, 17 })
         {
-            var input = RandomArray(batch * model.InputLength, batch, scale: 2);
+            var input = ModelTestData.RandomArray(batch * model.InputLength, batch, scale: 2);
             var output = new float[batch * model.OutputLength];
             model.Forward(input, output, batch);
 
@@ -81,8 +73,8 @@ public class GeneratedModelTests
     {
         var (model, ops) = Create(network, seed: 5);
         const int batch = 3;
-        var input = RandomArray(batch * model.InputLength, 11, scale: 2);
-        var weights = RandomArray(batch * model.OutputLength, 12); // loss = Σ weights ⊙ output, so dOutput = weights
+        var input = ModelTestData.RandomArray(batch * model.InputLength, 11, scale: 2);
+        var weights = ModelTestData.RandomArray(batch * model.OutputLength, 12); // loss = Σ weights ⊙ output, so dOutput = weights
         var output = new float[weights.Length];
         var dInput = new float[input.Length];
 
@@ -127,8 +119,8 @@ public class GeneratedModelTests
     public void Backward_AccumulatesIntoGradients()
     {
         var model = new FusedNet(1);
-        var input = RandomArray(2 * FusedNet.InputSize, 1);
-        var dOut = RandomArray(2 * FusedNet.OutputSize, 2);
+        var input = ModelTestData.RandomArray(2 * FusedNet.InputSize, 1);
+        var dOut = ModelTestData.RandomArray(2 * FusedNet.OutputSize, 2);
         var output = new float[dOut.Length];
         model.Gradients.Clear();
         model.ForwardTrain(input, output, 2);
@@ -145,7 +137,7 @@ public class GeneratedModelTests
     {
         var model = new DropoutNet(7);
         const int batch = 64;
-        var input = RandomArray(batch * DropoutNet.InputSize, 3);
+        var input = ModelTestData.RandomArray(batch * DropoutNet.InputSize, 3);
         var inference = new float[batch * DropoutNet.OutputSize];
         var again = new float[inference.Length];
         model.Forward(input, inference, batch);
@@ -165,7 +157,7 @@ public class GeneratedModelTests
         // Backward through the mask: an input gradient exists only where a unit was kept.
         var dIn = new float[input.Length];
         model.Gradients.Clear();
-        model.Backward(RandomArray(inference.Length, 4), dIn);
+        model.Backward(ModelTestData.RandomArray(inference.Length, 4), dIn);
         Assert.Contains(dIn, v => v != 0);
     }
 
