@@ -62,6 +62,51 @@ for (int c = 0; c < cmds.Count; c++)
                 Console.WriteLine($"mlp train step b=64: {step,8:F2} us");
             }
             break;
+        case "ab":
+            {
+                // Interleaved A/B (temporary): Gemm.AbOld = 1 (old) vs 0 (new), alternating, medians of rounds.
+                var work = new List<(string, Action)>();
+                foreach (int n in new[] { 256, 512, 1024 })
+                {
+                    float[] a = Fill(n * n, 1), b = Fill(n * n, 2), cc = new float[n * n];
+                    work.Add(($"NN {n}", () => Gemm.NN(a, b, cc, n, n, n)));
+                    work.Add(($"NT {n}", () => Gemm.NT(a, b, cc, n, n, n)));
+                }
+                var model = new BenchMlp(seed: 1);
+                float[] xi = Fill(64 * BenchMlp.InputSize, 8), yi = new float[64 * BenchMlp.OutputSize];
+                work.Add(("mlp fwd b64", () => model.Forward(xi, yi, 64)));
+                var sgd = new ModelGen.Sgd(0.01f);
+                float[] xt = Fill(64 * BenchMlp.InputSize, 9), logits = new float[64 * 10], dLogits = new float[64 * 10];
+                int[] labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
+                work.Add(("mlp train b64", () =>
+                {
+                    model.Gradients.Clear();
+                    model.ForwardTrain(xt, logits, 64);
+                    ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, 64);
+                    model.Backward(dLogits, default);
+                    sgd.Step(model, model.Gradients);
+                }));
+                foreach (var (name, f) in work)
+                {
+                    var old = new List<double>(); var nu = new List<double>();
+                    for (int i = 0; i < 20; i++) { Gemm.AbOld = 1; f(); Gemm.AbOld = 0; f(); }
+                    long reps = 0; var sw0 = Stopwatch.StartNew(); f(); reps = Math.Max(1, (long)(20 / sw0.Elapsed.TotalMilliseconds));
+                    for (int round = 0; round < 15; round++)
+                        for (int v = 0; v < 2; v++)
+                        {
+                            Gemm.AbOld = (round + v) % 2;
+                            long t0 = Stopwatch.GetTimestamp();
+                            for (long i = 0; i < reps; i++) f();
+                            double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
+                            (Gemm.AbOld == 1 ? old : nu).Add(us);
+                        }
+                    old.Sort(); nu.Sort();
+                    double mo = old[old.Count / 2], mn = nu[nu.Count / 2];
+                    Console.WriteLine($"{name,-14} old {mo,10:F1} us  new {mn,10:F1} us  new/old {mn / mo:F3}  (min {old[0]:F1} / {nu[0]:F1})");
+                }
+                Gemm.AbOld = 0;
+            }
+            break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
             break;

@@ -119,11 +119,70 @@ public static partial class Gemm
         return (float*)((p + 63) & ~(nuint)63);
     }
 
-    // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Each row is read contiguously.
+    /// <summary>A/B switch for benchmarking (temporary).</summary>
+    public static int AbOld;
+
+    // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Full panels go through an 8×8 register
+    // transpose (8 k-values from each of the 6 rows per step); edge panels and the k tail are copied one float at a time.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
+    internal static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
     {
-        for (int ir = 0; ir < mc; ir += MR)
+        if (!Avx.IsSupported || AbOld == 1)
+        {
+            PackAScalar(a, dst, k, pc, kc, ic, mc, 0);
+            return;
+        }
+        int ir = 0;
+        for (; ir + MR <= mc; ir += MR)
+        {
+            float* src = a + (nint)(ic + ir) * k + pc;
+            float* panel = dst + (nint)ir * kc;
+            int p = PackAPanelAvx(src, k, panel, kc);
+            for (int r = 0; r < MR; r++)
+                for (int q = p; q < kc; q++) panel[q * MR + r] = src[(nint)r * k + q];
+        }
+        if (ir < mc) PackAScalar(a, dst, k, pc, kc, ic, mc, ir);
+    }
+
+    /// <summary>
+    /// Packs k-steps [0, p) of one full MR-row panel, 8 at a time, and returns p (the caller copies the rest).
+    /// Row r of the 8×8 transpose is k-step p+r's 6 values plus 2 junk lanes; the rows are stored 6 floats apart in
+    /// ascending order, so each store's junk is overwritten by the next. The last store's junk lands on k-step p+8,
+    /// which is why the loop stops while p + 8 &lt; kc: that step is always written after.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int PackAPanelAvx(float* src, int k, float* panel, int kc)
+    {
+        float* r0 = src, r1 = src + k, r2 = src + 2 * (nint)k, r3 = src + 3 * (nint)k, r4 = src + 4 * (nint)k, r5 = src + 5 * (nint)k;
+        int p = 0;
+        for (; p + 8 < kc; p += 8)
+        {
+            Vector256<float> v0 = Avx.LoadVector256(r0 + p), v1 = Avx.LoadVector256(r1 + p), v2 = Avx.LoadVector256(r2 + p),
+                v3 = Avx.LoadVector256(r3 + p), v4 = Avx.LoadVector256(r4 + p), v5 = Avx.LoadVector256(r5 + p);
+            Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1);    // a0 b0 a1 b1 | a4 b4 a5 b5 ; a2 b2 a3 b3 | a6 b6 a7 b7
+            Vector256<float> t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
+            Vector256<float> t4 = Avx.UnpackLow(v4, v5), t5 = Avx.UnpackHigh(v4, v5);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE);    // a0 b0 c0 d0 | a4 b4 c4 d4 ; a1.. | a5..
+            Vector256<float> s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> s4 = Avx.Shuffle(t4, t4, 0x44), s5 = Avx.Shuffle(t4, t4, 0xEE);    // e0 f0 e0 f0 | e4 f4 e4 f4 ; ...
+            Vector256<float> s6 = Avx.Shuffle(t5, t5, 0x44), s7 = Avx.Shuffle(t5, t5, 0xEE);
+            float* d = panel + p * MR;
+            Avx.Store(d, Avx.Permute2x128(s0, s4, 0x20));
+            Avx.Store(d + MR, Avx.Permute2x128(s1, s5, 0x20));
+            Avx.Store(d + 2 * MR, Avx.Permute2x128(s2, s6, 0x20));
+            Avx.Store(d + 3 * MR, Avx.Permute2x128(s3, s7, 0x20));
+            Avx.Store(d + 4 * MR, Avx.Permute2x128(s0, s4, 0x31));
+            Avx.Store(d + 5 * MR, Avx.Permute2x128(s1, s5, 0x31));
+            Avx.Store(d + 6 * MR, Avx.Permute2x128(s2, s6, 0x31));
+            Avx.Store(d + 7 * MR, Avx.Permute2x128(s3, s7, 0x31));
+        }
+        return p;
+    }
+
+    /// <summary>The one-float-at-a-time <see cref="PackA"/> for panels from row <paramref name="irStart"/> on (and the reference in tests).</summary>
+    internal static unsafe void PackAScalar(float* a, float* dst, int k, int pc, int kc, int ic, int mc, int irStart)
+    {
+        for (int ir = irStart; ir < mc; ir += MR)
         {
             int rows = Math.Min(MR, mc - ir);
             float* panel = dst + (nint)ir * kc;
