@@ -86,23 +86,30 @@ for (int c = 0; c < cmds.Count; c++)
                     model.Backward(dLogits, default);
                     sgd.Step(model, model.Gradients);
                 }));
+                var only = new List<string>();
+                while (c + 1 < cmds.Count && !new[] { "peak", "gemm", "mlp", "dense", "accuracy", "ab" }.Contains(cmds[c + 1])) only.Add(cmds[++c]);
                 foreach (var (name, f) in work)
                 {
-                    var old = new List<double>(); var nu = new List<double>();
-                    for (int i = 0; i < 20; i++) { Gemm.AbOld = 1; f(); Gemm.AbOld = 0; f(); }
-                    long reps = 0; var sw0 = Stopwatch.StartNew(); f(); reps = Math.Max(1, (long)(20 / sw0.Elapsed.TotalMilliseconds));
-                    for (int round = 0; round < 15; round++)
+                    if (only.Count > 0 && !only.Any(o => name.Contains(o))) continue;
+                    var old = new List<double>(); var nu = new List<double>(); var ratio = new List<double>();
+                    for (int i = 0; i < 10; i++) { Gemm.AbOld = 1; f(); Gemm.AbOld = 0; f(); }
+                    var sw0 = Stopwatch.StartNew(); f();
+                    long reps = Math.Max(1, (long)(5 / sw0.Elapsed.TotalMilliseconds));
+                    for (int round = 0; round < 41; round++)
+                    {
+                        var pair = new double[2];
                         for (int v = 0; v < 2; v++)
                         {
                             Gemm.AbOld = (round + v) % 2;
                             long t0 = Stopwatch.GetTimestamp();
                             for (long i = 0; i < reps; i++) f();
-                            double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
-                            (Gemm.AbOld == 1 ? old : nu).Add(us);
+                            pair[Gemm.AbOld] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
                         }
-                    old.Sort(); nu.Sort();
-                    double mo = old[old.Count / 2], mn = nu[nu.Count / 2];
-                    Console.WriteLine($"{name,-14} old {mo,10:F1} us  new {mn,10:F1} us  new/old {mn / mo:F3}  (min {old[0]:F1} / {nu[0]:F1})");
+                        old.Add(pair[1]); nu.Add(pair[0]); ratio.Add(pair[0] / pair[1]);
+                    }
+                    old.Sort(); nu.Sort(); ratio.Sort();
+                    Console.WriteLine($"{name,-14} old {old[old.Count / 2],9:F1} us  new {nu[nu.Count / 2],9:F1} us  min {old[0],9:F1} / {nu[0],9:F1}  " +
+                        $"paired new/old median {ratio[ratio.Count / 2]:F3} [q1 {ratio[ratio.Count / 4]:F3}, q3 {ratio[3 * ratio.Count / 4]:F3}]");
                 }
                 Gemm.AbOld = 0;
             }

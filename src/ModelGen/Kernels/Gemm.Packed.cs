@@ -127,7 +127,7 @@ public static partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void PackA(float* a, float* dst, int k, int pc, int kc, int ic, int mc)
     {
-        if (!Avx.IsSupported || AbOld == 1)
+        if (!Avx.IsSupported)
         {
             PackAScalar(a, dst, k, pc, kc, ic, mc, 0);
             return;
@@ -245,12 +245,65 @@ public static partial class Gemm
         }
     }
 
-    // B[n,k] (the NT layout): panel element (p, c) = b[(jc+jr+c)·k + pc+p]. Reads run along a row of B (contiguous);
-    // the writes stride by NR within a panel that fits in L1.
+    // B[n,k] (the NT layout): panel element (p, c) = b[(jc+jr+c)·k + pc+p]. Full panels go through 8×8 register
+    // transposes (8 k-values from each of 8 rows of B give 8 k-steps of 8 columns); edge panels and the k tail are
+    // copied one float at a time.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackBTransposed(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr)
+    internal static unsafe void PackBTransposed(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr)
     {
-        for (int jr = 0; jr < nc; jr += nr)
+        if (!Avx.IsSupported || AbOld == 1)
+        {
+            PackBTransposedScalar(b, dst, k, pc, kc, jc, nc, nr, 0);
+            return;
+        }
+        int jr = 0;
+        for (; jr + nr <= nc; jr += nr)
+        {
+            float* panel = dst + (nint)jr * kc;
+            for (int c0 = 0; c0 < nr; c0 += 8)
+            {
+                float* src = b + (nint)(jc + jr + c0) * k + pc;
+                int p = PackBBlockAvx(src, k, panel + c0, nr, kc);
+                for (int c = 0; c < 8; c++)
+                    for (int q = p; q < kc; q++) panel[q * nr + c0 + c] = src[(nint)c * k + q];
+            }
+        }
+        if (jr < nc) PackBTransposedScalar(b, dst, k, pc, kc, jc, nc, nr, jr);
+    }
+
+    /// <summary>Packs k-steps [0, p) of 8 columns (8 rows of B, <paramref name="k"/> apart) into a panel with row pitch <paramref name="nr"/>; returns p.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe int PackBBlockAvx(float* src, int k, float* d, int nr, int kc)
+    {
+        nint ld = k;
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            float* s = src + p;
+            Vector256<float> v0 = Avx.LoadVector256(s), v1 = Avx.LoadVector256(s + ld), v2 = Avx.LoadVector256(s + 2 * ld),
+                v3 = Avx.LoadVector256(s + 3 * ld), v4 = Avx.LoadVector256(s + 4 * ld), v5 = Avx.LoadVector256(s + 5 * ld),
+                v6 = Avx.LoadVector256(s + 6 * ld), v7 = Avx.LoadVector256(s + 7 * ld);
+            Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1), t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
+            Vector256<float> t4 = Avx.UnpackLow(v4, v5), t5 = Avx.UnpackHigh(v4, v5), t6 = Avx.UnpackLow(v6, v7), t7 = Avx.UnpackHigh(v6, v7);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE), s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE), s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* o = d + (nint)p * nr;
+            Avx.Store(o, Avx.Permute2x128(s0, s4, 0x20));
+            Avx.Store(o + nr, Avx.Permute2x128(s1, s5, 0x20));
+            Avx.Store(o + 2 * nr, Avx.Permute2x128(s2, s6, 0x20));
+            Avx.Store(o + 3 * nr, Avx.Permute2x128(s3, s7, 0x20));
+            Avx.Store(o + 4 * nr, Avx.Permute2x128(s0, s4, 0x31));
+            Avx.Store(o + 5 * nr, Avx.Permute2x128(s1, s5, 0x31));
+            Avx.Store(o + 6 * nr, Avx.Permute2x128(s2, s6, 0x31));
+            Avx.Store(o + 7 * nr, Avx.Permute2x128(s3, s7, 0x31));
+        }
+        return p;
+    }
+
+    /// <summary>The one-float-at-a-time <see cref="PackBTransposed"/> for panels from column <paramref name="jrStart"/> on (and the reference in tests).</summary>
+    internal static unsafe void PackBTransposedScalar(float* b, float* dst, int k, int pc, int kc, int jc, int nc, int nr, int jrStart)
+    {
+        for (int jr = jrStart; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
             float* panel = dst + (nint)jr * kc;

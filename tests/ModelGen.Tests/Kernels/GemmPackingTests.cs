@@ -38,4 +38,31 @@ public class GemmPackingTests
         }
         Assert.Equal(expected, actual);
     }
+
+    public static TheoryData<int, int, int, int, int, int, int> BBlocks() => new()
+    {
+        // rows of B (n), k (row stride), pc, kc, jc, nc, nr
+        { 16, 8, 0, 8, 0, 16, 16 },
+        { 33, 70, 3, 61, 0, 33, 16 },    // odd offsets, a partial last panel
+        { 40, 300, 256, 44, 5, 35, 8 },  // the 128-bit kernel's NR
+        { 70, 521, 9, 512, 1, 64, 32 },  // the 512-bit kernel's NR
+        { 20, 7, 0, 7, 0, 20, 16 },      // shorter than one group
+    };
+
+    [Theory]
+    [MemberData(nameof(BBlocks))]
+    public unsafe void PackBTransposed_AnyBlock_MatchesScalarPacking(int rows, int k, int pc, int kc, int jc, int nc, int nr)
+    {
+        float[] b = Uniform(rows * k, (ulong)(rows * 37 + k));
+        int panels = (nc + nr - 1) / nr;
+        float[] expected = new float[panels * nr * kc], actual = new float[expected.Length];
+        Array.Fill(expected, float.NaN);
+        Array.Fill(actual, float.NaN);
+        fixed (float* pb = b, pe = expected, pv = actual)
+        {
+            Gemm.PackBTransposedScalar(pb, pe, k, pc, kc, jc, nc, nr, 0);
+            Gemm.PackBTransposed(pb, pv, k, pc, kc, jc, nc, nr);
+        }
+        Assert.Equal(expected, actual);
+    }
 }
