@@ -114,6 +114,28 @@ for (int c = 0; c < cmds.Count; c++)
                 Gemm.AbOld = 0;
             }
             break;
+        case "parts":
+            {
+                // The training step's GEMMs one by one (MLP 784-256-256-10, batch 64), each with its GFLOP/s.
+                const int B = 64;
+                foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (256, 10) })
+                {
+                    float[] x = Fill(B * inF, 3), w = Fill(outF * inF, 4), bias = Fill(outF, 5), y = new float[B * outF], pre = new float[B * outF];
+                    float[] dPre = Fill(B * outF, 6), dw = new float[outF * inF], dx = new float[B * inF];
+                    double flop = 2.0 * B * inF * outF;
+                    double us = Time(() => DenseKernels.Forward(default(ReluActivation), x, w, bias, y, pre, B, inF, outF));
+                    Console.WriteLine($"{inF}->{outF} forward (train)  {us,8:F1} us  {flop / us / 1e3,6:F1} GFLOP/s");
+                    us = Time(() => Gemm.TN(dPre, x, dw, outF, B, inF, accumulate: true));
+                    Console.WriteLine($"{inF}->{outF} dW TN            {us,8:F1} us  {flop / us / 1e3,6:F1} GFLOP/s");
+                    us = Time(() => Gemm.NN(dPre, w, dx, B, outF, inF));
+                    Console.WriteLine($"{inF}->{outF} dX NN            {us,8:F1} us  {flop / us / 1e3,6:F1} GFLOP/s");
+                }
+                var model = new BenchMlp(seed: 1);
+                var sgd = new ModelGen.Sgd(0.01f);
+                Console.WriteLine($"Gradients.Clear            {Time(() => model.Gradients.Clear()),8:F1} us");
+                Console.WriteLine($"Sgd.Step                   {Time(() => sgd.Step(model, model.Gradients)),8:F1} us");
+            }
+            break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
             break;

@@ -5,7 +5,8 @@
 //   * 1×8 tiles for the last rows (and m = 1): one A row against 8 B rows, 8 independent FMA chains.
 //   * Single dot products for the last 1-2 (or 1-7) columns.
 // Every element is computed the same way whichever tile it falls in: ONE vector accumulator over the full vector
-// steps of k, its horizontal sum, then the scalar tail of k. So results do not depend on tiling, on how columns
+// steps of k, its horizontal sum by Simd.Sum4's fixed pairwise tree (tiles reduce four accumulators per call; a
+// lone element reduces four copies of its own), then the scalar tail of k. So results do not depend on tiling, on how columns
 // are split between threads, or on alignment: only on the shape and the vector width.
 // B is visited in column chunks that stay in L2 while every row block of A passes over them; after a row block
 // has finished a chunk, the optional epilogue runs on those C elements while they are still in L1.
@@ -89,8 +90,12 @@ public static partial class Gemm
     /// <summary>Horizontal sum of one accumulator plus the scalar tail of k from <paramref name="p"/>: the one way every element ends.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe float Reduce<TV>(TV acc, float* x, float* y, int p, int k) where TV : struct
+        => Tail(Simd.Sum4(acc, acc, acc, acc).ToScalar(), x, y, p, k);
+
+    /// <summary>A finished horizontal sum plus the scalar tail of k from <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Tail(float s, float* x, float* y, int p, int k)
     {
-        float s = Simd.Sum(acc);
         for (; p < k; p++) s = float.MultiplyAddEstimate(x[p], y[p], s);
         return s;
     }
@@ -128,10 +133,12 @@ public static partial class Gemm
             c30 = Simd.Fma(x, v0, c30); c31 = Simd.Fma(x, v1, c31); c32 = Simd.Fma(x, v2, c32);
         }
         float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
-        Finish(ref r0[0], Reduce(c00, a, b, p, k), accumulate); Finish(ref r0[1], Reduce(c01, a, b1, p, k), accumulate); Finish(ref r0[2], Reduce(c02, a, b2, p, k), accumulate);
-        Finish(ref r1[0], Reduce(c10, a1, b, p, k), accumulate); Finish(ref r1[1], Reduce(c11, a1, b1, p, k), accumulate); Finish(ref r1[2], Reduce(c12, a1, b2, p, k), accumulate);
-        Finish(ref r2[0], Reduce(c20, a2, b, p, k), accumulate); Finish(ref r2[1], Reduce(c21, a2, b1, p, k), accumulate); Finish(ref r2[2], Reduce(c22, a2, b2, p, k), accumulate);
-        Finish(ref r3[0], Reduce(c30, a3, b, p, k), accumulate); Finish(ref r3[1], Reduce(c31, a3, b1, p, k), accumulate); Finish(ref r3[2], Reduce(c32, a3, b2, p, k), accumulate);
+        // One column of the tile (4 rows) per 4-way horizontal sum.
+        Vector128<float> s0 = Simd.Sum4(c00, c10, c20, c30), s1 = Simd.Sum4(c01, c11, c21, c31), s2 = Simd.Sum4(c02, c12, c22, c32);
+        Finish(ref r0[0], Tail(s0.GetElement(0), a, b, p, k), accumulate); Finish(ref r0[1], Tail(s1.GetElement(0), a, b1, p, k), accumulate); Finish(ref r0[2], Tail(s2.GetElement(0), a, b2, p, k), accumulate);
+        Finish(ref r1[0], Tail(s0.GetElement(1), a1, b, p, k), accumulate); Finish(ref r1[1], Tail(s1.GetElement(1), a1, b1, p, k), accumulate); Finish(ref r1[2], Tail(s2.GetElement(1), a1, b2, p, k), accumulate);
+        Finish(ref r2[0], Tail(s0.GetElement(2), a2, b, p, k), accumulate); Finish(ref r2[1], Tail(s1.GetElement(2), a2, b1, p, k), accumulate); Finish(ref r2[2], Tail(s2.GetElement(2), a2, b2, p, k), accumulate);
+        Finish(ref r3[0], Tail(s0.GetElement(3), a3, b, p, k), accumulate); Finish(ref r3[1], Tail(s1.GetElement(3), a3, b1, p, k), accumulate); Finish(ref r3[2], Tail(s2.GetElement(3), a3, b2, p, k), accumulate);
     }
 
     /// <summary>C[0, 0..8] (+)= A[0, :]·B[0..8, :]ᵀ (batch-1 GEMV: W read row by row, 8 independent chains).</summary>
@@ -150,9 +157,11 @@ public static partial class Gemm
             s4 = Simd.Fma(x, Simd.Load<TV>(b4 + p), s4); s5 = Simd.Fma(x, Simd.Load<TV>(b5 + p), s5);
             s6 = Simd.Fma(x, Simd.Load<TV>(b6 + p), s6); s7 = Simd.Fma(x, Simd.Load<TV>(b7 + p), s7);
         }
-        Finish(ref c[0], Reduce(s0, a, b, p, k), accumulate); Finish(ref c[1], Reduce(s1, a, b1, p, k), accumulate);
-        Finish(ref c[2], Reduce(s2, a, b2, p, k), accumulate); Finish(ref c[3], Reduce(s3, a, b3, p, k), accumulate);
-        Finish(ref c[4], Reduce(s4, a, b4, p, k), accumulate); Finish(ref c[5], Reduce(s5, a, b5, p, k), accumulate);
-        Finish(ref c[6], Reduce(s6, a, b6, p, k), accumulate); Finish(ref c[7], Reduce(s7, a, b7, p, k), accumulate);
+        // Eight row sums in two 4-way horizontal sums.
+        Vector128<float> lo = Simd.Sum4(s0, s1, s2, s3), hi = Simd.Sum4(s4, s5, s6, s7);
+        Finish(ref c[0], Tail(lo.GetElement(0), a, b, p, k), accumulate); Finish(ref c[1], Tail(lo.GetElement(1), a, b1, p, k), accumulate);
+        Finish(ref c[2], Tail(lo.GetElement(2), a, b2, p, k), accumulate); Finish(ref c[3], Tail(lo.GetElement(3), a, b3, p, k), accumulate);
+        Finish(ref c[4], Tail(hi.GetElement(0), a, b4, p, k), accumulate); Finish(ref c[5], Tail(hi.GetElement(1), a, b5, p, k), accumulate);
+        Finish(ref c[6], Tail(hi.GetElement(2), a, b6, p, k), accumulate); Finish(ref c[7], Tail(hi.GetElement(3), a, b7, p, k), accumulate);
     }
 }

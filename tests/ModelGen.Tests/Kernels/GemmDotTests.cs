@@ -2,6 +2,7 @@
 // vectors) against the double-accumulating reference, on sizes around each tile edge (4 rows, 3 and 8 columns,
 // one vector of k) and the L2 column chunk; plus the property threading relies on: an element's bits do not
 // depend on which tile or column range computed it.
+using System.Runtime.Intrinsics;
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -95,5 +96,39 @@ public class GemmDotTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         Gemm.NT(a, b, c, m, k, n, accumulate: true);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// The dot path's horizontal sum: each lane of Sum4 must be the documented pairwise tree of its own input
+    /// (values spanning 2^±20 so any other association changes the bits), whichever lane it lands in.
+    /// </summary>
+    [Fact]
+    public void Sum4_EveryWidth_EachLaneIsThePairwiseTreeOfItsInput()
+    {
+        var rng = new ModelGen.Rng(11);
+        float[] x = new float[64];
+        for (int i = 0; i < x.Length; i++) x[i] = (rng.NextFloat() - 0.5f) * MathF.Pow(2, (i * 7 % 41) - 20);
+        static float Tree(ReadOnlySpan<float> v) => v.Length == 4
+            ? (v[0] + v[1]) + (v[2] + v[3])
+            : Tree(v[..(v.Length / 2)]) + Tree(v[(v.Length / 2)..]);
+        // 16 lanes: the halves are added lane by lane first, then the 8-lane tree.
+        static float Tree16(ReadOnlySpan<float> v)
+        {
+            Span<float> h = stackalloc float[8];
+            for (int i = 0; i < 8; i++) h[i] = v[i] + v[i + 8];
+            return Tree(h);
+        }
+
+        var r128 = Simd.Sum4(Vector128.Create(x.AsSpan(0, 4)), Vector128.Create(x.AsSpan(4, 4)), Vector128.Create(x.AsSpan(8, 4)), Vector128.Create(x.AsSpan(12, 4)));
+        var r256 = Simd.Sum4(Vector256.Create(x.AsSpan(0, 8)), Vector256.Create(x.AsSpan(8, 8)), Vector256.Create(x.AsSpan(16, 8)), Vector256.Create(x.AsSpan(24, 8)));
+        var r512 = Simd.Sum4(Vector512.Create(x.AsSpan(0, 16)), Vector512.Create(x.AsSpan(16, 16)), Vector512.Create(x.AsSpan(32, 16)), Vector512.Create(x.AsSpan(48, 16)));
+        for (int lane = 0; lane < 4; lane++)
+        {
+            Assert.Equal(Tree(x.AsSpan(lane * 4, 4)), r128.GetElement(lane));
+            Assert.Equal(Tree(x.AsSpan(lane * 8, 8)), r256.GetElement(lane));
+            Assert.Equal(Tree16(x.AsSpan(lane * 16, 16)), r512.GetElement(lane));
+        }
+        var v = Vector256.Create(x.AsSpan(40, 8));
+        Assert.Equal(Tree(x.AsSpan(40, 8)), Simd.Sum4(v, v, v, v).ToScalar());
     }
 }
