@@ -1,6 +1,7 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [accuracy] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [accuracy] [--threads T]
+// (parts: the MLP training step's forward, dW and dX GEMMs one by one at batch 64, plus Gradients.Clear and Sgd.Step)
 // (accuracy: max error of exp/tanh/sigmoid/erf-GELU/log-softmax vs float64, the table in docs/kernels.md)
 using System.Diagnostics;
 using ModelGen.Kernels;
@@ -60,58 +61,6 @@ for (int c = 0; c < cmds.Count; c++)
                     sgd.Step(model, model.Gradients);
                 });
                 Console.WriteLine($"mlp train step b=64: {step,8:F2} us");
-            }
-            break;
-        case "ab":
-            {
-                // Interleaved A/B (temporary): Gemm.AbOld = 1 (old) vs 0 (new), alternating, medians of rounds.
-                var work = new List<(string, Action)>();
-                foreach (int n in new[] { 256, 512, 1024 })
-                {
-                    float[] a = Fill(n * n, 1), b = Fill(n * n, 2), cc = new float[n * n];
-                    work.Add(($"NN {n}", () => Gemm.NN(a, b, cc, n, n, n)));
-                    work.Add(($"NT {n}", () => Gemm.NT(a, b, cc, n, n, n)));
-                }
-                var model = new BenchMlp(seed: 1);
-                float[] xi = Fill(64 * BenchMlp.InputSize, 8), yi = new float[64 * BenchMlp.OutputSize];
-                work.Add(("mlp fwd b64", () => model.Forward(xi, yi, 64)));
-                var sgd = new ModelGen.Sgd(0.01f);
-                float[] xt = Fill(64 * BenchMlp.InputSize, 9), logits = new float[64 * 10], dLogits = new float[64 * 10];
-                int[] labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
-                work.Add(("mlp train b64", () =>
-                {
-                    model.Gradients.Clear();
-                    model.ForwardTrain(xt, logits, 64);
-                    ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, 64);
-                    model.Backward(dLogits, default);
-                    sgd.Step(model, model.Gradients);
-                }));
-                var only = new List<string>();
-                while (c + 1 < cmds.Count && !new[] { "peak", "gemm", "mlp", "dense", "accuracy", "ab" }.Contains(cmds[c + 1])) only.Add(cmds[++c]);
-                foreach (var (name, f) in work)
-                {
-                    if (only.Count > 0 && !only.Any(o => name.Contains(o))) continue;
-                    var old = new List<double>(); var nu = new List<double>(); var ratio = new List<double>();
-                    for (int i = 0; i < 10; i++) { Gemm.AbOld = 1; f(); Gemm.AbOld = 0; f(); }
-                    var sw0 = Stopwatch.StartNew(); f();
-                    long reps = Math.Max(1, (long)(5 / sw0.Elapsed.TotalMilliseconds));
-                    for (int round = 0; round < 41; round++)
-                    {
-                        var pair = new double[2];
-                        for (int v = 0; v < 2; v++)
-                        {
-                            Gemm.AbOld = (round + v) % 2;
-                            long t0 = Stopwatch.GetTimestamp();
-                            for (long i = 0; i < reps; i++) f();
-                            pair[Gemm.AbOld] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
-                        }
-                        old.Add(pair[1]); nu.Add(pair[0]); ratio.Add(pair[0] / pair[1]);
-                    }
-                    old.Sort(); nu.Sort(); ratio.Sort();
-                    Console.WriteLine($"{name,-14} old {old[old.Count / 2],9:F1} us  new {nu[nu.Count / 2],9:F1} us  min {old[0],9:F1} / {nu[0],9:F1}  " +
-                        $"paired new/old median {ratio[ratio.Count / 2]:F3} [q1 {ratio[ratio.Count / 4]:F3}, q3 {ratio[3 * ratio.Count / 4]:F3}]");
-                }
-                Gemm.AbOld = 0;
             }
             break;
         case "parts":

@@ -119,9 +119,6 @@ public static partial class Gemm
         return (float*)((p + 63) & ~(nuint)63);
     }
 
-    /// <summary>A/B switch for benchmarking (temporary).</summary>
-    public static int AbOld;
-
     // A[m,k] row-major: panel element (r, p) = a[(ic+ir+r)·k + pc + p]. Full panels go through an 8×8 register
     // transpose (8 k-values from each of the 6 rows per step); edge panels and the k tail are copied one float at a time.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
