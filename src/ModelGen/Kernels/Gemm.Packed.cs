@@ -193,11 +193,33 @@ public static partial class Gemm
         }
     }
 
-    // A[k,m] (the TN layout): panel element (r, p) = a[(pc+p)·m + ic+ir+r]; MR consecutive floats per p.
+    // A[k,m] (the TN layout): panel element (r, p) = a[(pc+p)·m + ic+ir+r]; MR consecutive floats per p. Full panels
+    // whose 8-float read stays inside the row (ic+ir+8 ≤ m) copy each k-step with one 8-float load and store: the two
+    // extra floats land on the next k-step's slot, which is written right after, so the last k-step is copied alone.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackATransposed(float* a, float* dst, int m, int pc, int kc, int ic, int mc)
+    internal static unsafe void PackATransposed(float* a, float* dst, int m, int pc, int kc, int ic, int mc)
     {
-        for (int ir = 0; ir < mc; ir += MR)
+        int ir = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; ir + MR <= mc && ic + ir + 8 <= m; ir += MR)
+            {
+                float* src = a + (nint)pc * m + ic + ir;
+                float* panel = dst + (nint)ir * kc;
+                int p = 0;
+                for (; p + 1 < kc; p++) Vector256.Load(src + (nint)p * m).Store(panel + p * MR);
+                float* last = src + (nint)p * m;
+                float* d = panel + p * MR;
+                for (int r = 0; r < MR; r++) d[r] = last[r];
+            }
+        }
+        if (ir < mc) PackATransposedScalar(a, dst, m, pc, kc, ic, mc, ir);
+    }
+
+    /// <summary>The one-float-at-a-time <see cref="PackATransposed"/> for panels from row <paramref name="irStart"/> on (and the reference in tests).</summary>
+    internal static unsafe void PackATransposedScalar(float* a, float* dst, int m, int pc, int kc, int ic, int mc, int irStart)
+    {
+        for (int ir = irStart; ir < mc; ir += MR)
         {
             int rows = Math.Min(MR, mc - ir);
             float* panel = dst + (nint)ir * kc;

@@ -65,4 +65,31 @@ public class GemmPackingTests
         }
         Assert.Equal(expected, actual);
     }
+
+    public static TheoryData<int, int, int, int, int, int> ATransposedBlocks() => new()
+    {
+        // m (row length of A [k, m]), rows of A, pc, kc, ic, mc
+        { 12, 8, 0, 8, 0, 12 },       // ic + ir + 8 > m for the second panel: scalar
+        { 14, 9, 0, 9, 0, 14 },       // two vector panels (the second reads to the row's end), then a partial one
+        { 150, 300, 256, 44, 1, 144 },
+        { 64, 5, 0, 1, 0, 64 },       // kc = 1: the last (only) k-step is copied alone
+        { 256, 64, 0, 64, 0, 256 },   // the dense backward's dW = dPreᵀ·X at batch 64
+    };
+
+    [Theory]
+    [MemberData(nameof(ATransposedBlocks))]
+    public unsafe void PackATransposed_AnyBlock_MatchesScalarPacking(int m, int rows, int pc, int kc, int ic, int mc)
+    {
+        float[] a = Uniform(rows * m, (ulong)(rows * 41 + m));
+        int panels = (mc + Gemm.MR - 1) / Gemm.MR;
+        float[] expected = new float[panels * Gemm.MR * kc], actual = new float[expected.Length];
+        Array.Fill(expected, float.NaN);
+        Array.Fill(actual, float.NaN);
+        fixed (float* pa = a, pe = expected, pv = actual)
+        {
+            Gemm.PackATransposedScalar(pa, pe, m, pc, kc, ic, mc, 0);
+            Gemm.PackATransposed(pa, pv, m, pc, kc, ic, mc);
+        }
+        Assert.Equal(expected, actual);
+    }
 }
