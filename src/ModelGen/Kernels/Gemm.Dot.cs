@@ -3,7 +3,7 @@
 // where packing W every call would cost as much as the multiplication, and batch-1 GEMV (W read row by row).
 //   * 4×3 tiles: 4 rows of A × 3 rows of B, 12 vector accumulators, 7 loads per 12 FMAs (FMA-bound on AVX2).
 //   * 1×8 tiles for the last rows (and m = 1): one A row against 8 B rows, 8 independent FMA chains.
-//   * Single dot products for the last 1-2 (or 1-7) columns.
+//   * 4×1 tiles for the last 1-2 columns of a 4-row block; single dot products for the last 1-7 columns of a lone row.
 // Every element is computed the same way whichever tile it falls in: ONE vector accumulator over the full vector
 // steps of k, its horizontal sum by Simd.Sum4's fixed pairwise tree (tiles reduce four accumulators per call; a
 // lone element reduces four copies of its own), then the scalar tail of k. So results do not depend on tiling, on how columns
@@ -66,8 +66,7 @@ public static partial class Gemm
                 for (; j + 3 <= jEnd; j += 3)
                     Dot4x3<TV>(ai, b + (nint)j * k, ci + j, k, n, accumulate);
                 for (; j < jEnd; j++)
-                    for (int r = 0; r < 4; r++)
-                        Finish(ref ci[(nint)r * n + j], DotOne<TV>(ai + (nint)r * k, b + (nint)j * k, k), accumulate);
+                    Dot4x1<TV>(ai, b + (nint)j * k, ci + j, k, n, accumulate);
                 epilogue.Apply(c, n, i, 4, jc, jEnd - jc);
             }
             for (; i < m; i++)
@@ -164,6 +163,30 @@ public static partial class Gemm
         Finish(ref r1[0], Tail(s0.GetElement(1), a1, b, p, k), accumulate); Finish(ref r1[1], Tail(s1.GetElement(1), a1, b1, p, k), accumulate); Finish(ref r1[2], Tail(s2.GetElement(1), a1, b2, p, k), accumulate);
         Finish(ref r2[0], Tail(s0.GetElement(2), a2, b, p, k), accumulate); Finish(ref r2[1], Tail(s1.GetElement(2), a2, b1, p, k), accumulate); Finish(ref r2[2], Tail(s2.GetElement(2), a2, b2, p, k), accumulate);
         Finish(ref r3[0], Tail(s0.GetElement(3), a3, b, p, k), accumulate); Finish(ref r3[1], Tail(s1.GetElement(3), a3, b1, p, k), accumulate); Finish(ref r3[2], Tail(s2.GetElement(3), a3, b2, p, k), accumulate);
+    }
+
+    /// <summary>
+    /// C[0..4, 0] (+)= A[0..4, :]·B[0, :]ᵀ: a tile's leftover column (n not a multiple of 3). Four independent chains
+    /// instead of four latency-bound single dot products; each element is still one accumulator, reduced by the same tree.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Dot4x1<TV>(float* a, float* b, float* c, int k, int ldc, bool accumulate) where TV : struct
+    {
+        int w = Simd.Count<TV>();
+        float* a1 = a + k, a2 = a1 + k, a3 = a2 + k;
+        TV c0 = default, c1 = default, c2 = default, c3 = default;
+        int p = 0;
+        for (; p + w <= k; p += w)
+        {
+            TV v = Simd.Load<TV>(b + p);
+            c0 = Simd.Fma(Simd.Load<TV>(a + p), v, c0); c1 = Simd.Fma(Simd.Load<TV>(a1 + p), v, c1);
+            c2 = Simd.Fma(Simd.Load<TV>(a2 + p), v, c2); c3 = Simd.Fma(Simd.Load<TV>(a3 + p), v, c3);
+        }
+        Vector128<float> s = Simd.Sum4(c0, c1, c2, c3);
+        Finish(ref c[0], Tail(s.GetElement(0), a, b, p, k), accumulate);
+        Finish(ref c[ldc], Tail(s.GetElement(1), a1, b, p, k), accumulate);
+        Finish(ref c[2 * (nint)ldc], Tail(s.GetElement(2), a2, b, p, k), accumulate);
+        Finish(ref c[3 * (nint)ldc], Tail(s.GetElement(3), a3, b, p, k), accumulate);
     }
 
     /// <summary>C[0, 0..8] (+)= A[0, :]·B[0..8, :]ᵀ (batch-1 GEMV: W read row by row, 8 independent chains).</summary>
