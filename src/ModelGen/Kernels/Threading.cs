@@ -7,6 +7,10 @@
 // event (spin count 0), so idle helpers never spin and never steal a core from another runtime or process. One
 // parallel job runs at a time; a call that finds the helpers busy (another thread's kernel) runs single-threaded
 // instead of waiting, so concurrent callers neither block each other nor oversubscribe the cores.
+// Every helper piece is claimed before it runs, by whichever thread gets there first: a caller that finishes its own
+// piece takes the pieces of helpers that have not woken yet. On a busy machine a helper can wait a whole scheduler
+// slice (milliseconds) to be woken; the caller then does the work itself instead of idling until it arrives, so a
+// parallel call is never much slower than a single-threaded one. Who computes a piece never changes its bits.
 namespace ModelGen.Kernels;
 
 /// <summary>Process-wide settings of the runtime kernels.</summary>
@@ -48,18 +52,22 @@ internal static class KernelThreads
     private static readonly object s_createLock = new();
     private static Helper[] s_helpers = [];
     private static int s_busy;                 // 1 while a job owns the helpers
-    private static int s_pending;              // helpers still working on the current job
+    private static int s_pending;              // pieces 1.. of the current job not yet finished (by a helper or the caller)
     private static readonly ManualResetEventSlim s_done = new(false, spinCount: 0);
     private static Exception? s_failure;
-    private static long s_parallelJobs;
+    private static long s_generation;          // numbers the jobs, so a helper woken late cannot claim a later job's piece
+    private static long s_helperPieces;
 
-    /// <summary>Jobs that actually ran on more than one thread since the process started (for tests and diagnostics).</summary>
-    internal static long ParallelJobs => Interlocked.Read(ref s_parallelJobs);
+    /// <summary>Pieces computed by helper threads (not stolen back by their caller) since the process started (for tests and diagnostics).</summary>
+    internal static long HelperPieces => Interlocked.Read(ref s_helperPieces);
+
+    /// <summary>For tests: how long a woken helper sleeps before it tries to claim its piece (0 in production).</summary>
+    internal static int TestWakeDelayMs;
 
     /// <summary>
     /// Runs <paramref name="job"/> in <paramref name="parts"/> pieces: piece 0 on the calling thread, the others on
-    /// helpers; returns when all are done. Runs it as one piece on the caller if <paramref name="parts"/> ≤ 1 or the
-    /// helpers are serving another call.
+    /// helpers, or on the caller when it gets to them before their helper does; returns when all are done. Runs it as
+    /// one piece on the caller if <paramref name="parts"/> ≤ 1 or the helpers are serving another call.
     /// </summary>
     public static void Run(ParallelJob job, int parts)
     {
@@ -71,13 +79,19 @@ internal static class KernelThreads
         try
         {
             Helper[] helpers = EnsureHelpers(parts - 1);
-            Interlocked.Increment(ref s_parallelJobs);
+            long generation = Interlocked.Increment(ref s_generation);
             s_failure = null;
             s_done.Reset();
             Volatile.Write(ref s_pending, parts - 1);
-            for (int h = 0; h < parts - 1; h++) helpers[h].Start(job, h + 1, parts);
+            for (int h = 0; h < parts - 1; h++) helpers[h].Offer(job, h + 1, parts, generation);
             Exception? own = null;
-            try { job.Execute(0, parts); }
+            try
+            {
+                job.Execute(0, parts);
+                // Pieces whose helper has not woken yet: cheaper to compute here than to wait for the scheduler.
+                for (int h = 0; h < parts - 1; h++)
+                    if (helpers[h].TryClaim(generation)) RunPiece(job, h + 1, parts);
+            }
             catch (Exception e) { own = e; }
             s_done.Wait();
             if (own is not null) throw own;
@@ -87,6 +101,14 @@ internal static class KernelThreads
         {
             Volatile.Write(ref s_busy, 0);
         }
+    }
+
+    /// <summary>Computes one claimed piece and counts it done, recording (not throwing) a failure so the join completes.</summary>
+    private static void RunPiece(ParallelJob job, int part, int parts)
+    {
+        try { job.Execute(part, parts); }
+        catch (Exception e) { Interlocked.CompareExchange(ref s_failure, e, null); }
+        if (Interlocked.Decrement(ref s_pending) == 0) s_done.Set();
     }
 
     private static Helper[] EnsureHelpers(int count)
@@ -106,18 +128,17 @@ internal static class KernelThreads
         }
     }
 
-    private static void Finished(Exception? failure)
-    {
-        if (failure is not null) Interlocked.CompareExchange(ref s_failure, failure, null);
-        if (Interlocked.Decrement(ref s_pending) == 0) s_done.Set();
-    }
-
-    /// <summary>One helper thread: blocks on its event, runs one piece, reports, blocks again.</summary>
+    /// <summary>
+    /// One helper thread: blocks on its event, claims its offered piece and runs it, blocks again. The offer is the
+    /// generation of the job; claiming swaps it for 0, so exactly one thread (this helper or the caller) runs the piece,
+    /// and a helper that wakes after its job has ended finds nothing to claim.
+    /// </summary>
     private sealed class Helper
     {
         private readonly ManualResetEventSlim _go = new(false, spinCount: 0);
         private ParallelJob? _job;
         private int _part, _parts;
+        private long _offer;   // generation of the job whose piece is on offer; 0 when none
 
         public Helper(int index)
         {
@@ -125,13 +146,16 @@ internal static class KernelThreads
             thread.Start();
         }
 
-        public void Start(ParallelJob job, int part, int parts)
+        public void Offer(ParallelJob job, int part, int parts, long generation)
         {
             _job = job;
             _part = part;
             _parts = parts;
-            _go.Set();   // publishes the fields above (Set is a full fence)
+            Interlocked.Exchange(ref _offer, generation);   // full fence: the fields above are visible to whoever claims
+            _go.Set();
         }
+
+        public bool TryClaim(long generation) => Interlocked.CompareExchange(ref _offer, 0, generation) == generation;
 
         private void Loop()
         {
@@ -139,11 +163,13 @@ internal static class KernelThreads
             {
                 _go.Wait();
                 _go.Reset();
-                Exception? failure = null;
-                try { _job!.Execute(_part, _parts); }
-                catch (Exception e) { failure = e; }
-                _job = null;
-                Finished(failure);
+                if (TestWakeDelayMs > 0) Thread.Sleep(TestWakeDelayMs);
+                long generation = Volatile.Read(ref _offer);
+                if (generation == 0 || !TryClaim(generation)) continue;   // the caller took the piece (or a stale wake)
+                // The claim succeeded, so the offer of this generation was still open and the fields are its own: the
+                // caller cannot return (and make another offer) before this piece is counted done.
+                Interlocked.Increment(ref s_helperPieces);
+                RunPiece(_job!, _part, _parts);
             }
         }
     }

@@ -53,16 +53,18 @@ public class GemmThreadingTests
         {
             float[] one = (float[])c0.Clone(), two = (float[])c0.Clone(), expected = (float[])c0.Clone();
             Gemm.Multiply(a, b, one, m, k, n, transA, transB, accumulate, path);
-            // Another test class may hold the helpers for a moment; retry until this call really ran on two threads.
+            // The caller computes a helper's piece itself when the helper is slow to wake (a busy machine), so retry
+            // for a while until a helper really took part. Either way the call ran as split pieces.
             bool forked = WithThreads(2, () =>
             {
-                for (int attempt = 0; attempt < 50; attempt++)
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                do
                 {
                     Array.Copy(c0, two, c0.Length);
-                    long before = KernelThreads.ParallelJobs;
+                    long before = KernelThreads.HelperPieces;
                     Gemm.Multiply(a, b, two, m, k, n, transA, transB, accumulate, path);
-                    if (KernelThreads.ParallelJobs > before) return true;
-                }
+                    if (KernelThreads.HelperPieces > before) return true;
+                } while (clock.ElapsedMilliseconds < 5000);
                 return false;
             });
             // With vectors off (DOTNET_EnableHWIntrinsic=0) the automatic widths fall back to the direct path, which stays single-threaded.
@@ -113,6 +115,37 @@ public class GemmThreadingTests
             return tasks.Select(t => t.Result).ToArray();
         });
         foreach (var c in results) Assert.Equal(expected, c);
+    }
+
+    [Fact]
+    public void Multiply_HelperWakesLate_CallerComputesItsPieceAndLaterCallsStayCorrect()
+    {
+        const int m = 157, k = 131, n = 149;
+        float[] a = Uniform(m * k, 8), b = Uniform(k * n, 9);
+        float[] one = new float[m * n], two = new float[m * n];
+        Gemm.Multiply(a, b, one, m, k, n, false, false, false, Gemm.Path.Packed);
+        WithThreads(2, () =>
+        {
+            // The helper sleeps 200 ms after every wake-up before it claims: the caller must take the piece itself
+            // (had it waited, the helper would have computed the piece and counted it).
+            KernelThreads.TestWakeDelayMs = 200;
+            try
+            {
+                long helperPieces = KernelThreads.HelperPieces;
+                Gemm.Multiply(a, b, two, m, k, n, false, false, false, Gemm.Path.Packed);
+                Assert.Equal(helperPieces, KernelThreads.HelperPieces);
+                Assert.Equal(one, two);
+            }
+            finally { KernelThreads.TestWakeDelayMs = 0; }
+            // The late helper now wakes to an offer that was already taken; the next calls must still be exact.
+            for (int r = 0; r < 20; r++)
+            {
+                Array.Clear(two);
+                Gemm.Multiply(a, b, two, m, k, n, false, false, false, Gemm.Path.Packed);
+                Assert.Equal(one, two);
+            }
+            return 0;
+        });
     }
 
     [Fact]
