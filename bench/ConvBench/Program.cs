@@ -127,6 +127,53 @@ unsafe void AbPaths()
         string shape = $"{g.InChannels}x{g.InHeight}x{g.InWidth}->{g.OutChannels} {a} vs {b}";
         Console.WriteLine($"{shape,-44} {ua,9:F2} {ub,9:F2} {ua / ub,7:F2}x");
     }
+    // Convolution + ReLU then max pool 2×2, unfused (A: Forward, MaxForward) against ForwardMaxPool (B).
+    foreach (ConvGeometry g in new[] { ConvGeometry.Conv2D(1, 28, 28, 6, 5, padding: 2), ConvGeometry.Conv2D(6, 14, 14, 16, 5) })
+        foreach (int batch in new[] { 1, 64 })
+        {
+            var pool = PoolGeometry.Pool2D(g.OutChannels, g.OutHeight, g.OutWidth, 2);
+            float[] x = Fill(new float[batch * g.InputLength], 1), w = Fill(new float[g.WeightLength], 2), bb = Fill(new float[g.OutChannels], 3);
+            float[] y = new float[batch * g.OutputLength], yp = new float[batch * pool.OutputLength];
+            (double ua, double ub) = TimePair(
+                () => { ConvKernels.Forward(relu, g, x, w, bb, y, default, batch); PoolingKernels.MaxForward(pool, y, yp, default, batch); },
+                () => ConvKernels.ForwardMaxPool(relu, g, pool, x, w, bb, yp, batch));
+            string shape = $"{g.InChannels}x{g.InHeight}x{g.InWidth}->{g.OutChannels} +pool b{batch} unfused vs fused";
+            Console.WriteLine($"{shape,-44} {ua,9:F2} {ub,9:F2} {ua / ub,7:F2}x");
+        }
+    // LeNet-5's whole inference at batch 1 as kernel calls, as the generator emitted it before (A) and now (B).
+    {
+        var c1 = ConvGeometry.Conv2D(1, 28, 28, 6, 5, padding: 2);
+        var c3 = ConvGeometry.Conv2D(6, 14, 14, 16, 5);
+        var s2 = PoolGeometry.Pool2D(6, 28, 28, 2);
+        var s4 = PoolGeometry.Pool2D(16, 10, 10, 2);
+        float[] x = Fill(new float[784], 1), w1 = Fill(new float[150], 2), b1 = Fill(new float[6], 3), w3 = Fill(new float[2400], 4), b3 = Fill(new float[16], 5);
+        float[] w5 = Fill(new float[48000], 6), b5 = Fill(new float[120], 7), w6 = Fill(new float[10080], 8), b6 = Fill(new float[84], 9);
+        float[] w7 = Fill(new float[840], 10), b7 = Fill(new float[10], 11), a = new float[4704], p = new float[4704], y = new float[10];
+        var id = new IdentityActivation();
+        void Dense()
+        {
+            DenseKernels.Forward(relu, p.AsSpan(0, 400), w5, b5, a.AsSpan(0, 120), default, 1, 400, 120);
+            DenseKernels.Forward(relu, a.AsSpan(0, 120), w6, b6, p.AsSpan(0, 84), default, 1, 120, 84);
+            DenseKernels.Forward(id, p.AsSpan(0, 84), w7, b7, y, default, 1, 84, 10);
+        }
+        (double ua, double ub) = TimePair(
+            () =>
+            {
+                ConvKernels.Forward(relu, c1, x, w1, b1, a, default, 1);
+                PoolingKernels.MaxForward(s2, a, p.AsSpan(0, 1176), default, 1);
+                ConvKernels.Forward(relu, c3, p.AsSpan(0, 1176), w3, b3, a.AsSpan(0, 1600), default, 1);
+                PoolingKernels.MaxForward(s4, a.AsSpan(0, 1600), p.AsSpan(0, 400), default, 1);
+                Dense();
+            },
+            () =>
+            {
+                ConvKernels.ForwardMaxPool(relu, c1, s2, x, w1, b1, p.AsSpan(0, 1176), 1);
+                ConvKernels.ForwardMaxPool(relu, c3, s4, p.AsSpan(0, 1176), w3, b3, a.AsSpan(0, 400), 1);
+                a.AsSpan(0, 400).CopyTo(p);   // keeps the Dense calls' operands as in A (a 400-float copy, charged to B)
+                Dense();
+            });
+        Console.WriteLine($"{"LeNet-5 b1 kernel sequence unfused vs fused",-44} {ua,9:F2} {ub,9:F2} {ua / ub,7:F2}x");
+    }
 }
 
 (double A, double B) TimePair(Action a, Action b)
