@@ -210,22 +210,27 @@ public static partial class ConvKernels
                 }
             return;
         }
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ds = ref MemoryMarshal.GetReference(src);
         for (int c = 0; c < cg; c++)
             for (int y = 0; y < h; y++)
-                x.Slice((c * h + y) * w, w).CopyTo(src.Slice((c * layout.Hp + y + g.PadH) * layout.Wp + g.PadW, w));
+                CopyRow(ref Unsafe.Add(ref xs, (c * h + y) * w), ref Unsafe.Add(ref ds, (c * layout.Hp + y + g.PadH) * layout.Wp + g.PadW), w);
     }
 
-    /// <summary>Copies n floats (short rows: two overlapping vectors instead of a memmove call and its setup).</summary>
+    /// <summary>Copies n floats (short rows: vectors, the last one overlapping, instead of a memmove call and its setup).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyRow(ref float s, ref float d, int n)
     {
         if (Vector256.IsHardwareAccelerated && n >= 8)
         {
-            if (n <= 16)
+            if (n <= 64)
             {
-                Vector256<float> a = Vector256.LoadUnsafe(ref s), b = Vector256.LoadUnsafe(ref s, (nuint)(n - 8));
-                a.StoreUnsafe(ref d);
-                b.StoreUnsafe(ref d, (nuint)(n - 8));
+                // The last vector overlaps the one before it and rewrites the same values (source and destination
+                // are distinct buffers), so no scalar tail is needed.
+                nuint last = (nuint)(n - 8);
+                Vector256<float> tail = Vector256.LoadUnsafe(ref s, last);
+                for (nuint i = 0; i < last; i += 8) Vector256.LoadUnsafe(ref s, i).StoreUnsafe(ref d, i);
+                tail.StoreUnsafe(ref d, last);
                 return;
             }
         }
