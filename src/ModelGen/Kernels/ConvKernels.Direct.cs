@@ -256,10 +256,26 @@ public static partial class ConvKernels
         for (int q = 0; q < positions; q += tile)
         {
             ref float s = ref Unsafe.Add(ref s0, q);
+            // A last tile of at most one vector's positions (LeNet's 10 × 10 compact grid: 100 = 6·16 + 4) takes the
+            // one-vector tile: half the work of a whole tile whose second vector would be dropped.
+            bool half = positions - q <= TOps.Count;
             for (int r = 0; r < rows; r += TileRows)
             {
                 ref float wr = ref Unsafe.Add(ref w0, r * k);
                 ref float d = ref Unsafe.Add(ref d0, r * pitch + q);
+                if (half)
+                {
+                    switch (Math.Min(TileRows, rows - r))
+                    {
+                        case 6: HalfTile<TV, TOps, ConvRows6>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 5: HalfTile<TV, TOps, ConvRows5>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 4: HalfTile<TV, TOps, ConvRows4>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 3: HalfTile<TV, TOps, ConvRows3>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 2: HalfTile<TV, TOps, ConvRows2>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        default: HalfTile<TV, TOps, ConvRows1>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                    }
+                    continue;
+                }
                 switch (Math.Min(TileRows, rows - r))
                 {
                     case 6: Tile<TV, TOps, ConvRows6>(ref s, ref kf, ref wr, k, ref d, pitch); break;
@@ -271,6 +287,31 @@ public static partial class ConvKernels
                 }
             }
         }
+    }
+
+    /// <summary>A one-vector register tile: TR rows × 1 vector of positions (a grid's last, short tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HalfTile<TV, TOps, TR>(ref float s, ref int koff, ref float w, int k, ref float d, int pitch)
+        where TV : struct where TOps : struct, IConvVector<TV> where TR : struct, IConvRows
+    {
+        nuint kk = (nuint)k;
+        TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero;
+        for (nuint t = 0; t < kk; t++)
+        {
+            TV b0 = TOps.Load(ref Unsafe.Add(ref s, (nint)Unsafe.Add(ref koff, t)), 0);
+            a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, t)), b0, a0);
+            if (TR.Value > 1) a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, kk + t)), b0, a1);
+            if (TR.Value > 2) a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 2 * kk + t)), b0, a2);
+            if (TR.Value > 3) a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 3 * kk + t)), b0, a3);
+            if (TR.Value > 4) a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 4 * kk + t)), b0, a4);
+            if (TR.Value > 5) a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 5 * kk + t)), b0, a5);
+        }
+        TOps.Store(a0, ref d, 0);
+        if (TR.Value > 1) TOps.Store(a1, ref Unsafe.Add(ref d, pitch), 0);
+        if (TR.Value > 2) TOps.Store(a2, ref Unsafe.Add(ref d, 2 * pitch), 0);
+        if (TR.Value > 3) TOps.Store(a3, ref Unsafe.Add(ref d, 3 * pitch), 0);
+        if (TR.Value > 4) TOps.Store(a4, ref Unsafe.Add(ref d, 4 * pitch), 0);
+        if (TR.Value > 5) TOps.Store(a5, ref Unsafe.Add(ref d, 5 * pitch), 0);
     }
 
     /// <summary>One register tile: TR rows × 2 vectors of positions, reduced over all k taps, stored once.</summary>
