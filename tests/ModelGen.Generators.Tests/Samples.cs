@@ -110,4 +110,23 @@ internal static class Samples
             [Dense(10)] public partial Layer Fc { get; }
         }
         """;
+    /// <summary>LeNet-5 (the benchmark's): each Conv2D feeds only a 2×2 MaxPool2D, so inference fuses them (ConvKernels.ForwardMaxPool).</summary>
+    public const string LeNet = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(1, 28, 28)]
+        public partial class LeNet
+        {
+            [Conv2D(6, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer Conv1 { get; }
+            [MaxPool2D(2)] public partial Layer Pool1 { get; }
+            [Conv2D(16, Kernel = 5, Activation = Activation.ReLU)] public partial Layer Conv2 { get; }
+            [MaxPool2D(2)] public partial Layer Pool2 { get; }
+            [Flatten] public partial Layer Flatten { get; }
+            [Dense(120, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+            [Dense(84, Activation = Activation.ReLU)] public partial Layer Fc2 { get; }
+            [Dense(10)] public partial Layer Fc3 { get; }
+        }
+        """;
 }

@@ -11,6 +11,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.SoftmaxHead), Samples.SoftmaxHead)]
     [InlineData(nameof(Samples.MissingFlatten), Samples.MissingFlatten)]
     [InlineData(nameof(Samples.Residual), Samples.Residual)]
+    [InlineData(nameof(Samples.LeNet), Samples.LeNet)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -25,6 +26,7 @@ public class SnapshotTests
     [InlineData(Samples.SoftmaxHead)]
     [InlineData(Samples.MissingFlatten)]
     [InlineData(Samples.Residual)]
+    [InlineData(Samples.LeNet)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -37,6 +39,7 @@ public class SnapshotTests
     [InlineData(Samples.Activations)]
     [InlineData(Samples.SoftmaxHead)]
     [InlineData(Samples.Residual)]
+    [InlineData(Samples.LeNet)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -1,6 +1,6 @@
-// Forward passes. Inference follows the planner's liveness schedule (arena slots, in-place layers, views, the
-// final tensor written straight into the output span); the training forward writes every tensor backward needs
-// at its planned arena offset.
+// Forward passes. Inference follows the planner's liveness schedule (arena slots, in-place layers, views, conv +
+// max-pool fusions, the final tensor written straight into the output span); the training forward writes every tensor
+// backward needs at its planned arena offset.
 using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Generators.Common;
@@ -52,6 +52,11 @@ internal static partial class ModelEmitter
                 var node = nodes[step.Node];
                 var fold = plan.Folds.FirstOrDefault(f => f.Target == step.Node);
                 w.Line();
+                if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
+                {
+                    EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
+                    continue;
+                }
                 w.Line($"// {node.Name}: {NodeText.Describe(node)}{(fold is null ? "" : $" with {nodes[fold.Norm].Name} folded in")} : {Shapes(node)}");
                 var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
                 EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan, fold);
@@ -213,6 +218,15 @@ internal static partial class ModelEmitter
             default:
                 throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");
         }
+    }
+
+    /// <summary>A convolution and the 2×2 max pool fused with it at inference (see <see cref="PoolFusion"/>): one call, pooled outputs only.</summary>
+    private static void EmitConvPool(SourceWriter w, ModelPlan plan, GraphNode conv, GraphNode pool, InferenceStep step)
+    {
+        var spec = (ConvSpec)conv.Layer;
+        w.Line($"// {conv.Name} + {pool.Name}: {NodeText.Describe(conv)}, {NodeText.Describe(pool)} fused (only pooled outputs are written) : {BatchShape(conv.InputShapes[0])} -> {BatchShape(pool.Output)}");
+        string src = PlaceText(step.Sources[0], LengthOf(plan, conv.Inputs[0]));
+        w.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(spec.Activation)}, {GeometryField(conv.Name)}, {GeometryField(pool.Name)}, {src}, {ParamSlice(conv, "weight")}, {ParamSlice(conv, "bias")}, {PlaceText(step.Destination, pool.OutputLength)}, batch);");
     }
 
     /// <summary>" (from 'x', 'y')" when a node does not simply read the node before it.</summary>

@@ -2,7 +2,8 @@
 //
 // Inference: tensors get arena slots by liveness (a slot is reused once its tensor's last reader has run);
 // elementwise layers and Add run in place when their input dies there; Flatten, and Dropout at inference, are
-// views (no data moves); the final tensor is written straight into the caller's output span.
+// views (no data moves); a Conv2D read only by a 2×2/2 MaxPool2D runs fused with it (only pooled outputs are written);
+// the final tensor is written straight into the caller's output span.
 // Training (llm.c style): every tensor backward needs gets its own region of one arena at a fixed per-example
 // offset (outputs, pre-activations, dropout masks, max-pool argmax), plus batch-independent per-channel state
 // (BatchNorm's saved mean and 1/std). Every tensor also gets a gradient region; when several layers read one
@@ -44,6 +45,13 @@ internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int 
 /// </summary>
 internal sealed record Fold(int Target, int Norm, int WeightOffset, int BiasOffset);
 
+/// <summary>
+/// An inference-time fusion of Conv2D node <paramref name="Conv"/> with the 2×2/2 MaxPool2D node <paramref name="Pool"/>
+/// that alone reads it: the pool's step runs ConvKernels.ForwardMaxPool on the convolution's input and writes only
+/// the pooled outputs, and the convolution becomes a view (no step, no buffer of its own). Training is unchanged.
+/// </summary>
+internal sealed record PoolFusion(int Conv, int Pool);
+
 /// <summary>Everything the emitter needs: the spec, its graph, and the buffer plans (empty when invalid).</summary>
 internal sealed record ModelPlan(
     ModelSpec Spec,
@@ -58,7 +66,8 @@ internal sealed record ModelPlan(
     int GradientArenaLength,
     int ParameterCount,
     EquatableArray<Fold> Folds,
-    int FoldedLength)
+    int FoldedLength,
+    EquatableArray<PoolFusion> PoolFusions)
 {
     public bool IsValid => Shapes.IsValid;
 
@@ -75,16 +84,34 @@ internal static class Planner
         var byName = (models ?? new ModelSpec[0]).GroupBy(m => m.FullName).ToDictionary(g => g.Key, g => g.First());
         var shapes = ShapeInference.Infer(spec, name => byName.TryGetValue(name, out var m) ? m : null);
         if (!shapes.IsValid || shapes.Nodes.Count == 0)
-            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0);
+            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0, EquatableArray<PoolFusion>.Empty);
 
         var nodes = shapes.Nodes;
         int parameterCount = nodes.Sum(n => n.Params.Sum(p => p.Length));
         int widest = nodes.Max(n => n.OutputLength);
         var folds = PlanFolds(nodes, out int foldedLength);
-        var foldedNorms = new HashSet<int>(folds.Select(f => f.Norm));
-        var (steps, copies, slots) = PlanInference(nodes, foldedNorms);
+        var fusions = PlanPoolFusions(nodes);
+        // Folded BatchNorms and fused convolutions are views at inference: no step and no buffer of their own.
+        var views = new HashSet<int>(folds.Select(f => f.Norm).Concat(fusions.Select(f => f.Conv)));
+        var (steps, copies, slots) = PlanInference(nodes, views);
         var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
-        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength, fusions);
+    }
+
+    /// <summary>
+    /// A Conv2D whose only reader is a MaxPool2D with a 2×2 window, stride 2 and no padding fuses into it at inference
+    /// (the convolution's full-size output is then never written; ConvKernels.ForwardMaxPool handles any such pool).
+    /// </summary>
+    private static EquatableArray<PoolFusion> PlanPoolFusions(EquatableArray<GraphNode> nodes)
+    {
+        var fusions = new List<PoolFusion>();
+        for (int j = 0; j < nodes.Count; j++)
+        {
+            if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: 2, Stride: 0 or 2, Padding: 0 }
+                || nodes[j].Inputs[0] is not (var i and >= 0) || nodes[i].Layer is not ConvSpec { Rank: 2 }) continue;
+            if (nodes.Count(n => n.Inputs.Contains(i)) == 1) fusions.Add(new PoolFusion(i, j));
+        }
+        return fusions.ToEquatableArray();
     }
 
     /// <summary>BatchNorm can fold into the Conv/Dense before it when that layer has no activation and nothing else reads its output.</summary>
@@ -114,10 +141,10 @@ internal static class Planner
     /// <summary>Layers that are views in training too.</summary>
     public static bool IsTrainingView(LayerSpec layer) => layer is FlattenSpec;
 
-    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> foldedNorms)
+    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> views)
     {
         int n = nodes.Count;
-        bool IsView(int i) => IsInferenceView(nodes[i].Layer) || foldedNorms.Contains(i);
+        bool IsView(int i) => IsInferenceView(nodes[i].Layer) || views.Contains(i);
         // baseOf[i]: the tensor whose memory node i's output is (views share their input's); -1 = the model input.
         var baseOf = new int[n];
         for (int i = 0; i < n; i++)

@@ -7,6 +7,10 @@
 //    koff = c·Hp·Wp + i·dh·Wp + j·dw, and q = oy·Wp + ox runs over a "wide" output grid OH × Wp, whose columns
 //    ox ≥ OW are computed and dropped. No unfolding at all: the source is a few KB and stays in L1.
 //  * other strides: src is the im2col matrix [K, P] (koff = t·P), so nothing is wasted.
+//  * stride 1 whose wide grid wastes much (forward only; LeNet's conv2, 14 columns computed per 10 kept): src is the
+//    "column-shifted" source [C, KW, Hp, OW], one copy of each padded channel per kernel column j, shifted left by
+//    j·dw and cropped to OW columns. Tap (c, i, j) reads at koff = ((c·KW + j)·Hp + i·dh)·OW and q = oy·OW + ox runs
+//    over exactly the OH × OW outputs: KW copies of the input (a few KB) buy a waste-free, compact output grid.
 // A tile holds up to 6 output channels × 2 vectors of positions in registers (12 accumulators: 15 of AVX2's 16
 // registers with the two source vectors and the broadcast weight) and runs the whole reduction before storing once.
 // The epilogue then adds the bias, keeps the pre-activation when training, applies the activation and drops the wide
@@ -25,8 +29,9 @@ public static partial class ConvKernels
 {
     /// <summary>Which implementation a call uses; <see cref="Auto"/> picks the widest accelerated vector. The others exist for tests and benchmarks
     /// (a width the hardware lacks is emulated by the BCL: slow but exact). The *Lanes values send every whole block of
-    /// examples of a stride-1 layer through the lane-interleaved path (ConvKernels.Lanes.cs), whatever its waste.</summary>
-    internal enum Path { Auto, Im2Col, Scalar, V128, V256, V512, ScalarLanes, V128Lanes, V256Lanes, V512Lanes }
+    /// examples of a stride-1 layer through the lane-interleaved path (ConvKernels.Lanes.cs), whatever its waste; the *Shifted and
+    /// *Wide values force the single-example forward of a stride-1 layer onto the column-shifted source or the wide grid.</summary>
+    internal enum Path { Auto, Im2Col, Scalar, V128, V256, V512, ScalarLanes, V128Lanes, V256Lanes, V512Lanes, ScalarShifted, V128Shifted, V256Shifted, V512Shifted, ScalarWide, V128Wide, V256Wide, V512Wide }
 
     [ThreadStatic] private static float[]? t_src;    // padded input or im2col matrix (+ slack for the last tile's over-read)
     [ThreadStatic] private static float[]? t_src2;   // padded dPre for the input gradient
@@ -44,21 +49,43 @@ public static partial class ConvKernels
         : Vector128.IsHardwareAccelerated ? Path.V128
         : Path.Scalar;
 
-    /// <summary>The source layout of one (example, group): implicit (stride 1, padded input) or im2col.</summary>
+    /// <summary>
+    /// Stride 1 and a wide grid wasting at least <see cref="ShiftedWasteTenths"/>/10 (padded width against output width):
+    /// the forward pass then builds the column-shifted source instead (KW copies of the input, no wasted outputs).
+    /// Measured with bench/ConvBench --b1 (AVX2): LeNet's conv2 (14/10) wins; its conv1 (32/28) loses, the 5 copies of
+    /// a 1-channel input costing more than 14 % of wasted tiles.
+    /// </summary>
+    private static bool ShiftedApply(in ConvGeometry g)
+        => g.StrideH == 1 && g.StrideW == 1 && (g.InWidth + 2 * g.PadW) * 10 >= g.OutWidth * ShiftedWasteTenths;
+
+    private const int ShiftedWasteTenths = 13;
+
+    /// <summary>The source layout of one (example, group): implicit (stride 1, padded input), column-shifted (stride 1) or im2col.</summary>
     private readonly struct Layout
     {
-        public readonly bool Implicit;
+        public readonly bool Implicit;       // stride 1 (implicit or shifted): the source is built from padded planes
+        public readonly bool Shifted;        // the column-shifted source [Cg, KW, Hp, OW] (forward only)
         public readonly int Hp, Wp;          // padded plane (implicit)
-        public readonly int RowPitch;        // wide-grid row length: Wp (implicit) or OW (im2col)
+        public readonly int RowPitch;        // wide-grid row length: Wp (implicit) or OW (shifted, im2col)
         public readonly int Positions;       // OH·RowPitch
         public readonly int Pitch;           // Positions rounded up to a whole tile
         public readonly int SourceLength;    // floats of src, slack included
 
-        public Layout(in ConvGeometry g, int cg, int tile)
+        public Layout(in ConvGeometry g, int cg, int tile, bool shifted = false)
         {
             Implicit = g.StrideH == 1 && g.StrideW == 1;
+            Shifted = Implicit && shifted;
             int oh = g.OutHeight, ow = g.OutWidth;
-            if (Implicit)
+            if (Shifted)
+            {
+                Hp = g.InHeight + 2 * g.PadH;
+                Wp = g.InWidth + 2 * g.PadW;
+                RowPitch = ow;
+                // The largest tap offset plus P is exactly Cg·KW·Hp·OW (OH = Hp − (KH−1)·dh), so the last tile reads
+                // less than one tile past it.
+                SourceLength = cg * g.KernelW * Hp * ow + tile;
+            }
+            else if (Implicit)
             {
                 Hp = g.InHeight + 2 * g.PadH;
                 Wp = g.InWidth + 2 * g.PadW;
@@ -79,7 +106,7 @@ public static partial class ConvKernels
     // ------------------------------------------------------------------------------------------------ forward
 
     private static void DirectForward<TAct, TV, TOps>(TAct act, in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch, bool forceLanes = false)
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> preActivation, int batch, bool forceLanes = false, bool? shifted = null)
         where TAct : struct, IActivation where TV : struct where TOps : struct, IConvVector<TV>
     {
         int groups = g.Groups, cg = g.InChannels / groups, og = g.OutChannels / groups;
@@ -88,7 +115,7 @@ public static partial class ConvKernels
         // Whole blocks of L examples go through the lane-interleaved path (ConvKernels.Lanes.cs); the rest one by one.
         int done = LanesApply(g, batch, TOps.Count, ForwardWasteTenths, forceLanes) ? LanesForward<TAct, TV, TOps>(act, g, input, weight, bias, output, preActivation, batch) : 0;
         if (done == batch) return;
-        var layout = new Layout(g, cg, 2 * TOps.Count);
+        var layout = new Layout(g, cg, 2 * TOps.Count, shifted ?? ShiftedApply(g));
         Span<float> src = Scratch(ref t_src, layout.SourceLength);
         Span<float> wide = Scratch(ref t_wide, og * layout.Pitch);
         Span<int> koff = ScratchInt(ref t_koff, k);
@@ -107,6 +134,14 @@ public static partial class ConvKernels
                 {
                     int channel = grp * og + o;
                     float bo = hasBias ? bias[channel] : 0f;
+                    if (layout.Shifted)
+                    {
+                        // The compact grid is the output row itself: one epilogue pass over the whole channel.
+                        nint dst = (nint)b * outLen + (nint)channel * p;
+                        Epilogue(act, ref Unsafe.Add(ref wide0, o * layout.Pitch), ref Unsafe.Add(ref pre0, dst), keepPre,
+                            ref Unsafe.Add(ref y0, dst), bo, (nuint)p);
+                        continue;
+                    }
                     for (int y = 0; y < oh; y++)
                     {
                         nint dst = (nint)b * outLen + (nint)channel * p + y * ow;
@@ -121,7 +156,17 @@ public static partial class ConvKernels
     private static void PrepareSource(in ConvGeometry g, in Layout layout, int cg, Span<float> src, Span<int> koff)
     {
         int t = 0;
-        if (layout.Implicit)
+        if (layout.Shifted)
+        {
+            // Without padding every float but the slack is rewritten per example; with it, the borders stay zero.
+            if (g.PadH == 0 && g.PadW == 0) src.Slice(cg * g.KernelW * layout.Hp * g.OutWidth).Clear();
+            else src.Clear();
+            for (int c = 0; c < cg; c++)
+                for (int i = 0; i < g.KernelH; i++)
+                    for (int j = 0; j < g.KernelW; j++)
+                        koff[t++] = ((c * g.KernelW + j) * layout.Hp + i * g.DilationH) * g.OutWidth;
+        }
+        else if (layout.Implicit)
         {
             src.Clear();
             for (int c = 0; c < cg; c++)
@@ -146,9 +191,57 @@ public static partial class ConvKernels
             return;
         }
         int h = g.InHeight, w = g.InWidth;
+        if (layout.Shifted)
+        {
+            int ow = g.OutWidth, kw = g.KernelW;
+            ref float x0 = ref MemoryMarshal.GetReference(x);
+            ref float d0 = ref MemoryMarshal.GetReference(src);
+            for (int c = 0; c < cg; c++)
+                for (int j = 0; j < kw; j++)
+                {
+                    // Copy j: column ox holds padded column ox + j·dw, i.e. input column ox + xOff (zero outside [lo, hi)).
+                    int xOff = j * g.DilationW - g.PadW;
+                    (int lo, int hi) = ValidRange(xOff, 1, w, ow);
+                    if (hi <= lo) continue;
+                    ref float s = ref Unsafe.Add(ref x0, c * h * w + lo + xOff);
+                    ref float d = ref Unsafe.Add(ref d0, ((c * kw + j) * layout.Hp + g.PadH) * ow + lo);
+                    for (int y = 0; y < h; y++)
+                        CopyRow(ref Unsafe.Add(ref s, y * w), ref Unsafe.Add(ref d, y * ow), hi - lo);
+                }
+            return;
+        }
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ds = ref MemoryMarshal.GetReference(src);
         for (int c = 0; c < cg; c++)
             for (int y = 0; y < h; y++)
-                x.Slice((c * h + y) * w, w).CopyTo(src.Slice((c * layout.Hp + y + g.PadH) * layout.Wp + g.PadW, w));
+                CopyRow(ref Unsafe.Add(ref xs, (c * h + y) * w), ref Unsafe.Add(ref ds, (c * layout.Hp + y + g.PadH) * layout.Wp + g.PadW), w);
+    }
+
+    /// <summary>Copies n floats (short rows: vectors, the last one overlapping, instead of a memmove call and its setup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow(ref float s, ref float d, int n)
+    {
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            if (n <= 64)
+            {
+                // The last vector overlaps the one before it and rewrites the same values (source and destination
+                // are distinct buffers), so no scalar tail is needed.
+                nuint last = (nuint)(n - 8);
+                Vector256<float> tail = Vector256.LoadUnsafe(ref s, last);
+                for (nuint i = 0; i < last; i += 8) Vector256.LoadUnsafe(ref s, i).StoreUnsafe(ref d, i);
+                tail.StoreUnsafe(ref d, last);
+                return;
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= 4 && n <= 8)
+        {
+            Vector128<float> a = Vector128.LoadUnsafe(ref s), b = Vector128.LoadUnsafe(ref s, (nuint)(n - 4));
+            a.StoreUnsafe(ref d);
+            b.StoreUnsafe(ref d, (nuint)(n - 4));
+            return;
+        }
+        MemoryMarshal.CreateReadOnlySpan(ref s, n).CopyTo(MemoryMarshal.CreateSpan(ref d, n));
     }
 
     /// <summary>wide[r, q] = Σ_t w[r, t]·src[koff[t] + q] for r &lt; rows, q &lt; positions (rounded up to a whole tile).</summary>
@@ -163,10 +256,26 @@ public static partial class ConvKernels
         for (int q = 0; q < positions; q += tile)
         {
             ref float s = ref Unsafe.Add(ref s0, q);
+            // A last tile of at most one vector's positions (LeNet's 10 × 10 compact grid: 100 = 6·16 + 4) takes the
+            // one-vector tile: half the work of a whole tile whose second vector would be dropped.
+            bool half = positions - q <= TOps.Count;
             for (int r = 0; r < rows; r += TileRows)
             {
                 ref float wr = ref Unsafe.Add(ref w0, r * k);
                 ref float d = ref Unsafe.Add(ref d0, r * pitch + q);
+                if (half)
+                {
+                    switch (Math.Min(TileRows, rows - r))
+                    {
+                        case 6: HalfTile<TV, TOps, ConvRows6>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 5: HalfTile<TV, TOps, ConvRows5>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 4: HalfTile<TV, TOps, ConvRows4>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 3: HalfTile<TV, TOps, ConvRows3>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        case 2: HalfTile<TV, TOps, ConvRows2>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                        default: HalfTile<TV, TOps, ConvRows1>(ref s, ref kf, ref wr, k, ref d, pitch); break;
+                    }
+                    continue;
+                }
                 switch (Math.Min(TileRows, rows - r))
                 {
                     case 6: Tile<TV, TOps, ConvRows6>(ref s, ref kf, ref wr, k, ref d, pitch); break;
@@ -178,6 +287,31 @@ public static partial class ConvKernels
                 }
             }
         }
+    }
+
+    /// <summary>A one-vector register tile: TR rows × 1 vector of positions (a grid's last, short tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HalfTile<TV, TOps, TR>(ref float s, ref int koff, ref float w, int k, ref float d, int pitch)
+        where TV : struct where TOps : struct, IConvVector<TV> where TR : struct, IConvRows
+    {
+        nuint kk = (nuint)k;
+        TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero, a4 = TOps.Zero, a5 = TOps.Zero;
+        for (nuint t = 0; t < kk; t++)
+        {
+            TV b0 = TOps.Load(ref Unsafe.Add(ref s, (nint)Unsafe.Add(ref koff, t)), 0);
+            a0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, t)), b0, a0);
+            if (TR.Value > 1) a1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, kk + t)), b0, a1);
+            if (TR.Value > 2) a2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 2 * kk + t)), b0, a2);
+            if (TR.Value > 3) a3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 3 * kk + t)), b0, a3);
+            if (TR.Value > 4) a4 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 4 * kk + t)), b0, a4);
+            if (TR.Value > 5) a5 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref w, 5 * kk + t)), b0, a5);
+        }
+        TOps.Store(a0, ref d, 0);
+        if (TR.Value > 1) TOps.Store(a1, ref Unsafe.Add(ref d, pitch), 0);
+        if (TR.Value > 2) TOps.Store(a2, ref Unsafe.Add(ref d, 2 * pitch), 0);
+        if (TR.Value > 3) TOps.Store(a3, ref Unsafe.Add(ref d, 3 * pitch), 0);
+        if (TR.Value > 4) TOps.Store(a4, ref Unsafe.Add(ref d, 4 * pitch), 0);
+        if (TR.Value > 5) TOps.Store(a5, ref Unsafe.Add(ref d, 5 * pitch), 0);
     }
 
     /// <summary>One register tile: TR rows × 2 vectors of positions, reduced over all k taps, stored once.</summary>

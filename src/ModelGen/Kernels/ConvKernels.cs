@@ -55,6 +55,14 @@ public static partial class ConvKernels
             case Path.V128Lanes: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
             case Path.V256Lanes: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
             case Path.V512Lanes: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch, forceLanes: true); break;
+            case Path.ScalarShifted: DirectForward<TAct, float, ConvScalar>(act, g, input, weight, bias, output, preActivation, batch, shifted: true); break;
+            case Path.V128Shifted: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch, shifted: true); break;
+            case Path.V256Shifted: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch, shifted: true); break;
+            case Path.V512Shifted: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch, shifted: true); break;
+            case Path.ScalarWide: DirectForward<TAct, float, ConvScalar>(act, g, input, weight, bias, output, preActivation, batch, shifted: false); break;
+            case Path.V128Wide: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch, shifted: false); break;
+            case Path.V256Wide: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch, shifted: false); break;
+            case Path.V512Wide: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch, shifted: false); break;
             case Path.V512: DirectForward<TAct, Vector512<float>, ConvV512>(act, g, input, weight, bias, output, preActivation, batch); break;
             case Path.V256: DirectForward<TAct, Vector256<float>, ConvV256>(act, g, input, weight, bias, output, preActivation, batch); break;
             case Path.V128: DirectForward<TAct, Vector128<float>, ConvV128>(act, g, input, weight, bias, output, preActivation, batch); break;
@@ -179,9 +187,10 @@ public static partial class ConvKernels
             case Path.V128Lanes: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
             case Path.V256Lanes: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
             case Path.V512Lanes: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch, forceLanes: true); break;
-            case Path.V512: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch); break;
-            case Path.V256: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch); break;
-            case Path.V128: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch); break;
+            // The column-shifted source is forward-only: backward keeps the wide grid at the same width.
+            case Path.V512 or Path.V512Shifted or Path.V512Wide: DirectBackward<Vector512<float>, ConvV512>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V256 or Path.V256Shifted or Path.V256Wide: DirectBackward<Vector256<float>, ConvV256>(g, grad, input, weight, dWeight, dInput, batch); break;
+            case Path.V128 or Path.V128Shifted or Path.V128Wide: DirectBackward<Vector128<float>, ConvV128>(g, grad, input, weight, dWeight, dInput, batch); break;
             default: DirectBackward<float, ConvScalar>(g, grad, input, weight, dWeight, dInput, batch); break;
         }
     }

@@ -18,7 +18,7 @@ namespace ModelGen.Kernels;
 public static partial class PoolingKernels
 {
     /// <summary>2×2 window, stride 2, no padding, and every window whole (floor mode, or ceil mode on even sizes).</summary>
-    private static bool IsMax2x2(in PoolGeometry g)
+    internal static bool IsMax2x2(in PoolGeometry g)
         => g.KernelH == 2 && g.KernelW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0
            && 2 * g.OutHeight <= g.InHeight && 2 * g.OutWidth <= g.InWidth;
 
@@ -87,6 +87,32 @@ public static partial class PoolingKernels
                     if (keep) Unsafe.Add(ref a0, outRow + ox) = at;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The <paramref name="ow"/> window maxima (values only) of one output row of a 2×2/2 max pool from its two input rows,
+    /// which need not be adjacent in memory: the fused convolution + pooling epilogue (ConvKernels.Pooled.cs) pools
+    /// straight from its tile grid. Same winner rule as <see cref="Max2x2"/>.
+    /// </summary>
+    internal static void Max2x2Row(ref float r0, ref float r1, ref float y, int ow)
+    {
+        if ((Sse.IsSupported || AdvSimd.Arm64.IsSupported) && ow >= 4)
+        {
+            MaxRowValues(ref r0, ref r1, ref y, ow);
+            return;
+        }
+        for (int ox = 0; ox < ow; ox++)
+        {
+            int i = 2 * ox;
+            float best = Unsafe.Add(ref r0, i);
+            float t = Unsafe.Add(ref r0, i + 1);
+            if (t > best || float.IsNaN(t)) best = t;
+            t = Unsafe.Add(ref r1, i);
+            if (t > best || float.IsNaN(t)) best = t;
+            t = Unsafe.Add(ref r1, i + 1);
+            if (t > best || float.IsNaN(t)) best = t;
+            Unsafe.Add(ref y, ox) = best;
         }
     }
 

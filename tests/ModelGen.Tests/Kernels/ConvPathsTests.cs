@@ -4,6 +4,7 @@
 // implicit stride 1 with padding and dilation, the "full"-convolution input gradient, its fallback when the padding
 // exceeds the dilated kernel, im2col-fed strides, groups, row-tile remainders (O not a multiple of 6) and odd sizes
 // that leave partial position tiles; and batches with whole blocks of examples for the lane-interleaved stride-1 path.
+// The single-example stride-1 forward runs on both of its sources (wide grid, column-shifted copies) at every width.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -25,7 +26,9 @@ public class ConvPathsTests
         ConvGeometry.Conv1D(3, 17, 5, kernel: 4, padding: 2, dilation: 2));
 
     // Path names (the enum is internal, and xunit theories must be public).
-    public static TheoryData<string> Paths() => new("Im2Col", "Scalar", "V128", "V256", "V512");
+    // *Shifted forces the column-shifted forward source and *Wide the wide grid (the automatic choice picks by waste).
+    public static TheoryData<string> Paths() => new("Im2Col", "Scalar", "V128", "V256", "V512",
+        "ScalarShifted", "V128Shifted", "V256Shifted", "V512Shifted", "ScalarWide", "V128Wide", "V256Wide", "V512Wide");
 
     [Theory]
     [MemberData(nameof(Paths))]
