@@ -25,14 +25,31 @@ public static partial class Gemm
         return (Math.Min(start, total), Math.Min(end, total));
     }
 
+    /// <summary>Temporary A/B switch for KernelBench (1 = the old static split). To be removed.</summary>
+    internal static int AbOld;
+    /// <summary>Temporary tuning knob for KernelBench: target row chunks per call.</summary>
+    internal static int AbChunks = 16;
+
     /// <summary>One GEMM as a parallel job. A per-caller instance is reused, so steady-state calls allocate nothing.</summary>
     private sealed unsafe class GemmJob : ParallelJob
     {
         [ThreadStatic] private static GemmJob? t_job;
 
+        // The whole-B pack of a parallel packed call. Static and shared by all callers, but only the caller holding
+        // the helpers (the one whose Prepare ran) touches it, and KernelThreads runs one parallel job at a time.
+        private static float[]? s_sharedB;
+
         private float* _a, _b, _c;
         private int _m, _k, _n, _width;
         private bool _transA, _transB, _accumulate, _dot;
+
+        // Shared-B schedule (valid from Prepare to the end of the call). Threads claim pieces of the B packing, then
+        // wait until every piece is packed, then claim row chunks; all three counters are only ever incremented.
+        private bool _shared;
+        private float* _packedB;
+        private int _packPieces, _panelsPerPiece, _piecesPerBlock, _blocks;
+        private int _nextPack, _packedCount, _nextChunk;
+        private int _chunkRows, _chunks;
 
         public static void Run(float* a, float* b, float* c, int m, int k, int n, bool transA, bool transB, bool accumulate,
             int width, bool dot, int parts)
@@ -43,6 +60,7 @@ public static partial class Gemm
             job._c = c;
             (job._m, job._k, job._n, job._width) = (m, k, n, width);
             (job._transA, job._transB, job._accumulate, job._dot) = (transA, transB, accumulate, dot);
+            job._shared = false;
             try
             {
                 KernelThreads.Run(job, parts);
@@ -50,12 +68,38 @@ public static partial class Gemm
             finally
             {
                 job._a = job._b = job._c = null;   // the buffers are pinned only for this call
+                job._packedB = null;
             }
+        }
+
+        public override void Prepare(int parts)
+        {
+            _shared = !_dot && !_transB && AbOld == 0;
+            if (!_shared) return;
+            int nr = _width / 16;
+            _packedB = AlignedBuffer(ref s_sharedB, RoundUp(_n, nr) * _k);
+            // Packing pieces of ~64 KiB (4 panels of KC×16 at 256-bit): small enough that the caller and a helper
+            // that woke during the packing share it, large enough that claiming costs nothing.
+            _panelsPerPiece = Math.Max(1, 64 / nr);
+            _blocks = (_n + NC - 1) / NC;
+            _piecesPerBlock = ((Math.Min(NC, _n) + nr - 1) / nr + _panelsPerPiece - 1) / _panelsPerPiece;
+            _packPieces = (_k + KC - 1) / KC * _blocks * _piecesPerBlock;
+            // Row chunks: whole MR panels, at most MC rows (the packed A block stays in L2), and about AbChunks of them
+            // so a helper that starts late (or a core that is shared) evens out at the end.
+            int units = (_m + MR - 1) / MR;
+            int perChunk = Math.Clamp((units + AbChunks - 1) / AbChunks, 1, MC / MR);
+            _chunkRows = perChunk * MR;
+            _chunks = (_m + _chunkRows - 1) / _chunkRows;
+            _nextPack = _packedCount = _nextChunk = 0;
         }
 
         public override void Execute(int part, int parts)
         {
-            if (_dot)
+            if (parts > 1 && _shared)
+            {
+                ExecuteShared();
+            }
+            else if (_dot)
             {
                 var (col0, col1) = Split(_n, 24, part, parts);
                 var none = default(NoEpilogue);
@@ -70,6 +114,37 @@ public static partial class Gemm
             {
                 var (row0, row1) = Split(_m, MR, part, parts);
                 if (row1 > row0) PackedRange(_a, _b, _c, _m, _k, _n, _transA, _transB, _accumulate, _width, row0, row1, 0, _n);
+            }
+        }
+
+        /// <summary>One thread's share of a shared-B call: B packing pieces, then (once all of B is packed) row chunks, until none is left.</summary>
+        private void ExecuteShared()
+        {
+            int nr = _width / 16;
+            for (int piece; (piece = Interlocked.Increment(ref _nextPack) - 1) < _packPieces;)
+            {
+                try
+                {
+                    int group = piece % _piecesPerBlock, rest = piece / _piecesPerBlock;
+                    int jc = rest % _blocks * NC, pc = rest / _blocks * KC;
+                    PackSharedB(_b, _packedB, _k, _n, _transB, nr, pc, jc, group * _panelsPerPiece, (group + 1) * _panelsPerPiece);
+                }
+                finally
+                {
+                    // Counted even if it failed, so the other thread does not wait forever (the failure is rethrown by the join).
+                    Interlocked.Increment(ref _packedCount);
+                }
+            }
+            // The other thread may still be packing its last piece; it is awake and working, so this wait is short.
+            if (Volatile.Read(ref _packedCount) < _packPieces)
+            {
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _packedCount) < _packPieces) spin.SpinOnce(sleep1Threshold: -1);
+            }
+            for (int chunk; (chunk = Interlocked.Increment(ref _nextChunk) - 1) < _chunks;)
+            {
+                int row0 = chunk * _chunkRows;
+                PackedRowsShared(_a, _packedB, _c, _m, _k, _n, _transA, _accumulate, _width, row0, Math.Min(row0 + _chunkRows, _m));
             }
         }
     }
