@@ -99,6 +99,16 @@ for (int c = 0; c < cmds.Count; c++)
                     if (cmds.Contains("tn")) work.Add(($"TN {n}", () => Gemm.TN(a, b, cc, n, n, n)));
                     if (cmds.Contains("nt")) work.Add(($"NT {n}", () => Gemm.NT(a, b, cc, n, n, n)));
                 }
+                if (cmds.Contains("backward"))
+                {
+                    const int B = 64;
+                    foreach (var (inF, outF) in new[] { (784, 256), (256, 256) })
+                    {
+                        float[] x = Fill(B * inF, 3), w = Fill(outF * inF, 4), dPre = Fill(B * outF, 6), dw = new float[outF * inF], dx = new float[B * inF];
+                        work.Add(($"dW {inF}>{outF}", () => Gemm.TN(dPre, x, dw, outF, B, inF, accumulate: true)));
+                        work.Add(($"dX {inF}>{outF}", () => Gemm.NN(dPre, w, dx, B, outF, inF)));
+                    }
+                }
                 foreach (var (name, f) in work)
                 {
                     for (int i = 0; i < 20; i++) { abOld.SetValue(null, 1); f(); abOld.SetValue(null, 0); f(); }
@@ -124,7 +134,7 @@ for (int c = 0; c < cmds.Count; c++)
                 abOld.SetValue(null, 0);
             }
             break;
-        case "tn": case "nt":
+        case "tn": case "nt": case "backward":
             break;
         case "accuracy":
             Accuracy.Run(stride: 4099);

@@ -28,7 +28,7 @@ public static partial class Gemm
     /// <summary>Temporary A/B switch for KernelBench (1 = the old static split). To be removed.</summary>
     internal static int AbOld;
     /// <summary>Temporary tuning knob for KernelBench: target row chunks per call.</summary>
-    internal static int AbChunks = 16;
+    internal static int AbChunks = 32;
 
     /// <summary>One GEMM as a parallel job. A per-caller instance is reused, so steady-state calls allocate nothing.</summary>
     private sealed unsafe class GemmJob : ParallelJob
@@ -74,7 +74,7 @@ public static partial class Gemm
 
         public override void Prepare(int parts)
         {
-            _shared = !_dot && !_transB && AbOld == 0;
+            _shared = !_dot && AbOld == 0;
             if (!_shared) return;
             int nr = _width / 16;
             _packedB = AlignedBuffer(ref s_sharedB, RoundUp(_n, nr) * _k);
