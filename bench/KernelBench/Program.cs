@@ -12,7 +12,6 @@ var cmds = new List<string>();
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--threads") threads = int.Parse(args[++i]);
-    else if (args[i] == "--chunks") typeof(Gemm).GetField("AbChunks", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.SetValue(null, int.Parse(args[++i]));
     else cmds.Add(args[i]);
 }
 if (cmds.Count == 0) cmds.AddRange(["peak", "gemm", "256", "512", "1024", "dense"]);
@@ -85,56 +84,6 @@ for (int c = 0; c < cmds.Count; c++)
                 Console.WriteLine($"Gradients.Clear            {Time(() => model.Gradients.Clear()),8:F1} us");
                 Console.WriteLine($"Sgd.Step                   {Time(() => sgd.Step(model, model.Gradients)),8:F1} us");
             }
-            break;
-        case "ab":
-            {
-                // Interleaved A/B (temporary): the internal Gemm.AbOld switch, set by reflection (the bench sees no
-                // internals), 1 = old code, 0 = new; 41 pairs of ~5 ms batches, order alternating; median of pair ratios.
-                var abOld = typeof(Gemm).GetField("AbOld", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-                var work = new List<(string, Action)>();
-                foreach (int n in new[] { 256, 512, 1024 })
-                {
-                    float[] a = Fill(n * n, 1), b = Fill(n * n, 2), cc = new float[n * n];
-                    work.Add(($"NN {n}", () => Gemm.NN(a, b, cc, n, n, n)));
-                    if (cmds.Contains("tn")) work.Add(($"TN {n}", () => Gemm.TN(a, b, cc, n, n, n)));
-                    if (cmds.Contains("nt")) work.Add(($"NT {n}", () => Gemm.NT(a, b, cc, n, n, n)));
-                }
-                if (cmds.Contains("backward"))
-                {
-                    const int B = 64;
-                    foreach (var (inF, outF) in new[] { (784, 256), (256, 256) })
-                    {
-                        float[] x = Fill(B * inF, 3), w = Fill(outF * inF, 4), dPre = Fill(B * outF, 6), dw = new float[outF * inF], dx = new float[B * inF];
-                        work.Add(($"dW {inF}>{outF}", () => Gemm.TN(dPre, x, dw, outF, B, inF, accumulate: true)));
-                        work.Add(($"dX {inF}>{outF}", () => Gemm.NN(dPre, w, dx, B, outF, inF)));
-                    }
-                }
-                foreach (var (name, f) in work)
-                {
-                    for (int i = 0; i < 20; i++) { abOld.SetValue(null, 1); f(); abOld.SetValue(null, 0); f(); }
-                    var sw0 = Stopwatch.StartNew(); f();
-                    long reps = Math.Max(1, (long)(5 / sw0.Elapsed.TotalMilliseconds));
-                    var old = new List<double>(); var nu = new List<double>(); var ratio = new List<double>();
-                    for (int pair = 0; pair < 41; pair++)
-                    {
-                        double[] t = new double[2];
-                        for (int v = 0; v < 2; v++)
-                        {
-                            int which = (pair + v) % 2;
-                            abOld.SetValue(null, which);
-                            long t0 = Stopwatch.GetTimestamp();
-                            for (long i = 0; i < reps; i++) f();
-                            t[which] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / reps;
-                        }
-                        old.Add(t[1]); nu.Add(t[0]); ratio.Add(t[0] / t[1]);
-                    }
-                    old.Sort(); nu.Sort(); ratio.Sort();
-                    Console.WriteLine($"{name,-9} t={threads} old {old[20],9:F1} us  new {nu[20],9:F1} us  new/old (paired median) {ratio[20]:F3}  (min {old[0]:F1} / {nu[0]:F1})");
-                }
-                abOld.SetValue(null, 0);
-            }
-            break;
-        case "tn": case "nt": case "backward":
             break;
         case "accuracy":
             Accuracy.Run(stride: 4099);

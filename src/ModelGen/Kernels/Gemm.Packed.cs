@@ -40,8 +40,6 @@ public static partial class Gemm
             int parts = ParallelParts(m, k, n);
             if (parts > 1)
                 GemmJob.Run(a, b, c, m, k, n, transA, transB, accumulate, width, dot: false, parts);
-            else if (AbOld == 1)
-                PackedRangeOld(a, b, c, m, k, n, transA, transB, accumulate, width, 0, m, 0, n);
             else
                 PackedRange(a, b, c, m, k, n, transA, transB, accumulate, width, 0, m, 0, n);
         }
@@ -170,65 +168,6 @@ public static partial class Gemm
             for (int jc = 0; jc < n; jc += NC)
                 MacroKernel(width, kc, packA, SharedBSlice(packedB, k, n, nr, pc, jc), c + (nint)row0 * n + jc, n, mc,
                     Math.Min(NC, n - jc), add, tile);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void PackedRangeOld(float* a, float* b, float* c, int m, int k, int n,
-        bool transA, bool transB, bool accumulate, int width, int row0, int row1, int col0, int col1)
-    {
-        int nr = width / 16;
-        int kcMax = Math.Min(KC, k);
-        float* packA = AlignedBuffer(ref t_packA, RoundUp(Math.Min(MC, row1 - row0), MR) * kcMax);    // [⌈mc/MR⌉][KC][MR]
-        float* packB = AlignedBuffer(ref t_packB, RoundUp(Math.Min(NC, col1 - col0), nr) * kcMax);    // [⌈nc/NR⌉][KC][NR]
-        float* tile = stackalloc float[MR * 32 + 16];                                                // edge tile [MR][NR]
-        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
-
-        for (int jc = col0; jc < col1; jc += NC)
-        {
-            int nc = Math.Min(NC, col1 - jc);
-            for (int pc = 0; pc < k; pc += KC)
-            {
-                int kc = Math.Min(KC, k - pc);
-                // Later KC slices add to what the first slice wrote.
-                bool add = accumulate || pc > 0;
-                if (transB) PackBTransposed(b, packB, k, pc, kc, jc, nc, nr);
-                else PackB(b, packB, n, pc, kc, jc, nc, nr);
-
-                for (int ic = row0; ic < row1; ic += MC)
-                {
-                    int mc = Math.Min(MC, row1 - ic);
-                    if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
-                    else PackA(a, packA, k, pc, kc, ic, mc);
-
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int ncols = Math.Min(nr, nc - jr);
-                        float* bPanel = packB + (nint)jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int nrows = Math.Min(MR, mc - ir);
-                            float* aPanel = packA + (nint)ir * kc;
-                            float* cTile = c + (nint)(ic + ir) * n + jc + jr;
-                            if (nrows == MR && ncols == nr)
-                            {
-                                Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
-                            }
-                            else
-                            {
-                                Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
-                                for (int r = 0; r < nrows; r++)
-                                {
-                                    float* dst = cTile + (nint)r * n;
-                                    float* src = tile + r * nr;
-                                    if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < ncols; j++) dst[j] = src[j];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
         }
     }
 

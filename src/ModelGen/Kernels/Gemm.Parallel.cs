@@ -1,7 +1,12 @@
 // Splitting one GEMM between threads (see Threading.cs for the helpers). Only C is split, never k, so the bits
-// do not depend on the thread count. Packed NN/TN split rows of C (each thread packs its own rows of A and its own
-// copy of B, a cheap contiguous copy in those layouts); packed NT and the dot path split columns (each thread packs
-// or streams only its rows of the transposed B, which is the expensive operand there).
+// do not depend on the thread count.
+// Packed NN/TN/NT share ONE packed B: B is cut into packing pieces (~64 KiB of panels) that the caller and the helper
+// claim from a counter, so the caller starts packing while the helper is still being woken and the helper joins in
+// whenever it arrives; once every piece is packed, both pull chunks of C rows (whole MR panels, ~32 per call) from a
+// second counter, pack their own rows of A per KC slice and run the microkernels over the shared B. The caller then
+// waits only for the chunk the helper has in flight. The old scheme (each thread packing its own copy of all of B and
+// computing a fixed half of C) doubled the packing and left the caller idle when the helper woke late.
+// The dot path splits columns: it packs nothing, and each thread streams only its rows of the transposed B.
 namespace ModelGen.Kernels;
 
 public static partial class Gemm
@@ -25,10 +30,12 @@ public static partial class Gemm
         return (Math.Min(start, total), Math.Min(end, total));
     }
 
-    /// <summary>Temporary A/B switch for KernelBench (1 = the old static split). To be removed.</summary>
-    internal static int AbOld;
-    /// <summary>Temporary tuning knob for KernelBench: target row chunks per call.</summary>
-    internal static int AbChunks = 32;
+    /// <summary>
+    /// Row chunks a shared-B call aims for (each a whole number of MR panels, at most MC rows). Enough that a helper
+    /// that starts late, or a core another process takes for a while, costs at most about one chunk at the end;
+    /// 32 measured no slower than 16 at 256-1024 and clearly faster than the old static halves at 256.
+    /// </summary>
+    internal const int TargetChunks = 32;
 
     /// <summary>One GEMM as a parallel job. A per-caller instance is reused, so steady-state calls allocate nothing.</summary>
     private sealed unsafe class GemmJob : ParallelJob
@@ -74,9 +81,10 @@ public static partial class Gemm
 
         public override void Prepare(int parts)
         {
-            _shared = !_dot && AbOld == 0;
-            if (!_shared) return;
             int nr = _width / 16;
+            // A B too large for one float array (n·k near 2³¹) keeps the per-thread split below, which packs by blocks.
+            _shared = !_dot && (long)RoundUp(_n, nr) * _k <= Array.MaxLength - 16;
+            if (!_shared) return;
             _packedB = AlignedBuffer(ref s_sharedB, RoundUp(_n, nr) * _k);
             // Packing pieces of ~64 KiB (4 panels of KC×16 at 256-bit): small enough that the caller and a helper
             // that woke during the packing share it, large enough that claiming costs nothing.
@@ -84,10 +92,10 @@ public static partial class Gemm
             _blocks = (_n + NC - 1) / NC;
             _piecesPerBlock = ((Math.Min(NC, _n) + nr - 1) / nr + _panelsPerPiece - 1) / _panelsPerPiece;
             _packPieces = (_k + KC - 1) / KC * _blocks * _piecesPerBlock;
-            // Row chunks: whole MR panels, at most MC rows (the packed A block stays in L2), and about AbChunks of them
+            // Row chunks: whole MR panels, at most MC rows (the packed A block stays in L2), and about TargetChunks of them
             // so a helper that starts late (or a core that is shared) evens out at the end.
             int units = (_m + MR - 1) / MR;
-            int perChunk = Math.Clamp((units + AbChunks - 1) / AbChunks, 1, MC / MR);
+            int perChunk = Math.Clamp((units + TargetChunks - 1) / TargetChunks, 1, MC / MR);
             _chunkRows = perChunk * MR;
             _chunks = (_m + _chunkRows - 1) / _chunkRows;
             _nextPack = _packedCount = _nextChunk = 0;
@@ -105,6 +113,7 @@ public static partial class Gemm
                 var none = default(NoEpilogue);
                 if (col1 > col0) DotNT(_a, _b, _c, _m, _k, _n, _accumulate, col0, col1, ref none, _width);
             }
+            // One piece (the helpers were busy), or a B too large to pack whole: C split by columns (NT) or rows.
             else if (_transB)
             {
                 var (col0, col1) = Split(_n, _width / 16, part, parts);

@@ -44,11 +44,13 @@ public class GemmThreadingTests
     [InlineData(Case.PackedNN, 301, 270, 40)]   // splits rows across an MC block and two KC slices
     [InlineData(Case.PackedNNV128, 131, 129, 130)]   // the NEON width (software vectors on a machine without SSE)
     // Shared-B row chunks: m not a multiple of MR, k over two KC slices, n past NC (two column blocks, the second
-    // narrower than a packing piece), m below one MR panel (a single chunk), and TN over all of them.
+    // narrower than a packing piece), m below one MR panel (a single chunk), for each of NN, TN and NT.
     [InlineData(Case.PackedNN, 253, 517, 67)]
     [InlineData(Case.PackedTN, 97, 300, 131)]
     [InlineData(Case.PackedNN, 40, 30, 2100)]
     [InlineData(Case.PackedTN, 41, 40, 2061)]
+    [InlineData(Case.PackedNT, 97, 300, 131)]
+    [InlineData(Case.PackedNT, 40, 30, 2100)]
     [InlineData(Case.PackedNN, 5, 700, 601)]
     [InlineData(Case.PackedNNV128, 7, 600, 503)]
     [InlineData(Case.DotNTV128, 67, 257, 127)]
