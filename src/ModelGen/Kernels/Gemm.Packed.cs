@@ -76,35 +76,98 @@ public static partial class Gemm
                     int mc = Math.Min(MC, row1 - ic);
                     if (transA) PackATransposed(a, packA, m, pc, kc, ic, mc);
                     else PackA(a, packA, k, pc, kc, ic, mc);
+                    MacroKernel(width, kc, packA, packB, c + (nint)ic * n + jc, n, mc, nc, add, tile);
+                }
+            }
+        }
+    }
 
-                    for (int jr = 0; jr < nc; jr += nr)
+    /// <summary>
+    /// One packed A block [mc rows] times one packed B block [nc columns] of a KC slice into C (C points at the block's
+    /// first element): the jr → ir loops over MR×NR tiles. <paramref name="add"/> adds the slice to C instead of
+    /// overwriting it. Edge tiles run the same microkernel into <paramref name="tile"/> and copy back their valid part.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MacroKernel(int width, int kc, float* packA, float* packB, float* c, int ldc, int mc, int nc,
+        bool add, float* tile)
+    {
+        int nr = width / 16;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int ncols = Math.Min(nr, nc - jr);
+            float* bPanel = packB + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int nrows = Math.Min(MR, mc - ir);
+                float* aPanel = packA + (nint)ir * kc;
+                float* cTile = c + (nint)ir * ldc + jr;
+                if (nrows == MR && ncols == nr)
+                {
+                    Microkernel(width, kc, aPanel, bPanel, cTile, ldc, add);
+                }
+                else
+                {
+                    Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
+                    for (int r = 0; r < nrows; r++)
                     {
-                        int ncols = Math.Min(nr, nc - jr);
-                        float* bPanel = packB + (nint)jr * kc;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int nrows = Math.Min(MR, mc - ir);
-                            float* aPanel = packA + (nint)ir * kc;
-                            float* cTile = c + (nint)(ic + ir) * n + jc + jr;
-                            if (nrows == MR && ncols == nr)
-                            {
-                                Microkernel(width, kc, aPanel, bPanel, cTile, n, add);
-                            }
-                            else
-                            {
-                                Microkernel(width, kc, aPanel, bPanel, tile, nr, accumulate: false);
-                                for (int r = 0; r < nrows; r++)
-                                {
-                                    float* dst = cTile + (nint)r * n;
-                                    float* src = tile + r * nr;
-                                    if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < ncols; j++) dst[j] = src[j];
-                                }
-                            }
-                        }
+                        float* dst = cTile + (nint)r * ldc;
+                        float* src = tile + r * nr;
+                        if (add) for (int j = 0; j < ncols; j++) dst[j] += src[j];
+                        else for (int j = 0; j < ncols; j++) dst[j] = src[j];
                     }
                 }
             }
+        }
+    }
+
+    // All of B packed once, shared by the threads of a parallel call. Layout: NC-column blocks one after another, each
+    // its KC slices in order, each slice the usual ⌈nc/NR⌉ panels [KC][NR]. Block jc starts at jc·k (earlier blocks are
+    // full, NC·k floats) and its slice pc at + pc·⌈nc⌉_NR, so any (block, slice) is found without a table.
+
+    /// <summary>Where the packed slice <paramref name="pc"/> of column block <paramref name="jc"/> starts in a whole-B pack.</summary>
+    private static unsafe float* SharedBSlice(float* packedB, int k, int n, int nr, int pc, int jc)
+        => packedB + (nint)jc * k + (nint)pc * RoundUp(Math.Min(NC, n - jc), nr);
+
+    /// <summary>
+    /// Packs panels [<paramref name="panel0"/>, <paramref name="panel1"/>) of slice <paramref name="pc"/> of column block
+    /// <paramref name="jc"/> into a whole-B pack (the shared layout above): a piece of the packing that threads claim.
+    /// </summary>
+    internal static unsafe void PackSharedB(float* b, float* packedB, int k, int n, bool transB, int nr, int pc, int jc,
+        int panel0, int panel1)
+    {
+        int kc = Math.Min(KC, k - pc);
+        int nc = Math.Min(NC, n - jc);
+        int col0 = panel0 * nr, cols = Math.Min(panel1 * nr, nc) - col0;
+        if (cols <= 0) return;
+        float* dst = SharedBSlice(packedB, k, n, nr, pc, jc) + (nint)col0 * kc;
+        if (transB) PackBTransposed(b, dst, k, pc, kc, jc + col0, cols, nr);
+        else PackB(b, dst, n, pc, kc, jc + col0, cols, nr);
+    }
+
+    /// <summary>
+    /// Rows [row0, row1) (at most <see cref="MC"/>) of all of C over a whole-B pack made by <see cref="PackSharedB"/>: per
+    /// KC slice in order, the rows of A are packed once and run against every column block. Every element gets exactly
+    /// the sums of <see cref="PackedRange"/> in the same order (one microkernel per slice from zero, added to C slice by
+    /// slice), so the bits do not depend on which thread computes which rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void PackedRowsShared(float* a, float* packedB, float* c, int m, int k, int n,
+        bool transA, bool accumulate, int width, int row0, int row1)
+    {
+        int nr = width / 16;
+        int mc = row1 - row0;
+        float* packA = AlignedBuffer(ref t_packA, RoundUp(mc, MR) * Math.Min(KC, k));
+        float* tile = stackalloc float[MR * 32 + 16];
+        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
+        for (int pc = 0; pc < k; pc += KC)
+        {
+            int kc = Math.Min(KC, k - pc);
+            bool add = accumulate || pc > 0;
+            if (transA) PackATransposed(a, packA, m, pc, kc, row0, mc);
+            else PackA(a, packA, k, pc, kc, row0, mc);
+            for (int jc = 0; jc < n; jc += NC)
+                MacroKernel(width, kc, packA, SharedBSlice(packedB, k, n, nr, pc, jc), c + (nint)row0 * n + jc, n, mc,
+                    Math.Min(NC, n - jc), add, tile);
         }
     }
 

@@ -42,6 +42,13 @@ public static class KernelOptions
 /// <summary>A kernel's job, split into <c>parts</c> disjoint pieces of output; part <c>p</c> is computed by one thread.</summary>
 internal abstract class ParallelJob
 {
+    /// <summary>
+    /// Called once on the caller's thread when the job has won the helpers and will run as <paramref name="parts"/>
+    /// pieces, before any helper is offered a piece: the place to set up state the pieces share (which only the
+    /// holder of the helpers may touch). Not called when the job runs as one piece.
+    /// </summary>
+    public virtual void Prepare(int parts) { }
+
     /// <summary>Computes piece <paramref name="part"/> of <paramref name="parts"/>. With parts = 1 it must compute everything.</summary>
     public abstract void Execute(int part, int parts);
 }
@@ -83,6 +90,7 @@ internal static class KernelThreads
             s_failure = null;
             s_done.Reset();
             Volatile.Write(ref s_pending, parts - 1);
+            job.Prepare(parts);
             for (int h = 0; h < parts - 1; h++) helpers[h].Offer(job, h + 1, parts, generation);
             Exception? own = null;
             try

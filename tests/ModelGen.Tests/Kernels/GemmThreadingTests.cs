@@ -43,6 +43,16 @@ public class GemmThreadingTests
     [InlineData(Case.DotNT, 61, 301, 139)]
     [InlineData(Case.PackedNN, 301, 270, 40)]   // splits rows across an MC block and two KC slices
     [InlineData(Case.PackedNNV128, 131, 129, 130)]   // the NEON width (software vectors on a machine without SSE)
+    // Shared-B row chunks: m not a multiple of MR, k over two KC slices, n past NC (two column blocks, the second
+    // narrower than a packing piece), m below one MR panel (a single chunk), for each of NN, TN and NT.
+    [InlineData(Case.PackedNN, 253, 517, 67)]
+    [InlineData(Case.PackedTN, 97, 300, 131)]
+    [InlineData(Case.PackedNN, 40, 30, 2100)]
+    [InlineData(Case.PackedTN, 41, 40, 2061)]
+    [InlineData(Case.PackedNT, 97, 300, 131)]
+    [InlineData(Case.PackedNT, 40, 30, 2100)]
+    [InlineData(Case.PackedNN, 5, 700, 601)]
+    [InlineData(Case.PackedNNV128, 7, 600, 503)]
     [InlineData(Case.DotNTV128, 67, 257, 127)]
     public void Multiply_TwoThreads_BitIdenticalToOneThreadAndMatchesReference(Case kind, int m, int k, int n)
     {
@@ -146,6 +156,70 @@ public class GemmThreadingTests
             }
             return 0;
         });
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Multiply_HelperWakesDuringTheCall_JoinsMidwayAndResultsStayBitIdentical(int delayMs)
+    {
+        // A call of several milliseconds: a helper delayed 1-3 ms after its wake-up arrives while B is being packed or
+        // while row chunks are being claimed, and must neither lose nor repeat a chunk.
+        const int m = 301, k = 530, n = 389;
+        float[] a = Uniform(m * k, 10), b = Uniform(k * n, 11), c0 = Uniform(m * n, 12);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] one = (float[])c0.Clone();
+            Gemm.Multiply(a, b, one, m, k, n, false, false, accumulate, Gemm.Path.Packed);
+            WithThreads(2, () =>
+            {
+                KernelThreads.TestWakeDelayMs = delayMs;
+                try
+                {
+                    for (int r = 0; r < 4; r++)
+                    {
+                        float[] two = (float[])c0.Clone();
+                        Gemm.Multiply(a, b, two, m, k, n, false, false, accumulate, Gemm.Path.Packed);
+                        Assert.Equal(one, two);
+                    }
+                }
+                finally { KernelThreads.TestWakeDelayMs = 0; }
+                return 0;
+            });
+        }
+    }
+
+    [Fact]
+    public void Multiply_ConcurrentCallersOfDifferentShapes_EachBitIdenticalToOneThread()
+    {
+        // Whichever caller holds the helpers uses the one shared packed-B buffer, sized for its own shape; the others
+        // run alone on their thread-static buffers. Different shapes would expose a caller reading another's B.
+        var shapes = new[] { (m: 150, k: 140, n: 160), (m: 64, k: 300, n: 520), (m: 200, k: 90, n: 130), (m: 97, k: 257, n: 211) };
+        var inputs = shapes.Select((s, i) => (s, a: Uniform(s.m * s.k, (ulong)(20 + i)), b: Uniform(s.k * s.n, (ulong)(30 + i)))).ToArray();
+        var expected = inputs.Select(x =>
+        {
+            var c = new float[x.s.m * x.s.n];
+            Gemm.Multiply(x.a, x.b, c, x.s.m, x.s.k, x.s.n, false, false, false, Gemm.Path.Packed);
+            return c;
+        }).ToArray();
+        var results = WithThreads(2, () =>
+        {
+            var tasks = inputs.Select(x => Task.Run(() =>
+            {
+                var c = new float[x.s.m * x.s.n];
+                var all = new List<float[]>();
+                for (int r = 0; r < 20; r++)
+                {
+                    Gemm.Multiply(x.a, x.b, c, x.s.m, x.s.k, x.s.n, false, false, false, Gemm.Path.Packed);
+                    all.Add((float[])c.Clone());
+                }
+                return all;
+            })).ToArray();
+            Task.WaitAll(tasks);
+            return tasks.Select(t => t.Result).ToArray();
+        });
+        for (int i = 0; i < shapes.Length; i++)
+            foreach (var c in results[i]) Assert.Equal(expected[i], c);
     }
 
     [Fact]
