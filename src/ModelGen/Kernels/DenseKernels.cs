@@ -4,6 +4,7 @@
 // dW += dPreᵀ·X (TN GEMM), dBias += column sums of dPre, dX = dPre·W (NN GEMM). At small batch (and batch 1,
 // GEMV-like) the forward runs Gemm's unpacked dot-product path with the bias/activation epilogue applied to each
 // finished block while it is still in L1; larger batches use the packed GEMM and one epilogue pass per row.
+// ForwardResidual fuses a following residual add at inference: the product accumulates onto the skip tensor.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -77,20 +78,71 @@ public static class DenseKernels
             Epilogue(act, ref Unsafe.Add(ref pre, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
     }
 
+    /// <summary>
+    /// Inference with a residual connection fused in: effectively computes
+    /// <c>output[b, o] = act(Σ_i input[b, i]·weight[o, i] + bias[o] + residual[b, o])</c>, the layer and the following
+    /// <c>x + f(x)</c> add in one pass (the product accumulates onto the residual; bias and activation run as its epilogue).
+    /// </summary>
+    /// <param name="act">The activation applied after the residual add (identity for a plain <c>x + f(x)</c>).</param>
+    /// <param name="input">Input [batch, inFeatures]; must not overlap <paramref name="output"/>.</param>
+    /// <param name="weight">Weight [outFeatures, inFeatures].</param>
+    /// <param name="bias">Bias [outFeatures], or empty for no bias.</param>
+    /// <param name="residual">The skip tensor [batch, outFeatures]; may be the very memory of <paramref name="output"/> (updated in place).</param>
+    /// <param name="output">Output [batch, outFeatures].</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <param name="inFeatures">Input width.</param>
+    /// <param name="outFeatures">Output width.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap (other than residual being output).</exception>
+    public static void ForwardResidual<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> residual, Span<float> output, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
+        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
+        ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
+        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
+        ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
+        if (output.IsEmpty) return;
+
+        // The product accumulates onto the residual, so it must already be where the output goes (in place: free).
+        if (!residual.Overlaps(output)) residual.CopyTo(output);
+        bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
+        if (Gemm.NativeWidth != 0 && Gemm.PreferDot(batch, inFeatures, outFeatures))
+        {
+            ForwardDot(act, input, weight, bias, output, output, needEpilogue, batch, inFeatures, outFeatures, accumulate: true);
+            return;
+        }
+        Gemm.NT(input, weight, output, batch, inFeatures, outFeatures, accumulate: true);
+        if (!needEpilogue) return;
+        ref float y = ref MemoryMarshal.GetReference(output);
+        ref float bs = ref MemoryMarshal.GetReference(bias);
+        nuint n = (nuint)outFeatures;
+        for (nuint r = 0; r < (nuint)batch; r++)
+            Epilogue(act, ref Unsafe.Add(ref y, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+    }
+
     private static unsafe void ForwardDot<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
-        Span<float> gemmOut, Span<float> output, bool needEpilogue, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
+        Span<float> gemmOut, Span<float> output, bool needEpilogue, int batch, int inFeatures, int outFeatures, bool accumulate = false)
+        where TAct : struct, IActivation
     {
         fixed (float* x = input, w = weight, bs = bias, pre = gemmOut, y = output)
         {
             if (needEpilogue)
             {
                 var epilogue = new DenseEpilogue<TAct>(act, pre, y, bs, !bias.IsEmpty);
-                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate: false, 0, outFeatures, ref epilogue, Gemm.NativeWidth);
+                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate, 0, outFeatures, ref epilogue, Gemm.NativeWidth);
             }
             else
             {
                 var none = default(NoEpilogue);
-                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate: false, 0, outFeatures, ref none, Gemm.NativeWidth);
+                Gemm.DotNT(x, w, pre, batch, inFeatures, outFeatures, accumulate, 0, outFeatures, ref none, Gemm.NativeWidth);
             }
         }
     }
