@@ -1,5 +1,6 @@
-// The planner's inference-time conv + max-pool fusion rule: a Conv2D read only by a 2×2/2 MaxPool2D fuses (and becomes
-// a view with no step of its own); a convolution with a second reader, or a pool of another shape, does not.
+// The planner's inference-time fusion rules: a Conv2D read only by a 2×2/2 MaxPool2D fuses (and becomes a view with no
+// step of its own); a convolution with a second reader, or a pool of another shape, does not. A Dense without activation
+// read only by a two-operand Add fuses into it; the add then runs in place only over its skip operand.
 using ModelGen.Generators.Planning;
 using ModelGen.Generators.Tests.Infrastructure;
 
@@ -38,6 +39,39 @@ public class PoolFusionPlanTests
             """);
         Assert.True(plan.IsValid);
         Assert.Empty(plan.PoolFusions);
+    }
+
+    [Fact]
+    public void Plan_DenseReadOnlyByAdd_FusesAndTheAddOverwritesOnlyItsSkip()
+    {
+        var plan = PlanOf("""
+            using ModelGen;
+
+            namespace Demo;
+
+            [Model(20)]
+            public partial class ResidualMlp
+            {
+                [Dense(24, Activation = Activation.ReLU)] public partial Layer H1 { get; }
+                [Dense(24)] public partial Layer F1 { get; }
+                [Add(nameof(H1), nameof(F1))] public partial Layer Sum1 { get; }
+                [Dense(17, Activation = Activation.Tanh)] public partial Layer H2 { get; }
+                [Dense(24)] public partial Layer G { get; }
+                [Add(nameof(G), nameof(Sum1))] public partial Layer Sum2 { get; }
+                [Dense(24, Activation = Activation.ReLU)] public partial Layer Act { get; }
+                [Add(nameof(Act), nameof(Sum2))] public partial Layer NotFused { get; }
+                [Dense(5)] public partial Layer Out { get; }
+            }
+            """);
+        Assert.Equal(new[] { new ResidualFusion(1, 2, 0), new ResidualFusion(4, 5, 1) }, plan.ResidualFusions.ToArray());
+        Assert.DoesNotContain(plan.Inference, s => s.Node is 1 or 4);
+        var sum1 = plan.Inference.Single(s => s.Node == 2);
+        var sum2 = plan.Inference.Single(s => s.Node == 5);
+        // Sum1 = H1 + F1(H1): F1 reads H1 until the end, so the add must not write over H1.
+        Assert.NotEqual(sum1.Sources[0], sum1.Destination);
+        // Sum2 = G(H2) + Sum1: Sum1 dies here, so the add accumulates onto it in place, never over H2 (G's input).
+        Assert.Equal(sum2.Sources[1], sum2.Destination);
+        Assert.NotEqual(sum2.Sources[0], sum2.Destination);
     }
 
     private static ModelPlan PlanOf(string source)

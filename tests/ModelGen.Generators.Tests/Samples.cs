@@ -129,4 +129,22 @@ internal static class Samples
             [Dense(10)] public partial Layer Fc3 { get; }
         }
         """;
+    /// <summary>Residual adds after dense layers without activation: inference fuses each into DenseKernels.ForwardResidual.</summary>
+    public const string ResidualMlp = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(20)]
+        public partial class ResidualMlp
+        {
+            [Dense(24, Activation = Activation.ReLU)] public partial Layer H1 { get; }
+            [Dense(24)] public partial Layer F1 { get; }
+            [Add(nameof(H1), nameof(F1))] public partial Layer Sum1 { get; }
+            [Dense(17, Activation = Activation.Tanh)] public partial Layer H2 { get; }
+            [Dense(24)] public partial Layer G { get; }
+            [Add(nameof(G), nameof(Sum1))] public partial Layer Sum2 { get; }
+            [Dense(5)] public partial Layer Out { get; }
+        }
+        """;
 }

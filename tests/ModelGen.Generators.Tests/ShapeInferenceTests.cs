@@ -126,14 +126,16 @@ public class ShapeInferenceTests
 
         Assert.True(plan.IsValid);
         // fc1 stays alive for the Add, so the ReLU cannot overwrite it; the Add then runs in place on fc1, so fc1
-        // itself is written straight into the output span and no final copy is needed.
+        // itself is written straight into the output span and no final copy is needed. fc2 (read only by the Add)
+        // fuses into it: no step of its own, and the Add reads fc2's input (the ReLU's output) for the product.
         var output = new Place(PlaceKind.Output);
         Assert.Equal(new[] { 0, 2 }, plan.Shapes.Nodes[3].Inputs);
+        Assert.Equal(new[] { new ResidualFusion(2, 3, 0) }, plan.ResidualFusions.ToArray());
+        Assert.Equal(3, plan.Inference.Count);
         Assert.Equal(output, plan.Inference[0].Destination);
         Assert.Equal(new Place(PlaceKind.Slot, 0), plan.Inference[1].Destination);
-        Assert.Equal(new Place(PlaceKind.Slot, 1), plan.Inference[2].Destination);
-        Assert.Equal(new InferenceStep(3, new[] { output, new Place(PlaceKind.Slot, 1) }.ToEquatableArray(), output), plan.Inference[3]);
-        Assert.Equal(2, plan.InferenceSlots);
+        Assert.Equal(new InferenceStep(3, new[] { output, new Place(PlaceKind.Slot, 0) }.ToEquatableArray(), output), plan.Inference[2]);
+        Assert.Equal(1, plan.InferenceSlots);
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.MissingFlatten), Samples.MissingFlatten)]
     [InlineData(nameof(Samples.Residual), Samples.Residual)]
     [InlineData(nameof(Samples.LeNet), Samples.LeNet)]
+    [InlineData(nameof(Samples.ResidualMlp), Samples.ResidualMlp)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -27,6 +28,7 @@ public class SnapshotTests
     [InlineData(Samples.MissingFlatten)]
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
+    [InlineData(Samples.ResidualMlp)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -40,6 +42,7 @@ public class SnapshotTests
     [InlineData(Samples.SoftmaxHead)]
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
+    [InlineData(Samples.ResidualMlp)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -57,6 +57,11 @@ internal static partial class ModelEmitter
                     EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
                     continue;
                 }
+                if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
+                {
+                    EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
+                    continue;
+                }
                 w.Line($"// {node.Name}: {NodeText.Describe(node)}{(fold is null ? "" : $" with {nodes[fold.Norm].Name} folded in")} : {Shapes(node)}");
                 var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
                 EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan, fold);
@@ -227,6 +232,17 @@ internal static partial class ModelEmitter
         w.Line($"// {conv.Name} + {pool.Name}: {NodeText.Describe(conv)}, {NodeText.Describe(pool)} fused (only pooled outputs are written) : {BatchShape(conv.InputShapes[0])} -> {BatchShape(pool.Output)}");
         string src = PlaceText(step.Sources[0], LengthOf(plan, conv.Inputs[0]));
         w.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(spec.Activation)}, {GeometryField(conv.Name)}, {GeometryField(pool.Name)}, {src}, {ParamSlice(conv, "weight")}, {ParamSlice(conv, "bias")}, {PlaceText(step.Destination, pool.OutputLength)}, batch);");
+    }
+
+    /// <summary>A dense layer and the residual add that alone reads it, fused at inference (see <see cref="ResidualFusion"/>): one call.</summary>
+    private static void EmitDenseResidual(SourceWriter w, ModelPlan plan, GraphNode dense, GraphNode add, int skip, InferenceStep step)
+    {
+        var spec = (DenseSpec)dense.Layer;
+        int skipTensor = add.Inputs[skip];
+        w.Line($"// {dense.Name} + {add.Name}: {NodeText.Describe(dense)}, {NodeText.Describe(add)} fused (the product accumulates onto {(skipTensor < 0 ? "input" : plan.Shapes.Nodes[skipTensor].Name)}) : {BatchShape(dense.InputShapes[0])} -> {BatchShape(add.Output)}");
+        string x = PlaceText(step.Sources[1 - skip], LengthOf(plan, dense.Inputs[0]));   // the dense layer is a view of its input
+        string residual = PlaceText(step.Sources[skip], add.OutputLength);
+        w.Line($"{Kernels}.DenseKernels.ForwardResidual({Operator(ActivationKind.None)}, {x}, {ParamSlice(dense, "weight")}, {ParamSlice(dense, "bias")}, {residual}, {PlaceText(step.Destination, add.OutputLength)}, batch, {Int(dense.InputLength)}, {Int(spec.Units)});");
     }
 
     /// <summary>" (from 'x', 'y')" when a node does not simply read the node before it.</summary>

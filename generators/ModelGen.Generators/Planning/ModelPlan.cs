@@ -52,6 +52,14 @@ internal sealed record Fold(int Target, int Norm, int WeightOffset, int BiasOffs
 /// </summary>
 internal sealed record PoolFusion(int Conv, int Pool);
 
+/// <summary>
+/// An inference-time fusion of a Dense node <paramref name="Dense"/> without activation into the two-input Add node
+/// <paramref name="Add"/> that alone reads it (<c>x + f(x)</c>): the add's step runs DenseKernels.ForwardResidual on the
+/// dense layer's input, accumulating the product onto the other operand (input <paramref name="Skip"/> of the add),
+/// and the dense layer becomes a view. Training is unchanged.
+/// </summary>
+internal sealed record ResidualFusion(int Dense, int Add, int Skip);
+
 /// <summary>Everything the emitter needs: the spec, its graph, and the buffer plans (empty when invalid).</summary>
 internal sealed record ModelPlan(
     ModelSpec Spec,
@@ -67,7 +75,8 @@ internal sealed record ModelPlan(
     int ParameterCount,
     EquatableArray<Fold> Folds,
     int FoldedLength,
-    EquatableArray<PoolFusion> PoolFusions)
+    EquatableArray<PoolFusion> PoolFusions,
+    EquatableArray<ResidualFusion> ResidualFusions)
 {
     public bool IsValid => Shapes.IsValid;
 
@@ -84,18 +93,21 @@ internal static class Planner
         var byName = (models ?? new ModelSpec[0]).GroupBy(m => m.FullName).ToDictionary(g => g.Key, g => g.First());
         var shapes = ShapeInference.Infer(spec, name => byName.TryGetValue(name, out var m) ? m : null);
         if (!shapes.IsValid || shapes.Nodes.Count == 0)
-            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0, EquatableArray<PoolFusion>.Empty);
+            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0, EquatableArray<PoolFusion>.Empty, EquatableArray<ResidualFusion>.Empty);
 
         var nodes = shapes.Nodes;
         int parameterCount = nodes.Sum(n => n.Params.Sum(p => p.Length));
         int widest = nodes.Max(n => n.OutputLength);
         var folds = PlanFolds(nodes, out int foldedLength);
         var fusions = PlanPoolFusions(nodes);
-        // Folded BatchNorms and fused convolutions are views at inference: no step and no buffer of their own.
-        var views = new HashSet<int>(folds.Select(f => f.Norm).Concat(fusions.Select(f => f.Conv)));
-        var (steps, copies, slots) = PlanInference(nodes, views);
+        var residuals = PlanResidualFusions(nodes);
+        // Folded BatchNorms and fused convolutions and dense layers are views at inference: no step and no buffer of their own.
+        var views = new HashSet<int>(folds.Select(f => f.Norm).Concat(fusions.Select(f => f.Conv)).Concat(residuals.Select(f => f.Dense)));
+        // A fused add may run in place only over its skip operand: the product reads the dense layer's input to the end.
+        var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
+        var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
         var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
-        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength, fusions);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength, fusions, residuals);
     }
 
     /// <summary>
@@ -110,6 +122,27 @@ internal static class Planner
             if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: 2, Stride: 0 or 2, Padding: 0 }
                 || nodes[j].Inputs[0] is not (var i and >= 0) || nodes[i].Layer is not ConvSpec { Rank: 2 }) continue;
             if (nodes.Count(n => n.Inputs.Contains(i)) == 1) fusions.Add(new PoolFusion(i, j));
+        }
+        return fusions.ToEquatableArray();
+    }
+
+    /// <summary>A Dense without activation whose only reader is a two-operand Add fuses into it at inference (see <see cref="ResidualFusion"/>).</summary>
+    private static EquatableArray<ResidualFusion> PlanResidualFusions(EquatableArray<GraphNode> nodes)
+    {
+        var fusions = new List<ResidualFusion>();
+        for (int j = 0; j < nodes.Count; j++)
+        {
+            if (nodes[j].Layer is not MergeSpec { IsConcat: false } || nodes[j].Inputs.Count != 2) continue;
+            for (int k = 0; k < 2; k++)
+            {
+                int i = nodes[j].Inputs[k];
+                if (i >= 0 && nodes[i].Layer is DenseSpec { Activation: ActivationKind.None } && nodes[j].Inputs[1 - k] != i
+                    && nodes.Count(n => n.Inputs.Contains(i)) == 1)
+                {
+                    fusions.Add(new ResidualFusion(i, j, 1 - k));
+                    break;
+                }
+            }
         }
         return fusions.ToEquatableArray();
     }
@@ -141,7 +174,8 @@ internal static class Planner
     /// <summary>Layers that are views in training too.</summary>
     public static bool IsTrainingView(LayerSpec layer) => layer is FlattenSpec;
 
-    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> views)
+    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> views,
+        Dictionary<int, int> inPlaceInput)
     {
         int n = nodes.Count;
         bool IsView(int i) => IsInferenceView(nodes[i].Layer) || views.Contains(i);
@@ -158,12 +192,12 @@ internal static class Planner
 
         // First pass without constraints; then the tensor that starts the in-place chain ending in the final
         // tensor is written straight into the output span, so no final copy is needed.
-        var (steps, slots, inPlaceFrom) = Assign(nodes, baseOf, lastUse, outputRoot: -1, IsView);
+        var (steps, slots, inPlaceFrom) = Assign(nodes, baseOf, lastUse, outputRoot: -1, IsView, inPlaceInput);
         if (final >= 0)
         {
             int root = final;
             while (inPlaceFrom[root] >= 0) root = inPlaceFrom[root];
-            (steps, slots, _) = Assign(nodes, baseOf, lastUse, root, IsView);
+            (steps, slots, _) = Assign(nodes, baseOf, lastUse, root, IsView, inPlaceInput);
         }
         return (steps.ToEquatableArray(), final < 0, slots);
     }
@@ -171,7 +205,7 @@ internal static class Planner
     private static int Base(int[] baseOf, int tensor) => tensor < 0 ? -1 : baseOf[tensor];
 
     private static (List<InferenceStep> Steps, int Slots, int[] InPlaceFrom) Assign(EquatableArray<GraphNode> nodes, int[] baseOf, int[] lastUse, int outputRoot,
-        System.Func<int, bool> isView)
+        System.Func<int, bool> isView, Dictionary<int, int> inPlaceInput)
     {
         int n = nodes.Count;
         var place = new Place[n];
@@ -184,13 +218,14 @@ internal static class Planner
         {
             var node = nodes[i];
             if (isView(i)) continue;
-            int first = Base(baseOf, node.Inputs[0]);
-            bool inPlace = CanRunInPlace(node.Layer) && first >= 0 && lastUse[first] == i
-                && node.Inputs.Skip(1).All(x => Base(baseOf, x) != first);
+            int over = inPlaceInput.TryGetValue(i, out int only) ? only : 0;   // the operand an in-place step overwrites
+            int overwritten = Base(baseOf, node.Inputs[over]);
+            bool inPlace = CanRunInPlace(node.Layer) && overwritten >= 0 && lastUse[overwritten] == i
+                && node.Inputs.Where((_, k) => k != over).All(x => Base(baseOf, x) != overwritten);
             if (inPlace)
             {
-                place[i] = place[first];
-                inPlaceFrom[i] = first;
+                place[i] = place[overwritten];
+                inPlaceFrom[i] = overwritten;
             }
             else if (i == outputRoot)
                 place[i] = new Place(PlaceKind.Output);
