@@ -152,11 +152,11 @@ public static partial class Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void PackedRowsShared(float* a, float* packedB, float* c, int m, int k, int n,
-        bool transA, bool accumulate, int width, int row0, int row1)
+        bool transA, bool accumulate, int width, int row0, int row1, int maxRows)
     {
         int nr = width / 16;
         int mc = row1 - row0;
-        float* packA = AlignedBuffer(ref t_packA, RoundUp(mc, MR) * Math.Min(KC, k));
+        float* packA = SharedChunkPackA(maxRows, k);
         float* tile = stackalloc float[MR * 32 + 16];
         tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
         for (int pc = 0; pc < k; pc += KC)
@@ -170,6 +170,12 @@ public static partial class Gemm
                     Math.Min(NC, n - jc), add, tile);
         }
     }
+
+    /// <summary>
+    /// This thread's A buffer for row chunks of up to <paramref name="maxRows"/> rows. Sized by the largest chunk, not the
+    /// one at hand: which chunks a thread gets varies from call to call, and a buffer grown mid-way would allocate.
+    /// </summary>
+    internal static unsafe float* SharedChunkPackA(int maxRows, int k) => AlignedBuffer(ref t_packA, RoundUp(maxRows, MR) * Math.Min(KC, k));
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 

@@ -99,6 +99,8 @@ public static partial class Gemm
             _chunkRows = perChunk * MR;
             _chunks = (_m + _chunkRows - 1) / _chunkRows;
             _nextPack = _packedCount = _nextChunk = 0;
+            // Prepare runs on the caller: size its A buffer now, even if the helper ends up taking every chunk.
+            SharedChunkPackA(_chunkRows, _k);
         }
 
         public override void Execute(int part, int parts)
@@ -153,7 +155,7 @@ public static partial class Gemm
             for (int chunk; (chunk = Interlocked.Increment(ref _nextChunk) - 1) < _chunks;)
             {
                 int row0 = chunk * _chunkRows;
-                PackedRowsShared(_a, _packedB, _c, _m, _k, _n, _transA, _accumulate, _width, row0, Math.Min(row0 + _chunkRows, _m));
+                PackedRowsShared(_a, _packedB, _c, _m, _k, _n, _transA, _accumulate, _width, row0, Math.Min(row0 + _chunkRows, _m), _chunkRows);
             }
         }
     }
