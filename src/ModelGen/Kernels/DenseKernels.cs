@@ -31,23 +31,13 @@ public static class DenseKernels
     public static void Forward<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> output, Span<float> preActivation, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
     {
-        ThrowHelper.CheckNonNegative(batch, nameof(batch));
-        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
-        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
-        long outLength = (long)batch * outFeatures;
-        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
-        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
-        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
-        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        CheckOperands(input, weight, bias, output, batch, inFeatures, outFeatures);
         if (!preActivation.IsEmpty)
         {
             ThrowHelper.CheckShape(preActivation.Length, nameof(preActivation), nameof(batch), batch, nameof(outFeatures), outFeatures, orEmpty: true);
             ThrowHelper.CheckNoOverlap(preActivation, output, nameof(preActivation), nameof(output));
         }
-        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
-        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
-        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
-        if (outLength == 0) return;
+        if (output.IsEmpty) return;
 
         // Training: the GEMM writes into preActivation, and the epilogue reads it back to finish pre (bias) and output.
         // Inference: the GEMM writes into output and the epilogue works in place.
@@ -97,17 +87,8 @@ public static class DenseKernels
     public static void ForwardResidual<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<float> residual, Span<float> output, int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
     {
-        ThrowHelper.CheckNonNegative(batch, nameof(batch));
-        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
-        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
-        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
-        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
-        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
+        CheckOperands(input, weight, bias, output, batch, inFeatures, outFeatures);
         ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
-        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
-        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
-        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
-        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
         ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
         if (output.IsEmpty) return;
 
@@ -126,6 +107,22 @@ public static class DenseKernels
         nuint n = (nuint)outFeatures;
         for (nuint r = 0; r < (nuint)batch; r++)
             Epilogue(act, ref Unsafe.Add(ref y, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+    }
+
+    /// <summary>The checks both forward entry points share: sizes, the shapes of x, W, b and y, and y overlapping none of them.</summary>
+    private static void CheckOperands(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> output,
+        int batch, int inFeatures, int outFeatures)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
+        ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
+        ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
+        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
+        ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
+        ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
     }
 
     private static unsafe void ForwardDot<TAct>(TAct act, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,

@@ -40,7 +40,7 @@ public class ConvPoolFusionTests
     public void Forward_FusedLeNet_MatchesUnfusedTrainingForward(int batch)
     {
         var model = new FusedLeNet(7);
-        AssertInferenceMatchesTraining(model, batch, seed: 11);
+        ModelTestData.AssertInferenceMatchesTraining(model, batch, seed: 11);
     }
 
     [Theory]
@@ -49,7 +49,7 @@ public class ConvPoolFusionTests
     public void Forward_PartlyFusedNet_MatchesUnfusedTrainingForward(int batch)
     {
         var model = new PartlyFusedNet(8);
-        AssertInferenceMatchesTraining(model, batch, seed: 12);
+        ModelTestData.AssertInferenceMatchesTraining(model, batch, seed: 12);
     }
 
     [Fact]
@@ -69,17 +69,5 @@ public class ConvPoolFusionTests
             least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
         Assert.Equal(0, least);
-    }
-
-    private static void AssertInferenceMatchesTraining(ITrainable model, int batch, int seed)
-    {
-        var input = ModelTestData.RandomArray(batch * model.InputLength, seed);
-        var fused = new float[batch * model.OutputLength];
-        var unfused = new float[fused.Length];
-        model.Forward(input, fused, batch);
-        model.ForwardTrain(input, unfused, batch);
-        for (int i = 0; i < fused.Length; i++)
-            Assert.True(Math.Abs(fused[i] - unfused[i]) <= 1e-5f + 1e-5f * Math.Abs(unfused[i]),
-                $"{model.GetType().Name} batch {batch}: output[{i}] = {fused[i]} (fused inference) vs {unfused[i]} (training forward)");
     }
 }

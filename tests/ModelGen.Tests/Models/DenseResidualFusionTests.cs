@@ -24,15 +24,5 @@ public class DenseResidualFusionTests
     [InlineData(7)]
     [InlineData(130)]   // the packed GEMM path
     public void Forward_ResidualMlp_MatchesUnfusedTrainingForward(int batch)
-    {
-        var model = new ResidualMlp(5);
-        var input = ModelTestData.RandomArray(batch * ResidualMlp.InputSize, 6);
-        var fused = new float[batch * ResidualMlp.OutputSize];
-        var unfused = new float[fused.Length];
-        model.Forward(input, fused, batch);
-        model.ForwardTrain(input, unfused, batch);
-        for (int i = 0; i < fused.Length; i++)
-            Assert.True(Math.Abs(fused[i] - unfused[i]) <= 1e-5f + 1e-5f * Math.Abs(unfused[i]),
-                $"batch {batch}: output[{i}] = {fused[i]} (fused inference) vs {unfused[i]} (training forward)");
-    }
+        => ModelTestData.AssertInferenceMatchesTraining(new ResidualMlp(5), batch, seed: 6);
 }
