@@ -45,12 +45,9 @@ internal static partial class ModelEmitter
             }
             if (plan.Inference.Count > 0)
                 w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
-            if (plan.Folds.Count > 0)
-                w.Line("global::System.ReadOnlySpan<float> folded = FoldedParameters();");
             foreach (var step in plan.Inference)
             {
                 var node = nodes[step.Node];
-                var fold = plan.Folds.FirstOrDefault(f => f.Target == step.Node);
                 w.Line();
                 if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
                 {
@@ -62,9 +59,9 @@ internal static partial class ModelEmitter
                     EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
                     continue;
                 }
-                w.Line($"// {node.Name}: {NodeText.Describe(node)}{(fold is null ? "" : $" with {nodes[fold.Norm].Name} folded in")} : {Shapes(node)}");
+                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
                 var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
-                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan, fold);
+                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan);
             }
             if (plan.InferenceCopiesInput)
                 w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
@@ -89,8 +86,6 @@ internal static partial class ModelEmitter
             w.Line("_gradientArena = new float[batch * (GradientArenaLength + 2 * SlotLength)];");
             w.Close();
             w.Line("_trainingBatch = batch;");
-            if (nodes.Any(x => x.Layer is BatchNormSpec))
-                w.Line("_version.Bump(); // running statistics change");
             w.Line("var parameters = new global::System.Span<float>(_parameters, _parameterOffset, ParameterCount); // writable: BatchNorm updates running statistics");
             w.Line("var t = new global::System.Span<float>(_trainingArena, 0, batch * TrainingArenaLength);");
             if (plan.TrainingFixedLength > 0)
@@ -108,49 +103,13 @@ internal static partial class ModelEmitter
             w.Line();
             w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output)}, batch * OutputSize).CopyTo(output);");
             w.Close();
-            if (plan.Folds.Count > 0) EmitFolding(w, plan);
         });
     }
 
-    /// <summary>Rebuilds the folded Conv/Dense + BatchNorm weights when the parameters' version moved (thread-safe).</summary>
-    private static void EmitFolding(SourceWriter w, ModelPlan plan)
-    {
-        var nodes = plan.Shapes.Nodes;
-        w.Line();
-        w.Line("/// <summary>Inference weights with each foldable BatchNorm folded into the layer before it, rebuilt after parameters change.</summary>");
-        w.Open("private global::System.ReadOnlySpan<float> FoldedParameters()");
-        w.Line("int version = _version.Value;");
-        w.Open("if (global::System.Threading.Volatile.Read(ref _foldedVersion) != version)");
-        w.Open("lock (_folded)");
-        w.Open("if (_foldedVersion != version)");
-        w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
-        w.Line("var f = new global::System.Span<float>(_folded);");
-        foreach (var fold in plan.Folds)
-        {
-            var target = nodes[fold.Target];
-            var norm = nodes[fold.Norm];
-            string P(GraphNode node, string shortName) => ParamSlice(node, shortName);
-            int channels = norm.Output[0];
-            w.Line($"{Kernels}.BatchNormKernels.Fold({P(target, "weight")}, {P(target, "bias")}, {P(norm, "weight")}, {P(norm, "bias")}, {P(norm, "running_mean")}, {P(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
-            w.Line($"    f.Slice({Int(fold.WeightOffset)}, {Int(target.Params[0].Length)}), f.Slice({Int(fold.BiasOffset)}, {Int(channels)}), {Int(channels)}); // {target.Name} + {norm.Name}");
-        }
-        w.Line("global::System.Threading.Volatile.Write(ref _foldedVersion, version);");
-        w.Close();
-        w.Close();
-        w.Close();
-        w.Line("return _folded;");
-        w.Close();
-    }
-
     /// <summary>One node's forward call. <paramref name="slot"/> is null at inference (nothing kept for backward).</summary>
-    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan, Fold? fold = null)
+    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan)
     {
-        string P(string shortName)
-        {
-            if (fold is not null && shortName == "weight") return $"folded.Slice({Int(fold.WeightOffset)}, {Int(node.Params[0].Length)})";
-            if (fold is not null && shortName == "bias") return $"folded.Slice({Int(fold.BiasOffset)}, {Int(node.Output[0])})";
-            return ParamSlice(node, shortName);
-        }
+        string P(string shortName) => ParamSlice(node, shortName);
         string Kept(int offset, int length) => training && offset >= 0 ? Slot(offset, length) : "default";
         switch (node.Layer)
         {

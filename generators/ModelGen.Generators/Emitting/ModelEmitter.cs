@@ -117,8 +117,6 @@ internal static partial class ModelEmitter
             w.Line($"private const int TrainingArenaLength = {Int(plan.TrainingArenaLength)};");
             w.Line($"private const int TrainingFixedLength = {Int(plan.TrainingFixedLength)}; // batch-independent: BatchNorm statistics");
             w.Line($"private const int GradientArenaLength = {Int(plan.GradientArenaLength)};");
-            if (plan.Folds.Count > 0)
-                w.Line($"private const int FoldedLength = {Int(plan.FoldedLength)}; // BatchNorm folded into the layer before it, for inference");
             var geometries = nodes.Select(NodeText.GeometryDeclaration).Where(g => g is not null).ToList();
             if (geometries.Count > 0)
             {
@@ -140,37 +138,30 @@ internal static partial class ModelEmitter
             w.Line("private float[] _trainingArena = global::System.Array.Empty<float>();   // [batch × TrainingArenaLength + TrainingFixedLength]");
             w.Line("private float[] _gradientArena = global::System.Array.Empty<float>();   // [batch × (GradientArenaLength + 2 × SlotLength)]");
             w.Line("private int _trainingBatch;   // batch of the last ForwardTrain, which Backward consumes");
-            w.Line("private readonly global::ModelGen.Runtime.ParameterVersion _version;   // shared with block views; bumped on every writable access");
-            if (plan.Folds.Count > 0)
-            {
-                w.Line("private readonly float[] _folded = new float[FoldedLength];");
-                w.Line("private int _foldedVersion = -1;");
-            }
             var blocks = MembersWithShapes(plan).Where(m => m.Shape.Layer is BlockSpec).ToList();
             foreach (var (member, _) in blocks)
                 w.Line($"private readonly {member.TypeName} {BlockField(member)};");
             w.Line();
 
             w.Line("/// <summary>Creates the model with parameters initialised from <paramref name=\"seed\"/> (the same seed gives the same weights).</summary>");
-            w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, new global::ModelGen.Runtime.ParameterVersion(), unchecked((ulong)seed))");
+            w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, unchecked((ulong)seed))");
             w.Line("var rng = new global::ModelGen.Rng(unchecked((ulong)seed));");
             w.Line("var p = new global::System.Span<float>(_parameters);");
             foreach (var node in nodes) EmitInitialization(w, node);
             w.Close();
             w.Line();
             w.Line("/// <summary>A view over an enclosing model's buffers (used for blocks): shares its parameters and gradients.</summary>");
-            w.Line($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset, global::ModelGen.Runtime.ParameterVersion version) : this(parameters, gradients, offset, version, 0) {{ }}");
+            w.Line($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset) : this(parameters, gradients, offset, 0) {{ }}");
             w.Line();
-            w.Open($"private {spec.ClassName}(float[] parameters, float[] gradients, int offset, global::ModelGen.Runtime.ParameterVersion version, ulong seed)");
+            w.Open($"private {spec.ClassName}(float[] parameters, float[] gradients, int offset, ulong seed)");
             w.Line("_parameters = parameters;");
             w.Line("_gradients = gradients;");
             w.Line("_parameterOffset = offset;");
-            w.Line("_version = version;");
             w.Line("_dropoutRng = global::ModelGen.Rng.Derive(seed, 1);");
             foreach (var (member, shape) in blocks)
             {
                 string start = shape.Params.Count > 0 ? $" + {OffsetConstant(shape.Params[0])}" : "";
-                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}, version);");
+                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start});");
             }
             int p = 0;
             w.Open("_layers = new global::ModelGen.Layer[]");
@@ -197,12 +188,7 @@ internal static partial class ModelEmitter
             w.Line();
 
             w.Line("/// <summary>The contiguous parameter buffer; layout in <see cref=\"ParameterInfos\"/>.</summary>");
-            w.Open("public global::System.Span<float> Parameters");
-            w.Open("get");
-            w.Line("_version.Bump(); // the caller may write: derived caches (folded BatchNorm) must be rebuilt");
-            w.Line("return new(_parameters, _parameterOffset, ParameterCount);");
-            w.Close();
-            w.Close();
+            w.Line("public global::System.Span<float> Parameters => new(_parameters, _parameterOffset, ParameterCount);");
             w.Line("/// <summary>Gradients accumulated by <see cref=\"Backward\"/>, same layout as <see cref=\"Parameters\"/>.</summary>");
             w.Line("public global::System.Span<float> Gradients => new(_gradients, _parameterOffset, ParameterCount);");
             w.Line("/// <summary>Layers in execution order.</summary>");

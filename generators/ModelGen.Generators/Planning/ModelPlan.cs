@@ -39,13 +39,6 @@ internal sealed record InferenceStep(int Node, EquatableArray<Place> Sources, Pl
 internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int Stats, int Gradient);
 
 /// <summary>
-/// An inference-time fold of BatchNorm node <paramref name="Norm"/> into the Conv/Dense node <paramref name="Target"/>
-/// it follows: the target runs with weight' = w·γ/√(var+ε) and bias' = (b − mean)·γ/√(var+ε) + β kept at
-/// <paramref name="WeightOffset"/>/<paramref name="BiasOffset"/> of the folded buffer, and the BatchNorm becomes a view.
-/// </summary>
-internal sealed record Fold(int Target, int Norm, int WeightOffset, int BiasOffset);
-
-/// <summary>
 /// An inference-time fusion of Conv2D node <paramref name="Conv"/> with the 2×2/2 MaxPool2D node <paramref name="Pool"/>
 /// that alone reads it: the pool's step runs ConvKernels.ForwardMaxPool on the convolution's input and writes only
 /// the pooled outputs, and the convolution becomes a view (no step, no buffer of its own). Training is unchanged.
@@ -73,8 +66,6 @@ internal sealed record ModelPlan(
     int TrainingFixedLength,
     int GradientArenaLength,
     int ParameterCount,
-    EquatableArray<Fold> Folds,
-    int FoldedLength,
     EquatableArray<PoolFusion> PoolFusions,
     EquatableArray<ResidualFusion> ResidualFusions)
 {
@@ -93,21 +84,20 @@ internal static class Planner
         var byName = (models ?? new ModelSpec[0]).GroupBy(m => m.FullName).ToDictionary(g => g.Key, g => g.First());
         var shapes = ShapeInference.Infer(spec, name => byName.TryGetValue(name, out var m) ? m : null);
         if (!shapes.IsValid || shapes.Nodes.Count == 0)
-            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<Fold>.Empty, 0, EquatableArray<PoolFusion>.Empty, EquatableArray<ResidualFusion>.Empty);
+            return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<PoolFusion>.Empty, EquatableArray<ResidualFusion>.Empty);
 
         var nodes = shapes.Nodes;
         int parameterCount = nodes.Sum(n => n.Params.Sum(p => p.Length));
         int widest = nodes.Max(n => n.OutputLength);
-        var folds = PlanFolds(nodes, out int foldedLength);
         var fusions = PlanPoolFusions(nodes);
         var residuals = PlanResidualFusions(nodes);
-        // Folded BatchNorms and fused convolutions and dense layers are views at inference: no step and no buffer of their own.
-        var views = new HashSet<int>(folds.Select(f => f.Norm).Concat(fusions.Select(f => f.Conv)).Concat(residuals.Select(f => f.Dense)));
+        // Fused convolutions and dense layers are views at inference: no step and no buffer of their own.
+        var views = new HashSet<int>(fusions.Select(f => f.Conv).Concat(residuals.Select(f => f.Dense)));
         // A fused add may run in place only over its skip operand: the product reads the dense layer's input to the end.
         var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
         var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
         var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
-        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, folds, foldedLength, fusions, residuals);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, fusions, residuals);
     }
 
     /// <summary>
@@ -147,26 +137,12 @@ internal static class Planner
         return fusions.ToEquatableArray();
     }
 
-    /// <summary>BatchNorm can fold into the Conv/Dense before it when that layer has no activation and nothing else reads its output.</summary>
-    private static EquatableArray<Fold> PlanFolds(EquatableArray<GraphNode> nodes, out int foldedLength)
-    {
-        var folds = new List<Fold>();
-        foldedLength = 0;
-        for (int j = 0; j < nodes.Count; j++)
-        {
-            if (nodes[j].Layer is not BatchNormSpec || nodes[j].Inputs[0] is not (var i and >= 0)) continue;
-            bool linear = nodes[i].Layer is ConvSpec { Activation: ActivationKind.None } or DenseSpec { Activation: ActivationKind.None };
-            int readers = nodes.Count(n => n.Inputs.Contains(i));
-            if (!linear || readers != 1) continue;
-            int weight = nodes[i].Params[0].Length, channels = nodes[j].Output[0];
-            folds.Add(new Fold(i, j, foldedLength, foldedLength + weight));
-            foldedLength += weight + channels;
-        }
-        return folds.ToEquatableArray();
-    }
-
-    /// <summary>Layers whose kernel may write its output over its (first) input.</summary>
-    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec || layer is MergeSpec { IsConcat: false };
+    /// <summary>
+    /// Layers whose inference kernel may write its output over its (first) input. BatchNorm is one: at inference it
+    /// is a per-channel scale and shift computed from the parameters as they are at the call (never a cached fold,
+    /// which a write through a held parameter span could leave stale; the predictor snapshot is where folding belongs).
+    /// </summary>
+    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or BatchNormSpec || layer is MergeSpec { IsConcat: false };
 
     /// <summary>Layers that are views at inference time: no data moves.</summary>
     public static bool IsInferenceView(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;

@@ -64,7 +64,7 @@ public partial class JustBatchNorm
     [BatchNorm1D(Momentum = 0.1)] public partial Layer Bn { get; }
 }
 
-/// <summary>Two foldable BatchNorms: after a bias-free conv, and after the final Dense.</summary>
+/// <summary>BatchNorm after a bias-free conv and after the final Dense (a predictor folds both; Forward must read them live).</summary>
 [Model(3, 7, 6)]
 public partial class FoldNet
 {
@@ -72,8 +72,41 @@ public partial class FoldNet
     [BatchNorm2D] public partial Layer Bn { get; }
     [ReLU] public partial Layer Relu { get; }
     [Flatten] public partial Layer Flat { get; }
-#pragma warning disable MG0207 // the bias is kept on purpose: folding must carry a bias through the BatchNorm
+#pragma warning disable MG0207 // the bias is kept on purpose: a bias before a BatchNorm must still be honoured
     [Dense(4)] public partial Layer Fc { get; }
 #pragma warning restore MG0207
     [BatchNorm1D(Eps = 1e-3)] public partial Layer Bn2 { get; }
+}
+
+/// <summary>The stale-weights report's model (issue 12): conv without bias, BatchNorm2D, ReLU, pooling, head.</summary>
+[Model(3, 12, 12)]
+public partial class FoldCnn
+{
+    [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer C1 { get; }
+    [BatchNorm2D] public partial Layer Bn1 { get; }
+    [ReLU] public partial Layer R1 { get; }
+    [GlobalAvgPool] public partial Layer Pool { get; }
+    [Dense(4)] public partial Layer Fc { get; }
+}
+
+/// <summary>A ResNet-style block whose convolutions are each followed by BatchNorm; used with a projection shortcut.</summary>
+[Model(3, 6, 6)]
+public partial class ConvBnBlock
+{
+    [Conv2D(5, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer C1 { get; }
+    [BatchNorm2D] public partial Layer Bn1 { get; }
+    [ReLU] public partial Layer R1 { get; }
+    [Conv2D(5, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer C2 { get; }
+    [BatchNorm2D] public partial Layer Bn2 { get; }
+}
+
+/// <summary>Blocks and a residual projection around BatchNorm layers, with a Dense + BatchNorm1D head.</summary>
+[Model(3, 6, 6)]
+public partial class BnResNet
+{
+    [Residual(Projection = true)] public partial ConvBnBlock Block { get; }
+    [ReLU] public partial Layer Act { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(6, UseBias = false)] public partial Layer Fc { get; }
+    [BatchNorm1D] public partial Layer Bn { get; }
 }

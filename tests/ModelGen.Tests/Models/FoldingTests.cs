@@ -2,7 +2,11 @@ using ModelGen.Kernels;
 
 namespace ModelGen.Tests.Models;
 
-/// <summary>Inference folds BatchNorm into the Conv/Dense before it; the result must equal the unfolded computation.</summary>
+/// <summary>
+/// A model's own <c>Forward</c> reads the parameters as they are at the call, whatever wrote them: spans held across
+/// calls, <c>Parameters</c>, optimizers, training forwards. Each case compares with a fresh model given the same
+/// parameters (which can hold no stale state) bit for bit, and with BatchNorm computed layer by layer.
+/// </summary>
 public class FoldingTests
 {
     private static void Randomize(Span<float> values, Rng rng, float low, float high)
@@ -11,7 +15,7 @@ public class FoldingTests
     }
 
     /// <summary>The same network computed layer by layer with the kernels, BatchNorm applied separately.</summary>
-    private static float[] Unfolded(FoldNet model, float[] input, int batch)
+    private static float[] LayerByLayer(FoldNet model, float[] input, int batch)
     {
         var conv = new float[batch * 5 * 7 * 6];
         var g = new ConvGeometry(3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1);
@@ -26,35 +30,106 @@ public class FoldingTests
         return fc;
     }
 
-    [Fact]
-    public void Forward_FoldedBatchNorm_MatchesUnfoldedWithin1e5()
+    private static void RandomizeNorms(Rng rng, params Layer[] norms)
     {
-        var model = new FoldNet(3);
-        var rng = new Rng(9);
-        foreach (var layer in new[] { model.Bn, model.Bn2 })
+        foreach (var layer in norms)
         {
             Randomize(layer.Parameter("weight"), rng, 0.5f, 2f);
             Randomize(layer.Parameter("bias"), rng, -1f, 1f);
             Randomize(layer.Parameter("running_mean"), rng, -0.5f, 0.5f);
             Randomize(layer.Parameter("running_var"), rng, 0.2f, 3f);
         }
+    }
+
+    [Fact]
+    public void Forward_BatchNormAfterConvAndDense_MatchesLayerByLayerWithin1e5()
+    {
+        var model = new FoldNet(3);
+        var rng = new Rng(9);
+        RandomizeNorms(rng, model.Bn, model.Bn2);
         const int batch = 5;
         var input = new float[batch * FoldNet.InputSize];
         Randomize(input, rng, -1, 1);
         var output = new float[batch * FoldNet.OutputSize];
         model.Forward(input, output, batch);
-        AssertClose(Unfolded(model, input, batch), output);
+        AssertClose(LayerByLayer(model, input, batch), output);
     }
 
-    private static void AssertClose(float[] expected, float[] actual)
+    /// <summary>The report's reproduction: a weight span taken before the first call and cleared after it.</summary>
+    [Fact]
+    public void Forward_AfterClearingAHeldWeightSpan_SeesTheCleared()
     {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < actual.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])), $"output {i}: unfolded {expected[i]}, folded {actual[i]}");
+        var m = new FoldCnn(1);
+        var x = new float[FoldCnn.InputSize];
+        x.AsSpan().Fill(0.5f);
+        float[] a = new float[4], b = new float[4];
+        Span<float> w = m.C1.Parameter("weight");
+        m.Forward(x, a, 1);
+        w.Clear();
+        m.Forward(x, b, 1);
+        Assert.NotEqual(a, b);
+        // With the conv weights zero, BatchNorm sees zeros: the head gets relu(β − μ·γ/√(var+ε)) per channel.
+        var fresh = new FoldCnn(1);
+        m.Parameters.CopyTo(fresh.Parameters);
+        var expected = new float[4];
+        fresh.Forward(x, expected, 1);
+        Assert.Equal(expected, b);
+    }
+
+    public static TheoryData<string> Models => new() { nameof(FoldCnn), nameof(FoldNet), nameof(BnResNet), nameof(TinyResNet) };
+
+    private static ITrainable Create(string name, int seed) => name switch
+    {
+        nameof(FoldCnn) => new FoldCnn(seed),
+        nameof(FoldNet) => new FoldNet(seed),
+        nameof(BnResNet) => new BnResNet(seed),
+        nameof(TinyResNet) => new TinyResNet(seed),
+        _ => throw new ArgumentException(name),
+    };
+
+    /// <summary>
+    /// Twenty edits per model, each through a span taken once before any call (weights, biases, BatchNorm affine and
+    /// running statistics, inside blocks and projections alike): every Forward afterwards equals a fresh model's.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Forward_AfterWritesThroughHeldSpans_EqualsAFreshModel(string name)
+    {
+        var model = Create(name, 5);
+        var rng = new Rng(17);
+        const int batch = 3;
+        var input = new float[batch * model.InputLength];
+        Randomize(input, rng, -1, 1);
+        // Non-trivial running statistics, so every BatchNorm tensor matters.
+        foreach (var layer in model.Layers)
+            if (layer.Kind.StartsWith("BatchNorm")) RandomizeNorms(rng, layer);
+
+        // One span over every parameter, taken before the first call and written through afterwards.
+        Span<float> held = model.Parameters;
+        var infos = model.ParameterInfos;
+        var output = new float[batch * model.OutputLength];
+        model.Forward(input, output, batch);
+        int changed = 0;
+        for (int edit = 0; edit < 20; edit++)
+        {
+            var info = infos[edit % infos.Count];
+            int at = Math.Min(info.Length - 1, (int)(rng.NextFloat() * info.Length));
+            held[info.Offset + at] = info.Name.EndsWith("running_var") ? 0.1f + 4 * rng.NextFloat() : 3 * rng.NextFloat() - 1.5f;
+            var before = output.ToArray();
+            model.Forward(input, output, batch);
+            if (!before.AsSpan().SequenceEqual(output)) changed++;
+
+            var fresh = Create(name, 99);
+            held.CopyTo(fresh.Parameters);
+            var expected = new float[output.Length];
+            fresh.Forward(input, expected, batch);
+            Assert.True(expected.AsSpan().SequenceEqual(output), $"{name}, edit {edit} of {info.Name}[{at}]: Forward differs from a fresh model with the same parameters");
+        }
+        Assert.True(changed >= 15, $"{name}: only {changed} of 20 edits changed the output (the test would not catch stale weights)");
     }
 
     [Fact]
-    public void Forward_AfterParametersChange_RefoldsBeforeTheNextCall()
+    public void Forward_AfterOptimizerStepAndTrainingForward_SeesTheNewParameters()
     {
         var model = new FoldNet(4);
         var input = new float[2 * FoldNet.InputSize];
@@ -69,12 +144,19 @@ public class FoldingTests
         var afterStep = new float[before.Length];
         model.Forward(input, afterStep, 2);
         Assert.NotEqual(before, afterStep);
-        AssertClose(Unfolded(model, input, 2), afterStep);
+        AssertClose(LayerByLayer(model, input, 2), afterStep);
 
         model.ForwardTrain(input, new float[before.Length], 2);
         var afterTrain = new float[before.Length];
         model.Forward(input, afterTrain, 2);
         Assert.NotEqual(afterStep, afterTrain);
-        AssertClose(Unfolded(model, input, 2), afterTrain);
+        AssertClose(LayerByLayer(model, input, 2), afterTrain);
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])), $"output {i}: layer by layer {expected[i]}, Forward {actual[i]}");
     }
 }
