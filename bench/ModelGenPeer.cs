@@ -89,7 +89,7 @@ public sealed class ModelGenPeer : IPeer
     }
 
     /// <summary>W1/W3 inference: the generated <c>Forward</c> into a preallocated output.</summary>
-    private sealed class Infer<TModel>(TModel model, CaseSpec spec) : IBenchCase where TModel : IModel
+    private sealed class Infer<TModel>(TModel model, CaseSpec spec) : IBenchCase where TModel : IFeedForwardModel
     {
         private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
         private readonly float[] _y = new float[spec.Batch * model.OutputLength];

@@ -86,7 +86,7 @@ static TrainingHistory TrainWithProgress(Trainer trainer, Dataset train, Dataset
     return history;
 }
 
-static int ComparePredictions(IModel a, IModel b, Dataset data)
+static int ComparePredictions(IFeedForwardModel a, IFeedForwardModel b, Dataset data)
 {
     var outA = new float[data.Count * a.OutputLength];
     var outB = new float[data.Count * b.OutputLength];

@@ -56,23 +56,29 @@ internal static partial class ModelEmitter
             w.Line("/// <exception cref=\"global::System.InvalidOperationException\">No training forward has run.</exception>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match the last training batch.</exception>");
             w.Open("public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput)");
-            w.Line("int batch = _trainingBatch;");
-            w.Line($"{Guards}.CheckBackward({String(spec.ClassName)}, dOutput.Length, dInput.Length, batch, InputSize, OutputSize);");
+            string U = Unit(plan);
+            if (plan.IsSequence)
+                EmitSequenceBackwardState(w, plan);
+            else
+            {
+                w.Line("int batch = _trainingBatch;");
+                w.Line($"{Guards}.CheckBackward({String(spec.ClassName)}, dOutput.Length, dInput.Length, batch, InputSize, OutputSize);");
+            }
             w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
             w.Line("var gradients = new global::System.Span<float>(_gradients, _parameterOffset, ParameterCount);");
-            w.Line("var t = new global::System.Span<float>(_trainingArena, 0, batch * TrainingArenaLength);");
+            w.Line($"var t = new global::System.Span<float>(_trainingArena, 0, {U} * TrainingArenaLength);");
             if (plan.TrainingFixedLength > 0)
-                w.Line("var stats = new global::System.Span<float>(_trainingArena, batch * TrainingArenaLength, TrainingFixedLength);");
-            w.Line("var d = new global::System.Span<float>(_gradientArena, 0, batch * GradientArenaLength);         // ∂loss/∂(every tensor)");
-            w.Line("var scratch = new global::System.Span<float>(_gradientArena, batch * GradientArenaLength, batch * SlotLength);   // gradients to add into a shared region");
-            w.Line("var dPre = new global::System.Span<float>(_gradientArena, batch * (GradientArenaLength + SlotLength), batch * SlotLength);");
+                w.Line($"var stats = new global::System.Span<float>(_trainingArena, {U} * TrainingArenaLength, TrainingFixedLength);");
+            w.Line($"var d = new global::System.Span<float>(_gradientArena, 0, {U} * GradientArenaLength);         // ∂loss/∂(every tensor)");
+            w.Line($"var scratch = new global::System.Span<float>(_gradientArena, {U} * GradientArenaLength, {U} * SlotLength);   // gradients to add into a shared region");
+            w.Line($"var dPre = new global::System.Span<float>(_gradientArena, {U} * (GradientArenaLength + SlotLength), {U} * SlotLength);");
             w.Line();
             // The output's gradient region is seeded with dOutput only when other layers also add into it (a view of the
             // output read elsewhere); otherwise the last layer reads dOutput directly.
             if (seeded < 0)
                 w.Line("if (!dInput.IsEmpty) dOutput.CopyTo(dInput); // the output is a view of the input");
             else if (seedRegion)
-                w.Line($"dOutput.CopyTo({Grad(seeded, plan.Final.OutputLength)});");
+                w.Line($"dOutput.CopyTo({Grad(seeded, plan.Final.OutputLength, U, Mult(plan, n - 1))});");
 
             for (int i = n - 1; i >= 0; i--)
             {
@@ -90,13 +96,13 @@ internal static partial class ModelEmitter
                     int x = node.Inputs[k];
                     int length = LengthOf(plan, x);
                     int key = GradientKey(x);
-                    string region = key < 0 ? "dInput" : Grad(key, length);
+                    string region = key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
                     bool overwrite = Overwrites(i, k);
                     bool inputOnly = key < 0 || !needed[x];
-                    targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, batch * {Int(length)})", region, true, inputOnly));
+                    targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, {Mult(plan, x)} * {Int(length)})", region, true, inputOnly));
                 }
                 int outKey = plan.Training[i].Gradient;
-                string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength);
+                string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength, U, Mult(plan, i));
                 EmitNodeBackward(w, plan, node, plan.Training[i], dOut, targets, always);
                 if (!always) w.Close();
             }
@@ -109,8 +115,9 @@ internal static partial class ModelEmitter
     {
         string P(string shortName) => ParamSlice(node, shortName);
         string G(string shortName) => ParamSlice(node, shortName, "gradients");
-        string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]));
-        string output = Slot(slot.Output, node.OutputLength);
+        string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
+        string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]), U, Mult(plan, node.Inputs[k]));
+        string output = Slot(slot.Output, node.OutputLength, U, B);
         var target = targets[0];
         // A parameterised layer computes its input gradient only when something needs it.
         string dIn = always && target.InputOnly && target.Write != "dInput" ? $"dInput.IsEmpty ? default : {target.Write}" : target.Write;
@@ -125,6 +132,31 @@ internal static partial class ModelEmitter
 
         switch (node.Layer)
         {
+            case EmbeddingSpec emb:
+                // Token ids have no gradient: only the table's rows accumulate (the padding row excepted).
+                w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
+                break;
+            case RecurrentSpec:
+                w.Line($"{Kernels}.RecurrentKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptField(node)}.AsSpan(0, rows * {GeometryField(node.Name)}.TrainingStepLength),");
+                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");
+                AddBack(0);
+                break;
+            case LayerNormSpec norm:
+            {
+                int features = node.Output[node.Output.Count - 1];
+                string rowsOf = Rows(node.OutputLength / features, B);
+                string mean = $"t.Slice({Offset(slot.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+                w.Line($"{Kernels}.LayerNormKernels.Backward({dOut}, {Input(0)}, {(norm.Affine ? P("weight") : "default")}, {mean}, {rstd}, {dIn}, {(norm.Affine ? G("weight") : "default")}, {(norm.Affine ? G("bias") : "default")}, {rowsOf}, {Int(features)});");
+                AddBack(0);
+                break;
+            }
+            case GlobalPoolSpec pool when ShapeInference.IsSequence(node.InputShapes[0]):
+                if (pool.IsMax)
+                    w.Line($"{Kernels}.SequencePoolingKernels.MaxBackward({dOut}, {Cast}({Slot(slot.Aux, node.OutputLength, U, B)}), {target.Write}, batch, seq, {Int(node.Output[0])});");
+                else
+                    w.Line($"{Kernels}.SequencePoolingKernels.AvgBackward({dOut}, {target.Write}, lengths, batch, seq, {Int(node.Output[0])});");
+                AddBack(0);
+                break;
             case DenseSpec dense:
             {
                 bool softmax = dense.Activation == ActivationKind.Softmax;
@@ -132,14 +164,14 @@ internal static partial class ModelEmitter
                 if (softmax)
                 {
                     // Softmax runs after the linear part: take its gradient first; the Dense then sees the identity.
-                    dLinear = $"dPre.Slice(0, batch * {Int(dense.Units)})";
-                    w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dLinear}, batch, {Int(dense.Units)});");
+                    dLinear = $"dPre.Slice(0, {B} * {Int(dense.Units)})";
+                    w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {dLinear}, {B}, {Int(dense.Units)});");
                 }
                 string act = Operator(softmax ? ActivationKind.None : dense.Activation);
-                string pre = slot.PreActivation >= 0 && !softmax ? Slot(slot.PreActivation, node.OutputLength) : "default";
-                string scratchPre = softmax || dense.Activation == ActivationKind.None ? "default" : $"dPre.Slice(0, batch * {Int(dense.Units)})";
+                string pre = slot.PreActivation >= 0 && !softmax ? Slot(slot.PreActivation, node.OutputLength, U, B) : "default";
+                string scratchPre = softmax || dense.Activation == ActivationKind.None ? "default" : $"dPre.Slice(0, {B} * {Int(dense.Units)})";
                 w.Line($"{Kernels}.DenseKernels.Backward({act}, {dLinear}, {pre}, {(softmax ? "default" : output)}, {Input(0)}, {P("weight")}, {scratchPre}, {G("weight")}, {G("bias")}, {dIn},");
-                w.Line($"    batch, {Int(node.InputLength)}, {Int(dense.Units)});");
+                w.Line($"    {B}, {Int(node.InputLength)}, {Int(dense.Units)});");
                 AddBack(0);
                 break;
             }
@@ -207,7 +239,7 @@ internal static partial class ModelEmitter
             case ActivationSpec { Activation: ActivationKind.Softmax }:
             {
                 int cols = node.Output[node.Output.Count - 1];
-                w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols)}, {Int(cols)});");
+                w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 AddBack(0);
                 break;
             }
@@ -216,11 +248,11 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             case DropoutSpec:
-                w.Line($"{Kernels}.Dropout.Backward({dOut}, {Slot(slot.Aux, node.OutputLength)}, {target.Write});");
+                w.Line($"{Kernels}.Dropout.Backward({dOut}, {Slot(slot.Aux, node.OutputLength, U, B)}, {target.Write});");
                 AddBack(0);
                 break;
         }
     }
 
-    private static string Grad(int offset, int length) => $"d.Slice({Offset(offset)}, batch * {Int(length)})";
+    private static string Grad(int offset, int length, string unit = "batch", string mult = "batch") => $"d.Slice({Offset(offset, unit)}, {mult} * {Int(length)})";
 }

@@ -28,20 +28,30 @@ internal static partial class ModelEmitter
                 w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)} -> {BatchShape(nodes[i].Output)}");
             w.Line();
 
+            string U = Unit(plan);
             w.Line("/// <summary>Runs inference (dropout off, BatchNorm on running statistics) on <paramref name=\"batch\"/> examples. Thread-safe; allocates nothing in steady state.</summary>");
-            w.Line("/// <param name=\"input\">[batch, InputSize] examples back to back.</param>");
-            w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs.</param>");
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
-            w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+            if (plan.IsSequence)
+            {
+                EmitSequenceDocs(w, plan);
+                w.Open($"public void Forward({SequenceParameters(plan)})");
+                EmitSequenceGuard(w, plan);
+            }
+            else
+            {
+                w.Line("/// <param name=\"input\">[batch, InputSize] examples back to back.</param>");
+                w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs.</param>");
+                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+                w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
+                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+            }
             if (plan.InferenceSlots > 0)
             {
-                w.Line("float[] arena = _inferenceArenas.Rent(InferenceSlots * batch * SlotLength);");
+                w.Line($"float[] arena = _inferenceArenas.Rent(InferenceSlots * {U} * SlotLength);");
                 w.Line("try");
                 w.Line("{");
                 w.Indent();
                 for (int s = 0; s < plan.InferenceSlots; s++)
-                    w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * batch * SlotLength")}, batch * SlotLength);");
+                    w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * {U} * SlotLength")}, {U} * SlotLength);");
             }
             if (plan.Inference.Count > 0)
                 w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
@@ -60,8 +70,8 @@ internal static partial class ModelEmitter
                     continue;
                 }
                 w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
-                var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
-                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength), training: false, slot: null, plan);
+                var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
+                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan);
             }
             if (plan.InferenceCopiesInput)
                 w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
@@ -78,30 +88,42 @@ internal static partial class ModelEmitter
             w.Line();
 
             w.Line("/// <summary>Forward pass in training mode (dropout on, BatchNorm on batch statistics, running statistics updated), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
-            w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
-            w.Open("if (_trainingArena.Length < batch * TrainingArenaLength + TrainingFixedLength)");
-            w.Line("_trainingArena = new float[batch * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");
-            w.Line("_gradientArena = new float[batch * (GradientArenaLength + 2 * SlotLength)];");
+            if (plan.IsSequence)
+            {
+                EmitSequenceDocs(w, plan);
+                w.Open($"public void ForwardTrain({SequenceParameters(plan)})");
+                EmitSequenceGuard(w, plan);
+            }
+            else
+            {
+                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+                w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
+                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+            }
+            w.Open($"if (_trainingArena.Length < {U} * TrainingArenaLength + TrainingFixedLength)");
+            w.Line($"_trainingArena = new float[{U} * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");
+            w.Line($"_gradientArena = new float[{U} * (GradientArenaLength + 2 * SlotLength)];");
             w.Close();
             w.Line("_trainingBatch = batch;");
+            if (plan.IsSequence) EmitSequenceTrainingState(w, plan);
             w.Line("var parameters = new global::System.Span<float>(_parameters, _parameterOffset, ParameterCount); // writable: BatchNorm updates running statistics");
-            w.Line("var t = new global::System.Span<float>(_trainingArena, 0, batch * TrainingArenaLength);");
+            w.Line($"var t = new global::System.Span<float>(_trainingArena, 0, {U} * TrainingArenaLength);");
             if (plan.TrainingFixedLength > 0)
-                w.Line("var stats = new global::System.Span<float>(_trainingArena, batch * TrainingArenaLength, TrainingFixedLength);");
-            w.Line("input.CopyTo(t.Slice(0, batch * InputSize)); // backward needs the model input");
+                w.Line($"var stats = new global::System.Span<float>(_trainingArena, {U} * TrainingArenaLength, TrainingFixedLength);");
+            w.Line(plan.TokenInput
+                ? $"input.CopyTo({Cast}(t.Slice(0, rows))); // backward needs the token ids"
+                : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
             for (int i = 0; i < nodes.Count; i++)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
                 w.Line();
                 w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
-                var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x))).ToList();
-                EmitNodeForward(w, node, sources, Slot(plan.Training[i].Output, node.OutputLength), training: true, plan.Training[i], plan);
+                var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x), U, Mult(plan, x))).ToList();
+                EmitNodeForward(w, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan);
             }
             w.Line();
-            w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output)}, batch * OutputSize).CopyTo(output);");
+            w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output, U)}, {Mult(plan, nodes.Count - 1)} * OutputSize).CopyTo(output);");
             w.Close();
         });
     }
@@ -110,17 +132,54 @@ internal static partial class ModelEmitter
     private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan)
     {
         string P(string shortName) => ParamSlice(node, shortName);
-        string Kept(int offset, int length) => training && offset >= 0 ? Slot(offset, length) : "default";
+        string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
+        string Kept(int offset, int length) => training && offset >= 0 ? Slot(offset, length, U, B) : "default";
         switch (node.Layer)
         {
+            case EmbeddingSpec emb:
+                // Ids at inference come straight from the caller; the training forward reads its kept copy.
+                w.Line($"{Kernels}.EmbeddingKernels.Forward({(training ? $"{Cast}({src[0]})" : src[0])}, {P("weight")}, {dst}, {Int(emb.Vocab)}, {Int(emb.Dim)});");
+                break;
+            case RecurrentSpec rnn:
+            {
+                string g = GeometryField(node.Name);
+                string weights = NodeParams(node, "parameters");
+                if (training)
+                {
+                    w.Line($"{Kernels}.RecurrentKernels.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptField(node)}.AsSpan(0, rows * {g}.TrainingStepLength), lengths, _workspace, batch, seq, {Float(rnn.Dropout)}, _dropoutRng);");
+                    break;
+                }
+                w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
+                w.Line($"{Kernels}.RecurrentKernels.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq);");
+                w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
+                break;
+            }
+            case LayerNormSpec norm:
+            {
+                int features = node.Output[node.Output.Count - 1];
+                string rowsOf = Rows(node.OutputLength / features, B);
+                string mean = Kept(slot?.Aux ?? -1, node.OutputLength / features);
+                string rstd = training ? $"t.Slice({Offset(slot!.Aux, U)} + {rowsOf}, {rowsOf})" : "default";
+                w.Line($"{Kernels}.LayerNormKernels.Forward({src[0]}, {(norm.Affine ? P("weight") : "default")}, {(norm.Affine ? P("bias") : "default")}, {dst}, {mean}, {rstd}, {rowsOf}, {Int(features)}, {Float(norm.Eps)});");
+                break;
+            }
+            case GlobalPoolSpec pool when ShapeInference.IsSequence(node.InputShapes[0]):
+            {
+                int features = node.Output[0];
+                if (pool.IsMax)
+                    w.Line($"{Kernels}.SequencePoolingKernels.MaxForward({src[0]}, {dst}, {(training ? $"{Cast}({Slot(slot!.Aux, node.OutputLength, U, B)})" : "default")}, lengths, batch, seq, {Int(features)});");
+                else
+                    w.Line($"{Kernels}.SequencePoolingKernels.AvgForward({src[0]}, {dst}, lengths, batch, seq, {Int(features)});");
+                break;
+            }
             case DenseSpec dense:
             {
                 bool softmax = dense.Activation == ActivationKind.Softmax;
                 string pre = Kept(slot?.PreActivation ?? -1, node.OutputLength);
                 string act = Operator(softmax ? ActivationKind.None : dense.Activation);
                 string linearOut = softmax && training ? pre : dst;
-                w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, batch, {Int(node.InputLength)}, {Int(dense.Units)});");
-                if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, batch, {Int(dense.Units)});");
+                w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, {B}, {Int(node.InputLength)}, {Int(dense.Units)});");
+                if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, {B}, {Int(dense.Units)});");
                 break;
             }
             case ConvSpec conv:
@@ -170,14 +229,14 @@ internal static partial class ModelEmitter
             case ActivationSpec { Activation: ActivationKind.Softmax }:
             {
                 int cols = node.Output[node.Output.Count - 1];
-                w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols)}, {Int(cols)});");
+                w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 break;
             }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
                 break;
             case DropoutSpec drop:
-                w.Line($"{Kernels}.Dropout.Forward({src[0]}, {dst}, {Slot(slot!.Aux, node.OutputLength)}, {Float(drop.P)}, _dropoutRng);");
+                w.Line($"{Kernels}.Dropout.Forward({src[0]}, {dst}, {Slot(slot!.Aux, node.OutputLength, U, B)}, {Float(drop.P)}, _dropoutRng);");
                 break;
             default:
                 throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");
@@ -218,17 +277,29 @@ internal static partial class ModelEmitter
     /// <summary>Per-example length of tensor <paramref name="tensor"/> (-1: the model input).</summary>
     private static int LengthOf(ModelPlan plan, int tensor) => tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
 
-    private static string PlaceText(Place place, int length) => place.Kind switch
+    private static string PlaceText(Place place, int length, string mult = "batch") => place.Kind switch
     {
         PlaceKind.Input => "input",
         PlaceKind.Output => "output",
-        _ => $"s{place.Slot}.Slice(0, batch * {Int(length)})",
+        _ => $"s{place.Slot}.Slice(0, {mult} * {Int(length)})",
     };
 
-    /// <summary>Row count of a per-example softmax over the last dimension: <c>batch</c> or <c>batch * n</c>.</summary>
-    private static string Rows(int perExample) => perExample == 1 ? "batch" : $"batch * {Int(perExample)}";
+    /// <summary>Row count of a per-example softmax over the last dimension: <c>batch</c> or <c>batch * n</c> (<paramref name="mult"/> for batch).</summary>
+    private static string Rows(int perExample, string mult = "batch") => perExample == 1 ? mult : $"{mult} * {Int(perExample)}";
 
-    private static string Offset(int perExample) => perExample == 0 ? "0" : $"batch * {Int(perExample)}";
+    /// <summary>An arena offset: <paramref name="unit"/> (<c>batch</c>, or <c>rows</c> = batch × T in a sequence model) × the per-example offset.</summary>
+    private static string Offset(int perExample, string unit = "batch") => perExample == 0 ? "0" : $"{unit} * {Int(perExample)}";
 
-    private static string Slot(int offset, int length) => $"t.Slice({Offset(offset)}, batch * {Int(length)})";
+    /// <summary>A region of the training arena: offset in <paramref name="unit"/>s, length in <paramref name="mult"/>s (the tensor's rows).</summary>
+    private static string Slot(int offset, int length, string unit = "batch", string mult = "batch") => $"t.Slice({Offset(offset, unit)}, {mult} * {Int(length)})";
+
+    /// <summary>
+    /// What arena offsets scale with: <c>batch</c>, or <c>rows</c> (= batch × T) in a sequence model, where every region
+    /// is sized for a sequence tensor (a tensor without T needs only <c>batch</c> of its per-example length).
+    /// </summary>
+    private static string Unit(ModelPlan plan) => plan.IsSequence ? "rows" : "batch";
+
+    /// <summary>The row count of tensor <paramref name="tensor"/> (-1: the model input): <c>rows</c> for a sequence tensor, else <c>batch</c>.</summary>
+    private static string Mult(ModelPlan plan, int tensor) =>
+        plan.IsSequence && ShapeInference.IsSequence(tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output) ? "rows" : "batch";
 }

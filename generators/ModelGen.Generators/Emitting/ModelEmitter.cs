@@ -95,10 +95,16 @@ internal static partial class ModelEmitter
 
         return WriteFile(spec, w =>
         {
-            w.Line("/// <summary>Floats per example in the input.</summary>");
+            w.Line(plan.TokenInput ? "/// <summary>Token ids per position of the input (the input is [batch, seq] ids).</summary>"
+                : plan.IsSequence ? "/// <summary>Floats per position in the input (the input is [batch, seq, InputSize]).</summary>" : "/// <summary>Floats per example in the input.</summary>");
             w.Line($"public const int InputSize = {Int(plan.InputLength)};");
-            w.Line("/// <summary>Floats per example in the output.</summary>");
+            w.Line(plan.Final.OutputIsSequence ? "/// <summary>Floats per position in the output (the output is [batch, seq, OutputSize]).</summary>" : "/// <summary>Floats per example in the output.</summary>");
             w.Line($"public const int OutputSize = {Int(plan.Final.OutputLength)};");
+            if (plan.IsSequence)
+            {
+                w.Line("/// <summary>The largest sequence length a call may pass (0: no bound).</summary>");
+                w.Line($"public const int MaxLength = {Int(spec.MaxLength)};");
+            }
             w.Line("/// <summary>Number of parameters (weights, biases and BatchNorm running statistics).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
             w.Line("/// <summary>Per-example input shape.</summary>");
@@ -117,6 +123,8 @@ internal static partial class ModelEmitter
             w.Line($"private const int TrainingArenaLength = {Int(plan.TrainingArenaLength)};");
             w.Line($"private const int TrainingFixedLength = {Int(plan.TrainingFixedLength)}; // batch-independent: BatchNorm statistics");
             w.Line($"private const int GradientArenaLength = {Int(plan.GradientArenaLength)};");
+            if (plan.IsSequence)
+                w.Line($"private const int RowLimit = {Int(new[] { plan.InferenceSlots * plan.SlotLength, plan.TrainingArenaLength, plan.GradientArenaLength + 2 * plan.SlotLength }.Max())}; // floats per row (batch × T) of the largest arena");
             var geometries = nodes.Select(NodeText.GeometryDeclaration).Where(g => g is not null).ToList();
             if (geometries.Count > 0)
             {
@@ -138,6 +146,7 @@ internal static partial class ModelEmitter
             w.Line("private float[] _trainingArena = global::System.Array.Empty<float>();   // [batch × TrainingArenaLength + TrainingFixedLength]");
             w.Line("private float[] _gradientArena = global::System.Array.Empty<float>();   // [batch × (GradientArenaLength + 2 × SlotLength)]");
             w.Line("private int _trainingBatch;   // batch of the last ForwardTrain, which Backward consumes");
+            if (plan.IsSequence) EmitSequenceFields(w, plan);
             var blocks = MembersWithShapes(plan).Where(m => m.Shape.Layer is BlockSpec).ToList();
             foreach (var (member, _) in blocks)
                 w.Line($"private readonly {member.TypeName} {BlockField(member)};");
@@ -217,7 +226,7 @@ internal static partial class ModelEmitter
             w.Line("model.LoadWeights(path);");
             w.Line("return model;");
             w.Close();
-        }, doc, " : global::ModelGen.ITrainable");
+        }, doc, plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
     }
 
     private static string BlockField(MemberSpec member) => "_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Block";
@@ -238,6 +247,15 @@ internal static partial class ModelEmitter
                 w.Line($"global::ModelGen.Initializers.Initialize({View("weight")}, {View("bias")}, fanIn: {Int(fanIn)}, fanOut: {Int(conv.OutChannels * receptive)}, global::ModelGen.Init.{conv.Init}, rng); // {node.Name}");
                 break;
             }
+            case EmbeddingSpec emb:
+                w.Line($"global::ModelGen.Initializers.InitializeEmbedding({View("weight")}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)}, rng); // {node.Name}: N(0, 1), padding row 0");
+                break;
+            case RecurrentSpec rnn:
+                w.Line($"global::ModelGen.Initializers.InitializeRecurrent({NodeParams(node, "p")}, {Int(rnn.Hidden)}, rng); // {node.Name}: U(±1/√hidden), every tensor");
+                break;
+            case LayerNormSpec { Affine: true }:
+                w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
+                break;
             case BatchNormSpec bn:
                 if (bn.Affine) w.Line($"{View("weight")}.Fill(1f); // {node.Name}: γ = 1, β = 0");
                 w.Line($"{View("running_var")}.Fill(1f); // {node.Name}: running mean 0, running variance 1");

@@ -29,6 +29,11 @@ internal static class NodeText
             ActivationSpec a => EmitNames.Describe(a.Activation, a.Slope),
             DropoutSpec d => $"Dropout(p={Num(d.P)})",
             FlattenSpec => "Flatten (a view: no data moves)",
+            EmbeddingSpec e => $"Embedding {e.Vocab}x{e.Dim}" + (e.PaddingIdx >= 0 ? $" padding {e.PaddingIdx}" : ""),
+            RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
+                               + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
+            LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
+            GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
         };
     }
@@ -52,6 +57,8 @@ internal static class NodeText
                 string vertical = conv.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}, {d}, {d}" : $"1, {k}, 1, {s}, 0, {p}, 1, {d}";
                 return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {conv.OutChannels}, {vertical}, {conv.Groups});";
             }
+            case RecurrentSpec rnn:
+                return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:
             {
                 int k = pool.Kernel, s = Stride(pool), p = pool.Padding;

@@ -13,6 +13,8 @@ namespace ModelGen.Generators.Model;
 /// <param name="InputShape">Per-example input shape from <c>[Model(...)]</c>.</param>
 /// <param name="Members">Layer members in declaration order.</param>
 /// <param name="Problems">Declaration problems found while parsing (the model is invalid if any).</param>
+/// <param name="TokenInput">Whether the input was declared as <c>int</c> token ids (<c>InputType = typeof(int)</c>).</param>
+/// <param name="MaxLength">The declared bound on the sequence length, 0 when none.</param>
 internal sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -20,8 +22,16 @@ internal sealed record ModelSpec(
     EquatableArray<string> ContainingTypes,
     EquatableArray<int> InputShape,
     EquatableArray<MemberSpec> Members,
-    EquatableArray<ModelProblem> Problems)
+    EquatableArray<ModelProblem> Problems,
+    bool TokenInput = false,
+    int MaxLength = 0)
 {
+    /// <summary>The symbolic sequence dimension T in shapes (<c>ModelGen.Dim.Seq</c>); only ever the first dimension.</summary>
+    public const int Seq = -1;
+
+    /// <summary>Whether the input has the run-time sequence dimension.</summary>
+    public bool IsSequence => InputShape.Count > 0 && InputShape[0] == Seq;
+
     /// <summary>Fully qualified name as blocks refer to it (<c>global::Ns.Outer.Name</c>).</summary>
     public string FullName => "global::" + HintName;
 }
@@ -153,4 +163,27 @@ internal sealed record MergeSpec(string Name, bool IsConcat, EquatableArray<stri
 internal sealed record BlockSpec(string Name, string TypeName, string ClassName, bool Residual, bool Projection) : LayerSpec(Name)
 {
     public override string Kind => ClassName;
+}
+
+/// <summary><c>[Embedding(vocab, dim)]</c>; <paramref name="PaddingIdx"/> is -1 for none.</summary>
+internal sealed record EmbeddingSpec(string Name, int Vocab, int Dim, int PaddingIdx) : LayerSpec(Name)
+{
+    public override string Kind => "Embedding";
+}
+
+/// <summary><c>[LSTM(hidden)]</c> or <c>[GRU(hidden)]</c>.</summary>
+internal sealed record RecurrentSpec(string Name, bool IsGru, int Hidden, int Layers, bool Bidirectional, bool ReturnSequences, double Dropout) : LayerSpec(Name)
+{
+    public override string Kind => IsGru ? "GRU" : "LSTM";
+
+    /// <summary>Gate rows per hidden unit: 4 (i, f, g, o) or 3 (r, z, n).</summary>
+    public int Gates => IsGru ? 3 : 4;
+
+    public int Directions => Bidirectional ? 2 : 1;
+}
+
+/// <summary><c>[LayerNorm]</c> over the last axis.</summary>
+internal sealed record LayerNormSpec(string Name, double Eps, bool Affine) : LayerSpec(Name)
+{
+    public override string Kind => "LayerNorm";
 }

@@ -53,7 +53,13 @@ internal static class ModelParser
 
         string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : "";
         string hint = (ns.Length > 0 ? ns + "." : "") + string.Concat(containing.Select(c => c.Substring(c.LastIndexOf(' ') + 1) + ".")) + type.Name;
-        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray());
+        var inputType = Named<ITypeSymbol?>(modelAttribute, "InputType", null);
+        bool tokens = inputType?.SpecialType == SpecialType.System_Int32;
+        if (inputType is not null && !tokens && inputType.SpecialType != SpecialType.System_Single)
+            problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "InputType",
+                $"Model '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); the input is float (the default) or int token ids"));
+        int maxLength = Named(modelAttribute, "MaxLength", 0);
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength);
     }
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
@@ -203,6 +209,16 @@ internal static class ModelParser
                 if (inputs.Any(i => i is null)) break;
                 return new MergeSpec(name, kind == "ConcatAttribute", inputs.Select(i => i!).ToEquatableArray());
             }
+            case "ModelGen.EmbeddingAttribute":
+                if (args.Length != 2 || args[0].Value is not int vocab || args[1].Value is not int dim) break;
+                return new EmbeddingSpec(name, vocab, dim, Named(attribute, "PaddingIdx", -1));
+            case "ModelGen.LSTMAttribute":
+            case "ModelGen.GRUAttribute":
+                if (args.Length != 1 || args[0].Value is not int hidden) break;
+                return new RecurrentSpec(name, kind == "GRUAttribute", hidden, Named(attribute, "Layers", 1), Named(attribute, "Bidirectional", false),
+                    Named(attribute, "ReturnSequences", true), Named(attribute, "Dropout", 0.0));
+            case "ModelGen.LayerNormAttribute":
+                return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":
                 problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, member, $"[Residual] member '{member}' must have the type of a [Model] class (the block it wraps)"));
                 return null;

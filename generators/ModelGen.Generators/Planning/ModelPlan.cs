@@ -71,7 +71,14 @@ internal sealed record ModelPlan(
 {
     public bool IsValid => Shapes.IsValid;
 
-    public int InputLength => Spec.InputShape.Aggregate(1, (a, b) => a * b);
+    /// <summary>Per-example input length; per position for a sequence model (token models: 1 id per position).</summary>
+    public int InputLength => ShapeInference.Length(Spec.InputShape);
+
+    /// <summary>Whether the model has the run-time sequence dimension (its arenas then scale with batch × T).</summary>
+    public bool IsSequence => Spec.IsSequence;
+
+    /// <summary>Whether the input is int token ids.</summary>
+    public bool TokenInput => Shapes.Nodes.Count > 0 && Shapes.Nodes[0].Layer is EmbeddingSpec && Shapes.Nodes[0].Inputs[0] < 0;
 
     public GraphNode Final => Shapes.Nodes[Shapes.Nodes.Count - 1];
 }
@@ -96,7 +103,7 @@ internal static class Planner
         // A fused add may run in place only over its skip operand: the product reads the dense layer's input to the end.
         var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
         var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
-        var training = PlanTraining(nodes, spec.InputShape.Aggregate(1, (a, b) => a * b), out int arena, out int fixedLength, out int gradients);
+        var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), out int arena, out int fixedLength, out int gradients);
         return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, fusions, residuals);
     }
 
@@ -246,7 +253,9 @@ internal static class Planner
             }
             int pre = node.Layer is DenseSpec { Activation: not ActivationKind.None } or ConvSpec { Activation: not ActivationKind.None }
                 ? Reserve(node.OutputLength) : -1;
-            int aux = node.Layer is DropoutSpec or PoolSpec { IsMax: true } or GlobalPoolSpec { IsMax: true } ? Reserve(node.OutputLength) : -1;
+            int aux = node.Layer is DropoutSpec or PoolSpec { IsMax: true } or GlobalPoolSpec { IsMax: true } ? Reserve(node.OutputLength)
+                : node.Layer is LayerNormSpec ? Reserve(2 * (node.OutputLength / node.Output[node.Output.Count - 1])) // per normalised row: mean, then 1/std
+                : -1;
             int stats = -1;
             if (node.Layer is BatchNormSpec)
             {

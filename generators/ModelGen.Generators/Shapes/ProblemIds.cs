@@ -44,6 +44,12 @@ internal static class ProblemIds
     public const string RankMismatch = "MG0105";
     /// <summary>A merge combines inputs whose shapes do not fit together.</summary>
     public const string MergeShapeMismatch = "MG0106";
+    /// <summary>A layer that runs over time (LSTM, GRU) receives a tensor without the sequence dimension.</summary>
+    public const string ExpectsSequence = "MG0107";
+    /// <summary>A layer that works only on fixed-size tensors receives a sequence [T, ...].</summary>
+    public const string SequenceNotSupported = "MG0108";
+    /// <summary>Token ids reach a layer other than Embedding, or an Embedding reads floats.</summary>
+    public const string ExpectsTokenIds = "MG0109";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

@@ -32,9 +32,14 @@ internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<i
 internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, EquatableArray<int> Inputs, EquatableArray<EquatableArray<int>> InputShapes,
     EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops)
 {
-    public int InputLength => InputShapes[0].Aggregate(1, (a, b) => a * b);
+    /// <summary>Floats per example of the first input; per position (T excluded) for a sequence tensor.</summary>
+    public int InputLength => ShapeInference.Length(InputShapes[0]);
 
-    public int OutputLength => Output.Aggregate(1, (a, b) => a * b);
+    /// <summary>Floats per example of the output; per position (T excluded) for a sequence tensor.</summary>
+    public int OutputLength => ShapeInference.Length(Output);
+
+    /// <summary>Whether the output has the run-time sequence dimension (so its rows are batch × T).</summary>
+    public bool OutputIsSequence => ShapeInference.IsSequence(Output);
 }
 
 /// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
@@ -61,11 +66,28 @@ internal static class ShapeInference
         ctx.Stack.AddRange(enclosing);
         ctx.Stack.Add(spec.ClassName);
         ctx.Problems.AddRange(spec.Problems);
-        if (spec.InputShape.Count == 0 || spec.InputShape.Any(d => d <= 0))
+        if (spec.InputShape.Count == 0 || spec.InputShape.Skip(1).Any(d => d <= 0) || (spec.InputShape[0] <= 0 && spec.InputShape[0] != ModelSpec.Seq))
         {
             if (!spec.Problems.Any(p => p.Id == ProblemIds.UnboundAttribute && p.Member.Length == 0))
                 ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
-                    $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
+                    spec.InputShape.Skip(1).Contains(ModelSpec.Seq)
+                        ? $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; only the first dimension may be Dim.Seq (sequence tensors are [T, features])"
+                        : $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive (or Dim.Seq first) and at least one is required"));
+            return ctx.Result();
+        }
+        bool firstIsEmbedding = spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
+        bool tokens = spec.TokenInput || firstIsEmbedding;
+        if (tokens && !(spec.InputShape.Count == 1 && spec.IsSequence))
+        {
+            ctx.Problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, "",
+                $"Model '{spec.ClassName}' takes token ids, so its input shape is [Dim.Seq] (T ids per example), not {Format(spec.InputShape)}"));
+            return ctx.Result();
+        }
+        if (spec.MaxLength < 0 || (spec.MaxLength > 0 && !spec.IsSequence))
+        {
+            ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "MaxLength", spec.MaxLength < 0
+                ? $"Model '{spec.ClassName}' has MaxLength = {spec.MaxLength}; it must be positive (or 0 for no bound)"
+                : $"Model '{spec.ClassName}' sets MaxLength but its input {Format(spec.InputShape)} has no sequence dimension (start it with Dim.Seq)"));
             return ctx.Result();
         }
         if (spec.Members.Count == 0 && !spec.Problems.Any(p => p.Member.Length > 0)) // a malformed layer member is still a layer
@@ -77,15 +99,17 @@ internal static class ShapeInference
                 ctx.Problems.Add(new ModelProblem(ProblemIds.DuplicateLayerName, member.PropertyName,
                     $"Layer '{member.PropertyName}' has the weight name '{layer.Name}', which another layer already uses"));
 
-        InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input"), ctx);
+        InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx);
         return ctx.Result();
     }
 
-    private readonly struct Tensor(int node, int[] shape, string description)
+    /// <summary>A tensor in the graph; <paramref name="ids"/> marks the token ids of a token model's input.</summary>
+    private readonly struct Tensor(int node, int[] shape, string description, bool ids = false)
     {
         public int Node { get; } = node;
         public int[] Shape { get; } = shape;
         public string Description { get; } = description;
+        public bool Ids { get; } = ids;
     }
 
     private sealed class Context(Func<string, ModelSpec?> resolve)
@@ -232,6 +256,21 @@ internal static class ShapeInference
         var problems = ctx.Problems;
         int before = problems.Count;
         var inputs = sources.Select(s => s.Shape).ToArray();
+        if ((layer is EmbeddingSpec) != sources[0].Ids || sources.Skip(1).Any(s => s.Ids))
+        {
+            problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, where, layer is EmbeddingSpec
+                ? $"Embedding '{layer.Name}' expects token ids but receives the float tensor {Format(inputs[0])} from {sources[0].Description}; an Embedding reads the input of a token model ([Model(Dim.Seq, InputType = typeof(int))])"
+                : $"{layer.Kind} '{layer.Name}' reads the token ids of the model input; map them to vectors with an [Embedding] layer first"));
+            return null;
+        }
+        if (IsSequence(inputs[0]) && !AcceptsSequence(layer, sources.Count))
+        {
+            problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, where, $"{layer.Kind} '{layer.Name}' receives the sequence {Format(inputs[0])} from {sources[0].Description}, "
+                + (layer is FlattenSpec
+                    ? "which cannot be flattened (T is only known at run time); pool over time with [GlobalAvgPool]/[GlobalMaxPool] or use an LSTM/GRU with ReturnSequences = false"
+                    : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add and GlobalAvgPool/GlobalMaxPool")));
+            return null;
+        }
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, out var ps, out long flops);
         if (outShape is null || problems.Count != before) return null;
         ctx.Nodes.Add(new GraphNode(layer, name, owner, sources.Select(s => s.Node).ToEquatableArray(),
@@ -257,20 +296,31 @@ internal static class ShapeInference
                     Problem(ProblemIds.InvalidHyperParameter, "units", $"Dense '{dense.Name}' has {dense.Units} units; units must be positive");
                     return null;
                 }
-                if (input.Length != 1)
+                bool perPosition = IsSequence(input);
+                if (input.Length != (perPosition ? 2 : 1))
                 {
-                    Problem(ProblemIds.ExpectsFlatInput, "", $"Dense '{dense.Name}' expects a flat input but receives {Format(input)} from {from}; add [Flatten] before it");
+                    Problem(ProblemIds.ExpectsFlatInput, "", perPosition
+                        ? $"Dense '{dense.Name}' expects [T, features] (applied per position) but receives {Format(input)} from {from}"
+                        : $"Dense '{dense.Name}' expects a flat input but receives {Format(input)} from {from}; add [Flatten] before it");
                     return null;
                 }
-                ps.Add(Param("weight", dense.Units, input[0]));
+                int features = input[input.Length - 1];
+                ps.Add(Param("weight", dense.Units, features));
                 if (dense.UseBias) ps.Add(Param("bias", dense.Units));
-                flops = 2L * input[0] * dense.Units;
-                return new[] { dense.Units };
+                flops = 2L * features * dense.Units;
+                return perPosition ? new[] { ModelSpec.Seq, dense.Units } : new[] { dense.Units };
             }
             case ConvSpec conv:
                 return InferConv(conv, input, from, Problem, ps, ref flops, Param);
             case PoolSpec pool:
                 return InferPool(pool, input, from, Problem);
+            case GlobalPoolSpec global when IsSequence(input):
+                if (input.Length != 2)
+                {
+                    Problem(ProblemIds.RankMismatch, "", $"{global.Kind} '{global.Name}' pools a sequence [T, features] over time but receives {Format(input)} from {from}");
+                    return null;
+                }
+                return new[] { input[1] };
             case GlobalPoolSpec global:
                 if (input.Length < 2)
                 {
@@ -365,6 +415,77 @@ internal static class ShapeInference
                 return input;
             case FlattenSpec:
                 return new[] { input.Aggregate(1, (a, b) => a * b) };
+            case EmbeddingSpec emb:
+                if (emb.Vocab <= 0 || emb.Dim <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, emb.Vocab <= 0 ? "vocab" : "dim", $"Embedding '{emb.Name}' has vocab {emb.Vocab} and dim {emb.Dim}; both must be positive");
+                    return null;
+                }
+                if (emb.PaddingIdx < -1 || emb.PaddingIdx >= emb.Vocab)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "PaddingIdx", $"Embedding '{emb.Name}' has PaddingIdx = {emb.PaddingIdx}; it must be a token id in [0, {emb.Vocab}) or -1 for none");
+                    return null;
+                }
+                ps.Add(Param("weight", emb.Vocab, emb.Dim));
+                return input.Concat(new[] { emb.Dim }).ToArray();
+            case RecurrentSpec rnn:
+            {
+                string what = $"{rnn.Kind} '{rnn.Name}'";
+                (string Arg, bool Bad, string Message)[] checks =
+                {
+                    ("hidden", rnn.Hidden <= 0, $"has {rnn.Hidden} hidden features; it must be positive"),
+                    ("Layers", rnn.Layers <= 0, $"has Layers = {rnn.Layers}; it must be positive"),
+                    ("Dropout", !(rnn.Dropout >= 0 && rnn.Dropout < 1), $"has Dropout = {Num(rnn.Dropout)}; it must be in [0, 1)"),
+                };
+                foreach (var check in checks)
+                    if (check.Bad)
+                    {
+                        Problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
+                        return null;
+                    }
+                if (!IsSequence(input) || input.Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}"
+                        + (IsSequence(input) ? "" : "; it runs over time, so its input must keep the sequence dimension (an LSTM/GRU before it needs ReturnSequences = true)"));
+                    return null;
+                }
+                int gateRows = rnn.Gates * rnn.Hidden;
+                for (int l = 0; l < rnn.Layers; l++)
+                {
+                    int inFeatures = l == 0 ? input[1] : rnn.Directions * rnn.Hidden;
+                    for (int d = 0; d < rnn.Directions; d++)
+                    {
+                        string suffix = $"_l{l}" + (d == 1 ? "_reverse" : "");
+                        ps.Add(Param("weight_ih" + suffix, gateRows, inFeatures));
+                        ps.Add(Param("weight_hh" + suffix, gateRows, rnn.Hidden));
+                        ps.Add(Param("bias_ih" + suffix, gateRows));
+                        ps.Add(Param("bias_hh" + suffix, gateRows));
+                        flops += 2L * gateRows * (inFeatures + rnn.Hidden);
+                    }
+                }
+                int outFeatures = rnn.Directions * rnn.Hidden;
+                return rnn.ReturnSequences ? new[] { ModelSpec.Seq, outFeatures } : new[] { outFeatures };
+            }
+            case LayerNormSpec norm:
+            {
+                if (!(norm.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"LayerNorm '{norm.Name}' has Eps = {Num(norm.Eps)}; it must be positive");
+                    return null;
+                }
+                if (IsSequence(input) && input.Length == 1)
+                {
+                    Problem(ProblemIds.RankMismatch, "", $"LayerNorm '{norm.Name}' normalises the last axis, but its input {Format(input)} from {from} has only the sequence axis");
+                    return null;
+                }
+                int features = input[input.Length - 1];
+                if (norm.Affine)
+                {
+                    ps.Add(Param("weight", features));
+                    ps.Add(Param("bias", features));
+                }
+                return input;
+            }
             default:
                 Problem(ProblemIds.UnboundAttribute, "", $"Layer '{layer.Name}' of kind {layer.Kind} is not supported");
                 return null;
@@ -466,5 +587,19 @@ internal static class ShapeInference
     private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Formats a shape as <c>[16, 5, 5]</c>.</summary>
-    public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
+    public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>Whether <paramref name="shape"/> is a sequence tensor (its first dimension is T).</summary>
+    public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && shape[0] == ModelSpec.Seq;
+
+    /// <summary>Floats per example, or per position for a sequence tensor (T excluded).</summary>
+    public static int Length(IEnumerable<int> shape) => shape.Where(d => d != ModelSpec.Seq).Aggregate(1, (a, b) => a * b);
+
+    /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
+    private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
+    {
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec => true,
+        MergeSpec { IsConcat: false } => true,
+        _ => false,
+    };
 }

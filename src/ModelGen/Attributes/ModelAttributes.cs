@@ -10,8 +10,31 @@ public sealed class ModelAttribute : Attribute
     /// <summary>Declares a model with the given per-example input shape (the batch is the leading run-time dimension).</summary>
     public ModelAttribute(params int[] inputShape) => InputShape = inputShape;
 
-    /// <summary>The per-example input shape, e.g. <c>(1, 28, 28)</c> or <c>(784)</c>.</summary>
+    /// <summary>
+    /// The per-example input shape, e.g. <c>(1, 28, 28)</c> or <c>(784)</c>; a sequence model starts it with
+    /// <see cref="Dim.Seq"/>, e.g. <c>(Dim.Seq, 32)</c> for [T, 32] or <c>(Dim.Seq)</c> for [T] token ids.
+    /// </summary>
     public int[] InputShape { get; }
+
+    /// <summary>
+    /// The input's element type: <c>typeof(float)</c> (default) or <c>typeof(int)</c> for token ids, which a model
+    /// whose first layer is <see cref="EmbeddingAttribute"/> reads (inferred from that layer when not set).
+    /// </summary>
+    public Type? InputType { get; set; }
+
+    /// <summary>An optional upper bound on the run-time sequence length (0: none).</summary>
+    public int MaxLength { get; set; }
+}
+
+/// <summary>Symbolic dimensions of a model's input shape.</summary>
+public static class Dim
+{
+    /// <summary>
+    /// The run-time sequence length T, fixed per call (every example of a batch has the same padded length; real
+    /// lengths are a call argument). Only the first input dimension may be <c>Seq</c>. Write <c>using static
+    /// ModelGen.Dim;</c> to spell it <c>[Model(Seq, 32)]</c>.
+    /// </summary>
+    public const int Seq = -1;
 }
 
 /// <summary>Base class of every layer attribute.</summary>

@@ -83,4 +83,39 @@ public static class Initializers
         for (int i = 0; i < values.Length; i++)
             values[i] = (float)(std * rng.NextGaussian());
     }
+
+    /// <summary>
+    /// PyTorch's <c>nn.Embedding</c> initialisation: every element from N(0, 1), then the row <paramref name="paddingIdx"/>
+    /// (if not -1) set to zero.
+    /// </summary>
+    /// <param name="weight">The table [vocab, dim].</param>
+    /// <param name="dim">Features per token.</param>
+    /// <param name="paddingIdx">The padding row, or -1 for none.</param>
+    /// <param name="rng">The seeded generator the draws come from.</param>
+    /// <exception cref="ArgumentException">The table is not a whole number of rows, or the padding row is outside it.</exception>
+    public static void InitializeEmbedding(Span<float> weight, int dim, int paddingIdx, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
+        if (weight.Length % dim != 0)
+            throw new ArgumentException($"Embedding table length {weight.Length} is not a multiple of dim {dim}.", nameof(weight));
+        if (paddingIdx < -1 || paddingIdx >= weight.Length / dim)
+            throw new ArgumentException($"Padding row {paddingIdx} is outside the table's {weight.Length / dim} rows.", nameof(paddingIdx));
+        FillNormal(weight, 1.0, rng);
+        if (paddingIdx >= 0) weight.Slice(paddingIdx * dim, dim).Clear();
+    }
+
+    /// <summary>
+    /// PyTorch's <c>nn.LSTM</c>/<c>nn.GRU</c> initialisation: every weight and bias from U(±1/√hidden), drawn in the
+    /// state-dict order the tensors have in <paramref name="parameters"/>.
+    /// </summary>
+    /// <param name="parameters">All of the layer's tensors, contiguous.</param>
+    /// <param name="hidden">Hidden features per direction.</param>
+    /// <param name="rng">The seeded generator the draws come from.</param>
+    public static void InitializeRecurrent(Span<float> parameters, int hidden, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hidden);
+        FillUniform(parameters, 1.0 / Math.Sqrt(hidden), rng);
+    }
 }

@@ -2,7 +2,11 @@
 // losses, optimizers, serialization and Trainer stay ordinary runtime code, never generated per model.
 namespace ModelGen;
 
-/// <summary>A model that can run inference. Implemented by every class the generator emits.</summary>
+/// <summary>
+/// What every generated model has: shapes, layers and the named parameter buffer (what optimizers and serialization
+/// need). How it runs depends on its input: <see cref="IFeedForwardModel"/> for fixed-size examples,
+/// <see cref="ISequenceModel{TInput}"/> for sequences of a run-time length.
+/// </summary>
 public interface IModel
 {
     /// <summary>Per-example input shape (batch excluded).</summary>
@@ -25,15 +29,58 @@ public interface IModel
 
     /// <summary>The contiguous parameter buffer (all weights and biases; layout given by <see cref="ParameterInfos"/>).</summary>
     Span<float> Parameters { get; }
+}
 
+/// <summary>A model over fixed-size examples (every input dimension known at compile time).</summary>
+public interface IFeedForwardModel : IModel
+{
     /// <summary>Runs inference on <paramref name="batch"/> examples laid out back to back.</summary>
     /// <exception cref="ArgumentException">A span has the wrong length or <paramref name="batch"/> is not positive.</exception>
     void Forward(ReadOnlySpan<float> input, Span<float> output, int batch);
 }
 
+/// <summary>
+/// A model over sequences whose length T is a run-time dimension, fixed per call: the input is [batch, T, ...]
+/// (<typeparamref name="TInput"/> is <c>int</c> for token ids, else <c>float</c>), padded to T, with each example's
+/// real length optionally given; padded positions never affect real positions' outputs.
+/// </summary>
+/// <typeparam name="TInput"><c>int</c> (token ids) or <c>float</c>.</typeparam>
+public interface ISequenceModel<TInput> : IModel where TInput : unmanaged
+{
+    /// <summary>Runs inference on <paramref name="batch"/> sequences of padded length <paramref name="seq"/>.</summary>
+    /// <param name="input">[batch, seq, InputLength] values (token ids: [batch, seq]).</param>
+    /// <param name="output">[batch, seq, OutputLength] for a per-position output, else [batch, OutputLength].</param>
+    /// <param name="batch">Examples in the call.</param>
+    /// <param name="seq">Padded sequence length T.</param>
+    /// <param name="lengths">Real lengths [batch] in [1, seq], or empty when every example has length <paramref name="seq"/>.</param>
+    /// <exception cref="ArgumentException">A span's length does not match, or a length is outside [1, seq].</exception>
+    void Forward(ReadOnlySpan<TInput> input, Span<float> output, int batch, int seq, ReadOnlySpan<int> lengths = default);
+}
+
+/// <summary>A sequence model that can be trained (see <see cref="ITrainable"/> for the contract).</summary>
+/// <remarks>Training is single-caller: do not train one model from several threads at once.</remarks>
+public interface ISequenceTrainable<TInput> : ISequenceModel<TInput> where TInput : unmanaged
+{
+    /// <summary>Gradient buffer with the same layout as <see cref="IModel.Parameters"/>.</summary>
+    Span<float> Gradients { get; }
+
+    /// <summary>Forward pass in training mode (dropout active); keeps what <see cref="Backward"/> needs.</summary>
+    void ForwardTrain(ReadOnlySpan<TInput> input, Span<float> output, int batch, int seq, ReadOnlySpan<int> lengths = default);
+
+    /// <summary>
+    /// Back-propagates <paramref name="dOutput"/> (∂loss/∂output of the last <see cref="ForwardTrain"/>, zero at padded
+    /// positions) and <b>accumulates</b> parameter gradients into <see cref="Gradients"/>. Writes ∂loss/∂input to
+    /// <paramref name="dInput"/> unless it is empty (token models have no input gradient: pass empty).
+    /// </summary>
+    void Backward(ReadOnlySpan<float> dOutput, Span<float> dInput);
+
+    /// <summary>Re-seeds the generator dropout uses during training.</summary>
+    void SeedDropout(ulong seed);
+}
+
 /// <summary>A model that can be trained: a training forward that keeps activations and a generated backward pass.</summary>
 /// <remarks>Training is single-caller: do not train one model from several threads at once.</remarks>
-public interface ITrainable : IModel
+public interface ITrainable : IFeedForwardModel
 {
     /// <summary>Gradient buffer with the same layout as <see cref="IModel.Parameters"/>.</summary>
     Span<float> Gradients { get; }

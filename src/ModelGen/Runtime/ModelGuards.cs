@@ -32,6 +32,73 @@ public static class ModelGuards
             ThrowLength(model, "dInput", dInputLength, batch, inputSize);
     }
 
+    /// <summary>
+    /// Checks the arguments of a sequence model's forward call and returns <c>rows</c> = batch × seq, the row count
+    /// of every sequence tensor, after checking that the largest arena (<paramref name="rowLimit"/> floats per row plus
+    /// <paramref name="fixedLength"/>) fits in an array.
+    /// </summary>
+    /// <exception cref="ArgumentException">Batch or seq is not positive, seq exceeds <paramref name="maxLength"/>, a span's
+    /// length does not match, a real length is outside [1, seq], or batch × seq is too large.</exception>
+    public static int CheckSequence(string model, int inputLength, int outputLength, int batch, int seq, ReadOnlySpan<int> lengths,
+        int inputSize, int outputSize, bool outputIsSequence, int maxLength, int rowLimit, int fixedLength)
+    {
+        if (batch <= 0)
+            ThrowBatch(model, batch);
+        if (seq <= 0)
+            throw new ArgumentException($"{model}: seq must be positive, got {seq}.", nameof(seq));
+        if (maxLength > 0 && seq > maxLength)
+            throw new ArgumentException($"{model}: seq {seq} exceeds the model's MaxLength {maxLength}.", nameof(seq));
+        long rows = (long)batch * seq;
+        long largest = (Array.MaxLength - (long)fixedLength) / Math.Max(1, rowLimit);
+        if (rows > largest)
+            throw new ArgumentException(
+                $"{model}: batch {batch} × seq {seq} = {rows} positions is more than one call supports ({largest}, so that the largest arena of {rowLimit} floats per position fits in an array); split the batch.",
+                nameof(batch));
+        if (inputLength != rows * inputSize)
+            throw new ArgumentException($"{model}: 'input' has {inputLength} elements, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "input");
+        long expectedOutput = (outputIsSequence ? rows : batch) * (long)outputSize;
+        if (outputLength != expectedOutput)
+            throw new ArgumentException(outputIsSequence
+                ? $"{model}: 'output' has {outputLength} floats, expected batch {batch} × seq {seq} × {outputSize} = {expectedOutput}."
+                : $"{model}: 'output' has {outputLength} floats, expected batch {batch} × {outputSize} = {expectedOutput}.", "output");
+        if (!lengths.IsEmpty)
+        {
+            if (lengths.Length != batch)
+                throw new ArgumentException($"{model}: 'lengths' has {lengths.Length} entries, expected one per example ({batch}).", nameof(lengths));
+            for (int b = 0; b < lengths.Length; b++)
+                if ((uint)(lengths[b] - 1) >= (uint)seq)
+                    throw new ArgumentException($"{model}: lengths[{b}] is {lengths[b]}; each real length must be in [1, seq = {seq}].", nameof(lengths));
+        }
+        return (int)rows;
+    }
+
+    /// <summary>Checks a sequence model's backward call against the last training forward (batch, seq).</summary>
+    /// <exception cref="InvalidOperationException">No training forward has run.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match, or a token model is given an input gradient span.</exception>
+    public static void CheckSequenceBackward(string model, int dOutputLength, int dInputLength, int batch, int seq, int inputSize, int outputSize,
+        bool outputIsSequence, bool tokenInput)
+    {
+        if (batch <= 0)
+            throw new InvalidOperationException($"{model}.Backward: call ForwardTrain before Backward.");
+        long rows = (long)batch * seq;
+        long expected = (outputIsSequence ? rows : batch) * (long)outputSize;
+        if (dOutputLength != expected)
+            throw new ArgumentException($"{model}: 'dOutput' has {dOutputLength} floats, expected {expected} (batch {batch}, seq {seq} of the last ForwardTrain).", "dOutput");
+        if (dInputLength != 0 && tokenInput)
+            throw new ArgumentException($"{model}: the input is token ids, which have no gradient; pass an empty dInput.", "dInput");
+        if (dInputLength != 0 && dInputLength != rows * inputSize)
+            throw new ArgumentException($"{model}: 'dInput' has {dInputLength} floats, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "dInput");
+    }
+
+    /// <summary>Checks that a run-time-sized buffer (e.g. a recurrent layer's workspace for this batch and T) fits in an array.</summary>
+    /// <exception cref="ArgumentException">It does not.</exception>
+    public static int ArenaLength(string model, long length)
+    {
+        if ((ulong)length > (ulong)Array.MaxLength)
+            throw new ArgumentException($"{model}: this call needs a buffer of {length} floats, more than an array holds; use a smaller batch or sequence length.", "batch");
+        return (int)length;
+    }
+
     [DoesNotReturn]
     private static void ThrowBatch(string model, int batch) =>
         throw new ArgumentException($"{model}: batch must be positive, got {batch}.", nameof(batch));

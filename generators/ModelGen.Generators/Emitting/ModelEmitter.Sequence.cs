@@ -1,0 +1,96 @@
+// What a sequence model adds to the emitted code: the (input, output, batch, seq, lengths) signatures, the guard
+// that checks them and sizes every arena for rows = batch × T, and the per-call training state backward reads
+// (T, the real lengths, each recurrent layer's kept gates and the shared recurrent workspace). Every tensor keeps
+// its per-position length; a sequence tensor has `rows` rows and a tensor without T (after pooling over time or a
+// final recurrent state) has `batch`.
+using System.Linq;
+using ModelGen.Generators.Common;
+using ModelGen.Generators.Model;
+using ModelGen.Generators.Planning;
+using ModelGen.Generators.Shapes;
+using static ModelGen.Generators.Emitting.EmitNames;
+
+namespace ModelGen.Generators.Emitting;
+
+internal static partial class ModelEmitter
+{
+    /// <summary>The parameter list of Forward and ForwardTrain for a sequence model.</summary>
+    private static string SequenceParameters(ModelPlan plan) =>
+        $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default";
+
+    private static void EmitSequenceDocs(SourceWriter w, ModelPlan plan)
+    {
+        string outRows = plan.Final.OutputIsSequence ? "batch, seq" : "batch";
+        w.Line(plan.TokenInput
+            ? "/// <param name=\"input\">Token ids [batch, seq] (padded), each in [0, vocab).</param>"
+            : "/// <param name=\"input\">[batch, seq, InputSize] (padded) examples back to back.</param>");
+        w.Line($"/// <param name=\"output\">[{outRows}, OutputSize] receives the outputs{(plan.Final.OutputIsSequence ? " (padded positions hold values computed from padding; losses ignore them)" : "")}.</param>");
+        w.Line("/// <param name=\"batch\">Examples in the call.</param>");
+        w.Line("/// <param name=\"seq\">The padded sequence length T of this call.</param>");
+        w.Line("/// <param name=\"lengths\">Each example's real length in [1, seq], or empty when all are <paramref name=\"seq\"/>; padded positions never affect real ones.</param>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq, a length is outside [1, seq], seq exceeds MaxLength, or batch × seq is too large for the arenas.</exception>");
+        if (plan.TokenInput)
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A token id is outside [0, vocab).</exception>");
+    }
+
+    /// <summary>Checks a sequence call and defines <c>rows</c> = batch × seq (overflow-checked against every arena).</summary>
+    private static void EmitSequenceGuard(SourceWriter w, ModelPlan plan) =>
+        w.Line($"int rows = {Guards}.CheckSequence({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, seq, lengths, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, MaxLength, RowLimit, TrainingFixedLength);");
+
+    /// <summary>Remembers what Backward needs of this training call and grows the recurrent buffers (then they stay).</summary>
+    private static void EmitSequenceTrainingState(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("_trainingSeq = seq;");
+        w.Line("_trainingHasLengths = !lengths.IsEmpty;");
+        w.Open("if (!lengths.IsEmpty)");
+        w.Line("if (_trainingLengths.Length < batch) _trainingLengths = new int[batch];");
+        w.Line("lengths.CopyTo(_trainingLengths);");
+        w.Close();
+        var recurrent = plan.Shapes.Nodes.Where(n => n.Layer is RecurrentSpec).ToList();
+        if (recurrent.Count == 0) return;
+        string model = String(plan.Spec.ClassName);
+        foreach (var node in recurrent)
+        {
+            string kept = $"(long)rows * {GeometryField(node.Name)}.TrainingStepLength";
+            w.Line($"if (_{Camel(node.Name)}Kept.Length < {kept}) _{Camel(node.Name)}Kept = new float[{Guards}.ArenaLength({model}, {kept})];");
+        }
+        string work = string.Join(", ", recurrent.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)"));
+        w.Line($"long workspace = {(recurrent.Count == 1 ? work : $"global::System.Math.Max({work})")};");
+        w.Line($"if (_workspace.Length < workspace) _workspace = new float[{Guards}.ArenaLength({model}, workspace)];");
+    }
+
+    /// <summary>The first lines of Backward in a sequence model: the last training call's batch, T, rows and lengths.</summary>
+    private static void EmitSequenceBackwardState(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("int batch = _trainingBatch, seq = _trainingSeq, rows = batch * seq;");
+        w.Line($"{Guards}.CheckSequenceBackward({String(plan.Spec.ClassName)}, dOutput.Length, dInput.Length, batch, seq, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, tokenInput: {Bool(plan.TokenInput)});");
+        w.Line("global::System.ReadOnlySpan<int> lengths = _trainingHasLengths ? new(_trainingLengths, 0, batch) : default;");
+    }
+
+    /// <summary>Fields a sequence model's training keeps between ForwardTrain and Backward.</summary>
+    private static void EmitSequenceFields(SourceWriter w, ModelPlan plan)
+    {
+        w.Line("private int _trainingSeq;   // T of the last ForwardTrain");
+        w.Line("private bool _trainingHasLengths;");
+        w.Line("private int[] _trainingLengths = global::System.Array.Empty<int>();   // [batch] real lengths of the last ForwardTrain");
+        if (!plan.Shapes.Nodes.Any(n => n.Layer is RecurrentSpec)) return;
+        w.Line("private float[] _workspace = global::System.Array.Empty<float>();   // recurrent scratch, shared by the layers (they run one at a time)");
+        foreach (var node in plan.Shapes.Nodes.Where(n => n.Layer is RecurrentSpec))
+            w.Line($"private float[] {KeptField(node)} = global::System.Array.Empty<float>();   // [rows, {GeometryField(node.Name)}.TrainingStepLength] gates and states backward reuses");
+    }
+
+    /// <summary>The field holding what a recurrent node's training forward keeps.</summary>
+    private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";
+
+    /// <summary>A node's whole parameter range (recurrent layers take every tensor as one slice, in state-dict order).</summary>
+    private static string NodeParams(GraphNode node, string buffer) =>
+        $"{buffer}.Slice({OffsetConstant(node.Params[0])}, {Int(node.Params.Sum(p => p.Length))})";
+
+    private static string Camel(string name)
+    {
+        string pascal = Pascal(name);
+        return char.ToLowerInvariant(pascal[0]) + pascal.Substring(1);
+    }
+
+    private static string Bool(bool value) => value ? "true" : "false";
+}

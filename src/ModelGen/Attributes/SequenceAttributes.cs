@@ -1,0 +1,90 @@
+// Sequence layers: token embeddings, recurrent layers and layer normalisation, with PyTorch's semantics,
+// defaults and state-dict names (emb.weight; lstm.weight_ih_l0 ...; norm.weight/bias).
+namespace ModelGen;
+
+/// <summary>
+/// A lookup table of token vectors (PyTorch <c>nn.Embedding</c>): [T] ids → [T, dim], <c>weight</c> [vocab, dim]
+/// initialised from N(0, 1). The first layer of a token model (the model's input is then <c>int</c> ids).
+/// </summary>
+public sealed class EmbeddingAttribute : LayerAttribute
+{
+    /// <summary>Declares an embedding of <paramref name="vocab"/> tokens into <paramref name="dim"/> features.</summary>
+    public EmbeddingAttribute(int vocab, int dim)
+    {
+        Vocab = vocab;
+        Dim = dim;
+    }
+
+    /// <summary>Number of token ids: valid ids are [0, vocab).</summary>
+    public int Vocab { get; }
+
+    /// <summary>Features per token.</summary>
+    public int Dim { get; }
+
+    /// <summary>An id whose row is initialised to zero and receives no gradient (PyTorch <c>padding_idx</c>); -1: none.</summary>
+    public int PaddingIdx { get; set; } = -1;
+}
+
+/// <summary>
+/// Long short-term memory (PyTorch <c>nn.LSTM</c>, batch-first): [T, in] → [T, D·hidden], or [D·hidden] (the last real
+/// step of each direction, as <c>h_n</c>) when <see cref="ReturnSequences"/> is false. Gates i, f, g, o; tensors
+/// <c>weight_ih_l{k}</c> [4H, in], <c>weight_hh_l{k}</c> [4H, H], <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c> (+ <c>_reverse</c>).
+/// </summary>
+public sealed class LSTMAttribute : LayerAttribute
+{
+    /// <summary>Declares an LSTM with <paramref name="hidden"/> features per direction.</summary>
+    public LSTMAttribute(int hidden) => Hidden = hidden;
+
+    /// <summary>Hidden features per direction.</summary>
+    public int Hidden { get; }
+
+    /// <summary>Stacked layers (default 1).</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>Runs a second, reversed direction and concatenates its features (default false).</summary>
+    public bool Bidirectional { get; set; }
+
+    /// <summary>Outputs every step [T, D·H] (default) or only the final state [D·H].</summary>
+    public bool ReturnSequences { get; set; } = true;
+
+    /// <summary>Dropout on the outputs of every layer but the last, in training (PyTorch's <c>dropout</c>).</summary>
+    public double Dropout { get; set; }
+}
+
+/// <summary>
+/// Gated recurrent unit (PyTorch <c>nn.GRU</c>, batch-first), gates r, z, n with
+/// <c>n = tanh(W_in x + b_in + r·(W_hn h + b_hn))</c>; shapes and names as <see cref="LSTMAttribute"/> with 3H rows.
+/// </summary>
+public sealed class GRUAttribute : LayerAttribute
+{
+    /// <summary>Declares a GRU with <paramref name="hidden"/> features per direction.</summary>
+    public GRUAttribute(int hidden) => Hidden = hidden;
+
+    /// <summary>Hidden features per direction.</summary>
+    public int Hidden { get; }
+
+    /// <summary>Stacked layers (default 1).</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>Runs a second, reversed direction and concatenates its features (default false).</summary>
+    public bool Bidirectional { get; set; }
+
+    /// <summary>Outputs every step [T, D·H] (default) or only the final state [D·H].</summary>
+    public bool ReturnSequences { get; set; } = true;
+
+    /// <summary>Dropout on the outputs of every layer but the last, in training (PyTorch's <c>dropout</c>).</summary>
+    public double Dropout { get; set; }
+}
+
+/// <summary>
+/// Layer normalisation over the last axis (PyTorch <c>nn.LayerNorm(lastDim)</c>):
+/// <c>y = (x − mean)/√(var + eps)·weight + bias</c> with the biased variance; works on flat and sequence tensors.
+/// </summary>
+public sealed class LayerNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the variance (default 1e-5).</summary>
+    public double Eps { get; set; } = 1e-5;
+
+    /// <summary>Learn <c>weight</c> (ones) and <c>bias</c> (zeros) (default true).</summary>
+    public bool Affine { get; set; } = true;
+}
