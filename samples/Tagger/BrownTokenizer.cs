@@ -28,7 +28,7 @@ public static class BrownTokenizer
     };
 
     /// <summary>Splits <paramref name="text"/> into Brown-style tokens (see the class remarks).</summary>
-    public static List<string> Tokenize(string text)
+    public static string[] Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var tokens = new List<string>();
@@ -41,7 +41,7 @@ public static class BrownTokenizer
                 AddPiece(pieces[i], tokens);
             }
         }
-        return tokens;
+        return [.. tokens];
     }
 
     private static void AddPiece(string piece, List<string> tokens)
