@@ -94,6 +94,8 @@ internal static class TestPaths
 {
     public static string MnistDirectory { get; } = Find(Path.Combine("samples", "Mnist", "data"));
 
+    public static string BrownDirectory { get; } = Find(Path.Combine("samples", "Tagger", "data"));
+
     private static string Find(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
