@@ -69,7 +69,7 @@ public class ShapeInferenceTests
     [Theory]
     [InlineData(new int[0])]
     [InlineData(new[] { 28, 0 })]
-    [InlineData(new[] { -1 })]
+    [InlineData(new[] { -2 })]   // -1 is Dim.Seq
     public void Infer_BadInputShape_IsReported(int[] input)
     {
         var shapes = ShapeInference.Infer(Spec(input, new FlattenSpec("flat")));

@@ -118,6 +118,19 @@ internal static class DiagnosticDescriptors
         ProblemIds.MergeShapeMismatch, "Merged inputs have mismatched shapes", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.MergeShapeMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0107: "LSTM '{layer}' expects a sequence [T, features] but receives {shape} from {source}".</summary>
+    public static readonly DiagnosticDescriptor ExpectsSequence = new(
+        ProblemIds.ExpectsSequence, "Layer expects a sequence input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ExpectsSequence + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0108: "{kind} '{layer}' receives the sequence {shape} from {source}, but works only on fixed-size tensors".</summary>
+    public static readonly DiagnosticDescriptor SequenceNotSupported = new(
+        ProblemIds.SequenceNotSupported, "Layer does not accept a sequence", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SequenceNotSupported + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0109: "Embedding '{layer}' expects token ids but receives the float tensor {shape}" (or token ids reaching another layer).</summary>
+    public static readonly DiagnosticDescriptor ExpectsTokenIds = new(
+        ProblemIds.ExpectsTokenIds, "Token ids and Embedding do not match", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ExpectsTokenIds + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -160,7 +173,7 @@ internal static class DiagnosticDescriptors
         ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
-        MergeShapeMismatch,
+        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

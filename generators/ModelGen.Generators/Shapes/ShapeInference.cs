@@ -72,7 +72,7 @@ internal static class ShapeInference
                 ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
                     spec.InputShape.Skip(1).Contains(ModelSpec.Seq)
                         ? $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; only the first dimension may be Dim.Seq (sequence tensors are [T, features])"
-                        : $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive (or Dim.Seq first) and at least one is required"));
+                        : $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; every dimension must be positive and at least one is required"));
             return ctx.Result();
         }
         bool firstIsEmbedding = spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };

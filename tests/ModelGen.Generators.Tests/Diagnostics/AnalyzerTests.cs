@@ -211,6 +211,69 @@ public class AnalyzerTests
         Expect.Error("MG0101", 0, "Dense 'fc1' expects a flat input but receives [16, 5, 5] from the model input; add [Flatten] before it"));
 
     [Fact]
+    public Task LstmAfterFinalState_MG0107_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 32)]
+        public partial class Net
+        {
+            [LSTM(64, ReturnSequences = false)] public partial Layer Encoder { get; }
+            [{|#0:LSTM(64)|}] public partial Layer Decoder { get; }
+        }
+        """,
+        // LSTM 'decoder' expects a sequence [T, features] but receives [64] from 'encoder'; it runs over time, ...
+        Expect.Error("MG0107", 0, "LSTM 'decoder' expects a sequence [T, features] but receives [64] from 'encoder'; it runs over time, so its input must keep the sequence dimension (an LSTM/GRU before it needs ReturnSequences = true)"));
+
+    [Fact]
+    public Task GruOnFlatInput_MG0107_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(16)]
+        public partial class Net
+        {
+            [{|#0:GRU(8)|}] public partial Layer Rnn { get; }
+        }
+        """,
+        Expect.Error("MG0107", 0, "GRU 'rnn' expects a sequence [T, features] but receives [16] from the model input; it runs over time, so its input must keep the sequence dimension (an LSTM/GRU before it needs ReturnSequences = true)"));
+
+    [Fact]
+    public Task FlattenOnSequence_MG0108_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(1000, 32)] public partial Layer Emb { get; }
+            [{|#0:Flatten|}] public partial Layer Flat { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        // Flatten 'flat' receives the sequence [T, 32] from 'emb', which cannot be flattened (T is only known at run time); ...
+        Expect.Error("MG0108", 0, "Flatten 'flat' receives the sequence [T, 32] from 'emb', which cannot be flattened (T is only known at run time); pool over time with [GlobalAvgPool]/[GlobalMaxPool] or use an LSTM/GRU with ReturnSequences = false"));
+
+    [Fact]
+    public Task EmbeddingOnFloats_MG0109_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 16)]
+        public partial class Net
+        {
+            [Dense(8)] public partial Layer Proj { get; }
+            [{|#0:Embedding(1000, 32)|}] public partial Layer Emb { get; }
+        }
+        """,
+        // Embedding 'emb' expects token ids but receives the float tensor [T, 8] from 'proj'; ...
+        Expect.Error("MG0109", 0, "Embedding 'emb' expects token ids but receives the float tensor [T, 8] from 'proj'; an Embedding reads the input of a token model ([Model(Dim.Seq, InputType = typeof(int))])"));
+
+    [Fact]
+    public Task DenseOnTokenIds_MG0109_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [{|#0:Dense(8)|}] public partial Layer Proj { get; }
+        }
+        """,
+        // Dense 'proj' reads the token ids of the model input; map them to vectors with an [Embedding] layer first
+        Expect.Error("MG0109", 0, "Dense 'proj' reads the token ids of the model input; map them to vectors with an [Embedding] layer first"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]
