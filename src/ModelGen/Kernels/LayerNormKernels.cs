@@ -60,14 +60,21 @@ public static class LayerNormKernels
         {
             ref float x = ref Unsafe.Add(ref x0, (nint)r * n);   // [features]
             float m0 = RowOps.Sum(ref x, (nuint)n) / n;
-            float sumD = 0f, sumD2 = 0f;
+            double sumD = 0, sumD2 = 0;
             int i = 0;
             if (V512.IsAccelerated) Deviations<Vector512<float>, V512>(ref x, m0, ref i, n, ref sumD, ref sumD2);
             if (V256.IsAccelerated) Deviations<Vector256<float>, V256>(ref x, m0, ref i, n, ref sumD, ref sumD2);
             if (V128.IsAccelerated) Deviations<Vector128<float>, V128>(ref x, m0, ref i, n, ref sumD, ref sumD2);
-            Deviations<float, Scalar>(ref x, m0, ref i, n, ref sumD, ref sumD2);
-            double mu = m0 + (double)sumD / n;
-            double variance = Math.Max(0, ((double)sumD2 - (double)sumD * sumD / n) / n);
+            for (; i < n; i++)
+            {
+                // The tail (and the whole row without SIMD) accumulates in double: one float accumulator over a long
+                // row would drift to ~1e-6 relative, where the vector lanes each see only n/lanes terms.
+                double d = Unsafe.Add(ref x, i) - m0;
+                sumD += d;
+                sumD2 += d * d;
+            }
+            double mu = m0 + sumD / n;
+            double variance = Math.Max(0, (sumD2 - sumD * sumD / n) / n);
             double inv = 1.0 / Math.Sqrt(variance + eps);
             if (!mean.IsEmpty) mean[r] = (float)mu;
             if (!rstd.IsEmpty) rstd[r] = (float)inv;
@@ -226,7 +233,7 @@ public static class LayerNormKernels
     }
 
     /// <summary>Adds Σ d and Σ d² over whole vectors of x[i..n), d = x − shift, and advances i past them.</summary>
-    private static void Deviations<TV, TOps>(ref float x, float shift, ref int i, int n, ref float sum, ref float squares)
+    private static void Deviations<TV, TOps>(ref float x, float shift, ref int i, int n, ref double sum, ref double squares)
         where TV : struct where TOps : ISimdOps<TV>
     {
         if (n - i < TOps.Count) return;

@@ -1,4 +1,4 @@
-// Sequence helpers: the tiled transpose against the naive index formula at sizes around the tile (1, 31, 32, 33, 70),
+// Sequence helpers: the tiled transpose against the naive index formula at sizes around the 16-wide tile (1, 15, 16, 17, 33, 70),
 // its use as its own backward (the adjoint identity ⟨dY, T(x)⟩ = ⟨Tᵀ(dY), x⟩), ZeroPadded touching exactly the padded
 // positions, CheckLengths' messages, overlap and shape validation, and zero allocation.
 using ModelGen.Kernels;
@@ -14,6 +14,8 @@ public class SequenceKernelsTests
     [InlineData(2, 1, 9)]
     [InlineData(2, 9, 1)]
     [InlineData(3, 3, 5)]
+    [InlineData(2, 15, 16)]
+    [InlineData(1, 16, 17)]
     [InlineData(2, 31, 33)]
     [InlineData(1, 32, 32)]
     [InlineData(2, 70, 17)]
