@@ -23,6 +23,46 @@ public abstract class Loss
         return smoothing == 0 ? s_crossEntropy : new CrossEntropyLoss(smoothing);
     }
 
+    /// <summary>PyTorch's default <c>ignore_index</c> for <c>nn.CrossEntropyLoss</c>: -100.</summary>
+    public const int DefaultIgnoreIndex = -100;
+
+    /// <summary>
+    /// Cross-entropy from logits that skips rows labelled <paramref name="ignoreIndex"/> (PyTorch
+    /// <c>nn.CrossEntropyLoss(ignore_index=ignoreIndex)</c>): the mean is over the other rows only, and ignored rows get
+    /// a zero gradient.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The unit is the row of <see cref="Compute"/>'s <c>output</c>, not the example: a sequence model passes its logits
+    /// as <c>batch·seq</c> rows of [classes] with one label per position (the padded positions labelled
+    /// <paramref name="ignoreIndex"/>), so the loss is the mean over the real tokens of the whole batch, as PyTorch's
+    /// <c>cross_entropy(logits.view(-1, C), targets.view(-1))</c>.
+    /// </para>
+    /// <para>
+    /// If every row is ignored, PyTorch returns NaN (0/0); this loss returns 0 and a zero gradient instead, so a batch
+    /// made only of padding leaves the parameters unchanged. Labels other than <paramref name="ignoreIndex"/> must lie
+    /// in [0, classes); <paramref name="ignoreIndex"/> itself may be any value, including a real class (e.g. 0 as the
+    /// padding class).
+    /// </para>
+    /// </remarks>
+    /// <param name="ignoreIndex">The label that marks a row to skip (PyTorch's default is <see cref="DefaultIgnoreIndex"/>).</param>
+    public static Loss CrossEntropyIgnoring(int ignoreIndex) => new CrossEntropyLoss(0f, ignoreIndex);
+
+    /// <summary>
+    /// Cross-entropy with both label smoothing and <c>ignore_index</c>, as PyTorch's
+    /// <c>nn.CrossEntropyLoss(ignore_index=ignoreIndex, label_smoothing=smoothing)</c>: the smoothed loss of each counted
+    /// row, averaged over the counted rows. See <see cref="CrossEntropyIgnoring(int)"/> for rows and the all-ignored case.
+    /// </summary>
+    /// <param name="ignoreIndex">The label that marks a row to skip.</param>
+    /// <param name="smoothing">ε in [0, 1].</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="smoothing"/> is outside [0, 1].</exception>
+    public static Loss CrossEntropyIgnoring(int ignoreIndex, float smoothing)
+    {
+        if (!(smoothing >= 0 && smoothing <= 1))
+            throw new ArgumentOutOfRangeException(nameof(smoothing), smoothing, "Label smoothing must be in [0, 1].");
+        return new CrossEntropyLoss(smoothing, ignoreIndex);
+    }
+
     /// <summary>Mean squared error over all elements (PyTorch <c>nn.MSELoss</c>).</summary>
     public static Loss MeanSquaredError { get; } = new MeanSquaredErrorLoss();
 
@@ -42,11 +82,14 @@ public abstract class Loss
     /// Computes the mean loss over the batch and writes ∂loss/∂output (with the same mean reduction) into <paramref name="dOutput"/>.
     /// </summary>
     /// <param name="output">The model's output [batch, width], with width = output.Length / batch.</param>
-    /// <param name="labels">Class labels [batch] in [0, width) when <see cref="UsesLabels"/>; otherwise ignored.</param>
+    /// <param name="labels">
+    /// Class labels [batch] in [0, width) when <see cref="UsesLabels"/> (or the ignore index, for
+    /// <see cref="CrossEntropyIgnoring(int)"/>); otherwise ignored.
+    /// </param>
     /// <param name="targets">Targets [batch, width] when not <see cref="UsesLabels"/>; otherwise ignored.</param>
     /// <param name="dOutput">Receives the gradient [batch, width] (overwritten, not accumulated).</param>
-    /// <param name="batch">Number of examples (&gt; 0).</param>
-    /// <returns>The mean loss.</returns>
+    /// <param name="batch">Number of rows (&gt; 0): examples, or batch·seq positions for a per-position loss on a sequence.</param>
+    /// <returns>The mean loss (over the rows that are not ignored, for <see cref="CrossEntropyIgnoring(int)"/>).</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive, or a label is outside [0, width).</exception>
     /// <exception cref="ArgumentException">A span's length does not match the batch and width.</exception>
     public abstract float Compute(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, int batch);

@@ -1,0 +1,156 @@
+// libtorch (TorchSharp) reference values for ModelGen's non-recurrent sequence pieces: nn.Embedding with padding_idx,
+// F.layer_norm (affine, weight only, not affine) and F.cross_entropy with ignore_index (with and without label
+// smoothing, ignore_index -100 and a real class), all float32 from fixed seeds. Every case's loss is
+// `f(x).exp().mean()` (cross-entropy: the loss itself), so output gradients are non-uniform; the output gradient is
+// recorded with retain_grad, so ModelGen's backward can be fed exactly what libtorch's autograd fed its own.
+//
+// Writes the fixture tests/ModelGen.Tests/Kernels/Fixtures/layers-libtorch.bin (format below; read by
+// ModelGen.Tests.Kernels.TorchLayersReferenceTests) when given --out PATH, and always runs ModelGen's kernels on the
+// same inputs and prints the largest differences.
+//
+// Fixture format (little endian): "MGLF" magic, int32 version = 1, int32 tensor count, then per tensor:
+// int32 name length + UTF-8 name, byte dtype (0 = float32, 1 = int32), int32 rank, int32[rank] dims, the data.
+using System.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+using K = ModelGen.Kernels;
+
+string? outPath = null;
+for (int i = 0; i < args.Length; i++)
+    if (args[i] == "--out" && i + 1 < args.Length) outPath = args[++i];
+    else { Console.Error.WriteLine("usage: layers-check [--out tests/ModelGen.Tests/Kernels/Fixtures/layers-libtorch.bin]"); return 2; }
+
+var fixture = new List<(string Name, bool IsInt, int[] Shape, float[]? F, int[]? I)>();
+void PutF(string name, Tensor t) => fixture.Add((name, false, t.shape.Select(d => (int)d).ToArray(), t.detach().contiguous().data<float>().ToArray(), null));
+void PutI(string name, Tensor t) => fixture.Add((name, true, t.shape.Select(d => (int)d).ToArray(), null, t.to(ScalarType.Int64).data<long>().ToArray().Select(v => checked((int)v)).ToArray()));
+void PutScalarF(string name, float v) => fixture.Add((name, false, [1], [v], null));
+void PutScalarI(string name, int v) => fixture.Add((name, true, [1], null, [v]));
+
+int failures = 0;
+void Report(string what, float[] expected, ReadOnlySpan<float> actual, double tol)
+{
+    double max = 0;
+    for (int i = 0; i < expected.Length; i++) max = Math.Max(max, Math.Abs(expected[i] - actual[i]) / Math.Max(1.0, Math.Abs(expected[i])));
+    bool ok = max <= tol && expected.Length == actual.Length;
+    if (!ok) failures++;
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {what,-44} max rel diff {max:E2}");
+}
+float[] Data(Tensor t) => t.detach().contiguous().data<float>().ToArray();
+int[] Ints(Tensor t) => t.data<long>().ToArray().Select(v => (int)v).ToArray();
+
+torch.manual_seed(20261207);
+
+// ---- Embedding: ids [3, 5] (repeats, the padding id 2 three times), and one without padding_idx ----
+foreach ((string name, int vocab, int dim, long[] idShape, int? padding) in new[]
+{
+    ("emb.pad", 11, 7, new long[] { 3, 5 }, (int?)2),
+    ("emb.nopad", 6, 33, new long[] { 2, 5 }, null),
+})
+{
+    Tensor ids = torch.randint(0, vocab, idShape, dtype: ScalarType.Int64);
+    if (padding is int p)
+    {
+        ids[0, 1] = torch.tensor((long)p); ids[1, 4] = torch.tensor((long)p); ids[2, 0] = torch.tensor((long)p);
+        ids[2, 3] = ids[0, 2].clone();   // a repeat besides whatever randint gave
+    }
+    Tensor weight0 = torch.randn(vocab, dim);
+    var emb = nn.Embedding_from_pretrained(weight0.clone(), freeze: false, padding_idx: padding);
+    Tensor y = emb.forward(ids);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutI($"{name}.ids", ids); PutF($"{name}.weight", weight0); PutScalarI($"{name}.padding_idx", padding ?? -1);
+    PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!); PutF($"{name}.dweight", emb.weight!.grad!);
+
+    int[] idv = Ints(ids.flatten());
+    float[] o = new float[idv.Length * dim], dw = new float[vocab * dim];
+    K.EmbeddingKernels.Forward(idv, Data(weight0), o, vocab, dim);
+    K.EmbeddingKernels.Backward(idv, Data(y.grad!), dw, vocab, dim, padding ?? -1);
+    Report($"{name} output", Data(y), o, 0);
+    Report($"{name} dweight", Data(emb.weight!.grad!), dw, 1e-6);
+}
+
+// ---- LayerNorm over the last axis ----
+foreach ((string name, long[] shape, bool weight, bool bias, double eps) in new[]
+{
+    ("ln.affine17", new long[] { 2, 3, 17 }, true, true, 1e-5),
+    ("ln.plain100", new long[] { 4, 100 }, false, false, 1e-5),
+    ("ln.affine257", new long[] { 3, 257 }, true, true, 1e-3),
+    ("ln.weightonly3", new long[] { 4, 3 }, true, false, 1e-5),
+    ("ln.affine1", new long[] { 5, 1 }, true, true, 1e-5),
+})
+{
+    int features = (int)shape[^1], rows = (int)(shape.Aggregate(1L, (a, b) => a * b) / features);
+    Tensor x = (torch.randn(shape) * 1.5 + 0.7).requires_grad_();
+    Tensor? w = weight ? (torch.rand(features) + 0.5).requires_grad_() : null;
+    Tensor? b = bias ? torch.randn(features).requires_grad_() : null;
+    Tensor y = F.layer_norm(x, [features], w, b, eps);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutF($"{name}.input", x); PutScalarF($"{name}.eps", (float)eps);
+    if (w is not null) PutF($"{name}.weight", w);
+    if (b is not null) PutF($"{name}.bias", b);
+    PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!); PutF($"{name}.dinput", x.grad!);
+    if (w is not null) PutF($"{name}.dweight", w.grad!);
+    if (b is not null) PutF($"{name}.dbias", b.grad!);
+
+    float[] wv = w is null ? [] : Data(w), bv = b is null ? [] : Data(b);
+    float[] o = new float[rows * features], mean = new float[rows], rstd = new float[rows], dx = new float[o.Length];
+    float[] dw = new float[wv.Length], db = new float[bv.Length];
+    K.LayerNormKernels.Forward(Data(x), wv, bv, o, mean, rstd, rows, features, (float)eps);
+    K.LayerNormKernels.Backward(Data(y.grad!), Data(x), wv, mean, rstd, dx, dw, db, rows, features);
+    Report($"{name} output", Data(y), o, 1e-5);
+    Report($"{name} dinput", Data(x.grad!), dx, 1e-4);
+    if (w is not null) Report($"{name} dweight", Data(w.grad!), dw, 1e-4);
+    if (b is not null) Report($"{name} dbias", Data(b.grad!), db, 1e-4);
+}
+
+// ---- CrossEntropy(ignore_index), mean over the rows that are not ignored ----
+foreach ((string name, int rows, int classes, int ignore, double smoothing) in new[]
+{
+    ("ce.ignore", 12, 7, -100, 0.0),
+    ("ce.ignore.smooth", 12, 7, -100, 0.1),
+    ("ce.ignore0", 10, 5, 0, 0.0),
+    ("ce.seq", 15, 9, -100, 0.0),   // batch 3 × seq 5 with lengths 5, 2, 4: the padded positions labelled -100
+})
+{
+    Tensor x = (torch.randn(rows, classes) * 3).requires_grad_();
+    Tensor labels = torch.randint(0, classes, [rows], dtype: ScalarType.Int64);
+    int[] ignored = name == "ce.seq" ? [7, 8, 9, 14] : name == "ce.ignore0" ? [] : [1, 4, 10];
+    foreach (int r in ignored) labels[r] = torch.tensor((long)ignore);
+    if (name == "ce.ignore0") { labels[2] = torch.tensor(0L); labels[7] = torch.tensor(0L); }
+    Tensor loss = F.cross_entropy(x, labels, ignore_index: ignore, label_smoothing: smoothing);
+    loss.backward();
+    PutF($"{name}.logits", x); PutI($"{name}.labels", labels); PutScalarI($"{name}.ignore_index", ignore);
+    PutScalarF($"{name}.smoothing", (float)smoothing); PutScalarF($"{name}.loss", loss.item<float>()); PutF($"{name}.dlogits", x.grad!);
+
+    var mg = ModelGen.Loss.CrossEntropyIgnoring(ignore, (float)smoothing);
+    float[] d = new float[rows * classes];
+    float value = mg.Compute(Data(x), Ints(labels), default, d, rows);
+    Report($"{name} loss", [loss.item<float>()], [value], 1e-5);
+    Report($"{name} dlogits", Data(x.grad!), d, 1e-4);
+}
+
+Console.WriteLine($"torch {torch.__version__}, {fixture.Count} tensors, {fixture.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b))} values");
+if (outPath is not null)
+{
+    using (var w = new BinaryWriter(File.Create(outPath)))
+    {
+        w.Write(Encoding.ASCII.GetBytes("MGLF"));
+        w.Write(1);
+        w.Write(fixture.Count);
+        foreach (var (tname, isInt, tshape, f, iv) in fixture)
+        {
+            byte[] utf8 = Encoding.UTF8.GetBytes(tname);
+            w.Write(utf8.Length);
+            w.Write(utf8);
+            w.Write((byte)(isInt ? 1 : 0));
+            w.Write(tshape.Length);
+            foreach (int d in tshape) w.Write(d);
+            if (isInt) foreach (int v in iv!) w.Write(v);
+            else foreach (float v in f!) w.Write(v);
+        }
+    }
+    Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length} bytes)");
+}
+return failures == 0 ? 0 : 1;
