@@ -1,0 +1,272 @@
+using ModelGen.Kernels;
+
+namespace ModelGen.Tests.Models;
+
+/// <summary>
+/// Generated sequence models end to end (the kernels are checked in Kernels/): the run-time T, token ids, lengths and
+/// padding, the generated backward against central finite differences, argument errors and zero allocation.
+/// </summary>
+public class SequenceModelTests
+{
+    private static int[] RandomIds(int count, int vocab, int seed)
+    {
+        var rng = new Rng((ulong)seed);
+        var ids = new int[count];
+        for (int i = 0; i < count; i++) ids[i] = rng.NextInt(vocab);
+        return ids;
+    }
+
+    /// <summary>The tagger computed position by position with the kernels, as a reference for the generated wiring.</summary>
+    private static float[] Reference(TokenMlpTagger m, int[] ids)
+    {
+        int rows = ids.Length;
+        var e = new float[rows * 6];
+        EmbeddingKernels.Forward(ids, m.Emb.Parameter("weight"), e, 11, 6);
+        LayerNormKernels.Forward(e, m.Norm.Parameter("weight"), m.Norm.Parameter("bias"), e, default, default, rows, 6, 1e-5f);
+        var h = new float[rows * 5];
+        DenseKernels.Forward(default(TanhActivation), e, m.Hidden.Parameter("weight"), m.Hidden.Parameter("bias"), h, default, rows, 6, 5);
+        var y = new float[rows * 3];
+        DenseKernels.Forward(default(IdentityActivation), h, m.Out.Parameter("weight"), m.Out.Parameter("bias"), y, default, rows, 5, 3);
+        return y;
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 7)]
+    [InlineData(2, 40)]
+    public void Forward_TokenTagger_EqualsThePerPositionReference(int batch, int seq)
+    {
+        var model = new TokenMlpTagger(3);
+        model.Norm.Parameter("weight").Fill(1.3f);
+        var ids = RandomIds(batch * seq, 11, seq);
+        var output = new float[batch * seq * TokenMlpTagger.OutputSize];
+        model.Forward(ids, output, batch, seq);
+        Assert.Equal(Reference(model, ids), output);
+
+        var train = new float[output.Length];
+        model.ForwardTrain(ids, train, batch, seq);
+        Assert.Equal(output, train);   // no dropout: training and inference agree bit for bit
+    }
+
+    [Fact]
+    public void Shapes_ShowTSymbolically()
+    {
+        Assert.Equal(new[] { Dim.Seq }, TokenMlpTagger.InputShape.ToArray());
+        Assert.Equal(new[] { Dim.Seq, 3 }, TokenMlpTagger.OutputShape.ToArray());
+        Assert.Equal(1, TokenMlpTagger.InputSize);
+        Assert.Equal(3, TokenMlpTagger.OutputSize);
+        Assert.Equal(40, TokenMlpTagger.MaxLength);
+        Assert.Contains("[T, 6]", TokenMlpTagger.Summary());
+        Assert.Equal(new[] { "emb.weight", "norm.weight", "norm.bias", "hidden.weight", "hidden.bias", "out.weight", "out.bias" },
+            new TokenMlpTagger().ParameterInfos.Select(p => p.Name));
+    }
+
+    [Fact]
+    public void Constructor_EmbeddingPaddingRowIsZero_LayerNormIsIdentityAffine()
+    {
+        var model = new TokenMlpTagger(5);
+        Assert.All(model.Emb.Parameter("weight").Slice(0, 6).ToArray(), v => Assert.Equal(0f, v));
+        Assert.Contains(model.Emb.Parameter("weight").Slice(6).ToArray(), v => v != 0);
+        Assert.All(model.Norm.Parameter("weight").ToArray(), v => Assert.Equal(1f, v));
+        Assert.All(model.Norm.Parameter("bias").ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    /// <summary>Pooled models: padded positions (whatever they hold) never change an example's output.</summary>
+    [Fact]
+    public void Forward_PooledWithLengths_EqualsEachExampleAloneAtItsRealLength()
+    {
+        var model = new SeqPoolNet(2);
+        int[] lengths = { 5, 1, 3 };
+        const int seq = 5;
+        var input = ModelTestData.RandomArray(3 * seq * 4, 8, 3);
+        var output = new float[3 * 2];
+        model.Forward(input, output, 3, seq, lengths);
+        for (int b = 0; b < 3; b++)
+        {
+            var alone = new float[2];
+            model.Forward(input.AsSpan(b * seq * 4, lengths[b] * 4), alone, 1, lengths[b]);
+            Assert.Equal(alone, output.AsSpan(b * 2, 2).ToArray());
+        }
+        // Garbage in padded positions changes nothing.
+        for (int b = 0; b < 3; b++)
+            input.AsSpan((b * seq + lengths[b]) * 4, (seq - lengths[b]) * 4).Fill(1e6f);
+        var again = new float[output.Length];
+        model.Forward(input, again, 3, seq, lengths);
+        Assert.Equal(output, again);
+    }
+
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier) };
+
+    /// <summary>
+    /// The generated backward of each network against central finite differences of its training forward, with
+    /// variable lengths; the loss weights padded positions by zero, as a masked loss does.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Networks))]
+    public void Backward_WithLengths_MatchesFiniteDifferences(string network)
+    {
+        const int batch = 3, seq = 4;
+        int[] lengths = { 4, 2, 3 };
+        var (model, forward, backward, outputPerPosition, gradients) = network switch
+        {
+            nameof(TokenMlpTagger) => Token(new TokenMlpTagger(7), 11, TokenMlpTagger.OutputSize, perPosition: true),
+            nameof(TokenAvgClassifier) => Token(new TokenAvgClassifier(7), 9, TokenAvgClassifier.OutputSize, perPosition: false),
+            _ => Floats(new SeqPoolNet(7)),
+        };
+        var weights = ModelTestData.RandomArray(batch * (outputPerPosition ? seq : 1) * OutputSize(model), 31);
+        if (outputPerPosition)
+            for (int b = 0; b < batch; b++)
+                weights.AsSpan((b * seq + lengths[b]) * OutputSize(model), (seq - lengths[b]) * OutputSize(model)).Clear();
+        var output = new float[weights.Length];
+
+        gradients().Clear();
+        forward(output, batch, seq, lengths);
+        backward(weights);
+        var analytic = gradients().ToArray();
+
+        double Loss()
+        {
+            forward(output, batch, seq, lengths);
+            double sum = 0;
+            for (int j = 0; j < output.Length; j++) sum += (double)weights[j] * output[j];
+            return sum;
+        }
+        foreach (var info in model.ParameterInfos)
+            for (int i = 0; i < info.Length; i++)
+            {
+                var values = model.Parameters;
+                const float h = 1e-2f;
+                float saved = values[info.Offset + i];
+                values[info.Offset + i] = saved + h;
+                double plus = Loss();
+                model.Parameters[info.Offset + i] = saved - h;
+                double minus = Loss();
+                model.Parameters[info.Offset + i] = saved;
+                double expected = (plus - minus) / (2 * h);
+                float actual = analytic[info.Offset + i];
+                Assert.True(Math.Abs(expected - actual) <= 3e-3 + 2e-2 * Math.Abs(expected), $"{network} {info.Name}[{i}]: finite difference {expected}, backward {actual}");
+            }
+    }
+
+    private static int OutputSize(IModel model) => model.OutputLength;
+
+    private delegate void ForwardCall(float[] output, int batch, int seq, int[] lengths);
+
+    private delegate Span<float> GradientsOf();
+
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Token(ISequenceTrainable<int> model, int vocab, int outputSize, bool perPosition)
+    {
+        var ids = RandomIds(3 * 4, vocab, 5);
+        ids[1 * 4 + 3] = vocab - 1;   // padded positions may hold any valid id
+        return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
+    }
+
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(SeqPoolNet model)
+    {
+        var input = ModelTestData.RandomArray(3 * 4 * 4, 6, 2);
+        return (model, (o, b, s, l) => model.ForwardTrain(input, o, b, s, l), w => model.Backward(w, new float[input.Length]), false, () => model.Gradients);
+    }
+
+    [Fact]
+    public void Backward_FloatSequence_InputGradientMatchesFiniteDifferences()
+    {
+        var model = new SeqPoolNet(4);
+        const int batch = 2, seq = 3;
+        int[] lengths = { 3, 2 };
+        var input = ModelTestData.RandomArray(batch * seq * 4, 12, 2);
+        var weights = ModelTestData.RandomArray(batch * 2, 13);
+        var output = new float[weights.Length];
+        var dInput = new float[input.Length];
+        model.ForwardTrain(input, output, batch, seq, lengths);
+        model.Backward(weights, dInput);
+        for (int i = 0; i < input.Length; i++)
+        {
+            const float h = 1e-2f;
+            float saved = input[i];
+            input[i] = saved + h;
+            model.ForwardTrain(input, output, batch, seq, lengths);
+            double plus = weights.Select((w, j) => (double)w * output[j]).Sum();
+            input[i] = saved - h;
+            model.ForwardTrain(input, output, batch, seq, lengths);
+            double minus = weights.Select((w, j) => (double)w * output[j]).Sum();
+            input[i] = saved;
+            double expected = (plus - minus) / (2 * h);
+            Assert.True(Math.Abs(expected - dInput[i]) <= 3e-3 + 2e-2 * Math.Abs(expected), $"input[{i}]: finite difference {expected}, backward {dInput[i]}");
+        }
+        // Padded positions get no gradient.
+        Assert.All(dInput.AsSpan((1 * seq + 2) * 4, 4).ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    /// <summary>Max pooling over time: the gradient reaches each example's argmax among its real positions only.</summary>
+    [Fact]
+    public void Backward_MaxOverTime_RoutesToTheRealArgmax()
+    {
+        var model = new SeqMaxNet(3);
+        const int batch = 2, seq = 4;
+        int[] lengths = { 4, 2 };
+        var input = ModelTestData.RandomArray(batch * seq * 3, 14, 2);
+        input[(1 * seq + 3) * 3] = 100f;   // padding larger than every real value
+        var output = new float[batch * 2];
+        var dOutput = ModelTestData.RandomArray(output.Length, 15);
+        var dInput = new float[input.Length];
+        model.ForwardTrain(input, output, batch, seq, lengths);
+        model.Backward(dOutput, dInput);
+
+        var pooled = new float[batch * 3];
+        var argmax = new int[batch * 3];
+        SequencePoolingKernels.MaxForward(input, pooled, argmax, lengths, batch, seq, 3);
+        var dPooled = new float[pooled.Length];
+        DenseKernels.Backward(default(IdentityActivation), dOutput, default, default, pooled, model.Out.Parameter("weight"), default, new float[6], new float[2], dPooled, batch, 3, 2);
+        var expected = new float[input.Length];
+        SequencePoolingKernels.MaxBackward(dPooled, argmax, expected, batch, seq, 3);
+        Assert.Equal(expected, dInput);
+        Assert.Equal(0f, dInput[(1 * seq + 3) * 3]);
+    }
+
+    [Fact]
+    public void Calls_InSteadyState_AllocateNothing()
+    {
+        var model = new TokenAvgClassifier(1);
+        const int batch = 4, seq = 9;
+        var ids = RandomIds(batch * seq, 9, 2);
+        int[] lengths = { 9, 3, 5, 1 };
+        var output = new float[batch * TokenAvgClassifier.OutputSize];
+        var dOutput = ModelTestData.RandomArray(output.Length, 3);
+        void Step()
+        {
+            model.Forward(ids, output, batch, seq, lengths);
+            model.ForwardTrain(ids, output, batch, seq, lengths);
+            model.Backward(dOutput, default);
+        }
+        Step();
+        Step();
+        long least = long.MaxValue;
+        for (int window = 0; window < 3 && least > 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) Step();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
+    }
+
+    [Fact]
+    public void Forward_BadArguments_NameWhatIsWrong()
+    {
+        var model = new TokenMlpTagger(1);
+        var output = new float[2 * 3 * 3];
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(new[] { 1, 2, 3, 4, 11, 0 }, output, 2, 3));
+        Assert.Contains("11", bad.Message);
+        var length = Assert.Throws<ArgumentException>(() => model.Forward(new int[6], output, 2, 3, new[] { 3, 4 }));
+        Assert.Contains("lengths[1] is 4", length.Message);
+        var shape = Assert.Throws<ArgumentException>(() => model.Forward(new int[5], output, 2, 3));
+        Assert.Contains("expected batch 2 × seq 3 × 1 = 6", shape.Message);
+        var tooLong = Assert.Throws<ArgumentException>(() => model.Forward(new int[41], new float[41 * 3], 1, 41));
+        Assert.Contains("exceeds the model's MaxLength 40", tooLong.Message);
+        var huge = Assert.Throws<ArgumentException>(() => new TokenAvgClassifier().Forward(default, default, 1 << 20, 1 << 12));
+        Assert.Contains("more than one call supports", huge.Message);
+        model.ForwardTrain(new int[6], output, 2, 3);
+        var dInput = Assert.Throws<ArgumentException>(() => model.Backward(output, new float[6]));
+        Assert.Contains("token ids, which have no gradient", dInput.Message);
+    }
+}

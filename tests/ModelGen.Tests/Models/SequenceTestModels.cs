@@ -1,0 +1,42 @@
+// Sequence models for the end-to-end tests: token ids, per-position layers, LayerNorm, pooling over time, a run-time T.
+namespace ModelGen.Tests.Models;
+
+/// <summary>A per-position token tagger without recurrence: Embedding (padding row), LayerNorm, two Dense layers.</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 40)]
+public partial class TokenMlpTagger
+{
+    [Embedding(11, 6, PaddingIdx = 0)]         public partial Layer Emb { get; }
+    [LayerNorm]                                public partial Layer Norm { get; }
+    [Dense(5, Activation = Activation.Tanh)]   public partial Layer Hidden { get; }
+    [Dense(3)]                                 public partial Layer Out { get; }
+}
+
+/// <summary>Float sequences averaged over their real positions into one vector per example.</summary>
+[Model(Dim.Seq, 4)]
+public partial class SeqPoolNet
+{
+    [Dense(7, Activation = Activation.Tanh)] public partial Layer Proj { get; }
+    [LayerNorm(Eps = 1e-3)]                  public partial Layer Norm { get; }
+    [GlobalAvgPool]                          public partial Layer Pool { get; }
+    [Dense(2)]                               public partial Layer Out { get; }
+}
+
+/// <summary>The maximum over real positions (not smooth: checked against the kernels rather than finite differences).</summary>
+[Model(Dim.Seq, 3)]
+public partial class SeqMaxNet
+{
+    [GlobalMaxPool] public partial Layer Pool { get; }
+    [Dense(2)]      public partial Layer Out { get; }
+}
+
+/// <summary>Average pooling over time after a residual per-position block and dropout.</summary>
+[Model(Dim.Seq, InputType = typeof(int))]
+public partial class TokenAvgClassifier
+{
+    [Embedding(9, 5)]                              public partial Layer Emb { get; }
+    [Dense(5, Activation = Activation.ReLU)]       public partial Layer Mix { get; }
+    [Add(nameof(Emb), nameof(Mix))]                public partial Layer Sum { get; }
+    [Dropout(0.3)]                                 public partial Layer Drop { get; }
+    [GlobalAvgPool]                                public partial Layer Pool { get; }
+    [Dense(3)]                                     public partial Layer Out { get; }
+}
