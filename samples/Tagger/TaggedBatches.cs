@@ -91,6 +91,9 @@ public sealed class EncodedSentences
     /// <summary>Number of tokens of sentence <paramref name="index"/>.</summary>
     public int Length(int index) => _starts[index + 1] - _starts[index];
 
+    /// <summary>Offset of sentence <paramref name="index"/>'s first token among all tokens (sentences back to back).</summary>
+    public int Start(int index) => _starts[index];
+
     /// <summary>Word ids of sentence <paramref name="index"/>.</summary>
     public ReadOnlySpan<int> WordIds(int index) => _words.AsSpan(_starts[index], Length(index));
 
