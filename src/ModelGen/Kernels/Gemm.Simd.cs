@@ -63,6 +63,26 @@ internal static class Simd
         return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) + Unsafe.BitCast<TV, Vector128<float>>(b));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Subtract<TV>(TV a, TV b) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) - Unsafe.BitCast<TV, Vector512<float>>(b));
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) - Unsafe.BitCast<TV, Vector256<float>>(b));
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) - Unsafe.BitCast<TV, Vector128<float>>(b));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Multiply<TV>(TV a, TV b) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) * Unsafe.BitCast<TV, Vector512<float>>(b));
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) * Unsafe.BitCast<TV, Vector256<float>>(b));
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) * Unsafe.BitCast<TV, Vector128<float>>(b));
+    }
+
     /// <summary>
     /// The horizontal sums of four vectors at once, as lanes 0-3 of the result. Each sum is a fixed pairwise tree
     /// (for 8 lanes: ((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7)); 16 lanes first add the two halves lane by lane), the same

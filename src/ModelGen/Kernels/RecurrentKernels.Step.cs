@@ -1,0 +1,657 @@
+// The per-step work of the LSTM/GRU recurrence (RecurrentKernels.cs drives it over layers, directions and time).
+// Forward, one step for the active rows of the batch: gates = x-projection (precomputed for all steps by one GEMM)
+// + bias + h_{t-1}·W_hhᵀ, then the cell update. Two vector paths, chosen by batch (never by alignment):
+//  * Packed (batch >= PackedMinBatch): W_hh is repacked once per call so that, for a block of w hidden units (w = the
+//    vector width), the G gate rows of those units lie side by side for every k: panel[k][gate][w]. A register tile of
+//    up to 6 batch rows x G gate vectors accumulates h_{t-1}[r, k]·panel[k] (broadcast-FMA, no horizontal sums), and the
+//    gate nonlinearities and the cell update run on the accumulators while they are still in registers.
+//  * Dot (small batch, and batch-1 GEMV): the packing would cost as much as the steps, so W_hh is read as it lies by
+//    Gemm's dot-product path into a [rows, G·H] scratch (in L1), and the cell update runs over that.
+// Backward through time, one step: dh_t = dOut_t + dGh_{t+1}·W_hh (plus the carried terms), fused the same way: a
+// register tile of rows x up to 4 unit vectors accumulates dGh_{t+1}[r, k]·W_hh[k, j..j+w) (W_hh's natural layout is
+// already [G·H, H], so nothing is packed), then the cell's backward formulas produce this step's gate gradients.
+// Hidden sizes that are not a multiple of w run their last unit vector zero-padded and finish its valid lanes in scalar
+// code; without hardware vectors everything runs through Gemm's scalar path and the scalar cell formulas.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace ModelGen.Kernels;
+
+/// <summary>Pointers of one batch row for one forward step (rows may sit at different times: see RecurrentKernels).</summary>
+internal unsafe struct StepRow
+{
+    /// <summary>[H] h_{t-1}: the previous step's output, h_0, or zeros.</summary>
+    public float* HPrev;
+    /// <summary>[G·H] the input projection W_ih·x_t (no bias); the training forward overwrites it with the activated gates.</summary>
+    public float* Gates;
+    /// <summary>[H] h_t.</summary>
+    public float* HOut;
+    /// <summary>[H] LSTM c_{t-1} (c_0 or zeros at the first step).</summary>
+    public float* CPrev;
+    /// <summary>[H] LSTM c_t; the same memory as <see cref="CPrev"/> at inference, where c is updated in place.</summary>
+    public float* COut;
+    /// <summary>[H] training only: LSTM tanh(c_t); GRU W_hn·h_{t-1} + b_hn.</summary>
+    public float* Aux;
+}
+
+/// <summary>Pointers of one batch row for one backward step.</summary>
+internal unsafe struct BackRow
+{
+    /// <summary>[G·H] hidden-side gate gradient of the step after this one in forward time (zeros at the last real step).</summary>
+    public float* DGNext;
+    /// <summary>[H] gradient reaching h_t from above (the output gradient or the next layer's input gradient).</summary>
+    public float* DHOut;
+    /// <summary>[G·H] activated gates kept by the training forward.</summary>
+    public float* Gates;
+    /// <summary>[H] LSTM tanh(c_t); GRU W_hn·h_{t-1} + b_hn.</summary>
+    public float* Aux;
+    /// <summary>[H] LSTM c_{t-1}; GRU h_{t-1} (zeros at the first step).</summary>
+    public float* Prev;
+    /// <summary>[H] in: the gradient carried from step t+1 (LSTM dc_{t+1}·f_{t+1}; GRU dh_{t+1}·z_{t+1}); out: this step's.</summary>
+    public float* Carry;
+    /// <summary>[G·H] gradient of the input-side pre-activations (feeds dW_ih, db_ih and dx).</summary>
+    public float* DGx;
+    /// <summary>[G·H] gradient of the hidden-side pre-activations (feeds dW_hh, db_hh and the recurrence); LSTM: the same as <see cref="DGx"/>.</summary>
+    public float* DGh;
+}
+
+/// <summary>Per layer-direction constants of the forward cell update.</summary>
+internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train)
+{
+    public readonly int H = hidden;
+    /// <summary>[G·H] b_ih + b_hh (GRU's n gate: b_in only, as b_hn sits inside r ⊙ (·)).</summary>
+    public readonly float* Bias = bias;
+    /// <summary>[H] GRU b_hn.</summary>
+    public readonly float* BiasHn = biasHn;
+    /// <summary>Keep the activated gates and the auxiliary plane for backward.</summary>
+    public readonly bool Train = train;
+}
+
+/// <summary>A recurrent cell's element-wise forward and backward, at a vector width and in scalar form.</summary>
+/// <remarks>a0..a3 are the hidden-side accumulators Σ_k h_{t-1}[k]·W_hh[gate·H + j, k] of the gates in PyTorch order.</remarks>
+internal unsafe interface IRecurrentCell
+{
+    static abstract int Gates { get; }
+    static abstract void Forward<TV>(StepRow* row, int j, TV a0, TV a1, TV a2, TV a3, in CellArgs args) where TV : struct;
+    static abstract void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args);
+    static abstract void Backward<TV>(BackRow* row, int j, TV dhRec, int hidden) where TV : struct;
+    static abstract void BackwardScalar(BackRow* row, int j, float dhRec, int hidden);
+}
+
+/// <summary>
+/// LSTM (PyTorch nn.LSTM): i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(W_if x + b_if + W_hf h + b_hf),
+/// g = tanh(W_ig x + b_ig + W_hg h + b_hg), o = σ(W_io x + b_io + W_ho h + b_ho), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c').
+/// </summary>
+/// <remarks>
+/// Backward, with dh = ∂L/∂h' (from above and from step t+1) and dc = ∂L/∂c' = dc_carried + dh ⊙ o ⊙ (1 − tanh²c'):
+/// d(pre_o) = dh ⊙ tanh c' ⊙ o(1 − o); d(pre_i) = dc ⊙ g ⊙ i(1 − i); d(pre_g) = dc ⊙ i ⊙ (1 − g²);
+/// d(pre_f) = dc ⊙ c ⊙ f(1 − f); the carry to step t−1 is dc ⊙ f. 1 − y² is evaluated as (1 − y)(1 + y).
+/// </remarks>
+internal readonly unsafe struct LstmCell : IRecurrentCell
+{
+    public static int Gates => 4;
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Forward<TV>(StepRow* row, int j, TV a0, TV a1, TV a2, TV a3, in CellArgs args) where TV : struct
+    {
+        int h = args.H;
+        float* x = row->Gates + j, b = args.Bias + j;
+        TV i = RecurrentMath.Sigmoid(Simd.Add(a0, Simd.Add(Simd.Load<TV>(x), Simd.Load<TV>(b))));
+        TV f = RecurrentMath.Sigmoid(Simd.Add(a1, Simd.Add(Simd.Load<TV>(x + h), Simd.Load<TV>(b + h))));
+        TV g = RecurrentMath.Tanh(Simd.Add(a2, Simd.Add(Simd.Load<TV>(x + 2 * h), Simd.Load<TV>(b + 2 * h))));
+        TV o = RecurrentMath.Sigmoid(Simd.Add(a3, Simd.Add(Simd.Load<TV>(x + 3 * h), Simd.Load<TV>(b + 3 * h))));
+        TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
+        TV tc = RecurrentMath.Tanh(c);
+        Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
+        Simd.Store(row->COut + j, c);
+        if (args.Train)
+        {
+            Simd.Store(x, i);
+            Simd.Store(x + h, f);
+            Simd.Store(x + 2 * h, g);
+            Simd.Store(x + 3 * h, o);
+            Simd.Store(row->Aux + j, tc);
+        }
+    }
+
+    public static void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args)
+    {
+        int h = args.H;
+        float* x = row->Gates + j, b = args.Bias + j;
+        float i = VectorMath.Sigmoid(a0 + (x[0] + b[0]));
+        float f = VectorMath.Sigmoid(a1 + (x[h] + b[h]));
+        float g = VectorMath.Tanh(a2 + (x[2 * h] + b[2 * h]));
+        float o = VectorMath.Sigmoid(a3 + (x[3 * h] + b[3 * h]));
+        float c = float.MultiplyAddEstimate(f, row->CPrev[j], i * g);
+        float tc = VectorMath.Tanh(c);
+        row->HOut[j] = o * tc;
+        row->COut[j] = c;
+        if (args.Train)
+        {
+            x[0] = i;
+            x[h] = f;
+            x[2 * h] = g;
+            x[3 * h] = o;
+            row->Aux[j] = tc;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Backward<TV>(BackRow* row, int j, TV dhRec, int h) where TV : struct
+    {
+        float* gt = row->Gates + j;
+        TV i = Simd.Load<TV>(gt), f = Simd.Load<TV>(gt + h), g = Simd.Load<TV>(gt + 2 * h), o = Simd.Load<TV>(gt + 3 * h);
+        TV tc = Simd.Load<TV>(row->Aux + j), one = Simd.Broadcast<TV>(1f);
+        TV dh = Simd.Add(dhRec, Simd.Load<TV>(row->DHOut + j));
+        TV dc = Simd.Fma(Simd.Multiply(dh, o), Simd.Multiply(Simd.Subtract(one, tc), Simd.Add(one, tc)), Simd.Load<TV>(row->Carry + j));
+        TV dO = Simd.Multiply(Simd.Multiply(dh, tc), Simd.Multiply(o, Simd.Subtract(one, o)));
+        TV dI = Simd.Multiply(Simd.Multiply(dc, g), Simd.Multiply(i, Simd.Subtract(one, i)));
+        TV dG = Simd.Multiply(Simd.Multiply(dc, i), Simd.Multiply(Simd.Subtract(one, g), Simd.Add(one, g)));
+        TV dF = Simd.Multiply(Simd.Multiply(dc, Simd.Load<TV>(row->Prev + j)), Simd.Multiply(f, Simd.Subtract(one, f)));
+        Simd.Store(row->Carry + j, Simd.Multiply(dc, f));
+        float* d = row->DGx + j;
+        Simd.Store(d, dI);
+        Simd.Store(d + h, dF);
+        Simd.Store(d + 2 * h, dG);
+        Simd.Store(d + 3 * h, dO);
+    }
+
+    public static void BackwardScalar(BackRow* row, int j, float dhRec, int h)
+    {
+        float* gt = row->Gates + j;
+        float i = gt[0], f = gt[h], g = gt[2 * h], o = gt[3 * h], tc = row->Aux[j];
+        float dh = dhRec + row->DHOut[j];
+        float dc = float.MultiplyAddEstimate(dh * o, (1f - tc) * (1f + tc), row->Carry[j]);
+        float* d = row->DGx + j;
+        d[0] = dc * g * (i * (1f - i));
+        d[h] = dc * row->Prev[j] * (f * (1f - f));
+        d[2 * h] = dc * i * ((1f - g) * (1f + g));
+        d[3 * h] = dh * tc * (o * (1f - o));
+        row->Carry[j] = dc * f;
+    }
+}
+
+/// <summary>
+/// GRU (PyTorch nn.GRU): r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+/// n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h  (computed as n + z ⊙ (h − n)).
+/// </summary>
+/// <remarks>
+/// Backward, with dh = ∂L/∂h' (from above, from step t+1 through W_hh, and the carried dh_{t+1} ⊙ z_{t+1}):
+/// d(pre_n) = dh ⊙ (1 − z) ⊙ (1 − n²); d(pre_z) = dh ⊙ (h − n) ⊙ z(1 − z); with hn = W_hn h + b_hn,
+/// d(hn) = d(pre_n) ⊙ r and d(pre_r) = d(pre_n) ⊙ hn ⊙ r(1 − r). The input side sees d(pre_n), the hidden side d(hn);
+/// the carry to step t−1 is dh ⊙ z.
+/// </remarks>
+internal readonly unsafe struct GruCell : IRecurrentCell
+{
+    public static int Gates => 3;
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Forward<TV>(StepRow* row, int j, TV a0, TV a1, TV a2, TV a3, in CellArgs args) where TV : struct
+    {
+        int h = args.H;
+        float* x = row->Gates + j, b = args.Bias + j;
+        TV r = RecurrentMath.Sigmoid(Simd.Add(a0, Simd.Add(Simd.Load<TV>(x), Simd.Load<TV>(b))));
+        TV z = RecurrentMath.Sigmoid(Simd.Add(a1, Simd.Add(Simd.Load<TV>(x + h), Simd.Load<TV>(b + h))));
+        TV hn = Simd.Add(a2, Simd.Load<TV>(args.BiasHn + j));
+        TV n = RecurrentMath.Tanh(Simd.Fma(r, hn, Simd.Add(Simd.Load<TV>(x + 2 * h), Simd.Load<TV>(b + 2 * h))));
+        Simd.Store(row->HOut + j, Simd.Fma(z, Simd.Subtract(Simd.Load<TV>(row->HPrev + j), n), n));
+        if (args.Train)
+        {
+            Simd.Store(x, r);
+            Simd.Store(x + h, z);
+            Simd.Store(x + 2 * h, n);
+            Simd.Store(row->Aux + j, hn);
+        }
+    }
+
+    public static void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args)
+    {
+        int h = args.H;
+        float* x = row->Gates + j, b = args.Bias + j;
+        float r = VectorMath.Sigmoid(a0 + (x[0] + b[0]));
+        float z = VectorMath.Sigmoid(a1 + (x[h] + b[h]));
+        float hn = a2 + args.BiasHn[j];
+        float n = VectorMath.Tanh(float.MultiplyAddEstimate(r, hn, x[2 * h] + b[2 * h]));
+        row->HOut[j] = float.MultiplyAddEstimate(z, row->HPrev[j] - n, n);
+        if (args.Train)
+        {
+            x[0] = r;
+            x[h] = z;
+            x[2 * h] = n;
+            row->Aux[j] = hn;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void Backward<TV>(BackRow* row, int j, TV dhRec, int h) where TV : struct
+    {
+        float* gt = row->Gates + j;
+        TV r = Simd.Load<TV>(gt), z = Simd.Load<TV>(gt + h), n = Simd.Load<TV>(gt + 2 * h);
+        TV hn = Simd.Load<TV>(row->Aux + j), one = Simd.Broadcast<TV>(1f);
+        TV dh = Simd.Add(Simd.Add(dhRec, Simd.Load<TV>(row->DHOut + j)), Simd.Load<TV>(row->Carry + j));
+        TV dnp = Simd.Multiply(Simd.Multiply(dh, Simd.Subtract(one, z)), Simd.Multiply(Simd.Subtract(one, n), Simd.Add(one, n)));
+        TV dzp = Simd.Multiply(Simd.Multiply(dh, Simd.Subtract(Simd.Load<TV>(row->Prev + j), n)), Simd.Multiply(z, Simd.Subtract(one, z)));
+        TV drp = Simd.Multiply(Simd.Multiply(dnp, hn), Simd.Multiply(r, Simd.Subtract(one, r)));
+        Simd.Store(row->Carry + j, Simd.Multiply(dh, z));
+        float* dx = row->DGx + j, dhh = row->DGh + j;
+        Simd.Store(dx, drp);
+        Simd.Store(dx + h, dzp);
+        Simd.Store(dx + 2 * h, dnp);
+        Simd.Store(dhh, drp);
+        Simd.Store(dhh + h, dzp);
+        Simd.Store(dhh + 2 * h, Simd.Multiply(dnp, r));
+    }
+
+    public static void BackwardScalar(BackRow* row, int j, float dhRec, int h)
+    {
+        float* gt = row->Gates + j;
+        float r = gt[0], z = gt[h], n = gt[2 * h], hn = row->Aux[j];
+        float dh = dhRec + row->DHOut[j] + row->Carry[j];
+        float dnp = dh * (1f - z) * ((1f - n) * (1f + n));
+        float dzp = dh * (row->Prev[j] - n) * (z * (1f - z));
+        float drp = dnp * hn * (r * (1f - r));
+        row->Carry[j] = dh * z;
+        float* dx = row->DGx + j, dhh = row->DGh + j;
+        dx[0] = drp;
+        dx[h] = dzp;
+        dx[2 * h] = dnp;
+        dhh[0] = drp;
+        dhh[h] = dzp;
+        dhh[2 * h] = dnp * r;
+    }
+}
+
+/// <summary>σ and tanh at a generic vector width (VectorMath's kernels, the ones the activation operators use).</summary>
+internal static class RecurrentMath
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Sigmoid<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(VectorMath.Sigmoid(Unsafe.BitCast<TV, Vector512<float>>(x)));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(VectorMath.Sigmoid(Unsafe.BitCast<TV, Vector256<float>>(x)));
+        return Unsafe.BitCast<Vector128<float>, TV>(VectorMath.Sigmoid(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Tanh<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(VectorMath.Tanh(Unsafe.BitCast<TV, Vector512<float>>(x)));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(VectorMath.Tanh(Unsafe.BitCast<TV, Vector256<float>>(x)));
+        return Unsafe.BitCast<Vector128<float>, TV>(VectorMath.Tanh(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+}
+
+/// <summary>A compile-time count for register tiles (the JIT folds <c>Value</c> to a constant per instantiation).</summary>
+internal interface ICount { static abstract int Value { get; } }
+internal readonly struct C1 : ICount { public static int Value => 1; }
+internal readonly struct C2 : ICount { public static int Value => 2; }
+internal readonly struct C3 : ICount { public static int Value => 3; }
+internal readonly struct C4 : ICount { public static int Value => 4; }
+internal readonly struct C5 : ICount { public static int Value => 5; }
+internal readonly struct C6 : ICount { public static int Value => 6; }
+
+/// <summary>The per-step kernels (forward step, backward step, W_hh packing).</summary>
+internal static unsafe class RecurrentStep
+{
+    /// <summary>From this many batch rows the forward packs W_hh and uses the register-tiled path (below it, the dot path).</summary>
+    internal const int PackedMinBatch = 4;
+
+    /// <summary>Floats of the tail scratch a tile needs (4 gate vectors of the widest width).</summary>
+    internal const int TailScratch = 4 * 16;
+
+    /// <summary>32 vector registers (AVX-512's EVEX encoding, Arm64): tiles of 6 rows; with 16 (SSE/AVX2) fewer rows.</summary>
+    private static bool WideRegisterFile => Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    /// <summary>Rows per forward tile: G accumulators per row, plus G weight vectors and a broadcast, must fit the register file.</summary>
+    internal static int ForwardRows(int gates) => WideRegisterFile ? 6 : gates == 4 ? 2 : 3;
+
+    /// <summary>Rows per backward tile (4 unit vectors per row, plus 4 weight vectors and a broadcast).</summary>
+    internal static int BackwardRows => WideRegisterFile ? 6 : 2;
+
+    /// <summary>Floats of the packed W_hh for the widest vector (16 lanes): ⌈H/16⌉·16·G·H (narrower widths need no more).</summary>
+    internal static long PackedLength(int hidden, int gates) => (long)((hidden + 15) / 16 * 16) * gates * hidden;
+
+    /// <summary>
+    /// Repacks W_hh [G·H, H] into panels of <paramref name="w"/> hidden units: packed[jb][k][gate][l] = W_hh[gate·H + jb·w + l, k]
+    /// (zero where jb·w + l ≥ H), so a tile reads its G gate vectors for one k contiguously.
+    /// </summary>
+    internal static void PackHidden(float* wHh, float* packed, int hidden, int gates, int w)
+    {
+        int blocks = (hidden + w - 1) / w;
+        nint kStride = (nint)gates * w;
+        for (int jb = 0; jb < blocks; jb++)
+        {
+            float* panel = packed + (nint)jb * hidden * kStride;
+            for (int g = 0; g < gates; g++)
+                for (int l = 0; l < w; l++)
+                {
+                    int j = jb * w + l;
+                    float* dst = panel + g * w + l;
+                    if (j < hidden)
+                    {
+                        float* src = wHh + ((nint)g * hidden + j) * hidden;
+                        for (int k = 0; k < hidden; k++) dst[k * kStride] = src[k];
+                    }
+                    else
+                    {
+                        for (int k = 0; k < hidden; k++) dst[k * kStride] = 0f;
+                    }
+                }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ forward step
+
+    /// <summary>Packed path: all rows × all unit blocks. Unit blocks outermost, so each panel (H·G·w floats) is read from L2 once per step.</summary>
+    internal static void ForwardPacked<TV, TCell>(StepRow* rows, int n, float* packed, in CellArgs args, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int w = Simd.Count<TV>(), hidden = args.H, gates = TCell.Gates, maxRows = ForwardRows(gates);
+        int blocks = (hidden + w - 1) / w, rowBlocks = (n + maxRows - 1) / maxRows;
+        nint panelSize = (nint)hidden * gates * w;
+        for (int jb = 0; jb < blocks; jb++)
+        {
+            int j0 = jb * w, valid = Math.Min(w, hidden - j0);
+            float* panel = packed + jb * panelSize;
+            // Rows split into near-equal blocks (16 → 6, 5, 5), so no tile runs nearly empty.
+            for (int rb = 0, start = 0; rb < rowBlocks; rb++)
+            {
+                int count = n / rowBlocks + (rb < n % rowBlocks ? 1 : 0);
+                StepRow* r = rows + start;
+                switch (count)
+                {
+                    case 1: ForwardTile<TV, TCell, C1>(r, panel, hidden, j0, valid, args, tmp); break;
+                    case 2: ForwardTile<TV, TCell, C2>(r, panel, hidden, j0, valid, args, tmp); break;
+                    case 3: ForwardTile<TV, TCell, C3>(r, panel, hidden, j0, valid, args, tmp); break;
+                    case 4: ForwardTile<TV, TCell, C4>(r, panel, hidden, j0, valid, args, tmp); break;
+                    case 5: ForwardTile<TV, TCell, C5>(r, panel, hidden, j0, valid, args, tmp); break;
+                    default: ForwardTile<TV, TCell, C6>(r, panel, hidden, j0, valid, args, tmp); break;
+                }
+                start += count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows [0, R) × hidden units [j0, j0 + w): acc[r][gate] = Σ_k h_{t-1}[r, k]·W_hh[gate·H + j0.., k] over the packed panel,
+    /// then the cell update on the accumulators.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardTile<TV, TCell, TR>(StepRow* rows, float* panel, int hidden, int j0, int valid, in CellArgs args, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell where TR : struct, ICount
+    {
+        int w = Simd.Count<TV>(), G = TCell.Gates, R = TR.Value;
+        TV a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default, a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default, a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
+        float* h0 = rows[0].HPrev, h1 = rows[R > 1 ? 1 : 0].HPrev, h2 = rows[R > 2 ? 2 : 0].HPrev,
+            h3 = rows[R > 3 ? 3 : 0].HPrev, h4 = rows[R > 4 ? 4 : 0].HPrev, h5 = rows[R > 5 ? 5 : 0].HPrev;
+        float* p = panel;
+        nint stride = (nint)G * w;
+        for (int k = 0; k < hidden; k++, p += stride)
+        {
+            TV w0 = Simd.Load<TV>(p), w1 = Simd.Load<TV>(p + w), w2 = Simd.Load<TV>(p + 2 * w);
+            TV w3 = G > 3 ? Simd.Load<TV>(p + 3 * w) : default;
+                TV x = Simd.Broadcast<TV>(h0[k]);
+                a00 = Simd.Fma(x, w0, a00); a01 = Simd.Fma(x, w1, a01); a02 = Simd.Fma(x, w2, a02);
+                if (G > 3) a03 = Simd.Fma(x, w3, a03);
+                if (R > 1)
+                {
+                    x = Simd.Broadcast<TV>(h1[k]);
+                    a10 = Simd.Fma(x, w0, a10); a11 = Simd.Fma(x, w1, a11); a12 = Simd.Fma(x, w2, a12);
+                    if (G > 3) a13 = Simd.Fma(x, w3, a13);
+                }
+                if (R > 2)
+                {
+                    x = Simd.Broadcast<TV>(h2[k]);
+                    a20 = Simd.Fma(x, w0, a20); a21 = Simd.Fma(x, w1, a21); a22 = Simd.Fma(x, w2, a22);
+                    if (G > 3) a23 = Simd.Fma(x, w3, a23);
+                }
+                if (R > 3)
+                {
+                    x = Simd.Broadcast<TV>(h3[k]);
+                    a30 = Simd.Fma(x, w0, a30); a31 = Simd.Fma(x, w1, a31); a32 = Simd.Fma(x, w2, a32);
+                    if (G > 3) a33 = Simd.Fma(x, w3, a33);
+                }
+                if (R > 4)
+                {
+                    x = Simd.Broadcast<TV>(h4[k]);
+                    a40 = Simd.Fma(x, w0, a40); a41 = Simd.Fma(x, w1, a41); a42 = Simd.Fma(x, w2, a42);
+                    if (G > 3) a43 = Simd.Fma(x, w3, a43);
+                }
+                if (R > 5)
+                {
+                    x = Simd.Broadcast<TV>(h5[k]);
+                    a50 = Simd.Fma(x, w0, a50); a51 = Simd.Fma(x, w1, a51); a52 = Simd.Fma(x, w2, a52);
+                    if (G > 3) a53 = Simd.Fma(x, w3, a53);
+                }
+        }
+        FinishForward<TV, TCell>(rows + 0, j0, valid, a00, a01, a02, a03, args, tmp);
+        if (R > 1) FinishForward<TV, TCell>(rows + 1, j0, valid, a10, a11, a12, a13, args, tmp);
+        if (R > 2) FinishForward<TV, TCell>(rows + 2, j0, valid, a20, a21, a22, a23, args, tmp);
+        if (R > 3) FinishForward<TV, TCell>(rows + 3, j0, valid, a30, a31, a32, a33, args, tmp);
+        if (R > 4) FinishForward<TV, TCell>(rows + 4, j0, valid, a40, a41, a42, a43, args, tmp);
+        if (R > 5) FinishForward<TV, TCell>(rows + 5, j0, valid, a50, a51, a52, a53, args, tmp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishForward<TV, TCell>(StepRow* row, int j0, int valid, TV a0, TV a1, TV a2, TV a3, in CellArgs args, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int w = Simd.Count<TV>();
+        if (valid == w)
+        {
+            TCell.Forward(row, j0, a0, a1, a2, a3, args);
+            return;
+        }
+        // Last, partial unit block: the padded lanes hold zeros; finish the valid ones in scalar code.
+        Simd.Store(tmp, a0);
+        Simd.Store(tmp + w, a1);
+        Simd.Store(tmp + 2 * w, a2);
+        if (TCell.Gates > 3) Simd.Store(tmp + 3 * w, a3);
+        for (int l = 0; l < valid; l++)
+            TCell.ForwardScalar(row, j0 + l, tmp[l], tmp[w + l], tmp[2 * w + l], TCell.Gates > 3 ? tmp[3 * w + l] : 0f, args);
+    }
+
+    /// <summary>
+    /// Dot path: gates [n, G·H] = h_{t-1}·W_hhᵀ through Gemm's dot-product kernels (W_hh as it lies; rows of h gathered when
+    /// n &gt; 1), then the cell update over the scratch. <paramref name="width"/> 0 runs Gemm's scalar path and scalar cells.
+    /// </summary>
+    internal static void ForwardDot<TV, TCell>(StepRow* rows, int n, float* wHh, float* scratch, float* gather, in CellArgs args, int width)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int hidden = args.H, gh = TCell.Gates * hidden;
+        float* a = rows[0].HPrev;
+        if (n > 1)
+        {
+            for (int q = 0; q < n; q++)
+                new ReadOnlySpan<float>(rows[q].HPrev, hidden).CopyTo(new Span<float>(gather + (nint)q * hidden, hidden));
+            a = gather;
+        }
+        if (width != 0)
+        {
+            var none = default(NoEpilogue);
+            Gemm.DotNT(a, wHh, scratch, n, hidden, gh, false, 0, gh, ref none, width);
+        }
+        else
+        {
+            Gemm.NT(new ReadOnlySpan<float>(a, n * hidden), new ReadOnlySpan<float>(wHh, gh * hidden), new Span<float>(scratch, n * gh), n, hidden, gh);
+        }
+        int w = width == 0 ? 0 : Simd.Count<TV>();
+        for (int q = 0; q < n; q++)
+        {
+            float* s = scratch + (nint)q * gh;
+            int j = 0;
+            if (w != 0)
+                for (; j + w <= hidden; j += w)
+                    TCell.Forward(rows + q, j, Simd.Load<TV>(s + j), Simd.Load<TV>(s + hidden + j), Simd.Load<TV>(s + 2 * hidden + j),
+                        TCell.Gates > 3 ? Simd.Load<TV>(s + 3 * hidden + j) : default, args);
+            for (; j < hidden; j++)
+                TCell.ForwardScalar(rows + q, j, s[j], s[hidden + j], s[2 * hidden + j], TCell.Gates > 3 ? s[3 * hidden + j] : 0f, args);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ backward step
+
+    /// <summary>
+    /// One backward step for rows [0, n): dhRec = DGNext·W_hh through register tiles, then the cell backward. W is W_hh or a
+    /// zero-padded copy with row stride <paramref name="ldw"/> (a multiple of the vector width when H is not), so the last
+    /// unit vector never reads past a row. <paramref name="recur"/> false: no step follows (dhRec = 0; the product is skipped).
+    /// </summary>
+    internal static void BackwardVector<TV, TCell>(BackRow* rows, int n, float* w, int ldw, int hidden, bool recur, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int lanes = Simd.Count<TV>(), gh = TCell.Gates * hidden, maxRows = BackwardRows;
+        int vectors = (hidden + lanes - 1) / lanes, rowBlocks = (n + maxRows - 1) / maxRows;
+        for (int v0 = 0; v0 < vectors;)
+        {
+            int u = vectors - v0 >= 4 ? 4 : vectors - v0 >= 2 ? 2 : 1;
+            int j0 = v0 * lanes, lastValid = Math.Min(lanes, hidden - (v0 + u - 1) * lanes);
+            for (int rb = 0, start = 0; rb < rowBlocks; rb++)
+            {
+                int count = n / rowBlocks + (rb < n % rowBlocks ? 1 : 0);
+                BackRow* r = rows + start;
+                switch (u)
+                {
+                    case 4: BackwardBlock<TV, TCell, C4>(count, r, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+                    case 2: BackwardBlock<TV, TCell, C2>(count, r, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+                    default: BackwardBlock<TV, TCell, C1>(count, r, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+                }
+                start += count;
+            }
+            v0 += u;
+        }
+    }
+
+    private static void BackwardBlock<TV, TCell, TU>(int count, BackRow* rows, float* w, int ldw, int gh, int hidden, int j0, int lastValid, bool recur, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell where TU : struct, ICount
+    {
+        switch (count)
+        {
+            case 1: BackwardTile<TV, TCell, C1, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+            case 2: BackwardTile<TV, TCell, C2, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+            case 3: BackwardTile<TV, TCell, C3, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+            case 4: BackwardTile<TV, TCell, C4, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+            case 5: BackwardTile<TV, TCell, C5, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+            default: BackwardTile<TV, TCell, C6, TU>(rows, w, ldw, gh, hidden, j0, lastValid, recur, tmp); break;
+        }
+    }
+
+    /// <summary>Rows [0, R) × U unit vectors from j0: acc[r][u] = Σ_k DGNext[r][k]·W[k, j0 + u·w ..], then the cell backward.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardTile<TV, TCell, TR, TU>(BackRow* rows, float* w, int ldw, int gh, int hidden, int j0, int lastValid, bool recur, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell where TR : struct, ICount where TU : struct, ICount
+    {
+        int lanes = Simd.Count<TV>(), R = TR.Value, U = TU.Value;
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default, c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default, c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+        if (recur)
+        {
+            float* d0 = rows[0].DGNext, d1 = rows[R > 1 ? 1 : 0].DGNext, d2 = rows[R > 2 ? 2 : 0].DGNext,
+                d3 = rows[R > 3 ? 3 : 0].DGNext, d4 = rows[R > 4 ? 4 : 0].DGNext, d5 = rows[R > 5 ? 5 : 0].DGNext;
+            float* wp = w + j0;
+            for (int k = 0; k < gh; k++, wp += ldw)
+            {
+                TV w0 = Simd.Load<TV>(wp);
+                TV w1 = U > 1 ? Simd.Load<TV>(wp + lanes) : default;
+                TV w2 = U > 2 ? Simd.Load<TV>(wp + 2 * lanes) : default;
+                TV w3 = U > 2 ? Simd.Load<TV>(wp + 3 * lanes) : default;
+                {
+                    TV x = Simd.Broadcast<TV>(d0[k]);
+                    c00 = Simd.Fma(x, w0, c00);
+                    if (U > 1) c01 = Simd.Fma(x, w1, c01);
+                    if (U > 2) { c02 = Simd.Fma(x, w2, c02); c03 = Simd.Fma(x, w3, c03); }
+                    if (R > 1)
+                    {
+                        x = Simd.Broadcast<TV>(d1[k]);
+                        c10 = Simd.Fma(x, w0, c10);
+                        if (U > 1) c11 = Simd.Fma(x, w1, c11);
+                        if (U > 2) { c12 = Simd.Fma(x, w2, c12); c13 = Simd.Fma(x, w3, c13); }
+                    }
+                    if (R > 2)
+                    {
+                        x = Simd.Broadcast<TV>(d2[k]);
+                        c20 = Simd.Fma(x, w0, c20);
+                        if (U > 1) c21 = Simd.Fma(x, w1, c21);
+                        if (U > 2) { c22 = Simd.Fma(x, w2, c22); c23 = Simd.Fma(x, w3, c23); }
+                    }
+                    if (R > 3)
+                    {
+                        x = Simd.Broadcast<TV>(d3[k]);
+                        c30 = Simd.Fma(x, w0, c30);
+                        if (U > 1) c31 = Simd.Fma(x, w1, c31);
+                        if (U > 2) { c32 = Simd.Fma(x, w2, c32); c33 = Simd.Fma(x, w3, c33); }
+                    }
+                    if (R > 4)
+                    {
+                        x = Simd.Broadcast<TV>(d4[k]);
+                        c40 = Simd.Fma(x, w0, c40);
+                        if (U > 1) c41 = Simd.Fma(x, w1, c41);
+                        if (U > 2) { c42 = Simd.Fma(x, w2, c42); c43 = Simd.Fma(x, w3, c43); }
+                    }
+                    if (R > 5)
+                    {
+                        x = Simd.Broadcast<TV>(d5[k]);
+                        c50 = Simd.Fma(x, w0, c50);
+                        if (U > 1) c51 = Simd.Fma(x, w1, c51);
+                        if (U > 2) { c52 = Simd.Fma(x, w2, c52); c53 = Simd.Fma(x, w3, c53); }
+                    }
+                }
+            }
+        }
+        FinishBackward<TV, TCell>(rows + 0, j0, U, lastValid, c00, c01, c02, c03, hidden, tmp);
+        if (R > 1) FinishBackward<TV, TCell>(rows + 1, j0, U, lastValid, c10, c11, c12, c13, hidden, tmp);
+        if (R > 2) FinishBackward<TV, TCell>(rows + 2, j0, U, lastValid, c20, c21, c22, c23, hidden, tmp);
+        if (R > 3) FinishBackward<TV, TCell>(rows + 3, j0, U, lastValid, c30, c31, c32, c33, hidden, tmp);
+        if (R > 4) FinishBackward<TV, TCell>(rows + 4, j0, U, lastValid, c40, c41, c42, c43, hidden, tmp);
+        if (R > 5) FinishBackward<TV, TCell>(rows + 5, j0, U, lastValid, c50, c51, c52, c53, hidden, tmp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishBackward<TV, TCell>(BackRow* row, int j0, int u, int lastValid, TV c0, TV c1, TV c2, TV c3, int hidden, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int lanes = Simd.Count<TV>();
+        if (u == 1) { Finish1<TV, TCell>(row, j0, lastValid, c0, hidden, tmp); return; }
+        TCell.Backward(row, j0, c0, hidden);
+        if (u == 2) { Finish1<TV, TCell>(row, j0 + lanes, lastValid, c1, hidden, tmp); return; }
+        TCell.Backward(row, j0 + lanes, c1, hidden);
+        TCell.Backward(row, j0 + 2 * lanes, c2, hidden);
+        Finish1<TV, TCell>(row, j0 + 3 * lanes, lastValid, c3, hidden, tmp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish1<TV, TCell>(BackRow* row, int j, int valid, TV acc, int hidden, float* tmp)
+        where TV : struct where TCell : struct, IRecurrentCell
+    {
+        if (valid == Simd.Count<TV>())
+        {
+            TCell.Backward(row, j, acc, hidden);
+            return;
+        }
+        Simd.Store(tmp, acc);
+        for (int l = 0; l < valid; l++) TCell.BackwardScalar(row, j + l, tmp[l], hidden);
+    }
+
+    /// <summary>
+    /// Scalar backward step (no hardware vectors): dhRec [n, H] = DGNext [n, G·H]·W_hh through Gemm's scalar path (rows gathered
+    /// into <paramref name="gather"/>), then the scalar cell backward.
+    /// </summary>
+    internal static void BackwardScalar<TCell>(BackRow* rows, int n, float* wHh, int hidden, bool recur, float* scratch, float* gather)
+        where TCell : struct, IRecurrentCell
+    {
+        int gh = TCell.Gates * hidden;
+        if (recur)
+        {
+            for (int q = 0; q < n; q++)
+                new ReadOnlySpan<float>(rows[q].DGNext, gh).CopyTo(new Span<float>(gather + (nint)q * gh, gh));
+            Gemm.NN(new ReadOnlySpan<float>(gather, n * gh), new ReadOnlySpan<float>(wHh, gh * hidden), new Span<float>(scratch, n * hidden), n, gh, hidden);
+        }
+        else
+        {
+            new Span<float>(scratch, n * hidden).Clear();
+        }
+        for (int q = 0; q < n; q++)
+            for (int j = 0; j < hidden; j++)
+                TCell.BackwardScalar(rows + q, j, scratch[(nint)q * hidden + j], hidden);
+    }
+}

@@ -1,0 +1,789 @@
+// LSTM and GRU layer stacks (PyTorch nn.LSTM / nn.GRU, batch_first=True): stacked layers, one or two directions, per-example
+// lengths with packed-sequence semantics, inference and training forward, and backward through time.
+// Per layer and direction the work is (what cuDNN and ONNX Runtime do too):
+//   1. the input projection of every step as ONE GEMM: P[b·seq + t, :] = x[b, t, :]·W_ihᵀ (biases are added later, in the
+//      step's epilogue, where the row is hot anyway: no extra pass over P);
+//   2. per time step, ONE small GEMM of h_{t-1} against W_hh with the gate nonlinearities and the cell update fused into its
+//      epilogue (RecurrentKernels.Step.cs);
+//   3. backward: per step one small GEMM dGh_{t+1}·W_hh fused with the cell's backward formulas, which store the gate
+//      gradients of every step; then dW_ih += dGxᵀ·x, dW_hh += dGhᵀ·h_prev and dx = dGx·W_ih as three big GEMMs.
+// Variable lengths: example b has real steps t < lengths[b]. The forward direction runs t = 0..len−1 and the reverse one
+// t = len−1..0, both from the initial state. At iteration i every example with len > i takes one step (at t = i forward,
+// t = len−1−i reverse), so a step's rows may sit at different times: each row carries its own pointers (StepRow/BackRow).
+// Padded positions are written as 0, never read, and receive no gradient.
+// Nothing here allocates or keeps state: scratch comes from the caller's workspace, so Forward is safe to call from many
+// threads at once (on distinct workspaces and outputs).
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen.Kernels;
+
+/// <summary>
+/// Forward, training forward and backward of PyTorch-compatible LSTM and GRU layer stacks (<see cref="RecurrentGeometry"/>).
+/// </summary>
+/// <remarks>
+/// Per time step and direction, with x the layer input, h the previous hidden state (zero at the start by default) and
+/// gate rows in PyTorch's order:
+/// <list type="bullet">
+/// <item>LSTM: <c>i = σ(W_ii x + b_ii + W_hi h + b_hi)</c>, <c>f = σ(W_if x + b_if + W_hf h + b_hf)</c>,
+/// <c>g = tanh(W_ig x + b_ig + W_hg h + b_hg)</c>, <c>o = σ(W_io x + b_io + W_ho h + b_ho)</c>, <c>c' = f ⊙ c + i ⊙ g</c>,
+/// <c>h' = o ⊙ tanh(c')</c>.</item>
+/// <item>GRU: <c>r = σ(W_ir x + b_ir + W_hr h + b_hr)</c>, <c>z = σ(W_iz x + b_iz + W_hz h + b_hz)</c>,
+/// <c>n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))</c>, <c>h' = (1 − z) ⊙ n + z ⊙ h</c>.</item>
+/// </list>
+/// Layer l ≥ 1 takes the concatenated outputs of layer l − 1 (forward features, then reverse). With per-example lengths the
+/// forward direction runs t = 0..len−1 and the reverse direction t = len−1..0 (as PyTorch's packed sequences); padded
+/// positions of the output are 0 and nothing at a padded position affects a real output or a gradient.
+/// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised σ and tanh).
+/// </remarks>
+public static class RecurrentKernels
+{
+    /// <summary>
+    /// Inference forward of the whole stack (no dropout): effectively computes the formulas in the class remarks for every
+    /// layer, direction and real step.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">Input <c>[batch, seq, InputSize]</c>.</param>
+    /// <param name="parameters">The stack's parameters, <see cref="RecurrentGeometry.ParameterCount"/> floats in PyTorch state-dict order.</param>
+    /// <param name="output"><c>[batch, seq, OutputFeatures]</c> when <see cref="RecurrentGeometry.ReturnSequences"/> (padded steps 0),
+    /// else <c>[batch, OutputFeatures]</c>: the forward direction's h at t = len − 1, then the reverse direction's h at t = 0.</param>
+    /// <param name="lengths">Real steps per example <c>[batch]</c>, each in [1, seq]; empty means every example has <paramref name="seq"/> steps.</param>
+    /// <param name="workspace">Scratch of at least <see cref="RecurrentGeometry.WorkspaceLength"/> floats (contents are overwritten).</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Steps per example (padded length).</param>
+    /// <param name="initialState">Empty (zeros), or PyTorch's <c>h_0</c> <c>[Layers·Directions, batch, Hidden]</c>, followed for LSTM by
+    /// <c>c_0</c> of the same shape (<see cref="RecurrentGeometry.StateLength"/> floats).</param>
+    /// <param name="finalState">Empty, or receives <c>h_n</c> (and for LSTM <c>c_n</c>) in the layout of <paramref name="initialState"/>: the
+    /// state after each example's last real step. May be the same span as <paramref name="initialState"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
+    /// outside [1, seq], the workspace is too short, or spans overlap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    public static void Forward(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
+        ReadOnlySpan<float> initialState = default, Span<float> finalState = default)
+        => ForwardCore(g, input, parameters, output, lengths, workspace, batch, seq, initialState, finalState, Tuning.Default);
+
+    /// <summary>
+    /// Training forward: the same outputs as <see cref="Forward"/>
+    /// from a zero initial state, with inverted dropout on the output of every layer but the last (PyTorch's <c>dropout</c>:
+    /// <c>x_{l+1} = out_l ⊙ mask</c>, <c>mask = (u ≥ p) / (1 − p)</c>, one uniform draw per element of <c>[batch, seq, OutputFeatures]</c>
+    /// in order), and keeps what <see cref="Backward"/> needs.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">Input <c>[batch, seq, InputSize]</c>.</param>
+    /// <param name="parameters">The stack's parameters (PyTorch state-dict order).</param>
+    /// <param name="output">As in <c>Forward</c>.</param>
+    /// <param name="kept">Receives <see cref="RecurrentGeometry.KeptLength"/> = <c>batch·seq·TrainingStepLength</c> floats for
+    /// <see cref="Backward"/> (gates, cell states, layer outputs, dropout masks; the layout is private to these kernels).</param>
+    /// <param name="lengths">Real steps per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="RecurrentGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Steps per example.</param>
+    /// <param name="dropout">Probability of zeroing a layer output element, in [0, 1]; unused with one layer.</param>
+    /// <param name="rng">Draws the dropout masks; may be null when <paramref name="dropout"/> is 0 or there is one layer.</param>
+    /// <exception cref="ArgumentException">As <c>Forward</c>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> is outside [0, 1].</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while dropout applies.</exception>
+    public static void TrainForward(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
+        float dropout, Rng rng)
+        => TrainForwardCore(g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, rng, Tuning.Default);
+
+    /// <summary>
+    /// Backward through time of <see cref="TrainForward"/>: given <c>dOutput = ∂L/∂output</c>, accumulates
+    /// <c>dParameters += ∂L/∂parameters</c> and writes <c>dInput = ∂L/∂input</c> (0 at padded steps). dOutput at padded steps is ignored.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="dOutput">Gradient with respect to the output, in the output's shape.</param>
+    /// <param name="input">The input given to <see cref="TrainForward"/>.</param>
+    /// <param name="parameters">The parameters given to <see cref="TrainForward"/>.</param>
+    /// <param name="kept">What <see cref="TrainForward"/> kept.</param>
+    /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
+    /// <param name="dInput">Receives <c>[batch, seq, InputSize]</c> (overwritten), or empty to skip computing it.</param>
+    /// <param name="lengths">The lengths given to <see cref="TrainForward"/>.</param>
+    /// <param name="workspace">Scratch of at least <see cref="RecurrentGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Steps per example.</param>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
+    /// too short, or spans overlap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    public static void Backward(in RecurrentGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput,
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+        => BackwardCore(g, dOutput, input, parameters, kept, dParameters, dInput, lengths, workspace, batch, seq, Tuning.Default);
+
+    // ------------------------------------------------------------------------------------------------ tuning (tests)
+
+    /// <summary>
+    /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null: by batch,
+    /// <see cref="RecurrentStep.PackedMinBatch"/>). Tests force each; the public entry points use <see cref="Default"/>.
+    /// </summary>
+    internal readonly record struct Tuning(int Width, bool? Packed)
+    {
+        public static Tuning Default => new(Gemm.NativeWidth, null);
+    }
+
+    // ------------------------------------------------------------------------------------------------ forward
+
+    internal static unsafe void ForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
+        ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning)
+    {
+        CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
+        if (!initialState.IsEmpty) CheckLength(initialState.Length, g.StateLength(batch), nameof(initialState), Shape.State, g, batch, seq, orEmpty: true);
+        if (!finalState.IsEmpty)
+        {
+            CheckLength(finalState.Length, g.StateLength(batch), nameof(finalState), Shape.State, g, batch, seq, orEmpty: true);
+            ThrowHelper.CheckSameOrDisjoint(initialState, finalState, nameof(initialState), nameof(finalState));
+            CheckWritable(finalState, nameof(finalState), input, parameters, output, workspace);
+        }
+        ThrowHelper.CheckNoOverlap(initialState, output, nameof(initialState), nameof(output));
+        ThrowHelper.CheckNoOverlap(initialState, workspace, nameof(initialState), nameof(workspace));
+        if (batch == 0) return;
+
+        var layout = new RecurrentWorkspace(g, batch, seq);
+        fixed (float* x = input, p = parameters, y = output, ws = workspace, s0 = initialState, sN = finalState)
+        fixed (int* len = lengths)
+        {
+            var c = new Context(g, batch, seq, len, ws, layout, tuning);
+            int gh = c.GH, dh = c.DH, h = c.H;
+            long stateBlock = (long)g.Layers * g.Directions * batch * h;   // floats of h_0 (c_0 follows)
+            float* layerIn = x;
+            int inL = g.InputSize;
+            for (int l = 0; l < g.Layers; l++)
+            {
+                bool top = l == g.Layers - 1;
+                // The top layer writes the output directly when it returns sequences; others ping-pong between two buffers.
+                float* seqOut = top && g.ReturnSequences ? y : ws + (l % 2 == 0 ? layout.SeqA : layout.SeqB);   // [batch·seq, DH]
+                for (int d = 0; d < g.Directions; d++)
+                {
+                    var w = new Weights(g, p, l, d);
+                    float* xproj = ws + layout.XProj;   // [batch·seq, GH]
+                    Project(layerIn, w.Ih, xproj, c.BS, inL, gh);
+                    c.LoadBias(g.Cell, w);
+                    long slot = (long)(l * g.Directions + d) * batch * h;
+                    float* h0 = s0 == null ? null : s0 + slot;
+                    float* cState = ws + layout.CState;   // [batch, H] LSTM cell state, updated in place
+                    if (g.Cell == RecurrentCell.Lstm)
+                    {
+                        if (s0 == null) new Span<float>(cState, batch * h).Clear();
+                        else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
+                    }
+                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, h0, cState, null, null, reverse: d == 1, train: false);
+                    RunDirection(c, g.Cell, dir);
+                    if (sN != null)
+                    {
+                        GatherLast(c, seqOut + d * h, dh, reverse: d == 1, sN + slot, h);
+                        if (g.Cell == RecurrentCell.Lstm)
+                            new ReadOnlySpan<float>(cState, batch * h).CopyTo(new Span<float>(sN + stateBlock + slot, batch * h));
+                    }
+                }
+                ZeroPadded(c, seqOut, dh);
+                layerIn = seqOut;
+                inL = dh;
+            }
+            if (!g.ReturnSequences) GatherOutput(c, layerIn, y);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ training forward
+
+    internal static unsafe void TrainForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
+        float dropout, Rng rng, Tuning tuning)
+    {
+        CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
+        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
+        if (!(dropout >= 0f && dropout <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(nameof(dropout), dropout, "must be in [0, 1]");
+        if (g.Layers > 1 && dropout > 0f) ArgumentNullException.ThrowIfNull(rng);
+        if (batch == 0) return;
+
+        var layout = new RecurrentWorkspace(g, batch, seq);
+        fixed (float* x = input, p = parameters, y = output, k = kept, ws = workspace)
+        fixed (int* len = lengths)
+        {
+            var c = new Context(g, batch, seq, len, ws, layout, tuning);
+            var planes = new KeptPlanes(g, k, c.BS);
+            int gh = c.GH, dh = c.DH;
+            float* layerIn = x;
+            int inL = g.InputSize;
+            for (int l = 0; l < g.Layers; l++)
+            {
+                float* seqOut = planes.Seq(l);   // [batch·seq, DH]
+                for (int d = 0; d < g.Directions; d++)
+                {
+                    var w = new Weights(g, p, l, d);
+                    float* gates = planes.Gates(l, d);   // [batch·seq, GH]: the projection, then the activated gates
+                    Project(layerIn, w.Ih, gates, c.BS, inL, gh);
+                    c.LoadBias(g.Cell, w);
+                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true);
+                    RunDirection(c, g.Cell, dir);
+                }
+                ZeroPadded(c, seqOut, dh);
+                if (l < g.Layers - 1)
+                {
+                    int n = (int)(c.BS * dh);
+                    var dropped = new Span<float>(planes.Dropped(l), n);
+                    var mask = new Span<float>(planes.Mask(l), n);
+                    if (dropout == 0f)
+                    {
+                        // Backward multiplies by the mask whatever p was, so p = 0 still writes a mask of ones (and draws nothing).
+                        mask.Fill(1f);
+                        new ReadOnlySpan<float>(seqOut, n).CopyTo(dropped);
+                    }
+                    else Dropout.Forward(new ReadOnlySpan<float>(seqOut, n), dropped, mask, dropout, rng);
+                    layerIn = planes.Dropped(l);
+                }
+                inL = dh;
+            }
+            float* top = planes.Seq(g.Layers - 1);
+            if (g.ReturnSequences) new ReadOnlySpan<float>(top, (int)(c.BS * dh)).CopyTo(output);
+            else GatherOutput(c, top, y);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ backward
+
+    internal static unsafe void BackwardCore(in RecurrentGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput,
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, Tuning tuning)
+    {
+        CheckCommon(g, input, parameters, dOutput, lengths, workspace, batch, seq, outputName: nameof(dOutput));
+        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
+        if (!dInput.IsEmpty)
+        {
+            CheckLength(dInput.Length, g.InputLength(batch, seq), nameof(dInput), Shape.Input, g, batch, seq, orEmpty: true);
+            CheckWritable(dInput, nameof(dInput), input, parameters, dOutput, workspace, nameof(dOutput));
+            ThrowHelper.CheckNoOverlap(kept, dInput, nameof(kept), nameof(dInput));
+            ThrowHelper.CheckNoOverlap(dParameters, dInput, nameof(dParameters), nameof(dInput));
+        }
+        CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
+        ThrowHelper.CheckNoOverlap(kept, dParameters, nameof(kept), nameof(dParameters));
+        ThrowHelper.CheckNoOverlap(kept, workspace, nameof(kept), nameof(workspace));
+        if (batch == 0) return;
+
+        var layout = new RecurrentWorkspace(g, batch, seq);
+        fixed (float* dy = dOutput, x = input, p = parameters, k = kept, dp = dParameters, dx = dInput, ws = workspace)
+        fixed (int* len = lengths)
+        {
+            var c = new Context(g, batch, seq, len, ws, layout, tuning);
+            var planes = new KeptPlanes(g, k, c.BS);
+            int gh = c.GH, dh = c.DH, h = c.H;
+            long bs = c.BS;
+            float* dGx = ws + layout.DGx;                                           // [batch·seq, GH]
+            float* dGh = g.Cell == RecurrentCell.Lstm ? dGx : ws + layout.DGh;       // [batch·seq, GH]
+            float* hPrev = ws + layout.HPrev;                                       // [batch·seq, H]
+            float* dSeqA = ws + layout.DSeqA, dSeqB = ws + layout.DSeqB;             // [batch·seq, DH]
+
+            // The gradient reaching the top layer's output sequence.
+            float* src;
+            if (g.ReturnSequences) src = dy;
+            else
+            {
+                src = dSeqA;
+                new Span<float>(src, (int)(bs * dh)).Clear();
+                for (int b = 0; b < batch; b++)
+                {
+                    int last = c.Length(b) - 1;
+                    new ReadOnlySpan<float>(dy + (long)b * dh, h).CopyTo(new Span<float>(src + ((long)b * seq + last) * dh, h));
+                    if (g.Directions == 2)
+                        new ReadOnlySpan<float>(dy + (long)b * dh + h, h).CopyTo(new Span<float>(src + (long)b * seq * dh + h, h));
+                }
+            }
+
+            for (int l = g.Layers - 1; l >= 0; l--)
+            {
+                int inL = g.LayerInputSize(l);
+                float* dst = l > 0 ? (src == dSeqA ? dSeqB : dSeqA) : dx;   // gradient of this layer's input, or null
+                float* layerIn = l > 0 ? planes.Dropped(l - 1) : x;          // [batch·seq, inL]
+                if (l == 0 && c.Padded)
+                {
+                    // dW_ih sums over every row; padded input rows may hold anything (even NaN), so a zeroed copy goes in.
+                    float* copy = ws + layout.XCopy;
+                    new ReadOnlySpan<float>(x, (int)(bs * inL)).CopyTo(new Span<float>(copy, (int)(bs * inL)));
+                    ZeroPadded(c, copy, inL);
+                    layerIn = copy;
+                }
+                float* seqL = planes.Seq(l);
+                for (int d = 0; d < g.Directions; d++)
+                {
+                    var w = new Weights(g, p, l, d);
+                    var dw = new Weights(g, dp, l, d);
+                    new Span<float>(ws + layout.Carry, batch * h).Clear();
+                    if (c.Padded)
+                    {
+                        new Span<float>(dGx, (int)(bs * gh)).Clear();
+                        if (dGh != dGx) new Span<float>(dGh, (int)(bs * gh)).Clear();
+                    }
+                    var dir = new BackDirection(w.Hh, src + d * h, planes.Gates(l, d), planes.Aux(l, d), planes.Cell(l, d), seqL + d * h,
+                        ws + layout.Carry, dGx, dGh, reverse: d == 1);
+                    RunBackDirection(c, g.Cell, dir);
+
+                    // h_prev of every real row (zeros at the first step and at padded rows), aligned with the rows of dGh.
+                    BuildPrevious(c, seqL + d * h, dh, reverse: d == 1, hPrev);
+                    var dGhSpan = new ReadOnlySpan<float>(dGh, (int)(bs * gh));
+                    var dGxSpan = new ReadOnlySpan<float>(dGx, (int)(bs * gh));
+                    Gemm.TN(dGhSpan, new ReadOnlySpan<float>(hPrev, (int)(bs * h)), new Span<float>(dw.Hh, gh * h), gh, (int)bs, h, accumulate: true);
+                    Gemm.TN(dGxSpan, new ReadOnlySpan<float>(layerIn, (int)(bs * inL)), new Span<float>(dw.Ih, gh * inL), gh, (int)bs, inL, accumulate: true);
+                    ColumnSums(dGx, bs, gh, dw.BiasIh);
+                    ColumnSums(dGh, bs, gh, dw.BiasHh);
+                    if (dst != null)
+                        Gemm.NN(dGxSpan, new ReadOnlySpan<float>(w.Ih, gh * inL), new Span<float>(dst, (int)(bs * inL)), (int)bs, gh, inL, accumulate: d > 0);
+                }
+                if (l > 0)
+                {
+                    // Through the dropout between layer l − 1 and l (padded rows are already 0: their dGx rows are).
+                    var span = new Span<float>(dst, (int)(bs * dh));
+                    Dropout.Backward(span, new ReadOnlySpan<float>(planes.Mask(l - 1), (int)(bs * dh)), span);
+                }
+                src = dst;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ time loops
+
+    private static void RunDirection(in Context c, RecurrentCell cell, in Direction dir)
+    {
+        if (cell == RecurrentCell.Lstm) RunDirection<LstmCell>(c, dir);
+        else RunDirection<GruCell>(c, dir);
+    }
+
+    private static void RunDirection<TCell>(in Context c, in Direction dir) where TCell : struct, IRecurrentCell
+    {
+        if (c.Width == 512) RunDirection<Vector512<float>, TCell>(c, dir);
+        else if (c.Width == 256) RunDirection<Vector256<float>, TCell>(c, dir);
+        else RunDirection<Vector128<float>, TCell>(c, dir);   // also the scalar path (Width 0), which never touches TV
+    }
+
+    /// <summary>One layer-direction's forward recurrence: at iteration i every example with len &gt; i takes one step.</summary>
+    private static unsafe void RunDirection<TV, TCell>(in Context c, in Direction dir) where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int h = c.H, gh = c.GH, dh = c.DH, seq = c.Seq, batch = c.Batch;
+        bool lstm = TCell.Gates == 4;
+        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
+        bool packed = c.Width != 0 && (c.Packed ?? batch >= RecurrentStep.PackedMinBatch);
+        if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        var rows = (StepRow*)c.Rows;
+        for (int i = 0; i < c.MaxLen; i++)
+        {
+            int n = 0;
+            for (int b = 0; b < batch; b++)
+            {
+                int len = c.Length(b);
+                if (len <= i) continue;
+                int t = dir.Reverse ? len - 1 - i : i, tPrev = dir.Reverse ? t + 1 : t - 1;
+                long at = (long)b * seq + t, atPrev = (long)b * seq + tPrev;
+                StepRow* row = rows + n++;
+                row->HPrev = i > 0 ? dir.SeqOut + atPrev * dh : dir.H0 != null ? dir.H0 + (long)b * h : c.Zeros;
+                row->Gates = dir.XProj + at * gh;
+                row->HOut = dir.SeqOut + at * dh;
+                if (dir.Train)
+                {
+                    row->Aux = dir.Aux + at * h;
+                    if (lstm)
+                    {
+                        row->CPrev = i > 0 ? dir.Cell + atPrev * h : c.Zeros;
+                        row->COut = dir.Cell + at * h;
+                    }
+                }
+                else if (lstm)
+                {
+                    row->CPrev = row->COut = dir.CState + (long)b * h;
+                }
+            }
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp);
+            else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width);
+        }
+    }
+
+    private static void RunBackDirection(in Context c, RecurrentCell cell, in BackDirection dir)
+    {
+        if (cell == RecurrentCell.Lstm) RunBackDirection<LstmCell>(c, dir);
+        else RunBackDirection<GruCell>(c, dir);
+    }
+
+    private static void RunBackDirection<TCell>(in Context c, in BackDirection dir) where TCell : struct, IRecurrentCell
+    {
+        if (c.Width == 512) RunBackDirection<Vector512<float>, TCell>(c, dir);
+        else if (c.Width == 256) RunBackDirection<Vector256<float>, TCell>(c, dir);
+        else RunBackDirection<Vector128<float>, TCell>(c, dir);
+    }
+
+    /// <summary>One layer-direction's backward recurrence, in reverse processing order (forward direction: t = len−1 down to 0).</summary>
+    private static unsafe void RunBackDirection<TV, TCell>(in Context c, in BackDirection dir) where TV : struct where TCell : struct, IRecurrentCell
+    {
+        int h = c.H, gh = c.GH, dh = c.DH, seq = c.Seq, batch = c.Batch;
+        bool lstm = TCell.Gates == 4;
+        float* w = dir.WHh;
+        int ldw = h;
+        if (c.Width != 0 && h % Simd.Count<TV>() != 0)
+        {
+            // Zero-padded copy [G·H, ⌈H/w⌉·w] so the tiles' last unit vector stays inside each row.
+            ldw = (h + Simd.Count<TV>() - 1) / Simd.Count<TV>() * Simd.Count<TV>();
+            for (int r = 0; r < gh; r++)
+            {
+                new ReadOnlySpan<float>(dir.WHh + (long)r * h, h).CopyTo(new Span<float>(c.Rec + (long)r * ldw, h));
+                new Span<float>(c.Rec + (long)r * ldw + h, ldw - h).Clear();
+            }
+            w = c.Rec;
+        }
+        var rows = (BackRow*)c.Rows;
+        for (int i = 0; i < c.MaxLen; i++)
+        {
+            int n = 0;
+            for (int b = 0; b < batch; b++)
+            {
+                int len = c.Length(b);
+                if (len <= i) continue;
+                // Forward direction: t = len−1−i, its successor in forward time t+1, predecessor t−1; reverse: mirrored.
+                int t = dir.Reverse ? i : len - 1 - i;
+                int tNext = dir.Reverse ? t - 1 : t + 1, tPrev = dir.Reverse ? t + 1 : t - 1;
+                bool hasPrev = dir.Reverse ? t + 1 < len : t >= 1;
+                long at = (long)b * seq + t;
+                BackRow* row = rows + n++;
+                row->DGNext = i > 0 ? dir.DGh + ((long)b * seq + tNext) * gh : c.Zeros;
+                row->DHOut = dir.DSeq + at * dh;
+                row->Gates = dir.Gates + at * gh;
+                row->Aux = dir.Aux + at * h;
+                long atPrev = (long)b * seq + tPrev;
+                row->Prev = !hasPrev ? c.Zeros : lstm ? dir.Cell + atPrev * h : dir.Seq + atPrev * dh;
+                row->Carry = dir.Carry + (long)b * h;
+                row->DGx = dir.DGx + at * gh;
+                row->DGh = dir.DGh + at * gh;
+            }
+            if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp);
+            else RecurrentStep.BackwardScalar<TCell>(rows, n, dir.WHh, h, recur: i > 0, c.Rec, c.Rec + (long)batch * h);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    /// <summary>P [rows, gh] = X [rows, inL]·W_ihᵀ (one GEMM for every step of the batch).</summary>
+    private static unsafe void Project(float* x, float* wIh, float* p, long rows, int inL, int gh)
+        => Gemm.NT(new ReadOnlySpan<float>(x, (int)(rows * inL)), new ReadOnlySpan<float>(wIh, gh * inL), new Span<float>(p, (int)(rows * gh)),
+            (int)rows, inL, gh);
+
+    /// <summary>Writes 0 to the padded steps (t ≥ len) of a [batch, seq, width] buffer.</summary>
+    private static unsafe void ZeroPadded(in Context c, float* buffer, int width)
+    {
+        if (!c.Padded) return;
+        for (int b = 0; b < c.Batch; b++)
+        {
+            int len = c.Length(b);
+            if (len < c.Seq) new Span<float>(buffer + ((long)b * c.Seq + len) * width, (c.Seq - len) * width).Clear();
+        }
+    }
+
+    /// <summary>state[b, :] = the direction's h after its last real step (forward: t = len−1; reverse: t = 0).</summary>
+    private static unsafe void GatherLast(in Context c, float* seqOut, int dh, bool reverse, float* state, int h)
+    {
+        for (int b = 0; b < c.Batch; b++)
+        {
+            int t = reverse ? 0 : c.Length(b) - 1;
+            new ReadOnlySpan<float>(seqOut + ((long)b * c.Seq + t) * dh, h).CopyTo(new Span<float>(state + (long)b * h, h));
+        }
+    }
+
+    /// <summary>output [batch, DH] = forward features at t = len−1, reverse features at t = 0.</summary>
+    private static unsafe void GatherOutput(in Context c, float* seqOut, float* output)
+    {
+        int h = c.H, dh = c.DH;
+        for (int b = 0; b < c.Batch; b++)
+        {
+            long row = (long)b * c.Seq;
+            new ReadOnlySpan<float>(seqOut + (row + c.Length(b) - 1) * dh, h).CopyTo(new Span<float>(output + (long)b * dh, h));
+            if (dh > h) new ReadOnlySpan<float>(seqOut + row * dh + h, h).CopyTo(new Span<float>(output + (long)b * dh + h, h));
+        }
+    }
+
+    /// <summary>hPrev [batch·seq, H]: the h each real step started from (0 at a direction's first step and at padded rows).</summary>
+    private static unsafe void BuildPrevious(in Context c, float* seqOut, int dh, bool reverse, float* hPrev)
+    {
+        int h = c.H, seq = c.Seq;
+        for (int b = 0; b < c.Batch; b++)
+        {
+            int len = c.Length(b);
+            for (int t = 0; t < seq; t++)
+            {
+                var dst = new Span<float>(hPrev + ((long)b * seq + t) * h, h);
+                int tPrev = reverse ? t + 1 : t - 1;
+                if (t < len && tPrev >= 0 && tPrev < len)
+                    new ReadOnlySpan<float>(seqOut + ((long)b * seq + tPrev) * dh, h).CopyTo(dst);
+                else dst.Clear();
+            }
+        }
+    }
+
+    /// <summary>sums[j] += Σ_r m[r, j] (rows in order, so the result does not depend on alignment).</summary>
+    private static unsafe void ColumnSums(float* m, long rows, int cols, float* sums)
+    {
+        for (long r = 0; r < rows; r++)
+            RowOps.AddTo(ref m[r * cols], ref sums[0], (nuint)cols);
+    }
+
+    // ------------------------------------------------------------------------------------------------ validation
+
+    private static void CheckCommon(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, ReadOnlySpan<float> output,
+        ReadOnlySpan<int> lengths, ReadOnlySpan<float> workspace, int batch, int seq, string outputName = "output")
+    {
+        if (!g.IsValid)
+            throw new ArgumentException($"'{nameof(g)}' is default({nameof(RecurrentGeometry)}); create it with its constructor.", nameof(g));
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        if (seq < 1) throw new ArgumentOutOfRangeException(nameof(seq), seq, $"'{nameof(seq)}' must be at least 1 but is {seq}.");
+        CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
+        CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, seq);
+        CheckLength(output.Length, g.OutputLength(batch, seq), outputName, Shape.Output, g, batch, seq);
+        if (!lengths.IsEmpty)
+        {
+            CheckLength(lengths.Length, batch, nameof(lengths), Shape.Lengths, g, batch, seq, orEmpty: true);
+            for (int b = 0; b < lengths.Length; b++)
+                if (lengths[b] < 1 || lengths[b] > seq)
+                    throw new ArgumentException($"'{nameof(lengths)}[{b}]' must be in [1, seq={seq}] but is {lengths[b]}.", nameof(lengths));
+        }
+        long need = g.WorkspaceLength(batch, seq);
+        if (workspace.Length < need)
+            throw new ArgumentException(
+                $"'{nameof(workspace)}' must have at least {need} elements (WorkspaceLength(batch={batch}, seq={seq})) but has {workspace.Length}.", nameof(workspace));
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), outputName);
+        ThrowHelper.CheckNoOverlap(parameters, output, nameof(parameters), outputName);
+        ThrowHelper.CheckNoOverlap(workspace, output, nameof(workspace), outputName);
+        ThrowHelper.CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
+        ThrowHelper.CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
+    }
+
+    /// <summary>Throws if the written span overlaps any of the others.</summary>
+    private static void CheckWritable(ReadOnlySpan<float> written, string name, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> workspace, string outputName = "output")
+    {
+        ThrowHelper.CheckNoOverlap(input, written, nameof(input), name);
+        ThrowHelper.CheckNoOverlap(parameters, written, nameof(parameters), name);
+        ThrowHelper.CheckNoOverlap(output, written, outputName, name);
+        ThrowHelper.CheckNoOverlap(workspace, written, "workspace", name);
+    }
+
+    private enum Shape { Input, Parameters, Output, Lengths, State, Kept }
+
+    /// <summary>Throws unless the operand has the expected length; the shape description is formatted only when throwing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CheckLength(int actual, long expected, string operand, Shape shape, in RecurrentGeometry g, int batch, int seq, bool orEmpty = false)
+    {
+        if (actual != expected) ThrowLength(actual, expected, operand, shape, g, batch, seq, orEmpty);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowLength(int actual, long expected, string operand, Shape shape, in RecurrentGeometry g, int batch, int seq, bool orEmpty)
+    {
+        string description = shape switch
+        {
+            Shape.Input => $"[batch={batch}, seq={seq}, InputSize={g.InputSize}]",
+            Shape.Parameters => $"ParameterCount of {g}",
+            Shape.Output when g.ReturnSequences => $"[batch={batch}, seq={seq}, OutputFeatures={g.OutputFeatures}]",
+            Shape.Output => $"[batch={batch}, OutputFeatures={g.OutputFeatures}] (ReturnSequences is false)",
+            Shape.Lengths => $"[batch={batch}]",
+            Shape.State => $"StateLength(batch={batch}): [Layers·Directions={g.Layers * g.Directions}, batch={batch}, Hidden={g.Hidden}]"
+                + (g.Cell == RecurrentCell.Lstm ? " for h, then the same for c" : ""),
+            _ => $"KeptLength(batch={batch}, seq={seq}) = batch·seq·TrainingStepLength({g.TrainingStepLength})",
+        };
+        throw new ArgumentException($"'{operand}' must have {expected} elements ({description}){(orEmpty ? " or be empty" : "")} but has {actual}.", operand);
+    }
+
+    // ------------------------------------------------------------------------------------------------ per-call state
+
+    /// <summary>Sizes and workspace pointers shared by every layer-direction of one call.</summary>
+    private readonly unsafe struct Context
+    {
+        public readonly int H, GH, DH, Batch, Seq, MaxLen, Width;
+        public readonly long BS;
+        public readonly bool? Packed;
+        public readonly bool Padded;             // some example is shorter than seq
+        public readonly int* Lengths;            // [batch] or null
+        public readonly float* Zeros;            // [GH] zeros: h_0, c_0 and "no next step" rows
+        public readonly float* Tmp;              // tail scratch of a tile
+        public readonly void* Rows;              // [batch] StepRow or BackRow, pointer-aligned
+        public readonly float* Bias;             // [GH + H] summed biases, then GRU's b_hn
+        public readonly float* Rec;              // packed W_hh, padded W_hh copy, or dot-path scratch
+
+        public Context(in RecurrentGeometry g, int batch, int seq, int* lengths, float* ws, in RecurrentWorkspace layout, Tuning tuning)
+        {
+            H = g.Hidden;
+            GH = g.GateCount * g.Hidden;
+            DH = g.OutputFeatures;
+            Batch = batch;
+            Seq = seq;
+            BS = (long)batch * seq;
+            Width = tuning.Width;
+            Packed = tuning.Packed;
+            Lengths = lengths;
+            int maxLen = lengths == null ? seq : 0;
+            bool padded = false;
+            if (lengths != null)
+                for (int b = 0; b < batch; b++)
+                {
+                    maxLen = Math.Max(maxLen, lengths[b]);
+                    padded |= lengths[b] < seq;
+                }
+            MaxLen = maxLen;
+            Padded = padded;
+            Zeros = ws + layout.Zeros;
+            new Span<float>(Zeros, GH).Clear();
+            Tmp = ws + layout.Tmp;
+            Rows = (void*)(((nint)(ws + layout.Rows) + 7) & ~(nint)7);
+            Bias = ws + layout.Bias;
+            Rec = ws + layout.Rec;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Length(int b) => Lengths == null ? Seq : Lengths[b];
+
+        /// <summary>Bias = b_ih + b_hh (GRU's n gate: b_in only), then b_hn for GRU.</summary>
+        public void LoadBias(RecurrentCell cell, in Weights w)
+        {
+            int sumCount = cell == RecurrentCell.Lstm ? GH : 2 * H;
+            for (int j = 0; j < sumCount; j++) Bias[j] = w.BiasIh[j] + w.BiasHh[j];
+            if (cell == RecurrentCell.Gru)
+                for (int j = 0; j < H; j++)
+                {
+                    Bias[2 * H + j] = w.BiasIh[2 * H + j];
+                    Bias[GH + j] = w.BiasHh[2 * H + j];
+                }
+        }
+    }
+
+    /// <summary>The four tensors of one layer-direction inside a parameter (or gradient) slice.</summary>
+    private readonly unsafe struct Weights
+    {
+        public readonly float* Ih, Hh, BiasIh, BiasHh;   // [GH, in_l], [GH, H], [GH], [GH]
+
+        public Weights(in RecurrentGeometry g, float* p, int layer, int direction)
+        {
+            int gh = g.GateCount * g.Hidden;
+            Ih = p + g.ParameterOffset(layer, direction);
+            Hh = Ih + (long)gh * g.LayerInputSize(layer);
+            BiasIh = Hh + (long)gh * g.Hidden;
+            BiasHh = BiasIh + gh;
+        }
+    }
+
+    /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
+    private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, float* h0, float* cState, float* cell, float* aux, bool reverse, bool train)
+    {
+        public readonly float* WHh = wHh;        // [GH, H]
+        public readonly float* XProj = xProj;    // [batch·seq, GH] projection; training: becomes the gates
+        public readonly float* SeqOut = seqOut;  // [batch·seq, DH] at column d·H
+        public readonly float* H0 = h0;          // [batch, H] or null (zeros)
+        public readonly float* CState = cState;  // inference LSTM [batch, H]
+        public readonly float* Cell = cell;      // training LSTM [batch·seq, H] c_t
+        public readonly float* Aux = aux;        // training [batch·seq, H]: LSTM tanh(c_t), GRU W_hn h + b_hn
+        public readonly bool Reverse = reverse, Train = train;
+    }
+
+    /// <summary>One layer-direction of the backward pass (DSeq and Seq offset to this direction's columns).</summary>
+    private readonly unsafe struct BackDirection(float* wHh, float* dSeq, float* gates, float* aux, float* cell, float* seq, float* carry,
+        float* dGx, float* dGh, bool reverse)
+    {
+        public readonly float* WHh = wHh;       // [GH, H]
+        public readonly float* DSeq = dSeq;     // [batch·seq, DH] gradient of this layer's output
+        public readonly float* Gates = gates;   // [batch·seq, GH]
+        public readonly float* Aux = aux;       // [batch·seq, H]
+        public readonly float* Cell = cell;     // [batch·seq, H] LSTM c_t (null for GRU)
+        public readonly float* Seq = seq;       // [batch·seq, DH] this layer's output (GRU reads h_{t-1} from it)
+        public readonly float* Carry = carry;   // [batch, H]
+        public readonly float* DGx = dGx, DGh = dGh;   // [batch·seq, GH]
+        public readonly bool Reverse = reverse;
+    }
+
+    /// <summary>The kept buffer's planes, layer after layer: per direction gates [GH] and LSTM c, tanh c / GRU hn [H each],
+    /// then the layer output [DH], then (below the top) the dropout mask and the dropped output [DH each]; each plane is [batch·seq, width].</summary>
+    private readonly unsafe struct KeptPlanes
+    {
+        private readonly float* _kept;
+        private readonly long _bs;
+        private readonly int _h, _gh, _dh, _directions, _layers;
+        private readonly bool _lstm;
+
+        public KeptPlanes(in RecurrentGeometry g, float* kept, long bs)
+        {
+            _kept = kept;
+            _bs = bs;
+            _h = g.Hidden;
+            _gh = g.GateCount * g.Hidden;
+            _dh = g.OutputFeatures;
+            _directions = g.Directions;
+            _layers = g.Layers;
+            _lstm = g.Cell == RecurrentCell.Lstm;
+        }
+
+        private int PerDirection => _gh + (_lstm ? 2 : 1) * _h;
+
+        private float* Layer(int l)
+        {
+            long offset = 0;
+            for (int i = 0; i < l; i++)
+                offset += RecurrentGeometry.KeptPerStep(_lstm ? RecurrentCell.Lstm : RecurrentCell.Gru, _h, _directions, i, _layers);
+            return _kept + offset * _bs;
+        }
+
+        public float* Gates(int l, int d) => Layer(l) + (long)d * PerDirection * _bs;
+        public float* Cell(int l, int d) => _lstm ? Gates(l, d) + _gh * _bs : null;
+        public float* Aux(int l, int d) => Gates(l, d) + (_gh + (_lstm ? _h : 0)) * _bs;
+        public float* Seq(int l) => Layer(l) + (long)_directions * PerDirection * _bs;
+        public float* Mask(int l) => Seq(l) + _dh * _bs;
+        public float* Dropped(int l) => Seq(l) + 2L * _dh * _bs;
+    }
+}
+
+/// <summary>Where each scratch buffer lives in the workspace (offsets in floats). One workspace serves all three entry points.</summary>
+internal readonly struct RecurrentWorkspace
+{
+    // Shared by every entry point.
+    public readonly long Zeros, Tmp, Rows, Bias, Rec;
+    // Forward (inference).
+    public readonly long XProj, SeqA, SeqB, CState;
+    // Backward.
+    public readonly long DGx, DGh, HPrev, DSeqA, DSeqB, Carry, XCopy;
+    public readonly long Total;
+
+    public unsafe RecurrentWorkspace(in RecurrentGeometry g, int batch, int seq)
+    {
+        long h = g.Hidden, gh = g.GateCount * h, dh = g.OutputFeatures, bs = (long)batch * seq;
+        long rowFloats = (Math.Max(sizeof(StepRow), sizeof(BackRow)) + 3) / 4;
+        long offset = 0;
+        Zeros = Take(ref offset, gh);
+        Tmp = Take(ref offset, RecurrentStep.TailScratch);
+        Rows = Take(ref offset, batch * rowFloats + 2);   // +2: room to align the pointers to 8 bytes
+        Bias = Take(ref offset, gh + h);
+        // Packed W_hh (or its padded copy in backward), or the dot/scalar path's [batch, GH] + [batch, max(GH, H)] scratch.
+        Rec = Take(ref offset, Math.Max(RecurrentStep.PackedLength(g.Hidden, g.GateCount), batch * (gh + gh)));
+        long phase = offset;
+
+        XProj = Take(ref offset, bs * gh);
+        SeqA = Take(ref offset, bs * dh);
+        SeqB = Take(ref offset, bs * dh);
+        CState = Take(ref offset, batch * h);
+        long forwardEnd = offset;
+
+        offset = phase;
+        DGx = Take(ref offset, bs * gh);
+        DGh = Take(ref offset, g.Cell == RecurrentCell.Gru ? bs * gh : 0);
+        HPrev = Take(ref offset, bs * h);
+        DSeqA = Take(ref offset, bs * dh);
+        DSeqB = Take(ref offset, bs * dh);
+        Carry = Take(ref offset, batch * h);
+        XCopy = Take(ref offset, bs * g.InputSize);
+        Total = Math.Max(forwardEnd, offset);
+    }
+
+    public static long Length(in RecurrentGeometry g, int batch, int seq) => new RecurrentWorkspace(g, batch, seq).Total;
+
+    private static long Take(ref long offset, long length)
+    {
+        long start = offset;
+        offset += length;
+        return start;
+    }
+}
