@@ -147,4 +147,36 @@ internal static class Samples
             [Dense(5)] public partial Layer Out { get; }
         }
         """;
+
+    /// <summary>The issue's tagger: token ids of a run-time length, Embedding, dropout, a bidirectional LSTM, Dense per position.</summary>
+    public const string Tagger = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Tagger
+        {
+            [Embedding(20000, 100, PaddingIdx = 0)] public partial Layer Emb { get; }
+            [Dropout(0.25)] public partial Layer Drop { get; }
+            [LSTM(128, Bidirectional = true)] public partial Layer Lstm { get; }
+            [Dense(104)] public partial Layer Tags { get; }
+        }
+        """;
+
+    /// <summary>Float sequences through a stacked bidirectional LSTM with dropout between layers, its final state, a head.</summary>
+    public const string StackedRecurrent = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, 32, MaxLength = 128)]
+        public partial class Encoder
+        {
+            [LayerNorm] public partial Layer Norm { get; }
+            [LSTM(64, Layers = 2, Bidirectional = true, Dropout = 0.1)] public partial Layer Lstm { get; }
+            [GRU(48, ReturnSequences = false)] public partial Layer Gru { get; }
+            [Dense(10)] public partial Layer Out { get; }
+        }
+        """;
 }

@@ -13,6 +13,8 @@ public class SnapshotTests
     [InlineData(nameof(Samples.Residual), Samples.Residual)]
     [InlineData(nameof(Samples.LeNet), Samples.LeNet)]
     [InlineData(nameof(Samples.ResidualMlp), Samples.ResidualMlp)]
+    [InlineData(nameof(Samples.Tagger), Samples.Tagger)]
+    [InlineData(nameof(Samples.StackedRecurrent), Samples.StackedRecurrent)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -29,6 +31,8 @@ public class SnapshotTests
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
     [InlineData(Samples.ResidualMlp)]
+    [InlineData(Samples.Tagger)]
+    [InlineData(Samples.StackedRecurrent)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -43,6 +47,8 @@ public class SnapshotTests
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
     [InlineData(Samples.ResidualMlp)]
+    [InlineData(Samples.Tagger)]
+    [InlineData(Samples.StackedRecurrent)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

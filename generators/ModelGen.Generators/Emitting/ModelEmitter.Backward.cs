@@ -137,7 +137,7 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
                 break;
             case RecurrentSpec:
-                w.Line($"{Kernels}.RecurrentKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptField(node)}.AsSpan(0, rows * {GeometryField(node.Name)}.TrainingStepLength),");
+                w.Line($"{Kernels}.RecurrentKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
                 w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");
                 AddBack(0);
                 break;

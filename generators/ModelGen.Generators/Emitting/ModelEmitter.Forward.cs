@@ -146,7 +146,7 @@ internal static partial class ModelEmitter
                 string weights = NodeParams(node, "parameters");
                 if (training)
                 {
-                    w.Line($"{Kernels}.RecurrentKernels.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptField(node)}.AsSpan(0, rows * {g}.TrainingStepLength), lengths, _workspace, batch, seq, {Float(rnn.Dropout)}, _dropoutRng);");
+                    w.Line($"{Kernels}.RecurrentKernels.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(rnn.Dropout)}, _dropoutRng);");
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");

@@ -82,6 +82,10 @@ internal static partial class ModelEmitter
     /// <summary>The field holding what a recurrent node's training forward keeps.</summary>
     private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";
 
+    /// <summary>This call's part of <see cref="KeptField"/>: [rows, TrainingStepLength].</summary>
+    private static string KeptSpan(GraphNode node) =>
+        $"new global::System.Span<float>({KeptField(node)}, 0, rows * {GeometryField(node.Name)}.TrainingStepLength)";
+
     /// <summary>A node's whole parameter range (recurrent layers take every tensor as one slice, in state-dict order).</summary>
     private static string NodeParams(GraphNode node, string buffer) =>
         $"{buffer}.Slice({OffsetConstant(node.Params[0])}, {Int(node.Params.Sum(p => p.Length))})";
