@@ -33,7 +33,16 @@ internal static partial class ModelEmitter
             if (plan.IsSequence)
             {
                 EmitSequenceDocs(w, plan);
-                w.Open($"public void Forward({SequenceParameters(plan)})");
+                if (HasRecurrentState(plan))
+                {
+                    // Stateless and stateful calls share one body; the state is the recurrent layers' (h, c).
+                    w.Line($"public void Forward({SequenceParameters(plan)}) => ForwardCore(input, output, batch, seq, lengths, default);");
+                    w.Line();
+                    EmitStatefulForward(w, plan);
+                    w.Open($"private void ForwardCore({SequenceParameters(plan, optionalLengths: false)}, global::System.Span<float> state)");
+                }
+                else
+                    w.Open($"public void Forward({SequenceParameters(plan)})");
                 EmitSequenceGuard(w, plan);
             }
             else
@@ -150,7 +159,8 @@ internal static partial class ModelEmitter
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
-                w.Line($"{Kernels}.RecurrentKernels.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq);");
+                string state = StateSlice(plan, node);
+                w.Line($"{Kernels}.RecurrentKernels.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq{(state.Length > 0 ? $", {state}, {state}" : "")});");
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }

@@ -15,8 +15,46 @@ namespace ModelGen.Generators.Emitting;
 internal static partial class ModelEmitter
 {
     /// <summary>The parameter list of Forward and ForwardTrain for a sequence model.</summary>
-    private static string SequenceParameters(ModelPlan plan) =>
-        $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default";
+    private static string SequenceParameters(ModelPlan plan, bool optionalLengths = true) =>
+        $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths{(optionalLengths ? " = default" : "")}";
+
+    /// <summary>Whether the model has recurrent layers, whose (h, c) a caller may carry across calls.</summary>
+    private static bool HasRecurrentState(ModelPlan plan) => plan.Shapes.Nodes.Any(n => n.Layer is RecurrentSpec);
+
+    /// <summary>Per-example floats of one recurrent node's state: h (and c for LSTM) of every layer and direction.</summary>
+    private static int StateLength(GraphNode node)
+    {
+        var rnn = (RecurrentSpec)node.Layer;
+        return (rnn.IsGru ? 1 : 2) * rnn.Layers * rnn.Directions * rnn.Hidden;
+    }
+
+    /// <summary>The node's part of the caller's state span at inference (read as h_0/c_0, overwritten with h_n/c_n), or "" for none.</summary>
+    private static string StateSlice(ModelPlan plan, GraphNode node)
+    {
+        if (!HasRecurrentState(plan)) return "";
+        int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Where(n => n.Layer is RecurrentSpec).Sum(StateLength);
+        return $"state.IsEmpty ? default : state.Slice({(offset == 0 ? "0" : $"batch * {Int(offset)}")}, batch * {Int(StateLength(node))})";
+    }
+
+    /// <summary>The public stateful overload: checks the state span and runs the shared body.</summary>
+    private static void EmitStatefulForward(SourceWriter w, ModelPlan plan)
+    {
+        var recurrent = plan.Shapes.Nodes.Where(n => n.Layer is RecurrentSpec).ToList();
+        w.Line("/// <summary>Floats of recurrent state per example: for each LSTM/GRU layer in order, PyTorch's h_n [layers·directions, batch, hidden] (then c_n for LSTM).</summary>");
+        w.Line($"public const int StateSize = {Int(recurrent.Sum(StateLength))};");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Runs inference continuing from <paramref name=\"state\"/> (PyTorch's h_0/c_0 of every recurrent layer; zeros to start)");
+        w.Line("/// and overwrites it with the state after each example's last real step, so a sequence can be fed a step at a time");
+        w.Line("/// (seq = 1 per call) with no allocation. Thread-safe for distinct state spans.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"state\">[batch × StateSize]: read as the initial state, overwritten with the final state.</param>");
+        w.Open($"public void Forward({SequenceParameters(plan, optionalLengths: false)}, global::System.Span<float> state)");
+        w.Line($"{Guards}.CheckState({String(plan.Spec.ClassName)}, state.Length, batch, StateSize);");
+        w.Line("ForwardCore(input, output, batch, seq, lengths, state);");
+        w.Close();
+        w.Line();
+    }
 
     private static void EmitSequenceDocs(SourceWriter w, ModelPlan plan)
     {

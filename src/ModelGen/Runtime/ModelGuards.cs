@@ -90,6 +90,14 @@ public static class ModelGuards
             throw new ArgumentException($"{model}: 'dInput' has {dInputLength} floats, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "dInput");
     }
 
+    /// <summary>Checks the recurrent state span of a stateful forward call: batch × the model's per-example state size.</summary>
+    /// <exception cref="ArgumentException">Its length does not match.</exception>
+    public static void CheckState(string model, int stateLength, int batch, int stateSize)
+    {
+        if (stateLength != (long)batch * stateSize)
+            throw new ArgumentException($"{model}: 'state' has {stateLength} floats, expected batch {batch} × StateSize {stateSize} = {(long)batch * stateSize}.", "state");
+    }
+
     /// <summary>Checks that a run-time-sized buffer (e.g. a recurrent layer's workspace for this batch and T) fits in an array.</summary>
     /// <exception cref="ArgumentException">It does not.</exception>
     public static int ArenaLength(string model, long length)

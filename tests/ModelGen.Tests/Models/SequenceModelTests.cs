@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -111,7 +111,9 @@ public class SequenceModelTests
         {
             nameof(TokenMlpTagger) => Token(new TokenMlpTagger(7), 11, TokenMlpTagger.OutputSize, perPosition: true),
             nameof(TokenAvgClassifier) => Token(new TokenAvgClassifier(7), 9, TokenAvgClassifier.OutputSize, perPosition: false),
-            _ => Floats(new SeqPoolNet(7)),
+            nameof(StepTagger) => Token(new StepTagger(7), 13, StepTagger.OutputSize, perPosition: true),
+            nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
+            _ => Floats(new SeqPoolNet(7), SeqPoolNet.InputSize),
         };
         var weights = ModelTestData.RandomArray(batch * (outputPerPosition ? seq : 1) * OutputSize(model), 31);
         if (outputPerPosition)
@@ -161,9 +163,9 @@ public class SequenceModelTests
         return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
     }
 
-    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(SeqPoolNet model)
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(ISequenceTrainable<float> model, int inputSize)
     {
-        var input = ModelTestData.RandomArray(3 * 4 * 4, 6, 2);
+        var input = ModelTestData.RandomArray(3 * 4 * inputSize, 6, 2);
         return (model, (o, b, s, l) => model.ForwardTrain(input, o, b, s, l), w => model.Backward(w, new float[input.Length]), false, () => model.Gradients);
     }
 
@@ -221,6 +223,73 @@ public class SequenceModelTests
         SequencePoolingKernels.MaxBackward(dPooled, argmax, expected, batch, seq, 3);
         Assert.Equal(expected, dInput);
         Assert.Equal(0f, dInput[(1 * seq + 3) * 3]);
+    }
+
+    /// <summary>Feeding a sequence one step at a time through the state overload equals running it whole.</summary>
+    [Fact]
+    public void Forward_StepByStepWithState_EqualsTheWholeSequence()
+    {
+        var model = new StepTagger(2);
+        const int batch = 2, seq = 6;
+        var ids = RandomIds(batch * seq, 13, 4);
+        var whole = new float[batch * seq * StepTagger.OutputSize];
+        model.Forward(ids, whole, batch, seq);
+
+        Assert.Equal(2 * 2 * 7 + 6, StepTagger.StateSize);   // LSTM (h, c) x 2 layers, GRU h
+        var state = new float[batch * StepTagger.StateSize];
+        var step = new int[batch];
+        var stepOutput = new float[batch * StepTagger.OutputSize];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) step[b] = ids[b * seq + t];
+            model.Forward(step, stepOutput, batch, 1, default, state);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < StepTagger.OutputSize; k++)
+                {
+                    float expected = whole[(b * seq + t) * StepTagger.OutputSize + k], actual = stepOutput[b * StepTagger.OutputSize + k];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"step {t}, example {b}, output {k}: whole {expected}, stepped {actual}");
+                }
+        }
+        var wrong = Assert.Throws<ArgumentException>(() => model.Forward(step, stepOutput, batch, 1, default, new float[3]));
+        Assert.Contains("'state' has 3 floats", wrong.Message);
+    }
+
+    /// <summary>Stepping allocates nothing per step.</summary>
+    [Fact]
+    public void Forward_Stepping_AllocatesNothing()
+    {
+        var model = new StepTagger(2);
+        var state = new float[StepTagger.StateSize];
+        var output = new float[StepTagger.OutputSize];
+        int[] token = { 3 };
+        for (int i = 0; i < 3; i++) model.Forward(token, output, 1, 1, default, state);
+        long least = long.MaxValue;
+        for (int window = 0; window < 3 && least > 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) model.Forward(token, output, 1, 1, default, state);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
+    }
+
+    /// <summary>A bidirectional final state with lengths equals each example run alone at its real length.</summary>
+    [Fact]
+    public void Forward_BidirectionalFinalState_EqualsEachExampleAlone()
+    {
+        var model = new BiLstmClassifier(6);
+        int[] lengths = { 2, 5, 4 };
+        const int seq = 5;
+        var input = ModelTestData.RandomArray(3 * seq * 3, 16);
+        var output = new float[3 * 2];
+        model.Forward(input, output, 3, seq, lengths);
+        for (int b = 0; b < 3; b++)
+        {
+            var alone = new float[2];
+            model.Forward(input.AsSpan(b * seq * 3, lengths[b] * 3), alone, 1, lengths[b]);
+            for (int k = 0; k < 2; k++)
+                Assert.True(Math.Abs(alone[k] - output[b * 2 + k]) <= 1e-6f * (1 + Math.Abs(alone[k])), $"example {b}: alone {alone[k]}, batched {output[b * 2 + k]}");
+        }
     }
 
     [Fact]

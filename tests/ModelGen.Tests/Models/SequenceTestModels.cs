@@ -40,3 +40,21 @@ public partial class TokenAvgClassifier
     [GlobalAvgPool]                                public partial Layer Pool { get; }
     [Dense(3)]                                     public partial Layer Out { get; }
 }
+
+/// <summary>A causal recurrent tagger (unidirectional LSTM then GRU), for stateful step-by-step inference.</summary>
+[Model(Dim.Seq, InputType = typeof(int))]
+public partial class StepTagger
+{
+    [Embedding(13, 5)]            public partial Layer Emb { get; }
+    [LSTM(7, Layers = 2)]         public partial Layer Lstm { get; }
+    [GRU(6)]                      public partial Layer Gru { get; }
+    [Dense(4)]                    public partial Layer Out { get; }
+}
+
+/// <summary>A bidirectional LSTM classifier over float sequences (final state), with lengths.</summary>
+[Model(Dim.Seq, 3)]
+public partial class BiLstmClassifier
+{
+    [LSTM(5, Bidirectional = true, ReturnSequences = false)] public partial Layer Lstm { get; }
+    [Dense(2)]                                              public partial Layer Out { get; }
+}
