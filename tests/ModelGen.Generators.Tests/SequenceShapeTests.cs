@@ -80,7 +80,7 @@ public class SequenceShapeTests
 
     [Theory]
     [InlineData(new[] { 4, T }, ProblemIds.InvalidInputShape, "Model 'M' has input shape [4, T]; only the first dimension may be Dim.Seq (sequence tensors are [T, features])")]
-    [InlineData(new[] { T, 4 }, ProblemIds.ExpectsTokenIds, "Model 'M' takes token ids, so its input shape is [Dim.Seq] (T ids per example), not [T, 4]")]
+    [InlineData(new[] { T, 4, 2 }, ProblemIds.ExpectsTokenIds, "Model 'M' takes token ids, so its input shape is [Dim.Seq] (T ids per example) or [Dim.Seq, ids per position], not [T, 4, 2]")]
     public void Infer_BadSequenceInputs_AreReported(int[] input, string id, string message)
     {
         var shapes = ShapeInference.Infer(Spec(input, tokens: true, new EmbeddingSpec("emb", 10, 4, -1)));
@@ -120,5 +120,31 @@ public class SequenceShapeTests
         var problem = Assert.Single(shapes.Problems);
         Assert.Equal(ProblemIds.InvalidHyperParameter, problem.Id);
         Assert.Equal(argument, problem.Argument);
+    }
+
+    [Fact]
+    public void Infer_IdColumns_EmbeddingsConcatAlongFeatures()
+    {
+        var spec = new ModelSpec("Demo", "M", "Demo.M", EquatableArray<string>.Empty, new[] { T, 3 }.ToEquatableArray(),
+            new[]
+            {
+                new MemberSpec("Word", "public", "global::ModelGen.Layer", true, new EmbeddingSpec("word", 100, 8, 0)),
+                new MemberSpec("Suffix", "public", "global::ModelGen.Layer", true, new EmbeddingSpec("suffix", 50, 4, -1, 1), MemberSpec.InputName),
+                new MemberSpec("Cat", "public", "global::ModelGen.Layer", true, new MergeSpec("cat", true, new[] { "Word", "Suffix" }.ToEquatableArray())),
+            }.ToEquatableArray(), EquatableArray<ModelProblem>.Empty, true);
+        var plan = Planner.Plan(spec);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal("[T, 12]", ShapeInference.Format(plan.Final.Output));
+        Assert.Equal(3, plan.InputLength);   // ids per position
+    }
+
+    [Fact]
+    public void Infer_EmbeddingColumnOutsideTheIds_IsReported()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { T, 2 }, true, new EmbeddingSpec("emb", 10, 4, -1, 2)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.InvalidHyperParameter, problem.Id);
+        Assert.Equal("Column", problem.Argument);
+        Assert.Equal("Embedding 'emb' reads id column 2, but the input [T, 2] has 2 ids per position", problem.Message);
     }
 }

@@ -134,7 +134,7 @@ internal static partial class ModelEmitter
         {
             case EmbeddingSpec emb:
                 // Token ids have no gradient: only the table's rows accumulate (the padding row excepted).
-                w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
+                w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {IdColumns(node)}{dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
                 break;
             case RecurrentSpec:
                 w.Line($"{Kernels}.RecurrentKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
@@ -219,9 +219,9 @@ internal static partial class ModelEmitter
                 int offset = 0;
                 for (int k = 0; k < targets.Count; k++)
                 {
-                    int part = node.InputShapes[k].Aggregate(1, (x, y) => x * y);
+                    int part = ShapeInference.Length(node.InputShapes[k]);
                     string region = targets[k].AddInto ?? targets[k].Write;
-                    string line = $"{Kernels}.MergeKernels.SplitPart({dOut}, {region}, batch, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)}, accumulate: {(targets[k].AddInto is null ? "false" : "true")});";
+                    string line = $"{Kernels}.MergeKernels.SplitPart({dOut}, {region}, {B}, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)}, accumulate: {(targets[k].AddInto is null ? "false" : "true")});";
                     w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {line}" : line);
                     offset += part;
                 }

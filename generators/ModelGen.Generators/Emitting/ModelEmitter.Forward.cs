@@ -120,7 +120,7 @@ internal static partial class ModelEmitter
             if (plan.TrainingFixedLength > 0)
                 w.Line($"var stats = new global::System.Span<float>(_trainingArena, {U} * TrainingArenaLength, TrainingFixedLength);");
             w.Line(plan.TokenInput
-                ? $"input.CopyTo({Cast}(t.Slice(0, rows))); // backward needs the token ids"
+                ? $"input.CopyTo({Cast}(t.Slice(0, rows * InputSize))); // backward needs the token ids"
                 : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
             for (int i = 0; i < nodes.Count; i++)
             {
@@ -147,7 +147,7 @@ internal static partial class ModelEmitter
         {
             case EmbeddingSpec emb:
                 // Ids at inference come straight from the caller; the training forward reads its kept copy.
-                w.Line($"{Kernels}.EmbeddingKernels.Forward({(training ? $"{Cast}({src[0]})" : src[0])}, {P("weight")}, {dst}, {Int(emb.Vocab)}, {Int(emb.Dim)});");
+                w.Line($"{Kernels}.EmbeddingKernels.Forward({(training ? $"{Cast}({src[0]})" : src[0])}, {IdColumns(node)}{P("weight")}, {dst}, {Int(emb.Vocab)}, {Int(emb.Dim)});");
                 break;
             case RecurrentSpec rnn:
             {
@@ -225,8 +225,8 @@ internal static partial class ModelEmitter
                 int offset = 0;
                 for (int k = 0; k < src.Count; k++)
                 {
-                    int part = node.InputShapes[k].Aggregate(1, (a, b) => a * b);
-                    w.Line($"{Kernels}.MergeKernels.ConcatPart({src[k]}, {dst}, batch, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)});");
+                    int part = ShapeInference.Length(node.InputShapes[k]);
+                    w.Line($"{Kernels}.MergeKernels.ConcatPart({src[k]}, {dst}, {B}, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)});");
                     offset += part;
                 }
                 break;

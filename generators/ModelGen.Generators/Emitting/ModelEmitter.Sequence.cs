@@ -135,4 +135,8 @@ internal static partial class ModelEmitter
     }
 
     private static string Bool(bool value) => value ? "true" : "false";
+
+    /// <summary>"columns, column, " for an Embedding reading one of several ids per position; "" when there is one.</summary>
+    private static string IdColumns(GraphNode node) =>
+        node.InputShapes[0].Count == 2 ? $"{Int(node.InputShapes[0][1])}, {Int(((EmbeddingSpec)node.Layer).Column)}, " : "";
 }

@@ -165,8 +165,8 @@ internal sealed record BlockSpec(string Name, string TypeName, string ClassName,
     public override string Kind => ClassName;
 }
 
-/// <summary><c>[Embedding(vocab, dim)]</c>; <paramref name="PaddingIdx"/> is -1 for none.</summary>
-internal sealed record EmbeddingSpec(string Name, int Vocab, int Dim, int PaddingIdx) : LayerSpec(Name)
+/// <summary><c>[Embedding(vocab, dim)]</c>; <paramref name="PaddingIdx"/> is -1 for none; <paramref name="Column"/> picks one id of each position.</summary>
+internal sealed record EmbeddingSpec(string Name, int Vocab, int Dim, int PaddingIdx, int Column = 0) : LayerSpec(Name)
 {
     public override string Kind => "Embedding";
 }

@@ -211,7 +211,7 @@ internal static class ModelParser
             }
             case "ModelGen.EmbeddingAttribute":
                 if (args.Length != 2 || args[0].Value is not int vocab || args[1].Value is not int dim) break;
-                return new EmbeddingSpec(name, vocab, dim, Named(attribute, "PaddingIdx", -1));
+                return new EmbeddingSpec(name, vocab, dim, Named(attribute, "PaddingIdx", -1), Named(attribute, "Column", 0));
             case "ModelGen.LSTMAttribute":
             case "ModelGen.GRUAttribute":
                 if (args.Length != 1 || args[0].Value is not int hidden) break;

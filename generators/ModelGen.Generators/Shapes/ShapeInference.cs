@@ -77,10 +77,10 @@ internal static class ShapeInference
         }
         bool firstIsEmbedding = spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
         bool tokens = spec.TokenInput || firstIsEmbedding;
-        if (tokens && !(spec.InputShape.Count == 1 && spec.IsSequence))
+        if (tokens && !(spec.InputShape.Count is 1 or 2 && spec.IsSequence))
         {
             ctx.Problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, "",
-                $"Model '{spec.ClassName}' takes token ids, so its input shape is [Dim.Seq] (T ids per example), not {Format(spec.InputShape)}"));
+                $"Model '{spec.ClassName}' takes token ids, so its input shape is [Dim.Seq] (T ids per example) or [Dim.Seq, ids per position], not {Format(spec.InputShape)}"));
             return ctx.Result();
         }
         if (spec.MaxLength < 0 || (spec.MaxLength > 0 && !spec.IsSequence))
@@ -268,7 +268,7 @@ internal static class ShapeInference
             problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, where, $"{layer.Kind} '{layer.Name}' receives the sequence {Format(inputs[0])} from {sources[0].Description}, "
                 + (layer is FlattenSpec
                     ? "which cannot be flattened (T is only known at run time); pool over time with [GlobalAvgPool]/[GlobalMaxPool] or use an LSTM/GRU with ReturnSequences = false"
-                    : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add and GlobalAvgPool/GlobalMaxPool")));
+                    : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool")));
             return null;
         }
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, out var ps, out long flops);
@@ -389,6 +389,17 @@ internal static class ShapeInference
                         }
                     return input;
                 }
+                if (IsSequence(input))
+                {
+                    // Sequence tensors [T, F_k] join along the features of each position.
+                    for (int k = 0; k < inputs.Length; k++)
+                        if (!IsSequence(inputs[k]) || inputs[k].Length != 2)
+                        {
+                            Problem(ProblemIds.MergeShapeMismatch, "", $"Concat '{merge.Name}' joins sequences [T, features] along their features, but {Names(k)} gives {Format(inputs[k])}");
+                            return null;
+                        }
+                    return new[] { ModelSpec.Seq, inputs.Sum(s => s[1]) };
+                }
                 for (int k = 1; k < inputs.Length; k++)
                     if (inputs[k].Length != input.Length || !inputs[k].Skip(1).SequenceEqual(input.Skip(1)))
                     {
@@ -426,8 +437,14 @@ internal static class ShapeInference
                     Problem(ProblemIds.InvalidHyperParameter, "PaddingIdx", $"Embedding '{emb.Name}' has PaddingIdx = {emb.PaddingIdx}; it must be a token id in [0, {emb.Vocab}) or -1 for none");
                     return null;
                 }
+                int columns = input.Length == 2 ? input[1] : 1;
+                if (emb.Column < 0 || emb.Column >= columns)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Column", $"Embedding '{emb.Name}' reads id column {emb.Column}, but the input {Format(input)} has {columns} id{(columns == 1 ? "" : "s")} per position");
+                    return null;
+                }
                 ps.Add(Param("weight", emb.Vocab, emb.Dim));
-                return input.Concat(new[] { emb.Dim }).ToArray();
+                return new[] { ModelSpec.Seq, emb.Dim };
             case RecurrentSpec rnn:
             {
                 string what = $"{rnn.Kind} '{rnn.Name}'";
@@ -599,7 +616,7 @@ internal static class ShapeInference
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
         DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec => true,
-        MergeSpec { IsConcat: false } => true,
+        MergeSpec => true,
         _ => false,
     };
 }

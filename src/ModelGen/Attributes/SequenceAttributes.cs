@@ -23,6 +23,12 @@ public sealed class EmbeddingAttribute : LayerAttribute
 
     /// <summary>An id whose row is initialised to zero and receives no gradient (PyTorch <c>padding_idx</c>); -1: none.</summary>
     public int PaddingIdx { get; set; } = -1;
+
+    /// <summary>
+    /// Which id of each position this table reads, when the input holds several per position
+    /// (<c>[Model(Dim.Seq, 3, InputType = typeof(int))]</c>: e.g. word, suffix and shape ids); default 0.
+    /// </summary>
+    public int Column { get; set; }
 }
 
 /// <summary>

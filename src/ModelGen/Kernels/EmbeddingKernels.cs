@@ -22,13 +22,30 @@ public static class EmbeddingKernels
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, or an id lies outside [0, vocab) (the message names its row, the id and vocab).</exception>
     /// <exception cref="ArgumentException">A span's length does not match its shape, or output overlaps weight.</exception>
     public static void Forward(ReadOnlySpan<int> ids, ReadOnlySpan<float> weight, Span<float> output, int vocab, int dim)
+        => Forward(ids, 1, 0, weight, output, vocab, dim);
+
+    /// <summary>
+    /// The lookup of one id column of a token model with several ids per position (e.g. word, suffix and shape ids):
+    /// effectively computes <c>output[r, j] = weight[ids[r·columns + column], j]</c>.
+    /// </summary>
+    /// <param name="ids">Token ids [rows, columns]; the ids of column <paramref name="column"/> must be in [0, vocab).</param>
+    /// <param name="columns">Ids per row (position).</param>
+    /// <param name="column">The column this embedding reads, in [0, columns).</param>
+    /// <param name="weight">The embedding table [vocab, dim].</param>
+    /// <param name="output">Embeddings [rows, dim]; must not overlap <paramref name="weight"/>.</param>
+    /// <param name="vocab">Number of embeddings.</param>
+    /// <param name="dim">Embedding size.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative, the column is outside [0, columns), or an id lies outside [0, vocab).</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or output overlaps weight.</exception>
+    public static void Forward(ReadOnlySpan<int> ids, int columns, int column, ReadOnlySpan<float> weight, Span<float> output, int vocab, int dim)
     {
+        int rows = CheckColumns(ids.Length, columns, column);
         CheckTable(weight.Length, vocab, dim, nameof(weight));
-        ThrowHelper.CheckShape(output.Length, nameof(output), "rows", ids.Length, nameof(dim), dim);
+        ThrowHelper.CheckShape(output.Length, nameof(output), "rows", rows, nameof(dim), dim);
         ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
-        CheckIds(ids, vocab);
-        for (int r = 0; r < ids.Length; r++)
-            weight.Slice(ids[r] * dim, dim).CopyTo(output.Slice(r * dim, dim));
+        CheckIds(ids, columns, column, vocab);
+        for (int r = 0; r < rows; r++)
+            weight.Slice(ids[r * columns + column] * dim, dim).CopyTo(output.Slice(r * dim, dim));
     }
 
     /// <summary>
@@ -44,19 +61,34 @@ public static class EmbeddingKernels
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="paddingIdx"/> is outside [-1, vocab), or an id lies outside [0, vocab).</exception>
     /// <exception cref="ArgumentException">A span's length does not match its shape, or dWeight overlaps dOutput.</exception>
     public static void Backward(ReadOnlySpan<int> ids, ReadOnlySpan<float> dOutput, Span<float> dWeight, int vocab, int dim, int paddingIdx)
+        => Backward(ids, 1, 0, dOutput, dWeight, vocab, dim, paddingIdx);
+
+    /// <summary>Backward of the column lookup: <c>dWeight[ids[r·columns + column], j] += dOutput[r, j]</c> except for the padding id.</summary>
+    /// <param name="ids">The token ids of the forward pass [rows, columns].</param>
+    /// <param name="columns">Ids per row.</param>
+    /// <param name="column">The column the embedding read.</param>
+    /// <param name="dOutput">Gradient with respect to the embeddings [rows, dim].</param>
+    /// <param name="dWeight">Gradient of the table [vocab, dim], accumulated into.</param>
+    /// <param name="vocab">Number of embeddings.</param>
+    /// <param name="dim">Embedding size.</param>
+    /// <param name="paddingIdx">The id whose row receives no gradient, or -1 for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative, the column or <paramref name="paddingIdx"/> is out of range, or an id lies outside [0, vocab).</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or dWeight overlaps dOutput.</exception>
+    public static void Backward(ReadOnlySpan<int> ids, int columns, int column, ReadOnlySpan<float> dOutput, Span<float> dWeight, int vocab, int dim, int paddingIdx)
     {
+        int rows = CheckColumns(ids.Length, columns, column);
         CheckTable(dWeight.Length, vocab, dim, nameof(dWeight));
-        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), "rows", ids.Length, nameof(dim), dim);
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), "rows", rows, nameof(dim), dim);
         if (paddingIdx < -1 || paddingIdx >= vocab)
             throw new ArgumentOutOfRangeException(nameof(paddingIdx), paddingIdx,
                 $"'paddingIdx' must be -1 (none) or an id in [0, {vocab}) but is {paddingIdx}.");
         ThrowHelper.CheckNoOverlap(dOutput, dWeight, nameof(dOutput), nameof(dWeight));
-        CheckIds(ids, vocab);
+        CheckIds(ids, columns, column, vocab);
         ref float dy = ref MemoryMarshal.GetReference(dOutput);
         ref float dw = ref MemoryMarshal.GetReference(dWeight);
-        for (int r = 0; r < ids.Length; r++)
+        for (int r = 0; r < rows; r++)
         {
-            int id = ids[r];
+            int id = ids[r * columns + column];
             if (id == paddingIdx) continue;
             RowOps.AddTo(ref Unsafe.Add(ref dy, (nint)r * dim), ref Unsafe.Add(ref dw, (nint)id * dim), (nuint)dim);
         }
@@ -76,10 +108,21 @@ public static class EmbeddingKernels
         ThrowHelper.CheckShape(length, name, nameof(vocab), vocab, nameof(dim), dim);
     }
 
-    private static void CheckIds(ReadOnlySpan<int> ids, int vocab)
+    private static void CheckIds(ReadOnlySpan<int> ids, int columns, int column, int vocab)
     {
-        for (int r = 0; r < ids.Length; r++)
-            if ((uint)ids[r] >= (uint)vocab) ThrowBadId(r, ids[r], vocab);
+        for (int i = column; i < ids.Length; i += columns)
+            if ((uint)ids[i] >= (uint)vocab) ThrowBadId(i / columns, ids[i], vocab);
+    }
+
+    /// <summary>Checks the column layout and returns the number of rows.</summary>
+    private static int CheckColumns(int length, int columns, int column)
+    {
+        if (columns <= 0) throw new ArgumentOutOfRangeException(nameof(columns), columns, "'columns' must be positive.");
+        if ((uint)column >= (uint)columns)
+            throw new ArgumentOutOfRangeException(nameof(column), column, $"'column' must be in [0, {columns}) but is {column}.");
+        if (length % columns != 0)
+            throw new ArgumentException($"'ids' has {length} ids, not a whole number of rows of {columns} columns.", "ids");
+        return length / columns;
     }
 
     [DoesNotReturn]

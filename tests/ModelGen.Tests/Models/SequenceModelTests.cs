@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -112,6 +112,7 @@ public class SequenceModelTests
             nameof(TokenMlpTagger) => Token(new TokenMlpTagger(7), 11, TokenMlpTagger.OutputSize, perPosition: true),
             nameof(TokenAvgClassifier) => Token(new TokenAvgClassifier(7), 9, TokenAvgClassifier.OutputSize, perPosition: false),
             nameof(StepTagger) => Token(new StepTagger(7), 13, StepTagger.OutputSize, perPosition: true),
+            nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
             _ => Floats(new SeqPoolNet(7), SeqPoolNet.InputSize),
         };
@@ -156,10 +157,10 @@ public class SequenceModelTests
 
     private delegate Span<float> GradientsOf();
 
-    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Token(ISequenceTrainable<int> model, int vocab, int outputSize, bool perPosition)
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Token(ISequenceTrainable<int> model, int vocab, int outputSize, bool perPosition, int columns = 1)
     {
-        var ids = RandomIds(3 * 4, vocab, 5);
-        ids[1 * 4 + 3] = vocab - 1;   // padded positions may hold any valid id
+        var ids = RandomIds(3 * 4 * columns, vocab, 5);
+        ids[(1 * 4 + 3) * columns] = vocab - 1;   // padded positions may hold any valid id
         return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
     }
 
@@ -290,6 +291,42 @@ public class SequenceModelTests
             for (int k = 0; k < 2; k++)
                 Assert.True(Math.Abs(alone[k] - output[b * 2 + k]) <= 1e-6f * (1 + Math.Abs(alone[k])), $"example {b}: alone {alone[k]}, batched {output[b * 2 + k]}");
         }
+    }
+
+    /// <summary>Each embedding reads its own id column; the concatenation joins them per position.</summary>
+    [Fact]
+    public void Forward_IdColumns_EachEmbeddingReadsItsColumn()
+    {
+        var model = new FeatureTagger(3);
+        const int rows = 5;
+        var ids = RandomIds(rows * 3, 5, 8);
+        var features = new float[rows * 9];
+        var word = new float[rows * 4];
+        var suffix = new float[rows * 3];
+        var shape = new float[rows * 2];
+        var column = new int[rows];
+        for (int k = 0; k < 3; k++)
+        {
+            for (int r = 0; r < rows; r++) column[r] = ids[r * 3 + k];
+            var (layer, table, dim) = k switch { 0 => (model.Word, word, 4), 1 => (model.Suffix, suffix, 3), _ => (model.Shape, shape, 2) };
+            EmbeddingKernels.Forward(column, layer.Parameter("weight"), table, layer.Parameter("weight").Length / dim, dim);
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            word.AsSpan(r * 4, 4).CopyTo(features.AsSpan(r * 9));
+            suffix.AsSpan(r * 3, 3).CopyTo(features.AsSpan(r * 9 + 4));
+            shape.AsSpan(r * 2, 2).CopyTo(features.AsSpan(r * 9 + 7));
+        }
+        var expected = new float[rows * 10];
+        var rnn = new RecurrentGeometry(RecurrentCell.Gru, 9, 5, 1, true, true);
+        var workspace = new float[rnn.WorkspaceLength(1, rows)];
+        RecurrentKernels.Forward(rnn, features, model.Parameters.Slice(model.Rnn.Parameters[0].Offset, rnn.ParameterCount), expected, default, workspace, 1, rows);
+        var logits = new float[rows * 3];
+        DenseKernels.Forward(default(IdentityActivation), expected, model.Out.Parameter("weight"), model.Out.Parameter("bias"), logits, default, rows, 10, 3);
+
+        var output = new float[rows * 3];
+        model.Forward(ids, output, 1, rows);
+        Assert.Equal(logits, output);
     }
 
     [Fact]

@@ -58,3 +58,15 @@ public partial class BiLstmClassifier
     [LSTM(5, Bidirectional = true, ReturnSequences = false)] public partial Layer Lstm { get; }
     [Dense(2)]                                              public partial Layer Out { get; }
 }
+
+/// <summary>Three ids per position (word, suffix, shape), one embedding each, joined along the features.</summary>
+[Model(Dim.Seq, 3, InputType = typeof(int))]
+public partial class FeatureTagger
+{
+    [Embedding(10, 4)]                                  public partial Layer Word { get; }
+    [Embedding(6, 3, Column = 1, From = Layer.Input)]   public partial Layer Suffix { get; }
+    [Embedding(5, 2, Column = 2, From = Layer.Input)]   public partial Layer Shape { get; }
+    [Concat(nameof(Word), nameof(Suffix), nameof(Shape))] public partial Layer Features { get; }
+    [GRU(5, Bidirectional = true)]                      public partial Layer Rnn { get; }
+    [Dense(3)]                                          public partial Layer Out { get; }
+}
