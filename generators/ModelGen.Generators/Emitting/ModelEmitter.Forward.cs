@@ -31,9 +31,9 @@ internal static partial class ModelEmitter
             w.Line("/// <summary>Runs inference (dropout off, BatchNorm on running statistics) on <paramref name=\"batch\"/> examples. Thread-safe; allocates nothing in steady state.</summary>");
             w.Line("/// <param name=\"input\">[batch, InputSize] examples back to back.</param>");
             w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs.</param>");
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive or exceeds MaxBatch.</exception>");
             w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             if (plan.InferenceSlots > 0)
             {
                 w.Line("float[] arena = _inferenceArenas.Rent(InferenceSlots * batch * SlotLength);");
@@ -81,9 +81,9 @@ internal static partial class ModelEmitter
             w.Line();
 
             w.Line("/// <summary>Forward pass in training mode (dropout on, BatchNorm on batch statistics, running statistics updated), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
-            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+            w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive or exceeds MaxBatch.</exception>");
             w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+            w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             w.Open("if (_trainingArena.Length < batch * TrainingArenaLength + TrainingFixedLength)");
             w.Line("_trainingArena = new float[batch * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");
             w.Line("_gradientArena = new float[batch * (GradientArenaLength + 2 * SlotLength)];");

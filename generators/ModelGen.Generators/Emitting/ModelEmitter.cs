@@ -101,6 +101,8 @@ internal static partial class ModelEmitter
             w.Line($"public const int OutputSize = {Int(plan.Final.OutputLength)};");
             w.Line("/// <summary>Number of parameters (weights, biases and BatchNorm running statistics).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
+            w.Line("/// <summary>The largest batch one call accepts: beyond it a planned buffer would exceed the largest .NET array.</summary>");
+            w.Line($"public const int MaxBatch = {Int(plan.MaxBatch)};");
             w.Line("/// <summary>Per-example input shape.</summary>");
             w.Line($"public static global::System.ReadOnlySpan<int> InputShape => new int[] {{ {string.Join(", ", spec.InputShape.Select(d => Int(d)))} }};");
             w.Line("/// <summary>Per-example output shape.</summary>");

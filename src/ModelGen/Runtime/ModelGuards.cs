@@ -8,11 +8,15 @@ namespace ModelGen.Runtime;
 public static class ModelGuards
 {
     /// <summary>Checks the arguments of a forward call.</summary>
-    /// <exception cref="ArgumentException">The batch is not positive, or a span's length is not batch × the per-example size.</exception>
-    public static void CheckForward(string model, int inputLength, int outputLength, int batch, int inputSize, int outputSize)
+    /// <param name="maxBatch">The model's <c>MaxBatch</c>: the largest batch whose planned buffers fit in one array.</param>
+    /// <exception cref="ArgumentException">The batch is not positive or exceeds <paramref name="maxBatch"/>, or a span's length is not batch × the per-example size.</exception>
+    public static void CheckForward(string model, int inputLength, int outputLength, int batch, int inputSize, int outputSize, int maxBatch)
     {
         if (batch <= 0)
             ThrowBatch(model, batch);
+        // Checked first: beyond it batch × a per-example length overflows int, and the span lengths cannot be right either.
+        if (batch > maxBatch)
+            ThrowBatchTooLarge(model, batch, maxBatch);
         if ((long)inputLength != (long)batch * inputSize)
             ThrowLength(model, "input", inputLength, batch, inputSize);
         if ((long)outputLength != (long)batch * outputSize)
@@ -35,6 +39,12 @@ public static class ModelGuards
     [DoesNotReturn]
     private static void ThrowBatch(string model, int batch) =>
         throw new ArgumentException($"{model}: batch must be positive, got {batch}.", nameof(batch));
+
+    [DoesNotReturn]
+    private static void ThrowBatchTooLarge(string model, int batch, int maxBatch) =>
+        throw new ArgumentException(
+            $"{model}: batch {batch} is too large; the largest batch {model} supports is {maxBatch} ({model}.MaxBatch): " +
+            "beyond it a buffer of the model would exceed the largest .NET array. Split the data into smaller batches.", nameof(batch));
 
     [DoesNotReturn]
     private static void ThrowLength(string model, string name, int actual, int batch, int perExample) =>

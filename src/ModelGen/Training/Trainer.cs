@@ -42,8 +42,9 @@ public sealed class Trainer
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
-        var output = new float[batchSize * outputLength];
-        var dOutput = new float[batchSize * outputLength];
+        int rows = Math.Min(batchSize, Math.Max(1, train.Count));   // no batch holds more rows than the set has
+        var output = new float[checked(rows * outputLength)];
+        var dOutput = new float[rows * outputLength];
         int totalSteps = epochs * loader.BatchesPerEpoch;
         _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
 
@@ -129,8 +130,9 @@ public sealed class Trainer
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
         loader.StartEpoch(0);
         int outputLength = _model.OutputLength;
-        var output = new float[batchSize * outputLength];
-        var scratch = new float[batchSize * outputLength];
+        int rows = Math.Min(batchSize, Math.Max(1, data.Count));
+        var output = new float[checked(rows * outputLength)];
+        var scratch = new float[rows * outputLength];
         double lossSum = 0;
         long correct = 0, seen = 0;
         while (loader.TryNext(out var batch))
