@@ -224,8 +224,12 @@ internal static partial class ModelEmitter
             w.Line($"private const string SummaryText = {String(summary)};");
             w.Line();
             w.Line("/// <summary>Saves the parameters as safetensors with PyTorch names (atomically: the old file survives a failed save).</summary>");
+            w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");
+            w.Line("/// <exception cref=\"global::System.IO.IOException\">The file could not be written.</exception>");
             w.Line("public void Save(string path) => global::ModelGen.Serialization.ModelWeights.Save(this, path);");
             w.Line("/// <summary>Loads parameters saved by <see cref=\"Save\"/> or PyTorch; validates every tensor before changing anything.</summary>");
+            w.Line("/// <exception cref=\"global::System.IO.InvalidDataException\">The file does not hold exactly this model's tensors as F32 with its shapes.</exception>");
+            w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not read the file.</exception>");
             w.Line("public void LoadWeights(string path) => global::ModelGen.Serialization.ModelWeights.Load(this, path);");
             w.Line("/// <summary>Creates a model and loads its parameters from a safetensors file.</summary>");
             w.Open($"public static {spec.ClassName} Load(string path)");

@@ -3,7 +3,8 @@
 //   [u64 LE header length N][N bytes of UTF-8 JSON, space-padded to a multiple of 8][raw little-endian data]
 // JSON: {"__metadata__":{str:str}, "name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]}, ...}, tensors in
 // name order, data laid out in the same order, offsets relative to the first data byte.
-// Rules: Save is atomic (temp file, flush to disk, rename); Load validates the whole header against the expected
+// Rules: Save is atomic (temp file beside the link's final target, flush to disk, rename; leftovers of killed saves are
+// removed by the next save of the same file); Load validates the whole header against the expected
 // tensors before writing a single float; JSON goes through Utf8JsonReader/Utf8JsonWriter only (NativeAOT-safe).
 using System.Buffers;
 using System.Buffers.Binary;
@@ -47,16 +48,23 @@ public static class SafeTensors
 
     /// <summary>
     /// Writes the tensors (views into <paramref name="buffer"/>) to <paramref name="path"/> as F32, sorted by name as
-    /// PyTorch's safetensors does. Atomic: the data goes to <c>&lt;path&gt;.tmp-&lt;random&gt;</c>, is flushed to disk
-    /// and then renamed over <paramref name="path"/>; on any failure the temp file is deleted and an existing file
-    /// at <paramref name="path"/> is left untouched.
+    /// PyTorch's safetensors does. Atomic: the data goes to <c>&lt;file&gt;.tmp-&lt;random&gt;</c> beside the file, is
+    /// flushed to disk and then renamed over it; on any failure the temporary file is deleted and an existing file is
+    /// left untouched.
     /// </summary>
+    /// <remarks>
+    /// When <paramref name="path"/> is a symbolic link, the file it finally points to is replaced and the link is kept.
+    /// An existing file keeps its Unix permissions. Temporary files that earlier saves of the same file left behind
+    /// (a killed process) are deleted first, unless another save still has them open.
+    /// </remarks>
     /// <param name="path">Destination file.</param>
     /// <param name="tensors">Names, shapes and positions in <paramref name="buffer"/>.</param>
     /// <param name="buffer">The floats the tensors index into.</param>
     /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
     /// <exception cref="ArgumentException">A tensor's name is empty, duplicated or reserved, its length disagrees with its shape, or it runs past <paramref name="buffer"/>.</exception>
-    /// <exception cref="IOException">The file could not be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not create a file in the destination's directory or replace the file there (the message names <paramref name="path"/>).</exception>
+    /// <exception cref="DirectoryNotFoundException">The destination's directory does not exist.</exception>
+    /// <exception cref="IOException">The file could not be written, e.g. the disk is full or <paramref name="path"/> is a directory (the message names <paramref name="path"/>).</exception>
     public static void Save(string path, IReadOnlyList<ParameterInfo> tensors, ReadOnlySpan<float> buffer,
                             IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -65,25 +73,85 @@ public static class SafeTensors
         Array.Sort(ordered, static (a, b) => CompareUtf8(a.Name, b.Name));   // Rust String order = UTF-8 byte order
         byte[] header = BuildHeader(ordered, metadata);
 
-        string temp = $"{path}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        string target = path;
+        string? temp = null;
+        FileStream? file = null;
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                file.Write(length);
-                file.Write(header);
-                foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
-                file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
-            }
-            File.Move(temp, path, overwrite: true);
+            target = FinalTarget(path);
+            RemoveLeftovers(target);
+            UnixFileMode? mode = OperatingSystem.IsWindows() || !System.IO.File.Exists(target) ? null : System.IO.File.GetUnixFileMode(target);
+            temp = $"{target}{TempMarker}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TempRandomBytes))}";
+            // FileShare.Delete lets Windows rename the file while it is open; on Unix it makes the lock .NET takes a
+            // shared one, which keeps a concurrent save's RemoveLeftovers (it needs the exclusive lock) off this file.
+            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Delete, 1 << 16);
+            if (mode is { } m && !OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(file.SafeFileHandle, m);
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            file.Write(length);
+            file.Write(header);
+            foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
+            file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
+            System.IO.File.Move(temp, target, overwrite: true);   // still open: the lock covers the temporary's whole life
+            file.Dispose();
         }
-        catch
+        catch (Exception e)
         {
-            TryDelete(temp);
+            file?.Dispose();
+            if (temp is not null) TryDelete(temp);
+            if (e is IOException or UnauthorizedAccessException) throw SaveFailed(e, path, target, temp);
             throw;
         }
+    }
+
+    private const string TempMarker = ".tmp-";
+    private const int TempRandomBytes = 6;   // 12 lowercase hex digits
+    private static readonly SearchValues<char> HexLower = SearchValues.Create("0123456789abcdef");
+
+    /// <summary>The file a save of <paramref name="path"/> replaces: the final target when it is a symbolic link (even a dangling one).</summary>
+    private static string FinalTarget(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? path : info.ResolveLinkTarget(returnFinalTarget: true)!.FullName;
+    }
+
+    /// <summary>
+    /// Deletes <c>&lt;target&gt;.tmp-&lt;12 hex digits&gt;</c> files that earlier saves left (killed before their cleanup
+    /// ran). A save in progress holds its temporary open with a shared lock, so the exclusive open fails and it is kept.
+    /// </summary>
+    private static void RemoveLeftovers(string target)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        string prefix = Path.GetFileName(target) + TempMarker;
+        if (!Directory.Exists(directory)) return;
+        foreach (string candidate in Directory.EnumerateFiles(directory, prefix + "*"))
+        {
+            // EnumerateFiles' pattern is loose (case-insensitive on some systems, '*' or '?' inside the name): check the exact form.
+            string name = Path.GetFileName(candidate);
+            if (name.Length != prefix.Length + 2 * TempRandomBytes || !name.StartsWith(prefix, StringComparison.Ordinal)
+                || name.AsSpan(prefix.Length).ContainsAnyExcept(HexLower))
+                continue;
+            try
+            {
+                using var _ = new FileStream(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException) { }                    // in use by another save, or already gone
+            catch (UnauthorizedAccessException) { }    // not ours to delete; the save itself may still succeed
+        }
+    }
+
+    /// <summary>The same kind of exception as <paramref name="e"/>, naming the caller's <paramref name="path"/> instead of the temporary file.</summary>
+    private static Exception SaveFailed(Exception e, string path, string target, string? temp)
+    {
+        string reason = temp is null ? e.Message : e.Message.Replace(temp, target, StringComparison.Ordinal);
+        string message = target == path ? $"Could not save '{path}': {reason}" : $"Could not save '{path}' (a link to '{target}'): {reason}";
+        return e switch
+        {
+            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
+            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
+            FileNotFoundException => new FileNotFoundException(message, e),
+            _ => new IOException(message, e),
+        };
     }
 
     /// <summary>
@@ -97,6 +165,8 @@ public static class SafeTensors
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="tensors"/> is inconsistent with itself or <paramref name="buffer"/>.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">The file's directory does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not read the file, or <paramref name="path"/> is a directory.</exception>
     public static void Load(string path, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -158,6 +228,8 @@ public static class SafeTensors
 
     /// <summary>Reads and validates the header of <paramref name="path"/>: every tensor's name, dtype, shape and offsets, in data order.</summary>
     /// <exception cref="InvalidDataException">The header is malformed (the message names the file and the tensor).</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not read the file, or <paramref name="path"/> is a directory.</exception>
     public static IReadOnlyList<SafeTensorEntry> ReadHeader(string path) => ReadHeader(path, out _);
 
     /// <summary>Reads and validates the header of <paramref name="path"/>, also returning its <c>__metadata__</c> map (empty if absent).</summary>
