@@ -104,6 +104,9 @@ public static class SafeTensors
         }
     }
 
+    /// <summary>A file with at most this many tensors has them all listed when an expected one is missing.</summary>
+    private const int MaxListedTensors = 12;
+
     private const string TempMarker = ".tmp-";
     private const int TempRandomBytes = 6;   // 12 lowercase hex digits
     private static readonly SearchValues<char> HexLower = SearchValues.Create("0123456789abcdef");
@@ -192,17 +195,21 @@ public static class SafeTensors
             throw new ArgumentException($"The stream for '{sourceName}' must be readable and seekable (CanRead={stream.CanRead}, CanSeek={stream.CanSeek}).", nameof(stream));
         ParameterInfo[] expected = ValidateTensors(tensors, buffer.Length);
         stream.Position = 0;
-        var entries = ReadHeaderCore(stream, sourceName, out _, out long dataStart);
+        var entries = ReadHeaderCore(stream, sourceName, out _, out long dataStart, out string? layoutProblem);
 
         var byName = new Dictionary<string, SafeTensorEntry>(entries.Count, StringComparer.Ordinal);
         foreach (var e in entries) byName.Add(e.Name, e);
         var problems = new List<string>();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
+        bool missing = false;
         foreach (var t in expected)
         {
             wanted.Add(t.Name);
             if (!byName.TryGetValue(t.Name, out var e))
+            {
                 problems.Add($"tensor '{t.Name}' is missing (expected F32 {t.ShapeText})");
+                missing = true;
+            }
             else if (e.DType != "F32")
                 problems.Add($"tensor '{t.Name}' has dtype {e.DType}, expected F32");
             else if (!e.Shape.AsSpan().SequenceEqual(t.Shape))
@@ -211,8 +218,17 @@ public static class SafeTensors
         foreach (var e in entries)
             if (!wanted.Contains(e.Name))
                 problems.Add($"unexpected tensor '{e.Name}' ({e.DType} {e.ShapeText}) is not among the {expected.Length} expected tensors");
-        if (problems.Count == 1) throw Invalid(sourceName, problems[0]);
-        if (problems.Count > 1) throw Invalid(sourceName, $"{problems.Count} problems: {string.Join("; ", problems)}");
+        // After the names: a tensor left out of the header also leaves its bytes unaccounted for, and "8 bytes after
+        // the last tensor's data" alone would hide which tensor it was.
+        if (layoutProblem is not null) problems.Add(layoutProblem);
+        if (problems.Count > 0)
+        {
+            string message = problems.Count == 1 ? problems[0] : $"{problems.Count} problems: {string.Join("; ", problems)}";
+            if (missing && entries.Count <= MaxListedTensors)
+                message += entries.Count == 0 ? ". The file holds no tensors"
+                    : $". The file holds {entries.Count} tensor{(entries.Count == 1 ? "" : "s")}: {string.Join(", ", entries.OrderBy(e => e.Name, StringComparer.Ordinal).Select(e => $"'{e.Name}' {e.DType} {e.ShapeText}"))}";
+            throw Invalid(sourceName, message);
+        }
 
         // Everything checked: only now touch the caller's buffer.
         foreach (var t in expected)
@@ -342,6 +358,15 @@ public static class SafeTensors
 
     private static List<SafeTensorEntry> ReadHeaderCore(Stream file, string path, out Dictionary<string, string> metadata, out long dataStart)
     {
+        var entries = ReadHeaderCore(file, path, out metadata, out dataStart, out string? layoutProblem);
+        if (layoutProblem is not null) throw Invalid(path, layoutProblem);
+        return entries;
+    }
+
+    /// <summary>Reads and parses the header; how the tensors tile the data section comes back as <paramref name="layoutProblem"/> (null when they do).</summary>
+    private static List<SafeTensorEntry> ReadHeaderCore(Stream file, string path, out Dictionary<string, string> metadata, out long dataStart,
+        out string? layoutProblem)
+    {
         long fileLength = file.Length;
         if (fileLength < 8)
             throw Invalid(path, $"file is {fileLength} bytes, too short for the 8-byte header length");
@@ -358,7 +383,7 @@ public static class SafeTensors
         long dataLength = fileLength - dataStart;
 
         var entries = ParseHeader(header, path, out metadata);
-        CheckLayout(entries, dataLength, path);
+        layoutProblem = CheckLayout(entries, dataLength);
         return entries;
     }
 
@@ -454,8 +479,8 @@ public static class SafeTensors
         return entry;
     }
 
-    /// <summary>Sorts by offset and checks the tensors tile the data section exactly: from 0, no overlap, no gap, no excess.</summary>
-    private static void CheckLayout(List<SafeTensorEntry> entries, long dataLength, string path)
+    /// <summary>Sorts by offset and checks the tensors tile the data section exactly: from 0, no overlap, no gap, no excess. Returns the first problem, or null.</summary>
+    private static string? CheckLayout(List<SafeTensorEntry> entries, long dataLength)
     {
         entries.Sort(static (a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
         long position = 0;
@@ -463,16 +488,16 @@ public static class SafeTensors
         foreach (var e in entries)
         {
             if (e.Begin < position)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]";
             if (e.Begin > position)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] leave a gap: expected it to begin at {position}");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] leave a gap: expected it to begin at {position}";
             if (e.End > dataLength)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] run past the end of the data ({dataLength} bytes): truncated file");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] run past the end of the data ({dataLength} bytes): truncated file";
             position = e.End;
             previous = e;
         }
-        if (position != dataLength)
-            throw Invalid(path, $"{dataLength - position} bytes after the last tensor's data (data section is {dataLength} bytes, tensors cover {position})");
+        return position == dataLength ? null
+            : $"{dataLength - position} bytes after the last tensor's data (data section is {dataLength} bytes, tensors cover {position})";
     }
 
     private static List<long> ReadIntegerArray(ref Utf8JsonReader reader, string path, string what)

@@ -258,6 +258,28 @@ public sealed class SafeTensorsTests : IDisposable
             LoadError(ExpectedABFile(), [.. AB, new("c", [1], 4, 1)]));
 
     [Fact]
+    public void Load_TensorLeftOutOfTheHeader_NamesItAndListsWhatTheFileHolds()
+    {
+        // 'b' was dropped from the header but its 8 bytes are still there: this used to say only "8 bytes after the
+        // last tensor's data".
+        string msg = LoadError(File("{" + Entry("a", "[2]", 0, 8) + "}", new byte[16]));
+        Assert.EndsWith(": 2 problems: tensor 'b' is missing (expected F32 [2, 1]); 8 bytes after the last tensor's data " +
+            "(data section is 16 bytes, tensors cover 8). The file holds 1 tensor: 'a' F32 [2]", msg);
+    }
+
+    [Fact]
+    public void Load_MissingTensors_ListsTheFilesTensorsOnlyWhenFew()
+    {
+        Assert.EndsWith(". The file holds 2 tensors: 'a' F32 [2], 'b' F32 [2, 1]",
+            LoadError(ExpectedABFile(), [.. AB, new("c", [1], 4, 1)]));
+        var many = Enumerable.Range(0, 13).Select(i => Entry($"t{i:D2}", "[1]", 4 * i, 4 * i + 4));
+        string msg = LoadError(File("{" + string.Join(",", many) + "}", new byte[52]), [new("t00", [1], 0, 1), new("z", [1], 1, 1)]);
+        Assert.Contains("tensor 'z' is missing (expected F32 [1])", msg);
+        Assert.DoesNotContain("The file holds", msg);
+        Assert.Contains("The file holds no tensors", LoadError(File("{}      ", []), AB));
+    }
+
+    [Fact]
     public void Load_ExtraTensor_Throws() =>
         Assert.Contains("unexpected tensor 'b' (F32 [2, 1])", LoadError(ExpectedABFile(), [new("a", [2], 0, 2)]));
 
