@@ -8,6 +8,12 @@ namespace ModelGen.Runtime;
 public static class ModelGuards
 {
     /// <summary>Checks the arguments of a forward call.</summary>
+    /// <param name="model">The model's class name, for messages.</param>
+    /// <param name="inputLength">Length of the caller's input span.</param>
+    /// <param name="outputLength">Length of the caller's output span.</param>
+    /// <param name="batch">The caller's batch.</param>
+    /// <param name="inputSize">Floats per example in the input.</param>
+    /// <param name="outputSize">Floats per example in the output.</param>
     /// <param name="maxBatch">The model's <c>MaxBatch</c>: the largest batch whose planned buffers fit in one array.</param>
     /// <exception cref="ArgumentException">The batch is not positive or exceeds <paramref name="maxBatch"/>, or a span's length is not batch × the per-example size.</exception>
     public static void CheckForward(string model, int inputLength, int outputLength, int batch, int inputSize, int outputSize, int maxBatch)
