@@ -172,8 +172,8 @@ public class ModelContractTests
         var data = Synthetic(64, 1);
         data.Inputs[5] = float.NaN;
         var trainer = new Trainer(new SmallMlp(1), new Sgd(0.1f), Loss.CrossEntropy);
-        var ex = Assert.Throws<InvalidOperationException>(() => trainer.Fit(data, epochs: 1, batchSize: 64, options: new FitOptions { Shuffle = false }));
-        Assert.Contains("NaN at epoch 1, step 1", ex.Message);
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(data, epochs: 1, batchSize: 64, options: new FitOptions { Shuffle = false }));
+        Assert.Contains("at epoch 1, step 1 of 1: the CrossEntropy loss is NaN", ex.Message);
     }
 
     [Fact]
