@@ -42,7 +42,17 @@ return root.Parse(args).Invoke();
 static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir)
 {
     var total = Stopwatch.StartNew();
-    var (train, test) = ModelGen.Data.Mnist.Load(dataDir);
+    Dataset train, test;
+    try
+    {
+        (train, test) = ModelGen.Data.Mnist.Load(dataDir);
+    }
+    catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+    {
+        // One line naming the directory and the files it needs; a stack trace would bury it.
+        Console.Error.WriteLine($"mnist: {e.Message}");
+        return 3;
+    }
     Console.WriteLine($"MNIST: {train.Count:N0} training and {test.Count:N0} test digits from {dataDir}");
 
     var model = recipe.Create(seed);

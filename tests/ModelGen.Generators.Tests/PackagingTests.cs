@@ -8,6 +8,7 @@ namespace ModelGen.Generators.Tests;
 /// references only that package gets generated code. Slow (a pack and a consumer build), so it is one test.
 /// </summary>
 [Trait("Category", "Packaging")]
+[Collection(DotnetProcesses.Name)]
 public class PackagingTests
 {
     private static string RepositoryRoot()

@@ -152,4 +152,24 @@ public class ShapeInferenceTests
         Assert.Equal(26, plan.TrainingArenaLength);
         Assert.Equal(10, plan.GradientArenaLength);
     }
+
+    [Theory]
+    [InlineData(784, 4096, 10)]          // the gradient arena (outputs + 2 slots of 4,096) binds
+    [InlineData(50_000, 8, 3)]           // the training arena (the copied input dominates) binds
+    [InlineData(1_000_000, 1_000, 10)]   // a million inputs per example: 2,143 examples at most
+    public void Plan_MaxBatch_IsTheLargestBatchWhoseArenasFitInAnArray(int inputs, int hidden, int outputs)
+    {
+        var plan = Planner.Plan(Spec(new[] { inputs },
+            new DenseSpec("fc1", hidden, ActivationKind.ReLU, true, InitKind.Default),
+            new DenseSpec("fc2", outputs, ActivationKind.None, true, InitKind.Default)));
+
+        long[] Arenas(long batch) => new[]
+        {
+            batch * plan.InferenceSlots * plan.SlotLength,
+            batch * plan.TrainingArenaLength + plan.TrainingFixedLength,
+            batch * (plan.GradientArenaLength + 2L * plan.SlotLength),
+        };
+        Assert.All(Arenas(plan.MaxBatch), length => Assert.InRange(length, 0, ModelPlan.MaxArrayLength));
+        Assert.Contains(Arenas(plan.MaxBatch + 1L), length => length > ModelPlan.MaxArrayLength);
+    }
 }

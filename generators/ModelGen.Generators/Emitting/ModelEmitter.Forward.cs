@@ -49,9 +49,9 @@ internal static partial class ModelEmitter
             {
                 w.Line("/// <param name=\"input\">[batch, InputSize] examples back to back.</param>");
                 w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs.</param>");
-                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive or exceeds MaxBatch.</exception>");
                 w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             }
             if (plan.InferenceSlots > 0)
             {
@@ -105,9 +105,9 @@ internal static partial class ModelEmitter
             }
             else
             {
-                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive.</exception>");
+                w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length is not batch × its per-example size, or batch is not positive or exceeds MaxBatch.</exception>");
                 w.Open("public void ForwardTrain(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
-                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize);");
+                w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             }
             w.Open($"if (_trainingArena.Length < {U} * TrainingArenaLength + TrainingFixedLength)");
             w.Line($"_trainingArena = new float[{U} * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");

@@ -73,7 +73,7 @@ internal static partial class ModelEmitter
 
     /// <summary>Checks a sequence call and defines <c>rows</c> = batch × seq (overflow-checked against every arena).</summary>
     private static void EmitSequenceGuard(SourceWriter w, ModelPlan plan) =>
-        w.Line($"int rows = {Guards}.CheckSequence({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, seq, lengths, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, MaxLength, RowLimit, TrainingFixedLength);");
+        w.Line($"int rows = {Guards}.CheckSequence({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, seq, lengths, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, MaxLength, MaxPositions);");
 
     /// <summary>Remembers what Backward needs of this training call and grows the recurrent buffers (then they stay).</summary>
     private static void EmitSequenceTrainingState(SourceWriter w, ModelPlan plan)

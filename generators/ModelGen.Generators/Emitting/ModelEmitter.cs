@@ -107,6 +107,16 @@ internal static partial class ModelEmitter
             }
             w.Line("/// <summary>Number of parameters (weights, biases and BatchNorm running statistics).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
+            if (plan.IsSequence)
+            {
+                w.Line("/// <summary>The largest batch × seq one call accepts: beyond it a planned buffer would exceed the largest .NET array.</summary>");
+                w.Line($"public const int MaxPositions = {Int(plan.MaxBatch)};");
+            }
+            else
+            {
+                w.Line("/// <summary>The largest batch one call accepts: beyond it a planned buffer would exceed the largest .NET array.</summary>");
+                w.Line($"public const int MaxBatch = {Int(plan.MaxBatch)};");
+            }
             w.Line("/// <summary>Per-example input shape.</summary>");
             w.Line($"public static global::System.ReadOnlySpan<int> InputShape => new int[] {{ {string.Join(", ", spec.InputShape.Select(d => Int(d)))} }};");
             w.Line("/// <summary>Per-example output shape.</summary>");
@@ -123,8 +133,6 @@ internal static partial class ModelEmitter
             w.Line($"private const int TrainingArenaLength = {Int(plan.TrainingArenaLength)};");
             w.Line($"private const int TrainingFixedLength = {Int(plan.TrainingFixedLength)}; // batch-independent: BatchNorm statistics");
             w.Line($"private const int GradientArenaLength = {Int(plan.GradientArenaLength)};");
-            if (plan.IsSequence)
-                w.Line($"private const int RowLimit = {Int(new[] { plan.InferenceSlots * plan.SlotLength, plan.TrainingArenaLength, plan.GradientArenaLength + 2 * plan.SlotLength }.Max())}; // floats per row (batch × T) of the largest arena");
             var geometries = nodes.Select(NodeText.GeometryDeclaration).Where(g => g is not null).ToList();
             if (geometries.Count > 0)
             {
@@ -217,8 +225,12 @@ internal static partial class ModelEmitter
             w.Line($"private const string SummaryText = {String(summary)};");
             w.Line();
             w.Line("/// <summary>Saves the parameters as safetensors with PyTorch names (atomically: the old file survives a failed save).</summary>");
+            w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");
+            w.Line("/// <exception cref=\"global::System.IO.IOException\">The file could not be written.</exception>");
             w.Line("public void Save(string path) => global::ModelGen.Serialization.ModelWeights.Save(this, path);");
             w.Line("/// <summary>Loads parameters saved by <see cref=\"Save\"/> or PyTorch; validates every tensor before changing anything.</summary>");
+            w.Line("/// <exception cref=\"global::System.IO.InvalidDataException\">The file does not hold exactly this model's tensors as F32 with its shapes.</exception>");
+            w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not read the file.</exception>");
             w.Line("public void LoadWeights(string path) => global::ModelGen.Serialization.ModelWeights.Load(this, path);");
             w.Line("/// <summary>Creates a model and loads its parameters from a safetensors file.</summary>");
             w.Open($"public static {spec.ClassName} Load(string path)");

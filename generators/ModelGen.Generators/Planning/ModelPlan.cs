@@ -81,6 +81,31 @@ internal sealed record ModelPlan(
     public bool TokenInput => Shapes.Nodes.Count > 0 && Shapes.Nodes[0].Layer is EmbeddingSpec && Shapes.Nodes[0].Inputs[0] < 0;
 
     public GraphNode Final => Shapes.Nodes[Shapes.Nodes.Count - 1];
+
+    /// <summary>The largest array .NET allocates (<c>Array.MaxLength</c>, which netstandard2.0 lacks).</summary>
+    public const int MaxArrayLength = 0x7FFFFFC7;
+
+    /// <summary>
+    /// The largest batch whose buffers each fit in one .NET array, so that every <c>batch * length</c> the generated
+    /// code computes fits in <c>int</c>: the inference arena (InferenceSlots × SlotLength per example), the training
+    /// arena (TrainingArenaLength per example + TrainingFixedLength) and the gradient arena (GradientArenaLength + 2 ×
+    /// SlotLength per example). Every other batch-sized tensor (input, output, a layer's operands) lies inside one of
+    /// them, so its per-example length is no larger. 0 when one example alone does not fit.
+    /// </summary>
+    public int MaxBatch
+    {
+        get
+        {
+            long max = MaxArrayLength;
+            max = System.Math.Min(max, PerArena((long)InferenceSlots * SlotLength, 0));
+            max = System.Math.Min(max, PerArena(TrainingArenaLength, TrainingFixedLength));
+            max = System.Math.Min(max, PerArena(GradientArenaLength + 2L * SlotLength, 0));
+            return (int)max;
+
+            static long PerArena(long perExample, long fixedLength) =>
+                perExample <= 0 ? MaxArrayLength : System.Math.Max(0, (MaxArrayLength - fixedLength) / perExample);
+        }
+    }
 }
 
 internal static class Planner

@@ -94,7 +94,7 @@ public sealed class BatchLoader
     public int Epoch { get; private set; }
 
     /// <summary>Batches <see cref="TryNext"/> yields per epoch.</summary>
-    public int BatchesPerEpoch => _dropLast ? _data.Count / _batchSize : (_data.Count + _batchSize - 1) / _batchSize;
+    public int BatchesPerEpoch => _data.Count / _batchSize + (_dropLast || _data.Count % _batchSize == 0 ? 0 : 1);   // no Count + batchSize: it may overflow
 
     /// <summary>
     /// Rewinds to the start of <paramref name="epoch"/>. With shuffling, the order is a Fisher–Yates permutation drawn

@@ -20,21 +20,32 @@ public static class Mnist
     /// <summary>
     /// Loads <c>train-{images,labels}.idx.gz</c> and <c>test-{images,labels}.idx.gz</c> from <paramref name="directory"/>.
     /// </summary>
-    /// <exception cref="FileNotFoundException">A file is missing.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist (the message names it and the four files it should hold).</exception>
+    /// <exception cref="FileNotFoundException">A file is missing (the message names it and the four files the directory should hold).</exception>
     /// <exception cref="InvalidDataException">A file is malformed, or an image file and its label file disagree on the count.</exception>
     public static (Dataset Train, Dataset Test) Load(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
         if (!Directory.Exists(directory))
-            throw new DirectoryNotFoundException($"MNIST directory '{directory}' does not exist (expected the four .idx.gz files from samples/Mnist/data).");
+            throw new DirectoryNotFoundException($"MNIST directory {Describe(directory)} does not exist; it should hold {ExpectedFiles} (as samples/Mnist/data does).");
         return (LoadSplit(directory, TrainImages, TrainLabels), LoadSplit(directory, TestImages, TestLabels));
+    }
+
+    private const string ExpectedFiles = $"{TrainImages}, {TrainLabels}, {TestImages} and {TestLabels}";
+
+    /// <summary>'dir', with its absolute path when it was given relative (the working directory is often the surprise).</summary>
+    private static string Describe(string directory)
+    {
+        string full = Path.GetFullPath(directory);
+        return full == directory ? $"'{directory}'" : $"'{directory}' ({full})";
     }
 
     private static Dataset LoadSplit(string directory, string imageFile, string labelFile)
     {
         string imagePath = Path.Combine(directory, imageFile), labelPath = Path.Combine(directory, labelFile);
         foreach (var path in (ReadOnlySpan<string>)[imagePath, labelPath])
-            if (!File.Exists(path)) throw new FileNotFoundException($"MNIST file '{path}' not found.", path);
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"MNIST file '{Path.GetFileName(path)}' is missing from {Describe(directory)}, which should hold {ExpectedFiles}.", path);
         float[] images = Idx.ReadImages(imagePath, ImageSize, ImageSize);
         int[] labels = Idx.ReadLabels(labelPath, ClassCount);
         int imageCount = images.Length / (ImageSize * ImageSize);

@@ -154,7 +154,7 @@ public static class BatchNormKernels
         int batch, int channels, int spatial)
     {
         CheckData(input.Length, dInput.Length, batch, channels, spatial, nameof(input), nameof(dInput));
-        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), "batch·channels", batch * channels, nameof(spatial), spatial);
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
         if (!gamma.IsEmpty) ThrowHelper.CheckShape(gamma.Length, nameof(gamma), nameof(channels), channels, orEmpty: true);
         if (!dGamma.IsEmpty) ThrowHelper.CheckShape(dGamma.Length, nameof(dGamma), nameof(channels), channels, orEmpty: true);
         if (!dBeta.IsEmpty) ThrowHelper.CheckShape(dBeta.Length, nameof(dBeta), nameof(channels), channels, orEmpty: true);
@@ -277,8 +277,8 @@ public static class BatchNormKernels
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
         ThrowHelper.CheckNonNegative(channels, nameof(channels));
         ThrowHelper.CheckNonNegative(spatial, nameof(spatial));
-        ThrowHelper.CheckShape(inLength, inName, "batch·channels", batch * channels, nameof(spatial), spatial);
-        ThrowHelper.CheckShape(outLength, outName, "batch·channels", batch * channels, nameof(spatial), spatial);
+        ThrowHelper.CheckShape(inLength, inName, nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
+        ThrowHelper.CheckShape(outLength, outName, nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
     }
 
     private static void CheckAffine(ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int channels)

@@ -467,8 +467,10 @@ public static partial class PoolingKernels
         CheckPositive(inW, nameof(inW));
         CheckPositive(outH, nameof(outH));
         CheckPositive(outW, nameof(outW));
-        ThrowHelper.CheckShape(inLength, inName, "batch·channels", batch * channels, "inH·inW", inH * inW);
-        ThrowHelper.CheckShape(outLength, outName, "batch·channels", batch * channels, "outH·outW", outH * outW);
+        // Products in 64 bits (a plane larger than int.MaxValue is clamped, which no span can match): once both
+        // lengths match, batch·channels and the plane sizes fit in int.
+        ThrowHelper.CheckShape(inLength, inName, nameof(batch), batch, nameof(channels), channels, "inH·inW", (int)Math.Min(int.MaxValue, (long)inH * inW));
+        ThrowHelper.CheckShape(outLength, outName, nameof(batch), batch, nameof(channels), channels, "outH·outW", (int)Math.Min(int.MaxValue, (long)outH * outW));
         return batch * channels;
     }
 

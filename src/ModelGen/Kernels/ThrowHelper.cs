@@ -29,6 +29,16 @@ internal static class ThrowHelper
         if (actual != (long)d0 * d1) ThrowLength(actual, (long)d0 * d1, operand, $"[{name0}={d0}, {name1}={d1}]" + (orEmpty ? " or empty" : ""));
     }
 
+    /// <summary>
+    /// Throws unless the operand has d0·d1·d2 elements (shape [name0=d0, name1=d1, name2=d2]). The product is exact (128
+    /// bits): a product that wraps could match a short span and let a kernel run past its end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CheckShape(int actual, string operand, string name0, int d0, string name1, int d1, string name2, int d2)
+    {
+        if (actual != (Int128)d0 * d1 * d2) ThrowLength(actual, (Int128)d0 * d1 * d2, operand, $"[{name0}={d0}, {name1}={d1}, {name2}={d2}]");
+    }
+
     /// <summary>Throws unless <paramref name="value"/> is zero or more.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void CheckNonNegative(int value, string name)
@@ -51,7 +61,7 @@ internal static class ThrowHelper
     }
 
     [DoesNotReturn]
-    private static void ThrowLength(int actual, long expected, string operand, string shape)
+    private static void ThrowLength(int actual, Int128 expected, string operand, string shape)
         => throw new ArgumentException($"'{operand}' must have {expected} elements ({shape}) but has {actual}.", operand);
 
     [DoesNotReturn]

@@ -35,7 +35,7 @@ public interface IModel
 public interface IFeedForwardModel : IModel
 {
     /// <summary>Runs inference on <paramref name="batch"/> examples laid out back to back.</summary>
-    /// <exception cref="ArgumentException">A span has the wrong length or <paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length, or <paramref name="batch"/> is not positive or exceeds the model's <c>MaxBatch</c>.</exception>
     void Forward(ReadOnlySpan<float> input, Span<float> output, int batch);
 }
 
@@ -86,6 +86,7 @@ public interface ITrainable : IFeedForwardModel
     Span<float> Gradients { get; }
 
     /// <summary>Forward pass in training mode (dropout active); keeps what <see cref="Backward"/> needs.</summary>
+    /// <exception cref="ArgumentException">A span has the wrong length, or <paramref name="batch"/> is not positive or exceeds the model's <c>MaxBatch</c>.</exception>
     void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch);
 
     /// <summary>

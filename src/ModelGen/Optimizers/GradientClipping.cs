@@ -28,10 +28,16 @@ public static class GradientClipping
         if (!(maxNorm >= 0))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "'maxNorm' must be >= 0.");
         float total = (float)Math.Sqrt(SumOfSquares(gradients));
+        ClipToNorm(gradients, maxNorm, total);
+        return total;
+    }
+
+    /// <summary>The scaling step of <see cref="ClipByGlobalNorm"/>, given the norm <paramref name="total"/> the caller computed.</summary>
+    internal static void ClipToNorm(Span<float> gradients, float maxNorm, float total)
+    {
         float coefficient = (float)((double)maxNorm / ((double)total + 1e-6));
         if (coefficient < 1f || float.IsNaN(coefficient))
             Scale(gradients, coefficient);
-        return total;
     }
 
     /// <summary>Clamps every gradient into [-<paramref name="clipValue"/>, <paramref name="clipValue"/>] (NaN stays NaN).</summary>

@@ -8,11 +8,21 @@ namespace ModelGen.Runtime;
 public static class ModelGuards
 {
     /// <summary>Checks the arguments of a forward call.</summary>
-    /// <exception cref="ArgumentException">The batch is not positive, or a span's length is not batch × the per-example size.</exception>
-    public static void CheckForward(string model, int inputLength, int outputLength, int batch, int inputSize, int outputSize)
+    /// <param name="model">The model's class name, for messages.</param>
+    /// <param name="inputLength">Length of the caller's input span.</param>
+    /// <param name="outputLength">Length of the caller's output span.</param>
+    /// <param name="batch">The caller's batch.</param>
+    /// <param name="inputSize">Floats per example in the input.</param>
+    /// <param name="outputSize">Floats per example in the output.</param>
+    /// <param name="maxBatch">The model's <c>MaxBatch</c>: the largest batch whose planned buffers fit in one array.</param>
+    /// <exception cref="ArgumentException">The batch is not positive or exceeds <paramref name="maxBatch"/>, or a span's length is not batch × the per-example size.</exception>
+    public static void CheckForward(string model, int inputLength, int outputLength, int batch, int inputSize, int outputSize, int maxBatch)
     {
         if (batch <= 0)
             ThrowBatch(model, batch);
+        // Checked first: beyond it batch × a per-example length overflows int, and the span lengths cannot be right either.
+        if (batch > maxBatch)
+            ThrowBatchTooLarge(model, batch, maxBatch);
         if ((long)inputLength != (long)batch * inputSize)
             ThrowLength(model, "input", inputLength, batch, inputSize);
         if ((long)outputLength != (long)batch * outputSize)
@@ -34,13 +44,13 @@ public static class ModelGuards
 
     /// <summary>
     /// Checks the arguments of a sequence model's forward call and returns <c>rows</c> = batch × seq, the row count
-    /// of every sequence tensor, after checking that the largest arena (<paramref name="rowLimit"/> floats per row plus
-    /// <paramref name="fixedLength"/>) fits in an array.
+    /// of every sequence tensor, after checking it is at most <paramref name="maxPositions"/> (the generated
+    /// <c>MaxPositions</c>: beyond it a planned arena would not fit in an array).
     /// </summary>
     /// <exception cref="ArgumentException">Batch or seq is not positive, seq exceeds <paramref name="maxLength"/>, a span's
     /// length does not match, a real length is outside [1, seq], or batch × seq is too large.</exception>
     public static int CheckSequence(string model, int inputLength, int outputLength, int batch, int seq, ReadOnlySpan<int> lengths,
-        int inputSize, int outputSize, bool outputIsSequence, int maxLength, int rowLimit, int fixedLength)
+        int inputSize, int outputSize, bool outputIsSequence, int maxLength, int maxPositions)
     {
         if (batch <= 0)
             ThrowBatch(model, batch);
@@ -49,10 +59,9 @@ public static class ModelGuards
         if (maxLength > 0 && seq > maxLength)
             throw new ArgumentException($"{model}: seq {seq} exceeds the model's MaxLength {maxLength}.", nameof(seq));
         long rows = (long)batch * seq;
-        long largest = (Array.MaxLength - (long)fixedLength) / Math.Max(1, rowLimit);
-        if (rows > largest)
+        if (rows > maxPositions)
             throw new ArgumentException(
-                $"{model}: batch {batch} × seq {seq} = {rows} positions is more than one call supports ({largest}, so that the largest arena of {rowLimit} floats per position fits in an array); split the batch.",
+                $"{model}: batch {batch} × seq {seq} = {rows} positions is more than one call supports (MaxPositions = {maxPositions}: beyond it a buffer would exceed the largest array); split the batch.",
                 nameof(batch));
         if (inputLength != rows * inputSize)
             throw new ArgumentException($"{model}: 'input' has {inputLength} elements, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "input");
@@ -110,6 +119,12 @@ public static class ModelGuards
     [DoesNotReturn]
     private static void ThrowBatch(string model, int batch) =>
         throw new ArgumentException($"{model}: batch must be positive, got {batch}.", nameof(batch));
+
+    [DoesNotReturn]
+    private static void ThrowBatchTooLarge(string model, int batch, int maxBatch) =>
+        throw new ArgumentException(
+            $"{model}: batch {batch} is too large; the largest batch {model} supports is {maxBatch} ({model}.MaxBatch): " +
+            "beyond it a buffer of the model would exceed the largest .NET array. Split the data into smaller batches.", nameof(batch));
 
     [DoesNotReturn]
     private static void ThrowLength(string model, string name, int actual, int batch, int perExample) =>

@@ -7,8 +7,12 @@ public static class ModelWeights
 {
     /// <summary>
     /// Writes every parameter tensor of <paramref name="model"/> to <paramref name="path"/> (atomically; see
-    /// <see cref="SafeTensors.Save"/>). Adds <c>"format": "pt"</c> to the metadata unless given, as PyTorch tools expect.
+    /// <see cref="SafeTensors.Save"/>: through a symbolic link the file it points to is replaced, and an existing file
+    /// keeps its permissions). Adds <c>"format": "pt"</c> to the metadata unless given, as PyTorch tools expect.
     /// </summary>
+    /// <exception cref="UnauthorizedAccessException">The process may not create a file in the destination's directory or replace the file there.</exception>
+    /// <exception cref="DirectoryNotFoundException">The destination's directory does not exist.</exception>
+    /// <exception cref="IOException">The file could not be written (the message names <paramref name="path"/>).</exception>
     public static void Save(this IModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -23,6 +27,8 @@ public static class ModelWeights
     /// temporary buffer and copied into the model only after it is fully validated, so on any error the model is unchanged.
     /// </summary>
     /// <exception cref="InvalidDataException">The file does not hold exactly the model's tensors as F32 with the model's shapes.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not read the file, or <paramref name="path"/> is a directory.</exception>
     public static void Load(this IModel model, string path)
     {
         ArgumentNullException.ThrowIfNull(model);

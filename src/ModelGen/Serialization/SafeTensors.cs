@@ -3,7 +3,8 @@
 //   [u64 LE header length N][N bytes of UTF-8 JSON, space-padded to a multiple of 8][raw little-endian data]
 // JSON: {"__metadata__":{str:str}, "name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]}, ...}, tensors in
 // name order, data laid out in the same order, offsets relative to the first data byte.
-// Rules: Save is atomic (temp file, flush to disk, rename); Load validates the whole header against the expected
+// Rules: Save is atomic (temp file beside the link's final target, flush to disk, rename; leftovers of killed saves are
+// removed by the next save of the same file); Load validates the whole header against the expected
 // tensors before writing a single float; JSON goes through Utf8JsonReader/Utf8JsonWriter only (NativeAOT-safe).
 using System.Buffers;
 using System.Buffers.Binary;
@@ -47,16 +48,23 @@ public static class SafeTensors
 
     /// <summary>
     /// Writes the tensors (views into <paramref name="buffer"/>) to <paramref name="path"/> as F32, sorted by name as
-    /// PyTorch's safetensors does. Atomic: the data goes to <c>&lt;path&gt;.tmp-&lt;random&gt;</c>, is flushed to disk
-    /// and then renamed over <paramref name="path"/>; on any failure the temp file is deleted and an existing file
-    /// at <paramref name="path"/> is left untouched.
+    /// PyTorch's safetensors does. Atomic: the data goes to <c>&lt;file&gt;.tmp-&lt;random&gt;</c> beside the file, is
+    /// flushed to disk and then renamed over it; on any failure the temporary file is deleted and an existing file is
+    /// left untouched.
     /// </summary>
+    /// <remarks>
+    /// When <paramref name="path"/> is a symbolic link, the file it finally points to is replaced and the link is kept.
+    /// An existing file keeps its Unix permissions. Temporary files that earlier saves of the same file left behind
+    /// (a killed process) are deleted first, unless another save still has them open.
+    /// </remarks>
     /// <param name="path">Destination file.</param>
     /// <param name="tensors">Names, shapes and positions in <paramref name="buffer"/>.</param>
     /// <param name="buffer">The floats the tensors index into.</param>
     /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
     /// <exception cref="ArgumentException">A tensor's name is empty, duplicated or reserved, its length disagrees with its shape, or it runs past <paramref name="buffer"/>.</exception>
-    /// <exception cref="IOException">The file could not be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not create a file in the destination's directory or replace the file there (the message names <paramref name="path"/>).</exception>
+    /// <exception cref="DirectoryNotFoundException">The destination's directory does not exist.</exception>
+    /// <exception cref="IOException">The file could not be written, e.g. the disk is full or <paramref name="path"/> is a directory (the message names <paramref name="path"/>).</exception>
     public static void Save(string path, IReadOnlyList<ParameterInfo> tensors, ReadOnlySpan<float> buffer,
                             IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -65,25 +73,88 @@ public static class SafeTensors
         Array.Sort(ordered, static (a, b) => CompareUtf8(a.Name, b.Name));   // Rust String order = UTF-8 byte order
         byte[] header = BuildHeader(ordered, metadata);
 
-        string temp = $"{path}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        string target = path;
+        string? temp = null;
+        FileStream? file = null;
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                file.Write(length);
-                file.Write(header);
-                foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
-                file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
-            }
-            File.Move(temp, path, overwrite: true);
+            target = FinalTarget(path);
+            RemoveLeftovers(target);
+            UnixFileMode? mode = OperatingSystem.IsWindows() || !System.IO.File.Exists(target) ? null : System.IO.File.GetUnixFileMode(target);
+            temp = $"{target}{TempMarker}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TempRandomBytes))}";
+            // FileShare.Delete lets Windows rename the file while it is open; on Unix it makes the lock .NET takes a
+            // shared one, which keeps a concurrent save's RemoveLeftovers (it needs the exclusive lock) off this file.
+            file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Delete, 1 << 16);
+            if (mode is { } m && !OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(file.SafeFileHandle, m);
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            file.Write(length);
+            file.Write(header);
+            foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
+            file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
+            System.IO.File.Move(temp, target, overwrite: true);   // still open: the lock covers the temporary's whole life
+            file.Dispose();
         }
-        catch
+        catch (Exception e)
         {
-            TryDelete(temp);
+            file?.Dispose();
+            if (temp is not null) TryDelete(temp);
+            if (e is IOException or UnauthorizedAccessException) throw SaveFailed(e, path, target, temp);
             throw;
         }
+    }
+
+    /// <summary>A file with at most this many tensors has them all listed when an expected one is missing.</summary>
+    private const int MaxListedTensors = 12;
+
+    private const string TempMarker = ".tmp-";
+    private const int TempRandomBytes = 6;   // 12 lowercase hex digits
+    private static readonly SearchValues<char> HexLower = SearchValues.Create("0123456789abcdef");
+
+    /// <summary>The file a save of <paramref name="path"/> replaces: the final target when it is a symbolic link (even a dangling one).</summary>
+    private static string FinalTarget(string path)
+    {
+        var info = new FileInfo(path);
+        return info.LinkTarget is null ? path : info.ResolveLinkTarget(returnFinalTarget: true)!.FullName;
+    }
+
+    /// <summary>
+    /// Deletes <c>&lt;target&gt;.tmp-&lt;12 hex digits&gt;</c> files that earlier saves left (killed before their cleanup
+    /// ran). A save in progress holds its temporary open with a shared lock, so the exclusive open fails and it is kept.
+    /// </summary>
+    private static void RemoveLeftovers(string target)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        string prefix = Path.GetFileName(target) + TempMarker;
+        if (!Directory.Exists(directory)) return;
+        foreach (string candidate in Directory.EnumerateFiles(directory, prefix + "*"))
+        {
+            // EnumerateFiles' pattern is loose (case-insensitive on some systems, '*' or '?' inside the name): check the exact form.
+            string name = Path.GetFileName(candidate);
+            if (name.Length != prefix.Length + 2 * TempRandomBytes || !name.StartsWith(prefix, StringComparison.Ordinal)
+                || name.AsSpan(prefix.Length).ContainsAnyExcept(HexLower))
+                continue;
+            try
+            {
+                using var _ = new FileStream(candidate, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException) { }                    // in use by another save, or already gone
+            catch (UnauthorizedAccessException) { }    // not ours to delete; the save itself may still succeed
+        }
+    }
+
+    /// <summary>The same kind of exception as <paramref name="e"/>, naming the caller's <paramref name="path"/> instead of the temporary file.</summary>
+    private static Exception SaveFailed(Exception e, string path, string target, string? temp)
+    {
+        string reason = temp is null ? e.Message : e.Message.Replace(temp, target, StringComparison.Ordinal);
+        string message = target == path ? $"Could not save '{path}': {reason}" : $"Could not save '{path}' (a link to '{target}'): {reason}";
+        return e switch
+        {
+            UnauthorizedAccessException => new UnauthorizedAccessException(message, e),
+            DirectoryNotFoundException => new DirectoryNotFoundException(message, e),
+            FileNotFoundException => new FileNotFoundException(message, e),
+            _ => new IOException(message, e),
+        };
     }
 
     /// <summary>
@@ -97,6 +168,8 @@ public static class SafeTensors
     /// </exception>
     /// <exception cref="ArgumentException"><paramref name="tensors"/> is inconsistent with itself or <paramref name="buffer"/>.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">The file's directory does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not read the file, or <paramref name="path"/> is a directory.</exception>
     public static void Load(string path, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -122,17 +195,21 @@ public static class SafeTensors
             throw new ArgumentException($"The stream for '{sourceName}' must be readable and seekable (CanRead={stream.CanRead}, CanSeek={stream.CanSeek}).", nameof(stream));
         ParameterInfo[] expected = ValidateTensors(tensors, buffer.Length);
         stream.Position = 0;
-        var entries = ReadHeaderCore(stream, sourceName, out _, out long dataStart);
+        var entries = ReadHeaderCore(stream, sourceName, out _, out long dataStart, out string? layoutProblem);
 
         var byName = new Dictionary<string, SafeTensorEntry>(entries.Count, StringComparer.Ordinal);
         foreach (var e in entries) byName.Add(e.Name, e);
         var problems = new List<string>();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
+        bool missing = false;
         foreach (var t in expected)
         {
             wanted.Add(t.Name);
             if (!byName.TryGetValue(t.Name, out var e))
+            {
                 problems.Add($"tensor '{t.Name}' is missing (expected F32 {t.ShapeText})");
+                missing = true;
+            }
             else if (e.DType != "F32")
                 problems.Add($"tensor '{t.Name}' has dtype {e.DType}, expected F32");
             else if (!e.Shape.AsSpan().SequenceEqual(t.Shape))
@@ -141,8 +218,17 @@ public static class SafeTensors
         foreach (var e in entries)
             if (!wanted.Contains(e.Name))
                 problems.Add($"unexpected tensor '{e.Name}' ({e.DType} {e.ShapeText}) is not among the {expected.Length} expected tensors");
-        if (problems.Count == 1) throw Invalid(sourceName, problems[0]);
-        if (problems.Count > 1) throw Invalid(sourceName, $"{problems.Count} problems: {string.Join("; ", problems)}");
+        // After the names: a tensor left out of the header also leaves its bytes unaccounted for, and "8 bytes after
+        // the last tensor's data" alone would hide which tensor it was.
+        if (layoutProblem is not null) problems.Add(layoutProblem);
+        if (problems.Count > 0)
+        {
+            string message = problems.Count == 1 ? problems[0] : $"{problems.Count} problems: {string.Join("; ", problems)}";
+            if (missing && entries.Count <= MaxListedTensors)
+                message += entries.Count == 0 ? ". The file holds no tensors"
+                    : $". The file holds {entries.Count} tensor{(entries.Count == 1 ? "" : "s")}: {string.Join(", ", entries.OrderBy(e => e.Name, StringComparer.Ordinal).Select(e => $"'{e.Name}' {e.DType} {e.ShapeText}"))}";
+            throw Invalid(sourceName, message);
+        }
 
         // Everything checked: only now touch the caller's buffer.
         foreach (var t in expected)
@@ -158,6 +244,8 @@ public static class SafeTensors
 
     /// <summary>Reads and validates the header of <paramref name="path"/>: every tensor's name, dtype, shape and offsets, in data order.</summary>
     /// <exception cref="InvalidDataException">The header is malformed (the message names the file and the tensor).</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process may not read the file, or <paramref name="path"/> is a directory.</exception>
     public static IReadOnlyList<SafeTensorEntry> ReadHeader(string path) => ReadHeader(path, out _);
 
     /// <summary>Reads and validates the header of <paramref name="path"/>, also returning its <c>__metadata__</c> map (empty if absent).</summary>
@@ -270,6 +358,15 @@ public static class SafeTensors
 
     private static List<SafeTensorEntry> ReadHeaderCore(Stream file, string path, out Dictionary<string, string> metadata, out long dataStart)
     {
+        var entries = ReadHeaderCore(file, path, out metadata, out dataStart, out string? layoutProblem);
+        if (layoutProblem is not null) throw Invalid(path, layoutProblem);
+        return entries;
+    }
+
+    /// <summary>Reads and parses the header; how the tensors tile the data section comes back as <paramref name="layoutProblem"/> (null when they do).</summary>
+    private static List<SafeTensorEntry> ReadHeaderCore(Stream file, string path, out Dictionary<string, string> metadata, out long dataStart,
+        out string? layoutProblem)
+    {
         long fileLength = file.Length;
         if (fileLength < 8)
             throw Invalid(path, $"file is {fileLength} bytes, too short for the 8-byte header length");
@@ -286,7 +383,7 @@ public static class SafeTensors
         long dataLength = fileLength - dataStart;
 
         var entries = ParseHeader(header, path, out metadata);
-        CheckLayout(entries, dataLength, path);
+        layoutProblem = CheckLayout(entries, dataLength);
         return entries;
     }
 
@@ -382,8 +479,8 @@ public static class SafeTensors
         return entry;
     }
 
-    /// <summary>Sorts by offset and checks the tensors tile the data section exactly: from 0, no overlap, no gap, no excess.</summary>
-    private static void CheckLayout(List<SafeTensorEntry> entries, long dataLength, string path)
+    /// <summary>Sorts by offset and checks the tensors tile the data section exactly: from 0, no overlap, no gap, no excess. Returns the first problem, or null.</summary>
+    private static string? CheckLayout(List<SafeTensorEntry> entries, long dataLength)
     {
         entries.Sort(static (a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
         long position = 0;
@@ -391,16 +488,16 @@ public static class SafeTensors
         foreach (var e in entries)
         {
             if (e.Begin < position)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] overlap tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]";
             if (e.Begin > position)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] leave a gap: expected it to begin at {position}");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] leave a gap: expected it to begin at {position}";
             if (e.End > dataLength)
-                throw Invalid(path, $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] run past the end of the data ({dataLength} bytes): truncated file");
+                return $"tensor '{e.Name}' data_offsets [{e.Begin}, {e.End}] run past the end of the data ({dataLength} bytes): truncated file";
             position = e.End;
             previous = e;
         }
-        if (position != dataLength)
-            throw Invalid(path, $"{dataLength - position} bytes after the last tensor's data (data section is {dataLength} bytes, tensors cover {position})");
+        return position == dataLength ? null
+            : $"{dataLength - position} bytes after the last tensor's data (data section is {dataLength} bytes, tensors cover {position})";
     }
 
     private static List<long> ReadIntegerArray(ref Utf8JsonReader reader, string path, string what)

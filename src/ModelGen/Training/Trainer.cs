@@ -28,7 +28,11 @@ public sealed class Trainer
 
     /// <summary>Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each.</summary>
     /// <exception cref="ArgumentException">The data does not match the model or the loss.</exception>
-    /// <exception cref="InvalidOperationException">The loss became NaN or infinite (names the epoch and step).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, or an option is out of range.</exception>
+    /// <exception cref="TrainingDivergedException">
+    /// Training diverged (see <see cref="FitOptions.StopOnDivergence"/>): the message names the epoch, the step, the loss
+    /// and, where NaN or infinity appear, the first layer whose gradient or parameters hold them.
+    /// </exception>
     public TrainingHistory Fit(Dataset train, int epochs, int batchSize, Dataset? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -39,11 +43,16 @@ public sealed class Trainer
         if (validation is not null) CheckData(validation, nameof(validation));
         if (options.EarlyStoppingPatience is not null && validation is null)
             throw new ArgumentException("Early stopping needs a validation set.", nameof(options));
+        if (options.GradientClipNorm is { } clip && !(clip >= 0))
+            throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
+        if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
+            throw new ArgumentOutOfRangeException(nameof(options), options.DivergenceFactor, "FitOptions.DivergenceFactor must be finite and greater than 1.");
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
-        var output = new float[batchSize * outputLength];
-        var dOutput = new float[batchSize * outputLength];
+        int rows = Math.Min(batchSize, Math.Max(1, train.Count));   // no batch holds more rows than the set has
+        var output = new float[checked(rows * outputLength)];
+        var dOutput = new float[rows * outputLength];
         int totalSteps = epochs * loader.BatchesPerEpoch;
         _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
 
@@ -53,6 +62,8 @@ public sealed class Trainer
         float[]? bestParameters = null;
         bool stoppedEarly = false;
         int step = 0;
+        bool watch = options.StopOnDivergence;
+        double firstLoss = 0, runningLoss = 0;   // the divergence rule's references (FitOptions.StopOnDivergence)
 
         for (int epoch = 1; epoch <= epochs; epoch++)
         {
@@ -68,16 +79,33 @@ public sealed class Trainer
                 var outSpan = output.AsSpan(0, n * outputLength);
                 var dOutSpan = dOutput.AsSpan(0, n * outputLength);
 
-                _model.Gradients.Clear();
                 _model.ForwardTrain(batch.Inputs, outSpan, n);
                 float loss = _loss.Compute(outSpan, batch.Labels, batch.Targets, dOutSpan, n);
-                if (!float.IsFinite(loss))
-                    throw new InvalidOperationException(
-                        $"Training diverged: the {_loss.Name} loss is {loss} at epoch {epoch}, step {epochStep + 1} (learning rate {_optimizer.LearningRate}). " +
-                        "Lower the learning rate, enable gradient clipping, or check the inputs for NaN.");
+                if (watch)
+                {
+                    // Scalar work only. The gradients are cleared after this check, so a non-finite loss can still be
+                    // traced to the previous step's gradients (the update they drove is what poisoned the parameters).
+                    if (!float.IsFinite(loss))
+                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, step > 0, batch.Inputs);
+                    if (step == 0)
+                        firstLoss = runningLoss = loss;
+                    else if (loss > options.DivergenceFactor * runningLoss && loss > firstLoss && runningLoss > 0)
+                        throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {runningLoss:G4}",
+                            epoch, epochStep + 1, loader.BatchesPerEpoch, loss, null);
+                    else
+                        runningLoss += (loss - runningLoss) / 16;
+                }
+                _model.Gradients.Clear();
                 _model.Backward(dOutSpan, default);
                 if (options.GradientClipNorm is { } maxNorm)
-                    GradientClipping.ClipByGlobalNorm(_model.Gradients, maxNorm);
+                {
+                    float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
+                    // A norm overflows to ∞ for finite gradients above ~1e19 too; only NaN or ∞ among them is a divergence.
+                    if (watch && !float.IsFinite(norm) && Finiteness.FirstNonFinite(_model, _model.Gradients) is { } bad)
+                        throw Diverged($"the gradient of {Describe(bad)} is not finite (the {_loss.Name} loss was {loss:G4})",
+                            epoch, epochStep + 1, loader.BatchesPerEpoch, loss, bad.Layer);
+                    GradientClipping.ClipToNorm(_model.Gradients, maxNorm, norm);
+                }
                 _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(step, totalSteps);
                 _optimizer.Step(_model, _model.Gradients);
 
@@ -91,6 +119,10 @@ public sealed class Trainer
                         _loss.UsesLabels ? (float)correct / seen : float.NaN, seen / clock.Elapsed.TotalSeconds, null));
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
+            // Once per epoch: a NaN can hide from the loss (a ReLU maps it to 0) while it sits in a parameter.
+            if (watch && Finiteness.FirstNonFinite(_model, _model.Parameters) is { } poisoned)
+                throw Diverged($"the parameters of {Describe(poisoned)} are not finite after the epoch's last step",
+                    epoch, epochStep, loader.BatchesPerEpoch, float.NaN, poisoned.Layer);
 
             Evaluation? val = validation is null ? null : Evaluate(validation, Math.Max(batchSize, 256));
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
@@ -122,6 +154,41 @@ public sealed class Trainer
         return new TrainingHistory(history, bestEpoch == 0 ? history.Count : bestEpoch, stoppedEarly);
     }
 
+    /// <summary>
+    /// Explains a non-finite loss: the previous step's gradients (still in the buffer) were not finite, or the
+    /// parameters are not (the optimizer overflowed), or the batch's inputs are not, or else the forward pass overflowed.
+    /// </summary>
+    private TrainingDivergedException NonFiniteLoss(float loss, int epoch, int step, int steps, bool hasPreviousGradients, ReadOnlySpan<float> inputs)
+    {
+        string cause;
+        string? layer = null;
+        if (hasPreviousGradients && Finiteness.FirstNonFinite(_model, _model.Gradients) is { } gradient)
+        {
+            (layer, cause) = (gradient.Layer, $"the previous step's gradient of {Describe(gradient)} was not finite, and the update it drove made the parameters non-finite");
+        }
+        else if (Finiteness.FirstNonFinite(_model, _model.Parameters) is { } parameter)
+        {
+            (layer, cause) = (parameter.Layer, $"the parameters of {Describe(parameter)} are not finite");
+        }
+        else if (Finiteness.IndexOfNonFinite(inputs) is var at and >= 0)
+        {
+            cause = $"the batch's inputs are not finite (example {at / _model.InputLength + 1} of the batch holds {inputs[at]})";
+        }
+        else
+        {
+            cause = "the parameters and inputs are finite, so the forward pass overflowed (weights or activations too large)";
+        }
+        return Diverged($"the {_loss.Name} loss is {loss}: {cause}", epoch, step, steps, loss, layer);
+    }
+
+    private TrainingDivergedException Diverged(string what, int epoch, int step, int steps, float loss, string? layer) =>
+        new($"Training diverged at epoch {epoch}, step {step} of {steps}: {what} (learning rate {_optimizer.LearningRate:G4}). " +
+            "Lower the learning rate, clip the gradients (FitOptions.GradientClipNorm) or check the data; " +
+            "FitOptions.StopOnDivergence = false turns this check off.", epoch, step, loss, layer);
+
+    private static string Describe((string? Layer, string Tensor) where) =>
+        where.Layer is null ? $"tensor '{where.Tensor}'" : $"layer '{where.Layer}' ({where.Tensor})";
+
     /// <summary>Mean loss and accuracy of the model (inference mode) on <paramref name="data"/>.</summary>
     public Evaluation Evaluate(Dataset data, int batchSize = 256)
     {
@@ -129,8 +196,9 @@ public sealed class Trainer
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
         loader.StartEpoch(0);
         int outputLength = _model.OutputLength;
-        var output = new float[batchSize * outputLength];
-        var scratch = new float[batchSize * outputLength];
+        int rows = Math.Min(batchSize, Math.Max(1, data.Count));
+        var output = new float[checked(rows * outputLength)];
+        var scratch = new float[rows * outputLength];
         double lossSum = 0;
         long correct = 0, seen = 0;
         while (loader.TryNext(out var batch))

@@ -26,6 +26,59 @@ public sealed class FitOptions
 
     /// <summary>How many training steps pass between progress reports inside an epoch (default 10).</summary>
     public int ReportEverySteps { get; init; } = 10;
+
+    /// <summary>
+    /// Stop with a <see cref="TrainingDivergedException"/> when training diverges (default true). A step diverges when
+    /// its loss is NaN or infinite; when, from the second step of the run on, its loss exceeds both
+    /// <see cref="DivergenceFactor"/> × the running mean of the earlier steps' losses (an exponential moving average,
+    /// weight 1/16 per step, started at the first step's loss) and the first step's loss; or, with
+    /// <see cref="GradientClipNorm"/> set, when a gradient is NaN or infinite. After each epoch the parameters are also
+    /// checked for NaN and infinity. The checks cost a few scalar operations per step; the vectorised scans that name
+    /// the offending layer run only once something is already wrong (and once per epoch over the parameters).
+    /// False turns every check off, including the one for a NaN loss.
+    /// </summary>
+    public bool StopOnDivergence { get; init; } = true;
+
+    /// <summary>
+    /// How many times its running mean a step's loss may reach before <see cref="StopOnDivergence"/> calls the run
+    /// diverged (default 10,000: four orders of magnitude, far beyond the noise of minibatch losses).
+    /// </summary>
+    /// <remarks>Must be finite and greater than 1; <see cref="Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
+    public float DivergenceFactor { get; init; } = 1e4f;
+}
+
+/// <summary>
+/// Thrown by <see cref="Trainer.Fit"/> when training diverges (see <see cref="FitOptions.StopOnDivergence"/>). The message
+/// names the epoch, the step, the loss and, where NaN or infinity appear, the first layer whose gradient or parameters
+/// hold them. The model keeps the parameters of the step that diverged.
+/// </summary>
+public sealed class TrainingDivergedException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The full explanation.</param>
+    /// <param name="epoch">1-based epoch.</param>
+    /// <param name="step">1-based step within the epoch.</param>
+    /// <param name="loss">The loss of that step (NaN when the check ran after the epoch).</param>
+    /// <param name="layer">The first layer holding non-finite gradients or parameters, if one was found.</param>
+    public TrainingDivergedException(string message, int epoch, int step, float loss, string? layer) : base(message)
+    {
+        Epoch = epoch;
+        Step = step;
+        Loss = loss;
+        Layer = layer;
+    }
+
+    /// <summary>1-based epoch in which training diverged.</summary>
+    public int Epoch { get; }
+
+    /// <summary>1-based step within <see cref="Epoch"/>.</summary>
+    public int Step { get; }
+
+    /// <summary>The loss of that step (NaN or infinite for a non-finite loss).</summary>
+    public float Loss { get; }
+
+    /// <summary>The first layer (in <see cref="IModel.Layers"/> order) whose gradient or parameters are not finite, or null.</summary>
+    public string? Layer { get; }
 }
 
 /// <summary>A progress report from <see cref="Trainer.Fit"/>: during an epoch (<see cref="Completed"/> null) or at its end.</summary>

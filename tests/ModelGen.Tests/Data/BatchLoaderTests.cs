@@ -92,6 +92,17 @@ public class BatchLoaderTests
         Assert.Equal(0, new BatchLoader(Tiny(3), 4, shuffle: false, seed: 1, dropLast: true).BatchesPerEpoch);
     }
 
+    [Theory]
+    [InlineData(4, 3)]
+    [InlineData(5, 2)]
+    [InlineData(int.MaxValue, 1)]   // Count + batchSize − 1 used to overflow to 0 batches
+    public void BatchesPerEpoch_RoundsUp_EvenForTheLargestBatchSize(int batchSize, int expected)
+    {
+        var loader = new BatchLoader(Tiny(), batchSize, shuffle: false, seed: 0);
+        Assert.Equal(expected, loader.BatchesPerEpoch);
+        Assert.Equal(expected, Epoch(loader, 0).Count);
+    }
+
     [Fact]
     public void TryNext_Targets_CopiedAlongsideInputs()
     {

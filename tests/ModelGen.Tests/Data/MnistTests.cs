@@ -78,7 +78,34 @@ public class MnistTests
     {
         string dir = Path.Combine(Path.GetTempPath(), "modelgen-no-such-dir-" + Guid.NewGuid().ToString("N"));
         var e = Assert.Throws<DirectoryNotFoundException>(() => Mnist.Load(dir));
-        Assert.Contains(dir, e.Message);
+        Assert.Equal($"MNIST directory '{dir}' does not exist; it should hold train-images.idx.gz, train-labels.idx.gz, " +
+            "test-images.idx.gz and test-labels.idx.gz (as samples/Mnist/data does).", e.Message);
+    }
+
+    [Fact]
+    public void Load_MissingFile_NamesItTheDirectoryAndEveryExpectedFile()
+    {
+        string dir = Directory.CreateTempSubdirectory("modelgen-mnist-").FullName;
+        try
+        {
+            foreach (string f in new[] { Mnist.TrainImages, Mnist.TrainLabels, Mnist.TestImages })
+                File.Copy(Path.Combine(TestPaths.MnistDirectory, f), Path.Combine(dir, f));
+            var e = Assert.Throws<FileNotFoundException>(() => Mnist.Load(dir));
+            Assert.Equal($"MNIST file 'test-labels.idx.gz' is missing from '{dir}', which should hold train-images.idx.gz, " +
+                "train-labels.idx.gz, test-images.idx.gz and test-labels.idx.gz.", e.Message);
+            Assert.Equal(Path.Combine(dir, Mnist.TestLabels), e.FileName);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Load_RelativeMissingDirectory_AlsoShowsItsAbsolutePath()
+    {
+        var e = Assert.Throws<DirectoryNotFoundException>(() => Mnist.Load("no-such-mnist-dir"));
+        Assert.StartsWith($"MNIST directory 'no-such-mnist-dir' ({Path.GetFullPath("no-such-mnist-dir")}) does not exist;", e.Message);
     }
 
     private static string Hash(ReadOnlySpan<float> image)

@@ -134,6 +134,16 @@ public class BatchNormKernelsTests
     }
 
     [Fact]
+    public void TrainForward_BatchTimesChannelsWrapsInInt_ThrowsInsteadOfRunningPastTheSpans()
+    {
+        // 65,537 × 65,536 wraps to 65,536 in 32 bits: that used to match these spans and let the kernel read past them.
+        var ex = Assert.Throws<ArgumentException>(() => BatchNormKernels.TrainForward(new float[65_536], new float[65_536], [], [],
+            new float[65_536], new float[65_536], new float[65_536], new float[65_536], 65_537, 65_536, 1, Eps, Momentum));
+        Assert.Equal("input", ex.ParamName);
+        Assert.Contains("must have 4295032832 elements ([batch=65537, channels=65536, spatial=1])", ex.Message);
+    }
+
+    [Fact]
     public void TrainForward_WrongGammaLength_ThrowsNamingGamma()
     {
         var ex = Assert.Throws<ArgumentException>(() => BatchNormKernels.TrainForward(new float[12], new float[12], new float[2], [],

@@ -117,7 +117,7 @@ public class ConvPooledTests
         Assert.Equal(0, least);
     }
 
-    private static float[] Fused<TAct>(ConvKernels.Path path, TAct act, ConvGeometry g, PoolGeometry pool, float[] x, float[] w, float[] b, int batch)
+    private static float[] Fused<TAct>(ConvKernels.Path path, TAct act, ConvGeometry g, PoolGeometry pool, float[] x, float[] w, ReadOnlySpan<float> b, int batch)
         where TAct : struct, IActivation
     {
         float[] y = new float[batch * pool.OutputLength];
@@ -126,7 +126,7 @@ public class ConvPooledTests
         return y;
     }
 
-    private static float[] Unfused<TAct>(ConvKernels.Path path, TAct act, ConvGeometry g, PoolGeometry pool, float[] x, float[] w, float[] b, int batch)
+    private static float[] Unfused<TAct>(ConvKernels.Path path, TAct act, ConvGeometry g, PoolGeometry pool, float[] x, float[] w, ReadOnlySpan<float> b, int batch)
         where TAct : struct, IActivation
     {
         float[] conv = new float[batch * g.OutputLength], y = new float[batch * pool.OutputLength];

@@ -253,6 +253,15 @@ public class PoolingKernelsTests
     }
 
     [Fact]
+    public void AdaptiveAvg_BatchTimesChannelsWrapsInInt_Throws()
+    {
+        // 65,537 × 65,536 wraps to 65,536 in 32 bits, which used to match these 1×1 planes and pass for a batch of 65,537.
+        var ex = Assert.Throws<ArgumentException>(() => PoolingKernels.AdaptiveAvgForward(new float[65_536], new float[65_536], 65_537, 65_536, 1, 1, 1, 1));
+        Assert.Equal("input", ex.ParamName);
+        Assert.Contains("[batch=65537, channels=65536, inH·inW=1]", ex.Message);
+    }
+
+    [Fact]
     public void AdaptiveAvg_HandComputed_MatchesPyTorch()
     {
         // torch.nn.functional.adaptive_avg_pool1d(torch.arange(1., 6.).view(1, 1, 5), 3) -> [[[1.5, 3., 4.5]]]

@@ -110,3 +110,12 @@ public partial class BnResNet
     [Dense(6, UseBias = false)] public partial Layer Fc { get; }
     [BatchNorm1D] public partial Layer Bn { get; }
 }
+
+/// <summary>A 64-channel 28×28 convolution: 150,538 gradient-arena floats per example, so batches past ~14,000 overflow int.</summary>
+[Model(1, 28, 28)]
+public partial class WideConv
+{
+    [Conv2D(64, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer C1 { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(10)] public partial Layer Fc { get; }
+}

@@ -28,6 +28,31 @@ public class ModelContractTests
         Assert.Contains($"batch must be positive, got {batch}", ex.Message);
     }
 
+    [Theory]
+    [InlineData(20_000)]        // used to throw OverflowException (a negative array length)
+    [InlineData(43_000)]        // used to throw ArgumentOutOfRangeException without a message (a span past the arena)
+    [InlineData(int.MaxValue)]
+    public void ForwardAndForwardTrain_BatchBeyondMaxBatch_ThrowNamingModelBatchAndLimit(int batch)
+    {
+        // Every planned buffer of WideConv has at most 150,538 floats per example: 14,265 examples fill an array.
+        Assert.Equal(0x7FFFFFC7 / 150_538, WideConv.MaxBatch);
+        var model = new WideConv(1);
+        foreach (var call in new Action[] { () => model.Forward(default, default, batch), () => model.ForwardTrain(default, default, batch) })
+        {
+            var ex = Assert.Throws<ArgumentException>(call);
+            Assert.Equal("batch", ex.ParamName);
+            Assert.Contains($"WideConv: batch {batch} is too large; the largest batch WideConv supports is 14265 (WideConv.MaxBatch)", ex.Message);
+        }
+    }
+
+    [Fact]
+    public void Forward_MaxBatchPlusOne_Throws_ButSmallerBatchesRun()
+    {
+        var model = new WideConv(1);
+        Assert.Throws<ArgumentException>(() => model.Forward(default, default, WideConv.MaxBatch + 1));
+        model.Forward(new float[3 * WideConv.InputSize], new float[3 * WideConv.OutputSize], 3);
+    }
+
     [Fact]
     public void Backward_BeforeForwardTrain_Throws()
     {
@@ -132,13 +157,23 @@ public class ModelContractTests
     }
 
     [Fact]
+    public void FitAndEvaluate_BatchSizeBeyondTheData_RunOneBatchOfTheWholeSet()
+    {
+        // int.MaxValue × 10 outputs used to overflow the trainer's output buffers before the model saw the batch.
+        var trainer = new Trainer(new SmallMlp(2), new Adam(1e-2f), Loss.CrossEntropy);
+        var history = trainer.Fit(Synthetic(50, 7), epochs: 1, batchSize: int.MaxValue);
+        Assert.Equal(50, trainer.Evaluate(Synthetic(50, 8), batchSize: int.MaxValue).Count);
+        Assert.True(float.IsFinite(history.Epochs[0].TrainLoss));
+    }
+
+    [Fact]
     public void Fit_DivergingLoss_ThrowsNamingEpochAndStep()
     {
         var data = Synthetic(64, 1);
         data.Inputs[5] = float.NaN;
         var trainer = new Trainer(new SmallMlp(1), new Sgd(0.1f), Loss.CrossEntropy);
-        var ex = Assert.Throws<InvalidOperationException>(() => trainer.Fit(data, epochs: 1, batchSize: 64, options: new FitOptions { Shuffle = false }));
-        Assert.Contains("NaN at epoch 1, step 1", ex.Message);
+        var ex = Assert.Throws<TrainingDivergedException>(() => trainer.Fit(data, epochs: 1, batchSize: 64, options: new FitOptions { Shuffle = false }));
+        Assert.Contains("at epoch 1, step 1 of 1: the CrossEntropy loss is NaN", ex.Message);
     }
 
     [Fact]

@@ -141,10 +141,98 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
-    public void Save_MissingDirectory_ThrowsWithoutLeavingFiles()
+    public void Save_MissingDirectory_ThrowsNamingThePathWithoutLeavingFiles()
     {
-        Assert.Throws<DirectoryNotFoundException>(() => SafeTensors.Save(PathOf("no/such/dir/w.safetensors"), AB, ABBuffer));
+        string path = PathOf("no/such/dir/w.safetensors");
+        var e = Assert.Throws<DirectoryNotFoundException>(() => SafeTensors.Save(path, AB, ABBuffer));
+        Assert.Contains($"'{path}'", e.Message);
+        Assert.DoesNotContain(".tmp-", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void Save_RenameFails_MessageNamesThePathNotTheTemporary()
+    {
+        string target = PathOf("taken");
+        Directory.CreateDirectory(target);
+        var e = Assert.ThrowsAny<IOException>(() => SafeTensors.Save(target, AB, ABBuffer));
+        Assert.StartsWith($"Could not save '{target}': ", e.Message);
+        Assert.DoesNotContain(".tmp-", e.Message);
+        Assert.Equal([target], Directory.GetFileSystemEntries(_dir));   // the failed save removed its temporary
+    }
+
+    [Fact]
+    public void Save_ThroughSymbolicLinks_WritesTheFinalTargetAndKeepsTheLinks()
+    {
+        if (OperatingSystem.IsWindows()) return;   // creating links needs privileges there; the code path is the same
+        Directory.CreateDirectory(PathOf("real"));
+        string target = PathOf("real/w.safetensors");
+        System.IO.File.WriteAllText(target, "old");
+        System.IO.File.CreateSymbolicLink(PathOf("link1"), "real/w.safetensors");   // relative, as `ln -s` makes them
+        System.IO.File.CreateSymbolicLink(PathOf("link2"), PathOf("link1"));        // a link to a link
+
+        SafeTensors.Save(PathOf("link2"), AB, ABBuffer);
+
+        Assert.Equal(ExpectedABFile(), System.IO.File.ReadAllBytes(target));
+        Assert.Equal(PathOf("link1"), new FileInfo(PathOf("link2")).LinkTarget);
+        Assert.Equal("real/w.safetensors", new FileInfo(PathOf("link1")).LinkTarget);
+        Assert.Equal([target], Directory.GetFiles(PathOf("real")));   // the temporary went beside the target and is gone
+    }
+
+    [Fact]
+    public void Save_ThroughDanglingLink_CreatesTheTarget()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        System.IO.File.CreateSymbolicLink(PathOf("link"), "w.safetensors");
+        SafeTensors.Save(PathOf("link"), AB, ABBuffer);
+        Assert.Equal(ExpectedABFile(), System.IO.File.ReadAllBytes(PathOf("w.safetensors")));
+        Assert.Equal("w.safetensors", new FileInfo(PathOf("link")).LinkTarget);
+    }
+
+    [Fact]
+    public void Save_LeftoversOfKilledSaves_AreRemoved_OthersKept()
+    {
+        string path = PathOf("w.safetensors");
+        string[] leftovers = [path + ".tmp-0123456789ab", path + ".tmp-ffffffffffff"];
+        string[] unrelated = [path + ".tmp-notes", path + ".tmp-0123456789AB", path + ".tmp-0123456789abc", PathOf("v.safetensors.tmp-0123456789ab")];
+        foreach (string f in leftovers.Concat(unrelated)) System.IO.File.WriteAllText(f, "partial");
+
+        SafeTensors.Save(path, AB, ABBuffer);
+
+        Assert.Equal(ExpectedABFile(), System.IO.File.ReadAllBytes(path));
+        Assert.Equal(unrelated.Append(path).Order(), Directory.GetFiles(_dir).Order());
+    }
+
+    [Fact]
+    public void Save_TemporaryOfASaveInProgress_IsNotRemoved()
+    {
+        // Another save holds its temporary open (as Save does, FileShare.Delete) until the rename: it must survive.
+        string path = PathOf("w.safetensors");
+        string busy = path + ".tmp-00000000abcd";
+        using (var other = new FileStream(busy, FileMode.CreateNew, FileAccess.Write, FileShare.Delete))
+        {
+            SafeTensors.Save(path, AB, ABBuffer);
+            Assert.True(System.IO.File.Exists(busy));
+        }
+        SafeTensors.Save(path, AB, ABBuffer);   // closed now: a leftover like any other
+        Assert.Equal([path], Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void Save_OverExistingFile_KeepsItsPermissions()
+    {
+        if (OperatingSystem.IsWindows()) return;   // no Unix mode there
+        string path = PathOf("w.safetensors");
+        System.IO.File.WriteAllText(path, "old");
+        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;   // 0640: not what a new file gets under umask 022
+        System.IO.File.SetUnixFileMode(path, mode);
+        SafeTensors.Save(path, AB, ABBuffer);
+        Assert.Equal(ExpectedABFile(), System.IO.File.ReadAllBytes(path));
+        Assert.Equal(mode, System.IO.File.GetUnixFileMode(path));
+
+        System.IO.File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);   // 0700
+        SafeTensors.Save(path, AB, ABBuffer);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, System.IO.File.GetUnixFileMode(path));
     }
 
     [Fact]
@@ -168,6 +256,28 @@ public sealed class SafeTensorsTests : IDisposable
     public void Load_MissingTensor_Throws() =>
         Assert.Contains("tensor 'c' is missing (expected F32 [1])",
             LoadError(ExpectedABFile(), [.. AB, new("c", [1], 4, 1)]));
+
+    [Fact]
+    public void Load_TensorLeftOutOfTheHeader_NamesItAndListsWhatTheFileHolds()
+    {
+        // 'b' was dropped from the header but its 8 bytes are still there: this used to say only "8 bytes after the
+        // last tensor's data".
+        string msg = LoadError(File("{" + Entry("a", "[2]", 0, 8) + "}", new byte[16]));
+        Assert.EndsWith(": 2 problems: tensor 'b' is missing (expected F32 [2, 1]); 8 bytes after the last tensor's data " +
+            "(data section is 16 bytes, tensors cover 8). The file holds 1 tensor: 'a' F32 [2]", msg);
+    }
+
+    [Fact]
+    public void Load_MissingTensors_ListsTheFilesTensorsOnlyWhenFew()
+    {
+        Assert.EndsWith(". The file holds 2 tensors: 'a' F32 [2], 'b' F32 [2, 1]",
+            LoadError(ExpectedABFile(), [.. AB, new("c", [1], 4, 1)]));
+        var many = Enumerable.Range(0, 13).Select(i => Entry($"t{i:D2}", "[1]", 4 * i, 4 * i + 4));
+        string msg = LoadError(File("{" + string.Join(",", many) + "}", new byte[52]), [new("t00", [1], 0, 1), new("z", [1], 1, 1)]);
+        Assert.Contains("tensor 'z' is missing (expected F32 [1])", msg);
+        Assert.DoesNotContain("The file holds", msg);
+        Assert.Contains("The file holds no tensors", LoadError(File("{}      ", []), AB));
+    }
 
     [Fact]
     public void Load_ExtraTensor_Throws() =>
