@@ -1,24 +1,28 @@
-// Part-of-speech tagger sample: trains a bidirectional LSTM (TaggerModel.cs) on the Brown corpus vendored in data/
-// (tools/brown), reports test token accuracy with known- and unknown-word accuracy and a few tagged sentences, saves
+// Part-of-speech tagger sample: trains a bidirectional LSTM (TaggerModel.cs; --model features, the default, also reads
+// each word's suffix and spelling shape; --model plain is the issue's word-only recipe) on the Brown corpus vendored
+// in data/ (tools/brown), reports test token accuracy with known- and unknown-word accuracy and a few tagged sentences, saves
 // the weights, reloads them into a fresh model and checks the predictions are identical. `--tag "text"` tags a
 // sentence. The last line is exactly "test accuracy: 0.XXXX" (scripts read it).
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using ModelGen;
+using ModelGen.Serialization;
 using Tagger;
 
+var modelOption = new Option<string>("--model") { Description = "features (words, suffixes and shapes) or plain (words only)", DefaultValueFactory = _ => "features" };
+modelOption.AcceptOnlyFromAmong("features", "plain");
 var epochsOption = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Sentences per minibatch", DefaultValueFactory = _ => 32 };
 var lrOption = new Option<float>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 2e-3f };
-var outOption = new Option<string>("--out") { Description = "Where to save the trained weights (safetensors)", DefaultValueFactory = _ => "brown-tagger.safetensors" };
+var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default brown-tagger-<model>.safetensors)" };
 var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 var tagOption = new Option<string?>("--tag") { Description = "A sentence to tag after training, e.g. \"The jury said it was pleased.\"" };
 
 var root = new RootCommand("Train a bidirectional-LSTM part-of-speech tagger on the Brown corpus and report test accuracy.")
 {
-    epochsOption, seedOption, batchOption, lrOption, outOption, dataOption, tagOption,
+    modelOption, epochsOption, seedOption, batchOption, lrOption, outOption, dataOption, tagOption,
 };
 root.SetAction(parse =>
 {
@@ -31,7 +35,9 @@ root.SetAction(parse =>
     }
     try
     {
-        return Run(epochs, parse.GetValue(seedOption), batchSize, lr, parse.GetValue(outOption)!, parse.GetValue(dataOption)!, parse.GetValue(tagOption));
+        var recipe = TaggerRecipe.For(parse.GetValue(modelOption)!);
+        string outPath = parse.GetValue(outOption) ?? $"brown-tagger-{recipe.Name}.safetensors";
+        return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, lr, outPath, parse.GetValue(dataOption)!, parse.GetValue(tagOption));
     }
     catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
     {
@@ -41,27 +47,29 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(int epochs, int seed, int batchSize, float lr, string outPath, string dataDir, string? text)
+static int Run(TaggerRecipe recipe, int epochs, int seed, int batchSize, float lr, string outPath, string dataDir, string? text)
 {
     var clock = Stopwatch.StartNew();
     var corpus = Corpus.Load(dataDir);
     var vocabulary = Vocabulary.FromWords(corpus.Train);
     var tags = TagSet.FromSentences(corpus.Train);
-    if (vocabulary.Count != BrownTagger.Words || tags.Count != BrownTagger.Tags)
-        throw new InvalidDataException($"{dataDir}: the corpus gives {vocabulary.Count} words and {tags.Count} tags; the model is declared for {BrownTagger.Words} and {BrownTagger.Tags} (see tools/brown).");
-    var train = EncodedSentences.Encode(corpus.Train, vocabulary, tags);
-    var test = EncodedSentences.Encode(corpus.Test, vocabulary, tags);
-    Console.WriteLine(Invariant($"Brown corpus: {train.Count:N0} training sentences ({train.TokenCount:N0} tokens), {test.Count:N0} test sentences ({test.TokenCount:N0} tokens), {vocabulary.Count:N0} words, {tags.Count} tags ({clock.Elapsed.TotalSeconds:F1} s)"));
+    var features = WordFeatures.FromSentences(corpus.Train);
+    if (vocabulary.Count != BrownSizes.Words || features.Suffixes.Count != BrownSizes.Suffixes || tags.Count != BrownSizes.Tags)
+        throw new InvalidDataException($"{dataDir}: the corpus gives {vocabulary.Count} words, {features.Suffixes.Count} suffixes and {tags.Count} tags; the models are declared for {BrownSizes.Words}, {BrownSizes.Suffixes} and {BrownSizes.Tags} (see tools/brown).");
+    var train = EncodedSentences.Encode(corpus.Train, vocabulary, tags, features);
+    var test = EncodedSentences.Encode(corpus.Test, vocabulary, tags, features);
+    Console.WriteLine(Invariant($"Brown corpus: {train.Count:N0} training sentences ({train.TokenCount:N0} tokens), {test.Count:N0} test sentences ({test.TokenCount:N0} tokens), {vocabulary.Count:N0} words, {features.Suffixes.Count:N0} suffixes, {tags.Count} tags ({clock.Elapsed.TotalSeconds:F1} s)"));
 
-    var model = new BrownTagger(seed);
+    var model = recipe.Create(seed);
     model.SeedDropout((ulong)seed);
-    Console.Write(BrownTagger.Summary());
+    Console.Write(recipe.Summary);
     var optimizer = new Adam(lr);
     var loss = Loss.CrossEntropyIgnoring(TaggedBatches.IgnoreIndex);
     var batches = new TaggedBatches(train, batchSize, shuffle: true, seed: (ulong)seed);
-    var logits = new float[batchSize * batches.MaxLength * BrownTagger.Tags];
+    var logits = new float[batchSize * batches.MaxLength * BrownSizes.Tags];
     var dLogits = new float[logits.Length];
-    var evaluation = new TaggerEvaluation(test, batchSize);
+    var ids = new int[batchSize * batches.MaxLength * recipe.Columns];
+    var evaluation = new TaggerEvaluation(test, batchSize, recipe);
 
     for (int epoch = 0; epoch < epochs; epoch++)
     {
@@ -72,10 +80,10 @@ static int Run(int epochs, int seed, int batchSize, float lr, string outPath, st
         while (batches.TryNext(out var batch))
         {
             int rows = batch.Size * batch.SeqLength;
-            var output = logits.AsSpan(0, rows * BrownTagger.Tags);
+            var output = logits.AsSpan(0, rows * BrownSizes.Tags);
             var dOutput = dLogits.AsSpan(0, output.Length);
             model.Gradients.Clear();
-            model.ForwardTrain(batch.Ids, output, batch.Size, batch.SeqLength, batch.Lengths);
+            model.ForwardTrain(recipe.Input(batch, ids), output, batch.Size, batch.SeqLength, batch.Lengths);
             // Mean over the batch's real tokens (padding is labelled -100 and gets no gradient), as PyTorch's ignore_index.
             float mean = loss.Compute(output, batch.Labels, default, dOutput, rows);
             model.Backward(dOutput, default);
@@ -93,11 +101,11 @@ static int Run(int epochs, int seed, int batchSize, float lr, string outPath, st
     evaluation.PrintExamples(model, corpus.Test, tags, count: 3);
 
     model.Save(outPath);
-    var reloaded = BrownTagger.Load(outPath);
+    var reloaded = recipe.Load(outPath);
     int differing = evaluation.CountDifferentPredictions(model, reloaded);
     Console.WriteLine(Invariant($"Saved {outPath} ({new FileInfo(outPath).Length / 1e6:F1} MB) and reloaded it: {(differing == 0 ? "identical predictions" : $"{differing} predictions differ")}"));
     if (text is not null)
-        Console.WriteLine(TaggerEvaluation.Tag(reloaded, vocabulary, tags, BrownTokenizer.Tokenize(text)));
+        Console.WriteLine(TaggerEvaluation.Tag(reloaded, recipe, vocabulary, features, tags, BrownTokenizer.Tokenize(text)));
     Console.WriteLine(Invariant($"Whole run: {clock.Elapsed.TotalSeconds:F0} s"));
     Console.WriteLine(Invariant($"test accuracy: {final.Accuracy:F4}"));
     return differing == 0 ? 0 : 1;

@@ -10,21 +10,25 @@ namespace Tagger;
 public sealed class TaggerEvaluation
 {
     private readonly EncodedSentences _test;
+    private readonly TaggerRecipe _recipe;
     private readonly TaggedBatches _batches;
     private readonly float[] _logits;
+    private readonly int[] _ids;
     private readonly int[] _predictions;   // [test tokens], sentence after sentence
 
-    /// <summary>Prepares batches of <paramref name="batchSize"/> test sentences in corpus order.</summary>
-    public TaggerEvaluation(EncodedSentences test, int batchSize)
+    /// <summary>Prepares batches of <paramref name="batchSize"/> test sentences in corpus order, laid out for <paramref name="recipe"/>.</summary>
+    public TaggerEvaluation(EncodedSentences test, int batchSize, TaggerRecipe recipe)
     {
         _test = test;
+        _recipe = recipe;
         _batches = new TaggedBatches(test, batchSize, shuffle: false, maxLength: test.LongestSentence);
-        _logits = new float[batchSize * test.LongestSentence * BrownTagger.Tags];
+        _logits = new float[batchSize * test.LongestSentence * BrownSizes.Tags];
+        _ids = new int[batchSize * test.LongestSentence * recipe.Columns];
         _predictions = new int[test.TokenCount];
     }
 
     /// <summary>Tags every test sentence and scores the predictions against the gold tags.</summary>
-    public TaggingScore Evaluate(BrownTagger model)
+    public TaggingScore Evaluate(ISequenceModel<int> model)
     {
         Predict(model, _predictions);
         var score = new TaggingScore();
@@ -40,7 +44,7 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Positions where two models' predicted tags differ (0 for a faithful save and reload).</summary>
-    public int CountDifferentPredictions(BrownTagger a, BrownTagger b)
+    public int CountDifferentPredictions(ISequenceModel<int> a, ISequenceModel<int> b)
     {
         var other = new int[_predictions.Length];
         Predict(a, _predictions);
@@ -51,7 +55,7 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Prints the first <paramref name="count"/> test sentences as word/tag, marking errors with the gold tag.</summary>
-    public void PrintExamples(BrownTagger model, IReadOnlyList<Sentence> sentences, TagSet tags, int count)
+    public void PrintExamples(ISequenceModel<int> model, IReadOnlyList<Sentence> sentences, TagSet tags, int count)
     {
         Predict(model, _predictions);
         int at = 0;
@@ -71,27 +75,31 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Tags one tokenized sentence: <c>word/tag</c> pairs, unknown words marked with <c>?</c>.</summary>
-    public static string Tag(BrownTagger model, Vocabulary vocabulary, TagSet tags, string[] tokens)
+    public static string Tag(ISequenceModel<int> model, TaggerRecipe recipe, Vocabulary vocabulary, WordFeatures features, TagSet tags, string[] tokens)
     {
         if (tokens.Length == 0) return "";
-        var ids = tokens.Select(t => vocabulary.IdOf(t)).ToArray();
-        var logits = new float[tokens.Length * BrownTagger.Tags];
-        model.Forward(ids, logits, 1, tokens.Length);
-        return string.Join(' ', tokens.Select((t, i) => $"{t}/{tags[ArgMax(logits.AsSpan(i * BrownTagger.Tags, BrownTagger.Tags))]}{(ids[i] == Vocabulary.UnkId ? "?" : "")}"));
+        var encoded = EncodedSentences.Encode([tokens], vocabulary, features);
+        var batches = new TaggedBatches(encoded, 1, shuffle: false, maxLength: tokens.Length);
+        batches.StartEpoch(0);
+        batches.TryNext(out var batch);
+        var logits = new float[tokens.Length * BrownSizes.Tags];
+        model.Forward(recipe.Input(batch, new int[tokens.Length * recipe.Columns]), logits, 1, tokens.Length);
+        return string.Join(' ', tokens.Select((t, i) =>
+            $"{t}/{tags[ArgMax(logits.AsSpan(i * BrownSizes.Tags, BrownSizes.Tags))]}{(encoded.WordIds(0)[i] == Vocabulary.UnkId ? "?" : "")}"));
     }
 
-    private void Predict(BrownTagger model, int[] predictions)
+    private void Predict(ISequenceModel<int> model, int[] predictions)
     {
         _batches.StartEpoch(0);
         while (_batches.TryNext(out var batch))
         {
-            var logits = _logits.AsSpan(0, batch.Size * batch.SeqLength * BrownTagger.Tags);
-            model.Forward(batch.Ids, logits, batch.Size, batch.SeqLength, batch.Lengths);
+            var logits = _logits.AsSpan(0, batch.Size * batch.SeqLength * BrownSizes.Tags);
+            model.Forward(_recipe.Input(batch, _ids), logits, batch.Size, batch.SeqLength, batch.Lengths);
             for (int b = 0; b < batch.Size; b++)
             {
                 int sentence = batch.SentenceIndices[b], start = _test.Start(sentence);
                 for (int t = 0; t < batch.Lengths[b]; t++)
-                    predictions[start + t] = ArgMax(logits.Slice((b * batch.SeqLength + t) * BrownTagger.Tags, BrownTagger.Tags));
+                    predictions[start + t] = ArgMax(logits.Slice((b * batch.SeqLength + t) * BrownSizes.Tags, BrownSizes.Tags));
             }
         }
     }
