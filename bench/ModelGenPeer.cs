@@ -1,13 +1,14 @@
 // The ModelGen column of the peers harness (/work/shared/peers): implements its IPeer so the harness validates
 // our outputs against TorchSharp's and interleaves our timed repetitions with the other peers'. bench/run.sh copies
-// this file, BenchMlp.cs, BenchLeNet.cs and FmaPeak.cs beside the harness's sources in bench/.build and registers the peer.
+// this file, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs and FmaPeak.cs beside the harness's sources in
+// bench/.build and registers the peer.
 using System.Runtime.InteropServices;
 using ModelGen;
 using ModelGen.Kernels;
 
 namespace PeerBench;
 
-/// <summary>ModelGen: generated models (MLP, LeNet-5) and runtime kernels, called the way an application would call them.</summary>
+/// <summary>ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger) and runtime kernels, called the way an application would call them.</summary>
 public sealed class ModelGenPeer : IPeer
 {
     public string Name => "modelgen";
@@ -40,8 +41,11 @@ public sealed class ModelGenPeer : IPeer
             "mlp_train" when threads == 1 => new Train<BenchMlp>(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin"), spec),
             "lenet_infer" when threads == 1 => new Infer<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
             "lenet_train" when threads == 1 => new Train<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
+            // lstm.bin holds nn.LSTM's bare names (weight_ih_l0 …), as TorchSharp's peer reads it; ours carry the member's "lstm." prefix.
+            "lstm_infer" when threads == 1 => new SeqInfer<BenchLstm>(Load(new BenchLstm(seed: 0), data.Weights("lstm"), "lstm.bin", modelPrefix: "lstm."), spec),
+            "lstm_train" when threads == 1 => new TokenTrain<BenchTagger>(Load(new BenchTagger(seed: 0), data.Weights("lstm_tagger"), "lstm_tagger.bin"), spec),
             "sgemm" => new Sgemm(spec.N, threads),
-            _ => null,   // transformer and LSTM layers do not exist yet (the report prints n/a)
+            _ => null,   // attention layers do not exist yet (W5, W8: the report prints n/a)
         };
     }
 
@@ -50,10 +54,12 @@ public sealed class ModelGenPeer : IPeer
     /// <summary>
     /// Copies the peers' seeded weights into a generated model. The weight file lists a PyTorch state dict in module
     /// order, and a generated model's <see cref="IModel.ParameterInfos"/> follow declaration order, so tensors are
-    /// paired by position; each pair must agree exactly in name and shape, or nothing is trusted.
+    /// paired by position; each pair must agree exactly in name and shape, or nothing is trusted. A file written
+    /// from a bare module (W6's lstm.bin holds nn.LSTM's own names) is read with <paramref name="modelPrefix"/>: every
+    /// parameter name must start with it, and the rest must equal the file's name.
     /// </summary>
     /// <exception cref="InvalidOperationException">The tensor counts, a name or a shape differ (both sides are named).</exception>
-    internal static TModel Load<TModel>(TModel model, WeightFile weights, string file) where TModel : IModel
+    internal static TModel Load<TModel>(TModel model, WeightFile weights, string file, string modelPrefix = "") where TModel : IModel
     {
         var infos = model.ParameterInfos;
         if (infos.Count != weights.Entries.Count)
@@ -64,8 +70,10 @@ public sealed class ModelGenPeer : IPeer
         {
             WeightFile.Entry entry = weights.Entries[i];
             ParameterInfo info = infos[i];
-            if (info.Name != entry.Name)
-                throw new InvalidOperationException($"{file} tensor #{i} is '{entry.Name}' but {typeof(TModel).Name}'s parameter #{i} is '{info.Name}'.");
+            if (!info.Name.StartsWith(modelPrefix, StringComparison.Ordinal) || info.Name[modelPrefix.Length..] != entry.Name)
+                throw new InvalidOperationException(
+                    $"{file} tensor #{i} is '{entry.Name}' but {typeof(TModel).Name}'s parameter #{i} is '{info.Name}'" +
+                    (modelPrefix.Length > 0 ? $" (expected '{modelPrefix}{entry.Name}')." : "."));
             if (!info.Shape.Select(d => (long)d).SequenceEqual(entry.Shape))
                 throw new InvalidOperationException(
                     $"{entry.Name}: {typeof(TModel).Name} expects shape {info.ShapeText} but {file} has [{string.Join(", ", entry.Shape)}].");
@@ -127,6 +135,57 @@ public sealed class ModelGenPeer : IPeer
             _model.ForwardTrain(_x, _logits, _batch);
             Loss.CrossEntropy.Compute(_logits, _labels, default, _dLogits, _batch);
             _model.Backward(_dLogits, default);                              // no input gradient needed
+            _sgd.Step(_model, _model.Gradients);
+        }
+
+        public void Dispose() { }
+    }
+
+    /// <summary>W6 inference: the generated sequence <c>Forward</c> (T = 50, every example full length) into a preallocated [B, T, 128].</summary>
+    private sealed class SeqInfer<TModel>(TModel model, CaseSpec spec) : IBenchCase where TModel : ISequenceModel<float>
+    {
+        private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
+        private readonly float[] _y = new float[spec.Batch * BenchData.LstmSeq * model.OutputLength];
+
+        public float[] Output() { Run(); return (float[])_y.Clone(); }
+        public void Run() => model.Forward(_x, _y, spec.Batch, BenchData.LstmSeq);
+        public void Dispose() { }
+    }
+
+    /// <summary>
+    /// W7: one SGD step (lr 0.01) of a token model on mean cross-entropy over all batch·T tokens, as the TorchSharp peer
+    /// does it (its logits are [B·T, C] and its targets [B·T]). Every sequence is full length, so no position is padding
+    /// and the plain cross-entropy over B·T rows is PyTorch's <c>cross_entropy(logits.view(-1, C), y.view(-1))</c>.
+    /// </summary>
+    private sealed class TokenTrain<TModel> : IBenchCase where TModel : ISequenceTrainable<int>
+    {
+        private readonly TModel _model;
+        private readonly int _batch, _seq;
+        private readonly int[] _ids, _labels;
+        private readonly float[] _logits, _dLogits;
+        private readonly Sgd _sgd = new(0.01f);
+
+        public TokenTrain(TModel model, CaseSpec spec)
+        {
+            long[] shape = BenchData.TokenShape(spec.Kind, spec.Batch);
+            _model = model;
+            _batch = checked((int)shape[0]);
+            _seq = checked((int)shape[1]);
+            // The harness's ids and tags are int64 (PyTorch's dtype); ours are int. Both lie far below int.MaxValue.
+            _ids = BenchData.Tokens(spec.Kind, spec.Batch).Select(id => checked((int)id)).ToArray();
+            _labels = BenchData.Targets(spec.Kind, spec.Batch).Select(tag => checked((int)tag)).ToArray();
+            _logits = new float[_batch * _seq * model.OutputLength];
+            _dLogits = new float[_logits.Length];
+        }
+
+        public float[] Output() { Run(); return Flatten(_model); }
+
+        public void Run()
+        {
+            _model.Gradients.Clear();                                        // zero_grad
+            _model.ForwardTrain(_ids, _logits, _batch, _seq);
+            Loss.CrossEntropy.Compute(_logits, _labels, default, _dLogits, _batch * _seq);
+            _model.Backward(_dLogits, default);                              // token ids have no input gradient
             _sgd.Step(_model, _model.Gradients);
         }
 

@@ -5,7 +5,7 @@ Usage: report.py RESULTS.json [MACHINE.json] [--markdown]
 RESULTS.json is the peers harness's schema (rows of workload, peer, batch, threads, median_us, ...);
 MACHINE.json (written by ModelGenPeer) holds the single-thread FMA peak measured in the same run.
 ratio = ModelGen median / best peer median (< 1: ModelGen faster); speedup = its inverse.
-All six workloads are listed; those without a ModelGen figure print n/a.
+All workloads are listed; those without a ModelGen figure print n/a.
 """
 import json
 import sys
@@ -14,6 +14,7 @@ ORDER = [("W1_mlp_infer", 1, 1), ("W1_mlp_infer", 64, 1), ("W2_mlp_train", 64, 1
          ("W3_lenet_infer", 1, 1), ("W3_lenet_infer", 64, 1), ("W3_lenet_train", 64, 1),
          ("W4_sgemm_256", 1, 1), ("W4_sgemm_512", 1, 1), ("W4_sgemm_1024", 1, 1),
          ("W5_transformer_infer", 1, 1), ("W6_lstm_infer", 1, 1), ("W6_lstm_infer", 16, 1),
+         ("W7_lstm_train", 32, 1), ("W8_transformer_train", 16, 1),
          ("W4_sgemm_256", 1, 2), ("W4_sgemm_512", 1, 2), ("W4_sgemm_1024", 1, 2)]
 SHORT = {"torchsharp": "TS", "onnxruntime": "ORT", "modelgen": "MG"}
 
