@@ -131,6 +131,11 @@ internal static class DiagnosticDescriptors
         ProblemIds.ExpectsTokenIds, "Token ids and Embedding do not match", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.ExpectsTokenIds + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0110: "PositionEmbedding '{layer}' holds {n} positions, but the model accepts sequences of up to MaxLength = {m}".</summary>
+    public static readonly DiagnosticDescriptor SequenceLongerThanPositions = new(
+        ProblemIds.SequenceLongerThanPositions, "Sequence longer than the position table", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SequenceLongerThanPositions + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -173,7 +178,7 @@ internal static class DiagnosticDescriptors
         ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
-        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds,
+        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

@@ -141,6 +141,13 @@ internal static partial class ModelEmitter
                 w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");
                 AddBack(0);
                 break;
+            case PositionEmbeddingSpec position:
+                // The input gradient is dOutput itself; a learned table also gathers it per position.
+                if (!position.Sinusoidal)
+                    w.Line($"{Kernels}.PositionEmbeddingKernels.Backward({dOut}, {G("weight")}, batch, seq, {Int(node.Output[1])}, 0, {String(node.Name)});");
+                if (target.Write != dOut) w.Line(always && target.InputOnly ? $"if (!dInput.IsEmpty) {dOut}.CopyTo({target.Write});" : $"{dOut}.CopyTo({target.Write});");
+                AddBack(0);
+                break;
             case LayerNormSpec norm:
             {
                 int features = node.Output[node.Output.Count - 1];

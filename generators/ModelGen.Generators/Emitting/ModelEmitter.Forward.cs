@@ -164,6 +164,9 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }
+            case PositionEmbeddingSpec position:
+                w.Line($"{Kernels}.PositionEmbeddingKernels.Forward({src[0]}, {PositionTable(node)}, {dst}, batch, seq, {Int(node.Output[1])}, 0, {String(node.Name)});");
+                break;
             case LayerNormSpec norm:
             {
                 int features = node.Output[node.Output.Count - 1];

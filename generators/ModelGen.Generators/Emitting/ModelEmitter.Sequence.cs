@@ -136,6 +136,10 @@ internal static partial class ModelEmitter
 
     private static string Bool(bool value) => value ? "true" : "false";
 
+    /// <summary>A position embedding's table: its learned weight, or the static sinusoidal table of the class.</summary>
+    private static string PositionTable(GraphNode node) =>
+        ((PositionEmbeddingSpec)node.Layer).Sinusoidal ? $"{GeometryField(node.Name)}" : ParamSlice(node, "weight");
+
     /// <summary>"columns, column, " for an Embedding reading one of several ids per position; "" when there is one.</summary>
     private static string IdColumns(GraphNode node) =>
         node.InputShapes[0].Count == 2 ? $"{Int(node.InputShapes[0][1])}, {Int(((EmbeddingSpec)node.Layer).Column)}, " : "";

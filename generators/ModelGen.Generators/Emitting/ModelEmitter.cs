@@ -265,6 +265,9 @@ internal static partial class ModelEmitter
             case RecurrentSpec rnn:
                 w.Line($"global::ModelGen.Initializers.InitializeRecurrent({NodeParams(node, "p")}, {Int(rnn.Hidden)}, rng); // {node.Name}: U(±1/√hidden), every tensor");
                 break;
+            case PositionEmbeddingSpec { Sinusoidal: false } position:
+                w.Line($"global::ModelGen.Initializers.InitializeEmbedding({View("weight")}, {Int(node.Output[1])}, -1, rng); // {node.Name}: N(0, 1)");
+                break;
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;

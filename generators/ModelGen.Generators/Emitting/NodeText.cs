@@ -33,6 +33,7 @@ internal static class NodeText
             RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
+            PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
         };
@@ -57,6 +58,9 @@ internal static class NodeText
                 string vertical = conv.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}, {d}, {d}" : $"1, {k}, 1, {s}, 0, {p}, 1, {d}";
                 return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {conv.OutChannels}, {vertical}, {conv.Groups});";
             }
+            case PositionEmbeddingSpec { Sinusoidal: true } position:
+                // Fixed for the model: computed once per process, never per call.
+                return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case RecurrentSpec rnn:
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:

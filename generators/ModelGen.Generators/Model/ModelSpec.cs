@@ -187,3 +187,9 @@ internal sealed record LayerNormSpec(string Name, double Eps, bool Affine) : Lay
 {
     public override string Kind => "LayerNorm";
 }
+
+/// <summary><c>[PositionEmbedding(maxLength)]</c>: a learned table, or the fixed sinusoidal encoding.</summary>
+internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Sinusoidal) : LayerSpec(Name)
+{
+    public override string Kind => "PositionEmbedding";
+}

@@ -217,6 +217,9 @@ internal static class ModelParser
                 if (args.Length != 1 || args[0].Value is not int hidden) break;
                 return new RecurrentSpec(name, kind == "GRUAttribute", hidden, Named(attribute, "Layers", 1), Named(attribute, "Bidirectional", false),
                     Named(attribute, "ReturnSequences", true), Named(attribute, "Dropout", 0.0));
+            case "ModelGen.PositionEmbeddingAttribute":
+                if (args.Length != 1 || args[0].Value is not int positions) break;
+                return new PositionEmbeddingSpec(name, positions, Named(attribute, "Sinusoidal", false));
             case "ModelGen.LayerNormAttribute":
                 return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":

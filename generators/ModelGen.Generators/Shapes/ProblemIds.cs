@@ -50,6 +50,8 @@ internal static class ProblemIds
     public const string SequenceNotSupported = "MG0108";
     /// <summary>Token ids reach a layer other than Embedding, or an Embedding reads floats.</summary>
     public const string ExpectsTokenIds = "MG0109";
+    /// <summary>The model's MaxLength exceeds the positions a position table holds.</summary>
+    public const string SequenceLongerThanPositions = "MG0110";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

@@ -62,7 +62,7 @@ internal static class ShapeInference
     /// <summary><paramref name="enclosing"/>: the models whose blocks led here, to detect a model containing itself.</summary>
     private static ModelShapes Infer(ModelSpec spec, Func<string, ModelSpec?> resolve, List<string> enclosing)
     {
-        var ctx = new Context(resolve);
+        var ctx = new Context(resolve) { MaxLength = spec.MaxLength };
         ctx.Stack.AddRange(enclosing);
         ctx.Stack.Add(spec.ClassName);
         ctx.Problems.AddRange(spec.Problems);
@@ -119,6 +119,8 @@ internal static class ShapeInference
         public readonly List<LayerShape> Layers = new();
         public readonly List<ModelProblem> Problems = new();
         public readonly List<string> Stack = new();
+        /// <summary>The model's declared bound on T (0: none), checked against position tables.</summary>
+        public int MaxLength;
 
         public ModelShapes Result() => new(Layers.ToEquatableArray(), Nodes.ToEquatableArray(), Problems.ToEquatableArray());
     }
@@ -271,7 +273,7 @@ internal static class ShapeInference
                     : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool")));
             return null;
         }
-        var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, out var ps, out long flops);
+        var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, ctx.MaxLength, out var ps, out long flops);
         if (outShape is null || problems.Count != before) return null;
         ctx.Nodes.Add(new GraphNode(layer, name, owner, sources.Select(s => s.Node).ToEquatableArray(),
             inputs.Select(s => s.ToEquatableArray()).ToEquatableArray(), outShape.ToEquatableArray(), ps.ToEquatableArray(), flops));
@@ -279,7 +281,7 @@ internal static class ShapeInference
     }
 
     private static int[]? InferNode(LayerSpec layer, string name, int[][] inputs, string from, List<Tensor> sources, string member,
-        List<ModelProblem> problems, out List<ParamSpec> ps, out long flops)
+        List<ModelProblem> problems, int modelMaxLength, out List<ParamSpec> ps, out long flops)
     {
         ps = new List<ParamSpec>();
         flops = 0;
@@ -483,6 +485,26 @@ internal static class ShapeInference
                 int outFeatures = rnn.Directions * rnn.Hidden;
                 return rnn.ReturnSequences ? new[] { ModelSpec.Seq, outFeatures } : new[] { outFeatures };
             }
+            case PositionEmbeddingSpec position:
+            {
+                if (position.MaxLength <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "maxLength", $"PositionEmbedding '{position.Name}' has maxLength {position.MaxLength}; it must be positive");
+                    return null;
+                }
+                if (!IsSequence(input) || input.Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "", $"PositionEmbedding '{position.Name}' expects a sequence [T, features] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (modelMaxLength > position.MaxLength)
+                {
+                    Problem(ProblemIds.SequenceLongerThanPositions, "maxLength", $"PositionEmbedding '{position.Name}' holds {position.MaxLength} positions, but the model accepts sequences of up to MaxLength = {modelMaxLength}");
+                    return null;
+                }
+                if (!position.Sinusoidal) ps.Add(Param("weight", position.MaxLength, input[1]));
+                return input;
+            }
             case LayerNormSpec norm:
             {
                 if (!(norm.Eps > 0))
@@ -615,7 +637,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec => true,
         MergeSpec => true,
         _ => false,
     };

@@ -94,3 +94,20 @@ public sealed class LayerNormAttribute : LayerAttribute
     /// <summary>Learn <c>weight</c> (ones) and <c>bias</c> (zeros) (default true).</summary>
     public bool Affine { get; set; } = true;
 }
+
+/// <summary>
+/// Adds a position vector to every position of a sequence [T, d] → [T, d]: learned (<c>weight</c> [maxLength, d],
+/// initialised from N(0, 1) like <c>nn.Embedding</c>: GPT-style) or, with <see cref="Sinusoidal"/>, the fixed
+/// sine/cosine encoding of "Attention Is All You Need" (no parameters). T may not exceed <see cref="MaxLength"/>.
+/// </summary>
+public sealed class PositionEmbeddingAttribute : LayerAttribute
+{
+    /// <summary>Declares position embeddings for up to <paramref name="maxLength"/> positions.</summary>
+    public PositionEmbeddingAttribute(int maxLength) => MaxLength = maxLength;
+
+    /// <summary>The number of positions the table holds.</summary>
+    public int MaxLength { get; }
+
+    /// <summary>Use the fixed sinusoidal encoding instead of a learned table (default false).</summary>
+    public bool Sinusoidal { get; set; }
+}

@@ -274,6 +274,19 @@ public class AnalyzerTests
         Expect.Error("MG0109", 0, "Dense 'proj' reads the token ids of the model input; map them to vectors with an [Embedding] layer first"));
 
     [Fact]
+    public Task PositionTableShorterThanMaxLength_MG0110_OnMaxLengthArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 256)]
+        public partial class CharGpt
+        {
+            [Embedding(96, 128)] public partial Layer Tok { get; }
+            [PositionEmbedding({|#0:128|})] public partial Layer Pos { get; }
+        }
+        """,
+        // PositionEmbedding 'pos' holds 128 positions, but the model accepts sequences of up to MaxLength = 256
+        Expect.Error("MG0110", 0, "PositionEmbedding 'pos' holds 128 positions, but the model accepts sequences of up to MaxLength = 256"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]

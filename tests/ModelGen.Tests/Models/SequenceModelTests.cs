@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -112,6 +112,8 @@ public class SequenceModelTests
             nameof(TokenMlpTagger) => Token(new TokenMlpTagger(7), 11, TokenMlpTagger.OutputSize, perPosition: true),
             nameof(TokenAvgClassifier) => Token(new TokenAvgClassifier(7), 9, TokenAvgClassifier.OutputSize, perPosition: false),
             nameof(StepTagger) => Token(new StepTagger(7), 13, StepTagger.OutputSize, perPosition: true),
+            nameof(PositionTagger) => Token(new PositionTagger(7), 9, PositionTagger.OutputSize, perPosition: true),
+            nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
             _ => Floats(new SeqPoolNet(7), SeqPoolNet.InputSize),
@@ -164,10 +166,10 @@ public class SequenceModelTests
         return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
     }
 
-    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(ISequenceTrainable<float> model, int inputSize)
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(ISequenceTrainable<float> model, int inputSize, bool perPosition = false)
     {
         var input = ModelTestData.RandomArray(3 * 4 * inputSize, 6, 2);
-        return (model, (o, b, s, l) => model.ForwardTrain(input, o, b, s, l), w => model.Backward(w, new float[input.Length]), false, () => model.Gradients);
+        return (model, (o, b, s, l) => model.ForwardTrain(input, o, b, s, l), w => model.Backward(w, new float[input.Length]), perPosition, () => model.Gradients);
     }
 
     [Fact]
@@ -327,6 +329,43 @@ public class SequenceModelTests
         var output = new float[rows * 3];
         model.Forward(ids, output, 1, rows);
         Assert.Equal(logits, output);
+    }
+
+    /// <summary>The sinusoidal encoding is added as in "Attention Is All You Need"; sequences past the table are refused.</summary>
+    [Fact]
+    public void Forward_SinusoidalPositions_AddTheFixedEncoding()
+    {
+        var model = new SinePositionNet(1);
+        model.Out.Parameter("weight").Clear();
+        model.Out.Parameter("weight")[1] = 1;   // out[0] = x[1]
+        model.Out.Parameter("bias").Clear();
+        const int seq = 7;
+        var input = new float[seq * 4];
+        var output = new float[seq * 2];
+        model.Forward(input, output, 1, seq);
+        for (int t = 0; t < seq; t++)
+            Assert.Equal((float)Math.Cos(t), output[t * 2], 6);   // PE(t, 1) = cos(t / 10000^0)
+        var tooLong = Assert.Throws<ArgumentException>(() => model.Forward(new float[11 * 4], new float[11 * 2], 1, 11));
+        Assert.Contains("pos has 10 positions but the sequence has 11", tooLong.Message);
+    }
+
+    /// <summary>A learned table adds row t to position t of every example.</summary>
+    [Fact]
+    public void Forward_LearnedPositions_AddRowTToPositionT()
+    {
+        var model = new PositionTagger(4);
+        model.Tok.Parameter("weight").Clear();
+        var table = model.Pos.Parameter("weight");
+        var ids = new[] { 1, 2, 3, 4, 5, 6 };
+        var output = new float[2 * 3 * 3];
+        model.Forward(ids, output, 2, 3);
+        // With zero token vectors both examples see only the positions: equal outputs.
+        Assert.Equal(output.AsSpan(0, 9).ToArray(), output.AsSpan(9, 9).ToArray());
+        table.Slice(6, 6).Fill(0.5f);   // change position 1
+        var changed = new float[output.Length];
+        model.Forward(ids, changed, 2, 3);
+        Assert.Equal(output.AsSpan(0, 3).ToArray(), changed.AsSpan(0, 3).ToArray());
+        Assert.NotEqual(output.AsSpan(3, 3).ToArray(), changed.AsSpan(3, 3).ToArray());
     }
 
     [Fact]

@@ -70,3 +70,21 @@ public partial class FeatureTagger
     [GRU(5, Bidirectional = true)]                      public partial Layer Rnn { get; }
     [Dense(3)]                                          public partial Layer Out { get; }
 }
+
+/// <summary>Token and learned position embeddings (GPT-style input), LayerNorm, a per-position head.</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 6)]
+public partial class PositionTagger
+{
+    [Embedding(9, 6)]        public partial Layer Tok { get; }
+    [PositionEmbedding(6)]   public partial Layer Pos { get; }
+    [LayerNorm]              public partial Layer Norm { get; }
+    [Dense(3)]               public partial Layer Out { get; }
+}
+
+/// <summary>The fixed sinusoidal encoding added to float sequences.</summary>
+[Model(Dim.Seq, 4)]
+public partial class SinePositionNet
+{
+    [PositionEmbedding(10, Sinusoidal = true)] public partial Layer Pos { get; }
+    [Dense(2)]                                 public partial Layer Out { get; }
+}
