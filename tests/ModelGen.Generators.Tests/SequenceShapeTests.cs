@@ -147,4 +147,36 @@ public class SequenceShapeTests
         Assert.Equal("Column", problem.Argument);
         Assert.Equal("Embedding 'emb' reads id column 2, but the input [T, 2] has 2 ids per position", problem.Message);
     }
+
+    [Fact]
+    public void Infer_TransformerStack_HasNnTransformerEncoderNamesAndShapes()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1),
+            new TransformerSpec("blocks", 3, 20, 2, true, true, 0.1, ActivationKind.GELU)));
+        Assert.True(shapes.IsValid, string.Join("; ", shapes.Problems.Select(p => p.Message)));
+        var ps = shapes.Layers[1].Params;
+        Assert.Equal(24, ps.Count);
+        Assert.Equal(new[]
+        {
+            "blocks.layers.0.self_attn.in_proj_weight", "blocks.layers.0.self_attn.in_proj_bias", "blocks.layers.0.self_attn.out_proj.weight",
+            "blocks.layers.0.self_attn.out_proj.bias", "blocks.layers.0.linear1.weight", "blocks.layers.0.linear1.bias", "blocks.layers.0.linear2.weight",
+            "blocks.layers.0.linear2.bias", "blocks.layers.0.norm1.weight", "blocks.layers.0.norm1.bias", "blocks.layers.0.norm2.weight", "blocks.layers.0.norm2.bias",
+        }, ps.Take(12).Select(p => p.Name));
+        Assert.Equal(new[] { 36, 12 }, ps[0].Shape);
+        Assert.Equal(new[] { 20, 12 }, ps[4].Shape);
+        Assert.Equal(new[] { 12, 20 }, ps[6].Shape);
+        Assert.StartsWith("blocks.layers.1.", ps[12].Name);
+        Assert.Equal("[T, 12]", ShapeInference.Format(shapes.Layers[1].Output));
+    }
+
+    [Fact]
+    public void Infer_HeadsNotDividingTheWidth_IsReported()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 100, -1),
+            new TransformerSpec("blocks", 8, 256, 1, false, false, 0.1, ActivationKind.ReLU)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.HeadsDoNotDivideWidth, problem.Id);
+        Assert.Equal("Heads", problem.Argument);
+        Assert.Equal("TransformerEncoder 'blocks' splits its width 100 (from 'tok') into 8 heads, which does not divide it; use a head count that divides 100", problem.Message);
+    }
 }

@@ -136,6 +136,11 @@ internal static class DiagnosticDescriptors
         ProblemIds.SequenceLongerThanPositions, "Sequence longer than the position table", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.SequenceLongerThanPositions + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0111: "TransformerEncoder '{layer}' splits its width {d} into {h} heads, which does not divide it".</summary>
+    public static readonly DiagnosticDescriptor HeadsDoNotDivideWidth = new(
+        ProblemIds.HeadsDoNotDivideWidth, "Attention heads do not divide the width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.HeadsDoNotDivideWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -178,7 +183,7 @@ internal static class DiagnosticDescriptors
         ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
-        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions,
+        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

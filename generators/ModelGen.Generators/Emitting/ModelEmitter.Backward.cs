@@ -136,8 +136,8 @@ internal static partial class ModelEmitter
                 // Token ids have no gradient: only the table's rows accumulate (the padding row excepted).
                 w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {IdColumns(node)}{dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
                 break;
-            case RecurrentSpec:
-                w.Line($"{Kernels}.RecurrentKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
+            case RecurrentSpec or TransformerSpec:
+                w.Line($"{CompositeKernels(node.Layer)}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
                 w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");
                 AddBack(0);
                 break;

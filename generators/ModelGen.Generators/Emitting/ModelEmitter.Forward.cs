@@ -149,18 +149,19 @@ internal static partial class ModelEmitter
                 // Ids at inference come straight from the caller; the training forward reads its kept copy.
                 w.Line($"{Kernels}.EmbeddingKernels.Forward({(training ? $"{Cast}({src[0]})" : src[0])}, {IdColumns(node)}{P("weight")}, {dst}, {Int(emb.Vocab)}, {Int(emb.Dim)});");
                 break;
-            case RecurrentSpec rnn:
+            case RecurrentSpec or TransformerSpec:
             {
-                string g = GeometryField(node.Name);
+                string g = GeometryField(node.Name), kernels = CompositeKernels(node.Layer);
                 string weights = NodeParams(node, "parameters");
                 if (training)
                 {
-                    w.Line($"{Kernels}.RecurrentKernels.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(rnn.Dropout)}, _dropoutRng);");
+                    double dropout = node.Layer is RecurrentSpec rnn ? rnn.Dropout : ((TransformerSpec)node.Layer).Dropout;
+                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(dropout)}, _dropoutRng);");
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
-                string state = StateSlice(plan, node);
-                w.Line($"{Kernels}.RecurrentKernels.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq{(state.Length > 0 ? $", {state}, {state}" : "")});");
+                string state = node.Layer is RecurrentSpec ? StateSlice(plan, node) : "";
+                w.Line($"{kernels}.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq{(state.Length > 0 ? $", {state}, {state}" : "")});");
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }

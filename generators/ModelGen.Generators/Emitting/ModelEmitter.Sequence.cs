@@ -84,7 +84,7 @@ internal static partial class ModelEmitter
         w.Line("if (_trainingLengths.Length < batch) _trainingLengths = new int[batch];");
         w.Line("lengths.CopyTo(_trainingLengths);");
         w.Close();
-        var recurrent = plan.Shapes.Nodes.Where(n => n.Layer is RecurrentSpec).ToList();
+        var recurrent = plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)).ToList();
         if (recurrent.Count == 0) return;
         string model = String(plan.Spec.ClassName);
         foreach (var node in recurrent)
@@ -111,11 +111,17 @@ internal static partial class ModelEmitter
         w.Line("private int _trainingSeq;   // T of the last ForwardTrain");
         w.Line("private bool _trainingHasLengths;");
         w.Line("private int[] _trainingLengths = global::System.Array.Empty<int>();   // [batch] real lengths of the last ForwardTrain");
-        if (!plan.Shapes.Nodes.Any(n => n.Layer is RecurrentSpec)) return;
-        w.Line("private float[] _workspace = global::System.Array.Empty<float>();   // recurrent scratch, shared by the layers (they run one at a time)");
-        foreach (var node in plan.Shapes.Nodes.Where(n => n.Layer is RecurrentSpec))
+        if (!plan.Shapes.Nodes.Any(n => IsComposite(n.Layer))) return;
+        w.Line("private float[] _workspace = global::System.Array.Empty<float>();   // recurrent/attention scratch, shared by the layers (they run one at a time)");
+        foreach (var node in plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)))
             w.Line($"private float[] {KeptField(node)} = global::System.Array.Empty<float>();   // [rows, {GeometryField(node.Name)}.TrainingStepLength] gates and states backward reuses");
     }
+
+    /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks).</summary>
+    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec;
+
+    /// <summary>The runtime class implementing a composite node.</summary>
+    private static string CompositeKernels(LayerSpec layer) => layer is TransformerSpec ? $"{Kernels}.TransformerKernels" : $"{Kernels}.RecurrentKernels";
 
     /// <summary>The field holding what a recurrent node's training forward keeps.</summary>
     private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";

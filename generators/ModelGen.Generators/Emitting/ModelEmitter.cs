@@ -268,6 +268,22 @@ internal static partial class ModelEmitter
             case PositionEmbeddingSpec { Sinusoidal: false } position:
                 w.Line($"global::ModelGen.Initializers.InitializeEmbedding({View("weight")}, {Int(node.Output[1])}, -1, rng); // {node.Name}: N(0, 1)");
                 break;
+            case TransformerSpec tf:
+            {
+                // nn.MultiheadAttention: in_proj Xavier-uniform, biases zero; out_proj, linear1, linear2 as nn.Linear.
+                int d = node.Output[1];
+                for (int i = 0; i < tf.Layers; i++)
+                {
+                    string at = $"layers.{i}.";
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "self_attn.in_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(3 * d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}.{at}self_attn");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "self_attn.out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "linear1.weight")}, {View(at + "linear1.bias")}, fanIn: {Int(d)}, fanOut: {Int(tf.FeedForward)}, global::ModelGen.Init.Default, rng);");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "linear2.weight")}, {View(at + "linear2.bias")}, fanIn: {Int(tf.FeedForward)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                    w.Line($"{View(at + "norm1.weight")}.Fill(1f);");
+                    w.Line($"{View(at + "norm2.weight")}.Fill(1f);");
+                }
+                break;
+            }
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;

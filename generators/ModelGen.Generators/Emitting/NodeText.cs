@@ -33,6 +33,8 @@ internal static class NodeText
             RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
+            TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
+                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
@@ -61,6 +63,8 @@ internal static class NodeText
             case PositionEmbeddingSpec { Sinusoidal: true } position:
                 // Fixed for the model: computed once per process, never per call.
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
+            case TransformerSpec tf:
+                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")});";
             case RecurrentSpec rnn:
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:

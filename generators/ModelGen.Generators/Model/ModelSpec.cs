@@ -193,3 +193,10 @@ internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Si
 {
     public override string Kind => "PositionEmbedding";
 }
+
+/// <summary><c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d].</summary>
+internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation)
+    : LayerSpec(Name)
+{
+    public override string Kind => "TransformerEncoder";
+}

@@ -52,6 +52,8 @@ internal static class ProblemIds
     public const string ExpectsTokenIds = "MG0109";
     /// <summary>The model's MaxLength exceeds the positions a position table holds.</summary>
     public const string SequenceLongerThanPositions = "MG0110";
+    /// <summary>Attention heads that do not divide the model width.</summary>
+    public const string HeadsDoNotDivideWidth = "MG0111";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

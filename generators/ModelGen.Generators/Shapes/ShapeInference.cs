@@ -485,6 +485,54 @@ internal static class ShapeInference
                 int outFeatures = rnn.Directions * rnn.Hidden;
                 return rnn.ReturnSequences ? new[] { ModelSpec.Seq, outFeatures } : new[] { outFeatures };
             }
+            case TransformerSpec tf:
+            {
+                string what = $"TransformerEncoder '{tf.Name}'";
+                (string Arg, bool Bad, string Message)[] checks =
+                {
+                    ("Heads", tf.Heads <= 0, $"has Heads = {tf.Heads}; it must be positive"),
+                    ("FeedForward", tf.FeedForward <= 0, $"has FeedForward = {tf.FeedForward}; it must be positive"),
+                    ("Layers", tf.Layers <= 0, $"has Layers = {tf.Layers}; it must be positive"),
+                    ("Dropout", !(tf.Dropout >= 0 && tf.Dropout < 1), $"has Dropout = {Num(tf.Dropout)}; it must be in [0, 1)"),
+                    ("Activation", tf.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {tf.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
+                };
+                foreach (var check in checks)
+                    if (check.Bad)
+                    {
+                        Problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
+                        return null;
+                    }
+                if (!IsSequence(input) || input.Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                int d = input[1];
+                if (d % tf.Heads != 0)
+                {
+                    Problem(ProblemIds.HeadsDoNotDivideWidth, "Heads", $"{what} splits its width {d} (from {from}) into {tf.Heads} heads, which does not divide it; use a head count that divides {d}");
+                    return null;
+                }
+                for (int i = 0; i < tf.Layers; i++)
+                {
+                    string at = $"layers.{i}.";
+                    ps.Add(Param(at + "self_attn.in_proj_weight", 3 * d, d));
+                    ps.Add(Param(at + "self_attn.in_proj_bias", 3 * d));
+                    ps.Add(Param(at + "self_attn.out_proj.weight", d, d));
+                    ps.Add(Param(at + "self_attn.out_proj.bias", d));
+                    ps.Add(Param(at + "linear1.weight", tf.FeedForward, d));
+                    ps.Add(Param(at + "linear1.bias", tf.FeedForward));
+                    ps.Add(Param(at + "linear2.weight", d, tf.FeedForward));
+                    ps.Add(Param(at + "linear2.bias", d));
+                    ps.Add(Param(at + "norm1.weight", d));
+                    ps.Add(Param(at + "norm1.bias", d));
+                    ps.Add(Param(at + "norm2.weight", d));
+                    ps.Add(Param(at + "norm2.bias", d));
+                    // Per position: the four projections and the two FF GEMMs (attention itself grows with T).
+                    flops += 2L * (4L * d * d + 2L * d * tf.FeedForward);
+                }
+                return input;
+            }
             case PositionEmbeddingSpec position:
             {
                 if (position.MaxLength <= 0)
@@ -637,7 +685,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec => true,
         MergeSpec => true,
         _ => false,
     };

@@ -111,3 +111,35 @@ public sealed class PositionEmbeddingAttribute : LayerAttribute
     /// <summary>Use the fixed sinusoidal encoding instead of a learned table (default false).</summary>
     public bool Sinusoidal { get; set; }
 }
+
+/// <summary>
+/// A stack of Transformer encoder layers (PyTorch <c>nn.TransformerEncoder</c> of <c>nn.TransformerEncoderLayer(d,
+/// Heads, FeedForward, Dropout, Activation, batch_first=True, norm_first=NormFirst)</c>): [T, d] → [T, d], self-attention
+/// with key padding from the call's lengths (and a causal mask with <see cref="Causal"/>), then a feed-forward block,
+/// each with a residual connection and LayerNorm. Tensors per layer i: <c>layers.{i}.self_attn.in_proj_weight</c>
+/// [3d, d], <c>...in_proj_bias</c>, <c>...out_proj.weight</c>/<c>bias</c>, <c>layers.{i}.linear1.*</c>,
+/// <c>linear2.*</c>, <c>norm1.*</c>, <c>norm2.*</c>. The stack runs as one loop over the layers' parameters.
+/// </summary>
+public sealed class TransformerEncoderAttribute : LayerAttribute
+{
+    /// <summary>Attention heads; must divide the model width d (default 8, as PyTorch's examples).</summary>
+    public int Heads { get; set; } = 8;
+
+    /// <summary>Width of the feed-forward block (PyTorch's <c>dim_feedforward</c>, default 2048).</summary>
+    public int FeedForward { get; set; } = 2048;
+
+    /// <summary>Identical layers stacked (default 1).</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>LayerNorm before each block (pre-LN, GPT-style) instead of after the residual add (default false, as PyTorch).</summary>
+    public bool NormFirst { get; set; }
+
+    /// <summary>Each position attends only to itself and earlier positions (a language model's mask).</summary>
+    public bool Causal { get; set; }
+
+    /// <summary>Dropout on the attention and feed-forward outputs and inside the feed-forward block, in training (default 0.1).</summary>
+    public double Dropout { get; set; } = 0.1;
+
+    /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
+    public Activation Activation { get; set; } = Activation.ReLU;
+}

@@ -287,6 +287,19 @@ public class AnalyzerTests
         Expect.Error("MG0110", 0, "PositionEmbedding 'pos' holds 128 positions, but the model accepts sequences of up to MaxLength = 256"));
 
     [Fact]
+    public Task HeadsNotDividingWidth_MG0111_OnHeadsArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Lm
+        {
+            [Embedding(96, 100)] public partial Layer Tok { get; }
+            [TransformerEncoder({|#0:Heads = 8|}, FeedForward = 256)] public partial Layer Blocks { get; }
+        }
+        """,
+        // TransformerEncoder 'blocks' splits its width 100 (from 'tok') into 8 heads, which does not divide it; ...
+        Expect.Error("MG0111", 0, "TransformerEncoder 'blocks' splits its width 100 (from 'tok') into 8 heads, which does not divide it; use a head count that divides 100"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]
