@@ -368,6 +368,18 @@ public class SequenceModelTests
         Assert.NotEqual(output.AsSpan(3, 3).ToArray(), changed.AsSpan(3, 3).ToArray());
     }
 
+    /// <summary>The generator's names and shapes for a recurrent stack are the ones the kernel's geometry lays out.</summary>
+    [Fact]
+    public void ParameterInfos_Recurrent_MatchTheKernelGeometry()
+    {
+        var model = new StepTagger(1);
+        var geometry = new RecurrentGeometry(RecurrentCell.Lstm, 5, 7, 2, false, true);
+        var lstm = model.ParameterInfos.Where(p => p.Name.StartsWith("lstm.")).ToList();
+        Assert.Equal(geometry.ParameterTensors().Select(t => "lstm." + t.Suffix), lstm.Select(p => p.Name));
+        Assert.Equal(geometry.ParameterTensors().Select(t => string.Join(",", t.Shape)), lstm.Select(p => string.Join(",", p.Shape)));
+        Assert.Equal(geometry.ParameterCount, lstm.Sum(p => p.Length));
+    }
+
     [Fact]
     public void Calls_InSteadyState_AllocateNothing()
     {
