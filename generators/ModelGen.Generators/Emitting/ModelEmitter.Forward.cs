@@ -53,48 +53,10 @@ internal static partial class ModelEmitter
                 w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
                 w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             }
-            if (plan.InferenceSlots > 0)
-            {
-                w.Line($"float[] arena = _inferenceArenas.Rent(InferenceSlots * {U} * SlotLength);");
-                w.Line("try");
-                w.Line("{");
-                w.Indent();
-                for (int s = 0; s < plan.InferenceSlots; s++)
-                    w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * {U} * SlotLength")}, {U} * SlotLength);");
-            }
-            if (plan.Inference.Count > 0)
-                w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
-            foreach (var step in plan.Inference)
-            {
-                var node = nodes[step.Node];
-                w.Line();
-                if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
-                {
-                    EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
-                    continue;
-                }
-                if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
-                {
-                    EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
-                    continue;
-                }
-                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
-                var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
-                EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan);
-            }
-            if (plan.InferenceCopiesInput)
-                w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
-            if (plan.InferenceSlots > 0)
-            {
-                w.Unindent();
-                w.Line("}");
-                w.Line("finally");
-                w.Line("{");
-                w.Line("    _inferenceArenas.Return(arena);");
-                w.Line("}");
-            }
+            EmitInferenceBody(w, plan, incremental: false);
             w.Close();
             w.Line();
+            if (SupportsSteps(plan)) EmitForwardStep(w, plan);
 
             w.Line("/// <summary>Forward pass in training mode (dropout on, BatchNorm on batch statistics, running statistics updated), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
             if (plan.IsSequence)
@@ -137,8 +99,58 @@ internal static partial class ModelEmitter
         });
     }
 
+    /// <summary>
+    /// The body of an inference call: the planner's steps over arena slots. <paramref name="incremental"/> emits the
+    /// variant (one position per call, attention over the key/value cache, positions offset by <c>position</c>).
+    /// </summary>
+    private static void EmitInferenceBody(SourceWriter w, ModelPlan plan, bool incremental)
+    {
+        var nodes = plan.Shapes.Nodes;
+        string U = Unit(plan);
+        if (plan.InferenceSlots > 0)
+        {
+            w.Line($"float[] arena = _inferenceArenas.Rent(InferenceSlots * {U} * SlotLength);");
+            w.Line("try");
+            w.Line("{");
+            w.Indent();
+            for (int s = 0; s < plan.InferenceSlots; s++)
+                w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * {U} * SlotLength")}, {U} * SlotLength);");
+        }
+        if (plan.Inference.Count > 0)
+            w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+        foreach (var step in plan.Inference)
+        {
+            var node = nodes[step.Node];
+            w.Line();
+            if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
+            {
+                EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
+                continue;
+            }
+            if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
+            {
+                EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
+                continue;
+            }
+            w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+            var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
+            EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental);
+        }
+        if (plan.InferenceCopiesInput)
+            w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
+        if (plan.InferenceSlots > 0)
+        {
+            w.Unindent();
+            w.Line("}");
+            w.Line("finally");
+            w.Line("{");
+            w.Line("    _inferenceArenas.Return(arena);");
+            w.Line("}");
+        }
+    }
+
     /// <summary>One node's forward call. <paramref name="slot"/> is null at inference (nothing kept for backward).</summary>
-    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan)
+    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan, bool incremental = false)
     {
         string P(string shortName) => ParamSlice(node, shortName);
         string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
@@ -149,6 +161,14 @@ internal static partial class ModelEmitter
                 // Ids at inference come straight from the caller; the training forward reads its kept copy.
                 w.Line($"{Kernels}.EmbeddingKernels.Forward({(training ? $"{Cast}({src[0]})" : src[0])}, {IdColumns(node)}{P("weight")}, {dst}, {Int(emb.Vocab)}, {Int(emb.Dim)});");
                 break;
+            case TransformerSpec when incremental:
+            {
+                string g = GeometryField(node.Name);
+                w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, MaxLength)));");
+                w.Line($"{Kernels}.TransformerKernels.ForwardStep({g}, {src[0]}, {NodeParams(node, "parameters")}, {dst}, {CacheSlice(plan, node)}, position, MaxLength, {Camel(node.Name)}Work, batch);");
+                w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
+                break;
+            }
             case RecurrentSpec or TransformerSpec:
             {
                 string g = GeometryField(node.Name), kernels = CompositeKernels(node.Layer);
@@ -166,7 +186,7 @@ internal static partial class ModelEmitter
                 break;
             }
             case PositionEmbeddingSpec position:
-                w.Line($"{Kernels}.PositionEmbeddingKernels.Forward({src[0]}, {PositionTable(node)}, {dst}, batch, seq, {Int(node.Output[1])}, 0, {String(node.Name)});");
+                w.Line($"{Kernels}.PositionEmbeddingKernels.Forward({src[0]}, {PositionTable(node)}, {dst}, batch, seq, {Int(node.Output[1])}, {(incremental ? "position" : "0")}, {String(node.Name)});");
                 break;
             case LayerNormSpec norm:
             {

@@ -117,6 +117,54 @@ internal static partial class ModelEmitter
             w.Line($"private float[] {KeptField(node)} = global::System.Array.Empty<float>();   // [rows, {GeometryField(node.Name)}.TrainingStepLength] gates and states backward reuses");
     }
 
+    /// <summary>
+    /// Whether the model can run one position at a time with a key/value cache: a causal Transformer stack, a bound on T
+    /// (the cache size), and otherwise only layers that work position by position (no pooling, recurrence or full attention).
+    /// </summary>
+    private static bool SupportsSteps(ModelPlan plan) =>
+        plan.IsSequence && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
+        && plan.Shapes.Nodes.Any(n => n.Layer is TransformerSpec { Causal: true })
+        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or DropoutSpec
+                                      or MergeSpec or TransformerSpec { Causal: true });
+
+    /// <summary>Per-example floats of a Transformer stack's key/value cache: K and V of every layer for MaxLength positions.</summary>
+    private static int CacheLength(ModelPlan plan, GraphNode node) => 2 * ((TransformerSpec)node.Layer).Layers * plan.Spec.MaxLength * node.Output[1];
+
+    /// <summary>A stack's part of the caller's cache span.</summary>
+    private static string CacheSlice(ModelPlan plan, GraphNode node)
+    {
+        int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Where(n => n.Layer is TransformerSpec).Sum(n => CacheLength(plan, n));
+        return $"cache.Slice({(offset == 0 ? "0" : $"batch * {Int(offset)}")}, batch * {Int(CacheLength(plan, node))})";
+    }
+
+    /// <summary>The incremental decoding entry point: one position per call, attention over the cached keys and values.</summary>
+    private static void EmitForwardStep(SourceWriter w, ModelPlan plan)
+    {
+        int cache = plan.Shapes.Nodes.Where(n => n.Layer is TransformerSpec).Sum(n => CacheLength(plan, n));
+        w.Line("/// <summary>Floats of key/value cache per example that <see cref=\"ForwardStep\"/> needs: keys and values of every attention layer for MaxLength positions.</summary>");
+        w.Line($"public const int CacheSize = {Int(cache)};");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Incremental decoding: runs position <paramref name=\"position\"/> alone, attending to the keys and values that earlier");
+        w.Line("/// calls for positions 0 … position − 1 left in <paramref name=\"cache\"/> (and appending its own), so producing token t");
+        w.Line("/// costs attention over t positions instead of a re-run of the prefix. Its output equals row <c>position</c> of");
+        w.Line("/// <see cref=\"Forward(global::System.ReadOnlySpan{int}, global::System.Span{float}, int, int, global::System.ReadOnlySpan{int})\"/>");
+        w.Line("/// over the prefix. Thread-safe for distinct caches; allocates nothing in steady state.");
+        w.Line("/// </summary>");
+        w.Line(plan.TokenInput ? "/// <param name=\"input\">The ids at <paramref name=\"position\"/> [batch, InputSize].</param>" : "/// <param name=\"input\">The vectors at <paramref name=\"position\"/> [batch, InputSize].</param>");
+        w.Line("/// <param name=\"output\">[batch, OutputSize] receives the outputs at <paramref name=\"position\"/>.</param>");
+        w.Line("/// <param name=\"batch\">Sequences decoded together (the same for every position of one cache).</param>");
+        w.Line("/// <param name=\"position\">The position, in [0, MaxLength): call 0, 1, 2, … in order.</param>");
+        w.Line("/// <param name=\"cache\">[batch × CacheSize], kept by the caller between calls.</param>");
+        w.Open($"public void ForwardStep(global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int position, global::System.Span<float> cache)");
+        w.Line($"int rows = {Guards}.CheckStep({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, position, cache.Length, InputSize, OutputSize, MaxLength, CacheSize);");
+        w.Line("const int seq = 1;");
+        w.Line("global::System.ReadOnlySpan<int> lengths = default;");
+        EmitInferenceBody(w, plan, incremental: true);
+        w.Close();
+        w.Line();
+    }
+
     /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks).</summary>
     private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec;
 

@@ -99,6 +99,24 @@ public static class ModelGuards
             throw new ArgumentException($"{model}: 'dInput' has {dInputLength} floats, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "dInput");
     }
 
+    /// <summary>Checks an incremental decoding call (one position per call) and returns its row count, the batch.</summary>
+    /// <exception cref="ArgumentException">A span's length does not match, or the position is outside [0, maxLength).</exception>
+    public static int CheckStep(string model, int inputLength, int outputLength, int batch, int position, int cacheLength, int inputSize, int outputSize,
+        int maxLength, int cacheSize)
+    {
+        if (batch <= 0)
+            ThrowBatch(model, batch);
+        if ((uint)position >= (uint)maxLength)
+            throw new ArgumentException($"{model}: position {position} is outside [0, MaxLength = {maxLength}).", nameof(position));
+        if (inputLength != (long)batch * inputSize)
+            ThrowLength(model, "input", inputLength, batch, inputSize);
+        if (outputLength != (long)batch * outputSize)
+            ThrowLength(model, "output", outputLength, batch, outputSize);
+        if (cacheLength != (long)batch * cacheSize)
+            throw new ArgumentException($"{model}: 'cache' has {cacheLength} floats, expected batch {batch} × CacheSize {cacheSize} = {(long)batch * cacheSize}.", "cache");
+        return batch;
+    }
+
     /// <summary>Checks the recurrent state span of a stateful forward call: batch × the model's per-example state size.</summary>
     /// <exception cref="ArgumentException">Its length does not match.</exception>
     public static void CheckState(string model, int stateLength, int batch, int stateSize)
