@@ -12,7 +12,7 @@ using Tagger;
 
 var modelOption = new Option<string>("--model") { Description = "features (words, suffixes and shapes) or plain (words only)", DefaultValueFactory = _ => "features" };
 modelOption.AcceptOnlyFromAmong("features", "plain");
-var epochsOption = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 };
+var epochsOption = new Option<int?>("--epochs") { Description = "Training epochs (default: the model's recipe: features 3, plain 5)" };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, shuffling and dropout", DefaultValueFactory = _ => 1 };
 var batchOption = new Option<int>("--batch-size") { Description = "Sentences per minibatch", DefaultValueFactory = _ => 32 };
 var lrOption = new Option<float>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => 2e-3f };
@@ -26,7 +26,8 @@ var root = new RootCommand("Train a bidirectional-LSTM part-of-speech tagger on 
 };
 root.SetAction(parse =>
 {
-    int epochs = parse.GetValue(epochsOption), batchSize = parse.GetValue(batchOption);
+    var recipe = TaggerRecipe.For(parse.GetValue(modelOption)!);
+    int epochs = parse.GetValue(epochsOption) ?? recipe.Epochs, batchSize = parse.GetValue(batchOption);
     float lr = parse.GetValue(lrOption);
     if (epochs <= 0 || batchSize <= 0 || !(lr > 0))
     {
@@ -35,7 +36,6 @@ root.SetAction(parse =>
     }
     try
     {
-        var recipe = TaggerRecipe.For(parse.GetValue(modelOption)!);
         string outPath = parse.GetValue(outOption) ?? $"brown-tagger-{recipe.Name}.safetensors";
         return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, lr, outPath, parse.GetValue(dataOption)!, parse.GetValue(tagOption));
     }
