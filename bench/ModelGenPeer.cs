@@ -41,7 +41,8 @@ public sealed class ModelGenPeer : IPeer
             "lenet_infer" when threads == 1 => new Infer<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
             "lenet_train" when threads == 1 => new Train<BenchLeNet>(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin"), spec),
             "sgemm" => new Sgemm(spec.N, threads),
-            _ => null,   // transformer and LSTM layers do not exist yet (the report prints n/a)
+            "lstm_infer" when threads == 1 => new LstmInfer(data.Weights("lstm"), spec),
+            _ => null,   // transformer layers and the W7/W8 token models do not exist yet (the report prints n/a)
         };
     }
 
@@ -130,6 +131,39 @@ public sealed class ModelGenPeer : IPeer
             _sgd.Step(_model, _model.Gradients);
         }
 
+        public void Dispose() { }
+    }
+
+    /// <summary>
+    /// W6: nn.LSTM(32, 128, batch_first=True) over 50 steps through <see cref="RecurrentKernels.Forward"/> (the runtime kernel
+    /// a generated [LSTM] layer calls), weights copied from the peers' state dict by name and shape, workspace allocated once.
+    /// </summary>
+    private sealed class LstmInfer : IBenchCase
+    {
+        private readonly RecurrentGeometry _g = new(RecurrentCell.Lstm, BenchData.LstmIn, BenchData.LstmHidden, 1, false, true);
+        private readonly int _batch;
+        private readonly float[] _x, _y, _p, _workspace;
+
+        public LstmInfer(WeightFile weights, CaseSpec spec)
+        {
+            _batch = spec.Batch;
+            _x = BenchData.Input(spec.Kind, spec.Batch);
+            _y = new float[_g.OutputLength(_batch, BenchData.LstmSeq)];
+            _p = new float[_g.ParameterCount];
+            _workspace = new float[_g.WorkspaceLength(_batch, BenchData.LstmSeq)];
+            int offset = 0;
+            foreach (var (name, shape) in _g.ParameterTensors())
+            {
+                WeightFile.Entry entry = weights[name];
+                if (!entry.Shape.SequenceEqual(shape.Select(d => (long)d)))
+                    throw new InvalidOperationException($"lstm.bin: {name} is [{string.Join(", ", entry.Shape)}], expected [{string.Join(", ", shape)}].");
+                entry.Data.CopyTo(_p, offset);
+                offset += entry.Data.Length;
+            }
+        }
+
+        public float[] Output() { Run(); return (float[])_y.Clone(); }
+        public void Run() => RecurrentKernels.Forward(_g, _x, _p, _y, [], _workspace, _batch, BenchData.LstmSeq);
         public void Dispose() { }
     }
 

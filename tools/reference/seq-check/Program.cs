@@ -2,6 +2,9 @@
 // bidirectional, variable lengths through pack_padded_sequence) as the JSON fixture that
 // tests/ModelGen.Tests/Kernels/RecurrentTorchTests.cs checks RecurrentKernels against.
 //   dotnet run -c Release --project tools/reference/seq-check -- [out.json]   (see ../README.md for the GLIBCXX workaround)
+//   ... -- bench   times libtorch's nn.LSTM (1 thread) beside RecurrentKernels on the same shapes, interleaved: inference forward
+//                  and a training step (forward + backward of Σ output ⊙ w) on W6 (32→128, seq 50, batch 1 and 16) and W7's
+//                  bidirectional 64→128 (batch 32, seq 32). Times are medians of per-thread CPU time (robust on a shared machine).
 // Per case: a forward from a given (h_0, c_0) (output and (h_n, c_n)), then a forward from zeros with
 // loss = Σ output ⊙ lossWeights, where output is the padded batch-first sequence (returnSequences) or the top layer's
 // h_n of each direction concatenated, and its gradients with respect to every parameter (state-dict order) and the input.
@@ -14,8 +17,14 @@ using TorchSharp;
 using static TorchSharp.torch;
 using Rnn = TorchSharp.torch.nn.utils.rnn;
 
-string outPath = args.Length > 0 ? args[0] : "RecurrentTorchFixture.json";
 torch.set_num_threads(1);
+torch.set_num_interop_threads(1);
+if (args.Length > 0 && args[0] == "bench")
+{
+    SeqBench.Run();
+    return;
+}
+string outPath = args.Length > 0 ? args[0] : "RecurrentTorchFixture.json";
 var cases = new (string Name, bool Lstm, int Input, int Hidden, int Layers, bool Bi, bool ReturnSequences, int Batch, int Seq, long[]? Lengths)[]
 {
     ("lstm_2layer_bidirectional_packed", true, 5, 5, 2, true, true, 3, 6, [6, 3, 4]),
