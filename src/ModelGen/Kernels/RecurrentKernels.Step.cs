@@ -1,12 +1,11 @@
 // The per-step work of the LSTM/GRU recurrence (RecurrentKernels.cs drives it over layers, directions and time).
 // Forward, one step for the active rows of the batch: gates = x-projection (precomputed for all steps by one GEMM)
-// + bias + h_{t-1}·W_hhᵀ, then the cell update. Two vector paths, chosen by batch (never by alignment):
-//  * Packed (batch >= PackedMinBatch): W_hh is repacked once per call so that, for a block of w hidden units (w = the
-//    vector width), the G gate rows of those units lie side by side for every k: panel[k][gate][w]. A register tile of
-//    up to 6 batch rows x G gate vectors accumulates h_{t-1}[r, k]·panel[k] (broadcast-FMA, no horizontal sums), and the
-//    gate nonlinearities and the cell update run on the accumulators while they are still in registers.
-//  * Dot (small batch, and batch-1 GEMV): the packing would cost as much as the steps, so W_hh is read as it lies by
-//    Gemm's dot-product path into a [rows, G·H] scratch (in L1), and the cell update runs over that.
+// + bias + h_{t-1}·W_hhᵀ, then the cell update. W_hh is repacked once per call so that, for a block of w hidden units (w =
+// the vector width), the G gate rows of those units lie side by side for every k: panel[k][gate][w]. A register tile of up
+// to 6 batch rows x G gate vectors accumulates h_{t-1}[r, k]·panel[k] (broadcast-FMA, no horizontal sums), and the gate
+// nonlinearities and the cell update run on the accumulators right after. The alternative kept beside it, the dot path
+// (Gemm's dot-product kernels over W_hh as it lies into a [rows, G·H] scratch, then the cell update), needs no packing but
+// measured slower at every batch from 1 to 16 (W6: 200 vs 173 us at batch 1); it remains the scalar path's structure.
 // Backward through time, one step: dh_t = dOut_t + dGh_{t+1}·W_hh (plus the carried terms), fused the same way: a
 // register tile of rows x up to 4 unit vectors accumulates dGh_{t+1}[r, k]·W_hh[k, j..j+w) (W_hh's natural layout is
 // already [G·H, H], so nothing is packed), then the cell's backward formulas produce this step's gate gradients.
@@ -295,9 +294,6 @@ internal readonly struct C6 : ICount { public static int Value => 6; }
 /// <summary>The per-step kernels (forward step, backward step, W_hh packing).</summary>
 internal static unsafe class RecurrentStep
 {
-    /// <summary>From this many batch rows the forward packs W_hh and uses the register-tiled path (below it, the dot path).</summary>
-    internal const int PackedMinBatch = 4;
-
     /// <summary>Floats of the scratch a tile spills its accumulators to (6 rows × 4 vectors of the widest width).</summary>
     internal const int TailScratch = 6 * 4 * 16;
 
@@ -408,7 +404,7 @@ internal static unsafe class RecurrentStep
 
     /// <summary>Packed path: all rows × all unit blocks. Unit blocks outermost, so each panel (H·G·w floats) is read from L2 once per step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ForwardPacked<TV, TCell>(StepRow* rows, int n, float* packed, in CellArgs args, float* tmp)
+    internal static void ForwardPacked<TV, TCell>(StepRow* rows, int n, float* packed, in CellArgs args, float* tmp, bool recur)
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int w = Simd.Count<TV>(), hidden = args.H, gates = TCell.Gates, maxRows = ForwardRows(gates);
@@ -425,12 +421,12 @@ internal static unsafe class RecurrentStep
                 StepRow* r = rows + start;
                 switch (count)
                 {
-                    case 1: ForwardTile<TV, TCell, C1>(r, panel, hidden, j0, valid, args, tmp); break;
-                    case 2: ForwardTile<TV, TCell, C2>(r, panel, hidden, j0, valid, args, tmp); break;
-                    case 3: ForwardTile<TV, TCell, C3>(r, panel, hidden, j0, valid, args, tmp); break;
-                    case 4: ForwardTile<TV, TCell, C4>(r, panel, hidden, j0, valid, args, tmp); break;
-                    case 5: ForwardTile<TV, TCell, C5>(r, panel, hidden, j0, valid, args, tmp); break;
-                    default: ForwardTile<TV, TCell, C6>(r, panel, hidden, j0, valid, args, tmp); break;
+                    case 1: ForwardTile<TV, TCell, C1>(r, panel, hidden, j0, valid, args, tmp, recur); break;
+                    case 2: ForwardTile<TV, TCell, C2>(r, panel, hidden, j0, valid, args, tmp, recur); break;
+                    case 3: ForwardTile<TV, TCell, C3>(r, panel, hidden, j0, valid, args, tmp, recur); break;
+                    case 4: ForwardTile<TV, TCell, C4>(r, panel, hidden, j0, valid, args, tmp, recur); break;
+                    case 5: ForwardTile<TV, TCell, C5>(r, panel, hidden, j0, valid, args, tmp, recur); break;
+                    default: ForwardTile<TV, TCell, C6>(r, panel, hidden, j0, valid, args, tmp, recur); break;
                 }
                 start += count;
             }
@@ -439,10 +435,11 @@ internal static unsafe class RecurrentStep
 
     /// <summary>
     /// Rows [0, R) × hidden units [j0, j0 + w): acc[r][gate] = Σ_k h_{t-1}[r, k]·W_hh[gate·H + j0.., k] over the packed panel,
-    /// then the cell update on the accumulators.
+    /// then the cell update on the accumulators. <paramref name="recur"/> false: h_{t-1} is zero (the first step from a zero
+    /// state), the product is skipped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardTile<TV, TCell, TR>(StepRow* rows, float* panel, int hidden, int j0, int valid, in CellArgs args, float* tmp)
+    private static void ForwardTile<TV, TCell, TR>(StepRow* rows, float* panel, int hidden, int j0, int valid, in CellArgs args, float* tmp, bool recur)
         where TV : struct where TCell : struct, IRecurrentCell where TR : struct, ICount
     {
         int w = Simd.Count<TV>(), G = TCell.Gates, R = TR.Value;
@@ -451,7 +448,7 @@ internal static unsafe class RecurrentStep
             h3 = rows[R > 3 ? 3 : 0].HPrev, h4 = rows[R > 4 ? 4 : 0].HPrev, h5 = rows[R > 5 ? 5 : 0].HPrev;
         float* p = panel;
         nint stride = (nint)G * w;
-        for (int k = 0; k < hidden; k++, p += stride)
+        for (int k = 0, kEnd = recur ? hidden : 0; k < kEnd; k++, p += stride)
         {
             TV w0 = Simd.Load<TV>(p), w1 = Simd.Load<TV>(p + w), w2 = Simd.Load<TV>(p + 2 * w);
             TV w3 = G > 3 ? Simd.Load<TV>(p + 3 * w) : default;
@@ -535,10 +532,11 @@ internal static unsafe class RecurrentStep
 
     /// <summary>
     /// Dot path: gates [n, G·H] = h_{t-1}·W_hhᵀ through Gemm's dot-product kernels (W_hh as it lies; rows of h gathered when
-    /// n &gt; 1), then the cell update over the scratch. <paramref name="width"/> 0 runs Gemm's scalar path and scalar cells.
+    /// n &gt; 1), then the cell update over the scratch. <paramref name="width"/> 0 runs Gemm's scalar path and scalar cells;
+    /// <paramref name="recur"/> false skips the product (h_{t-1} is zero).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ForwardDot<TV, TCell>(StepRow* rows, int n, float* wHh, float* scratch, float* gather, in CellArgs args, int width)
+    internal static void ForwardDot<TV, TCell>(StepRow* rows, int n, float* wHh, float* scratch, float* gather, in CellArgs args, int width, bool recur)
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int hidden = args.H, gh = TCell.Gates * hidden;
@@ -549,7 +547,11 @@ internal static unsafe class RecurrentStep
                 new ReadOnlySpan<float>(rows[q].HPrev, hidden).CopyTo(new Span<float>(gather + (nint)q * hidden, hidden));
             a = gather;
         }
-        if (width != 0)
+        if (!recur)
+        {
+            new Span<float>(scratch, n * gh).Clear();
+        }
+        else if (width != 0)
         {
             var none = default(NoEpilogue);
             Gemm.DotNT(a, wHh, scratch, n, hidden, gh, false, 0, gh, ref none, width);

@@ -122,8 +122,8 @@ public static class RecurrentKernels
     // ------------------------------------------------------------------------------------------------ tuning (tests)
 
     /// <summary>
-    /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null: by batch,
-    /// <see cref="RecurrentStep.PackedMinBatch"/>). Tests force each; the public entry points use <see cref="Default"/>.
+    /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null or true: packed
+    /// W_hh and register tiles; false: the dot path). Tests force each; the public entry points use <see cref="Default"/>.
     /// </summary>
     internal readonly record struct Tuning(int Width, bool? Packed)
     {
@@ -400,7 +400,7 @@ public static class RecurrentKernels
         int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
         var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
-        bool packed = c.Width != 0 && (c.Packed ?? batch >= RecurrentStep.PackedMinBatch);
+        bool packed = c.Width != 0 && (c.Packed ?? true);
         if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         var rows = (StepRow*)c.Rows;
         for (int i = 0; i < c.MaxLen; i++)
@@ -431,8 +431,10 @@ public static class RecurrentKernels
                     row->CPrev = row->COut = dir.CState + (long)b * h;
                 }
             }
-            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp);
-            else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width);
+            // From a zero state the first step's h_{t-1}·W_hhᵀ is zero: skipped (one read of W_hh saved per call).
+            bool recur = i > 0 || dir.H0 != null;
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur);
+            else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width, recur);
         }
     }
 
