@@ -402,16 +402,22 @@ internal static unsafe class RecurrentStep
 
     // ------------------------------------------------------------------------------------------ forward step
 
-    /// <summary>Packed path: all rows × all unit blocks. Unit blocks outermost, so each panel (H·G·w floats) is read from L2 once per step.</summary>
+    /// <summary>
+    /// Packed path: all rows × all unit blocks. Unit blocks outermost, so each panel (H·G·w floats) is read from L2 once per
+    /// step; <paramref name="descending"/> (odd steps) visits them last to first.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void ForwardPacked<TV, TCell>(StepRow* rows, int n, float* packed, in CellArgs args, float* tmp, bool recur)
+    internal static void ForwardPacked<TV, TCell>(StepRow* rows, int n, float* packed, in CellArgs args, float* tmp, bool recur, bool descending)
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int w = Simd.Count<TV>(), hidden = args.H, gates = TCell.Gates, maxRows = ForwardRows(gates);
         int blocks = (hidden + w - 1) / w, rowBlocks = (n + maxRows - 1) / maxRows;
         nint panelSize = (nint)hidden * gates * w;
-        for (int jb = 0; jb < blocks; jb++)
+        for (int step = 0; step < blocks; step++)
         {
+            // Every other step runs the blocks backwards: it starts on the panels the previous step read last, still in L1
+            // (W_hh streams from L2 each step; at batch 1 that stream is the bound).
+            int jb = descending ? blocks - 1 - step : step;
             int j0 = jb * w, valid = Math.Min(w, hidden - j0);
             float* panel = packed + jb * panelSize;
             // Rows split into near-equal blocks (16 → 6, 5, 5), so no tile runs nearly empty.
@@ -579,17 +585,22 @@ internal static unsafe class RecurrentStep
     /// <summary>
     /// One backward step for rows [0, n): dhRec = DGNext·W_hh through register tiles, then the cell backward. W is W_hh or a
     /// zero-padded copy with row stride <paramref name="ldw"/> (a multiple of the vector width when H is not), so the last
-    /// unit vector never reads past a row. <paramref name="recur"/> false: no step follows (dhRec = 0; the product is skipped).
+    /// unit vector never reads past a row. <paramref name="recur"/> false: no step follows (dhRec = 0; the product is skipped);
+    /// <paramref name="descending"/> visits the unit groups last to first.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void BackwardVector<TV, TCell>(BackRow* rows, int n, float* w, int ldw, int hidden, bool recur, float* tmp)
+    internal static void BackwardVector<TV, TCell>(BackRow* rows, int n, float* w, int ldw, int hidden, bool recur, float* tmp, bool descending)
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int lanes = Simd.Count<TV>(), gh = TCell.Gates * hidden, maxRows = BackwardRows;
         int vectors = (hidden + lanes - 1) / lanes, rowBlocks = (n + maxRows - 1) / maxRows;
-        for (int v0 = 0; v0 < vectors;)
+        // Unit groups of 4, then 2, then 1 vectors; odd steps visit them last to first (as ForwardPacked, for L1 reuse).
+        int groups = vectors / 4 + (vectors % 4) / 2 + vectors % 2;
+        for (int gi = 0; gi < groups; gi++)
         {
-            int u = vectors - v0 >= 4 ? 4 : vectors - v0 >= 2 ? 2 : 1;
+            int group = descending ? groups - 1 - gi : gi;
+            int v0 = group < vectors / 4 ? 4 * group : group < vectors / 4 + (vectors % 4) / 2 ? vectors / 4 * 4 + 2 * (group - vectors / 4) : vectors - 1;
+            int u = group < vectors / 4 ? 4 : group < vectors / 4 + (vectors % 4) / 2 ? 2 : 1;
             int j0 = v0 * lanes, lastValid = Math.Min(lanes, hidden - (v0 + u - 1) * lanes);
             for (int rb = 0, start = 0; rb < rowBlocks; rb++)
             {
@@ -603,7 +614,6 @@ internal static unsafe class RecurrentStep
                 }
                 start += count;
             }
-            v0 += u;
         }
     }
 

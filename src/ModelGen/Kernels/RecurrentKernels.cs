@@ -433,7 +433,7 @@ public static class RecurrentKernels
             }
             // From a zero state the first step's h_{t-1}·W_hhᵀ is zero: skipped (one read of W_hh saved per call).
             bool recur = i > 0 || dir.H0 != null;
-            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur);
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur, descending: (i & 1) == 1);
             else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width, recur);
         }
     }
@@ -494,7 +494,7 @@ public static class RecurrentKernels
                 row->DGx = dir.DGx + at * gh;
                 row->DGh = dir.DGh + at * gh;
             }
-            if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp);
+            if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp, descending: (i & 1) == 1);
             else RecurrentStep.BackwardScalar<TCell>(rows, n, dir.WHh, h, recur: i > 0, c.Rec, c.Rec + (long)batch * h);
         }
     }
