@@ -1,8 +1,10 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [accuracy] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [accuracy] [lstm] [--threads T]
 // (parts: the MLP training step's forward, dW and dX GEMMs one by one at batch 64, plus Gradients.Clear and Sgd.Step)
 // (accuracy: max error of exp/tanh/sigmoid/erf-GELU/log-softmax vs float64, the table in docs/kernels.md)
+// (lstm: RecurrentKernels on the peers' W6 shape, LSTM input 32, hidden 128, seq 50, batch 1 and 16: inference forward,
+//  and a training step = TrainForward + Backward; plus W7's bidirectional 64→128 LSTM training step at batch 32 × 32)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
@@ -100,12 +102,54 @@ for (int c = 0; c < cmds.Count; c++)
                     Console.WriteLine($"dense bwd b={batch,2} {inF}->{outF}: {us,8:F2} us  {4.0 * batch * inF * outF / us / 1e3,6:F1} GFLOP/s");
                 }
             break;
+        case "lstm":
+            foreach (var cell in new[] { RecurrentCell.Lstm, RecurrentCell.Gru })
+            {
+                var g = new RecurrentGeometry(cell, 32, 128, 1, false, true);
+                const int seq = 50;
+                foreach (int batch in new[] { 1, 16 })
+                {
+                    float[] x = Fill((int)g.InputLength(batch, seq), 1), p = Scaled(Fill(g.ParameterCount, 2), 1 / MathF.Sqrt(128));
+                    float[] y = new float[g.OutputLength(batch, seq)], dy = Fill(y.Length, 3), kept = new float[g.KeptLength(batch, seq)];
+                    float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[g.ParameterCount], dx = new float[x.Length];
+                    double flop = 2.0 * batch * seq * 4 * 128 * (32 + 128) * g.GateCount / 4;
+                    double us = Time(() => RecurrentKernels.Forward(g, x, p, y, [], ws, batch, seq));
+                    Console.WriteLine($"{cell} W6 forward     b={batch,2}: {us,8:F1} us  {flop / us / 1e3,6:F1} GFLOP/s");
+                    us = Time(() =>
+                    {
+                        RecurrentKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, null!);
+                        RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, [], ws, batch, seq);
+                    });
+                    Console.WriteLine($"{cell} W6 train step  b={batch,2}: {us,8:F1} us  {3 * flop / us / 1e3,6:F1} GFLOP/s (3 x forward)");
+                }
+            }
+            {
+                // W7's recurrent layer: bidirectional LSTM 64 -> 128 per direction, batch 32 x 32 tokens, training step.
+                var g = new RecurrentGeometry(RecurrentCell.Lstm, 64, 128, 1, true, true);
+                const int batch = 32, seq = 32;
+                float[] x = Fill((int)g.InputLength(batch, seq), 4), p = Scaled(Fill(g.ParameterCount, 5), 1 / MathF.Sqrt(128));
+                float[] y = new float[g.OutputLength(batch, seq)], dy = Fill(y.Length, 6), kept = new float[g.KeptLength(batch, seq)];
+                float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[g.ParameterCount], dx = new float[x.Length];
+                double us = Time(() =>
+                {
+                    RecurrentKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, null!);
+                    RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, [], ws, batch, seq);
+                });
+                Console.WriteLine($"LSTM W7 bidirectional train step b=32 seq=32: {us,8:F1} us");
+            }
+            break;
         default:
             Console.Error.WriteLine($"unknown command {cmds[c]}");
             return 2;
     }
 }
 return 0;
+
+static float[] Scaled(float[] v, float s)
+{
+    for (int i = 0; i < v.Length; i++) v[i] *= s;
+    return v;
+}
 
 static float[] Fill(int n, int seed)
 {

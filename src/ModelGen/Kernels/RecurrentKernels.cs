@@ -11,8 +11,13 @@
 // t = len−1..0, both from the initial state. At iteration i every example with len > i takes one step (at t = i forward,
 // t = len−1−i reverse), so a step's rows may sit at different times: each row carries its own pointers (StepRow/BackRow).
 // Padded positions are written as 0, never read, and receive no gradient.
+// Internal planes (projection/gates, cell states, layer outputs, gate gradients) are time-major, [seq, batch, width]: the rows
+// one step touches are then contiguous (one prefetch stream per plane instead of one per example, which measured 25% of the
+// backward at batch 16). The caller's tensors stay batch-first; they are transposed once per call where needed (never at batch 1).
 // Nothing here allocates or keeps state: scratch comes from the caller's workspace, so Forward is safe to call from many
-// threads at once (on distinct workspaces and outputs).
+// threads at once (on distinct workspaces and outputs). Every method with a loop is [AggressiveOptimization]: fully
+// optimized at once, never compiled again on the caller's thread (tier-0 loops would be slow, and an on-stack replacement
+// mid-call is a JIT compilation that can allocate).
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -67,8 +72,8 @@ public static class RecurrentKernels
     /// <summary>
     /// Training forward: the same outputs as <see cref="Forward"/>
     /// from a zero initial state, with inverted dropout on the output of every layer but the last (PyTorch's <c>dropout</c>:
-    /// <c>x_{l+1} = out_l ⊙ mask</c>, <c>mask = (u ≥ p) / (1 − p)</c>, one uniform draw per element of <c>[batch, seq, OutputFeatures]</c>
-    /// in order), and keeps what <see cref="Backward"/> needs.
+    /// <c>x_{l+1} = out_l ⊙ mask</c>, <c>mask = (u ≥ p) / (1 − p)</c>, one uniform draw per element, in time-major
+    /// <c>[seq, batch, OutputFeatures]</c> order), and keeps what <see cref="Backward"/> needs.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">Input <c>[batch, seq, InputSize]</c>.</param>
@@ -117,8 +122,8 @@ public static class RecurrentKernels
     // ------------------------------------------------------------------------------------------------ tuning (tests)
 
     /// <summary>
-    /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null: by batch,
-    /// <see cref="RecurrentStep.PackedMinBatch"/>). Tests force each; the public entry points use <see cref="Default"/>.
+    /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null or true: packed
+    /// W_hh and register tiles; false: the dot path). Tests force each; the public entry points use <see cref="Default"/>.
     /// </summary>
     internal readonly record struct Tuning(int Width, bool? Packed)
     {
@@ -127,6 +132,7 @@ public static class RecurrentKernels
 
     // ------------------------------------------------------------------------------------------------ forward
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void ForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
         Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
         ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning)
@@ -150,18 +156,19 @@ public static class RecurrentKernels
             var c = new Context(g, batch, seq, len, ws, layout, tuning);
             int gh = c.GH, dh = c.DH, h = c.H;
             long stateBlock = (long)g.Layers * g.Directions * batch * h;   // floats of h_0 (c_0 follows)
-            float* layerIn = x;
+            float* layerIn = c.TimeMajorInput(x, g.InputSize, ws + layout.XT, zeroPadded: false);   // [seq·batch, in]
             int inL = g.InputSize;
             for (int l = 0; l < g.Layers; l++)
             {
-                bool top = l == g.Layers - 1;
-                // The top layer writes the output directly when it returns sequences; others ping-pong between two buffers.
-                float* seqOut = top && g.ReturnSequences ? y : ws + (l % 2 == 0 ? layout.SeqA : layout.SeqB);   // [batch·seq, DH]
+                // The top layer writes the caller's batch-first output directly when it returns sequences; the others
+                // ping-pong between two time-major buffers.
+                bool direct = l == g.Layers - 1 && g.ReturnSequences;
+                float* seqOut = direct ? y : ws + (l % 2 == 0 ? layout.SeqA : layout.SeqB);
                 for (int d = 0; d < g.Directions; d++)
                 {
                     var w = new Weights(g, p, l, d);
-                    float* xproj = ws + layout.XProj;   // [batch·seq, GH]
-                    Project(layerIn, w.Ih, xproj, c.BS, inL, gh);
+                    float* xproj = ws + layout.XProj;   // [seq·batch, GH]
+                    Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
                     long slot = (long)(l * g.Directions + d) * batch * h;
                     float* h0 = s0 == null ? null : s0 + slot;
@@ -171,16 +178,16 @@ public static class RecurrentKernels
                         if (s0 == null) new Span<float>(cState, batch * h).Clear();
                         else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
                     }
-                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, h0, cState, null, null, reverse: d == 1, train: false);
+                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false);
                     RunDirection(c, g.Cell, dir);
                     if (sN != null)
                     {
-                        GatherLast(c, seqOut + d * h, dh, reverse: d == 1, sN + slot, h);
+                        GatherLast(c, seqOut + d * h, dh, direct, reverse: d == 1, sN + slot);
                         if (g.Cell == RecurrentCell.Lstm)
                             new ReadOnlySpan<float>(cState, batch * h).CopyTo(new Span<float>(sN + stateBlock + slot, batch * h));
                     }
                 }
-                ZeroPadded(c, seqOut, dh);
+                ZeroPadded(c, seqOut, dh, direct);
                 layerIn = seqOut;
                 inL = dh;
             }
@@ -190,6 +197,7 @@ public static class RecurrentKernels
 
     // ------------------------------------------------------------------------------------------------ training forward
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void TrainForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
         Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
         float dropout, Rng rng, Tuning tuning)
@@ -208,21 +216,21 @@ public static class RecurrentKernels
             var c = new Context(g, batch, seq, len, ws, layout, tuning);
             var planes = new KeptPlanes(g, k, c.BS);
             int gh = c.GH, dh = c.DH;
-            float* layerIn = x;
+            float* layerIn = c.TimeMajorInput(x, g.InputSize, ws + layout.XT, zeroPadded: false);   // [seq·batch, in]
             int inL = g.InputSize;
             for (int l = 0; l < g.Layers; l++)
             {
-                float* seqOut = planes.Seq(l);   // [batch·seq, DH]
+                float* seqOut = planes.Seq(l);   // [seq·batch, DH]
                 for (int d = 0; d < g.Directions; d++)
                 {
                     var w = new Weights(g, p, l, d);
-                    float* gates = planes.Gates(l, d);   // [batch·seq, GH]: the projection, then the activated gates
-                    Project(layerIn, w.Ih, gates, c.BS, inL, gh);
+                    float* gates = planes.Gates(l, d);   // [seq·batch, GH]: the projection, then the activated gates
+                    Project(layerIn, w.Ih, gates, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
-                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true);
+                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, false, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true);
                     RunDirection(c, g.Cell, dir);
                 }
-                ZeroPadded(c, seqOut, dh);
+                ZeroPadded(c, seqOut, dh, batchFirst: false);
                 if (l < g.Layers - 1)
                 {
                     int n = (int)(c.BS * dh);
@@ -240,13 +248,14 @@ public static class RecurrentKernels
                 inL = dh;
             }
             float* top = planes.Seq(g.Layers - 1);
-            if (g.ReturnSequences) new ReadOnlySpan<float>(top, (int)(c.BS * dh)).CopyTo(output);
+            if (g.ReturnSequences) c.ToBatchFirst(top, y, dh);
             else GatherOutput(c, top, y);
         }
     }
 
     // ------------------------------------------------------------------------------------------------ backward
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void BackwardCore(in RecurrentGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput,
         ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, Tuning tuning)
@@ -274,13 +283,16 @@ public static class RecurrentKernels
             var planes = new KeptPlanes(g, k, c.BS);
             int gh = c.GH, dh = c.DH, h = c.H;
             long bs = c.BS;
-            float* dGx = ws + layout.DGx;                                           // [batch·seq, GH]
-            float* dGh = g.Cell == RecurrentCell.Lstm ? dGx : ws + layout.DGh;       // [batch·seq, GH]
-            float* hPrev = ws + layout.HPrev;                                       // [batch·seq, H]
-            float* dSeqA = ws + layout.DSeqA, dSeqB = ws + layout.DSeqB;             // [batch·seq, DH]
+            bool lstm = g.Cell == RecurrentCell.Lstm;
+            float* dGx = ws + layout.DGx;                         // [seq·batch, GH]
+            float* dGh = lstm ? dGx : ws + layout.DGh;            // [seq·batch, GH]
+            float* prev = ws + layout.HPrev;                      // [seq·batch, (LSTM: inL +) H]: (x |) h_prev per row
+            float* dSeqA = ws + layout.DSeqA, dSeqB = ws + layout.DSeqB;   // [seq·batch, DH]
 
-            // The gradient reaching the top layer's output sequence.
+            // The gradient reaching the top layer's output sequence: the caller's batch-first dOutput as it lies, or for a
+            // last-step output a time-major buffer holding it at each direction's last step.
             float* src;
+            bool srcBatchFirst = g.ReturnSequences;
             if (g.ReturnSequences) src = dy;
             else
             {
@@ -288,26 +300,19 @@ public static class RecurrentKernels
                 new Span<float>(src, (int)(bs * dh)).Clear();
                 for (int b = 0; b < batch; b++)
                 {
-                    int last = c.Length(b) - 1;
-                    new ReadOnlySpan<float>(dy + (long)b * dh, h).CopyTo(new Span<float>(src + ((long)b * seq + last) * dh, h));
+                    new ReadOnlySpan<float>(dy + (long)b * dh, h).CopyTo(new Span<float>(src + c.TM(b, c.Length(b) - 1) * dh, h));
                     if (g.Directions == 2)
-                        new ReadOnlySpan<float>(dy + (long)b * dh + h, h).CopyTo(new Span<float>(src + (long)b * seq * dh + h, h));
+                        new ReadOnlySpan<float>(dy + (long)b * dh + h, h).CopyTo(new Span<float>(src + c.TM(b, 0) * dh + h, h));
                 }
             }
 
             for (int l = g.Layers - 1; l >= 0; l--)
             {
                 int inL = g.LayerInputSize(l);
-                float* dst = l > 0 ? (src == dSeqA ? dSeqB : dSeqA) : dx;   // gradient of this layer's input, or null
-                float* layerIn = l > 0 ? planes.Dropped(l - 1) : x;          // [batch·seq, inL]
-                if (l == 0 && c.Padded)
-                {
-                    // dW_ih sums over every row; padded input rows may hold anything (even NaN), so a zeroed copy goes in.
-                    float* copy = ws + layout.XCopy;
-                    new ReadOnlySpan<float>(x, (int)(bs * inL)).CopyTo(new Span<float>(copy, (int)(bs * inL)));
-                    ZeroPadded(c, copy, inL);
-                    layerIn = copy;
-                }
+                // Gradient of this layer's input (time-major), or null; layer 0 writes dInput directly at batch 1.
+                float* dst = l > 0 ? (src == dSeqA ? dSeqB : dSeqA) : dx == null ? null : batch == 1 ? dx : ws + layout.DXT;
+                // dW_ih sums over every row; padded input rows may hold anything (even NaN), so layer 0 reads a zeroed copy.
+                float* layerIn = l > 0 ? planes.Dropped(l - 1) : c.TimeMajorInput(x, inL, ws + layout.XCopy, zeroPadded: true);
                 float* seqL = planes.Seq(l);
                 for (int d = 0; d < g.Directions; d++)
                 {
@@ -319,18 +324,41 @@ public static class RecurrentKernels
                         new Span<float>(dGx, (int)(bs * gh)).Clear();
                         if (dGh != dGx) new Span<float>(dGh, (int)(bs * gh)).Clear();
                     }
-                    var dir = new BackDirection(w.Hh, src + d * h, planes.Gates(l, d), planes.Aux(l, d), planes.Cell(l, d), seqL + d * h,
+                    var dir = new BackDirection(w.Hh, src + d * h, srcBatchFirst, planes.Gates(l, d), planes.Aux(l, d), planes.Cell(l, d), seqL + d * h,
                         ws + layout.Carry, dGx, dGh, reverse: d == 1);
                     RunBackDirection(c, g.Cell, dir);
 
-                    // h_prev of every real row (zeros at the first step and at padded rows), aligned with the rows of dGh.
-                    BuildPrevious(c, seqL + d * h, dh, reverse: d == 1, hPrev);
-                    var dGhSpan = new ReadOnlySpan<float>(dGh, (int)(bs * gh));
                     var dGxSpan = new ReadOnlySpan<float>(dGx, (int)(bs * gh));
-                    Gemm.TN(dGhSpan, new ReadOnlySpan<float>(hPrev, (int)(bs * h)), new Span<float>(dw.Hh, gh * h), gh, (int)bs, h, accumulate: true);
-                    Gemm.TN(dGxSpan, new ReadOnlySpan<float>(layerIn, (int)(bs * inL)), new Span<float>(dw.Ih, gh * inL), gh, (int)bs, inL, accumulate: true);
-                    ColumnSums(dGx, bs, gh, dw.BiasIh);
-                    ColumnSums(dGh, bs, gh, dw.BiasHh);
+                    float* sums = ws + layout.Sums;
+                    if (lstm)
+                    {
+                        // One GEMM for both weight gradients: [dW_ih | dW_hh] = dGᵀ·[x | h_prev] (A is packed once, not twice),
+                        // then added into the two tensors; LSTM's two bias gradients are the same column sums.
+                        int wide = inL + h;
+                        BuildPrevious(c, layerIn, inL, seqL + d * h, dh, reverse: d == 1, prev);
+                        float* both = ws + layout.DW;   // [GH, inL + H]
+                        Gemm.TN(dGxSpan, new ReadOnlySpan<float>(prev, (int)(bs * wide)), new Span<float>(both, gh * wide), gh, (int)bs, wide);
+                        for (int r = 0; r < gh; r++)
+                        {
+                            RowOps.AddTo(ref both[(long)r * wide], ref dw.Ih[(long)r * inL], (nuint)inL);
+                            RowOps.AddTo(ref both[(long)r * wide + inL], ref dw.Hh[(long)r * h], (nuint)h);
+                        }
+                        ColumnSums(dGx, bs, gh, sums);
+                        RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
+                        RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
+                    }
+                    else
+                    {
+                        // GRU: the input side sees d(pre_n), the hidden side d(W_hn h + b_hn): two gate-gradient matrices.
+                        BuildPrevious(c, null, 0, seqL + d * h, dh, reverse: d == 1, prev);
+                        Gemm.TN(new ReadOnlySpan<float>(dGh, (int)(bs * gh)), new ReadOnlySpan<float>(prev, (int)(bs * h)), new Span<float>(dw.Hh, gh * h),
+                            gh, (int)bs, h, accumulate: true);
+                        Gemm.TN(dGxSpan, new ReadOnlySpan<float>(layerIn, (int)(bs * inL)), new Span<float>(dw.Ih, gh * inL), gh, (int)bs, inL, accumulate: true);
+                        ColumnSums(dGx, bs, gh, sums);
+                        RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
+                        ColumnSums(dGh, bs, gh, sums);
+                        RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
+                    }
                     if (dst != null)
                         Gemm.NN(dGxSpan, new ReadOnlySpan<float>(w.Ih, gh * inL), new Span<float>(dst, (int)(bs * inL)), (int)bs, gh, inL, accumulate: d > 0);
                 }
@@ -340,7 +368,12 @@ public static class RecurrentKernels
                     var span = new Span<float>(dst, (int)(bs * dh));
                     Dropout.Backward(span, new ReadOnlySpan<float>(planes.Mask(l - 1), (int)(bs * dh)), span);
                 }
+                else if (dst != null && dst != dx)
+                {
+                    c.ToBatchFirst(dst, dx, inL);
+                }
                 src = dst;
+                srcBatchFirst = false;
             }
         }
     }
@@ -361,12 +394,13 @@ public static class RecurrentKernels
     }
 
     /// <summary>One layer-direction's forward recurrence: at iteration i every example with len &gt; i takes one step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RunDirection<TV, TCell>(in Context c, in Direction dir) where TV : struct where TCell : struct, IRecurrentCell
     {
-        int h = c.H, gh = c.GH, dh = c.DH, seq = c.Seq, batch = c.Batch;
+        int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
         var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
-        bool packed = c.Width != 0 && (c.Packed ?? batch >= RecurrentStep.PackedMinBatch);
+        bool packed = c.Width != 0 && (c.Packed ?? true);
         if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         var rows = (StepRow*)c.Rows;
         for (int i = 0; i < c.MaxLen; i++)
@@ -377,11 +411,12 @@ public static class RecurrentKernels
                 int len = c.Length(b);
                 if (len <= i) continue;
                 int t = dir.Reverse ? len - 1 - i : i, tPrev = dir.Reverse ? t + 1 : t - 1;
-                long at = (long)b * seq + t, atPrev = (long)b * seq + tPrev;
+                long at = c.TM(b, t), atPrev = c.TM(b, tPrev);   // rows of the time-major planes
+                long seqAt = dir.SeqBatchFirst ? c.BF(b, t) : at, seqPrev = dir.SeqBatchFirst ? c.BF(b, tPrev) : atPrev;
                 StepRow* row = rows + n++;
-                row->HPrev = i > 0 ? dir.SeqOut + atPrev * dh : dir.H0 != null ? dir.H0 + (long)b * h : c.Zeros;
+                row->HPrev = i > 0 ? dir.SeqOut + seqPrev * dh : dir.H0 != null ? dir.H0 + (long)b * h : c.Zeros;
                 row->Gates = dir.XProj + at * gh;
-                row->HOut = dir.SeqOut + at * dh;
+                row->HOut = dir.SeqOut + seqAt * dh;
                 if (dir.Train)
                 {
                     row->Aux = dir.Aux + at * h;
@@ -396,8 +431,10 @@ public static class RecurrentKernels
                     row->CPrev = row->COut = dir.CState + (long)b * h;
                 }
             }
-            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp);
-            else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width);
+            // From a zero state the first step's h_{t-1}·W_hhᵀ is zero: skipped (one read of W_hh saved per call).
+            bool recur = i > 0 || dir.H0 != null;
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur, descending: (i & 1) == 1);
+            else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width, recur);
         }
     }
 
@@ -415,9 +452,10 @@ public static class RecurrentKernels
     }
 
     /// <summary>One layer-direction's backward recurrence, in reverse processing order (forward direction: t = len−1 down to 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RunBackDirection<TV, TCell>(in Context c, in BackDirection dir) where TV : struct where TCell : struct, IRecurrentCell
     {
-        int h = c.H, gh = c.GH, dh = c.DH, seq = c.Seq, batch = c.Batch;
+        int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
         float* w = dir.WHh;
         int ldw = h;
@@ -444,90 +482,109 @@ public static class RecurrentKernels
                 int t = dir.Reverse ? i : len - 1 - i;
                 int tNext = dir.Reverse ? t - 1 : t + 1, tPrev = dir.Reverse ? t + 1 : t - 1;
                 bool hasPrev = dir.Reverse ? t + 1 < len : t >= 1;
-                long at = (long)b * seq + t;
+                long at = c.TM(b, t);
                 BackRow* row = rows + n++;
-                row->DGNext = i > 0 ? dir.DGh + ((long)b * seq + tNext) * gh : c.Zeros;
-                row->DHOut = dir.DSeq + at * dh;
+                row->DGNext = i > 0 ? dir.DGh + c.TM(b, tNext) * gh : c.Zeros;
+                row->DHOut = dir.DSeq + (dir.DSeqBatchFirst ? c.BF(b, t) : at) * dh;
                 row->Gates = dir.Gates + at * gh;
                 row->Aux = dir.Aux + at * h;
-                long atPrev = (long)b * seq + tPrev;
+                long atPrev = c.TM(b, tPrev);
                 row->Prev = !hasPrev ? c.Zeros : lstm ? dir.Cell + atPrev * h : dir.Seq + atPrev * dh;
                 row->Carry = dir.Carry + (long)b * h;
                 row->DGx = dir.DGx + at * gh;
                 row->DGh = dir.DGh + at * gh;
             }
-            if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp);
+            if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp, descending: (i & 1) == 1);
             else RecurrentStep.BackwardScalar<TCell>(rows, n, dir.WHh, h, recur: i > 0, c.Rec, c.Rec + (long)batch * h);
         }
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
 
-    /// <summary>P [rows, gh] = X [rows, inL]·W_ihᵀ (one GEMM for every step of the batch).</summary>
-    private static unsafe void Project(float* x, float* wIh, float* p, long rows, int inL, int gh)
-        => Gemm.NT(new ReadOnlySpan<float>(x, (int)(rows * inL)), new ReadOnlySpan<float>(wIh, gh * inL), new Span<float>(p, (int)(rows * gh)),
-            (int)rows, inL, gh);
+    /// <summary>
+    /// P [rows, gh] = X [rows, inL]·W_ihᵀ (one GEMM for every step of the batch). Always the packed GEMM when vectors are
+    /// accelerated: with a short reduction (the input width) the dot path, which Gemm picks for few rows, spends more on
+    /// horizontal sums than on products (measured 2.5× slower at 50 × 32 · 32 × 512).
+    /// </summary>
+    private static unsafe void Project(float* x, float* wIh, float* p, long rows, int inL, int gh, int width)
+        => Gemm.Multiply(new ReadOnlySpan<float>(x, (int)(rows * inL)), new ReadOnlySpan<float>(wIh, gh * inL), new Span<float>(p, (int)(rows * gh)),
+            (int)rows, inL, gh, transA: false, transB: true, accumulate: false, width == 0 ? Gemm.Path.Direct : Gemm.Path.Packed);
 
-    /// <summary>Writes 0 to the padded steps (t ≥ len) of a [batch, seq, width] buffer.</summary>
-    private static unsafe void ZeroPadded(in Context c, float* buffer, int width)
+    /// <summary>Writes 0 to the padded steps (t ≥ len) of a [batch, seq, width] or time-major [seq, batch, width] buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ZeroPadded(in Context c, float* buffer, int width, bool batchFirst)
     {
         if (!c.Padded) return;
         for (int b = 0; b < c.Batch; b++)
         {
             int len = c.Length(b);
-            if (len < c.Seq) new Span<float>(buffer + ((long)b * c.Seq + len) * width, (c.Seq - len) * width).Clear();
+            if (batchFirst)
+            {
+                if (len < c.Seq) new Span<float>(buffer + c.BF(b, len) * width, (c.Seq - len) * width).Clear();
+            }
+            else
+            {
+                for (int t = len; t < c.Seq; t++) new Span<float>(buffer + c.TM(b, t) * width, width).Clear();
+            }
         }
     }
 
     /// <summary>state[b, :] = the direction's h after its last real step (forward: t = len−1; reverse: t = 0).</summary>
-    private static unsafe void GatherLast(in Context c, float* seqOut, int dh, bool reverse, float* state, int h)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GatherLast(in Context c, float* seqOut, int dh, bool batchFirst, bool reverse, float* state)
     {
         for (int b = 0; b < c.Batch; b++)
         {
             int t = reverse ? 0 : c.Length(b) - 1;
-            new ReadOnlySpan<float>(seqOut + ((long)b * c.Seq + t) * dh, h).CopyTo(new Span<float>(state + (long)b * h, h));
+            long row = batchFirst ? c.BF(b, t) : c.TM(b, t);
+            new ReadOnlySpan<float>(seqOut + row * dh, c.H).CopyTo(new Span<float>(state + (long)b * c.H, c.H));
         }
     }
 
-    /// <summary>output [batch, DH] = forward features at t = len−1, reverse features at t = 0.</summary>
+    /// <summary>output [batch, DH] = forward features at t = len−1, reverse features at t = 0, from a time-major sequence.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GatherOutput(in Context c, float* seqOut, float* output)
     {
         int h = c.H, dh = c.DH;
         for (int b = 0; b < c.Batch; b++)
         {
-            long row = (long)b * c.Seq;
-            new ReadOnlySpan<float>(seqOut + (row + c.Length(b) - 1) * dh, h).CopyTo(new Span<float>(output + (long)b * dh, h));
-            if (dh > h) new ReadOnlySpan<float>(seqOut + row * dh + h, h).CopyTo(new Span<float>(output + (long)b * dh + h, h));
+            new ReadOnlySpan<float>(seqOut + c.TM(b, c.Length(b) - 1) * dh, h).CopyTo(new Span<float>(output + (long)b * dh, h));
+            if (dh > h) new ReadOnlySpan<float>(seqOut + c.TM(b, 0) * dh + h, h).CopyTo(new Span<float>(output + (long)b * dh + h, h));
         }
     }
 
-    /// <summary>hPrev [batch·seq, H]: the h each real step started from (0 at a direction's first step and at padded rows).</summary>
-    private static unsafe void BuildPrevious(in Context c, float* seqOut, int dh, bool reverse, float* hPrev)
+    /// <summary>
+    /// dst [seq·batch, xw + H], time-major: per row the layer input x (xw = 0: none) and the h that step started from
+    /// (0 at a direction's first step and at padded rows), aligned with the rows of the gate gradients.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BuildPrevious(in Context c, float* x, int xw, float* seqOut, int dh, bool reverse, float* dst)
     {
-        int h = c.H, seq = c.Seq;
-        for (int b = 0; b < c.Batch; b++)
-        {
-            int len = c.Length(b);
-            for (int t = 0; t < seq; t++)
+        int h = c.H, wide = xw + h;
+        for (int t = 0; t < c.Seq; t++)
+            for (int b = 0; b < c.Batch; b++)
             {
-                var dst = new Span<float>(hPrev + ((long)b * seq + t) * h, h);
-                int tPrev = reverse ? t + 1 : t - 1;
-                if (t < len && tPrev >= 0 && tPrev < len)
-                    new ReadOnlySpan<float>(seqOut + ((long)b * seq + tPrev) * dh, h).CopyTo(dst);
-                else dst.Clear();
+                long r = c.TM(b, t);
+                if (xw > 0) new ReadOnlySpan<float>(x + r * xw, xw).CopyTo(new Span<float>(dst + r * wide, xw));
+                var hp = new Span<float>(dst + r * wide + xw, h);
+                int len = c.Length(b), tPrev = reverse ? t + 1 : t - 1;
+                if (t < len && tPrev >= 0 && tPrev < len) new ReadOnlySpan<float>(seqOut + c.TM(b, tPrev) * dh, h).CopyTo(hp);
+                else hp.Clear();
             }
-        }
     }
 
-    /// <summary>sums[j] += Σ_r m[r, j] (rows in order, so the result does not depend on alignment).</summary>
+    /// <summary>sums[j] = Σ_r m[r, j] (rows in order, so the result does not depend on alignment).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ColumnSums(float* m, long rows, int cols, float* sums)
     {
+        new Span<float>(sums, cols).Clear();
         for (long r = 0; r < rows; r++)
             RowOps.AddTo(ref m[r * cols], ref sums[0], (nuint)cols);
     }
 
     // ------------------------------------------------------------------------------------------------ validation
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CheckCommon(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, ReadOnlySpan<float> output,
         ReadOnlySpan<int> lengths, ReadOnlySpan<float> workspace, int batch, int seq, string outputName = "output")
     {
@@ -608,6 +665,7 @@ public static class RecurrentKernels
         public readonly float* Bias;             // [GH + H] summed biases, then GRU's b_hn
         public readonly float* Rec;              // packed W_hh, padded W_hh copy, or dot-path scratch
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public Context(in RecurrentGeometry g, int batch, int seq, int* lengths, float* ws, in RecurrentWorkspace layout, Tuning tuning)
         {
             H = g.Hidden;
@@ -640,7 +698,43 @@ public static class RecurrentKernels
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Length(int b) => Lengths == null ? Seq : Lengths[b];
 
+        /// <summary>Row of (b, t) in a time-major [seq, batch, ·] plane.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public long TM(int b, int t) => (long)t * Batch + b;
+
+        /// <summary>Row of (b, t) in a batch-first [batch, seq, ·] tensor.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public long BF(int b, int t) => (long)b * Seq + t;
+
+        /// <summary>
+        /// The caller's batch-first input as a time-major [seq·batch, width] matrix: itself at batch 1 (the layouts coincide),
+        /// else transposed into <paramref name="scratch"/>; <paramref name="zeroPadded"/> also zeroes padded rows (a copy then).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public float* TimeMajorInput(float* x, int width, float* scratch, bool zeroPadded)
+        {
+            if (Batch == 1 && !(zeroPadded && Padded)) return x;
+            for (int t = 0; t < Seq; t++)
+                for (int b = 0; b < Batch; b++)
+                {
+                    var dst = new Span<float>(scratch + TM(b, t) * width, width);
+                    if (zeroPadded && t >= Length(b)) dst.Clear();
+                    else new ReadOnlySpan<float>(x + BF(b, t) * width, width).CopyTo(dst);
+                }
+            return scratch;
+        }
+
+        /// <summary>dst [batch, seq, width] = src [seq, batch, width] transposed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void ToBatchFirst(float* src, float* dst, int width)
+        {
+            for (int b = 0; b < Batch; b++)
+                for (int t = 0; t < Seq; t++)
+                    new ReadOnlySpan<float>(src + TM(b, t) * width, width).CopyTo(new Span<float>(dst + BF(b, t) * width, width));
+        }
+
         /// <summary>Bias = b_ih + b_hh (GRU's n gate: b_in only), then b_hn for GRU.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void LoadBias(RecurrentCell cell, in Weights w)
         {
             int sumCount = cell == RecurrentCell.Lstm ? GH : 2 * H;
@@ -670,35 +764,39 @@ public static class RecurrentKernels
     }
 
     /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
-    private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, float* h0, float* cState, float* cell, float* aux, bool reverse, bool train)
+    private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, bool seqBatchFirst, float* h0, float* cState, float* cell, float* aux,
+        bool reverse, bool train)
     {
         public readonly float* WHh = wHh;        // [GH, H]
-        public readonly float* XProj = xProj;    // [batch·seq, GH] projection; training: becomes the gates
-        public readonly float* SeqOut = seqOut;  // [batch·seq, DH] at column d·H
+        public readonly float* XProj = xProj;    // [seq·batch, GH] projection; training: becomes the gates
+        public readonly float* SeqOut = seqOut;  // [seq·batch, DH] at column d·H (or the caller's [batch, seq, DH] output)
+        public readonly bool SeqBatchFirst = seqBatchFirst;
         public readonly float* H0 = h0;          // [batch, H] or null (zeros)
         public readonly float* CState = cState;  // inference LSTM [batch, H]
-        public readonly float* Cell = cell;      // training LSTM [batch·seq, H] c_t
-        public readonly float* Aux = aux;        // training [batch·seq, H]: LSTM tanh(c_t), GRU W_hn h + b_hn
+        public readonly float* Cell = cell;      // training LSTM [seq·batch, H] c_t
+        public readonly float* Aux = aux;        // training [seq·batch, H]: LSTM tanh(c_t), GRU W_hn h + b_hn
         public readonly bool Reverse = reverse, Train = train;
     }
 
     /// <summary>One layer-direction of the backward pass (DSeq and Seq offset to this direction's columns).</summary>
-    private readonly unsafe struct BackDirection(float* wHh, float* dSeq, float* gates, float* aux, float* cell, float* seq, float* carry,
-        float* dGx, float* dGh, bool reverse)
+    private readonly unsafe struct BackDirection(float* wHh, float* dSeq, bool dSeqBatchFirst, float* gates, float* aux, float* cell, float* seq,
+        float* carry, float* dGx, float* dGh, bool reverse)
     {
         public readonly float* WHh = wHh;       // [GH, H]
-        public readonly float* DSeq = dSeq;     // [batch·seq, DH] gradient of this layer's output
-        public readonly float* Gates = gates;   // [batch·seq, GH]
-        public readonly float* Aux = aux;       // [batch·seq, H]
-        public readonly float* Cell = cell;     // [batch·seq, H] LSTM c_t (null for GRU)
-        public readonly float* Seq = seq;       // [batch·seq, DH] this layer's output (GRU reads h_{t-1} from it)
+        public readonly float* DSeq = dSeq;     // [seq·batch, DH] gradient of this layer's output (or the caller's batch-first dOutput)
+        public readonly bool DSeqBatchFirst = dSeqBatchFirst;
+        public readonly float* Gates = gates;   // [seq·batch, GH]
+        public readonly float* Aux = aux;       // [seq·batch, H]
+        public readonly float* Cell = cell;     // [seq·batch, H] LSTM c_t (null for GRU)
+        public readonly float* Seq = seq;       // [seq·batch, DH] this layer's output (GRU reads h_{t-1} from it)
         public readonly float* Carry = carry;   // [batch, H]
-        public readonly float* DGx = dGx, DGh = dGh;   // [batch·seq, GH]
+        public readonly float* DGx = dGx, DGh = dGh;   // [seq·batch, GH]
         public readonly bool Reverse = reverse;
     }
 
     /// <summary>The kept buffer's planes, layer after layer: per direction gates [GH] and LSTM c, tanh c / GRU hn [H each],
-    /// then the layer output [DH], then (below the top) the dropout mask and the dropped output [DH each]; each plane is [batch·seq, width].</summary>
+    /// then the layer output [DH], then (below the top) the dropout mask and the dropped output [DH each]; each plane is time-major
+    /// [seq, batch, width].</summary>
     private readonly unsafe struct KeptPlanes
     {
         private readonly float* _kept;
@@ -720,6 +818,7 @@ public static class RecurrentKernels
 
         private int PerDirection => _gh + (_lstm ? 2 : 1) * _h;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private float* Layer(int l)
         {
             long offset = 0;
@@ -742,10 +841,10 @@ internal readonly struct RecurrentWorkspace
 {
     // Shared by every entry point.
     public readonly long Zeros, Tmp, Rows, Bias, Rec;
-    // Forward (inference).
-    public readonly long XProj, SeqA, SeqB, CState;
+    // Forward (inference and training).
+    public readonly long XT, XProj, SeqA, SeqB, CState;
     // Backward.
-    public readonly long DGx, DGh, HPrev, DSeqA, DSeqB, Carry, XCopy;
+    public readonly long DGx, DGh, HPrev, DW, Sums, DSeqA, DSeqB, Carry, XCopy, DXT;
     public readonly long Total;
 
     public unsafe RecurrentWorkspace(in RecurrentGeometry g, int batch, int seq)
@@ -761,20 +860,27 @@ internal readonly struct RecurrentWorkspace
         Rec = Take(ref offset, Math.Max(RecurrentStep.PackedLength(g.Hidden, g.GateCount), batch * (gh + gh)));
         long phase = offset;
 
+        // Forward and training forward.
+        XT = Take(ref offset, bs * g.InputSize);
         XProj = Take(ref offset, bs * gh);
         SeqA = Take(ref offset, bs * dh);
         SeqB = Take(ref offset, bs * dh);
         CState = Take(ref offset, batch * h);
         long forwardEnd = offset;
 
+        // Backward.
+        long widest = Math.Max(g.InputSize, dh) + h;   // LSTM's [x | h_prev] rows
         offset = phase;
         DGx = Take(ref offset, bs * gh);
         DGh = Take(ref offset, g.Cell == RecurrentCell.Gru ? bs * gh : 0);
-        HPrev = Take(ref offset, bs * h);
+        HPrev = Take(ref offset, bs * (g.Cell == RecurrentCell.Lstm ? widest : h));
+        DW = Take(ref offset, g.Cell == RecurrentCell.Lstm ? gh * widest : 0);
+        Sums = Take(ref offset, gh);
         DSeqA = Take(ref offset, bs * dh);
         DSeqB = Take(ref offset, bs * dh);
         Carry = Take(ref offset, batch * h);
         XCopy = Take(ref offset, bs * g.InputSize);
+        DXT = Take(ref offset, bs * g.InputSize);
         Total = Math.Max(forwardEnd, offset);
     }
 

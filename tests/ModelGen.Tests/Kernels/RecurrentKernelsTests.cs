@@ -300,14 +300,22 @@ public class RecurrentKernelsTests
                 RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq);
             }
             Step();
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            RecurrentKernels.Forward(g, x, p, y, lengths, ws, batch, seq, state, state);
-            long a1 = GC.GetAllocatedBytesForCurrentThread();
-            RecurrentKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, rng);
-            long a2 = GC.GetAllocatedBytesForCurrentThread();
-            RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq);
-            long a3 = GC.GetAllocatedBytesForCurrentThread();
-            Assert.Equal("0 0 0", $"{a1 - before} {a2 - a1} {a3 - a2}");
+            // The least over a few calls, as the other steady-state tests do: a one-off tier-up or on-stack replacement in
+            // the runtime (another test class running in parallel changes when they happen) must not count; an allocation
+            // that every call makes still does.
+            long forward = long.MaxValue, train = long.MaxValue, backward = long.MaxValue;
+            for (int rep = 0; rep < 3; rep++)
+            {
+                long t0 = GC.GetAllocatedBytesForCurrentThread();
+                RecurrentKernels.Forward(g, x, p, y, lengths, ws, batch, seq, state, state);
+                long t1 = GC.GetAllocatedBytesForCurrentThread();
+                RecurrentKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, rng);
+                long t2 = GC.GetAllocatedBytesForCurrentThread();
+                RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq);
+                long t3 = GC.GetAllocatedBytesForCurrentThread();
+                (forward, train, backward) = (Math.Min(forward, t1 - t0), Math.Min(train, t2 - t1), Math.Min(backward, t3 - t2));
+            }
+            Assert.Equal("Forward 0, TrainForward 0, Backward 0", $"Forward {forward}, TrainForward {train}, Backward {backward}");
         }
     }
 

@@ -100,16 +100,23 @@ internal static class RecurrentReference
         return new Result(output, final);
     }
 
-    /// <summary>The dropout masks TrainForward draws: per layer below the top, one NextFloat per element of [batch, seq, D·H] in order.</summary>
+    /// <summary>
+    /// The dropout masks TrainForward draws: per layer below the top, one NextFloat per element in time-major
+    /// [seq, batch, D·H] order; returned in the batch-first [batch, seq, D·H] layout the reference uses.
+    /// </summary>
     public static double[][] Masks(RecurrentGeometry g, int batch, int seq, float p, ulong seed)
     {
         var rng = new Rng(seed);
         var masks = new double[g.Layers - 1][];
         float scale = 1f / (1f - p);
+        int f = g.OutputFeatures;
         for (int l = 0; l < g.Layers - 1; l++)
         {
-            masks[l] = new double[batch * seq * g.OutputFeatures];
-            for (int i = 0; i < masks[l].Length; i++) masks[l][i] = p == 0f ? 1.0 : rng.NextFloat() >= p ? scale : 0.0;
+            masks[l] = new double[batch * seq * f];
+            for (int t = 0; t < seq; t++)
+                for (int b = 0; b < batch; b++)
+                    for (int i = 0; i < f; i++)
+                        masks[l][(b * seq + t) * f + i] = p == 0f ? 1.0 : rng.NextFloat() >= p ? scale : 0.0;
         }
         return masks;
     }
