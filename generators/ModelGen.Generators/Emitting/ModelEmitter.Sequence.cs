@@ -1,6 +1,7 @@
 // What a sequence model adds to the emitted code: the (input, output, batch, seq, lengths) signatures, the guard
-// that checks them and sizes every arena for rows = batch × T, and the per-call training state backward reads
-// (T, the real lengths, each recurrent layer's kept gates and the shared recurrent workspace). Every tensor keeps
+// that checks them and sizes every arena for rows = batch × T, the per-call training state backward reads (T, the
+// real lengths, what each composite layer — a recurrent or Transformer stack — keeps, and their shared workspace), the
+// stateful recurrent overload and incremental decoding over a key/value cache. Every tensor keeps
 // its per-position length; a sequence tensor has `rows` rows and a tensor without T (after pooling over time or a
 // final recurrent state) has `batch`.
 using System.Linq;
@@ -32,8 +33,17 @@ internal static partial class ModelEmitter
     private static string StateSlice(ModelPlan plan, GraphNode node)
     {
         if (!HasRecurrentState(plan)) return "";
-        int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Where(n => n.Layer is RecurrentSpec).Sum(StateLength);
-        return $"state.IsEmpty ? default : state.Slice({(offset == 0 ? "0" : $"batch * {Int(offset)}")}, batch * {Int(StateLength(node))})";
+        return $"state.IsEmpty ? default : {CallerSlice(plan, node, "state", n => n.Layer is RecurrentSpec, StateLength)}";
+    }
+
+    /// <summary>
+    /// <paramref name="node"/>'s part of a caller-held span laid out per example as the parts of every node <paramref name="owns"/>
+    /// selects, in graph order, each <paramref name="length"/> floats per example (state or cache spans).
+    /// </summary>
+    private static string CallerSlice(ModelPlan plan, GraphNode node, string span, System.Func<GraphNode, bool> owns, System.Func<GraphNode, int> length)
+    {
+        int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Where(owns).Sum(length);
+        return $"{span}.Slice({(offset == 0 ? "0" : $"batch * {Int(offset)}")}, batch * {Int(length(node))})";
     }
 
     /// <summary>The public stateful overload: checks the state span and runs the shared body.</summary>
@@ -75,7 +85,7 @@ internal static partial class ModelEmitter
     private static void EmitSequenceGuard(SourceWriter w, ModelPlan plan) =>
         w.Line($"int rows = {Guards}.CheckSequence({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, seq, lengths, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, MaxLength, MaxPositions);");
 
-    /// <summary>Remembers what Backward needs of this training call and grows the recurrent buffers (then they stay).</summary>
+    /// <summary>Remembers what Backward needs of this training call and grows the composite layers' buffers (then they stay).</summary>
     private static void EmitSequenceTrainingState(SourceWriter w, ModelPlan plan)
     {
         w.Line("_trainingSeq = seq;");
@@ -84,16 +94,16 @@ internal static partial class ModelEmitter
         w.Line("if (_trainingLengths.Length < batch) _trainingLengths = new int[batch];");
         w.Line("lengths.CopyTo(_trainingLengths);");
         w.Close();
-        var recurrent = plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)).ToList();
-        if (recurrent.Count == 0) return;
+        var composites = plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)).ToList();
+        if (composites.Count == 0) return;
         string model = String(plan.Spec.ClassName);
-        foreach (var node in recurrent)
+        foreach (var node in composites)
         {
             string kept = $"(long)rows * {GeometryField(node.Name)}.TrainingStepLength";
-            w.Line($"if (_{Camel(node.Name)}Kept.Length < {kept}) _{Camel(node.Name)}Kept = new float[{Guards}.ArenaLength({model}, {kept})];");
+            w.Line($"if ({KeptField(node)}.Length < {kept}) {KeptField(node)} = new float[{Guards}.ArenaLength({model}, {kept})];");
         }
-        string work = string.Join(", ", recurrent.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)"));
-        w.Line($"long workspace = {(recurrent.Count == 1 ? work : $"global::System.Math.Max({work})")};");
+        string work = string.Join(", ", composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)"));
+        w.Line($"long workspace = {(composites.Count == 1 ? work : $"global::System.Math.Max({work})")};");
         w.Line($"if (_workspace.Length < workspace) _workspace = new float[{Guards}.ArenaLength({model}, workspace)];");
     }
 
@@ -131,11 +141,8 @@ internal static partial class ModelEmitter
     private static int CacheLength(ModelPlan plan, GraphNode node) => 2 * ((TransformerSpec)node.Layer).Layers * plan.Spec.MaxLength * node.Output[1];
 
     /// <summary>A stack's part of the caller's cache span.</summary>
-    private static string CacheSlice(ModelPlan plan, GraphNode node)
-    {
-        int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Where(n => n.Layer is TransformerSpec).Sum(n => CacheLength(plan, n));
-        return $"cache.Slice({(offset == 0 ? "0" : $"batch * {Int(offset)}")}, batch * {Int(CacheLength(plan, node))})";
-    }
+    private static string CacheSlice(ModelPlan plan, GraphNode node) =>
+        CallerSlice(plan, node, "cache", n => n.Layer is TransformerSpec, n => CacheLength(plan, n));
 
     /// <summary>The incremental decoding entry point: one position per call, attention over the cached keys and values.</summary>
     private static void EmitForwardStep(SourceWriter w, ModelPlan plan)
