@@ -60,28 +60,29 @@ public static class BitsPerCharacter
             int batch = Math.Min(rows, fullWindows - first);
             // Windows first .. first + batch - 1 are contiguous in the text, so their inputs are one copy.
             text.Slice(first * context, batch * context).CopyTo(inputs);
-            nats += Score(model, inputs.AsSpan(0, batch * context), text.Slice(first * context + 1, batch * context),
-                          logits.AsSpan(0, batch * context * vocabularySize), batch, context, vocabularySize);
+            Score(model, inputs.AsSpan(0, batch * context), text.Slice(first * context + 1, batch * context),
+                  logits.AsSpan(0, batch * context * vocabularySize), batch, context, vocabularySize, ref nats);
         }
         if (lastLength > 0)
         {
             int start = fullWindows * context;
             text.Slice(start, lastLength).CopyTo(inputs);
-            nats += Score(model, inputs.AsSpan(0, lastLength), text.Slice(start + 1, lastLength),
-                          logits.AsSpan(0, lastLength * vocabularySize), 1, lastLength, vocabularySize);
+            Score(model, inputs.AsSpan(0, lastLength), text.Slice(start + 1, lastLength),
+                  logits.AsSpan(0, lastLength * vocabularySize), 1, lastLength, vocabularySize, ref nats);
         }
         return new BpcResult(nats / Math.Log(2), predictions);
     }
 
-    /// <summary>Runs <paramref name="batch"/> windows of <paramref name="seq"/> positions and returns Σ −ln p(target).</summary>
-    private static double Score(ISequenceModel<int> model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets,
-                                Span<float> logits, int batch, int seq, int vocabularySize)
+    /// <summary>
+    /// Runs <paramref name="batch"/> windows of <paramref name="seq"/> positions and adds −ln p(target) of each position to
+    /// <paramref name="nats"/> in text order, so the total does not depend on how windows are batched.
+    /// </summary>
+    private static void Score(ISequenceModel<int> model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets,
+                              Span<float> logits, int batch, int seq, int vocabularySize, ref double nats)
     {
         model.Forward(inputs, logits, batch, seq);
-        double nats = 0;
         for (int r = 0; r < targets.Length; r++)
             nats -= LogSoftmaxAt(logits.Slice(r * vocabularySize, vocabularySize), targets[r]);
-        return nats;
     }
 
     /// <summary>log softmax(<paramref name="logits"/>)[<paramref name="target"/>] in double, max-subtracted.</summary>

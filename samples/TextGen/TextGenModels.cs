@@ -31,7 +31,7 @@ public static class TextSizes
 public partial class CharLstm
 {
     [Embedding(TextSizes.Vocabulary, 64)] public partial Layer Emb { get; }
-    [LSTM(256)]                           public partial Layer Lstm { get; }
+    [LSTM(128)]                           public partial Layer Lstm { get; }
     [Dense(TextSizes.Vocabulary)]         public partial Layer Head { get; }
 }
 
