@@ -40,7 +40,7 @@ public class TextGenTrainingTests
     private static int[] RepeatedText(CharVocabulary vocabulary, int characters)
     {
         const string verse = "the cat sat on the mat.\na dog ran to the log.\n";
-        return vocabulary.Encode(string.Concat(Enumerable.Repeat(verse, characters / verse.Length + 1))[..characters]);
+        return vocabulary.Encode(string.Concat(Enumerable.Repeat(verse, characters / verse.Length + 1)).AsSpan(0, characters));
     }
 
     [Fact]
