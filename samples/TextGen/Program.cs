@@ -1,0 +1,116 @@
+// Character-level language model sample: trains a next-character model on the running text of the Brown corpus
+// (the tagger's vendored files, words joined by spaces, one sentence per line; see BrownText.cs), with the issue's
+// recipe (AdamW 1e-3, warm-up 200 steps then cosine to 1e-4, clipping 1.0, 32 random windows of 128 characters),
+// prints progress, saves the weights, generates text from a prompt and scores bits per character on the first
+// 200,000 characters of the test text. The last line is exactly "validation bpc: X.XXX" (scripts read it).
+// The model comes from TextGenModel.For(--model); today that is the LSTM ("lstm"), the Transformer joins it there.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using ModelGen;
+using ModelGen.Serialization;
+using TextGen;
+
+var modelOption = new Option<string>("--model") { Description = "The model: lstm (a one-layer character LSTM)", DefaultValueFactory = _ => TextGenModel.Lstm.Name };
+modelOption.AcceptOnlyFromAmong([.. TextGenModel.All.Select(m => m.Name)]);
+var stepsOption = new Option<int>("--steps") { Description = "Training steps (the schedule spans them)", DefaultValueFactory = _ => CharTrainingRecipe.Steps };
+var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, training windows and sampling", DefaultValueFactory = _ => 1 };
+var batchOption = new Option<int>("--batch-size") { Description = "Windows of 128 characters per step", DefaultValueFactory = _ => CharTrainingRecipe.BatchSize };
+var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default textgen-<model>.safetensors)" };
+var promptOption = new Option<string>("--prompt") { Description = "Text the sample starts from", DefaultValueFactory = _ => "The " };
+var temperatureOption = new Option<float>("--temperature") { Description = "Sampling temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
+var topKOption = new Option<int>("--top-k") { Description = "Sample among the k most likely characters only (0 = all)", DefaultValueFactory = _ => 0 };
+var lengthOption = new Option<int>("--length") { Description = "Characters to generate after the prompt", DefaultValueFactory = _ => 400 };
+var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
+
+var root = new RootCommand("Train a character-level language model on the Brown corpus, generate text and report validation bits per character.")
+{
+    modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption,
+};
+root.SetAction(parse =>
+{
+    int steps = parse.GetValue(stepsOption), batchSize = parse.GetValue(batchOption), topK = parse.GetValue(topKOption), length = parse.GetValue(lengthOption);
+    float temperature = parse.GetValue(temperatureOption);
+    string prompt = parse.GetValue(promptOption)!;
+    if (steps <= 0 || batchSize <= 0 || length < 0 || topK < 0 || !(temperature >= 0) || float.IsPositiveInfinity(temperature) || prompt.Length == 0)
+    {
+        Console.Error.WriteLine("--steps and --batch-size must be positive, --length and --top-k >= 0, --temperature finite and >= 0, --prompt non-empty.");
+        return 2;
+    }
+    try
+    {
+        var recipe = TextGenModel.For(parse.GetValue(modelOption)!);
+        string outPath = parse.GetValue(outOption) ?? $"textgen-{recipe.Name}.safetensors";
+        return Run(recipe, steps, parse.GetValue(seedOption), batchSize, outPath, prompt, temperature, topK, length, parse.GetValue(dataOption)!);
+    }
+    catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 1;
+    }
+});
+return root.Parse(args).Invoke();
+
+static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string outPath, string prompt, float temperature, int topK, int length, string dataDir)
+{
+    var clock = Stopwatch.StartNew();
+    var text = BrownText.Load(dataDir);
+    var vocabulary = CharVocabulary.FromText(text.Train);
+    if (vocabulary.Count != TextSizes.Vocabulary)
+        throw new InvalidDataException($"{dataDir}: the training text has {vocabulary.Count - 1} distinct characters, but the models are declared for {TextSizes.Vocabulary - 1} (+ {CharVocabulary.UnkToken}); see tools/brown.");
+    int[] train = vocabulary.Encode(text.Train), test = vocabulary.Encode(text.Test);
+    int unknown = test.Count(id => id == CharVocabulary.UnkId);
+    Console.WriteLine(Invariant($"Brown text: {train.Length:N0} training characters, {test.Length:N0} test characters ({unknown} not in training), vocabulary {vocabulary.Count} = {CharVocabulary.UnkToken} + {vocabulary.Count - 1} characters ({clock.Elapsed.TotalSeconds:F1} s)"));
+
+    var model = recipe.Create(seed);
+    Console.Write(recipe.Summary);
+    var trainer = new LanguageModelTrainer(model, train, TextSizes.Vocabulary, batchSize, recipe.Context, steps, Rng.Derive((ulong)seed, 1).NextUInt64());
+    int every = Math.Max(1, steps / 20);
+    var trainClock = Stopwatch.StartNew();
+    var intervalClock = Stopwatch.StartNew();
+    double lossSum = 0;
+    for (int step = 0; step < steps; step++)
+    {
+        float loss = trainer.Step();
+        if (!float.IsFinite(loss))
+        {
+            Console.Error.WriteLine(Invariant($"step {step + 1}: the loss is {loss}; training diverged."));
+            return 1;
+        }
+        lossSum += loss;
+        int done = step + 1;
+        if (done % every == 0 || done == steps)
+        {
+            int interval = done % every == 0 ? every : done % every;
+            double seconds = intervalClock.Elapsed.TotalSeconds;
+            double mean = lossSum / interval;
+            Console.WriteLine(Invariant($"step {done,5}/{steps}: loss {mean:F4} ({mean / Math.Log(2):F3} bits/char), lr {trainer.LearningRate:0.00e0}, grad norm {trainer.GradientNorm:F2}, {interval * (double)trainer.CharactersPerStep / seconds:N0} characters/s, {trainClock.Elapsed.TotalSeconds:F0} s"));
+            lossSum = 0;
+            intervalClock.Restart();
+        }
+    }
+    double trainSeconds = trainClock.Elapsed.TotalSeconds;
+
+    model.Save(outPath);
+    Console.WriteLine(Invariant($"Trained {steps} steps in {trainSeconds:F1} s ({(double)steps * trainer.CharactersPerStep / trainSeconds:N0} characters/s); saved {outPath} ({new FileInfo(outPath).Length / 1e6:F2} MB)"));
+
+    var sampler = new TokenSampler(recipe.Sampling(model), TextSizes.Vocabulary);
+    var sequence = new int[prompt.Length + length];
+    vocabulary.Encode(prompt, sequence.AsSpan(0, prompt.Length));
+    if (sequence.AsSpan(0, prompt.Length).Contains(CharVocabulary.UnkId))
+        Console.WriteLine($"(the prompt has characters the training text lacks; they read as {CharVocabulary.UnkToken})");
+    var sampleClock = Stopwatch.StartNew();
+    sampler.Generate(sequence, prompt.Length, temperature, topK, Rng.Derive((ulong)seed, 2));
+    double sampleSeconds = sampleClock.Elapsed.TotalSeconds;
+    Console.WriteLine(Invariant($"--- sample: temperature {temperature}, top-k {(topK == 0 ? "off" : topK.ToString(CultureInfo.InvariantCulture))}, seed {seed}, {length / sampleSeconds:N0} characters/s ---"));
+    Console.WriteLine(prompt + vocabulary.Decode(sequence.AsSpan(prompt.Length)));
+    Console.WriteLine("---");
+
+    var evalClock = Stopwatch.StartNew();
+    var score = BitsPerCharacter.Evaluate(model, test.AsSpan(0, Math.Min(test.Length, BitsPerCharacter.ValidationCharacters)), recipe.Context, TextSizes.Vocabulary);
+    Console.WriteLine(Invariant($"Validation: {score.Characters:N0} characters of the test text in windows of {recipe.Context}: {score.Nats:F4} nats/char ({evalClock.Elapsed.TotalSeconds:F1} s); whole run {clock.Elapsed.TotalSeconds:F0} s"));
+    Console.WriteLine(Invariant($"validation bpc: {score.Bpc:F3}"));
+    return 0;
+}
+
+static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

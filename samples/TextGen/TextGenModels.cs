@@ -1,0 +1,65 @@
+// The character-level language models the sample can train, behind one factory (TextGenModel.For) so the training
+// loop, the evaluation and the sampler only ever see an ISequenceTrainable<int> and a NextTokenLogits.
+//   lstm   CharLstm: embedding, one LSTM layer, a linear head per position. A real char-level LSTM language model
+//          built from layers that exist today; samples incrementally through its recurrent state.
+//
+// NOT YET HERE: the issue's model, a causal character Transformer, needs [PositionEmbedding] and
+// [TransformerEncoder], which are being added to the generator. When they land, declare it below as
+//     [Model(Dim.Seq, InputType = typeof(int), MaxLength = TextSizes.Context)]
+//     public partial class CharGpt { [Embedding(TextSizes.Vocabulary, 128)] Tok; [PositionEmbedding(TextSizes.Context)] Pos;
+//                                    [TransformerEncoder(..., Causal = true)] Blocks; [LayerNorm] LnF; [Dense(TextSizes.Vocabulary)] Head; }
+// add  TextGenModel Gpt = new("gpt", seed => new CharGpt(seed), TextSizes.Context, CharGpt.Summary(),
+//                             model => new SequenceModelLogits(model, TextSizes.Vocabulary, TextSizes.Context).Logits)
+// to All, and "gpt" becomes a --model value (replace the full re-run with IncrementalLogits over its KV cache when
+// that exists). Nothing else in the sample changes.
+using ModelGen;
+
+namespace TextGen;
+
+/// <summary>Sizes shared by the models, the data and the evaluation.</summary>
+public static class TextSizes
+{
+    /// <summary>Character ids: the Brown training text's 83 characters plus &lt;unk&gt; (checked against the data at start-up).</summary>
+    public const int Vocabulary = CharVocabulary.BrownSize;
+
+    /// <summary>T: the training window and the evaluation window (the Transformer's <c>MaxLength</c>).</summary>
+    public const int Context = 128;
+}
+
+/// <summary>Character ids [T] → next-character logits [T, 84]: a one-layer LSTM language model (char-rnn).</summary>
+[Model(Dim.Seq, InputType = typeof(int))]
+public partial class CharLstm
+{
+    [Embedding(TextSizes.Vocabulary, 64)] public partial Layer Emb { get; }
+    [LSTM(128)]                           public partial Layer Lstm { get; }
+    [Dense(TextSizes.Vocabulary)]         public partial Layer Head { get; }
+}
+
+/// <summary>A model the sample can train: how to create it and how to sample from it.</summary>
+/// <param name="Name">As given to <c>--model</c>.</param>
+/// <param name="Create">A freshly initialised model from a seed.</param>
+/// <param name="Context">T: positions per training window and per evaluation window.</param>
+/// <param name="Summary">The model's layer table.</param>
+/// <param name="Sampling">The next-token logits of a model <see cref="Create"/> made, for <see cref="TokenSampler"/>.</param>
+public sealed record TextGenModel(string Name, Func<int, ISequenceTrainable<int>> Create, int Context, string Summary,
+                                  Func<ISequenceTrainable<int>, NextTokenLogits> Sampling)
+{
+    /// <summary>The LSTM language model; it samples by stepping its recurrent state (one LSTM step per character).</summary>
+    public static TextGenModel Lstm { get; } = new("lstm", seed => new CharLstm(seed), TextSizes.Context, CharLstm.Summary(),
+        model => new IncrementalLogits(new RecurrentTokenModel(As<CharLstm>(model).Forward, CharLstm.StateSize, TextSizes.Vocabulary)).Logits);
+
+    /// <summary>Every model, by <see cref="Name"/>.</summary>
+    public static IReadOnlyList<TextGenModel> All { get; } = [Lstm];
+
+    /// <summary>The model named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No model has that name; the message lists the names.</exception>
+    public static TextGenModel For(string name)
+    {
+        foreach (var model in All)
+            if (model.Name == name) return model;
+        throw new ArgumentException($"Unknown model '{name}'; expected one of: {string.Join(", ", All.Select(m => m.Name))}.", nameof(name));
+    }
+
+    private static T As<T>(ISequenceTrainable<int> model) where T : class
+        => model as T ?? throw new ArgumentException($"Expected a {typeof(T).Name}, got {model.GetType().Name}.", nameof(model));
+}
