@@ -41,13 +41,14 @@ public sealed class ModelGenerator : IIncrementalGenerator
         //    sees every spec; a plan that comes out equal to the previous one still stops the pipeline here.
         var allSpecs = specs.Collect().Select(static (all, _) => new EquatableArray<ModelSpec>(all.ToArray()));
         var plans = specs.Combine(allSpecs)
-            .Select(static (pair, _) => Planner.Plan(pair.Left, pair.Right))
+            .Select(static (pair, _) => Planner.PlanOrFail(pair.Left, pair.Right))
             .WithTrackingName(TrackingNames.Plan);
 
-        // 4. Emit C#.
+        // 4. Emit C#. A model this generator cannot handle (a bug) gets throwing stubs naming the failure instead of
+        //    an exception, which would abort generation for every model of the project.
         context.RegisterSourceOutput(plans, static (spc, plan) =>
         {
-            foreach (var file in ModelEmitter.Emit(plan))
+            foreach (var file in ModelEmitter.EmitOrStub(plan))
                 spc.AddSource(file.HintName, file.Source);
         });
     }

@@ -172,4 +172,43 @@ public class ShapeInferenceTests
         Assert.All(Arenas(plan.MaxBatch), length => Assert.InRange(length, 0, ModelPlan.MaxArrayLength));
         Assert.Contains(Arenas(plan.MaxBatch + 1L), length => length > ModelPlan.MaxArrayLength);
     }
+
+    [Theory]
+    [InlineData(new[] { 784 }, int.MaxValue, "Dense 'fc' has a weight of [2147483647, 784]")]
+    [InlineData(new[] { 784 }, 5_000_000, "Dense 'fc' has a weight of [5000000, 784] = 3,920,000,000 floats")]
+    public void Infer_WeightLargerThanAnArray_IsModelTooLarge(int[] input, int units, string message)
+    {
+        var shapes = ShapeInference.Infer(Spec(input, new DenseSpec("fc", units, ActivationKind.None, true, InitKind.Default)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.ModelTooLarge, problem.Id);
+        Assert.StartsWith(message, problem.Message);
+    }
+
+    [Fact]
+    public void Infer_ImageFlattenedIntoAHugeDense_IsModelTooLarge()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { 3, 224, 224 }, new FlattenSpec("flat"), new DenseSpec("fc", 20000, ActivationKind.None, true, InitKind.Default)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.ModelTooLarge, problem.Id);
+        Assert.Equal("fc", problem.Member);
+        Assert.Contains("[20000, 150528] = 3,010,560,000 floats", problem.Message);
+    }
+
+    [Fact]
+    public void Infer_ParametersAddingUpPastAnArray_IsModelTooLarge()
+    {
+        // Each weight fits (1,400,000,000 floats), their sum does not.
+        var shapes = ShapeInference.Infer(Spec(new[] { 40_000 }, new DenseSpec("a", 35_000, ActivationKind.None, false, InitKind.Default),
+            new DenseSpec("b", 40_000, ActivationKind.None, false, InitKind.Default)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.ModelTooLarge, problem.Id);
+        Assert.StartsWith("Dense 'b' brings the model to 2,800,000,000 parameters", problem.Message);
+    }
+
+    [Fact]
+    public void Infer_RecurrentGateRowsPastAnArray_IsModelTooLarge()
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { ModelSpec.Seq, 4 }, new RecurrentSpec("rnn", false, 1_200_000_000, 1, false, true, 0)));
+        Assert.Equal(ProblemIds.ModelTooLarge, Assert.Single(shapes.Problems).Id);
+    }
 }

@@ -55,10 +55,19 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
         // generator's plan step sees every model of the compilation.
         var blocks = new Dictionary<string, ModelSpec>();
         CollectBlocks(type, modelAttribute, blocks, context.CancellationToken);
-        var shapes = ShapeInference.Infer(spec, name => blocks.TryGetValue(name, out var block) ? block : null);
         var locator = new Locator(type, modelSyntax, classSyntax, layerAttribute, context.CancellationToken);
-        foreach (var problem in shapes.Problems) Report(context, locator, problem);
-        foreach (var problem in ArchitectureLints.Analyze(spec, shapes)) Report(context, locator, problem);
+        IEnumerable<ModelProblem> problems;
+        try
+        {
+            var shapes = ShapeInference.Infer(spec, name => blocks.TryGetValue(name, out var block) ? block : null);
+            problems = shapes.Problems.Concat(ArchitectureLints.Analyze(spec, shapes)).ToList();
+        }
+        catch (System.Exception e) when (e is not System.OperationCanceledException)
+        {
+            // The generator turns the same failure into stubs naming MG0098 (Planner.Failed): report what it reports.
+            problems = Planning.Planner.Failed(spec, e).Shapes.Problems;
+        }
+        foreach (var problem in problems) Report(context, locator, problem);
     }
 
     private static void CollectBlocks(INamedTypeSymbol type, INamedTypeSymbol modelAttribute, Dictionary<string, ModelSpec> blocks, CancellationToken cancellationToken)

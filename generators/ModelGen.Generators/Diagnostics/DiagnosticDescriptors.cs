@@ -71,6 +71,10 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor UnboundAttribute = new(
         ProblemIds.UnboundAttribute, "Attribute arguments cannot be read", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.UnboundAttribute + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+    /// <summary>MG0098: "ModelGen could not generate '{class}' ({exception}); this is a ModelGen bug, please report it".</summary>
+    public static readonly DiagnosticDescriptor InternalError = new(
+        ProblemIds.InternalError, "ModelGen failed on this model", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InternalError + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
     /// <summary>MG0099: "ModelGen problem {id}: {message}" (see <see cref="UncataloguedProblemId"/>).</summary>
     public static readonly DiagnosticDescriptor Uncatalogued = new(
         UncataloguedProblemId, "Model problem without a catalogued diagnostic", "{0}", DeclarationCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
@@ -141,6 +145,11 @@ internal static class DiagnosticDescriptors
         ProblemIds.HeadsDoNotDivideWidth, "Attention heads do not divide the width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.HeadsDoNotDivideWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0112: "{kind} '{layer}' has a weight of {shape} = {n} floats, more than one array holds".</summary>
+    public static readonly DiagnosticDescriptor ModelTooLarge = new(
+        ProblemIds.ModelTooLarge, "Model is too large for the runtime", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.ModelTooLarge + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -181,9 +190,9 @@ internal static class DiagnosticDescriptors
     /// <summary>Every descriptor, for <c>SupportedDiagnostics</c>.</summary>
     public static ImmutableArray<DiagnosticDescriptor> All { get; } = ImmutableArray.Create(
         ClassNotPartial, UnsupportedClassForm, LayerMemberNotPartialProperty, LayerMemberWrongType, MultipleLayerAttributes,
-        InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
+        InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
-        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth,
+        MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

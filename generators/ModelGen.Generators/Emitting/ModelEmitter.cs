@@ -32,6 +32,19 @@ internal static partial class ModelEmitter
         "#pragma warning disable CS1591",
     };
 
+    /// <summary><see cref="Emit"/>, or the throwing stubs of a failed plan when emitting throws (a generator bug).</summary>
+    public static IReadOnlyList<GeneratedFile> EmitOrStub(ModelPlan plan)
+    {
+        try
+        {
+            return Emit(plan);
+        }
+        catch (System.Exception e) when (e is not System.OperationCanceledException)
+        {
+            return Emit(Planner.Failed(plan.Spec, e));
+        }
+    }
+
     /// <summary>Emits the files for <paramref name="plan"/>; nothing for a class that is not partial (it cannot be extended).</summary>
     public static IReadOnlyList<GeneratedFile> Emit(ModelPlan plan)
     {

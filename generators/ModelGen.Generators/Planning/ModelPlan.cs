@@ -110,6 +110,31 @@ internal sealed record ModelPlan(
 
 internal static class Planner
 {
+    /// <summary>
+    /// <see cref="Plan"/>, except that an exception (a generator bug) becomes an invalid plan whose problem names it, so
+    /// one model's failure cannot stop generation for the others.
+    /// </summary>
+    public static ModelPlan PlanOrFail(ModelSpec spec, IReadOnlyList<ModelSpec>? models = null)
+    {
+        try
+        {
+            return Plan(spec, models);
+        }
+        catch (System.Exception e) when (e is not System.OperationCanceledException)
+        {
+            return Failed(spec, e);
+        }
+    }
+
+    /// <summary>An invalid plan for <paramref name="spec"/> whose only problem reports the internal failure <paramref name="e"/>.</summary>
+    public static ModelPlan Failed(ModelSpec spec, System.Exception e)
+    {
+        var problem = new ModelProblem(ProblemIds.InternalError, "",
+            $"ModelGen could not generate '{spec.ClassName}' ({e.GetType().Name}: {e.Message}); this is a ModelGen bug, please report it");
+        var shapes = new ModelShapes(EquatableArray<LayerShape>.Empty, EquatableArray<GraphNode>.Empty, new[] { problem }.ToEquatableArray());
+        return new ModelPlan(spec, shapes, EquatableArray<InferenceStep>.Empty, false, 0, 0, EquatableArray<TrainingSlot>.Empty, 0, 0, 0, 0, EquatableArray<PoolFusion>.Empty, EquatableArray<ResidualFusion>.Empty);
+    }
+
     /// <summary>Plans <paramref name="spec"/>; <paramref name="models"/> holds every [Model] of the compilation, for blocks.</summary>
     public static ModelPlan Plan(ModelSpec spec, IReadOnlyList<ModelSpec>? models = null)
     {

@@ -6,6 +6,8 @@ namespace ModelGen.Generators.Shapes;
 
 internal static class ProblemIds
 {
+    /// <summary>The generator failed on a model (a ModelGen bug); the model gets throwing stubs naming it.</summary>
+    public const string InternalError = "MG0098";
     /// <summary>The [Model] class is not partial.</summary>
     public const string ClassNotPartial = "MG0001";
     /// <summary>The [Model] class is generic or nested in a type that is not partial.</summary>
@@ -54,6 +56,8 @@ internal static class ProblemIds
     public const string SequenceLongerThanPositions = "MG0110";
     /// <summary>Attention heads that do not divide the model width.</summary>
     public const string HeadsDoNotDivideWidth = "MG0111";
+    /// <summary>A tensor, the parameter buffer or the per-example activations exceed what one .NET array holds.</summary>
+    public const string ModelTooLarge = "MG0112";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

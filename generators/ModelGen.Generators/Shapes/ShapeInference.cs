@@ -20,6 +20,9 @@ namespace ModelGen.Generators.Shapes;
 internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<int> Shape)
 {
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>The element count without overflow (checked against the array limit before <see cref="Length"/> is used).</summary>
+    public long LongLength => Shape.Aggregate(1L, (a, b) => a * b);
 }
 
 /// <summary>One operation of the flattened graph.</summary>
@@ -121,6 +124,8 @@ internal static class ShapeInference
         public readonly List<string> Stack = new();
         /// <summary>The model's declared bound on T (0: none), checked against position tables.</summary>
         public int MaxLength;
+        /// <summary>Parameters and per-example activation floats of the nodes so far (long: checked against the array limit).</summary>
+        public long Parameters, Activations;
 
         public ModelShapes Result() => new(Layers.ToEquatableArray(), Nodes.ToEquatableArray(), Problems.ToEquatableArray());
     }
@@ -275,6 +280,11 @@ internal static class ShapeInference
         }
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, ctx.MaxLength, out var ps, out long flops);
         if (outShape is null || problems.Count != before) return null;
+        if (TooLarge(layer, outShape, ps, ctx) is { } tooLarge)
+        {
+            problems.Add(new ModelProblem(ProblemIds.ModelTooLarge, where, tooLarge));
+            return null;
+        }
         ctx.Nodes.Add(new GraphNode(layer, name, owner, sources.Select(s => s.Node).ToEquatableArray(),
             inputs.Select(s => s.ToEquatableArray()).ToEquatableArray(), outShape.ToEquatableArray(), ps.ToEquatableArray(), flops));
         return new Tensor(ctx.Nodes.Count - 1, outShape, $"'{layer.Name}'");
@@ -400,7 +410,13 @@ internal static class ShapeInference
                             Problem(ProblemIds.MergeShapeMismatch, "", $"Concat '{merge.Name}' joins sequences [T, features] along their features, but {Names(k)} gives {Format(inputs[k])}");
                             return null;
                         }
-                    return new[] { ModelSpec.Seq, inputs.Sum(s => s[1]) };
+                    long joined = inputs.Sum(s => (long)s[1]);
+                    if (joined > MaxElements)
+                    {
+                        Problem(ProblemIds.ModelTooLarge, "", $"Concat '{merge.Name}' joins {joined:N0} features, more than one array holds ({MaxElements:N0})");
+                        return null;
+                    }
+                    return new[] { ModelSpec.Seq, (int)joined };
                 }
                 for (int k = 1; k < inputs.Length; k++)
                     if (inputs[k].Length != input.Length || !inputs[k].Skip(1).SequenceEqual(input.Skip(1)))
@@ -409,7 +425,13 @@ internal static class ShapeInference
                         return null;
                     }
                 var concat = (int[])input.Clone();
-                concat[0] = inputs.Sum(s => s[0]);
+                long channels = inputs.Sum(s => (long)s[0]);
+                if (channels > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "", $"Concat '{merge.Name}' joins {channels:N0} channels, more than one array holds ({MaxElements:N0})");
+                    return null;
+                }
+                concat[0] = (int)channels;
                 return concat;
             }
             case ActivationSpec act:
@@ -427,7 +449,15 @@ internal static class ShapeInference
                 }
                 return input;
             case FlattenSpec:
-                return new[] { input.Aggregate(1, (a, b) => a * b) };
+            {
+                long flat = input.Aggregate(1L, (a, b) => a * b);
+                if (flat > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "", $"Flatten '{layer.Name}' would produce {flat:N0} features from {Format(input)}, more than one array holds ({MaxElements:N0})");
+                    return null;
+                }
+                return new[] { (int)flat };
+            }
             case EmbeddingSpec emb:
                 if (emb.Vocab <= 0 || emb.Dim <= 0)
                 {
@@ -466,6 +496,11 @@ internal static class ShapeInference
                 {
                     Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}"
                         + (IsSequence(input) ? "" : "; it runs over time, so its input must keep the sequence dimension (an LSTM/GRU before it needs ReturnSequences = true)"));
+                    return null;
+                }
+                if ((long)rnn.Gates * rnn.Hidden > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "hidden", $"{what} has {rnn.Gates}·{rnn.Hidden} gate rows, more than one array holds ({MaxElements:N0})");
                     return null;
                 }
                 int gateRows = rnn.Gates * rnn.Hidden;
@@ -508,6 +543,11 @@ internal static class ShapeInference
                     return null;
                 }
                 int d = input[1];
+                if (3L * d > MaxElements || (long)tf.FeedForward * d > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "FeedForward", $"{what} on width {d} with FeedForward = {tf.FeedForward} has weights larger than one array holds ({MaxElements:N0})");
+                    return null;
+                }
                 if (d % tf.Heads != 0)
                 {
                     Problem(ProblemIds.HeadsDoNotDivideWidth, "Heads", $"{what} splits its width {d} (from {from}) into {tf.Heads} heads, which does not divide it; use a head count that divides {d}");
@@ -630,7 +670,7 @@ internal static class ShapeInference
         if (conv.Rank == 2) weightShape.Add(conv.Kernel);
         ps.Add(param("weight", weightShape.ToArray()));
         if (conv.UseBias) ps.Add(param("bias", new[] { conv.OutChannels }));
-        flops = 2L * conv.OutChannels * (input[0] / conv.Groups) * kernelVolume * output.Skip(1).Aggregate(1, (a, b) => a * b);
+        flops = 2L * conv.OutChannels * (input[0] / conv.Groups) * kernelVolume * output.Skip(1).Aggregate(1L, (a, b) => a * b);
         return output;
     }
 
@@ -675,6 +715,34 @@ internal static class ShapeInference
 
     /// <summary>Formats a shape as <c>[16, 5, 5]</c>.</summary>
     public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>The largest element count one array (and so one span, arena or parameter buffer) holds: .NET's Array.MaxLength.</summary>
+    public const long MaxElements = 0x7FFFFFC7;
+
+    /// <summary>
+    /// Why a node would overflow what the runtime holds (a parameter tensor, the output per example, the whole
+    /// parameter buffer, or the activations every training arena keeps per example), or null when it fits. Every size
+    /// the planner and the emitter compute in <c>int</c> is bounded by one of these totals.
+    /// </summary>
+    private static string? TooLarge(LayerSpec layer, int[] output, List<ParamSpec> ps, Context ctx)
+    {
+        string what = $"{layer.Kind} '{layer.Name}'";
+        // A dimension computed from hyper-parameters (4·hidden, 3·d, ...) that wrapped around int shows as non-positive.
+        if (output.Any(d => d <= 0 && d != ModelSpec.Seq) || ps.Any(p => p.Shape.Any(d => d <= 0)))
+            return $"{what} has sizes too large to index ({Format(output)}{string.Concat(ps.Select(p => $", {p.ShortName} {Format(p.Shape)}"))})";
+        foreach (var p in ps)
+            if (p.LongLength > MaxElements)
+                return $"{what} has a {p.ShortName} of {Format(p.Shape)} = {p.LongLength:N0} floats, more than one array holds ({MaxElements:N0})";
+        long outputLength = output.Where(d => d != ModelSpec.Seq).Aggregate(1L, (a, b) => a * b);
+        ctx.Parameters += ps.Sum(p => p.LongLength);
+        // A training arena keeps up to about three floats per output element (output, pre-activation, mask), plus gradients.
+        ctx.Activations += outputLength;
+        if (ctx.Parameters > MaxElements)
+            return $"{what} brings the model to {ctx.Parameters:N0} parameters, more than one parameter buffer holds ({MaxElements:N0})";
+        if (4 * ctx.Activations > MaxElements)
+            return $"{what} brings the activations to {ctx.Activations:N0} floats per example{(IsSequence(output) ? " position" : "")}, too many for the training arenas to hold even one example ({MaxElements / 4:N0} at most)";
+        return null;
+    }
 
     /// <summary>Whether <paramref name="shape"/> is a sequence tensor (its first dimension is T).</summary>
     public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && shape[0] == ModelSpec.Seq;
