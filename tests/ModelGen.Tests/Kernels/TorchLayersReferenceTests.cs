@@ -3,7 +3,6 @@
 // wrote (the inputs are in the fixture too, so nothing here depends on libtorch's RNG). PyTorch's implementation, not
 // only our reading of its documentation, pins these kernels: forward within 1e-5 and gradients within 1e-4 relative
 // to max(1, |value|) (measured when written: ≤ 2.4e-7 and ≤ 1.9e-7, except where libtorch itself is off, below).
-using System.Text;
 using ModelGen.Kernels;
 
 namespace ModelGen.Tests.Kernels;
@@ -108,64 +107,8 @@ public class TorchLayersReferenceTests
     }
 
     /// <summary>The fixture's tensors by name (format: tools/reference/layers-check/Program.cs).</summary>
-    private sealed class Fixture
+    private static class Fixture
     {
-        private const string RelativePath = "tests/ModelGen.Tests/Kernels/Fixtures/layers-libtorch.bin";
-        private readonly Dictionary<string, (int[] Shape, float[]? Floats, int[]? Ints)> _tensors = [];
-
-        public static Fixture Instance { get; } = new();
-
-        private Fixture()
-        {
-            using var reader = new BinaryReader(File.OpenRead(Find()));
-            string magic = Encoding.ASCII.GetString(reader.ReadBytes(4));
-            int version = reader.ReadInt32();
-            if (magic != "MGLF" || version != 1)
-                throw new InvalidDataException($"{RelativePath}: expected magic MGLF version 1, found '{magic}' version {version}.");
-            int count = reader.ReadInt32();
-            for (int t = 0; t < count; t++)
-            {
-                string name = Encoding.UTF8.GetString(reader.ReadBytes(reader.ReadInt32()));
-                byte dtype = reader.ReadByte();
-                int[] shape = new int[reader.ReadInt32()];
-                for (int d = 0; d < shape.Length; d++) shape[d] = reader.ReadInt32();
-                int n = shape.Aggregate(1, (a, b) => a * b);
-                if (dtype == 0)
-                {
-                    var values = new float[n];
-                    for (int i = 0; i < n; i++) values[i] = reader.ReadSingle();
-                    _tensors.Add(name, (shape, values, null));
-                }
-                else
-                {
-                    var values = new int[n];
-                    for (int i = 0; i < n; i++) values[i] = reader.ReadInt32();
-                    _tensors.Add(name, (shape, null, values));
-                }
-            }
-            if (reader.BaseStream.Position != reader.BaseStream.Length)
-                throw new InvalidDataException($"{RelativePath}: {reader.BaseStream.Length - reader.BaseStream.Position} bytes after the last tensor.");
-        }
-
-        public bool Has(string name) => _tensors.ContainsKey(name);
-
-        public int[] Shape(string name) => Get(name).Shape;
-
-        public float[] Floats(string name) => Get(name).Floats ?? throw new InvalidDataException($"'{name}' is not a float32 tensor.");
-
-        public int[] Ints(string name) => Get(name).Ints ?? throw new InvalidDataException($"'{name}' is not an int32 tensor.");
-
-        private (int[] Shape, float[]? Floats, int[]? Ints) Get(string name)
-            => _tensors.TryGetValue(name, out var tensor) ? tensor : throw new KeyNotFoundException($"{RelativePath} has no tensor '{name}'.");
-
-        private static string Find()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, RelativePath);
-                if (File.Exists(candidate)) return candidate;
-            }
-            throw new FileNotFoundException($"'{RelativePath}' not found above {AppContext.BaseDirectory}.");
-        }
+        public static LibtorchFixture Instance { get; } = new("layers-libtorch.bin");
     }
 }
