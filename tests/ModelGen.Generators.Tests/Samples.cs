@@ -179,4 +179,21 @@ internal static class Samples
             [Dense(10)] public partial Layer Out { get; }
         }
         """;
+
+    /// <summary>The issue's character-level GPT: token and position embeddings, a causal pre-LN stack, final norm, head.</summary>
+    public const string CharGpt = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 128)]
+        public partial class CharGpt
+        {
+            [Embedding(96, 128)] public partial Layer Tok { get; }
+            [PositionEmbedding(128)] public partial Layer Pos { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 512, NormFirst = true, Causal = true, Layers = 4, Dropout = 0.1)] public partial Layer Blocks { get; }
+            [LayerNorm] public partial Layer LnF { get; }
+            [Dense(96)] public partial Layer Head { get; }
+        }
+        """;
 }

@@ -15,6 +15,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.ResidualMlp), Samples.ResidualMlp)]
     [InlineData(nameof(Samples.Tagger), Samples.Tagger)]
     [InlineData(nameof(Samples.StackedRecurrent), Samples.StackedRecurrent)]
+    [InlineData(nameof(Samples.CharGpt), Samples.CharGpt)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -33,6 +34,7 @@ public class SnapshotTests
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
     [InlineData(Samples.StackedRecurrent)]
+    [InlineData(Samples.CharGpt)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -49,6 +51,7 @@ public class SnapshotTests
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
     [InlineData(Samples.StackedRecurrent)]
+    [InlineData(Samples.CharGpt)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -164,7 +164,7 @@ internal static partial class ModelEmitter
             case TransformerSpec when incremental:
             {
                 string g = GeometryField(node.Name);
-                w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, MaxLength)));");
+                w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.StepWorkspaceLength(batch, MaxLength)));");
                 w.Line($"{Kernels}.TransformerKernels.ForwardStep({g}, {src[0]}, {NodeParams(node, "parameters")}, {dst}, {CacheSlice(plan, node)}, position, MaxLength, {Camel(node.Name)}Work, batch);");
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;

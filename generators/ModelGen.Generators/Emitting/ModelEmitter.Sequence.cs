@@ -165,8 +165,8 @@ internal static partial class ModelEmitter
         w.Line("/// <param name=\"cache\">[batch × CacheSize], kept by the caller between calls.</param>");
         w.Open($"public void ForwardStep(global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int position, global::System.Span<float> cache)");
         w.Line($"int rows = {Guards}.CheckStep({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, position, cache.Length, InputSize, OutputSize, MaxLength, CacheSize);");
-        w.Line("const int seq = 1;");
-        w.Line("global::System.ReadOnlySpan<int> lengths = default;");
+        if (plan.Shapes.Nodes.Any(n => n.Layer is PositionEmbeddingSpec))
+            w.Line("const int seq = 1;   // one position per call");
         EmitInferenceBody(w, plan, incremental: true);
         w.Close();
         w.Line();

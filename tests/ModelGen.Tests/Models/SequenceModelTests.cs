@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -113,6 +113,8 @@ public class SequenceModelTests
             nameof(TokenAvgClassifier) => Token(new TokenAvgClassifier(7), 9, TokenAvgClassifier.OutputSize, perPosition: false),
             nameof(StepTagger) => Token(new StepTagger(7), 13, StepTagger.OutputSize, perPosition: true),
             nameof(PositionTagger) => Token(new PositionTagger(7), 9, PositionTagger.OutputSize, perPosition: true),
+            nameof(TinyGpt) => Token(new TinyGpt(7), 11, TinyGpt.OutputSize, perPosition: true),
+            nameof(EncoderClassifier) => Floats(new EncoderClassifier(7), EncoderClassifier.InputSize),
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
@@ -378,6 +380,64 @@ public class SequenceModelTests
         Assert.Equal(geometry.ParameterTensors().Select(t => "lstm." + t.Suffix), lstm.Select(p => p.Name));
         Assert.Equal(geometry.ParameterTensors().Select(t => string.Join(",", t.Shape)), lstm.Select(p => string.Join(",", p.Shape)));
         Assert.Equal(geometry.ParameterCount, lstm.Sum(p => p.Length));
+    }
+
+    /// <summary>Incremental decoding with the key/value cache equals the full forward, position by position.</summary>
+    [Fact]
+    public void ForwardStep_WithCache_EqualsTheFullForward()
+    {
+        var model = new TinyGpt(3);
+        const int batch = 2, seq = 8;
+        var ids = RandomIds(batch * seq, 11, 9);
+        var whole = new float[batch * seq * TinyGpt.OutputSize];
+        model.Forward(ids, whole, batch, seq);
+        var cache = new float[batch * TinyGpt.CacheSize];
+        var step = new int[batch];
+        var logits = new float[batch * TinyGpt.OutputSize];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) step[b] = ids[b * seq + t];
+            model.ForwardStep(step, logits, batch, t, cache);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < TinyGpt.OutputSize; k++)
+                {
+                    float expected = whole[(b * seq + t) * TinyGpt.OutputSize + k], actual = logits[b * TinyGpt.OutputSize + k];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"position {t}, example {b}, logit {k}: full {expected}, cached {actual}");
+                }
+        }
+        Assert.Throws<ArgumentException>(() => model.ForwardStep(step, logits, batch, seq, cache));   // past MaxLength
+    }
+
+    /// <summary>Incremental decoding allocates nothing per token.</summary>
+    [Fact]
+    public void ForwardStep_AllocatesNothing()
+    {
+        var model = new TinyGpt(3);
+        var cache = new float[TinyGpt.CacheSize];
+        var logits = new float[TinyGpt.OutputSize];
+        int[] token = { 4 };
+        for (int t = 0; t < 3; t++) model.ForwardStep(token, logits, 1, t, cache);
+        long least = long.MaxValue;
+        for (int window = 0; window < 3 && least > 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int t = 0; t < 8; t++) model.ForwardStep(token, logits, 1, t, cache);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
+    }
+
+    /// <summary>The generator's names and shapes for a Transformer stack are the ones the kernel's geometry lays out.</summary>
+    [Fact]
+    public void ParameterInfos_Transformer_MatchTheKernelGeometry()
+    {
+        var model = new TinyGpt(1);
+        var geometry = new TransformerGeometry(6, 2, 10, 2, true, true, FeedForwardActivation.Gelu);
+        var blocks = model.ParameterInfos.Where(p => p.Name.StartsWith("blocks.")).ToList();
+        Assert.Equal(geometry.ParameterTensors().Select(t => "blocks." + t.Name), blocks.Select(p => p.Name));
+        Assert.Equal(geometry.ParameterTensors().Select(t => string.Join(",", t.Shape)), blocks.Select(p => string.Join(",", p.Shape)));
+        Assert.Equal(2 * 2 * 8 * 6, TinyGpt.CacheSize);
+        Assert.Equal(geometry.CacheLength(1, TinyGpt.MaxLength), TinyGpt.CacheSize);
     }
 
     [Fact]

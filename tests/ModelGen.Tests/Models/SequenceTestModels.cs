@@ -88,3 +88,24 @@ public partial class SinePositionNet
     [PositionEmbedding(10, Sinusoidal = true)] public partial Layer Pos { get; }
     [Dense(2)]                                 public partial Layer Out { get; }
 }
+
+/// <summary>A tiny GPT: token and learned position embeddings, two causal pre-LN blocks (odd head width), a head.</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 8)]
+public partial class TinyGpt
+{
+    [Embedding(11, 6)]                                                                                           public partial Layer Tok { get; }
+    [PositionEmbedding(8)]                                                                                       public partial Layer Pos { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 10, Layers = 2, NormFirst = true, Causal = true, Dropout = 0, Activation = Activation.GELU)] public partial Layer Blocks { get; }
+    [LayerNorm]                                                                                                  public partial Layer LnF { get; }
+    [Dense(11)]                                                                                                  public partial Layer Head { get; }
+}
+
+/// <summary>A post-norm, non-causal encoder classifier over float sequences, pooled over real positions (GELU: smooth for finite differences).</summary>
+[Model(Dim.Seq, 5)]
+public partial class EncoderClassifier
+{
+    [Dense(6)]                                                                   public partial Layer Proj { get; }
+    [TransformerEncoder(Heads = 3, FeedForward = 7, Dropout = 0, Activation = Activation.GELU)] public partial Layer Encoder { get; }
+    [GlobalAvgPool]                                                              public partial Layer Pool { get; }
+    [Dense(2)]                                                                   public partial Layer Out { get; }
+}
