@@ -11,7 +11,7 @@ using ModelGen;
 using ModelGen.Serialization;
 using TextGen;
 
-var modelOption = new Option<string>("--model") { Description = "The model: lstm (a one-layer character LSTM)", DefaultValueFactory = _ => TextGenModel.Lstm.Name };
+var modelOption = new Option<string>("--model") { Description = "The model: gpt (the causal character Transformer) or lstm (a one-layer character LSTM)", DefaultValueFactory = _ => TextGenModel.Gpt.Name };
 modelOption.AcceptOnlyFromAmong([.. TextGenModel.All.Select(m => m.Name)]);
 var stepsOption = new Option<int>("--steps") { Description = "Training steps (the schedule spans them)", DefaultValueFactory = _ => CharTrainingRecipe.Steps };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, training windows and sampling", DefaultValueFactory = _ => 1 };
@@ -105,12 +105,27 @@ static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string o
     Console.WriteLine(Invariant($"--- sample: temperature {temperature}, top-k {(topK == 0 ? "off" : topK.ToString(CultureInfo.InvariantCulture))}, seed {seed}, {length / sampleSeconds:N0} characters/s ---"));
     Console.WriteLine(prompt + vocabulary.Decode(sequence.AsSpan(prompt.Length)));
     Console.WriteLine("---");
+    // Decoding speed within one window (batch 1): the model's incremental path against a full re-run per token.
+    int positions = Math.Min(sequence.Length, recipe.Context);
+    double incremental = TokensPerSecond(recipe.Sampling(model), sequence.AsSpan(0, positions));
+    double rerun = TokensPerSecond(new SequenceModelLogits(model, TextSizes.Vocabulary, recipe.Context).Logits, sequence.AsSpan(0, positions));
+    Console.WriteLine(Invariant($"Decoding {positions} positions at batch 1: {incremental:N0} tokens/s incremental, {rerun:N0} tokens/s re-running the prefix ({incremental / rerun:F1}x)"));
 
     var evalClock = Stopwatch.StartNew();
     var score = BitsPerCharacter.Evaluate(model, test.AsSpan(0, Math.Min(test.Length, BitsPerCharacter.ValidationCharacters)), recipe.Context, TextSizes.Vocabulary);
     Console.WriteLine(Invariant($"Validation: {score.Characters:N0} characters of the test text in windows of {recipe.Context}: {score.Nats:F4} nats/char ({evalClock.Elapsed.TotalSeconds:F1} s); whole run {clock.Elapsed.TotalSeconds:F0} s"));
     Console.WriteLine(Invariant($"validation bpc: {score.Bpc:F3}"));
     return 0;
+}
+
+// Next-token logits for every prefix of `tokens` in turn, as generation asks for them; the rate after one warm-up pass.
+static double TokensPerSecond(NextTokenLogits logits, ReadOnlySpan<int> tokens)
+{
+    var output = new float[TextSizes.Vocabulary];
+    for (int t = 1; t <= tokens.Length; t++) logits(tokens[..t], output);
+    var clock = Stopwatch.StartNew();
+    for (int t = 1; t <= tokens.Length; t++) logits(tokens[..t], output);
+    return tokens.Length / clock.Elapsed.TotalSeconds;
 }
 
 static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

@@ -228,17 +228,26 @@ public interface IIncrementalTokenModel
 public sealed class IncrementalLogits
 {
     private readonly IIncrementalTokenModel _model;
+    private readonly NextTokenLogits? _windowed;
     private int[] _read;       // [capacity] the tokens the model has read since its last Reset, oldest first
     private int _readCount;
 
     /// <summary>Wraps <paramref name="model"/>, expecting contexts of up to <paramref name="expectedLength"/> tokens (a hint: longer ones grow the record).</summary>
+    /// <param name="model">The cached model.</param>
+    /// <param name="expectedLength">The longest context expected.</param>
+    /// <param name="windowed">
+    /// Optional: the logits of a context longer than the capacity, from one batched run over its last window (e.g.
+    /// <see cref="SequenceModelLogits"/>). Once the window slides, every token has a new window, and re-reading it
+    /// through the cache a position at a time would cost far more than one batched run.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="expectedLength"/> is not positive.</exception>
-    public IncrementalLogits(IIncrementalTokenModel model, int expectedLength = 1024)
+    public IncrementalLogits(IIncrementalTokenModel model, int expectedLength = 1024, NextTokenLogits? windowed = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(expectedLength);
         _model = model;
+        _windowed = windowed;
         _read = new int[Math.Min(expectedLength, model.Capacity)];
         _model.Reset();
     }
@@ -253,6 +262,12 @@ public sealed class IncrementalLogits
         if (context.IsEmpty) throw new ArgumentException("The context needs at least one token.", nameof(context));
         if (logits.Length != _model.VocabularySize)
             throw new ArgumentException($"'logits' has {logits.Length} elements, expected the vocabulary size {_model.VocabularySize}.", nameof(logits));
+        if (context.Length > _model.Capacity && _windowed is not null)
+        {
+            _readCount = 0;   // the cache no longer holds a prefix of what comes next
+            _windowed(context, logits);
+            return;
+        }
         ReadOnlySpan<int> window = context.Length > _model.Capacity ? context[^_model.Capacity..] : context;
         bool extends = window.Length > _readCount && window[.._readCount].SequenceEqual(_read.AsSpan(0, _readCount));
         if (!extends)

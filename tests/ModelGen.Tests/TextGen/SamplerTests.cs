@@ -196,6 +196,27 @@ public class SamplerTests
         Assert.Equal(context.Length, stepped.ReadCount);
     }
 
+    /// <summary>The GPT's cached path equals the full re-run inside the window and, past it, the windowed re-run.</summary>
+    [Fact]
+    public void CachedTokenModel_CharGpt_MatchesTheFullReRunInAndPastTheWindow()
+    {
+        var model = new CharGpt(3);
+        var logits = TextGenModel.Gpt.Sampling(model);
+        var full = new SequenceModelLogits(model, TextSizes.Vocabulary, TextSizes.Context);
+        var rng = new Rng(13);
+        var context = new int[TextSizes.Context + 6];
+        for (int i = 0; i < context.Length; i++) context[i] = rng.NextInt(TextSizes.Vocabulary);
+        var a = new float[TextSizes.Vocabulary];
+        var b = new float[TextSizes.Vocabulary];
+        foreach (int n in new[] { 1, 2, 3, 17, 64, TextSizes.Context, TextSizes.Context + 1, TextSizes.Context + 6 })
+        {
+            for (int m = n == 1 ? 1 : n - 1; m <= n; m++) logits(context.AsSpan(0, m), a);   // as generation asks: one more token each time
+            full.Logits(context.AsSpan(0, n), b);
+            for (int k = 0; k < a.Length; k++)
+                Assert.True(Math.Abs(a[k] - b[k]) <= 1e-4f * (1 + Math.Abs(b[k])), $"context {n}, logit {k}: cached {a[k]}, full re-run {b[k]}");
+        }
+    }
+
     public static TheoryData<string, int> AllocationCases => new() { { "full", 0 }, { "full", 10 }, { "incremental", 0 }, { "incremental", 10 }, { "fake", 5 } };
 
     [Theory]

@@ -87,8 +87,10 @@ public class TextGenTrainingTests
     public void For_Names_GiveTheFactoryOrAListOfNames()
     {
         Assert.Same(TextGenModel.Lstm, TextGenModel.For("lstm"));
-        var e = Assert.Throws<ArgumentException>(() => TextGenModel.For("gpt"));
-        Assert.Contains("expected one of: lstm", e.Message);
+        Assert.Same(TextGenModel.Gpt, TextGenModel.For("gpt"));
+        var e = Assert.Throws<ArgumentException>(() => TextGenModel.For("rnn"));
+        Assert.Contains("expected one of: gpt, lstm", e.Message);
+        Assert.IsType<CharGpt>(TextGenModel.Gpt.Create(1));
 
         var a = TextGenModel.Lstm.Create(4);
         var b = TextGenModel.Lstm.Create(4);
