@@ -1,14 +1,15 @@
 // The ModelGen column of the peers harness (/work/shared/peers): implements its IPeer so the harness validates
 // our outputs against TorchSharp's and interleaves our timed repetitions with the other peers'. bench/run.sh copies
-// this file, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs and FmaPeak.cs beside the harness's sources in
-// bench/.build and registers the peer.
+// this file, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, BenchTransformer.cs, BenchCharLm.cs and FmaPeak.cs
+// beside the harness's sources in bench/.build and registers the peer.
 using System.Runtime.InteropServices;
 using ModelGen;
 using ModelGen.Kernels;
 
 namespace PeerBench;
 
-/// <summary>ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger) and runtime kernels, called the way an application would call them.</summary>
+/// <summary>ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger, Transformer block, character GPT) and runtime kernels,
+/// called the way an application would call them.</summary>
 public sealed class ModelGenPeer : IPeer
 {
     public string Name => "modelgen";
@@ -44,8 +45,12 @@ public sealed class ModelGenPeer : IPeer
             // lstm.bin holds nn.LSTM's bare names (weight_ih_l0 …), as TorchSharp's peer reads it; ours carry the member's "lstm." prefix.
             "lstm_infer" when threads == 1 => new SeqInfer<BenchLstm>(Load(new BenchLstm(seed: 0), data.Weights("lstm"), "lstm.bin", modelPrefix: "lstm."), spec),
             "lstm_train" when threads == 1 => new TokenTrain<BenchTagger>(Load(new BenchTagger(seed: 0), data.Weights("lstm_tagger"), "lstm_tagger.bin"), spec),
+            // transformer.bin and char_lm.bin name the block tensors differently from nn.TransformerEncoderLayer: explicit maps.
+            "transformer_infer" when threads == 1 => new SeqInfer<BenchTransformer>(
+                Load(new BenchTransformer(seed: 0), data.Weights("transformer"), "transformer.bin", TransformerNames()).Model, spec),
+            "transformer_train" when threads == 1 => CharLmTrain(data, spec),
             "sgemm" => new Sgemm(spec.N, threads),
-            _ => null,   // attention layers do not exist yet (W5, W8: the report prints n/a)
+            _ => null,
         };
     }
 
@@ -82,11 +87,109 @@ public sealed class ModelGenPeer : IPeer
         return model;
     }
 
+    /// <summary>
+    /// Copies a weight file whose names differ from the model's through an explicit map: <paramref name="names"/> lists, in
+    /// the file's order, each file tensor's name and the model parameter it fills. The map must name the file's tensors in
+    /// order, cover every model parameter exactly once, and each pair must agree in shape, or nothing is trusted.
+    /// </summary>
+    /// <returns>The model and its parameters in file order (what <see cref="Flatten(IModel, IReadOnlyList{ParameterInfo})"/> needs).</returns>
+    /// <exception cref="InvalidOperationException">A count, a file name, a model name or a shape differs, or a parameter is mapped twice.</exception>
+    internal static (TModel Model, ParameterInfo[] FileOrder) Load<TModel>(TModel model, WeightFile weights, string file,
+        IReadOnlyList<(string File, string Model)> names) where TModel : IModel
+    {
+        string modelName = typeof(TModel).Name;
+        var byName = model.ParameterInfos.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        if (names.Count != weights.Entries.Count || names.Count != byName.Count)
+            throw new InvalidOperationException(
+                $"{file} has {weights.Entries.Count} tensors, the name map {names.Count} and {modelName} {byName.Count} parameters " +
+                $"({string.Join(", ", byName.Keys)}).");
+        var order = new ParameterInfo[names.Count];
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < names.Count; i++)
+        {
+            WeightFile.Entry entry = weights.Entries[i];
+            (string fileName, string paramName) = names[i];
+            if (entry.Name != fileName)
+                throw new InvalidOperationException($"{file} tensor #{i} is '{entry.Name}' but the name map expects '{fileName}' there.");
+            if (!byName.TryGetValue(paramName, out ParameterInfo? info))
+                throw new InvalidOperationException($"{file} tensor '{fileName}' maps to '{paramName}', which {modelName} does not have ({string.Join(", ", byName.Keys)}).");
+            if (!used.Add(paramName))
+                throw new InvalidOperationException($"{file} tensor '{fileName}' maps to '{paramName}', which another tensor already filled.");
+            if (!info.Shape.Select(d => (long)d).SequenceEqual(entry.Shape))
+                throw new InvalidOperationException(
+                    $"{fileName} → {paramName}: {modelName} expects shape {info.ShapeText} but {file} has [{string.Join(", ", entry.Shape)}].");
+            entry.Data.CopyTo(model.Parameters.Slice(info.Offset, info.Length));
+            order[i] = info;
+        }
+        return (model, order);
+    }
+
+    /// <summary>
+    /// transformer.bin (W5; tools/make_models.py make_transformer) → <see cref="BenchTransformer"/>: the harness's block is
+    /// ln1, qkv (packed [W_q; W_k; W_v], as in_proj), proj, ln2, ff1, ff2 in that order; nn.TransformerEncoderLayer's
+    /// state dict orders the same tensors self_attn, linear1, linear2, norm1, norm2.
+    /// </summary>
+    internal static (string File, string Model)[] TransformerNames() =>
+    [
+        ("ln1.weight", "block.layers.0.norm1.weight"),
+        ("ln1.bias", "block.layers.0.norm1.bias"),
+        ("qkv.weight", "block.layers.0.self_attn.in_proj_weight"),
+        ("qkv.bias", "block.layers.0.self_attn.in_proj_bias"),
+        ("proj.weight", "block.layers.0.self_attn.out_proj.weight"),
+        ("proj.bias", "block.layers.0.self_attn.out_proj.bias"),
+        ("ln2.weight", "block.layers.0.norm2.weight"),
+        ("ln2.bias", "block.layers.0.norm2.bias"),
+        ("ff1.weight", "block.layers.0.linear1.weight"),
+        ("ff1.bias", "block.layers.0.linear1.bias"),
+        ("ff2.weight", "block.layers.0.linear2.weight"),
+        ("ff2.bias", "block.layers.0.linear2.bias"),
+    ];
+
+    /// <summary>
+    /// char_lm.bin (W8; make_char_lm) → <see cref="BenchCharLm"/>: tok, pos, ln_f and head keep their names; block i's
+    /// ln1, attn (nn.MultiheadAttention's own names), ln2, ff1, ff2 are layer i's norm1, self_attn, norm2, linear1, linear2.
+    /// </summary>
+    internal static List<(string File, string Model)> CharLmNames()
+    {
+        var names = new List<(string, string)> { ("tok.weight", "tok.weight"), ("pos.weight", "pos.weight") };
+        for (int i = 0; i < BenchData.LmLayers; i++)
+        {
+            string f = $"blocks.{i}.", m = $"blocks.layers.{i}.";
+            names.AddRange(
+            [
+                (f + "ln1.weight", m + "norm1.weight"),
+                (f + "ln1.bias", m + "norm1.bias"),
+                (f + "attn.in_proj_weight", m + "self_attn.in_proj_weight"),
+                (f + "attn.in_proj_bias", m + "self_attn.in_proj_bias"),
+                (f + "attn.out_proj.weight", m + "self_attn.out_proj.weight"),
+                (f + "attn.out_proj.bias", m + "self_attn.out_proj.bias"),
+                (f + "ln2.weight", m + "norm2.weight"),
+                (f + "ln2.bias", m + "norm2.bias"),
+                (f + "ff1.weight", m + "linear1.weight"),
+                (f + "ff1.bias", m + "linear1.bias"),
+                (f + "ff2.weight", m + "linear2.weight"),
+                (f + "ff2.bias", m + "linear2.bias"),
+            ]);
+        }
+        names.AddRange([("ln_f.weight", "ln_f.weight"), ("ln_f.bias", "ln_f.bias"), ("head.weight", "head.weight"), ("head.bias", "head.bias")]);
+        return names;
+    }
+
+    /// <summary>W8: the character GPT loaded from char_lm.bin, stepped by <see cref="TokenTrain{TModel}"/>, flattened in file order.</summary>
+    private static TokenTrain<BenchCharLm> CharLmTrain(BenchData data, CaseSpec spec)
+    {
+        var (model, fileOrder) = Load(new BenchCharLm(seed: 0), data.Weights("char_lm"), "char_lm.bin", CharLmNames());
+        return new TokenTrain<BenchCharLm>(model, spec, fileOrder);
+    }
+
     /// <summary>All parameters flattened in weight-file order (the harness's training output); Load guarantees the same order.</summary>
-    private static float[] Flatten(IModel model)
+    private static float[] Flatten(IModel model) => Flatten(model, model.ParameterInfos);
+
+    /// <summary>The parameters listed, flattened in that order.</summary>
+    private static float[] Flatten(IModel model, IReadOnlyList<ParameterInfo> order)
     {
         var result = new List<float>(model.Parameters.Length);
-        foreach (var p in model.ParameterInfos) result.AddRange(model.Parameters.Slice(p.Offset, p.Length).ToArray());
+        foreach (var p in order) result.AddRange(model.Parameters.Slice(p.Offset, p.Length).ToArray());
         return result.ToArray();
     }
 
@@ -141,14 +244,16 @@ public sealed class ModelGenPeer : IPeer
         public void Dispose() { }
     }
 
-    /// <summary>W6 inference: the generated sequence <c>Forward</c> (T = 50, every example full length) into a preallocated [B, T, 128].</summary>
+    /// <summary>W5/W6 inference: the generated sequence <c>Forward</c> (T from the harness's input shape: 64 for W5, 50 for W6; every
+    /// example full length) into a preallocated [B, T, F].</summary>
     private sealed class SeqInfer<TModel>(TModel model, CaseSpec spec) : IBenchCase where TModel : ISequenceModel<float>
     {
+        private readonly int _seq = checked((int)BenchData.InputShape(spec.Kind, spec.Batch)[1]);
         private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
-        private readonly float[] _y = new float[spec.Batch * BenchData.LstmSeq * model.OutputLength];
+        private readonly float[] _y = new float[checked((int)BenchData.OutputShape(spec.Kind, spec.Batch).Aggregate(1L, (a, b) => a * b))];
 
         public float[] Output() { Run(); return (float[])_y.Clone(); }
-        public void Run() => model.Forward(_x, _y, spec.Batch, BenchData.LstmSeq);
+        public void Run() => model.Forward(_x, _y, spec.Batch, _seq);
         public void Dispose() { }
     }
 
@@ -164,9 +269,14 @@ public sealed class ModelGenPeer : IPeer
         private readonly int[] _ids, _labels;
         private readonly float[] _logits, _dLogits;
         private readonly Sgd _sgd = new(0.01f);
+        private readonly IReadOnlyList<ParameterInfo> _fileOrder;
 
-        public TokenTrain(TModel model, CaseSpec spec)
+        /// <param name="model">The model, loaded from the case's weight file.</param>
+        /// <param name="spec">The case (its kind picks the ids, targets and [B, T]).</param>
+        /// <param name="fileOrder">The model's parameters in weight-file order, when that is not declaration order (W8).</param>
+        public TokenTrain(TModel model, CaseSpec spec, IReadOnlyList<ParameterInfo>? fileOrder = null)
         {
+            _fileOrder = fileOrder ?? model.ParameterInfos;
             long[] shape = BenchData.TokenShape(spec.Kind, spec.Batch);
             _model = model;
             _batch = checked((int)shape[0]);
@@ -178,7 +288,7 @@ public sealed class ModelGenPeer : IPeer
             _dLogits = new float[_logits.Length];
         }
 
-        public float[] Output() { Run(); return Flatten(_model); }
+        public float[] Output() { Run(); return Flatten(_model, _fileOrder); }
 
         public void Run()
         {

@@ -6,7 +6,7 @@
 #   bench/run.sh --out FILE              JSON in the peers' schema (default bench/.build/results.json)
 # Any other option goes to PeerBench (--peers, --reps, --rep-ms, --validate-only, ...).
 # How: the peers harness (shared/peers, read-only) is copied into bench/.build/peers, this folder's ModelGen peer
-# (ModelGenPeer.cs, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, FmaPeak.cs) is added to its sources and
+# (ModelGenPeer.cs, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, BenchTransformer.cs, BenchCharLm.cs, FmaPeak.cs) is added to its sources and
 # registered in its peer list, and the copy references src/ModelGen plus the generator as an analyzer. Nothing of the harness enters ModelGen's projects.
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,6 +39,7 @@ cp -f "$PEERS"/PeerBench/*.cs "$WORK/PeerBench/"
 chmod -R u+w "$WORK"
 # 2. add the ModelGen peer: our sources, a project reference to the runtime and the generator, one registration line
 cp -f "$BENCH"/ModelGenPeer.cs "$BENCH"/BenchMlp.cs "$BENCH"/BenchLeNet.cs "$BENCH"/BenchLstm.cs "$BENCH"/BenchTagger.cs \
+  "$BENCH"/BenchTransformer.cs "$BENCH"/BenchCharLm.cs \
   "$BENCH"/FmaPeak.cs "$WORK/PeerBench/"
 python3 - "$PEERS/PeerBench/Program.cs" "$WORK/PeerBench/Program.cs" "$PEERS/PeerBench/PeerBench.csproj" "$WORK/PeerBench/PeerBench.csproj" "$REPO" <<'PY'
 import sys
