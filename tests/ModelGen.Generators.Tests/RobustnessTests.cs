@@ -84,4 +84,48 @@ public class RobustnessTests
         Assert.Contains("MG0098: ModelGen could not generate 'Broken' (InvalidOperationException: boom); this is a ModelGen bug, please report it", source);
         Assert.Contains("partial global::ModelGen.Layer Fc", source);
     }
+
+    /// <summary>
+    /// An invalid model keeps the whole API of a valid one as throwing stubs (issue 17): code using every member
+    /// compiles, so the model's MG error is the only error anywhere. Both flavours: fixed-shape and token sequence.
+    /// </summary>
+    [Fact]
+    public void Generate_InvalidModels_KeepEveryPublicMemberAsStubs()
+    {
+        var (output, result) = GeneratorRunner.Run("""
+            using System;
+            using ModelGen;
+            [Model(16, 5, 5)] public partial class Broken { [Dense(120)] public partial Layer Fc1 { get; } }
+            [Model(Dim.Seq, InputType = typeof(int))] public partial class BrokenTagger { [Embedding(10, 4)] public partial Layer Emb { get; } [Flatten] public partial Layer Flat { get; } }
+            public static class Use
+            {
+                public static void Run(Trainer? _)
+                {
+                    var m = new Broken(seed: 1);
+                    int sizes = Broken.InputSize + Broken.OutputSize + Broken.ParameterCount + Broken.MaxBatch + Broken.InputShape.Length + Broken.OutputShape.Length;
+                    string summary = Broken.Summary();
+                    m.Forward(new float[4], new float[2], 1);
+                    m.ForwardTrain(new float[4], new float[2], 1);
+                    m.Backward(new float[2], default);
+                    m.SeedDropout(1);
+                    m.Save("x");
+                    m.LoadWeights("x");
+                    var loaded = Broken.Load("x");
+                    int count = m.Parameters.Length + m.Gradients.Length + m.Layers.Count + m.ParameterInfos.Count;
+                    var trainer = new Trainer(m, new Adam(), Loss.CrossEntropy);
+                    var t = new BrokenTagger(seed: 2);
+                    t.Forward(new int[3], new float[3], 1, 3);
+                    t.ForwardTrain(new int[3], new float[3], 1, 3, new[] { 3 });
+                    t.Backward(new float[3], default);
+                    ISequenceTrainable<int> asInterface = t;
+                    int more = BrokenTagger.MaxLength + BrokenTagger.MaxPositions + m.Fc1.ParameterCount + t.Emb.ParameterCount;
+                }
+            }
+            """);
+        Assert.Null(result.Results.Single().Exception);
+        Assert.Empty(GeneratorRunner.Errors(output));
+        var sources = result.Results.Single().GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString());
+        Assert.Contains("MG0101", sources["Broken.Model.g.cs"]);
+        Assert.Contains("MG0108", sources["BrokenTagger.Model.g.cs"]);
+    }
 }

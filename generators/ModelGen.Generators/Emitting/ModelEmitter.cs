@@ -85,11 +85,48 @@ internal static partial class ModelEmitter
     {
         var problem = plan.Shapes.Problems[0];
         string message = $"{problem.Id}: {problem.Message}. The model '{plan.Spec.ClassName}' is invalid, so ModelGen generated no code for it.";
-        return WriteFile(plan.Spec, w =>
+        var spec = plan.Spec;
+        string Throw = $"throw new global::System.InvalidOperationException({String(message)})";
+        // The whole public API of a valid model, every member throwing the problem, so code using the model elsewhere
+        // compiles and the model's MG error is the only error anywhere (issue 17: no CS1739/CS0117 cascades).
+        bool sequence = spec.IsSequence;
+        bool tokens = spec.TokenInput || spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
+        string element = tokens ? "int" : "float";
+        string iface = sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
+        return WriteFile(spec, w =>
         {
-            foreach (var member in plan.Spec.Members)
-                w.Line($"{member.Modifiers} partial {member.TypeName} {member.PropertyName} {{ get => throw new global::System.InvalidOperationException({String(message)}); }}");
-        });
+            foreach (var member in spec.Members)
+                w.Line($"{member.Modifiers} partial {member.TypeName} {member.PropertyName} {{ get => {Throw}; }}");
+            w.Line();
+            w.Line("// The model is invalid: its API exists so that code using it compiles, and every member throws naming the problem.");
+            w.Line("public const int InputSize = 0;");
+            w.Line("public const int OutputSize = 0;");
+            w.Line("public const int ParameterCount = 0;");
+            w.Line(sequence ? "public const int MaxLength = 0;" : "public const int MaxBatch = 0;");
+            if (sequence) w.Line("public const int MaxPositions = 0;");
+            w.Line($"public static global::System.ReadOnlySpan<int> InputShape => {Throw};");
+            w.Line($"public static global::System.ReadOnlySpan<int> OutputShape => {Throw};");
+            w.Line($"public {spec.ClassName}(int seed = 0) => {Throw};");
+            w.Line($"public static string Summary() => {Throw};");
+            w.Line($"public static {spec.ClassName} Load(string path) => {Throw};");
+            w.Line($"public global::System.Span<float> Parameters => {Throw};");
+            w.Line($"public global::System.Span<float> Gradients => {Throw};");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.Layer> Layers => {Throw};");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.ParameterInfo> ParameterInfos => {Throw};");
+            w.Line($"global::System.ReadOnlySpan<int> global::ModelGen.IModel.InputShapeDims => {Throw};");
+            w.Line($"global::System.ReadOnlySpan<int> global::ModelGen.IModel.OutputShapeDims => {Throw};");
+            w.Line($"int global::ModelGen.IModel.InputLength => {Throw};");
+            w.Line($"int global::ModelGen.IModel.OutputLength => {Throw};");
+            w.Line($"public void SeedDropout(ulong seed) => {Throw};");
+            w.Line($"public void Save(string path) => {Throw};");
+            w.Line($"public void LoadWeights(string path) => {Throw};");
+            string args = sequence
+                ? $"global::System.ReadOnlySpan<{element}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default"
+                : "global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch";
+            w.Line($"public void Forward({args}) => {Throw};");
+            w.Line($"public void ForwardTrain({args}) => {Throw};");
+            w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => {Throw};");
+        }, classSuffix: " : " + iface);
     }
 
     private static string EmitModel(ModelPlan plan)
