@@ -315,8 +315,10 @@ public static class AttentionKernels
                     for (int i0 = causal ? j0 : 0; i0 < seq; i0 += QueryTile)
                     {
                         int rows = Math.Min(QueryTile, seq - i0);
-                        Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, p, KeyTile, rows, padded, hs, scale);
-                        Scores<TV, TOps>(dyb + (long)i0 * ldOut, ldOut, vt, padded, ds, KeyTile, rows, padded, hs, 1f);
+                        // Causal: this query tile sees only the tile's first i0 + rows − j0 keys.
+                        int seen = causal ? Math.Min(cols, i0 + rows - j0) : cols, width = (seen + w - 1) / w * w;
+                        Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, p, KeyTile, rows, width, hs, scale);
+                        Scores<TV, TOps>(dyb + (long)i0 * ldOut, ldOut, vt, padded, ds, KeyTile, rows, width, hs, 1f);
                         int nMax = 0;
                         for (int r = 0; r < rows; r++)
                         {
@@ -324,9 +326,9 @@ public static class AttentionKernels
                             float* pr = p + r * KeyTile, dsr = ds + r * KeyTile;
                             int n = Math.Clamp(Visible(i, len, causal) - j0, 0, cols);
                             // P = exp(S − lse), exactly 0 at the keys this row does not see.
-                            for (int c = n; c < padded; c++) pr[c] = float.NegativeInfinity;
-                            ExpRow<TV, TOps>(pr, padded, lse[(row0 + i) * heads + h]);
-                            SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, padded);
+                            for (int c = n; c < width; c++) pr[c] = float.NegativeInfinity;
+                            ExpRow<TV, TOps>(pr, width, lse[(row0 + i) * heads + h]);
+                            SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width);
                             nMax = Math.Max(nMax, n);
                         }
                         if (nMax == 0) continue;
