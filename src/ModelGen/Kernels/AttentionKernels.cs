@@ -404,7 +404,8 @@ public static class AttentionKernels
     private static int Visible(int i, int len, bool causal) => causal ? Math.Min(i + 1, len) : len;
 
     /// <summary>dst[p·ld + c] = src[c·ldSrc + p] for c &lt; count, 0 for count ≤ c &lt; ld (p &lt; width).</summary>
-    /// <remarks>Destination rows are written contiguously (strided loads are cheap from L1; strided stores were 4× slower).</remarks>
+    /// <remarks>Destination rows are written contiguously: strided loads cost less than strided stores (the W8 profile share of this
+    /// transpose fell from 3.6% to 1.2% when the loops were swapped).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose(float* src, int ldSrc, float* dst, int ld, int count, int width)
     {
