@@ -254,17 +254,17 @@ internal static class VectorMath
     // 2^n stays a normal number: e^x for x < −87.3 returns e^−87.3 ≈ 1.2e-38 (not 0), for x > 88.3 returns e^88.3 ≈ 2.2e38
     // (not ∞), which leaves σ and tanh exact to float precision at both ends.
     // Measured against float64 (VectorMathFastTests pins it): exp 1.2e-7 relative on [−87.3, 88.3]; σ 8.9e-8 and tanh 1.8e-7 absolute.
-    private const float ExpLo = -87.3f, ExpHi = 88.3f, Log2E = 1.44269504088896341f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
-    private const float EP0 = 1.9875691500e-4f, EP1 = 1.3981999507e-3f, EP2 = 8.3334519073e-3f, EP3 = 4.1665795894e-2f,
-        EP4 = 1.6666665459e-1f, EP5 = 5.0000001201e-1f;
+    // The same Cephes reduction and polynomial as ExpNonPositive above (its constants), with a clamp at both ends instead
+    // of an underflow to 0.
+    private const float ExpLo = -87.3f, ExpHi = 88.3f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> FastExp(Vector128<float> x)
     {
         x = Vector128.Min(Vector128.Max(x, Vector128.Create(ExpLo)), Vector128.Create(ExpHi));
-        Vector128<float> n = Vector128.Round(x * Vector128.Create(Log2E));
-        Vector128<float> r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-Ln2Hi), x);
-        r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-Ln2Lo), r);
+        Vector128<float> n = Vector128.Round(x * Vector128.Create(ExpLog2E));
+        Vector128<float> r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC1), x);
+        r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC2), r);
         Vector128<float> p = Vector128.MultiplyAddEstimate(Vector128.Create(EP0), r, Vector128.Create(EP1));
         p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP2));
         p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP3));
@@ -289,9 +289,9 @@ internal static class VectorMath
     internal static Vector256<float> FastExp(Vector256<float> x)
     {
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(ExpLo)), Vector256.Create(ExpHi));
-        Vector256<float> n = Vector256.Round(x * Vector256.Create(Log2E));
-        Vector256<float> r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-Ln2Hi), x);
-        r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-Ln2Lo), r);
+        Vector256<float> n = Vector256.Round(x * Vector256.Create(ExpLog2E));
+        Vector256<float> r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC1), x);
+        r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC2), r);
         Vector256<float> p = Vector256.MultiplyAddEstimate(Vector256.Create(EP0), r, Vector256.Create(EP1));
         p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP2));
         p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP3));
@@ -316,9 +316,9 @@ internal static class VectorMath
     internal static Vector512<float> FastExp(Vector512<float> x)
     {
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpLo)), Vector512.Create(ExpHi));
-        Vector512<float> n = Vector512.Round(x * Vector512.Create(Log2E));
-        Vector512<float> r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-Ln2Hi), x);
-        r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-Ln2Lo), r);
+        Vector512<float> n = Vector512.Round(x * Vector512.Create(ExpLog2E));
+        Vector512<float> r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC1), x);
+        r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC2), r);
         Vector512<float> p = Vector512.MultiplyAddEstimate(Vector512.Create(EP0), r, Vector512.Create(EP1));
         p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP2));
         p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP3));
