@@ -348,7 +348,8 @@ public sealed class ModelGenPeer : IPeer
 
         public void Run()
         {
-            foreach (var g in new[] { _dTok, _dPos, _dStack, _dLnW, _dLnB, _dHeadW, _dHeadB }) Array.Clear(g);   // zero_grad
+            Array.Clear(_dTok); Array.Clear(_dPos); Array.Clear(_dStack); Array.Clear(_dLnW); Array.Clear(_dLnB);   // zero_grad
+            Array.Clear(_dHeadW); Array.Clear(_dHeadB);
             // h = tok[x] + pos[t]
             EmbeddingKernels.Forward(_ids, _tok, _h, V, D);
             for (int b = 0; b < _batch; b++) AddInto(_pos, _h.AsSpan(b * T * D, T * D));
