@@ -1,0 +1,43 @@
+// The packed path over a B packed ahead of time (a predictor's weights, packed once when it is created): the call packs
+// only A. The layout is the whole-B pack that the parallel path shares between threads (Gemm.Packed.cs,
+// SharedBSlice): NC-column blocks one after another, each its KC slices in order, each slice ⌈nc/NR⌉ panels [KC][NR],
+// zero-padded past n. NR is fixed by the microkernel width at packing time, so a pack is only valid for that width.
+// Every element gets the sums of PackedRange in the same order (one microkernel per KC slice from zero, added to C
+// slice by slice), so a prepacked product equals the per-call packed one bit for bit.
+namespace ModelGen.Kernels;
+
+public static partial class Gemm
+{
+    /// <summary>Floats of a whole-B pack of an [k, n] (or [n, k]) operand for microkernels of <paramref name="width"/> bits.</summary>
+    internal static long PrepackedLength(int n, int k, int width) => (long)RoundUp(n, width / 16) * k;
+
+    /// <summary>
+    /// Packs all of B (B [k, n], or B [n, k] when <paramref name="transB"/>) into <paramref name="packed"/>, which holds
+    /// <see cref="PrepackedLength"/> floats and is 64-byte aligned, for microkernels of <paramref name="width"/> bits.
+    /// </summary>
+    internal static unsafe void Prepack(float* b, float* packed, int k, int n, bool transB, int width)
+    {
+        int nr = width / 16;
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int panels = (Math.Min(NC, n - jc) + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += KC)
+                PackSharedB(b, packed, k, n, transB, nr, pc, jc, 0, panels);
+        }
+    }
+
+    /// <summary>
+    /// C[m, n] (+)= A[m, k]·B over a prepacked B (<see cref="Prepack"/>), in row chunks of at most <see cref="MC"/>; after
+    /// each chunk, <paramref name="epilogue"/> runs on its finished rows while they are still in cache.
+    /// </summary>
+    internal static unsafe void PrepackedRows<TEp>(float* a, float* packedB, float* c, int m, int k, int n, bool accumulate, int width,
+        ref TEp epilogue) where TEp : struct, IGemmEpilogue
+    {
+        for (int row0 = 0; row0 < m; row0 += MC)
+        {
+            int row1 = Math.Min(m, row0 + MC);
+            PackedRowsShared(a, packedB, c, m, k, n, transA: false, accumulate, width, row0, row1, MC);
+            epilogue.Apply(c, n, row0, row1 - row0, 0, n);
+        }
+    }
+}
