@@ -25,6 +25,12 @@ public sealed unsafe class PackedDenseWeight
     /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
     /// <exception cref="ArgumentException"><paramref name="weight"/> does not have outFeatures × inFeatures elements, or the pack would exceed the largest array.</exception>
     public PackedDenseWeight(ReadOnlySpan<float> weight, int outFeatures, int inFeatures)
+        : this(weight, outFeatures, inFeatures, Gemm.NativeWidth)
+    {
+    }
+
+    /// <summary>Packs for microkernels of <paramref name="width"/> bits (128, 256 or 512; 0 for no pack): tests force every width on any machine (an unaccelerated one runs emulated, slow but exact).</summary>
+    internal PackedDenseWeight(ReadOnlySpan<float> weight, int outFeatures, int inFeatures, int width)
     {
         ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
         ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
@@ -33,7 +39,7 @@ public sealed unsafe class PackedDenseWeight
         InFeatures = inFeatures;
         _plain = weight.ToArray();
         // Without accelerated vectors the packed microkernels would run emulated: every batch reads the plain copy then.
-        Width = outFeatures == 0 || inFeatures == 0 ? 0 : Gemm.NativeWidth;
+        Width = outFeatures == 0 || inFeatures == 0 ? 0 : width;
         if (Width == 0) return;
         long length = Gemm.PrepackedLength(outFeatures, inFeatures, Width);
         if (length > Array.MaxLength - 16)
