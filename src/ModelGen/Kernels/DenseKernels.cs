@@ -126,17 +126,27 @@ public static class DenseKernels
     /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
     public static void Forward<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
         Span<float> output, int batch) where TAct : struct, IActivation
+        => Forward(PackedRoute.Auto, act, input, weight, bias, output, batch);
+
+    /// <summary><see cref="Forward{TAct}(TAct, ReadOnlySpan{float}, PackedDenseWeight, ReadOnlySpan{float}, Span{float}, int)"/> on a chosen route (tests and benchmarks force each).</summary>
+    internal static void Forward<TAct>(PackedRoute route, TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        Span<float> output, int batch) where TAct : struct, IActivation
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
-        if (!weight.UsePacked(batch))
+        bool packed = weight.TakesPacked(route, batch);
+        if (!packed && Gemm.NativeWidth == 0)
         {
             Forward(act, input, weight.Plain, bias, output, default, batch, inFeatures, outFeatures);
             return;
         }
         CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
+        if (output.IsEmpty) return;
         bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
-        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: false);
+        // Not packed: the dot path at any batch (the model's forward packs W per call beyond DotMaxRows rows, but here
+        // the cost rule found the packed tiles too padded for this shape, which per-call packing would not change).
+        if (packed) ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: false);
+        else ForwardDot(act, input, weight.Plain, bias, output, output, needEpilogue, batch, inFeatures, outFeatures);
     }
 
     /// <summary>
@@ -155,10 +165,16 @@ public static class DenseKernels
     /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap (other than residual being output).</exception>
     public static void ForwardResidual<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
         ReadOnlySpan<float> residual, Span<float> output, int batch) where TAct : struct, IActivation
+        => ForwardResidual(PackedRoute.Auto, act, input, weight, bias, residual, output, batch);
+
+    /// <summary><see cref="ForwardResidual{TAct}(TAct, ReadOnlySpan{float}, PackedDenseWeight, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int)"/> on a chosen route.</summary>
+    internal static void ForwardResidual<TAct>(PackedRoute route, TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> residual, Span<float> output, int batch) where TAct : struct, IActivation
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
-        if (!weight.UsePacked(batch))
+        bool packed = weight.TakesPacked(route, batch);
+        if (!packed && Gemm.NativeWidth == 0)
         {
             ForwardResidual(act, input, weight.Plain, bias, residual, output, batch, inFeatures, outFeatures);
             return;
@@ -166,9 +182,11 @@ public static class DenseKernels
         CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
         ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
         ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
+        if (output.IsEmpty) return;
         if (!residual.Overlaps(output)) residual.CopyTo(output);
         bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
-        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: true);
+        if (packed) ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: true);
+        else ForwardDot(act, input, weight.Plain, bias, output, output, needEpilogue, batch, inFeatures, outFeatures, accumulate: true);
     }
 
     /// <summary>The packed GEMM over the prepared pack into <paramref name="output"/> (accumulating onto it for a residual), with the bias/activation epilogue per row chunk.</summary>

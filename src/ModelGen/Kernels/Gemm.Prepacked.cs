@@ -4,6 +4,8 @@
 // zero-padded past n. NR is fixed by the microkernel width at packing time, so a pack is only valid for that width.
 // Every element gets the sums of PackedRange in the same order (one microkernel per KC slice from zero, added to C
 // slice by slice), so a prepacked product equals the per-call packed one bit for bit.
+using System.Runtime.CompilerServices;
+
 namespace ModelGen.Kernels;
 
 public static partial class Gemm
@@ -30,6 +32,7 @@ public static partial class Gemm
     /// C[m, n] (+)= A[m, k]·B over a prepacked B (<see cref="Prepack"/>), in row chunks of at most <see cref="MC"/>; after
     /// each chunk, <paramref name="epilogue"/> runs on its finished rows while they are still in cache.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void PrepackedRows<TEp>(float* a, float* packedB, float* c, int m, int k, int n, bool accumulate, int width,
         ref TEp epilogue) where TEp : struct, IGemmEpilogue
     {

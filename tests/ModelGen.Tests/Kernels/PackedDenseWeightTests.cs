@@ -1,7 +1,7 @@
-// The dense forward over a prepared (prepacked) weight, as a predictor runs it: batches below the packed threshold read
-// the plain copy on the dot path, larger ones the panels packed once. Every microkernel width is forced (a width the
-// machine lacks runs emulated), compared with a float64 reference on odd sizes that leave partial panels and tiles,
-// and with the per-call packed GEMM bit for bit.
+// The dense forward over a prepared (prepacked) weight, as a predictor runs it: shapes the cost rule gives to the dot path
+// read the plain copy, the others the panels packed once. Both routes and every microkernel width are forced (a width
+// the machine lacks runs emulated), compared with a float64 reference on odd sizes that leave partial panels and tiles,
+// and with the per-call packed GEMM bit for bit; the rule itself is pinned on the measured shapes.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -25,11 +25,12 @@ public class PackedDenseWeightTests
     {
         float[] x = Uniform(batch * inF, 1), w = Uniform(outF * inF, 2, -0.5f, 0.5f), b = Uniform(outF, 3);
         var packed = new PackedDenseWeight(w, outF, inF, width);
+        foreach (var route in new[] { PackedRoute.Auto, PackedRoute.Plain, PackedRoute.Packed })
         foreach (bool withBias in new[] { true, false })
         {
             float[] bias = withBias ? b : [];
             float[] y = new float[batch * outF];
-            DenseKernels.Forward(new GeluActivation(), x, packed, bias, y, batch);
+            DenseKernels.Forward(route, new GeluActivation(), x, packed, bias, y, batch);
             for (int r = 0; r < batch; r++)
                 for (int o = 0; o < outF; o++)
                 {
@@ -38,7 +39,7 @@ public class PackedDenseWeightTests
                     double expected = Reference("Gelu", z);
                     double tol = 1e-6 + 3e-7 * inF;
                     Assert.True(Math.Abs(y[r * outF + o] - expected) <= tol + 1e-5 * Math.Abs(expected),
-                        $"width={width} batch={batch} in={inF} out={outF} bias={withBias} [{r},{o}]: {y[r * outF + o]} vs {expected}");
+                        $"width={width} {route} batch={batch} in={inF} out={outF} bias={withBias} [{r},{o}]: {y[r * outF + o]} vs {expected}");
                 }
         }
     }
@@ -55,9 +56,29 @@ public class PackedDenseWeightTests
         var path = width switch { 128 => Gemm.Path.PackedV128, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV512 };
         Gemm.Multiply(x, w, expected, batch, inF, outF, transA: false, transB: true, accumulate: false, path);
         var packed = new PackedDenseWeight(w, outF, inF, width);
-        Assert.True(packed.UsePacked(batch));
-        DenseKernels.Forward(default(IdentityActivation), x, packed, [], y, batch);
+        DenseKernels.Forward(PackedRoute.Packed, default(IdentityActivation), x, packed, [], y, batch);
         Assert.Equal(expected, y);
+    }
+
+    [Theory]
+    [InlineData(512, 64, 784, 256, true)]    // no dot tail (784 = 49 vectors), 64 rows pad to 66: 3% padding
+    [InlineData(512, 8, 784, 256, false)]    // 8 rows pad to 12: the dot path
+    [InlineData(512, 5, 120, 84, false)]     // fewer rows than one microkernel tile
+    [InlineData(512, 8, 120, 84, true)]      // 120 = 7.5 vectors: the dot path's scalar tail costs more than 1.7× padding
+    [InlineData(512, 64, 256, 10, false)]    // 10 columns pad to 32
+    [InlineData(256, 64, 120, 84, false)]    // at 256 bits 120 is 15 whole vectors, and 84 columns pad to 96
+    [InlineData(256, 60, 256, 96, true)]
+    public void UsePacked_FollowsPaddingAndTheDotPathsTail(int width, int batch, int inF, int outF, bool packed)
+        => Assert.Equal(packed, new PackedDenseWeight(new float[outF * inF], outF, inF, width).UsePacked(batch));
+
+    [Fact]
+    public void Constructor_PacksOnlyWhenSomeBatchWouldReadThePack()
+    {
+        // 10 columns pad to at least 16 at any width: more than 1.05×, and 256 inputs leave no dot tail.
+        var narrow = new PackedDenseWeight(new float[10 * 256], 10, 256);
+        Assert.Equal(0, narrow.Width);
+        var wide = new PackedDenseWeight(new float[96 * 256], 96, 256);
+        Assert.Equal(Gemm.NativeWidth, wide.Width);
     }
 
     [Theory]
@@ -71,8 +92,9 @@ public class PackedDenseWeightTests
         float[] x = Uniform(batch * inF, 6), w = Uniform(outF * inF, 7), b = Uniform(outF, 8), skip = Uniform(batch * outF, 9);
         var packed = new PackedDenseWeight(w, outF, inF, width);
         float[] separate = new float[batch * outF], inPlace = (float[])skip.Clone();
-        DenseKernels.ForwardResidual(new ReluActivation(), x, packed, b, skip, separate, batch);
-        DenseKernels.ForwardResidual(new ReluActivation(), x, packed, b, inPlace, inPlace, batch);   // over the skip tensor itself
+        var route = width == 0 ? PackedRoute.Plain : batch >= 6 ? PackedRoute.Packed : PackedRoute.Auto;
+        DenseKernels.ForwardResidual(route, new ReluActivation(), x, packed, b, skip, separate, batch);
+        DenseKernels.ForwardResidual(route, new ReluActivation(), x, packed, b, inPlace, inPlace, batch);   // over the skip tensor itself
         Assert.Equal(separate, inPlace);
         for (int r = 0; r < batch; r++)
             for (int o = 0; o < outF; o++)
@@ -114,13 +136,15 @@ public class PackedDenseWeightTests
         Assert.Equal("weight", ex.ParamName);
         Assert.Contains("12", ex.Message);
         var packed = new PackedDenseWeight(new float[12], 3, 4);
-        foreach (int batch in new[] { 2, 64 })   // dot and packed routes check alike
+        var packedEverywhere = new PackedDenseWeight(new float[12], 3, 4, 256);
+        foreach (var (weight, route) in new[] { (packed, PackedRoute.Auto), (packedEverywhere, PackedRoute.Packed) })   // dot and packed routes check alike
         {
-            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(default(IdentityActivation), new float[4 * batch + 1], packed, [], new float[3 * batch], batch));
+            const int batch = 7;
+            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(route, default(IdentityActivation), new float[4 * batch + 1], weight, [], new float[3 * batch], batch));
             Assert.Equal("input", ex.ParamName);
-            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(default(IdentityActivation), new float[4 * batch], packed, new float[2], new float[3 * batch], batch));
+            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(route, default(IdentityActivation), new float[4 * batch], weight, new float[2], new float[3 * batch], batch));
             Assert.Equal("bias", ex.ParamName);
-            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(default(IdentityActivation), new float[4 * batch], packed, [], new float[3 * batch - 1], batch));
+            ex = Assert.Throws<ArgumentException>(() => DenseKernels.Forward(route, default(IdentityActivation), new float[4 * batch], weight, [], new float[3 * batch - 1], batch));
             Assert.Equal("output", ex.ParamName);
         }
         Assert.Throws<ArgumentNullException>(() => DenseKernels.Forward(default(IdentityActivation), new float[4], null!, [], new float[3], 1));
