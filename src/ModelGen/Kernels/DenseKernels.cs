@@ -134,19 +134,15 @@ public static class DenseKernels
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
-        bool packed = weight.TakesPacked(route, batch);
-        if (!packed && Gemm.NativeWidth == 0)
+        if (!weight.TakesPacked(route, batch))
         {
+            // The model's own forward over the plain copy: the dot path up to DotMaxRows rows, the per-call packed GEMM beyond.
             Forward(act, input, weight.Plain, bias, output, default, batch, inFeatures, outFeatures);
             return;
         }
         CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
-        if (output.IsEmpty) return;
         bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
-        // Not packed: the dot path at any batch (the model's forward packs W per call beyond DotMaxRows rows, but here
-        // the cost rule found the packed tiles too padded for this shape, which per-call packing would not change).
-        if (packed) ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: false);
-        else ForwardDot(act, input, weight.Plain, bias, output, output, needEpilogue, batch, inFeatures, outFeatures);
+        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: false);
     }
 
     /// <summary>
@@ -173,8 +169,7 @@ public static class DenseKernels
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
-        bool packed = weight.TakesPacked(route, batch);
-        if (!packed && Gemm.NativeWidth == 0)
+        if (!weight.TakesPacked(route, batch))
         {
             ForwardResidual(act, input, weight.Plain, bias, residual, output, batch, inFeatures, outFeatures);
             return;
@@ -182,11 +177,9 @@ public static class DenseKernels
         CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
         ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
         ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
-        if (output.IsEmpty) return;
         if (!residual.Overlaps(output)) residual.CopyTo(output);
         bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
-        if (packed) ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: true);
-        else ForwardDot(act, input, weight.Plain, bias, output, output, needEpilogue, batch, inFeatures, outFeatures, accumulate: true);
+        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: true);
     }
 
     /// <summary>The packed GEMM over the prepared pack into <paramref name="output"/> (accumulating onto it for a residual), with the bias/activation epilogue per row chunk.</summary>

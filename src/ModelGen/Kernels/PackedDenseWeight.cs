@@ -71,23 +71,34 @@ public sealed unsafe class PackedDenseWeight
     internal float* Packed => (float*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_packed!), _offset));
 
     /// <summary>
-    /// Whether a call of <paramref name="batch"/> rows takes the packed path (else the dot path over <see cref="Plain"/>,
-    /// as the model's own forward does at small batches). A deterministic cost rule, so a shape always takes the same
-    /// path and gives the same bits. The packed microkernel computes whole MR×NR tiles, so it wastes
-    /// <c>⌈batch/MR⌉·MR·⌈out/NR⌉·NR / (batch·out)</c> of its work on padding; the dot path wastes nothing on padding but
-    /// ends every output with a horizontal sum plus, when <c>in</c> is not a whole number of vectors, a scalar tail.
-    /// Measured on a Zen 4 (512-bit; bench/KernelBench predictor): with no tail the two paths are within a few percent at
-    /// equal fill and the dot path wins once padding exceeds ~5%; with a tail (LeNet's 120→84 layer: 7.5 vectors per
-    /// dot product) the packed path wins up to 2× padding, by 1.6–2.8× at batch 6–96.
+    /// Whether a call of <paramref name="batch"/> rows takes the packed path, else the model's own dense forward over
+    /// <see cref="Plain"/> (the dot path up to <see cref="Gemm.DotMaxRows"/> rows, the per-call packed GEMM beyond). A
+    /// deterministic rule, so a shape always takes the same path and gives the same bits:
+    /// <list type="bullet">
+    /// <item>beyond DotMaxRows rows, whenever there is a pack: the model would pack W per call into the very same panels,
+    /// so this is the same product without the packing (bit for bit; which keeps large batches independent of the
+    /// vector width, as the model's are).</item>
+    /// <item>from MR rows up, when the cost rule prefers it. The packed microkernel computes whole MR×NR tiles, so it
+    /// spends <c>⌈batch/MR⌉·MR·⌈out/NR⌉·NR / (batch·out)</c> of the useful work; the dot path pads nothing but ends
+    /// every output with a horizontal sum plus, when <c>in</c> is not a whole number of vectors, a scalar tail.
+    /// Measured on a Zen 4 at 512 and 256 bits (bench/KernelBench predictor): with no tail the two paths are within a
+    /// few percent at equal fill and the dot path wins once padding exceeds ~5%; with a tail (LeNet's 120→84 layer at
+    /// 512 bits: 7.5 vectors per dot product) the packed path wins up to 2× padding, by 1.5–2.7× at batch 6–96.</item>
+    /// </list>
     /// </summary>
     internal bool UsePacked(int batch)
     {
         if (_packed is null || batch < Gemm.MR) return false;
+        if (batch > Gemm.DotMaxRows) return true;
         long padded = (long)RoundUp(batch, Gemm.MR) * RoundUp(OutFeatures, Width / 16), useful = (long)batch * OutFeatures;
         return WithinLimit(padded, useful, InFeatures, Width);
     }
 
-    /// <summary>Whether some batch takes the packed path: the columns alone pad within the limit (rows pad nothing at batch = a multiple of MR).</summary>
+    /// <summary>
+    /// Whether some batch up to DotMaxRows takes the packed path: the columns alone pad within the limit (rows pad nothing
+    /// at a multiple of MR). Beyond DotMaxRows the model's own per-call packing would serve such a shape just as well,
+    /// so a weight whose pack only large batches would read (10 outputs in 32-column panels) keeps no pack.
+    /// </summary>
     private static bool PackPays(int outFeatures, int inFeatures, int width)
         => width != 0 && outFeatures > 0 && inFeatures > 0 && WithinLimit(RoundUp(outFeatures, width / 16), outFeatures, inFeatures, width);
 

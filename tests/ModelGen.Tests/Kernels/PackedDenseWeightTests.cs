@@ -66,6 +66,7 @@ public class PackedDenseWeightTests
     [InlineData(512, 5, 120, 84, false)]     // fewer rows than one microkernel tile
     [InlineData(512, 8, 120, 84, true)]      // 120 = 7.5 vectors: the dot path's scalar tail costs more than 1.7× padding
     [InlineData(512, 64, 256, 10, false)]    // 10 columns pad to 32
+    [InlineData(512, 97, 400, 120, true)]    // beyond the dot path's 96 rows the model would pack W per call: use the pack
     [InlineData(256, 64, 120, 84, false)]    // at 256 bits 120 is 15 whole vectors, and 84 columns pad to 96
     [InlineData(256, 60, 256, 96, true)]
     public void UsePacked_FollowsPaddingAndTheDotPathsTail(int width, int batch, int inF, int outF, bool packed)
@@ -149,5 +150,45 @@ public class PackedDenseWeightTests
         }
         Assert.Throws<ArgumentNullException>(() => DenseKernels.Forward(default(IdentityActivation), new float[4], null!, [], new float[3], 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new PackedDenseWeight([], -1, 0));
+    }
+}
+
+/// <summary>The prepacked product split between threads (KernelOptions.MaxThreads): the same bits as on one thread.</summary>
+[Trait("Category", "Kernels")]
+[Collection(nameof(GlobalKernelOptions))]
+public class PackedDenseWeightThreadingTests
+{
+    [Theory]
+    [InlineData(301, 784, 256)]   // row chunks of whole MR panels, a last partial one, four KC slices
+    [InlineData(97, 300, 70)]     // just past the dot path's rows: the packed route by rule
+    public void Forward_TwoThreads_GivesTheSingleThreadedBits(int batch, int inF, int outF)
+    {
+        float[] x = Uniform(batch * inF, 21), w = Uniform(outF * inF, 22, -0.5f, 0.5f), b = Uniform(outF, 23);
+        var packed = new PackedDenseWeight(w, outF, inF, Gemm.NativeWidth == 0 ? 256 : Gemm.NativeWidth);
+        float[] one = new float[batch * outF];
+        DenseKernels.Forward(PackedRoute.Packed, new ReluActivation(), x, packed, b, one, batch);
+        int saved = KernelOptions.MaxThreads;
+        KernelOptions.MaxThreads = 2;
+        try
+        {
+            for (int repeat = 0; repeat < 5; repeat++)
+            {
+                float[] two = new float[batch * outF];
+                DenseKernels.Forward(PackedRoute.Packed, new ReluActivation(), x, packed, b, two, batch);
+                Assert.Equal(one, two);
+            }
+        }
+        finally
+        {
+            KernelOptions.MaxThreads = saved;
+        }
+        // And the single-threaded result is right (float64 reference, ReLU).
+        for (int r = 0; r < batch; r += 37)
+            for (int o = 0; o < outF; o++)
+            {
+                double z = b[o];
+                for (int i = 0; i < inF; i++) z += (double)x[r * inF + i] * w[o * inF + i];
+                Assert.True(Math.Abs(one[r * outF + o] - Math.Max(z, 0)) <= 1e-4, $"[{r},{o}]: {one[r * outF + o]} vs {Math.Max(z, 0)}");
+            }
     }
 }

@@ -107,6 +107,25 @@ public class PredictorTests
         Assert.Equal(viaForward, viaPredict);
     }
 
+    /// <summary>
+    /// Without BatchNorm to fold or standalone activations to fuse, a batch beyond the dot path's 96 rows runs the very
+    /// products of the model's Forward (the same panels, packed once instead of per call), so the bits are the same;
+    /// that also keeps such batches independent of the vector width, as the NativeAOT sample's x64/Arm64 check relies on.
+    /// </summary>
+    [Theory]
+    [InlineData(nameof(MnistMlp))]
+    [InlineData(nameof(LeNet5))]
+    [InlineData(nameof(SmallMlp))]
+    public void Forward_BatchBeyondTheDotPath_IsBitIdenticalToTheModelsForward(string name)
+    {
+        var (model, create) = Make(name, 17);
+        const int batch = 150;
+        float[] x = Input(model, batch, 18), expected = new float[batch * model.OutputLength], actual = new float[expected.Length];
+        model.Forward(x, expected, batch);
+        create().Forward(x, actual, batch);
+        Assert.Equal(expected, actual);
+    }
+
     [Theory]
     [MemberData(nameof(Models))]
     public void Forward_AfterEveryKindOfWriteToTheModel_IsUnchanged(string name)
