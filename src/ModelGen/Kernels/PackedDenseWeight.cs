@@ -83,7 +83,7 @@ public sealed unsafe class PackedDenseWeight
     /// every output with a horizontal sum plus, when <c>in</c> is not a whole number of vectors, a scalar tail.
     /// Measured on a Zen 4 at 512 and 256 bits (bench/KernelBench predictor): with no tail the two paths are within a
     /// few percent at equal fill and the dot path wins once padding exceeds ~5%; with a tail (LeNet's 120→84 layer at
-    /// 512 bits: 7.5 vectors per dot product) the packed path wins up to 2× padding, by 1.5–2.7× at batch 6–96.</item>
+    /// 512 bits: 7.5 vectors per dot product) the packed path wins up to 2× padding, by 1.4–2.6× at batch 6–96.</item>
     /// </list>
     /// </summary>
     internal bool UsePacked(int batch)
