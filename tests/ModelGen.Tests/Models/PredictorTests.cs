@@ -8,6 +8,23 @@ using MnistSample::Mnist;
 
 namespace ModelGen.Tests.Models;
 
+/// <summary>
+/// Standalone activations the predictor fuses into the layer before them: a LeakyReLU with its own slope after a
+/// folded Conv + BatchNorm, a SiLU after a Dense, and the final Sigmoid (so the last Dense writes straight into the output).
+/// </summary>
+[Model(2, 5, 5)]
+public partial class EpilogueNet
+{
+    [Conv2D(3, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer C { get; }
+    [BatchNorm2D] public partial Layer Bn { get; }
+    [LeakyReLU(0.3)] public partial Layer Leaky { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(6)] public partial Layer Fc1 { get; }
+    [SiLU] public partial Layer Silu { get; }
+    [Dense(4)] public partial Layer Fc2 { get; }
+    [Sigmoid] public partial Layer Sig { get; }
+}
+
 public class PredictorTests
 {
     /// <summary>A model and the call that snapshots it (CreatePredictor is generated per class; there is no common interface to call it through).</summary>
@@ -25,6 +42,7 @@ public class PredictorTests
         nameof(FoldCnn) => Pair(new FoldCnn(seed), m => m.CreatePredictor()),
         nameof(BnResNet) => Pair(new BnResNet(seed), m => m.CreatePredictor()),
         nameof(JustBatchNorm) => Pair(new JustBatchNorm(seed), m => m.CreatePredictor()),
+        nameof(EpilogueNet) => Pair(new EpilogueNet(seed), m => m.CreatePredictor()),
         nameof(MnistMlp) => Pair(new MnistMlp(seed), m => m.CreatePredictor()),
         nameof(LeNet5) => Pair(new LeNet5(seed), m => m.CreatePredictor()),
         nameof(MnistResNet) => Pair(new MnistResNet(seed), m => m.CreatePredictor()),
@@ -38,7 +56,7 @@ public class PredictorTests
     {
         nameof(SmallMlp), nameof(FusedNet), nameof(StandaloneNet), nameof(DropoutNet), nameof(ResidualMlp), nameof(SmallLeNet),
         nameof(TinyResNet), nameof(BranchNet), nameof(FoldNet), nameof(FoldCnn), nameof(BnResNet), nameof(JustBatchNorm),
-        nameof(MnistMlp), nameof(LeNet5), nameof(MnistResNet),
+        nameof(EpilogueNet), nameof(MnistMlp), nameof(LeNet5), nameof(MnistResNet),
     };
 
     /// <summary>BatchNorm layers get γ, β and running statistics far from their initial 1/0/0/1, so a fold that ignored one would show.</summary>
