@@ -8,17 +8,29 @@ using ModelGen.Kernels;
 
 namespace PeerBench;
 
-/// <summary>ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger, Transformer block, character GPT) and runtime kernels,
-/// called the way an application would call them.</summary>
+/// <summary>
+/// ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger, Transformer block, character GPT) and runtime kernels,
+/// called the way an application would call them. Registered twice: "modelgen" runs each model's own <c>Forward</c>
+/// (which reads the parameters live), "modelgen-predictor" the inference snapshot <c>model.CreatePredictor()</c> (weights
+/// copied once, BatchNorm folded, dense weights prepacked), which is what a deployment runs; the predictor peer does W1
+/// and W3 inference only.
+/// </summary>
 public sealed class ModelGenPeer : IPeer
 {
-    public string Name => "modelgen";
+    private readonly bool _predictor;
+
+    public string Name => _predictor ? "modelgen-predictor" : "modelgen";
 
     public string Version { get; } =
         $"ModelGen {typeof(Gemm).Assembly.GetName().Version} (widest vector: {FmaPeak.Width} bit, {RuntimeInformation.FrameworkDescription})";
 
-    public ModelGenPeer()
+    public ModelGenPeer() : this(predictor: false) { }
+
+    /// <param name="predictor">Time <c>CreatePredictor()</c>'s snapshot instead of the model's <c>Forward</c> (inference workloads only).</param>
+    public ModelGenPeer(bool predictor)
     {
+        _predictor = predictor;
+        if (predictor) return;   // the "modelgen" peer measures the machine once for both
         // The FMA peak is measured once, before any case, and handed to the report through a side file.
         double peak = FmaPeak.Measure();
         Console.WriteLine($"  fma peak: {peak:F1} GFLOP/s single thread, {FmaPeak.Width}-bit FMA, 12 accumulator chains");
@@ -36,6 +48,13 @@ public sealed class ModelGenPeer : IPeer
     public IBenchCase? Create(CaseSpec spec, BenchData data)
     {
         int threads = spec.Threads;
+        if (_predictor)
+            return spec.Kind switch
+            {
+                "mlp_infer" when threads == 1 => new Predict(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin").CreatePredictor(), spec),
+                "lenet_infer" when threads == 1 => new Predict(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin").CreatePredictor(), spec),
+                _ => null,
+            };
         return spec.Kind switch
         {
             "mlp_infer" when threads == 1 => new Infer<BenchMlp>(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin"), spec),
@@ -207,6 +226,17 @@ public sealed class ModelGenPeer : IPeer
 
         public float[] Output() { Run(); return (float[])_y.Clone(); }
         public void Run() => model.Forward(_x, _y, spec.Batch);
+        public void Dispose() { }
+    }
+
+    /// <summary>W1/W3 inference through the predictor: <c>Forward</c> of the snapshot taken after the weights were loaded.</summary>
+    private sealed class Predict(IPredictor predictor, CaseSpec spec) : IBenchCase
+    {
+        private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
+        private readonly float[] _y = new float[spec.Batch * predictor.OutputLength];
+
+        public float[] Output() { Run(); return (float[])_y.Clone(); }
+        public void Run() => predictor.Forward(_x, _y, spec.Batch);
         public void Dispose() { }
     }
 

@@ -6,8 +6,10 @@
 #   bench/run.sh --out FILE              JSON in the peers' schema (default bench/.build/results.json)
 # Any other option goes to PeerBench (--peers, --reps, --rep-ms, --validate-only, ...).
 # How: the peers harness (shared/peers, read-only) is copied into bench/.build/peers, this folder's ModelGen peer
-# (ModelGenPeer.cs, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, BenchTransformer.cs, BenchCharLm.cs, FmaPeak.cs) is added to its sources and
-# registered in its peer list, and the copy references src/ModelGen plus the generator as an analyzer. Nothing of the harness enters ModelGen's projects.
+# (ModelGenPeer.cs, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, BenchTransformer.cs, BenchCharLm.cs, FmaPeak.cs) is added
+# to its sources and registered in its peer list twice ("modelgen": the models' Forward; "modelgen-predictor": their
+# CreatePredictor() snapshots, W1/W3 inference), and the copy references src/ModelGen plus the generator as an analyzer.
+# Nothing of the harness enters ModelGen's projects.
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$BENCH/.." && pwd)"
@@ -48,7 +50,8 @@ anchor = '("onnxruntime", () => new OrtPeer()),'
 text = open(src).read()
 if text.count(anchor) != 1:
     sys.exit(f"run.sh: cannot register the ModelGen peer: expected one '{anchor}' in {src}")
-new = text.replace(anchor, anchor + '\n    ("modelgen", () => new ModelGenPeer()),')
+new = text.replace(anchor, anchor + '\n    ("modelgen", () => new ModelGenPeer()),'
+                         '\n    ("modelgen-predictor", () => new ModelGenPeer(predictor: true)),')
 if open(dst).read() != new:
     open(dst, "w").write(new)
 proj = open(proj_src).read()

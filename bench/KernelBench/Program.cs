@@ -1,7 +1,11 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [accuracy] [lstm] [transformer] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [predictor] [accuracy] [lstm] [transformer] [--threads T]
 // (parts: the MLP training step's forward, dW and dX GEMMs one by one at batch 64, plus Gradients.Clear and Sgd.Step)
+// (predictor: each W1/W3 dense shape on both routes of a PackedDenseWeight, the plain copy through the model's own dense
+//  forward (the dot path up to 96 rows, W packed per call beyond) and the prepacked GEMM, against the route the
+//  predictor takes; then the MLP, LeNet-5 and MNIST ResNet, model Forward against its predictor, in paired
+//  interleaved repetitions)
 // (accuracy: max error of exp/tanh/sigmoid/erf-GELU/log-softmax vs float64, the table in docs/kernels.md)
 // (lstm: RecurrentKernels on the peers' W6 shape, LSTM input 32, hidden 128, seq 50, batch 1 and 16: inference forward,
 //  and a training step = TrainForward + Backward; plus W7's bidirectional 64→128 LSTM training step at batch 32 × 32)
@@ -87,6 +91,9 @@ for (int c = 0; c < cmds.Count; c++)
                 Console.WriteLine($"Gradients.Clear            {Time(() => model.Gradients.Clear()),8:F1} us");
                 Console.WriteLine($"Sgd.Step                   {Time(() => sgd.Step(model, model.Gradients)),8:F1} us");
             }
+            break;
+        case "predictor":
+            Predictor();
             break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
@@ -182,6 +189,88 @@ for (int c = 0; c < cmds.Count; c++)
 }
 return 0;
 
+static void Predictor()
+{
+    int width = Gemm.NativeWidth;
+    Console.WriteLine($"dense routes at {width} bits (plain = the model's own dense forward over W as it lies: the dot path up to 96 rows,");
+    Console.WriteLine("W packed per call beyond; prepacked = the GEMM over W packed once; best of 7 interleaved rounds)");
+    int right = 0, total = 0;
+    double chosen = 0;
+    foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (256, 10), (400, 120), (120, 84), (84, 10) })
+    {
+        float[] w = Fill(outF * inF, 4), bias = Fill(outF, 5);
+        var forced = new PackedDenseWeight(w, outF, inF, width);   // packed whatever the rule, to time both routes
+        var predictor = new PackedDenseWeight(w, outF, inF);       // what a predictor holds (no pack where the rule never reads one)
+        foreach (int batch in new[] { 1, 4, 6, 8, 12, 16, 32, 48, 64, 96, 128 })
+        {
+            float[] x = Fill(batch * inF, 3), y = new float[batch * outF];
+            double plain = double.MaxValue, packed = double.MaxValue;
+            for (int round = 0; round < 7; round++)
+            {
+                plain = Math.Min(plain, Time(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), x, forced, bias, y, batch), 15));
+                packed = Math.Min(packed, Time(() => DenseKernels.Forward(PackedRoute.Packed, default(ReluActivation), x, forced, bias, y, batch), 15));
+            }
+            bool rule = predictor.UsePacked(batch);
+            double pick = rule ? packed : plain, best = Math.Min(plain, packed);
+            total++;
+            chosen += pick / best;
+            if (pick <= 1.05 * best) right++;
+            double flop = 2.0 * batch * inF * outF;
+            Console.WriteLine($"{inF,4}->{outF,-4} b={batch,3}: plain {plain,8:F2} us {flop / plain / 1e3,6:F1} GF | prepacked {packed,8:F2} us {flop / packed / 1e3,6:F1} GF | plain/prepacked {plain / packed,5:F2} | predictor: {(rule ? "prepacked" : "plain")}");
+        }
+    }
+    Console.WriteLine($"the predictor's route is within 5% of the faster in {right}/{total} cases; its time is {chosen / total:F3}x the faster route's on average");
+    Console.WriteLine();
+    Console.WriteLine("model Forward vs predictor (1 s warm-up each, then 40 interleaved pairs of ~5 ms: best times, median per-pair ratio)");
+    var mlp = new BenchMlp(seed: 1);
+    var lenet = new BenchLeNet(seed: 1);
+    var resnet = new Mnist.MnistResNet(seed: 1);
+    foreach (var p in resnet.ParameterInfos)   // non-trivial BatchNorm statistics, as after training
+        if (p.Name.EndsWith("running_var", StringComparison.Ordinal)) resnet.Parameters.Slice(p.Offset, p.Length).Fill(0.7f);
+    var cases = new (string Name, ModelGen.IFeedForwardModel Model, ModelGen.IPredictor Predictor)[]
+    {
+        ("MLP 784-256-256-10", mlp, mlp.CreatePredictor()),
+        ("LeNet-5", lenet, lenet.CreatePredictor()),
+        ("MNIST ResNet", resnet, resnet.CreatePredictor()),
+    };
+    foreach (var (name, model, predictor) in cases)
+        foreach (int batch in new[] { 1, 64 })
+        {
+            float[] x = Fill(batch * model.InputLength, 1), y = new float[batch * model.OutputLength];
+            var (m, p, ratio) = Paired(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
+            Console.WriteLine($"{name,-20} b={batch,2}: Forward {m,9:F1} us  predictor {p,9:F1} us  best Forward/predictor {m / p:F3}, median pair {ratio:F3}");
+        }
+}
+
+// A and B alternately, ~5 ms of calls each, for `pairs` pairs: the best time of each and the median of the per-pair
+// ratios A/B (a load change on the shared machine hits both halves of a pair alike).
+static (double A, double B, double Ratio) Paired(Action a, Action b, int pairs)
+{
+    // A long warm-up: every method on both paths reaches tier 1 before the pairs (tier-0 code of a vector loop runs
+    // ~100x slower, and it distorted the first pairs of a process).
+    Time(a, 100);
+    Time(b, 100);
+    var sw = Stopwatch.StartNew();
+    a();
+    long iters = Math.Max(1, (long)(5 / Math.Max(sw.Elapsed.TotalMilliseconds, 1e-3)));
+    var ratios = new double[pairs];
+    double bestA = double.MaxValue, bestB = double.MaxValue;
+    for (int i = 0; i < pairs; i++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        for (long j = 0; j < iters; j++) a();
+        double ta = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / iters;
+        t0 = Stopwatch.GetTimestamp();
+        for (long j = 0; j < iters; j++) b();
+        double tb = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / iters;
+        ratios[i] = ta / tb;
+        bestA = Math.Min(bestA, ta);
+        bestB = Math.Min(bestB, tb);
+    }
+    Array.Sort(ratios);
+    return (bestA, bestB, ratios[pairs / 2]);
+}
+
 static float[] Scaled(float[] v, float s)
 {
     for (int i = 0; i < v.Length; i++) v[i] *= s;
@@ -238,14 +327,14 @@ static float[] TransformerParameters(TransformerGeometry g)
     return p.ToArray();
 }
 
-// Best of 7 repetitions of ~100 ms each, after a 200 ms warm-up (tiered JIT reaches full optimisation).
-static double Time(Action f)
+// Best of 7 repetitions of ~repMs each (100 ms unless given), after a warm-up of twice that (tiered JIT reaches full optimisation).
+static double Time(Action f, double repMs = 100)
 {
     var sw = Stopwatch.StartNew();
     int w = 0;
-    while (w < 3 || sw.ElapsedMilliseconds < 200) { f(); w++; }
+    while (w < 3 || sw.ElapsedMilliseconds < 2 * repMs) { f(); w++; }
     double est = sw.Elapsed.TotalMilliseconds / w;
-    long iters = Math.Max(1, (long)(100 / est));
+    long iters = Math.Max(1, (long)(repMs / est));
     var reps = new double[7];
     for (int r = 0; r < reps.Length; r++)
     {

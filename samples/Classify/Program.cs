@@ -1,6 +1,7 @@
 // Classify: the inference half of the MNIST sample, meant to be published as one NativeAOT executable.
 // It loads the weights samples/Mnist trained (a safetensors file, or a copy embedded in the binary) into the same
-// generated MnistMlp, then classifies image files, raw pixels from stdin, or the whole vendored test split.
+// generated MnistMlp, snapshots it as the model's predictor (weights copied once, dense weights prepacked: what
+// deployment runs), then classifies image files, raw pixels from stdin, or the whole vendored test split.
 // --info says what the binary really executes (AOT or JIT, vector widths, FMA), and --dump-logits writes every
 // logit in round-trip form so a JIT run and an AOT run can be compared bit for bit (.ci/aot.sh does).
 using System.Diagnostics;
@@ -40,12 +41,16 @@ namespace Classify
         {
             var (model, source) = WeightsSource.LoadModel(request.Weights);
             if (request.Info) PrintInfo(source);
+            // The immutable inference snapshot; the model itself is only needed for its layer table (FLOPs).
+            MnistMlp.Predictor predictor = model.CreatePredictor();
+            long flopsPerExample = 0;   // multiply-adds × 2, from the generated layer table
+            foreach (var layer in model.Layers) flopsPerExample += layer.Flops;
 
             var dump = request.DumpLogits is null ? null : new LogitsWriter(request.DumpLogits);
             try
             {
-                if (request.Images.Length > 0) ClassifyImages(model, request.Images, request.Invert, dump);
-                if (request.TestSet) EvaluateTestSet(model, request.DataDirectory, request.Repeat, dump);
+                if (request.Images.Length > 0) ClassifyImages(predictor, request.Images, request.Invert, dump);
+                if (request.TestSet) EvaluateTestSet(predictor, flopsPerExample, request.DataDirectory, request.Repeat, dump);
             }
             finally
             {
@@ -54,7 +59,7 @@ namespace Classify
             return 0;
         }
 
-        private static void ClassifyImages(MnistMlp model, string[] images, bool invert, LogitsWriter? dump)
+        private static void ClassifyImages(MnistMlp.Predictor predictor, string[] images, bool invert, LogitsWriter? dump)
         {
             Span<float> pixels = stackalloc float[MnistMlp.InputSize];
             Span<float> logits = stackalloc float[MnistMlp.OutputSize];
@@ -62,7 +67,7 @@ namespace Classify
             foreach (string image in images)
             {
                 ImageReader.Read(image, pixels, invert);
-                model.Forward(pixels, logits, batch: 1);
+                predictor.Predict(pixels, logits);
                 ModelGen.Kernels.Softmax.Forward(logits, probabilities, rows: 1, cols: MnistMlp.OutputSize);
                 var (best, second) = TopTwo(probabilities);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -71,7 +76,7 @@ namespace Classify
             }
         }
 
-        private static void EvaluateTestSet(MnistMlp model, string dataDirectory, int repeat, LogitsWriter? dump)
+        private static void EvaluateTestSet(MnistMlp.Predictor predictor, long flopsPerExample, string dataDirectory, int repeat, LogitsWriter? dump)
         {
             var load = Stopwatch.StartNew();
             var (_, test) = ModelGen.Data.Mnist.Load(dataDirectory);
@@ -83,13 +88,11 @@ namespace Classify
             for (int r = 0; r < repeat; r++)
             {
                 long start = Stopwatch.GetTimestamp();
-                model.Forward(test.Inputs, logits, test.Count);
+                predictor.Forward(test.Inputs, logits, test.Count);
                 times[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
             Array.Sort(times);
             double inferMs = times[repeat / 2];
-            long flopsPerExample = 0;   // multiply-adds × 2, from the generated layer table
-            foreach (var layer in model.Layers) flopsPerExample += layer.Flops;
 
             int[] labels = test.Labels!;
             int correct = 0;

@@ -2,6 +2,7 @@
 //   {Hint}.Model.g.cs     shape constants, parameter layout, constructor, layer properties, summary, save/load
 //   {Hint}.Forward.g.cs   inference and training forward passes
 //   {Hint}.Backward.g.cs  the reverse-mode backward pass
+//   {Hint}.Predictor.g.cs CreatePredictor() and the immutable, prepacked inference snapshot (fixed-shape models only)
 // An invalid model gets one {Hint}.Model.g.cs with layer properties that throw naming the problem's MG id, so the
 // user sees our diagnostic rather than CS9248 for every unimplemented partial property.
 using System.Collections.Generic;
@@ -58,7 +59,7 @@ internal static partial class ModelEmitter
             new GeneratedFile(spec.HintName + ".Model.g.cs", EmitModel(plan)),
             new GeneratedFile(spec.HintName + ".Forward.g.cs", EmitForward(plan)),
             new GeneratedFile(spec.HintName + ".Backward.g.cs", EmitBackward(plan)),
-        };
+        }.Concat(PredictorFiles(plan)).ToArray();
     }
 
     /// <summary>Writes the headers, namespace and containing types, calls <paramref name="body"/> inside the class, and closes everything.</summary>

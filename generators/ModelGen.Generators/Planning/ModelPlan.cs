@@ -207,7 +207,7 @@ internal static class Planner
     /// <summary>Layers that are views in training too.</summary>
     public static bool IsTrainingView(LayerSpec layer) => layer is FlattenSpec;
 
-    private static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> views,
+    internal static (EquatableArray<InferenceStep>, bool, int) PlanInference(EquatableArray<GraphNode> nodes, HashSet<int> views,
         Dictionary<int, int> inPlaceInput)
     {
         int n = nodes.Count;

@@ -109,15 +109,109 @@ public static class DenseKernels
             Epilogue(act, ref Unsafe.Add(ref y, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
     }
 
+    /// <summary>
+    /// Inference over a prepared weight: effectively computes <c>output[b, o] = act(Σ_i input[b, i]·weight[o, i] + bias[o])</c>,
+    /// as <see cref="Forward{TAct}(TAct, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int, int, int)"/>
+    /// does without keeping the pre-activation, but batches that take the packed GEMM read the weight packed once
+    /// instead of packing it on every call.
+    /// </summary>
+    /// <param name="act">The activation operator (fused into the output pass).</param>
+    /// <param name="input">Input [batch, weight.InFeatures].</param>
+    /// <param name="weight">The prepared weight [OutFeatures, InFeatures].</param>
+    /// <param name="bias">Bias [weight.OutFeatures], or empty for no bias.</param>
+    /// <param name="output">Output [batch, weight.OutFeatures]; must not overlap the other operands.</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="weight"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
+    public static void Forward<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        Span<float> output, int batch) where TAct : struct, IActivation
+        => Forward(PackedRoute.Auto, act, input, weight, bias, output, batch);
+
+    /// <summary><see cref="Forward{TAct}(TAct, ReadOnlySpan{float}, PackedDenseWeight, ReadOnlySpan{float}, Span{float}, int)"/> on a chosen route (tests and benchmarks force each).</summary>
+    internal static void Forward<TAct>(PackedRoute route, TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        Span<float> output, int batch) where TAct : struct, IActivation
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        if (!weight.TakesPacked(route, batch))
+        {
+            // The model's own forward over the plain copy: the dot path up to DotMaxRows rows, the per-call packed GEMM beyond.
+            Forward(act, input, weight.Plain, bias, output, default, batch, inFeatures, outFeatures);
+            return;
+        }
+        CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
+        bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
+        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: false);
+    }
+
+    /// <summary>
+    /// <see cref="ForwardResidual{TAct}(TAct, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/>
+    /// over a prepared weight: effectively computes <c>output[b, o] = act(Σ_i input[b, i]·weight[o, i] + bias[o] + residual[b, o])</c>.
+    /// </summary>
+    /// <param name="act">The activation applied after the residual add (identity for a plain <c>x + f(x)</c>).</param>
+    /// <param name="input">Input [batch, weight.InFeatures]; must not overlap <paramref name="output"/>.</param>
+    /// <param name="weight">The prepared weight [OutFeatures, InFeatures].</param>
+    /// <param name="bias">Bias [weight.OutFeatures], or empty for no bias.</param>
+    /// <param name="residual">The skip tensor [batch, weight.OutFeatures]; may be the very memory of <paramref name="output"/> (updated in place).</param>
+    /// <param name="output">Output [batch, weight.OutFeatures].</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="weight"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap (other than residual being output).</exception>
+    public static void ForwardResidual<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> residual, Span<float> output, int batch) where TAct : struct, IActivation
+        => ForwardResidual(PackedRoute.Auto, act, input, weight, bias, residual, output, batch);
+
+    /// <summary><see cref="ForwardResidual{TAct}(TAct, ReadOnlySpan{float}, PackedDenseWeight, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int)"/> on a chosen route.</summary>
+    internal static void ForwardResidual<TAct>(PackedRoute route, TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        ReadOnlySpan<float> residual, Span<float> output, int batch) where TAct : struct, IActivation
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        if (!weight.TakesPacked(route, batch))
+        {
+            ForwardResidual(act, input, weight.Plain, bias, residual, output, batch, inFeatures, outFeatures);
+            return;
+        }
+        CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
+        ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
+        ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
+        if (!residual.Overlaps(output)) residual.CopyTo(output);
+        bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
+        ForwardPacked(act, input, weight, bias, output, needEpilogue, batch, accumulate: true);
+    }
+
+    /// <summary>The packed GEMM over the prepared pack into <paramref name="output"/> (accumulating onto it for a residual), with the bias/activation epilogue per row chunk.</summary>
+    private static unsafe void ForwardPacked<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        Span<float> output, bool needEpilogue, int batch, bool accumulate) where TAct : struct, IActivation
+    {
+        int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        fixed (float* x = input, bs = bias, y = output)
+        {
+            if (needEpilogue)
+            {
+                var epilogue = new DenseEpilogue<TAct>(act, y, y, bs, !bias.IsEmpty);
+                Gemm.PrepackedRows(x, weight.Packed, y, batch, inFeatures, outFeatures, accumulate, weight.Width, ref epilogue);
+            }
+            else
+            {
+                var none = default(NoEpilogue);
+                Gemm.PrepackedRows(x, weight.Packed, y, batch, inFeatures, outFeatures, accumulate, weight.Width, ref none);
+            }
+        }
+        GC.KeepAlive(weight);   // the pack is read through a raw pointer
+    }
+
     /// <summary>The checks both forward entry points share: sizes, the shapes of x, W, b and y, and y overlapping none of them.</summary>
     private static void CheckOperands(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, ReadOnlySpan<float> output,
-        int batch, int inFeatures, int outFeatures)
+        int batch, int inFeatures, int outFeatures, bool checkWeight = true)
     {
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
         ThrowHelper.CheckNonNegative(inFeatures, nameof(inFeatures));
         ThrowHelper.CheckNonNegative(outFeatures, nameof(outFeatures));
         ThrowHelper.CheckShape(input.Length, nameof(input), nameof(batch), batch, nameof(inFeatures), inFeatures);
-        ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
+        if (checkWeight) ThrowHelper.CheckShape(weight.Length, nameof(weight), nameof(outFeatures), outFeatures, nameof(inFeatures), inFeatures);
         if (!bias.IsEmpty) ThrowHelper.CheckShape(bias.Length, nameof(bias), nameof(outFeatures), outFeatures, orEmpty: true);
         ThrowHelper.CheckShape(output.Length, nameof(output), nameof(batch), batch, nameof(outFeatures), outFeatures);
         ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
@@ -159,7 +253,7 @@ public static class DenseKernels
     }
 
     /// <summary>
-    /// Backward of <see cref="Forward"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += dPreᵀ·input</c>;
+    /// Backward of <see cref="Forward{TAct}(TAct, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int, int, int)"/>: <c>dPre = dOutput ⊙ act'(pre)</c>; <c>dWeight += dPreᵀ·input</c>;
     /// <c>dBias += Σ_b dPre[b, :]</c>; <c>dInput = dPre·weight</c> (overwritten).
     /// </summary>
     /// <param name="act">The activation operator used in the forward pass.</param>
