@@ -113,6 +113,9 @@ public class RobustnessTests
                     var loaded = Broken.Load("x");
                     int count = m.Parameters.Length + m.Gradients.Length + m.Layers.Count + m.ParameterInfos.Count;
                     var trainer = new Trainer(m, new Adam(), Loss.CrossEntropy);
+                    Broken.Predictor predictor = m.CreatePredictor();
+                    predictor.Forward(new float[4], new float[2], 1);
+                    IPredictor asPredictor = predictor;
                     var t = new BrokenTagger(seed: 2);
                     t.Forward(new int[3], new float[3], 1, 3);
                     t.ForwardTrain(new int[3], new float[3], 1, 3, new[] { 3 });

@@ -127,6 +127,17 @@ internal static partial class ModelEmitter
             w.Line($"public void Forward({args}) => {Throw};");
             w.Line($"public void ForwardTrain({args}) => {Throw};");
             w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => {Throw};");
+            if (sequence) return;
+            w.Line($"public Predictor CreatePredictor() => {Throw};");
+            w.Open("public sealed class Predictor : global::ModelGen.IPredictor");
+            w.Line($"public global::System.ReadOnlySpan<int> InputShapeDims => {Throw};");
+            w.Line($"public global::System.ReadOnlySpan<int> OutputShapeDims => {Throw};");
+            w.Line($"public int InputLength => {Throw};");
+            w.Line($"public int OutputLength => {Throw};");
+            w.Line($"public int MaxBatch => {Throw};");
+            w.Line($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch) => {Throw};");
+            w.Line($"public void Predict(global::System.ReadOnlySpan<float> input, global::System.Span<float> output) => {Throw};");
+            w.Close();
         }, classSuffix: " : " + iface);
     }
 
