@@ -143,7 +143,7 @@ public static class RecurrentKernels
         {
             CheckLength(finalState.Length, g.StateLength(batch), nameof(finalState), Shape.State, g, batch, seq, orEmpty: true);
             ThrowHelper.CheckSameOrDisjoint(initialState, finalState, nameof(initialState), nameof(finalState));
-            CheckWritable(finalState, nameof(finalState), input, parameters, output, workspace);
+            ThrowHelper.CheckWritable(finalState, nameof(finalState), input, parameters, output, workspace);
         }
         ThrowHelper.CheckNoOverlap(initialState, output, nameof(initialState), nameof(output));
         ThrowHelper.CheckNoOverlap(initialState, workspace, nameof(initialState), nameof(workspace));
@@ -204,7 +204,7 @@ public static class RecurrentKernels
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
-        CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
+        ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         if (!(dropout >= 0f && dropout <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(nameof(dropout), dropout, "must be in [0, 1]");
         if (g.Layers > 1 && dropout > 0f) ArgumentNullException.ThrowIfNull(rng);
         if (batch == 0) return;
@@ -266,11 +266,11 @@ public static class RecurrentKernels
         if (!dInput.IsEmpty)
         {
             CheckLength(dInput.Length, g.InputLength(batch, seq), nameof(dInput), Shape.Input, g, batch, seq, orEmpty: true);
-            CheckWritable(dInput, nameof(dInput), input, parameters, dOutput, workspace, nameof(dOutput));
+            ThrowHelper.CheckWritable(dInput, nameof(dInput), input, parameters, dOutput, workspace, nameof(dOutput));
             ThrowHelper.CheckNoOverlap(kept, dInput, nameof(kept), nameof(dInput));
             ThrowHelper.CheckNoOverlap(dParameters, dInput, nameof(dParameters), nameof(dInput));
         }
-        CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
+        ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
         ThrowHelper.CheckNoOverlap(kept, dParameters, nameof(kept), nameof(dParameters));
         ThrowHelper.CheckNoOverlap(kept, workspace, nameof(kept), nameof(workspace));
         if (batch == 0) return;
@@ -611,16 +611,6 @@ public static class RecurrentKernels
         ThrowHelper.CheckNoOverlap(workspace, output, nameof(workspace), outputName);
         ThrowHelper.CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
         ThrowHelper.CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
-    }
-
-    /// <summary>Throws if the written span overlaps any of the others.</summary>
-    private static void CheckWritable(ReadOnlySpan<float> written, string name, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
-        ReadOnlySpan<float> output, ReadOnlySpan<float> workspace, string outputName = "output")
-    {
-        ThrowHelper.CheckNoOverlap(input, written, nameof(input), name);
-        ThrowHelper.CheckNoOverlap(parameters, written, nameof(parameters), name);
-        ThrowHelper.CheckNoOverlap(output, written, outputName, name);
-        ThrowHelper.CheckNoOverlap(workspace, written, "workspace", name);
     }
 
     private enum Shape { Input, Parameters, Output, Lengths, State, Kept }

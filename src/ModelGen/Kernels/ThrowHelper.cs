@@ -8,6 +8,16 @@ namespace ModelGen.Kernels;
 /// <summary>Throw helpers and argument checks for the kernels.</summary>
 internal static class ThrowHelper
 {
+    /// <summary>Throws if <paramref name="written"/> (a buffer a composite kernel writes: kept state, a cache) overlaps any of its other operands.</summary>
+    internal static void CheckWritable(ReadOnlySpan<float> written, string name, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
+        ReadOnlySpan<float> output, ReadOnlySpan<float> workspace, string outputName = "output")
+    {
+        CheckNoOverlap(input, written, nameof(input), name);
+        CheckNoOverlap(parameters, written, nameof(parameters), name);
+        CheckNoOverlap(output, written, outputName, name);
+        CheckNoOverlap(workspace, written, "workspace", name);
+    }
+
     /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>; <paramref name="what"/> (a constant) explains it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void CheckLength(int actual, int expected, string operand, string what)

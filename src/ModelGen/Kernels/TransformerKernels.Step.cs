@@ -52,7 +52,7 @@ public static partial class TransformerKernels
         ThrowHelper.CheckNoOverlap(parameters, output, nameof(parameters), nameof(output));
         ThrowHelper.CheckNoOverlap(workspace, output, nameof(workspace), nameof(output));
         ThrowHelper.CheckNoOverlap(cache, output, nameof(cache), nameof(output));
-        CheckWritable(cache, nameof(cache), input, parameters, output, workspace);
+        ThrowHelper.CheckWritable(cache, nameof(cache), input, parameters, output, workspace);
         ThrowHelper.CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
         ThrowHelper.CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
         if (batch == 0) return;

@@ -90,7 +90,7 @@ public static partial class TransformerKernels
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
-        CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
+        ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         if (!(dropout >= 0f && dropout <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(nameof(dropout), dropout, "must be in [0, 1]");
         if (dropout > 0f) ArgumentNullException.ThrowIfNull(rng);
         if (batch == 0) return;
@@ -126,11 +126,11 @@ public static partial class TransformerKernels
         if (!dInput.IsEmpty)
         {
             CheckLength(dInput.Length, g.InputLength(batch, seq), nameof(dInput), Shape.Input, g, batch, seq, orEmpty: true);
-            CheckWritable(dInput, nameof(dInput), input, parameters, dOutput, workspace, nameof(dOutput));
+            ThrowHelper.CheckWritable(dInput, nameof(dInput), input, parameters, dOutput, workspace, nameof(dOutput));
             ThrowHelper.CheckNoOverlap(kept, dInput, nameof(kept), nameof(dInput));
             ThrowHelper.CheckNoOverlap(dParameters, dInput, nameof(dParameters), nameof(dInput));
         }
-        CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
+        ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
         ThrowHelper.CheckNoOverlap(kept, dParameters, nameof(kept), nameof(dParameters));
         ThrowHelper.CheckNoOverlap(kept, workspace, nameof(kept), nameof(workspace));
         if (batch == 0) return;
@@ -589,16 +589,6 @@ public static partial class TransformerKernels
     {
         if (!g.IsValid)
             throw new ArgumentException($"'{nameof(g)}' is default({nameof(TransformerGeometry)}); create it with its constructor.", nameof(g));
-    }
-
-    /// <summary>Throws if the written span overlaps any of the others.</summary>
-    private static void CheckWritable(ReadOnlySpan<float> written, string name, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
-        ReadOnlySpan<float> output, ReadOnlySpan<float> workspace, string outputName = "output")
-    {
-        ThrowHelper.CheckNoOverlap(input, written, nameof(input), name);
-        ThrowHelper.CheckNoOverlap(parameters, written, nameof(parameters), name);
-        ThrowHelper.CheckNoOverlap(output, written, outputName, name);
-        ThrowHelper.CheckNoOverlap(workspace, written, "workspace", name);
     }
 
     private enum Shape { Input, Parameters, Lengths, Kept, Step, Cache }
