@@ -23,20 +23,24 @@ var topKOption = new Option<int>("--top-k") { Description = "Sample among the k 
 var lengthOption = new Option<int>("--length") { Description = "Characters to generate after the prompt", DefaultValueFactory = _ => 400 };
 var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 
+var threadsOption = new Option<int>("--threads") { Description = "Threads a large matrix product may use (results are bit-identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
 var root = new RootCommand("Train a character-level language model on the Brown corpus, generate text and report validation bits per character.")
 {
-    modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption,
+    modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption, threadsOption,
 };
 root.SetAction(parse =>
 {
     int steps = parse.GetValue(stepsOption), batchSize = parse.GetValue(batchOption), topK = parse.GetValue(topKOption), length = parse.GetValue(lengthOption);
     float temperature = parse.GetValue(temperatureOption);
     string prompt = parse.GetValue(promptOption)!;
-    if (steps <= 0 || batchSize <= 0 || length < 0 || topK < 0 || !(temperature >= 0) || float.IsPositiveInfinity(temperature) || prompt.Length == 0)
+    int threads = parse.GetValue(threadsOption);
+    if (steps <= 0 || batchSize <= 0 || length < 0 || topK < 0 || !(temperature >= 0) || float.IsPositiveInfinity(temperature) || prompt.Length == 0 || threads <= 0)
     {
-        Console.Error.WriteLine("--steps and --batch-size must be positive, --length and --top-k >= 0, --temperature finite and >= 0, --prompt non-empty.");
+        Console.Error.WriteLine("--steps, --batch-size and --threads must be positive, --length and --top-k >= 0, --temperature finite and >= 0, --prompt non-empty.");
         return 2;
     }
+    // The GEMMs split their output rows between threads (never the sum), so every count gives the same bits.
+    ModelGen.Kernels.KernelOptions.MaxThreads = threads;
     try
     {
         var recipe = TextGenModel.For(parse.GetValue(modelOption)!);
