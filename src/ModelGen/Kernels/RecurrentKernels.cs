@@ -595,22 +595,8 @@ public static class RecurrentKernels
         CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, seq);
         CheckLength(output.Length, g.OutputLength(batch, seq), outputName, Shape.Output, g, batch, seq);
-        if (!lengths.IsEmpty)
-        {
-            CheckLength(lengths.Length, batch, nameof(lengths), Shape.Lengths, g, batch, seq, orEmpty: true);
-            for (int b = 0; b < lengths.Length; b++)
-                if (lengths[b] < 1 || lengths[b] > seq)
-                    throw new ArgumentException($"'{nameof(lengths)}[{b}]' must be in [1, seq={seq}] but is {lengths[b]}.", nameof(lengths));
-        }
-        long need = g.WorkspaceLength(batch, seq);
-        if (workspace.Length < need)
-            throw new ArgumentException(
-                $"'{nameof(workspace)}' must have at least {need} elements (WorkspaceLength(batch={batch}, seq={seq})) but has {workspace.Length}.", nameof(workspace));
-        ThrowHelper.CheckNoOverlap(input, output, nameof(input), outputName);
-        ThrowHelper.CheckNoOverlap(parameters, output, nameof(parameters), outputName);
-        ThrowHelper.CheckNoOverlap(workspace, output, nameof(workspace), outputName);
-        ThrowHelper.CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
-        ThrowHelper.CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
+        if (!lengths.IsEmpty) CheckLength(lengths.Length, batch, nameof(lengths), Shape.Lengths, g, batch, seq, orEmpty: true);
+        ThrowHelper.CheckCompositeOperands(input, parameters, output, outputName, lengths, workspace, g.WorkspaceLength(batch, seq), batch, seq);
     }
 
     private enum Shape { Input, Parameters, Output, Lengths, State, Kept }

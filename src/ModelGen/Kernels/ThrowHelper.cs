@@ -8,6 +8,27 @@ namespace ModelGen.Kernels;
 /// <summary>Throw helpers and argument checks for the kernels.</summary>
 internal static class ThrowHelper
 {
+    /// <summary>
+    /// The checks the composite sequence kernels (recurrent and Transformer stacks) share once their operand lengths are
+    /// checked: each real length in [1, seq], a workspace of at least <paramref name="need"/> floats, and no overlap
+    /// between what they read and what they write.
+    /// </summary>
+    internal static void CheckCompositeOperands(ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, ReadOnlySpan<float> output, string outputName,
+        ReadOnlySpan<int> lengths, ReadOnlySpan<float> workspace, long need, int batch, int seq)
+    {
+        for (int b = 0; b < lengths.Length; b++)
+            if (lengths[b] < 1 || lengths[b] > seq)
+                throw new ArgumentException($"'{nameof(lengths)}[{b}]' must be in [1, seq={seq}] but is {lengths[b]}.", nameof(lengths));
+        if (workspace.Length < need)
+            throw new ArgumentException(
+                $"'{nameof(workspace)}' must have at least {need} elements (WorkspaceLength(batch={batch}, seq={seq})) but has {workspace.Length}.", nameof(workspace));
+        CheckNoOverlap(input, output, nameof(input), outputName);
+        CheckNoOverlap(parameters, output, nameof(parameters), outputName);
+        CheckNoOverlap(workspace, output, nameof(workspace), outputName);
+        CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
+        CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
+    }
+
     /// <summary>Throws if <paramref name="written"/> (a buffer a composite kernel writes: kept state, a cache) overlaps any of its other operands.</summary>
     internal static void CheckWritable(ReadOnlySpan<float> written, string name, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
         ReadOnlySpan<float> output, ReadOnlySpan<float> workspace, string outputName = "output")
