@@ -94,7 +94,7 @@ public static class EmbeddingKernels
         }
     }
 
-    /// <summary>Naive reference for <see cref="Forward"/> in double. For tests.</summary>
+    /// <summary>Naive reference for <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, int, int)"/> in double. For tests.</summary>
     public static void ReferenceForward(ReadOnlySpan<int> ids, ReadOnlySpan<double> weight, Span<double> output, int dim)
     {
         for (int r = 0; r < ids.Length; r++)

@@ -328,15 +328,4 @@ public class AttentionKernelsTests
 
     private static void AssertGradient(double expected, double actual, string where)
         => Assert.True(Math.Abs(actual - expected) <= 1e-6 + 1e-5 * Math.Abs(expected), $"{where}: {actual} vs finite difference {expected}");
-
-    private static double CentralDifference(double[] values, int i, Func<double[], double> loss)
-    {
-        double saved = values[i], h = 1e-6;
-        values[i] = saved + h;
-        double plus = loss(values);
-        values[i] = saved - h;
-        double minus = loss(values);
-        values[i] = saved;
-        return (plus - minus) / (2 * h);
-    }
 }

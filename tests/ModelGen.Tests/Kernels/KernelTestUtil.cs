@@ -12,6 +12,40 @@ internal static class KernelTestUtil
         return v;
     }
 
+    /// <summary>∂loss/∂values[i] by central differences (h = 1e-6, in double), leaving <paramref name="values"/> unchanged.</summary>
+    public static double CentralDifference(double[] values, int i, Func<double[], double> loss)
+    {
+        double saved = values[i], h = 1e-6;
+        values[i] = saved + h;
+        double plus = loss(values);
+        values[i] = saved - h;
+        double minus = loss(values);
+        values[i] = saved;
+        return (plus - minus) / (2 * h);
+    }
+
+    /// <summary>Up to <paramref name="count"/> distinct indices of [0, n), spread over the whole range (every tensor gets some).</summary>
+    public static int[] Sample(int n, int count, ulong seed)
+    {
+        if (n <= count) return Enumerable.Range(0, n).ToArray();
+        var rng = new Rng(seed);
+        var set = new SortedSet<int>();
+        for (int k = 0; k < count; k++) set.Add((int)((k + rng.NextFloat()) * n / count));
+        return set.Where(i => i < n).ToArray();
+    }
+
+    /// <summary>The state-dict name of the tensor holding parameter <paramref name="index"/> of a layout (a geometry's ParameterTensors()), for messages.</summary>
+    public static string TensorName(IEnumerable<(string Name, int[] Shape)> tensors, int index)
+    {
+        foreach (var (name, shape) in tensors)
+        {
+            int size = shape.Aggregate(1, (a, b) => a * b);
+            if (index < size) return $"{name}[{index}]";
+            index -= size;
+        }
+        return "?";
+    }
+
     /// <summary>erf in double: Maclaurin series for |x| &lt; 2.5, 1 − erfc (continued fraction) beyond. Error &lt; 1e-13.</summary>
     public static double Erf(double x)
     {

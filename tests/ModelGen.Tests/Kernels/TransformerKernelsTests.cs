@@ -135,7 +135,7 @@ public class TransformerKernelsTests
         for (int s = 0; s < paramIndices.Length; s++)
         {
             int i = paramIndices[s];
-            AssertGradient(fdParams[s], dP[i] - dP0[i], $"{where}: dParameters[{i}] ({TensorName(g, i)})");
+            AssertGradient(fdParams[s], dP[i] - dP0[i], $"{where}: dParameters[{i}] ({TensorName(g.ParameterTensors(), i)})");
         }
         for (int s = 0; s < inputIndices.Length; s++)
             AssertGradient(fdInput[s], dX![inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
@@ -439,37 +439,4 @@ public class TransformerKernelsTests
 
     private static void AssertGradient(double expected, double actual, string where)
         => Assert.True(Math.Abs(actual - expected) <= 2e-4 + 1e-3 * Math.Abs(expected), $"{where}: {actual} vs finite difference {expected}");
-
-    private static double CentralDifference(double[] values, int i, Func<double[], double> loss)
-    {
-        double saved = values[i], h = 1e-6;
-        values[i] = saved + h;
-        double plus = loss(values);
-        values[i] = saved - h;
-        double minus = loss(values);
-        values[i] = saved;
-        return (plus - minus) / (2 * h);
-    }
-
-    /// <summary>Up to <paramref name="count"/> distinct indices of [0, n), spread over the whole range (every tensor gets some).</summary>
-    private static int[] Sample(int n, int count, ulong seed)
-    {
-        if (n <= count) return Enumerable.Range(0, n).ToArray();
-        var rng = new Rng(seed);
-        var set = new SortedSet<int>();
-        for (int k = 0; k < count; k++) set.Add((int)((k + rng.NextFloat()) * n / count));
-        return set.Where(i => i < n).ToArray();
-    }
-
-    /// <summary>The state-dict name of the tensor holding parameter <paramref name="index"/>, for messages.</summary>
-    private static string TensorName(TransformerGeometry g, int index)
-    {
-        foreach (var (name, shape) in g.ParameterTensors())
-        {
-            int size = shape.Aggregate(1, (a, b) => a * b);
-            if (index < size) return $"{name}[{index}]";
-            index -= size;
-        }
-        return "?";
-    }
 }
