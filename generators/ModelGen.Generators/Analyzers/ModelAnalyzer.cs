@@ -67,7 +67,8 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
             // The generator turns the same failure into stubs naming MG0098 (Planner.Failed): report what it reports.
             problems = Planning.Planner.Failed(spec, e).Shapes.Problems;
         }
-        foreach (var problem in problems) Report(context, locator, problem);
+        foreach (var problem in problems)
+            if (problem.Id != ProblemIds.CompilerReported) Report(context, locator, problem);
     }
 
     private static void CollectBlocks(INamedTypeSymbol type, INamedTypeSymbol modelAttribute, Dictionary<string, ModelSpec> blocks, CancellationToken cancellationToken)

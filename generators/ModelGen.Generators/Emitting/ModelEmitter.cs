@@ -85,7 +85,8 @@ internal static partial class ModelEmitter
     private static string EmitStub(ModelPlan plan)
     {
         var problem = plan.Shapes.Problems[0];
-        string message = $"{problem.Id}: {problem.Message}. The model '{plan.Spec.ClassName}' is invalid, so ModelGen generated no code for it.";
+        string message = (problem.Id == ProblemIds.CompilerReported ? $"{problem.Message} (see the compiler's error there)" : $"{problem.Id}: {problem.Message}")
+            + $". The model '{plan.Spec.ClassName}' is invalid, so ModelGen generated no code for it.";
         var spec = plan.Spec;
         string Throw = $"throw new global::System.InvalidOperationException({String(message)})";
         // The whole public API of a valid model, every member throwing the problem, so code using the model elsewhere

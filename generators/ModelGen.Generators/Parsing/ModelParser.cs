@@ -42,11 +42,19 @@ internal static class ModelParser
         var inputShape = ParseInputShape(modelAttribute, type.Name, problems);
 
         var members = new List<MemberSpec>();
+        var memberNames = new HashSet<string>();
         foreach (var member in type.GetMembers())
         {
             cancellationToken.ThrowIfCancellationRequested();
             var layerAttributes = member.GetAttributes().Where(IsLayerAttribute).ToList();
             if (layerAttributes.Count == 0 && !(member is IPropertySymbol { Type: INamedTypeSymbol t } && IsModelType(t))) continue;
+            if (!memberNames.Add(member.Name))
+            {
+                // Two members of one name: the compiler reports CS0102 on the second; parsing it too would only
+                // add a second implementation to the generated code.
+                problems.Add(new ModelProblem(ProblemIds.CompilerReported, member.Name, $"Model '{type.Name}' declares '{member.Name}' twice"));
+                continue;
+            }
             var spec = ParseMember(member, layerAttributes, problems);
             if (spec is not null) members.Add(spec);
         }
@@ -64,8 +72,12 @@ internal static class ModelParser
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
     {
-        if (attribute.AttributeConstructor is null || attribute.ConstructorArguments.Length != 1
-            || attribute.ConstructorArguments[0].Kind != TypedConstantKind.Array)
+        if (CompilerReports(attribute))
+        {
+            problems.Add(new ModelProblem(ProblemIds.CompilerReported, "", $"[Model] on '{className}' has a C# error in its arguments"));
+            return EquatableArray<int>.Empty;
+        }
+        if (attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Kind != TypedConstantKind.Array || attribute.ConstructorArguments[0].Values.IsDefault)
         {
             problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, "", $"[Model] on '{className}' needs the per-example input shape as integers, e.g. [Model(1, 28, 28)]"));
             return EquatableArray<int>.Empty;
@@ -137,9 +149,9 @@ internal static class ModelParser
     {
         string name = ToWeightName(member);
         string kind = attribute.AttributeClass?.Name ?? "?";
-        if (attribute.AttributeConstructor is null)
+        if (CompilerReports(attribute))
         {
-            problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"The [{Trim(kind)}] attribute on '{member}' has arguments that do not match any of its constructors"));
+            problems.Add(new ModelProblem(ProblemIds.CompilerReported, member, $"The [{Trim(kind)}] attribute on '{member}' has a C# error in its arguments"));
             return null;
         }
         var args = attribute.ConstructorArguments;
@@ -204,7 +216,7 @@ internal static class ModelParser
             case "ModelGen.AddAttribute":
             case "ModelGen.ConcatAttribute":
             {
-                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array) break;
+                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array || args[0].Values.IsDefault) break;
                 var inputs = args[0].Values.Select(v => v.Value as string).ToList();
                 if (inputs.Any(i => i is null)) break;
                 return new MergeSpec(name, kind == "ConcatAttribute", inputs.Select(i => i!).ToEquatableArray());
@@ -235,6 +247,22 @@ internal static class ModelParser
         }
         problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, member, $"The [{Trim(kind)}] attribute on '{member}' has arguments that could not be read as constants"));
         return null;
+    }
+
+    /// <summary>
+    /// True when the C# compiler itself reports an error in this attribute application: a syntax error in its
+    /// arguments (<c>Kernel = ,</c>), no constructor that fits (<c>[Dense()]</c>), an argument of the wrong type
+    /// (<c>[Dense("x")]</c>). Roslyn still binds what it can, so without this check a missing value would read as
+    /// the default and be reported a second time, wrongly, as a ModelGen error.
+    /// </summary>
+    private static bool CompilerReports(AttributeData attribute)
+    {
+        if (attribute.AttributeConstructor is null) return true;
+        foreach (var argument in attribute.ConstructorArguments)
+            if (argument.Kind == TypedConstantKind.Error) return true;
+        foreach (var pair in attribute.NamedArguments)
+            if (pair.Value.Kind == TypedConstantKind.Error) return true;
+        return attribute.ApplicationSyntaxReference?.GetSyntax() is { ContainsDiagnostics: true };
     }
 
     private static T Named<T>(AttributeData attribute, string name, T fallback)

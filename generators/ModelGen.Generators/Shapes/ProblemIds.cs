@@ -6,6 +6,12 @@ namespace ModelGen.Generators.Shapes;
 
 internal static class ProblemIds
 {
+    /// <summary>
+    /// Not a ModelGen diagnostic: the C# compiler already reports an error in the declaration (a syntax error in a
+    /// layer attribute's arguments, no matching constructor, an argument of the wrong type, a duplicate member). The
+    /// analyzer stays silent, so the user sees the compiler's error alone; the generator still emits throwing stubs.
+    /// </summary>
+    public const string CompilerReported = "CS";
     /// <summary>The generator failed on a model (a ModelGen bug); the model gets throwing stubs naming it.</summary>
     public const string InternalError = "MG0098";
     /// <summary>The [Model] class is not partial.</summary>

@@ -71,7 +71,7 @@ internal static class ShapeInference
         ctx.Problems.AddRange(spec.Problems);
         if (spec.InputShape.Count == 0 || spec.InputShape.Skip(1).Any(d => d <= 0) || (spec.InputShape[0] <= 0 && spec.InputShape[0] != ModelSpec.Seq))
         {
-            if (!spec.Problems.Any(p => p.Id == ProblemIds.UnboundAttribute && p.Member.Length == 0))
+            if (!spec.Problems.Any(p => p.Id is ProblemIds.UnboundAttribute or ProblemIds.CompilerReported && p.Member.Length == 0))
                 ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "",
                     spec.InputShape.Skip(1).Contains(ModelSpec.Seq)
                         ? $"Model '{spec.ClassName}' has input shape {Format(spec.InputShape)}; only the first dimension may be Dim.Seq (sequence tensors are [T, features])"
