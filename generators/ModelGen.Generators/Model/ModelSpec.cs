@@ -43,7 +43,8 @@ internal sealed record ModelSpec(
 /// <param name="IsLayerType">Whether the property type is <c>ModelGen.Layer</c>.</param>
 /// <param name="Layer">The parsed layer, or null when the attribute could not be parsed.</param>
 /// <param name="From">The member whose output this layer reads (<c>&lt;input&gt;</c> for the model input); empty for the previous member.</param>
-internal sealed record MemberSpec(string PropertyName, string Modifiers, string TypeName, bool IsLayerType, LayerSpec? Layer, string From = "")
+/// <param name="Documented">The user's declaration has a doc comment of its own (the generated one would replace it).</param>
+internal sealed record MemberSpec(string PropertyName, string Modifiers, string TypeName, bool IsLayerType, LayerSpec? Layer, string From = "", bool Documented = false)
 {
     /// <summary>The name of the model input in <c>From</c> and merges (mirrors <c>ModelGen.Layer.Input</c>).</summary>
     public const string InputName = "<input>";

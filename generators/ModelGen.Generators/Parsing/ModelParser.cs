@@ -106,6 +106,7 @@ internal static class ModelParser
         }
 
         var modifiers = string.Join(" ", declaration.Modifiers.Where(m => !m.IsKind(SyntaxKind.PartialKeyword)).Select(m => m.Text));
+        bool documented = declaration.GetLeadingTrivia().Any(t => t.IsKind(SyntaxKind.SingleLineDocumentationCommentTrivia) || t.IsKind(SyntaxKind.MultiLineDocumentationCommentTrivia));
         string typeName = property.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
         bool isLayerType = property.Type.ToDisplayString() == LayerTypeName;
         bool isBlock = property.Type is INamedTypeSymbol blockType && IsModelType(blockType);
@@ -128,7 +129,7 @@ internal static class ModelParser
             }
             var block = new BlockSpec(ToWeightName(name), typeName, property.Type.Name, residual is not null,
                 residual is not null && Named(residual, "Projection", false));
-            return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", ""));
+            return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", ""), documented);
         }
         if (!isLayerType)
             problems.Add(new ModelProblem(ProblemIds.LayerMemberWrongType, name,
@@ -142,7 +143,7 @@ internal static class ModelParser
                 $"Layer member '{name}' has {attributes.Count} layer attributes ({string.Join(", ", attributes.Select(a => a.AttributeClass?.Name))}); a member is exactly one layer"));
         else
             layer = ParseLayer(attributes[0], name, problems);
-        return new MemberSpec(name, modifiers, typeName, isLayerType, layer, Named(attributes[0], "From", ""));
+        return new MemberSpec(name, modifiers, typeName, isLayerType, layer, Named(attributes[0], "From", ""), documented);
     }
 
     private static LayerSpec? ParseLayer(AttributeData attribute, string member, List<ModelProblem> problems)
