@@ -31,6 +31,12 @@ public sealed class CharVocabulary
     /// <summary>Number of ids, &lt;unk&gt; included.</summary>
     public int Count => _characters.Length;
 
+    /// <summary>
+    /// The characters of ids 1 to <see cref="Count"/> − 1, in id order: the vocabulary as text, which
+    /// <see cref="FromText"/> turns back into this vocabulary (a weights file stores it this way).
+    /// </summary>
+    public string Characters => new(_characters, 1, _characters.Length - 1);
+
     /// <summary>The character of <paramref name="id"/> (<see cref="UnkCharacter"/> for <see cref="UnkId"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is outside [0, <see cref="Count"/>).</exception>
     public char this[int id]

@@ -1,9 +1,10 @@
 // Character-level language model sample: trains a next-character model on the running text of the Brown corpus
 // (the tagger's vendored files, words joined by spaces, one sentence per line; see BrownText.cs), with the issue's
 // recipe (AdamW 1e-3, warm-up 200 steps then cosine to 1e-4, clipping 1.0, 32 random windows of 128 characters),
-// prints progress, saves the weights, generates text from a prompt and scores bits per character on the first
-// 200,000 characters of the test text. The last line is exactly "validation bpc: X.XXX" (scripts read it).
-// The model comes from TextGenModel.For(--model); today that is the LSTM ("lstm"), the Transformer joins it there.
+// prints progress, saves the weights (with the model's name and vocabulary: TextGenWeights, which
+// samples/TextGen.Generate loads), generates text from a prompt and scores bits per character on the first 200,000
+// characters of the test text (--validation-characters). The last line is exactly "validation bpc: X.XXX" (scripts read it).
+// The model comes from TextGenModel.For(--model): the causal Transformer ("gpt", the default) or the LSTM ("lstm").
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -23,20 +24,21 @@ var topKOption = new Option<int>("--top-k") { Description = "Sample among the k 
 var lengthOption = new Option<int>("--length") { Description = "Characters to generate after the prompt", DefaultValueFactory = _ => 400 };
 var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 
+var validationOption = new Option<int>("--validation-characters") { Description = "Test characters the validation bpc is scored on (the issue's 200,000; fewer for a quick check)", DefaultValueFactory = _ => BitsPerCharacter.ValidationCharacters };
 var threadsOption = new Option<int>("--threads") { Description = "Threads a large matrix product may use (results are bit-identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
 var root = new RootCommand("Train a character-level language model on the Brown corpus, generate text and report validation bits per character.")
 {
-    modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption, threadsOption,
+    modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption, validationOption, threadsOption,
 };
 root.SetAction(parse =>
 {
     int steps = parse.GetValue(stepsOption), batchSize = parse.GetValue(batchOption), topK = parse.GetValue(topKOption), length = parse.GetValue(lengthOption);
     float temperature = parse.GetValue(temperatureOption);
     string prompt = parse.GetValue(promptOption)!;
-    int threads = parse.GetValue(threadsOption);
-    if (steps <= 0 || batchSize <= 0 || length < 0 || topK < 0 || !(temperature >= 0) || float.IsPositiveInfinity(temperature) || prompt.Length == 0 || threads <= 0)
+    int threads = parse.GetValue(threadsOption), validation = parse.GetValue(validationOption);
+    if (steps <= 0 || batchSize <= 0 || length < 0 || topK < 0 || !(temperature >= 0) || float.IsPositiveInfinity(temperature) || prompt.Length == 0 || threads <= 0 || validation < 2)
     {
-        Console.Error.WriteLine("--steps, --batch-size and --threads must be positive, --length and --top-k >= 0, --temperature finite and >= 0, --prompt non-empty.");
+        Console.Error.WriteLine("--steps, --batch-size and --threads must be positive, --length and --top-k >= 0, --temperature finite and >= 0, --prompt non-empty, --validation-characters >= 2.");
         return 2;
     }
     // The GEMMs split their output rows between threads (never the sum), so every count gives the same bits.
@@ -45,7 +47,7 @@ root.SetAction(parse =>
     {
         var recipe = TextGenModel.For(parse.GetValue(modelOption)!);
         string outPath = parse.GetValue(outOption) ?? $"textgen-{recipe.Name}.safetensors";
-        return Run(recipe, steps, parse.GetValue(seedOption), batchSize, outPath, prompt, temperature, topK, length, parse.GetValue(dataOption)!);
+        return Run(recipe, steps, parse.GetValue(seedOption), batchSize, outPath, prompt, temperature, topK, length, parse.GetValue(dataOption)!, validation);
     }
     catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
     {
@@ -55,7 +57,7 @@ root.SetAction(parse =>
 });
 return root.Parse(args).Invoke();
 
-static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string outPath, string prompt, float temperature, int topK, int length, string dataDir)
+static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string outPath, string prompt, float temperature, int topK, int length, string dataDir, int validationCharacters)
 {
     var clock = Stopwatch.StartNew();
     var text = BrownText.Load(dataDir);
@@ -95,7 +97,7 @@ static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string o
     }
     double trainSeconds = trainClock.Elapsed.TotalSeconds;
 
-    model.Save(outPath);
+    TextGenWeights.Save(recipe, model, vocabulary, outPath);   // with the model's name and vocabulary, for samples/TextGen.Generate
     Console.WriteLine(Invariant($"Trained {steps} steps in {trainSeconds:F1} s ({(double)steps * trainer.CharactersPerStep / trainSeconds:N0} characters/s); saved {outPath} ({new FileInfo(outPath).Length / 1e6:F2} MB)"));
 
     var sampler = new TokenSampler(recipe.Sampling(model), TextSizes.Vocabulary);
@@ -104,7 +106,7 @@ static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string o
     if (sequence.AsSpan(0, prompt.Length).Contains(CharVocabulary.UnkId))
         Console.WriteLine($"(the prompt has characters the training text lacks; they read as {CharVocabulary.UnkToken})");
     var sampleClock = Stopwatch.StartNew();
-    sampler.Generate(sequence, prompt.Length, temperature, topK, Rng.Derive((ulong)seed, 2));
+    sampler.Generate(sequence, prompt.Length, temperature, topK, TextGenModel.SamplingRng(seed));
     double sampleSeconds = sampleClock.Elapsed.TotalSeconds;
     Console.WriteLine(Invariant($"--- sample: temperature {temperature}, top-k {(topK == 0 ? "off" : topK.ToString(CultureInfo.InvariantCulture))}, seed {seed}, {length / sampleSeconds:N0} characters/s ---"));
     Console.WriteLine(prompt + vocabulary.Decode(sequence.AsSpan(prompt.Length)));
@@ -116,7 +118,7 @@ static int Run(TextGenModel recipe, int steps, int seed, int batchSize, string o
     Console.WriteLine(Invariant($"Decoding {positions} positions at batch 1: {incremental:N0} tokens/s incremental, {rerun:N0} tokens/s re-running the prefix ({incremental / rerun:F1}x)"));
 
     var evalClock = Stopwatch.StartNew();
-    var score = BitsPerCharacter.Evaluate(model, test.AsSpan(0, Math.Min(test.Length, BitsPerCharacter.ValidationCharacters)), recipe.Context, TextSizes.Vocabulary);
+    var score = BitsPerCharacter.Evaluate(model, test.AsSpan(0, Math.Min(test.Length, validationCharacters)), recipe.Context, TextSizes.Vocabulary);
     Console.WriteLine(Invariant($"Validation: {score.Characters:N0} characters of the test text in windows of {recipe.Context}: {score.Nats:F4} nats/char ({evalClock.Elapsed.TotalSeconds:F1} s); whole run {clock.Elapsed.TotalSeconds:F0} s"));
     Console.WriteLine(Invariant($"validation bpc: {score.Bpc:F3}"));
     return 0;

@@ -60,7 +60,7 @@ public sealed record TextGenModel(string Name, Func<int, ISequenceTrainable<int>
     /// <summary>The causal Transformer; it samples through its key/value cache (one cached position per character).</summary>
     public static TextGenModel Gpt { get; } = new("gpt", seed => new CharGpt(seed), TextSizes.Context, CharGpt.Summary(),
         model => new IncrementalLogits(new CachedTokenModel(As<CharGpt>(model).ForwardStep, CharGpt.CacheSize, CharGpt.MaxLength, TextSizes.Vocabulary),
-            windowed: new SequenceModelLogits(model, TextSizes.Vocabulary, TextSizes.Context).Logits).Logits);
+            windowed: WindowedOnFirstUse(model)).Logits);
 
     /// <summary>Every model, by <see cref="Name"/>.</summary>
     public static IReadOnlyList<TextGenModel> All { get; } = [Gpt, Lstm];
@@ -72,6 +72,20 @@ public sealed record TextGenModel(string Name, Func<int, ISequenceTrainable<int>
         foreach (var model in All)
             if (model.Name == name) return model;
         throw new ArgumentException($"Unknown model '{name}'; expected one of: {string.Join(", ", All.Select(m => m.Name))}.", nameof(name));
+    }
+
+    /// <summary>
+    /// The generator that sampling with <paramref name="seed"/> draws from: stream 2 of the seed (stream 1 draws the
+    /// training windows), so a weights file and a seed give the text samples/TextGen printed after training.
+    /// </summary>
+    public static Rng SamplingRng(int seed) => Rng.Derive((ulong)seed, 2);
+
+    // The windowed re-run for contexts past MaxLength, built when first needed: its constructor runs one full-window
+    // Forward to size the arenas, which a generation that stays inside the window (and its time to first token) never needs.
+    private static NextTokenLogits WindowedOnFirstUse(ISequenceTrainable<int> model)
+    {
+        SequenceModelLogits? windowed = null;
+        return (context, logits) => (windowed ??= new SequenceModelLogits(model, TextSizes.Vocabulary, TextSizes.Context)).Logits(context, logits);
     }
 
     private static T As<T>(ISequenceTrainable<int> model) where T : class

@@ -188,10 +188,8 @@ public class AttentionKernelsTests
             AttentionKernels.Backward(dy, c.Q, c.Q.AsSpan(width), c.Q.AsSpan(2 * width), c.Ld, o, width, lse,
                 dQkv, dQkv.AsSpan(width), dQkv.AsSpan(2 * width), c.Ld, lengths, true, ws, batch, seq, heads, headSize);
         }
-        for (int i = 0; i < 40; i++) Run();   // past every tiering threshold
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // 40 warm-up calls: past every tiering threshold.
+        AllocationAssert.SteadyStateAllocatesNothing(Run, callsPerWindow: 1, "Attention Forward + Backward", warmUpCalls: 40);
     }
 
     [Fact]

@@ -211,10 +211,7 @@ public class BatchNormKernelsTests
             BatchNormKernels.Backward(dy, x, gamma, mean, invStd, dG, dB, dX, batch, channels, spatial);
             BatchNormKernels.InferenceForward(x, y, gamma, beta, rm, rv, batch, channels, spatial, Eps);
         }
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 1, "BatchNorm TrainForward + Backward + InferenceForward", warmUpCalls: 1);
     }
 
     private static double[] ToDouble(float[] v) => Array.ConvertAll(v, f => (double)f);

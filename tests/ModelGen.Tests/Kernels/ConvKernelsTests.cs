@@ -230,17 +230,7 @@ public class ConvKernelsTests
             ConvKernels.Forward(act, g, x, w, b, y, [], batch);
             ConvKernels.Backward(act, g, dy, pre, y, x, w, dPre, dW, dB, dX, batch);
         }
-        Step();
-        // The least over a few windows: a per-call allocation shows in every window, while an occasional one this code
-        // does not make (seen intermittently: ~3.2 KB in one window; presumably runtime work charged to the thread) does not.
-        long least = long.MaxValue;
-        for (int window = 0; window < 3 && least != 0; window++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            Step();
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-        Assert.Equal(0, least);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 1, $"Conv Forward (with and without pre) + Backward, batch {batch}, padding {pad}", warmUpCalls: 1);
     }
 
     private static double[] ToDouble(float[] v) => Array.ConvertAll(v, f => (double)f);

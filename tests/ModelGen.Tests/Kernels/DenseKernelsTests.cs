@@ -141,10 +141,7 @@ public class DenseKernelsTests
             DenseKernels.Forward(act, x, w, b, y, [], batch, inF, outF);
             DenseKernels.Backward(act, dy, pre, y, x, w, dPre, dW, dB, dX, batch, inF, outF);
         }
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 1, $"Dense Forward (with and without pre) + Backward, batch {batch}", warmUpCalls: 1);
     }
 
     /// <summary>Maps activation names to the generic DenseKernels entry points.</summary>

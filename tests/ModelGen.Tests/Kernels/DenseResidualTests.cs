@@ -84,10 +84,6 @@ public class DenseResidualTests
             DenseKernels.ForwardResidual(new ReluActivation(), x, w, b, r, y, batch, inF, outF);
             DenseKernels.ForwardResidual(new IdentityActivation(), x, w, b, y, y, batch, inF, outF);
         }
-        Step();
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 1, $"ForwardResidual, batch {batch}", warmUpCalls: 2);
     }
 }

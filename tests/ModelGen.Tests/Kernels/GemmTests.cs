@@ -192,10 +192,8 @@ public class GemmTests
             {
                 if (transA && transB) continue;
                 Gemm.Multiply(a, b, c, m, k, n, transA, transB, false, (Gemm.Path)path); // warm: JIT and pack buffers
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                Gemm.Multiply(a, b, c, m, k, n, transA, transB, true, (Gemm.Path)path);
-                long after = GC.GetAllocatedBytesForCurrentThread();
-                Assert.Equal(0, after - before);
+                AllocationAssert.SteadyStateAllocatesNothing(() => Gemm.Multiply(a, b, c, m, k, n, transA, transB, true, (Gemm.Path)path),
+                    callsPerWindow: 1, $"Gemm.Multiply ({path}, transA {transA}, transB {transB}, accumulate)", warmUpCalls: 0);
             }
     }
 }

@@ -110,9 +110,6 @@ public class SequenceKernelsTests
             SequenceKernels.ZeroPadded(y, lengths, batch, rows, cols);
             SequenceKernels.CheckLengths(lengths, batch, rows);
         }
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 1, "Transpose + ZeroPadded + CheckLengths", warmUpCalls: 1);
     }
 }

@@ -123,15 +123,7 @@ public class ConvModelTests
         var input = ModelTestData.RandomArray(8 * TinyResNet.InputSize, 1);
         var output = new float[8 * TinyResNet.OutputSize];
         var optimizer = new Sgd(0.01f, momentum: 0.9f);
-        for (int i = 0; i < 3; i++)
-        {
-            model.ForwardTrain(input, output, 8);
-            model.Backward(output, default);
-            optimizer.Step(model, model.Gradients);
-            model.Forward(input, output, 8);
-        }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++)
+        void Step()
         {
             model.Gradients.Clear();
             model.ForwardTrain(input, output, 8);
@@ -139,6 +131,6 @@ public class ConvModelTests
             optimizer.Step(model, model.Gradients);
             model.Forward(input, output, 8);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 5, "ForwardTrain + Backward + SGD step + Forward", warmUpCalls: 3);
     }
 }

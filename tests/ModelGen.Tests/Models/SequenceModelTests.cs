@@ -267,15 +267,7 @@ public class SequenceModelTests
         var state = new float[StepTagger.StateSize];
         var output = new float[StepTagger.OutputSize];
         int[] token = { 3 };
-        for (int i = 0; i < 3; i++) model.Forward(token, output, 1, 1, default, state);
-        long least = long.MaxValue;
-        for (int window = 0; window < 3 && least > 0; window++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++) model.Forward(token, output, 1, 1, default, state);
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-        Assert.Equal(0, least);
+        AllocationAssert.SteadyStateAllocatesNothing(() => model.Forward(token, output, 1, 1, default, state), callsPerWindow: 20, warmUpCalls: 3);
     }
 
     /// <summary>A bidirectional final state with lengths equals each example run alone at its real length.</summary>
@@ -417,14 +409,11 @@ public class SequenceModelTests
         var logits = new float[TinyGpt.OutputSize];
         int[] token = { 4 };
         for (int t = 0; t < 3; t++) model.ForwardStep(token, logits, 1, t, cache);
-        long least = long.MaxValue;
-        for (int window = 0; window < 3 && least > 0; window++)
+        // One call decodes a whole sequence, positions 0..7 (MaxLength 8), so each window is 8 tokens.
+        AllocationAssert.SteadyStateAllocatesNothing(() =>
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
             for (int t = 0; t < 8; t++) model.ForwardStep(token, logits, 1, t, cache);
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-        Assert.Equal(0, least);
+        }, callsPerWindow: 1, "ForwardStep over positions 0..7", warmUpCalls: 0);
     }
 
     /// <summary>The generator's names and shapes for a Transformer stack are the ones the kernel's geometry lays out.</summary>
@@ -455,16 +444,7 @@ public class SequenceModelTests
             model.ForwardTrain(ids, output, batch, seq, lengths);
             model.Backward(dOutput, default);
         }
-        Step();
-        Step();
-        long least = long.MaxValue;
-        for (int window = 0; window < 3 && least > 0; window++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 10; i++) Step();
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-        Assert.Equal(0, least);
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 10, "Forward + ForwardTrain + Backward", warmUpCalls: 2);
     }
 
     [Fact]

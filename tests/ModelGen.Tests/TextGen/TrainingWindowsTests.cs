@@ -76,9 +76,7 @@ public class TrainingWindowsTests
         var windows = new TrainingWindows(Positions(5_000), 32, 128, seed: 1);
         windows.Next();
         ref int inputs = ref MemoryMarshal.GetReference(windows.Inputs);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 50; i++) windows.Next();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        AllocationAssert.SteadyStateAllocatesNothing(windows.Next, callsPerWindow: 50, "TrainingWindows.Next", warmUpCalls: 0);
         Assert.True(Unsafe.AreSame(ref inputs, ref MemoryMarshal.GetReference(windows.Inputs)), "Inputs moved to a new buffer");
         Assert.Equal(32 * 128, windows.Inputs.Length);
     }

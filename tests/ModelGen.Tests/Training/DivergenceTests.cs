@@ -120,17 +120,23 @@ public class DivergenceTests
     [Fact]
     public void Fit_SteadyStateSteps_AllocateNothing_WithEveryCheckOn()
     {
-        // The progress callback runs between steps: the bytes allocated from one report to the next are one step's.
-        var allocated = new long[64];
-        int reports = 0;
-        var progress = new Probe(p =>
+        // The progress callback runs between steps: the bytes allocated from one report to the next are one step's, so
+        // from the 5th report to the last are steps 6 to 40's, which must all be 0. A window is one whole training run's
+        // steps 6 to 40 (a fresh trainer each time): an allocation that a step makes shows in every run.
+        var data = Digits(640, 3);
+        AllocationAssert.SomeWindowAllocatesNothing(() =>
         {
-            if (p.Completed is null && reports < allocated.Length) allocated[reports++] = GC.GetAllocatedBytesForCurrentThread();
-        });
-        new Trainer(new SmallMlp(1), new Adam(1e-3f), Loss.CrossEntropy).Fit(Digits(640, 3), epochs: 1, batchSize: 16,
-            options: new FitOptions { GradientClipNorm = 1f, ReportEverySteps = 1 }, progress: progress);
-        Assert.Equal(40, reports);
-        for (int i = 5; i < reports; i++) Assert.Equal(0, allocated[i] - allocated[i - 1]);
+            var allocated = new long[64];
+            int reports = 0;
+            var progress = new Probe(p =>
+            {
+                if (p.Completed is null && reports < allocated.Length) allocated[reports++] = GC.GetAllocatedBytesForCurrentThread();
+            });
+            new Trainer(new SmallMlp(1), new Adam(1e-3f), Loss.CrossEntropy).Fit(data, epochs: 1, batchSize: 16,
+                options: new FitOptions { GradientClipNorm = 1f, ReportEverySteps = 1 }, progress: progress);
+            Assert.Equal(40, reports);
+            return allocated[reports - 1] - allocated[4];
+        }, "Trainer.Fit's steps 6 to 40 (gradient clipping, divergence checks, a progress report every step)");
     }
 
     private static TrainingHistory Fit(ScriptedModel model, FitOptions? options = null)

@@ -281,11 +281,10 @@ public class LossTests
         float[] x = RandomFloats(rng, batch * width, 3), t = RandomFloats(rng, batch * width, 1), d = new float[batch * width];
         int[] labels = RandomLabels(rng, batch, width);
         Loss[] losses = [Loss.CrossEntropy, Loss.CrossEntropyWithLabelSmoothing(0.2f), Loss.MeanSquaredError, Loss.BinaryCrossEntropyWithLogits];
-        foreach (Loss loss in losses) loss.Compute(x, labels, t, d, batch);  // warm up (JIT, statics)
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int r = 0; r < 10; r++)
+        void Round()
+        {
             foreach (Loss loss in losses) loss.Compute(x, labels, t, d, batch);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        AllocationAssert.SteadyStateAllocatesNothing(Round, callsPerWindow: 10, "Compute of each loss", warmUpCalls: 1);   // warm-up: JIT, statics
     }
 }
