@@ -196,4 +196,22 @@ internal static class Samples
             [Dense(96)] public partial Layer Head { get; }
         }
         """;
+
+    /// <summary>Causal cross-attention over another member's output of another width (kdim/vdim), with a residual add: a decoder-style block.</summary>
+    public const string CrossAttention = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+        public partial class CrossAttender
+        {
+            [Embedding(40, 32)] public partial Layer Tok { get; }
+            [LayerNorm] public partial Layer Ln { get; }
+            [Dense(24, Activation = Activation.GELU, From = nameof(Tok))] public partial Layer Mem { get; }
+            [MultiHeadAttention(4, Memory = nameof(Mem), From = nameof(Ln), Causal = true)] public partial Layer Cross { get; }
+            [Add(nameof(Tok), nameof(Cross))] public partial Layer Res { get; }
+            [Dense(40)] public partial Layer Head { get; }
+        }
+        """;
 }

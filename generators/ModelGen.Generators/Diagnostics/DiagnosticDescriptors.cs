@@ -122,7 +122,7 @@ internal static class DiagnosticDescriptors
         ProblemIds.MergeShapeMismatch, "Merged inputs have mismatched shapes", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.MergeShapeMismatch + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
-    /// <summary>MG0107: "LSTM '{layer}' expects a sequence [T, features] but receives {shape} from {source}".</summary>
+    /// <summary>MG0107: "{kind} '{layer}' expects a sequence [T, features] but receives {shape} from {source}" (LSTM, GRU, attention; or an attention Memory that is not a sequence).</summary>
     public static readonly DiagnosticDescriptor ExpectsSequence = new(
         ProblemIds.ExpectsSequence, "Layer expects a sequence input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.ExpectsSequence + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
@@ -140,7 +140,7 @@ internal static class DiagnosticDescriptors
         ProblemIds.SequenceLongerThanPositions, "Sequence longer than the position table", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.SequenceLongerThanPositions + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
-    /// <summary>MG0111: "TransformerEncoder '{layer}' splits its width {d} into {h} heads, which does not divide it".</summary>
+    /// <summary>MG0111: "{TransformerEncoder|MultiHeadAttention} '{layer}' splits its width {d} into {h} heads, which does not divide it".</summary>
     public static readonly DiagnosticDescriptor HeadsDoNotDivideWidth = new(
         ProblemIds.HeadsDoNotDivideWidth, "Attention heads do not divide the width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.HeadsDoNotDivideWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);

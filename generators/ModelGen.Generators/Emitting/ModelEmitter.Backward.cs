@@ -136,6 +136,24 @@ internal static partial class ModelEmitter
                 // Token ids have no gradient: only the table's rows accumulate (the padding row excepted).
                 w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {IdColumns(node)}{dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
                 break;
+            case AttentionSpec:
+            {
+                // Cross-attention writes two input gradients in one call: the memory's goes through dPre when it must be added
+                // (scratch may already hold the input's).
+                string dMemory = "default";
+                if (targets.Count > 1)
+                {
+                    var m = targets[1];
+                    string write = m.AddInto is null ? m.Write : "dPre" + m.Write.Substring("scratch".Length);
+                    targets[1] = (write, m.AddInto, m.Needed, m.InputOnly);
+                    dMemory = always && m.InputOnly && write != "dInput" ? $"dInput.IsEmpty ? default : {write}" : write;
+                }
+                w.Line($"{Kernels}.MultiHeadAttentionKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
+                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq);");
+                AddBack(0);
+                if (targets.Count > 1) AddBack(1);
+                break;
+            }
             case RecurrentSpec or TransformerSpec:
                 w.Line($"{CompositeKernels(node.Layer)}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
                 w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");

@@ -169,6 +169,28 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }
+            case AttentionSpec when incremental:
+            {
+                string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
+                w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.StepWorkspaceLength(batch, MaxLength)));");
+                w.Line($"{Kernels}.MultiHeadAttentionKernels.ForwardStep({g}, {src[0]}, {MemoryOperand(src)}, {NodeParams(node, "parameters")}, {dst}, {CacheSlice(plan, node)}, position, MaxLength, {work}, batch);");
+                w.Line($"_inferenceArenas.Return({work});");
+                break;
+            }
+            case AttentionSpec:
+            {
+                string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
+                if (training)
+                {
+                    w.Line($"{Kernels}.MultiHeadAttentionKernels.TrainForward({g}, {src[0]}, {MemoryOperand(src)}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq);");
+                    break;
+                }
+                string work = $"{Camel(node.Name)}Work";
+                w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
+                w.Line($"{Kernels}.MultiHeadAttentionKernels.Forward({g}, {src[0]}, {MemoryOperand(src)}, {weights}, {dst}, lengths, {work}, batch, seq);");
+                w.Line($"_inferenceArenas.Return({work});");
+                break;
+            }
             case RecurrentSpec or TransformerSpec:
             {
                 string g = GeometryField(node.Name), kernels = CompositeKernels(node.Layer);

@@ -133,21 +133,28 @@ internal static partial class ModelEmitter
     /// </summary>
     private static bool SupportsSteps(ModelPlan plan) =>
         plan.IsSequence && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
-        && plan.Shapes.Nodes.Any(n => n.Layer is TransformerSpec { Causal: true })
+        && plan.Shapes.Nodes.Any(n => HasCache(n.Layer))
         && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or DropoutSpec
-                                      or MergeSpec or TransformerSpec { Causal: true });
+                                      or MergeSpec or TransformerSpec { Causal: true } or AttentionSpec { Causal: true });
 
-    /// <summary>Per-example floats of a Transformer stack's key/value cache: K and V of every layer for MaxLength positions.</summary>
-    private static int CacheLength(ModelPlan plan, GraphNode node) => 2 * ((TransformerSpec)node.Layer).Layers * plan.Spec.MaxLength * node.Output[1];
+    /// <summary>Layers that keep keys and values in the caller's cache when decoding step by step (causal attention).</summary>
+    private static bool HasCache(LayerSpec layer) => layer is TransformerSpec { Causal: true } or AttentionSpec { Causal: true };
 
-    /// <summary>A stack's part of the caller's cache span.</summary>
+    /// <summary>Per-example floats of an attention layer's key/value cache: K and V of every layer of the stack for MaxLength positions.</summary>
+    private static int CacheLength(ModelPlan plan, GraphNode node) =>
+        2 * (node.Layer is TransformerSpec tf ? tf.Layers : 1) * plan.Spec.MaxLength * node.Output[1];
+
+    /// <summary>An attention layer's part of the caller's cache span.</summary>
     private static string CacheSlice(ModelPlan plan, GraphNode node) =>
-        CallerSlice(plan, node, "cache", n => n.Layer is TransformerSpec, n => CacheLength(plan, n));
+        CallerSlice(plan, node, "cache", n => HasCache(n.Layer), n => CacheLength(plan, n));
+
+    /// <summary>The memory operand of an attention call: its second source (cross-attention), or none.</summary>
+    private static string MemoryOperand(System.Collections.Generic.List<string> sources) => sources.Count > 1 ? sources[1] : "default";
 
     /// <summary>The incremental decoding entry point: one position per call, attention over the cached keys and values.</summary>
     private static void EmitForwardStep(SourceWriter w, ModelPlan plan)
     {
-        int cache = plan.Shapes.Nodes.Where(n => n.Layer is TransformerSpec).Sum(n => CacheLength(plan, n));
+        int cache = plan.Shapes.Nodes.Where(n => HasCache(n.Layer)).Sum(n => CacheLength(plan, n));
         w.Line("/// <summary>Floats of key/value cache per example that <see cref=\"ForwardStep\"/> needs: keys and values of every attention layer for MaxLength positions.</summary>");
         w.Line($"public const int CacheSize = {Int(cache)};");
         w.Line();
@@ -172,8 +179,8 @@ internal static partial class ModelEmitter
         w.Line();
     }
 
-    /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks).</summary>
-    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec;
+    /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks, attention).</summary>
+    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec or AttentionSpec;
 
     /// <summary>The runtime class implementing a composite node.</summary>
     private static string CompositeKernels(LayerSpec layer) => layer is TransformerSpec ? $"{Kernels}.TransformerKernels" : $"{Kernels}.RecurrentKernels";

@@ -350,6 +350,22 @@ internal static partial class ModelEmitter
                 }
                 break;
             }
+            case AttentionSpec:
+            {
+                // nn.MultiheadAttention._reset_parameters: Xavier-uniform in_proj_weight (or each of q/k/v_proj_weight), zero biases;
+                // out_proj.weight as nn.Linear (bias zeroed afterwards).
+                int d = node.Output[1], dm = node.InputShapes.Count > 1 ? node.InputShapes[1][1] : d;
+                if (dm == d)
+                    w.Line($"global::ModelGen.Initializers.Initialize({View("in_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(3 * d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}");
+                else
+                {
+                    w.Line($"global::ModelGen.Initializers.Initialize({View("q_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View("k_proj_weight")}, default, fanIn: {Int(dm)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng);");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View("v_proj_weight")}, default, fanIn: {Int(dm)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng);");
+                }
+                w.Line($"global::ModelGen.Initializers.Initialize({View("out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                break;
+            }
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;

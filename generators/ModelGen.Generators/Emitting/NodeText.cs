@@ -35,6 +35,8 @@ internal static class NodeText
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
                                  + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+            AttentionSpec a => $"MultiHeadAttention d {node.Output[1]}, {a.Heads} heads" + (node.InputShapes.Count > 1 ? $", cross over memory width {node.InputShapes[1][1]}" : ", self")
+                               + (a.Causal ? ", causal" : "") + (a.UseBias ? "" : ", no bias"),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
@@ -65,6 +67,8 @@ internal static class NodeText
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case TransformerSpec tf:
                 return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")});";
+            case AttentionSpec attention:
+                return $"private static readonly {Kernels}.MultiHeadAttentionGeometry {GeometryField(node.Name)} = new({input[1]}, {attention.Heads}, {(node.InputShapes.Count > 1 ? node.InputShapes[1][1] : 0)}, {(attention.Causal ? "true" : "false")}, {(attention.UseBias ? "true" : "false")});";
             case RecurrentSpec rnn:
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:

@@ -201,3 +201,9 @@ internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, 
 {
     public override string Kind => "TransformerEncoder";
 }
+
+/// <summary><c>[MultiHeadAttention(heads)]</c>: one attention layer over [T, d]; <paramref name="Memory"/> names the member giving keys and values (empty: self-attention).</summary>
+internal sealed record AttentionSpec(string Name, int Heads, bool Causal, bool UseBias, string Memory) : LayerSpec(Name)
+{
+    public override string Kind => "MultiHeadAttention";
+}

@@ -237,6 +237,9 @@ internal static class ModelParser
                 return new TransformerSpec(name, Named(attribute, "Heads", 8), Named(attribute, "FeedForward", 2048), Named(attribute, "Layers", 1),
                     Named(attribute, "NormFirst", false), Named(attribute, "Causal", false), Named(attribute, "Dropout", 0.1),
                     (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU));
+            case "ModelGen.MultiHeadAttentionAttribute":
+                if (args.Length != 1 || args[0].Value is not int heads) break;
+                return new AttentionSpec(name, heads, Named(attribute, "Causal", false), Named(attribute, "UseBias", true), Named(attribute, "Memory", ""));
             case "ModelGen.LayerNormAttribute":
                 return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":

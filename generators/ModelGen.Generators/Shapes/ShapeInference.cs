@@ -143,7 +143,17 @@ internal static class ShapeInference
             int owner = top ? i : topMember;
             string where = top ? member.PropertyName : "";
 
-            // Resolve the inputs: merges name theirs; others read From or the previous member.
+            // Resolve the inputs: merges name theirs; others read From or the previous member; cross-attention adds its memory.
+            Tensor? Named(string name, string argument)
+            {
+                if (name == MemberSpec.InputName) return input;
+                if (outputs.TryGetValue(name, out var t)) return t;
+                bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
+                ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, where, argument,
+                    later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
+                          : $"{layer.Kind} '{layer.Name}' reads '{name}', which is not a layer of '{spec.ClassName}' (use nameof(...) or Layer.Input)"));
+                return null;
+            }
             var sourceNames = layer is MergeSpec merge ? merge.Inputs.ToList() : member.From.Length > 0 ? new List<string> { member.From } : null;
             var sources = new List<Tensor>();
             if (sourceNames is null) sources.Add(current);
@@ -151,17 +161,14 @@ internal static class ShapeInference
             {
                 foreach (var name in sourceNames)
                 {
-                    if (name == MemberSpec.InputName) sources.Add(input);
-                    else if (outputs.TryGetValue(name, out var t)) sources.Add(t);
-                    else
-                    {
-                        bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
-                        ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, where, layer is MergeSpec ? "" : "From",
-                            later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
-                                  : $"{layer.Kind} '{layer.Name}' reads '{name}', which is not a layer of '{spec.ClassName}' (use nameof(...) or Layer.Input)"));
-                        return null;
-                    }
+                    if (Named(name, layer is MergeSpec ? "" : "From") is not { } t) return null;
+                    sources.Add(t);
                 }
+            }
+            if (layer is AttentionSpec { Memory.Length: > 0 } attention)
+            {
+                if (Named(attention.Memory, "Memory") is not { } memory) return null;
+                sources.Add(memory);
             }
 
             int firstNode = ctx.Nodes.Count;
@@ -573,6 +580,54 @@ internal static class ShapeInference
                 }
                 return input;
             }
+            case AttentionSpec attention:
+            {
+                string what = $"MultiHeadAttention '{attention.Name}'";
+                if (attention.Heads <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "heads", $"{what} has {attention.Heads} heads; it must be positive");
+                    return null;
+                }
+                if (!IsSequence(input) || input.Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                int d = input[1], dm = d;
+                if (inputs.Length > 1)
+                {
+                    if (!IsSequence(inputs[1]) || inputs[1].Length != 2)
+                    {
+                        Problem(ProblemIds.ExpectsSequence, "Memory", $"{what} takes keys and values from a sequence [T, features], but its Memory {sources[1].Description} gives {Format(inputs[1])}");
+                        return null;
+                    }
+                    dm = inputs[1][1];
+                }
+                if (3L * d * Math.Max(d, dm) > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "", $"{what} on width {d} has weights larger than one array holds ({MaxElements:N0})");
+                    return null;
+                }
+                if (d % attention.Heads != 0)
+                {
+                    Problem(ProblemIds.HeadsDoNotDivideWidth, "heads", $"{what} splits its width {d} (from {from}) into {attention.Heads} heads, which does not divide it; use a head count that divides {d}");
+                    return null;
+                }
+                // nn.MultiheadAttention's state dict: the packed in_proj_weight when keys and values have width d (kdim = vdim = d).
+                if (dm == d) ps.Add(Param("in_proj_weight", 3 * d, d));
+                else
+                {
+                    ps.Add(Param("q_proj_weight", d, d));
+                    ps.Add(Param("k_proj_weight", d, dm));
+                    ps.Add(Param("v_proj_weight", d, dm));
+                }
+                if (attention.UseBias) ps.Add(Param("in_proj_bias", 3 * d));
+                ps.Add(Param("out_proj.weight", d, d));
+                if (attention.UseBias) ps.Add(Param("out_proj.bias", d));
+                // Per position: the four projections (attention itself grows with T).
+                flops = 2L * (2L * d * d + 2L * d * dm);
+                return input;
+            }
             case PositionEmbeddingSpec position:
             {
                 if (position.MaxLength <= 0)
@@ -753,7 +808,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec => true,
         MergeSpec => true,
         _ => false,
     };

@@ -143,3 +143,32 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
     /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
     public Activation Activation { get; set; } = Activation.ReLU;
 }
+
+/// <summary>
+/// One multi-head attention layer (PyTorch <c>nn.MultiheadAttention(d, heads, bias=UseBias, kdim, vdim, batch_first=True)</c>):
+/// [T, d] → [T, d]. Self-attention by default (queries, keys and values from the input); with <see cref="Memory"/>,
+/// cross-attention (queries from the input, keys and values from another member's [T, dm] output of the same model).
+/// Keys at padded positions (from the call's lengths) get no attention; <see cref="Causal"/> adds the causal mask.
+/// Tensors: <c>in_proj_weight</c> [3d, d] (or, when dm ≠ d, <c>q_proj_weight</c> [d, d], <c>k_proj_weight</c> and
+/// <c>v_proj_weight</c> [d, dm]), <c>in_proj_bias</c> [3d], <c>out_proj.weight</c> [d, d], <c>out_proj.bias</c> [d].
+/// PyTorch's attention-weight dropout is not offered (it would need the T×T weights or a counter-based mask); put a
+/// <see cref="DropoutAttribute"/> after the layer instead. A memory from a second model input with its own length
+/// (an encoder-decoder pair) is not supported: the memory has the input's T and lengths.
+/// </summary>
+public sealed class MultiHeadAttentionAttribute : LayerAttribute
+{
+    /// <summary>Declares attention with <paramref name="heads"/> heads; they must divide the width d.</summary>
+    public MultiHeadAttentionAttribute(int heads) => Heads = heads;
+
+    /// <summary>Attention heads (PyTorch <c>num_heads</c>).</summary>
+    public int Heads { get; }
+
+    /// <summary>Each position attends only to itself and earlier positions (PyTorch <c>is_causal=True</c>).</summary>
+    public bool Causal { get; set; }
+
+    /// <summary>Biases on the input and output projections (PyTorch <c>bias</c>, default true).</summary>
+    public bool UseBias { get; set; } = true;
+
+    /// <summary>The member whose output gives the keys and values (cross-attention; <c>nameof(Member)</c>); empty for self-attention.</summary>
+    public string Memory { get; set; } = "";
+}

@@ -342,6 +342,72 @@ public class AnalyzerTests
         Expect.Error("MG0111", 0, "TransformerEncoder 'blocks' splits its width 100 (from 'tok') into 8 heads, which does not divide it; use a head count that divides 100"));
 
     [Fact]
+    public Task AttentionHeadsNotDividingWidth_MG0111_OnHeadsArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 10)]
+        public partial class Block
+        {
+            [LayerNorm] public partial Layer Ln { get; }
+            [MultiHeadAttention({|#0:4|}, Causal = true)] public partial Layer Attn { get; }
+        }
+        """,
+        // MultiHeadAttention 'attn' splits its width 10 (from 'ln') into 4 heads, which does not divide it; ...
+        Expect.Error("MG0111", 0, "MultiHeadAttention 'attn' splits its width 10 (from 'ln') into 4 heads, which does not divide it; use a head count that divides 10"));
+
+    [Fact]
+    public Task AttentionOnFlatInput_MG0107_OnAttribute() => Verify("""
+        using ModelGen;
+        [Model(12)]
+        public partial class Flat
+        {
+            [Dense(8)] public partial Layer Fc { get; }
+            [{|#0:MultiHeadAttention(2)|}] public partial Layer Attn { get; }
+        }
+        """,
+        // MultiHeadAttention 'attn' expects a sequence [T, features] but receives [8] from 'fc'
+        Expect.Error("MG0107", 0, "MultiHeadAttention 'attn' expects a sequence [T, features] but receives [8] from 'fc'"));
+
+    [Fact]
+    public Task AttentionMemoryUnknown_MG0011_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Cross
+        {
+            [Dense(8)] public partial Layer Q { get; }
+            [MultiHeadAttention(2, {|#0:Memory = "Encoder"|})] public partial Layer Attn { get; }
+        }
+        """,
+        // MultiHeadAttention 'attn' reads 'Encoder', which is not a layer of 'Cross' (use nameof(...) or Layer.Input)
+        Expect.Error("MG0011", 0, "MultiHeadAttention 'attn' reads 'Encoder', which is not a layer of 'Cross' (use nameof(...) or Layer.Input)"));
+
+    [Fact]
+    public Task AttentionMemoryDeclaredLater_MG0011_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Cross
+        {
+            [MultiHeadAttention(2, {|#0:Memory = nameof(Mem)|})] public partial Layer Attn { get; }
+            [Dense(8)] public partial Layer Mem { get; }
+        }
+        """,
+        // MultiHeadAttention 'attn' reads 'Mem', which is declared after it (or is itself); layers run in declaration order
+        Expect.Error("MG0011", 0, "MultiHeadAttention 'attn' reads 'Mem', which is declared after it (or is itself); layers run in declaration order"));
+
+    [Fact]
+    public Task AttentionMemoryNotASequence_MG0107_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Cross
+        {
+            [GlobalAvgPool] public partial Layer Summary { get; }
+            [Dense(8, From = Layer.Input)] public partial Layer Q { get; }
+            [MultiHeadAttention(2, {|#0:Memory = nameof(Summary)|})] public partial Layer Attn { get; }
+        }
+        """,
+        // MultiHeadAttention 'attn' takes keys and values from a sequence [T, features], but its Memory 'summary' gives [8]
+        Expect.Error("MG0107", 0, "MultiHeadAttention 'attn' takes keys and values from a sequence [T, features], but its Memory 'summary' gives [8]"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]

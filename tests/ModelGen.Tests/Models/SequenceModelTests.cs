@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -115,6 +115,9 @@ public class SequenceModelTests
             nameof(PositionTagger) => Token(new PositionTagger(7), 9, PositionTagger.OutputSize, perPosition: true),
             nameof(TinyGpt) => Token(new TinyGpt(7), 11, TinyGpt.OutputSize, perPosition: true),
             nameof(EncoderClassifier) => Floats(new EncoderClassifier(7), EncoderClassifier.InputSize),
+            nameof(BlockGpt) => Token(new BlockGpt(7), 11, BlockGpt.OutputSize, perPosition: true),
+            nameof(CrossAttentionNet) => Floats(new CrossAttentionNet(7), CrossAttentionNet.InputSize),
+            nameof(PackedCrossNet) => Floats(new PackedCrossNet(7), PackedCrossNet.InputSize, perPosition: true),
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),

@@ -1,0 +1,470 @@
+// One PyTorch nn.MultiheadAttention layer (batch_first=True) as a composite kernel: forward, training forward, backward and
+// incremental decoding over a key/value cache. With x [batch·seq, d] the queries' source and m [batch·seq, dm] the memory
+// (m = x for self-attention), PyTorch's formulas (torch.nn.functional.multi_head_attention_forward):
+//   Q = x·W_qᵀ + b_q,   K = m·W_kᵀ + b_k,   V = m·W_vᵀ + b_v          (in_proj_weight = [W_q; W_k; W_v], in_proj_bias = [b_q; b_k; b_v])
+//   A = Attention(Q, K, V): per head, softmax(Q_h·K_hᵀ/√head_dim, masked)·V_h   (AttentionKernels: online softmax, never T×T)
+//   y = A·W_oᵀ + b_o                                                     (out_proj)
+// Masks: keys at j ≥ lengths[b] (PyTorch's key_padding_mask) and, when causal, j > i (the square subsequent mask).
+// Self-attention runs the Q/K/V projection as ONE GEMM into a packed [rows, 3d] buffer (AttentionKernels reads the three
+// column blocks at stride 3d); cross-attention writes three [rows, d] planes (stride d). Training keeps Q, K, V, A and the
+// per-head log-sum-exp (llm.c style); backward recomputes only the attention scores, tile by tile.
+// Padding: positions t ≥ lengths[b] are masked as keys. Their input and memory rows are read as zeros (copies in the
+// workspace), so whatever they hold (even NaN) never reaches a real output or a gradient; their own outputs are finite and
+// deterministic, dOutput there is ignored, and their input and memory gradients are 0.
+// Attention-weight dropout (PyTorch's dropout argument) is not implemented: see the class remarks.
+// Nothing here allocates or keeps state: scratch comes from the caller's workspace.
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace ModelGen.Kernels;
+
+/// <summary>
+/// Forward, training forward, backward and incremental decoding of PyTorch's <c>nn.MultiheadAttention</c> (self- or
+/// cross-attention; <see cref="MultiHeadAttentionGeometry"/>).
+/// </summary>
+/// <remarks>
+/// Effectively computes, per example b, position i and head h (head h owns features <c>h·head_dim … (h+1)·head_dim − 1</c>):
+/// <c>Q = x·W_qᵀ + b_q</c>, <c>K = m·W_kᵀ + b_k</c>, <c>V = m·W_vᵀ + b_v</c> (m = x for self-attention),
+/// <c>A[b, i, h, :] = Σ_j softmax_j(Q[b, i, h, :]·K[b, j, h, :]/√head_dim)·V[b, j, h, :]</c> over visible keys j
+/// (<c>j &lt; lengths[b]</c>, and <c>j ≤ i</c> when causal), and <c>output = A·W_oᵀ + b_o</c>.
+/// PyTorch's attention-weight dropout is not offered: dropping weights without materialising them needs a counter-based
+/// mask regenerated per (example, head, i, j) in both passes, which these kernels do not have; apply dropout to the layer's
+/// output instead. Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
+/// </remarks>
+public static class MultiHeadAttentionKernels
+{
+    /// <summary>
+    /// Inference forward (see the class remarks for the formula). Rows at padded positions are computed from zeros.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Cross-attention: the keys' and values' source <c>[batch, seq, Memory]</c>; self-attention: empty.</param>
+    /// <param name="parameters">The layer's parameters, <see cref="MultiHeadAttentionGeometry.ParameterCount"/> floats in state-dict order.</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>; must not overlap the other operands.</param>
+    /// <param name="lengths">Real positions per example <c>[batch]</c>, each in [1, seq]; empty means every example has <paramref name="seq"/>.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats (contents are overwritten).</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Positions per example (padded length).</param>
+    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
+    /// outside [1, seq], the workspace is too short, spans overlap, or batch·seq rows are too many for one buffer.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    public static unsafe void Forward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+    {
+        CheckCommon(g, input, memory, parameters, output, lengths, workspace, batch, seq);
+        if (batch == 0) return;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
+        int rows = batch * seq, d = g.Model;
+        fixed (float* xp = input, mp = memory, p = parameters, y = output, ws = workspace)
+        fixed (int* len = lengths)
+        {
+            var w = new Weights(g, p);
+            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            var qkv = new Projections(g, ws + layout.Qkv, rows);
+            Project(g, w, x, m, qkv, rows);
+            float* a = ws + layout.A;   // [rows, d]
+            AttentionKernels.ForwardUnchecked(qkv.Q, qkv.K, qkv.V, qkv.Stride, a, d, null, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+            Linear(a, w.OutWeight, w.OutBias, y, rows, d, d);
+        }
+    }
+
+    /// <summary>
+    /// Training forward: the output of <see cref="Forward"/>, keeping what <see cref="Backward"/> needs (no dropout: see the class remarks).
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Cross-attention: <c>[batch, seq, Memory]</c>; self-attention: empty.</param>
+    /// <param name="parameters">The layer's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="kept">Receives <see cref="MultiHeadAttentionGeometry.KeptLength"/> = <c>batch·seq·TrainingStepLength</c> floats for
+    /// <see cref="Backward"/> (the layout is private to these kernels).</param>
+    /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Positions per example.</param>
+    /// <exception cref="ArgumentException">As <see cref="Forward"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    public static unsafe void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+    {
+        CheckCommon(g, input, memory, parameters, output, lengths, workspace, batch, seq);
+        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
+        ThrowHelper.CheckNoOverlap(memory, kept, nameof(memory), nameof(kept));
+        if (batch == 0) return;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
+        int rows = batch * seq, d = g.Model;
+        fixed (float* xp = input, mp = memory, p = parameters, y = output, k = kept, ws = workspace)
+        fixed (int* len = lengths)
+        {
+            var w = new Weights(g, p);
+            var planes = new KeptPlanes(g, k, rows);
+            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            Project(g, w, x, m, planes.Qkv, rows);
+            AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, len, g.Causal,
+                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+            Linear(planes.Attn, w.OutWeight, w.OutBias, y, rows, d, d);
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="TrainForward"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
+    /// writes <c>dInput = ∂L/∂input</c> and (cross-attention) <c>dMemory = ∂L/∂memory</c>, both 0 at padded positions. For
+    /// self-attention dInput includes the paths through the keys and values. dOutput at padded positions is ignored.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="input">The input given to <see cref="TrainForward"/>.</param>
+    /// <param name="memory">The memory given to <see cref="TrainForward"/> (empty for self-attention).</param>
+    /// <param name="parameters">The parameters given to <see cref="TrainForward"/>.</param>
+    /// <param name="kept">What <see cref="TrainForward"/> kept.</param>
+    /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
+    /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
+    /// <param name="dMemory">Cross-attention: receives <c>[batch, seq, Memory]</c> (overwritten), or empty to skip it; self-attention: empty.</param>
+    /// <param name="lengths">The lengths given to <see cref="TrainForward"/>.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Positions per example.</param>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
+    /// too short, or spans overlap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
+        ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+    {
+        CheckCommon(g, input, memory, parameters, dOutput, lengths, workspace, batch, seq, outputName: nameof(dOutput));
+        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
+        ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
+        ThrowHelper.CheckNoOverlap(kept, dParameters, nameof(kept), nameof(dParameters));
+        ThrowHelper.CheckNoOverlap(kept, workspace, nameof(kept), nameof(workspace));
+        ThrowHelper.CheckNoOverlap(memory, dParameters, nameof(memory), nameof(dParameters));
+        if (!dMemory.IsEmpty && !g.IsCross)
+            throw new ArgumentException($"'{nameof(dMemory)}' must be empty for self-attention ({g}) but has {dMemory.Length} elements.", nameof(dMemory));
+        CheckGradient(dInput, nameof(dInput), g.InputLength(batch, seq), Shape.InputOrEmpty, g, batch, seq, input, memory, parameters, dOutput, kept, dParameters, workspace);
+        CheckGradient(dMemory, nameof(dMemory), g.MemoryLength(batch, seq), Shape.MemoryOrEmpty, g, batch, seq, input, memory, parameters, dOutput, kept, dParameters, workspace);
+        ThrowHelper.CheckNoOverlap(dInput, dMemory, nameof(dInput), nameof(dMemory));
+        if (batch == 0) return;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
+        int rows = batch * seq, d = g.Model, dk = g.KeyFeatures;
+        long rd = (long)rows * d;
+        fixed (float* dyp = dOutput, xp = input, mp = memory, p = parameters, k = kept, dp = dParameters, dx = dInput, dm = dMemory, ws = workspace)
+        fixed (int* len = lengths)
+        {
+            var w = new Weights(g, p);
+            var dw = new Weights(g, dp);
+            var planes = new KeptPlanes(g, k, rows);
+            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            // dOutput with padded rows zeroed: padded queries see real keys, so their gradient must not flow anywhere.
+            float* gy = dyp;
+            if (IsPadded(len, batch, seq))
+            {
+                gy = ws + layout.A;
+                ReadOnly(dyp, rd).CopyTo(Span(gy, rd));
+                ZeroPadded(gy, len, batch, seq, d);
+            }
+            float* dA = ws + layout.B;   // [rows, d] ∂L/∂A
+            LinearBackward(gy, planes.Attn, w.OutWeight, dw.OutWeight, dw.OutBias, dA, rows, d, d, accumulate: false);
+            var dQkv = new Projections(g, ws + layout.Qkv, rows);
+            AttentionKernels.BackwardUnchecked(dA, planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse,
+                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+            if (!g.IsCross)
+            {
+                // One GEMM each way over the packed [rows, 3d] gradient: dW_in += dQKVᵀ·x, dx = dQKV·W_in (all three paths).
+                LinearBackward(dQkv.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, 3 * d, accumulate: false);
+            }
+            else
+            {
+                LinearBackward(dQkv.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, d, accumulate: false);
+                LinearBackward(dQkv.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, rows, dk, d, accumulate: false);
+                LinearBackward(dQkv.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, rows, dk, d, accumulate: true);
+            }
+            if (dx != null) ZeroPadded(dx, len, batch, seq, d);
+            if (dm != null) ZeroPadded(dm, len, batch, seq, g.Memory);
+        }
+    }
+
+    /// <summary>
+    /// One decoding step of a causal layer: effectively computes row <paramref name="position"/> of <see cref="Forward"/> over
+    /// positions 0..position, given the keys and values of positions 0..position − 1 in <paramref name="cache"/> (written by the
+    /// previous steps), and appends this position's keys and values to it.
+    /// </summary>
+    /// <param name="g">The geometry; must be <see cref="MultiHeadAttentionGeometry.Causal"/>.</param>
+    /// <param name="input">The new position's query source <c>[batch, Model]</c>.</param>
+    /// <param name="memory">Cross-attention: the new position's memory <c>[batch, Memory]</c>; self-attention: empty.</param>
+    /// <param name="parameters">The layer's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, Model]</c>; must not overlap the other operands.</param>
+    /// <param name="cache">The key/value cache, <see cref="MultiHeadAttentionGeometry.CacheLength"/>(batch, maxLength) floats: keys
+    /// <c>[batch, Heads, maxLength, HeadSize]</c>, then values in the same layout. Row <paramref name="position"/> of every head is
+    /// overwritten; rows before it are read; rows after it are neither read nor written.</param>
+    /// <param name="position">The new position, in [0, maxLength).</param>
+    /// <param name="maxLength">Rows per head in the cache.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.StepWorkspaceLength"/>(batch, maxLength) floats.</param>
+    /// <param name="batch">Examples (sequences decoded side by side, all at the same position).</param>
+    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c> or not causal, a span's length does not match its shape,
+    /// the workspace is too short, or spans overlap.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="maxLength"/> is less than 1, or
+    /// <paramref name="position"/> is outside [0, maxLength).</exception>
+    public static unsafe void ForwardStep(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> cache, int position, int maxLength, Span<float> workspace, int batch)
+    {
+        CheckGeometry(g);
+        if (!g.Causal)
+            throw new ArgumentException(
+                $"'{nameof(g)}' must be causal for incremental decoding: without the causal mask earlier positions would see later ones, so cached keys and values would change ({g}).",
+                nameof(g));
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        if (maxLength < 1) throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"'{nameof(maxLength)}' must be at least 1 but is {maxLength}.");
+        if (position < 0 || position >= maxLength)
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"'{nameof(position)}' must be in [0, maxLength={maxLength}) but is {position}.");
+        CheckLength(input.Length, (long)batch * g.Model, nameof(input), Shape.StepInput, g, batch, 1);
+        CheckLength(memory.Length, (long)batch * g.Memory, nameof(memory), Shape.StepMemory, g, batch, 1);
+        CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);
+        CheckLength(output.Length, (long)batch * g.Model, nameof(output), Shape.StepInput, g, batch, 1);
+        CheckLength(cache.Length, g.CacheLength(batch, maxLength), nameof(cache), Shape.Cache, g, batch, maxLength);
+        long need = g.StepWorkspaceLength(batch, maxLength);
+        if (workspace.Length < need)
+            throw new ArgumentException(
+                $"'{nameof(workspace)}' must have at least {need} elements (StepWorkspaceLength(batch={batch}, maxLength={maxLength})) but has {workspace.Length}.", nameof(workspace));
+        ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
+        ThrowHelper.CheckNoOverlap(memory, output, nameof(memory), nameof(output));
+        ThrowHelper.CheckNoOverlap(parameters, output, nameof(parameters), nameof(output));
+        ThrowHelper.CheckNoOverlap(workspace, output, nameof(workspace), nameof(output));
+        ThrowHelper.CheckNoOverlap(cache, output, nameof(cache), nameof(output));
+        ThrowHelper.CheckWritable(cache, nameof(cache), input, parameters, output, workspace);
+        ThrowHelper.CheckNoOverlap(memory, cache, nameof(memory), nameof(cache));
+        ThrowHelper.CheckNoOverlap(input, workspace, nameof(input), nameof(workspace));
+        ThrowHelper.CheckNoOverlap(memory, workspace, nameof(memory), nameof(workspace));
+        ThrowHelper.CheckNoOverlap(parameters, workspace, nameof(parameters), nameof(workspace));
+        if (batch == 0) return;
+        int d = g.Model, hs = g.HeadSize, heads = g.Heads;
+        fixed (float* x = input, mp = memory, p = parameters, y = output, kv = cache, ws = workspace)
+        {
+            var w = new Weights(g, p);
+            var qkv = new Projections(g, ws, batch);          // [batch, 3d] packed or three [batch, d] planes
+            float* a = ws + 3L * batch * d;                    // [batch, d] attention output
+            float* scores = a + (long)batch * d;               // [maxLength]
+            Project(g, w, x, g.IsCross ? mp : x, qkv, batch);
+            float* keys = kv, values = kv + (long)batch * maxLength * d;   // [batch, heads, maxLength, hs] each
+            for (int b = 0; b < batch; b++)
+                for (int h = 0; h < heads; h++)
+                {
+                    long head = ((long)b * heads + h) * maxLength * hs;       // (b, h)'s [maxLength, hs]
+                    long col = (long)b * qkv.Stride + h * hs;                  // head h of example b's q, k, v rows
+                    ReadOnly(qkv.K + col, hs).CopyTo(Span(keys + head + (long)position * hs, hs));
+                    ReadOnly(qkv.V + col, hs).CopyTo(Span(values + head + (long)position * hs, hs));
+                    AttentionKernels.Decode(qkv.Q + col, keys + head, values + head, position + 1, a + (long)b * d + h * hs, scores, hs);
+                }
+            Linear(a, w.OutWeight, w.OutBias, y, batch, d, d);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ building blocks
+
+    /// <summary>Q, K, V from x and m: one GEMM into the packed buffer for self-attention, three into planes for cross-attention.</summary>
+    private static unsafe void Project(in MultiHeadAttentionGeometry g, in Weights w, float* x, float* m, in Projections qkv, int rows)
+    {
+        int d = g.Model;
+        if (!g.IsCross)
+        {
+            Linear(x, w.QWeight, w.QBias, qkv.Q, rows, d, 3 * d);   // W_in = [W_q; W_k; W_v] is one [3d, d] matrix
+            return;
+        }
+        Linear(x, w.QWeight, w.QBias, qkv.Q, rows, d, d);
+        Linear(m, w.KWeight, w.KBias, qkv.K, rows, g.Memory, d);
+        Linear(m, w.VWeight, w.VBias, qkv.V, rows, g.Memory, d);
+    }
+
+    /// <summary>y = x·Wᵀ + b (no bias when <paramref name="bias"/> is null).</summary>
+    private static unsafe void Linear(float* x, float* weight, float* bias, float* y, int rows, int inF, int outF)
+        => DenseKernels.Forward(default(IdentityActivation), ReadOnly(x, (long)rows * inF), ReadOnly(weight, (long)outF * inF),
+            bias == null ? default : ReadOnly(bias, outF), Span(y, (long)rows * outF), default, rows, inF, outF);
+
+    /// <summary>dWeight += dYᵀ·X, dBias += Σ_rows dY (when there is a bias), and dX (+)= dY·W when dX is not null.</summary>
+    private static unsafe void LinearBackward(float* dYp, float* xp, float* weight, float* dWeight, float* dBias, float* dXp,
+        int rows, int inF, int outF, bool accumulate)
+    {
+        var dYs = ReadOnly(dYp, (long)rows * outF);
+        // dWeight[out, in] += dY[rows, out]ᵀ · X[rows, in]
+        Gemm.TN(dYs, ReadOnly(xp, (long)rows * inF), Span(dWeight, (long)outF * inF), outF, rows, inF, accumulate: true);
+        // dBias[out] += Σ_r dY[r, :], rows in order (independent of alignment).
+        if (dBias != null)
+            for (long r = 0; r < rows; r++) RowOps.AddTo(ref dYp[r * outF], ref dBias[0], (nuint)outF);
+        // dX[rows, in] (+)= dY[rows, out] · W[out, in]
+        if (dXp != null) Gemm.NN(dYs, ReadOnly(weight, (long)outF * inF), Span(dXp, (long)rows * inF), rows, outF, inF, accumulate);
+    }
+
+    /// <summary>The input itself, or (when some example is shorter than seq) a copy with padded rows zeroed.</summary>
+    private static unsafe float* PrepareInput(float* x, float* copy, int* lengths, int batch, int seq, int width)
+    {
+        if (!IsPadded(lengths, batch, seq)) return x;
+        long n = (long)batch * seq * width;
+        ReadOnly(x, n).CopyTo(Span(copy, n));
+        ZeroPadded(copy, lengths, batch, seq, width);
+        return copy;
+    }
+
+    private static unsafe bool IsPadded(int* lengths, int batch, int seq)
+    {
+        if (lengths == null) return false;
+        for (int b = 0; b < batch; b++)
+            if (lengths[b] < seq) return true;
+        return false;
+    }
+
+    /// <summary>Writes 0 to the padded rows (t ≥ lengths[b]) of a [batch, seq, width] buffer.</summary>
+    private static unsafe void ZeroPadded(float* buffer, int* lengths, int batch, int seq, int width)
+    {
+        if (lengths == null) return;
+        for (int b = 0; b < batch; b++)
+            if (lengths[b] < seq)
+                Span(buffer + ((long)b * seq + lengths[b]) * width, (long)(seq - lengths[b]) * width).Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Span<float> Span(float* p, long n) => new(p, (int)n);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe ReadOnlySpan<float> ReadOnly(float* p, long n) => new(p, (int)n);
+
+    // ------------------------------------------------------------------------------------------------ validation
+
+    private static void CheckCommon(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        ReadOnlySpan<float> output, ReadOnlySpan<int> lengths, ReadOnlySpan<float> workspace, int batch, int seq, string outputName = "output")
+    {
+        CheckGeometry(g);
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        if (seq < 1) throw new ArgumentOutOfRangeException(nameof(seq), seq, $"'{nameof(seq)}' must be at least 1 but is {seq}.");
+        if ((long)batch * seq * 3L * Math.Max(g.Model, g.Memory) > int.MaxValue)
+            throw new ArgumentException(
+                $"batch·seq = {(long)batch * seq} rows of up to {3L * Math.Max(g.Model, g.Memory)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
+                nameof(batch));
+        CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
+        CheckLength(memory.Length, g.MemoryLength(batch, seq), nameof(memory), Shape.Memory, g, batch, seq);
+        CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);
+        CheckLength(output.Length, g.InputLength(batch, seq), outputName, Shape.Input, g, batch, seq);
+        if (!lengths.IsEmpty) CheckLength(lengths.Length, batch, nameof(lengths), Shape.Lengths, g, batch, seq);
+        ThrowHelper.CheckCompositeOperands(input, parameters, output, outputName, lengths, workspace, g.WorkspaceLength(batch, seq), batch, seq);
+        ThrowHelper.CheckNoOverlap(memory, output, nameof(memory), outputName);
+        ThrowHelper.CheckNoOverlap(memory, workspace, nameof(memory), nameof(workspace));
+    }
+
+    /// <summary>Checks an input or memory gradient that is not empty: its length, and that it overlaps nothing else.</summary>
+    private static void CheckGradient(ReadOnlySpan<float> grad, string name, long expected, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
+        ReadOnlySpan<float> parameters, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> kept, ReadOnlySpan<float> dParameters, ReadOnlySpan<float> workspace)
+    {
+        if (grad.IsEmpty) return;
+        CheckLength(grad.Length, expected, name, shape, g, batch, seq);
+        ThrowHelper.CheckWritable(grad, name, input, parameters, dOutput, workspace, nameof(dOutput));
+        ThrowHelper.CheckNoOverlap(memory, grad, nameof(memory), name);
+        ThrowHelper.CheckNoOverlap(kept, grad, nameof(kept), name);
+        ThrowHelper.CheckNoOverlap(dParameters, grad, nameof(dParameters), name);
+    }
+
+    private static void CheckGeometry(in MultiHeadAttentionGeometry g)
+    {
+        if (!g.IsValid)
+            throw new ArgumentException($"'{nameof(g)}' is default({nameof(MultiHeadAttentionGeometry)}); create it with its constructor.", nameof(g));
+    }
+
+    private enum Shape { Input, Memory, InputOrEmpty, MemoryOrEmpty, Parameters, Lengths, Kept, StepInput, StepMemory, Cache }
+
+    /// <summary>Throws unless the operand has the expected length; the shape description is formatted only when throwing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CheckLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq)
+    {
+        if (actual != expected) ThrowLength(actual, expected, operand, shape, g, batch, seq);
+    }
+
+    /// <param name="seq">Positions per example (maxLength for <see cref="Shape.Cache"/>).</param>
+    [DoesNotReturn]
+    private static void ThrowLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq)
+    {
+        string description = shape switch
+        {
+            Shape.Input => $"[batch={batch}, seq={seq}, Model={g.Model}]",
+            Shape.InputOrEmpty => $"[batch={batch}, seq={seq}, Model={g.Model}] or empty",
+            Shape.Memory or Shape.StepMemory when !g.IsCross => "empty for self-attention",
+            Shape.Memory => $"[batch={batch}, seq={seq}, Memory={g.Memory}]",
+            Shape.MemoryOrEmpty => $"[batch={batch}, seq={seq}, Memory={g.Memory}] or empty",
+            Shape.Parameters => $"ParameterCount of {g}",
+            Shape.Lengths => $"[batch={batch}] or empty",
+            Shape.Kept => $"KeptLength(batch={batch}, seq={seq}) = batch·seq·TrainingStepLength({g.TrainingStepLength})",
+            Shape.StepInput => $"[batch={batch}, Model={g.Model}]",
+            Shape.StepMemory => $"[batch={batch}, Memory={g.Memory}]",
+            _ => $"CacheLength(batch={batch}, maxLength={seq}): keys then values, each [batch={batch}, Heads={g.Heads}, maxLength={seq}, HeadSize={g.HeadSize}]",
+        };
+        throw new ArgumentException($"'{operand}' must have {expected} elements ({description}) but has {actual}.", operand);
+    }
+
+    // ------------------------------------------------------------------------------------------------ layouts
+
+    /// <summary>The tensors inside a parameter (or gradient) slice, in state-dict order; bias pointers are null without bias.</summary>
+    private readonly unsafe struct Weights
+    {
+        public readonly float* QWeight, KWeight, VWeight;   // [d, d], [d, dk], [d, dk]: together in_proj_weight when dk = d
+        public readonly float* QBias, KBias, VBias;         // [d] each: in_proj_bias
+        public readonly float* OutWeight, OutBias;          // [d, d], [d]
+
+        public Weights(in MultiHeadAttentionGeometry g, float* p)
+        {
+            long d = g.Model, dk = g.KeyFeatures;
+            QWeight = p;
+            KWeight = QWeight + d * d;
+            VWeight = KWeight + d * dk;
+            float* at = VWeight + d * dk;
+            if (g.Bias)
+            {
+                QBias = at;
+                KBias = at + d;
+                VBias = at + 2 * d;
+                at += 3 * d;
+            }
+            else QBias = KBias = VBias = null;
+            OutWeight = at;
+            OutBias = g.Bias ? at + d * d : null;
+        }
+    }
+
+    /// <summary>Where Q, K and V of <c>rows</c> positions lie: self-attention packs them as [rows, 3d] (stride 3d), cross-attention as three [rows, d] planes.</summary>
+    private readonly unsafe struct Projections
+    {
+        public readonly float* Q, K, V;
+        public readonly int Stride;
+
+        public Projections(in MultiHeadAttentionGeometry g, float* start, long rows)
+        {
+            int d = g.Model;
+            Q = start;
+            if (g.IsCross)
+            {
+                K = start + rows * d;
+                V = K + rows * d;
+                Stride = d;
+            }
+            else
+            {
+                K = start + d;
+                V = start + 2 * d;
+                Stride = 3 * d;
+            }
+        }
+    }
+
+    /// <summary>The kept buffer: the projections [rows, 3d], the attention output [rows, d] and the log-sum-exp [rows, heads].</summary>
+    private readonly unsafe struct KeptPlanes
+    {
+        public readonly Projections Qkv;
+        public readonly float* Attn, Lse;
+
+        public KeptPlanes(in MultiHeadAttentionGeometry g, float* kept, long rows)
+        {
+            Qkv = new Projections(g, kept, rows);
+            Attn = kept + rows * 3 * g.Model;
+            Lse = Attn + rows * g.Model;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+// Models built from [MultiHeadAttention] for the end-to-end tests: a user's own pre-LN attention block used under [Residual]
+// in a causal token model (KV-cache decoding through the block), and cross-attention over another member's output, with
+// a memory of another width (kdim/vdim) and of the model width (packed in_proj_weight, no bias).
+namespace ModelGen.Tests.Models;
+
+/// <summary>A user's attention block: pre-LN (LayerNorm, then causal self-attention), to be wrapped in [Residual].</summary>
+[Model(Dim.Seq, 6)]
+public partial class PreLnAttentionBlock
+{
+    [LayerNorm]                                   public partial Layer Ln { get; }
+    [MultiHeadAttention(3, Causal = true)]        public partial Layer Attn { get; }
+}
+
+/// <summary>A causal token model of two residual attention blocks of the user's design, a final LayerNorm and a head.</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 8)]
+public partial class BlockGpt
+{
+    [Embedding(11, 6)]                            public partial Layer Tok { get; }
+    [PositionEmbedding(8)]                        public partial Layer Pos { get; }
+    [Residual]                                    public partial PreLnAttentionBlock Block1 { get; }
+    [Residual]                                    public partial PreLnAttentionBlock Block2 { get; }
+    [LayerNorm]                                   public partial Layer LnF { get; }
+    [Dense(11)]                                   public partial Layer Head { get; }
+}
+
+/// <summary>Cross-attention: queries from one projection of the input, keys and values from another of width 4 (kdim = vdim = 4).</summary>
+[Model(Dim.Seq, 5)]
+public partial class CrossAttentionNet
+{
+    [Dense(6)]                                                              public partial Layer Query { get; }
+    [Dense(4, Activation = Activation.Tanh, From = Layer.Input)]            public partial Layer Mem { get; }
+    [MultiHeadAttention(3, Memory = nameof(Mem), From = nameof(Query))]     public partial Layer Cross { get; }
+    [GlobalAvgPool]                                                         public partial Layer Pool { get; }
+    [Dense(2)]                                                              public partial Layer Out { get; }
+}
+
+/// <summary>Causal cross-attention over a memory of the model width (packed in_proj_weight), without biases, output per position.</summary>
+[Model(Dim.Seq, 5, MaxLength = 6)]
+public partial class PackedCrossNet
+{
+    [Dense(6)]                                                                                        public partial Layer Query { get; }
+    [Dense(6, Activation = Activation.Tanh, From = Layer.Input)]                                      public partial Layer Mem { get; }
+    [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Query), Causal = true, UseBias = false)] public partial Layer Cross { get; }
+    [Dense(3)]                                                                                        public partial Layer Out { get; }
+}
