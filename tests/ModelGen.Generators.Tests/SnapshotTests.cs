@@ -14,6 +14,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.LeNet), Samples.LeNet)]
     [InlineData(nameof(Samples.ResidualMlp), Samples.ResidualMlp)]
     [InlineData(nameof(Samples.Tagger), Samples.Tagger)]
+    [InlineData(nameof(Samples.ConvTagger), Samples.ConvTagger)]
     [InlineData(nameof(Samples.StackedRecurrent), Samples.StackedRecurrent)]
     [InlineData(nameof(Samples.CharGpt), Samples.CharGpt)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
@@ -33,6 +34,7 @@ public class SnapshotTests
     [InlineData(Samples.LeNet)]
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
+    [InlineData(Samples.ConvTagger)]
     [InlineData(Samples.StackedRecurrent)]
     [InlineData(Samples.CharGpt)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
@@ -50,6 +52,7 @@ public class SnapshotTests
     [InlineData(Samples.LeNet)]
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
+    [InlineData(Samples.ConvTagger)]
     [InlineData(Samples.StackedRecurrent)]
     [InlineData(Samples.CharGpt)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
