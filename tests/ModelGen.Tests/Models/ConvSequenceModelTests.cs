@@ -170,4 +170,30 @@ public class ConvSequenceModelTests
         }
         Assert.True(last < 0.5f * first, $"mean loss of the first 10 steps {first}, of the last 10 {last}");
     }
+
+    /// <summary>A rank-3 Permute in a fixed-shape model: forward and the input gradient equal the kernels called by hand.</summary>
+    [Fact]
+    public void FixedShapePermute_ForwardAndInputGradient_EqualTheKernels()
+    {
+        var model = new PermuteMlp(3);
+        const int batch = 3;
+        var input = ModelTestData.RandomArray(batch * 30, 2);
+        var output = new float[batch * 4];
+        model.ForwardTrain(input, output, batch);
+        var rotated = new float[input.Length];
+        PermuteKernels.Forward(input, rotated, batch, [2, 3, 5], [2, 0, 1]);
+        var expected = new float[output.Length];
+        DenseKernels.Forward(default(IdentityActivation), rotated, model.Out.Parameter("weight"), model.Out.Parameter("bias"), expected, default, batch, 30, 4);
+        Assert.Equal(expected, output);
+        Assert.Equal(new[] { 5, 2, 3 }, model.Rotate.OutputShape);
+
+        var dOutput = ModelTestData.RandomArray(output.Length, 6);
+        var dInput = new float[input.Length];
+        model.Backward(dOutput, dInput);
+        var dRotated = new float[input.Length];
+        Gemm.NN(dOutput, model.Out.Parameter("weight"), dRotated, batch, 4, 30);   // dX = dY · W
+        var expectedInput = new float[input.Length];
+        PermuteKernels.Backward(dRotated, expectedInput, batch, [2, 3, 5], [2, 0, 1]);
+        for (int i = 0; i < dInput.Length; i++) Assert.Equal(expectedInput[i], dInput[i], 5);
+    }
 }

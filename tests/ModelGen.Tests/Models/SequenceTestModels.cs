@@ -149,3 +149,12 @@ public partial class ConvStackNet
     [Permute(1, 0)]                                                           public partial Layer ToSteps { get; }      // [T, 6]
     [Dense(3)]                                                                public partial Layer Out { get; }
 }
+
+/// <summary>A fixed-shape rank-3 Permute (the general PermuteKernels path in generated code) before a Flatten and a Dense.</summary>
+[Model(2, 3, 5)]
+public partial class PermuteMlp
+{
+    [Permute(2, 0, 1)] public partial Layer Rotate { get; }   // [5, 2, 3]
+    [Flatten]          public partial Layer Flat { get; }
+    [Dense(4)]         public partial Layer Out { get; }
+}
