@@ -149,6 +149,24 @@ internal static class Samples
         """;
 
     /// <summary>The issue's tagger: token ids of a run-time length, Embedding, dropout, a bidirectional LSTM, Dense per position.</summary>
+    /// <summary>The issue's Conv1D tagger: [T, 32] permuted to [32, T] for a convolution over the run-time length, back for the LSTM.</summary>
+    public const string ConvTagger = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class ConvTagger
+        {
+            [Embedding(1000, 32)] public partial Layer Emb { get; }
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(64, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+            [LSTM(32)] public partial Layer Lstm { get; }
+            [Dense(10)] public partial Layer Tags { get; }
+        }
+        """;
+
     public const string Tagger = """
         using ModelGen;
 

@@ -150,6 +150,16 @@ internal static class DiagnosticDescriptors
         ProblemIds.ModelTooLarge, "Model is too large for the runtime", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.ModelTooLarge + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0113: "Permute '{layer}' has dims [..], which is not a permutation of the {n} axes of its input {shape}".</summary>
+    public static readonly DiagnosticDescriptor InvalidPermutation = new(
+        ProblemIds.InvalidPermutation, "Permute dims are not a permutation of the input axes", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidPermutation + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0114: "Conv1D '{layer}' runs over the run-time length of [C, T] but would change it to ...".</summary>
+    public static readonly DiagnosticDescriptor SequenceLengthChanged = new(
+        ProblemIds.SequenceLengthChanged, "Layer would change the run-time sequence length", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SequenceLengthChanged + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -193,6 +203,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
+        InvalidPermutation, SequenceLengthChanged,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

@@ -200,6 +200,19 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             }
+            case ConvSpec conv when node.OutputIsSequence:
+            {
+                // The kernel masks dOutput to the real positions in dPre (always needed), then back-propagates from there.
+                string pre = slot.PreActivation >= 0 ? Slot(slot.PreActivation, node.OutputLength, U, B) : "default";
+                w.Line($"{Kernels}.ConvKernels.BackwardSequence({Operator(conv.Activation)}, {GeometryField(node.Name)} with {{ InWidth = seq }}, {dOut}, {pre}, {(conv.Activation == ActivationKind.None ? "default" : output)}, {Input(0)}, {P("weight")}, dPre.Slice(0, rows * {Int(node.OutputLength)}),");
+                w.Line($"    {G("weight")}, {G("bias")}, {dIn}, lengths, batch, seq);");
+                AddBack(0);
+                break;
+            }
+            case PermuteSpec permute:
+                w.Line(PermuteCall(node, permute, dOut, target.Write, backward: true));
+                AddBack(0);
+                break;
             case ConvSpec conv:
             {
                 string pre = slot.PreActivation >= 0 ? Slot(slot.PreActivation, node.OutputLength) : "default";

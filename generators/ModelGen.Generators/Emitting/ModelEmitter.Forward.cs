@@ -238,6 +238,13 @@ internal static partial class ModelEmitter
                 if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, {B}, {Int(dense.Units)});");
                 break;
             }
+            case ConvSpec conv when node.OutputIsSequence:
+                // Over the run-time length: each example convolved at its real length (padded positions read as zeros, written as 0).
+                w.Line($"{Kernels}.ConvKernels.ForwardSequence({Operator(conv.Activation)}, {GeometryField(node.Name)} with {{ InWidth = seq }}, {src[0]}, {P("weight")}, {P("bias")}, {dst}, {Kept(slot?.PreActivation ?? -1, node.OutputLength)}, lengths, batch, seq);");
+                break;
+            case PermuteSpec permute:
+                w.Line(PermuteCall(node, permute, src[0], dst, backward: false));
+                break;
             case ConvSpec conv:
                 w.Line($"{Kernels}.ConvKernels.Forward({Operator(conv.Activation)}, {GeometryField(node.Name)}, {src[0]}, {P("weight")}, {P("bias")}, {dst}, {Kept(slot?.PreActivation ?? -1, node.OutputLength)}, batch);");
                 break;
@@ -299,6 +306,22 @@ internal static partial class ModelEmitter
         }
     }
 
+    /// <summary>
+    /// A Permute (forward) or its gradient (backward): a swap of the two axes of a rank-2 example is the tiled
+    /// SequenceKernels.Transpose; other ranks go through PermuteKernels with the shape on the stack (T is the call's seq).
+    /// </summary>
+    private static string PermuteCall(GraphNode node, PermuteSpec permute, string from, string to, bool backward)
+    {
+        var shape = node.InputShapes[0];
+        string Dim(int d) => d == ModelSpec.Seq ? "seq" : Int(d);
+        if (shape.Count == 2 && permute.Dims[0] == 1)
+            return backward
+                ? $"{Kernels}.SequenceKernels.Transpose({from}, {to}, batch, {Dim(shape[1])}, {Dim(shape[0])});"
+                : $"{Kernels}.SequenceKernels.Transpose({from}, {to}, batch, {Dim(shape[0])}, {Dim(shape[1])});";
+        string dims = $"stackalloc int[] {{ {string.Join(", ", permute.Dims.Select(d => Int(d)))} }}";
+        return $"{Kernels}.PermuteKernels.{(backward ? "Backward" : "Forward")}({from}, {to}, batch, stackalloc int[] {{ {string.Join(", ", shape.Select(Dim))} }}, {dims});";
+    }
+
     /// <summary>A convolution and the 2×2 max pool fused with it at inference (see <see cref="PoolFusion"/>): one call, pooled outputs only.</summary>
     private static void EmitConvPool(SourceWriter w, ModelPlan plan, GraphNode conv, GraphNode pool, InferenceStep step)
     {
@@ -355,7 +378,10 @@ internal static partial class ModelEmitter
     /// </summary>
     private static string Unit(ModelPlan plan) => plan.IsSequence ? "rows" : "batch";
 
-    /// <summary>The row count of tensor <paramref name="tensor"/> (-1: the model input): <c>rows</c> for a sequence tensor, else <c>batch</c>.</summary>
+    /// <summary>
+    /// The row count of tensor <paramref name="tensor"/> (-1: the model input): <c>rows</c> for a tensor with T on any axis
+    /// (a [C, T] tensor holds batch × C × T floats, as many as [T, C]), else <c>batch</c>.
+    /// </summary>
     private static string Mult(ModelPlan plan, int tensor) =>
-        plan.IsSequence && ShapeInference.IsSequence(tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output) ? "rows" : "batch";
+        plan.IsSequence && ShapeInference.HasSeq(tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output) ? "rows" : "batch";
 }

@@ -18,7 +18,7 @@ internal static class NodeText
         return node.Layer switch
         {
             DenseSpec d => $"Dense {node.InputLength}->{d.Units}" + (d.UseBias ? " + bias" : "") + Fused(d.Activation),
-            ConvSpec c => $"{c.Kind} {node.InputShapes[0][0]}->{c.OutChannels} {Square(c.Kernel, c.Rank)}"
+            ConvSpec c => $"{c.Kind} {node.InputShapes[0][0]}->{c.OutChannels} {Square(c.Kernel, c.Rank)}" + (node.OutputIsSequence ? " over T (real lengths)" : "")
                           + (c.Stride != 1 ? $" stride {c.Stride}" : "") + (Pad(c) != 0 ? $" pad {Pad(c)}" : "")
                           + (c.Dilation != 1 ? $" dilation {c.Dilation}" : "") + (c.Groups != 1 ? $" groups {c.Groups}" : "")
                           + (c.UseBias ? " + bias" : "") + Fused(c.Activation),
@@ -29,6 +29,7 @@ internal static class NodeText
             ActivationSpec a => EmitNames.Describe(a.Activation, a.Slope),
             DropoutSpec d => $"Dropout(p={Num(d.P)})",
             FlattenSpec => "Flatten (a view: no data moves)",
+            PermuteSpec p => $"Permute({string.Join(", ", p.Dims)})" + (node.InputShapes[0].Count == 2 && p.Dims[0] == 1 ? " (tiled transpose)" : ""),
             EmbeddingSpec e => $"Embedding {e.Vocab}x{e.Dim}" + (e.PaddingIdx >= 0 ? $" padding {e.PaddingIdx}" : "") + (node.InputShapes[0].Count == 2 ? $" (id column {e.Column})" : ""),
             RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
@@ -60,7 +61,9 @@ internal static class NodeText
             {
                 int k = conv.Kernel, s = conv.Stride, p = Pad(conv), d = conv.Dilation;
                 string vertical = conv.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}, {d}, {d}" : $"1, {k}, 1, {s}, 0, {p}, 1, {d}";
-                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {conv.OutChannels}, {vertical}, {conv.Groups});";
+                // Over the run-time length the width is each call's seq (`with { InWidth = seq }` where it is used).
+                string width = w == ModelSpec.Seq ? "0 /* T */" : $"{w}";
+                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {width}, {conv.OutChannels}, {vertical}, {conv.Groups});";
             }
             case PositionEmbeddingSpec { Sinusoidal: true } position:
                 // Fixed for the model: computed once per process, never per call.

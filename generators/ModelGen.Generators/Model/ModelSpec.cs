@@ -183,6 +183,12 @@ internal sealed record RecurrentSpec(string Name, bool IsGru, int Hidden, int La
     public int Directions => Bidirectional ? 2 : 1;
 }
 
+/// <summary><c>[Permute(dims)]</c>: the output's axis k is the input's axis <c>Dims[k]</c> (per example, batch excluded).</summary>
+internal sealed record PermuteSpec(string Name, EquatableArray<int> Dims) : LayerSpec(Name)
+{
+    public override string Kind => "Permute";
+}
+
 /// <summary><c>[LayerNorm]</c> over the last axis.</summary>
 internal sealed record LayerNormSpec(string Name, double Eps, bool Affine) : LayerSpec(Name)
 {

@@ -222,6 +222,13 @@ internal static class ModelParser
                 if (inputs.Any(i => i is null)) break;
                 return new MergeSpec(name, kind == "ConcatAttribute", inputs.Select(i => i!).ToEquatableArray());
             }
+            case "ModelGen.PermuteAttribute":
+            {
+                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array) break;
+                var dims = args[0].Values.Select(v => v.Value as int?).ToList();
+                if (dims.Any(d => d is null)) break;
+                return new PermuteSpec(name, dims.Select(d => d!.Value).ToEquatableArray());
+            }
             case "ModelGen.EmbeddingAttribute":
                 if (args.Length != 2 || args[0].Value is not int vocab || args[1].Value is not int dim) break;
                 return new EmbeddingSpec(name, vocab, dim, Named(attribute, "PaddingIdx", -1), Named(attribute, "Column", 0));

@@ -64,6 +64,10 @@ internal static class ProblemIds
     public const string HeadsDoNotDivideWidth = "MG0111";
     /// <summary>A tensor, the parameter buffer or the per-example activations exceed what one .NET array holds.</summary>
     public const string ModelTooLarge = "MG0112";
+    /// <summary>A Permute's dims are not a permutation of its input's axes.</summary>
+    public const string InvalidPermutation = "MG0113";
+    /// <summary>A layer over the run-time length T of a [C, T] tensor would change that length (stride, padding).</summary>
+    public const string SequenceLengthChanged = "MG0114";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

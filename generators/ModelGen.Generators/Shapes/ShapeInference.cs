@@ -41,8 +41,8 @@ internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, Equat
     /// <summary>Floats per example of the output; per position (T excluded) for a sequence tensor.</summary>
     public int OutputLength => ShapeInference.Length(Output);
 
-    /// <summary>Whether the output has the run-time sequence dimension (so its rows are batch × T).</summary>
-    public bool OutputIsSequence => ShapeInference.IsSequence(Output);
+    /// <summary>Whether the output has the run-time sequence dimension anywhere (so it holds batch × T × <see cref="OutputLength"/> floats).</summary>
+    public bool OutputIsSequence => ShapeInference.HasSeq(Output);
 }
 
 /// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
@@ -102,7 +102,10 @@ internal static class ShapeInference
                 ctx.Problems.Add(new ModelProblem(ProblemIds.DuplicateLayerName, member.PropertyName,
                     $"Layer '{member.PropertyName}' has the weight name '{layer.Name}', which another layer already uses"));
 
-        InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx);
+        var output = InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx);
+        if (output is { } final && HasSeq(final.Shape) && !IsSequence(final.Shape) && ctx.Problems.Count == 0)
+            ctx.Problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, spec.Members[spec.Members.Count - 1].PropertyName,
+                $"Model '{spec.ClassName}' ends with {Format(final.Shape)} from {final.Description}, whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
         return ctx.Result();
     }
 
@@ -282,7 +285,15 @@ internal static class ShapeInference
             problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, where, $"{layer.Kind} '{layer.Name}' receives the sequence {Format(inputs[0])} from {sources[0].Description}, "
                 + (layer is FlattenSpec
                     ? "which cannot be flattened (T is only known at run time); pool over time with [GlobalAvgPool]/[GlobalMaxPool] or use an LSTM/GRU with ReturnSequences = false"
-                    : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool")));
+                    : "but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool"
+                      + (layer is ConvSpec { Rank: 1 } ? "; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it" : ""))));
+            return null;
+        }
+        if (HasSeq(inputs[0]) && !IsSequence(inputs[0]) && !AcceptsLengthAxis(layer))
+        {
+            problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, where, $"{layer.Kind} '{layer.Name}' receives {Format(inputs[0])} from {sources[0].Description}, "
+                + "whose run-time length T is not the first axis; such tensors take Permute, Conv1D (keeping the length), activations other than Softmax, Dropout and Add; "
+                + (layer is PoolSpec { Rank: 1 } ? "pooling windows over T are not supported, " : "") + "use [Permute] to put T first"));
             return null;
         }
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, ctx.MaxLength, out var ps, out long flops);
@@ -648,6 +659,22 @@ internal static class ShapeInference
                 if (!position.Sinusoidal) ps.Add(Param("weight", position.MaxLength, input[1]));
                 return input;
             }
+            case PermuteSpec permute:
+            {
+                var dims = permute.Dims;
+                string listed = "[" + string.Join(", ", dims) + "]";
+                if (dims.Count != input.Length)
+                {
+                    Problem(ProblemIds.RankMismatch, "", $"Permute '{permute.Name}' lists {dims.Count} ax{(dims.Count == 1 ? "is" : "es")} {listed}, but its input {Format(input)} from {from} has {input.Length} (axes count from 0 and exclude the batch)");
+                    return null;
+                }
+                if (dims.Any(d => d < 0 || d >= input.Length) || dims.Distinct().Count() != dims.Count)
+                {
+                    Problem(ProblemIds.InvalidPermutation, "dims", $"Permute '{permute.Name}' has dims {listed}, which is not a permutation of the axes 0 to {input.Length - 1} of its input {Format(input)} from {from} (each axis once; the batch is not counted)");
+                    return null;
+                }
+                return dims.Select(d => input[d]).ToArray();
+            }
             case LayerNormSpec norm:
             {
                 if (!(norm.Eps > 0))
@@ -711,6 +738,22 @@ internal static class ShapeInference
         output[0] = conv.OutChannels;
         for (int d = 1; d < input.Length; d++)
         {
+            if (input[d] == ModelSpec.Seq)
+            {
+                // Over the run-time length only a length-preserving convolution keeps the lengths describing the positions.
+                if (conv.Stride != 1 || 2 * pad != effective - 1)
+                {
+                    string length = conv.Stride != 1 ? $"about T/{conv.Stride}" : 2 * pad > effective - 1 ? $"T + {2 * pad - effective + 1}" : $"T - {effective - 1 - 2 * pad}";
+                    string fix = effective % 2 == 0
+                        ? $"an even kernel ({effective}) cannot keep it; use an odd Kernel with Padding = (Kernel - 1) / 2"
+                        : $"use Stride = 1 and Padding = {(effective - 1) / 2} (or Same = true)";
+                    problem(ProblemIds.SequenceLengthChanged, conv.Stride != 1 ? "Stride" : conv.Same ? "Same" : conv.Padding != 0 ? "Padding" : "Kernel",
+                        $"{what} runs over the run-time length of its input {Format(input)} from {from}, but its output length would be {length} instead of T, so the sequence lengths would no longer describe the positions; {fix}");
+                    return null;
+                }
+                output[d] = ModelSpec.Seq;
+                continue;
+            }
             if (input[d] + 2 * pad < effective)
             {
                 string size = string.Join("x", input.Skip(1).Select(v => v + 2 * pad));
@@ -725,7 +768,8 @@ internal static class ShapeInference
         if (conv.Rank == 2) weightShape.Add(conv.Kernel);
         ps.Add(param("weight", weightShape.ToArray()));
         if (conv.UseBias) ps.Add(param("bias", new[] { conv.OutChannels }));
-        flops = 2L * conv.OutChannels * (input[0] / conv.Groups) * kernelVolume * output.Skip(1).Aggregate(1L, (a, b) => a * b);
+        // Per example, or per position when the length is T.
+        flops = 2L * conv.OutChannels * (input[0] / conv.Groups) * kernelVolume * output.Skip(1).Where(v => v != ModelSpec.Seq).Aggregate(1L, (a, b) => a * b);
         return output;
     }
 
@@ -802,13 +846,27 @@ internal static class ShapeInference
     /// <summary>Whether <paramref name="shape"/> is a sequence tensor (its first dimension is T).</summary>
     public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && shape[0] == ModelSpec.Seq;
 
+    /// <summary>Whether <paramref name="shape"/> has the run-time length T on any axis ([T, F], or [C, T] after a Permute).</summary>
+    public static bool HasSeq(IReadOnlyList<int> shape) => shape.Contains(ModelSpec.Seq);
+
     /// <summary>Floats per example, or per position for a sequence tensor (T excluded).</summary>
     public static int Length(IEnumerable<int> shape) => shape.Where(d => d != ModelSpec.Seq).Aggregate(1, (a, b) => a * b);
+
+    /// <summary>
+    /// Layers that run on a tensor whose T is not the first axis ([C, T] after a Permute): they must not care where T
+    /// is (elementwise layers, Add of equal shapes, Permute) or handle it themselves (a length-preserving Conv1D).
+    /// </summary>
+    private static bool AcceptsLengthAxis(LayerSpec layer) => layer switch
+    {
+        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } => true,
+        ActivationSpec act => act.Activation != ActivationKind.Softmax,
+        _ => false,
+    };
 
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

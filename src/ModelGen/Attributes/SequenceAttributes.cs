@@ -172,3 +172,23 @@ public sealed class MultiHeadAttentionAttribute : LayerAttribute
     /// <summary>The member whose output gives the keys and values (cross-attention; <c>nameof(Member)</c>); empty for self-attention.</summary>
     public string Memory { get; set; } = "";
 }
+
+/// <summary>
+/// Reorders the axes of each example (PyTorch <c>x.permute(0, dims[0] + 1, dims[1] + 1, …)</c>, made contiguous): the
+/// output's axis k is the input's axis <c>dims[k]</c>, counted from 0 and excluding the batch. <c>[Permute(1, 0)]</c>
+/// turns a sequence <c>[T, F]</c> into <c>[F, T]</c>, the <c>[channels, length]</c> layout <see cref="Conv1DAttribute"/> reads,
+/// and back. Keras' <c>Permute</c> counts the same axes from 1: Keras <c>Permute((2, 1))</c> is <c>[Permute(1, 0)]</c>.
+/// No parameters; the output is a new tensor (data moves).
+/// </summary>
+/// <remarks>
+/// There is no separate <c>Transpose</c> attribute: on the per-example tensors of a model (rank 2 or 3) a swap of two axes is
+/// always a short <c>Permute</c>, and one spelling keeps diagnostics and docs in one place.
+/// </remarks>
+public sealed class PermuteAttribute : LayerAttribute
+{
+    /// <summary>Declares the permutation: <paramref name="dims"/> lists each input axis (0-based, batch excluded) once, in output order.</summary>
+    public PermuteAttribute(params int[] dims) => Dims = dims;
+
+    /// <summary>The output's axis k is the input's axis <c>Dims[k]</c>.</summary>
+    public int[] Dims { get; }
+}

@@ -408,6 +408,101 @@ public class AnalyzerTests
         Expect.Error("MG0107", 0, "MultiHeadAttention 'attn' takes keys and values from a sequence [T, features], but its Memory 'summary' gives [8]"));
 
     [Fact]
+    public Task PermuteRepeatingAnAxis_MG0113_OnDimsArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(1000, 32)] public partial Layer Emb { get; }
+            [Permute({|#0:1|}, 1)] public partial Layer Swap { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        // Permute 'swap' has dims [1, 1], which is not a permutation of the axes 0 to 1 of its input [T, 32] from 'emb' ...
+        Expect.Error("MG0113", 0, "Permute 'swap' has dims [1, 1], which is not a permutation of the axes 0 to 1 of its input [T, 32] from 'emb' (each axis once; the batch is not counted)"));
+
+    [Fact]
+    public Task PermuteWithTooManyAxes_MG0105_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Net
+        {
+            [{|#0:Permute(0, 2, 1)|}] public partial Layer Swap { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        // Permute 'swap' lists 3 axes [0, 2, 1], but its input [T, 8] from the model input has 2 (axes count from 0 and exclude the batch)
+        Expect.Error("MG0105", 0, "Permute 'swap' lists 3 axes [0, 2, 1], but its input [T, 8] from the model input has 2 (axes count from 0 and exclude the batch)"));
+
+    [Fact]
+    public Task UnpaddedConv1DOverT_MG0114_OnKernelArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(1000, 32)] public partial Layer Emb { get; }
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(64, {|#0:Kernel = 3|})] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+            [Dense(2)] public partial Layer Out { get; }
+        }
+        """,
+        // Conv1D 'conv' runs over the run-time length of its input [32, T] from 'to_channels', but its output length would be T - 2 ...
+        Expect.Error("MG0114", 0, "Conv1D 'conv' runs over the run-time length of its input [32, T] from 'to_channels', but its output length would be T - 2 instead of T, so the sequence lengths would no longer describe the positions; use Stride = 1 and Padding = 1 (or Same = true)"));
+
+    [Fact]
+    public Task StridedConv1DOverT_MG0114_OnStrideArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(8, Kernel = 3, Padding = 1, {|#0:Stride = 2|})] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+        }
+        """,
+        // Conv1D 'conv' runs over the run-time length of its input [4, T] from 'to_channels', but its output length would be about T/2 ...
+        Expect.Error("MG0114", 0, "Conv1D 'conv' runs over the run-time length of its input [4, T] from 'to_channels', but its output length would be about T/2 instead of T, so the sequence lengths would no longer describe the positions; use Stride = 1 and Padding = 1 (or Same = true)"));
+
+    [Fact]
+    public Task LstmOnChannelsFirst_MG0108_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [{|#0:LSTM(8)|}] public partial Layer Rnn { get; }
+        }
+        """,
+        // LSTM 'rnn' receives [4, T] from 'to_channels', whose run-time length T is not the first axis; ...
+        Expect.Error("MG0108", 0, "LSTM 'rnn' receives [4, T] from 'to_channels', whose run-time length T is not the first axis; such tensors take Permute, Conv1D (keeping the length), activations other than Softmax, Dropout and Add; use [Permute] to put T first"));
+
+    [Fact]
+    public Task ModelEndingChannelsFirst_MG0108_OnLastLayer() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [{|#0:Conv1D(8, Kernel = 3, Padding = 1)|}] public partial Layer Conv { get; }
+        }
+        """,
+        // Model 'Net' ends with [8, T] from 'conv', whose run-time length T is not the first axis; ...
+        Expect.Error("MG0108", 0, "Model 'Net' ends with [8, T] from 'conv', whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
+
+    [Fact]
+    public Task Conv1DOnSteps_MG0108_SuggestsPermute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [{|#0:Conv1D(8, Kernel = 3, Padding = 1)|}] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; ...; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it
+        Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]

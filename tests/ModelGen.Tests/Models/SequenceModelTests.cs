@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -121,6 +121,8 @@ public class SequenceModelTests
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
+            nameof(SmallConvTagger) => Token(new SmallConvTagger(7), 13, SmallConvTagger.OutputSize, perPosition: true),
+            nameof(ConvStackNet) => Floats(new ConvStackNet(7), ConvStackNet.InputSize, perPosition: true),
             _ => Floats(new SeqPoolNet(7), SeqPoolNet.InputSize),
         };
         var weights = ModelTestData.RandomArray(batch * (outputPerPosition ? seq : 1) * OutputSize(model), 31);

@@ -109,3 +109,52 @@ public partial class EncoderClassifier
     [GlobalAvgPool]                                                              public partial Layer Pool { get; }
     [Dense(2)]                                                                   public partial Layer Out { get; }
 }
+
+/// <summary>The tagger: token vectors permuted to [channels, T] for a Conv1D over the run-time length, then back for the LSTM.</summary>
+[Model(Dim.Seq, InputType = typeof(int))]
+public partial class ConvTagger
+{
+    [Embedding(1000, 32)]                                               public partial Layer Emb { get; }          // [T, 32]
+    [Permute(1, 0)]                                                     public partial Layer ToChannels { get; }   // [32, T]
+    [Conv1D(64, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv { get; }         // [64, T]
+    [Permute(1, 0)]                                                     public partial Layer ToSteps { get; }      // [T, 64]
+    [LSTM(32)]                                                          public partial Layer Lstm { get; }
+    [Dense(10)]                                                         public partial Layer Tags { get; }
+}
+
+/// <summary>A small ConvTagger (finite differences over every parameter stay cheap): Embedding, Permute, Conv1D + ReLU, Permute, LSTM, Dense.</summary>
+[Model(Dim.Seq, InputType = typeof(int))]
+public partial class SmallConvTagger
+{
+    [Embedding(13, 5, PaddingIdx = 0)]                                  public partial Layer Emb { get; }
+    [Permute(1, 0)]                                                     public partial Layer ToChannels { get; }
+    [Conv1D(7, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv { get; }
+    [Permute(1, 0)]                                                     public partial Layer ToSteps { get; }
+    [LSTM(4)]                                                           public partial Layer Lstm { get; }
+    [Dense(3)]                                                          public partial Layer Tags { get; }
+}
+
+/// <summary>
+/// Float sequences through two stacked convolutions over T (dilated and grouped, then a 5-tap one with Same padding),
+/// an activation, Dropout and an Add on the [C, T] layout, back to [T, C] for a per-position Dense.
+/// </summary>
+[Model(Dim.Seq, 4)]
+public partial class ConvStackNet
+{
+    [Permute(1, 0)]                                                           public partial Layer ToChannels { get; }   // [4, T]
+    [Conv1D(6, Kernel = 3, Dilation = 2, Padding = 2, Groups = 2)]            public partial Layer Dilated { get; }      // [6, T]
+    [Tanh]                                                                    public partial Layer Squash { get; }
+    [Conv1D(6, Kernel = 5, Same = true, Activation = Activation.SiLU)]        public partial Layer Wide { get; }         // [6, T]
+    [Add(nameof(Squash), nameof(Wide))]                                       public partial Layer Sum { get; }
+    [Permute(1, 0)]                                                           public partial Layer ToSteps { get; }      // [T, 6]
+    [Dense(3)]                                                                public partial Layer Out { get; }
+}
+
+/// <summary>A fixed-shape rank-3 Permute (the general PermuteKernels path in generated code) before a Flatten and a Dense.</summary>
+[Model(2, 3, 5)]
+public partial class PermuteMlp
+{
+    [Permute(2, 0, 1)] public partial Layer Rotate { get; }   // [5, 2, 3]
+    [Flatten]          public partial Layer Flat { get; }
+    [Dense(4)]         public partial Layer Out { get; }
+}
