@@ -53,7 +53,8 @@ public static partial class TransformerKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example (padded length).</param>
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
-    /// outside [1, seq], the workspace is too short, spans overlap, or batch·seq rows are too many for one buffer.</exception>
+    /// outside [1, seq], the workspace is too short, spans overlap, batch·seq rows are too many for one buffer, or <paramref name="seq"/>
+    /// exceeds the positions of <see cref="TransformerGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
     public static void Forward(in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, Span<float> output,
         ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
@@ -535,6 +536,8 @@ public static partial class TransformerKernels
     private static unsafe void Attention(in TransformerGeometry g, float* qkv, float* o, float* lse, int* lengths, float* ws, int batch, int seq)
     {
         int d = g.Model;
+        // RoPE rotates the queries and keys (the first 2d columns) in place, so training keeps them rotated for backward.
+        if (g.Rotary is not null) RotaryKernels.ForwardUnchecked(g.Rotary, qkv, batch, seq, 3 * d, 2 * d, 0);
         AttentionKernels.ForwardUnchecked(qkv, qkv + d, qkv + 2 * d, 3 * d, o, d, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
     }
 
@@ -544,6 +547,7 @@ public static partial class TransformerKernels
         int d = g.Model;
         AttentionKernels.BackwardUnchecked(dO, kp.Qkv, kp.Qkv + d, kp.Qkv + 2 * d, 3 * d, kp.Attn, d, kp.Lse,
             dQkv, dQkv + d, dQkv + 2 * d, 3 * d, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+        if (g.Rotary is not null) RotaryKernels.BackwardUnchecked(g.Rotary, dQkv, batch, seq, 3 * d, 2 * d, 0);   // to the unrotated q, k
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -564,6 +568,9 @@ public static partial class TransformerKernels
             throw new ArgumentException(
                 $"batch·seq = {(long)batch * seq} rows of up to {Math.Max(3L * g.Model, g.FeedForward)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
                 nameof(batch));
+        if (g.Rotary is not null && seq > g.Rotary.MaxLength)
+            throw new ArgumentException(
+                $"'{nameof(seq)}' ({seq}) exceeds the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}); use a shorter sequence or a larger table.", nameof(seq));
         CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, seq);
         CheckLength(output.Length, g.InputLength(batch, seq), outputName, Shape.Input, g, batch, seq);
