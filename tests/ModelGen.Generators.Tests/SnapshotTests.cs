@@ -16,6 +16,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.Tagger), Samples.Tagger)]
     [InlineData(nameof(Samples.StackedRecurrent), Samples.StackedRecurrent)]
     [InlineData(nameof(Samples.CharGpt), Samples.CharGpt)]
+    [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -35,6 +36,7 @@ public class SnapshotTests
     [InlineData(Samples.Tagger)]
     [InlineData(Samples.StackedRecurrent)]
     [InlineData(Samples.CharGpt)]
+    [InlineData(Samples.RopeGpt)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);

@@ -34,12 +34,19 @@ internal static class NodeText
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
-                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
         };
     }
+
+    /// <summary>
+    /// <c>, rotary: new RotaryTable(head_dim, MaxLength, base)</c> for a rotary stack, else "": the fixed cos/sin table is computed
+    /// once per process as part of the static geometry (a buffer, not a parameter: nothing to save, nothing trained).
+    /// </summary>
+    private static string RotaryArgument(TransformerSpec tf, int width, int maxLength) =>
+        tf.Rotary ? $", rotary: new {Kernels}.RotaryTable({width / tf.Heads}, {maxLength}, {Float(tf.RotaryBase)})" : "";
 
     /// <summary>Effective symmetric padding of a convolution.</summary>
     public static int Pad(ConvSpec c) => c.Same ? c.Dilation * (c.Kernel - 1) / 2 : c.Padding;
@@ -47,8 +54,11 @@ internal static class NodeText
     /// <summary>Effective stride of a pooling layer.</summary>
     public static int Stride(PoolSpec p) => p.Stride == 0 ? p.Kernel : p.Stride;
 
-    /// <summary>The static geometry field declaration for conv and pooling nodes, or null for other kinds.</summary>
-    public static string? GeometryDeclaration(GraphNode node)
+    /// <summary>
+    /// The static geometry field declaration for conv, pooling, recurrent and Transformer nodes (and the sinusoidal table), or null
+    /// for other kinds. <paramref name="maxLength"/> is the model's MaxLength, which sizes a rotary table.
+    /// </summary>
+    public static string? GeometryDeclaration(GraphNode node, int maxLength)
     {
         var input = node.InputShapes[0];
         int c = input[0], h = input.Count == 3 ? input[1] : 1, w = input[input.Count - 1];
@@ -64,7 +74,7 @@ internal static class NodeText
                 // Fixed for the model: computed once per process, never per call.
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case TransformerSpec tf:
-                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")});";
+                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}{RotaryArgument(tf, input[1], maxLength)});";
             case RecurrentSpec rnn:
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:

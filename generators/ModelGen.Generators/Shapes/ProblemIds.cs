@@ -58,6 +58,8 @@ internal static class ProblemIds
     public const string HeadsDoNotDivideWidth = "MG0111";
     /// <summary>A tensor, the parameter buffer or the per-example activations exceed what one .NET array holds.</summary>
     public const string ModelTooLarge = "MG0112";
+    /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
+    public const string RotaryOddHeadWidth = "MG0113";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 
