@@ -33,7 +33,9 @@ namespace ModelGen.Kernels;
 /// without, <c>x = LN1(x + Drop(SA(x)))</c> then <c>x = LN2(x + Drop(FF(x)))</c>, where SA is multi-head self-attention
 /// (packed <c>in_proj_weight</c>, scores scaled by <c>1/√head_dim</c> before masking, softmax over the visible keys,
 /// <c>out_proj</c>) and <c>FF(x) = linear2(Drop(act(linear1(x))))</c>. Key padding: positions <c>j ≥ lengths[b]</c> are masked
-/// as keys; with <see cref="TransformerGeometry.Causal"/> position i also never sees j &gt; i. Dropout (training only) is
+/// as keys; with <see cref="TransformerGeometry.Causal"/> position i also never sees j &gt; i. With
+/// <see cref="TransformerGeometry.Rotary"/>, q and k of every head are rotated by their positions right after the
+/// in-projection (<see cref="RotaryKernels"/>; torchtune's RoPE). Dropout (training only) is
 /// inverted dropout on the attention block's output, after the activation and on the feed-forward output; unlike
 /// PyTorch's <c>MultiheadAttention(dropout=p)</c>, the attention weights themselves are not dropped.
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp and erf, tiled sums).
