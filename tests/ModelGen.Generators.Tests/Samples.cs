@@ -232,4 +232,20 @@ internal static class Samples
             [Dense(40)] public partial Layer Head { get; }
         }
         """;
+
+    /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
+    public const string RopeGpt = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 64)]
+        public partial class RopeGpt
+        {
+            [Embedding(96, 48)] public partial Layer Tok { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 96, NormFirst = true, Causal = true, Layers = 2, Dropout = 0.1, Rotary = true, RotaryBase = 500)] public partial Layer Blocks { get; }
+            [LayerNorm] public partial Layer LnF { get; }
+            [Dense(96)] public partial Layer Head { get; }
+        }
+        """;
 }

@@ -18,6 +18,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.StackedRecurrent), Samples.StackedRecurrent)]
     [InlineData(nameof(Samples.CharGpt), Samples.CharGpt)]
     [InlineData(nameof(Samples.CrossAttention), Samples.CrossAttention)]
+    [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -39,6 +40,7 @@ public class SnapshotTests
     [InlineData(Samples.StackedRecurrent)]
     [InlineData(Samples.CharGpt)]
     [InlineData(Samples.CrossAttention)]
+    [InlineData(Samples.RopeGpt)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);

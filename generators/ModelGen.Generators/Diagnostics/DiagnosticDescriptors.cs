@@ -160,6 +160,11 @@ internal static class DiagnosticDescriptors
         ProblemIds.SequenceLengthChanged, "Layer would change the run-time sequence length", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.SequenceLengthChanged + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0115: "TransformerEncoder '{layer}' uses rotary embeddings, which rotate pairs of features, but its heads have {n} features".</summary>
+    public static readonly DiagnosticDescriptor RotaryOddHeadWidth = new(
+        ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -203,7 +208,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

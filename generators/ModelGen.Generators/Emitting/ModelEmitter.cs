@@ -198,7 +198,7 @@ internal static partial class ModelEmitter
             w.Line($"private const int TrainingArenaLength = {Int(plan.TrainingArenaLength)};");
             w.Line($"private const int TrainingFixedLength = {Int(plan.TrainingFixedLength)}; // batch-independent: BatchNorm statistics");
             w.Line($"private const int GradientArenaLength = {Int(plan.GradientArenaLength)};");
-            var geometries = nodes.Select(NodeText.GeometryDeclaration).Where(g => g is not null).ToList();
+            var geometries = nodes.Select(n => NodeText.GeometryDeclaration(n, spec.MaxLength)).Where(g => g is not null).ToList();
             if (geometries.Count > 0)
             {
                 w.Line();

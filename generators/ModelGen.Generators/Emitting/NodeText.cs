@@ -35,7 +35,7 @@ internal static class NodeText
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
-                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
             AttentionSpec a => $"MultiHeadAttention d {node.Output[1]}, {a.Heads} heads" + (node.InputShapes.Count > 1 ? $", cross over memory width {node.InputShapes[1][1]}" : ", self")
                                + (a.Causal ? ", causal" : "") + (a.UseBias ? "" : ", no bias"),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
@@ -44,14 +44,24 @@ internal static class NodeText
         };
     }
 
+    /// <summary>
+    /// <c>, rotary: new RotaryTable(head_dim, MaxLength, base)</c> for a rotary stack, else "": the fixed cos/sin table is computed
+    /// once per process as part of the static geometry (a buffer, not a parameter: nothing to save, nothing trained).
+    /// </summary>
+    private static string RotaryArgument(TransformerSpec tf, int width, int maxLength) =>
+        tf.Rotary ? $", rotary: new {Kernels}.RotaryTable({width / tf.Heads}, {maxLength}, {Float(tf.RotaryBase)})" : "";
+
     /// <summary>Effective symmetric padding of a convolution.</summary>
     public static int Pad(ConvSpec c) => c.Same ? c.Dilation * (c.Kernel - 1) / 2 : c.Padding;
 
     /// <summary>Effective stride of a pooling layer.</summary>
     public static int Stride(PoolSpec p) => p.Stride == 0 ? p.Kernel : p.Stride;
 
-    /// <summary>The static geometry field declaration for conv and pooling nodes, or null for other kinds.</summary>
-    public static string? GeometryDeclaration(GraphNode node)
+    /// <summary>
+    /// The static geometry field declaration for conv, pooling, recurrent and Transformer nodes (and the sinusoidal table), or null
+    /// for other kinds. <paramref name="maxLength"/> is the model's MaxLength, which sizes a rotary table.
+    /// </summary>
+    public static string? GeometryDeclaration(GraphNode node, int maxLength)
     {
         var input = node.InputShapes[0];
         int c = input[0], h = input.Count == 3 ? input[1] : 1, w = input[input.Count - 1];
@@ -69,7 +79,7 @@ internal static class NodeText
                 // Fixed for the model: computed once per process, never per call.
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case TransformerSpec tf:
-                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")});";
+                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}{RotaryArgument(tf, input[1], maxLength)});";
             case AttentionSpec attention:
                 return $"private static readonly {Kernels}.MultiHeadAttentionGeometry {GeometryField(node.Name)} = new({input[1]}, {attention.Heads}, {(node.InputShapes.Count > 1 ? node.InputShapes[1][1] : 0)}, {(attention.Causal ? "true" : "false")}, {(attention.UseBias ? "true" : "false")});";
             case RecurrentSpec rnn:

@@ -201,8 +201,9 @@ internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Si
     public override string Kind => "PositionEmbedding";
 }
 
-/// <summary><c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d].</summary>
-internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation)
+/// <summary><c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d] (with RoPE on q and k when <paramref name="Rotary"/>).</summary>
+internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
+    bool Rotary = false, double RotaryBase = 10000)
     : LayerSpec(Name)
 {
     public override string Kind => "TransformerEncoder";

@@ -68,6 +68,8 @@ internal static class ProblemIds
     public const string InvalidPermutation = "MG0113";
     /// <summary>A layer over the run-time length T of a [C, T] tensor would change that length (stride, padding).</summary>
     public const string SequenceLengthChanged = "MG0114";
+    /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
+    public const string RotaryOddHeadWidth = "MG0115";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

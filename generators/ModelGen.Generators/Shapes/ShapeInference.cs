@@ -548,6 +548,7 @@ internal static class ShapeInference
                     ("Layers", tf.Layers <= 0, $"has Layers = {tf.Layers}; it must be positive"),
                     ("Dropout", !(tf.Dropout >= 0 && tf.Dropout < 1), $"has Dropout = {Num(tf.Dropout)}; it must be in [0, 1)"),
                     ("Activation", tf.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {tf.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
+                    ("RotaryBase", !(tf.RotaryBase > 1 && tf.RotaryBase <= float.MaxValue), $"has RotaryBase = {Num(tf.RotaryBase)}; it must be greater than 1 (and finite)"),
                 };
                 foreach (var check in checks)
                     if (check.Bad)
@@ -569,6 +570,16 @@ internal static class ShapeInference
                 if (d % tf.Heads != 0)
                 {
                     Problem(ProblemIds.HeadsDoNotDivideWidth, "Heads", $"{what} splits its width {d} (from {from}) into {tf.Heads} heads, which does not divide it; use a head count that divides {d}");
+                    return null;
+                }
+                if (tf.Rotary && d / tf.Heads % 2 != 0)
+                {
+                    Problem(ProblemIds.RotaryOddHeadWidth, "Rotary", $"{what} uses rotary embeddings, which rotate pairs of features, but its heads have {d / tf.Heads} features (width {d} / {tf.Heads} heads), an odd number; choose Heads so that {d} / Heads is even");
+                    return null;
+                }
+                if (tf.Rotary && modelMaxLength <= 0)
+                {
+                    Problem(ProblemIds.SequenceLongerThanPositions, "Rotary", $"{what} uses rotary embeddings, whose fixed table holds MaxLength positions, but the model sets no MaxLength, so it accepts sequences of any length; set MaxLength on [Model]");
                     return null;
                 }
                 for (int i = 0; i < tf.Layers; i++)

@@ -119,6 +119,8 @@ public sealed class PositionEmbeddingAttribute : LayerAttribute
 /// each with a residual connection and LayerNorm. Tensors per layer i: <c>layers.{i}.self_attn.in_proj_weight</c>
 /// [3d, d], <c>...in_proj_bias</c>, <c>...out_proj.weight</c>/<c>bias</c>, <c>layers.{i}.linear1.*</c>,
 /// <c>linear2.*</c>, <c>norm1.*</c>, <c>norm2.*</c>. The stack runs as one loop over the layers' parameters.
+/// With <see cref="Rotary"/>, every layer's attention rotates its queries and keys by their positions (RoPE), so no
+/// <c>[PositionEmbedding]</c> is needed.
 /// </summary>
 public sealed class TransformerEncoderAttribute : LayerAttribute
 {
@@ -142,6 +144,19 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
 
     /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
     public Activation Activation { get; set; } = Activation.ReLU;
+
+    /// <summary>
+    /// Rotary position embeddings (RoPE) in every layer's attention (default false), as torchtune's
+    /// <c>RotaryPositionalEmbeddings(head_dim, MaxLength, RotaryBase)</c> applied to q and k after the in-projection: each
+    /// head's pairs are rotated by the position p, <c>q'[2i] = q[2i]·cos(p·θ_i) − q[2i+1]·sin(p·θ_i)</c>,
+    /// <c>q'[2i+1] = q[2i+1]·cos(p·θ_i) + q[2i]·sin(p·θ_i)</c>, <c>θ_i = RotaryBase^(−2i/head_dim)</c> (k likewise), so
+    /// attention scores depend on relative positions. Needs an even head width (MG0115) and the model's <c>MaxLength</c>,
+    /// which sizes the fixed cos/sin table (MG0110); adds no parameters, and the table is recomputed, never saved.
+    /// </summary>
+    public bool Rotary { get; set; }
+
+    /// <summary>The base of the rotary frequencies θ_i (torchtune's <c>base</c>, default 10000); must be greater than 1.</summary>
+    public double RotaryBase { get; set; } = 10000;
 }
 
 /// <summary>

@@ -39,12 +39,15 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
     /// <param name="causal">Position i attends to positions j ≤ i only (PyTorch's <c>is_causal=True</c> with the square subsequent mask).</param>
     /// <param name="activation">The feed-forward activation.</param>
     /// <param name="eps">LayerNorm's eps (PyTorch <c>layer_norm_eps</c>, default 1e-5).</param>
+    /// <param name="rotary">Rotary position embeddings applied to every head's queries and keys after the in-projection (see
+    /// <see cref="RotaryKernels"/>), or null for none; its <see cref="RotaryTable.HeadSize"/> must be <c>model / heads</c>, and
+    /// sequences may not be longer than its <see cref="RotaryTable.MaxLength"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, <paramref name="activation"/> is not a defined value, or
     /// <paramref name="eps"/> is negative, NaN or infinite.</exception>
-    /// <exception cref="ArgumentException"><paramref name="heads"/> does not divide <paramref name="model"/>, or the parameter count or a
-    /// per-position length does not fit in <see cref="int"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="heads"/> does not divide <paramref name="model"/>, the parameter count or a
+    /// per-position length does not fit in <see cref="int"/>, or <paramref name="rotary"/>'s head width is not <c>model / heads</c>.</exception>
     public TransformerGeometry(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
-        FeedForwardActivation activation, float eps = 1e-5f)
+        FeedForwardActivation activation, float eps = 1e-5f, RotaryTable? rotary = null)
     {
         Positive(model, nameof(model));
         Positive(heads, nameof(heads));
@@ -64,8 +67,12 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
             throw new ArgumentException(
                 $"A Transformer stack with model {model}, feedForward {feedForward} and {layers} layer(s) has {count} parameters; at most {int.MaxValue} are supported.",
                 nameof(model));
+        if (rotary is not null && rotary.HeadSize != model / heads)
+            throw new ArgumentException(
+                $"'{nameof(rotary)}' rotates heads of {rotary.HeadSize} features but model {model} / heads {heads} gives heads of {model / heads}.", nameof(rotary));
         Model = model;
         Heads = heads;
+        Rotary = rotary;
         HeadSize = model / heads;
         FeedForward = feedForward;
         Layers = layers;
@@ -104,6 +111,9 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
 
     /// <summary>LayerNorm's eps.</summary>
     public float Eps { get; }
+
+    /// <summary>The rotary position embeddings of queries and keys, or null when attention has none.</summary>
+    public RotaryTable? Rotary { get; }
 
     /// <summary>Floats of one layer's parameters: <c>4d² + 2·d·ff + 9d + ff</c>.</summary>
     public int LayerParameterCount { get; }
@@ -201,13 +211,14 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
     /// <inheritdoc/>
     public bool Equals(TransformerGeometry other)
         => Model == other.Model && Heads == other.Heads && FeedForward == other.FeedForward && Layers == other.Layers
-           && NormFirst == other.NormFirst && Causal == other.Causal && Activation == other.Activation && Eps.Equals(other.Eps);
+           && NormFirst == other.NormFirst && Causal == other.Causal && Activation == other.Activation && Eps.Equals(other.Eps)
+           && Equals(Rotary, other.Rotary);
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is TransformerGeometry other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Model, Heads, FeedForward, Layers, NormFirst, Causal, Activation, Eps);
+    public override int GetHashCode() => HashCode.Combine(HashCode.Combine(Model, Heads, FeedForward, Layers, NormFirst, Causal, Activation, Eps), Rotary);
 
     /// <summary>Whether two geometries describe the same stack.</summary>
     public static bool operator ==(TransformerGeometry left, TransformerGeometry right) => left.Equals(right);
@@ -218,7 +229,7 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
     /// <summary>A PyTorch-like description, e.g. <c>TransformerEncoder(d_model=128, nhead=4, dim_feedforward=512, num_layers=2, ...)</c>.</summary>
     public override string ToString()
         => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"TransformerEncoder(d_model={Model}, nhead={Heads}, dim_feedforward={FeedForward}, num_layers={Layers}, norm_first={(NormFirst ? "True" : "False")}, causal={(Causal ? "True" : "False")}, activation={(Activation == FeedForwardActivation.Gelu ? "gelu" : "relu")}, eps={Eps})");
+            $"TransformerEncoder(d_model={Model}, nhead={Heads}, dim_feedforward={FeedForward}, num_layers={Layers}, norm_first={(NormFirst ? "True" : "False")}, causal={(Causal ? "True" : "False")}, activation={(Activation == FeedForwardActivation.Gelu ? "gelu" : "relu")}, eps={Eps}{(Rotary is null ? "" : $", rotary={Rotary}")})");
 
     private static void Positive(int value, string name)
     {

@@ -27,7 +27,7 @@ public static partial class TransformerKernels
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c> or not causal, a span's length does not match its shape,
     /// the workspace is too short, or spans overlap.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="maxLength"/> is less than 1, or
-    /// <paramref name="position"/> is outside [0, maxLength).</exception>
+    /// <paramref name="position"/> is outside [0, maxLength) or beyond the positions of <see cref="TransformerGeometry.Rotary"/>.</exception>
     public static void ForwardStep(in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, Span<float> output,
         Span<float> cache, int position, int maxLength, Span<float> workspace, int batch)
     {
@@ -40,6 +40,9 @@ public static partial class TransformerKernels
         if (maxLength < 1) throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"'{nameof(maxLength)}' must be at least 1 but is {maxLength}.");
         if (position < 0 || position >= maxLength)
             throw new ArgumentOutOfRangeException(nameof(position), position, $"'{nameof(position)}' must be in [0, maxLength={maxLength}) but is {position}.");
+        if (g.Rotary is not null && position >= g.Rotary.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(position), position,
+                $"'{nameof(position)}' ({position}) is beyond the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}).");
         CheckLength(input.Length, (long)batch * g.Model, nameof(input), Shape.Step, g, batch, 1);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);
         CheckLength(output.Length, (long)batch * g.Model, nameof(output), Shape.Step, g, batch, 1);
@@ -83,6 +86,8 @@ public static partial class TransformerKernels
                     Linear(default(IdentityActivation), a, w.InProjWeight, w.InProjBias, wide, null, batch, d, 3 * d);
                 }
                 else Linear(default(IdentityActivation), res, w.InProjWeight, w.InProjBias, wide, null, batch, d, 3 * d);
+                // The cache holds rotated keys: each is rotated once, by its own position, as the full forward rotates it.
+                if (g.Rotary is not null) RotaryKernels.ForwardUnchecked(g.Rotary, wide, batch, 1, 3 * d, 2 * d, position);
                 for (int b = 0; b < batch; b++)
                     for (int h = 0; h < heads; h++)
                     {

@@ -33,7 +33,9 @@ namespace ModelGen.Kernels;
 /// without, <c>x = LN1(x + Drop(SA(x)))</c> then <c>x = LN2(x + Drop(FF(x)))</c>, where SA is multi-head self-attention
 /// (packed <c>in_proj_weight</c>, scores scaled by <c>1/√head_dim</c> before masking, softmax over the visible keys,
 /// <c>out_proj</c>) and <c>FF(x) = linear2(Drop(act(linear1(x))))</c>. Key padding: positions <c>j ≥ lengths[b]</c> are masked
-/// as keys; with <see cref="TransformerGeometry.Causal"/> position i also never sees j &gt; i. Dropout (training only) is
+/// as keys; with <see cref="TransformerGeometry.Causal"/> position i also never sees j &gt; i. With
+/// <see cref="TransformerGeometry.Rotary"/>, q and k of every head are rotated by their positions right after the
+/// in-projection (<see cref="RotaryKernels"/>; torchtune's RoPE). Dropout (training only) is
 /// inverted dropout on the attention block's output, after the activation and on the feed-forward output; unlike
 /// PyTorch's <c>MultiheadAttention(dropout=p)</c>, the attention weights themselves are not dropped.
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp and erf, tiled sums).
@@ -53,7 +55,8 @@ public static partial class TransformerKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example (padded length).</param>
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
-    /// outside [1, seq], the workspace is too short, spans overlap, or batch·seq rows are too many for one buffer.</exception>
+    /// outside [1, seq], the workspace is too short, spans overlap, batch·seq rows are too many for one buffer, or <paramref name="seq"/>
+    /// exceeds the positions of <see cref="TransformerGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
     public static void Forward(in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, Span<float> output,
         ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
@@ -535,6 +538,8 @@ public static partial class TransformerKernels
     private static unsafe void Attention(in TransformerGeometry g, float* qkv, float* o, float* lse, int* lengths, float* ws, int batch, int seq)
     {
         int d = g.Model;
+        // RoPE rotates the queries and keys (the first 2d columns) in place, so training keeps them rotated for backward.
+        if (g.Rotary is not null) RotaryKernels.ForwardUnchecked(g.Rotary, qkv, batch, seq, 3 * d, 2 * d, 0);
         AttentionKernels.ForwardUnchecked(qkv, qkv + d, qkv + 2 * d, 3 * d, o, d, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
     }
 
@@ -544,6 +549,7 @@ public static partial class TransformerKernels
         int d = g.Model;
         AttentionKernels.BackwardUnchecked(dO, kp.Qkv, kp.Qkv + d, kp.Qkv + 2 * d, 3 * d, kp.Attn, d, kp.Lse,
             dQkv, dQkv + d, dQkv + 2 * d, 3 * d, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+        if (g.Rotary is not null) RotaryKernels.BackwardUnchecked(g.Rotary, dQkv, batch, seq, 3 * d, 2 * d, 0);   // to the unrotated q, k
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -564,6 +570,9 @@ public static partial class TransformerKernels
             throw new ArgumentException(
                 $"batch·seq = {(long)batch * seq} rows of up to {Math.Max(3L * g.Model, g.FeedForward)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
                 nameof(batch));
+        if (g.Rotary is not null && seq > g.Rotary.MaxLength)
+            throw new ArgumentException(
+                $"'{nameof(seq)}' ({seq}) exceeds the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}); use a shorter sequence or a larger table.", nameof(seq));
         CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, seq);
         CheckLength(output.Length, g.InputLength(batch, seq), outputName, Shape.Input, g, batch, seq);

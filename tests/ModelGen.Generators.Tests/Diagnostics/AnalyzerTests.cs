@@ -503,6 +503,42 @@ public class AnalyzerTests
         Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it"));
 
     [Fact]
+    public Task RotaryOddHeadWidth_MG0115_OnRotaryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 128)]
+        public partial class Lm
+        {
+            [Embedding(96, 120)] public partial Layer Tok { get; }
+            [TransformerEncoder(Heads = 8, FeedForward = 256, {|#0:Rotary = true|})] public partial Layer Blocks { get; }
+        }
+        """,
+        Expect.Error("MG0115", 0, "TransformerEncoder 'blocks' uses rotary embeddings, which rotate pairs of features, but its heads have 15 features (width 120 / 8 heads), an odd number; choose Heads so that 120 / Heads is even"));
+
+    [Fact]
+    public Task RotaryWithoutMaxLength_MG0110_OnRotaryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Lm
+        {
+            [Embedding(96, 128)] public partial Layer Tok { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 256, Causal = true, {|#0:Rotary = true|})] public partial Layer Blocks { get; }
+        }
+        """,
+        Expect.Error("MG0110", 0, "TransformerEncoder 'blocks' uses rotary embeddings, whose fixed table holds MaxLength positions, but the model sets no MaxLength, so it accepts sequences of any length; set MaxLength on [Model]"));
+
+    [Fact]
+    public Task RotaryBaseNotAboveOne_MG0100_OnRotaryBaseArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+        public partial class Lm
+        {
+            [Embedding(96, 128)] public partial Layer Tok { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 256, Rotary = true, {|#0:RotaryBase = 1|})] public partial Layer Blocks { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "TransformerEncoder 'blocks' has RotaryBase = 1; it must be greater than 1 (and finite)"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]

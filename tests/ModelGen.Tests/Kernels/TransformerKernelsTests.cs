@@ -210,6 +210,107 @@ public class TransformerKernelsTests
         }
     }
 
+    public static TheoryData<int, int, bool, bool> RotaryCases()
+    {
+        // model, heads, normFirst, causal: head widths 2 (scalar pairs only), 6 (Vector128 + a pair) and 18 (Vector512 + a pair).
+        var data = new TheoryData<int, int, bool, bool>();
+        data.Add(6, 3, true, true);
+        data.Add(12, 2, false, true);
+        data.Add(12, 2, true, false);
+        data.Add(18, 1, false, false);
+        return data;
+    }
+
+    private static TransformerGeometry RotaryGeometry(int model, int heads, bool normFirst, bool causal, int layers = 2)
+        => new(model, heads, 9, layers, normFirst, causal, FeedForwardActivation.Gelu, rotary: new RotaryTable(model / heads, 12));
+
+    [Theory]
+    [MemberData(nameof(RotaryCases))]
+    public void Forward_Rotary_MatchesFloat64Reference(int model, int heads, bool normFirst, bool causal)
+    {
+        const int batch = 3, seq = 7;
+        var g = RotaryGeometry(model, heads, normFirst, causal);
+        foreach (int[]? lengths in new[] { null, new[] { 7, 2, 5 } })
+        {
+            var c = new Case(g, batch, seq, lengths, (ulong)(model + heads));
+            double[] expected = TransformerReference.Forward(g, c.XD, c.PD, lengths, batch, seq);
+            float[] y = c.Forward();
+            AssertRealRowsClose(g, expected, y, lengths, batch, seq, 3e-5, $"{g} lengths={(lengths is null ? "none" : "some")}");
+            Assert.Equal(y, c.TrainForward(0f, null, out _));
+            // RoPE really acts: the same weights without it give other outputs.
+            var plain = new Case(new TransformerGeometry(model, heads, 9, 2, normFirst, causal, FeedForwardActivation.Gelu), batch, seq, lengths, (ulong)(model + heads));
+            Assert.NotEqual(y, plain.Forward());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(RotaryCases))]
+    public void Backward_Rotary_MatchesFloat64FiniteDifferences(int model, int heads, bool normFirst, bool causal)
+    {
+        const int batch = 2, seq = 5;
+        var g = RotaryGeometry(model, heads, normFirst, causal);
+        int[] lengths = [5, 3];
+        var c = new Case(g, batch, seq, lengths, (ulong)(model * 7 + heads));
+        var masks = TransformerReference.Masks(g, batch, seq, 0.2f, 12);
+        float[] dy = Uniform((int)g.InputLength(batch, seq), 19);
+        double[] dyd = Array.ConvertAll(dy, v => (double)v);
+        for (int b = 0; b < batch; b++)
+            for (int t = lengths[b]; t < seq; t++)
+                for (int j = 0; j < model; j++) dyd[(b * seq + t) * model + j] = 0;
+        double[] pd = c.PD, xd = c.XD;
+        double Loss(double[] p, double[] x)
+        {
+            double[] y = TransformerReference.Forward(g, x, p, lengths, batch, seq, masks);
+            double sum = 0;
+            for (int i = 0; i < y.Length; i++) sum += y[i] * dyd[i];
+            return sum;
+        }
+        // The in-projection's q and k rows are where RoPE's backward shows: sample them densely, the rest sparsely.
+        int qk = 2 * model * model;
+        int[] paramIndices = Sample(qk, 60, 3).Concat(Sample(g.ParameterCount - qk, 40, 5).Select(i => i + qk)).ToArray();
+        int[] inputIndices = Sample(c.X.Length, 30, 4);
+        float[] dP0 = new float[g.ParameterCount];
+        var (dP, dX) = c.Backward(dy, 0.2f, new Rng(12), dP0, withInput: true);
+        string where = $"{g}";
+        foreach (int i in paramIndices)
+            AssertGradient(CentralDifference(pd, i, v => Loss(v, xd)), dP[i], $"{where}: dParameters[{i}] ({TensorName(g.ParameterTensors(), i)})");
+        foreach (int i in inputIndices)
+            AssertGradient(CentralDifference(xd, i, v => Loss(pd, v)), dX![i], $"{where}: dInput[{i}]");
+    }
+
+    [Theory]
+    [InlineData(true, 6, 3)]
+    [InlineData(false, 12, 2)]
+    [InlineData(true, 18, 1)]
+    public void ForwardStep_Rotary_EqualsForwardRows(bool normFirst, int model, int heads)
+    {
+        const int batch = 2, seq = 9, maxLength = 12;
+        var g = RotaryGeometry(model, heads, normFirst, causal: true);
+        var c = new Case(g, batch, seq, null, 61);
+        float[] full = c.Forward();
+        float[] cache = new float[g.CacheLength(batch, maxLength)];
+        float[] ws = new float[g.StepWorkspaceLength(batch, maxLength)];
+        float[] x = new float[batch * g.Model], y = new float[batch * g.Model];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++)
+                Array.Copy(c.X, (b * seq + t) * g.Model, x, b * g.Model, g.Model);
+            TransformerKernels.ForwardStep(g, x, c.P, y, cache, t, maxLength, ws, batch);
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < g.Model; j++)
+                {
+                    float expected = full[(b * seq + t) * g.Model + j];
+                    Assert.True(Math.Abs(y[b * g.Model + j] - expected) <= 1e-5, $"{g} position {t} example {b} [{j}]: {y[b * g.Model + j]} vs {expected}");
+                }
+        }
+        // Positions past the table are refused, in the step and in the full forward.
+        var shortTable = new TransformerGeometry(model, heads, 9, 2, normFirst, true, FeedForwardActivation.Gelu, rotary: new RotaryTable(model / heads, 4));
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => TransformerKernels.ForwardStep(shortTable, x, c.P, y, cache, 4, maxLength, ws, batch));
+        Assert.Contains("'position' (4) is beyond the 4 positions of the rotary table", r.Message);
+        var e = Assert.Throws<ArgumentException>(() => new Case(shortTable, batch, 5, null, 1).Forward());
+        Assert.Contains("'seq' (5) exceeds the 4 positions of the rotary table", e.Message);
+    }
+
     [Fact]
     public void Forward_ConcurrentCallers_GetTheSingleThreadedResult()
     {

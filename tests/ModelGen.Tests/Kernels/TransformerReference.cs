@@ -181,6 +181,12 @@ internal static class TransformerReference
                 k[r * d + j] = qkv[r * 3 * d + d + j];
                 v[r * d + j] = qkv[r * 3 * d + 2 * d + j];
             }
+        if (g.Rotary is { } rope)
+        {
+            // RoPE on every head of q and k, from the formula (RotaryKernels' double reference), positions 0..seq-1.
+            RotaryKernels.ReferenceForward(q, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
+            RotaryKernels.ReferenceForward(k, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
+        }
         double[] o = Attention(q, k, v, d, lengths, g.Causal, batch, seq, g.Heads, g.HeadSize).Output;
         return Linear(o, w.OutProjWeight, w.OutProjBias, rows, d, d);
     }

@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -118,6 +118,8 @@ public class SequenceModelTests
             nameof(BlockGpt) => Token(new BlockGpt(7), 11, BlockGpt.OutputSize, perPosition: true),
             nameof(CrossAttentionNet) => Floats(new CrossAttentionNet(7), CrossAttentionNet.InputSize),
             nameof(PackedCrossNet) => Floats(new PackedCrossNet(7), PackedCrossNet.InputSize, perPosition: true),
+            nameof(RopeGpt) => Token(new RopeGpt(7), 11, RopeGpt.OutputSize, perPosition: true),
+            nameof(RopeEncoderClassifier) => Floats(new RopeEncoderClassifier(7), RopeEncoderClassifier.InputSize),
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
@@ -403,6 +405,49 @@ public class SequenceModelTests
                 }
         }
         Assert.Throws<ArgumentException>(() => model.ForwardStep(step, logits, batch, seq, cache));   // past MaxLength
+    }
+
+    /// <summary>
+    /// With rotary embeddings and no position table, the cached step (keys cached already rotated) equals the full forward;
+    /// the table adds no parameters (nothing to save) and RoPE really changes the outputs.
+    /// </summary>
+    [Fact]
+    public void ForwardStep_Rotary_EqualsTheFullForward()
+    {
+        var model = new RopeGpt(3);
+        const int batch = 2, seq = 8;
+        var ids = RandomIds(batch * seq, 11, 9);
+        var whole = new float[batch * seq * RopeGpt.OutputSize];
+        model.Forward(ids, whole, batch, seq, new[] { 8, 5 });
+        var cache = new float[batch * RopeGpt.CacheSize];
+        var step = new int[batch];
+        var logits = new float[batch * RopeGpt.OutputSize];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) step[b] = ids[b * seq + t];
+            model.ForwardStep(step, logits, batch, t, cache);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < RopeGpt.OutputSize; k++)
+                {
+                    if (b == 1 && t >= 5) continue;   // padded positions of the full forward are "whatever"
+                    float expected = whole[(b * seq + t) * RopeGpt.OutputSize + k], actual = logits[b * RopeGpt.OutputSize + k];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"position {t}, example {b}, logit {k}: full {expected}, cached {actual}");
+                }
+        }
+        Assert.Throws<ArgumentException>(() => model.ForwardStep(step, logits, batch, seq, cache));   // past MaxLength
+        var geometry = new TransformerGeometry(8, 2, 10, 2, true, true, FeedForwardActivation.Gelu);
+        var blocks = model.ParameterInfos.Where(p => p.Name.StartsWith("blocks.")).ToList();
+        Assert.Equal(geometry.ParameterCount, blocks.Sum(p => p.Length));
+        Assert.Equal(11 * 8 + geometry.ParameterCount + 2 * 8 + 11 * 8 + 11, RopeGpt.ParameterCount);   // tok, blocks, ln_f, head: no table
+
+        // The same weights without RoPE (the kernels directly) give different block outputs: the rotation is not a no-op.
+        var x = ModelTestData.RandomArray(seq * 8, 4, 1);
+        var p = model.Parameters.Slice(blocks[0].Offset, geometry.ParameterCount).ToArray();
+        float[] withRope = new float[x.Length], without = new float[x.Length];
+        var rope = new TransformerGeometry(8, 2, 10, 2, true, true, FeedForwardActivation.Gelu, rotary: new RotaryTable(4, RopeGpt.MaxLength));
+        TransformerKernels.Forward(rope, x, p, withRope, default, new float[rope.WorkspaceLength(1, seq)], 1, seq);
+        TransformerKernels.Forward(geometry, x, p, without, default, new float[geometry.WorkspaceLength(1, seq)], 1, seq);
+        Assert.NotEqual(without, withRope);
     }
 
     /// <summary>Incremental decoding allocates nothing per token.</summary>

@@ -100,6 +100,26 @@ public partial class TinyGpt
     [Dense(11)]                                                                                                  public partial Layer Head { get; }
 }
 
+/// <summary>A tiny GPT with rotary embeddings (RoPE, head width 4) and no position table: two causal pre-LN blocks, a head.</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 8)]
+public partial class RopeGpt
+{
+    [Embedding(11, 8)]                                                                                           public partial Layer Tok { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 10, Layers = 2, NormFirst = true, Causal = true, Dropout = 0, Activation = Activation.GELU, Rotary = true)] public partial Layer Blocks { get; }
+    [LayerNorm]                                                                                                  public partial Layer LnF { get; }
+    [Dense(11)]                                                                                                  public partial Layer Head { get; }
+}
+
+/// <summary>A post-norm, non-causal rotary encoder over float sequences (head width 6, base 100), pooled over real positions.</summary>
+[Model(Dim.Seq, 5, MaxLength = 6)]
+public partial class RopeEncoderClassifier
+{
+    [Dense(6)]                                                                   public partial Layer Proj { get; }
+    [TransformerEncoder(Heads = 1, FeedForward = 7, Dropout = 0, Activation = Activation.GELU, Rotary = true, RotaryBase = 100)] public partial Layer Encoder { get; }
+    [GlobalAvgPool]                                                              public partial Layer Pool { get; }
+    [Dense(2)]                                                                   public partial Layer Out { get; }
+}
+
 /// <summary>A post-norm, non-causal encoder classifier over float sequences, pooled over real positions (GELU: smooth for finite differences).</summary>
 [Model(Dim.Seq, 5)]
 public partial class EncoderClassifier
