@@ -42,6 +42,7 @@ public abstract class ConvAttribute : LayerAttribute
 public sealed class Conv1DAttribute : ConvAttribute
 {
     /// <summary>Declares a 1-D convolution with <paramref name="outChannels"/> output channels.</summary>
+    /// <param name="outChannels">Output channels (PyTorch <c>out_channels</c>); a multiple of <see cref="ConvAttribute.Groups"/>.</param>
     public Conv1DAttribute(int outChannels) : base(outChannels) { }
 }
 
@@ -49,6 +50,7 @@ public sealed class Conv1DAttribute : ConvAttribute
 public sealed class Conv2DAttribute : ConvAttribute
 {
     /// <summary>Declares a 2-D convolution with <paramref name="outChannels"/> output channels.</summary>
+    /// <param name="outChannels">Output channels (PyTorch <c>out_channels</c>); a multiple of <see cref="ConvAttribute.Groups"/>.</param>
     public Conv2DAttribute(int outChannels) : base(outChannels) { }
 }
 
@@ -70,16 +72,20 @@ public abstract class PoolAttribute : LayerAttribute
     public bool CeilMode { get; set; }
 }
 
-/// <summary>Max pooling over [channels, length].</summary>
+/// <summary>Max pooling over [channels, length] (PyTorch <c>nn.MaxPool1d</c>).</summary>
+/// <param name="kernel">Window size (PyTorch <c>kernel_size</c>).</param>
 public sealed class MaxPool1DAttribute(int kernel) : PoolAttribute(kernel);
 
-/// <summary>Max pooling over [channels, height, width].</summary>
+/// <summary>Max pooling over [channels, height, width] (PyTorch <c>nn.MaxPool2d</c>).</summary>
+/// <param name="kernel">Window size, square (PyTorch <c>kernel_size</c>).</param>
 public sealed class MaxPool2DAttribute(int kernel) : PoolAttribute(kernel);
 
 /// <summary>Average pooling over [channels, length] (padding counts as zeros, as PyTorch's default).</summary>
+/// <param name="kernel">Window size (PyTorch <c>kernel_size</c>).</param>
 public sealed class AvgPool1DAttribute(int kernel) : PoolAttribute(kernel);
 
 /// <summary>Average pooling over [channels, height, width] (padding counts as zeros, as PyTorch's default).</summary>
+/// <param name="kernel">Window size, square (PyTorch <c>kernel_size</c>).</param>
 public sealed class AvgPool2DAttribute(int kernel) : PoolAttribute(kernel);
 
 /// <summary>Mean over all spatial positions: [C, ...] → [C].</summary>
@@ -89,6 +95,8 @@ public sealed class GlobalAvgPoolAttribute : LayerAttribute { }
 public sealed class GlobalMaxPoolAttribute : LayerAttribute { }
 
 /// <summary>Adaptive average pooling to a fixed [height, width], as PyTorch's <c>nn.AdaptiveAvgPool2d</c>.</summary>
+/// <param name="height">Output height (PyTorch <c>output_size[0]</c>).</param>
+/// <param name="width">Output width (PyTorch <c>output_size[1]</c>).</param>
 public sealed class AdaptiveAvgPool2DAttribute(int height, int width) : LayerAttribute
 {
     /// <summary>Output height.</summary>
@@ -129,6 +137,7 @@ public sealed class ResidualAttribute : LayerAttribute
 }
 
 /// <summary>Element-wise sum of the outputs of the named members (all of the same shape).</summary>
+/// <param name="from">The members to add: <c>nameof(...)</c>, or <see cref="Layer.Input"/> for the model input.</param>
 public sealed class AddAttribute(params string[] from) : LayerAttribute
 {
     /// <summary>The members to add (<c>nameof(...)</c>, or <see cref="Layer.Input"/>).</summary>
@@ -136,6 +145,7 @@ public sealed class AddAttribute(params string[] from) : LayerAttribute
 }
 
 /// <summary>Concatenation of the outputs of the named members along the channel/feature axis (dense-net style).</summary>
+/// <param name="from">The members to concatenate, in order: <c>nameof(...)</c>, or <see cref="Layer.Input"/> for the model input.</param>
 public sealed class ConcatAttribute(params string[] from) : LayerAttribute
 {
     /// <summary>The members to concatenate, in order.</summary>

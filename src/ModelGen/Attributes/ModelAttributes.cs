@@ -8,6 +8,7 @@ namespace ModelGen;
 public sealed class ModelAttribute : Attribute
 {
     /// <summary>Declares a model with the given per-example input shape (the batch is the leading run-time dimension).</summary>
+    /// <param name="inputShape">Dimensions of one example, batch excluded (e.g. <c>1, 28, 28</c>); a sequence model starts with <see cref="Dim.Seq"/>.</param>
     public ModelAttribute(params int[] inputShape) => InputShape = inputShape;
 
     /// <summary>
@@ -52,6 +53,7 @@ public abstract class LayerAttribute : Attribute
 public sealed class DenseAttribute : LayerAttribute
 {
     /// <summary>Declares a dense layer with <paramref name="units"/> outputs.</summary>
+    /// <param name="units">Output features (PyTorch <c>out_features</c>); the input features come from the previous layer.</param>
     public DenseAttribute(int units) => Units = units;
 
     /// <summary>Number of output features.</summary>
@@ -74,6 +76,7 @@ public sealed class FlattenAttribute : LayerAttribute { }
 public sealed class DropoutAttribute : LayerAttribute
 {
     /// <summary>Declares dropout with drop probability <paramref name="p"/> in [0, 1).</summary>
+    /// <param name="p">Probability of zeroing each element in training, in [0, 1); survivors are scaled by 1/(1 − p).</param>
     public DropoutAttribute(double p) => P = p;
 
     /// <summary>The probability of zeroing an element.</summary>
@@ -87,6 +90,7 @@ public sealed class ReLUAttribute : LayerAttribute { }
 public sealed class LeakyReLUAttribute : LayerAttribute
 {
     /// <summary>Declares a LeakyReLU with the given negative slope (PyTorch's default is 0.01).</summary>
+    /// <param name="slope">Slope for negative inputs (PyTorch <c>negative_slope</c>, default 0.01).</param>
     public LeakyReLUAttribute(double slope = 0.01) => Slope = slope;
 
     /// <summary>Slope for negative inputs.</summary>

@@ -9,6 +9,8 @@ namespace ModelGen;
 public sealed class EmbeddingAttribute : LayerAttribute
 {
     /// <summary>Declares an embedding of <paramref name="vocab"/> tokens into <paramref name="dim"/> features.</summary>
+    /// <param name="vocab">Number of token ids, 0 to vocab − 1 (PyTorch <c>num_embeddings</c>).</param>
+    /// <param name="dim">Features per token (PyTorch <c>embedding_dim</c>).</param>
     public EmbeddingAttribute(int vocab, int dim)
     {
         Vocab = vocab;
@@ -39,6 +41,7 @@ public sealed class EmbeddingAttribute : LayerAttribute
 public sealed class LSTMAttribute : LayerAttribute
 {
     /// <summary>Declares an LSTM with <paramref name="hidden"/> features per direction.</summary>
+    /// <param name="hidden">Hidden features per direction (PyTorch <c>hidden_size</c>); a bidirectional layer outputs 2 × hidden.</param>
     public LSTMAttribute(int hidden) => Hidden = hidden;
 
     /// <summary>Hidden features per direction.</summary>
@@ -64,6 +67,7 @@ public sealed class LSTMAttribute : LayerAttribute
 public sealed class GRUAttribute : LayerAttribute
 {
     /// <summary>Declares a GRU with <paramref name="hidden"/> features per direction.</summary>
+    /// <param name="hidden">Hidden features per direction (PyTorch <c>hidden_size</c>); a bidirectional layer outputs 2 × hidden.</param>
     public GRUAttribute(int hidden) => Hidden = hidden;
 
     /// <summary>Hidden features per direction.</summary>
@@ -103,6 +107,7 @@ public sealed class LayerNormAttribute : LayerAttribute
 public sealed class PositionEmbeddingAttribute : LayerAttribute
 {
     /// <summary>Declares position embeddings for up to <paramref name="maxLength"/> positions.</summary>
+    /// <param name="maxLength">Positions the table holds; the model's sequence length may not exceed it.</param>
     public PositionEmbeddingAttribute(int maxLength) => MaxLength = maxLength;
 
     /// <summary>The number of positions the table holds.</summary>
@@ -173,6 +178,7 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
 public sealed class MultiHeadAttentionAttribute : LayerAttribute
 {
     /// <summary>Declares attention with <paramref name="heads"/> heads; they must divide the width d.</summary>
+    /// <param name="heads">Attention heads (PyTorch <c>num_heads</c>); must divide the width d.</param>
     public MultiHeadAttentionAttribute(int heads) => Heads = heads;
 
     /// <summary>Attention heads (PyTorch <c>num_heads</c>).</summary>
@@ -202,6 +208,7 @@ public sealed class MultiHeadAttentionAttribute : LayerAttribute
 public sealed class PermuteAttribute : LayerAttribute
 {
     /// <summary>Declares the permutation: <paramref name="dims"/> lists each input axis (0-based, batch excluded) once, in output order.</summary>
+    /// <param name="dims">Each input axis (0-based, batch excluded) once, in output order: <c>1, 0</c> swaps [T, F] into [F, T].</param>
     public PermuteAttribute(params int[] dims) => Dims = dims;
 
     /// <summary>The output's axis k is the input's axis <c>Dims[k]</c>.</summary>

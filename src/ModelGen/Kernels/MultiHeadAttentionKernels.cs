@@ -379,7 +379,7 @@ public static class MultiHeadAttentionKernels
         if (actual != expected) ThrowLength(actual, expected, operand, shape, g, batch, seq);
     }
 
-    /// <param name="seq">Positions per example (maxLength for <see cref="Shape.Cache"/>).</param>
+    // seq is the positions per example (maxLength for Shape.Cache).
     [DoesNotReturn]
     private static void ThrowLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq)
     {
