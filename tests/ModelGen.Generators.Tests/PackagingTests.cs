@@ -47,6 +47,9 @@ public class PackagingTests
                 var entries = zip.Entries.Select(e => e.FullName).ToList();
                 Assert.Contains("lib/net10.0/ModelGen.dll", entries);
                 Assert.Contains("analyzers/dotnet/cs/ModelGen.Generators.dll", entries);
+                // Every diagnostic's help page ships where the analyzer's help links point (DiagnosticDescriptors.HelpLinkBase).
+                foreach (var d in ModelGen.Generators.Diagnostics.DiagnosticDescriptors.All)
+                    Assert.Contains($"docs/diagnostics/{d.Id}.md", entries);
             }
 
             string app = Path.Combine(work, "app");

@@ -5,6 +5,7 @@
 // (MG0010–MG0019 and MG0102–MG0149 are reserved for convolution and composition).
 // Errors are NotConfigurable: for an invalid model the generator emits throwing stubs, so silencing the error
 // would only move it to run time.
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
@@ -22,8 +23,26 @@ internal static class DiagnosticDescriptors
     /// <summary>Category of legal but almost certainly wrong architectures (MG02xx).</summary>
     public const string ArchitectureCategory = "ModelGen.Architecture";
 
-    /// <summary>Where the help pages live, relative to the repository root; one page per id.</summary>
-    public const string HelpLinkBase = "docs/diagnostics/";
+    /// <summary>
+    /// Where the help pages are, one per id. The package ships them at its root (<c>docs/diagnostics/</c>, three folders
+    /// above the analyzer in <c>analyzers/dotnet/cs/</c>), so an analyzer loaded from the package links to the page
+    /// there as a <c>file:</c> URI that opens offline; loaded from anywhere else (the repository's build output, a
+    /// host's shadow copy) the link is the page's path in the repository. Messages are complete without the page.
+    /// </summary>
+    public static readonly string HelpLinkBase = HelpLinkBaseFor(typeof(DiagnosticDescriptors).Assembly.Location);
+
+    /// <summary>The help-page folder for an analyzer assembly at <paramref name="analyzerPath"/> (see <see cref="HelpLinkBase"/>).</summary>
+    internal static string HelpLinkBaseFor(string? analyzerPath)
+    {
+        const string InPackage = "/analyzers/dotnet/cs/ModelGen.Generators.dll";
+        string path = (analyzerPath ?? "").Replace('\\', '/');
+        if (!path.EndsWith(InPackage, StringComparison.OrdinalIgnoreCase) || path.Length == InPackage.Length) return RepositoryHelpLinkBase;
+        string root = path.Substring(0, path.Length - InPackage.Length);
+        return Uri.TryCreate(root + "/docs/diagnostics/", UriKind.Absolute, out var uri) && uri.IsFile ? uri.AbsoluteUri : RepositoryHelpLinkBase;
+    }
+
+    /// <summary>The help pages' folder relative to the repository root.</summary>
+    public const string RepositoryHelpLinkBase = "docs/diagnostics/";
 
     /// <summary>
     /// Reported for a problem whose id has no descriptor here (a newer Shapes layer than this catalogue). Exists so

@@ -33,7 +33,8 @@ public class CatalogueTests
         foreach (var d in DiagnosticDescriptors.All)
         {
             Assert.Matches("^MG[0-9]{4}$", d.Id);
-            Assert.Equal($"docs/diagnostics/{d.Id}.md", d.HelpLinkUri);
+            Assert.Equal($"{DiagnosticDescriptors.HelpLinkBase}{d.Id}.md", d.HelpLinkUri);
+            Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "docs", "diagnostics", d.Id + ".md")), $"{d.Id}: no help page docs/diagnostics/{d.Id}.md");
             bool notConfigurable = d.CustomTags.Contains(WellKnownDiagnosticTags.NotConfigurable);
             Assert.True(d.DefaultSeverity == DiagnosticSeverity.Error ? notConfigurable : !notConfigurable, $"{d.Id}: severity {d.DefaultSeverity}, NotConfigurable {notConfigurable}");
             Assert.Equal(d.Id.StartsWith("MG02", StringComparison.Ordinal) ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, d.DefaultSeverity);
@@ -66,4 +67,15 @@ public class CatalogueTests
         foreach (var d in DiagnosticDescriptors.All)
             Assert.Contains(lines, l => l.StartsWith($"{d.Id} | {d.Category} | {d.DefaultSeverity} |", StringComparison.Ordinal));
     }
+
+    /// <summary>From the package, the link opens the page the package ships; from anywhere else, the repository path.</summary>
+    [Theory]
+    [InlineData("/home/u/.nuget/packages/modelgen/0.1.0/analyzers/dotnet/cs/ModelGen.Generators.dll", "file:///home/u/.nuget/packages/modelgen/0.1.0/docs/diagnostics/")]
+    [InlineData(@"C:\Users\u\.nuget\packages\modelgen\0.1.0\analyzers\dotnet\cs\ModelGen.Generators.dll", "file:///C:/Users/u/.nuget/packages/modelgen/0.1.0/docs/diagnostics/")]
+    [InlineData("/repo/generators/ModelGen.Generators/bin/Release/netstandard2.0/ModelGen.Generators.dll", "docs/diagnostics/")]
+    [InlineData("/tmp/shadow/1f2e/ModelGen.Generators.dll", "docs/diagnostics/")]
+    [InlineData("", "docs/diagnostics/")]
+    [InlineData(null, "docs/diagnostics/")]
+    public void HelpLinkBaseFor_AnalyzerLocation_PointsAtTheShippedPages(string? analyzerPath, string expected) =>
+        Assert.Equal(expected, DiagnosticDescriptors.HelpLinkBaseFor(analyzerPath));
 }
