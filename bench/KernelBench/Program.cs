@@ -1,6 +1,7 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
-//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [predictor] [accuracy] [lstm] [transformer] [--threads T]
+//   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [predictor] [accuracy] [lstm] [transformer]
+//     [transformer-parts] [transformer-routes] [w5-loop] [w8-loop] [w5-aa] [--threads T]
 // (parts: the MLP training step's forward, dW and dX GEMMs one by one at batch 64, plus Gradients.Clear and Sgd.Step)
 // (predictor: each W1/W3 dense shape on both routes of a PackedDenseWeight, the plain copy through the model's own dense
 //  forward (the dot path up to 96 rows, W packed per call beyond) and the prepacked GEMM, against the route the
@@ -10,6 +11,9 @@
 // (lstm: RecurrentKernels on the peers' W6 shape, LSTM input 32, hidden 128, seq 50, batch 1 and 16: inference forward,
 //  and a training step = TrainForward + Backward; plus W7's bidirectional 64→128 LSTM training step at batch 32 × 32)
 // (transformer: the W5 block's inference forward at batch 1, and W8's two causal blocks' training forward and backward at batch 16)
+// (transformer-routes: the W5 projections at 64 rows on each GEMM route, per-call packed, prepacked and dot, plus GELU alone)
+// (w5-loop / w8-loop: the W5 forward, or W8's blocks' forward + backward, in a loop for ~10 s, for perf record)
+// (w5-aa: the paired A/B harness, PairedAb, on the W5 forward against itself: the noise floor of an in-process A/B)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
@@ -182,12 +186,118 @@ for (int c = 0; c < cmds.Count; c++)
                 Console.WriteLine($"linear2 + res    {Cpu(() => DenseKernels.ForwardResidual(default(IdentityActivation), h, w2, bq.AsSpan(0, D), y, y, R, F, D))}");
             }
             break;
+        case "w5-loop":
+            {
+                // For a profiler: the W5 block's inference forward in a loop for ~10 s.
+                var w5 = new TransformerGeometry(128, 4, 512, 1, normFirst: true, causal: false, FeedForwardActivation.Gelu);
+                float[] x = Fill(64 * 128, 1), p = TransformerParameters(w5), y = new float[x.Length], ws = new float[w5.WorkspaceLength(1, 64)];
+                var sw = Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 10_000) TransformerKernels.Forward(w5, x, p, y, default, ws, 1, 64);
+            }
+            break;
+        case "w8-loop":
+            {
+                // For a profiler: W8's two causal blocks, training forward + backward at batch 16 x 64, in a loop for ~12 s.
+                var w8 = new TransformerGeometry(128, 4, 512, 2, normFirst: true, causal: true, FeedForwardActivation.Gelu);
+                const int B = 16, T = 64;
+                float[] xt = Fill(B * T * 128, 3), pt = TransformerParameters(w8), yt = new float[xt.Length], dy = Fill(xt.Length, 5);
+                float[] kept = new float[w8.KeptLength(B, T)], wst = new float[w8.WorkspaceLength(B, T)], dp = new float[w8.ParameterCount], dx = new float[xt.Length];
+                var sw = Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 12_000)
+                {
+                    TransformerKernels.TrainForward(w8, xt, pt, yt, kept, default, wst, B, T, 0f, null!);
+                    TransformerKernels.Backward(w8, dy, xt, pt, kept, dp, dx, default, wst, B, T);
+                }
+            }
+            break;
+        case "w5-aa":
+            {
+                // The paired A/B harness on the W5 forward against itself: the spread of B/A is the noise floor an A/B
+                // of a real change (two variants behind setA/setB) has to beat on this machine at this load.
+                var w5 = new TransformerGeometry(128, 4, 512, 1, normFirst: true, causal: false, FeedForwardActivation.Gelu);
+                float[] x = Fill(64 * 128, 1), p = TransformerParameters(w5), y = new float[x.Length], ws = new float[w5.WorkspaceLength(1, 64)];
+                PairedAb(() => { }, () => { }, () => TransformerKernels.Forward(w5, x, p, y, default, ws, 1, 64));
+            }
+            break;
+        case "transformer-routes":
+            TransformerRoutes();
+            break;
         default:
             Console.Error.WriteLine($"unknown command {cmds[c]}");
             return 2;
     }
 }
 return 0;
+
+// The W5 block's projections (64 rows) on each GEMM route: per-call packed (W packed every call), prepacked (W packed
+// once), and the unpacked dot path; plus the bias/GELU pass alone. CPU time per call, median of 7.
+static unsafe void TransformerRoutes()
+{
+    const int R = 64;
+    int width = Gemm.NativeWidth;
+    Console.WriteLine($"transformer projections at {width} bits, {R} rows");
+    foreach (var (inF, outF, name) in new[] { (128, 384, "qkv"), (128, 128, "out_proj"), (128, 512, "linear1"), (512, 128, "linear2") })
+    {
+        float[] x = Fill(R * inF, 1), w = Fill(outF * inF, 2, 0.05f), y = new float[R * outF];
+        var packed = new PackedDenseWeight(w, outF, inF, width);
+        string perCall = Cpu(() => Gemm.Multiply(x, w, y, R, inF, outF, transA: false, transB: true, accumulate: false, Gemm.Path.Packed));
+        string pre = Cpu(() => DenseKernels.Forward(PackedRoute.Packed, default(IdentityActivation), x, packed, default, y, R));
+        string dot = Cpu(() => Gemm.Multiply(x, w, y, R, inF, outF, transA: false, transB: true, accumulate: false, Gemm.Path.Dot));
+        Console.WriteLine($"{name,-9} packed/call {perCall}   prepacked {pre}   dot {dot}");
+    }
+    float[] hPre = Fill(R * 512, 3, 3f), hAct = new float[R * 512];
+    Console.WriteLine($"gelu 64x512 alone {Cpu(() => GeluRows(hPre, hAct))}");
+}
+
+// GELU alone over a buffer (a multiple of 16 floats), at the widest of 512/256 bits the machine accelerates.
+static void GeluRows(float[] x, float[] y)
+{
+    var gelu = default(GeluActivation);
+    if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        for (int i = 0; i < x.Length; i += 16)
+            System.Runtime.Intrinsics.Vector512.StoreUnsafe(gelu.Invoke(System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref x[i])), ref y[i]);
+    else
+        for (int i = 0; i < x.Length; i += 8)
+            System.Runtime.Intrinsics.Vector256.StoreUnsafe(gelu.Invoke(System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref x[i])), ref y[i]);
+}
+
+// Paired A/B in one process: setA/setB switch the variant, f is one call; 40 pairs of ~20 ms blocks, alternating
+// which goes first (the machine is shared: only ratios taken close together mean anything). Prints the medians of the
+// CPU time per call and the median and quartiles of the per-pair ratios B/A.
+static void PairedAb(Action setA, Action setB, Action f)
+{
+    var proc = System.Diagnostics.Process.GetCurrentProcess();
+    setA(); Cpu(f); setB(); Cpu(f);
+    var sw = Stopwatch.StartNew();
+    int n = 0;
+    while (sw.ElapsedMilliseconds < 20) { f(); n++; }
+    double Block(Action set)
+    {
+        set();
+        f();
+        proc.Refresh();
+        TimeSpan c0 = proc.TotalProcessorTime;
+        for (int i = 0; i < n; i++) f();
+        proc.Refresh();
+        return (proc.TotalProcessorTime - c0).TotalMicroseconds / n;
+    }
+    var ratios = new List<double>();
+    var ta = new List<double>();
+    var tb = new List<double>();
+    for (int r = 0; r < 40; r++)
+    {
+        double a, b;
+        if (r % 2 == 0) { a = Block(setA); b = Block(setB); }
+        else { b = Block(setB); a = Block(setA); }
+        ratios.Add(b / a);
+        ta.Add(a);
+        tb.Add(b);
+    }
+    ratios.Sort();
+    ta.Sort();
+    tb.Sort();
+    Console.WriteLine($"A median {ta[20]:F1} us cpu (best {ta[0]:F1}), B median {tb[20]:F1} (best {tb[0]:F1}); B/A per pair: median {ratios[20]:F3}, quartiles {ratios[10]:F3}-{ratios[30]:F3}");
+}
 
 static void Predictor()
 {
