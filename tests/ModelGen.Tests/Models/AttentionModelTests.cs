@@ -81,6 +81,46 @@ public class AttentionModelTests
         }
     }
 
+    /// <summary>
+    /// Rotary self- and cross-attention decode step by step (keys cached already rotated, each by its own position) to the full
+    /// forward; the geometry carries the table sized by MaxLength, no parameter is added, and RoPE changes the outputs.
+    /// </summary>
+    [Fact]
+    public void ForwardStep_RotaryAttention_EqualsTheFullForward()
+    {
+        var model = new RopeAttentionNet(4);
+        const int batch = 2, seq = 7;
+        var x = ModelTestData.RandomArray(batch * seq * RopeAttentionNet.InputSize, 8);
+        var whole = new float[batch * seq * RopeAttentionNet.OutputSize];
+        model.Forward(x, whole, batch, seq);
+        var cache = new float[batch * RopeAttentionNet.CacheSize];
+        var step = new float[batch * RopeAttentionNet.InputSize];
+        var y = new float[batch * RopeAttentionNet.OutputSize];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) Array.Copy(x, (b * seq + t) * RopeAttentionNet.InputSize, step, b * RopeAttentionNet.InputSize, RopeAttentionNet.InputSize);
+            model.ForwardStep(step, y, batch, t, cache);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < RopeAttentionNet.OutputSize; k++)
+                {
+                    float expected = whole[(b * seq + t) * RopeAttentionNet.OutputSize + k], actual = y[b * RopeAttentionNet.OutputSize + k];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"position {t}, example {b}, output {k}: full {expected}, cached {actual}");
+                }
+        }
+        Assert.Throws<ArgumentException>(() => model.ForwardStep(step, y, batch, seq, cache));   // past MaxLength
+
+        var self = new MultiHeadAttentionGeometry(8, 2, causal: true);
+        var selfRope = new MultiHeadAttentionGeometry(8, 2, causal: true, rotary: new RotaryTable(4, RopeAttentionNet.MaxLength));
+        Assert.Equal(self.ParameterCount, model.ParameterInfos.Where(p => p.Name.StartsWith("self.")).Sum(p => p.Length));
+        var info = model.ParameterInfos.First(p => p.Name.StartsWith("self."));
+        var p = model.Parameters.Slice(info.Offset, self.ParameterCount).ToArray();
+        var q = ModelTestData.RandomArray(seq * 8, 5);
+        float[] plain = new float[q.Length], rotated = new float[q.Length];
+        MultiHeadAttentionKernels.Forward(self, q, default, p, plain, default, new float[self.WorkspaceLength(1, seq)], 1, seq);
+        MultiHeadAttentionKernels.Forward(selfRope, q, default, p, rotated, default, new float[selfRope.WorkspaceLength(1, seq)], 1, seq);
+        Assert.NotEqual(plain, rotated);
+    }
+
     /// <summary>∂loss/∂input reaches the input through the queries and through the memory (keys and values); both paths against finite differences.</summary>
     [Fact]
     public void Backward_CrossAttention_InputGradientMatchesFiniteDifferences()

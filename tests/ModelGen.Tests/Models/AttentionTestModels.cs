@@ -1,6 +1,6 @@
 // Models built from [MultiHeadAttention] for the end-to-end tests: a user's own pre-LN attention block used under [Residual]
 // in a causal token model (KV-cache decoding through the block), and cross-attention over another member's output, with
-// a memory of another width (kdim/vdim) and of the model width (packed in_proj_weight, no bias).
+// a memory of another width (kdim/vdim) and of the model width (packed in_proj_weight, no bias), and rotary embeddings on both.
 namespace ModelGen.Tests.Models;
 
 /// <summary>A user's attention block: pre-LN (LayerNorm, then causal self-attention), to be wrapped in [Residual].</summary>
@@ -42,4 +42,15 @@ public partial class PackedCrossNet
     [Dense(6, Activation = Activation.Tanh, From = Layer.Input)]                                      public partial Layer Mem { get; }
     [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Query), Causal = true, UseBias = false)] public partial Layer Cross { get; }
     [Dense(3)]                                                                                        public partial Layer Out { get; }
+}
+
+/// <summary>Rotary embeddings (head width 4) on causal self-attention and on causal cross-attention over a memory of width 6, output per position.</summary>
+[Model(Dim.Seq, 5, MaxLength = 7)]
+public partial class RopeAttentionNet
+{
+    [Dense(8)]                                                                                                              public partial Layer Query { get; }
+    [MultiHeadAttention(2, Causal = true, Rotary = true)]                                                                   public partial Layer Self { get; }
+    [Dense(6, Activation = Activation.Tanh, From = Layer.Input)]                                                            public partial Layer Mem { get; }
+    [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Self), Causal = true, Rotary = true, RotaryBase = 100)]      public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                              public partial Layer Out { get; }
 }
