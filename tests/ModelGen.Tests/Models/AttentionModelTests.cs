@@ -158,6 +158,54 @@ public class AttentionModelTests
     }
 
     /// <summary>
+    /// A memory that is the model input, wider than every layer's output: both paths' input gradients (queries, and keys and
+    /// values through the memory) reach dInput whole, against finite differences (the memory's part goes through scratch that
+    /// must hold a whole input gradient). The same for two plain branches over a wide input.
+    /// </summary>
+    [Fact]
+    public void Backward_WideInputAsMemory_InputGradientMatchesFiniteDifferences()
+    {
+        CheckInputGradient(new WideInputCrossNet(5), WideInputCrossNet.InputSize, WideInputCrossNet.OutputSize, perPosition: true);
+        CheckInputGradient(new WideInputBranchNet(5), WideInputBranchNet.InputSize, WideInputBranchNet.OutputSize, perPosition: true);
+    }
+
+    private static void CheckInputGradient(ISequenceTrainable<float> model, int inputSize, int outputSize, bool perPosition)
+    {
+        const int batch = 2, seq = 3;
+        int[] lengths = [3, 2];
+        var x = ModelTestData.RandomArray(batch * seq * inputSize, 6, 2);
+        var weights = ModelTestData.RandomArray(batch * (perPosition ? seq : 1) * outputSize, 7);
+        for (int b = 0; b < batch; b++)   // the loss counts real positions only
+            for (int t = lengths[b]; perPosition && t < seq; t++)
+                for (int k = 0; k < outputSize; k++) weights[(b * seq + t) * outputSize + k] = 0;
+        var output = new float[weights.Length];
+        var dx = new float[x.Length];
+        model.ForwardTrain(x, output, batch, seq, lengths);
+        model.Backward(weights, dx);
+        double Loss()
+        {
+            model.ForwardTrain(x, output, batch, seq, lengths);
+            double sum = 0;
+            for (int j = 0; j < output.Length; j++) sum += (double)weights[j] * output[j];
+            return sum;
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            int b = i / (seq * inputSize), t = i / inputSize % seq;
+            const float h = 1e-2f;
+            float saved = x[i];
+            x[i] = saved + h;
+            double plus = Loss();
+            x[i] = saved - h;
+            double minus = Loss();
+            x[i] = saved;
+            double expected = (plus - minus) / (2 * h);
+            if (t >= lengths[b]) Assert.Equal(0f, dx[i]);
+            Assert.True(Math.Abs(expected - dx[i]) <= 3e-3 + 2e-2 * Math.Abs(expected), $"{model.GetType().Name} dInput[{i}] (example {b}, position {t}): finite difference {expected}, backward {dx[i]}");
+        }
+    }
+
+    /// <summary>
     /// Whatever padded positions hold never reaches a real output, a parameter gradient or the input gradient (finite junk: the
     /// per-position Dense layers before the attention multiply padded rows by a zero gradient; the attention kernel tests cover NaN).
     /// </summary>

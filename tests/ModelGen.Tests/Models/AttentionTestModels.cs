@@ -54,3 +54,24 @@ public partial class RopeAttentionNet
     [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Self), Causal = true, Rotary = true, RotaryBase = 100)]      public partial Layer Cross { get; }
     [Dense(3)]                                                                                                              public partial Layer Out { get; }
 }
+
+/// <summary>
+/// Cross-attention over the model input itself, which (9 features) is wider than every layer's output (at most 4): the
+/// memory's gradient is added into dInput after the query path's, through scratch sized for the input, not for a layer.
+/// </summary>
+[Model(Dim.Seq, 9)]
+public partial class WideInputCrossNet
+{
+    [Dense(4, Activation = Activation.Tanh)]                                       public partial Layer Query { get; }
+    [MultiHeadAttention(2, Memory = Layer.Input, From = nameof(Query))]            public partial Layer Cross { get; }
+    [Dense(3)]                                                                     public partial Layer Out { get; }
+}
+
+/// <summary>Two per-position Dense branches over a wide input (9 features, outputs of 3): dInput gets one branch's gradient added to the other's.</summary>
+[Model(Dim.Seq, 9)]
+public partial class WideInputBranchNet
+{
+    [Dense(3, Activation = Activation.Tanh)]                                       public partial Layer Left { get; }
+    [Dense(3, Activation = Activation.Tanh, From = Layer.Input)]                   public partial Layer Right { get; }
+    [Add(nameof(Left), nameof(Right))]                                             public partial Layer Sum { get; }
+}
