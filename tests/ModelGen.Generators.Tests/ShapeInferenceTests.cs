@@ -167,10 +167,31 @@ public class ShapeInferenceTests
         {
             batch * plan.InferenceSlots * plan.SlotLength,
             batch * plan.TrainingArenaLength + plan.TrainingFixedLength,
-            batch * (plan.GradientArenaLength + 2L * plan.SlotLength),
+            batch * (plan.GradientArenaLength + 2L * plan.ScratchLength),
         };
         Assert.All(Arenas(plan.MaxBatch), length => Assert.InRange(length, 0, ModelPlan.MaxArrayLength));
         Assert.Contains(Arenas(plan.MaxBatch + 1L), length => length > ModelPlan.MaxArrayLength);
+    }
+
+    [Fact]
+    public void Plan_ScratchLength_HoldsAWideInputGradientOnlyWhenSeveralLayersReadTheInput()
+    {
+        // One reader: dInput is written directly; scratch holds at most a layer's output (8).
+        var single = Planner.Plan(Spec(new[] { 50 }, new DenseSpec("a", 8, ActivationKind.Tanh, true, InitKind.Default),
+            new DenseSpec("b", 3, ActivationKind.None, true, InitKind.Default)));
+        Assert.Equal(8, single.ScratchLength);
+        // Two readers of the input (the second through From = Layer.Input): one gradient is added to the other's, via scratch of 50.
+        var members = new[]
+        {
+            new MemberSpec("a", "public", "global::ModelGen.Layer", true, new DenseSpec("a", 8, ActivationKind.Tanh, true, InitKind.Default)),
+            new MemberSpec("b", "public", "global::ModelGen.Layer", true, new DenseSpec("b", 8, ActivationKind.Tanh, true, InitKind.Default), MemberSpec.InputName),
+            new MemberSpec("sum", "public", "global::ModelGen.Layer", true, new MergeSpec("sum", false, new[] { "a", "b" }.ToEquatableArray())),
+        };
+        var spec = new ModelSpec("Demo", "M", "Demo.M", EquatableArray<string>.Empty, new[] { 50 }.ToEquatableArray(), members.ToEquatableArray(), EquatableArray<ModelProblem>.Empty);
+        var branches = Planner.Plan(spec);
+        Assert.True(branches.IsValid);
+        Assert.Equal(8, branches.SlotLength);
+        Assert.Equal(50, branches.ScratchLength);
     }
 
     [Theory]

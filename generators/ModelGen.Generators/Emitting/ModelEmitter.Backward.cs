@@ -70,8 +70,8 @@ internal static partial class ModelEmitter
             if (plan.TrainingFixedLength > 0)
                 w.Line($"var stats = new global::System.Span<float>(_trainingArena, {U} * TrainingArenaLength, TrainingFixedLength);");
             w.Line($"var d = new global::System.Span<float>(_gradientArena, 0, {U} * GradientArenaLength);         // ∂loss/∂(every tensor)");
-            w.Line($"var scratch = new global::System.Span<float>(_gradientArena, {U} * GradientArenaLength, {U} * SlotLength);   // gradients to add into a shared region");
-            w.Line($"var dPre = new global::System.Span<float>(_gradientArena, {U} * (GradientArenaLength + SlotLength), {U} * SlotLength);");
+            w.Line($"var scratch = new global::System.Span<float>(_gradientArena, {U} * GradientArenaLength, {U} * ScratchLength);   // gradients to add into a shared region");
+            w.Line($"var dPre = new global::System.Span<float>(_gradientArena, {U} * (GradientArenaLength + ScratchLength), {U} * ScratchLength);");
             w.Line();
             // The output's gradient region is seeded with dOutput only when other layers also add into it (a view of the
             // output read elsewhere); otherwise the last layer reads dOutput directly.

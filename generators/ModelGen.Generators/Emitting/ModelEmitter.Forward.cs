@@ -73,7 +73,7 @@ internal static partial class ModelEmitter
             }
             w.Open($"if (_trainingArena.Length < {U} * TrainingArenaLength + TrainingFixedLength)");
             w.Line($"_trainingArena = new float[{U} * TrainingArenaLength + TrainingFixedLength];   // grows with the largest batch seen, then stays");
-            w.Line($"_gradientArena = new float[{U} * (GradientArenaLength + 2 * SlotLength)];");
+            w.Line($"_gradientArena = new float[{U} * (GradientArenaLength + 2 * ScratchLength)];");
             w.Close();
             w.Line("_trainingBatch = batch;");
             if (plan.IsSequence) EmitSequenceTrainingState(w, plan);

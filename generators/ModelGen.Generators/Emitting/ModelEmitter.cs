@@ -198,6 +198,7 @@ internal static partial class ModelEmitter
             w.Line($"private const int TrainingArenaLength = {Int(plan.TrainingArenaLength)};");
             w.Line($"private const int TrainingFixedLength = {Int(plan.TrainingFixedLength)}; // batch-independent: BatchNorm statistics");
             w.Line($"private const int GradientArenaLength = {Int(plan.GradientArenaLength)};");
+            w.Line($"private const int ScratchLength = {Int(plan.ScratchLength)}; // each of backward's two scratch buffers: the widest gradient added into a shared region");
             var geometries = nodes.Select(n => NodeText.GeometryDeclaration(n, spec.MaxLength)).Where(g => g is not null).ToList();
             if (geometries.Count > 0)
             {
@@ -217,7 +218,7 @@ internal static partial class ModelEmitter
             w.Line("private readonly global::ModelGen.Rng _dropoutRng;");
             w.Line("private readonly global::ModelGen.Runtime.ArenaPool _inferenceArenas = new();");
             w.Line("private float[] _trainingArena = global::System.Array.Empty<float>();   // [batch × TrainingArenaLength + TrainingFixedLength]");
-            w.Line("private float[] _gradientArena = global::System.Array.Empty<float>();   // [batch × (GradientArenaLength + 2 × SlotLength)]");
+            w.Line("private float[] _gradientArena = global::System.Array.Empty<float>();   // [batch × (GradientArenaLength + 2 × ScratchLength)]");
             w.Line("private int _trainingBatch;   // batch of the last ForwardTrain, which Backward consumes");
             if (plan.IsSequence) EmitSequenceFields(w, plan);
             var blocks = MembersWithShapes(plan).Where(m => m.Shape.Layer is BlockSpec).ToList();

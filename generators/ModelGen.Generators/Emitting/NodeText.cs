@@ -37,7 +37,7 @@ internal static class NodeText
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
                                  + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
             AttentionSpec a => $"MultiHeadAttention d {node.Output[1]}, {a.Heads} heads" + (node.InputShapes.Count > 1 ? $", cross over memory width {node.InputShapes[1][1]}" : ", self")
-                               + (a.Causal ? ", causal" : "") + (a.UseBias ? "" : ", no bias"),
+                               + (a.Causal ? ", causal" : "") + (a.Rotary ? ", rotary" : "") + (a.UseBias ? "" : ", no bias"),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,
@@ -48,8 +48,8 @@ internal static class NodeText
     /// <c>, rotary: new RotaryTable(head_dim, MaxLength, base)</c> for a rotary stack, else "": the fixed cos/sin table is computed
     /// once per process as part of the static geometry (a buffer, not a parameter: nothing to save, nothing trained).
     /// </summary>
-    private static string RotaryArgument(TransformerSpec tf, int width, int maxLength) =>
-        tf.Rotary ? $", rotary: new {Kernels}.RotaryTable({width / tf.Heads}, {maxLength}, {Float(tf.RotaryBase)})" : "";
+    private static string RotaryArgument(bool rotary, double @base, int headSize, int maxLength) =>
+        rotary ? $", rotary: new {Kernels}.RotaryTable({headSize}, {maxLength}, {Float(@base)})" : "";
 
     /// <summary>Effective symmetric padding of a convolution.</summary>
     public static int Pad(ConvSpec c) => c.Same ? c.Dilation * (c.Kernel - 1) / 2 : c.Padding;
@@ -79,9 +79,9 @@ internal static class NodeText
                 // Fixed for the model: computed once per process, never per call.
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case TransformerSpec tf:
-                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}{RotaryArgument(tf, input[1], maxLength)});";
+                return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}{RotaryArgument(tf.Rotary, tf.RotaryBase, input[1] / tf.Heads, maxLength)});";
             case AttentionSpec attention:
-                return $"private static readonly {Kernels}.MultiHeadAttentionGeometry {GeometryField(node.Name)} = new({input[1]}, {attention.Heads}, {(node.InputShapes.Count > 1 ? node.InputShapes[1][1] : 0)}, {(attention.Causal ? "true" : "false")}, {(attention.UseBias ? "true" : "false")});";
+                return $"private static readonly {Kernels}.MultiHeadAttentionGeometry {GeometryField(node.Name)} = new({input[1]}, {attention.Heads}, {(node.InputShapes.Count > 1 ? node.InputShapes[1][1] : 0)}, {(attention.Causal ? "true" : "false")}, {(attention.UseBias ? "true" : "false")}{RotaryArgument(attention.Rotary, attention.RotaryBase, input[1] / attention.Heads, maxLength)});";
             case RecurrentSpec rnn:
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:

@@ -209,8 +209,11 @@ internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, 
     public override string Kind => "TransformerEncoder";
 }
 
-/// <summary><c>[MultiHeadAttention(heads)]</c>: one attention layer over [T, d]; <paramref name="Memory"/> names the member giving keys and values (empty: self-attention).</summary>
-internal sealed record AttentionSpec(string Name, int Heads, bool Causal, bool UseBias, string Memory) : LayerSpec(Name)
+/// <summary>
+/// <c>[MultiHeadAttention(heads)]</c>: one attention layer over [T, d]; <paramref name="Memory"/> names the member giving keys and values
+/// (empty: self-attention); with <paramref name="Rotary"/>, RoPE on q and k.
+/// </summary>
+internal sealed record AttentionSpec(string Name, int Heads, bool Causal, bool UseBias, string Memory, bool Rotary = false, double RotaryBase = 10000) : LayerSpec(Name)
 {
     public override string Kind => "MultiHeadAttention";
 }

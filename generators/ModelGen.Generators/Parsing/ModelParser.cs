@@ -246,7 +246,8 @@ internal static class ModelParser
                     (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU), Named(attribute, "Rotary", false), Named(attribute, "RotaryBase", 10000.0));
             case "ModelGen.MultiHeadAttentionAttribute":
                 if (args.Length != 1 || args[0].Value is not int heads) break;
-                return new AttentionSpec(name, heads, Named(attribute, "Causal", false), Named(attribute, "UseBias", true), Named(attribute, "Memory", ""));
+                return new AttentionSpec(name, heads, Named(attribute, "Causal", false), Named(attribute, "UseBias", true), Named(attribute, "Memory", ""),
+                    Named(attribute, "Rotary", false), Named(attribute, "RotaryBase", 10000.0));
             case "ModelGen.LayerNormAttribute":
                 return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":

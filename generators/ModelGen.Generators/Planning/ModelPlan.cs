@@ -67,7 +67,8 @@ internal sealed record ModelPlan(
     int GradientArenaLength,
     int ParameterCount,
     EquatableArray<PoolFusion> PoolFusions,
-    EquatableArray<ResidualFusion> ResidualFusions)
+    EquatableArray<ResidualFusion> ResidualFusions,
+    int ScratchLength = 0)
 {
     public bool IsValid => Shapes.IsValid;
 
@@ -89,7 +90,7 @@ internal sealed record ModelPlan(
     /// The largest batch whose buffers each fit in one .NET array, so that every <c>batch * length</c> the generated
     /// code computes fits in <c>int</c>: the inference arena (InferenceSlots × SlotLength per example), the training
     /// arena (TrainingArenaLength per example + TrainingFixedLength) and the gradient arena (GradientArenaLength + 2 ×
-    /// SlotLength per example). Every other batch-sized tensor (input, output, a layer's operands) lies inside one of
+    /// ScratchLength per example). Every other batch-sized tensor (input, output, a layer's operands) lies inside one of
     /// them, so its per-example length is no larger. 0 when one example alone does not fit.
     /// </summary>
     public int MaxBatch
@@ -99,7 +100,7 @@ internal sealed record ModelPlan(
             long max = MaxArrayLength;
             max = System.Math.Min(max, PerArena((long)InferenceSlots * SlotLength, 0));
             max = System.Math.Min(max, PerArena(TrainingArenaLength, TrainingFixedLength));
-            max = System.Math.Min(max, PerArena(GradientArenaLength + 2L * SlotLength, 0));
+            max = System.Math.Min(max, PerArena(GradientArenaLength + 2L * ScratchLength, 0));
             return (int)max;
 
             static long PerArena(long perExample, long fixedLength) =>
@@ -154,7 +155,30 @@ internal static class Planner
         var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
         var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
         var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), out int arena, out int fixedLength, out int gradients);
-        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, fusions, residuals);
+        // Backward's two scratch buffers hold an input gradient before it is added into a shared region (and Dense/conv
+        // pre-activation gradients): a layer's output at most, or the model input's gradient when several layers read the
+        // input, which may be wider than every layer's output.
+        int scratch = System.Math.Max(widest, InputReaders(nodes) > 1 ? ShapeInference.Length(spec.InputShape) : 0);
+        return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, fusions, residuals, scratch);
+    }
+
+    /// <summary>How many (layer, operand) pairs read the model input, directly or through training views of it (Flatten).</summary>
+    internal static int InputReaders(EquatableArray<GraphNode> nodes)
+    {
+        var isInput = new bool[nodes.Count];
+        int readers = 0;
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            if (IsTrainingView(nodes[i].Layer))
+            {
+                int source = nodes[i].Inputs[0];
+                isInput[i] = source < 0 || isInput[source];
+                continue;
+            }
+            foreach (int x in nodes[i].Inputs)
+                if (x < 0 || isInput[x]) readers++;
+        }
+        return readers;
     }
 
     /// <summary>

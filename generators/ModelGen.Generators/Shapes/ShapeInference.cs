@@ -610,6 +610,11 @@ internal static class ShapeInference
                     Problem(ProblemIds.InvalidHyperParameter, "heads", $"{what} has {attention.Heads} heads; it must be positive");
                     return null;
                 }
+                if (!(attention.RotaryBase > 1 && attention.RotaryBase <= float.MaxValue))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "RotaryBase", $"{what} has RotaryBase = {Num(attention.RotaryBase)}; it must be greater than 1 (and finite)");
+                    return null;
+                }
                 if (!IsSequence(input) || input.Length != 2)
                 {
                     Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}");
@@ -633,6 +638,16 @@ internal static class ShapeInference
                 if (d % attention.Heads != 0)
                 {
                     Problem(ProblemIds.HeadsDoNotDivideWidth, "heads", $"{what} splits its width {d} (from {from}) into {attention.Heads} heads, which does not divide it; use a head count that divides {d}");
+                    return null;
+                }
+                if (attention.Rotary && d / attention.Heads % 2 != 0)
+                {
+                    Problem(ProblemIds.RotaryOddHeadWidth, "Rotary", $"{what} uses rotary embeddings, which rotate pairs of features, but its heads have {d / attention.Heads} features (width {d} / {attention.Heads} heads), an odd number; choose heads so that {d} / heads is even");
+                    return null;
+                }
+                if (attention.Rotary && modelMaxLength <= 0)
+                {
+                    Problem(ProblemIds.SequenceLongerThanPositions, "Rotary", $"{what} uses rotary embeddings, whose fixed table holds MaxLength positions, but the model sets no MaxLength, so it accepts sequences of any length; set MaxLength on [Model]");
                     return null;
                 }
                 // nn.MultiheadAttention's state dict: the packed in_proj_weight when keys and values have width d (kdim = vdim = d).

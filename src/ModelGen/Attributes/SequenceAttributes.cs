@@ -192,6 +192,19 @@ public sealed class MultiHeadAttentionAttribute : LayerAttribute
 
     /// <summary>The member whose output gives the keys and values (cross-attention; <c>nameof(Member)</c>); empty for self-attention.</summary>
     public string Memory { get; set; } = "";
+
+    /// <summary>
+    /// Rotary position embeddings (RoPE, default false), as torchtune's <c>RotaryPositionalEmbeddings(head_dim, MaxLength, RotaryBase)</c>
+    /// applied after the in-projection: each head's pairs of q at position p are rotated by p·θ_i,
+    /// <c>q'[2i] = q[2i]·cos(p·θ_i) − q[2i+1]·sin(p·θ_i)</c>, <c>q'[2i+1] = q[2i+1]·cos(p·θ_i) + q[2i]·sin(p·θ_i)</c>,
+    /// <c>θ_i = RotaryBase^(−2i/head_dim)</c>, and k likewise by its own position (the memory position for cross-attention), so
+    /// scores depend on relative positions. Needs an even head width (MG0115) and the model's <c>MaxLength</c>, which sizes the
+    /// fixed cos/sin table (MG0110); adds no parameters, and the table is recomputed, never saved.
+    /// </summary>
+    public bool Rotary { get; set; }
+
+    /// <summary>The base of the rotary frequencies θ_i (torchtune's <c>base</c>, default 10000); must be greater than 1.</summary>
+    public double RotaryBase { get; set; } = 10000;
 }
 
 /// <summary>

@@ -26,9 +26,13 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     /// or 0 for self-attention (keys and values from the input).</param>
     /// <param name="causal">Position i attends to positions j ≤ i only (PyTorch's <c>is_causal=True</c> with the square subsequent mask).</param>
     /// <param name="bias">Whether the projections have biases (PyTorch <c>bias</c>, default true).</param>
+    /// <param name="rotary">Rotary position embeddings (<see cref="RotaryKernels"/>) applied to every head's queries (by the query's
+    /// position) and keys (by the key's position, the memory's for cross-attention) after the in-projection, or null for none; its
+    /// <see cref="RotaryTable.HeadSize"/> must be <c>model / heads</c>, and sequences may not be longer than its <see cref="RotaryTable.MaxLength"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="model"/> or <paramref name="heads"/> is less than 1, or <paramref name="memory"/> is negative.</exception>
-    /// <exception cref="ArgumentException"><paramref name="heads"/> does not divide <paramref name="model"/>, or the parameter count does not fit in <see cref="int"/>.</exception>
-    public MultiHeadAttentionGeometry(int model, int heads, int memory = 0, bool causal = false, bool bias = true)
+    /// <exception cref="ArgumentException"><paramref name="heads"/> does not divide <paramref name="model"/>, the parameter count does not fit in <see cref="int"/>,
+    /// or <paramref name="rotary"/>'s head width is not <c>model / heads</c>.</exception>
+    public MultiHeadAttentionGeometry(int model, int heads, int memory = 0, bool causal = false, bool bias = true, RotaryTable? rotary = null)
     {
         if (model < 1) throw new ArgumentOutOfRangeException(nameof(model), model, $"'{nameof(model)}' must be at least 1 but is {model}.");
         if (heads < 1) throw new ArgumentOutOfRangeException(nameof(heads), heads, $"'{nameof(heads)}' must be at least 1 but is {heads}.");
@@ -39,8 +43,12 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
         long count = 2 * d * d + 2 * d * dk + (bias ? 4 * d : 0);
         if (count > int.MaxValue || 4 * d + heads > int.MaxValue / 2)
             throw new ArgumentException($"A multi-head attention layer with model {model} and memory {dk} has {count} parameters; at most {int.MaxValue} are supported.", nameof(model));
+        if (rotary is not null && rotary.HeadSize != model / heads)
+            throw new ArgumentException(
+                $"'{nameof(rotary)}' rotates heads of {rotary.HeadSize} features but model {model} / heads {heads} gives heads of {model / heads}.", nameof(rotary));
         Model = model;
         Heads = heads;
+        Rotary = rotary;
         HeadSize = model / heads;
         Memory = memory;
         Causal = causal;
@@ -72,6 +80,9 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
 
     /// <summary>Whether the projections have biases.</summary>
     public bool Bias { get; }
+
+    /// <summary>The rotary position embeddings of queries and keys, or null when the layer has none.</summary>
+    public RotaryTable? Rotary { get; }
 
     /// <summary>Floats of all parameter tensors in state-dict order (see <see cref="ParameterTensors"/>): <c>2d² + 2·d·KeyFeatures (+ 4d with bias)</c>.</summary>
     public int ParameterCount { get; }
@@ -151,13 +162,13 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
 
     /// <inheritdoc/>
     public bool Equals(MultiHeadAttentionGeometry other)
-        => Model == other.Model && Heads == other.Heads && Memory == other.Memory && Causal == other.Causal && Bias == other.Bias;
+        => Model == other.Model && Heads == other.Heads && Memory == other.Memory && Causal == other.Causal && Bias == other.Bias && Equals(Rotary, other.Rotary);
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is MultiHeadAttentionGeometry other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Model, Heads, Memory, Causal, Bias);
+    public override int GetHashCode() => HashCode.Combine(Model, Heads, Memory, Causal, Bias, Rotary);
 
     /// <summary>Whether two geometries describe the same layer.</summary>
     public static bool operator ==(MultiHeadAttentionGeometry left, MultiHeadAttentionGeometry right) => left.Equals(right);
@@ -165,10 +176,11 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     /// <summary>Whether two geometries differ.</summary>
     public static bool operator !=(MultiHeadAttentionGeometry left, MultiHeadAttentionGeometry right) => !left.Equals(right);
 
-    /// <summary>A PyTorch-like description, e.g. <c>MultiheadAttention(embed_dim=16, num_heads=4, kdim=8, vdim=8, bias=True, causal=False)</c>.</summary>
+    /// <summary>A PyTorch-like description, e.g. <c>MultiheadAttention(embed_dim=16, num_heads=4, kdim=8, vdim=8, bias=True, causal=False)</c>
+    /// (with <c>, rotary=RotaryPositionalEmbeddings(…)</c> when <see cref="Rotary"/> is set).</summary>
     public override string ToString()
         => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"MultiheadAttention(embed_dim={Model}, num_heads={Heads}{(IsCross ? $", kdim={Memory}, vdim={Memory}, cross" : "")}, bias={(Bias ? "True" : "False")}, causal={(Causal ? "True" : "False")})");
+            $"MultiheadAttention(embed_dim={Model}, num_heads={Heads}{(IsCross ? $", kdim={Memory}, vdim={Memory}, cross" : "")}, bias={(Bias ? "True" : "False")}, causal={(Causal ? "True" : "False")}{(Rotary is null ? "" : $", rotary={Rotary}")})");
 }
 
 /// <summary>Where each scratch buffer lives in the multi-head attention workspace (offsets in floats). One workspace serves Forward, TrainForward and Backward.</summary>

@@ -4,6 +4,8 @@
 //   Q = x·W_qᵀ + b_q,   K = m·W_kᵀ + b_k,   V = m·W_vᵀ + b_v          (in_proj_weight = [W_q; W_k; W_v], in_proj_bias = [b_q; b_k; b_v])
 //   A = Attention(Q, K, V): per head, softmax(Q_h·K_hᵀ/√head_dim, masked)·V_h   (AttentionKernels: online softmax, never T×T)
 //   y = A·W_oᵀ + b_o                                                     (out_proj)
+// With a rotary table (RoPE), Q and K of every head are rotated right after the projection, each row by its position (a key by
+// the memory position it came from); training keeps them rotated, and backward rotates dQ and dK back (the transpose rotation).
 // Masks: keys at j ≥ lengths[b] (PyTorch's key_padding_mask) and, when causal, j > i (the square subsequent mask).
 // Self-attention runs the Q/K/V projection as ONE GEMM into a packed [rows, 3d] buffer (AttentionKernels reads the three
 // column blocks at stride 3d); cross-attention writes three [rows, d] planes (stride d). Training keeps Q, K, V, A and the
@@ -46,7 +48,8 @@ public static class MultiHeadAttentionKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example (padded length).</param>
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
-    /// outside [1, seq], the workspace is too short, spans overlap, or batch·seq rows are too many for one buffer.</exception>
+    /// outside [1, seq], the workspace is too short, spans overlap, batch·seq rows are too many for one buffer, or <paramref name="seq"/>
+    /// exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
     public static unsafe void Forward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
@@ -63,6 +66,7 @@ public static class MultiHeadAttentionKernels
             float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
             var qkv = new Projections(g, ws + layout.Qkv, rows);
             Project(g, w, x, m, qkv, rows);
+            Rotate(g, qkv, batch, seq, 0, inverse: false);
             float* a = ws + layout.A;   // [rows, d]
             AttentionKernels.ForwardUnchecked(qkv.Q, qkv.K, qkv.V, qkv.Stride, a, d, null, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
             Linear(a, w.OutWeight, w.OutBias, y, rows, d, d);
@@ -103,6 +107,7 @@ public static class MultiHeadAttentionKernels
             float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
             float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
             Project(g, w, x, m, planes.Qkv, rows);
+            Rotate(g, planes.Qkv, batch, seq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
             AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, len, g.Causal,
                 ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
             Linear(planes.Attn, w.OutWeight, w.OutBias, y, rows, d, d);
@@ -128,7 +133,7 @@ public static class MultiHeadAttentionKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
-    /// too short, or spans overlap.</exception>
+    /// too short, spans overlap, or <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
     public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
@@ -171,6 +176,7 @@ public static class MultiHeadAttentionKernels
             var dQkv = new Projections(g, ws + layout.Qkv, rows);
             AttentionKernels.BackwardUnchecked(dA, planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse,
                 dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+            Rotate(g, dQkv, batch, seq, 0, inverse: true);   // to the gradients of the unrotated projections
             if (!g.IsCross)
             {
                 // One GEMM each way over the packed [rows, 3d] gradient: dW_in += dQKVᵀ·x, dx = dQKV·W_in (all three paths).
@@ -207,7 +213,7 @@ public static class MultiHeadAttentionKernels
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c> or not causal, a span's length does not match its shape,
     /// the workspace is too short, or spans overlap.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="maxLength"/> is less than 1, or
-    /// <paramref name="position"/> is outside [0, maxLength).</exception>
+    /// <paramref name="position"/> is outside [0, maxLength) or beyond the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
     public static unsafe void ForwardStep(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, Span<float> cache, int position, int maxLength, Span<float> workspace, int batch)
     {
@@ -220,6 +226,9 @@ public static class MultiHeadAttentionKernels
         if (maxLength < 1) throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"'{nameof(maxLength)}' must be at least 1 but is {maxLength}.");
         if (position < 0 || position >= maxLength)
             throw new ArgumentOutOfRangeException(nameof(position), position, $"'{nameof(position)}' must be in [0, maxLength={maxLength}) but is {position}.");
+        if (g.Rotary is not null && position >= g.Rotary.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(position), position,
+                $"'{nameof(position)}' ({position}) is beyond the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}).");
         CheckLength(input.Length, (long)batch * g.Model, nameof(input), Shape.StepInput, g, batch, 1);
         CheckLength(memory.Length, (long)batch * g.Memory, nameof(memory), Shape.StepMemory, g, batch, 1);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);
@@ -248,6 +257,8 @@ public static class MultiHeadAttentionKernels
             float* a = ws + 3L * batch * d;                    // [batch, d] attention output
             float* scores = a + (long)batch * d;               // [maxLength]
             Project(g, w, x, g.IsCross ? mp : x, qkv, batch);
+            // The cache holds rotated keys: each is rotated once, by its own position, as the full forward rotates it.
+            Rotate(g, qkv, batch, 1, position, inverse: false);
             float* keys = kv, values = kv + (long)batch * maxLength * d;   // [batch, heads, maxLength, hs] each
             for (int b = 0; b < batch; b++)
                 for (int h = 0; h < heads; h++)
@@ -276,6 +287,33 @@ public static class MultiHeadAttentionKernels
         Linear(x, w.QWeight, w.QBias, qkv.Q, rows, d, d);
         Linear(m, w.KWeight, w.KBias, qkv.K, rows, g.Memory, d);
         Linear(m, w.VWeight, w.VBias, qkv.V, rows, g.Memory, d);
+    }
+
+    /// <summary>
+    /// RoPE on the queries and keys of <c>batch·seq</c> rows at positions <c>start + t</c> (forward, or with <paramref name="inverse"/> the
+    /// transpose rotation for backward); nothing without a rotary table. The packed [rows, 3d] buffer takes one call over its first 2d
+    /// columns; the cross-attention planes take one call each.
+    /// </summary>
+    private static unsafe void Rotate(in MultiHeadAttentionGeometry g, in Projections qkv, int batch, int seq, int start, bool inverse)
+    {
+        if (g.Rotary is not { } table) return;
+        int d = g.Model;
+        if (!g.IsCross)
+        {
+            if (inverse) RotaryKernels.BackwardUnchecked(table, qkv.Q, batch, seq, 3 * d, 2 * d, start);
+            else RotaryKernels.ForwardUnchecked(table, qkv.Q, batch, seq, 3 * d, 2 * d, start);
+            return;
+        }
+        if (inverse)
+        {
+            RotaryKernels.BackwardUnchecked(table, qkv.Q, batch, seq, d, d, start);
+            RotaryKernels.BackwardUnchecked(table, qkv.K, batch, seq, d, d, start);
+        }
+        else
+        {
+            RotaryKernels.ForwardUnchecked(table, qkv.Q, batch, seq, d, d, start);
+            RotaryKernels.ForwardUnchecked(table, qkv.K, batch, seq, d, d, start);
+        }
     }
 
     /// <summary>y = x·Wᵀ + b (no bias when <paramref name="bias"/> is null).</summary>
@@ -342,6 +380,9 @@ public static class MultiHeadAttentionKernels
             throw new ArgumentException(
                 $"batch·seq = {(long)batch * seq} rows of up to {3L * Math.Max(g.Model, g.Memory)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
                 nameof(batch));
+        if (g.Rotary is not null && seq > g.Rotary.MaxLength)
+            throw new ArgumentException(
+                $"'{nameof(seq)}' ({seq}) exceeds the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}); use a shorter sequence or a larger table.", nameof(seq));
         CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
         CheckLength(memory.Length, g.MemoryLength(batch, seq), nameof(memory), Shape.Memory, g, batch, seq);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);

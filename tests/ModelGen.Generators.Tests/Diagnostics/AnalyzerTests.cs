@@ -539,6 +539,41 @@ public class AnalyzerTests
         Expect.Error("MG0100", 0, "TransformerEncoder 'blocks' has RotaryBase = 1; it must be greater than 1 (and finite)"));
 
     [Fact]
+    public Task AttentionRotaryOddHeadWidth_MG0115_OnRotaryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 12, MaxLength = 16)]
+        public partial class M
+        {
+            [MultiHeadAttention(4, Causal = true, {|#0:Rotary = true|})] public partial Layer Attn { get; }
+        }
+        """,
+        Expect.Error("MG0115", 0, "MultiHeadAttention 'attn' uses rotary embeddings, which rotate pairs of features, but its heads have 3 features (width 12 / 4 heads), an odd number; choose heads so that 12 / heads is even"));
+
+    [Fact]
+    public Task CrossAttentionRotaryWithoutMaxLength_MG0110_OnRotaryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 5)]
+        public partial class M
+        {
+            [Dense(8)] public partial Layer Query { get; }
+            [Dense(6, From = Layer.Input)] public partial Layer Mem { get; }
+            [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Query), {|#0:Rotary = true|})] public partial Layer Cross { get; }
+        }
+        """,
+        Expect.Error("MG0110", 0, "MultiHeadAttention 'cross' uses rotary embeddings, whose fixed table holds MaxLength positions, but the model sets no MaxLength, so it accepts sequences of any length; set MaxLength on [Model]"));
+
+    [Fact]
+    public Task AttentionRotaryBaseNotAboveOne_MG0100_OnRotaryBaseArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8, MaxLength = 16)]
+        public partial class M
+        {
+            [MultiHeadAttention(2, Rotary = true, {|#0:RotaryBase = 0.5|})] public partial Layer Attn { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "MultiHeadAttention 'attn' has RotaryBase = 0.5; it must be greater than 1 (and finite)"));
+
+    [Fact]
     public Task SigmoidTwice_MG0201_OnSecondSigmoid() => Verify("""
         using ModelGen;
         [Model(4)]

@@ -2,7 +2,9 @@
 // over a memory of the model width (packed in_proj_weight) and of another width (kdim/vdim), heads of odd width (d 15 /
 // 5 heads → 3), T = 1, 7, 33, causal or not, with and without lengths and biases; every gradient (q/k/v/out weights and
 // biases, input, memory) against float64 central differences; incremental decoding against Forward's rows; padding that
-// cannot reach real outputs or gradients; zero steady-state allocation; geometry and argument checks.
+// cannot reach real outputs or gradients; zero steady-state allocation; geometry and argument checks. With rotary embeddings
+// (self and cross, head widths 2, 4, 10, 18: every vector width plus a pair tail) the same three checks: forward against the
+// reference (which rotates q and k with RotaryKernels' float64 formula), gradients against finite differences, cached steps.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -217,6 +219,145 @@ public class MultiHeadAttentionKernelsTests
         Assert.Equal("0 0 0 0", $"{a1 - before} {a2 - a1} {a3 - a2} {a4 - a3}");
     }
 
+    public static TheoryData<int, int, int> RotaryWidths()
+    {
+        // model, heads, memory (0: self-attention): head sizes 4, 4, 2, 10, 18 (past one Vector256/Vector512 with a pair left over).
+        var data = new TheoryData<int, int, int>();
+        data.Add(12, 3, 0);
+        data.Add(12, 3, 7);
+        data.Add(12, 6, 12);
+        data.Add(10, 1, 0);
+        data.Add(36, 2, 5);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RotaryWidths))]
+    public void Forward_Rotary_MatchesFloat64Reference(int model, int heads, int memory)
+    {
+        var table = new RotaryTable(model / heads, 40, 500f);   // a small base: large angles at the far positions
+        ulong seed = (ulong)(model * 31 + memory);
+        foreach (int seq in new[] { 1, 7, 33 })
+            foreach (bool causal in new[] { false, true })
+                foreach (bool withLengths in new[] { false, true })
+                {
+                    seed += 5;
+                    const int batch = 2;
+                    int[]? lengths = withLengths ? [Math.Max(1, seq - 3), seq] : null;
+                    var g = new MultiHeadAttentionGeometry(model, heads, memory, causal, bias: true, table);
+                    var c = new Case(g, batch, seq, lengths, seed);
+                    double[] expected = Reference.Forward(g, c.XD, c.MD, c.PD, lengths, batch, seq);
+                    string where = $"{g} seq={seq} lengths={withLengths}";
+                    float[] y = c.Forward();
+                    AssertRealRowsClose(g, expected, y, lengths, batch, seq, 2e-5, where);
+                    Assert.Equal(y, c.TrainForward(out _));
+                    if (seq > 1)
+                    {
+                        // The rotation is not a no-op: without it the result differs.
+                        var plain = new Case(new MultiHeadAttentionGeometry(model, heads, memory, causal, bias: true), batch, seq, lengths, seed);
+                        Assert.NotEqual(y, plain.Forward());
+                    }
+                }
+    }
+
+    [Theory]
+    [InlineData(12, 3, 0, 7, true, true)]
+    [InlineData(12, 3, 0, 17, false, false)]
+    [InlineData(12, 3, 7, 7, true, true)]
+    [InlineData(12, 6, 12, 17, false, true)]
+    [InlineData(36, 2, 5, 3, true, false)]
+    public void Backward_Rotary_MatchesFloat64FiniteDifferences(int model, int heads, int memory, int seq, bool causal, bool withLengths)
+    {
+        const int batch = 2;
+        var g = new MultiHeadAttentionGeometry(model, heads, memory, causal, bias: true, new RotaryTable(model / heads, 20, 100f));
+        int[]? lengths = withLengths ? [seq, Math.Max(1, seq - 3)] : null;
+        var c = new Case(g, batch, seq, lengths, (ulong)(model * 7 + seq + memory));
+        float[] dy = Uniform((int)g.InputLength(batch, seq), 19);
+        double[] dyd = Array.ConvertAll(dy, v => (double)v);
+        for (int b = 0; b < batch; b++)
+            for (int t = lengths?[b] ?? seq; t < seq; t++)
+                for (int j = 0; j < model; j++) dyd[(b * seq + t) * model + j] = 0;
+        double[] pd = c.PD, xd = c.XD, md = c.MD;
+        double Loss(double[] p, double[] x, double[] m)
+        {
+            double[] y = Reference.Forward(g, x, m, p, lengths, batch, seq);
+            double sum = 0;
+            for (int i = 0; i < y.Length; i++) sum += y[i] * dyd[i];
+            return sum;
+        }
+        // The q and k weights and biases are where RoPE acts: sample them densely, plus the rest.
+        int qkSpan = g.Model * g.Model + g.Model * g.KeyFeatures;
+        int[] paramIndices = Sample(qkSpan, 80, 6).Concat(Sample(g.ParameterCount, 40, 7)).Distinct().ToArray();
+        int[] inputIndices = Sample(c.X.Length, 40, 8);
+        int[] memoryIndices = Sample(c.M.Length, 40, 9);
+        double[] fdParams = paramIndices.Select(i => CentralDifference(pd, i, v => Loss(v, xd, md))).ToArray();
+        double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v, md))).ToArray();
+        double[] fdMemory = memoryIndices.Select(i => CentralDifference(md, i, v => Loss(pd, xd, v))).ToArray();
+
+        string where = $"{g} seq={seq} lengths={withLengths}";
+        float[] dP0 = Uniform(g.ParameterCount, 43);
+        var (dP, dX, dM) = c.Backward(dy, dP0, withInputs: true);
+        for (int s = 0; s < paramIndices.Length; s++)
+        {
+            int i = paramIndices[s];
+            AssertGradient(fdParams[s], dP[i] - dP0[i], $"{where}: dParameters[{i}] ({TensorName(g.ParameterTensors(), i)})");
+        }
+        for (int s = 0; s < inputIndices.Length; s++)
+            AssertGradient(fdInput[s], dX![inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
+        for (int s = 0; s < memoryIndices.Length; s++)
+            AssertGradient(fdMemory[s], dM![memoryIndices[s]], $"{where}: dMemory[{memoryIndices[s]}]");
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(12)]
+    [InlineData(7)]
+    public void ForwardStep_Rotary_EveryPosition_EqualsForwardRows(int memory)
+    {
+        const int batch = 2, seq = 9, maxLength = 11;
+        var g = new MultiHeadAttentionGeometry(12, 3, memory, causal: true, bias: true, new RotaryTable(4, maxLength));
+        var c = new Case(g, batch, seq, null, 61);
+        float[] full = c.Forward();
+        float[] cache = new float[g.CacheLength(batch, maxLength)];
+        float[] ws = new float[g.StepWorkspaceLength(batch, maxLength)];
+        float[] x = new float[batch * g.Model], m = new float[batch * g.Memory], y = new float[batch * g.Model];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                Array.Copy(c.X, (b * seq + t) * g.Model, x, b * g.Model, g.Model);
+                Array.Copy(c.M, (b * seq + t) * g.Memory, m, b * g.Memory, g.Memory);
+            }
+            MultiHeadAttentionKernels.ForwardStep(g, x, m, c.P, y, cache, t, maxLength, ws, batch);
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < g.Model; j++)
+                {
+                    float expected = full[(b * seq + t) * g.Model + j];
+                    Assert.True(Math.Abs(y[b * g.Model + j] - expected) <= 1e-5, $"{g} position {t} example {b} [{j}]: {y[b * g.Model + j]} vs {expected}");
+                }
+        }
+    }
+
+    [Fact]
+    public void Rotary_InvalidArguments_ThrowClearMessages()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new MultiHeadAttentionGeometry(12, 3, rotary: new RotaryTable(6, 8)));
+        Assert.Equal("rotary", e.ParamName);
+        Assert.Contains("rotates heads of 6 features but model 12 / heads 3 gives heads of 4", e.Message);
+        var g = new MultiHeadAttentionGeometry(12, 3, causal: true, rotary: new RotaryTable(4, 5));
+        Assert.NotEqual(g, new MultiHeadAttentionGeometry(12, 3, causal: true));
+        Assert.Equal(g, new MultiHeadAttentionGeometry(12, 3, causal: true, rotary: new RotaryTable(4, 5)));
+        Assert.EndsWith("rotary=RotaryPositionalEmbeddings(dim=4, max_seq_len=5, base=10000))", g.ToString());
+        const int batch = 1, seq = 6;
+        float[] x = new float[batch * seq * 12], p = new float[g.ParameterCount], y = new float[x.Length];
+        e = Assert.Throws<ArgumentException>(() => MultiHeadAttentionKernels.Forward(g, x, [], p, y, [], new float[g.WorkspaceLength(batch, seq)], batch, seq));
+        Assert.Equal("seq", e.ParamName);
+        Assert.Contains("'seq' (6) exceeds the 5 positions of the rotary table", e.Message);
+        var r = Assert.Throws<ArgumentOutOfRangeException>(() => MultiHeadAttentionKernels.ForwardStep(g, new float[12], [], p, new float[12],
+            new float[g.CacheLength(batch, 8)], 5, 8, new float[g.StepWorkspaceLength(batch, 8)], batch));
+        Assert.Contains("'position' (5) is beyond the 5 positions of the rotary table", r.Message);
+    }
+
     [Fact]
     public void Geometry_ParameterTensors_FollowMultiheadAttentionStateDict()
     {
@@ -311,6 +452,11 @@ public class MultiHeadAttentionKernelsTests
                         k[t, o] = sk;
                         v[t, o] = sv;
                     }
+                if (g.Rotary is { } table)
+                {
+                    RotateRows(q, table);   // q by its position, k by its (memory) position: the same t
+                    RotateRows(k, table);
+                }
                 var a = new double[seq, d];
                 for (int h = 0; h < g.Heads; h++)
                     for (int i = 0; i < seq; i++)
@@ -339,6 +485,16 @@ public class MultiHeadAttentionKernelsTests
                     }
             }
             return y;
+        }
+
+        /// <summary>Rotates the head vectors of rows [seq, d] by their positions (RotaryKernels' float64 formula).</summary>
+        private static void RotateRows(double[,] rows, RotaryTable table)
+        {
+            int seq = rows.GetLength(0), d = rows.GetLength(1);
+            var flat = new double[seq * d];
+            Buffer.BlockCopy(rows, 0, flat, 0, flat.Length * sizeof(double));
+            RotaryKernels.ReferenceForward(flat, table.HeadSize, 1, seq, d, d, 0, table.Base);
+            Buffer.BlockCopy(flat, 0, rows, 0, flat.Length * sizeof(double));
         }
     }
 

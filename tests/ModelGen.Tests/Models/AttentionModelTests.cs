@@ -81,6 +81,46 @@ public class AttentionModelTests
         }
     }
 
+    /// <summary>
+    /// Rotary self- and cross-attention decode step by step (keys cached already rotated, each by its own position) to the full
+    /// forward; the geometry carries the table sized by MaxLength, no parameter is added, and RoPE changes the outputs.
+    /// </summary>
+    [Fact]
+    public void ForwardStep_RotaryAttention_EqualsTheFullForward()
+    {
+        var model = new RopeAttentionNet(4);
+        const int batch = 2, seq = 7;
+        var x = ModelTestData.RandomArray(batch * seq * RopeAttentionNet.InputSize, 8);
+        var whole = new float[batch * seq * RopeAttentionNet.OutputSize];
+        model.Forward(x, whole, batch, seq);
+        var cache = new float[batch * RopeAttentionNet.CacheSize];
+        var step = new float[batch * RopeAttentionNet.InputSize];
+        var y = new float[batch * RopeAttentionNet.OutputSize];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) Array.Copy(x, (b * seq + t) * RopeAttentionNet.InputSize, step, b * RopeAttentionNet.InputSize, RopeAttentionNet.InputSize);
+            model.ForwardStep(step, y, batch, t, cache);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < RopeAttentionNet.OutputSize; k++)
+                {
+                    float expected = whole[(b * seq + t) * RopeAttentionNet.OutputSize + k], actual = y[b * RopeAttentionNet.OutputSize + k];
+                    Assert.True(Math.Abs(expected - actual) <= 1e-5f * (1 + Math.Abs(expected)), $"position {t}, example {b}, output {k}: full {expected}, cached {actual}");
+                }
+        }
+        Assert.Throws<ArgumentException>(() => model.ForwardStep(step, y, batch, seq, cache));   // past MaxLength
+
+        var self = new MultiHeadAttentionGeometry(8, 2, causal: true);
+        var selfRope = new MultiHeadAttentionGeometry(8, 2, causal: true, rotary: new RotaryTable(4, RopeAttentionNet.MaxLength));
+        Assert.Equal(self.ParameterCount, model.ParameterInfos.Where(p => p.Name.StartsWith("self.")).Sum(p => p.Length));
+        var info = model.ParameterInfos.First(p => p.Name.StartsWith("self."));
+        var p = model.Parameters.Slice(info.Offset, self.ParameterCount).ToArray();
+        var q = ModelTestData.RandomArray(seq * 8, 5);
+        float[] plain = new float[q.Length], rotated = new float[q.Length];
+        MultiHeadAttentionKernels.Forward(self, q, default, p, plain, default, new float[self.WorkspaceLength(1, seq)], 1, seq);
+        MultiHeadAttentionKernels.Forward(selfRope, q, default, p, rotated, default, new float[selfRope.WorkspaceLength(1, seq)], 1, seq);
+        Assert.NotEqual(plain, rotated);
+    }
+
     /// <summary>∂loss/∂input reaches the input through the queries and through the memory (keys and values); both paths against finite differences.</summary>
     [Fact]
     public void Backward_CrossAttention_InputGradientMatchesFiniteDifferences()
@@ -114,6 +154,54 @@ public class AttentionModelTests
             double expected = (plus - minus) / (2 * h);
             if (t >= lengths[b]) Assert.Equal(0f, dx[i]);   // padded positions get no gradient
             Assert.True(Math.Abs(expected - dx[i]) <= 3e-3 + 2e-2 * Math.Abs(expected), $"dInput[{i}] (example {b}, position {t}): finite difference {expected}, backward {dx[i]}");
+        }
+    }
+
+    /// <summary>
+    /// A memory that is the model input, wider than every layer's output: both paths' input gradients (queries, and keys and
+    /// values through the memory) reach dInput whole, against finite differences (the memory's part goes through scratch that
+    /// must hold a whole input gradient). The same for two plain branches over a wide input.
+    /// </summary>
+    [Fact]
+    public void Backward_WideInputAsMemory_InputGradientMatchesFiniteDifferences()
+    {
+        CheckInputGradient(new WideInputCrossNet(5), WideInputCrossNet.InputSize, WideInputCrossNet.OutputSize, perPosition: true);
+        CheckInputGradient(new WideInputBranchNet(5), WideInputBranchNet.InputSize, WideInputBranchNet.OutputSize, perPosition: true);
+    }
+
+    private static void CheckInputGradient(ISequenceTrainable<float> model, int inputSize, int outputSize, bool perPosition)
+    {
+        const int batch = 2, seq = 3;
+        int[] lengths = [3, 2];
+        var x = ModelTestData.RandomArray(batch * seq * inputSize, 6, 2);
+        var weights = ModelTestData.RandomArray(batch * (perPosition ? seq : 1) * outputSize, 7);
+        for (int b = 0; b < batch; b++)   // the loss counts real positions only
+            for (int t = lengths[b]; perPosition && t < seq; t++)
+                for (int k = 0; k < outputSize; k++) weights[(b * seq + t) * outputSize + k] = 0;
+        var output = new float[weights.Length];
+        var dx = new float[x.Length];
+        model.ForwardTrain(x, output, batch, seq, lengths);
+        model.Backward(weights, dx);
+        double Loss()
+        {
+            model.ForwardTrain(x, output, batch, seq, lengths);
+            double sum = 0;
+            for (int j = 0; j < output.Length; j++) sum += (double)weights[j] * output[j];
+            return sum;
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            int b = i / (seq * inputSize), t = i / inputSize % seq;
+            const float h = 1e-2f;
+            float saved = x[i];
+            x[i] = saved + h;
+            double plus = Loss();
+            x[i] = saved - h;
+            double minus = Loss();
+            x[i] = saved;
+            double expected = (plus - minus) / (2 * h);
+            if (t >= lengths[b]) Assert.Equal(0f, dx[i]);
+            Assert.True(Math.Abs(expected - dx[i]) <= 3e-3 + 2e-2 * Math.Abs(expected), $"{model.GetType().Name} dInput[{i}] (example {b}, position {t}): finite difference {expected}, backward {dx[i]}");
         }
     }
 

@@ -1,6 +1,6 @@
 // Models built from [MultiHeadAttention] for the end-to-end tests: a user's own pre-LN attention block used under [Residual]
 // in a causal token model (KV-cache decoding through the block), and cross-attention over another member's output, with
-// a memory of another width (kdim/vdim) and of the model width (packed in_proj_weight, no bias).
+// a memory of another width (kdim/vdim) and of the model width (packed in_proj_weight, no bias), and rotary embeddings on both.
 namespace ModelGen.Tests.Models;
 
 /// <summary>A user's attention block: pre-LN (LayerNorm, then causal self-attention), to be wrapped in [Residual].</summary>
@@ -42,4 +42,36 @@ public partial class PackedCrossNet
     [Dense(6, Activation = Activation.Tanh, From = Layer.Input)]                                      public partial Layer Mem { get; }
     [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Query), Causal = true, UseBias = false)] public partial Layer Cross { get; }
     [Dense(3)]                                                                                        public partial Layer Out { get; }
+}
+
+/// <summary>Rotary embeddings (head width 4) on causal self-attention and on causal cross-attention over a memory of width 6, output per position.</summary>
+[Model(Dim.Seq, 5, MaxLength = 7)]
+public partial class RopeAttentionNet
+{
+    [Dense(8)]                                                                                                              public partial Layer Query { get; }
+    [MultiHeadAttention(2, Causal = true, Rotary = true)]                                                                   public partial Layer Self { get; }
+    [Dense(6, Activation = Activation.Tanh, From = Layer.Input)]                                                            public partial Layer Mem { get; }
+    [MultiHeadAttention(2, Memory = nameof(Mem), From = nameof(Self), Causal = true, Rotary = true, RotaryBase = 100)]      public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                              public partial Layer Out { get; }
+}
+
+/// <summary>
+/// Cross-attention over the model input itself, which (9 features) is wider than every layer's output (at most 4): the
+/// memory's gradient is added into dInput after the query path's, through scratch sized for the input, not for a layer.
+/// </summary>
+[Model(Dim.Seq, 9)]
+public partial class WideInputCrossNet
+{
+    [Dense(4, Activation = Activation.Tanh)]                                       public partial Layer Query { get; }
+    [MultiHeadAttention(2, Memory = Layer.Input, From = nameof(Query))]            public partial Layer Cross { get; }
+    [Dense(3)]                                                                     public partial Layer Out { get; }
+}
+
+/// <summary>Two per-position Dense branches over a wide input (9 features, outputs of 3): dInput gets one branch's gradient added to the other's.</summary>
+[Model(Dim.Seq, 9)]
+public partial class WideInputBranchNet
+{
+    [Dense(3, Activation = Activation.Tanh)]                                       public partial Layer Left { get; }
+    [Dense(3, Activation = Activation.Tanh, From = Layer.Input)]                   public partial Layer Right { get; }
+    [Add(nameof(Left), nameof(Right))]                                             public partial Layer Sum { get; }
 }

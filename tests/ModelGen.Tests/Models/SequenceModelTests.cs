@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -118,6 +118,7 @@ public class SequenceModelTests
             nameof(BlockGpt) => Token(new BlockGpt(7), 11, BlockGpt.OutputSize, perPosition: true),
             nameof(CrossAttentionNet) => Floats(new CrossAttentionNet(7), CrossAttentionNet.InputSize),
             nameof(PackedCrossNet) => Floats(new PackedCrossNet(7), PackedCrossNet.InputSize, perPosition: true),
+            nameof(RopeAttentionNet) => Floats(new RopeAttentionNet(7), RopeAttentionNet.InputSize, perPosition: true),
             nameof(RopeGpt) => Token(new RopeGpt(7), 11, RopeGpt.OutputSize, perPosition: true),
             nameof(RopeEncoderClassifier) => Floats(new RopeEncoderClassifier(7), RopeEncoderClassifier.InputSize),
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
