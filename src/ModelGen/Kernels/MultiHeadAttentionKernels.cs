@@ -62,8 +62,8 @@ public static class MultiHeadAttentionKernels
         fixed (int* len = lengths)
         {
             var w = new Weights(g, p);
-            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
             var qkv = new Projections(g, ws + layout.Qkv, rows);
             Project(g, w, x, m, qkv, rows);
             Rotate(g, qkv, batch, seq, 0, inverse: false);
@@ -104,8 +104,8 @@ public static class MultiHeadAttentionKernels
         {
             var w = new Weights(g, p);
             var planes = new KeptPlanes(g, k, rows);
-            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
             Project(g, w, x, m, planes.Qkv, rows);
             Rotate(g, planes.Qkv, batch, seq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
             AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, len, g.Causal,
@@ -161,15 +161,15 @@ public static class MultiHeadAttentionKernels
             var w = new Weights(g, p);
             var dw = new Weights(g, dp);
             var planes = new KeptPlanes(g, k, rows);
-            float* x = PrepareInput(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PrepareInput(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
             // dOutput with padded rows zeroed: padded queries see real keys, so their gradient must not flow anywhere.
             float* gy = dyp;
-            if (IsPadded(len, batch, seq))
+            if (PaddedRows.Any(len, batch, seq))
             {
                 gy = ws + layout.A;
                 ReadOnly(dyp, rd).CopyTo(Span(gy, rd));
-                ZeroPadded(gy, len, batch, seq, d);
+                PaddedRows.Zero(gy, len, batch, seq, d);
             }
             float* dA = ws + layout.B;   // [rows, d] ∂L/∂A
             LinearBackward(gy, planes.Attn, w.OutWeight, dw.OutWeight, dw.OutBias, dA, rows, d, d, accumulate: false);
@@ -188,8 +188,8 @@ public static class MultiHeadAttentionKernels
                 LinearBackward(dQkv.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, rows, dk, d, accumulate: false);
                 LinearBackward(dQkv.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, rows, dk, d, accumulate: true);
             }
-            if (dx != null) ZeroPadded(dx, len, batch, seq, d);
-            if (dm != null) ZeroPadded(dm, len, batch, seq, g.Memory);
+            if (dx != null) PaddedRows.Zero(dx, len, batch, seq, d);
+            if (dm != null) PaddedRows.Zero(dm, len, batch, seq, g.Memory);
         }
     }
 
@@ -333,33 +333,6 @@ public static class MultiHeadAttentionKernels
             for (long r = 0; r < rows; r++) RowOps.AddTo(ref dYp[r * outF], ref dBias[0], (nuint)outF);
         // dX[rows, in] (+)= dY[rows, out] · W[out, in]
         if (dXp != null) Gemm.NN(dYs, ReadOnly(weight, (long)outF * inF), Span(dXp, (long)rows * inF), rows, outF, inF, accumulate);
-    }
-
-    /// <summary>The input itself, or (when some example is shorter than seq) a copy with padded rows zeroed.</summary>
-    private static unsafe float* PrepareInput(float* x, float* copy, int* lengths, int batch, int seq, int width)
-    {
-        if (!IsPadded(lengths, batch, seq)) return x;
-        long n = (long)batch * seq * width;
-        ReadOnly(x, n).CopyTo(Span(copy, n));
-        ZeroPadded(copy, lengths, batch, seq, width);
-        return copy;
-    }
-
-    private static unsafe bool IsPadded(int* lengths, int batch, int seq)
-    {
-        if (lengths == null) return false;
-        for (int b = 0; b < batch; b++)
-            if (lengths[b] < seq) return true;
-        return false;
-    }
-
-    /// <summary>Writes 0 to the padded rows (t ≥ lengths[b]) of a [batch, seq, width] buffer.</summary>
-    private static unsafe void ZeroPadded(float* buffer, int* lengths, int batch, int seq, int width)
-    {
-        if (lengths == null) return;
-        for (int b = 0; b < batch; b++)
-            if (lengths[b] < seq)
-                Span(buffer + ((long)b * seq + lengths[b]) * width, (long)(seq - lengths[b]) * width).Clear();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -154,7 +154,7 @@ public static partial class TransformerKernels
         {
             float* a = ws + layout.A;         // [rows, d] LayerNorm output, then the attention output
             float* wide = ws + layout.Wide;   // [rows, 3d] q/k/v, then [rows, ff] the feed-forward activation
-            float* layerIn = PrepareInput(x, ws + layout.XCopy, len, batch, seq, d);
+            float* layerIn = PaddedRows.ZeroedCopy(x, ws + layout.XCopy, len, batch, seq, d);
             for (int l = 0; l < g.Layers; l++)
             {
                 var w = new LayerWeights(g, p, l);
@@ -197,7 +197,7 @@ public static partial class TransformerKernels
         {
             var planes = new KeptPlanes(g, k, rows);
             float* scratch = ws + layout.A;   // [rows, d] a projection before its dropout
-            float* layerIn = PrepareInput(x, ws + layout.XCopy, len, batch, seq, d);
+            float* layerIn = PaddedRows.ZeroedCopy(x, ws + layout.XCopy, len, batch, seq, d);
             for (int l = 0; l < g.Layers; l++)
             {
                 var w = new LayerWeights(g, p, l);
@@ -286,11 +286,11 @@ public static partial class TransformerKernels
             float* t1 = ws + layout.A;        // [rows, d] masked gradients of projections, LayerNorm input gradients
             float* t3 = ws + layout.E;        // [rows, d] gradient of the attention output
             float* wide = ws + layout.Wide;   // [rows, ff] feed-forward gradients, then [rows, 3d] q/k/v gradients
-            float* layerIn0 = PrepareInput(x, ws + layout.XCopy, len, batch, seq, d);
+            float* layerIn0 = PaddedRows.ZeroedCopy(x, ws + layout.XCopy, len, batch, seq, d);
 
             // dOutput with padded rows zeroed: they must not flow anywhere (attention lets padded queries see real keys).
             Span(dy, rd).CopyTo(Span(gy, rd));
-            ZeroPadded(gy, len, batch, seq, d);
+            PaddedRows.Zero(gy, len, batch, seq, d);
 
             for (int l = g.Layers - 1; l >= 0; l--)
             {
@@ -333,7 +333,7 @@ public static partial class TransformerKernels
                     LinearBackward(wide, res, w.InProjWeight, dw.InProjWeight, dw.InProjBias, dst, rows, d, 3 * d, accumulate: true);
                 }
             }
-            if (dx != null) ZeroPadded(dx, len, batch, seq, d);
+            if (dx != null) PaddedRows.Zero(dx, len, batch, seq, d);
         }
     }
 
@@ -419,33 +419,6 @@ public static partial class TransformerKernels
     }
 
     // ------------------------------------------------------------------------------------------------ building blocks
-
-    /// <summary>The layer input for layer 0: the input itself, or (when some example is shorter than seq) a copy with padded rows zeroed.</summary>
-    private static unsafe float* PrepareInput(float* x, float* copy, int* lengths, int batch, int seq, int d)
-    {
-        if (!IsPadded(lengths, batch, seq)) return x;
-        long n = (long)batch * seq * d;
-        ReadOnly(x, n).CopyTo(Span(copy, n));
-        ZeroPadded(copy, lengths, batch, seq, d);
-        return copy;
-    }
-
-    private static unsafe bool IsPadded(int* lengths, int batch, int seq)
-    {
-        if (lengths == null) return false;
-        for (int b = 0; b < batch; b++)
-            if (lengths[b] < seq) return true;
-        return false;
-    }
-
-    /// <summary>Writes 0 to the padded rows (t ≥ lengths[b]) of a [batch, seq, width] buffer.</summary>
-    private static unsafe void ZeroPadded(float* buffer, int* lengths, int batch, int seq, int width)
-    {
-        if (lengths == null) return;
-        for (int b = 0; b < batch; b++)
-            if (lengths[b] < seq)
-                Span(buffer + ((long)b * seq + lengths[b]) * width, (long)(seq - lengths[b]) * width).Clear();
-    }
 
     private static unsafe void LayerNorm(float* x, float* weight, float* bias, float* y, float* mean, float* rstd, int rows, int d, float eps)
         => LayerNormKernels.Forward(ReadOnly(x, (long)rows * d), ReadOnly(weight, d), ReadOnly(bias, d), Span(y, (long)rows * d),
