@@ -194,9 +194,16 @@ internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Si
     public override string Kind => "PositionEmbedding";
 }
 
-/// <summary><c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d].</summary>
-internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation)
+/// <summary>
+/// <c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d]. <paramref name="FeedForwardDropout"/> is the
+/// attribute's value as written (negative: the same as <paramref name="Dropout"/>); <see cref="InnerDropout"/> resolves it.
+/// </summary>
+internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
+    double FeedForwardDropout = -1)
     : LayerSpec(Name)
 {
     public override string Kind => "TransformerEncoder";
+
+    /// <summary>The dropout probability after the feed-forward activation.</summary>
+    public double InnerDropout => FeedForwardDropout < 0 ? Dropout : FeedForwardDropout;
 }

@@ -223,7 +223,7 @@ internal static class ModelParser
             case "ModelGen.TransformerEncoderAttribute":
                 return new TransformerSpec(name, Named(attribute, "Heads", 8), Named(attribute, "FeedForward", 2048), Named(attribute, "Layers", 1),
                     Named(attribute, "NormFirst", false), Named(attribute, "Causal", false), Named(attribute, "Dropout", 0.1),
-                    (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU));
+                    (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU), Named(attribute, "FeedForwardDropout", -1.0));
             case "ModelGen.LayerNormAttribute":
                 return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":
