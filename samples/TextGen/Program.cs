@@ -14,7 +14,7 @@ using TextGen;
 
 var modelOption = new Option<string>("--model") { Description = "The model: gpt (the causal character Transformer) or lstm (a one-layer character LSTM)", DefaultValueFactory = _ => TextGenModel.Gpt.Name };
 modelOption.AcceptOnlyFromAmong([.. TextGenModel.All.Select(m => m.Name)]);
-var recipeOption = new Option<string>("--recipe") { Description = "The training recipe: sample (the default: 3e-3 peak, no dropout, 2,500 steps) or torch (the issue's libtorch calibration: 1e-3 peak, dropout 0.1, 2,000 steps)", DefaultValueFactory = _ => CharTrainingRecipe.Sample.Name };
+var recipeOption = new Option<string>("--recipe") { Description = "The training recipe: sample (the default: 3e-3 peak, no dropout, 2,000 steps) or torch (the issue's libtorch calibration: 1e-3 peak, dropout 0.1, 2,000 steps)", DefaultValueFactory = _ => CharTrainingRecipe.Sample.Name };
 recipeOption.AcceptOnlyFromAmong([.. CharTrainingRecipe.All.Select(r => r.Name)]);
 var stepsOption = new Option<int?>("--steps") { Description = "Training steps (the schedule spans them; default: the recipe's)" };
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, training windows and sampling", DefaultValueFactory = _ => 1 };
