@@ -68,7 +68,7 @@ internal static class Generation
         vocabulary.Encode(prompt, sequence.AsSpan(0, prompt.Length));
         if (sequence.AsSpan(0, prompt.Length).Contains(CharVocabulary.UnkId))
             Console.Error.WriteLine($"generate: the prompt has characters the training text lacks; the model reads them as {CharVocabulary.UnkToken}.");
-        var sampler = new TokenSampler(recipe.Sampling(model), TextSizes.Vocabulary);
+        var sampler = new TokenSampler(recipe.Sampling(model), recipe.Vocabulary);   // a calibration model has 96 logits
         var rng = TextGenModel.SamplingRng(seed);
 
         // TokenSampler.Generate's loop, one character at a time so that each is printed as soon as it is drawn.
@@ -79,6 +79,7 @@ internal static class Generation
         for (int i = prompt.Length; i < sequence.Length; i++)
         {
             sequence[i] = sampler.Next(sequence.AsSpan(0, i), temperature, topK, rng);
+            if (sequence[i] >= vocabulary.Count) sequence[i] = CharVocabulary.UnkId;   // logits past the characters (never in the text)
             output.Write(vocabulary[sequence[i]]);
             if (i == prompt.Length)
             {

@@ -40,6 +40,34 @@ public class ParserTests
     }
 
     [Theory]
+    [InlineData("", -1.0, "0.25f, _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0", 0.0, "0.25f, 0f, _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0.25", 0.25, "0.25f, _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0.5", 0.5, "0.25f, 0.5f, _dropoutRng")]
+    public void Parse_TransformerFeedForwardDropout_ReachesTheTrainingForward(string argument, double parsed, string callTail)
+    {
+        string source = $$"""
+            using ModelGen;
+            namespace Demo;
+            [Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+            public partial class Lm
+            {
+                [Embedding(10, 8)] public partial Layer Tok { get; }
+                [TransformerEncoder(Heads = 2, FeedForward = 16, NormFirst = true, Causal = true, Dropout = 0.25{{argument}})] public partial Layer Blocks { get; }
+                [Dense(10)] public partial Layer Head { get; }
+            }
+            """;
+        var plan = PlanOf(source);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal(parsed, ((Model.TransformerSpec)plan.Spec.Members[1].Layer!).FeedForwardDropout);
+        var (output, result) = GeneratorRunner.Run(source);
+        Assert.Empty(GeneratorRunner.Errors(output));
+        string forward = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Lm.Forward.g.cs", StringComparison.Ordinal)).ToString();
+        string call = forward.Split('\n').Single(l => l.Contains("TransformerKernels.TrainForward(", StringComparison.Ordinal)).TrimEnd();
+        Assert.EndsWith(callTail + ");", call);
+    }
+
+    [Theory]
     [InlineData("[Dense(4)] public Layer Fc { get; }", ProblemIds.LayerMemberNotPartialProperty)]
     [InlineData("[Dense(4)] public partial int Fc { get; }", ProblemIds.LayerMemberWrongType)]
     [InlineData("[Dense(4)] [ReLU] public partial Layer Fc { get; }", ProblemIds.MultipleLayerAttributes)]

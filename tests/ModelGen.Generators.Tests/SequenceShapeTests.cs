@@ -169,6 +169,31 @@ public class SequenceShapeTests
         Assert.Equal("[T, 12]", ShapeInference.Format(shapes.Layers[1].Output));
     }
 
+    [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(double.NaN, "NaN")]
+    public void Infer_FeedForwardDropoutOutsideTheRange_IsReported(double feedForwardDropout, string shown)
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1),
+            new TransformerSpec("blocks", 3, 20, 1, true, true, 0.1, ActivationKind.ReLU, FeedForwardDropout: feedForwardDropout)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.InvalidHyperParameter, problem.Id);
+        Assert.Equal("FeedForwardDropout", problem.Argument);
+        Assert.Equal($"TransformerEncoder 'blocks' has FeedForwardDropout = {shown}; it must be in [0, 1), or negative for the same as Dropout", problem.Message);
+    }
+
+    [Theory]
+    [InlineData(-1.0, 0.1)]
+    [InlineData(-0.5, 0.1)]
+    [InlineData(0.0, 0.0)]
+    [InlineData(0.3, 0.3)]
+    public void TransformerSpec_InnerDropout_ResolvesNegativeToDropout(double feedForwardDropout, double expected)
+    {
+        var spec = new TransformerSpec("blocks", 3, 20, 1, true, true, 0.1, ActivationKind.ReLU, FeedForwardDropout: feedForwardDropout);
+        Assert.Equal(expected, spec.InnerDropout);
+        Assert.True(ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1), spec)).IsValid);
+    }
+
     [Fact]
     public void Infer_HeadsNotDividingTheWidth_IsReported()
     {

@@ -198,7 +198,10 @@ internal static partial class ModelEmitter
                 if (training)
                 {
                     double dropout = node.Layer is RecurrentSpec rnn ? rnn.Dropout : ((TransformerSpec)node.Layer).Dropout;
-                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(dropout)}, _dropoutRng);");
+                    // A Transformer whose feed-forward dropout differs takes the overload with both probabilities; the usual
+                    // (PyTorch) case keeps the shorter call.
+                    string inner = node.Layer is TransformerSpec tf && tf.InnerDropout != tf.Dropout ? $", {Float(tf.InnerDropout)}" : "";
+                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(dropout)}{inner}, _dropoutRng);");
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");

@@ -201,12 +201,19 @@ internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Si
     public override string Kind => "PositionEmbedding";
 }
 
-/// <summary><c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d] (with RoPE on q and k when <paramref name="Rotary"/>).</summary>
+/// <summary>
+/// <c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d] (with RoPE on q and k when
+/// <paramref name="Rotary"/>). <paramref name="FeedForwardDropout"/> is the attribute's value as written (negative: the same
+/// as <paramref name="Dropout"/>); <see cref="InnerDropout"/> resolves it.
+/// </summary>
 internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
-    bool Rotary = false, double RotaryBase = 10000)
+    bool Rotary = false, double RotaryBase = 10000, double FeedForwardDropout = -1)
     : LayerSpec(Name)
 {
     public override string Kind => "TransformerEncoder";
+
+    /// <summary>The dropout probability after the feed-forward activation.</summary>
+    public double InnerDropout => FeedForwardDropout < 0 ? Dropout : FeedForwardDropout;
 }
 
 /// <summary>

@@ -547,6 +547,7 @@ internal static class ShapeInference
                     ("FeedForward", tf.FeedForward <= 0, $"has FeedForward = {tf.FeedForward}; it must be positive"),
                     ("Layers", tf.Layers <= 0, $"has Layers = {tf.Layers}; it must be positive"),
                     ("Dropout", !(tf.Dropout >= 0 && tf.Dropout < 1), $"has Dropout = {Num(tf.Dropout)}; it must be in [0, 1)"),
+                    ("FeedForwardDropout", !(tf.FeedForwardDropout < 1), $"has FeedForwardDropout = {Num(tf.FeedForwardDropout)}; it must be in [0, 1), or negative for the same as Dropout"),
                     ("Activation", tf.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {tf.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
                     ("RotaryBase", !(tf.RotaryBase > 1 && tf.RotaryBase <= float.MaxValue), $"has RotaryBase = {Num(tf.RotaryBase)}; it must be greater than 1 (and finite)"),
                 };

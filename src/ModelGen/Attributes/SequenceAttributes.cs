@@ -147,6 +147,13 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
     /// <summary>Dropout on the attention and feed-forward outputs and inside the feed-forward block, in training (default 0.1).</summary>
     public double Dropout { get; set; } = 0.1;
 
+    /// <summary>
+    /// Dropout inside the feed-forward block only (after the activation: <c>linear2(Drop(act(linear1(x))))</c>), in [0, 1); any
+    /// negative value, like the default -1, means "the same as <see cref="Dropout"/>", which is PyTorch's
+    /// <c>nn.TransformerEncoderLayer</c>. Set it to 0 for GPT-style blocks that drop only the attention and feed-forward outputs.
+    /// </summary>
+    public double FeedForwardDropout { get; set; } = -1;
+
     /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
     public Activation Activation { get; set; } = Activation.ReLU;
 

@@ -122,7 +122,7 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
     public int ParameterCount { get; }
 
     /// <summary>
-    /// Floats that <see cref="TransformerKernels.TrainForward"/> keeps per example per position for <see cref="TransformerKernels.Backward"/>:
+    /// Floats that <see cref="TransformerKernels.TrainForward(in TransformerGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, float, Rng)"/> keeps per example per position for <see cref="TransformerKernels.Backward"/>:
     /// per layer the packed q, k, v (3d), the attention's per-head log-sum-exp (heads), the attention output, the residual sum
     /// after attention, both LayerNorm outputs (or, post-norm, the input of the second), the three dropout masks (d, ff, d), the
     /// feed-forward pre-activation and activation (ff each), the LayerNorm means and reciprocal deviations (4); and per layer
@@ -136,11 +136,11 @@ public readonly struct TransformerGeometry : IEquatable<TransformerGeometry>
     /// <summary>Floats of an input or output <c>[batch, seq, Model]</c>.</summary>
     public long InputLength(int batch, int seq) => (long)batch * seq * Model;
 
-    /// <summary>Floats of the buffer <see cref="TransformerKernels.TrainForward"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
+    /// <summary>Floats of the buffer <see cref="TransformerKernels.TrainForward(in TransformerGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, float, Rng)"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
     public long KeptLength(int batch, int seq) => (long)batch * seq * TrainingStepLength;
 
     /// <summary>
-    /// Scratch floats that <see cref="TransformerKernels.Forward"/>, <see cref="TransformerKernels.TrainForward"/> and
+    /// Scratch floats that <see cref="TransformerKernels.Forward"/>, <see cref="TransformerKernels.TrainForward(in TransformerGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, float, Rng)"/> and
     /// <see cref="TransformerKernels.Backward"/> need for this batch and sequence length (one workspace serves all three).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="seq"/> is negative.</exception>

@@ -36,8 +36,9 @@ namespace ModelGen.Kernels;
 /// as keys; with <see cref="TransformerGeometry.Causal"/> position i also never sees j &gt; i. With
 /// <see cref="TransformerGeometry.Rotary"/>, q and k of every head are rotated by their positions right after the
 /// in-projection (<see cref="RotaryKernels"/>; torchtune's RoPE). Dropout (training only) is
-/// inverted dropout on the attention block's output, after the activation and on the feed-forward output; unlike
-/// PyTorch's <c>MultiheadAttention(dropout=p)</c>, the attention weights themselves are not dropped.
+/// inverted dropout on the attention block's output, after the activation (with its own probability in
+/// <see cref="TrainForward(in TransformerGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, float, Rng)"/>)
+/// and on the feed-forward output; unlike PyTorch's <c>MultiheadAttention(dropout=p)</c>, the attention weights themselves are not dropped.
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp and erf, tiled sums).
 /// </remarks>
 public static partial class TransformerKernels
@@ -71,6 +72,7 @@ public static partial class TransformerKernels
     /// Training forward: the outputs of <see cref="Forward"/> with inverted dropout (<c>mask = (u ≥ p)/(1 − p)</c>, one uniform
     /// draw per element, in order: per layer the attention block's output <c>[batch, seq, Model]</c>, the activation
     /// <c>[batch, seq, FeedForward]</c>, the feed-forward output <c>[batch, seq, Model]</c>), keeping what <see cref="Backward"/> needs.
+    /// All three use <paramref name="dropout"/>, as PyTorch's <c>nn.TransformerEncoderLayer(dropout=p)</c>.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
@@ -90,30 +92,59 @@ public static partial class TransformerKernels
     /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while <paramref name="dropout"/> is not 0.</exception>
     public static void TrainForward(in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, Span<float> output,
         Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout, Rng rng)
+        => TrainForward(g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, dropout, rng);
+
+    /// <summary>
+    /// Training forward with a separate dropout probability inside the feed-forward block: as the other overload, but the
+    /// activation <c>[batch, seq, FeedForward]</c> is dropped with <paramref name="feedForwardDropout"/> while the attention
+    /// block's and the feed-forward block's outputs use <paramref name="dropout"/>, so <c>FF(x) = linear2(Drop_ff(act(linear1(x))))</c>.
+    /// A probability of 0 draws nothing: <c>feedForwardDropout = 0</c> gives a block composed as <c>linear2(act(linear1(x)))</c>
+    /// (GPT-2's MLP), with dropout only on the two block outputs.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
+    /// <param name="parameters">The stack's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="kept">Receives <see cref="TransformerGeometry.KeptLength"/> floats for <see cref="Backward"/>.</param>
+    /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="TransformerGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">Probability of zeroing an element of the attention block's and the feed-forward block's outputs, in [0, 1].</param>
+    /// <param name="feedForwardDropout">Probability of zeroing an element of the feed-forward activation, in [0, 1].</param>
+    /// <param name="rng">Draws the dropout masks; may be null when both probabilities are 0.</param>
+    /// <exception cref="ArgumentException">As <see cref="Forward"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> or <paramref name="feedForwardDropout"/> is outside [0, 1].</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while a probability is not 0.</exception>
+    public static void TrainForward(in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, Span<float> output,
+        Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout, float feedForwardDropout, Rng rng)
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
         ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         if (!(dropout >= 0f && dropout <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(nameof(dropout), dropout, "must be in [0, 1]");
-        if (dropout > 0f) ArgumentNullException.ThrowIfNull(rng);
+        if (!(feedForwardDropout >= 0f && feedForwardDropout <= 1f))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(feedForwardDropout), feedForwardDropout, "must be in [0, 1]");
+        if (dropout > 0f || feedForwardDropout > 0f) ArgumentNullException.ThrowIfNull(rng);
         if (batch == 0) return;
         if (g.Activation == FeedForwardActivation.Gelu)
-            TrainForwardCore(default(GeluActivation), g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, rng);
-        else TrainForwardCore(default(ReluActivation), g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, rng);
+            TrainForwardCore(default(GeluActivation), g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, feedForwardDropout, rng);
+        else TrainForwardCore(default(ReluActivation), g, input, parameters, output, kept, lengths, workspace, batch, seq, dropout, feedForwardDropout, rng);
     }
 
     /// <summary>
-    /// Backward of <see cref="TrainForward"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c>
+    /// Backward of <see cref="TrainForward(in TransformerGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, float, Rng)"/> (either overload): given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c>
     /// and writes <c>dInput = ∂L/∂input</c> (0 at padded positions). dOutput at padded positions is ignored.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="input">The input given to <see cref="TrainForward"/>.</param>
-    /// <param name="parameters">The parameters given to <see cref="TrainForward"/>.</param>
-    /// <param name="kept">What <see cref="TrainForward"/> kept.</param>
+    /// <param name="input">The input given to <c>TrainForward</c>.</param>
+    /// <param name="parameters">The parameters given to <c>TrainForward</c>.</param>
+    /// <param name="kept">What <c>TrainForward</c> kept.</param>
     /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
     /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
-    /// <param name="lengths">The lengths given to <see cref="TrainForward"/>.</param>
+    /// <param name="lengths">The lengths given to <c>TrainForward</c>.</param>
     /// <param name="workspace">Scratch of at least <see cref="TransformerGeometry.WorkspaceLength"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
@@ -187,7 +218,8 @@ public static partial class TransformerKernels
     // ------------------------------------------------------------------------------------------------ training forward
 
     private static unsafe void TrainForwardCore<TAct>(TAct act, in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
-        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout, Rng rng)
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout, float feedForwardDropout,
+        Rng rng)
         where TAct : struct, IActivation
     {
         var layout = new TransformerWorkspace(g, batch, seq);
@@ -211,7 +243,7 @@ public static partial class TransformerKernels
                     Attention(g, kp.Qkv, kp.Attn, kp.Lse, len, ws + layout.Attention, batch, seq);
                     DropoutResidual(kp.Attn, w.OutProjWeight, w.OutProjBias, res, kp.Mid, kp.Mask1, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid, w.Norm2Weight, w.Norm2Bias, kp.N2, kp.Mean2, kp.Rstd2, rows, d, g.Eps);
-                    FeedForwardIn(act, kp.N2, w, kp, rows, d, ff, dropout, rng);
+                    FeedForwardIn(act, kp.N2, w, kp, rows, d, ff, feedForwardDropout, rng);
                     DropoutResidual(kp.Act, w.Linear2Weight, w.Linear2Bias, kp.Mid, layerOut, kp.Mask2, scratch, rows, ff, d, dropout, rng);
                 }
                 else
@@ -220,7 +252,7 @@ public static partial class TransformerKernels
                     Attention(g, kp.Qkv, kp.Attn, kp.Lse, len, ws + layout.Attention, batch, seq);
                     DropoutResidual(kp.Attn, w.OutProjWeight, w.OutProjBias, res, kp.Mid, kp.Mask1, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid, w.Norm1Weight, w.Norm1Bias, kp.N1, kp.Mean1, kp.Rstd1, rows, d, g.Eps);
-                    FeedForwardIn(act, kp.N1, w, kp, rows, d, ff, dropout, rng);
+                    FeedForwardIn(act, kp.N1, w, kp, rows, d, ff, feedForwardDropout, rng);
                     DropoutResidual(kp.Act, w.Linear2Weight, w.Linear2Bias, kp.N1, kp.N2, kp.Mask2, scratch, rows, ff, d, dropout, rng);
                     LayerNorm(kp.N2, w.Norm2Weight, w.Norm2Bias, layerOut, kp.Mean2, kp.Rstd2, rows, d, g.Eps);
                 }

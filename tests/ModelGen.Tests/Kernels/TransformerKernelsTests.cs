@@ -85,6 +85,50 @@ public class TransformerKernelsTests
         AssertRealRowsClose(g, expected, c.TrainForward(p, new Rng(rngSeed), out _), lengths, 3, 5, 3e-5, g.ToString());
     }
 
+    [Theory]
+    [InlineData(true, 0.3f, 0f)]
+    [InlineData(false, 0.3f, 0f)]
+    [InlineData(true, 0f, 0.3f)]
+    [InlineData(false, 0.2f, 0.4f)]
+    public void TrainForward_SeparateFeedForwardDropout_AppliesTheDocumentedMasks(bool normFirst, float p, float feedForwardP)
+    {
+        const ulong rngSeed = 78;
+        var g = new TransformerGeometry(15, 3, 9, 2, normFirst, causal: true, FeedForwardActivation.Gelu);
+        int[] lengths = [5, 3, 4];
+        var c = new Case(g, 3, 5, lengths, 9);
+        var masks = TransformerReference.Masks(g, 3, 5, p, rngSeed, feedForwardP);
+        Assert.Equal(feedForwardP > 0f, masks[1].FeedForward.Contains(0.0));
+        Assert.Equal(p > 0f, masks[1].Output.Contains(0.0));
+        double[] expected = TransformerReference.Forward(g, c.XD, c.PD, lengths, 3, 5, masks);
+        AssertRealRowsClose(g, expected, c.TrainForward(p, new Rng(rngSeed), out _, feedForwardP), lengths, 3, 5, 3e-5,
+            $"{g} dropout={p} feedForwardDropout={feedForwardP}");
+    }
+
+    [Fact]
+    public void TrainForward_FeedForwardDropoutEqualToDropout_IsTheSingleProbabilityOverload()
+    {
+        var g = new TransformerGeometry(15, 3, 9, 2, true, causal: true, FeedForwardActivation.ReLU);
+        var c = new Case(g, 3, 5, null, 10);
+        Assert.Equal(c.TrainForward(0.25f, new Rng(5), out float[] kept1), c.TrainForward(0.25f, new Rng(5), out float[] kept2, 0.25f));
+        Assert.Equal(kept1, kept2);
+    }
+
+    public static TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float, float> SeparateDropoutBackwardCases()
+    {
+        var data = new TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float, float>();
+        // model, heads, feedForward, layers, normFirst, causal, activation, lengths, dropout, feedForwardDropout
+        data.Add(15, 3, 9, 2, true, true, FeedForwardActivation.ReLU, true, 0.25f, 0f);
+        data.Add(7, 1, 17, 2, false, true, FeedForwardActivation.Gelu, false, 0f, 0.3f);
+        data.Add(20, 4, 33, 1, true, false, FeedForwardActivation.Gelu, true, 0.1f, 0.4f);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SeparateDropoutBackwardCases))]
+    public void Backward_SeparateFeedForwardDropout_MatchesFloat64FiniteDifferences(int model, int heads, int feedForward, int layers, bool normFirst,
+        bool causal, FeedForwardActivation activation, bool withLengths, float dropout, float feedForwardDropout)
+        => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, feedForwardDropout);
+
     public static TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float> BackwardCases()
     {
         var data = new TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float>();
@@ -103,13 +147,17 @@ public class TransformerKernelsTests
     [MemberData(nameof(BackwardCases))]
     public void Backward_MatchesFloat64FiniteDifferences(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
         FeedForwardActivation activation, bool withLengths, float dropout)
+        => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, null);
+
+    private static void CheckBackward(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
+        FeedForwardActivation activation, bool withLengths, float dropout, float? feedForwardDropout)
     {
         const int batch = 3, seq = 4;
         const ulong rngSeed = 31;
         var g = new TransformerGeometry(model, heads, feedForward, layers, normFirst, causal, activation);
         int[]? lengths = withLengths ? [4, 1, 3] : null;
         var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + layers));
-        var masks = TransformerReference.Masks(g, batch, seq, dropout, rngSeed);
+        var masks = TransformerReference.Masks(g, batch, seq, dropout, rngSeed, feedForwardDropout);
         float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
         // The loss counts real positions only (padded outputs are "whatever"); the kernels ignore dOutput there.
         double[] dyd = Array.ConvertAll(dy, v => (double)v);
@@ -129,9 +177,9 @@ public class TransformerKernelsTests
         double[] fdParams = paramIndices.Select(i => CentralDifference(pd, i, v => Loss(v, xd))).ToArray();
         double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v))).ToArray();
 
-        string where = $"{g} lengths={withLengths} dropout={dropout}";
+        string where = $"{g} lengths={withLengths} dropout={dropout} feedForwardDropout={feedForwardDropout?.ToString() ?? "same"}";
         float[] dP0 = Uniform(g.ParameterCount, 41);   // non-zero start: gradients accumulate
-        var (dP, dX) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: true);
+        var (dP, dX) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: true, feedForwardDropout);
         for (int s = 0; s < paramIndices.Length; s++)
         {
             int i = paramIndices[s];
@@ -141,7 +189,7 @@ public class TransformerKernelsTests
             AssertGradient(fdInput[s], dX![inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
 
         // Skipping dInput changes nothing else.
-        var (dP2, _) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: false);
+        var (dP2, _) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: false, feedForwardDropout);
         Assert.Equal(dP, dP2);
     }
 
@@ -440,6 +488,14 @@ public class TransformerKernelsTests
             TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 1.5f, new Rng(1))).ParamName);
         Assert.Throws<ArgumentNullException>(() => TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0.5f, null!));
         TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, null!);   // no dropout: no generator needed
+        var e2 = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0.1f, float.NaN, new Rng(1)));
+        Assert.Equal("feedForwardDropout", e2.ParamName);
+        Assert.Contains("must be in [0, 1]", e2.Message);
+        Assert.Equal("feedForwardDropout", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, -0.5f, new Rng(1))).ParamName);
+        Assert.Throws<ArgumentNullException>(() => TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, 0.5f, null!));
+        TransformerKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, 0f, null!);
 
         e = Assert.Throws<ArgumentException>(() => TransformerKernels.Backward(g, y, x, p, kept, new float[1], [], [], ws, batch, seq));
         Assert.Equal("dParameters", e.ParamName);
@@ -501,20 +557,22 @@ public class TransformerKernelsTests
             return y;
         }
 
-        public float[] TrainForward(float dropout, Rng? rng, out float[] kept)
+        /// <summary>The single-probability overload, or the two-probability one when <paramref name="feedForwardDropout"/> is given.</summary>
+        public float[] TrainForward(float dropout, Rng? rng, out float[] kept, float? feedForwardDropout = null)
         {
             float[] y = new float[X.Length];
             kept = new float[G.KeptLength(Batch, Seq)];
             Array.Fill(kept, float.NaN);
             float[] ws = new float[G.WorkspaceLength(Batch, Seq)];
             Array.Fill(ws, float.NaN);
-            TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, rng!);
+            if (feedForwardDropout is float pf) TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, pf, rng!);
+            else TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, rng!);
             return y;
         }
 
-        public (float[] DParameters, float[]? DInput) Backward(float[] dy, float dropout, Rng rng, float[] dP0, bool withInput)
+        public (float[] DParameters, float[]? DInput) Backward(float[] dy, float dropout, Rng rng, float[] dP0, bool withInput, float? feedForwardDropout = null)
         {
-            TrainForward(dropout, rng, out float[] kept);
+            TrainForward(dropout, rng, out float[] kept, feedForwardDropout);
             float[] dP = (float[])dP0.Clone();
             float[]? dX = withInput ? new float[X.Length] : null;
             if (dX != null) Array.Fill(dX, float.NaN);   // overwritten, never accumulated

@@ -116,22 +116,24 @@ internal static class TransformerReference
     public sealed record LayerMasks(double[] Attention, double[] FeedForward, double[] Output);
 
     /// <summary>The masks TransformerKernels.TrainForward draws from a generator seeded with <paramref name="seed"/>: per layer,
-    /// the attention output, the activation and the feed-forward output, one draw per element in order (none when p = 0).</summary>
-    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed)
+    /// the attention output (p), the activation (<paramref name="feedForwardP"/>, or p when null) and the feed-forward output (p),
+    /// one draw per element in order (none for a tensor whose probability is 0).</summary>
+    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed, float? feedForwardP = null)
     {
         var rng = new Rng(seed);
         int rows = batch * seq;
-        float scale = 1f / (1f - p);
-        double[] Draw(int n)
+        double[] Draw(int n, float q)
         {
+            float scale = 1f / (1f - q);
             var m = new double[n];
-            for (int i = 0; i < n; i++) m[i] = p == 0f ? 1.0 : rng.NextFloat() >= p ? scale : 0.0;
+            for (int i = 0; i < n; i++) m[i] = q == 0f ? 1.0 : rng.NextFloat() >= q ? scale : 0.0;
             return m;
         }
+        float pf = feedForwardP ?? p;
         var masks = new LayerMasks[g.Layers];
         for (int l = 0; l < g.Layers; l++)
         {
-            double[] a = Draw(rows * g.Model), f = Draw(rows * g.FeedForward), o = Draw(rows * g.Model);
+            double[] a = Draw(rows * g.Model, p), f = Draw(rows * g.FeedForward, pf), o = Draw(rows * g.Model, p);
             masks[l] = new LayerMasks(a, f, o);
         }
         return masks;

@@ -17,7 +17,7 @@ public class TextGenTrainingTests
     [InlineData(1999, 1.00000685389e-4)]
     public void Schedule_RecipeSteps_GiveTheIssuesLearningRates(int step, double expected)
     {
-        double lr = CharTrainingRecipe.LearningRate * (double)CharTrainingRecipe.Schedule.Factor(step, CharTrainingRecipe.Steps);
+        double lr = CharTrainingRecipe.Torch.LearningRate * (double)CharTrainingRecipe.Torch.Schedule.Factor(step, CharTrainingRecipe.Torch.Steps);
         Assert.Equal(expected, lr, 1e-10);
         Assert.Equal(IssueLearningRate(step), lr, 1e-10);
     }
@@ -25,16 +25,64 @@ public class TextGenTrainingTests
     [Fact]
     public void Schedule_EveryRecipeStep_MatchesTheFormula()
     {
-        for (int t = 0; t < CharTrainingRecipe.Steps; t++)
-            Assert.True(Math.Abs(IssueLearningRate(t) - CharTrainingRecipe.LearningRate * (double)CharTrainingRecipe.Schedule.Factor(t, CharTrainingRecipe.Steps)) < 1e-10, $"step {t}");
+        for (int t = 0; t < CharTrainingRecipe.Torch.Steps; t++)
+            Assert.True(Math.Abs(IssueLearningRate(t) - CharTrainingRecipe.Torch.LearningRate * (double)CharTrainingRecipe.Torch.Schedule.Factor(t, CharTrainingRecipe.Torch.Steps)) < 1e-10, $"step {t}");
     }
 
     [Fact]
     public void CreateOptimizer_IsAdamWWithTheRecipesHyperParameters()
     {
-        var adamW = CharTrainingRecipe.CreateOptimizer();
+        var adamW = CharTrainingRecipe.Torch.CreateOptimizer();
         Assert.Equal((1e-3f, 0.9f, 0.99f, 0.01f, 1e-8f), (adamW.LearningRate, adamW.Beta1, adamW.Beta2, adamW.WeightDecay, adamW.Epsilon));
-        Assert.Equal((1f, 32, 2000), (CharTrainingRecipe.ClipNorm, CharTrainingRecipe.BatchSize, CharTrainingRecipe.Steps));
+        Assert.Equal((1f, 32, 2000), (CharTrainingRecipe.ClipNorm, CharTrainingRecipe.Torch.BatchSize, CharTrainingRecipe.Torch.Steps));
+    }
+
+    [Theory]
+    [InlineData(0, 3e-5)]
+    [InlineData(99, 3e-3)]
+    [InlineData(100, 3e-3)]
+    [InlineData(1050, 1.65e-3)]
+    [InlineData(2000, 3e-4)]
+    public void Schedule_SampleRecipe_WarmsUpFor100StepsThenFallsTo3e4(int step, double expected)
+    {
+        var r = CharTrainingRecipe.Sample;
+        Assert.Equal((3e-3f, 100, 0.1f, 2000, 32), (r.LearningRate, r.WarmupSteps, r.MinFactor, r.Steps, r.BatchSize));
+        Assert.Equal(expected, r.LearningRate * (double)r.Schedule.Factor(step, r.Steps), 1e-9);
+        var adamW = r.CreateOptimizer();
+        Assert.Equal((3e-3f, 0.9f, 0.99f, 0.01f, 1e-8f), (adamW.LearningRate, adamW.Beta1, adamW.Beta2, adamW.WeightDecay, adamW.Epsilon));
+    }
+
+    [Fact]
+    public void Recipes_ByName_SelectTheModelDeclaration()
+    {
+        Assert.Same(CharTrainingRecipe.Torch, CharTrainingRecipe.For("torch"));
+        Assert.Same(CharTrainingRecipe.Sample, CharTrainingRecipe.For("sample"));
+        Assert.Contains("expected one of: sample, torch", Assert.Throws<ArgumentException>(() => CharTrainingRecipe.For("adam")).Message);
+        Assert.Same(TextGenModel.GptTorch, CharTrainingRecipe.Torch.ModelFor("gpt"));
+        Assert.Same(TextGenModel.Gpt, CharTrainingRecipe.Sample.ModelFor("gpt"));
+        Assert.Same(TextGenModel.Lstm, CharTrainingRecipe.Torch.ModelFor("lstm"));
+        var torch = TextGenModel.GptTorch.Create(1);
+        Assert.IsType<CharGptTorch>(torch);
+        Assert.Equal((TextSizes.CalibrationVocabulary, TextSizes.CalibrationVocabulary), (TextGenModel.GptTorch.Vocabulary, torch.OutputLength));
+        Assert.Equal(TextSizes.Vocabulary, TextGenModel.Gpt.Vocabulary);
+        // The calibration network drops inside each block but not after the feed-forward activation; the sample's has no dropout.
+        Assert.Contains("Dropout", CharGptTorch.Summary());
+        Assert.DoesNotContain("Dropout", CharGpt.Summary());
+    }
+
+    [Fact]
+    public void Step_CharGptTorchOnARepeatedVerse_LearnsAndNeverPredictsTheUnusedIds()
+    {
+        var vocabulary = CharVocabulary.FromText(BrownTextTests.Brown.Value.Train);
+        int[] text = RepeatedText(vocabulary, 2_000);
+        var model = new CharGptTorch(1);
+        var trainer = new LanguageModelTrainer(model, text, TextSizes.CalibrationVocabulary, batchSize: 2, context: 32, totalSteps: 60, seed: 1,
+            CharTrainingRecipe.Torch);
+        float first = trainer.Step();
+        Assert.InRange(first, Math.Log(96) - 1.5, Math.Log(96) + 1.5);
+        for (int i = 1; i < 60; i++) trainer.Step();
+        double after = BitsPerCharacter.Evaluate(model, text.AsSpan(0, 257), 32, TextSizes.CalibrationVocabulary).Bpc;
+        Assert.True(after < first / Math.Log(2) - 1.0, $"bpc {first / Math.Log(2):F3} -> {after:F3}");
     }
 
     private static int[] RepeatedText(CharVocabulary vocabulary, int characters)
