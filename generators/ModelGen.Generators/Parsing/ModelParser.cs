@@ -40,6 +40,8 @@ internal static class ModelParser
         }
 
         var inputShape = ParseInputShape(modelAttribute, type.Name, problems);
+        // [Model] with no dimensions declares a shape-generic block (an empty array written out means the same).
+        bool shapeGeneric = IsShapeGeneric(modelAttribute);
 
         var members = new List<MemberSpec>();
         var memberNames = new HashSet<string>();
@@ -67,7 +69,7 @@ internal static class ModelParser
             problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "InputType",
                 $"Model '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); the input is float (the default) or int token ids"));
         int maxLength = Named(modelAttribute, "MaxLength", 0);
-        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength);
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric);
     }
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
@@ -128,7 +130,7 @@ internal static class ModelParser
                 return null;
             }
             var block = new BlockSpec(ToWeightName(name), typeName, property.Type.Name, residual is not null,
-                residual is not null && Named(residual, "Projection", false));
+                residual is not null && Named(residual, "Projection", false), IsShapeGeneric((INamedTypeSymbol)property.Type));
             return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", ""), documented);
         }
         if (!isLayerType)
@@ -285,6 +287,14 @@ internal static class ModelParser
 
     private static string Trim(string attributeName) =>
         attributeName.EndsWith("Attribute") ? attributeName.Substring(0, attributeName.Length - "Attribute".Length) : attributeName;
+
+    /// <summary>Whether <paramref name="type"/>'s <c>[Model]</c> lists no dimensions: a shape-generic block.</summary>
+    private static bool IsShapeGeneric(INamedTypeSymbol type) =>
+        type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName) is { } model && IsShapeGeneric(model);
+
+    private static bool IsShapeGeneric(AttributeData model) =>
+        !CompilerReports(model) && model.ConstructorArguments.Length == 1
+        && model.ConstructorArguments[0] is { Kind: TypedConstantKind.Array, Values.IsDefault: false, Values.Length: 0 };
 
     private static bool IsModelType(INamedTypeSymbol type) =>
         type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
