@@ -227,7 +227,7 @@ internal static partial class ModelEmitter
                 w.Line($"private readonly {member.TypeName} {BlockField(member)};");
             // A shape-generic block's view takes its shapes and parameter names at this use from a description.
             foreach (var (member, shape) in blocks.Where(b => IsGenericUse(b.Member)))
-                w.Line($"private static readonly global::ModelGen.BlockUse {BlockUseField(member)} = {BlockUseExpression(plan, shape.Layer.Name, "")};");
+                w.Line($"private static readonly global::ModelGen.BlockUse {BlockUseField(member)} = {BlockUseExpression(plan, shape.Layer.Name, "    ")};");
             w.Line();
 
             w.Line("/// <summary>Creates the model with parameters initialised from <paramref name=\"seed\"/> (the same seed gives the same weights).</summary>");
