@@ -193,4 +193,34 @@ public class GenericBlockShapeTests
         Assert.Equal((ProblemIds.BlockContainsItself, "L"), (problem.Id, problem.Member));
         Assert.Equal("Block 'l' (Loop) on input [4] from the model input: Block 'again' makes 'Loop' contain itself (M -> Loop -> Loop)", problem.Message);
     }
+
+    [Fact]
+    public void Conv_WithoutOutChannels_KeepsTheWidthOfEachUse()
+    {
+        var plan = PlanOf("""
+            using ModelGen;
+            [Model]
+            public partial class Keep
+            {
+                [Conv2D(Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv { get; }
+            }
+            [Model(3, 5, 5)]
+            public partial class M
+            {
+                [Conv2D(Kernel = 3)] public partial Layer Stem { get; }
+                [Residual] public partial Keep A { get; }
+                [Conv2D(6, Kernel = 1)] public partial Layer Widen { get; }
+                [Residual] public partial Keep B { get; }
+            }
+            """);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal(new[] { "[3, 3, 3]", "[3, 3, 3]", "[6, 3, 3]", "[6, 3, 3]" }, plan.Shapes.Layers.Select(l => ShapeInference.Format(l.Output)));
+        var weights = plan.Shapes.Nodes.SelectMany(n => n.Params).ToDictionary(p => p.Name, p => ShapeInference.Format(p.Shape));
+        Assert.Equal("[3, 3, 3, 3]", weights["stem.weight"]);
+        Assert.Equal("[3, 3, 3, 3]", weights["a.conv.weight"]);
+        Assert.Equal("[6, 6, 3, 3]", weights["b.conv.weight"]);
+        // Every node carries the resolved width: planning and emitting never see the unresolved form.
+        Assert.All(plan.Shapes.Nodes.Select(n => n.Layer).OfType<ModelGen.Generators.Model.ConvSpec>(), c => Assert.False(c.KeepChannels));
+        Assert.Equal(3, Assert.IsType<ModelGen.Generators.Model.ConvSpec>(plan.Shapes.Layers[0].Layer).OutChannels);
+    }
 }

@@ -125,8 +125,9 @@ internal sealed record FlattenSpec(string Name) : LayerSpec(Name)
 }
 
 /// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation are per spatial axis and equal on both.</summary>
+/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
 internal sealed record ConvSpec(string Name, int Rank, int OutChannels, int Kernel, int Stride, int Padding, bool Same, int Dilation, int Groups,
-    ActivationKind Activation, bool UseBias, InitKind Init) : LayerSpec(Name)
+    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false) : LayerSpec(Name)
 {
     public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
 }

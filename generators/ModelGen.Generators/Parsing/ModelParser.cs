@@ -188,7 +188,14 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
-                if (args.Length != 1 || args[0].Value is not int outChannels) break;
+                // No outChannels: as many as the input has (known per use in a shape-generic block).
+                bool keepChannels = args.Length == 0;
+                int outChannels = 0;
+                if (!keepChannels)
+                {
+                    if (args.Length != 1 || args[0].Value is not int declared) break;
+                    outChannels = declared;
+                }
                 if ((ActivationKind)Named(attribute, "Activation", 0) == ActivationKind.Softmax)
                 {
                     // Softmax is not elementwise; over which axis would be a guess (channels? positions?).
@@ -198,7 +205,7 @@ internal static class ModelParser
                 }
                 return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
                     Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
-                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0));
+                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels);
             case "ModelGen.MaxPool1DAttribute":
             case "ModelGen.MaxPool2DAttribute":
             case "ModelGen.AvgPool1DAttribute":

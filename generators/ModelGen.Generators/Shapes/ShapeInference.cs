@@ -210,7 +210,9 @@ internal static class ShapeInference
             if (result is not { } output) return null; // later shapes would only repeat this error
 
             var owned = ctx.Nodes.Skip(firstNode).ToList();
-            layers.Add(new LayerShape(layer, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
+            // A width-keeping convolution is shown as resolved at this use (its node's spec).
+            var shown = layer is ConvSpec { KeepChannels: true } && owned.Count == 1 ? owned[0].Layer : layer;
+            layers.Add(new LayerShape(shown, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
                 owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops)));
             outputs[member.PropertyName] = output;
             current = output;
@@ -347,6 +349,10 @@ internal static class ShapeInference
                 + (layer is PoolSpec { Rank: 1 } ? "pooling windows over T are not supported, " : "") + "use [Permute] to put T first"));
             return null;
         }
+        // A width-keeping convolution gets its input's channel count here, so each node (each use of a shape-generic
+        // block) carries a concrete spec and planning and emitting never see the unresolved form.
+        if (layer is ConvSpec { KeepChannels: true } keep && inputs[0].Length > 0)
+            layer = keep with { OutChannels = inputs[0][0], KeepChannels = false };
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, ctx.MaxLength, out var ps, out long flops);
         if (outShape is null || problems.Count != before) return null;
         if (TooLarge(layer, outShape, ps, ctx) is { } tooLarge)
