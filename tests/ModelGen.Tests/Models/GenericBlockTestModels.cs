@@ -113,3 +113,19 @@ public partial class ShapedSequenceNet
     [Residual] public partial ShapedWrapper5 Outer { get; }
     [Dense(2)] public partial Layer Head { get; }
 }
+
+/// <summary>A shape-generic block holding a shaped one: the shaped block's view sits at this use's offset.</summary>
+[Model]
+public partial class GenericHolder
+{
+    [Conv2D(Kernel = 1)] public partial Layer Mix { get; }
+    [Residual] public partial ShapedBody433 Body { get; }
+}
+
+/// <summary>Uses <see cref="GenericHolder"/> at [4, 3, 3] (the only shape its shaped block accepts).</summary>
+[Model(4, 3, 3)]
+public partial class HolderNet
+{
+    [Residual] public partial GenericHolder Holder { get; }
+    [Flatten] public partial Layer Flat { get; }
+}

@@ -179,6 +179,18 @@ public class GenericBlockTests
         CheckFiniteDifferences("GenericSequenceNet", model, analytic, input, dInput, Loss);
     }
 
+    [Fact]
+    public void ShapedBlockInsideGenericBlock_IsAViewAtThisUsesOffset()
+    {
+        var model = new HolderNet(2);
+        Assert.Equal(4 * 4, model.Holder.Mix.Parameter("weight").Length); // Conv2D without out: 4 -> 4 channels
+        Assert.Equal(ShapedBody433.ParameterCount, model.Holder.Body.Parameters.Length);
+        model.Holder.Body.C2.Parameter("bias")[3] = 5f;
+        Assert.Equal(5f, model.Parameters[model.ParameterInfos.Single(p => p.Name == "holder.body.c2.bias").Offset + 3]);
+        Assert.Equal(model.ParameterInfos.Single(p => p.Name == "holder.body.c1.weight").Offset,
+            model.ParameterInfos.Single(p => p.Name == "holder.mix.bias").Offset + 4);
+    }
+
     private static string[] Describe(IReadOnlyList<ParameterInfo> infos) => infos.Select(p => $"{p.Name} {p.ShapeText} @{p.Offset}").ToArray();
 
     /// <summary>Every parameter and input gradient against central differences of <paramref name="loss"/> (float forward, double sums).</summary>
