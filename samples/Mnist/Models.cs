@@ -32,19 +32,23 @@ public partial class LeNet5
     [Dense(10)] public partial Layer Logits { get; }
 }
 
-/// <summary>torchvision's BasicBlock body at width 8 on 28×28: conv-BN-ReLU-conv-BN (the residual add and final ReLU are in the parent).</summary>
-[Model(8, 28, 28)]
-public partial class Block8
+/// <summary>
+/// torchvision's BasicBlock body: conv-BN-ReLU-conv-BN (the residual add and final ReLU are in the parent). Declared
+/// without an input shape, so each member that uses it specialises it at the shape it receives there; its convolutions
+/// keep the width they receive (8, 16 or 32 channels).
+/// </summary>
+[Model]
+public partial class BasicBlock
 {
-    [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
+    [Conv2D(Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
     [BatchNorm2D] public partial Layer Bn1 { get; }
     [ReLU] public partial Layer Relu { get; }
-    [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
+    [Conv2D(Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
     [BatchNorm2D] public partial Layer Bn2 { get; }
 }
 
-/// <summary>Downsampling BasicBlock 8 → 16 channels, 28 → 14.</summary>
-[Model(8, 28, 28)]
+/// <summary>Downsampling BasicBlock to 16 channels at half the resolution (its input's shape comes from where it is used).</summary>
+[Model]
 public partial class Down16
 {
     [Conv2D(16, Kernel = 3, Stride = 2, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
@@ -54,33 +58,11 @@ public partial class Down16
     [BatchNorm2D] public partial Layer Bn2 { get; }
 }
 
-/// <summary>BasicBlock at width 16 on 14×14.</summary>
-[Model(16, 14, 14)]
-public partial class Block16
-{
-    [Conv2D(16, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
-    [BatchNorm2D] public partial Layer Bn1 { get; }
-    [ReLU] public partial Layer Relu { get; }
-    [Conv2D(16, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
-    [BatchNorm2D] public partial Layer Bn2 { get; }
-}
-
-/// <summary>Downsampling BasicBlock 16 → 32 channels, 14 → 7.</summary>
-[Model(16, 14, 14)]
+/// <summary>Downsampling BasicBlock to 32 channels at half the resolution.</summary>
+[Model]
 public partial class Down32
 {
     [Conv2D(32, Kernel = 3, Stride = 2, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
-    [BatchNorm2D] public partial Layer Bn1 { get; }
-    [ReLU] public partial Layer Relu { get; }
-    [Conv2D(32, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
-    [BatchNorm2D] public partial Layer Bn2 { get; }
-}
-
-/// <summary>BasicBlock at width 32 on 7×7.</summary>
-[Model(32, 7, 7)]
-public partial class Block32
-{
-    [Conv2D(32, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
     [BatchNorm2D] public partial Layer Bn1 { get; }
     [ReLU] public partial Layer Relu { get; }
     [Conv2D(32, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv2 { get; }
@@ -94,17 +76,17 @@ public partial class MnistResNet
     [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Stem { get; }
     [BatchNorm2D] public partial Layer StemBn { get; }
     [ReLU] public partial Layer StemRelu { get; }
-    [Residual] public partial Block8 Layer1a { get; }
+    [Residual] public partial BasicBlock Layer1a { get; }
     [ReLU] public partial Layer Relu1a { get; }
-    [Residual] public partial Block8 Layer1b { get; }
+    [Residual] public partial BasicBlock Layer1b { get; }
     [ReLU] public partial Layer Relu1b { get; }
     [Residual(Projection = true)] public partial Down16 Layer2a { get; }
     [ReLU] public partial Layer Relu2a { get; }
-    [Residual] public partial Block16 Layer2b { get; }
+    [Residual] public partial BasicBlock Layer2b { get; }
     [ReLU] public partial Layer Relu2b { get; }
     [Residual(Projection = true)] public partial Down32 Layer3a { get; }
     [ReLU] public partial Layer Relu3a { get; }
-    [Residual] public partial Block32 Layer3b { get; }
+    [Residual] public partial BasicBlock Layer3b { get; }
     [ReLU] public partial Layer Relu3b { get; }
     [GlobalAvgPool] public partial Layer Pool { get; }
     [Dense(10)] public partial Layer Fc { get; }

@@ -248,4 +248,37 @@ internal static class Samples
             [Dense(96)] public partial Layer Head { get; }
         }
         """;
+
+    /// <summary>One shape-generic BasicBlock used at three shapes (identity, projected, identity) and nested in another generic block.</summary>
+    public const string GenericBlocks = """
+        using ModelGen;
+
+        namespace Demo.Generic;
+
+        [Model]
+        public partial class Basic
+        {
+            [Conv2D(4, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv1 { get; }
+            [BatchNorm2D] public partial Layer Bn1 { get; }
+            [ReLU] public partial Layer Relu { get; }
+        }
+
+        [Model]
+        public partial class Twice
+        {
+            [Residual] public partial Basic First { get; }
+            [Residual] public partial Basic Second { get; }
+        }
+
+        [Model(1, 8, 8)]
+        public partial class GenericNet
+        {
+            [Residual(Projection = true)] public partial Basic Layer1 { get; }
+            [MaxPool2D(2)] public partial Layer Pool { get; }
+            [Residual] public partial Basic Layer2 { get; }
+            public partial Twice Layer3 { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
+            [Dense(3)] public partial Layer Fc { get; }
+        }
+        """;
 }

@@ -54,6 +54,8 @@ internal static partial class ModelEmitter
             return new GeneratedFile[0];
         if (!plan.IsValid)
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitStub(plan)) };
+        if (spec.ShapeGeneric)
+            return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitBlockView(plan)) };
         return new[]
         {
             new GeneratedFile(spec.HintName + ".Model.g.cs", EmitModel(plan)),
@@ -224,6 +226,9 @@ internal static partial class ModelEmitter
             var blocks = MembersWithShapes(plan).Where(m => m.Shape.Layer is BlockSpec).ToList();
             foreach (var (member, _) in blocks)
                 w.Line($"private readonly {member.TypeName} {BlockField(member)};");
+            // A shape-generic block's view takes its shapes and parameter names at this use from a description.
+            foreach (var (member, shape) in blocks.Where(b => IsGenericUse(b.Member)))
+                w.Line($"private static readonly global::ModelGen.BlockUse {BlockUseField(member)} = {BlockUseExpression(plan, shape.Layer.Name, "    ")};");
             w.Line();
 
             w.Line("/// <summary>Creates the model with parameters initialised from <paramref name=\"seed\"/> (the same seed gives the same weights).</summary>");
@@ -244,7 +249,7 @@ internal static partial class ModelEmitter
             foreach (var (member, shape) in blocks)
             {
                 string start = shape.Params.Count > 0 ? $" + {OffsetConstant(shape.Params[0])}" : "";
-                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start});");
+                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
             }
             int p = 0;
             w.Open("_layers = new global::ModelGen.Layer[]");
@@ -309,6 +314,8 @@ internal static partial class ModelEmitter
     }
 
     private static string BlockField(MemberSpec member) => "_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Block";
+
+    private static string BlockUseField(MemberSpec member) => "s_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Use";
 
     /// <summary>PyTorch's reset_parameters for each parameterised node, in node order (so a seed fixes every weight).</summary>
     private static void EmitInitialization(SourceWriter w, GraphNode node)
@@ -421,18 +428,22 @@ internal static partial class ModelEmitter
         yield return "/// </summary>";
     }
 
-    internal static string SummaryTable(ModelPlan plan)
+    internal static string SummaryTable(ModelPlan plan) =>
+        SummaryTable(plan.Spec.ClassName, plan.Spec.InputShape, plan.Final.Output, plan.Shapes.Layers, plan.ParameterCount, plan.Shapes.Nodes.Sum(l => l.Flops));
+
+    /// <summary>The layer table of a model, or of a block at one use, from its members' shapes.</summary>
+    private static string SummaryTable(string className, IReadOnlyList<int> input, IReadOnlyList<int> output, IEnumerable<LayerShape> layers, int parameterCount, long flops)
     {
         var rows = new List<string[]> { new[] { "Layer", "Kind", "Output shape", "Params", "FLOPs" } };
-        rows.Add(new[] { "(input)", "", ShapeInference.Format(plan.Spec.InputShape), "", "" });
-        foreach (var layer in plan.Shapes.Layers)
+        rows.Add(new[] { "(input)", "", ShapeInference.Format(input), "", "" });
+        foreach (var layer in layers)
         {
             int count = layer.Params.Sum(p => p.Length);
             rows.Add(new[] { layer.Layer.Name, KindLabel(layer), ShapeInference.Format(layer.Output), N(count), N(layer.Flops) });
         }
         int[] widths = Enumerable.Range(0, 5).Select(c => rows.Max(r => r[c].Length)).ToArray();
         var sb = new StringBuilder();
-        sb.Append($"{plan.Spec.ClassName}: {ShapeInference.Format(plan.Spec.InputShape)} -> {ShapeInference.Format(plan.Final.Output)}\n");
+        sb.Append($"{className}: {ShapeInference.Format(input)} -> {ShapeInference.Format(output)}\n");
         foreach (var row in rows)
         {
             string line = row[0].PadRight(widths[0] + 2) + row[1].PadRight(widths[1] + 2) + row[2].PadRight(widths[2] + 2)
@@ -440,7 +451,7 @@ internal static partial class ModelEmitter
             sb.Append(line.TrimEnd()).Append('\n');
         }
         // A sequence model's FLOPs are counted per position (attention's T-dependent part aside): T is not known here.
-        sb.Append($"Total parameters: {N(plan.ParameterCount)}   FLOPs per {(plan.IsSequence ? "position" : "example")}: {N(plan.Shapes.Nodes.Sum(l => l.Flops))}\n");
+        sb.Append($"Total parameters: {N(parameterCount)}   FLOPs per {(ShapeInference.IsSequence(input) ? "position" : "example")}: {N(flops)}\n");
         return sb.ToString();
     }
 

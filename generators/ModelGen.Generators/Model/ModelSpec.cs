@@ -15,6 +15,7 @@ namespace ModelGen.Generators.Model;
 /// <param name="Problems">Declaration problems found while parsing (the model is invalid if any).</param>
 /// <param name="TokenInput">Whether the input was declared as <c>int</c> token ids (<c>InputType = typeof(int)</c>).</param>
 /// <param name="MaxLength">The declared bound on the sequence length, 0 when none.</param>
+/// <param name="ShapeGeneric">Declared as <c>[Model]</c> without a shape: a block that takes its input shape from each use.</param>
 internal sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -24,7 +25,8 @@ internal sealed record ModelSpec(
     EquatableArray<MemberSpec> Members,
     EquatableArray<ModelProblem> Problems,
     bool TokenInput = false,
-    int MaxLength = 0)
+    int MaxLength = 0,
+    bool ShapeGeneric = false)
 {
     /// <summary>The symbolic sequence dimension T in shapes (<c>ModelGen.Dim.Seq</c>); only ever the first dimension.</summary>
     public const int Seq = -1;
@@ -123,8 +125,9 @@ internal sealed record FlattenSpec(string Name) : LayerSpec(Name)
 }
 
 /// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation are per spatial axis and equal on both.</summary>
+/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
 internal sealed record ConvSpec(string Name, int Rank, int OutChannels, int Kernel, int Stride, int Padding, bool Same, int Dilation, int Groups,
-    ActivationKind Activation, bool UseBias, InitKind Init) : LayerSpec(Name)
+    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false) : LayerSpec(Name)
 {
     public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
 }
@@ -161,7 +164,8 @@ internal sealed record MergeSpec(string Name, bool IsConcat, EquatableArray<stri
 
 /// <summary>A member whose type is another [Model] class, applied as a block (optionally residual).</summary>
 /// <param name="TypeName">Fully qualified name of the block's model class (resolved when planning).</param>
-internal sealed record BlockSpec(string Name, string TypeName, string ClassName, bool Residual, bool Projection) : LayerSpec(Name)
+/// <param name="ShapeGeneric">Whether that class declares no input shape (<c>[Model]</c> alone): it is specialised at this use.</param>
+internal sealed record BlockSpec(string Name, string TypeName, string ClassName, bool Residual, bool Projection, bool ShapeGeneric = false) : LayerSpec(Name)
 {
     public override string Kind => ClassName;
 }

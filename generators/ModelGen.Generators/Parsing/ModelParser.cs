@@ -40,6 +40,8 @@ internal static class ModelParser
         }
 
         var inputShape = ParseInputShape(modelAttribute, type.Name, problems);
+        // [Model] with no dimensions declares a shape-generic block (an empty array written out means the same).
+        bool shapeGeneric = IsShapeGeneric(modelAttribute);
 
         var members = new List<MemberSpec>();
         var memberNames = new HashSet<string>();
@@ -67,7 +69,7 @@ internal static class ModelParser
             problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "InputType",
                 $"Model '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); the input is float (the default) or int token ids"));
         int maxLength = Named(modelAttribute, "MaxLength", 0);
-        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength);
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric);
     }
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
@@ -128,7 +130,7 @@ internal static class ModelParser
                 return null;
             }
             var block = new BlockSpec(ToWeightName(name), typeName, property.Type.Name, residual is not null,
-                residual is not null && Named(residual, "Projection", false));
+                residual is not null && Named(residual, "Projection", false), IsShapeGeneric((INamedTypeSymbol)property.Type));
             return new MemberSpec(name, modifiers, typeName, false, block, residual is null ? "" : Named(residual, "From", ""), documented);
         }
         if (!isLayerType)
@@ -186,7 +188,14 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
-                if (args.Length != 1 || args[0].Value is not int outChannels) break;
+                // No outChannels: as many as the input has (known per use in a shape-generic block).
+                bool keepChannels = args.Length == 0;
+                int outChannels = 0;
+                if (!keepChannels)
+                {
+                    if (args.Length != 1 || args[0].Value is not int declared) break;
+                    outChannels = declared;
+                }
                 if ((ActivationKind)Named(attribute, "Activation", 0) == ActivationKind.Softmax)
                 {
                     // Softmax is not elementwise; over which axis would be a guess (channels? positions?).
@@ -196,7 +205,7 @@ internal static class ModelParser
                 }
                 return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
                     Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
-                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0));
+                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels);
             case "ModelGen.MaxPool1DAttribute":
             case "ModelGen.MaxPool2DAttribute":
             case "ModelGen.AvgPool1DAttribute":
@@ -287,6 +296,14 @@ internal static class ModelParser
 
     private static string Trim(string attributeName) =>
         attributeName.EndsWith("Attribute") ? attributeName.Substring(0, attributeName.Length - "Attribute".Length) : attributeName;
+
+    /// <summary>Whether <paramref name="type"/>'s <c>[Model]</c> lists no dimensions: a shape-generic block.</summary>
+    private static bool IsShapeGeneric(INamedTypeSymbol type) =>
+        type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName) is { } model && IsShapeGeneric(model);
+
+    private static bool IsShapeGeneric(AttributeData model) =>
+        !CompilerReports(model) && model.ConstructorArguments.Length == 1
+        && model.ConstructorArguments[0] is { Kind: TypedConstantKind.Array, Values.IsDefault: false, Values.Length: 0 };
 
     private static bool IsModelType(INamedTypeSymbol type) =>
         type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);

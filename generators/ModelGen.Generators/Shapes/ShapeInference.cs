@@ -48,8 +48,16 @@ internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, Equat
 /// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
 internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops);
 
+/// <summary>One use of a block inside the model: where, at which shapes, and its members' shapes there.</summary>
+/// <param name="Path">Its full name, the prefix of its parameters (<c>layer1a</c>, or <c>outer.inner</c> when nested).</param>
+/// <param name="ShapeGeneric">Whether the block class declares no input shape (its shapes exist only at its uses).</param>
+/// <param name="Layers">The block's members with their shapes at this use, in declaration order.</param>
+internal sealed record BlockShape(string Path, string ClassName, bool ShapeGeneric, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<LayerShape> Layers);
+
 /// <summary>Result of shape inference: per-member shapes, the flattened graph, and the problems found.</summary>
-internal sealed record ModelShapes(EquatableArray<LayerShape> Layers, EquatableArray<GraphNode> Nodes, EquatableArray<ModelProblem> Problems)
+/// <param name="Blocks">Every block use, nested ones included (outer before inner).</param>
+internal sealed record ModelShapes(EquatableArray<LayerShape> Layers, EquatableArray<GraphNode> Nodes, EquatableArray<ModelProblem> Problems,
+    EquatableArray<BlockShape> Blocks = default)
 {
     public bool IsValid => Problems.Count == 0;
 }
@@ -69,6 +77,16 @@ internal static class ShapeInference
         ctx.Stack.AddRange(enclosing);
         ctx.Stack.Add(spec.ClassName);
         ctx.Problems.AddRange(spec.Problems);
+        if (spec.ShapeGeneric)
+        {
+            // A block without an input shape: only what holds whatever it receives is checked here; its shapes are
+            // inferred, and their errors reported, at each member that uses it.
+            if (spec.TokenInput || spec.MaxLength != 0)
+                ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", spec.TokenInput ? "InputType" : "MaxLength",
+                    $"Block '{spec.ClassName}' declares no input shape, so it takes its input from each model that uses it; {(spec.TokenInput ? "InputType" : "MaxLength")} belongs on that model's [Model]"));
+            CheckMembers(spec, ctx);
+            return ctx.Result();
+        }
         if (spec.InputShape.Count == 0 || spec.InputShape.Skip(1).Any(d => d <= 0) || (spec.InputShape[0] <= 0 && spec.InputShape[0] != ModelSpec.Seq))
         {
             if (!spec.Problems.Any(p => p.Id is ProblemIds.UnboundAttribute or ProblemIds.CompilerReported && p.Member.Length == 0))
@@ -93,6 +111,18 @@ internal static class ShapeInference
                 : $"Model '{spec.ClassName}' sets MaxLength but its input {Format(spec.InputShape)} has no sequence dimension (start it with Dim.Seq)"));
             return ctx.Result();
         }
+        CheckMembers(spec, ctx);
+
+        var output = InferScope(spec, prefix: "", topMember: -1, where: "", input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx, ctx.Layers);
+        if (output is { } final && HasSeq(final.Shape) && !IsSequence(final.Shape) && ctx.Problems.Count == 0)
+            ctx.Problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, spec.Members[spec.Members.Count - 1].PropertyName,
+                $"Model '{spec.ClassName}' ends with {Format(final.Shape)} from {final.Description}, whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
+        return ctx.Result();
+    }
+
+    /// <summary>Problems of the member list that do not depend on shapes: no layers, two layers of one weight name.</summary>
+    private static void CheckMembers(ModelSpec spec, Context ctx)
+    {
         if (spec.Members.Count == 0 && !spec.Problems.Any(p => p.Member.Length > 0)) // a malformed layer member is still a layer
             ctx.Problems.Add(new ModelProblem(ProblemIds.NoLayers, "", $"Model '{spec.ClassName}' declares no layers"));
 
@@ -101,12 +131,6 @@ internal static class ShapeInference
             if (member.Layer is { } layer && !seenNames.Add(layer.Name))
                 ctx.Problems.Add(new ModelProblem(ProblemIds.DuplicateLayerName, member.PropertyName,
                     $"Layer '{member.PropertyName}' has the weight name '{layer.Name}', which another layer already uses"));
-
-        var output = InferScope(spec, prefix: "", topMember: -1, input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx);
-        if (output is { } final && HasSeq(final.Shape) && !IsSequence(final.Shape) && ctx.Problems.Count == 0)
-            ctx.Problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, spec.Members[spec.Members.Count - 1].PropertyName,
-                $"Model '{spec.ClassName}' ends with {Format(final.Shape)} from {final.Description}, whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
-        return ctx.Result();
     }
 
     /// <summary>A tensor in the graph; <paramref name="ids"/> marks the token ids of a token model's input.</summary>
@@ -124,17 +148,22 @@ internal static class ShapeInference
         public readonly List<GraphNode> Nodes = new();
         public readonly List<LayerShape> Layers = new();
         public readonly List<ModelProblem> Problems = new();
+        public readonly List<BlockShape> Blocks = new();
         public readonly List<string> Stack = new();
         /// <summary>The model's declared bound on T (0: none), checked against position tables.</summary>
         public int MaxLength;
         /// <summary>Parameters and per-example activation floats of the nodes so far (long: checked against the array limit).</summary>
         public long Parameters, Activations;
 
-        public ModelShapes Result() => new(Layers.ToEquatableArray(), Nodes.ToEquatableArray(), Problems.ToEquatableArray());
+        public ModelShapes Result() => new(Layers.ToEquatableArray(), Nodes.ToEquatableArray(), Problems.ToEquatableArray(), Blocks.ToEquatableArray());
     }
 
-    /// <summary>Adds the nodes of <paramref name="spec"/>'s members; returns the scope's output, or null once a problem stops it.</summary>
-    private static Tensor? InferScope(ModelSpec spec, string prefix, int topMember, Tensor input, Context ctx)
+    /// <summary>
+    /// Adds the nodes of <paramref name="spec"/>'s members and each member's shape to <paramref name="layers"/>; returns the
+    /// scope's output, or null once a problem stops it. Inside a block (<paramref name="topMember"/> ≥ 0) problems go on
+    /// <paramref name="where"/>, the enclosing model's member that uses the block.
+    /// </summary>
+    private static Tensor? InferScope(ModelSpec spec, string prefix, int topMember, string where, Tensor input, Context ctx, List<LayerShape> layers)
     {
         bool top = topMember < 0;
         var outputs = new Dictionary<string, Tensor>();
@@ -144,7 +173,7 @@ internal static class ShapeInference
             var member = spec.Members[i];
             if (member.Layer is not { } layer) return null; // its problem was recorded while parsing
             int owner = top ? i : topMember;
-            string where = top ? member.PropertyName : "";
+            string at = top ? member.PropertyName : where;
 
             // Resolve the inputs: merges name theirs; others read From or the previous member; cross-attention adds its memory.
             Tensor? Named(string name, string argument)
@@ -152,7 +181,7 @@ internal static class ShapeInference
                 if (name == MemberSpec.InputName) return input;
                 if (outputs.TryGetValue(name, out var t)) return t;
                 bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
-                ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, where, argument,
+                ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, at, top ? argument : "",
                     later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
                           : $"{layer.Kind} '{layer.Name}' reads '{name}', which is not a layer of '{spec.ClassName}' (use nameof(...) or Layer.Input)"));
                 return null;
@@ -176,16 +205,15 @@ internal static class ShapeInference
 
             int firstNode = ctx.Nodes.Count;
             var result = layer is BlockSpec block
-                ? InferBlock(block, prefix, owner, where, sources[0], ctx)
-                : AddNode(layer, prefix + layer.Name, owner, where, sources, ctx);
+                ? InferBlock(block, prefix, owner, at, sources[0], ctx)
+                : AddNode(layer, prefix + layer.Name, owner, at, sources, ctx);
             if (result is not { } output) return null; // later shapes would only repeat this error
 
-            if (top)
-            {
-                var owned = ctx.Nodes.Skip(firstNode).ToList();
-                ctx.Layers.Add(new LayerShape(layer, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
-                    owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops)));
-            }
+            var owned = ctx.Nodes.Skip(firstNode).ToList();
+            // A width-keeping convolution is shown as resolved at this use (its node's spec).
+            var shown = layer is ConvSpec { KeepChannels: true } && owned.Count == 1 ? owned[0].Layer : layer;
+            layers.Add(new LayerShape(shown, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
+                owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops)));
             outputs[member.PropertyName] = output;
             current = output;
         }
@@ -213,17 +241,42 @@ internal static class ShapeInference
             ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidBlock, where, $"Block '{block.Name}' uses '{block.ClassName}', which is invalid: {first.Id}: {first.Message}"));
             return null;
         }
-        if (!child.InputShape.SequenceEqual(input.Shape))
+        if (!child.ShapeGeneric && !child.InputShape.SequenceEqual(input.Shape))
         {
             ctx.Problems.Add(new ModelProblem(ProblemIds.BlockInputMismatch, where,
                 $"Block '{block.Name}' ({block.ClassName}) expects input {Format(child.InputShape)} but receives {Format(input.Shape)} from {input.Description}"));
             return null;
         }
 
+        // The block's members are inferred here, on what this use feeds them: for a shape-generic block that is where
+        // its shape errors surface, so they go on the member that uses it, saying which block layer failed and on what.
+        int before = ctx.Problems.Count;
+        var layers = new List<LayerShape>();
+        int record = ctx.Blocks.Count;
+        ctx.Blocks.Add(null!); // reserved, so outer blocks come before the ones nested in them
         ctx.Stack.Add(block.ClassName);
-        var inner = InferScope(child, prefix + block.Name + ".", owner, input, ctx);
+        var inner = InferScope(child, prefix + block.Name + ".", owner, where, input, ctx, layers);
         ctx.Stack.RemoveAt(ctx.Stack.Count - 1);
-        if (inner is not { } body) return null;
+        for (int k = before; k < ctx.Problems.Count; k++)
+        {
+            var problem = ctx.Problems[k];
+            // The argument named a layer attribute inside the block class; the location is now the using member.
+            ctx.Problems[k] = problem with
+            {
+                Member = where,
+                Argument = "",
+                Message = child.ShapeGeneric
+                    ? $"Block '{block.Name}' ({block.ClassName}) on input {Format(input.Shape)} from {input.Description}: {problem.Message}"
+                    : problem.Message,
+            };
+        }
+        if (inner is not { } body)
+        {
+            ctx.Blocks.RemoveRange(record, ctx.Blocks.Count - record);
+            return null;
+        }
+        ctx.Blocks[record] = new BlockShape(prefix + block.Name, block.ClassName, child.ShapeGeneric, input.Shape.ToEquatableArray(), body.Shape.ToEquatableArray(),
+            layers.ToEquatableArray());
         var output = new Tensor(body.Node, body.Shape, $"'{block.Name}'");
         if (!block.Residual) return output;
 
@@ -296,6 +349,10 @@ internal static class ShapeInference
                 + (layer is PoolSpec { Rank: 1 } ? "pooling windows over T are not supported, " : "") + "use [Permute] to put T first"));
             return null;
         }
+        // A width-keeping convolution gets its input's channel count here, so each node (each use of a shape-generic
+        // block) carries a concrete spec and planning and emitting never see the unresolved form.
+        if (layer is ConvSpec { KeepChannels: true } keep && inputs[0].Length > 0)
+            layer = keep with { OutChannels = inputs[0][0], KeepChannels = false };
         var outShape = InferNode(layer, name, inputs, sources[0].Description, sources, where, problems, ctx.MaxLength, out var ps, out long flops);
         if (outShape is null || problems.Count != before) return null;
         if (TooLarge(layer, outShape, ps, ctx) is { } tooLarge)

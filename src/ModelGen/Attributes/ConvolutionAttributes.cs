@@ -7,7 +7,10 @@ public abstract class ConvAttribute : LayerAttribute
 {
     private protected ConvAttribute(int outChannels) => OutChannels = outChannels;
 
-    /// <summary>Number of output channels.</summary>
+    /// <summary>
+    /// Number of output channels; 0 when the attribute was written without it (<c>[Conv2D(Kernel = 3)]</c>): as many as
+    /// the input has. That lets a shape-generic block (<c>[Model]</c> without a shape) keep the width of each place it is used.
+    /// </summary>
     public int OutChannels { get; }
 
     /// <summary>Kernel size (square for 2-D). Required.</summary>
@@ -44,6 +47,9 @@ public sealed class Conv1DAttribute : ConvAttribute
     /// <summary>Declares a 1-D convolution with <paramref name="outChannels"/> output channels.</summary>
     /// <param name="outChannels">Output channels (PyTorch <c>out_channels</c>); a multiple of <see cref="ConvAttribute.Groups"/>.</param>
     public Conv1DAttribute(int outChannels) : base(outChannels) { }
+
+    /// <summary>Declares a 1-D convolution with as many output channels as its input has (its width follows each use of a shape-generic block).</summary>
+    public Conv1DAttribute() : base(0) { }
 }
 
 /// <summary>2-D convolution over input [channels, height, width], as PyTorch's <c>nn.Conv2d</c>.</summary>
@@ -52,6 +58,9 @@ public sealed class Conv2DAttribute : ConvAttribute
     /// <summary>Declares a 2-D convolution with <paramref name="outChannels"/> output channels.</summary>
     /// <param name="outChannels">Output channels (PyTorch <c>out_channels</c>); a multiple of <see cref="ConvAttribute.Groups"/>.</param>
     public Conv2DAttribute(int outChannels) : base(outChannels) { }
+
+    /// <summary>Declares a 2-D convolution with as many output channels as its input has (its width follows each use of a shape-generic block).</summary>
+    public Conv2DAttribute() : base(0) { }
 }
 
 /// <summary>Shared options of the pooling attributes.</summary>

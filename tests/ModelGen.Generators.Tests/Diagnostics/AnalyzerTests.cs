@@ -107,15 +107,62 @@ public class AnalyzerTests
         Expect.Error("MG0006", 0, "Model 'M' has input shape [3, 0]; every dimension must be positive and at least one is required"));
 
     [Fact]
-    public Task EmptyInputShape_MG0006_OnModelAttribute() => Verify("""
+    public Task NoInputShape_IsAShapeGenericBlock_UnusedHasNoDiagnostics() => Verify("""
         using ModelGen;
-        [{|#0:Model|}]
-        public partial class M
+        [Model]
+        public partial class Body
         {
+            [Conv2D(4, Kernel = 3)] public partial Layer Conv { get; }
             [Dense(2)] public partial Layer Fc { get; }
         }
+        """);
+
+    [Fact]
+    public Task ShapeGenericBlock_ErrorInside_OnTheUsingMembersAttribute() => Verify("""
+        using ModelGen;
+        [Model]
+        public partial class Body
+        {
+            [Conv2D(4, Kernel = 3, Padding = 1)] public partial Layer Conv { get; }
+        }
+        [Model(4, 6, 6)]
+        public partial class M
+        {
+            [Residual] public partial Body Fine { get; }
+            [Flatten] public partial Layer Flat { get; }
+            [{|#0:Residual|}] public partial Body Broken { get; }
+        }
         """,
-        Expect.Error("MG0006", 0, "Model 'M' has input shape []; every dimension must be positive and at least one is required"));
+        // Block 'broken' (Body) on input [144] from 'flat': Conv2D 'conv' expects input [channels, height, width] but receives [144] from 'flat'
+        Expect.Error("MG0105", 0, "Block 'broken' (Body) on input [144] from 'flat': Conv2D 'conv' expects input [channels, height, width] but receives [144] from 'flat'"));
+
+    [Fact]
+    public Task ShapeGenericBlock_ErrorInside_OnTheUsingPropertyWithoutAttribute() => Verify("""
+        using ModelGen;
+        [Model]
+        public partial class Body
+        {
+            [Dense(3)] public partial Layer Fc { get; }
+        }
+        [Model(2, 5)]
+        public partial class M
+        {
+            public partial Body {|#0:Head|} { get; }
+        }
+        """,
+        // Block 'head' (Body) on input [2, 5] from the model input: Dense 'fc' expects a flat input but receives [2, 5] from the model input; add [Flatten] before it
+        Expect.Error("MG0101", 0, "Block 'head' (Body) on input [2, 5] from the model input: Dense 'fc' expects a flat input but receives [2, 5] from the model input; add [Flatten] before it"));
+
+    [Fact]
+    public Task ShapeGenericBlock_MaxLength_MG0006_OnModelAttribute() => Verify("""
+        using ModelGen;
+        [{|#0:Model(MaxLength = 4)|}]
+        public partial class Body
+        {
+            [Dense(3)] public partial Layer Fc { get; }
+        }
+        """,
+        Expect.Error("MG0006", 0, "Block 'Body' declares no input shape, so it takes its input from each model that uses it; MaxLength belongs on that model's [Model]"));
 
     [Fact]
     public Task NoLayers_MG0007_OnClassName() => Verify("""
