@@ -33,6 +33,8 @@ internal unsafe struct StepRow
     public float* COut;
     /// <summary>[H] training only: LSTM tanh(c_t); GRU W_hn·h_{t-1} + b_hn.</summary>
     public float* Aux;
+    /// <summary>[G·H] this example's <see cref="Gates"/> row at the next iteration, or null: prefetched into L2 while this step runs.</summary>
+    public float* NextGates;
 }
 
 /// <summary>Pointers of one batch row for one backward step.</summary>
@@ -54,6 +56,9 @@ internal unsafe struct BackRow
     public float* DGx;
     /// <summary>[G·H] gradient of the hidden-side pre-activations (feeds dW_hh, db_hh and the recurrence); LSTM: the same as <see cref="DGx"/>.</summary>
     public float* DGh;
+    /// <summary>This example's <see cref="Gates"/>, <see cref="DGx"/>, <see cref="Aux"/>, <see cref="Prev"/> and <see cref="DHOut"/> rows at the
+    /// next iteration (null when it has none): prefetched into L2 while this step runs.</summary>
+    public float* NextGates, NextDGx, NextAux, NextPrev, NextDHOut;
 }
 
 /// <summary>Per layer-direction constants of the forward cell update.</summary>
@@ -525,6 +530,13 @@ internal static unsafe class RecurrentStep
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int w = Simd.Count<TV>();
+        // The projection plane of a whole call (seq·batch rows of G·H floats: 2 MB per direction in W7) does not stay in
+        // L2, and a step reads its rows with a 2 KB stride, four lines per row and unit block, which the hardware
+        // prefetchers do not follow: fetch the next step's lines of this unit block now, one step ahead, into L2 (not L1,
+        // which the W_hh stream sweeps in between).
+        float* next = row->NextGates;
+        if (next != null && Sse.IsSupported && (j0 & 15) == 0)
+            for (int g = 0; g < TCell.Gates; g++) Sse.Prefetch1(next + j0 + g * args.H);
         if (valid == w)
         {
             TCell.Forward(row, j0, Simd.Load<TV>(acc), Simd.Load<TV>(acc + w), Simd.Load<TV>(acc + 2 * w),
@@ -714,6 +726,24 @@ internal static unsafe class RecurrentStep
         where TV : struct where TCell : struct, IRecurrentCell
     {
         int lanes = Simd.Count<TV>();
+        // As FinishForward: the kept planes of a call do not stay in L2 and a step reads them with a row stride the
+        // prefetchers do not follow (W7: 2 MB of gates per direction, its output gradient batch-first with a 32 KB stride),
+        // so fetch the next step's lines of these units now, into L2. One line per 64 bytes of each row's slice.
+        if (row->NextGates != null && Sse.IsSupported)
+        {
+            int gates = TCell.Gates;
+            for (int q = j0, end = j0 + u * lanes; q < end; q += 16)
+            {
+                for (int g = 0; g < gates; g++)
+                {
+                    Sse.Prefetch1(row->NextGates + q + g * hidden);
+                    Sse.Prefetch1(row->NextDGx + q + g * hidden);
+                }
+                Sse.Prefetch1(row->NextAux + q);
+                Sse.Prefetch1(row->NextPrev + q);
+                Sse.Prefetch1(row->NextDHOut + q);
+            }
+        }
         for (int v = 0; v < u - 1; v++) TCell.Backward(row, j0 + v * lanes, Simd.Load<TV>(acc + v * lanes), hidden);
         float* last = acc + (u - 1) * lanes;
         int j = j0 + (u - 1) * lanes;
