@@ -10,6 +10,9 @@
 // (lstm: RecurrentKernels on the peers' W6 shape, LSTM input 32, hidden 128, seq 50, batch 1 and 16: inference forward,
 //  and a training step = TrainForward + Backward; plus W7's bidirectional 64→128 LSTM training step at batch 32 × 32)
 // (transformer: the W5 block's inference forward at batch 1, and W8's two causal blocks' training forward and backward at batch 16)
+// (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
+//  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
+//  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
