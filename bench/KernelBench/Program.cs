@@ -374,6 +374,10 @@ static void RecurrentAB()
     float[] ws7 = new float[g.WorkspaceLength(B, T)], dp = new float[g.ParameterCount], dx = new float[x7.Length];
     AB("W7 lstm TrainForward", t => RecurrentKernels.TrainForwardCore(g, x7, p7, y7, kept, [], ws7, B, T, 0f, null!, t), a, b);
     AB("W7 lstm Backward", t => RecurrentKernels.BackwardCore(g, dy, x7, p7, kept, dp, dx, [], ws7, B, T, t), a, b);
+    // What W6 batch 1 spends besides the 49 steps: the per-call repacking of W_hh and the input projection GEMM.
+    float[] whh = Fill(512 * 128, 7), packed = new float[RecurrentStep.PackedLength(128, 4)], x6 = Fill(50 * 32, 8), wih = Fill(512 * 32, 9), proj = new float[50 * 512];
+    Console.WriteLine($"W6 pack W_hh            {Cpu(() => { unsafe { fixed (float* s = whh, d = packed) RecurrentStep.PackHidden(s, d, 128, 4, Gemm.NativeWidth / 32); } })}");
+    Console.WriteLine($"W6 b1 projection        {Cpu(() => Gemm.Multiply(x6, wih, proj, 50, 32, 512, transA: false, transB: true, accumulate: false, Gemm.Path.Packed))}");
 }
 
 static void AB(string name, Action<RecurrentKernels.Tuning> f, RecurrentKernels.Tuning a, RecurrentKernels.Tuning b)
