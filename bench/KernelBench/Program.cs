@@ -14,6 +14,9 @@
 // (transformer-routes: the W5 projections at 64 rows on each GEMM route, per-call packed, prepacked and dot, plus GELU alone)
 // (w5-loop / w8-loop: the W5 forward, or W8's blocks' forward + backward, in a loop for ~10 s, for perf record)
 // (w5-aa: the paired A/B harness, PairedAb, on the W5 forward against itself: the noise floor of an in-process A/B)
+// (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
+//  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
+//  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
@@ -149,6 +152,50 @@ for (int c = 0; c < cmds.Count; c++)
                 });
                 Console.WriteLine($"LSTM W7 bidirectional train step b=32 seq=32: {us,8:F1} us");
             }
+            break;
+        case "rnnab":
+            RecurrentAB();
+            break;
+        case "w7gemm":
+            {
+                // The GEMM shapes of W7's LSTM backward and forward, per direction (process CPU time).
+                float[] dG = Fill(1024 * 512, 1), prev = Fill(1024 * 192, 2), dw = new float[512 * 192], dwT = new float[192 * 512];
+                float[] wIh = Fill(512 * 64, 3), dx = new float[1024 * 64], x = Fill(1024 * 64, 4), proj = new float[1024 * 512];
+                Console.WriteLine($"dW TN 512x1024x192 (dGT.prev)     {Cpu(() => Gemm.TN(dG, prev, dw, 512, 1024, 192))}  {2.0 * 512 * 1024 * 192 / 1e3:F0} kFLOP");
+                Console.WriteLine($"dW TN 192x1024x512 (prevT.dG)     {Cpu(() => Gemm.TN(prev, dG, dwT, 192, 1024, 512))}");
+                Console.WriteLine($"dx NN 1024x512x64                 {Cpu(() => Gemm.NN(dG, wIh, dx, 1024, 512, 64))}  {2.0 * 1024 * 512 * 64 / 1e3:F0} kFLOP");
+                Console.WriteLine($"proj NT 1024x64x512               {Cpu(() => Gemm.NT(x, wIh, proj, 1024, 64, 512))}");
+            }
+            break;
+        case "w7parts":
+            W7Parts();
+            break;
+        case "w7loop":
+            {
+                // For a profiler: W7's whole training step in a loop for the given seconds (default 10).
+                double seconds = c + 1 < cmds.Count && double.TryParse(cmds[c + 1], out double sec) ? sec : 10;
+                if (c + 1 < cmds.Count && double.TryParse(cmds[c + 1], out _)) c++;
+                var model = new BenchTagger(seed: 0);
+                var r = new Random(7);
+                int[] ids = Enumerable.Range(0, 1024).Select(_ => r.Next(5000)).ToArray(), labels = Enumerable.Range(0, 1024).Select(_ => r.Next(48)).ToArray();
+                float[] logits = new float[1024 * 48], dLogits = new float[1024 * 48];
+                var sgd = new ModelGen.Sgd(0.01f);
+                var sw = Stopwatch.StartNew();
+                int steps = 0;
+                while (sw.Elapsed.TotalSeconds < seconds)
+                {
+                    model.Gradients.Clear();
+                    model.ForwardTrain(ids, logits, 32, 32);
+                    ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, 1024);
+                    model.Backward(dLogits, default);
+                    sgd.Step(model, model.Gradients);
+                    steps++;
+                }
+                Console.WriteLine($"w7loop: {steps} steps, {sw.Elapsed.TotalMilliseconds / steps:F1} ms/step wall");
+            }
+            break;
+        case "l2":
+            L2Bandwidth();
             break;
         case "transformer":
             {
@@ -385,6 +432,114 @@ static float[] Scaled(float[] v, float s)
 {
     for (int i = 0; i < v.Length; i++) v[i] *= s;
     return v;
+}
+
+// W7's training step piece by piece (process CPU time, median): the whole step, then each kernel the generated tagger
+// calls, on the peers' shapes (Embedding 5000x64, biLSTM 64->128, Dense 256->48, batch 32 x 32 tokens).
+static void W7Parts()
+{
+    const int B = 32, T = 32, rows = B * T, V = 5000, E = 64, C = 48, D = 256;
+    var model = new BenchTagger(seed: 0);
+    var r = new Random(7);
+    int[] ids = Enumerable.Range(0, rows).Select(_ => r.Next(V)).ToArray(), labels = Enumerable.Range(0, rows).Select(_ => r.Next(C)).ToArray();
+    float[] logits = new float[rows * C], dLogits = new float[rows * C];
+    var sgd = new ModelGen.Sgd(0.01f);
+    Console.WriteLine($"W7 whole step                 {Cpu(() => { model.Gradients.Clear(); model.ForwardTrain(ids, logits, B, T); ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, rows); model.Backward(dLogits, default); sgd.Step(model, model.Gradients); })}");
+    Console.WriteLine($"  Gradients.Clear             {Cpu(() => model.Gradients.Clear())}");
+    Console.WriteLine($"  ForwardTrain                {Cpu(() => model.ForwardTrain(ids, logits, B, T))}");
+    Console.WriteLine($"  CrossEntropy                {Cpu(() => ModelGen.Loss.CrossEntropy.Compute(logits, labels, default, dLogits, rows))}");
+    Console.WriteLine($"  Backward                    {Cpu(() => model.Backward(dLogits, default))}");
+    Console.WriteLine($"  Sgd.Step                    {Cpu(() => sgd.Step(model, model.Gradients))}");
+    float[] emb = Fill(V * E, 1, 0.1f), x = new float[rows * E], dEmb = new float[V * E];
+    Console.WriteLine($"  embedding fwd               {Cpu(() => EmbeddingKernels.Forward(ids, emb, x, V, E))}");
+    Console.WriteLine($"  embedding bwd               {Cpu(() => EmbeddingKernels.Backward(ids, x, dEmb, V, E, -1))}");
+    var g = new RecurrentGeometry(RecurrentCell.Lstm, E, 128, 1, true, true);
+    float[] p = Scaled(Fill(g.ParameterCount, 5), 1 / MathF.Sqrt(128)), y = new float[g.OutputLength(B, T)], dy = Fill(y.Length, 6);
+    float[] kept = new float[g.KeptLength(B, T)], ws = new float[g.WorkspaceLength(B, T)], dp = new float[g.ParameterCount], dx = new float[x.Length];
+    Fill(x.Length, 4).CopyTo(x, 0);
+    Console.WriteLine($"  lstm TrainForward           {Cpu(() => RecurrentKernels.TrainForward(g, x, p, y, kept, [], ws, B, T, 0f, null!))}");
+    Console.WriteLine($"  lstm Backward (dx)          {Cpu(() => RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, [], ws, B, T))}");
+    float[] w = Fill(C * D, 8, 0.06f), bias = Fill(C, 9, 0.06f), dw = new float[C * D], db = new float[C], dh = new float[rows * D];
+    Console.WriteLine($"  dense fwd 256->48           {Cpu(() => DenseKernels.Forward(default(IdentityActivation), y, w, bias, logits, default, rows, D, C))}");
+    Console.WriteLine($"  dense bwd 256->48           {Cpu(() => DenseKernels.Backward(default(IdentityActivation), dLogits, default, logits, y, w, default, dw, db, dh, rows, D, C))}");
+}
+
+// A/B of a recurrent-kernel tuning switch in one process (the machine is shared: alternate A and B in short rounds and
+// compare the medians of per-call CPU time): W6 inference at batch 1 and 16, W7's biLSTM training forward and backward.
+static void RecurrentAB()
+{
+    var a = new RecurrentKernels.Tuning(Gemm.NativeWidth, null, Prefetch: false);
+    var b = RecurrentKernels.Tuning.Default;
+    var w6 = new RecurrentGeometry(RecurrentCell.Lstm, 32, 128, 1, false, true);
+    foreach (int batch in new[] { 1, 16 })
+    {
+        float[] x = Fill((int)w6.InputLength(batch, 50), 1), p = Scaled(Fill(w6.ParameterCount, 2), 1 / MathF.Sqrt(128));
+        float[] y = new float[w6.OutputLength(batch, 50)], ws = new float[w6.WorkspaceLength(batch, 50)];
+        AB($"W6 forward b={batch,2}", t => RecurrentKernels.ForwardCore(w6, x, p, y, [], ws, batch, 50, default, default, t), a, b);
+    }
+    var g = new RecurrentGeometry(RecurrentCell.Lstm, 64, 128, 1, true, true);
+    const int B = 32, T = 32;
+    float[] x7 = Fill((int)g.InputLength(B, T), 4), p7 = Scaled(Fill(g.ParameterCount, 5), 1 / MathF.Sqrt(128));
+    float[] y7 = new float[g.OutputLength(B, T)], dy = Fill(y7.Length, 6), kept = new float[g.KeptLength(B, T)];
+    float[] ws7 = new float[g.WorkspaceLength(B, T)], dp = new float[g.ParameterCount], dx = new float[x7.Length];
+    AB("W7 lstm TrainForward", t => RecurrentKernels.TrainForwardCore(g, x7, p7, y7, kept, [], ws7, B, T, 0f, null!, t), a, b);
+    AB("W7 lstm Backward", t => RecurrentKernels.BackwardCore(g, dy, x7, p7, kept, dp, dx, [], ws7, B, T, t), a, b);
+    // What W6 batch 1 spends besides the 49 steps: the per-call repacking of W_hh and the input projection GEMM.
+    float[] whh = Fill(512 * 128, 7), packed = new float[RecurrentStep.PackedLength(128, 4)], x6 = Fill(50 * 32, 8), wih = Fill(512 * 32, 9), proj = new float[50 * 512];
+    Console.WriteLine($"W6 pack W_hh            {Cpu(() => { unsafe { fixed (float* s = whh, d = packed) RecurrentStep.PackHidden(s, d, 128, 4, Gemm.NativeWidth / 32); } })}");
+    Console.WriteLine($"W6 b1 projection        {Cpu(() => Gemm.Multiply(x6, wih, proj, 50, 32, 512, transA: false, transB: true, accumulate: false, Gemm.Path.Packed))}");
+}
+
+static void AB(string name, Action<RecurrentKernels.Tuning> f, RecurrentKernels.Tuning a, RecurrentKernels.Tuning b)
+{
+    for (int i = 0; i < 20; i++) { f(a); f(b); }
+    var proc = Process.GetCurrentProcess();
+    var ta = new List<double>();
+    var tb = new List<double>();
+    for (int round = 0; round < 40; round++)
+        foreach (bool first in new[] { true, false })
+        {
+            var tune = first ^ (round % 2 == 1) ? a : b;
+            int iters = 5;
+            proc.Refresh();
+            TimeSpan c0 = proc.TotalProcessorTime;
+            for (int i = 0; i < iters; i++) f(tune);
+            proc.Refresh();
+            double us = (proc.TotalProcessorTime - c0).TotalMicroseconds / iters;
+            (tune == a ? ta : tb).Add(us);
+        }
+    ta.Sort(); tb.Sort();
+    Console.WriteLine($"{name,-22} A {ta[ta.Count / 2],9:F1} us  B {tb[tb.Count / 2],9:F1} us  A/B {ta[ta.Count / 2] / tb[tb.Count / 2]:F3}  (cpu medians; A min {ta[0]:F1}, B min {tb[0]:F1})");
+}
+
+// Read bandwidth of one core over a working set that stays in L1 (16 KiB), in L2 (256 KiB = W6's W_hh, 512 KiB) or
+// beyond: sum of every float with 8 independent accumulators at the widest width, best of 7.
+static void L2Bandwidth()
+{
+    foreach (int kib in new[] { 16, 128, 256, 512, 4096 })
+    {
+        int n = kib * 256;
+        float[] a = Fill(n, 1);
+        float sink = 0;
+        double us = Time(() => sink += SumVec(a), 50);
+        Console.WriteLine($"read {kib,5} KiB: {us,8:F2} us  {n * 4.0 / us / 1e3,6:F1} GB/s  ({sink != 0})");
+    }
+}
+
+static unsafe float SumVec(float[] a)
+{
+    fixed (float* p = a)
+    {
+        var s0 = System.Runtime.Intrinsics.Vector512<float>.Zero; var s1 = s0; var s2 = s0; var s3 = s0; var s4 = s0; var s5 = s0; var s6 = s0; var s7 = s0;
+        for (int i = 0; i < a.Length; i += 128)
+        {
+            s0 += System.Runtime.Intrinsics.Vector512.Load(p + i); s1 += System.Runtime.Intrinsics.Vector512.Load(p + i + 16);
+            s2 += System.Runtime.Intrinsics.Vector512.Load(p + i + 32); s3 += System.Runtime.Intrinsics.Vector512.Load(p + i + 48);
+            s4 += System.Runtime.Intrinsics.Vector512.Load(p + i + 64); s5 += System.Runtime.Intrinsics.Vector512.Load(p + i + 80);
+            s6 += System.Runtime.Intrinsics.Vector512.Load(p + i + 96); s7 += System.Runtime.Intrinsics.Vector512.Load(p + i + 112);
+        }
+        return System.Runtime.Intrinsics.Vector512.Sum((s0 + s1) + (s2 + s3) + (s4 + s5) + (s6 + s7));
+    }
 }
 
 static float[] Fill(int n, int seed, float scale = 1f)

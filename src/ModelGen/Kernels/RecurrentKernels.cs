@@ -123,9 +123,10 @@ public static class RecurrentKernels
 
     /// <summary>
     /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null or true: packed
-    /// W_hh and register tiles; false: the dot path). Tests force each; the public entry points use <see cref="Default"/>.
+    /// W_hh and register tiles; false: the dot path), and whether steps prefetch the next step's rows of the kept planes
+    /// (<see cref="Prefetch"/>; off only to measure what it gains). Tests force each; the public entry points use <see cref="Default"/>.
     /// </summary>
-    internal readonly record struct Tuning(int Width, bool? Packed)
+    internal readonly record struct Tuning(int Width, bool? Packed, bool Prefetch = true)
     {
         public static Tuning Default => new(Gemm.NativeWidth, null);
     }
@@ -416,6 +417,7 @@ public static class RecurrentKernels
                 StepRow* row = rows + n++;
                 row->HPrev = i > 0 ? dir.SeqOut + seqPrev * dh : dir.H0 != null ? dir.H0 + (long)b * h : c.Zeros;
                 row->Gates = dir.XProj + at * gh;
+                row->NextGates = c.Prefetch && len > i + 1 ? dir.XProj + c.TM(b, dir.Reverse ? t - 1 : t + 1) * gh : null;
                 row->HOut = dir.SeqOut + seqAt * dh;
                 if (dir.Train)
                 {
@@ -493,6 +495,19 @@ public static class RecurrentKernels
                 row->Carry = dir.Carry + (long)b * h;
                 row->DGx = dir.DGx + at * gh;
                 row->DGh = dir.DGh + at * gh;
+                if (c.Prefetch && len > i + 1)
+                {
+                    // The next iteration processes t − 1 (forward direction) or t + 1 (reverse): tPrev here.
+                    long atNext = c.TM(b, tPrev);
+                    int tBefore = dir.Reverse ? tPrev + 1 : tPrev - 1;
+                    bool nextHasPrev = dir.Reverse ? tBefore < len : tBefore >= 0;
+                    row->NextGates = dir.Gates + atNext * gh;
+                    row->NextDGx = dir.DGx + atNext * gh;
+                    row->NextAux = dir.Aux + atNext * h;
+                    row->NextPrev = !nextHasPrev ? c.Zeros : lstm ? dir.Cell + c.TM(b, tBefore) * h : dir.Seq + c.TM(b, tBefore) * dh;
+                    row->NextDHOut = dir.DSeq + (dir.DSeqBatchFirst ? c.BF(b, tPrev) : atNext) * dh;
+                }
+                else row->NextGates = null;
             }
             if (c.Width != 0) RecurrentStep.BackwardVector<TV, TCell>(rows, n, w, ldw, h, recur: i > 0, c.Tmp, descending: (i & 1) == 1);
             else RecurrentStep.BackwardScalar<TCell>(rows, n, dir.WHh, h, recur: i > 0, c.Rec, c.Rec + (long)batch * h);
@@ -633,6 +648,7 @@ public static class RecurrentKernels
         public readonly int H, GH, DH, Batch, Seq, MaxLen, Width;
         public readonly long BS;
         public readonly bool? Packed;
+        public readonly bool Prefetch;
         public readonly bool Padded;             // some example is shorter than seq
         public readonly int* Lengths;            // [batch] or null
         public readonly float* Zeros;            // [GH] zeros: h_0, c_0 and "no next step" rows
@@ -652,6 +668,7 @@ public static class RecurrentKernels
             BS = (long)batch * seq;
             Width = tuning.Width;
             Packed = tuning.Packed;
+            Prefetch = tuning.Prefetch;
             Lengths = lengths;
             int maxLen = lengths == null ? seq : 0;
             bool padded = false;
