@@ -6,17 +6,30 @@ using F = TorchSharp.torch.nn.functional;
 float[] p0 = [0.5f, -1.25f, 2.0f, 0.0f, -0.75f];
 float[][] grads = [[0.1f, -0.2f, 0.3f, -0.4f, 0.05f], [-0.3f, 0.1f, 0.25f, 0.2f, -0.5f], [0.2f, 0.2f, -0.1f, 0.6f, 0.0f]];
 string Fmt(IEnumerable<float> v) => "[" + string.Join(", ", v.Select(x => x.ToString("R") + "f")) + "]";
-void Run(string name, Func<TorchSharp.Modules.Parameter[], torch.optim.Optimizer> make)
+// Large then small gradients: the second moment shrinks, which is where AMSGrad's running maximum differs from Adam.
+float[][] shrinking = [[1.0f, -2.0f, 0.5f, 0.3f, -1.0f], [0.01f, 0.02f, -0.01f, 0.0f, 0.05f], [0.02f, -0.01f, 0.0f, 0.01f, 0.03f], [-0.05f, 0.01f, 0.02f, -0.02f, 0.0f]];
+void Run(string name, Func<TorchSharp.Modules.Parameter[], torch.optim.Optimizer> make, float[][]? gradients = null)
 {
     var p = new TorchSharp.Modules.Parameter(torch.tensor(p0));
     var opt = make([p]);
-    foreach (var g in grads) { p.grad = torch.tensor(g); opt.step(); }
+    foreach (var g in gradients ?? grads) { p.grad = torch.tensor(g); opt.step(); }
     Console.WriteLine($"{name}: {Fmt(p.data<float>().ToArray())}");
 }
 Run("SGD(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)", ps => torch.optim.SGD(ps, 0.05, momentum: 0.9, dampening: 0.3, weight_decay: 0.01));
 Run("SGD(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)", ps => torch.optim.SGD(ps, 0.05, momentum: 0.9, weight_decay: 0.01, nesterov: true));
 Run("Adam(lr=0.01, weight_decay=0.1)", ps => torch.optim.Adam(ps, 0.01, weight_decay: 0.1));
 Run("AdamW(lr=0.01, weight_decay=0.01)", ps => torch.optim.AdamW(ps, 0.01, weight_decay: 0.01));
+Run("Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1, amsgrad=True) shrinking", ps => torch.optim.Adam(ps, 0.01, beta1: 0.9, beta2: 0.9, weight_decay: 0.1, amsgrad: true), shrinking);
+Run("Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1) shrinking", ps => torch.optim.Adam(ps, 0.01, beta1: 0.9, beta2: 0.9, weight_decay: 0.1), shrinking);
+Run("AdamW(lr=0.01, betas=(0.9, 0.9), weight_decay=0.01, amsgrad=True) shrinking", ps => torch.optim.AdamW(ps, 0.01, beta1: 0.9, beta2: 0.9, weight_decay: 0.01, amsgrad: true), shrinking);
+Run("RMSprop()", ps => torch.optim.RMSProp(ps));
+Run("RMSprop(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True)",
+    ps => torch.optim.RMSProp(ps, 0.01, alpha: 0.9, eps: 1e-6, weight_decay: 0.1, momentum: 0.8, centered: true));
+Run("RMSprop(lr=0.02, momentum=0.5)", ps => torch.optim.RMSProp(ps, 0.02, momentum: 0.5));
+Run("RMSprop(lr=0.02, centered=True)", ps => torch.optim.RMSProp(ps, 0.02, centered: true));
+Run("Adagrad()", ps => torch.optim.Adagrad(ps));
+Run("Adagrad(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6)",
+    ps => torch.optim.Adagrad(ps, 0.1, lr_decay: 0.05, weight_decay: 0.1, initial_accumulator_value: 0.2, eps: 1e-6));
 
 float[] logits = [2.0f, -1.0f, 0.5f, 3.0f, -2.5f, 0.0f, 1.5f, -0.5f, 1e4f, -1e4f];
 var x = torch.tensor(logits, new long[] { 2, 5 }, requires_grad: true);
