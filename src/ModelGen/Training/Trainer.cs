@@ -16,7 +16,12 @@ public sealed class Trainer
     private readonly Schedule _schedule;
     private readonly float _baseLearningRate;
 
-    /// <summary>Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales.</summary>
+    /// <summary>
+    /// Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales. Before every step
+    /// <see cref="Fit"/> sets the rate to base × <see cref="Schedule.Factor(int, int, int)"/> (step, the run's total steps,
+    /// steps per epoch); after every epoch it reports the validation loss (the epoch's mean training loss without a validation
+    /// set) to <see cref="Schedule.ReportMetric"/>, which drives <see cref="Schedule.ReduceOnPlateau"/>.
+    /// </summary>
     public Trainer(ITrainable model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -106,7 +111,7 @@ public sealed class Trainer
                             epoch, epochStep + 1, loader.BatchesPerEpoch, loss, bad.Layer);
                     GradientClipping.ClipToNorm(_model.Gradients, maxNorm, norm);
                 }
-                _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(step, totalSteps);
+                _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(step, totalSteps, loader.BatchesPerEpoch);
                 _optimizer.Step(_model, _model.Gradients);
 
                 lossSum += (double)loss * n;
@@ -128,6 +133,9 @@ public sealed class Trainer
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
                 val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds);
             history.Add(metrics);
+            // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
+            // and the next epoch's steps see the result; step-driven schedules ignore it.
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, step, loader.BatchesPerEpoch);
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
             if (options.EarlyStoppingPatience is { } patience && val is { } v)
