@@ -52,13 +52,18 @@ public sealed class Trainer
             throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
         if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
             throw new ArgumentOutOfRangeException(nameof(options), options.DivergenceFactor, "FitOptions.DivergenceFactor must be finite and greater than 1.");
+        if (options.GradientAccumulationSteps < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.GradientAccumulationSteps, "FitOptions.GradientAccumulationSteps must be at least 1.");
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
         int rows = Math.Min(batchSize, Math.Max(1, train.Count));   // no batch holds more rows than the set has
         var output = new float[checked(rows * outputLength)];
         var dOutput = new float[rows * outputLength];
-        int totalSteps = epochs * loader.BatchesPerEpoch;
+        // Optimizer steps: one per group of GradientAccumulationSteps minibatches; a group never spans two epochs.
+        int accumulation = options.GradientAccumulationSteps;
+        int updatesPerEpoch = loader.BatchesPerEpoch / accumulation + (loader.BatchesPerEpoch % accumulation == 0 ? 0 : 1);
+        int totalSteps = epochs * updatesPerEpoch;
         _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
 
         var history = new List<EpochMetrics>();
@@ -66,7 +71,9 @@ public sealed class Trainer
         int bestEpoch = 0;
         float[]? bestParameters = null;
         bool stoppedEarly = false;
-        int step = 0;
+        int step = 0;       // minibatches so far
+        int update = 0;     // optimizer steps so far (the schedule's step)
+        int groupRows = 0, groupBatches = 0;
         bool watch = options.StopOnDivergence;
         double firstLoss = 0, runningLoss = 0;   // the divergence rule's references (FitOptions.StopOnDivergence)
 
@@ -100,9 +107,16 @@ public sealed class Trainer
                     else
                         runningLoss += (loss - runningLoss) / 16;
                 }
-                _model.Gradients.Clear();
+                if (groupBatches == 0) _model.Gradients.Clear();
+                // Accumulating: each minibatch's mean-loss gradient is weighted by its rows, and the sum is divided by the
+                // group's rows before the step, so the update is that of the mean loss over the whole group.
+                if (accumulation > 1) GradientClipping.Scale(dOutSpan, n);
                 _model.Backward(dOutSpan, default);
-                if (options.GradientClipNorm is { } maxNorm)
+                groupRows += n;
+                groupBatches++;
+                bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.BatchesPerEpoch;
+                if (endOfGroup && accumulation > 1) GradientClipping.Scale(_model.Gradients, 1f / groupRows);
+                if (endOfGroup && options.GradientClipNorm is { } maxNorm)
                 {
                     float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
                     // A norm overflows to ∞ for finite gradients above ~1e19 too; only NaN or ∞ among them is a divergence.
@@ -111,8 +125,13 @@ public sealed class Trainer
                             epoch, epochStep + 1, loader.BatchesPerEpoch, loss, bad.Layer);
                     GradientClipping.ClipToNorm(_model.Gradients, maxNorm, norm);
                 }
-                _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(step, totalSteps, loader.BatchesPerEpoch);
-                _optimizer.Step(_model, _model.Gradients);
+                if (endOfGroup)
+                {
+                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(update, totalSteps, updatesPerEpoch);
+                    _optimizer.Step(_model, _model.Gradients);
+                    update++;
+                    groupRows = groupBatches = 0;
+                }
 
                 lossSum += (double)loss * n;
                 if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
@@ -135,7 +154,7 @@ public sealed class Trainer
             history.Add(metrics);
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
             // and the next epoch's steps see the result; step-driven schedules ignore it.
-            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, step, loader.BatchesPerEpoch);
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, updatesPerEpoch);
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
             if (options.EarlyStoppingPatience is { } patience && val is { } v)
