@@ -89,7 +89,7 @@ public abstract partial class Schedule
         return new StepDecaySchedule(stepSize, gamma);
     }
 
-    /// <summary>Validates the arguments of <see cref="Factor"/>.</summary>
+    /// <summary>Validates the arguments of <see cref="Factor(int, int)"/>.</summary>
     private protected static void ValidateStep(int step, int totalSteps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
