@@ -106,15 +106,6 @@ public sealed class RmsProp : Optimizer
 /// <summary>Per-step constants of the RMSprop update.</summary>
 internal readonly record struct RmsPropCoefficients(float NegLearningRate, float WeightDecay, float Alpha, float OneMinusAlpha, float Epsilon, float Momentum);
 
-/// <summary>A compile-time flag: the JIT/AOT compiler removes the branches of the other value in each instantiation.</summary>
-internal interface IFlag { static abstract bool Value { get; } }
-
-/// <summary>Flag set.</summary>
-internal readonly struct Yes : IFlag { public static bool Value => true; }
-
-/// <summary>Flag clear.</summary>
-internal readonly struct No : IFlag { public static bool Value => false; }
-
 /// <summary>The vectorised RMSprop update (see <see cref="RmsProp"/> for the rule).</summary>
 internal static class RmsPropKernel
 {
