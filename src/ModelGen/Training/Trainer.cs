@@ -154,7 +154,7 @@ public sealed class Trainer
             history.Add(metrics);
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
             // and the next epoch's steps see the result; step-driven schedules ignore it.
-            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, updatesPerEpoch);
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, Math.Max(1, updatesPerEpoch));
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
             if (options.EarlyStoppingPatience is { } patience && val is { } v)
