@@ -1,11 +1,14 @@
 // The shared element-wise Adam/AdamW update, vectorised. One pass reads p, g, m, v and writes p, m, v (28 bytes per
 // element), so it is memory-bound; fusing decay, moments and the parameter update into one loop is what matters.
-// Follows torch.optim's single-tensor implementation (foreach=False, amsgrad=False, maximize=False):
+// Follows torch.optim's single-tensor implementation (foreach=False, maximize=False):
 //   p = p * (1 - lr * wd)                       (AdamW only, decoupled decay)
 //   g = g + wd * p                              (Adam only, L2 penalty)
 //   m = m + (1 - beta1) * (g - m)               (torch: exp_avg.lerp_(grad, 1 - beta1))
 //   v = beta2 * v + (1 - beta2) * g * g
-//   p = p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),   bc_k = 1 - beta_k^step
+//   vmax = max(vmax, v)                         (amsgrad only; torch.maximum, so NaN propagates)
+//   p = p - (lr / bc1) * m / (sqrt(v or vmax) / sqrt(bc2) + eps),   bc_k = 1 - beta_k^step
+// AMSGrad adds a fourth stream (vmax, 4 more bytes per element); it is a separate instantiation so the plain loop
+// carries no branch.
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using ModelGen.Optimizers.Simd;
@@ -49,18 +52,55 @@ internal readonly record struct AdamCoefficients(
 /// <summary>The vectorised Adam/AdamW element-wise update.</summary>
 internal static class AdamKernel
 {
-    /// <summary>Updates <paramref name="parameters"/> and the moments in place (all spans [n]).</summary>
-    public static void Run(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment, in AdamCoefficients c)
+    /// <summary>
+    /// Updates <paramref name="parameters"/> and the moments in place (all spans [n]). <paramref name="maxSecondMoment"/>
+    /// is AMSGrad's running maximum of v [n], or empty for plain Adam.
+    /// </summary>
+    public static void Run(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+        Span<float> maxSecondMoment, in AdamCoefficients c)
     {
         ref float p = ref MemoryMarshal.GetReference(parameters);
         ref float g = ref MemoryMarshal.GetReference(gradients);
         ref float m = ref MemoryMarshal.GetReference(firstMoment);
         ref float v = ref MemoryMarshal.GetReference(secondMoment);
         int n = parameters.Length, i = 0;
-        if (V512.IsAccelerated) i = Run<Vector512<float>, V512>(ref p, ref g, ref m, ref v, c, i, n);
-        if (V256.IsAccelerated) i = Run<Vector256<float>, V256>(ref p, ref g, ref m, ref v, c, i, n);
-        if (V128.IsAccelerated) i = Run<Vector128<float>, V128>(ref p, ref g, ref m, ref v, c, i, n);
-        Run<float, Scalar>(ref p, ref g, ref m, ref v, c, i, n);
+        if (maxSecondMoment.IsEmpty)
+        {
+            if (V512.IsAccelerated) i = Run<Vector512<float>, V512>(ref p, ref g, ref m, ref v, c, i, n);
+            if (V256.IsAccelerated) i = Run<Vector256<float>, V256>(ref p, ref g, ref m, ref v, c, i, n);
+            if (V128.IsAccelerated) i = Run<Vector128<float>, V128>(ref p, ref g, ref m, ref v, c, i, n);
+            Run<float, Scalar>(ref p, ref g, ref m, ref v, c, i, n);
+            return;
+        }
+        ref float vmax = ref MemoryMarshal.GetReference(maxSecondMoment);
+        if (V512.IsAccelerated) i = RunAmsgrad<Vector512<float>, V512>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+        if (V256.IsAccelerated) i = RunAmsgrad<Vector256<float>, V256>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+        if (V128.IsAccelerated) i = RunAmsgrad<Vector128<float>, V128>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+        RunAmsgrad<float, Scalar>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+    }
+
+    private static int RunAmsgrad<TV, TOps>(ref float p, ref float g, ref float m, ref float v, ref float vmax, in AdamCoefficients c, int i, int n)
+        where TV : struct where TOps : ISimdOps<TV>
+    {
+        TV decay = TOps.Create(c.DecayFactor), l2 = TOps.Create(c.L2);
+        TV oneMinusBeta1 = TOps.Create(c.OneMinusBeta1), beta2 = TOps.Create(c.Beta2), oneMinusBeta2 = TOps.Create(c.OneMinusBeta2);
+        TV negStepSize = TOps.Create(c.NegStepSize), invSqrtBc2 = TOps.Create(c.InvSqrtBc2), eps = TOps.Create(c.Epsilon);
+        for (; i <= n - TOps.Count; i += TOps.Count)
+        {
+            nuint k = (nuint)i;
+            TV pv = TOps.Multiply(TOps.Load(ref p, k), decay);
+            TV gv = TOps.MultiplyAdd(l2, pv, TOps.Load(ref g, k));
+            TV mv = TOps.Load(ref m, k);
+            mv = TOps.MultiplyAdd(oneMinusBeta1, TOps.Subtract(gv, mv), mv);
+            TV vv = TOps.MultiplyAdd(oneMinusBeta2, TOps.Multiply(gv, gv), TOps.Multiply(beta2, TOps.Load(ref v, k)));
+            TV vm = TOps.Max(TOps.Load(ref vmax, k), vv);
+            TV denom = TOps.MultiplyAdd(TOps.Sqrt(vm), invSqrtBc2, eps);
+            TOps.Store(mv, ref m, k);
+            TOps.Store(vv, ref v, k);
+            TOps.Store(vm, ref vmax, k);
+            TOps.Store(TOps.MultiplyAdd(negStepSize, TOps.Divide(mv, denom), pv), ref p, k);
+        }
+        return i;
     }
 
     private static int Run<TV, TOps>(ref float p, ref float g, ref float m, ref float v, in AdamCoefficients c, int i, int n)

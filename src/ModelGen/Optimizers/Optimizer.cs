@@ -17,7 +17,7 @@ namespace ModelGen;
 /// the training loop clears them before the next backward (PyTorch's <c>zero_grad</c>). Not thread-safe (training is
 /// single-caller).
 /// </remarks>
-public abstract class Optimizer
+public abstract partial class Optimizer
 {
     private float _learningRate;
     private int _stateLength = -1;
@@ -113,6 +113,16 @@ public abstract class Optimizer
     /// first update. The default allocates nothing (for stateless rules).
     /// </summary>
     protected virtual void InitializeState(int parameterCount)
+    {
+    }
+
+    /// <summary>
+    /// Lists the per-element state buffers (each [parameterCount], indexed like the parameter buffer) under the names
+    /// <c>torch.optim</c> gives them in a parameter's state (<c>exp_avg</c>, <c>square_avg</c>, <c>momentum_buffer</c>, ...),
+    /// for saving and loading. Called after <see cref="InitializeState"/>; the default lists none (for stateless rules).
+    /// </summary>
+    /// <param name="buffers">Receives (name, buffer) pairs.</param>
+    protected virtual void AddStateBuffers(IList<(string Name, float[] Values)> buffers)
     {
     }
 

@@ -59,6 +59,12 @@ public sealed class Sgd : Optimizer
     }
 
     /// <inheritdoc/>
+    protected override void AddStateBuffers(IList<(string Name, float[] Values)> buffers)
+    {
+        if (Momentum != 0) buffers.Add(("momentum_buffer", _momentumBuffer));
+    }
+
+    /// <inheritdoc/>
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int stateOffset, int step, float learningRate)
     {
         if (Momentum == 0)

@@ -153,3 +153,12 @@ internal readonly struct Scalar : ISimdOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float a) => a;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float a) => a;
 }
+
+/// <summary>A compile-time flag: the JIT/AOT compiler removes the branches of the other value in each instantiation.</summary>
+internal interface IFlag { static abstract bool Value { get; } }
+
+/// <summary>Flag set.</summary>
+internal readonly struct Yes : IFlag { public static bool Value => true; }
+
+/// <summary>Flag clear.</summary>
+internal readonly struct No : IFlag { public static bool Value => false; }

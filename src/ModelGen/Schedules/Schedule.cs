@@ -1,19 +1,51 @@
 // Learning-rate schedules as pure functions of (step, totalSteps): a trainer multiplies the optimizer's base learning
 // rate by Factor(step, total) before each step. Stateless and immutable, so one instance can drive several runs;
 // closed-form, so resuming at any step gives the same rate as running up to it (unlike PyTorch's chained form,
-// which agrees with these closed forms at every step).
+// which agrees with these closed forms at every step). The one exception is ReduceLROnPlateau (PlateauSchedule),
+// which by nature depends on the metrics reported to it (ReportMetric). Per-epoch schedules are the same functions
+// of the epoch index: PerEpoch() wraps any schedule so the trainer's step counts are turned into epochs.
 using System.Globalization;
 
 namespace ModelGen;
 
 /// <summary>A learning-rate schedule: a multiplier on the base learning rate at each step.</summary>
-public abstract class Schedule
+public abstract partial class Schedule
 {
     private static readonly Schedule s_constant = new ConstantSchedule();
 
     /// <summary>The multiplier on the base learning rate at 0-based <paramref name="step"/> of a run of <paramref name="totalSteps"/> steps.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is negative or <paramref name="totalSteps"/> is not positive.</exception>
     public abstract float Factor(int step, int totalSteps);
+
+    /// <summary>
+    /// The multiplier at 0-based <paramref name="step"/> of a run of <paramref name="totalSteps"/> steps with
+    /// <paramref name="stepsPerEpoch"/> steps per epoch, which is what <see cref="Trainer"/> calls. Per-step schedules ignore
+    /// <paramref name="stepsPerEpoch"/> (this default returns <see cref="Factor(int, int)"/>); <see cref="PerEpoch"/> uses it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="step"/> is negative, or <paramref name="totalSteps"/> or <paramref name="stepsPerEpoch"/> is not positive.
+    /// </exception>
+    public virtual float Factor(int step, int totalSteps, int stepsPerEpoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepsPerEpoch);
+        return Factor(step, totalSteps);
+    }
+
+    /// <summary>
+    /// Reports the metric of the epoch that has just finished (<see cref="Trainer.Fit"/> reports the validation loss, or the
+    /// epoch's mean training loss without a validation set). Schedules that are functions of the step ignore it (this
+    /// default does nothing); <see cref="PlateauSchedule"/> reduces its factor from it, and <see cref="Sequential"/> passes it on
+    /// to the schedule that drives the next step.
+    /// </summary>
+    /// <param name="metric">The epoch's metric (e.g. a loss).</param>
+    /// <param name="completedSteps">Steps completed so far in the run (the next step's 0-based index).</param>
+    /// <param name="stepsPerEpoch">Steps per epoch (&gt; 0).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="completedSteps"/> is negative or <paramref name="stepsPerEpoch"/> is not positive.</exception>
+    public virtual void ReportMetric(float metric, int completedSteps, int stepsPerEpoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(completedSteps);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepsPerEpoch);
+    }
 
     /// <summary>Factor 1 at every step.</summary>
     public static Schedule Constant => s_constant;
@@ -57,7 +89,7 @@ public abstract class Schedule
         return new StepDecaySchedule(stepSize, gamma);
     }
 
-    /// <summary>Validates the arguments of <see cref="Factor"/>.</summary>
+    /// <summary>Validates the arguments of <see cref="Factor(int, int)"/>.</summary>
     private protected static void ValidateStep(int step, int totalSteps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);

@@ -16,7 +16,12 @@ public sealed class Trainer
     private readonly Schedule _schedule;
     private readonly float _baseLearningRate;
 
-    /// <summary>Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales.</summary>
+    /// <summary>
+    /// Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales. Before every step
+    /// <see cref="Fit"/> sets the rate to base × <see cref="Schedule.Factor(int, int, int)"/> (step, the run's total steps,
+    /// steps per epoch); after every epoch it reports the validation loss (the epoch's mean training loss without a validation
+    /// set) to <see cref="Schedule.ReportMetric"/>, which drives <see cref="Schedule.ReduceOnPlateau"/>.
+    /// </summary>
     public Trainer(ITrainable model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -47,13 +52,18 @@ public sealed class Trainer
             throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
         if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
             throw new ArgumentOutOfRangeException(nameof(options), options.DivergenceFactor, "FitOptions.DivergenceFactor must be finite and greater than 1.");
+        if (options.GradientAccumulationSteps < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.GradientAccumulationSteps, "FitOptions.GradientAccumulationSteps must be at least 1.");
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
         int rows = Math.Min(batchSize, Math.Max(1, train.Count));   // no batch holds more rows than the set has
         var output = new float[checked(rows * outputLength)];
         var dOutput = new float[rows * outputLength];
-        int totalSteps = epochs * loader.BatchesPerEpoch;
+        // Optimizer steps: one per group of GradientAccumulationSteps minibatches; a group never spans two epochs.
+        int accumulation = options.GradientAccumulationSteps;
+        int updatesPerEpoch = loader.BatchesPerEpoch / accumulation + (loader.BatchesPerEpoch % accumulation == 0 ? 0 : 1);
+        int totalSteps = epochs * updatesPerEpoch;
         _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
 
         var history = new List<EpochMetrics>();
@@ -61,7 +71,9 @@ public sealed class Trainer
         int bestEpoch = 0;
         float[]? bestParameters = null;
         bool stoppedEarly = false;
-        int step = 0;
+        int step = 0;       // minibatches so far
+        int update = 0;     // optimizer steps so far (the schedule's step)
+        int groupRows = 0, groupBatches = 0;
         bool watch = options.StopOnDivergence;
         double firstLoss = 0, runningLoss = 0;   // the divergence rule's references (FitOptions.StopOnDivergence)
 
@@ -95,9 +107,16 @@ public sealed class Trainer
                     else
                         runningLoss += (loss - runningLoss) / 16;
                 }
-                _model.Gradients.Clear();
+                if (groupBatches == 0) _model.Gradients.Clear();
+                // Accumulating: each minibatch's mean-loss gradient is weighted by its rows, and the sum is divided by the
+                // group's rows before the step, so the update is that of the mean loss over the whole group.
+                if (accumulation > 1) GradientClipping.Scale(dOutSpan, n);
                 _model.Backward(dOutSpan, default);
-                if (options.GradientClipNorm is { } maxNorm)
+                groupRows += n;
+                groupBatches++;
+                bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.BatchesPerEpoch;
+                if (endOfGroup && accumulation > 1) GradientClipping.Scale(_model.Gradients, 1f / groupRows);
+                if (endOfGroup && options.GradientClipNorm is { } maxNorm)
                 {
                     float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
                     // A norm overflows to ∞ for finite gradients above ~1e19 too; only NaN or ∞ among them is a divergence.
@@ -106,8 +125,13 @@ public sealed class Trainer
                             epoch, epochStep + 1, loader.BatchesPerEpoch, loss, bad.Layer);
                     GradientClipping.ClipToNorm(_model.Gradients, maxNorm, norm);
                 }
-                _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(step, totalSteps);
-                _optimizer.Step(_model, _model.Gradients);
+                if (endOfGroup)
+                {
+                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(update, totalSteps, updatesPerEpoch);
+                    _optimizer.Step(_model, _model.Gradients);
+                    update++;
+                    groupRows = groupBatches = 0;
+                }
 
                 lossSum += (double)loss * n;
                 if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
@@ -128,6 +152,9 @@ public sealed class Trainer
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
                 val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds);
             history.Add(metrics);
+            // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
+            // and the next epoch's steps see the result; step-driven schedules ignore it.
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, Math.Max(1, updatesPerEpoch));
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
             if (options.EarlyStoppingPatience is { } patience && val is { } v)

@@ -24,6 +24,16 @@ public sealed class FitOptions
     /// <summary>Clip the global L2 norm of the gradients to this value before each step (off when null).</summary>
     public float? GradientClipNorm { get; init; }
 
+    /// <summary>
+    /// Minibatches whose gradients are accumulated before each optimizer step (default 1: a step per minibatch). The step
+    /// uses the mean-loss gradient over all the group's rows, so <c>batchSize: 8, GradientAccumulationSteps = 4</c> takes the
+    /// same step as <c>batchSize: 32</c> (up to rounding) for models without batch-dependent layers (BatchNorm statistics and
+    /// dropout masks are per minibatch, as in PyTorch). A group never spans two epochs: an epoch's last group may be
+    /// shorter. Clipping, the schedule (which counts optimizer steps) and the step run once per group.
+    /// </summary>
+    /// <remarks>Must be at least 1; <see cref="Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
     /// <summary>How many training steps pass between progress reports inside an epoch (default 10).</summary>
     public int ReportEverySteps { get; init; } = 10;
 

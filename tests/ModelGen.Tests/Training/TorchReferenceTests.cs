@@ -40,7 +40,46 @@ public class TorchReferenceTests
         { "SGD(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)", [0.5024432f, -1.2431762f, 1.9160976f, -0.015404904f, -0.687864f] },
         { "Adam(lr=0.01, weight_decay=0.1)", [0.4905427f, -1.2287943f, 1.9715031f, 0.0087383855f, -0.7255422f] },
         { "AdamW(lr=0.01, weight_decay=0.01)", [0.49460554f, -1.2396908f, 1.9736552f, 0.008767207f, -0.74782705f] },
+        { "RMSprop()", [0.4412526f, -1.2619023f, 1.8607854f, -0.025337506f, -0.75049114f] },
+        { "RMSprop(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True)", [0.44746634f, -1.1730881f, 1.8701211f, 0.027521273f, -0.60441726f] },
+        { "RMSprop(lr=0.02, momentum=0.5)", [0.3274211f, -1.1687059f, 1.5073625f, 0.05442361f, -0.80147344f] },
+        { "RMSprop(lr=0.02, centered=True)", [0.3818826f, -1.272964f, 1.7195839f, -0.049993284f, -0.7511852f] },
+        { "Adagrad()", [0.4941416f, -1.2511388f, 1.9860789f, -0.0024899724f, -0.7500496f] },
+        { "Adagrad(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6)", [0.4746079f, -1.2011244f, 1.8632016f, -0.027000964f, -0.6609954f] },
     };
+
+    // Large then small gradients (v shrinks), where AMSGrad's running maximum changes the result.
+    private static readonly float[][] s_shrinking =
+    [
+        [1.0f, -2.0f, 0.5f, 0.3f, -1.0f],
+        [0.01f, 0.02f, -0.01f, 0.0f, 0.05f],
+        [0.02f, -0.01f, 0.0f, 0.01f, 0.03f],
+        [-0.05f, 0.01f, 0.02f, -0.02f, 0.0f],
+    ];
+
+    /// <summary>As <see cref="OptimizerCases"/>, over the four shrinking gradients (tools/reference/optim-fixture).</summary>
+    public static TheoryData<string, float[]> ShrinkingGradientCases => new()
+    {
+        { "Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1, amsgrad=True)", [0.47295967f, -1.2228111f, 1.9652375f, -0.025229655f, -0.72343206f] },
+        { "Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1)", [0.47125614f, -1.2210739f, 1.9647512f, -0.026746307f, -0.7217309f] },
+        { "AdamW(lr=0.01, betas=(0.9, 0.9), weight_decay=0.01, amsgrad=True)", [0.47430423f, -1.2242672f, 1.9739501f, -0.025380706f, -0.7255062f] },
+    };
+
+    [Theory]
+    [MemberData(nameof(ShrinkingGradientCases))]
+    public void Optimizer_ShrinkingGradients_MatchesLibtorch(string torchCall, float[] expected)
+    {
+        Optimizer optimizer = torchCall switch
+        {
+            "Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1, amsgrad=True)" => new Adam(0.01f, 0.9f, 0.9f, weightDecay: 0.1f, amsgrad: true),
+            "Adam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1)" => new Adam(0.01f, 0.9f, 0.9f, weightDecay: 0.1f),
+            "AdamW(lr=0.01, betas=(0.9, 0.9), weight_decay=0.01, amsgrad=True)" => new AdamW(0.01f, 0.9f, 0.9f, weightDecay: 0.01f, amsgrad: true),
+            _ => throw new ArgumentException(torchCall),
+        };
+        float[] p = (float[])s_initial.Clone();
+        foreach (float[] g in s_shrinking) optimizer.Step(p, g);
+        AssertClose(expected, p, torchCall);
+    }
 
     [Theory]
     [MemberData(nameof(OptimizerCases))]
@@ -52,6 +91,12 @@ public class TorchReferenceTests
             "SGD(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)" => new Sgd(0.05f, 0.9f, 0f, 0.01f, nesterov: true),
             "Adam(lr=0.01, weight_decay=0.1)" => new Adam(0.01f, weightDecay: 0.1f),
             "AdamW(lr=0.01, weight_decay=0.01)" => new AdamW(0.01f),
+            "RMSprop()" => new RmsProp(),
+            "RMSprop(lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.1, momentum=0.8, centered=True)" => new RmsProp(0.01f, 0.9f, 1e-6f, 0.1f, 0.8f, centered: true),
+            "RMSprop(lr=0.02, momentum=0.5)" => new RmsProp(0.02f, momentum: 0.5f),
+            "RMSprop(lr=0.02, centered=True)" => new RmsProp(0.02f, centered: true),
+            "Adagrad()" => new Adagrad(),
+            "Adagrad(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-6)" => new Adagrad(0.1f, 0.05f, 0.1f, 0.2f, 1e-6f),
             _ => throw new ArgumentException(torchCall),
         };
         float[] p = (float[])s_initial.Clone();
