@@ -180,7 +180,7 @@ internal static partial class ModelEmitter
     }
 
     /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks, attention).</summary>
-    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec or AttentionSpec;
+    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec or DecoderSpec or AttentionSpec;
 
     /// <summary>The runtime class implementing a composite node.</summary>
     private static string CompositeKernels(LayerSpec layer) => layer is TransformerSpec ? $"{Kernels}.TransformerKernels" : $"{Kernels}.RecurrentKernels";
