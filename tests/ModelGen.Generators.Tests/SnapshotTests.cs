@@ -19,6 +19,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.CharGpt), Samples.CharGpt)]
     [InlineData(nameof(Samples.CrossAttention), Samples.CrossAttention)]
     [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
+    [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -41,6 +42,7 @@ public class SnapshotTests
     [InlineData(Samples.CharGpt)]
     [InlineData(Samples.CrossAttention)]
     [InlineData(Samples.RopeGpt)]
+    [InlineData(Samples.EncoderDecoder)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -60,6 +62,7 @@ public class SnapshotTests
     [InlineData(Samples.StackedRecurrent)]
     [InlineData(Samples.CharGpt)]
     [InlineData(Samples.CrossAttention)]
+    [InlineData(Samples.EncoderDecoder)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
