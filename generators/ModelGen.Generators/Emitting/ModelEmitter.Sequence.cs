@@ -102,8 +102,10 @@ internal static partial class ModelEmitter
             string kept = $"(long)rows * {GeometryField(node.Name)}.TrainingStepLength";
             w.Line($"if ({KeptField(node)}.Length < {kept}) {KeptField(node)} = new float[{Guards}.ArenaLength({model}, {kept})];");
         }
-        string work = string.Join(", ", composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)"));
-        w.Line($"long workspace = {(composites.Count == 1 ? work : $"global::System.Math.Max({work})")};");
+        // Math.Max takes two operands: nest it for three or more composites (an encoder, a decoder and an attention layer).
+        string work = composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)")
+            .Aggregate((a, b) => $"global::System.Math.Max({a}, {b})");
+        w.Line($"long workspace = {work};");
         w.Line($"if (_workspace.Length < workspace) _workspace = new float[{Guards}.ArenaLength({model}, workspace)];");
     }
 

@@ -29,3 +29,13 @@ public partial class NarrowMemoryDecoderNet
     [GlobalAvgPool]                                                                                           public partial Layer Pool { get; }
     [Dense(2)]                                                                                                public partial Layer Out { get; }
 }
+
+/// <summary>Three composite layers (encoder, decoder, cross-attention) share one training workspace sized by the largest.</summary>
+[Model(Dim.Seq, 6)]
+public partial class ThreeCompositeNet
+{
+    [TransformerEncoder(Heads = 2, FeedForward = 5, Dropout = 0, Activation = Activation.GELU)]                               public partial Layer Enc { get; }
+    [TransformerDecoder(Heads = 3, FeedForward = 7, Dropout = 0, Activation = Activation.GELU, Memory = nameof(Enc), From = Layer.Input)] public partial Layer Dec { get; }
+    [MultiHeadAttention(2, Memory = nameof(Enc))]                                                                             public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                                public partial Layer Out { get; }
+}
