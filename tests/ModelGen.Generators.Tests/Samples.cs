@@ -233,6 +233,25 @@ internal static class Samples
         }
         """;
 
+    /// <summary>An encoder-decoder: a Transformer encoder stack over the tokens, and a decoder stack (pre-norm, causal) over another embedding of them attending to the encoder's output.</summary>
+    public const string EncoderDecoder = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 32)]
+        public partial class Seq2Seq
+        {
+            [Embedding(50, 32)] public partial Layer Src { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true)] public partial Layer Encoder { get; }
+            [Embedding(50, 32, From = Layer.Input)] public partial Layer Tgt { get; }
+            [PositionEmbedding(32)] public partial Layer Pos { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 64, Layers = 3, NormFirst = true, Activation = Activation.GELU, Memory = nameof(Encoder))] public partial Layer Decoder { get; }
+            [LayerNorm] public partial Layer LnF { get; }
+            [Dense(50)] public partial Layer Head { get; }
+        }
+        """;
+
     /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
     public const string RopeGpt = """
         using ModelGen;

@@ -20,6 +20,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.CrossAttention), Samples.CrossAttention)]
     [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
     [InlineData(nameof(Samples.GenericBlocks), Samples.GenericBlocks)]
+    [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -43,6 +44,7 @@ public class SnapshotTests
     [InlineData(Samples.CrossAttention)]
     [InlineData(Samples.RopeGpt)]
     [InlineData(Samples.GenericBlocks)]
+    [InlineData(Samples.EncoderDecoder)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -63,6 +65,7 @@ public class SnapshotTests
     [InlineData(Samples.CharGpt)]
     [InlineData(Samples.CrossAttention)]
     [InlineData(Samples.GenericBlocks)]
+    [InlineData(Samples.EncoderDecoder)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

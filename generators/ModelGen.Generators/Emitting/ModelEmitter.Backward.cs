@@ -136,7 +136,7 @@ internal static partial class ModelEmitter
                 // Token ids have no gradient: only the table's rows accumulate (the padding row excepted).
                 w.Line($"{Kernels}.EmbeddingKernels.Backward({Cast}({Input(0)}), {IdColumns(node)}{dOut}, {G("weight")}, {Int(emb.Vocab)}, {Int(emb.Dim)}, {Int(emb.PaddingIdx)});");
                 break;
-            case AttentionSpec:
+            case AttentionSpec or DecoderSpec:
             {
                 // Cross-attention writes two input gradients in one call: the memory's goes through dPre when it must be added
                 // (scratch may already hold the input's).
@@ -148,7 +148,8 @@ internal static partial class ModelEmitter
                     targets[1] = (write, m.AddInto, m.Needed, m.InputOnly);
                     dMemory = always && m.InputOnly && write != "dInput" ? $"dInput.IsEmpty ? default : {write}" : write;
                 }
-                w.Line($"{Kernels}.MultiHeadAttentionKernels.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
+                string kernels = node.Layer is DecoderSpec ? "TransformerDecoderKernels" : "MultiHeadAttentionKernels";
+                w.Line($"{Kernels}.{kernels}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
                 w.Line($"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq);");
                 AddBack(0);
                 if (targets.Count > 1) AddBack(1);

@@ -191,6 +191,20 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({work});");
                 break;
             }
+            case DecoderSpec decoder:
+            {
+                string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
+                if (training)
+                {
+                    w.Line($"{Kernels}.TransformerDecoderKernels.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(decoder.Dropout)}, _dropoutRng);");
+                    break;
+                }
+                string work = $"{Camel(node.Name)}Work";
+                w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
+                w.Line($"{Kernels}.TransformerDecoderKernels.Forward({g}, {src[0]}, {src[1]}, {weights}, {dst}, lengths, {work}, batch, seq);");
+                w.Line($"_inferenceArenas.Return({work});");
+                break;
+            }
             case RecurrentSpec or TransformerSpec:
             {
                 string g = GeometryField(node.Name), kernels = CompositeKernels(node.Layer);

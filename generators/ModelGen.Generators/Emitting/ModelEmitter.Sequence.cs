@@ -102,8 +102,10 @@ internal static partial class ModelEmitter
             string kept = $"(long)rows * {GeometryField(node.Name)}.TrainingStepLength";
             w.Line($"if ({KeptField(node)}.Length < {kept}) {KeptField(node)} = new float[{Guards}.ArenaLength({model}, {kept})];");
         }
-        string work = string.Join(", ", composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)"));
-        w.Line($"long workspace = {(composites.Count == 1 ? work : $"global::System.Math.Max({work})")};");
+        // Math.Max takes two operands: nest it for three or more composites (an encoder, a decoder and an attention layer).
+        string work = composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)")
+            .Aggregate((a, b) => $"global::System.Math.Max({a}, {b})");
+        w.Line($"long workspace = {work};");
         w.Line($"if (_workspace.Length < workspace) _workspace = new float[{Guards}.ArenaLength({model}, workspace)];");
     }
 
@@ -180,7 +182,7 @@ internal static partial class ModelEmitter
     }
 
     /// <summary>Layers the runtime implements as one composite call with a geometry, kept state and a workspace (recurrent stacks, Transformer stacks, attention).</summary>
-    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec or AttentionSpec;
+    private static bool IsComposite(LayerSpec layer) => layer is RecurrentSpec or TransformerSpec or DecoderSpec or AttentionSpec;
 
     /// <summary>The runtime class implementing a composite node.</summary>
     private static string CompositeKernels(LayerSpec layer) => layer is TransformerSpec ? $"{Kernels}.TransformerKernels" : $"{Kernels}.RecurrentKernels";

@@ -358,6 +358,31 @@ internal static partial class ModelEmitter
                 }
                 break;
             }
+            case DecoderSpec dec:
+            {
+                // As nn.TransformerDecoderLayer: both attention blocks as nn.MultiheadAttention (Xavier-uniform in-projections, zero
+                // biases, out_proj as nn.Linear with its bias zeroed), linear1/linear2 as nn.Linear, LayerNorm weights 1.
+                int d = node.Output[1], dm = node.InputShapes[1][1];
+                for (int i = 0; i < dec.Layers; i++)
+                {
+                    string at = $"layers.{i}.";
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "self_attn.in_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(3 * d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}.{at}self_attn");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "self_attn.out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                    if (dm == d)
+                        w.Line($"global::ModelGen.Initializers.Initialize({View(at + "multihead_attn.in_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(3 * d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}.{at}multihead_attn");
+                    else
+                    {
+                        w.Line($"global::ModelGen.Initializers.Initialize({View(at + "multihead_attn.q_proj_weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng); // {node.Name}.{at}multihead_attn");
+                        w.Line($"global::ModelGen.Initializers.Initialize({View(at + "multihead_attn.k_proj_weight")}, default, fanIn: {Int(dm)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng);");
+                        w.Line($"global::ModelGen.Initializers.Initialize({View(at + "multihead_attn.v_proj_weight")}, default, fanIn: {Int(dm)}, fanOut: {Int(d)}, global::ModelGen.Init.XavierUniform, rng);");
+                    }
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "multihead_attn.out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "linear1.weight")}, {View(at + "linear1.bias")}, fanIn: {Int(d)}, fanOut: {Int(dec.FeedForward)}, global::ModelGen.Init.Default, rng);");
+                    w.Line($"global::ModelGen.Initializers.Initialize({View(at + "linear2.weight")}, {View(at + "linear2.bias")}, fanIn: {Int(dec.FeedForward)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
+                    for (int n = 1; n <= 3; n++) w.Line($"{View(at + $"norm{n}.weight")}.Fill(1f);");
+                }
+                break;
+            }
             case AttentionSpec:
             {
                 // nn.MultiheadAttention._reset_parameters: Xavier-uniform in_proj_weight (or each of q/k/v_proj_weight), zero biases;

@@ -36,6 +36,8 @@ internal static class NodeText
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
                                  + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+            DecoderSpec t => $"TransformerDecoder d {node.Output[1]}, memory width {node.InputShapes[1][1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
+                             + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
             AttentionSpec a => $"MultiHeadAttention d {node.Output[1]}, {a.Heads} heads" + (node.InputShapes.Count > 1 ? $", cross over memory width {node.InputShapes[1][1]}" : ", self")
                                + (a.Causal ? ", causal" : "") + (a.Rotary ? ", rotary" : "") + (a.UseBias ? "" : ", no bias"),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
@@ -80,6 +82,8 @@ internal static class NodeText
                 return $"private static readonly float[] {GeometryField(node.Name)} = {Kernels}.PositionEmbeddingKernels.Sinusoidal({position.MaxLength}, {node.Output[1]});";
             case TransformerSpec tf:
                 return $"private static readonly {Kernels}.TransformerGeometry {GeometryField(node.Name)} = new({input[1]}, {tf.Heads}, {tf.FeedForward}, {tf.Layers}, {(tf.NormFirst ? "true" : "false")}, {(tf.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(tf.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}{RotaryArgument(tf.Rotary, tf.RotaryBase, input[1] / tf.Heads, maxLength)});";
+            case DecoderSpec dec:
+                return $"private static readonly {Kernels}.TransformerDecoderGeometry {GeometryField(node.Name)} = new({input[1]}, {dec.Heads}, {dec.FeedForward}, {dec.Layers}, {(dec.NormFirst ? "true" : "false")}, {(dec.Causal ? "true" : "false")}, {Kernels}.FeedForwardActivation.{(dec.Activation == ActivationKind.GELU ? "Gelu" : "ReLU")}, {node.InputShapes[1][1]});";
             case AttentionSpec attention:
                 return $"private static readonly {Kernels}.MultiHeadAttentionGeometry {GeometryField(node.Name)} = new({input[1]}, {attention.Heads}, {(node.InputShapes.Count > 1 ? node.InputShapes[1][1] : 0)}, {(attention.Causal ? "true" : "false")}, {(attention.UseBias ? "true" : "false")}{RotaryArgument(attention.Rotary, attention.RotaryBase, input[1] / attention.Heads, maxLength)});";
             case RecurrentSpec rnn:

@@ -220,6 +220,14 @@ internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, 
     public double InnerDropout => FeedForwardDropout < 0 ? Dropout : FeedForwardDropout;
 }
 
+/// <summary><c>[TransformerDecoder]</c>: a stack of <paramref name="Layers"/> decoder layers over [T, d] with cross-attention over the member <paramref name="Memory"/>.</summary>
+internal sealed record DecoderSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
+    string Memory)
+    : LayerSpec(Name)
+{
+    public override string Kind => "TransformerDecoder";
+}
+
 /// <summary>
 /// <c>[MultiHeadAttention(heads)]</c>: one attention layer over [T, d]; <paramref name="Memory"/> names the member giving keys and values
 /// (empty: self-attention); with <paramref name="Rotary"/>, RoPE on q and k.

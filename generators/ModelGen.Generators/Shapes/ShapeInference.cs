@@ -202,6 +202,17 @@ internal static class ShapeInference
                 if (Named(attention.Memory, "Memory") is not { } memory) return null;
                 sources.Add(memory);
             }
+            if (layer is DecoderSpec decoder)
+            {
+                if (decoder.Memory.Length == 0)
+                {
+                    ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, where, "",
+                        $"TransformerDecoder '{decoder.Name}' has no Memory; set Memory = nameof(...) to the member (an encoder) whose [T, features] output its cross-attention reads"));
+                    return null;
+                }
+                if (Named(decoder.Memory, "Memory") is not { } memory) return null;
+                sources.Add(memory);
+            }
 
             int firstNode = ctx.Nodes.Count;
             var result = layer is BlockSpec block
@@ -660,6 +671,76 @@ internal static class ShapeInference
                 }
                 return input;
             }
+            case DecoderSpec dec:
+            {
+                string what = $"TransformerDecoder '{dec.Name}'";
+                (string Arg, bool Bad, string Message)[] checks =
+                {
+                    ("Heads", dec.Heads <= 0, $"has Heads = {dec.Heads}; it must be positive"),
+                    ("FeedForward", dec.FeedForward <= 0, $"has FeedForward = {dec.FeedForward}; it must be positive"),
+                    ("Layers", dec.Layers <= 0, $"has Layers = {dec.Layers}; it must be positive"),
+                    ("Dropout", !(dec.Dropout >= 0 && dec.Dropout < 1), $"has Dropout = {Num(dec.Dropout)}; it must be in [0, 1)"),
+                    ("Activation", dec.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {dec.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
+                };
+                foreach (var check in checks)
+                    if (check.Bad)
+                    {
+                        Problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
+                        return null;
+                    }
+                if (!IsSequence(input) || input.Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "", $"{what} expects a sequence [T, features] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (!IsSequence(inputs[1]) || inputs[1].Length != 2)
+                {
+                    Problem(ProblemIds.ExpectsSequence, "Memory", $"{what} takes cross-attention keys and values from a sequence [T, features], but its Memory {sources[1].Description} gives {Format(inputs[1])}");
+                    return null;
+                }
+                int d = input[1], dm = inputs[1][1];
+                if (3L * d * Math.Max(d, dm) > MaxElements || (long)dec.FeedForward * d > MaxElements)
+                {
+                    Problem(ProblemIds.ModelTooLarge, "FeedForward", $"{what} on width {d} (memory {dm}) with FeedForward = {dec.FeedForward} has weights larger than one array holds ({MaxElements:N0})");
+                    return null;
+                }
+                if (d % dec.Heads != 0)
+                {
+                    Problem(ProblemIds.HeadsDoNotDivideWidth, "Heads", $"{what} splits its width {d} (from {from}) into {dec.Heads} heads, which does not divide it; use a head count that divides {d}");
+                    return null;
+                }
+                for (int i = 0; i < dec.Layers; i++)
+                {
+                    string at = $"layers.{i}.";
+                    ps.Add(Param(at + "self_attn.in_proj_weight", 3 * d, d));
+                    ps.Add(Param(at + "self_attn.in_proj_bias", 3 * d));
+                    ps.Add(Param(at + "self_attn.out_proj.weight", d, d));
+                    ps.Add(Param(at + "self_attn.out_proj.bias", d));
+                    // nn.MultiheadAttention's names: the packed in_proj_weight when the memory has width d (kdim = vdim = d).
+                    if (dm == d) ps.Add(Param(at + "multihead_attn.in_proj_weight", 3 * d, d));
+                    else
+                    {
+                        ps.Add(Param(at + "multihead_attn.q_proj_weight", d, d));
+                        ps.Add(Param(at + "multihead_attn.k_proj_weight", d, dm));
+                        ps.Add(Param(at + "multihead_attn.v_proj_weight", d, dm));
+                    }
+                    ps.Add(Param(at + "multihead_attn.in_proj_bias", 3 * d));
+                    ps.Add(Param(at + "multihead_attn.out_proj.weight", d, d));
+                    ps.Add(Param(at + "multihead_attn.out_proj.bias", d));
+                    ps.Add(Param(at + "linear1.weight", dec.FeedForward, d));
+                    ps.Add(Param(at + "linear1.bias", dec.FeedForward));
+                    ps.Add(Param(at + "linear2.weight", d, dec.FeedForward));
+                    ps.Add(Param(at + "linear2.bias", d));
+                    for (int n = 1; n <= 3; n++)
+                    {
+                        ps.Add(Param(at + $"norm{n}.weight", d));
+                        ps.Add(Param(at + $"norm{n}.bias", d));
+                    }
+                    // Per position: the eight projections and the two FF GEMMs (attention itself grows with T).
+                    flops += 2L * (6L * d * d + 2L * d * dm + 2L * d * dec.FeedForward);
+                }
+                return input;
+            }
             case AttentionSpec attention:
             {
                 string what = $"MultiHeadAttention '{attention.Name}'";
@@ -950,7 +1031,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec or PermuteSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

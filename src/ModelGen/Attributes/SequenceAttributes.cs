@@ -172,6 +172,46 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
 }
 
 /// <summary>
+/// A stack of Transformer decoder layers with cross-attention, as PyTorch <c>nn.TransformerDecoder</c> over
+/// <c>nn.TransformerDecoderLayer(d, Heads, FeedForward, Dropout, Activation, batch_first=True, norm_first=NormFirst)</c>:
+/// [T, d] → [T, d], keys and values of the cross-attention from <see cref="Memory"/>, another member's [T, dm] output (an
+/// encoder's) with the input's T and lengths. Per layer, with x the input and m the memory: pre-norm
+/// <c>x = x + SA(norm1(x))</c>, <c>x = x + MHA(norm2(x), m)</c>, <c>x = x + FF(norm3(x))</c>; post-norm (PyTorch's default)
+/// <c>x = norm1(x + SA(x))</c>, <c>x = norm2(x + MHA(x, m))</c>, <c>x = norm3(x + FF(x))</c>, where
+/// <c>FF(x) = linear2(Dropout(act(linear1(x))))</c>. Tensors per layer <c>layers.{i}.</c>: <c>self_attn.*</c> and
+/// <c>multihead_attn.*</c> (as <see cref="MultiHeadAttentionAttribute"/>; <c>q_proj_weight</c>, <c>k_proj_weight</c>,
+/// <c>v_proj_weight</c> when dm ≠ d), <c>linear1</c>, <c>linear2</c>, <c>norm1</c>, <c>norm2</c>, <c>norm3</c>. Keys at padded
+/// positions get no attention in either block; self-attention is causal by default, cross-attention never. There is no
+/// incremental <c>ForwardStep</c> for models holding a decoder (no key/value cache for it).
+/// </summary>
+public sealed class TransformerDecoderAttribute : LayerAttribute
+{
+    /// <summary>Attention heads of both attention blocks; must divide the model width d (default 8).</summary>
+    public int Heads { get; set; } = 8;
+
+    /// <summary>Width of the feed-forward block (PyTorch's <c>dim_feedforward</c>, default 2048).</summary>
+    public int FeedForward { get; set; } = 2048;
+
+    /// <summary>Identical layers stacked (default 1).</summary>
+    public int Layers { get; set; } = 1;
+
+    /// <summary>LayerNorm before each block (pre-LN) instead of after the residual add (default false, as PyTorch).</summary>
+    public bool NormFirst { get; set; }
+
+    /// <summary>Self-attention sees only the same and earlier positions (default true: PyTorch's <c>tgt_is_causal</c> with the square subsequent mask).</summary>
+    public bool Causal { get; set; } = true;
+
+    /// <summary>Dropout on the outputs of both attention blocks and the feed-forward block and inside the latter, in training (default 0.1).</summary>
+    public double Dropout { get; set; } = 0.1;
+
+    /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
+    public Activation Activation { get; set; } = Activation.ReLU;
+
+    /// <summary>The member whose [T, dm] output the cross-attention reads keys and values from (use <c>nameof</c>); it must come earlier in the model. Required.</summary>
+    public string Memory { get; set; } = "";
+}
+
+/// <summary>
 /// One multi-head attention layer (PyTorch <c>nn.MultiheadAttention(d, heads, bias=UseBias, kdim, vdim, batch_first=True)</c>):
 /// [T, d] → [T, d]. Self-attention by default (queries, keys and values from the input); with <see cref="Memory"/>,
 /// cross-attention (queries from the input, keys and values from another member's [T, dm] output of the same model).

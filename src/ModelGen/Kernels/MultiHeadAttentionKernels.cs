@@ -273,6 +273,61 @@ public static class MultiHeadAttentionKernels
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ entry points for composite layers
+
+    /// <summary>
+    /// For composite layers (the Transformer decoder's cross-attention), unchecked: Q, K, V from the rows x and the memory rows m into
+    /// <paramref name="qkv"/> (<c>3·rows·d</c> floats: packed [rows, 3d] for self-attention, three [rows, d] planes for cross-attention),
+    /// rotated when the geometry has a table, then the attention output A [rows, d] into <paramref name="attn"/>, keeping the per-head
+    /// log-sum-exp in <paramref name="lse"/> [rows, heads] when it is not null. out_proj is the caller's (<see cref="OutProjection"/>), so
+    /// it can fuse the residual and dropout. <paramref name="ws"/> holds <see cref="AttentionKernels.WorkspaceLength"/>(seq, HeadSize) floats.
+    /// </summary>
+    internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
+        int* lengths, float* ws, int batch, int seq)
+    {
+        int rows = batch * seq;
+        var w = new Weights(g, p);
+        var planes = new Projections(g, qkv, rows);
+        Project(g, w, x, m, planes, rows);
+        Rotate(g, planes, batch, seq, 0, inverse: false);
+        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="AttendUnchecked"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
+    /// <paramref name="dp"/>, and writes (or with <paramref name="accumulateDx"/> adds) the query source's gradient into
+    /// <paramref name="dx"/> and, for cross-attention, adds the memory's gradient into <paramref name="dm"/> (either skipped when null).
+    /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats.
+    /// </summary>
+    internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
+        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq)
+    {
+        int rows = batch * seq, d = g.Model;
+        var w = new Weights(g, p);
+        var dw = new Weights(g, dp);
+        var planes = new Projections(g, qkv, rows);
+        var grads = new Projections(g, dQkv, rows);
+        AttentionKernels.BackwardUnchecked(dAttn, planes.Q, planes.K, planes.V, planes.Stride, attn, d, lse,
+            grads.Q, grads.K, grads.V, grads.Stride, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+        Rotate(g, grads, batch, seq, 0, inverse: true);
+        if (!g.IsCross)
+        {
+            LinearBackward(grads.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, 3 * d, accumulateDx);
+            return;
+        }
+        LinearBackward(grads.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, d, accumulateDx);
+        LinearBackward(grads.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, rows, g.Memory, d, accumulate: true);
+        LinearBackward(grads.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, rows, g.Memory, d, accumulate: true);
+    }
+
+    /// <summary>Where out_proj's weight [d, d] and bias [d] (null without bias) lie in a parameter (or gradient) slice.</summary>
+    internal static unsafe void OutProjection(in MultiHeadAttentionGeometry g, float* p, out float* weight, out float* bias)
+    {
+        var w = new Weights(g, p);
+        weight = w.OutWeight;
+        bias = w.OutBias;
+    }
+
     // ------------------------------------------------------------------------------------------------ building blocks
 
     /// <summary>Q, K, V from x and m: one GEMM into the packed buffer for self-attention, three into planes for cross-attention.</summary>

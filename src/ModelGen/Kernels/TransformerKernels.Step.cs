@@ -4,6 +4,8 @@
 // layout, so one head's keys (and values) are contiguous rows and a new position appends one row. Because the stack is
 // causal, the keys and values of earlier positions never change, and the step's output equals row `position` of a full
 // Forward over positions 0..position.
+using static ModelGen.Kernels.TransformerBlocks;
+
 namespace ModelGen.Kernels;
 
 public static partial class TransformerKernels

@@ -455,6 +455,71 @@ public class AnalyzerTests
         Expect.Error("MG0107", 0, "MultiHeadAttention 'attn' takes keys and values from a sequence [T, features], but its Memory 'summary' gives [8]"));
 
     [Fact]
+    public Task DecoderHeadsNotDividingWidth_MG0111_OnHeadsArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 10)]
+        public partial class Dec
+        {
+            [Dense(10)] public partial Layer Mem { get; }
+            [TransformerDecoder({|#0:Heads = 4|}, FeedForward = 8, Memory = nameof(Mem), From = Layer.Input)] public partial Layer Decoder { get; }
+        }
+        """,
+        // TransformerDecoder 'decoder' splits its width 10 (from the model input) into 4 heads, which does not divide it; ...
+        Expect.Error("MG0111", 0, "TransformerDecoder 'decoder' splits its width 10 (from the model input) into 4 heads, which does not divide it; use a head count that divides 10"));
+
+    [Fact]
+    public Task DecoderMemoryNotASequence_MG0107_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Dec
+        {
+            [GlobalAvgPool] public partial Layer Summary { get; }
+            [Dense(8, From = Layer.Input)] public partial Layer Q { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 8, {|#0:Memory = nameof(Summary)|})] public partial Layer Decoder { get; }
+        }
+        """,
+        // TransformerDecoder 'decoder' takes cross-attention keys and values from a sequence [T, features], but its Memory 'summary' gives [8]
+        Expect.Error("MG0107", 0, "TransformerDecoder 'decoder' takes cross-attention keys and values from a sequence [T, features], but its Memory 'summary' gives [8]"));
+
+    [Fact]
+    public Task DecoderMemoryUnknown_MG0011_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Dec
+        {
+            [Dense(8)] public partial Layer Q { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 8, {|#0:Memory = "Encoder"|})] public partial Layer Decoder { get; }
+        }
+        """,
+        // TransformerDecoder 'decoder' reads 'Encoder', which is not a layer of 'Dec' (use nameof(...) or Layer.Input)
+        Expect.Error("MG0011", 0, "TransformerDecoder 'decoder' reads 'Encoder', which is not a layer of 'Dec' (use nameof(...) or Layer.Input)"));
+
+    [Fact]
+    public Task DecoderMemoryDeclaredLater_MG0011_OnMemoryArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Dec
+        {
+            [TransformerDecoder(Heads = 2, FeedForward = 8, {|#0:Memory = nameof(Mem)|})] public partial Layer Decoder { get; }
+            [Dense(8)] public partial Layer Mem { get; }
+        }
+        """,
+        // TransformerDecoder 'decoder' reads 'Mem', which is declared after it (or is itself); layers run in declaration order
+        Expect.Error("MG0011", 0, "TransformerDecoder 'decoder' reads 'Mem', which is declared after it (or is itself); layers run in declaration order"));
+
+    [Fact]
+    public Task DecoderWithoutMemory_MG0100_OnAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 8)]
+        public partial class Dec
+        {
+            [{|#0:TransformerDecoder(Heads = 2, FeedForward = 8)|}] public partial Layer Decoder { get; }
+        }
+        """,
+        // TransformerDecoder 'decoder' has no Memory; set Memory = nameof(...) to the member (an encoder) whose [T, features] output its cross-attention reads
+        Expect.Error("MG0100", 0, "TransformerDecoder 'decoder' has no Memory; set Memory = nameof(...) to the member (an encoder) whose [T, features] output its cross-attention reads"));
+
+    [Fact]
     public Task PermuteRepeatingAnAxis_MG0113_OnDimsArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int))]

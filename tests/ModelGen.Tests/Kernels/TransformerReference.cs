@@ -215,7 +215,7 @@ internal static class TransformerReference
         return y;
     }
 
-    private static double[] LayerNorm(double[] x, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, int rows, int d, double eps)
+    internal static double[] LayerNorm(double[] x, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, int rows, int d, double eps)
     {
         var y = new double[x.Length];
         for (int r = 0; r < rows; r++)
@@ -230,14 +230,14 @@ internal static class TransformerReference
         return y;
     }
 
-    private static double[] Add(double[] a, double[] b)
+    internal static double[] Add(double[] a, double[] b)
     {
         var y = new double[a.Length];
         for (int i = 0; i < a.Length; i++) y[i] = a[i] + b[i];
         return y;
     }
 
-    private static double[] Mask(double[] x, double[]? mask)
+    internal static double[] Mask(double[] x, double[]? mask)
     {
         if (mask is null) return x;
         var y = new double[x.Length];

@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -120,6 +120,9 @@ public class SequenceModelTests
             nameof(PackedCrossNet) => Floats(new PackedCrossNet(7), PackedCrossNet.InputSize, perPosition: true),
             nameof(RopeAttentionNet) => Floats(new RopeAttentionNet(7), RopeAttentionNet.InputSize, perPosition: true),
             nameof(RopeGpt) => Token(new RopeGpt(7), 11, RopeGpt.OutputSize, perPosition: true),
+            nameof(EncoderDecoderNet) => Token(new EncoderDecoderNet(7), 11, EncoderDecoderNet.OutputSize, perPosition: true),
+            nameof(NarrowMemoryDecoderNet) => Floats(new NarrowMemoryDecoderNet(7), NarrowMemoryDecoderNet.InputSize),
+            nameof(ThreeCompositeNet) => Floats(new ThreeCompositeNet(7), ThreeCompositeNet.InputSize, perPosition: true),
             nameof(RopeEncoderClassifier) => Floats(new RopeEncoderClassifier(7), RopeEncoderClassifier.InputSize),
             nameof(SinePositionNet) => Floats(new SinePositionNet(7), SinePositionNet.InputSize, perPosition: true),
             nameof(FeatureTagger) => Token(new FeatureTagger(7), 5, FeatureTagger.OutputSize, perPosition: true, columns: 3),
