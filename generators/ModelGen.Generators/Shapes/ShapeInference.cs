@@ -206,7 +206,7 @@ internal static class ShapeInference
             {
                 if (decoder.Memory.Length == 0)
                 {
-                    ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, where, "",
+                    ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidHyperParameter, at, "",
                         $"TransformerDecoder '{decoder.Name}' has no Memory; set Memory = nameof(...) to the member (an encoder) whose [T, features] output its cross-attention reads"));
                     return null;
                 }

@@ -33,12 +33,12 @@ public class HoverTests
     {
         var (compiled, _) = GeneratorRunner.Run(Samples.Mlp);
         var summary = XElement.Parse(compiled.GetTypeByMetadataName("Demo.Mlp")!.GetDocumentationCommentXml()!).Element("summary")!;
-        Assert.Empty(summary.Nodes().OfType<XText>().Where(t => !string.IsNullOrWhiteSpace(t.Value)));
+        Assert.DoesNotContain(summary.Nodes().OfType<XText>(), t => !string.IsNullOrWhiteSpace(t.Value));
         var paragraphs = summary.Elements().ToList();
         Assert.All(paragraphs, p => Assert.Equal("para", p.Name.LocalName));
         Assert.Equal(2, paragraphs.Count);
         Assert.Contains("Mlp", paragraphs[0].Value);
-        var code = Assert.Single(paragraphs[1].Nodes().Where(n => n is not XText t || !string.IsNullOrWhiteSpace(t.Value)));
+        var code = Assert.Single(paragraphs[1].Nodes(), n => n is not XText t || !string.IsNullOrWhiteSpace(t.Value));
         Assert.Equal("code", Assert.IsType<XElement>(code).Name.LocalName);
         Assert.Contains("fc1      Dense+ReLU", ((XElement)code).Value);
     }

@@ -442,7 +442,7 @@ public class SequenceModelTests
         var geometry = new TransformerGeometry(8, 2, 10, 2, true, true, FeedForwardActivation.Gelu);
         var blocks = model.ParameterInfos.Where(p => p.Name.StartsWith("blocks.")).ToList();
         Assert.Equal(geometry.ParameterCount, blocks.Sum(p => p.Length));
-        Assert.Equal(11 * 8 + geometry.ParameterCount + 2 * 8 + 11 * 8 + 11, RopeGpt.ParameterCount);   // tok, blocks, ln_f, head: no table
+        Assert.Equal(RopeGpt.ParameterCount, 11 * 8 + geometry.ParameterCount + 2 * 8 + 11 * 8 + 11);   // tok, blocks, ln_f, head: no table
 
         // The same weights without RoPE (the kernels directly) give different block outputs: the rotation is not a no-op.
         var x = ModelTestData.RandomArray(seq * 8, 4, 1);
@@ -480,7 +480,7 @@ public class SequenceModelTests
         Assert.Equal(geometry.ParameterTensors().Select(t => "blocks." + t.Name), blocks.Select(p => p.Name));
         Assert.Equal(geometry.ParameterTensors().Select(t => string.Join(",", t.Shape)), blocks.Select(p => string.Join(",", p.Shape)));
         Assert.Equal(2 * 2 * 8 * 6, TinyGpt.CacheSize);
-        Assert.Equal(geometry.CacheLength(1, TinyGpt.MaxLength), TinyGpt.CacheSize);
+        Assert.Equal(TinyGpt.CacheSize, geometry.CacheLength(1, TinyGpt.MaxLength));
     }
 
     [Fact]
