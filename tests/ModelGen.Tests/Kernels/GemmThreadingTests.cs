@@ -136,14 +136,24 @@ public class GemmThreadingTests
         WithThreads(2, () =>
         {
             // The helper sleeps 200 ms after every wake-up before it claims: the caller must take the piece itself
-            // (had it waited, the helper would have computed the piece and counted it).
+            // (had it waited, the helper would have computed the piece and counted it). A helper still finishing an
+            // earlier wake-up (it read the delay as 0, or a wake the caller's own piece made stale) may legitimately
+            // claim the new offer, so the helpers get time to settle first and the check gets three attempts: a caller
+            // that waits for a late helper fails every one of them.
             KernelThreads.TestWakeDelayMs = 200;
             try
             {
-                long helperPieces = KernelThreads.HelperPieces;
-                Gemm.Multiply(a, b, two, m, k, n, false, false, false, Gemm.Path.Packed);
-                Assert.Equal(helperPieces, KernelThreads.HelperPieces);
-                Assert.Equal(one, two);
+                long taken = -1;
+                for (int attempt = 0; attempt < 3 && taken != 0; attempt++)
+                {
+                    Thread.Sleep(250);
+                    long helperPieces = KernelThreads.HelperPieces;
+                    Array.Clear(two);
+                    Gemm.Multiply(a, b, two, m, k, n, false, false, false, Gemm.Path.Packed);
+                    taken = KernelThreads.HelperPieces - helperPieces;
+                    Assert.Equal(one, two);
+                }
+                Assert.True(taken == 0, $"a helper delayed 200 ms after its wake-up computed {taken} piece(s) in each of 3 calls: the caller waited for it");
             }
             finally { KernelThreads.TestWakeDelayMs = 0; }
             // The late helper now wakes to an offer that was already taken; the next calls must still be exact.
