@@ -24,7 +24,7 @@ for (int i = 0; i < args.Length; i++)
     if (args[i] == "--out" && i + 1 < args.Length) outPath = args[++i];
     else { Console.Error.WriteLine("usage: transformer-check [--out tests/ModelGen.Tests/Kernels/Fixtures/transformer-libtorch.bin]"); return 2; }
 
-var fixture = new List<(string Name, bool IsInt, int[] Shape, float[]? F, int[]? I)>();
+var fixture = new LibtorchFixture();
 void PutF(string name, Tensor t) => fixture.Add((name, false, t.shape.Select(d => (int)d).ToArray(), Data(t), null));
 void PutI(string name, int[] shape, int[] values) => fixture.Add((name, true, shape, null, values));
 static float[] Data(Tensor t) => t.detach().contiguous().data<float>().ToArray();
@@ -151,26 +151,6 @@ foreach ((string name, int d, int heads, int ff, int layers, bool normFirst, boo
     Report($"{name} dparams", Data(dflat), dp, [], 1, 1e-4);
 }
 
-Console.WriteLine($"torch {torch.__version__}, {fixture.Count} tensors, {fixture.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b))} values");
-if (outPath is not null)
-{
-    using (var w = new BinaryWriter(File.Create(outPath)))
-    {
-        w.Write(Encoding.ASCII.GetBytes("MGLF"));
-        w.Write(1);
-        w.Write(fixture.Count);
-        foreach (var (tname, isInt, tshape, f, iv) in fixture)
-        {
-            byte[] utf8 = Encoding.UTF8.GetBytes(tname);
-            w.Write(utf8.Length);
-            w.Write(utf8);
-            w.Write((byte)(isInt ? 1 : 0));
-            w.Write(tshape.Length);
-            foreach (int dim in tshape) w.Write(dim);
-            if (isInt) foreach (int v in iv!) w.Write(v);
-            else foreach (float v in f!) w.Write(v);
-        }
-    }
-    Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length} bytes)");
-}
+Console.WriteLine($"torch {torch.__version__}, {fixture.Count} tensors, {fixture.Values} values");
+if (outPath is not null) fixture.Write(outPath);
 return failures == 0 ? 0 : 1;
