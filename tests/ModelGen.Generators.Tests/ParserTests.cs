@@ -75,6 +75,7 @@ public class ParserTests
     [InlineData("[Dense(4)] public static partial Layer Fc { get; }", ProblemIds.LayerMemberNotPartialProperty)]
     [InlineData("[Dense(\"four\")] public partial Layer Fc { get; }", ProblemIds.CompilerReported)]
     [InlineData("[Dense(4)] public partial Layer A { get; } [Add(null, nameof(A))] public partial Layer Fc { get; }", ProblemIds.UnboundAttribute)]
+    [InlineData("[Permute(null)] public partial Layer Fc { get; }", ProblemIds.UnboundAttribute)]
     public void Parse_BadMember_RecordsProblem(string member, string id)
     {
         var plan = PlanOf($$"""

@@ -79,7 +79,7 @@ internal static class ModelParser
             problems.Add(new ModelProblem(ProblemIds.CompilerReported, "", $"[Model] on '{className}' has a C# error in its arguments"));
             return EquatableArray<int>.Empty;
         }
-        if (attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Kind != TypedConstantKind.Array || attribute.ConstructorArguments[0].Values.IsDefault)
+        if (attribute.ConstructorArguments.Length != 1 || !IsArray(attribute.ConstructorArguments[0]))
         {
             problems.Add(new ModelProblem(ProblemIds.UnboundAttribute, "", $"[Model] on '{className}' needs the per-example input shape as integers, e.g. [Model(1, 28, 28)]"));
             return EquatableArray<int>.Empty;
@@ -226,14 +226,14 @@ internal static class ModelParser
             case "ModelGen.AddAttribute":
             case "ModelGen.ConcatAttribute":
             {
-                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array || args[0].Values.IsDefault) break;
+                if (args.Length != 1 || !IsArray(args[0])) break;
                 var inputs = args[0].Values.Select(v => v.Value as string).ToList();
                 if (inputs.Any(i => i is null)) break;
                 return new MergeSpec(name, kind == "ConcatAttribute", inputs.Select(i => i!).ToEquatableArray());
             }
             case "ModelGen.PermuteAttribute":
             {
-                if (args.Length != 1 || args[0].Kind != TypedConstantKind.Array) break;
+                if (args.Length != 1 || !IsArray(args[0])) break;
                 var dims = args[0].Values.Select(v => v.Value as int?).ToList();
                 if (dims.Any(d => d is null)) break;
                 return new PermuteSpec(name, dims.Select(d => d!.Value).ToEquatableArray());
@@ -290,6 +290,12 @@ internal static class ModelParser
             if (pair.Value.Kind == TypedConstantKind.Error) return true;
         return attribute.ApplicationSyntaxReference?.GetSyntax() is { ContainsDiagnostics: true };
     }
+
+    /// <summary>
+    /// An array argument with its values: <c>params</c> arguments given as a literal <c>null</c> (<c>[Model(null)]</c>,
+    /// <c>[Permute(null)]</c>) bind as an array whose <c>Values</c> is a default ImmutableArray, which throws when read.
+    /// </summary>
+    private static bool IsArray(TypedConstant argument) => argument.Kind == TypedConstantKind.Array && !argument.Values.IsDefault;
 
     private static T Named<T>(AttributeData attribute, string name, T fallback)
     {
