@@ -22,11 +22,15 @@ public sealed class Trainer
     /// steps per epoch); after every epoch it reports the validation loss (the epoch's mean training loss without a validation
     /// set) to <see cref="Schedule.ReportMetric"/>, which drives <see cref="Schedule.ReduceOnPlateau"/>.
     /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="loss"/> has <see cref="Reduction.None"/>.</exception>
     public Trainer(ITrainable model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         _loss = loss ?? throw new ArgumentNullException(nameof(loss));
+        if (loss.Reduction == Reduction.None)
+            throw new ArgumentException($"The {loss.Name} loss has reduction None (one loss per term); a trainer needs Mean or Sum.", nameof(loss));
         _schedule = schedule ?? Schedule.Constant;
         _baseLearningRate = optimizer.LearningRate;
     }
