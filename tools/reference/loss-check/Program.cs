@@ -77,10 +77,10 @@ void Case(int kind, MG.Reduction reduction, Tensor x, Tensor? labels, Tensor? ta
     worstGradient = Math.Max(worstGradient, Compare($"{what} dx", Data(x.grad!), d, 1e-6));
 }
 
-foreach (int classes in new[] { 1, 3, 7, 17, 33 })
+foreach (int classes in new[] { 1, 3, 7, 17 })
 foreach (MG.Reduction r in reductions)
 {
-    int batch = 5;
+    int batch = 4;
     Tensor x = torch.randn(batch, classes) * 3;
     Tensor labels = torch.randint(0, classes, [batch], dtype: ScalarType.Int64);
     Tensor padded = labels.clone();
@@ -99,11 +99,13 @@ foreach (MG.Reduction r in reductions)
             new MG.CrossEntropyLoss(wv, reduction: r, labelSmoothing: eps));
         if (eps == 0)
         {
-            Tensor logp = torch.log_softmax(x, 1);
+            Tensor logp = F.log_softmax(x, 1);
+            // TorchSharp's nll_loss has no ignore_index argument; libtorch's default, -100, is the one the padded rows use.
             Case(2, r, logp, padded, null, w, null, -100, false, 0,
-                t => F.nll_loss(t, padded, w, ignore_index: -100, reduction: Torch(r)), new MG.NllLoss(wv, reduction: r));
-            // ignore_index a real class (0).
-            Case(0, r, x, labels, null, w, null, 0, false, 0,
+                t => F.nll_loss(t, padded, w, reduction: Torch(r)), new MG.NllLoss(wv, reduction: r));
+            // ignore_index a real class (0); with one class every row would be ignored, where libtorch's mean is NaN
+            // (0/0) and ModelGen's 0 by design.
+            if (classes > 1) Case(0, r, x, labels, null, w, null, 0, false, 0,
                 t => F.cross_entropy(t, labels, w, ignore_index: 0, reduction: Torch(r)), new MG.CrossEntropyLoss(wv, ignoreIndex: 0, reduction: r));
         }
     }
@@ -123,19 +125,19 @@ foreach (MG.Reduction r in reductions)
         Case(7, r, x, null, target, null, null, -100, false, delta, t => F.huber_loss(t, target, delta, Torch(r)), new MG.HuberLoss(r, delta));
 }
 
-foreach (int classes in new[] { 1, 3, 7, 17, 33 })
+foreach (int classes in new[] { 1, 3, 7, 17 })
 foreach (MG.Reduction r in new[] { MG.Reduction.None, MG.Reduction.Mean, MG.Reduction.Sum, MG.Reduction.BatchMean })
 foreach (bool logTarget in new[] { false, true })
 {
     int batch = 4;
-    Tensor input = torch.log_softmax(torch.randn(batch, classes) * 2, 1);
+    Tensor input = F.log_softmax(torch.randn(batch, classes) * 2, 1);
     Tensor probs = torch.softmax(torch.randn(batch, classes) * 2, 1);
     if (!logTarget && classes > 1) probs[0, 0] = torch.tensor(0f);   // a zero target contributes 0
     Tensor target = logTarget ? probs.log() : probs;
     Case(8, r, input, null, target, null, null, -100, logTarget, 0,
         t => r == MG.Reduction.BatchMean
-            ? F.kl_div(t, target, nn.Reduction.Sum, logTarget) / batch
-            : F.kl_div(t, target, Torch(r), logTarget),
+            ? F.kl_div(t, target, logTarget, nn.Reduction.Sum) / batch
+            : F.kl_div(t, target, logTarget, Torch(r)),
         new MG.KLDivLoss(r, logTarget));
 }
 
