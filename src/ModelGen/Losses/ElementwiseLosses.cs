@@ -180,11 +180,11 @@ internal readonly struct HuberOperator : IPointwiseLoss
 
 /// <summary>
 /// Binary cross-entropy on logits with a = weight, b = pos_weight p, PyTorch's stable form:
-/// w·[(1 - t)·x + (1 + (p - 1)·t)·(log(1 + exp(-|x|)) + max(-x, 0))]; derivative w·[(1 - t) - (1 + (p - 1)·t)·σ(-x)].
+/// w·[(1 - t)·x + (1 + (p - 1)·t)·(log(1 + exp(-|x|)) + max(-x, 0))]; derivative w·[σ(x) - t + (p - 1)·t·(σ(x) - 1)].
 /// </summary>
 /// <remarks>
-/// One exponential per element serves both: with e = exp(-|x|) (never overflows) and u = 1 + e, σ(-x) is e/u for x ≥ 0 and
-/// 1/u otherwise. log(1 + e) is log(u) + (e - (u - 1))/u, which recovers what rounding u lost (so a tiny e still counts,
+/// One exponential per element serves both: with e = exp(-|x|) (never overflows) and u = 1 + e, σ(x) is 1/u for x ≥ 0 and
+/// e/u otherwise. log(1 + e) is log(u) + (e - (u - 1))/u, which recovers what rounding u lost (so a tiny e still counts,
 /// as with log1p) without a branch.
 /// </remarks>
 internal readonly struct BinaryCrossEntropyWithLogitsOperator : IPointwiseLoss
@@ -198,8 +198,11 @@ internal readonly struct BinaryCrossEntropyWithLogitsOperator : IPointwiseLoss
         TV softplusNegX = TOps.Add(log1pE, TOps.Max(TOps.Subtract(zero, x), zero));   // -log σ(x)
         TV logWeight = TOps.MultiplyAdd(TOps.Subtract(b, one), t, one);                 // 1 + (p - 1)·t
         TV oneMinusT = TOps.Subtract(one, t);
-        TV sigmoidNegX = TOps.Divide(TOps.SelectWhereNonNegative(x, e, one), u);
-        dx = TOps.Multiply(a, TOps.Subtract(oneMinusT, TOps.Multiply(logWeight, sigmoidNegX)));
+        // (1 - t) - (1 + (p - 1)·t)·(1 - σ(x)) rearranged as σ(x) - t + (p - 1)·t·(σ(x) - 1), so that without pos_weight
+        // it is exactly σ(x) - t (0 for a saturated, correct logit), as before pos_weight existed.
+        TV sigmoid = TOps.Divide(TOps.SelectWhereNonNegative(x, one, e), u);
+        TV dxUnweighted = TOps.MultiplyAdd(TOps.Subtract(logWeight, one), TOps.Subtract(sigmoid, one), TOps.Subtract(sigmoid, t));
+        dx = TOps.Multiply(a, dxUnweighted);
         return TOps.Multiply(a, TOps.MultiplyAdd(oneMinusT, x, TOps.Multiply(logWeight, softplusNegX)));
     }
 }
