@@ -101,6 +101,33 @@ public sealed class CrossEntropyLoss : Loss
     /// <summary>A copy of the class weights, or null without them.</summary>
     public float[]? Weight => (float[]?)_weight?.Clone();
 
+    /// <summary>PyTorch's <c>loss(logits, target)</c> with class indices, followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dLogits"/> with its gradient.</summary>
+    /// <param name="logits">[batch, classes].</param>
+    /// <param name="labels">Class indices [batch] in [0, classes), or the ignore index.</param>
+    /// <param name="dLogits">Receives ∂loss/∂logits [batch, classes].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive, or a label is outside [0, classes) and not the ignore index.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, classes], or the weight does not have one value per class.</exception>
+    public float Compute(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, Span<float> dLogits, int batch)
+        => Compute(logits, labels, default, dLogits, batch);
+
+    /// <summary>PyTorch's <c>loss(logits, target)</c> with class probabilities, followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dLogits"/> with its gradient.</summary>
+    /// <param name="logits">[batch, classes].</param>
+    /// <param name="probabilities">Class probabilities [batch, classes] (not checked to sum to 1, as in PyTorch).</param>
+    /// <param name="dLogits">Receives ∂loss/∂logits [batch, classes].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, classes], the weight does not have one
+    /// value per class, or <see cref="IgnoreIndex"/> is not negative (PyTorch rejects it with probabilities).</exception>
+    public float Compute(ReadOnlySpan<float> logits, ReadOnlySpan<float> probabilities, Span<float> dLogits, int batch)
+        => Compute(logits, default, probabilities, dLogits, batch);
+
     /// <inheritdoc/>
     public override string Name { get; }
 

@@ -239,6 +239,19 @@ public sealed class MeanSquaredErrorLoss : Loss
     public MeanSquaredErrorLoss(Reduction reduction = Reduction.Mean) : base(PointwiseLoss.NotBatchMean(reduction, "MeanSquaredErrorLoss"))
         => Name = Describe("MeanSquaredError", ReductionPart);
 
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
+
     /// <inheritdoc/>
     public override string Name { get; }
 
@@ -262,6 +275,19 @@ public sealed class L1Loss : Loss
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is <see cref="Reduction.BatchMean"/> or undefined.</exception>
     public L1Loss(Reduction reduction = Reduction.Mean) : base(PointwiseLoss.NotBatchMean(reduction, "L1Loss"))
         => Name = Describe("L1", ReductionPart);
+
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
 
     /// <inheritdoc/>
     public override string Name { get; }
@@ -301,6 +327,19 @@ public sealed class SmoothL1Loss : Loss
 
     /// <summary>β.</summary>
     public float Beta => _beta;
+
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
 
     /// <inheritdoc/>
     public override string Name { get; }
@@ -343,6 +382,19 @@ public sealed class HuberLoss : Loss
 
     /// <summary>δ.</summary>
     public float Delta => _delta;
+
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
 
     /// <inheritdoc/>
     public override string Name { get; }
@@ -413,6 +465,19 @@ public sealed class BinaryCrossEntropyWithLogitsLoss : Loss
     /// <summary>A copy of the per-class positive weights, or null without them.</summary>
     public float[]? PosWeight => (float[]?)_posWeight?.Clone();
 
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width], or weight/posWeight does not have one value per column.</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
+
     /// <inheritdoc/>
     public override string Name { get; }
 
@@ -460,6 +525,19 @@ public sealed class KLDivLoss : Loss
 
     /// <summary>Whether the targets are log-probabilities.</summary>
     public bool LogTarget => _logTarget;
+
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">[batch, width].</param>
+    /// <param name="target">[batch, width].</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
+        => Compute(input, default, target, dInput, batch);
 
     /// <inheritdoc/>
     public override string Name { get; }

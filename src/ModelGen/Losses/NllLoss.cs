@@ -40,6 +40,19 @@ public sealed class NllLoss : Loss
     /// <summary>A copy of the class weights, or null without them.</summary>
     public float[]? Weight => (float[]?)_weight?.Clone();
 
+    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
+    /// <param name="input">Log-probabilities [batch, classes].</param>
+    /// <param name="labels">Class indices [batch] in [0, classes), or the ignore index.</param>
+    /// <param name="dInput">Receives ∂loss/∂input [batch, classes].</param>
+    /// <param name="batch">Rows (&gt; 0).</param>
+    /// <returns>The reduced loss.</returns>
+    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
+    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive, or a label is outside [0, classes) and not the ignore index.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, classes], or the weight does not have one value per class.</exception>
+    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, Span<float> dInput, int batch)
+        => Compute(input, labels, default, dInput, batch);
+
     /// <inheritdoc/>
     public override string Name { get; }
 

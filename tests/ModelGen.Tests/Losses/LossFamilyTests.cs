@@ -369,6 +369,40 @@ public class LossFamilyTests
         Assert.All(d, v => Assert.Equal(0f, v));
     }
 
+    [Fact]
+    public void TypedOverloads_MatchTheGeneralCall()
+    {
+        var rng = new Rng(31);
+        const int batch = 3, width = 7;
+        float[] x = Uniform(rng, batch * width, -2, 2), t = Uniform(rng, batch * width, 0, 1), w = Uniform(rng, width, 0.5, 2);
+        int[] labels = [6, -100, 0];
+        var expected = new float[x.Length];
+        var actual = new float[x.Length];
+        void Same(float general, float typed, string what)
+        {
+            Assert.True(general == typed, $"{what}: general {general:R}, typed {typed:R}");
+            Assert.Equal(expected, actual);
+        }
+        var ce = new CrossEntropyLoss(w, labelSmoothing: 0.1f);
+        Same(ce.Compute(x, labels, default, expected, batch), ce.Compute(x, labels, actual, batch), "CrossEntropy labels");
+        Same(ce.Compute(x, default, t, expected, batch), ce.Compute(x, t, actual, batch), "CrossEntropy probabilities");
+        var nll = new NllLoss(w);
+        Same(nll.Compute(x, labels, default, expected, batch), nll.Compute(x, labels, actual, batch), "Nll");
+        var bce = new BinaryCrossEntropyWithLogitsLoss(w, posWeight: w);
+        Same(bce.Compute(x, default, t, expected, batch), bce.Compute(x, t, actual, batch), "BCEWithLogits");
+        var mse = new MeanSquaredErrorLoss(Reduction.Sum);
+        Same(mse.Compute(x, default, t, expected, batch), mse.Compute(x, t, actual, batch), "MSE");
+        var l1 = new L1Loss();
+        Same(l1.Compute(x, default, t, expected, batch), l1.Compute(x, t, actual, batch), "L1");
+        var smooth = new SmoothL1Loss(beta: 0.3f);
+        Same(smooth.Compute(x, default, t, expected, batch), smooth.Compute(x, t, actual, batch), "SmoothL1");
+        var huber = new HuberLoss(delta: 0.3f);
+        Same(huber.Compute(x, default, t, expected, batch), huber.Compute(x, t, actual, batch), "Huber");
+        var kl = new KLDivLoss(Reduction.BatchMean);
+        Same(kl.Compute(x, default, t, expected, batch), kl.Compute(x, t, actual, batch), "KLDiv");
+        Assert.Throws<InvalidOperationException>(() => new HuberLoss(Reduction.None).Compute(x, t, actual, batch));
+    }
+
     // ---- errors ----
 
     [Fact]
