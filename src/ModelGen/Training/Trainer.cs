@@ -8,13 +8,16 @@ namespace ModelGen;
 
 /// <summary>Trains an <see cref="ITrainable"/> model with an optimizer, a loss and an optional learning-rate schedule.</summary>
 /// <remarks>Single-caller: do not run two Fit calls on one model at once.</remarks>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     private readonly ITrainable _model;
     private readonly Optimizer _optimizer;
     private readonly Loss _loss;
     private readonly Schedule _schedule;
     private readonly float _baseLearningRate;
+
+    // Salt separating the dropout stream from the loader's order and augmentation streams derived from the same seed.
+    private const ulong DropoutSalt = 0xD20F_0A7DUL;
 
     /// <summary>
     /// Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales. Before every step
@@ -31,9 +34,19 @@ public sealed class Trainer
         _baseLearningRate = optimizer.LearningRate;
     }
 
-    /// <summary>Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each.</summary>
-    /// <exception cref="ArgumentException">The data does not match the model or the loss.</exception>
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each. With a validation
+    /// set the best epoch by <see cref="FitOptions.Monitor"/> is kept and, with <see cref="FitOptions.RestoreBestWeights"/>,
+    /// restored at the end; <see cref="FitOptions.CheckpointPath"/> writes resumable checkpoints and
+    /// <see cref="FitOptions.ResumeFrom"/> continues from one.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The data does not match the model or the loss, an option needs a validation set that is missing, or the checkpoint to
+    /// resume from was written by a run with other settings (the message names the setting, the file's value and this call's).
+    /// </exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, or an option is out of range.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is malformed or belongs to another model or optimizer.</exception>
+    /// <exception cref="IOException">A checkpoint could not be read or written (the message names the file).</exception>
     /// <exception cref="TrainingDivergedException">
     /// Training diverged (see <see cref="FitOptions.StopOnDivergence"/>): the message names the epoch, the step, the loss
     /// and, where NaN or infinity appear, the first layer whose gradient or parameters hold them.
@@ -48,12 +61,22 @@ public sealed class Trainer
         if (validation is not null) CheckData(validation, nameof(validation));
         if (options.EarlyStoppingPatience is not null && validation is null)
             throw new ArgumentException("Early stopping needs a validation set.", nameof(options));
+        if (options.Monitor != Metric.Loss && validation is null)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs a validation set.", nameof(options));
+        if (!Enum.IsDefined(options.Monitor))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Monitor, "FitOptions.Monitor is not a Metric.");
+        if (!Enum.IsDefined(options.MonitorMode))
+            throw new ArgumentOutOfRangeException(nameof(options), options.MonitorMode, "FitOptions.MonitorMode is not a MetricMode.");
+        if (options.Monitor == Metric.Accuracy && !_loss.UsesLabels)
+            throw new ArgumentException($"FitOptions.Monitor = Accuracy needs class labels, but the {_loss.Name} loss uses targets.", nameof(options));
         if (options.GradientClipNorm is { } clip && !(clip >= 0))
             throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
         if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
             throw new ArgumentOutOfRangeException(nameof(options), options.DivergenceFactor, "FitOptions.DivergenceFactor must be finite and greater than 1.");
         if (options.GradientAccumulationSteps < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.GradientAccumulationSteps, "FitOptions.GradientAccumulationSteps must be at least 1.");
+        if (options.CheckpointEveryEpochs < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.CheckpointEveryEpochs, "FitOptions.CheckpointEveryEpochs must be at least 1.");
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
@@ -64,26 +87,26 @@ public sealed class Trainer
         int accumulation = options.GradientAccumulationSteps;
         int updatesPerEpoch = loader.BatchesPerEpoch / accumulation + (loader.BatchesPerEpoch % accumulation == 0 ? 0 : 1);
         int totalSteps = epochs * updatesPerEpoch;
-        _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
+        bool minimize = options.MonitorMode == MetricMode.Min || (options.MonitorMode == MetricMode.Auto && LowerIsBetter(options.Monitor));
 
-        var history = new List<EpochMetrics>();
-        float bestLoss = float.PositiveInfinity;
-        int bestEpoch = 0;
-        float[]? bestParameters = null;
-        bool stoppedEarly = false;
-        int step = 0;       // minibatches so far
-        int update = 0;     // optimizer steps so far (the schedule's step)
-        int groupRows = 0, groupBatches = 0;
+        var settings = new RunSettings(epochs, batchSize, options.Seed, options.Shuffle, accumulation, train.Count,
+            _baseLearningRate, validation is not null, options.Monitor, minimize);
+        var run = options.ResumeFrom is { } resumePath
+            ? Resume(resumePath, settings, options.RestoreBestWeights)
+            : new RunState { BestValue = minimize ? double.PositiveInfinity : double.NegativeInfinity };
         bool watch = options.StopOnDivergence;
-        double firstLoss = 0, runningLoss = 0;   // the divergence rule's references (FitOptions.StopOnDivergence)
 
-        for (int epoch = 1; epoch <= epochs; epoch++)
+        for (int epoch = run.EpochsDone + 1; epoch <= epochs && !run.StoppedEarly; epoch++)
         {
             var clock = Stopwatch.StartNew();
             loader.StartEpoch(epoch - 1);
+            // Dropout draws from a generator derived from (seed, epoch), like the loader's order and augmentation, so the
+            // epoch number is the whole random state a checkpoint needs to resume at an epoch boundary.
+            _model.SeedDropout(Rng.Derive(options.Seed ^ DropoutSalt, (ulong)(epoch - 1)).NextUInt64());
             double lossSum = 0;
             long correct = 0, seen = 0;
             int epochStep = 0;
+            int groupRows = 0, groupBatches = 0;
             while (loader.TryNext(out var batch))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -98,14 +121,14 @@ public sealed class Trainer
                     // Scalar work only. The gradients are cleared after this check, so a non-finite loss can still be
                     // traced to the previous step's gradients (the update they drove is what poisoned the parameters).
                     if (!float.IsFinite(loss))
-                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, step > 0, batch.Inputs);
-                    if (step == 0)
-                        firstLoss = runningLoss = loss;
-                    else if (loss > options.DivergenceFactor * runningLoss && loss > firstLoss && runningLoss > 0)
-                        throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {runningLoss:G4}",
+                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, run.Step > 0, batch.Inputs);
+                    if (run.Step == 0)
+                        run.FirstLoss = run.RunningLoss = loss;
+                    else if (loss > options.DivergenceFactor * run.RunningLoss && loss > run.FirstLoss && run.RunningLoss > 0)
+                        throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {run.RunningLoss:G4}",
                             epoch, epochStep + 1, loader.BatchesPerEpoch, loss, null);
                     else
-                        runningLoss += (loss - runningLoss) / 16;
+                        run.RunningLoss += (loss - run.RunningLoss) / 16;
                 }
                 if (groupBatches == 0) _model.Gradients.Clear();
                 // Accumulating: each minibatch's mean-loss gradient is weighted by its rows, and the sum is divided by the
@@ -127,16 +150,16 @@ public sealed class Trainer
                 }
                 if (endOfGroup)
                 {
-                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(update, totalSteps, updatesPerEpoch);
+                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(run.Update, totalSteps, updatesPerEpoch);
                     _optimizer.Step(_model, _model.Gradients);
-                    update++;
+                    run.Update++;
                     groupRows = groupBatches = 0;
                 }
 
                 lossSum += (double)loss * n;
                 if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
                 seen += n;
-                step++;
+                run.Step++;
                 epochStep++;
                 if (progress is not null && epochStep % Math.Max(1, options.ReportEverySteps) == 0)
                     progress.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, (float)(lossSum / seen),
@@ -151,35 +174,42 @@ public sealed class Trainer
             Evaluation? val = validation is null ? null : Evaluate(validation, Math.Max(batchSize, 256));
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
                 val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds);
-            history.Add(metrics);
+            run.History.Add(metrics);
+            run.EpochsDone = epoch;
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
             // and the next epoch's steps see the result; step-driven schedules ignore it.
-            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, Math.Max(1, updatesPerEpoch));
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, run.Update, Math.Max(1, updatesPerEpoch));
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
-            if (options.EarlyStoppingPatience is { } patience && val is { } v)
+            if (validation is not null && metrics.Value(options.Monitor, validation: true) is { } value)
             {
-                if (v.Loss < bestLoss)
+                if (minimize ? value < run.BestValue : value > run.BestValue)
                 {
-                    bestLoss = v.Loss;
-                    bestEpoch = epoch;
+                    run.BestValue = value;
+                    run.BestEpoch = epoch;
                     if (options.RestoreBestWeights)
                     {
-                        bestParameters ??= new float[_model.Parameters.Length];
-                        _model.Parameters.CopyTo(bestParameters);
+                        run.BestParameters ??= new float[_model.Parameters.Length];
+                        _model.Parameters.CopyTo(run.BestParameters);
                     }
                 }
-                else if (epoch - bestEpoch >= patience)
+                else if (options.EarlyStoppingPatience is { } patience && epoch - run.BestEpoch >= patience)
                 {
-                    stoppedEarly = true;
-                    break;
+                    run.StoppedEarly = true;
                 }
             }
+            if (options.CheckpointPath is { } checkpoint
+                && (epoch % options.CheckpointEveryEpochs == 0 || epoch == epochs || run.StoppedEarly))
+                WriteCheckpoint(checkpoint, settings, run);
         }
-        if (stoppedEarly && bestParameters is not null)
-            bestParameters.CopyTo(_model.Parameters);
-        return new TrainingHistory(history, bestEpoch == 0 ? history.Count : bestEpoch, stoppedEarly);
+        bool restored = options.RestoreBestWeights && run.BestParameters is not null && run.BestEpoch != run.EpochsDone;
+        if (restored) run.BestParameters!.CopyTo(_model.Parameters);
+        return new TrainingHistory(run.History.ToArray(), run.BestEpoch == 0 ? run.History.Count : run.BestEpoch, run.StoppedEarly,
+            options.RestoreBestWeights && run.BestParameters is not null);
     }
+
+    /// <summary>Whether lower values of <paramref name="metric"/> are better (<see cref="MetricMode.Auto"/>).</summary>
+    internal static bool LowerIsBetter(Metric metric) => metric is Metric.Loss;
 
     /// <summary>
     /// Explains a non-finite loss: the previous step's gradients (still in the buffer) were not finite, or the
