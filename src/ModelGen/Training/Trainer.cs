@@ -67,8 +67,12 @@ public sealed partial class Trainer
             throw new ArgumentOutOfRangeException(nameof(options), options.Monitor, "FitOptions.Monitor is not a Metric.");
         if (!Enum.IsDefined(options.MonitorMode))
             throw new ArgumentOutOfRangeException(nameof(options), options.MonitorMode, "FitOptions.MonitorMode is not a MetricMode.");
-        if (options.Monitor == Metric.Accuracy && !_loss.UsesLabels)
-            throw new ArgumentException($"FitOptions.Monitor = Accuracy needs class labels, but the {_loss.Name} loss uses targets.", nameof(options));
+        if (IsClassificationMetric(options.Monitor) && !_loss.UsesLabels)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs class labels, but the {_loss.Name} loss uses targets.", nameof(options));
+        if (options.Monitor is Metric.Mae or Metric.Rmse or Metric.R2 && _loss.UsesLabels)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} is a regression metric, but the {_loss.Name} loss uses class labels.", nameof(options));
+        if (options.TopK < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.TopK, "FitOptions.TopK must be at least 1.");
         if (options.GradientClipNorm is { } clip && !(clip >= 0))
             throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
         if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
@@ -95,6 +99,13 @@ public sealed partial class Trainer
             ? Resume(resumePath, settings, options.RestoreBestWeights)
             : new RunState { BestValue = minimize ? double.PositiveInfinity : double.NegativeInfinity };
         bool watch = options.StopOnDivergence;
+        // Metric accumulators, sized once: adding a batch to them allocates nothing.
+        bool trainMetrics = options.ComputeMetrics;
+        bool validationMetrics = validation is not null && (options.ComputeMetrics || options.Monitor is not (Metric.Loss or Metric.Accuracy));
+        var trainClassification = trainMetrics && _loss.UsesLabels ? new ClassificationMetrics(outputLength, options.TopK) : null;
+        var trainRegression = trainMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
+        var validationClassification = validationMetrics && _loss.UsesLabels ? new ClassificationMetrics(outputLength, options.TopK) : null;
+        var validationRegression = validationMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
 
         for (int epoch = run.EpochsDone + 1; epoch <= epochs && !run.StoppedEarly; epoch++)
         {
@@ -107,6 +118,8 @@ public sealed partial class Trainer
             long correct = 0, seen = 0;
             int epochStep = 0;
             int groupRows = 0, groupBatches = 0;
+            trainClassification?.Reset();
+            trainRegression?.Reset();
             while (loader.TryNext(out var batch))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -158,6 +171,8 @@ public sealed partial class Trainer
 
                 lossSum += (double)loss * n;
                 if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
+                trainClassification?.Add(outSpan, batch.Labels);
+                trainRegression?.Add(outSpan, batch.Targets);
                 seen += n;
                 run.Step++;
                 epochStep++;
@@ -171,9 +186,14 @@ public sealed partial class Trainer
                 throw Diverged($"the parameters of {Describe(poisoned)} are not finite after the epoch's last step",
                     epoch, epochStep, loader.BatchesPerEpoch, float.NaN, poisoned.Layer);
 
-            Evaluation? val = validation is null ? null : Evaluate(validation, Math.Max(batchSize, 256));
+            validationClassification?.Reset();
+            validationRegression?.Reset();
+            Evaluation? val = validation is null ? null
+                : EvaluateCore(validation, Math.Max(batchSize, 256), validationClassification, validationRegression);
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
-                val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds);
+                val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds,
+                trainMetrics ? Scores(trainClassification, trainRegression) : null,
+                validationMetrics ? Scores(validationClassification, validationRegression) : null);
             run.History.Add(metrics);
             run.EpochsDone = epoch;
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
@@ -209,7 +229,30 @@ public sealed partial class Trainer
     }
 
     /// <summary>Whether lower values of <paramref name="metric"/> are better (<see cref="MetricMode.Auto"/>).</summary>
-    internal static bool LowerIsBetter(Metric metric) => metric is Metric.Loss;
+    internal static bool LowerIsBetter(Metric metric) => metric is Metric.Loss or Metric.Mae or Metric.Rmse;
+
+    private static bool IsClassificationMetric(Metric metric) => metric is Metric.Accuracy or Metric.TopKAccuracy
+        or Metric.MacroPrecision or Metric.MacroRecall or Metric.MacroF1 or Metric.WeightedPrecision or Metric.WeightedRecall or Metric.WeightedF1;
+
+    /// <summary>The scalar metrics of one set, for <see cref="EpochMetrics"/> (accuracy and the loss have their own columns).</summary>
+    private static Dictionary<Metric, float> Scores(ClassificationMetrics? classification, RegressionMetrics? regression)
+    {
+        var scores = new Dictionary<Metric, float>();
+        if (classification is not null)
+        {
+            var report = classification.Report();
+            foreach (Metric m in (ReadOnlySpan<Metric>)[Metric.TopKAccuracy, Metric.MacroPrecision, Metric.MacroRecall, Metric.MacroF1,
+                         Metric.WeightedPrecision, Metric.WeightedRecall, Metric.WeightedF1])
+                scores[m] = (float)report.Value(m);
+        }
+        if (regression is not null)
+        {
+            var report = regression.Report();
+            foreach (Metric m in (ReadOnlySpan<Metric>)[Metric.Mae, Metric.Rmse, Metric.R2])
+                scores[m] = (float)report.Value(m);
+        }
+        return scores;
+    }
 
     /// <summary>
     /// Explains a non-finite loss: the previous step's gradients (still in the buffer) were not finite, or the
@@ -250,6 +293,12 @@ public sealed partial class Trainer
     public Evaluation Evaluate(Dataset data, int batchSize = 256)
     {
         CheckData(data, nameof(data));
+        return EvaluateCore(data, batchSize, null, null);
+    }
+
+    /// <summary><see cref="Evaluate"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
+    private Evaluation EvaluateCore(Dataset data, int batchSize, ClassificationMetrics? classification, RegressionMetrics? regression)
+    {
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
         loader.StartEpoch(0);
         int outputLength = _model.OutputLength;
@@ -265,6 +314,8 @@ public sealed partial class Trainer
             _model.Forward(batch.Inputs, outSpan, n);
             lossSum += (double)_loss.Compute(outSpan, batch.Labels, batch.Targets, scratch.AsSpan(0, n * outputLength), n) * n;
             if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
+            classification?.Add(outSpan, batch.Labels);
+            regression?.Add(outSpan, batch.Targets);
             seen += n;
         }
         return new Evaluation((float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN, (int)seen);

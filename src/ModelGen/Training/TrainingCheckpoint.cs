@@ -184,7 +184,8 @@ public sealed partial class Trainer
             text.Append(CultureInfo.InvariantCulture, $"{e.Epoch};{Bits(e.TrainLoss)};{Bits(e.TrainAccuracy)};");
             text.Append(e.ValidationLoss is { } vl ? Bits(vl) : "-").Append(';');
             text.Append(e.ValidationAccuracy is { } va ? Bits(va) : "-").Append(';');
-            text.Append(CultureInfo.InvariantCulture, $"{Bits(e.LearningRate)};{e.Elapsed.Ticks};{e.SamplesPerSecond:R}");
+            text.Append(CultureInfo.InvariantCulture, $"{Bits(e.LearningRate)};{e.Elapsed.Ticks};{e.SamplesPerSecond:R};");
+            text.Append(WriteScores(e.TrainMetrics)).Append(';').Append(WriteScores(e.ValidationMetrics));
         }
         return text.ToString();
     }
@@ -196,16 +197,37 @@ public sealed partial class Trainer
         foreach (string line in text.Split('\n'))
         {
             string[] f = line.Split(';');
-            if (f.Length != 8 || !int.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out int epoch) || epoch != history.Count + 1
+            if (f.Length != 10 || !int.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out int epoch) || epoch != history.Count + 1
                 || !TryBits(f[1], out float trainLoss) || !TryBits(f[2], out float trainAccuracy)
                 || !TryOptionalBits(f[3], out float? validationLoss) || !TryOptionalBits(f[4], out float? validationAccuracy)
                 || !TryBits(f[5], out float learningRate) || !long.TryParse(f[6], NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
-                || !double.TryParse(f[7], NumberStyles.Float, CultureInfo.InvariantCulture, out double samplesPerSecond))
+                || !double.TryParse(f[7], NumberStyles.Float, CultureInfo.InvariantCulture, out double samplesPerSecond)
+                || !TryReadScores(f[8], out var trainMetrics) || !TryReadScores(f[9], out var validationMetrics))
                 throw new InvalidDataException($"The training checkpoint '{path}' has a malformed history line {history.Count + 1}: '{line}'.");
             history.Add(new EpochMetrics(epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy, learningRate,
-                TimeSpan.FromTicks(ticks), samplesPerSecond));
+                TimeSpan.FromTicks(ticks), samplesPerSecond, trainMetrics, validationMetrics));
         }
         return history;
+    }
+
+    // Metric values as "Name=bits,Name=bits" ('-' when none were computed).
+    private static string WriteScores(IReadOnlyDictionary<Metric, float>? scores) =>
+        scores is null ? "-" : string.Join(",", scores.OrderBy(p => p.Key).Select(p => $"{p.Key}={Bits(p.Value)}"));
+
+    private static bool TryReadScores(string text, out Dictionary<Metric, float>? scores)
+    {
+        scores = null;
+        if (text == "-") return true;
+        scores = new Dictionary<Metric, float>();
+        if (text.Length == 0) return true;
+        foreach (string pair in text.Split(','))
+        {
+            int eq = pair.IndexOf('=');
+            if (eq < 0 || !Enum.TryParse(pair.AsSpan(0, eq), out Metric metric) || !Enum.IsDefined(metric)
+                || !TryBits(pair[(eq + 1)..], out float value) || !scores.TryAdd(metric, value))
+                return false;
+        }
+        return true;
     }
 
     private static bool TryBits(string text, out float value)

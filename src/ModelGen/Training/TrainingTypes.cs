@@ -43,6 +43,20 @@ public sealed class FitOptions
     public bool RestoreBestWeights { get; init; } = true;
 
     /// <summary>
+    /// Compute metrics after every epoch (default false): for a loss with class labels the top-k accuracy and the macro and
+    /// weighted precision, recall and F1 (see <see cref="ClassificationReport"/>); for a loss with targets MAE, RMSE and R²
+    /// (see <see cref="RegressionMetrics.Report"/>). Training-set values are accumulated from the training steps' outputs
+    /// (dropout and augmentation active, as Keras reports them) at a few scalar operations per output and no allocation;
+    /// validation-set values come from the validation pass. They land in <see cref="EpochMetrics.TrainMetrics"/> and
+    /// <see cref="EpochMetrics.ValidationMetrics"/>. A <see cref="Monitor"/> other than the loss or accuracy turns the
+    /// validation metrics on by itself.
+    /// </summary>
+    public bool ComputeMetrics { get; init; }
+
+    /// <summary>The k of <see cref="Metric.TopKAccuracy"/> (default 5). Must be at least 1.</summary>
+    public int TopK { get; init; } = 5;
+
+    /// <summary>
     /// Write a resumable checkpoint to this file every <see cref="CheckpointEveryEpochs"/> epochs and after the last epoch
     /// (off when null). It holds the parameters, the optimizer's state, the schedule's state, the epoch and step counts, the
     /// best epoch so far (with its parameters when <see cref="RestoreBestWeights"/>), the divergence check's running loss and
@@ -156,19 +170,23 @@ public readonly record struct TrainingProgress(int Epoch, int Epochs, int Step, 
 /// <param name="LearningRate">The optimizer's learning rate at the epoch's last step.</param>
 /// <param name="Elapsed">Wall time of the epoch (training and validation).</param>
 /// <param name="SamplesPerSecond">Training throughput.</param>
+/// <param name="TrainMetrics">Training-set metrics (<see cref="FitOptions.ComputeMetrics"/>), or null.</param>
+/// <param name="ValidationMetrics">Validation-set metrics (<see cref="FitOptions.ComputeMetrics"/>, or when <see cref="FitOptions.Monitor"/> needs them), or null.</param>
 public sealed record EpochMetrics(int Epoch, float TrainLoss, float TrainAccuracy, float? ValidationLoss, float? ValidationAccuracy,
-    float LearningRate, TimeSpan Elapsed, double SamplesPerSecond)
+    float LearningRate, TimeSpan Elapsed, double SamplesPerSecond, IReadOnlyDictionary<Metric, float>? TrainMetrics = null,
+    IReadOnlyDictionary<Metric, float>? ValidationMetrics = null)
 {
     /// <summary>
     /// The value of <paramref name="metric"/> on the training set (<paramref name="validation"/> false) or the validation
-    /// set, or null when it was not computed (no validation set).
+    /// set, or null when it was not computed (no validation set, or <see cref="FitOptions.ComputeMetrics"/> off).
     /// </summary>
-    public float? Value(Metric metric, bool validation) => metric switch
+    public float? Value(Metric metric, bool validation)
     {
-        Metric.Loss => validation ? ValidationLoss : TrainLoss,
-        Metric.Accuracy => validation ? ValidationAccuracy : TrainAccuracy,
-        _ => null,
-    };
+        if (metric == Metric.Loss) return validation ? ValidationLoss : TrainLoss;
+        if (metric == Metric.Accuracy) return validation ? ValidationAccuracy : TrainAccuracy;
+        var map = validation ? ValidationMetrics : TrainMetrics;
+        return map is not null && map.TryGetValue(metric, out float value) ? value : null;
+    }
 }
 
 /// <summary>The result of <see cref="Trainer.Fit"/>.</summary>
@@ -189,6 +207,36 @@ public enum Metric
 
     /// <summary>The fraction of examples whose largest output is the label (higher is better).</summary>
     Accuracy,
+
+    /// <summary>The fraction of examples whose label is among the <see cref="FitOptions.TopK"/> largest outputs.</summary>
+    TopKAccuracy,
+
+    /// <summary>Unweighted mean of the per-class precisions (see <see cref="ClassificationReport"/>).</summary>
+    MacroPrecision,
+
+    /// <summary>Unweighted mean of the per-class recalls.</summary>
+    MacroRecall,
+
+    /// <summary>Unweighted mean of the per-class F1 scores.</summary>
+    MacroF1,
+
+    /// <summary>Support-weighted mean of the per-class precisions.</summary>
+    WeightedPrecision,
+
+    /// <summary>Support-weighted mean of the per-class recalls.</summary>
+    WeightedRecall,
+
+    /// <summary>Support-weighted mean of the per-class F1 scores.</summary>
+    WeightedF1,
+
+    /// <summary>Mean absolute error of a regression head (lower is better).</summary>
+    Mae,
+
+    /// <summary>Root mean squared error of a regression head (lower is better).</summary>
+    Rmse,
+
+    /// <summary>Coefficient of determination R² of a regression head (higher is better).</summary>
+    R2,
 }
 
 /// <summary>Whether a monitored metric should fall or rise (Keras' <c>mode</c>).</summary>

@@ -38,6 +38,7 @@ public sealed class CheckpointTests : IDisposable
         CheckpointPath = checkpoint,
         ResumeFrom = resume,
         CheckpointEveryEpochs = every,
+        ComputeMetrics = true,
     };
 
     /// <summary>Cancels the run once the given epoch has been reported as complete (its checkpoint is written before the next step).</summary>
@@ -81,6 +82,8 @@ public sealed class CheckpointTests : IDisposable
             Assert.Equal(expected.Epochs[e].TrainLoss, history.Epochs[e].TrainLoss);
             Assert.Equal(expected.Epochs[e].ValidationLoss, history.Epochs[e].ValidationLoss);
             Assert.Equal(expected.Epochs[e].LearningRate, history.Epochs[e].LearningRate);
+            Assert.Equal(expected.Epochs[e].ValidationMetrics!.OrderBy(p => p.Key), history.Epochs[e].ValidationMetrics!.OrderBy(p => p.Key));
+            Assert.Equal(expected.Epochs[e].TrainMetrics!.OrderBy(p => p.Key), history.Epochs[e].TrainMetrics!.OrderBy(p => p.Key));
         }
         // The run's end wrote a last checkpoint; resuming from it trains nothing and restores the same best weights.
         var (again, againTrainer) = NewRun(initSeed: 7);
