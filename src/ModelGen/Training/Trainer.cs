@@ -71,6 +71,9 @@ public sealed partial class Trainer
             throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs class labels, but the {_loss.Name} loss uses targets.", nameof(options));
         if (options.Monitor is Metric.Mae or Metric.Rmse or Metric.R2 && _loss.UsesLabels)
             throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} is a regression metric, but the {_loss.Name} loss uses class labels.", nameof(options));
+        if (!(options.VanishingGradientNorm > 0 && options.VanishingGradientNorm < options.ExplodingGradientNorm && float.IsFinite(options.ExplodingGradientNorm)))
+            throw new ArgumentOutOfRangeException(nameof(options), (options.VanishingGradientNorm, options.ExplodingGradientNorm),
+                "FitOptions.VanishingGradientNorm must be positive and below FitOptions.ExplodingGradientNorm, which must be finite.");
         if (options.TopK < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.TopK, "FitOptions.TopK must be at least 1.");
         if (options.GradientClipNorm is { } clip && !(clip >= 0))
@@ -106,6 +109,7 @@ public sealed partial class Trainer
         var trainRegression = trainMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
         var validationClassification = validationMetrics && _loss.UsesLabels ? new ClassificationMetrics(outputLength, options.TopK) : null;
         var validationRegression = validationMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
+        var gradientMonitor = options.TrackGradients ? new GradientMonitor(_model) : null;
 
         for (int epoch = run.EpochsDone + 1; epoch <= epochs && !run.StoppedEarly; epoch++)
         {
@@ -152,6 +156,7 @@ public sealed partial class Trainer
                 groupBatches++;
                 bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.BatchesPerEpoch;
                 if (endOfGroup && accumulation > 1) GradientClipping.Scale(_model.Gradients, 1f / groupRows);
+                if (endOfGroup) gradientMonitor?.RecordGradients(_model.Gradients);
                 if (endOfGroup && options.GradientClipNorm is { } maxNorm)
                 {
                     float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
@@ -164,7 +169,9 @@ public sealed partial class Trainer
                 if (endOfGroup)
                 {
                     _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(run.Update, totalSteps, updatesPerEpoch);
+                    gradientMonitor?.BeforeStep();
                     _optimizer.Step(_model, _model.Gradients);
+                    gradientMonitor?.AfterStep();
                     run.Update++;
                     groupRows = groupBatches = 0;
                 }
@@ -193,7 +200,8 @@ public sealed partial class Trainer
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
                 val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds,
                 trainMetrics ? Scores(trainClassification, trainRegression) : null,
-                validationMetrics ? Scores(validationClassification, validationRegression) : null);
+                validationMetrics ? Scores(validationClassification, validationRegression) : null,
+                gradientMonitor?.Finish(epoch, options.VanishingGradientNorm, options.ExplodingGradientNorm));
             run.History.Add(metrics);
             run.EpochsDone = epoch;
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here

@@ -57,6 +57,27 @@ public sealed class FitOptions
     public int TopK { get; init; } = 5;
 
     /// <summary>
+    /// Record per-layer gradient norms and update-to-weight ratios every optimizer step and report them per epoch in
+    /// <see cref="EpochMetrics.Gradients"/> (default false), with a warning for each trainable layer whose gradients vanish
+    /// or explode (<see cref="VanishingGradientNorm"/>, <see cref="ExplodingGradientNorm"/>). Costs about three vectorised
+    /// passes over the parameters per step (gradient norms, a copy of the parameters, the update norms); allocates nothing per step.
+    /// </summary>
+    public bool TrackGradients { get; init; }
+
+    /// <summary>
+    /// A trainable layer's gradients count as vanishing when their L2 norm, averaged over an epoch's steps, is below this
+    /// (default 1e-7: an SGD step of any usual rate then changes float32 weights of order 1 by less than their resolution,
+    /// about 6e-8). Must be positive and below <see cref="ExplodingGradientNorm"/>.
+    /// </summary>
+    public float VanishingGradientNorm { get; init; } = 1e-7f;
+
+    /// <summary>
+    /// A trainable layer's gradients count as exploding when their L2 norm exceeds this at any step of an epoch, or is not
+    /// finite (default 1e3: at a rate of 1e-3 one SGD step then moves the layer's weights by a norm of 1 or more). Must be finite.
+    /// </summary>
+    public float ExplodingGradientNorm { get; init; } = 1e3f;
+
+    /// <summary>
     /// Write a resumable checkpoint to this file every <see cref="CheckpointEveryEpochs"/> epochs and after the last epoch
     /// (off when null). It holds the parameters, the optimizer's state, the schedule's state, the epoch and step counts, the
     /// best epoch so far (with its parameters when <see cref="RestoreBestWeights"/>), the divergence check's running loss and
@@ -75,7 +96,7 @@ public sealed class FitOptions
     /// then continues after the checkpoint's epoch exactly as the uninterrupted run would have (bit-identical parameters on the
     /// same machine and thread count), provided it is called with the same data, epochs, batch size, options and a freshly
     /// constructed optimizer and schedule of the same kinds and hyper-parameters; the settings the file records are checked.
-    /// The returned history holds the earlier epochs too.
+    /// The returned history holds the earlier epochs too (without their <see cref="EpochMetrics.Gradients"/>).
     /// </summary>
     public string? ResumeFrom { get; init; }
 
@@ -172,9 +193,10 @@ public readonly record struct TrainingProgress(int Epoch, int Epochs, int Step, 
 /// <param name="SamplesPerSecond">Training throughput.</param>
 /// <param name="TrainMetrics">Training-set metrics (<see cref="FitOptions.ComputeMetrics"/>), or null.</param>
 /// <param name="ValidationMetrics">Validation-set metrics (<see cref="FitOptions.ComputeMetrics"/>, or when <see cref="FitOptions.Monitor"/> needs them), or null.</param>
+/// <param name="Gradients">Per-layer gradient norms and update ratios over the epoch's steps (<see cref="FitOptions.TrackGradients"/>), or null (also for epochs before a resumed checkpoint).</param>
 public sealed record EpochMetrics(int Epoch, float TrainLoss, float TrainAccuracy, float? ValidationLoss, float? ValidationAccuracy,
     float LearningRate, TimeSpan Elapsed, double SamplesPerSecond, IReadOnlyDictionary<Metric, float>? TrainMetrics = null,
-    IReadOnlyDictionary<Metric, float>? ValidationMetrics = null)
+    IReadOnlyDictionary<Metric, float>? ValidationMetrics = null, GradientReport? Gradients = null)
 {
     /// <summary>
     /// The value of <paramref name="metric"/> on the training set (<paramref name="validation"/> false) or the validation
