@@ -232,7 +232,7 @@ public sealed class ClassificationReport
     /// <param name="set">Which data the numbers come from, e.g. "validation" or "test"; printed in the header.</param>
     public string ToTable(string set)
     {
-        int nameWidth = Math.Max(12, ClassNames.Max(n => n.Length));
+        int nameWidth = Math.Max(Math.Max(12, $"top-{TopK} accuracy".Length), ClassNames.Max(n => n.Length));
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"Classification report ({set} set, {Count} examples)\n");
         text.Append(CultureInfo.InvariantCulture, $"{"".PadLeft(nameWidth)} {"precision",9} {"recall",9} {"f1",9} {"support",9}\n");
