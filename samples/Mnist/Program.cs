@@ -19,11 +19,12 @@ var batchOption = new Option<int>("--batch-size") { Description = "Minibatch siz
 var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default mnist-<model>.safetensors)" };
 var shiftOption = new Option<int?>("--shift") { Description = "Random-shift augmentation in pixels, 0 turns it off (default: the recipe's, 2)" };
 var dataOption = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
+var gradientsOption = new Option<bool>("--gradients") { Description = "Record per-layer gradient norms and update ratios; print the last epoch's table and any vanishing/exploding warnings" };
 var plotsOption = new Option<string?>("--plots") { Description = "Write training curves and the test set's confusion matrix as SVG files into this folder, and print the metrics" };
 
 var root = new RootCommand("Train a ModelGen network on real MNIST digits, save it, reload it and report test accuracy.")
 {
-    modelOption, epochsOption, seedOption, batchOption, shiftOption, outOption, dataOption, plotsOption,
+    modelOption, epochsOption, seedOption, batchOption, shiftOption, outOption, dataOption, plotsOption, gradientsOption,
 };
 root.SetAction(parse =>
 {
@@ -37,11 +38,11 @@ root.SetAction(parse =>
         return 2;
     }
     string outPath = parse.GetValue(outOption) ?? $"mnist-{recipe.Name}.safetensors";
-    return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, shift, outPath, parse.GetValue(dataOption)!, parse.GetValue(plotsOption));
+    return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, shift, outPath, parse.GetValue(dataOption)!, parse.GetValue(plotsOption), parse.GetValue(gradientsOption));
 });
 return root.Parse(args).Invoke();
 
-static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir, string? plotsDir)
+static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir, string? plotsDir, bool gradients)
 {
     var total = Stopwatch.StartNew();
     Dataset train, test;
@@ -67,13 +68,20 @@ static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, st
     var options = new FitOptions
     {
         Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null, RestoreBestWeights = false,
-        ComputeMetrics = plotsDir is not null,
+        ComputeMetrics = plotsDir is not null, TrackGradients = gradients,
     };
     var history = TrainWithProgress(trainer, train, test, epochs, batchSize, options);
 
     var evaluation = trainer.Evaluate(test);
     double trainSeconds = history.Epochs.Sum(e => e.Elapsed.TotalSeconds);
     Console.WriteLine($"Trained {history.Epochs.Count} epochs in {trainSeconds:F1} s; test loss {evaluation.Loss:F4}");
+    if (gradients && history.Epochs[^1].Gradients is { } last)
+    {
+        foreach (var epoch in history.Epochs)
+            foreach (string warning in epoch.Gradients?.Warnings ?? [])
+                Console.WriteLine($"warning: {warning}");
+        Console.WriteLine(last.ToTable());
+    }
     if (plotsDir is not null)
     {
         var report = Metrics.Classification(model, test);

@@ -97,9 +97,9 @@ public sealed partial class Trainer
         bool minimize = options.MonitorMode == MetricMode.Min || (options.MonitorMode == MetricMode.Auto && LowerIsBetter(options.Monitor));
 
         var settings = new RunSettings(epochs, batchSize, options.Seed, options.Shuffle, accumulation, train.Count,
-            _baseLearningRate, validation is not null, options.Monitor, minimize);
+            _baseLearningRate, validation is not null, options.Monitor, minimize, options.EarlyStoppingPatience, options.RestoreBestWeights);
         var run = options.ResumeFrom is { } resumePath
-            ? Resume(resumePath, settings, options.RestoreBestWeights)
+            ? Resume(resumePath, settings)
             : new RunState { BestValue = minimize ? double.PositiveInfinity : double.NegativeInfinity };
         bool watch = options.StopOnDivergence;
         // Metric accumulators, sized once: adding a batch to them allocates nothing.

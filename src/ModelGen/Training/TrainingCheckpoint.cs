@@ -26,7 +26,7 @@ public sealed partial class Trainer
 
     /// <summary>What a run was started with: a resumed run must match the checkpoint's, or it would not continue the same run.</summary>
     private sealed record RunSettings(int Epochs, int BatchSize, ulong Seed, bool Shuffle, int Accumulation, int TrainCount,
-        float BaseLearningRate, bool HasValidation, Metric Monitor, bool Minimize)
+        float BaseLearningRate, bool HasValidation, Metric Monitor, bool Minimize, int? Patience, bool RestoreBest)
     {
         /// <summary>The settings as (metadata key, invariant text) pairs, in a fixed order.</summary>
         public IEnumerable<(string Key, string Value)> Entries()
@@ -41,6 +41,8 @@ public sealed partial class Trainer
             yield return ("validation", HasValidation ? "true" : "false");
             yield return ("monitor", Monitor.ToString());
             yield return ("monitor_mode", Minimize ? "min" : "max");
+            yield return ("early_stopping_patience", Patience is { } p ? Text(p) : "none");
+            yield return ("restore_best_weights", RestoreBest ? "true" : "false");
         }
     }
 
@@ -94,7 +96,7 @@ public sealed partial class Trainer
     /// optimizer and the schedule from it. Everything is validated before the model or optimizer changes; a schedule
     /// restored before a later failure is put back as it was.
     /// </summary>
-    private RunState Resume(string path, RunSettings settings, bool keepBest)
+    private RunState Resume(string path, RunSettings settings)
     {
         var entries = SafeTensors.ReadHeader(path, out var metadata);
         if (!metadata.TryGetValue(FormatKey, out string? format))
@@ -151,7 +153,7 @@ public sealed partial class Trainer
             _schedule.LoadState(scheduleBefore, SchedulePrefix);
             throw;
         }
-        run.BestParameters = keepBest ? best : null;
+        run.BestParameters = best;
         return run;
     }
 

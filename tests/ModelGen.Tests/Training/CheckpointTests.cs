@@ -93,6 +93,24 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void Fit_ResumedWithoutValidation_BitIdentical()
+    {
+        // No validation set: no best epoch (its value stays +∞ in the file), and the plateau schedule sees the training loss.
+        Dataset train = Synthetic(90, 3);
+        var (straight, straightTrainer) = NewRun();
+        straightTrainer.Fit(train, epochs: 3, batchSize: 16, options: Options());
+        string path = Path.Combine(_dir, "nv.safetensors");
+        using var cancel = new CancellationTokenSource();
+        Assert.Throws<OperationCanceledException>(() =>
+            NewRun().Trainer.Fit(train, epochs: 3, batchSize: 16, null, Options(path), new StopAfter(2, cancel), cancel.Token));
+        var (resumed, resumedTrainer) = NewRun(initSeed: 8);
+        var history = resumedTrainer.Fit(train, epochs: 3, batchSize: 16, options: Options(resume: path));
+        Assert.Equal(straight.Parameters.ToArray(), resumed.Parameters.ToArray());
+        Assert.Equal(3, history.BestEpoch);
+        Assert.False(history.RestoredBest);
+    }
+
+    [Fact]
     public void Fit_Checkpoint_HoldsWeightsOptimizerStateAndRunState()
     {
         string path = Path.Combine(_dir, "c.safetensors");
