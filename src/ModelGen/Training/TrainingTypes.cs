@@ -6,7 +6,11 @@ namespace ModelGen;
 /// <summary>Options of <see cref="Trainer.Fit"/>.</summary>
 public sealed class FitOptions
 {
-    /// <summary>Seed for shuffling, augmentation and dropout (the same seed, data and thread count give bit-identical weights).</summary>
+    /// <summary>
+    /// Seed for shuffling, augmentation and dropout (the same seed, data and thread count give bit-identical weights). Each
+    /// epoch's order, augmentation and dropout masks come from generators derived from (seed, epoch), so a run resumed at an
+    /// epoch boundary (<see cref="ResumeFrom"/>) draws the same numbers as an uninterrupted one.
+    /// </summary>
     public ulong Seed { get; init; }
 
     /// <summary>Augmentation applied to each training example as its batch is formed (none by default).</summary>
