@@ -12,10 +12,11 @@ internal static class TransformerReference
     /// <summary>
     /// Attention per example b and head h: o[b, i, h, :] = Σ_j softmax_j(q_i·k_j/√hs)·v_j over j &lt; len_b (and j ≤ i when causal);
     /// rows are [batch·seq] with <paramref name="ld"/> floats between them, head h at columns h·hs. Returns o [batch·seq, heads·hs]
-    /// and lse [batch·seq, heads].
+    /// and lse [batch·seq, heads]. With <paramref name="weightMask"/> (attention dropout), weight (b, h, i, j) is multiplied by
+    /// weightMask(b, h, i, j) after the softmax (lse stays that of the undropped scores).
     /// </summary>
     public static (double[] Output, double[] Lse) Attention(double[] q, double[] k, double[] v, int ld, int[]? lengths, bool causal,
-        int batch, int seq, int heads, int hs)
+        int batch, int seq, int heads, int hs, Func<int, int, int, int, double>? weightMask = null)
     {
         int width = heads * hs;
         var o = new double[batch * seq * width];
@@ -46,6 +47,7 @@ internal static class TransformerReference
                     {
                         double pj = Math.Exp(s[j] - max) / sum;
                         if (pj == 0) continue;
+                        if (weightMask != null) pj *= weightMask(b, h, i, j);
                         for (int p = 0; p < hs; p++) o[(b * seq + i) * width + h * hs + p] += pj * v[(b * seq + j) * ld + h * hs + p];
                     }
                 }
@@ -56,9 +58,10 @@ internal static class TransformerReference
     /// <summary>
     /// Analytic attention backward in float64 (the textbook formulas over the materialised P): dV = Pᵀ·dO, dP = dO·Vᵀ,
     /// dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K/√hs, dK = dSᵀ·Q/√hs. Gradients have row stride <paramref name="ld"/> like the inputs.
+    /// With <paramref name="weightMask"/> M (dropout after the softmax): dV = (P ⊙ M)ᵀ·dO and dP = M ⊙ (dO·Vᵀ).
     /// </summary>
     public static (double[] DQ, double[] DK, double[] DV) AttentionBackward(double[] dO, double[] q, double[] k, double[] v, int ld, int[]? lengths,
-        bool causal, int batch, int seq, int heads, int hs)
+        bool causal, int batch, int seq, int heads, int hs, Func<int, int, int, int, double>? weightMask = null)
     {
         int width = heads * hs;
         var dq = new double[q.Length];
@@ -67,6 +70,7 @@ internal static class TransformerReference
         double scale = 1 / Math.Sqrt(hs);
         var pr = new double[seq];
         var dp = new double[seq];
+        var mj = new double[seq];
         for (int b = 0; b < batch; b++)
         {
             int len = lengths?[b] ?? seq;
@@ -92,6 +96,8 @@ internal static class TransformerReference
                         pr[j] = Math.Exp(pr[j] - max) / sum;
                         double d = 0;
                         for (int p = 0; p < hs; p++) d += dO[oi + p] * v[(b * seq + j) * ld + h * hs + p];
+                        mj[j] = weightMask == null ? 1 : weightMask(b, h, i, j);
+                        d *= mj[j];
                         dp[j] = d;
                         rowDot += pr[j] * d;
                     }
@@ -102,7 +108,7 @@ internal static class TransformerReference
                         double ds = pr[j] * (dp[j] - rowDot) * scale;
                         for (int p = 0; p < hs; p++)
                         {
-                            dv[kj + p] += pr[j] * dO[oi + p];
+                            dv[kj + p] += pr[j] * mj[j] * dO[oi + p];
                             dq[qi + p] += ds * k[kj + p];
                             dk[kj + p] += ds * q[qi + p];
                         }
