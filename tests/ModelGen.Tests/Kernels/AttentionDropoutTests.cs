@@ -168,6 +168,26 @@ public class AttentionDropoutTests
     }
 
     [Fact]
+    public void InvertedDropout_IsUnbiased_OverSeeds()
+    {
+        // The output is linear in the mask and E[M] = 1, so averaged over many seeds it approaches the undropped output.
+        const int batch = 1, seq = 9, heads = 2, headSize = 3, draws = 4000;
+        const float p = 0.3f;
+        var c = new Packed(batch, seq, heads, headSize, 21);
+        var (plain, _) = c.Forward(null, true, 0f, 0);
+        var mean = new double[plain.Length];
+        for (int s = 0; s < draws; s++)
+        {
+            var (o, _) = c.Forward(null, true, p, (ulong)s + 1000);
+            for (int i = 0; i < o.Length; i++) mean[i] += o[i] / (double)draws;
+        }
+        // Per output the standard error is at most max|v|·√(p/((1 − p)·draws)) (Var M = p/(1 − p), Σ_j P_j² ≤ 1): allow 5 of them.
+        double maxV = c.VD.Max(Math.Abs), tolerance = 5 * maxV * Math.Sqrt(p / ((1 - p) * (double)draws));
+        for (int i = 0; i < mean.Length; i++)
+            Assert.True(Math.Abs(mean[i] - plain[i]) <= tolerance, $"output[{i}]: mean over {draws} seeds {mean[i]:F4} vs undropped {plain[i]:F4} (5σ = {tolerance:F4})");
+    }
+
+    [Fact]
     public unsafe void Multipliers_AtEveryWidth_EqualTheScalarDefinition()
     {
         var drop = new AttentionDropout(0.37f, 99);
