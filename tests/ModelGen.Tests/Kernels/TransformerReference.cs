@@ -118,13 +118,15 @@ internal static class TransformerReference
         return (dq, dk, dv);
     }
 
-    /// <summary>Dropout masks of one layer (values 0 or 1/(1−p)), [rows·d], [rows·ff], [rows·d].</summary>
-    public sealed record LayerMasks(double[] Attention, double[] FeedForward, double[] Output);
+    /// <summary>Dropout masks of one layer (values 0 or 1/(1−p)), [rows·d], [rows·ff], [rows·d], and the attention-weight mask (b, h, i, j) or null.</summary>
+    public sealed record LayerMasks(double[] Attention, double[] FeedForward, double[] Output, Func<int, int, int, int, double>? AttentionWeights = null);
 
     /// <summary>The masks TransformerKernels.TrainForward draws from a generator seeded with <paramref name="seed"/>: per layer,
     /// the attention output (p), the activation (<paramref name="feedForwardP"/>, or p when null) and the feed-forward output (p),
-    /// one draw per element in order (none for a tensor whose probability is 0).</summary>
-    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed, float? feedForwardP = null)
+    /// one draw per element in order (none for a tensor whose probability is 0); with <paramref name="attentionP"/> &gt; 0, layer l's
+    /// attention weights are dropped by the counter-based mask of <paramref name="attentionSeed"/> derived for layer l.</summary>
+    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed, float? feedForwardP = null,
+        float attentionP = 0f, ulong attentionSeed = 0)
     {
         var rng = new Rng(seed);
         int rows = batch * seq;
@@ -140,7 +142,13 @@ internal static class TransformerReference
         for (int l = 0; l < g.Layers; l++)
         {
             double[] a = Draw(rows * g.Model, p), f = Draw(rows * g.FeedForward, pf), o = Draw(rows * g.Model, p);
-            masks[l] = new LayerMasks(a, f, o);
+            Func<int, int, int, int, double>? weights = null;
+            if (attentionP > 0f)
+            {
+                var drop = new AttentionDropout(attentionP, attentionSeed).For(l);
+                weights = (b, h, i, j) => drop.Keeps(b, h, i, j) ? 1.0 / (1.0 - attentionP) : 0.0;
+            }
+            masks[l] = new LayerMasks(a, f, o, weights);
         }
         return masks;
     }
@@ -161,14 +169,14 @@ internal static class TransformerReference
             var m = masks?[l];
             if (g.NormFirst)
             {
-                double[] sa = SelfAttention(g, LayerNorm(h, w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps), w, lengths, batch, seq);
+                double[] sa = SelfAttention(g, LayerNorm(h, w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps), w, lengths, batch, seq, m?.AttentionWeights);
                 h = Add(h, Mask(sa, m?.Attention));
                 double[] f = FeedForward(g, LayerNorm(h, w.Norm2Weight, w.Norm2Bias, rows, d, g.Eps), w, rows, m?.FeedForward);
                 h = Add(h, Mask(f, m?.Output));
             }
             else
             {
-                double[] sa = SelfAttention(g, h, w, lengths, batch, seq);
+                double[] sa = SelfAttention(g, h, w, lengths, batch, seq, m?.AttentionWeights);
                 h = LayerNorm(Add(h, Mask(sa, m?.Attention)), w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps);
                 double[] f = FeedForward(g, h, w, rows, m?.FeedForward);
                 h = LayerNorm(Add(h, Mask(f, m?.Output)), w.Norm2Weight, w.Norm2Bias, rows, d, g.Eps);
@@ -177,7 +185,8 @@ internal static class TransformerReference
         return h;
     }
 
-    private static double[] SelfAttention(in TransformerGeometry g, double[] x, in Weights w, int[]? lengths, int batch, int seq)
+    private static double[] SelfAttention(in TransformerGeometry g, double[] x, in Weights w, int[]? lengths, int batch, int seq,
+        Func<int, int, int, int, double>? weightMask)
     {
         int rows = batch * seq, d = g.Model;
         double[] qkv = Linear(x, w.InProjWeight, w.InProjBias, rows, d, 3 * d);
@@ -195,7 +204,7 @@ internal static class TransformerReference
             RotaryKernels.ReferenceForward(q, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
             RotaryKernels.ReferenceForward(k, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
         }
-        double[] o = Attention(q, k, v, d, lengths, g.Causal, batch, seq, g.Heads, g.HeadSize).Output;
+        double[] o = Attention(q, k, v, d, lengths, g.Causal, batch, seq, g.Heads, g.HeadSize, weightMask).Output;
         return Linear(o, w.OutProjWeight, w.OutProjBias, rows, d, d);
     }
 
