@@ -11,6 +11,9 @@
 // the scores are recomputed and P = exp(S − lse) (no softmax pass needed), dP = dO·Vᵀ, dS = P ⊙ (dP − D) (the softmax
 // Jacobian: dS_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik) and Σ_k P_ik·dP_ik = dO_i·O_i = D_i), then
 //   dV_j += Σ_i P_ij·dO_i,   dK_j += Σ_i dS_ij·Q_i/√headSize,   dQ_i += Σ_j dS_ij·K_j/√headSize.
+// Attention-weight dropout (training, AttentionDropout): after the softmax, P̃ = P ⊙ M with M regenerated from a counter-based
+// hash wherever a tile needs it; forward folds the undropped e^{S−m} into l and the dropped ones into O; backward uses
+// dP = M ⊙ (dO·Vᵀ), dV = P̃ᵀ·dO, and D_i = dO_i·O_i still equals Σ_j P_ij·dP_ij because O is the dropped output.
 // A query row past its example's length (padding) attends to the real keys like any other row (PyTorch's key padding
 // mask masks keys only), so its output is finite and deterministic; real rows never read padded keys or values.
 // Tile products: scores as [rows × keys] register tiles over a transposed key tile (vectorised along keys); the P·V,
