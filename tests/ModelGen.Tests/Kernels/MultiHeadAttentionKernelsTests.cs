@@ -235,17 +235,17 @@ public class MultiHeadAttentionKernelsTests
         void Step()
         {
             MultiHeadAttentionKernels.Forward(g, x, m, p, y, lengths, ws, batch, seq);
-            MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq);
-            MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq);
+            MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq, 0.2f, 7);
+            MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq, 0.2f, 7);
             MultiHeadAttentionKernels.ForwardStep(g, xs, ms, p, ys, cache, 1, seq, stepWs, batch);
         }
         for (int i = 0; i < 40; i++) Step();   // past tiering thresholds
         long before = GC.GetAllocatedBytesForCurrentThread();
         MultiHeadAttentionKernels.Forward(g, x, m, p, y, lengths, ws, batch, seq);
         long a1 = GC.GetAllocatedBytesForCurrentThread();
-        MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq);
+        MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq, 0.2f, 7);
         long a2 = GC.GetAllocatedBytesForCurrentThread();
-        MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq);
+        MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq, 0.2f, 7);
         long a3 = GC.GetAllocatedBytesForCurrentThread();
         MultiHeadAttentionKernels.ForwardStep(g, xs, ms, p, ys, cache, 1, seq, stepWs, batch);
         long a4 = GC.GetAllocatedBytesForCurrentThread();

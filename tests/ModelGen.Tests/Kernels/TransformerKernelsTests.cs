@@ -432,6 +432,8 @@ public class TransformerKernelsTests
                 TransformerKernels.Forward(g, x, p, y, lengths, ws, batch, seq);
                 TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, rng);
                 TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq);
+                TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, 0.2f, 0.1f, 17, rng);
+                TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq, 0.1f, 17);
                 TransformerKernels.ForwardStep(g, xs, p, ys, cache, 1, seq, stepWs, batch);
             }
             // Past the tiering call-count threshold of every method involved, so no promotion happens inside the measurement.
@@ -444,6 +446,10 @@ public class TransformerKernelsTests
                 callsPerWindow: 1, $"TrainForward {where}", warmUpCalls: 0);
             AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq),
                 callsPerWindow: 1, $"Backward {where}", warmUpCalls: 0);
+            AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, 0.2f, 0.1f, 17, rng),
+                callsPerWindow: 1, $"TrainForward with attention dropout {where}", warmUpCalls: 0);
+            AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq, 0.1f, 17),
+                callsPerWindow: 1, $"Backward with attention dropout {where}", warmUpCalls: 0);
             AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.ForwardStep(g, xs, p, ys, cache, 1, seq, stepWs, batch),
                 callsPerWindow: 1, $"ForwardStep {where}", warmUpCalls: 0);
         }
