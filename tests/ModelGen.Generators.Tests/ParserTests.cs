@@ -103,6 +103,9 @@ public class ParserTests
         Assert.Equal(parsed != 0, lines[call - 1].Contains("_blocksAttentionSeed = _dropoutRng.NextUInt64();", StringComparison.Ordinal));
         string stepArgs = backward.Split('\n').SkipWhile(l => !l.Contains("TransformerKernels.Backward(", StringComparison.Ordinal)).Skip(1).First().TrimEnd();
         Assert.EndsWith(backwardTail + ");", stepArgs);
+        // The layer comments name an attention dropout that differs from Dropout, and a lone attention layer's dropout.
+        Assert.Equal(parsed is not (-1.0 or 0.25), forward.Contains($"dropout 0.25, attention dropout {parsed.ToString(System.Globalization.CultureInfo.InvariantCulture)} ->", StringComparison.Ordinal));
+        Assert.Contains("2 heads, self, causal, dropout 0.125 ->", forward);
         // The lone attention layer: its own seed, drawn per training forward, handed to backward.
         Assert.Contains("_attnAttentionSeed = _dropoutRng.NextUInt64();", forward);
         Assert.Contains("batch, seq, 0.125f, _attnAttentionSeed);", forward);
