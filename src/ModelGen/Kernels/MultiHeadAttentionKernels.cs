@@ -13,7 +13,8 @@
 // Padding: positions t ≥ lengths[b] are masked as keys. Their input and memory rows are read as zeros (copies in the
 // workspace), so whatever they hold (even NaN) never reaches a real output or a gradient; their own outputs are finite and
 // deterministic, dOutput there is ignored, and their input and memory gradients are 0.
-// Attention-weight dropout (PyTorch's dropout argument) is not implemented: see the class remarks.
+// Attention-weight dropout (PyTorch's dropout argument, training only) drops softmax weights with a mask that AttentionKernels
+// regenerates from the call's seed (AttentionDropout), so backward, given the same seed, sees the same mask.
 // Nothing here allocates or keeps state: scratch comes from the caller's workspace.
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -29,9 +30,9 @@ namespace ModelGen.Kernels;
 /// <c>Q = x·W_qᵀ + b_q</c>, <c>K = m·W_kᵀ + b_k</c>, <c>V = m·W_vᵀ + b_v</c> (m = x for self-attention),
 /// <c>A[b, i, h, :] = Σ_j softmax_j(Q[b, i, h, :]·K[b, j, h, :]/√head_dim)·V[b, j, h, :]</c> over visible keys j
 /// (<c>j &lt; lengths[b]</c>, and <c>j ≤ i</c> when causal), and <c>output = A·W_oᵀ + b_o</c>.
-/// PyTorch's attention-weight dropout is not offered: dropping weights without materialising them needs a counter-based
-/// mask regenerated per (example, head, i, j) in both passes, which these kernels do not have; apply dropout to the layer's
-/// output instead. Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
+/// In training, PyTorch's attention-weight dropout (<c>nn.MultiheadAttention(dropout=p)</c>) multiplies each softmax weight by
+/// <c>M[b, h, i, j] = (u ≥ p)/(1 − p)</c>, u a counter-based hash of (seed, b, h, i, j) in [0, 1) (see <see cref="TrainForward"/>).
+/// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
 /// </remarks>
 public static class MultiHeadAttentionKernels
 {
@@ -74,7 +75,9 @@ public static class MultiHeadAttentionKernels
     }
 
     /// <summary>
-    /// Training forward: the output of <see cref="Forward"/>, keeping what <see cref="Backward"/> needs (no dropout: see the class remarks).
+    /// Training forward: the output of <see cref="Forward"/> with attention-weight dropout <paramref name="dropout"/> (PyTorch's
+    /// <c>nn.MultiheadAttention(dropout)</c> in training: <c>A[b, i, h, :] = Σ_j softmax_j(…)·M[b, h, i, j]·V[b, j, h, :]</c>), keeping what
+    /// <see cref="Backward"/> needs. With <paramref name="dropout"/> = 0 (the default) it equals <see cref="Forward"/>.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
@@ -87,12 +90,17 @@ public static class MultiHeadAttentionKernels
     /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">Probability of dropping an attention weight, in [0, 1]: <c>M[b, h, i, j] = (u ≥ dropout)/(1 − dropout)</c> with u a
+    /// counter-based hash of (<paramref name="dropoutSeed"/>, b, h, i, j) in [0, 1); the softmax normaliser is that of the undropped weights.</param>
+    /// <param name="dropoutSeed">The mask's seed: draw a new one per training step and give the same one to <see cref="Backward"/>.</param>
     /// <exception cref="ArgumentException">As <see cref="Forward"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> is outside [0, 1].</exception>
     public static unsafe void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
-        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckCommon(g, input, memory, parameters, output, lengths, workspace, batch, seq);
+        AttentionKernels.CheckDropout(dropout);
         CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
         ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         ThrowHelper.CheckNoOverlap(memory, kept, nameof(memory), nameof(kept));
@@ -109,7 +117,7 @@ public static class MultiHeadAttentionKernels
             Project(g, w, x, m, planes.Qkv, rows);
             Rotate(g, planes.Qkv, batch, seq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
             AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, len, g.Causal,
-                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, new AttentionDropout(dropout, dropoutSeed));
             Linear(planes.Attn, w.OutWeight, w.OutBias, y, rows, d, d);
         }
     }
@@ -132,14 +140,18 @@ public static class MultiHeadAttentionKernels
     /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">The dropout given to <see cref="TrainForward"/>.</param>
+    /// <param name="dropoutSeed">The seed given to <see cref="TrainForward"/> (the mask is regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
     /// too short, spans overlap, or <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> is outside [0, 1].</exception>
     public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
-        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckCommon(g, input, memory, parameters, dOutput, lengths, workspace, batch, seq, outputName: nameof(dOutput));
+        AttentionKernels.CheckDropout(dropout);
         CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
         CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
         ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
@@ -175,7 +187,7 @@ public static class MultiHeadAttentionKernels
             LinearBackward(gy, planes.Attn, w.OutWeight, dw.OutWeight, dw.OutBias, dA, rows, d, d, accumulate: false);
             var dQkv = new Projections(g, ws + layout.Qkv, rows);
             AttentionKernels.BackwardUnchecked(dA, planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse,
-                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, new AttentionDropout(dropout, dropoutSeed));
             Rotate(g, dQkv, batch, seq, 0, inverse: true);   // to the gradients of the unrotated projections
             if (!g.IsCross)
             {
@@ -281,26 +293,28 @@ public static class MultiHeadAttentionKernels
     /// rotated when the geometry has a table, then the attention output A [rows, d] into <paramref name="attn"/>, keeping the per-head
     /// log-sum-exp in <paramref name="lse"/> [rows, heads] when it is not null. out_proj is the caller's (<see cref="OutProjection"/>), so
     /// it can fuse the residual and dropout. <paramref name="ws"/> holds <see cref="AttentionKernels.WorkspaceLength"/>(seq, HeadSize) floats.
+    /// <paramref name="dropout"/> drops attention weights (training).
     /// </summary>
     internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
-        int* lengths, float* ws, int batch, int seq)
+        int* lengths, float* ws, int batch, int seq, AttentionDropout dropout = default)
     {
         int rows = batch * seq;
         var w = new Weights(g, p);
         var planes = new Projections(g, qkv, rows);
         Project(g, w, x, m, planes, rows);
         Rotate(g, planes, batch, seq, 0, inverse: false);
-        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, dropout);
     }
 
     /// <summary>
     /// Backward of <see cref="AttendUnchecked"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
     /// <paramref name="dp"/>, and writes (or with <paramref name="accumulateDx"/> adds) the query source's gradient into
     /// <paramref name="dx"/> and, for cross-attention, adds the memory's gradient into <paramref name="dm"/> (either skipped when null).
-    /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats.
+    /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats; <paramref name="dropout"/> is the forward's.
     /// </summary>
     internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
-        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq)
+        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq,
+        AttentionDropout dropout = default)
     {
         int rows = batch * seq, d = g.Model;
         var w = new Weights(g, p);
@@ -308,7 +322,7 @@ public static class MultiHeadAttentionKernels
         var planes = new Projections(g, qkv, rows);
         var grads = new Projections(g, dQkv, rows);
         AttentionKernels.BackwardUnchecked(dAttn, planes.Q, planes.K, planes.V, planes.Stride, attn, d, lse,
-            grads.Q, grads.K, grads.V, grads.Stride, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize);
+            grads.Q, grads.K, grads.V, grads.Stride, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, dropout);
         Rotate(g, grads, batch, seq, 0, inverse: true);
         if (!g.IsCross)
         {

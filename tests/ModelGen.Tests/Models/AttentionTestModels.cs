@@ -75,3 +75,18 @@ public partial class WideInputBranchNet
     [Dense(3, Activation = Activation.Tanh, From = Layer.Input)]                   public partial Layer Right { get; }
     [Add(nameof(Left), nameof(Right))]                                             public partial Layer Sum { get; }
 }
+
+/// <summary>
+/// Attention-weight dropout (PyTorch's <c>nn.MultiheadAttention(dropout)</c>) on causal self-attention (p = 0.3) and on causal
+/// cross-attention over a memory of width 4 (p = 0.5), output per position: training drops weights, inference and the cached
+/// step do not.
+/// </summary>
+[Model(Dim.Seq, 5, MaxLength = 7)]
+public partial class DroppedAttentionNet
+{
+    [Dense(6)]                                                                                                  public partial Layer Query { get; }
+    [MultiHeadAttention(2, Causal = true, Dropout = 0.3)]                                                       public partial Layer Self { get; }
+    [Dense(4, Activation = Activation.Tanh, From = Layer.Input)]                                                public partial Layer Mem { get; }
+    [MultiHeadAttention(3, Memory = nameof(Mem), From = nameof(Self), Causal = true, Dropout = 0.5)]            public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                  public partial Layer Out { get; }
+}

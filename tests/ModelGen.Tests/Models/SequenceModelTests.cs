@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -119,6 +119,7 @@ public class SequenceModelTests
             nameof(CrossAttentionNet) => Floats(new CrossAttentionNet(7), CrossAttentionNet.InputSize),
             nameof(PackedCrossNet) => Floats(new PackedCrossNet(7), PackedCrossNet.InputSize, perPosition: true),
             nameof(RopeAttentionNet) => Floats(new RopeAttentionNet(7), RopeAttentionNet.InputSize, perPosition: true),
+            nameof(DroppedAttentionNet) => Floats(new DroppedAttentionNet(7), DroppedAttentionNet.InputSize, perPosition: true, seeded: true),
             nameof(RopeGpt) => Token(new RopeGpt(7), 11, RopeGpt.OutputSize, perPosition: true),
             nameof(EncoderDecoderNet) => Token(new EncoderDecoderNet(7), 11, EncoderDecoderNet.OutputSize, perPosition: true),
             nameof(NarrowMemoryDecoderNet) => Floats(new NarrowMemoryDecoderNet(7), NarrowMemoryDecoderNet.InputSize),
@@ -179,10 +180,16 @@ public class SequenceModelTests
         return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
     }
 
-    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(ISequenceTrainable<float> model, int inputSize, bool perPosition = false)
+    /// <summary>A float model's calls; <paramref name="seeded"/> reseeds dropout before every training forward, so the masks are fixed.</summary>
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) Floats(ISequenceTrainable<float> model, int inputSize, bool perPosition = false,
+        bool seeded = false)
     {
         var input = ModelTestData.RandomArray(3 * 4 * inputSize, 6, 2);
-        return (model, (o, b, s, l) => model.ForwardTrain(input, o, b, s, l), w => model.Backward(w, new float[input.Length]), perPosition, () => model.Gradients);
+        return (model, (o, b, s, l) =>
+        {
+            if (seeded) model.SeedDropout(9);
+            model.ForwardTrain(input, o, b, s, l);
+        }, w => model.Backward(w, new float[input.Length]), perPosition, () => model.Gradients);
     }
 
     [Fact]
