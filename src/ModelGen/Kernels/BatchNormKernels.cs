@@ -13,6 +13,8 @@
 //   dx = γ·r·(dy − S/n − x̂·r·D/n) = A·dy + B·(x − μ) + C,  A = γ·r,  B = −γ·r³·D/n,  C = −A·S/n
 //   (x − μ) is formed explicitly: folding −B·μ into C would cancel catastrophically when |μ| ≫ σ);
 //   dγ += r·D,  dβ += S.
+// Evaluation mode with gradients (a frozen-statistics forward that backward can follow): y is the inference output,
+//   dx = γ·r·dy with r = 1/√(running_var + eps), dγ += Σ dy·(x − running_mean)·r, dβ += Σ dy.
 // Fold: conv/dense weight [out, ...] and bias [out] absorb an inference-mode BatchNorm that follows them.
 // Naive double references (Reference*) stay in this file: tests compare the fast paths with them.
 using System.Runtime.CompilerServices;
@@ -127,6 +129,101 @@ public static class BatchNormKernels
             {
                 nint at = b * plane + (nint)c * spatial;
                 Normalize(ref Unsafe.Add(ref x0, at), ref Unsafe.Add(ref y0, at), (nuint)spatial, runningMean[c], scale, shift);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Evaluation-mode forward that keeps what <see cref="EvalBackward"/> needs: the output of <see cref="InferenceForward"/>
+    /// (<c>y = γ·(x − runningMean)/√(runningVar + eps) + β</c>, bit for bit), and <paramref name="saveMean"/> =
+    /// runningMean, <paramref name="saveInvStd"/> = <c>1/√(runningVar + eps)</c>. The running statistics are not changed.
+    /// </summary>
+    /// <param name="input">Input [batch, channels, spatial].</param>
+    /// <param name="output">Output [batch, channels, spatial]; may be the same span as <paramref name="input"/>.</param>
+    /// <param name="gamma">Scale [channels], or empty when not affine.</param>
+    /// <param name="beta">Shift [channels], or empty when not affine.</param>
+    /// <param name="runningMean">Running mean [channels].</param>
+    /// <param name="runningVar">Running variance [channels].</param>
+    /// <param name="saveMean">Receives runningMean [channels].</param>
+    /// <param name="saveInvStd">Receives <c>1/√(runningVar + eps)</c> [channels].</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Elements per channel per example.</param>
+    /// <param name="eps">Added to the variance.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative, or eps is out of range.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or output partially overlaps input.</exception>
+    public static void EvalForward(ReadOnlySpan<float> input, Span<float> output, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, Span<float> saveMean, Span<float> saveInvStd,
+        int batch, int channels, int spatial, float eps)
+    {
+        ThrowHelper.CheckShape(saveMean.Length, nameof(saveMean), nameof(channels), channels);
+        ThrowHelper.CheckShape(saveInvStd.Length, nameof(saveInvStd), nameof(channels), channels);
+        InferenceForward(input, output, gamma, beta, runningMean, runningVar, batch, channels, spatial, eps);
+        for (int c = 0; c < channels; c++)
+        {
+            saveMean[c] = runningMean[c];
+            saveInvStd[c] = (float)(1.0 / Math.Sqrt((double)runningVar[c] + eps));
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="EvalForward"/> (the statistics are constants): <c>dInput = γ·r·dy</c> (overwritten),
+    /// <c>dGamma += Σ dy·(x − saveMean)·r</c>, <c>dBeta += Σ dy</c>, with <c>r = saveInvStd</c>.
+    /// </summary>
+    /// <param name="dOutput">Gradient with respect to the output [batch, channels, spatial].</param>
+    /// <param name="input">The forward input [batch, channels, spatial].</param>
+    /// <param name="gamma">Scale [channels], or empty when not affine.</param>
+    /// <param name="saveMean">The running mean [channels] <see cref="EvalForward"/> saved.</param>
+    /// <param name="saveInvStd">The <c>1/√(runningVar + eps)</c> [channels] it saved.</param>
+    /// <param name="dGamma">Scale gradient [channels], accumulated into; empty when not affine.</param>
+    /// <param name="dBeta">Shift gradient [channels], accumulated into; empty when not affine.</param>
+    /// <param name="dInput">Input gradient [batch, channels, spatial]; overwritten; may be the same span as <paramref name="dOutput"/>.</param>
+    /// <param name="batch">Number of examples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Elements per channel per example.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
+    public static void EvalBackward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd, Span<float> dGamma, Span<float> dBeta, Span<float> dInput,
+        int batch, int channels, int spatial)
+    {
+        CheckData(input.Length, dInput.Length, batch, channels, spatial, nameof(input), nameof(dInput));
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
+        if (!gamma.IsEmpty) ThrowHelper.CheckShape(gamma.Length, nameof(gamma), nameof(channels), channels, orEmpty: true);
+        if (!dGamma.IsEmpty) ThrowHelper.CheckShape(dGamma.Length, nameof(dGamma), nameof(channels), channels, orEmpty: true);
+        if (!dBeta.IsEmpty) ThrowHelper.CheckShape(dBeta.Length, nameof(dBeta), nameof(channels), channels, orEmpty: true);
+        ThrowHelper.CheckShape(saveMean.Length, nameof(saveMean), nameof(channels), channels);
+        ThrowHelper.CheckShape(saveInvStd.Length, nameof(saveInvStd), nameof(channels), channels);
+        ThrowHelper.CheckSameOrDisjoint(dOutput, dInput, nameof(dOutput), nameof(dInput));
+        ThrowHelper.CheckNoOverlap(input, dInput, nameof(input), nameof(dInput));
+        if ((long)batch * spatial == 0) return;
+
+        ref float x0 = ref MemoryMarshal.GetReference(input);
+        ref float dy0 = ref MemoryMarshal.GetReference(dOutput);
+        ref float dx0 = ref MemoryMarshal.GetReference(dInput);
+        nint plane = (nint)channels * spatial;
+        for (int c = 0; c < channels; c++)
+        {
+            float mean = saveMean[c];
+            double r = saveInvStd[c];
+            nint off = (nint)c * spatial;
+            if (!dGamma.IsEmpty || !dBeta.IsEmpty)
+            {
+                double s = 0, d = 0;   // S = Σ dy, D = Σ dy·(x − μ)
+                for (int b = 0; b < batch; b++)
+                {
+                    ref float dy = ref Unsafe.Add(ref dy0, b * plane + off);
+                    s += RowOps.Sum(ref dy, (nuint)spatial);
+                    d += CenteredDot(ref dy, ref Unsafe.Add(ref x0, b * plane + off), (nuint)spatial, mean);
+                }
+                if (!dGamma.IsEmpty) dGamma[c] += (float)(r * d);
+                if (!dBeta.IsEmpty) dBeta[c] += (float)s;
+            }
+            float a = (float)((gamma.IsEmpty ? 1.0 : gamma[c]) * r);
+            for (int b = 0; b < batch; b++)
+            {
+                nint at = b * plane + off;
+                RowOps.Scale(ref Unsafe.Add(ref dy0, at), ref Unsafe.Add(ref dx0, at), (nuint)spatial, a);
             }
         }
     }

@@ -14,8 +14,13 @@ public sealed class BlockUse
     /// <param name="parameters">Its parameter tensors, named and placed relative to the block (<c>conv1.weight</c> at offset 0 first).</param>
     /// <param name="layers">One entry per member of the block class, in declaration order.</param>
     /// <param name="summary">The block's layer table at this use.</param>
-    public BlockUse(int[] inputShape, int[] outputShape, ParameterInfo[] parameters, BlockLayer[] layers, string summary)
+    /// <param name="buffers">Its buffer tensors (running statistics), named and placed relative to the block's first buffer.</param>
+    public BlockUse(int[] inputShape, int[] outputShape, ParameterInfo[] parameters, BlockLayer[] layers, string summary, BufferInfo[]? buffers = null)
     {
+        Buffers = buffers ?? [];
+        int bufferCount = 0;
+        foreach (var b in Buffers) bufferCount += b.Length;
+        BufferCount = bufferCount;
         InputShape = inputShape;
         OutputShape = outputShape;
         Parameters = parameters;
@@ -35,6 +40,12 @@ public sealed class BlockUse
     /// <summary>The block's parameter tensors, relative to its first parameter.</summary>
     public ParameterInfo[] Parameters { get; }
 
+    /// <summary>The block's buffer tensors, relative to its first buffer.</summary>
+    public BufferInfo[] Buffers { get; }
+
+    /// <summary>Total number of buffer elements of the block at this use.</summary>
+    public int BufferCount { get; }
+
     /// <summary>The block's members, in declaration order.</summary>
     public BlockLayer[] Layers { get; }
 
@@ -53,7 +64,9 @@ public sealed class BlockUse
             var l = Layers[i];
             var parameters = new ParameterInfo[l.ParameterCount];
             System.Array.Copy(Parameters, l.FirstParameter, parameters, 0, l.ParameterCount);
-            layers[i] = new Layer(block, l.Name, l.Kind, l.InputShape, l.OutputShape, parameters, l.Flops);
+            var buffers = new BufferInfo[l.BufferCount];
+            System.Array.Copy(Buffers, l.FirstBuffer, buffers, 0, l.BufferCount);
+            layers[i] = new Layer(block, l.Name, l.Kind, l.InputShape, l.OutputShape, parameters, l.Flops, buffers);
         }
         return layers;
     }
@@ -68,4 +81,7 @@ public sealed class BlockUse
 /// <param name="ParameterCount">How many tensors it owns there.</param>
 /// <param name="Flops">Its forward FLOPs per example (per position for a sequence).</param>
 /// <param name="Block">For a member that is itself a shape-generic block, that block's use; otherwise null.</param>
-public sealed record BlockLayer(string Name, string Kind, int[] InputShape, int[] OutputShape, int FirstParameter, int ParameterCount, long Flops, BlockUse? Block = null);
+/// <param name="FirstBuffer">Index of its first buffer tensor in <see cref="BlockUse.Buffers"/>.</param>
+/// <param name="BufferCount">How many buffer tensors it owns there.</param>
+public sealed record BlockLayer(string Name, string Kind, int[] InputShape, int[] OutputShape, int FirstParameter, int ParameterCount, long Flops,
+    BlockUse? Block = null, int FirstBuffer = 0, int BufferCount = 0);

@@ -27,8 +27,46 @@ public interface IModel
     /// <summary>Every named parameter tensor, in the order of the parameter buffer.</summary>
     IReadOnlyList<ParameterInfo> ParameterInfos { get; }
 
-    /// <summary>The contiguous parameter buffer (all weights and biases; layout given by <see cref="ParameterInfos"/>).</summary>
+    /// <summary>
+    /// The contiguous parameter buffer: the trainable tensors only (weights, biases, BatchNorm's γ and β; layout given by
+    /// <see cref="ParameterInfos"/>). What optimizers update and what <c>Gradients</c> mirrors.
+    /// </summary>
     Span<float> Parameters { get; }
+
+    /// <summary>Every named buffer tensor (running statistics, counters), in the order of <see cref="Buffers"/>.</summary>
+    IReadOnlyList<BufferInfo> BufferInfos { get; }
+
+    /// <summary>
+    /// The contiguous buffer of non-trainable state, as PyTorch's registered buffers: BatchNorm's <c>running_mean</c>,
+    /// <c>running_var</c> and <c>num_batches_tracked</c> (layout given by <see cref="BufferInfos"/>). Saved and loaded with
+    /// the parameters, updated by training-mode forward passes, never given gradients nor seen by optimizers. Empty when
+    /// the model has no buffers.
+    /// </summary>
+    Span<float> Buffers { get; }
+}
+
+/// <summary>
+/// Training/evaluation mode as the model's state (PyTorch's <c>module.train()</c>/<c>module.eval()</c>). A new model is in
+/// training mode, as in PyTorch. The mode decides what <c>ForwardTrain</c> does (dropout, batch or running statistics);
+/// the inference <c>Forward</c> always runs in evaluation semantics whatever the mode, so serving code never depends on it.
+/// </summary>
+public interface IModalModel : IModel
+{
+    /// <summary>Whether the model is in training mode (true after construction, as in PyTorch).</summary>
+    bool IsTraining { get; }
+
+    /// <summary>
+    /// Sets training mode (<paramref name="mode"/> = true, PyTorch's <c>train()</c>) or evaluation mode (false, <c>eval()</c>).
+    /// In training mode <c>ForwardTrain</c> applies dropout, normalises BatchNorm with batch statistics and updates the
+    /// running statistics and <c>num_batches_tracked</c>; in evaluation mode it uses the running statistics (left
+    /// unchanged) and no dropout, and still keeps what <c>Backward</c> needs, so gradients of the evaluation-mode
+    /// function can be computed (fine-tuning with frozen statistics).
+    /// </summary>
+    /// <param name="mode">True for training mode, false for evaluation mode.</param>
+    void Train(bool mode = true);
+
+    /// <summary>Sets evaluation mode: the same as <c>Train(false)</c>.</summary>
+    void Eval();
 }
 
 /// <summary>A model over fixed-size examples (every input dimension known at compile time).</summary>
@@ -59,12 +97,15 @@ public interface ISequenceModel<TInput> : IModel where TInput : unmanaged
 
 /// <summary>A sequence model that can be trained (see <see cref="ITrainable"/> for the contract).</summary>
 /// <remarks>Training is single-caller: do not train one model from several threads at once.</remarks>
-public interface ISequenceTrainable<TInput> : ISequenceModel<TInput> where TInput : unmanaged
+public interface ISequenceTrainable<TInput> : ISequenceModel<TInput>, IModalModel where TInput : unmanaged
 {
     /// <summary>Gradient buffer with the same layout as <see cref="IModel.Parameters"/>.</summary>
     Span<float> Gradients { get; }
 
-    /// <summary>Forward pass in training mode (dropout active); keeps what <see cref="Backward"/> needs.</summary>
+    /// <summary>
+    /// Forward pass that keeps what <see cref="Backward"/> needs, in the model's mode (<see cref="IModalModel.IsTraining"/>):
+    /// dropout active only in training mode.
+    /// </summary>
     void ForwardTrain(ReadOnlySpan<TInput> input, Span<float> output, int batch, int seq, ReadOnlySpan<int> lengths = default);
 
     /// <summary>
@@ -80,12 +121,16 @@ public interface ISequenceTrainable<TInput> : ISequenceModel<TInput> where TInpu
 
 /// <summary>A model that can be trained: a training forward that keeps activations and a generated backward pass.</summary>
 /// <remarks>Training is single-caller: do not train one model from several threads at once.</remarks>
-public interface ITrainable : IFeedForwardModel
+public interface ITrainable : IFeedForwardModel, IModalModel
 {
     /// <summary>Gradient buffer with the same layout as <see cref="IModel.Parameters"/>.</summary>
     Span<float> Gradients { get; }
 
-    /// <summary>Forward pass in training mode (dropout active); keeps what <see cref="Backward"/> needs.</summary>
+    /// <summary>
+    /// Forward pass that keeps what <see cref="Backward"/> needs, in the model's mode (<see cref="IModalModel.IsTraining"/>):
+    /// in training mode dropout is active and BatchNorm uses batch statistics (updating its buffers); in evaluation mode
+    /// it computes what <see cref="IFeedForwardModel.Forward"/> computes and leaves the buffers unchanged.
+    /// </summary>
     /// <exception cref="ArgumentException">A span has the wrong length, or <paramref name="batch"/> is not positive or exceeds the model's <c>MaxBatch</c>.</exception>
     void ForwardTrain(ReadOnlySpan<float> input, Span<float> output, int batch);
 
@@ -111,6 +156,21 @@ public sealed record ParameterInfo(string Name, int[] Shape, int Offset, int Len
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
+/// <summary>A named buffer tensor (non-trainable state) inside a model's contiguous buffer span (<see cref="IModel.Buffers"/>).</summary>
+/// <param name="Name">PyTorch state-dict name, e.g. <c>bn1.running_mean</c>.</param>
+/// <param name="Shape">Tensor shape (<c>[]</c> for a scalar such as <c>num_batches_tracked</c>).</param>
+/// <param name="Offset">Offset of the first element in the buffer span.</param>
+/// <param name="Length">Number of elements (the product of <paramref name="Shape"/>).</param>
+/// <param name="IsCount">
+/// An integer counter (PyTorch's int64 <c>num_batches_tracked</c>): saved as an I64 tensor, held in the float span as a
+/// whole number, exact up to 2^24 = 16,777,216 (a count that reaches it stays there).
+/// </param>
+public sealed record BufferInfo(string Name, int[] Shape, int Offset, int Length, bool IsCount = false)
+{
+    /// <summary>Shape rendered as <c>[a, b]</c>.</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+}
+
 /// <summary>One layer of a generated model: its name, kind, shapes and parameter views.</summary>
 public sealed class Layer
 {
@@ -120,8 +180,10 @@ public sealed class Layer
     public const string Input = "<input>";
 
     /// <summary>Created by generated code; users get layers from the model's properties or <see cref="IModel.Layers"/>.</summary>
-    public Layer(IModel model, string name, string kind, int[] inputShape, int[] outputShape, ParameterInfo[] parameters, long flops)
+    public Layer(IModel model, string name, string kind, int[] inputShape, int[] outputShape, ParameterInfo[] parameters, long flops,
+        BufferInfo[]? buffers = null)
     {
+        Buffers = buffers ?? [];
         _model = model;
         Name = name;
         Kind = kind;
@@ -146,6 +208,9 @@ public sealed class Layer
     /// <summary>The layer's parameter tensors (empty for parameter-free layers).</summary>
     public IReadOnlyList<ParameterInfo> Parameters { get; }
 
+    /// <summary>The layer's buffer tensors (running statistics, counters; empty for most layers), never trained.</summary>
+    public IReadOnlyList<BufferInfo> Buffers { get; }
+
     /// <summary>Multiply-adds × 2 per example in the forward pass.</summary>
     public long Flops { get; }
 
@@ -160,7 +225,10 @@ public sealed class Layer
         }
     }
 
-    /// <summary>Whether the optimizer updates this layer's parameters (default true). Frozen layers keep their values.</summary>
+    /// <summary>
+    /// Whether the optimizer updates this layer's parameters (default true). Frozen layers keep their values; their
+    /// gradients are still computed by <c>Backward</c>. Independent of the model's training/evaluation mode.
+    /// </summary>
     public bool Trainable { get; set; } = true;
 
     /// <summary>Multiplier applied to the optimizer's learning rate for this layer (default 1).</summary>
@@ -175,6 +243,17 @@ public sealed class Layer
                 && p.Name.StartsWith(Name, StringComparison.Ordinal))
                 return _model.Parameters.Slice(p.Offset, p.Length);
         throw new KeyNotFoundException($"Layer '{Name}' ({Kind}) has no parameter '{shortName}'.");
+    }
+
+    /// <summary>A view of the named buffer (e.g. <c>"running_mean"</c>) inside the model's buffer span (<see cref="IModel.Buffers"/>).</summary>
+    /// <exception cref="KeyNotFoundException">The layer has no buffer of that name.</exception>
+    public Span<float> Buffer(string shortName)
+    {
+        foreach (var b in Buffers)
+            if (b.Name.Length == Name.Length + 1 + shortName.Length && b.Name.EndsWith(shortName, StringComparison.Ordinal)
+                && b.Name.StartsWith(Name, StringComparison.Ordinal))
+                return _model.Buffers.Slice(b.Offset, b.Length);
+        throw new KeyNotFoundException($"Layer '{Name}' ({Kind}) has no buffer '{shortName}'.");
     }
 
     /// <inheritdoc/>

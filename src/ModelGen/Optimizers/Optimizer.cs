@@ -1,4 +1,4 @@
-// Base of the optimizers: walks a model's layers (skipping frozen ones and non-trainable buffers), scales the
+// Base of the optimizers: walks a model's layers (skipping frozen ones; buffers live apart in IModel.Buffers), scales the
 // learning rate per layer and hands each parameter tensor to the subclass's element-wise update. Per-element state
 // (momentum, moments) lives in flat arrays sized to the parameter buffer and indexed by parameter offset, allocated
 // once on the first step, so steady-state steps allocate nothing. Each parameter tensor keeps its own step count,
@@ -53,7 +53,7 @@ public abstract partial class Optimizer
     /// One update of every trainable parameter of <paramref name="model"/>. Layers with <see cref="Layer.Trainable"/> false are
     /// skipped entirely (their values and optimizer state do not change, as with PyTorch's <c>requires_grad=False</c>); the others
     /// use <see cref="LearningRate"/> × <see cref="Layer.LearningRateScale"/>. Normalisation running statistics
-    /// (<c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>) are buffers, not parameters, and are never touched.
+    /// (<c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>) are buffers (<see cref="IModel.Buffers"/>), not parameters: no optimizer sees them.
     /// </summary>
     /// <param name="model">The model whose <see cref="IModel.Parameters"/> are updated in place.</param>
     /// <param name="gradients">Gradients with the layout of <see cref="IModel.Parameters"/> [parameterCount].</param>
@@ -81,7 +81,6 @@ public abstract partial class Optimizer
             for (int t = 0; t < tensors.Count; t++)
             {
                 ParameterInfo info = tensors[t];
-                if (IsBuffer(info.Name)) continue;
                 if ((uint)info.Offset > (uint)parameters.Length || (uint)info.Length > (uint)(parameters.Length - info.Offset))
                     throw new ArgumentException(
                         $"Parameter '{info.Name}' spans [{info.Offset}, {info.Offset + info.Length}) but the parameter buffer has {parameters.Length} elements.",
@@ -160,11 +159,4 @@ public abstract partial class Optimizer
         InitializeState(length);
         _stateLength = length;
     }
-
-    // PyTorch registers normalisation statistics as buffers, which optimizers never see. Layer exposes them beside the
-    // parameters (so they are saved and loaded), so they are recognised by their PyTorch names.
-    internal static bool IsBuffer(string name)
-        => name.EndsWith("running_mean", StringComparison.Ordinal)
-        || name.EndsWith("running_var", StringComparison.Ordinal)
-        || name.EndsWith("num_batches_tracked", StringComparison.Ordinal);
 }

@@ -1,4 +1,4 @@
-// Optimizer state in a safetensors checkpoint beside the model's tensors. For every parameter tensor that has received
+// Optimizer state in a safetensors checkpoint beside the model's tensors (parameters and buffers). For every parameter tensor that has received
 // at least one update:
 //   optimizer.state.<param>.step        F32 []              the tensor's update count (torch keeps state['step'] as a
 //                                                           float32 scalar tensor too; exact up to 2^24 steps)
@@ -20,18 +20,21 @@ public abstract partial class Optimizer
     internal const string StepCountKey = "optimizer.step_count";
     private const float MaxExactStep = 16_777_216f;   // 2^24: the largest count a float32 step holds exactly
 
-    /// <summary>The model's tensors followed by this optimizer's state tensors, in one buffer, and the metadata naming the optimizer.</summary>
-    internal (List<ParameterInfo> Tensors, float[] Buffer) ExportCheckpoint(IModel model, Dictionary<string, string> metadata)
+    /// <summary>
+    /// The model's tensors (parameters, then buffers, see <see cref="Serialization.ModelWeights.StateDict"/>) followed by this
+    /// optimizer's state tensors, in one buffer, the names of the I64 counters, and the metadata naming the optimizer.
+    /// </summary>
+    internal (List<ParameterInfo> Tensors, float[] Buffer, HashSet<string> Counts) ExportCheckpoint(IModel model, Dictionary<string, string> metadata)
     {
         ReadOnlySpan<float> parameters = model.Parameters;
         if (_stateLength >= 0 && _stateLength != parameters.Length)
             throw StateLengthMismatch(parameters.Length);
-        var tensors = new List<ParameterInfo>(model.ParameterInfos);
+        var (tensors, state, counts) = Serialization.ModelWeights.StateDict(model);
         var buffers = new List<(string Name, float[] Values)>();
         if (_stateLength >= 0) AddStateBuffers(buffers);
 
         var stepped = new List<(ParameterInfo Info, int Step)>();
-        long total = parameters.Length;
+        long total = state.Length;
         foreach (ParameterInfo info in model.ParameterInfos)
         {
             if (_stateLength < 0 || !_tensorSteps.TryGetValue(info.Offset, out int step) || step == 0) continue;
@@ -42,8 +45,8 @@ public abstract partial class Optimizer
             throw new InvalidOperationException($"The model and its optimizer state hold {total} floats, more than one checkpoint buffer can ({Array.MaxLength}).");
 
         var buffer = new float[total];
-        parameters.CopyTo(buffer);
-        int offset = parameters.Length;
+        state.CopyTo(buffer, 0);
+        int offset = state.Length;
         foreach (var (info, step) in stepped)
         {
             string prefix = StatePrefix + info.Name + ".";
@@ -59,7 +62,7 @@ public abstract partial class Optimizer
         }
         metadata[TypeKey] = GetType().Name;
         metadata[StepCountKey] = StepCount.ToString(CultureInfo.InvariantCulture);
-        return (tensors, buffer);
+        return (tensors, buffer, counts);
     }
 
     /// <summary>
@@ -67,7 +70,7 @@ public abstract partial class Optimizer
     /// staging buffer laid out as the given tensors describe); on any error neither the model nor the optimizer changes.
     /// </summary>
     internal void ImportCheckpoint(IModel model, string source, IEnumerable<string> fileTensors,
-        IReadOnlyDictionary<string, string> metadata, Action<IReadOnlyList<ParameterInfo>, float[]> load)
+        IReadOnlyDictionary<string, string> metadata, Action<IReadOnlyList<ParameterInfo>, float[], IReadOnlySet<string>> load)
     {
         string type = GetType().Name;
         if (!metadata.TryGetValue(TypeKey, out string? saved))
@@ -91,9 +94,9 @@ public abstract partial class Optimizer
         AddStateBuffers(names);
 
         var present = new HashSet<string>(fileTensors, StringComparer.Ordinal);
-        var tensors = new List<ParameterInfo>(model.ParameterInfos);
+        var (tensors, state, counts) = Serialization.ModelWeights.StateDict(model);
         var stepped = new List<(ParameterInfo Info, int StepAt, int StateAt)>();
-        int offset = parameters.Length;
+        int offset = state.Length;
         foreach (ParameterInfo info in model.ParameterInfos)
         {
             string prefix = StatePrefix + info.Name + ".";
@@ -108,7 +111,8 @@ public abstract partial class Optimizer
             }
         }
         var staging = new float[offset];
-        load(tensors, staging);
+        state.CopyTo(staging, 0);   // a counter absent from the file keeps the model's value
+        load(tensors, staging, counts);
         foreach (var (info, stepAt, _) in stepped)
         {
             float step = staging[stepAt];
@@ -121,8 +125,7 @@ public abstract partial class Optimizer
         names.Clear();
         AddStateBuffers(names);
         _tensorSteps.Clear();
-        foreach (ParameterInfo info in model.ParameterInfos)
-            staging.AsSpan(info.Offset, info.Length).CopyTo(parameters.Slice(info.Offset, info.Length));
+        Serialization.ModelWeights.CopyInto(model, staging);
         foreach (var (info, stepAt, stateAt) in stepped)
         {
             _tensorSteps[info.Offset] = (int)staging[stepAt];

@@ -67,11 +67,20 @@ public static class SafeTensors
     /// <exception cref="IOException">The file could not be written, e.g. the disk is full or <paramref name="path"/> is a directory (the message names <paramref name="path"/>).</exception>
     public static void Save(string path, IReadOnlyList<ParameterInfo> tensors, ReadOnlySpan<float> buffer,
                             IReadOnlyDictionary<string, string>? metadata = null)
+        => Save(path, tensors, buffer, metadata, counts: null);
+
+    /// <summary>
+    /// <see cref="Save(string, IReadOnlyList{ParameterInfo}, ReadOnlySpan{float}, IReadOnlyDictionary{string, string}?)"/>, with
+    /// the tensors named in <paramref name="counts"/> written as I64 (whole-number floats converted, as PyTorch's
+    /// <c>num_batches_tracked</c>).
+    /// </summary>
+    internal static void Save(string path, IReadOnlyList<ParameterInfo> tensors, ReadOnlySpan<float> buffer,
+                              IReadOnlyDictionary<string, string>? metadata, IReadOnlySet<string>? counts)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ParameterInfo[] ordered = ValidateTensors(tensors, buffer.Length);
         Array.Sort(ordered, static (a, b) => CompareUtf8(a.Name, b.Name));   // Rust String order = UTF-8 byte order
-        byte[] header = BuildHeader(ordered, metadata);
+        byte[] header = BuildHeader(ordered, metadata, counts);
 
         string target = path;
         string? temp = null;
@@ -90,7 +99,11 @@ public static class SafeTensors
             BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
             file.Write(length);
             file.Write(header);
-            foreach (var t in ordered) WriteFloats(file, buffer.Slice(t.Offset, t.Length));
+            foreach (var t in ordered)
+            {
+                if (IsCount(counts, t.Name)) WriteCounts(file, buffer.Slice(t.Offset, t.Length));
+                else WriteFloats(file, buffer.Slice(t.Offset, t.Length));
+            }
             file.Flush(flushToDisk: true);   // the rename must never expose a file whose data is not yet durable
             System.IO.File.Move(temp, target, overwrite: true);   // still open: the lock covers the temporary's whole life
             file.Dispose();
@@ -188,6 +201,22 @@ public static class SafeTensors
     /// <exception cref="ArgumentException"><paramref name="stream"/> cannot read or seek, or <paramref name="tensors"/> is inconsistent.</exception>
     /// <inheritdoc cref="Load(string, IReadOnlyList{ParameterInfo}, Span{float})" path="/exception"/>
     public static void Load(Stream stream, string sourceName, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer)
+        => Load(stream, sourceName, tensors, buffer, counts: null);
+
+    /// <summary>
+    /// <see cref="Load(Stream, string, IReadOnlyList{ParameterInfo}, Span{float})"/>, where the tensors named in
+    /// <paramref name="counts"/> are I64 in the file (converted to float) and may be absent (their places in
+    /// <paramref name="buffer"/> are then left as they are: files written before ModelGen saved <c>num_batches_tracked</c>).
+    /// </summary>
+    internal static void Load(string path, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer, IReadOnlySet<string>? counts)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        Load(file, path, tensors, buffer, counts);
+    }
+
+    /// <inheritdoc cref="Load(string, IReadOnlyList{ParameterInfo}, Span{float}, IReadOnlySet{string}?)"/>
+    internal static void Load(Stream stream, string sourceName, IReadOnlyList<ParameterInfo> tensors, Span<float> buffer, IReadOnlySet<string>? counts)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentException.ThrowIfNullOrEmpty(sourceName);
@@ -205,13 +234,15 @@ public static class SafeTensors
         foreach (var t in expected)
         {
             wanted.Add(t.Name);
+            string dtype = IsCount(counts, t.Name) ? "I64" : "F32";
             if (!byName.TryGetValue(t.Name, out var e))
             {
+                if (dtype == "I64") continue;   // optional: older files have no counters
                 problems.Add($"tensor '{t.Name}' is missing (expected F32 {t.ShapeText})");
                 missing = true;
             }
-            else if (e.DType != "F32")
-                problems.Add($"tensor '{t.Name}' has dtype {e.DType}, expected F32");
+            else if (e.DType != dtype)
+                problems.Add($"tensor '{t.Name}' has dtype {e.DType}, expected {dtype}");
             else if (!e.Shape.AsSpan().SequenceEqual(t.Shape))
                 problems.Add($"tensor '{t.Name}' has shape {e.ShapeText}, expected {t.ShapeText}");
         }
@@ -231,11 +262,21 @@ public static class SafeTensors
         }
 
         // Everything checked: only now touch the caller's buffer.
+        Span<byte> bytes = stackalloc byte[8];
         foreach (var t in expected)
         {
-            var e = byName[t.Name];
+            if (!byName.TryGetValue(t.Name, out var e)) continue;   // an absent optional counter
             Span<float> target = buffer.Slice(t.Offset, t.Length);
             stream.Position = dataStart + e.Begin;
+            if (e.DType == "I64")
+            {
+                for (int i = 0; i < target.Length; i++)
+                {
+                    stream.ReadExactly(bytes);
+                    target[i] = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+                }
+                continue;
+            }
             stream.ReadExactly(MemoryMarshal.AsBytes(target));
             if (!BitConverter.IsLittleEndian)
                 BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(target), MemoryMarshal.Cast<float, int>(target));
@@ -261,7 +302,9 @@ public static class SafeTensors
 
     // ---------------------------------------------------------------- writing
 
-    private static byte[] BuildHeader(ParameterInfo[] ordered, IReadOnlyDictionary<string, string>? metadata)
+    private static bool IsCount(IReadOnlySet<string>? counts, string name) => counts is not null && counts.Contains(name);
+
+    private static byte[] BuildHeader(ParameterInfo[] ordered, IReadOnlyDictionary<string, string>? metadata, IReadOnlySet<string>? counts)
     {
         var output = new ArrayBufferWriter<byte>(256 + 96 * ordered.Length);
         // serde_json escapes only quotes, backslashes and control characters; the relaxed encoder is the closest
@@ -280,13 +323,14 @@ public static class SafeTensors
             foreach (var t in ordered)
             {
                 json.WriteStartObject(t.Name);
-                json.WriteString("dtype", "F32");
+                bool count = IsCount(counts, t.Name);
+                json.WriteString("dtype", count ? "I64" : "F32");
                 json.WriteStartArray("shape");
                 foreach (int d in t.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                offset += 4L * t.Length;
+                offset += (count ? 8L : 4L) * t.Length;
                 json.WriteNumberValue(offset);
                 json.WriteEndArray();
                 json.WriteEndObject();
@@ -298,6 +342,17 @@ public static class SafeTensors
         output.WrittenSpan.CopyTo(header);
         header.AsSpan(output.WrittenCount).Fill((byte)' ');
         return header;
+    }
+
+    /// <summary>Writes whole-number floats as little-endian int64 (PyTorch's dtype for counters).</summary>
+    private static void WriteCounts(Stream stream, ReadOnlySpan<float> values)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        foreach (float v in values)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, (long)v);
+            stream.Write(bytes);
+        }
     }
 
     private static void WriteFloats(Stream stream, ReadOnlySpan<float> values)

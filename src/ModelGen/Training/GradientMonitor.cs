@@ -3,7 +3,7 @@
 // "update/data ratio", healthy around 1e-3). The sums are vectorised (GradientClipping.SumOfSquares and a squared-
 // difference kernel over ISimdOps), the layer ranges and accumulators are arrays sized once, so a step allocates
 // nothing; an epoch's end turns the sums into a GradientReport and starts afresh. Normalisation running statistics are
-// buffers, not parameters, and are left out.
+// buffers (IModel.Buffers), not parameters, so they never appear here.
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -16,7 +16,7 @@ namespace ModelGen;
 internal sealed class GradientMonitor
 {
     private readonly IModel _model;
-    private readonly Layer[] _layers;           // layers with at least one parameter that is not a buffer
+    private readonly Layer[] _layers;           // layers with at least one parameter
     private readonly int[] _rangeStart;         // [layers + 1]: the layer's first index into _offsets/_lengths
     private readonly int[] _offsets, _lengths;  // its tensors' places in the parameter buffer
     private readonly double[] _sumNorm, _maxNorm, _sumRatio;   // [layers], this epoch so far
@@ -35,7 +35,6 @@ internal sealed class GradientMonitor
             int start = offsets.Count;
             foreach (var p in layer.Parameters)
             {
-                if (Optimizer.IsBuffer(p.Name)) continue;
                 offsets.Add(p.Offset);
                 lengths.Add(p.Length);
             }

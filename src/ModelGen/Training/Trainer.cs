@@ -55,8 +55,28 @@ public sealed partial class Trainer
     /// Training diverged (see <see cref="FitOptions.StopOnDivergence"/>): the message names the epoch, the step, the loss
     /// and, where NaN or infinity appear, the first layer whose gradient or parameters hold them.
     /// </exception>
+    /// <remarks>
+    /// The model trains in training mode (<see cref="IModalModel.Train"/>) whatever its mode before the call, and the
+    /// validation set is evaluated with the inference <c>Forward</c> (evaluation semantics: running statistics, no
+    /// dropout); the model's mode is restored when Fit returns or throws.
+    /// </remarks>
     public TrainingHistory Fit(Dataset train, int epochs, int batchSize, Dataset? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        bool wasTraining = _model.IsTraining;
+        _model.Train();
+        try
+        {
+            return FitCore(train, epochs, batchSize, validation, options, progress, cancellationToken);
+        }
+        finally
+        {
+            _model.Train(wasTraining);
+        }
+    }
+
+    private TrainingHistory FitCore(Dataset train, int epochs, int batchSize, Dataset? validation, FitOptions? options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         options ??= new FitOptions();
         if (epochs <= 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "must be positive");
@@ -221,8 +241,9 @@ public sealed partial class Trainer
                     run.BestEpoch = epoch;
                     if (options.RestoreBestWeights)
                     {
-                        run.BestParameters ??= new float[_model.Parameters.Length];
+                        run.BestParameters ??= new float[_model.Parameters.Length + _model.Buffers.Length];
                         _model.Parameters.CopyTo(run.BestParameters);
+                        _model.Buffers.CopyTo(run.BestParameters.AsSpan(_model.Parameters.Length));   // its running statistics too
                     }
                 }
                 else if (options.EarlyStoppingPatience is { } patience && epoch - run.BestEpoch >= patience)
@@ -235,7 +256,7 @@ public sealed partial class Trainer
                 WriteCheckpoint(checkpoint, settings, run);
         }
         bool restored = options.RestoreBestWeights && run.BestParameters is not null && run.BestEpoch != run.EpochsDone;
-        if (restored) run.BestParameters!.CopyTo(_model.Parameters);
+        if (restored) Serialization.ModelWeights.CopyInto(_model, run.BestParameters);
         return new TrainingHistory(run.History.ToArray(), run.BestEpoch == 0 ? run.History.Count : run.BestEpoch, run.StoppedEarly,
             options.RestoreBestWeights && run.BestParameters is not null);
     }

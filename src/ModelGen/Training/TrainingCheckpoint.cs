@@ -55,7 +55,7 @@ public sealed partial class Trainer
         public double FirstLoss, RunningLoss;   // the divergence rule's references (FitOptions.StopOnDivergence)
         public int BestEpoch;
         public double BestValue;
-        public float[]? BestParameters;   // [parameter count], the best epoch's, when RestoreBestWeights
+        public float[]? BestParameters;   // [parameter count + buffer count], the best epoch's parameters then buffers, when RestoreBestWeights
         public bool StoppedEarly;
         public List<EpochMetrics> History = new();
     }
@@ -68,7 +68,7 @@ public sealed partial class Trainer
     private void WriteCheckpoint(string path, RunSettings settings, RunState run)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["format"] = "pt" };
-        var (tensors, buffer) = _optimizer.ExportCheckpoint(_model, metadata);
+        var (tensors, buffer, counts) = _optimizer.ExportCheckpoint(_model, metadata);
         if (run.BestParameters is { } best)
         {
             int at = buffer.Length;
@@ -88,7 +88,7 @@ public sealed partial class Trainer
         metadata[Prefix + "stopped_early"] = run.StoppedEarly ? "true" : "false";
         metadata[Prefix + "history"] = WriteHistory(run.History);
         _schedule.SaveState(metadata, SchedulePrefix);
-        SafeTensors.Save(path, tensors, buffer, metadata);
+        SafeTensors.Save(path, tensors, buffer, metadata, counts);
     }
 
     /// <summary>
@@ -125,7 +125,7 @@ public sealed partial class Trainer
         if (run.EpochsDone > settings.Epochs || run.History.Count != run.EpochsDone || run.BestEpoch > run.EpochsDone)
             throw new InvalidDataException($"'{path}': {run.EpochsDone} epochs done of {settings.Epochs}, {run.History.Count} in the history and best epoch {run.BestEpoch} do not agree.");
 
-        int parameterCount = _model.Parameters.Length;
+        int parameterCount = _model.Parameters.Length + _model.Buffers.Length;   // the best state: parameters, then buffers
         bool hasBest = entries.Any(e => e.Name == BestTensor);
         float[]? best = hasBest ? new float[parameterCount] : null;
         var scheduleBefore = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -133,17 +133,17 @@ public sealed partial class Trainer
         try
         {
             _schedule.LoadState(metadata, SchedulePrefix);
-            _optimizer.ImportCheckpoint(_model, path, entries.Select(e => e.Name), metadata, (tensors, staging) =>
+            _optimizer.ImportCheckpoint(_model, path, entries.Select(e => e.Name), metadata, (tensors, staging, counts) =>
             {
                 if (best is null)
                 {
-                    SafeTensors.Load(path, tensors, staging);
+                    SafeTensors.Load(path, tensors, staging, counts);
                     return;
                 }
                 // The best parameters ride after the optimizer's staging area and are split off once the file is validated.
                 var all = new List<ParameterInfo>(tensors) { new(BestTensor, [parameterCount], staging.Length, parameterCount) };
                 var combined = new float[staging.Length + parameterCount];
-                SafeTensors.Load(path, all, combined);
+                SafeTensors.Load(path, all, combined, counts);
                 combined.AsSpan(0, staging.Length).CopyTo(staging);
                 combined.AsSpan(staging.Length).CopyTo(best);
             });
