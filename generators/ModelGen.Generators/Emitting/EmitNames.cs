@@ -52,6 +52,18 @@ internal static class EmitNames
             ? $"{buffer}.Slice({OffsetConstant(param)}, {Int(param.Length)})"
             : "default";
 
+    /// <summary>
+    /// A node's buffer named <paramref name="shortName"/> (<c>running_mean</c>, ...) as a slice of the span <paramref name="buffers"/>.
+    /// </summary>
+    public static string BufferSlice(GraphNode node, string shortName, string buffers = "buffers")
+    {
+        var buffer = node.Buffers.First(p => p.ShortName == shortName);
+        return $"{buffers}.Slice({OffsetConstant(buffer)}, {Int(buffer.Length)})";
+    }
+
+    /// <summary>A dropout probability that applies only in training mode: the last ForwardTrain's mode decides (0 in evaluation mode).</summary>
+    public static string ModeDropout(double p) => p > 0 ? $"(_forwardTraining ? {Float(p)} : 0f)" : Float(p);
+
     /// <summary>Name of the static geometry field of a conv or pooling node, e.g. <c>s_block1Conv1Geometry</c>.</summary>
     public static string GeometryField(string nodeName)
     {

@@ -228,7 +228,10 @@ internal static partial class ModelEmitter
                 int c = node.Output[0];
                 // The kernel always produces the input gradient; when nobody needs it, scratch takes it.
                 string bnIn = always && target.InputOnly ? $"dInput.IsEmpty ? scratch.Slice(0, batch * {Int(node.InputLength)}) : {target.Write}" : target.Write;
-                w.Line($"{Kernels}.BatchNormKernels.Backward({dOut}, {Input(0)}, {P("weight")}, stats.Slice({Int(slot.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}),");
+                // After an evaluation-mode ForwardTrain the statistics were constants (the running ones): EvalBackward.
+                w.Line($"if (_forwardTraining) {Kernels}.BatchNormKernels.Backward({dOut}, {Input(0)}, {P("weight")}, stats.Slice({Int(slot.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}),");
+                w.Line($"    {G("weight")}, {G("bias")}, {bnIn}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
+                w.Line($"else {Kernels}.BatchNormKernels.EvalBackward({dOut}, {Input(0)}, {P("weight")}, stats.Slice({Int(slot.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}),");
                 w.Line($"    {G("weight")}, {G("bias")}, {bnIn}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
                 AddBack(0);
                 break;

@@ -33,16 +33,20 @@ internal static partial class ModelEmitter
             w.Line("private readonly float[] _parameters;   // the enclosing model's buffers, this block's part starting at _parameterOffset");
             w.Line("private readonly float[] _gradients;");
             w.Line("private readonly int _parameterOffset;");
+            w.Line("private readonly float[] _buffers;   // the enclosing model's buffers, this block's part starting at _bufferOffset");
+            w.Line("private readonly int _bufferOffset;");
             w.Line("private readonly global::ModelGen.BlockUse _use;");
             w.Line("private readonly global::ModelGen.Layer[] _layers;");
             foreach (var member in spec.Members.Where(m => m.Layer is BlockSpec))
                 w.Line($"private readonly {member.TypeName} {BlockField(member)};");
             w.Line();
             w.Line("/// <summary>A view of one use of this block inside an enclosing model's buffers (created by that model's generated code).</summary>");
-            w.Open($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset, global::ModelGen.BlockUse use)");
+            w.Open($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset, float[] buffers, int bufferOffset, global::ModelGen.BlockUse use)");
             w.Line("_parameters = parameters;");
             w.Line("_gradients = gradients;");
             w.Line("_parameterOffset = offset;");
+            w.Line("_buffers = buffers;");
+            w.Line("_bufferOffset = bufferOffset;");
             w.Line("_use = use;");
             w.Line("_layers = use.CreateLayers(this);");
             for (int i = 0; i < spec.Members.Count; i++)
@@ -50,12 +54,15 @@ internal static partial class ModelEmitter
                 var member = spec.Members[i];
                 if (member.Layer is not BlockSpec) continue;
                 // Nested blocks: where their parameters start depends on the shapes of this use, so it is read from it.
-                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset + Start(use, {Int(i)}){(IsGenericUse(member) ? $", use.Layers[{Int(i)}].Block!" : "")});");
+                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset + Start(use, {Int(i)}), buffers, bufferOffset + BufferStart(use, {Int(i)}){(IsGenericUse(member) ? $", use.Layers[{Int(i)}].Block!" : "")});");
             }
             w.Close();
             w.Line();
             w.Line("private static int Start(global::ModelGen.BlockUse use, int member) =>");
             w.Line("    use.Layers[member].ParameterCount > 0 ? use.Parameters[use.Layers[member].FirstParameter].Offset : 0;");
+            w.Line();
+            w.Line("private static int BufferStart(global::ModelGen.BlockUse use, int member) =>");
+            w.Line("    use.Layers[member].BufferCount > 0 ? use.Buffers[use.Layers[member].FirstBuffer].Offset : 0;");
             w.Line();
             for (int i = 0; i < spec.Members.Count; i++)
             {
@@ -75,6 +82,10 @@ internal static partial class ModelEmitter
             w.Line("public global::System.Span<float> Parameters => new(_parameters, _parameterOffset, _use.ParameterCount);");
             w.Line("/// <summary>This block's part of the enclosing model's gradient buffer, same layout as <see cref=\"Parameters\"/>.</summary>");
             w.Line("public global::System.Span<float> Gradients => new(_gradients, _parameterOffset, _use.ParameterCount);");
+            w.Line("/// <summary>This block's part of the enclosing model's buffers (running statistics); layout in <see cref=\"BufferInfos\"/>.</summary>");
+            w.Line("public global::System.Span<float> Buffers => new(_buffers, _bufferOffset, _use.BufferCount);");
+            w.Line("/// <summary>Named buffer tensors in buffer order, named and placed relative to this block.</summary>");
+            w.Line("public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.BufferInfo> BufferInfos => _use.Buffers;");
             w.Line("/// <summary>Layers in declaration order, with their shapes at this use.</summary>");
             w.Line("public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.Layer> Layers => _layers;");
             w.Line("/// <summary>Named parameter tensors in buffer order, named and placed relative to this block.</summary>");
@@ -103,6 +114,7 @@ internal static partial class ModelEmitter
     {
         var use = plan.Shapes.Blocks.Single(b => b.Path == path);
         var parameters = use.Layers.SelectMany(l => l.Params).ToList();
+        var buffers = use.Layers.SelectMany(l => l.Buffers).ToList();
         var sb = new StringBuilder();
         string inner = indent + "    ";
         sb.Append($"new global::ModelGen.BlockUse({IntArray(use.Input)}, {IntArray(use.Output)},\n");
@@ -114,18 +126,32 @@ internal static partial class ModelEmitter
             offset += param.Length;
         }
         sb.Append(inner).Append("},\n").Append(inner).Append("new global::ModelGen.BlockLayer[]\n").Append(inner).Append("{\n");
-        int first = 0;
+        int first = 0, firstBuffer = 0;
         foreach (var layer in use.Layers)
         {
             string nested = layer.Layer is BlockSpec { ShapeGeneric: true }
                 ? ", " + BlockUseExpression(plan, path + "." + layer.Layer.Name, inner + "    ")
                 : "";
-            sb.Append(inner).Append($"    new({String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, {Int(first)}, {Int(layer.Params.Count)}, {Int(layer.Flops)}{nested}),\n");
+            string bufferArguments = layer.Buffers.Count > 0 ? $"{(nested.Length == 0 ? ", null" : "")}, {Int(firstBuffer)}, {Int(layer.Buffers.Count)}" : "";
+            sb.Append(inner).Append($"    new({String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, {Int(first)}, {Int(layer.Params.Count)}, {Int(layer.Flops)}{nested}{bufferArguments}),\n");
             first += layer.Params.Count;
+            firstBuffer += layer.Buffers.Count;
         }
         sb.Append(inner).Append("},\n");
         var table = SummaryTable(use.ClassName, use.Input, use.Output, use.Layers, parameters.Sum(p => p.Length), use.Layers.Sum(l => l.Flops));
-        sb.Append(inner).Append(String(table)).Append(')');
+        sb.Append(inner).Append(String(table));
+        if (buffers.Count > 0)
+        {
+            sb.Append(",\n").Append(inner).Append("new global::ModelGen.BufferInfo[]\n").Append(inner).Append("{\n");
+            int bufferOffset = 0;
+            foreach (var buffer in buffers)
+            {
+                sb.Append(inner).Append($"    new({String(buffer.Name.Substring(path.Length + 1))}, {IntArray(buffer.Shape)}, {Int(bufferOffset)}, {Int(buffer.Length)}{(buffer.IsCount ? ", IsCount: true" : "")}),\n");
+                bufferOffset += buffer.Length;
+            }
+            sb.Append(inner).Append('}');
+        }
+        sb.Append(')');
         return sb.ToString();
     }
 }

@@ -58,7 +58,11 @@ internal static partial class ModelEmitter
             w.Line();
             if (SupportsSteps(plan)) EmitForwardStep(w, plan);
 
-            w.Line("/// <summary>Forward pass in training mode (dropout on, BatchNorm on batch statistics, running statistics updated), keeping what <see cref=\"Backward\"/> needs. Not thread-safe.</summary>");
+            w.Line("/// <summary>");
+            w.Line("/// Forward pass that keeps what <see cref=\"Backward\"/> needs, in the model's mode (<see cref=\"IsTraining\"/>): in training mode dropout is");
+            w.Line("/// on and BatchNorm normalises with batch statistics, updating its running statistics and num_batches_tracked; in evaluation mode");
+            w.Line("/// it computes what <see cref=\"Forward\"/> does (no dropout, running statistics left unchanged). Not thread-safe.");
+            w.Line("/// </summary>");
             if (plan.IsSequence)
             {
                 EmitSequenceDocs(w, plan);
@@ -76,8 +80,11 @@ internal static partial class ModelEmitter
             w.Line($"_gradientArena = new float[{U} * (GradientArenaLength + 2 * ScratchLength)];");
             w.Close();
             w.Line("_trainingBatch = batch;");
+            w.Line("_forwardTraining = _training;   // Backward differentiates the function this call computed, whatever the mode is by then");
             if (plan.IsSequence) EmitSequenceTrainingState(w, plan);
-            w.Line("var parameters = new global::System.Span<float>(_parameters, _parameterOffset, ParameterCount); // writable: BatchNorm updates running statistics");
+            w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+            if (plan.BufferCount > 0)
+                w.Line("var buffers = new global::System.Span<float>(_buffers, _bufferOffset, BufferCount); // writable: training-mode BatchNorm updates its running statistics");
             w.Line($"var t = new global::System.Span<float>(_trainingArena, 0, {U} * TrainingArenaLength);");
             if (plan.TrainingFixedLength > 0)
                 w.Line($"var stats = new global::System.Span<float>(_trainingArena, {U} * TrainingArenaLength, TrainingFixedLength);");
@@ -118,6 +125,8 @@ internal static partial class ModelEmitter
         }
         if (plan.Inference.Count > 0)
             w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+        if (plan.Inference.Count > 0 && plan.BufferCount > 0)
+            w.Line("global::System.ReadOnlySpan<float> buffers = new(_buffers, _bufferOffset, BufferCount);");
         foreach (var step in plan.Inference)
         {
             var node = nodes[step.Node];
@@ -198,7 +207,7 @@ internal static partial class ModelEmitter
                 if (training)
                 {
                     if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
-                    w.Line($"{Kernels}.TransformerDecoderKernels.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng);");
+                    w.Line($"{Kernels}.TransformerDecoderKernels.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {ModeDropout(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng);");
                     break;
                 }
                 string work = $"{Camel(node.Name)}Work";
@@ -216,15 +225,15 @@ internal static partial class ModelEmitter
                     double dropout = node.Layer is RecurrentSpec rnn ? rnn.Dropout : ((TransformerSpec)node.Layer).Dropout;
                     // A Transformer whose feed-forward dropout differs takes the overload with both probabilities; the usual
                     // (PyTorch) case keeps the shorter call.
-                    string inner = node.Layer is TransformerSpec tf && tf.InnerDropout != tf.Dropout ? $", {Float(tf.InnerDropout)}" : "";
+                    string inner = node.Layer is TransformerSpec tf && tf.InnerDropout != tf.Dropout ? $", {ModeDropout(tf.InnerDropout)}" : "";
                     // Attention-weight dropout takes the overload with all three probabilities and the masks' seed.
                     if (AttentionWeightDropout(node.Layer) > 0)
                     {
                         var t = (TransformerSpec)node.Layer;
                         w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
-                        inner = $", {Float(t.InnerDropout)}{AttentionDropoutArguments(node)}";
+                        inner = $", {ModeDropout(t.InnerDropout)}{AttentionDropoutArguments(node)}";
                     }
-                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(dropout)}{inner}, _dropoutRng);");
+                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {ModeDropout(dropout)}{inner}, _dropoutRng);");
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
@@ -292,9 +301,21 @@ internal static partial class ModelEmitter
             case BatchNormSpec bn:
             {
                 int c = node.Output[0];
-                string common = $"{P("weight")}, {P("bias")}, {P("running_mean")}, {P("running_var")}";
+                string common = $"{P("weight")}, {P("bias")}, {BufferSlice(node, "running_mean")}, {BufferSlice(node, "running_var")}";
                 if (training)
-                    w.Line($"{Kernels}.BatchNormKernels.TrainForward({src[0]}, {dst}, {common}, stats.Slice({Int(slot!.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}), batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)}, {Float(bn.Momentum)});");
+                {
+                    string saved = $"stats.Slice({Int(slot!.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)})";
+                    string count = $"buffers[{OffsetConstant(node.Buffers.First(b => b.IsCount))}]";
+                    w.Open("if (_forwardTraining)");
+                    // As PyTorch: every training-mode forward counts the batch (a float count stays at 2^24 once there);
+                    // momentum None averages all batches so far (factor 1/count).
+                    w.Line($"{count} += 1f;");
+                    string momentum = bn.Momentum is { } m ? Float(m) : $"1f / {count}";
+                    w.Line($"{Kernels}.BatchNormKernels.TrainForward({src[0]}, {dst}, {common}, {saved}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)}, {momentum});");
+                    w.Close();
+                    w.Line("else");
+                    w.Line($"    {Kernels}.BatchNormKernels.EvalForward({src[0]}, {dst}, {common}, {saved}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
+                }
                 else
                     w.Line($"{Kernels}.BatchNormKernels.InferenceForward({src[0]}, {dst}, {common}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
                 break;
@@ -325,7 +346,7 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
                 break;
             case DropoutSpec drop:
-                w.Line($"{Kernels}.Dropout.Forward({src[0]}, {dst}, {Slot(slot!.Aux, node.OutputLength, U, B)}, {Float(drop.P)}, _dropoutRng);");
+                w.Line($"{Kernels}.Dropout.Forward({src[0]}, {dst}, {Slot(slot!.Aux, node.OutputLength, U, B)}, {ModeDropout(drop.P)}, _dropoutRng);");
                 break;
             default:
                 throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");

@@ -109,6 +109,7 @@ internal static partial class ModelEmitter
         w.Line("/// <summary>Copies, folds and packs <paramref name=\"model\"/>'s current parameters.</summary>");
         w.Open($"internal Predictor({spec.ClassName} model)");
         w.Line("global::System.ReadOnlySpan<float> parameters = model.Parameters;");
+        if (plan.BufferCount > 0) w.Line("global::System.ReadOnlySpan<float> buffers = model.Buffers;   // running statistics, folded or copied");
         w.Line("var weights = new global::System.Span<float>(_weights);");
         for (int i = 0; i < nodes.Count; i++)
         {
@@ -123,13 +124,13 @@ internal static partial class ModelEmitter
                 bool dense = node.Layer is DenseSpec;
                 string weight = dense ? $"{Camel(node)}Folded" : T("weight");
                 if (dense) w.Line($"var {weight} = new float[{Int(node.Params[0].Length)}]; // the folded weight, packed below");
-                w.Line($"{Kernels}.BatchNormKernels.Fold({ParamSlice(node, "weight")}, {ParamSlice(node, "bias")}, {ParamSlice(norm, "weight")}, {ParamSlice(norm, "bias")}, {ParamSlice(norm, "running_mean")}, {ParamSlice(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
+                w.Line($"{Kernels}.BatchNormKernels.Fold({ParamSlice(node, "weight")}, {ParamSlice(node, "bias")}, {ParamSlice(norm, "weight")}, {ParamSlice(norm, "bias")}, {BufferSlice(norm, "running_mean")}, {BufferSlice(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
                 w.Line($"    {weight}, {T("bias")}, {Int(channels)}); // {node.Name} + {norm.Name}");
                 if (dense) w.Line($"{PackedField(node)} = new {Kernels}.PackedDenseWeight({weight}, {Int(channels)}, {Int(node.InputLength)});");
                 continue;
             }
             foreach (var t in predictor.Tensors.Where(t => t.Node == i))
-                w.Line($"{ParamSlice(node, t.ShortName)}.CopyTo({T(t.ShortName)}); // {node.Name}.{t.ShortName}");
+                w.Line($"{(node.Buffers.Any(b => b.ShortName == t.ShortName) ? BufferSlice(node, t.ShortName) : ParamSlice(node, t.ShortName))}.CopyTo({T(t.ShortName)}); // {node.Name}.{t.ShortName}");
             if (node.Layer is DenseSpec d)
                 w.Line($"{PackedField(node)} = new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(d.Units)}, {Int(node.InputLength)}); // {node.Name}.weight");
         }

@@ -208,7 +208,7 @@ internal static partial class ModelEmitter
     /// dropout, so such models keep the calls (and the dropout generator's draws) they had before it existed.
     /// </summary>
     private static string AttentionDropoutArguments(GraphNode node) =>
-        AttentionWeightDropout(node.Layer) > 0 ? $", {Float(AttentionWeightDropout(node.Layer))}, {AttentionSeedField(node)}" : "";
+        AttentionWeightDropout(node.Layer) > 0 ? $", {ModeDropout(AttentionWeightDropout(node.Layer))}, {AttentionSeedField(node)}" : "";
 
     /// <summary>The field holding what a recurrent node's training forward keeps.</summary>
     private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";

@@ -106,6 +106,7 @@ internal static partial class ModelEmitter
             w.Line("public const int InputSize = 0;");
             w.Line("public const int OutputSize = 0;");
             w.Line("public const int ParameterCount = 0;");
+            w.Line("public const int BufferCount = 0;");
             w.Line(sequence ? "public const int MaxLength = 0;" : "public const int MaxBatch = 0;");
             if (sequence) w.Line("public const int MaxPositions = 0;");
             w.Line($"public static global::System.ReadOnlySpan<int> InputShape => {Throw};");
@@ -115,6 +116,11 @@ internal static partial class ModelEmitter
             w.Line($"public static {spec.ClassName} Load(string path) => {Throw};");
             w.Line($"public global::System.Span<float> Parameters => {Throw};");
             w.Line($"public global::System.Span<float> Gradients => {Throw};");
+            w.Line($"public global::System.Span<float> Buffers => {Throw};");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.BufferInfo> BufferInfos => {Throw};");
+            w.Line($"public bool IsTraining => {Throw};");
+            w.Line($"public void Train(bool mode = true) => {Throw};");
+            w.Line($"public void Eval() => {Throw};");
             w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.Layer> Layers => {Throw};");
             w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.ParameterInfo> ParameterInfos => {Throw};");
             w.Line($"global::System.ReadOnlySpan<int> global::ModelGen.IModel.InputShapeDims => {Throw};");
@@ -158,7 +164,7 @@ internal static partial class ModelEmitter
         doc.Add("/// </summary>");
         doc.Add($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelGen.Generators\", \"{Version}\")]");
         var parameters = EnumerateParameters(plan).ToList();
-        var offsetOf = parameters.ToDictionary(p => p.Param.Name, p => p.Offset);
+        var buffers = EnumerateBuffers(plan).ToList();
 
         return WriteFile(spec, w =>
         {
@@ -172,8 +178,10 @@ internal static partial class ModelEmitter
                 w.Line("/// <summary>The largest sequence length a call may pass (0: no bound).</summary>");
                 w.Line($"public const int MaxLength = {Int(spec.MaxLength)};");
             }
-            w.Line("/// <summary>Number of parameters (weights, biases and BatchNorm running statistics).</summary>");
+            w.Line("/// <summary>Number of trainable parameters (weights, biases, normalisation scales and shifts).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
+            w.Line("/// <summary>Number of buffer elements (running statistics and counters; never trained).</summary>");
+            w.Line($"public const int BufferCount = {Int(plan.BufferCount)};");
             if (plan.IsSequence)
             {
                 w.Line("/// <summary>The largest batch × seq one call accepts: beyond it a planned buffer would exceed the largest .NET array.</summary>");
@@ -193,6 +201,12 @@ internal static partial class ModelEmitter
             w.Line("// Parameter buffer layout (PyTorch names and shapes).");
             foreach (var (param, offset) in parameters)
                 w.Line($"private const int {OffsetConstant(param)} = {Int(offset)}; // {param.Name} {ShapeInference.Format(param.Shape)}");
+            if (buffers.Count > 0)
+            {
+                w.Line("// Buffer layout (running statistics and counters, PyTorch names).");
+                foreach (var (buffer, offset) in buffers)
+                    w.Line($"private const int {OffsetConstant(buffer)} = {Int(offset)}; // {buffer.Name} {ShapeInference.Format(buffer.Shape)}{(buffer.IsCount ? " (a count)" : "")}");
+            }
             w.Line();
             w.Line("// Per-example lengths of the planned arenas (see the Network block in the Forward file).");
             w.Line($"private const int SlotLength = {Int(plan.SlotLength)};");
@@ -212,10 +226,18 @@ internal static partial class ModelEmitter
             foreach (var (param, offset) in parameters)
                 w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
             w.Close(";");
+            w.Open("private static readonly global::ModelGen.BufferInfo[] s_bufferInfos =");
+            foreach (var (buffer, offset) in buffers)
+                w.Line($"new({String(buffer.Name)}, {IntArray(buffer.Shape)}, {Int(offset)}, {Int(buffer.Length)}{(buffer.IsCount ? ", IsCount: true" : "")}),");
+            w.Close(";");
             w.Line();
             w.Line("private readonly float[] _parameters;   // may be shared with an enclosing model, starting at _parameterOffset");
             w.Line("private readonly float[] _gradients;");
             w.Line("private readonly int _parameterOffset;");
+            w.Line("private readonly float[] _buffers;   // may be shared with an enclosing model, starting at _bufferOffset");
+            w.Line("private readonly int _bufferOffset;");
+            w.Line("private bool _training = true;   // the mode (PyTorch's module.training): a new model trains");
+            w.Line("private bool _forwardTraining = true;   // the mode of the last ForwardTrain, which Backward follows");
             w.Line("private readonly global::ModelGen.Layer[] _layers;");
             w.Line("private readonly global::ModelGen.Rng _dropoutRng;");
             w.Line("private readonly global::ModelGen.Runtime.ArenaPool _inferenceArenas = new();");
@@ -232,31 +254,37 @@ internal static partial class ModelEmitter
             w.Line();
 
             w.Line("/// <summary>Creates the model with parameters initialised from <paramref name=\"seed\"/> (the same seed gives the same weights).</summary>");
-            w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, unchecked((ulong)seed))");
+            w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, new float[BufferCount], 0, unchecked((ulong)seed))");
             w.Line("var rng = new global::ModelGen.Rng(unchecked((ulong)seed));");
             w.Line("var p = new global::System.Span<float>(_parameters);");
+            if (buffers.Count > 0) w.Line("var b = new global::System.Span<float>(_buffers);");
             foreach (var node in nodes) EmitInitialization(w, node);
             w.Close();
             w.Line();
-            w.Line("/// <summary>A view over an enclosing model's buffers (used for blocks): shares its parameters and gradients.</summary>");
-            w.Line($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset) : this(parameters, gradients, offset, 0) {{ }}");
+            w.Line("/// <summary>A view over an enclosing model's arrays (used for blocks): shares its parameters, gradients and buffers.</summary>");
+            w.Line($"internal {spec.ClassName}(float[] parameters, float[] gradients, int offset, float[] buffers, int bufferOffset) : this(parameters, gradients, offset, buffers, bufferOffset, 0) {{ }}");
             w.Line();
-            w.Open($"private {spec.ClassName}(float[] parameters, float[] gradients, int offset, ulong seed)");
+            w.Open($"private {spec.ClassName}(float[] parameters, float[] gradients, int offset, float[] buffers, int bufferOffset, ulong seed)");
             w.Line("_parameters = parameters;");
             w.Line("_gradients = gradients;");
             w.Line("_parameterOffset = offset;");
+            w.Line("_buffers = buffers;");
+            w.Line("_bufferOffset = bufferOffset;");
             w.Line("_dropoutRng = global::ModelGen.Rng.Derive(seed, 1);");
             foreach (var (member, shape) in blocks)
             {
                 string start = shape.Params.Count > 0 ? $" + {OffsetConstant(shape.Params[0])}" : "";
-                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
+                string bufferStart = shape.Buffers.Count > 0 ? $" + {OffsetConstant(shape.Buffers[0])}" : "";
+                w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}, buffers, bufferOffset{bufferStart}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
             }
-            int p = 0;
+            int p = 0, q = 0;
             w.Open("_layers = new global::ModelGen.Layer[]");
             foreach (var (member, layer) in MembersWithShapes(plan))
             {
                 var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
-                w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}),");
+                var bufferInfos = layer.Buffers.Count == 0 ? ""
+                    : ", new global::ModelGen.BufferInfo[] { " + string.Join(", ", layer.Buffers.Select(_ => $"s_bufferInfos[{Int(q++)}]")) + " }";
+                w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}{bufferInfos}),");
             }
             w.Close(";");
             w.Close();
@@ -284,6 +312,16 @@ internal static partial class ModelEmitter
             w.Line("public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.Layer> Layers => _layers;");
             w.Line("/// <summary>Named parameter tensors in buffer order.</summary>");
             w.Line("public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.ParameterInfo> ParameterInfos => s_parameterInfos;");
+            w.Line("/// <summary>The buffers (running statistics, counters), apart from the parameters; layout in <see cref=\"BufferInfos\"/>.</summary>");
+            w.Line("public global::System.Span<float> Buffers => new(_buffers, _bufferOffset, BufferCount);");
+            w.Line("/// <summary>Named buffer tensors in buffer order.</summary>");
+            w.Line("public global::System.Collections.Generic.IReadOnlyList<global::ModelGen.BufferInfo> BufferInfos => s_bufferInfos;");
+            w.Line("/// <summary>Whether the model is in training mode (true after construction, as in PyTorch); <see cref=\"ForwardTrain\"/> follows it, <see cref=\"Forward\"/> never does.</summary>");
+            w.Line("public bool IsTraining => _training;");
+            w.Line("/// <summary>Sets training mode (true) or evaluation mode (false), as PyTorch's <c>train(mode)</c>.</summary>");
+            w.Line("public void Train(bool mode = true) => _training = mode;");
+            w.Line("/// <summary>Sets evaluation mode, as PyTorch's <c>eval()</c>.</summary>");
+            w.Line("public void Eval() => _training = false;");
             w.Line("global::System.ReadOnlySpan<int> global::ModelGen.IModel.InputShapeDims => InputShape;");
             w.Line("global::System.ReadOnlySpan<int> global::ModelGen.IModel.OutputShapeDims => OutputShape;");
             w.Line("int global::ModelGen.IModel.InputLength => InputSize;");
@@ -296,12 +334,12 @@ internal static partial class ModelEmitter
             w.Line("public static string Summary() => SummaryText;");
             w.Line($"private const string SummaryText = {String(summary)};");
             w.Line();
-            w.Line("/// <summary>Saves the parameters as safetensors with PyTorch names (atomically: the old file survives a failed save).</summary>");
+            w.Line("/// <summary>Saves the parameters and buffers as safetensors with PyTorch's state-dict names (atomically: the old file survives a failed save).</summary>");
             w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");
             w.Line("/// <exception cref=\"global::System.IO.IOException\">The file could not be written.</exception>");
             w.Line("public void Save(string path) => global::ModelGen.Serialization.ModelWeights.Save(this, path);");
-            w.Line("/// <summary>Loads parameters saved by <see cref=\"Save\"/> or PyTorch; validates every tensor before changing anything.</summary>");
-            w.Line("/// <exception cref=\"global::System.IO.InvalidDataException\">The file does not hold exactly this model's tensors as F32 with its shapes.</exception>");
+            w.Line("/// <summary>Loads parameters and buffers saved by <see cref=\"Save\"/> or PyTorch; validates every tensor before changing anything.</summary>");
+            w.Line("/// <exception cref=\"global::System.IO.InvalidDataException\">The file does not hold exactly this model's tensors (F32; counters I64, optional) with its shapes.</exception>");
             w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not read the file.</exception>");
             w.Line("public void LoadWeights(string path) => global::ModelGen.Serialization.ModelWeights.Load(this, path);");
             w.Line("/// <summary>Creates a model and loads its parameters from a safetensors file.</summary>");
@@ -404,7 +442,7 @@ internal static partial class ModelEmitter
                 break;
             case BatchNormSpec bn:
                 if (bn.Affine) w.Line($"{View("weight")}.Fill(1f); // {node.Name}: γ = 1, β = 0");
-                w.Line($"{View("running_var")}.Fill(1f); // {node.Name}: running mean 0, running variance 1");
+                w.Line($"{BufferSlice(node, "running_var", "b")}.Fill(1f); // {node.Name}: running mean 0, running variance 1, no batches tracked");
                 break;
         }
     }
@@ -412,6 +450,17 @@ internal static partial class ModelEmitter
     /// <summary>Layer members paired with their inferred shapes (valid models only: one shape per member).</summary>
     private static IEnumerable<(MemberSpec Member, LayerShape Shape)> MembersWithShapes(ModelPlan plan) =>
         plan.Spec.Members.Zip(plan.Shapes.Layers, (m, s) => (m, s));
+
+    private static IEnumerable<(ParamSpec Buffer, int Offset)> EnumerateBuffers(ModelPlan plan)
+    {
+        int offset = 0;
+        foreach (var node in plan.Shapes.Nodes)
+            foreach (var buffer in node.Buffers)
+            {
+                yield return (buffer, offset);
+                offset += buffer.Length;
+            }
+    }
 
     private static IEnumerable<(ParamSpec Param, int Offset)> EnumerateParameters(ModelPlan plan)
     {
@@ -450,6 +499,8 @@ internal static partial class ModelEmitter
             + $"{N(parameters)} parameters, {N(layer.Flops)} FLOPs per {(layer.Input.Contains(ModelSpec.Seq) || layer.Output.Contains(ModelSpec.Seq) ? "position" : "example")}.</para>";
         if (layer.Params.Count > 0)
             yield return "/// <para>Tensors: " + string.Join(", ", layer.Params.Select(p => $"<c>{Escape(p.Name)}</c> {Escape(ShapeInference.Format(p.Shape))}")) + ".</para>";
+        if (layer.Buffers.Count > 0)
+            yield return "/// <para>Buffers: " + string.Join(", ", layer.Buffers.Select(p => $"<c>{Escape(p.Name)}</c> {Escape(ShapeInference.Format(p.Shape))}")) + ".</para>";
         yield return "/// </summary>";
     }
 

@@ -23,7 +23,7 @@ internal static class NodeText
                           + (c.Dilation != 1 ? $" dilation {c.Dilation}" : "") + (c.Groups != 1 ? $" groups {c.Groups}" : "")
                           + (c.UseBias ? " + bias" : "") + Fused(c.Activation),
             PoolSpec p => $"{p.Kind} {Square(p.Kernel, p.Rank)} stride {Stride(p)}" + (p.Padding != 0 ? $" pad {p.Padding}" : "") + (p.CeilMode ? " ceil" : ""),
-            BatchNormSpec b => $"{b.Kind} eps {Num(b.Eps)} momentum {Num(b.Momentum)}" + (b.Affine ? "" : " (no affine)"),
+            BatchNormSpec b => $"{b.Kind} eps {Num(b.Eps)} momentum {(b.Momentum is { } m ? Num(m) : "None (cumulative)")}" + (b.Affine ? "" : " (no affine)"),
             MergeSpec { IsConcat: true } => ShapeInference.IsSequence(node.Output) ? "Concat along features" : "Concat along channels",
             MergeSpec => "Add",
             ActivationSpec a => EmitNames.Describe(a.Activation, a.Slope),

@@ -151,7 +151,7 @@ internal sealed record AdaptiveAvgPoolSpec(string Name, int Height, int Width) :
 }
 
 /// <summary><c>[BatchNorm1D]</c> / <c>[BatchNorm2D]</c>.</summary>
-internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine) : LayerSpec(Name)
+internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double? Momentum, bool Affine) : LayerSpec(Name)
 {
     public override string Kind => Rank == 1 ? "BatchNorm1D" : "BatchNorm2D";
 }

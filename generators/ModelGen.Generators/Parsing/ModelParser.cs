@@ -222,7 +222,7 @@ internal static class ModelParser
                 return new AdaptiveAvgPoolSpec(name, h, w);
             case "ModelGen.BatchNorm1DAttribute":
             case "ModelGen.BatchNorm2DAttribute":
-                return new BatchNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Named(attribute, "Momentum", 0.1), Named(attribute, "Affine", true));
+                return new BatchNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Momentum(attribute), Named(attribute, "Affine", true));
             case "ModelGen.AddAttribute":
             case "ModelGen.ConcatAttribute":
             {
@@ -296,6 +296,26 @@ internal static class ModelParser
     /// <c>[Permute(null)]</c>) bind as an array whose <c>Values</c> is a default ImmutableArray, which throws when read.
     /// </summary>
     private static bool IsArray(TypedConstant argument) => argument.Kind == TypedConstantKind.Array && !argument.Values.IsDefault;
+
+    /// <summary>
+    /// BatchNorm's <c>Momentum</c> (typed <c>object?</c> so that <c>Momentum = null</c>, PyTorch's cumulative average, can be
+    /// written): a number, null, or 0.1 when absent; anything else becomes NaN, which shape inference reports.
+    /// </summary>
+    private static double? Momentum(AttributeData attribute)
+    {
+        foreach (var pair in attribute.NamedArguments)
+            if (pair.Key == "Momentum")
+                return pair.Value.Value switch
+                {
+                    null => null,
+                    double d => d,
+                    float f => f,
+                    int i => i,
+                    long l => l,
+                    _ => double.NaN,
+                };
+        return 0.1;
+    }
 
     private static T Named<T>(AttributeData attribute, string name, T fallback)
     {

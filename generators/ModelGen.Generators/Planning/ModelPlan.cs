@@ -72,6 +72,9 @@ internal sealed record ModelPlan(
 {
     public bool IsValid => Shapes.IsValid;
 
+    /// <summary>Elements of the buffer span (running statistics, counters), apart from the parameters.</summary>
+    public int BufferCount => Shapes.Nodes.Sum(n => n.Buffers.Sum(b => b.Length));
+
     /// <summary>Per-example input length; per position for a sequence model (token models: 1 id per position).</summary>
     public int InputLength => ShapeInference.Length(Spec.InputShape);
 

@@ -14,10 +14,12 @@ using ModelGen.Generators.Model;
 
 namespace ModelGen.Generators.Shapes;
 
-/// <summary>A named parameter tensor of a layer, PyTorch layout.</summary>
+/// <summary>A named tensor of a layer, PyTorch layout: a trainable parameter, or a buffer (PyTorch's registered buffers).</summary>
 /// <param name="Name">Full state-dict name, e.g. <c>block1.conv1.weight</c>.</param>
-/// <param name="ShortName">The last part: <c>weight</c>, <c>bias</c>, <c>running_mean</c>, <c>running_var</c>.</param>
-internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<int> Shape)
+/// <param name="ShortName">The last part: <c>weight</c>, <c>bias</c>, <c>running_mean</c>, <c>num_batches_tracked</c>.</param>
+/// <param name="IsBuffer">A buffer (running statistics, counters): kept apart from the parameters, never trained.</param>
+/// <param name="IsCount">A buffer that is an integer counter (saved as I64, as PyTorch's <c>num_batches_tracked</c>).</param>
+internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<int> Shape, bool IsBuffer = false, bool IsCount = false)
 {
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
 
@@ -32,8 +34,10 @@ internal sealed record ParamSpec(string Name, string ShortName, EquatableArray<i
 /// <param name="Inputs">Producer node indices; -1 is the model input.</param>
 /// <param name="InputShapes">Shapes of <paramref name="Inputs"/>, per example.</param>
 /// <param name="Output">Output shape per example.</param>
+/// <param name="Params">Its trainable parameters, in buffer order.</param>
+/// <param name="Buffers">Its buffers (running statistics, counters), in buffer order.</param>
 internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, EquatableArray<int> Inputs, EquatableArray<EquatableArray<int>> InputShapes,
-    EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops)
+    EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops, EquatableArray<ParamSpec> Buffers)
 {
     /// <summary>Floats per example of the first input; per position (T excluded) for a sequence tensor.</summary>
     public int InputLength => ShapeInference.Length(InputShapes[0]);
@@ -46,7 +50,8 @@ internal sealed record GraphNode(LayerSpec Layer, string Name, int Member, Equat
 }
 
 /// <summary>A top-level member with its shapes (per example; batch excluded) and everything it owns.</summary>
-internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops);
+internal sealed record LayerShape(LayerSpec Layer, EquatableArray<int> Input, EquatableArray<int> Output, EquatableArray<ParamSpec> Params, long Flops,
+    EquatableArray<ParamSpec> Buffers);
 
 /// <summary>One use of a block inside the model: where, at which shapes, and its members' shapes there.</summary>
 /// <param name="Path">Its full name, the prefix of its parameters (<c>layer1a</c>, or <c>outer.inner</c> when nested).</param>
@@ -224,7 +229,7 @@ internal static class ShapeInference
             // A width-keeping convolution is shown as resolved at this use (its node's spec).
             var shown = layer is ConvSpec { KeepChannels: true } && owned.Count == 1 ? owned[0].Layer : layer;
             layers.Add(new LayerShape(shown, sources[0].Shape.ToEquatableArray(), output.Shape.ToEquatableArray(),
-                owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops)));
+                owned.SelectMany(n => n.Params).ToEquatableArray(), owned.Sum(n => n.Flops), owned.SelectMany(n => n.Buffers).ToEquatableArray()));
             outputs[member.PropertyName] = output;
             current = output;
         }
@@ -372,7 +377,8 @@ internal static class ShapeInference
             return null;
         }
         ctx.Nodes.Add(new GraphNode(layer, name, owner, sources.Select(s => s.Node).ToEquatableArray(),
-            inputs.Select(s => s.ToEquatableArray()).ToEquatableArray(), outShape.ToEquatableArray(), ps.ToEquatableArray(), flops));
+            inputs.Select(s => s.ToEquatableArray()).ToEquatableArray(), outShape.ToEquatableArray(), ps.Where(p => !p.IsBuffer).ToEquatableArray(), flops,
+            ps.Where(p => p.IsBuffer).ToEquatableArray()));
         return new Tensor(ctx.Nodes.Count - 1, outShape, $"'{layer.Name}'");
     }
 
@@ -384,6 +390,9 @@ internal static class ShapeInference
         var input = inputs[0];
         void Problem(string id, string argument, string message) => problems.Add(new ModelProblem(id, member, argument, message));
         ParamSpec Param(string shortName, params int[] shape) => new(name + "." + shortName, shortName, shape.ToEquatableArray());
+        // Buffers are declared beside the parameters (AddNode files them apart), so a layer with running statistics adds one line per buffer.
+        ParamSpec Buffer(string shortName, params int[] shape) => new(name + "." + shortName, shortName, shape.ToEquatableArray(), IsBuffer: true);
+        ParamSpec Count(string shortName) => new(name + "." + shortName, shortName, EquatableArray<int>.Empty, IsBuffer: true, IsCount: true);
 
         switch (layer)
         {
@@ -454,9 +463,9 @@ internal static class ShapeInference
                     Problem(ProblemIds.InvalidHyperParameter, "Eps", $"{bn.Kind} '{bn.Name}' has Eps = {Num(bn.Eps)}; it must be positive");
                     return null;
                 }
-                if (!(bn.Momentum >= 0 && bn.Momentum <= 1))
+                if (bn.Momentum is { } momentum && !(momentum >= 0 && momentum <= 1))
                 {
-                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{bn.Kind} '{bn.Name}' has Momentum = {Num(bn.Momentum)}; it must be in [0, 1]");
+                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{bn.Kind} '{bn.Name}' has Momentum = {Num(momentum)}; it must be in [0, 1], or null for a cumulative average");
                     return null;
                 }
                 int c = input[0];
@@ -465,8 +474,9 @@ internal static class ShapeInference
                     ps.Add(Param("weight", c));
                     ps.Add(Param("bias", c));
                 }
-                ps.Add(Param("running_mean", c));
-                ps.Add(Param("running_var", c));
+                ps.Add(Buffer("running_mean", c));
+                ps.Add(Buffer("running_var", c));
+                ps.Add(Count("num_batches_tracked"));
                 return input;
             }
             case MergeSpec merge:

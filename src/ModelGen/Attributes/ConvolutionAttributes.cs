@@ -121,8 +121,12 @@ public abstract class BatchNormAttribute : LayerAttribute
     /// <summary>Added to the variance for stability (default 1e-5).</summary>
     public double Eps { get; set; } = 1e-5;
 
-    /// <summary>Running-statistics momentum (default 0.1, PyTorch's convention: new = (1 − m)·old + m·batch).</summary>
-    public double Momentum { get; set; } = 0.1;
+    /// <summary>
+    /// Running-statistics momentum (default 0.1, PyTorch's convention: new = (1 − m)·old + m·batch), a number in [0, 1];
+    /// or <c>null</c> (PyTorch's <c>momentum=None</c>) for a cumulative moving average, m = 1/<c>num_batches_tracked</c>.
+    /// Typed <c>object</c> only because attribute arguments cannot be <c>double?</c>: write a number or <c>null</c>.
+    /// </summary>
+    public object? Momentum { get; set; } = 0.1;
 
     /// <summary>Learnable scale and shift (default true).</summary>
     public bool Affine { get; set; } = true;
