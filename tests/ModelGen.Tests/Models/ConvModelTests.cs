@@ -65,9 +65,12 @@ public class ConvModelTests
         var model = new TinyResNet(1);
         var names = model.ParameterInfos.Select(p => p.Name).ToList();
         Assert.Contains("block1.c1.weight", names);
-        Assert.Contains("block1.bn1.running_var", names);
+        var buffers = model.BufferInfos.Select(b => b.Name).ToList();
+        Assert.Contains("block1.bn1.running_var", buffers);
+        Assert.Contains("block1.bn1.num_batches_tracked", buffers);
         Assert.Contains("block2.downsample.0.weight", names);   // torchvision's projection naming
-        Assert.Contains("block2.downsample.1.running_mean", names);
+        Assert.Contains("block2.downsample.1.running_mean", buffers);
+        Assert.DoesNotContain(names, n => n.Contains("running_") || n.Contains("num_batches"));
         Assert.DoesNotContain("block2.downsample.0.bias", names);
         Assert.Equal(new[] { 4, 2, 3, 3 }, model.ParameterInfos.Single(p => p.Name == "block1.c2.weight").Shape); // groups 2
 
@@ -77,7 +80,7 @@ public class ConvModelTests
         Assert.Equal(42f, model.Parameters[model.ParameterInfos.Single(p => p.Name == "block1.c1.weight").Offset]);
         Assert.Equal(SameBlock.ParameterCount, model.Block1.Parameters.Length);
         Assert.Contains("Residual(SameBlock)", TinyResNet.Summary().Split('\n').Single(l => l.StartsWith("block1")));
-        Assert.All(model.Parameters.ToArray().Where((_, i) => model.ParameterInfos.Any(p => p.Name.EndsWith("running_var") && i >= p.Offset && i < p.Offset + p.Length)), v => Assert.Equal(1f, v));
+        Assert.All(model.BufferInfos.Where(b => b.Name.EndsWith("running_var")), b => Assert.All(model.Buffers.Slice(b.Offset, b.Length).ToArray(), v => Assert.Equal(1f, v)));
     }
 
     [Fact]
@@ -105,8 +108,8 @@ public class ConvModelTests
         var bn = model.Bn;
         for (int c = 0; c < 3; c++)
         {
-            Assert.Equal(0.1 * mean[c], bn.Parameter("running_mean")[c], 5);
-            Assert.Equal(0.9 + 0.1 * unbiased[c], bn.Parameter("running_var")[c], 5);
+            Assert.Equal(0.1 * mean[c], bn.Buffer("running_mean")[c], 5);
+            Assert.Equal(0.9 + 0.1 * unbiased[c], bn.Buffer("running_var")[c], 5);
         }
         // Training output is normalised with the biased batch variance: column 0 is (x - 3) / sqrt(8/3 + eps).
         Assert.Equal((1 - 3) / Math.Sqrt(8.0 / 3 + 1e-5), y[0], 4);

@@ -119,3 +119,10 @@ public partial class WideConv
     [Flatten] public partial Layer Flat { get; }
     [Dense(10)] public partial Layer Fc { get; }
 }
+
+/// <summary>BatchNorm with PyTorch's <c>momentum=None</c>: running statistics are the cumulative average over batches.</summary>
+[Model(5, 3)]
+public partial class CumulativeBatchNorm
+{
+    [BatchNorm1D(Momentum = null)] public partial Layer Bn { get; }
+}

@@ -30,10 +30,10 @@ public class GenericBlockTests
         var weights = ModelTestData.RandomArray(GenericBodyNet.ParameterCount, 5, 0.5f);
         weights.CopyTo(generic.Parameters);
         weights.CopyTo(shaped.Parameters);
-        foreach (var p in generic.ParameterInfos.Where(p => p.Name.EndsWith("running_var")))
+        foreach (var p in generic.BufferInfos.Where(p => p.Name.EndsWith("running_var")))
         {
-            generic.Parameters.Slice(p.Offset, p.Length).Fill(1.5f);
-            shaped.Parameters.Slice(p.Offset, p.Length).Fill(1.5f);
+            generic.Buffers.Slice(p.Offset, p.Length).Fill(1.5f);
+            shaped.Buffers.Slice(p.Offset, p.Length).Fill(1.5f);
         }
         foreach (int batch in new[] { 1, 3 })
         {
@@ -72,8 +72,12 @@ public class GenericBlockTests
         Assert.Equal(new[] { 4, 3, 3, 3 }, model.Block1.ParameterInfos.Single(p => p.Name == "c1.weight").Shape);
         Assert.Equal(new[] { 4, 4, 3, 3 }, model.Block2.ParameterInfos.Single(p => p.Name == "c1.weight").Shape);
         // The block's own names are relative (as a shaped block's are); the parent's are prefixed.
-        Assert.Equal(new[] { "c1.weight", "c1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "c2.weight", "c2.bias" },
+        Assert.Equal(new[] { "c1.weight", "c1.bias", "bn1.weight", "bn1.bias", "c2.weight", "c2.bias" },
             model.Block2.ParameterInfos.Select(p => p.Name));
+        Assert.Equal(new[] { ("bn1.running_mean", 0), ("bn1.running_var", 4), ("bn1.num_batches_tracked", 8) },
+            model.Block2.BufferInfos.Select(b => (b.Name, b.Offset)));
+        model.Block2.Bn1.Buffer("running_var")[3] = 2.5f;   // a view of the enclosing model's buffers at this use
+        Assert.Equal(2.5f, model.Buffers[model.BufferInfos.Single(b => b.Name == "block2.bn1.running_var").Offset + 3]);
         Assert.Equal(new[] { "c1", "bn1", "c2" }, model.Block2.Layers.Select(l => l.Name));
         Assert.Equal("Conv2D", model.Block2.C2.Kind);
 
@@ -210,11 +214,8 @@ public class GenericBlockTests
         void Check(string what, double expected, float actual) =>
             Assert.True(Math.Abs(expected - actual) <= 3e-3 + 2e-2 * Math.Abs(expected), $"{network} {what}: finite difference {expected}, backward {actual}");
         foreach (var info in model.ParameterInfos)
-        {
-            if (info.Name.EndsWith("running_mean") || info.Name.EndsWith("running_var")) continue; // not differentiated: training uses batch statistics
             for (int i = 0; i < info.Length; i++)
                 Check($"{info.Name}[{i}]", Numeric(model.Parameters, info.Offset + i), analytic[info.Offset + i]);
-        }
         for (int i = 0; i < input.Length; i++)
             Check($"input[{i}]", Numeric(input, i), dInput[i]);
     }

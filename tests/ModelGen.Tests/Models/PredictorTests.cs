@@ -63,9 +63,11 @@ public class PredictorTests
     private static void RandomizeNorms(IModel model, ulong seed)
     {
         var rng = new Rng(seed);
-        var norms = model.ParameterInfos.Where(p => p.Name.EndsWith(".running_mean", StringComparison.Ordinal))
+        var norms = model.BufferInfos.Where(p => p.Name.EndsWith(".running_mean", StringComparison.Ordinal))
             .Select(p => p.Name[..^".running_mean".Length]).ToHashSet();
-        foreach (var p in model.ParameterInfos)
+        var tensors = model.ParameterInfos.Select(p => (p.Name, p.Offset, p.Length, Buffer: false))
+            .Concat(model.BufferInfos.Where(b => !b.IsCount).Select(b => (b.Name, b.Offset, b.Length, Buffer: true)));
+        foreach (var p in tensors)
         {
             int dot = p.Name.LastIndexOf('.');
             if (!norms.Contains(p.Name[..dot])) continue;
@@ -76,7 +78,7 @@ public class PredictorTests
                 "running_mean" => (-0.5f, 0.5f),
                 _ => (0.2f, 3f),   // running_var
             };
-            var values = model.Parameters.Slice(p.Offset, p.Length);
+            var values = (p.Buffer ? model.Buffers : model.Parameters).Slice(p.Offset, p.Length);
             for (int i = 0; i < values.Length; i++) values[i] = lo + (hi - lo) * rng.NextFloat();
         }
     }
@@ -180,7 +182,7 @@ public class PredictorTests
         new Sgd(0.1f).Step(model, gradients);
         Check("an optimizer step");
 
-        if (model.ParameterInfos.Any(p => p.Name.EndsWith(".running_mean", StringComparison.Ordinal)))
+        if (model.BufferInfos.Any(p => p.Name.EndsWith(".running_mean", StringComparison.Ordinal)))
         {
             float[] y = new float[16 * model.OutputLength];
             model.ForwardTrain(Input(model, 16, 9), y, 16);   // updates BatchNorm's running statistics

@@ -32,6 +32,8 @@ public sealed class ModelWeightsTests : IDisposable
         public IReadOnlyList<Layer> Layers => [];
         public IReadOnlyList<ParameterInfo> ParameterInfos { get; }
         public Span<float> Parameters => _parameters;
+        public IReadOnlyList<BufferInfo> BufferInfos => [];
+        public Span<float> Buffers => Span<float>.Empty;
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int batch) => throw new NotSupportedException();
     }
 

@@ -40,6 +40,8 @@ internal abstract class FakeTokenModel(int vocabulary) : ISequenceModel<int>
     public IReadOnlyList<Layer> Layers => [];
     public IReadOnlyList<ParameterInfo> ParameterInfos => [];
     public Span<float> Parameters => Span<float>.Empty;
+    public IReadOnlyList<BufferInfo> BufferInfos => [];
+    public Span<float> Buffers => Span<float>.Empty;
 }
 
 /// <summary>Equal logits everywhere: every character costs log2(V) bits.</summary>

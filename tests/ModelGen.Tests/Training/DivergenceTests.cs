@@ -188,6 +188,11 @@ public class DivergenceTests
         public IReadOnlyList<Layer> Layers => _layers;
         public IReadOnlyList<ParameterInfo> ParameterInfos => _infos;
         public Span<float> Parameters => _parameters;
+        public IReadOnlyList<BufferInfo> BufferInfos => [];
+        public Span<float> Buffers => Span<float>.Empty;
+        public bool IsTraining { get; private set; } = true;
+        public void Train(bool mode = true) => IsTraining = mode;
+        public void Eval() => IsTraining = false;
         public Span<float> Gradients => _gradients;
 
         public void Forward(ReadOnlySpan<float> input, Span<float> output, int batch)

@@ -323,8 +323,8 @@ public class OptimizerVariantsTests
             float[] after = model.Parameters.ToArray();
             string name = optimizer.GetType().Name;
             Assert.True(Slice(initial, 0, 9).AsSpan().SequenceEqual(Slice(after, 0, 9)), $"{name}: frozen fc1 changed");
-            Assert.True(Slice(initial, 15, 6).AsSpan().SequenceEqual(Slice(after, 15, 6)), $"{name}: running statistics changed");
-            foreach (var (offset, length, scale) in new[] { (9, 3, 1.0), (12, 3, 1.0), (21, 7, 0.25), (28, 1, 0.25) })
+            Assert.True(model.Buffers.SequenceEqual([1f, 2, 3, 4, 5, 6]), $"{name}: running statistics changed");
+            foreach (var (offset, length, scale) in new[] { (9, 3, 1.0), (12, 3, 1.0), (15, 7, 0.25), (22, 1, 0.25) })
                 AssertClose(reference(Slice(initial, offset, length), Slice(gradients, offset, length), optimizer.LearningRate * scale),
                     Slice(after, offset, length), $"{name} tensor at {offset}");
         }
