@@ -367,6 +367,21 @@ public static class BatchNormKernels
         }
     }
 
+    /// <summary>Naive reference for <see cref="InferenceForward"/> and <see cref="EvalForward"/>'s output, in double. For tests.</summary>
+    public static void ReferenceInferenceForward(ReadOnlySpan<double> input, Span<double> output, ReadOnlySpan<double> gamma, ReadOnlySpan<double> beta,
+        ReadOnlySpan<double> runningMean, ReadOnlySpan<double> runningVar, int batch, int channels, int spatial, double eps)
+    {
+        ThrowHelper.CheckLength(input.Length, batch * channels * spatial, nameof(input), "batch·channels·spatial");
+        ThrowHelper.CheckLength(output.Length, input.Length, nameof(output), "the length of input");
+        for (int b = 0; b < batch; b++)
+            for (int c = 0; c < channels; c++)
+                for (int i = 0; i < spatial; i++)
+                {
+                    int at = (b * channels + c) * spatial + i;
+                    output[at] = (input[at] - runningMean[c]) / Math.Sqrt(runningVar[c] + eps) * (gamma.IsEmpty ? 1 : gamma[c]) + (beta.IsEmpty ? 0 : beta[c]);
+                }
+    }
+
     // ------------------------------------------------------------------------------------------------ helpers
 
     private static void CheckData(int inLength, int outLength, int batch, int channels, int spatial, string inName, string outName)

@@ -1,6 +1,6 @@
 // BatchNorm kernels: training forward vs the double reference and PyTorch's running-statistics update (unbiased
 // variance, momentum), train vs eval semantics, backward vs float64 central differences through the batch statistics,
-// affine = false, folding into a preceding Conv/Dense (inference outputs unchanged within 1e-5), validation and zero
+// affine = false, evaluation mode with gradients (EvalForward/EvalBackward), folding into a preceding Conv/Dense (inference outputs unchanged within 1e-5), validation and zero
 // steady-state allocation.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
@@ -73,6 +73,59 @@ public class BatchNormKernelsTests
         float[] inPlace = (float[])dy.Clone(), dG2 = (float[])dG0.Clone(), dB2 = (float[])dB0.Clone();
         BatchNormKernels.Backward(inPlace, x, gamma, mean, invStd, dG2, dB2, inPlace, batch, channels, spatial);
         Assert.Equal(dX, inPlace);
+    }
+
+    /// <summary>Evaluation mode with gradients: the inference output, running statistics untouched, and the backward of that function.</summary>
+    [Theory]
+    [InlineData(3, 4, 1, true)]
+    [InlineData(2, 3, 17, true)]
+    [InlineData(1, 7, 33, false)]
+    [InlineData(4, 3, 64, true)]
+    public void EvalForwardBackward_MatchReferenceAndFiniteDifferences(int batch, int channels, int spatial, bool affine)
+    {
+        int n = batch * channels * spatial;
+        ulong seed = (ulong)(batch * 1000 + channels * 100 + spatial) + 77;
+        float[] x = Uniform(n, seed, -2f, 3f), y = new float[n], dy = Uniform(n, seed + 1);
+        float[] gamma = affine ? Uniform(channels, seed + 2, 0.5f, 1.5f) : [], beta = affine ? Uniform(channels, seed + 3) : [];
+        float[] rm = Uniform(channels, seed + 4), rv = Uniform(channels, seed + 5, 0.5f, 2f);
+        float[] rm0 = (float[])rm.Clone(), rv0 = (float[])rv.Clone(), mean = new float[channels], invStd = new float[channels];
+        BatchNormKernels.EvalForward(x, y, gamma, beta, rm, rv, mean, invStd, batch, channels, spatial, Eps);
+        Assert.Equal(rm0, rm);
+        Assert.Equal(rv0, rv);
+        var inference = new float[n];
+        BatchNormKernels.InferenceForward(x, inference, gamma, beta, rm, rv, batch, channels, spatial, Eps);
+        Assert.Equal(inference, y);   // bit for bit: ForwardTrain in evaluation mode computes what Forward does
+
+        double[] xd = ToDouble(x), gd = ToDouble(gamma), bd = ToDouble(beta), dyd = ToDouble(dy), md = ToDouble(rm), vd = ToDouble(rv);
+        var expected = new double[n];
+        BatchNormKernels.ReferenceInferenceForward(xd, expected, gd, bd, md, vd, batch, channels, spatial, Eps);
+        string where = $"batch={batch} channels={channels} spatial={spatial} affine={affine}";
+        for (int i = 0; i < n; i++)
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 2e-5 + 1e-5 * Math.Abs(expected[i]), $"{where}: y[{i}] = {y[i]} vs {expected[i]}");
+
+        float[] dG0 = affine ? Uniform(channels, seed + 6) : [], dB0 = affine ? Uniform(channels, seed + 7) : [];
+        float[] dG = (float[])dG0.Clone(), dB = (float[])dB0.Clone(), dX = new float[n];
+        Array.Fill(dX, float.NaN);
+        BatchNormKernels.EvalBackward(dy, x, gamma, mean, invStd, dG, dB, dX, batch, channels, spatial);
+        double Loss(double[] xp, double[] gp, double[] bp)
+        {
+            var o = new double[n];
+            BatchNormKernels.ReferenceInferenceForward(xp, o, gp, bp, md, vd, batch, channels, spatial, Eps);
+            double loss = 0;
+            for (int i = 0; i < n; i++) loss += dyd[i] * o[i];
+            return loss;
+        }
+        FiniteDifference.Check(where, "dX", dX, null, xd, p => Loss(p, gd, bd), samples: 40);
+        if (affine)
+        {
+            FiniteDifference.Check(where, "dGamma", dG, dG0, gd, p => Loss(xd, p, bd));
+            FiniteDifference.Check(where, "dBeta", dB, dB0, bd, p => Loss(xd, gd, p));
+        }
+        float[] inPlace = (float[])dy.Clone(), dG2 = (float[])dG0.Clone(), dB2 = (float[])dB0.Clone();
+        BatchNormKernels.EvalBackward(inPlace, x, gamma, mean, invStd, dG2, dB2, inPlace, batch, channels, spatial);
+        Assert.Equal(dX, inPlace);
+        var e = Assert.Throws<ArgumentException>(() => BatchNormKernels.EvalBackward(dy, x, gamma, mean, new float[channels + 1], dG, dB, dX, batch, channels, spatial));
+        Assert.Contains("saveInvStd", e.Message);
     }
 
     [Fact]
