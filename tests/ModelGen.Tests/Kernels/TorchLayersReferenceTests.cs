@@ -1,5 +1,5 @@
-// libtorch 2.10 (TorchSharp-cpu 0.107.0, float32) values for Embedding(padding_idx), LayerNorm and
-// CrossEntropy(ignore_index), read from the fixture Fixtures/layers-libtorch.bin that tools/reference/layers-check
+// libtorch 2.10 (TorchSharp-cpu 0.107.0, float32) values for Embedding(padding_idx), LayerNorm,
+// CrossEntropy(ignore_index) and BatchNorm (momentum None and 0.1, evaluation-mode gradients), read from the fixture Fixtures/layers-libtorch.bin that tools/reference/layers-check
 // wrote (the inputs are in the fixture too, so nothing here depends on libtorch's RNG). PyTorch's implementation, not
 // only our reading of its documentation, pins these kernels: forward within 1e-5 and gradients within 1e-4 relative
 // to max(1, |value|) (measured when written: ≤ 2.4e-7 and ≤ 1.9e-7, except where libtorch itself is off, below).
@@ -94,6 +94,76 @@ public class TorchLayersReferenceTests
         AssertClose(f.Floats($"{name}.loss"), [value], ForwardTolerance, $"{name}.loss");
         AssertClose(f.Floats($"{name}.dlogits"), d, GradientTolerance, $"{name}.dlogits");
         Assert.Contains(ignore, labels);   // some rows really are ignored
+    }
+
+    /// <summary>
+    /// BatchNorm as PyTorch's module runs it (num_batches_tracked += 1 per training step, factor 1/count when momentum is
+    /// None, libtorch's <c>F.batch_norm</c>): running statistics after k steps of different batch sizes, then the
+    /// evaluation-mode output and gradients. The kernels here emulate the generated code's count and factor.
+    /// </summary>
+    [Theory]
+    [InlineData("bn.none1d")]
+    [InlineData("bn.none2d")]
+    [InlineData("bn.m01")]
+    public void BatchNorm_RunningStatisticsAndEvalGradients_MatchLibtorch(string name)
+    {
+        var f = Fixture.Instance;
+        float[] gamma = f.Floats($"{name}.weight"), beta = f.Floats($"{name}.bias");
+        float momentum = f.Floats($"{name}.momentum")[0];   // -1: None
+        int channels = gamma.Length, steps = f.Ints($"{name}.steps")[0];
+        float[] rm = new float[channels], rv = Enumerable.Repeat(1f, channels).ToArray(), save = new float[channels], inv = new float[channels];
+        float count = 0;
+        for (int k = 0; k < steps; k++)
+        {
+            float[] x = f.Floats($"{name}.step{k}.input");
+            int[] shape = f.Shape($"{name}.step{k}.input");
+            int batch = shape[0], spatial = x.Length / (batch * channels);
+            count += 1;
+            BatchNormKernels.TrainForward(x, new float[x.Length], gamma, beta, rm, rv, save, inv, batch, channels, spatial, 1e-5f, momentum < 0 ? 1f / count : momentum);
+        }
+        AssertClose(f.Floats($"{name}.running_mean"), rm, ForwardTolerance, $"{name}.running_mean");
+        AssertClose(f.Floats($"{name}.running_var"), rv, ForwardTolerance, $"{name}.running_var");
+        Assert.Equal(f.Ints($"{name}.num_batches_tracked")[0], (int)count);
+
+        float[] xe = f.Floats($"{name}.eval.input");
+        int eb = f.Shape($"{name}.eval.input")[0], es = xe.Length / (eb * channels);
+        float[] y = new float[xe.Length], dx = new float[xe.Length], dg = new float[channels], db = new float[channels];
+        BatchNormKernels.EvalForward(xe, y, gamma, beta, f.Floats($"{name}.running_mean"), f.Floats($"{name}.running_var"), save, inv, eb, channels, es, 1e-5f);
+        BatchNormKernels.EvalBackward(f.Floats($"{name}.eval.doutput"), xe, gamma, save, inv, dg, db, dx, eb, channels, es);
+        AssertClose(f.Floats($"{name}.eval.output"), y, ForwardTolerance, $"{name}.eval.output");
+        AssertClose(f.Floats($"{name}.eval.dinput"), dx, GradientTolerance, $"{name}.eval.dinput");
+        AssertClose(f.Floats($"{name}.eval.dweight"), dg, GradientTolerance, $"{name}.eval.dweight");
+        AssertClose(f.Floats($"{name}.eval.dbias"), db, GradientTolerance, $"{name}.eval.dbias");
+    }
+
+    /// <summary>The same, end to end through a generated model: <c>[BatchNorm1D(Momentum = null)]</c> on [5, 3].</summary>
+    [Fact]
+    public void BatchNormMomentumNone_GeneratedModel_MatchesLibtorch()
+    {
+        var f = Fixture.Instance;
+        const string name = "bn.none1d";
+        var model = new ModelGen.Tests.Models.CumulativeBatchNorm();
+        f.Floats($"{name}.weight").CopyTo(model.Bn.Parameter("weight"));
+        f.Floats($"{name}.bias").CopyTo(model.Bn.Parameter("bias"));
+        for (int k = 0; k < f.Ints($"{name}.steps")[0]; k++)
+        {
+            float[] x = f.Floats($"{name}.step{k}.input");
+            model.ForwardTrain(x, new float[x.Length], f.Shape($"{name}.step{k}.input")[0]);
+        }
+        AssertClose(f.Floats($"{name}.running_mean"), model.Bn.Buffer("running_mean").ToArray(), ForwardTolerance, "running_mean");
+        AssertClose(f.Floats($"{name}.running_var"), model.Bn.Buffer("running_var").ToArray(), ForwardTolerance, "running_var");
+        Assert.Equal(f.Ints($"{name}.num_batches_tracked")[0], (int)model.Bn.Buffer("num_batches_tracked")[0]);
+
+        model.Eval();
+        float[] xe = f.Floats($"{name}.eval.input"), y = new float[xe.Length], dx = new float[xe.Length];
+        int batch = f.Shape($"{name}.eval.input")[0];
+        model.Gradients.Clear();
+        model.ForwardTrain(xe, y, batch);
+        model.Backward(f.Floats($"{name}.eval.doutput"), dx);
+        AssertClose(f.Floats($"{name}.eval.output"), y, ForwardTolerance, "eval output");
+        AssertClose(f.Floats($"{name}.eval.dinput"), dx, GradientTolerance, "eval dinput");
+        AssertClose(f.Floats($"{name}.eval.dweight"), model.Gradients[..5].ToArray(), GradientTolerance, "eval dweight");
+        AssertClose(f.Floats($"{name}.eval.dbias"), model.Gradients[5..].ToArray(), GradientTolerance, "eval dbias");
     }
 
     private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)

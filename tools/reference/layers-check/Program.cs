@@ -1,6 +1,7 @@
 // libtorch (TorchSharp) reference values for ModelGen's non-recurrent sequence pieces: nn.Embedding with padding_idx,
-// F.layer_norm (affine, weight only, not affine) and F.cross_entropy with ignore_index (with and without label
-// smoothing, ignore_index -100 and a real class), all float32 from fixed seeds. Every case's loss is
+// F.layer_norm (affine, weight only, not affine), F.cross_entropy with ignore_index (with and without label
+// smoothing, ignore_index -100 and a real class), and nn.BatchNorm1d/2d (momentum=None and 0.1: running statistics and
+// num_batches_tracked after k training steps; evaluation-mode output and gradients), all float32 from fixed seeds. Every case's loss is
 // `f(x).exp().mean()` (cross-entropy: the loss itself), so output gradients are non-uniform; the output gradient is
 // recorded with retain_grad, so ModelGen's backward can be fed exactly what libtorch's autograd fed its own.
 //
@@ -129,6 +130,62 @@ foreach ((string name, int rows, int classes, int ignore, double smoothing) in n
     float value = mg.Compute(Data(x), Ints(labels), default, d, rows);
     Report($"{name} loss", [loss.item<float>()], [value], 1e-5);
     Report($"{name} dlogits", Data(x.grad!), d, 1e-4);
+}
+
+// ---- BatchNorm: running statistics after k training-mode steps (momentum=None: the cumulative average, and 0.1), with
+// num_batches_tracked; then evaluation-mode output and gradients (running statistics as constants). Last in the file, so
+// the sections above draw the same numbers as before. bn.none1d is [5, 3], the shape of the tests' CumulativeBatchNorm
+// model, which TorchLayersReferenceTests runs end to end on these tensors. TorchSharp's BatchNorm modules take no
+// momentum=None, so this is what nn.BatchNorm's forward does in PyTorch: num_batches_tracked += 1 in training mode, the
+// factor 1/num_batches_tracked when momentum is None (else momentum), then libtorch's F.batch_norm.
+foreach ((string name, int channels, long[] spatialShape, double? momentum, int[] batches) in new (string, int, long[], double?, int[])[]
+{
+    ("bn.none1d", 5, [3], null, [2, 7, 1, 4]),
+    ("bn.none2d", 3, [5, 7], null, [3, 1, 2]),
+    ("bn.m01", 17, [], 0.1, [4, 9, 3]),
+})
+{
+    int spatial = (int)spatialShape.Aggregate(1L, (a, b) => a * b);
+    Tensor gamma = (torch.rand(channels) + 0.5).requires_grad_(), beta = torch.randn(channels).requires_grad_();
+    Tensor runningMean = torch.zeros(channels), runningVar = torch.ones(channels);
+    long tracked = 0;
+    PutF($"{name}.weight", gamma); PutF($"{name}.bias", beta); PutScalarF($"{name}.momentum", (float)(momentum ?? -1));
+    PutScalarI($"{name}.steps", batches.Length);
+
+    float[] rm = new float[channels], rv = Enumerable.Repeat(1f, channels).ToArray(), save = new float[channels], inv = new float[channels];
+    float count = 0;
+    for (int k = 0; k < batches.Length; k++)
+    {
+        Tensor x = torch.randn([batches[k], channels, .. spatialShape]) * (1 + k) + k;
+        tracked++;
+        double factor = momentum ?? 1.0 / tracked;
+        using (torch.no_grad()) F.batch_norm(x, runningMean, runningVar, gamma, beta, training: true, momentum: factor, eps: 1e-5);
+        PutF($"{name}.step{k}.input", x);
+        count += 1;   // what the generated ForwardTrain does in training mode
+        K.BatchNormKernels.TrainForward(Data(x), new float[x.numel()], Data(gamma), Data(beta), rm, rv, save, inv,
+            batches[k], channels, spatial, 1e-5f, momentum is double m ? (float)m : 1f / count);
+    }
+    PutF($"{name}.running_mean", runningMean); PutF($"{name}.running_var", runningVar); PutScalarI($"{name}.num_batches_tracked", checked((int)tracked));
+    Report($"{name} running_mean after {batches.Length} steps", Data(runningMean), rm, 1e-5);
+    Report($"{name} running_var after {batches.Length} steps", Data(runningVar), rv, 1e-5);
+    Report($"{name} num_batches_tracked", [tracked], [count], 0);
+
+    int batch = 3;
+    Tensor xe = (torch.randn([batch, channels, .. spatialShape]) * 2 + 0.5).requires_grad_();
+    Tensor ye = F.batch_norm(xe, runningMean, runningVar, gamma, beta, training: false, momentum: 0.1, eps: 1e-5);
+    ye.retain_grad();
+    ye.exp().mean().backward();
+    PutF($"{name}.eval.input", xe); PutF($"{name}.eval.output", ye); PutF($"{name}.eval.doutput", ye.grad!);
+    PutF($"{name}.eval.dinput", xe.grad!); PutF($"{name}.eval.dweight", gamma.grad!); PutF($"{name}.eval.dbias", beta.grad!);
+
+    int n = batch * channels * spatial;
+    float[] o = new float[n], dx = new float[n], dg = new float[channels], db = new float[channels];
+    K.BatchNormKernels.EvalForward(Data(xe), o, Data(gamma), Data(beta), Data(runningMean), Data(runningVar), save, inv, batch, channels, spatial, 1e-5f);
+    K.BatchNormKernels.EvalBackward(Data(ye.grad!), Data(xe), Data(gamma), save, inv, dg, db, dx, batch, channels, spatial);
+    Report($"{name} eval output", Data(ye), o, 1e-5);
+    Report($"{name} eval dinput", Data(xe.grad!), dx, 1e-4);
+    Report($"{name} eval dweight", Data(gamma.grad!), dg, 1e-4);
+    Report($"{name} eval dbias", Data(beta.grad!), db, 1e-4);
 }
 
 Console.WriteLine($"torch {torch.__version__}, {fixture.Count} tensors, {fixture.Values} values");
