@@ -382,8 +382,8 @@ static void Predictor()
     var mlp = new BenchMlp(seed: 1);
     var lenet = new BenchLeNet(seed: 1);
     var resnet = new Mnist.MnistResNet(seed: 1);
-    foreach (var p in resnet.ParameterInfos)   // non-trivial BatchNorm statistics, as after training
-        if (p.Name.EndsWith("running_var", StringComparison.Ordinal)) resnet.Parameters.Slice(p.Offset, p.Length).Fill(0.7f);
+    foreach (var p in resnet.BufferInfos)   // non-trivial BatchNorm statistics, as after training
+        if (p.Name.EndsWith("running_var", StringComparison.Ordinal)) resnet.Buffers.Slice(p.Offset, p.Length).Fill(0.7f);
     var cases = new (string Name, ModelGen.IFeedForwardModel Model, ModelGen.IPredictor Predictor)[]
     {
         ("MLP 784-256-256-10", mlp, mlp.CreatePredictor()),

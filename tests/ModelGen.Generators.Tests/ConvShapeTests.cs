@@ -74,7 +74,7 @@ public class ConvShapeTests
     [InlineData("[MaxPool2D(2, Padding = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Padding", "MaxPool2D 'l' has Padding = 2; it must be between 0 and half the kernel (1)")]
     [InlineData("[AvgPool2D(6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernel", "AvgPool2D 'l' window 6 is larger than its input 5x5")]
     [InlineData("[BatchNorm2D]", "8", ProblemIds.RankMismatch, "", "BatchNorm2D 'l' expects [channels, height, width] but receives [8] from the model input")]
-    [InlineData("[BatchNorm1D(Momentum = 2)]", "8", ProblemIds.InvalidHyperParameter, "Momentum", "BatchNorm1D 'l' has Momentum = 2; it must be in [0, 1]")]
+    [InlineData("[BatchNorm1D(Momentum = 2)]", "8", ProblemIds.InvalidHyperParameter, "Momentum", "BatchNorm1D 'l' has Momentum = 2; it must be in [0, 1], or null for a cumulative average")]
     [InlineData("[Conv2D(6, Kernel = 3, Activation = Activation.Softmax)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Activation", "[Conv2D] on 'L' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first")]
     [InlineData("[GlobalAvgPool]", "8", ProblemIds.RankMismatch, "", "GlobalAvgPool 'l' expects [channels, ...] but receives [8] from the model input")]
     public void Layer_Misconfigured_ReportsProblemAtArgument(string attribute, string input, string id, string argument, string message)
@@ -142,8 +142,10 @@ public class ConvShapeTests
         Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
         Assert.Equal(new[] { "b1.c1", "b1.downsample.0", "b1.downsample.1", "b1" }, plan.Shapes.Nodes.Select(n => n.Name));
         Assert.Equal(new[] { 8, 3, 3 }, plan.Shapes.Nodes[1].Output.ToArray());
-        Assert.Equal(new[] { "b1.c1.weight", "b1.c1.bias", "b1.downsample.0.weight", "b1.downsample.1.weight", "b1.downsample.1.bias", "b1.downsample.1.running_mean", "b1.downsample.1.running_var" },
+        Assert.Equal(new[] { "b1.c1.weight", "b1.c1.bias", "b1.downsample.0.weight", "b1.downsample.1.weight", "b1.downsample.1.bias" },
             plan.Shapes.Layers[0].Params.Select(p => p.Name));
+        Assert.Equal(new[] { "b1.downsample.1.running_mean", "b1.downsample.1.running_var", "b1.downsample.1.num_batches_tracked" },
+            plan.Shapes.Layers[0].Buffers.Select(p => p.Name));
     }
 
     [Fact]

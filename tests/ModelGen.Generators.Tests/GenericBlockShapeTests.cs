@@ -50,7 +50,7 @@ public class GenericBlockShapeTests
         Assert.Equal(("[4, 4, 4]", "[4, 4, 4]"), (ShapeInference.Format(uses["layer2"].Input), ShapeInference.Format(uses["layer2"].Output)));
         Assert.Equal(new[] { "conv1", "bn1", "relu" }, uses["layer3.second"].Layers.Select(l => l.Layer.Name));
         Assert.Equal(new[] { "first", "second" }, uses["layer3"].Layers.Select(l => l.Layer.Name));
-        var weights = plan.Shapes.Nodes.SelectMany(n => n.Params).ToDictionary(p => p.Name, p => ShapeInference.Format(p.Shape));
+        var weights = plan.Shapes.Nodes.SelectMany(n => n.Params.Concat(n.Buffers)).ToDictionary(p => p.Name, p => ShapeInference.Format(p.Shape));
         Assert.Equal("[4, 1, 3, 3]", weights["layer1.conv1.weight"]);          // the first use sees 1 channel
         Assert.Equal("[4, 1, 1, 1]", weights["layer1.downsample.0.weight"]);   // projection 1 -> 4 channels
         Assert.Equal("[4, 4, 3, 3]", weights["layer2.conv1.weight"]);
@@ -215,7 +215,7 @@ public class GenericBlockShapeTests
             """);
         Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
         Assert.Equal(new[] { "[3, 3, 3]", "[3, 3, 3]", "[6, 3, 3]", "[6, 3, 3]" }, plan.Shapes.Layers.Select(l => ShapeInference.Format(l.Output)));
-        var weights = plan.Shapes.Nodes.SelectMany(n => n.Params).ToDictionary(p => p.Name, p => ShapeInference.Format(p.Shape));
+        var weights = plan.Shapes.Nodes.SelectMany(n => n.Params.Concat(n.Buffers)).ToDictionary(p => p.Name, p => ShapeInference.Format(p.Shape));
         Assert.Equal("[3, 3, 3, 3]", weights["stem.weight"]);
         Assert.Equal("[3, 3, 3, 3]", weights["a.conv.weight"]);
         Assert.Equal("[6, 6, 3, 3]", weights["b.conv.weight"]);

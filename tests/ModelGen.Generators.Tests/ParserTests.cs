@@ -39,11 +39,61 @@ public class ParserTests
         Assert.Equal(Model.ActivationKind.GELUTanh, ((Model.ActivationSpec)plan.Spec.Members[3].Layer!).Activation);
     }
 
+    /// <summary>
+    /// BatchNorm's Momentum (an object property, so that null can be written): absent is 0.1, a number is that number,
+    /// null is PyTorch's momentum=None, which the training forward turns into the factor 1/num_batches_tracked.
+    /// </summary>
     [Theory]
-    [InlineData("", -1.0, "0.25f, _dropoutRng")]
-    [InlineData(", FeedForwardDropout = 0", 0.0, "0.25f, 0f, _dropoutRng")]
-    [InlineData(", FeedForwardDropout = 0.25", 0.25, "0.25f, _dropoutRng")]
-    [InlineData(", FeedForwardDropout = 0.5", 0.5, "0.25f, 0.5f, _dropoutRng")]
+    [InlineData("", 0.1, "1E-05f, 0.1f);")]
+    [InlineData("(Momentum = 0.01)", 0.01, "1E-05f, 0.01f);")]
+    [InlineData("(Momentum = 1)", 1.0, "1E-05f, 1f);")]
+    [InlineData("(Momentum = null)", null, "1E-05f, 1f / buffers[BnNumBatchesTrackedOffset]);")]
+    public void Parse_BatchNormMomentum_ReachesTheTrainingForward(string arguments, double? parsed, string callTail)
+    {
+        string source = $$"""
+            using ModelGen;
+            namespace Demo;
+            [Model(4)]
+            public partial class Net
+            {
+                [BatchNorm1D{{arguments}}] public partial Layer Bn { get; }
+            }
+            """;
+        var plan = PlanOf(source);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal(parsed, ((Model.BatchNormSpec)plan.Spec.Members[0].Layer!).Momentum);
+        Assert.Equal(new[] { ("bn.running_mean", false), ("bn.running_var", false), ("bn.num_batches_tracked", true) },
+            plan.Shapes.Nodes[0].Buffers.Select(b => (b.Name, b.IsCount)));
+        var (output, result) = GeneratorRunner.Run(source);
+        Assert.Empty(GeneratorRunner.Errors(output));
+        string forward = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Net.Forward.g.cs", StringComparison.Ordinal)).ToString();
+        string call = forward.Split('\n').Single(l => l.Contains("BatchNormKernels.TrainForward(", StringComparison.Ordinal)).TrimEnd();
+        Assert.EndsWith(callTail, call);
+        Assert.Contains("buffers[BnNumBatchesTrackedOffset] += 1f;", forward);
+    }
+
+    [Fact]
+    public void Parse_BatchNormMomentumNotANumber_IsReported()
+    {
+        var plan = PlanOf("""
+            using ModelGen;
+            namespace Demo;
+            [Model(4)]
+            public partial class Net
+            {
+                [BatchNorm1D(Momentum = "fast")] public partial Layer Bn { get; }
+            }
+            """);
+        var problem = Assert.Single(plan.Shapes.Problems);
+        Assert.Equal(("Momentum", "MG0100"), (problem.Argument, problem.Id));
+        Assert.Contains("it must be in [0, 1], or null for a cumulative average", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("", -1.0, "(_forwardTraining ? 0.25f : 0f), _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0", 0.0, "(_forwardTraining ? 0.25f : 0f), 0f, _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0.25", 0.25, "(_forwardTraining ? 0.25f : 0f), _dropoutRng")]
+    [InlineData(", FeedForwardDropout = 0.5", 0.5, "(_forwardTraining ? 0.25f : 0f), (_forwardTraining ? 0.5f : 0f), _dropoutRng")]
     public void Parse_TransformerFeedForwardDropout_ReachesTheTrainingForward(string argument, double parsed, string callTail)
     {
         string source = $$"""
@@ -72,9 +122,9 @@ public class ParserTests
     /// overload with all three probabilities, backward gets the same seed; AttentionDropout = 0 keeps the calls of before.
     /// </summary>
     [Theory]
-    [InlineData("", -1.0, "0.25f, 0.25f, 0.25f, _blocksAttentionSeed, _dropoutRng", "seq, 0.25f, _blocksAttentionSeed")]
-    [InlineData(", AttentionDropout = 0", 0.0, "0.25f, _dropoutRng", "seq")]
-    [InlineData(", AttentionDropout = 0.5, FeedForwardDropout = 0", 0.5, "0.25f, 0f, 0.5f, _blocksAttentionSeed, _dropoutRng", "seq, 0.5f, _blocksAttentionSeed")]
+    [InlineData("", -1.0, "(_forwardTraining ? 0.25f : 0f), (_forwardTraining ? 0.25f : 0f), (_forwardTraining ? 0.25f : 0f), _blocksAttentionSeed, _dropoutRng", "seq, (_forwardTraining ? 0.25f : 0f), _blocksAttentionSeed")]
+    [InlineData(", AttentionDropout = 0", 0.0, "(_forwardTraining ? 0.25f : 0f), _dropoutRng", "seq")]
+    [InlineData(", AttentionDropout = 0.5, FeedForwardDropout = 0", 0.5, "(_forwardTraining ? 0.25f : 0f), 0f, (_forwardTraining ? 0.5f : 0f), _blocksAttentionSeed, _dropoutRng", "seq, (_forwardTraining ? 0.5f : 0f), _blocksAttentionSeed")]
     public void Parse_TransformerAttentionDropout_ReachesTrainingForwardAndBackward(string argument, double parsed, string forwardTail, string backwardTail)
     {
         string source = $$"""
@@ -108,8 +158,8 @@ public class ParserTests
         Assert.Contains("2 heads, self, causal, dropout 0.125 ->", forward);
         // The lone attention layer: its own seed, drawn per training forward, handed to backward.
         Assert.Contains("_attnAttentionSeed = _dropoutRng.NextUInt64();", forward);
-        Assert.Contains("batch, seq, 0.125f, _attnAttentionSeed);", forward);
-        Assert.Contains("batch, seq, 0.125f, _attnAttentionSeed);", backward);
+        Assert.Contains("batch, seq, (_forwardTraining ? 0.125f : 0f), _attnAttentionSeed);", forward);
+        Assert.Contains("batch, seq, (_forwardTraining ? 0.125f : 0f), _attnAttentionSeed);", backward);
     }
 
     [Theory]
