@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using ModelGen.Data;
 using ModelGen.Serialization;
 
 namespace ModelGen.Tests.Models;
@@ -267,6 +268,24 @@ public sealed class ModesAndBuffersTests : IDisposable
             }
             Assert.Equal(k + 1, model.Bn.Buffer("num_batches_tracked")[0]);
         }
+    }
+
+    /// <summary>Fit trains in training mode whatever the model's mode, validates with Forward, and restores the mode.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Fit_TrainsInTrainingModeAndRestoresTheMode(bool training)
+    {
+        var model = new FoldCnn(3);
+        model.Train(training);
+        const int n = 10;
+        var x = ModelTestData.RandomArray(n * FoldCnn.InputSize, 12);
+        var labels = Enumerable.Range(0, n).Select(i => i % 4).ToArray();
+        var data = Dataset.FromArrays(x, labels, FoldCnn.InputShape, 4);
+        var trainer = new Trainer(model, new Sgd(0.01f), Loss.CrossEntropy);
+        trainer.Fit(data, epochs: 2, batchSize: 5, validation: data);
+        Assert.Equal(training, model.IsTraining);
+        Assert.Equal(4f, model.Bn1.Buffer("num_batches_tracked")[0]);   // 2 epochs × 2 batches, each counted: training mode
     }
 
     public static TheoryData<string> EvalModels => new() { nameof(TinyResNet), nameof(FoldCnn), nameof(DropoutNet) };
