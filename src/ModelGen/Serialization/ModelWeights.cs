@@ -37,7 +37,7 @@ public static class ModelWeights
 
     /// <summary>
     /// Writes every parameter and buffer tensor of <paramref name="model"/> to <paramref name="path"/> (atomically; see
-    /// <see cref="SafeTensors.Save"/>: through a symbolic link the file it points to is replaced, and an existing file
+    /// <see cref="SafeTensors.Save(string, IReadOnlyList{ParameterInfo}, ReadOnlySpan{float}, IReadOnlyDictionary{string, string}?)"/>: through a symbolic link the file it points to is replaced, and an existing file
     /// keeps its permissions). Adds <c>"format": "pt"</c> to the metadata unless given, as PyTorch tools expect.
     /// </summary>
     /// <exception cref="UnauthorizedAccessException">The process may not create a file in the destination's directory or replace the file there.</exception>
