@@ -20,12 +20,29 @@ public sealed partial class Dataset
     {
         if (!(fraction > 0 && fraction < 1))
             throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "The validation fraction must be strictly between 0 and 1.");
-        var inValidation = new bool[Count];
-        if (Labels is not null)
+        var inValidation = ValidationMask(Count, Labels, ClassCount, fraction, seed);
+        int validationCount = 0;
+        foreach (bool v in inValidation) if (v) validationCount++;
+        if (validationCount == 0 || validationCount == Count)
+            throw new ArgumentException(
+                $"A validation fraction of {fraction} of {Count} examples{(Labels is null ? "" : $" in {ClassCount} classes (rounded per class)")} leaves " +
+                $"{Count - validationCount} for training and {validationCount} for validation; both must be non-empty.", nameof(fraction));
+        return (Subset(inValidation, false, Count - validationCount), Subset(inValidation, true, validationCount));
+    }
+
+    /// <summary>
+    /// Which of <paramref name="count"/> examples go to validation: per class (when <paramref name="labels"/> is given) a
+    /// Fisher–Yates shuffle of the class's indices from <c>Rng.Derive(seed, class)</c>, the first round(fraction × n) of
+    /// them; otherwise the same over all indices from <c>Rng.Derive(seed, 0)</c>.
+    /// </summary>
+    internal static bool[] ValidationMask(int count, int[]? labels, int classCount, double fraction, ulong seed)
+    {
+        var inValidation = new bool[count];
+        if (labels is not null)
         {
-            var members = new List<int>[ClassCount];
-            for (int i = 0; i < Count; i++) (members[Labels[i]] ??= []).Add(i);
-            for (int c = 0; c < ClassCount; c++)
+            var members = new List<int>[classCount];
+            for (int i = 0; i < count; i++) (members[labels[i]] ??= []).Add(i);
+            for (int c = 0; c < classCount; c++)
             {
                 if (members[c] is not { } list) continue;
                 var indices = list.ToArray();
@@ -36,19 +53,13 @@ public sealed partial class Dataset
         }
         else
         {
-            var indices = new int[Count];
-            for (int i = 0; i < Count; i++) indices[i] = i;
+            var indices = new int[count];
+            for (int i = 0; i < count; i++) indices[i] = i;
             Rng.Derive(seed, 0).Shuffle(indices.AsSpan());
-            int take = (int)Math.Round(fraction * Count, MidpointRounding.AwayFromZero);
+            int take = (int)Math.Round(fraction * count, MidpointRounding.AwayFromZero);
             for (int k = 0; k < take; k++) inValidation[indices[k]] = true;
         }
-        int validationCount = 0;
-        foreach (bool v in inValidation) if (v) validationCount++;
-        if (validationCount == 0 || validationCount == Count)
-            throw new ArgumentException(
-                $"A validation fraction of {fraction} of {Count} examples{(Labels is null ? "" : $" in {ClassCount} classes (rounded per class)")} leaves " +
-                $"{Count - validationCount} for training and {validationCount} for validation; both must be non-empty.", nameof(fraction));
-        return (Subset(inValidation, false, Count - validationCount), Subset(inValidation, true, validationCount));
+        return inValidation;
     }
 
     /// <summary>The examples whose flag equals <paramref name="keep"/>, in order, copied.</summary>
