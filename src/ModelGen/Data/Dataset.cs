@@ -7,7 +7,7 @@ namespace ModelGen.Data;
 /// An in-memory set of examples with class labels or regression targets. The arrays are used as given (not copied):
 /// do not modify them while the dataset is in use.
 /// </summary>
-public sealed partial class Dataset
+public sealed partial class Dataset : IDataSource
 {
     private Dataset(float[] inputs, int[] exampleShape, int exampleLength, int count, int[]? labels, int classCount,
                     float[]? targets, int targetLength, string[]? classNames = null)
@@ -127,6 +127,29 @@ public sealed partial class Dataset
         if ((uint)index >= (uint)Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"must be in [0, {Count})");
         return Targets is null ? default : Targets.AsSpan(index * TargetLength, TargetLength);
+    }
+
+    /// <inheritdoc/>
+    public bool HasLabels => Labels is not null;
+
+    /// <inheritdoc/>
+    public int Label(int index)
+    {
+        if (Labels is null) throw new InvalidOperationException("This dataset has targets, not class labels.");
+        if ((uint)index >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"must be in [0, {Count})");
+        return Labels[index];
+    }
+
+    /// <inheritdoc/>
+    public void ReadExample(int index, Span<float> example, Span<float> target)
+    {
+        if (example.Length != ExampleLength)
+            throw new ArgumentException($"example has {example.Length} floats, expected {ExampleLength}.", nameof(example));
+        if (target.Length != TargetLength)
+            throw new ArgumentException($"target has {target.Length} floats, expected {TargetLength}.", nameof(target));
+        Example(index).CopyTo(example);
+        Target(index).CopyTo(target);
     }
 
     internal static int CheckedExampleLength(ReadOnlySpan<int> shape)

@@ -192,7 +192,7 @@ public static class Npy
         return new NpyArray(data, header.Shape);
     }
 
-    /// <summary>Reads only the header of a <c>.npy</c> file (for positioned reads of its data).</summary>
+    /// <summary>Reads only the header of a <c>.npy</c> file (for positioned reads of its data, as <see cref="NpyDataSource"/> does).</summary>
     /// <inheritdoc cref="Read(string)"/>
     public static NpyHeader ReadHeader(string path)
     {
