@@ -282,6 +282,14 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             }
+            case LogSoftmaxSpec:
+            {
+                // Backward reads the kept log-probabilities: exp(y) is the softmax, so nothing else is stored.
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogBackward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                AddBack(0);
+                break;
+            }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Backward({Operator(act.Activation, act.Slope)}, {dOut}, {Input(0)}, {output}, {target.Write});");
                 AddBack(0);

@@ -312,6 +312,12 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 break;
             }
+            case LogSoftmaxSpec:
+            {
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogForward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                break;
+            }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
                 break;

@@ -112,6 +112,12 @@ internal sealed record ActivationSpec(string Name, ActivationKind Activation, do
     };
 }
 
+/// <summary><c>[LogSoftmax]</c>: log-softmax over the last axis (per position on a sequence), as <c>[Softmax]</c>.</summary>
+internal sealed record LogSoftmaxSpec(string Name) : LayerSpec(Name)
+{
+    public override string Kind => "LogSoftmax";
+}
+
 /// <summary><c>[Dropout(p)]</c>.</summary>
 internal sealed record DropoutSpec(string Name, double P) : LayerSpec(Name)
 {

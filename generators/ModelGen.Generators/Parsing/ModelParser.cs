@@ -186,6 +186,8 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Tanh, 0);
             case "ModelGen.SoftmaxAttribute":
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            case "ModelGen.LogSoftmaxAttribute":
+                return new LogSoftmaxSpec(name);
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
                 // No outChannels: as many as the input has (known per use in a shape-generic block).

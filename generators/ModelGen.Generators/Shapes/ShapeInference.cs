@@ -527,6 +527,8 @@ internal static class ShapeInference
                     return null;
                 }
                 return input;
+            case LogSoftmaxSpec:
+                return input;
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
@@ -1031,7 +1033,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

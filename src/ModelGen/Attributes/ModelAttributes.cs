@@ -116,6 +116,12 @@ public sealed class TanhAttribute : LayerAttribute { }
 /// <summary>Softmax over the features of each example (the last dimension).</summary>
 public sealed class SoftmaxAttribute : LayerAttribute { }
 
+/// <summary>
+/// Log-softmax over the features of each example (the last dimension), as PyTorch's <c>nn.LogSoftmax(dim=-1)</c>:
+/// <c>y[j] = (x[j] − max) − log Σ_k exp(x[k] − max)</c>. On a sequence [T, features] it runs per position.
+/// </summary>
+public sealed class LogSoftmaxAttribute : LayerAttribute { }
+
 /// <summary>Activations that can be fused into a parameterised layer's epilogue.</summary>
 public enum Activation
 {

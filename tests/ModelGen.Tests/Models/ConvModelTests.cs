@@ -7,10 +7,11 @@ namespace ModelGen.Tests.Models;
 /// </summary>
 public class ConvModelTests
 {
-    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet) };
+    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(LogSoftmaxNet) };
 
     private static ITrainable Create(string name) => name switch
     {
+        nameof(LogSoftmaxNet) => new LogSoftmaxNet(6),
         nameof(TinyResNet) => new TinyResNet(3),
         nameof(BranchNet) => new BranchNet(4),
         _ => new SmallLeNet(5),
