@@ -282,6 +282,10 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             }
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Backward({dOut}, {Input(0)}, {P("weight")}, {dIn}, {G("weight")}, {NodeText.PReLUShape(node, prelu)});");
+                AddBack(0);
+                break;
             case LogSoftmaxSpec:
             {
                 // Backward reads the kept log-probabilities: exp(y) is the softmax, so nothing else is stored.

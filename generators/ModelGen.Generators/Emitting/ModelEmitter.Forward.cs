@@ -312,6 +312,9 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 break;
             }
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Forward({src[0]}, {P("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                break;
             case LogSoftmaxSpec:
             {
                 int cols = node.Output[node.Output.Count - 1];

@@ -399,6 +399,9 @@ internal static partial class ModelEmitter
                 w.Line($"global::ModelGen.Initializers.Initialize({View("out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
                 break;
             }
+            case PReLUSpec prelu:
+                w.Line($"{View("weight")}.Fill({Float(prelu.Init)}); // {node.Name}: nn.PReLU init");
+                break;
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;

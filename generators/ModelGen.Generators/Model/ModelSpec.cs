@@ -112,6 +112,12 @@ internal sealed record ActivationSpec(string Name, ActivationKind Activation, do
     };
 }
 
+/// <summary><c>[PReLU(numParameters)]</c>: learned slopes, one shared (1) or one per channel; <paramref name="Init"/> is every slope's initial value.</summary>
+internal sealed record PReLUSpec(string Name, int NumParameters, double Init) : LayerSpec(Name)
+{
+    public override string Kind => "PReLU";
+}
+
 /// <summary><c>[LogSoftmax]</c>: log-softmax over the last axis (per position on a sequence), as <c>[Softmax]</c>.</summary>
 internal sealed record LogSoftmaxSpec(string Name) : LayerSpec(Name)
 {

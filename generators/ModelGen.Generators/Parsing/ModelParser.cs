@@ -186,6 +186,9 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Tanh, 0);
             case "ModelGen.SoftmaxAttribute":
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            case "ModelGen.PReLUAttribute":
+                if (args.Length != 1 || args[0].Value is not int slopes) break;
+                return new PReLUSpec(name, slopes, Named(attribute, "Init", 0.25));
             case "ModelGen.LogSoftmaxAttribute":
                 return new LogSoftmaxSpec(name);
             case "ModelGen.Conv1DAttribute":

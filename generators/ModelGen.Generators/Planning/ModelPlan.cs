@@ -223,7 +223,7 @@ internal static class Planner
     /// is a per-channel scale and shift computed from the parameters as they are at the call (never a cached fold,
     /// which a write through a held parameter span could leave stale; the predictor snapshot is where folding belongs).
     /// </summary>
-    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or LogSoftmaxSpec or BatchNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
+    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or LogSoftmaxSpec or PReLUSpec or BatchNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
 
     /// <summary>Layers that are views at inference time: no data moves.</summary>
     public static bool IsInferenceView(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;

@@ -529,6 +529,37 @@ internal static class ShapeInference
                 return input;
             case LogSoftmaxSpec:
                 return input;
+            case PReLUSpec prelu:
+            {
+                // PyTorch's channel axis is dim 1 of the batched tensor: C of [C, ...], each feature of [F].
+                int channels = input[0];
+                if (prelu.NumParameters <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "numParameters", $"PReLU '{prelu.Name}' has numParameters = {prelu.NumParameters}; it must be 1 (one shared slope) or the number of channels");
+                    return null;
+                }
+                if (double.IsNaN(prelu.Init) || double.IsInfinity(prelu.Init))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Init", $"PReLU '{prelu.Name}' has Init = {Num(prelu.Init)}; the initial slope must be a finite number");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && HasSeq(input))
+                {
+                    // On [batch, T, F] PyTorch's dim 1 is T, which has no fixed size: no per-channel slopes there.
+                    Problem(ProblemIds.SequenceNotSupported, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but receives {Format(input)} from {from}, which has the run-time length T; "
+                        + "PyTorch's per-channel slopes run along dim 1, which T would be, so only one shared slope (numParameters = 1) works here");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && prelu.NumParameters != channels)
+                {
+                    Problem(ProblemIds.PReLUSlopeCount, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but its input {Format(input)} from {from} has {channels} {(input.Length == 1 ? "features" : "channels")}; "
+                        + $"numParameters must be 1 (one shared slope) or {channels} (one per {(input.Length == 1 ? "feature" : "channel")})");
+                    return null;
+                }
+                ps.Add(Param("weight", prelu.NumParameters));
+                flops = 2L * Length(input);
+                return input;
+            }
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
@@ -1025,7 +1056,7 @@ internal static class ShapeInference
     /// </summary>
     private static bool AcceptsLengthAxis(LayerSpec layer) => layer switch
     {
-        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } => true,
+        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } or PReLUSpec => true,
         ActivationSpec act => act.Activation != ActivationKind.Softmax,
         _ => false,
     };
@@ -1033,7 +1064,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or LogSoftmaxSpec or PReLUSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

@@ -19,3 +19,23 @@ public partial class JustLogSoftmax
 {
     [LogSoftmax] public partial Layer Out { get; }
 }
+
+/// <summary>PReLU with per-channel slopes on [C, H, W] and on a flat [F], and one shared slope, in a conv net.</summary>
+[Model(2, 5, 3)]
+public partial class PReLUNet
+{
+    [Conv2D(3, Kernel = 3, Padding = 1)] public partial Layer Conv { get; }
+    [PReLU(3, Init = 0.1)]               public partial Layer Act1 { get; }
+    [Flatten]                            public partial Layer Flat { get; }
+    [Dense(7)]                           public partial Layer Fc { get; }
+    [PReLU(7)]                           public partial Layer Act2 { get; }
+    [Dense(5)]                           public partial Layer Out { get; }
+    [PReLU]                              public partial Layer Act3 { get; }
+}
+
+/// <summary>A bare per-channel PReLU over [3, 2], for the channel mapping against a hand-written reference.</summary>
+[Model(3, 2)]
+public partial class JustPReLU
+{
+    [PReLU(3)] public partial Layer Act { get; }
+}
