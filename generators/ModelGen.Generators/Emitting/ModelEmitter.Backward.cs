@@ -282,6 +282,18 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             }
+            case GroupNormSpec or InstanceNormSpec:
+            {
+                // Training normalises with each example's statistics in both kinds (running statistics do not enter the gradient).
+                int c = node.Output[0], groups = Planner.NormGroups(node);
+                bool affine = node.Layer is GroupNormSpec { Affine: true } or InstanceNormSpec { Affine: true };
+                string rowsOf = Rows(groups, B);
+                string mean = $"t.Slice({Offset(slot.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+                w.Line($"{Kernels}.GroupNormKernels.Backward({dOut}, {Input(0)}, {(affine ? P("weight") : "default")}, {mean}, {rstd}, {dIn}, {(affine ? G("weight") : "default")}, {(affine ? G("bias") : "default")},");
+                w.Line($"    {B}, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Int(groups)});");
+                AddBack(0);
+                break;
+            }
             case PReLUSpec prelu:
                 w.Line($"{Kernels}.PReLUKernels.Backward({dOut}, {Input(0)}, {P("weight")}, {dIn}, {G("weight")}, {NodeText.PReLUShape(node, prelu)});");
                 AddBack(0);

@@ -168,6 +168,18 @@ internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double M
     public override string Kind => Rank == 1 ? "BatchNorm1D" : "BatchNorm2D";
 }
 
+/// <summary><c>[GroupNorm(groups)]</c>: per-example statistics over groups of consecutive channels.</summary>
+internal sealed record GroupNormSpec(string Name, int Groups, double Eps, bool Affine) : LayerSpec(Name)
+{
+    public override string Kind => "GroupNorm";
+}
+
+/// <summary><c>[InstanceNorm1D]</c> / <c>[InstanceNorm2D]</c>: per-example, per-channel statistics (optionally tracked as running statistics).</summary>
+internal sealed record InstanceNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine, bool TrackRunningStats) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "InstanceNorm1D" : "InstanceNorm2D";
+}
+
 /// <summary><c>[Add(...)]</c> or <c>[Concat(...)]</c> over named members (<see cref="MemberSpec.InputName"/> for the input).</summary>
 internal sealed record MergeSpec(string Name, bool IsConcat, EquatableArray<string> Inputs) : LayerSpec(Name)
 {

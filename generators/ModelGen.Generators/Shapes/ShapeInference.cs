@@ -529,6 +529,72 @@ internal static class ShapeInference
                 return input;
             case LogSoftmaxSpec:
                 return input;
+            case GroupNormSpec gn:
+            {
+                if (gn.Groups <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "groups", $"GroupNorm '{gn.Name}' has {gn.Groups} groups; groups must be positive");
+                    return null;
+                }
+                if (!(gn.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"GroupNorm '{gn.Name}' has Eps = {Num(gn.Eps)}; it must be positive");
+                    return null;
+                }
+                int c = input[0];
+                if (c % gn.Groups != 0)
+                {
+                    Problem(ProblemIds.GroupsDoNotDivideChannels, "groups", $"GroupNorm '{gn.Name}' splits the {c} {(input.Length == 1 ? "features" : "channels")} of {Format(input)} from {from} into {gn.Groups} groups, which does not divide them; use a group count that divides {c}");
+                    return null;
+                }
+                if (gn.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
+            case InstanceNormSpec inorm:
+            {
+                if (input.Length != inorm.Rank + 1)
+                {
+                    Problem(ProblemIds.RankMismatch, "", inorm.Rank == 1
+                        ? $"InstanceNorm1D '{inorm.Name}' expects [channels, length] but receives {Format(input)} from {from}"
+                          + (input.Length == 1 ? " (PyTorch would read a batch of [features] as one unbatched [channels, length]); normalise features with [LayerNorm] or [BatchNorm1D]" : "")
+                        : $"InstanceNorm2D '{inorm.Name}' expects [channels, height, width] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (!(inorm.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"{inorm.Kind} '{inorm.Name}' has Eps = {Num(inorm.Eps)}; it must be positive");
+                    return null;
+                }
+                if (!(inorm.Momentum >= 0 && inorm.Momentum <= 1))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{inorm.Kind} '{inorm.Name}' has Momentum = {Num(inorm.Momentum)}; it must be in [0, 1]");
+                    return null;
+                }
+                int c = input[0], spatial = Length(input) / c;
+                if (spatial < 2)
+                {
+                    Problem(ProblemIds.SinglePositionInstanceNorm, "", $"{inorm.Kind} '{inorm.Name}' normalises each channel of {Format(input)} from {from} over its {(inorm.Rank == 1 ? "length" : "height × width")}, which is a single value: "
+                        + "the output would be the bias alone (PyTorch refuses it in training); normalise over more positions, or across channels with [GroupNorm] or [LayerNorm]");
+                    return null;
+                }
+                if (inorm.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                if (inorm.TrackRunningStats)
+                {
+                    ps.Add(Param("running_mean", c));
+                    ps.Add(Param("running_var", c));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
             case PReLUSpec prelu:
             {
                 // PyTorch's channel axis is dim 1 of the batched tensor: C of [C, ...], each feature of [F].

@@ -39,3 +39,42 @@ public partial class JustPReLU
 {
     [PReLU(3)] public partial Layer Act { get; }
 }
+
+/// <summary>GroupNorm on [C, H, W] and on a flat [F], InstanceNorm2D with affine parameters and running statistics.</summary>
+[Model(4, 5, 3)]
+public partial class GroupNormNet
+{
+    [Conv2D(6, Kernel = 3, Padding = 1, Activation = Activation.Tanh)] public partial Layer Conv1 { get; }
+    [GroupNorm(3)] public partial Layer Gn1 { get; }
+    [InstanceNorm2D(Affine = true, TrackRunningStats = true)] public partial Layer In1 { get; }
+    [Conv2D(4, Kernel = 3, Activation = Activation.Tanh)] public partial Layer Conv2 { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(6)] public partial Layer Fc { get; }
+    [GroupNorm(2, Affine = false)] public partial Layer Gn2 { get; }
+    [Dense(3)] public partial Layer Out { get; }
+}
+
+/// <summary>InstanceNorm1D straight on the model input (PyTorch defaults: no affine, no running statistics), then an affine one.</summary>
+[Model(3, 7)]
+public partial class InstanceNormNet
+{
+    [InstanceNorm1D] public partial Layer In0 { get; }
+    [Conv1D(4, Kernel = 3, Activation = Activation.Tanh)] public partial Layer Conv { get; }
+    [InstanceNorm1D(Affine = true, Eps = 1e-3)] public partial Layer In1 { get; }
+    [GlobalAvgPool] public partial Layer Gap { get; }
+    [Dense(2)] public partial Layer Out { get; }
+}
+
+/// <summary>One InstanceNorm1D with running statistics over [2, 3], for PyTorch's running-statistics semantics.</summary>
+[Model(2, 3)]
+public partial class JustInstanceNorm
+{
+    [InstanceNorm1D(TrackRunningStats = true, Momentum = 0.2)] public partial Layer Norm { get; }
+}
+
+/// <summary>A bare affine GroupNorm over [6, 5] in 3 groups, for the generated call against the double reference.</summary>
+[Model(6, 5)]
+public partial class JustGroupNorm
+{
+    [GroupNorm(3, Eps = 1e-4)] public partial Layer Norm { get; }
+}
