@@ -78,3 +78,10 @@ public partial class JustGroupNorm
 {
     [GroupNorm(3, Eps = 1e-4)] public partial Layer Norm { get; }
 }
+
+/// <summary>InstanceNorm1D as libtorch's "in1.tracked" fixture case (5 channels of 33, momentum 0.3, running statistics).</summary>
+[Model(5, 33)]
+public partial class TrackedInstanceNorm1D
+{
+    [InstanceNorm1D(TrackRunningStats = true, Momentum = 0.3)] public partial Layer Norm { get; }
+}
