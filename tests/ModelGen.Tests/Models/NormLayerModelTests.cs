@@ -130,4 +130,28 @@ public class NormLayerModelTests
         model.Forward(x, inference, 2);
         Assert.Equal((1 - 0.8) / Math.Sqrt(0.8 + 0.2 * 5.5 + 1e-5), inference[0], 4);
     }
+
+    [Fact]
+    public void TrainingStep_WithTheNewLayers_AllocatesNothing()
+    {
+        var norms = new GroupNormNet(1);
+        var slopes = new PReLUNet(1);
+        var input = ModelTestData.RandomArray(8 * GroupNormNet.InputSize, 1);
+        var output = new float[8 * GroupNormNet.OutputSize];
+        var x2 = ModelTestData.RandomArray(8 * PReLUNet.InputSize, 2);
+        var y2 = new float[8 * PReLUNet.OutputSize];
+        var optimizer = new Sgd(0.01f, momentum: 0.9f);
+        void Step()
+        {
+            norms.Gradients.Clear();
+            norms.ForwardTrain(input, output, 8);
+            norms.Backward(output, default);
+            optimizer.Step(norms, norms.Gradients);
+            norms.Forward(input, output, 8);
+            slopes.ForwardTrain(x2, y2, 8);
+            slopes.Backward(y2, default);
+            slopes.Forward(x2, y2, 8);
+        }
+        AllocationAssert.SteadyStateAllocatesNothing(Step, callsPerWindow: 5, "GroupNorm/InstanceNorm/PReLU ForwardTrain + Backward + SGD step + Forward", warmUpCalls: 3);
+    }
 }
