@@ -300,4 +300,25 @@ internal static class Samples
             [Dense(3)] public partial Layer Fc { get; }
         }
         """;
+
+    /// <summary>The issue-15 layers: GroupNorm, InstanceNorm2D with running statistics, InstanceNorm1D, PReLU (per channel and shared), LogSoftmax.</summary>
+    public const string NormLayers = """
+        using ModelGen;
+
+        namespace Demo.Norms;
+
+        [Model(3, 9, 9)]
+        public partial class NormZoo
+        {
+            [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv { get; }
+            [GroupNorm(4)] public partial Layer Gn { get; }
+            [PReLU(8)] public partial Layer Act { get; }
+            [InstanceNorm2D(Affine = true, TrackRunningStats = true)] public partial Layer In2 { get; }
+            [Conv2D(4, Kernel = 3, Stride = 2)] public partial Layer Down { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
+            [Dense(5)] public partial Layer Fc { get; }
+            [PReLU(Init = 0.1)] public partial Layer Shared { get; }
+            [LogSoftmax] public partial Layer LogProbs { get; }
+        }
+        """;
 }

@@ -184,6 +184,21 @@ internal static class DiagnosticDescriptors
         ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0120: "GroupNorm '{layer}' has {g} groups but its input [C, ...] has {c} channels; groups must divide the channels".</summary>
+    public static readonly DiagnosticDescriptor GroupsDoNotDivideChannels = new(
+        ProblemIds.GroupsDoNotDivideChannels, "GroupNorm groups do not divide the channels", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.GroupsDoNotDivideChannels + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0121: "PReLU '{layer}' has {n} slopes but its input ... has {c} channels; numParameters must be 1 or {c}".</summary>
+    public static readonly DiagnosticDescriptor PReLUSlopeCount = new(
+        ProblemIds.PReLUSlopeCount, "PReLU slopes do not match the channels", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.PReLUSlopeCount + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0122: "InstanceNorm1D '{layer}' normalises each channel over its L positions, but its input [C, 1] has one".</summary>
+    public static readonly DiagnosticDescriptor SinglePositionInstanceNorm = new(
+        ProblemIds.SinglePositionInstanceNorm, "Instance normalisation over a single position", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SinglePositionInstanceNorm + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -227,7 +242,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

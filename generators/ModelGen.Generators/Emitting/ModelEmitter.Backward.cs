@@ -282,6 +282,30 @@ internal static partial class ModelEmitter
                 AddBack(0);
                 break;
             }
+            case GroupNormSpec or InstanceNormSpec:
+            {
+                // Training normalises with each example's statistics in both kinds (running statistics do not enter the gradient).
+                int c = node.Output[0], groups = Planner.NormGroups(node);
+                bool affine = node.Layer is GroupNormSpec { Affine: true } or InstanceNormSpec { Affine: true };
+                string rowsOf = Rows(groups, B);
+                string mean = $"t.Slice({Offset(slot.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+                w.Line($"{Kernels}.GroupNormKernels.Backward({dOut}, {Input(0)}, {(affine ? P("weight") : "default")}, {mean}, {rstd}, {dIn}, {(affine ? G("weight") : "default")}, {(affine ? G("bias") : "default")},");
+                w.Line($"    {B}, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Int(groups)});");
+                AddBack(0);
+                break;
+            }
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Backward({dOut}, {Input(0)}, {P("weight")}, {dIn}, {G("weight")}, {NodeText.PReLUShape(node, prelu)});");
+                AddBack(0);
+                break;
+            case LogSoftmaxSpec:
+            {
+                // Backward reads the kept log-probabilities: exp(y) is the softmax, so nothing else is stored.
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogBackward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                AddBack(0);
+                break;
+            }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Backward({Operator(act.Activation, act.Slope)}, {dOut}, {Input(0)}, {output}, {target.Write});");
                 AddBack(0);

@@ -321,6 +321,18 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 break;
             }
+            case GroupNormSpec or InstanceNormSpec:
+                EmitNormForward(w, node, src[0], dst, training, slot, U, B, P);
+                break;
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Forward({src[0]}, {P("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                break;
+            case LogSoftmaxSpec:
+            {
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogForward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                break;
+            }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
                 break;
@@ -330,6 +342,39 @@ internal static partial class ModelEmitter
             default:
                 throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");
         }
+    }
+
+    /// <summary>
+    /// GroupNorm, or InstanceNorm (GroupNorm with one group per channel): in training the per-(example, group) mean and
+    /// 1/std are kept for backward, and an InstanceNorm that tracks running statistics updates them; at inference such
+    /// an InstanceNorm normalises with its running statistics (BatchNorm's inference formula), any other with each
+    /// example's own statistics. <paramref name="P"/> gives a parameter's slice.
+    /// </summary>
+    private static void EmitNormForward(SourceWriter w, GraphNode node, string src, string dst, bool training, TrainingSlot? slot, string U, string B,
+        System.Func<string, string> P)
+    {
+        int c = node.Output[0], spatial = NodeText.Spatial(node.Output), groups = Planner.NormGroups(node);
+        var (affine, eps) = node.Layer switch
+        {
+            GroupNormSpec gn => (gn.Affine, gn.Eps),
+            InstanceNormSpec inorm => (inorm.Affine, inorm.Eps),
+            _ => throw new System.InvalidOperationException(node.Layer.Kind + " is not a group or instance normalisation"),
+        };
+        string weight = affine ? P("weight") : "default", bias = affine ? P("bias") : "default";
+        string sizes = $"{B}, {Int(c)}, {Int(spatial)}";
+        var tracked = node.Layer as InstanceNormSpec is { TrackRunningStats: true } t ? t : null;
+        if (!training)
+        {
+            w.Line(tracked is not null
+                ? $"{Kernels}.BatchNormKernels.InferenceForward({src}, {dst}, {weight}, {bias}, {P("running_mean")}, {P("running_var")}, {sizes}, {Float(eps)});"
+                : $"{Kernels}.GroupNormKernels.Forward({src}, {weight}, {bias}, {dst}, default, default, {sizes}, {Int(groups)}, {Float(eps)});");
+            return;
+        }
+        string rowsOf = Rows(groups, B);
+        string mean = $"t.Slice({Offset(slot!.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+        w.Line(tracked is not null
+            ? $"{Kernels}.GroupNormKernels.InstanceTrainForward({src}, {weight}, {bias}, {dst}, {mean}, {rstd}, {P("running_mean")}, {P("running_var")}, {sizes}, {Float(eps)}, {Float(tracked.Momentum)});"
+            : $"{Kernels}.GroupNormKernels.Forward({src}, {weight}, {bias}, {dst}, {mean}, {rstd}, {sizes}, {Int(groups)}, {Float(eps)});");
     }
 
     /// <summary>

@@ -202,6 +202,12 @@ internal static partial class ModelEmitter
                     w.Line($"{Kernels}.BatchNormKernels.InferenceForward({sources[0]}, {dst}, {W("weight")}, {W("bias")}, {W("running_mean")}, {W("running_var")}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
                     break;
                 }
+                case GroupNormSpec or InstanceNormSpec:
+                    EmitNormForward(w, node, sources[0], dst, training: false, slot: null, "batch", "batch", W);
+                    break;
+                case PReLUSpec prelu:
+                    w.Line($"{Kernels}.PReLUKernels.Forward({sources[0]}, {W("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                    break;
                 case LayerNormSpec norm:
                 {
                     int features = node.Output[node.Output.Count - 1];

@@ -140,7 +140,7 @@ internal static partial class ModelEmitter
     private static bool SupportsSteps(ModelPlan plan) =>
         plan.IsSequence && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
         && plan.Shapes.Nodes.Any(n => HasCache(n.Layer))
-        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or DropoutSpec
+        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec
                                       or MergeSpec or TransformerSpec { Causal: true } or AttentionSpec { Causal: true });
 
     /// <summary>Layers that keep keys and values in the caller's cache when decoding step by step (causal attention).</summary>

@@ -399,6 +399,16 @@ internal static partial class ModelEmitter
                 w.Line($"global::ModelGen.Initializers.Initialize({View("out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
                 break;
             }
+            case GroupNormSpec { Affine: true } or InstanceNormSpec { Affine: true, TrackRunningStats: false }:
+                w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
+                break;
+            case InstanceNormSpec { TrackRunningStats: true } inorm:
+                if (inorm.Affine) w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
+                w.Line($"{View("running_var")}.Fill(1f); // {node.Name}: running mean 0, running variance 1");
+                break;
+            case PReLUSpec prelu:
+                w.Line($"{View("weight")}.Fill({Float(prelu.Init)}); // {node.Name}: nn.PReLU init");
+                break;
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;

@@ -33,6 +33,9 @@ internal static class NodeText
             EmbeddingSpec e => $"Embedding {e.Vocab}x{e.Dim}" + (e.PaddingIdx >= 0 ? $" padding {e.PaddingIdx}" : "") + (node.InputShapes[0].Count == 2 ? $" (id column {e.Column})" : ""),
             RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
+            GroupNormSpec g => $"GroupNorm {g.Groups} group{(g.Groups == 1 ? "" : "s")} eps {Num(g.Eps)}" + (g.Affine ? "" : " (no affine)"),
+            InstanceNormSpec i => $"{i.Kind} eps {Num(i.Eps)}" + (i.TrackRunningStats ? $" momentum {Num(i.Momentum)} (running statistics)" : "") + (i.Affine ? " (affine)" : ""),
+            PReLUSpec p => p.NumParameters == 1 ? "PReLU (one shared slope)" : $"PReLU ({p.NumParameters} slopes, one per channel)",
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
                                  + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : "")
@@ -100,6 +103,13 @@ internal static class NodeText
                 return null;
         }
     }
+
+    /// <summary>
+    /// The <c>channels, spatial</c> arguments of a PReLU kernel call: <c>1, 1</c> for one shared slope (any tensor is a run
+    /// of single elements), else the channels and the elements per channel of the example ([F]: F, 1).
+    /// </summary>
+    public static string PReLUShape(GraphNode node, PReLUSpec prelu) =>
+        prelu.NumParameters == 1 ? "1, 1" : $"{node.Output[0]}, {Spatial(node.Output)}";
 
     /// <summary>Spatial size of a [C, ...] shape (1 for [C]).</summary>
     public static int Spatial(Common.EquatableArray<int> shape) => shape.Skip(1).Aggregate(1, (a, b) => a * b);

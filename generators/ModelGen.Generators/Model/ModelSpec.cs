@@ -112,6 +112,18 @@ internal sealed record ActivationSpec(string Name, ActivationKind Activation, do
     };
 }
 
+/// <summary><c>[PReLU(numParameters)]</c>: learned slopes, one shared (1) or one per channel; <paramref name="Init"/> is every slope's initial value.</summary>
+internal sealed record PReLUSpec(string Name, int NumParameters, double Init) : LayerSpec(Name)
+{
+    public override string Kind => "PReLU";
+}
+
+/// <summary><c>[LogSoftmax]</c>: log-softmax over the last axis (per position on a sequence), as <c>[Softmax]</c>.</summary>
+internal sealed record LogSoftmaxSpec(string Name) : LayerSpec(Name)
+{
+    public override string Kind => "LogSoftmax";
+}
+
 /// <summary><c>[Dropout(p)]</c>.</summary>
 internal sealed record DropoutSpec(string Name, double P) : LayerSpec(Name)
 {
@@ -154,6 +166,18 @@ internal sealed record AdaptiveAvgPoolSpec(string Name, int Height, int Width) :
 internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine) : LayerSpec(Name)
 {
     public override string Kind => Rank == 1 ? "BatchNorm1D" : "BatchNorm2D";
+}
+
+/// <summary><c>[GroupNorm(groups)]</c>: per-example statistics over groups of consecutive channels.</summary>
+internal sealed record GroupNormSpec(string Name, int Groups, double Eps, bool Affine) : LayerSpec(Name)
+{
+    public override string Kind => "GroupNorm";
+}
+
+/// <summary><c>[InstanceNorm1D]</c> / <c>[InstanceNorm2D]</c>: per-example, per-channel statistics (optionally tracked as running statistics).</summary>
+internal sealed record InstanceNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine, bool TrackRunningStats) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "InstanceNorm1D" : "InstanceNorm2D";
 }
 
 /// <summary><c>[Add(...)]</c> or <c>[Concat(...)]</c> over named members (<see cref="MemberSpec.InputName"/> for the input).</summary>

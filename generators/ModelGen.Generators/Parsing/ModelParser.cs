@@ -186,6 +186,11 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Tanh, 0);
             case "ModelGen.SoftmaxAttribute":
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            case "ModelGen.PReLUAttribute":
+                if (args.Length != 1 || args[0].Value is not int slopes) break;
+                return new PReLUSpec(name, slopes, Named(attribute, "Init", 0.25));
+            case "ModelGen.LogSoftmaxAttribute":
+                return new LogSoftmaxSpec(name);
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
                 // No outChannels: as many as the input has (known per use in a shape-generic block).
@@ -223,6 +228,13 @@ internal static class ModelParser
             case "ModelGen.BatchNorm1DAttribute":
             case "ModelGen.BatchNorm2DAttribute":
                 return new BatchNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Named(attribute, "Momentum", 0.1), Named(attribute, "Affine", true));
+            case "ModelGen.GroupNormAttribute":
+                if (args.Length != 1 || args[0].Value is not int groups) break;
+                return new GroupNormSpec(name, groups, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
+            case "ModelGen.InstanceNorm1DAttribute":
+            case "ModelGen.InstanceNorm2DAttribute":
+                return new InstanceNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Named(attribute, "Momentum", 0.1),
+                    Named(attribute, "Affine", false), Named(attribute, "TrackRunningStats", false));
             case "ModelGen.AddAttribute":
             case "ModelGen.ConcatAttribute":
             {

@@ -33,7 +33,7 @@ internal sealed record InferenceStep(int Node, EquatableArray<Place> Sources, Pl
 /// <summary>Per-example offsets (floats) of what the training forward keeps for one node; -1 when absent.</summary>
 /// <param name="Output">The node's output (its input's offset for Flatten, a view).</param>
 /// <param name="PreActivation">Dense/Conv pre-activation, kept when the fused activation is not the identity.</param>
-/// <param name="Aux">Dropout mask or max-pool argmax (as ints), per example.</param>
+/// <param name="Aux">Dropout mask or max-pool argmax (as ints), per example; LayerNorm/GroupNorm/InstanceNorm mean and 1/std.</param>
 /// <param name="Stats">BatchNorm's saved mean then 1/std: a batch-independent offset in the fixed region.</param>
 /// <param name="Gradient">The gradient region of the node's output tensor (shared by views).</param>
 internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int Stats, int Gradient);
@@ -223,7 +223,10 @@ internal static class Planner
     /// is a per-channel scale and shift computed from the parameters as they are at the call (never a cached fold,
     /// which a write through a held parameter span could leave stale; the predictor snapshot is where folding belongs).
     /// </summary>
-    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or BatchNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
+    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or LogSoftmaxSpec or PReLUSpec or BatchNormSpec or GroupNormSpec or InstanceNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
+
+    /// <summary>The statistics groups per example of a GroupNorm (its groups) or InstanceNorm (one per channel).</summary>
+    public static int NormGroups(GraphNode node) => node.Layer is GroupNormSpec gn ? gn.Groups : node.Output[0];
 
     /// <summary>Layers that are views at inference time: no data moves.</summary>
     public static bool IsInferenceView(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;
@@ -329,6 +332,7 @@ internal static class Planner
                 ? Reserve(node.OutputLength) : -1;
             int aux = node.Layer is DropoutSpec or PoolSpec { IsMax: true } or GlobalPoolSpec { IsMax: true } ? Reserve(node.OutputLength)
                 : node.Layer is LayerNormSpec ? Reserve(2 * (node.OutputLength / node.Output[node.Output.Count - 1])) // per normalised row: mean, then 1/std
+                : node.Layer is GroupNormSpec or InstanceNormSpec ? Reserve(2 * NormGroups(node)) // per example and group: mean, then 1/std
                 : -1;
             int stats = -1;
             if (node.Layer is BatchNormSpec)

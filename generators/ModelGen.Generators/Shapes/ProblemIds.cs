@@ -70,6 +70,12 @@ internal static class ProblemIds
     public const string SequenceLengthChanged = "MG0114";
     /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
     public const string RotaryOddHeadWidth = "MG0115";
+    /// <summary>GroupNorm groups that do not divide the input's channels.</summary>
+    public const string GroupsDoNotDivideChannels = "MG0120";
+    /// <summary>A PReLU whose slope count is neither 1 nor the input's channels.</summary>
+    public const string PReLUSlopeCount = "MG0121";
+    /// <summary>Instance normalisation over a single value per channel (PyTorch refuses it in training).</summary>
+    public const string SinglePositionInstanceNorm = "MG0122";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

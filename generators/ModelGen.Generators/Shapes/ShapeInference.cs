@@ -527,6 +527,105 @@ internal static class ShapeInference
                     return null;
                 }
                 return input;
+            case LogSoftmaxSpec:
+                return input;
+            case GroupNormSpec gn:
+            {
+                if (gn.Groups <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "groups", $"GroupNorm '{gn.Name}' has {gn.Groups} groups; groups must be positive");
+                    return null;
+                }
+                if (!(gn.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"GroupNorm '{gn.Name}' has Eps = {Num(gn.Eps)}; it must be positive");
+                    return null;
+                }
+                int c = input[0];
+                if (c % gn.Groups != 0)
+                {
+                    Problem(ProblemIds.GroupsDoNotDivideChannels, "groups", $"GroupNorm '{gn.Name}' splits the {c} {(input.Length == 1 ? "features" : "channels")} of {Format(input)} from {from} into {gn.Groups} groups, which does not divide them; use a group count that divides {c}");
+                    return null;
+                }
+                if (gn.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
+            case InstanceNormSpec inorm:
+            {
+                if (input.Length != inorm.Rank + 1)
+                {
+                    Problem(ProblemIds.RankMismatch, "", inorm.Rank == 1
+                        ? $"InstanceNorm1D '{inorm.Name}' expects [channels, length] but receives {Format(input)} from {from}"
+                          + (input.Length == 1 ? " (PyTorch would read a batch of [features] as one unbatched [channels, length]); normalise features with [LayerNorm] or [BatchNorm1D]" : "")
+                        : $"InstanceNorm2D '{inorm.Name}' expects [channels, height, width] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (!(inorm.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"{inorm.Kind} '{inorm.Name}' has Eps = {Num(inorm.Eps)}; it must be positive");
+                    return null;
+                }
+                if (!(inorm.Momentum >= 0 && inorm.Momentum <= 1))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{inorm.Kind} '{inorm.Name}' has Momentum = {Num(inorm.Momentum)}; it must be in [0, 1]");
+                    return null;
+                }
+                int c = input[0], spatial = Length(input) / c;
+                if (spatial < 2)
+                {
+                    Problem(ProblemIds.SinglePositionInstanceNorm, "", $"{inorm.Kind} '{inorm.Name}' normalises each channel of {Format(input)} from {from} over its {(inorm.Rank == 1 ? "length" : "height × width")}, which is a single value: "
+                        + "the output would be the bias alone (PyTorch refuses it in training); normalise over more positions, or across channels with [GroupNorm] or [LayerNorm]");
+                    return null;
+                }
+                if (inorm.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                if (inorm.TrackRunningStats)
+                {
+                    ps.Add(Param("running_mean", c));
+                    ps.Add(Param("running_var", c));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
+            case PReLUSpec prelu:
+            {
+                // PyTorch's channel axis is dim 1 of the batched tensor: C of [C, ...], each feature of [F].
+                int channels = input[0];
+                if (prelu.NumParameters <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "numParameters", $"PReLU '{prelu.Name}' has numParameters = {prelu.NumParameters}; it must be 1 (one shared slope) or the number of channels");
+                    return null;
+                }
+                if (double.IsNaN(prelu.Init) || double.IsInfinity(prelu.Init))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Init", $"PReLU '{prelu.Name}' has Init = {Num(prelu.Init)}; the initial slope must be a finite number");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && HasSeq(input))
+                {
+                    // On [batch, T, F] PyTorch's dim 1 is T, which has no fixed size: no per-channel slopes there.
+                    Problem(ProblemIds.SequenceNotSupported, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but receives {Format(input)} from {from}, which has the run-time length T; "
+                        + "PyTorch's per-channel slopes run along dim 1, which T would be, so only one shared slope (numParameters = 1) works here");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && prelu.NumParameters != channels)
+                {
+                    Problem(ProblemIds.PReLUSlopeCount, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but its input {Format(input)} from {from} has {channels} {(input.Length == 1 ? "features" : "channels")}; "
+                        + $"numParameters must be 1 (one shared slope) or {channels} (one per {(input.Length == 1 ? "feature" : "channel")})");
+                    return null;
+                }
+                ps.Add(Param("weight", prelu.NumParameters));
+                flops = 2L * Length(input);
+                return input;
+            }
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
@@ -1030,7 +1129,7 @@ internal static class ShapeInference
     /// </summary>
     private static bool AcceptsLengthAxis(LayerSpec layer) => layer switch
     {
-        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } => true,
+        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } or PReLUSpec => true,
         ActivationSpec act => act.Activation != ActivationKind.Softmax,
         _ => false,
     };
@@ -1038,7 +1137,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or LogSoftmaxSpec or PReLUSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

@@ -135,6 +135,51 @@ public sealed class BatchNorm1DAttribute : BatchNormAttribute { }
 public sealed class BatchNorm2DAttribute : BatchNormAttribute { }
 
 /// <summary>
+/// Group normalisation (PyTorch's <c>nn.GroupNorm(num_groups, num_channels)</c>) over [channels, ...] or [features]: the
+/// channels split into <see cref="Groups"/> groups of consecutive channels, and each group of each example is normalised
+/// with its own mean and biased variance, <c>y = (x − μ)/√(σ² + eps)·weight[c] + bias[c]</c>. The same in training and
+/// at inference (no running statistics).
+/// </summary>
+/// <param name="groups">Number of groups (PyTorch <c>num_groups</c>); must divide the input's channels.</param>
+public sealed class GroupNormAttribute(int groups) : LayerAttribute
+{
+    /// <summary>Number of groups the channels are split into.</summary>
+    public int Groups { get; } = groups;
+
+    /// <summary>Added to the variance for stability (default 1e-5).</summary>
+    public double Eps { get; set; } = 1e-5;
+
+    /// <summary>Learnable per-channel scale <c>weight</c> (ones) and shift <c>bias</c> (zeros) (PyTorch <c>affine</c>, default true).</summary>
+    public bool Affine { get; set; } = true;
+}
+
+/// <summary>Shared options of the instance-normalisation attributes (PyTorch's defaults: no affine, no running statistics).</summary>
+public abstract class InstanceNormAttribute : LayerAttribute
+{
+    /// <summary>Added to the variance for stability (default 1e-5).</summary>
+    public double Eps { get; set; } = 1e-5;
+
+    /// <summary>Running-statistics momentum when <see cref="TrackRunningStats"/> (default 0.1: new = (1 − m)·old + m·batch average).</summary>
+    public double Momentum { get; set; } = 0.1;
+
+    /// <summary>Learnable per-channel scale <c>weight</c> and shift <c>bias</c> (PyTorch <c>affine</c>, default false).</summary>
+    public bool Affine { get; set; }
+
+    /// <summary>
+    /// Keep <c>running_mean</c>/<c>running_var</c> (PyTorch <c>track_running_stats</c>, default false): training updates them
+    /// with each batch's average instance statistics and inference normalises with them; without, inference uses each
+    /// instance's own statistics, as training does.
+    /// </summary>
+    public bool TrackRunningStats { get; set; }
+}
+
+/// <summary>Instance normalisation over [channels, length] (PyTorch's <c>nn.InstanceNorm1d</c>): each channel of each example normalised over its length.</summary>
+public sealed class InstanceNorm1DAttribute : InstanceNormAttribute { }
+
+/// <summary>Instance normalisation over [channels, height, width] (PyTorch's <c>nn.InstanceNorm2d</c>): each channel of each example normalised over its H·W values.</summary>
+public sealed class InstanceNorm2DAttribute : InstanceNormAttribute { }
+
+/// <summary>
 /// On a member whose type is another <c>[Model]</c> class: <c>x + block(x)</c>. With <see cref="Projection"/>, when the
 /// block changes the shape the shortcut becomes a 1×1 convolution (stride = the spatial reduction, no bias) followed
 /// by BatchNorm, as torchvision's ResNet <c>downsample</c> (or a linear layer for flat inputs).

@@ -97,6 +97,24 @@ public sealed class LeakyReLUAttribute : LayerAttribute
     public double Slope { get; }
 }
 
+/// <summary>
+/// Parametric ReLU (PyTorch <c>nn.PReLU</c>): <c>x</c> for x &gt; 0, else <c>weight[c] · x</c>, with learned slopes
+/// <c>weight</c> [numParameters]: one slope shared by every element, or one per channel (the channel axis C of [C, ...],
+/// or each feature of [F], as PyTorch's dim 1).
+/// </summary>
+public sealed class PReLUAttribute : LayerAttribute
+{
+    /// <summary>Declares a PReLU with <paramref name="numParameters"/> learned slopes.</summary>
+    /// <param name="numParameters">Number of slopes (PyTorch <c>num_parameters</c>, default 1): 1, or the input's channels (features of a flat input).</param>
+    public PReLUAttribute(int numParameters = 1) => NumParameters = numParameters;
+
+    /// <summary>Number of learned slopes: 1 or the number of channels.</summary>
+    public int NumParameters { get; }
+
+    /// <summary>Initial value of every slope (PyTorch <c>init</c>, default 0.25).</summary>
+    public double Init { get; set; } = 0.25;
+}
+
 /// <summary>Standalone GELU: exact <c>x · Φ(x)</c>, or the tanh approximation when <see cref="Approximate"/> is set.</summary>
 public sealed class GELUAttribute : LayerAttribute
 {
@@ -115,6 +133,12 @@ public sealed class TanhAttribute : LayerAttribute { }
 
 /// <summary>Softmax over the features of each example (the last dimension).</summary>
 public sealed class SoftmaxAttribute : LayerAttribute { }
+
+/// <summary>
+/// Log-softmax over the features of each example (the last dimension), as PyTorch's <c>nn.LogSoftmax(dim=-1)</c>:
+/// <c>y[j] = (x[j] − max) − log Σ_k exp(x[k] − max)</c>. On a sequence [T, features] it runs per position.
+/// </summary>
+public sealed class LogSoftmaxAttribute : LayerAttribute { }
 
 /// <summary>Activations that can be fused into a parameterised layer's epilogue.</summary>
 public enum Activation

@@ -95,7 +95,7 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet), nameof(LogSoftmaxTagger) };
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -130,6 +130,7 @@ public class SequenceModelTests
             nameof(BiLstmClassifier) => Floats(new BiLstmClassifier(7), BiLstmClassifier.InputSize),
             nameof(SmallConvTagger) => Token(new SmallConvTagger(7), 13, SmallConvTagger.OutputSize, perPosition: true),
             nameof(ConvStackNet) => Floats(new ConvStackNet(7), ConvStackNet.InputSize, perPosition: true),
+            nameof(LogSoftmaxTagger) => Floats(new LogSoftmaxTagger(7), LogSoftmaxTagger.InputSize, perPosition: true),
             _ => Floats(new SeqPoolNet(7), SeqPoolNet.InputSize),
         };
         var weights = ModelTestData.RandomArray(batch * (outputPerPosition ? seq : 1) * OutputSize(model), 31);
