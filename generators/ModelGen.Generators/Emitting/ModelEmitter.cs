@@ -413,6 +413,14 @@ internal static partial class ModelEmitter
     private static IEnumerable<(MemberSpec Member, LayerShape Shape)> MembersWithShapes(ModelPlan plan) =>
         plan.Spec.Members.Zip(plan.Shapes.Layers, (m, s) => (m, s));
 
+    /// <summary>Each parameter's offset constant and its value, so rolled runs can step through them (see <see cref="RunRoller"/>).</summary>
+    private static Dictionary<string, int> OffsetValues(ModelPlan plan)
+    {
+        var values = new Dictionary<string, int>();
+        foreach (var (param, offset) in EnumerateParameters(plan)) values[OffsetConstant(param)] = offset;
+        return values;
+    }
+
     private static IEnumerable<(ParamSpec Param, int Offset)> EnumerateParameters(ModelPlan plan)
     {
         int offset = 0;

@@ -22,11 +22,16 @@ public class GeneratedModelTests
         new RefDense("fc4", 21, 9, RefAct.GELUTanh, false), new RefActivation(RefAct.GELU), new RefActivation(RefAct.Softmax),
     };
 
-    public static TheoryData<string> Networks => new() { nameof(FusedNet), nameof(StandaloneNet) };
+    private static readonly RefOp[] s_deepOps = new RefOp[] { new RefDense("fc0", 7, 17, RefAct.ReLU, true) }
+        .Concat(Enumerable.Range(1, 6).SelectMany(i => new RefOp[] { new RefDense($"a{i}", 17, 17, RefAct.Tanh, true), new RefDense($"b{i}", 17, 17, RefAct.None, true) }))
+        .Append(new RefDense("head", 17, 3, RefAct.None, true)).ToArray();
+
+    public static TheoryData<string> Networks => new() { nameof(FusedNet), nameof(StandaloneNet), nameof(DeepNet) };
 
     private static (ITrainable Model, RefOp[] Ops) Create(string name, int seed) => name switch
     {
         nameof(FusedNet) => (new FusedNet(seed), s_fusedOps),
+        nameof(DeepNet) => (new DeepNet(seed), s_deepOps),
         _ => (new StandaloneNet(seed), s_standaloneOps),
     };
 

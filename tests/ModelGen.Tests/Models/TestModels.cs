@@ -35,6 +35,29 @@ public partial class StandaloneNet
     [Softmax] public partial Layer Probs { get; }
 }
 
+/// <summary>
+/// A deep stack of one repeated pair of layers: the generator emits the repetition as a loop over parameter and arena
+/// offsets (RunRoller), so these tests check the rolled forward, training forward and backward against the reference.
+/// </summary>
+[Model(7)]
+public partial class DeepNet
+{
+    [Dense(17, Activation = Activation.ReLU)] public partial Layer Fc0 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A1 { get; }
+    [Dense(17)] public partial Layer B1 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A2 { get; }
+    [Dense(17)] public partial Layer B2 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A3 { get; }
+    [Dense(17)] public partial Layer B3 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A4 { get; }
+    [Dense(17)] public partial Layer B4 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A5 { get; }
+    [Dense(17)] public partial Layer B5 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A6 { get; }
+    [Dense(17)] public partial Layer B6 { get; }
+    [Dense(3)] public partial Layer Head { get; }
+}
+
 /// <summary>Dropout between two layers, for train/eval semantics.</summary>
 [Model(67)]
 public partial class DropoutNet
