@@ -160,6 +160,32 @@ internal static partial class ModelEmitter
         var parameters = EnumerateParameters(plan).ToList();
         var offsetOf = parameters.ToDictionary(p => p.Param.Name, p => p.Offset);
 
+        // The parameter and layer tables as one statement per entry, naming layers through s_names, so that runs of
+        // identical layers fill them in a loop; a model without such runs keeps the plain array initialisers.
+        var nodeIndex = new Dictionary<string, int>();
+        for (int i = 0; i < nodes.Count; i++) nodeIndex[nodes[i].Name] = i;
+        string NameOf(string name) => nodeIndex.TryGetValue(name, out int k) ? $"s_names[{Int(k)}]" : String(name);
+        var offsets = OffsetValues(plan);
+        var infoRuns = new RunRoller(offsets);
+        int infoIndex = 0;
+        foreach (var node in nodes)
+            foreach (var param in node.Params)
+            {
+                string name = param.Name == node.Name + "." + param.ShortName ? $"{NameOf(node.Name)} + {String("." + param.ShortName)}" : String(param.Name);
+                infoRuns.Begin(param.Name).Line($"infos[{Int(infoIndex)}] = new({name}, {IntArray(param.Shape)}, {Int(offsetOf[param.Name])}, {Int(param.Length)});");
+                infoIndex++;
+            }
+        var layerRuns = new RunRoller(offsets);
+        int layerIndex = 0, infoStart = 0;
+        foreach (var (member, layer) in MembersWithShapes(plan))
+        {
+            var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(infoStart++)}]"));
+            layerRuns.Begin(layer.Layer.Name).Line($"_layers[{Int(layerIndex++)}] = new(this, {NameOf(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)});");
+        }
+        var initRuns = new RunRoller(offsets);
+        foreach (var node in nodes) EmitInitialization(initRuns.Begin(node.Name), node);
+        bool rolledInfos = infoRuns.HasRuns, rolledLayers = layerRuns.HasRuns;
+
         return WriteFile(spec, w =>
         {
             w.Line(plan.TokenInput ? "/// <summary>Token ids per position of the input (the input is [batch, seq] ids).</summary>"
@@ -208,10 +234,29 @@ internal static partial class ModelEmitter
                 foreach (var g in geometries) w.Line(g!);
             }
             w.Line();
-            w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
-            foreach (var (param, offset) in parameters)
-                w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
-            w.Close(";");
+            if (rolledInfos || rolledLayers)
+            {
+                w.Line("// Node names, in graph order (the tables below build parameter and layer names from them).");
+                w.Line($"private static readonly string[] s_names = {{ {string.Join(", ", nodes.Select(n => String(n.Name)))} }};");
+                w.Line();
+            }
+            if (rolledInfos)
+            {
+                w.Line("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos = CreateParameterInfos();");
+                w.Line();
+                w.Open("private static global::ModelGen.ParameterInfo[] CreateParameterInfos()");
+                w.Line($"var infos = new global::ModelGen.ParameterInfo[{Int(parameters.Count)}];");
+                infoRuns.WriteTo(w, separate: false);
+                w.Line("return infos;");
+                w.Close();
+            }
+            else
+            {
+                w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
+                foreach (var (param, offset) in parameters)
+                    w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
+                w.Close(";");
+            }
             w.Line();
             w.Line("private readonly float[] _parameters;   // may be shared with an enclosing model, starting at _parameterOffset");
             w.Line("private readonly float[] _gradients;");
@@ -235,7 +280,7 @@ internal static partial class ModelEmitter
             w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, unchecked((ulong)seed))");
             w.Line("var rng = new global::ModelGen.Rng(unchecked((ulong)seed));");
             w.Line("var p = new global::System.Span<float>(_parameters);");
-            foreach (var node in nodes) EmitInitialization(w, node);
+            initRuns.WriteTo(w, separate: false);
             w.Close();
             w.Line();
             w.Line("/// <summary>A view over an enclosing model's buffers (used for blocks): shares its parameters and gradients.</summary>");
@@ -251,14 +296,22 @@ internal static partial class ModelEmitter
                 string start = shape.Params.Count > 0 ? $" + {OffsetConstant(shape.Params[0])}" : "";
                 w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
             }
-            int p = 0;
-            w.Open("_layers = new global::ModelGen.Layer[]");
-            foreach (var (member, layer) in MembersWithShapes(plan))
+            if (rolledLayers)
             {
-                var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
-                w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}),");
+                w.Line($"_layers = new global::ModelGen.Layer[{Int(layerIndex)}];");
+                layerRuns.WriteTo(w, separate: false);
             }
-            w.Close(";");
+            else
+            {
+                int p = 0;
+                w.Open("_layers = new global::ModelGen.Layer[]");
+                foreach (var (member, layer) in MembersWithShapes(plan))
+                {
+                    var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
+                    w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}),");
+                }
+                w.Close(";");
+            }
             w.Close();
             w.Line();
 

@@ -44,23 +44,22 @@ internal sealed class RunRoller
     /// </summary>
     public void WriteTo(SourceWriter w, bool separate = true)
     {
-        var chunks = new List<Chunk>(_chunks.Count);
-        foreach (var (label, writer) in _chunks) chunks.Add(Chunk.Parse(label, writer.ToString(), _constants));
+        var chunks = Parse();
         int i = 0;
         while (i < chunks.Count)
         {
             var (period, repetitions) = FindRun(chunks, i);
             if (repetitions < MinRepetitions)
             {
-                if (separate) w.Line();
+                if (separate && chunks[i].Lines.Count > 0) w.Line();
                 foreach (var line in chunks[i].Lines) w.Line(line);
                 i++;
                 continue;
             }
             if (separate) w.Line();
             var last = chunks[i + period * repetitions - 1];
-            w.Line($"// {chunks[i].Label} … {last.Label}: {Int(repetitions)} repetitions of the {(period == 1 ? "layer" : Int(period) + " layers")} below (shown for {Index} = 0), "
-                + "stepping through parameter and arena offsets");
+            w.Line($"// {chunks[i].Label} … {last.Label}: {Int(repetitions)} repetitions of the {(period == 1 ? "layer" : Int(period) + " layers")} below (shown for {Index} = 0; "
+                + "their offsets and indices step by a constant per repetition)");
             w.Open($"for (int {Index} = 0; {Index} < {Int(repetitions)}; {Index}++)");
             for (int j = 0; j < period; j++)
             {
@@ -69,11 +68,34 @@ internal sealed class RunRoller
                 foreach (var comment in first.Comments) w.Line(comment);
                 var steps = new long[first.Holes.Count];
                 for (int h = 0; h < steps.Length; h++) steps[h] = chunks[i + period + j].Holes[h] - first.Holes[h];
-                foreach (var line in first.Template(steps).Split('\n')) w.Line(line);
+                if (first.Lines.Count > first.Comments.Count)
+                    foreach (var line in first.Template(steps).Split('\n')) w.Line(line);
             }
             w.Close();
             i += period * repetitions;
         }
+    }
+
+    /// <summary>Whether <see cref="WriteTo"/> would roll at least one run (a table then switches to statements it can loop over).</summary>
+    public bool HasRuns
+    {
+        get
+        {
+            var chunks = Parse();
+            for (int i = 0; i < chunks.Count; i++)
+                if (FindRun(chunks, i).Repetitions >= MinRepetitions) return true;
+            return false;
+        }
+    }
+
+    private List<Chunk>? _parsed;
+
+    private List<Chunk> Parse()
+    {
+        if (_parsed is { Count: var count } && count == _chunks.Count) return _parsed;
+        _parsed = new List<Chunk>(_chunks.Count);
+        foreach (var (label, writer) in _chunks) _parsed.Add(Chunk.Parse(label, writer.ToString(), _constants));
+        return _parsed;
     }
 
     /// <summary>The (period, repetitions) of the longest run starting at <paramref name="start"/>; repetitions 1 when there is none.</summary>
@@ -82,6 +104,10 @@ internal sealed class RunRoller
         int bestPeriod = 1, bestRepetitions = 1;
         for (int period = 1; period <= MaxPeriod && start + MinRepetitions * period <= chunks.Count; period++)
         {
+            // A group of layers that emit no code here (parameter-free layers in an initialiser) is nothing to loop over.
+            bool code = false;
+            for (int j = 0; j < period; j++) code |= chunks[start + j].Lines.Count > chunks[start + j].Comments.Count;
+            if (!code) continue;
             int repetitions = 1;
             while (start + (repetitions + 1) * period <= chunks.Count && Repeats(chunks, start, period, repetitions)) repetitions++;
             if (repetitions >= MinRepetitions && period * repetitions > bestPeriod * bestRepetitions)
@@ -147,7 +173,7 @@ internal sealed class RunRoller
         {
             var chunk = new Chunk { Label = label };
             if (text.EndsWith("\n")) text = text.Substring(0, text.Length - 1);
-            chunk.Lines.AddRange(text.Split('\n'));
+            if (text.Length > 0) chunk.Lines.AddRange(text.Split('\n'));   // a layer with nothing to emit writes no line
             var code = new StringBuilder();
             foreach (var line in chunk.Lines)
             {
