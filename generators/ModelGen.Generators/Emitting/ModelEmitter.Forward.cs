@@ -24,8 +24,8 @@ internal static partial class ModelEmitter
             // Network block (Regex's DescribeExpression idea): the whole model at a glance.
             w.Line("// Network:");
             w.Line($"//   input {BatchShape(spec.InputShape)}");
-            for (int i = 0; i < nodes.Count; i++)
-                w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)} -> {BatchShape(nodes[i].Output)}");
+            var network = nodes.Select((node, i) => (node.Name, $"//   {node.Name}: {NodeText.Describe(node)}{FromText(plan, i)} -> {BatchShape(node.Output)}")).ToList();
+            foreach (var line in RunRoller.RollComments(network, NodeNames(plan), "//   ")) w.Line(line);
             w.Line();
 
             string U = Unit(plan);

@@ -96,12 +96,14 @@ internal static partial class ModelEmitter
         var nodes = plan.Shapes.Nodes;
         w.Line("// Network (as the predictor runs it):");
         w.Line($"//   input {BatchShape(plan.Spec.InputShape)}");
+        var network = new List<(string, string)>();
         for (int i = 0; i < nodes.Count; i++)
         {
             string folded = predictor.Folds.FirstOrDefault(f => f.Norm == i) is { } fold ? $" (folded into {nodes[fold.Target].Name})"
                 : predictor.Epilogues.FirstOrDefault(e => e.Activation == i) is { } epilogue ? $" (fused into {nodes[epilogue.Target].Name}'s epilogue)" : "";
-            w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)}{folded} -> {BatchShape(nodes[i].Output)}");
+            network.Add((nodes[i].Name, $"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)}{folded} -> {BatchShape(nodes[i].Output)}"));
         }
+        foreach (var line in RunRoller.RollComments(network, NodeNames(plan), "//   ")) w.Line(line);
         w.Line();
     }
 

@@ -56,13 +56,21 @@ internal static partial class ModelEmitter
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitStub(plan)) };
         if (spec.ShapeGeneric)
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitBlockView(plan)) };
-        return new[]
+        var files = new[]
         {
             new GeneratedFile(spec.HintName + ".Model.g.cs", EmitModel(plan)),
             new GeneratedFile(spec.HintName + ".Forward.g.cs", EmitForward(plan)),
             new GeneratedFile(spec.HintName + ".Backward.g.cs", EmitBackward(plan)),
         }.Concat(PredictorFiles(plan)).ToArray();
+        // Once runs are loops over offset values, most layers' offset constants are read nowhere: their declarations
+        // would be the one part of the layout still growing with depth (the layout stays in ParameterInfos).
+        if (!files.Any(f => f.Source.Contains(RunRoller.LoopHeader))) return files;
+        var sources = RunRoller.DropUnusedConstants(files.Select(f => f.Source).ToArray(), name => name.EndsWith("Offset") || name.EndsWith("At"));
+        return files.Select((f, i) => f with { Source = sources[i] }).ToArray();
     }
+
+    /// <summary>Every graph node's name: what <see cref="RunRoller.RollComments"/> may ignore when comparing comment lines.</summary>
+    private static HashSet<string> NodeNames(ModelPlan plan) => new(plan.Shapes.Nodes.Select(n => n.Name));
 
     /// <summary>Writes the headers, namespace and containing types, calls <paramref name="body"/> inside the class, and closes everything.</summary>
     private static string WriteFile(ModelSpec spec, System.Action<SourceWriter> body, IEnumerable<string>? classPrelude = null, string classSuffix = "")
@@ -184,7 +192,17 @@ internal static partial class ModelEmitter
         }
         var initRuns = new RunRoller(offsets);
         foreach (var node in nodes) EmitInitialization(initRuns.Begin(node.Name), node);
-        bool rolledInfos = infoRuns.HasRuns, rolledLayers = layerRuns.HasRuns;
+        // Summary(): the same table built from rows, name column from s_names, when rows of identical layers roll.
+        var summaryLines = summary.Split('\n');
+        int nameWidth = summaryLines[1].IndexOf("Kind", System.StringComparison.Ordinal);
+        var summaryRuns = new RunRoller(offsets);
+        int row = 3;
+        foreach (var layer in layers)
+        {
+            string rest = summaryLines[row++].Substring(nameWidth) + "\n";
+            summaryRuns.Begin(layer.Layer.Name).Line($"sb.Append({NameOf(layer.Layer.Name)}.PadRight({Int(nameWidth)})).Append({String(rest)});");
+        }
+        bool rolledInfos = infoRuns.HasRuns, rolledLayers = layerRuns.HasRuns, rolledSummary = summaryRuns.HasRuns;
 
         return WriteFile(spec, w =>
         {
@@ -234,7 +252,7 @@ internal static partial class ModelEmitter
                 foreach (var g in geometries) w.Line(g!);
             }
             w.Line();
-            if (rolledInfos || rolledLayers)
+            if (rolledInfos || rolledLayers || rolledSummary)
             {
                 w.Line("// Node names, in graph order (the tables below build parameter and layer names from them).");
                 w.Line($"private static readonly string[] s_names = {{ {string.Join(", ", nodes.Select(n => String(n.Name)))} }};");
@@ -346,8 +364,21 @@ internal static partial class ModelEmitter
             w.Line("public void SeedDropout(ulong seed) => _dropoutRng.Reseed(seed);");
             w.Line();
             w.Line("/// <summary>The layer table: name, kind, output shape, parameters and FLOPs per example.</summary>");
-            w.Line("public static string Summary() => SummaryText;");
-            w.Line($"private const string SummaryText = {String(summary)};");
+            if (rolledSummary)
+            {
+                w.Line("public static string Summary() => s_summary ??= BuildSummary();");
+                w.Line("private static string? s_summary;");
+                w.Open("private static string BuildSummary()");
+                w.Line($"var sb = new global::System.Text.StringBuilder({String(string.Join("\n", summaryLines.Take(3)) + "\n")});");
+                summaryRuns.WriteTo(w, separate: false);
+                w.Line($"return sb.Append({String(summaryLines[summaryLines.Length - 2] + "\n")}).ToString();");
+                w.Close();
+            }
+            else
+            {
+                w.Line("public static string Summary() => SummaryText;");
+                w.Line($"private const string SummaryText = {String(summary)};");
+            }
             w.Line();
             w.Line("/// <summary>Saves the parameters as safetensors with PyTorch names (atomically: the old file survives a failed save).</summary>");
             w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");

@@ -24,6 +24,9 @@ internal sealed class RunRoller
     /// <summary>The loop variable of rolled runs; no other generated code names a local <c>r</c>.</summary>
     private const string Index = "r";
 
+    /// <summary>How every rolled loop starts: a file containing it has rolled runs.</summary>
+    public const string LoopHeader = "for (int " + Index + " = 0; ";
+
     private readonly List<(string Label, SourceWriter Writer)> _chunks = new();
     private readonly IReadOnlyDictionary<string, int> _constants;
 
@@ -60,7 +63,7 @@ internal sealed class RunRoller
             var last = chunks[i + period * repetitions - 1];
             w.Line($"// {chunks[i].Label} … {last.Label}: {Int(repetitions)} repetitions of the {(period == 1 ? "layer" : Int(period) + " layers")} below (shown for {Index} = 0; "
                 + "their offsets and indices step by a constant per repetition)");
-            w.Open($"for (int {Index} = 0; {Index} < {Int(repetitions)}; {Index}++)");
+            w.Open($"{LoopHeader}{Index} < {Int(repetitions)}; {Index}++)");
             for (int j = 0; j < period; j++)
             {
                 if (j > 0 && separate) w.Line();
@@ -96,6 +99,106 @@ internal sealed class RunRoller
         _parsed = new List<Chunk>(_chunks.Count);
         foreach (var (label, writer) in _chunks) _parsed.Add(Chunk.Parse(label, writer.ToString(), _constants));
         return _parsed;
+    }
+
+    /// <summary>
+    /// The "Network:" comment lines of <paramref name="nodes"/> (name, line) with runs of lines that differ only in layer
+    /// names (<paramref name="names"/>) shortened to their first repetition and one line naming the rest.
+    /// </summary>
+    public static IEnumerable<string> RollComments(IReadOnlyList<(string Name, string Line)> nodes, ICollection<string> names, string prefix)
+    {
+        var keys = new List<string>(nodes.Count);
+        foreach (var (_, line) in nodes) keys.Add(WithoutNames(line, names));
+        int i = 0;
+        while (i < nodes.Count)
+        {
+            int bestPeriod = 1, bestRepetitions = 1;
+            for (int period = 1; period <= MaxPeriod && i + MinRepetitions * period <= nodes.Count; period++)
+            {
+                int repetitions = 1;
+                while (i + (repetitions + 1) * period <= nodes.Count && SameKeys(keys, i, i + repetitions * period, period)) repetitions++;
+                if (repetitions >= MinRepetitions && period * repetitions > bestPeriod * bestRepetitions) (bestPeriod, bestRepetitions) = (period, repetitions);
+            }
+            if (bestRepetitions < MinRepetitions)
+            {
+                yield return nodes[i++].Line;
+                continue;
+            }
+            for (int j = 0; j < bestPeriod; j++) yield return nodes[i + j].Line;
+            yield return $"{prefix}{nodes[i + bestPeriod].Name} … {nodes[i + bestPeriod * bestRepetitions - 1].Name}: "
+                + $"the {(bestPeriod == 1 ? "layer" : Int(bestPeriod) + " layers")} above, {Int(bestRepetitions - 1)} more times";
+            i += bestPeriod * bestRepetitions;
+        }
+    }
+
+    private static bool SameKeys(List<string> keys, int a, int b, int count)
+    {
+        for (int j = 0; j < count; j++)
+            if (!string.Equals(keys[a + j], keys[b + j], System.StringComparison.Ordinal)) return false;
+        return true;
+    }
+
+    /// <summary><paramref name="line"/> with every layer name (an identifier, dots allowed) replaced by one placeholder.</summary>
+    private static string WithoutNames(string line, ICollection<string> names)
+    {
+        var sb = new StringBuilder(line.Length);
+        int i = 0;
+        while (i < line.Length)
+        {
+            if (char.IsLetter(line[i]) || line[i] == '_')
+            {
+                int start = i;
+                while (i < line.Length && (char.IsLetterOrDigit(line[i]) || line[i] == '_' || line[i] == '.')) i++;
+                string word = line.Substring(start, i - start).TrimEnd('.');
+                sb.Append(names.Contains(word) ? "\u0001" : line.Substring(start, i - start));
+            }
+            else sb.Append(line[i++]);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Drops the declarations (<c>private const int {name} = ...;</c> lines) of the offset constants that no generated
+    /// code reads any more because the runs using them were rolled into loops over their values.
+    /// </summary>
+    public static string[] DropUnusedConstants(string[] sources, System.Func<string, bool> isOffsetConstant)
+    {
+        var uses = new Dictionary<string, int>();
+        foreach (var source in sources)
+        {
+            int i = 0;
+            while (i < source.Length)
+            {
+                if (char.IsLetter(source[i]) || source[i] == '_')
+                {
+                    int start = i;
+                    while (i < source.Length && (char.IsLetterOrDigit(source[i]) || source[i] == '_')) i++;
+                    string word = source.Substring(start, i - start);
+                    if (isOffsetConstant(word)) uses[word] = uses.TryGetValue(word, out int n) ? n + 1 : 1;
+                }
+                else i++;
+            }
+        }
+        var result = new string[sources.Length];
+        for (int f = 0; f < sources.Length; f++)
+        {
+            var kept = new StringBuilder(sources[f].Length);
+            foreach (var line in sources[f].Split('\n'))
+            {
+                string trimmed = line.TrimStart();
+                const string Declaration = "private const int ";
+                if (trimmed.StartsWith(Declaration))
+                {
+                    int end = trimmed.IndexOf(' ', Declaration.Length);
+                    string name = end < 0 ? "" : trimmed.Substring(Declaration.Length, end - Declaration.Length);
+                    if (uses.TryGetValue(name, out int count) && count == 1) continue;   // declared, never read
+                }
+                kept.Append(line).Append('\n');
+            }
+            kept.Length--;   // Split added an empty last piece after the final newline; drop its newline
+            result[f] = kept.ToString();
+        }
+        return result;
     }
 
     /// <summary>The (period, repetitions) of the longest run starting at <paramref name="start"/>; repetitions 1 when there is none.</summary>

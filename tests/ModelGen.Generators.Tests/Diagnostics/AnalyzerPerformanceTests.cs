@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using ModelGen.Generators.Analyzers;
@@ -15,22 +14,7 @@ namespace ModelGen.Generators.Tests.Diagnostics;
 /// </summary>
 public class AnalyzerPerformanceTests(ITestOutputHelper output)
 {
-    private static string TwoHundredLayers()
-    {
-        var sb = new StringBuilder("using ModelGen;\nnamespace Bench;\n[Model(64)]\npublic partial class Deep200\n{\n");
-        for (int i = 0; i < 199; i++)
-        {
-            string attribute = (i % 4) switch
-            {
-                0 => "Dense(64, Activation = Activation.ReLU)",
-                1 => "Dense(64)",
-                2 => "GELU",
-                _ => "Dropout(0.1)",
-            };
-            sb.Append($"    [{attribute}] public partial Layer L{i} {{ get; }}\n");
-        }
-        return sb.Append("    [Dense(10)] public partial Layer Head { get; }\n}\n").ToString();
-    }
+    private static string TwoHundredLayers() => DeepModels.Source(200);
 
     [Fact]
     public async Task AnalyzeAndGenerate_200Layers_PrintsTimings()
