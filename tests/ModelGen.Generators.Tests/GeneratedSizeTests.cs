@@ -39,4 +39,37 @@ public class GeneratedSizeTests(ITestOutputHelper output)
         Assert.True(code200 < 1.25 * code50, $"code characters: 200 layers {code200:N0}, 50 layers {code50:N0}, expected less than 1.25x");
         Assert.Contains(sources200, s => s.Contains("for (int r = 0; r < 49; r++)"));
     }
+
+    [Fact]
+    public void Generate_StackOfResidualBlocks_RollsForwardBackwardAndPredictor()
+    {
+        const string source = """
+            using ModelGen;
+            namespace Bench;
+            [Model(17)]
+            public partial class DenseResBlock
+            {
+                [Dense(33, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+                [Dense(17)] public partial Layer Fc2 { get; }
+            }
+            [Model(17)]
+            public partial class ResStack
+            {
+                [Residual] public partial DenseResBlock Block1 { get; }
+                [Residual] public partial DenseResBlock Block2 { get; }
+                [Residual] public partial DenseResBlock Block3 { get; }
+                [Residual] public partial DenseResBlock Block4 { get; }
+                [Residual] public partial DenseResBlock Block5 { get; }
+                [Residual] public partial DenseResBlock Block6 { get; }
+                [Dense(3)] public partial Layer Head { get; }
+            }
+            """;
+        var (compilation, result) = GeneratorRunner.Run(source);
+        Assert.Empty(GeneratorRunner.Errors(compilation));
+        foreach (var part in new[] { "Forward", "Backward", "Predictor" })
+        {
+            var tree = result.GeneratedTrees.Single(t => t.FilePath.EndsWith($"Bench.ResStack.{part}.g.cs"));
+            Assert.Contains("for (int r = 0; ", tree.ToString());
+        }
+    }
 }

@@ -58,6 +58,27 @@ public partial class DeepNet
     [Dense(3)] public partial Layer Head { get; }
 }
 
+/// <summary>The block of <see cref="ResStack"/>: Dense+ReLU then Dense, back to the input's width.</summary>
+[Model(17)]
+public partial class DenseResBlock
+{
+    [Dense(33, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+    [Dense(17)] public partial Layer Fc2 { get; }
+}
+
+/// <summary>Six identical residual blocks (rolled into loops by the generator, the residual add fused at inference), then a head.</summary>
+[Model(17)]
+public partial class ResStack
+{
+    [Residual] public partial DenseResBlock Block1 { get; }
+    [Residual] public partial DenseResBlock Block2 { get; }
+    [Residual] public partial DenseResBlock Block3 { get; }
+    [Residual] public partial DenseResBlock Block4 { get; }
+    [Residual] public partial DenseResBlock Block5 { get; }
+    [Residual] public partial DenseResBlock Block6 { get; }
+    [Dense(3)] public partial Layer Head { get; }
+}
+
 /// <summary>Dropout between two layers, for train/eval semantics.</summary>
 [Model(67)]
 public partial class DropoutNet
