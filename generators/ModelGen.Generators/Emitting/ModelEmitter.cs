@@ -65,7 +65,7 @@ internal static partial class ModelEmitter
         // Once runs are loops over offset values, most layers' offset constants are read nowhere: their declarations
         // would be the one part of the layout still growing with depth (the layout stays in ParameterInfos).
         if (!files.Any(f => f.Source.Contains(RunRoller.LoopHeader))) return files;
-        var sources = RunRoller.DropUnusedConstants(files.Select(f => f.Source).ToArray(), name => name.EndsWith("Offset") || name.EndsWith("At"));
+        var sources = RunRoller.DropUnusedConstants(files.Select(f => f.Source).ToArray(), name => name.EndsWith("Offset", System.StringComparison.Ordinal) || name.EndsWith("At", System.StringComparison.Ordinal));
         return files.Select((f, i) => f with { Source = sources[i] }).ToArray();
     }
 

@@ -187,7 +187,7 @@ internal sealed class RunRoller
             {
                 string trimmed = line.TrimStart();
                 const string Declaration = "private const int ";
-                if (trimmed.StartsWith(Declaration))
+                if (trimmed.StartsWith(Declaration, System.StringComparison.Ordinal))
                 {
                     int end = trimmed.IndexOf(' ', Declaration.Length);
                     string name = end < 0 ? "" : trimmed.Substring(Declaration.Length, end - Declaration.Length);
@@ -275,13 +275,14 @@ internal sealed class RunRoller
         public static Chunk Parse(string label, string text, IReadOnlyDictionary<string, int> constants)
         {
             var chunk = new Chunk { Label = label };
-            if (text.EndsWith("\n")) text = text.Substring(0, text.Length - 1);
+            if (text.Length > 0 && text[text.Length - 1] == '\n') text = text.Substring(0, text.Length - 1);
             if (text.Length > 0) chunk.Lines.AddRange(text.Split('\n'));   // a layer with nothing to emit writes no line
             var code = new StringBuilder();
             foreach (var line in chunk.Lines)
             {
-                string trimmed = line.TrimStart();
-                if (trimmed.StartsWith("//")) { chunk.Comments.Add(line); continue; }
+                int first = 0;
+                while (first < line.Length && line[first] == ' ') first++;
+                if (string.CompareOrdinal(line, first, "//", 0, 2) == 0) { chunk.Comments.Add(line); continue; }
                 if (code.Length > 0) code.Append('\n');
                 code.Append(line);
             }
