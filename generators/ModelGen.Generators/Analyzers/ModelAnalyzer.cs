@@ -75,7 +75,8 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
     {
         foreach (var member in type.GetMembers())
         {
-            if (member is not IPropertySymbol { Type: INamedTypeSymbol blockType }) continue;
+            // Blocks are classes; the generated members' BCL types (spans, lists) are skipped without reading their attributes.
+            if (member is not IPropertySymbol { Type: INamedTypeSymbol { TypeKind: TypeKind.Class, SpecialType: SpecialType.None } blockType }) continue;
             var attribute = blockType.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute));
             if (attribute is null) continue;
             var spec = ModelParser.Parse(blockType, attribute, cancellationToken);

@@ -80,14 +80,15 @@ internal static partial class ModelEmitter
             else if (seedRegion)
                 w.Line($"dOutput.CopyTo({Grad(seeded, plan.Final.OutputLength, U, Mult(plan, n - 1))});");
 
+            var runs = new RunRoller(OffsetValues(plan));
             for (int i = n - 1; i >= 0; i--)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
                 bool always = node.Params.Count > 0 || node.Inputs.Any(x => x >= 0 && needed[x]);
-                w.Line();
-                w.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
-                if (!always) w.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
+                var c = runs.Begin(node.Name);   // this layer's code: rolled into a loop with identical neighbours
+                c.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
+                if (!always) c.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
 
                 // Where each input's gradient goes: its region (or dInput), or scratch when it must be added.
                 var targets = new List<(string Write, string? AddInto, bool Needed, bool InputOnly)>();
@@ -103,9 +104,10 @@ internal static partial class ModelEmitter
                 }
                 int outKey = plan.Training[i].Gradient;
                 string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength, U, Mult(plan, i));
-                EmitNodeBackward(w, plan, node, plan.Training[i], dOut, targets, always);
-                if (!always) w.Close();
+                EmitNodeBackward(c, plan, node, plan.Training[i], dOut, targets, always);
+                if (!always) c.Close();
             }
+            runs.WriteTo(w);
             w.Close();
         });
     }

@@ -24,8 +24,8 @@ internal static partial class ModelEmitter
             // Network block (Regex's DescribeExpression idea): the whole model at a glance.
             w.Line("// Network:");
             w.Line($"//   input {BatchShape(spec.InputShape)}");
-            for (int i = 0; i < nodes.Count; i++)
-                w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)} -> {BatchShape(nodes[i].Output)}");
+            var network = nodes.Select((node, i) => (node.Name, $"//   {node.Name}: {NodeText.Describe(node)}{FromText(plan, i)} -> {BatchShape(node.Output)}")).ToList();
+            foreach (var line in RunRoller.RollComments(network, NodeNames(plan), "//   ")) w.Line(line);
             w.Line();
 
             string U = Unit(plan);
@@ -84,15 +84,17 @@ internal static partial class ModelEmitter
             w.Line(plan.TokenInput
                 ? $"input.CopyTo({Cast}(t.Slice(0, rows * InputSize))); // backward needs the token ids"
                 : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
+            var runs = new RunRoller(OffsetValues(plan));
             for (int i = 0; i < nodes.Count; i++)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
-                w.Line();
-                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+                var c = runs.Begin(node.Name);
+                c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
                 var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x), U, Mult(plan, x))).ToList();
-                EmitNodeForward(w, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan);
+                EmitNodeForward(c, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan);
             }
+            runs.WriteTo(w);
             w.Line();
             w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output, U)}, {Mult(plan, nodes.Count - 1)} * OutputSize).CopyTo(output);");
             w.Close();
@@ -118,24 +120,26 @@ internal static partial class ModelEmitter
         }
         if (plan.Inference.Count > 0)
             w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+        var runs = new RunRoller(OffsetValues(plan));
         foreach (var step in plan.Inference)
         {
             var node = nodes[step.Node];
-            w.Line();
+            var c = runs.Begin(node.Name);
             if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
             {
-                EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
+                EmitConvPool(c, plan, nodes[fusion.Conv], node, step);
                 continue;
             }
             if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
             {
-                EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
+                EmitDenseResidual(c, plan, nodes[residual.Dense], node, residual.Skip, step);
                 continue;
             }
-            w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+            c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
             var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
-            EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental);
+            EmitNodeForward(c, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental);
         }
+        runs.WriteTo(w);
         if (plan.InferenceCopiesInput)
             w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
         if (plan.InferenceSlots > 0)

@@ -56,13 +56,21 @@ internal static partial class ModelEmitter
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitStub(plan)) };
         if (spec.ShapeGeneric)
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitBlockView(plan)) };
-        return new[]
+        var files = new[]
         {
             new GeneratedFile(spec.HintName + ".Model.g.cs", EmitModel(plan)),
             new GeneratedFile(spec.HintName + ".Forward.g.cs", EmitForward(plan)),
             new GeneratedFile(spec.HintName + ".Backward.g.cs", EmitBackward(plan)),
         }.Concat(PredictorFiles(plan)).ToArray();
+        // Once runs are loops over offset values, most layers' offset constants are read nowhere: their declarations
+        // would be the one part of the layout still growing with depth (the layout stays in ParameterInfos).
+        if (!files.Any(f => f.Source.Contains(RunRoller.LoopHeader))) return files;
+        var sources = RunRoller.DropUnusedConstants(files.Select(f => f.Source).ToArray(), name => name.EndsWith("Offset", System.StringComparison.Ordinal) || name.EndsWith("At", System.StringComparison.Ordinal));
+        return files.Select((f, i) => f with { Source = sources[i] }).ToArray();
     }
+
+    /// <summary>Every graph node's name: what <see cref="RunRoller.RollComments"/> may ignore when comparing comment lines.</summary>
+    private static HashSet<string> NodeNames(ModelPlan plan) => new(plan.Shapes.Nodes.Select(n => n.Name));
 
     /// <summary>Writes the headers, namespace and containing types, calls <paramref name="body"/> inside the class, and closes everything.</summary>
     private static string WriteFile(ModelSpec spec, System.Action<SourceWriter> body, IEnumerable<string>? classPrelude = null, string classSuffix = "")
@@ -160,6 +168,42 @@ internal static partial class ModelEmitter
         var parameters = EnumerateParameters(plan).ToList();
         var offsetOf = parameters.ToDictionary(p => p.Param.Name, p => p.Offset);
 
+        // The parameter and layer tables as one statement per entry, naming layers through s_names, so that runs of
+        // identical layers fill them in a loop; a model without such runs keeps the plain array initialisers.
+        var nodeIndex = new Dictionary<string, int>();
+        for (int i = 0; i < nodes.Count; i++) nodeIndex[nodes[i].Name] = i;
+        string NameOf(string name) => nodeIndex.TryGetValue(name, out int k) ? $"s_names[{Int(k)}]" : String(name);
+        var offsets = OffsetValues(plan);
+        var infoRuns = new RunRoller(offsets);
+        int infoIndex = 0;
+        foreach (var node in nodes)
+            foreach (var param in node.Params)
+            {
+                string name = param.Name == node.Name + "." + param.ShortName ? $"{NameOf(node.Name)} + {String("." + param.ShortName)}" : String(param.Name);
+                infoRuns.Begin(param.Name).Line($"infos[{Int(infoIndex)}] = new({name}, {IntArray(param.Shape)}, {Int(offsetOf[param.Name])}, {Int(param.Length)});");
+                infoIndex++;
+            }
+        var layerRuns = new RunRoller(offsets);
+        int layerIndex = 0, infoStart = 0;
+        foreach (var (member, layer) in MembersWithShapes(plan))
+        {
+            var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(infoStart++)}]"));
+            layerRuns.Begin(layer.Layer.Name).Line($"_layers[{Int(layerIndex++)}] = new(this, {NameOf(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)});");
+        }
+        var initRuns = new RunRoller(offsets);
+        foreach (var node in nodes) EmitInitialization(initRuns.Begin(node.Name), node);
+        // Summary(): the same table built from rows, name column from s_names, when rows of identical layers roll.
+        var summaryLines = summary.Split('\n');
+        int nameWidth = summaryLines[1].IndexOf("Kind", System.StringComparison.Ordinal);
+        var summaryRuns = new RunRoller(offsets);
+        int row = 3;
+        foreach (var layer in layers)
+        {
+            string rest = summaryLines[row++].Substring(nameWidth) + "\n";
+            summaryRuns.Begin(layer.Layer.Name).Line($"sb.Append({NameOf(layer.Layer.Name)}.PadRight({Int(nameWidth)})).Append({String(rest)});");
+        }
+        bool rolledInfos = infoRuns.HasRuns, rolledLayers = layerRuns.HasRuns, rolledSummary = summaryRuns.HasRuns;
+
         return WriteFile(spec, w =>
         {
             w.Line(plan.TokenInput ? "/// <summary>Token ids per position of the input (the input is [batch, seq] ids).</summary>"
@@ -208,10 +252,29 @@ internal static partial class ModelEmitter
                 foreach (var g in geometries) w.Line(g!);
             }
             w.Line();
-            w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
-            foreach (var (param, offset) in parameters)
-                w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
-            w.Close(";");
+            if (rolledInfos || rolledLayers || rolledSummary)
+            {
+                w.Line("// Node names, in graph order (the tables below build parameter and layer names from them).");
+                w.Line($"private static readonly string[] s_names = {{ {string.Join(", ", nodes.Select(n => String(n.Name)))} }};");
+                w.Line();
+            }
+            if (rolledInfos)
+            {
+                w.Line("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos = CreateParameterInfos();");
+                w.Line();
+                w.Open("private static global::ModelGen.ParameterInfo[] CreateParameterInfos()");
+                w.Line($"var infos = new global::ModelGen.ParameterInfo[{Int(parameters.Count)}];");
+                infoRuns.WriteTo(w, separate: false);
+                w.Line("return infos;");
+                w.Close();
+            }
+            else
+            {
+                w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
+                foreach (var (param, offset) in parameters)
+                    w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
+                w.Close(";");
+            }
             w.Line();
             w.Line("private readonly float[] _parameters;   // may be shared with an enclosing model, starting at _parameterOffset");
             w.Line("private readonly float[] _gradients;");
@@ -235,7 +298,7 @@ internal static partial class ModelEmitter
             w.Open($"public {spec.ClassName}(int seed = 0) : this(new float[ParameterCount], new float[ParameterCount], 0, unchecked((ulong)seed))");
             w.Line("var rng = new global::ModelGen.Rng(unchecked((ulong)seed));");
             w.Line("var p = new global::System.Span<float>(_parameters);");
-            foreach (var node in nodes) EmitInitialization(w, node);
+            initRuns.WriteTo(w, separate: false);
             w.Close();
             w.Line();
             w.Line("/// <summary>A view over an enclosing model's buffers (used for blocks): shares its parameters and gradients.</summary>");
@@ -251,14 +314,22 @@ internal static partial class ModelEmitter
                 string start = shape.Params.Count > 0 ? $" + {OffsetConstant(shape.Params[0])}" : "";
                 w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
             }
-            int p = 0;
-            w.Open("_layers = new global::ModelGen.Layer[]");
-            foreach (var (member, layer) in MembersWithShapes(plan))
+            if (rolledLayers)
             {
-                var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
-                w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}),");
+                w.Line($"_layers = new global::ModelGen.Layer[{Int(layerIndex)}];");
+                layerRuns.WriteTo(w, separate: false);
             }
-            w.Close(";");
+            else
+            {
+                int p = 0;
+                w.Open("_layers = new global::ModelGen.Layer[]");
+                foreach (var (member, layer) in MembersWithShapes(plan))
+                {
+                    var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
+                    w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}),");
+                }
+                w.Close(";");
+            }
             w.Close();
             w.Line();
 
@@ -293,8 +364,21 @@ internal static partial class ModelEmitter
             w.Line("public void SeedDropout(ulong seed) => _dropoutRng.Reseed(seed);");
             w.Line();
             w.Line("/// <summary>The layer table: name, kind, output shape, parameters and FLOPs per example.</summary>");
-            w.Line("public static string Summary() => SummaryText;");
-            w.Line($"private const string SummaryText = {String(summary)};");
+            if (rolledSummary)
+            {
+                w.Line("public static string Summary() => s_summary ??= BuildSummary();");
+                w.Line("private static string? s_summary;");
+                w.Open("private static string BuildSummary()");
+                w.Line($"var sb = new global::System.Text.StringBuilder({String(string.Join("\n", summaryLines.Take(3)) + "\n")});");
+                summaryRuns.WriteTo(w, separate: false);
+                w.Line($"return sb.Append({String(summaryLines[summaryLines.Length - 2] + "\n")}).ToString();");
+                w.Close();
+            }
+            else
+            {
+                w.Line("public static string Summary() => SummaryText;");
+                w.Line($"private const string SummaryText = {String(summary)};");
+            }
             w.Line();
             w.Line("/// <summary>Saves the parameters as safetensors with PyTorch names (atomically: the old file survives a failed save).</summary>");
             w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");
@@ -422,6 +506,14 @@ internal static partial class ModelEmitter
     /// <summary>Layer members paired with their inferred shapes (valid models only: one shape per member).</summary>
     private static IEnumerable<(MemberSpec Member, LayerShape Shape)> MembersWithShapes(ModelPlan plan) =>
         plan.Spec.Members.Zip(plan.Shapes.Layers, (m, s) => (m, s));
+
+    /// <summary>Each parameter's offset constant and its value, so rolled runs can step through them (see <see cref="RunRoller"/>).</summary>
+    private static Dictionary<string, int> OffsetValues(ModelPlan plan)
+    {
+        var values = new Dictionary<string, int>();
+        foreach (var (param, offset) in EnumerateParameters(plan)) values[OffsetConstant(param)] = offset;
+        return values;
+    }
 
     private static IEnumerable<(ParamSpec Param, int Offset)> EnumerateParameters(ModelPlan plan)
     {

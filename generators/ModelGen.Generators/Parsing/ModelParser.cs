@@ -327,15 +327,28 @@ internal static class ModelParser
         !CompilerReports(model) && model.ConstructorArguments.Length == 1
         && model.ConstructorArguments[0] is { Kind: TypedConstantKind.Array, Values.IsDefault: false, Values.Length: 0 };
 
-    private static bool IsModelType(INamedTypeSymbol type) =>
-        type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
+    // Name checks without ToDisplayString: the parser runs them on every member of the class, generated ones included
+    // (hundreds in a deep model), and building display strings there was most of the parser's own time.
+    private static bool IsModelType(INamedTypeSymbol type)
+    {
+        // Only classes can be models; the BCL types of generated members (Span<float>, IReadOnlyList<...>) are skipped
+        // without decoding their metadata attributes.
+        if (type.TypeKind != TypeKind.Class || type.SpecialType != SpecialType.None) return false;
+        foreach (var attribute in type.GetAttributes())
+            if (IsModelGenType(attribute.AttributeClass, "ModelAttribute")) return true;
+        return false;
+    }
 
     private static bool IsLayerAttribute(AttributeData attribute)
     {
         for (var t = attribute.AttributeClass?.BaseType; t is not null; t = t.BaseType)
-            if (t.ToDisplayString() == LayerAttributeName) return true;
+            if (IsModelGenType(t, "LayerAttribute")) return true;
         return false;
     }
+
+    /// <summary>Whether <paramref name="type"/> is <c>ModelGen.{name}</c> (the runtime's namespace, not nested).</summary>
+    private static bool IsModelGenType(INamedTypeSymbol? type, string name) =>
+        type is { Name: var n, ContainingType: null, ContainingNamespace: { Name: "ModelGen", ContainingNamespace.IsGlobalNamespace: true } } && n == name;
 
     /// <summary>The defining (body-less) partial declaration of the property, or null if it is not a partial property.</summary>
     private static PropertyDeclarationSyntax? GetPartialDeclaration(IPropertySymbol property)
