@@ -213,10 +213,10 @@ internal static partial class ModelEmitter
                     break;
                 }
                 case GroupNormSpec or InstanceNormSpec:
-                    EmitNormForward(w, node, sources[0], dst, training: false, slot: null, "batch", "batch", W);
+                    EmitNormForward(c, node, sources[0], dst, training: false, slot: null, "batch", "batch", W);
                     break;
                 case PReLUSpec prelu:
-                    w.Line($"{Kernels}.PReLUKernels.Forward({sources[0]}, {W("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                    c.Line($"{Kernels}.PReLUKernels.Forward({sources[0]}, {W("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
                     break;
                 case LayerNormSpec norm:
                 {
