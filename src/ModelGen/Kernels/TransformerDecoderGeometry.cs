@@ -114,7 +114,7 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     public int ParameterCount { get; }
 
     /// <summary>
-    /// Floats that <see cref="TransformerDecoderKernels.TrainForward"/> keeps per example per position: per layer, for each attention
+    /// Floats that <see cref="TransformerDecoderKernels.TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/> keeps per example per position: per layer, for each attention
     /// block its q, k, v (3d), per-head log-sum-exp (heads), output before out_proj, dropout mask and residual sum (d each); the three
     /// LayerNorm outputs (or, post-norm, inputs), the feed-forward pre-activation, activation and mask (ff each), its output mask (d),
     /// the LayerNorm means and reciprocal deviations (6); and per layer below the top one its output (d).
@@ -136,7 +136,7 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     /// <summary>Floats of a memory <c>[batch, seq, Memory]</c>.</summary>
     public long MemoryLength(int batch, int seq) => (long)batch * seq * Memory;
 
-    /// <summary>Floats of the buffer <see cref="TransformerDecoderKernels.TrainForward"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
+    /// <summary>Floats of the buffer <see cref="TransformerDecoderKernels.TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
     public long KeptLength(int batch, int seq) => (long)batch * seq * TrainingStepLength;
 
     /// <summary>Scratch floats that Forward, TrainForward and Backward of <see cref="TransformerDecoderKernels"/> need (one workspace serves all three).</summary>
@@ -145,7 +145,32 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     {
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
         ThrowHelper.CheckNonNegative(seq, nameof(seq));
-        return new TransformerDecoderWorkspace(this, batch, seq).Total;
+        return new TransformerDecoderWorkspace(this, batch, seq, seq).Total;
+    }
+
+    /// <summary>Scratch floats of the kernels' overloads that take a memory of <paramref name="memorySeq"/> positions per example (its own
+    /// length); <see cref="WorkspaceLength(int, int)"/> when <paramref name="memorySeq"/> is <paramref name="seq"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long WorkspaceLength(int batch, int seq, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(seq, nameof(seq));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return new TransformerDecoderWorkspace(this, batch, seq, memorySeq).Total;
+    }
+
+    /// <summary>
+    /// Floats kept by the training forward over a memory of <paramref name="memorySeq"/> positions per example:
+    /// <c>batch·seq·TrainingStepLength + Layers·2·Model·batch·(memorySeq − seq)</c> (each layer's cross-attention keeps its keys and values
+    /// per memory position rather than per query position).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long KeptLength(int batch, int seq, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(seq, nameof(seq));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return (long)batch * seq * TrainingStepLength + (long)Layers * 2 * Model * batch * ((long)memorySeq - seq);
     }
 
     /// <summary>
@@ -212,14 +237,15 @@ internal readonly struct TransformerDecoderWorkspace
 {
     public readonly long XCopy, MemoryCopy, Attention, A, Wide, B, C, E, Total;
 
-    public TransformerDecoderWorkspace(in TransformerDecoderGeometry g, int batch, int seq)
+    public TransformerDecoderWorkspace(in TransformerDecoderGeometry g, int batch, int seq, int memorySeq)
     {
-        long rows = (long)batch * seq, d = g.Model, rd = rows * d, offset = 0;
+        long rows = (long)batch * seq, memoryRows = (long)batch * memorySeq, d = g.Model, rd = rows * d, offset = 0;
         XCopy = Take(ref offset, rd);                                      // the input with padded rows zeroed
-        MemoryCopy = Take(ref offset, rows * g.Memory);                    // the memory with padded rows zeroed
+        MemoryCopy = Take(ref offset, memoryRows * g.Memory);              // the memory with padded rows zeroed
         Attention = Take(ref offset, AttentionKernels.WorkspaceLength(seq, g.HeadSize));
         A = Take(ref offset, rd);
-        Wide = Take(ref offset, rows * Math.Max(3 * d, g.FeedForward));    // q/k/v (or their gradients), the feed-forward hidden rows
+        // q/k/v (or their gradients) of self- and cross-attention, the feed-forward hidden rows
+        Wide = Take(ref offset, Math.Max(rows * Math.Max(3 * d, g.FeedForward), rd + 2 * memoryRows * d));
         B = Take(ref offset, rd);                                          // backward only (B, C, E)
         C = Take(ref offset, rd);
         E = Take(ref offset, rd);

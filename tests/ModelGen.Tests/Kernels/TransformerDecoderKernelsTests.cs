@@ -381,6 +381,11 @@ internal static class DecoderReference
 
     public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
         double[][][]? masks = null)
+        => Forward(g, x, memory, parameters, lengths, batch, seq, lengths, seq, masks);
+
+    /// <summary>The stack over a memory of <paramref name="memorySeq"/> rows per example whose keys are masked past <paramref name="memoryLengths"/>.</summary>
+    public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
+        int[]? memoryLengths, int memorySeq, double[][][]? masks = null)
     {
         int rows = batch * seq, d = g.Model, ff = g.FeedForward;
         var saG = new MultiHeadAttentionGeometry(d, g.Heads, 0, g.Causal);
@@ -400,7 +405,7 @@ internal static class DecoderReference
             double[] n1w = Take(d), n1b = Take(d), n2w = Take(d), n2b = Take(d), n3w = Take(d), n3b = Take(d);
             var m = masks?[l];
             double[] SA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(saG, v, [], sa, lengths, batch, seq), m?[0]);
-            double[] CA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq), m?[1]);
+            double[] CA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq, memoryLengths, memorySeq), m?[1]);
             double[] FF(double[] v)
             {
                 double[] a = TransformerReference.Linear(v, w1, b1, rows, d, ff);
