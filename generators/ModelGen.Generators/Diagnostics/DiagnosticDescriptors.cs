@@ -184,6 +184,16 @@ internal static class DiagnosticDescriptors
         ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0116: "[ModelInput] '{name}' on '{model}' has shape {shape}; a second input is a sequence of token ids, [Dim.Seq]".</summary>
+    public static readonly DiagnosticDescriptor InvalidModelInput = new(
+        ProblemIds.InvalidModelInput, "Invalid second model input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidModelInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0117: "{kind} '{layer}' reads [S, 32] from the input 'Source'; ... ".</summary>
+    public static readonly DiagnosticDescriptor SourceSequenceMisused = new(
+        ProblemIds.SourceSequenceMisused, "Layer cannot run on the second input's length S", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SourceSequenceMisused + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -227,7 +237,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, InvalidModelInput, SourceSequenceMisused,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

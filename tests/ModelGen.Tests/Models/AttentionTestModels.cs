@@ -75,3 +75,22 @@ public partial class WideInputBranchNet
     [Dense(3, Activation = Activation.Tanh, From = Layer.Input)]                   public partial Layer Right { get; }
     [Add(nameof(Left), nameof(Right))]                                             public partial Layer Sum { get; }
 }
+
+/// <summary>
+/// An encoder-decoder over two inputs of their own lengths: source ids [S] → Embedding + positions → encoder → LayerNorm, target ids
+/// [T] → Embedding → a causal decoder stack whose cross-attention reads the encoder's [S, 8] (Tq ≠ Tk, source padding masked),
+/// plus a single cross-attention layer over the same memory (kdim 8 = d, no bias). GELU feed-forwards keep finite differences smooth.
+/// </summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+[ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+public partial class Seq2SeqNet
+{
+    [Embedding(9, 8, From = "Source")]                                                       public partial Layer Src { get; }
+    [PositionEmbedding(16)]                                                                  public partial Layer SrcPos { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 12, NormFirst = true, Activation = Activation.GELU)] public partial Layer Encoder { get; }
+    [LayerNorm]                                                                              public partial Layer EncNorm { get; }
+    [Embedding(11, 8, From = Layer.Input)]                                                   public partial Layer Tgt { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 12, Layers = 2, NormFirst = true, Activation = Activation.GELU, Memory = nameof(EncNorm))] public partial Layer Decoder { get; }
+    [MultiHeadAttention(4, UseBias = false, Memory = nameof(EncNorm))]                       public partial Layer Cross { get; }
+    [Dense(11)]                                                                              public partial Layer Head { get; }
+}
