@@ -21,6 +21,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
     [InlineData(nameof(Samples.GenericBlocks), Samples.GenericBlocks)]
     [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
+    [InlineData(nameof(Samples.TwoInputSeq2Seq), Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -45,6 +46,7 @@ public class SnapshotTests
     [InlineData(Samples.RopeGpt)]
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -66,6 +68,7 @@ public class SnapshotTests
     [InlineData(Samples.CrossAttention)]
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -82,7 +82,9 @@ internal static partial class ModelEmitter
         w.Line("/// <param name=\"lengths\">Each example's real length in [1, seq], or empty when all are <paramref name=\"seq\"/>; padded positions never affect real ones.</param>");
         if (plan.HasSource)
             w.Line("/// <param name=\"sourceLengths\">Each example's real source length in [1, sourceSeq], or empty when all are <paramref name=\"sourceSeq\"/>; cross-attention never reads padded source positions.</param>");
-        w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq, a length is outside [1, seq], seq exceeds MaxLength, or batch × seq is too large for the arenas.</exception>");
+        w.Line(plan.HasSource
+            ? "/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq (or sourceSeq), a length is outside [1, seq] (a source length outside [1, sourceSeq]), seq exceeds MaxLength, or batch × seq (or batch × sourceSeq) is too large for the arenas.</exception>"
+            : "/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq, a length is outside [1, seq], seq exceeds MaxLength, or batch × seq is too large for the arenas.</exception>");
         if (plan.TokenInput)
             w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A token id is outside [0, vocab).</exception>");
     }
