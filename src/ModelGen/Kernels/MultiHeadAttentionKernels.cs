@@ -414,6 +414,19 @@ public static class MultiHeadAttentionKernels
         LinearBackward(grads.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, memoryRows, g.Memory, d, accumulate: true);
     }
 
+    /// <summary>Where W_q [d, d], W_k and W_v [d, KeyFeatures] and their biases [d] (null without bias) lie in a parameter slice.</summary>
+    internal static unsafe void InProjections(in MultiHeadAttentionGeometry g, float* p, out float* qWeight, out float* qBias, out float* kWeight, out float* kBias,
+        out float* vWeight, out float* vBias)
+    {
+        var w = new Weights(g, p);
+        qWeight = w.QWeight;
+        qBias = w.QBias;
+        kWeight = w.KWeight;
+        kBias = w.KBias;
+        vWeight = w.VWeight;
+        vBias = w.VBias;
+    }
+
     /// <summary>Where out_proj's weight [d, d] and bias [d] (null without bias) lie in a parameter (or gradient) slice.</summary>
     internal static unsafe void OutProjection(in MultiHeadAttentionGeometry g, float* p, out float* weight, out float* bias)
     {

@@ -160,6 +160,44 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     }
 
     /// <summary>
+    /// Floats of the self-attention key/value cache of incremental decoding: for every layer the keys
+    /// <c>[batch, Heads, maxLength, HeadSize]</c>, then the values in the same layout (<c>Layers·2·batch·maxLength·Model</c>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long CacheLength(int batch, int maxLength)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(maxLength, nameof(maxLength));
+        return (long)Layers * 2 * batch * maxLength * Model;
+    }
+
+    /// <summary>
+    /// Floats of the cross-attention keys and values of a memory that incremental decoding computes once per sequence: for every
+    /// layer the keys <c>[batch, Heads, memorySeq, HeadSize]</c>, then the values (<c>Layers·2·batch·memorySeq·Model</c>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long MemoryCacheLength(int batch, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return (long)Layers * 2 * batch * memorySeq * Model;
+    }
+
+    /// <summary>Scratch floats of <c>PrepareMemory</c>: one layer's projected keys and values <c>[batch·memorySeq, 2·Model]</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long PrepareWorkspaceLength(int batch, int memorySeq) => MemoryCacheLength(batch, memorySeq) / Layers;
+
+    /// <summary>Scratch floats of the decoder's <c>ForwardStep</c>: rows of one position per example and one row of scores.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long StepWorkspaceLength(int batch, int maxLength, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(maxLength, nameof(maxLength));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return new DecoderStepWorkspace(this, batch, maxLength, memorySeq).Total;
+    }
+
+    /// <summary>
     /// Floats kept by the training forward over a memory of <paramref name="memorySeq"/> positions per example:
     /// <c>batch·seq·TrainingStepLength + Layers·2·Model·batch·(memorySeq − seq)</c> (each layer's cross-attention keeps its keys and values
     /// per memory position rather than per query position).
@@ -249,6 +287,32 @@ internal readonly struct TransformerDecoderWorkspace
         B = Take(ref offset, rd);                                          // backward only (B, C, E)
         C = Take(ref offset, rd);
         E = Take(ref offset, rd);
+        Total = offset;
+    }
+
+    private static long Take(ref long offset, long length)
+    {
+        long start = offset;
+        offset += length;
+        return start;
+    }
+}
+
+/// <summary>Where each scratch buffer of the decoder's incremental step lives (offsets in floats).</summary>
+internal readonly struct DecoderStepWorkspace
+{
+    public readonly long A, Attention, Hidden, Query, Output, Scores, SelfStep, Total;
+
+    public DecoderStepWorkspace(in TransformerDecoderGeometry g, int batch, int maxLength, int memorySeq)
+    {
+        long bd = (long)batch * g.Model, offset = 0;
+        A = Take(ref offset, bd);                                          // a LayerNorm output (or the residual stream's copy)
+        Attention = Take(ref offset, bd);                                  // a self-attention block's output
+        Hidden = Take(ref offset, (long)batch * g.FeedForward);           // the feed-forward activation
+        Query = Take(ref offset, bd);                                      // cross-attention queries
+        Output = Take(ref offset, bd);                                     // cross-attention output before out_proj
+        Scores = Take(ref offset, memorySeq);                              // one row of cross-attention scores
+        SelfStep = Take(ref offset, g.SelfAttention.StepWorkspaceLength(batch, maxLength));
         Total = offset;
     }
 

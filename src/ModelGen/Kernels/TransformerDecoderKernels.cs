@@ -9,7 +9,7 @@
 // which the encoder stack uses too. out_proj and linear2 accumulate onto their residual inside the GEMM when there is no dropout.
 // Training keeps, per layer, what backward needs (see LayerPlanes); backward recomputes only attention scores, and the memory's
 // gradient accumulates over all layers. Padding as the encoder: input and memory rows at t ≥ lengths[b] are read as zeros, dOutput
-// there is ignored, and the input and memory gradients there are 0. No incremental (KV-cache) step: decoding re-runs Forward.
+// there is ignored, and the input and memory gradients there are 0. Incremental decoding: TransformerDecoderKernels.Step.cs.
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using static ModelGen.Kernels.TransformerBlocks;
@@ -28,9 +28,10 @@ namespace ModelGen.Kernels;
 /// visible keys, <c>out_proj</c>) and <c>FF(x) = linear2(Drop(act(linear1(x))))</c>. The memory has the same length and lengths as the
 /// input (as <see cref="MultiHeadAttentionKernels"/>' cross-attention). Dropout (training only) is inverted dropout on each attention
 /// block's output, after the activation and on the feed-forward output; the attention weights themselves are not dropped.
-/// There is no incremental decoding step (no KV cache). Results may differ from PyTorch's in the last bits.
+/// Incremental decoding (<c>PrepareMemory</c> once per sequence, then <c>ForwardStep</c> per position) is in TransformerDecoderKernels.Step.cs.
+/// Results may differ from PyTorch's in the last bits.
 /// </remarks>
-public static class TransformerDecoderKernels
+public static partial class TransformerDecoderKernels
 {
     /// <summary>Inference forward of the whole stack (no dropout): the layer formulas in the class remarks at every position.</summary>
     /// <param name="g">The geometry.</param>

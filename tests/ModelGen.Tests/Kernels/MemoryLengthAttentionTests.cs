@@ -241,6 +241,66 @@ public class MemoryLengthAttentionTests
         Assert.Throws<ArgumentOutOfRangeException>(() => TransformerDecoderKernels.Forward(g, x, m, p, y, [], [], ws, batch, seq, 0));
     }
 
+    [Theory]
+    [InlineData(true, 0, 9, FeedForwardActivation.Gelu)]
+    [InlineData(false, 5, 3, FeedForwardActivation.ReLU)]
+    [InlineData(true, 7, 1, FeedForwardActivation.ReLU)]
+    [InlineData(false, 0, 70, FeedForwardActivation.Gelu)]
+    public void Decoder_ForwardStep_EveryPosition_EqualsForwardRows(bool normFirst, int memory, int memorySeq, FeedForwardActivation activation)
+    {
+        const int batch = 3, seq = 7, maxLength = 9;
+        var g = new TransformerDecoderGeometry(12, 3, 10, 2, normFirst, causal: true, activation, memory);
+        var c = new DecoderCase(g, batch, seq, memorySeq, withLengths: true, (ulong)(memorySeq + memory));
+        // The full forward with every target position real: row t then depends on positions 0..t only (causal).
+        float[] full = new float[c.X.Length];
+        TransformerDecoderKernels.Forward(g, c.X, c.M, c.P, full, default, c.MemoryLengths, new float[g.WorkspaceLength(batch, seq, memorySeq)], batch, seq, memorySeq);
+        // NaN in padded memory rows: the steps read only the real ones.
+        for (int b = 0; b < batch; b++)
+            for (int t = c.MemoryLengths![b]; t < memorySeq; t++) Array.Fill(c.M, float.NaN, (b * memorySeq + t) * g.Memory, g.Memory);
+        float[] memoryCache = new float[g.MemoryCacheLength(batch, memorySeq)];
+        TransformerDecoderKernels.PrepareMemory(g, c.M, c.P, memoryCache, new float[g.PrepareWorkspaceLength(batch, memorySeq)], batch, memorySeq);
+        float[] cache = new float[g.CacheLength(batch, maxLength)], ws = new float[g.StepWorkspaceLength(batch, maxLength, memorySeq)];
+        Array.Fill(cache, float.NaN);   // rows not yet written must never be read
+        Array.Fill(ws, float.NaN);
+        float[] x = new float[batch * g.Model], y = new float[batch * g.Model];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) Array.Copy(c.X, (b * seq + t) * g.Model, x, b * g.Model, g.Model);
+            TransformerDecoderKernels.ForwardStep(g, x, c.P, y, cache, memoryCache, c.MemoryLengths, t, maxLength, memorySeq, ws, batch);
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < g.Model; j++)
+                {
+                    float expected = full[(b * seq + t) * g.Model + j], actual = y[b * g.Model + j];
+                    Assert.True(Math.Abs(actual - expected) <= 1e-5 * (1 + Math.Abs(expected)), $"{g} memorySeq={memorySeq}: position {t}, [{b}, {j}] = {actual} vs Forward {expected}");
+                }
+        }
+    }
+
+    [Fact]
+    public void Decoder_StepArguments_ThrowClearMessages()
+    {
+        const int batch = 2, memorySeq = 4, maxLength = 5;
+        var g = new TransformerDecoderGeometry(6, 2, 8, 2, true, true, FeedForwardActivation.ReLU);
+        float[] x = new float[batch * 6], y = new float[x.Length], p = new float[g.ParameterCount];
+        float[] cache = new float[g.CacheLength(batch, maxLength)], mc = new float[g.MemoryCacheLength(batch, memorySeq)], ws = new float[g.StepWorkspaceLength(batch, maxLength, memorySeq)];
+        var e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.ForwardStep(g, x, p, y, cache, new float[3], [], 0, maxLength, memorySeq, ws, batch));
+        Assert.Equal("memoryCache", e.ParamName);
+        Assert.Contains("MemoryCacheLength(batch=2, memorySeq=4)", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.ForwardStep(g, x, p, y, cache, mc, [4, 5], 0, maxLength, memorySeq, ws, batch));
+        Assert.Equal("memoryLengths", e.ParamName);
+        Assert.Contains("'memoryLengths[1]' must be in [1, memorySeq=4] but is 5", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.ForwardStep(g, x, p, y, new float[7], mc, [], 0, maxLength, memorySeq, ws, batch));
+        Assert.Equal("cache", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.ForwardStep(g, x, p, y, cache, mc, [], 0, maxLength, memorySeq, new float[4], batch));
+        Assert.Equal("workspace", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TransformerDecoderKernels.ForwardStep(g, x, p, y, cache, mc, [], maxLength, maxLength, memorySeq, ws, batch));
+        var notCausal = new TransformerDecoderGeometry(6, 2, 8, 2, true, false, FeedForwardActivation.ReLU);
+        e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.ForwardStep(notCausal, x, p, y, cache, mc, [], 0, maxLength, memorySeq, ws, batch));
+        Assert.Contains("must be causal", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TransformerDecoderKernels.PrepareMemory(g, new float[batch * memorySeq * 6], p, mc, new float[2], batch, memorySeq));
+        Assert.Equal("workspace", e.ParamName);
+    }
+
     [Fact]
     public void ForwardTrainBackward_TqNotTk_SteadyState_AllocateNothing()
     {
@@ -253,6 +313,9 @@ public class MemoryLengthAttentionTests
         float[] dp = new float[g.ParameterCount], dx = new float[c.X.Length], dm = new float[c.M.Length];
         float[] ay = new float[ac.X.Length], akept = new float[a.KeptLength(batch, seq, memorySeq)], aws = new float[a.WorkspaceLength(batch, seq, memorySeq)];
         float[] adp = new float[a.ParameterCount], adx = new float[ac.X.Length], adm = new float[ac.M.Length];
+        float[] cache = new float[g.CacheLength(batch, seq)], memoryCache = new float[g.MemoryCacheLength(batch, memorySeq)];
+        float[] prepareWs = new float[g.PrepareWorkspaceLength(batch, memorySeq)], stepWs = new float[g.StepWorkspaceLength(batch, seq, memorySeq)];
+        float[] xs = new float[batch * g.Model], ys = new float[batch * g.Model];
         var rng = new Rng(5);
         void Step()
         {
@@ -262,6 +325,8 @@ public class MemoryLengthAttentionTests
             MultiHeadAttentionKernels.Forward(a, ac.X, ac.M, ac.P, ay, ac.Lengths, ac.MemoryLengths, aws, batch, seq, memorySeq);
             MultiHeadAttentionKernels.TrainForward(a, ac.X, ac.M, ac.P, ay, akept, ac.Lengths, ac.MemoryLengths, aws, batch, seq, memorySeq);
             MultiHeadAttentionKernels.Backward(a, dy, ac.X, ac.M, ac.P, akept, adp, adx, adm, ac.Lengths, ac.MemoryLengths, aws, batch, seq, memorySeq);
+            TransformerDecoderKernels.PrepareMemory(g, c.M, c.P, memoryCache, prepareWs, batch, memorySeq);
+            TransformerDecoderKernels.ForwardStep(g, xs, c.P, ys, cache, memoryCache, c.MemoryLengths, 3, seq, memorySeq, stepWs, batch);
         }
         for (int i = 0; i < 30; i++) Step();   // past tiering thresholds
         long before = GC.GetAllocatedBytesForCurrentThread();
