@@ -7,6 +7,7 @@ using System.Globalization;
 using Mnist;
 using ModelGen;
 using ModelGen.Data;
+using ModelGen.Plotting;
 using ModelGen.Serialization;
 using Spectre.Console;
 
@@ -18,10 +19,12 @@ var batchOption = new Option<int>("--batch-size") { Description = "Minibatch siz
 var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default mnist-<model>.safetensors)" };
 var shiftOption = new Option<int?>("--shift") { Description = "Random-shift augmentation in pixels, 0 turns it off (default: the recipe's, 2)" };
 var dataOption = new Option<string>("--data") { Description = "Folder with the IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
+var gradientsOption = new Option<bool>("--gradients") { Description = "Record per-layer gradient norms and update ratios; print the last epoch's table and any vanishing/exploding warnings" };
+var plotsOption = new Option<string?>("--plots") { Description = "Write training curves and the test set's confusion matrix as SVG files into this folder, and print the metrics" };
 
 var root = new RootCommand("Train a ModelGen network on real MNIST digits, save it, reload it and report test accuracy.")
 {
-    modelOption, epochsOption, seedOption, batchOption, shiftOption, outOption, dataOption,
+    modelOption, epochsOption, seedOption, batchOption, shiftOption, outOption, dataOption, plotsOption, gradientsOption,
 };
 root.SetAction(parse =>
 {
@@ -35,11 +38,11 @@ root.SetAction(parse =>
         return 2;
     }
     string outPath = parse.GetValue(outOption) ?? $"mnist-{recipe.Name}.safetensors";
-    return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, shift, outPath, parse.GetValue(dataOption)!);
+    return Run(recipe, epochs, parse.GetValue(seedOption), batchSize, shift, outPath, parse.GetValue(dataOption)!, parse.GetValue(plotsOption), parse.GetValue(gradientsOption));
 });
 return root.Parse(args).Invoke();
 
-static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir)
+static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, string outPath, string dataDir, string? plotsDir, bool gradients)
 {
     var total = Stopwatch.StartNew();
     Dataset train, test;
@@ -60,12 +63,34 @@ static int Run(Recipe recipe, int epochs, int seed, int batchSize, int shift, st
     Console.WriteLine($"Recipe: {recipe.Describe}, batch {batchSize}, {epochs} epochs, random shifts of up to {shift} pixels, seed {seed}");
 
     var trainer = new Trainer(model, recipe.Optimizer(), recipe.Loss, recipe.Schedule);
-    var options = new FitOptions { Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null };
+    // The per-epoch "validation" columns here are computed on the test set, so the best epoch is not restored from them
+    // (that would pick the weights by their test score); --plots also computes the per-epoch metrics for the curves.
+    var options = new FitOptions
+    {
+        Seed = (ulong)seed, Augmentation = shift > 0 ? new RandomShift(shift) : null, RestoreBestWeights = false,
+        ComputeMetrics = plotsDir is not null, TrackGradients = gradients,
+    };
     var history = TrainWithProgress(trainer, train, test, epochs, batchSize, options);
 
     var evaluation = trainer.Evaluate(test);
     double trainSeconds = history.Epochs.Sum(e => e.Elapsed.TotalSeconds);
     Console.WriteLine($"Trained {history.Epochs.Count} epochs in {trainSeconds:F1} s; test loss {evaluation.Loss:F4}");
+    if (gradients && history.Epochs[^1].Gradients is { } last)
+    {
+        foreach (var epoch in history.Epochs)
+            foreach (string warning in epoch.Gradients?.Warnings ?? [])
+                Console.WriteLine($"warning: {warning}");
+        Console.WriteLine(last.ToTable());
+    }
+    if (plotsDir is not null)
+    {
+        var report = Metrics.Classification(model, test);
+        Console.WriteLine(report.ToTable("test"));
+        Console.WriteLine(report.ConfusionMatrixTable("test"));
+        var files = TrainingPlots.WriteTrainingCurves(history, plotsDir, validationSet: "test").ToList();
+        files.Add(TrainingPlots.WriteConfusionMatrix(report, Path.Combine(plotsDir, "confusion_matrix.svg"), "test"));
+        Console.WriteLine($"Wrote {files.Count} plots to {plotsDir}: {string.Join(", ", files.Select(Path.GetFileName))}");
+    }
 
     model.Save(outPath);
     var reloaded = recipe.Create(0);
@@ -133,7 +158,7 @@ sealed class PlainProgress : IProgress<TrainingProgress>
     {
         if (p.Completed is { } m)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {m.Epoch,2}/{p.Epochs}  loss {m.TrainLoss:F4}  acc {m.TrainAccuracy:F4}  val loss {m.ValidationLoss:F4}  val acc {m.ValidationAccuracy:F4}  {m.SamplesPerSecond,8:N0} samples/s  {m.Elapsed.TotalSeconds:F1} s"));
+                $"epoch {m.Epoch,2}/{p.Epochs}  train loss {m.TrainLoss:F4}  train acc {m.TrainAccuracy:F4}  test loss {m.ValidationLoss:F4}  test acc {m.ValidationAccuracy:F4}  {m.SamplesPerSecond,8:N0} samples/s  {m.Elapsed.TotalSeconds:F1} s"));
     }
 }
 
@@ -144,10 +169,10 @@ sealed class SpectreProgress(ProgressContext context, ProgressTask?[] tasks) : I
     {
         var task = tasks[p.Epoch] ??= context.AddTask($"epoch {p.Epoch}", maxValue: p.Steps);
         task.Value = p.Step;
-        string text = string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch,2}/{p.Epochs} loss {p.Loss:F4} acc {p.Accuracy:F4} {p.SamplesPerSecond,7:N0}/s");
+        string text = string.Create(CultureInfo.InvariantCulture, $"epoch {p.Epoch,2}/{p.Epochs} train loss {p.Loss:F4} train acc {p.Accuracy:F4} {p.SamplesPerSecond,7:N0}/s");
         if (p.Completed is { } m)
         {
-            text += string.Create(CultureInfo.InvariantCulture, $" | val acc {m.ValidationAccuracy:F4}");
+            text += string.Create(CultureInfo.InvariantCulture, $" | test acc {m.ValidationAccuracy:F4}");
             task.StopTask();
         }
         task.Description = Markup.Escape(text);

@@ -60,7 +60,8 @@ public partial class CharGptTorch
     [Embedding(TextSizes.CalibrationVocabulary, 128)] public partial Layer Tok { get; }
     [PositionEmbedding(TextSizes.Context)]            public partial Layer Pos { get; }
     [Dropout(0.1)]                                    public partial Layer Drop { get; }
-    [TransformerEncoder(Heads = 4, FeedForward = 512, NormFirst = true, Causal = true, Layers = 4, Dropout = 0.1, FeedForwardDropout = 0)]
+    [TransformerEncoder(Heads = 4, FeedForward = 512, NormFirst = true, Causal = true, Layers = 4, Dropout = 0.1, FeedForwardDropout = 0,
+                        AttentionDropout = 0)]
                                                       public partial Layer Blocks { get; }
     [LayerNorm]                                       public partial Layer LnF { get; }
     [Dense(TextSizes.CalibrationVocabulary)]          public partial Layer Head { get; }

@@ -53,7 +53,7 @@ public class ParserTests
             public partial class Lm
             {
                 [Embedding(10, 8)] public partial Layer Tok { get; }
-                [TransformerEncoder(Heads = 2, FeedForward = 16, NormFirst = true, Causal = true, Dropout = 0.25{{argument}})] public partial Layer Blocks { get; }
+                [TransformerEncoder(Heads = 2, FeedForward = 16, NormFirst = true, Causal = true, Dropout = 0.25, AttentionDropout = 0{{argument}})] public partial Layer Blocks { get; }
                 [Dense(10)] public partial Layer Head { get; }
             }
             """;
@@ -65,6 +65,51 @@ public class ParserTests
         string forward = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Lm.Forward.g.cs", StringComparison.Ordinal)).ToString();
         string call = forward.Split('\n').Single(l => l.Contains("TransformerKernels.TrainForward(", StringComparison.Ordinal)).TrimEnd();
         Assert.EndsWith(callTail + ");", call);
+    }
+
+    /// <summary>
+    /// AttentionDropout defaults to Dropout (PyTorch passes dropout to self_attn): the training forward draws a seed and takes the
+    /// overload with all three probabilities, backward gets the same seed; AttentionDropout = 0 keeps the calls of before.
+    /// </summary>
+    [Theory]
+    [InlineData("", -1.0, "0.25f, 0.25f, 0.25f, _blocksAttentionSeed, _dropoutRng", "seq, 0.25f, _blocksAttentionSeed")]
+    [InlineData(", AttentionDropout = 0", 0.0, "0.25f, _dropoutRng", "seq")]
+    [InlineData(", AttentionDropout = 0.5, FeedForwardDropout = 0", 0.5, "0.25f, 0f, 0.5f, _blocksAttentionSeed, _dropoutRng", "seq, 0.5f, _blocksAttentionSeed")]
+    public void Parse_TransformerAttentionDropout_ReachesTrainingForwardAndBackward(string argument, double parsed, string forwardTail, string backwardTail)
+    {
+        string source = $$"""
+            using ModelGen;
+            namespace Demo;
+            [Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+            public partial class Lm
+            {
+                [Embedding(10, 8)] public partial Layer Tok { get; }
+                [TransformerEncoder(Heads = 2, FeedForward = 16, NormFirst = true, Causal = true, Dropout = 0.25{{argument}})] public partial Layer Blocks { get; }
+                [MultiHeadAttention(2, Causal = true, Dropout = 0.125)] public partial Layer Attn { get; }
+                [Dense(10)] public partial Layer Head { get; }
+            }
+            """;
+        var plan = PlanOf(source);
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal(parsed, ((Model.TransformerSpec)plan.Spec.Members[1].Layer!).AttentionDropout);
+        Assert.Equal(0.125, ((Model.AttentionSpec)plan.Spec.Members[2].Layer!).Dropout);
+        var (output, result) = GeneratorRunner.Run(source);
+        Assert.Empty(GeneratorRunner.Errors(output));
+        string Generated(string suffix) => result.GeneratedTrees.Single(t => t.FilePath.EndsWith(suffix, StringComparison.Ordinal)).ToString();
+        string forward = Generated("Lm.Forward.g.cs"), backward = Generated("Lm.Backward.g.cs");
+        string[] lines = forward.Split('\n');
+        int call = Array.FindIndex(lines, l => l.Contains("TransformerKernels.TrainForward(", StringComparison.Ordinal));
+        Assert.EndsWith(forwardTail + ");", lines[call].TrimEnd());
+        Assert.Equal(parsed != 0, lines[call - 1].Contains("_blocksAttentionSeed = _dropoutRng.NextUInt64();", StringComparison.Ordinal));
+        string stepArgs = backward.Split('\n').SkipWhile(l => !l.Contains("TransformerKernels.Backward(", StringComparison.Ordinal)).Skip(1).First().TrimEnd();
+        Assert.EndsWith(backwardTail + ");", stepArgs);
+        // The layer comments name an attention dropout that differs from Dropout, and a lone attention layer's dropout.
+        Assert.Equal(parsed is not (-1.0 or 0.25), forward.Contains($"dropout 0.25, attention dropout {parsed.ToString(System.Globalization.CultureInfo.InvariantCulture)} ->", StringComparison.Ordinal));
+        Assert.Contains("2 heads, self, causal, dropout 0.125 ->", forward);
+        // The lone attention layer: its own seed, drawn per training forward, handed to backward.
+        Assert.Contains("_attnAttentionSeed = _dropoutRng.NextUInt64();", forward);
+        Assert.Contains("batch, seq, 0.125f, _attnAttentionSeed);", forward);
+        Assert.Contains("batch, seq, 0.125f, _attnAttentionSeed);", backward);
     }
 
     [Theory]

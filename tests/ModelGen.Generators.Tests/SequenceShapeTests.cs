@@ -183,6 +183,40 @@ public class SequenceShapeTests
     }
 
     [Theory]
+    [InlineData(1.0, "1")]
+    [InlineData(double.NaN, "NaN")]
+    public void Infer_AttentionDropoutOutsideTheRange_IsReported(double attentionDropout, string shown)
+    {
+        var shapes = ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1),
+            new TransformerSpec("blocks", 3, 20, 1, true, true, 0.1, ActivationKind.ReLU, AttentionDropout: attentionDropout)));
+        var problem = Assert.Single(shapes.Problems);
+        Assert.Equal(ProblemIds.InvalidHyperParameter, problem.Id);
+        Assert.Equal("AttentionDropout", problem.Argument);
+        Assert.Equal($"TransformerEncoder 'blocks' has AttentionDropout = {shown}; it must be in [0, 1), or negative for the same as Dropout", problem.Message);
+
+        shapes = ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1),
+            new AttentionSpec("attn", 3, true, true, "", Dropout: attentionDropout)));
+        problem = Assert.Single(shapes.Problems);
+        Assert.Equal("Dropout", problem.Argument);
+        Assert.Equal($"MultiHeadAttention 'attn' has Dropout = {shown}; it must be in [0, 1)", problem.Message);
+        Assert.Equal("Dropout", Assert.Single(ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1),
+            new AttentionSpec("attn", 3, true, true, "", Dropout: -0.1))).Problems).Argument);   // no "same as" for a lone attention layer
+    }
+
+    [Theory]
+    [InlineData(-1.0, 0.1)]
+    [InlineData(-0.5, 0.1)]
+    [InlineData(0.0, 0.0)]
+    [InlineData(0.3, 0.3)]
+    public void TransformerSpec_WeightDropout_ResolvesNegativeToDropout(double attentionDropout, double expected)
+    {
+        var spec = new TransformerSpec("blocks", 3, 20, 1, true, true, 0.1, ActivationKind.ReLU, AttentionDropout: attentionDropout);
+        Assert.Equal(expected, spec.WeightDropout);
+        Assert.Equal(expected, new DecoderSpec("dec", 3, 20, 1, true, true, 0.1, ActivationKind.ReLU, "enc", attentionDropout).WeightDropout);
+        Assert.True(ShapeInference.Infer(Spec(new[] { T }, true, new EmbeddingSpec("tok", 96, 12, -1), spec)).IsValid);
+    }
+
+    [Theory]
     [InlineData(-1.0, 0.1)]
     [InlineData(-0.5, 0.1)]
     [InlineData(0.0, 0.0)]

@@ -151,15 +151,15 @@ internal static partial class ModelEmitter
                 string kernels = node.Layer is DecoderSpec ? "TransformerDecoderKernels" : "MultiHeadAttentionKernels";
                 w.Line($"{Kernels}.{kernels}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
                 w.Line(UsesSourceMemory(node)
-                    ? $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq);"
-                    : $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq);");
+                    ? $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{AttentionDropoutArguments(node)});"
+                    : $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
                 AddBack(0);
                 if (targets.Count > 1) AddBack(1);
                 break;
             }
             case RecurrentSpec or TransformerSpec:
                 w.Line($"{CompositeKernels(node.Layer)}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
-                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq);");
+                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
                 AddBack(0);
                 break;
             case PositionEmbeddingSpec position:

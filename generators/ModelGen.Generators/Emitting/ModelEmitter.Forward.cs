@@ -184,9 +184,11 @@ internal static partial class ModelEmitter
                 // Cross-attention over the second input's S positions: queries over T, keys masked past sourceLengths.
                 string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
                 string kernels = node.Layer is DecoderSpec ? $"{Kernels}.TransformerDecoderKernels" : $"{Kernels}.MultiHeadAttentionKernels";
-                string drop = node.Layer is DecoderSpec decoder ? $", {Float(decoder.Dropout)}, _dropoutRng" : "";
+                // Attention-weight dropout as over T: the seed is drawn before the element masks, the mask's key index is the source position.
+                string drop = node.Layer is DecoderSpec decoder ? $", {Float(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng" : AttentionDropoutArguments(node);
                 if (training)
                 {
+                    if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
                     w.Line($"{kernels}.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{drop});");
                     break;
                 }
@@ -201,7 +203,8 @@ internal static partial class ModelEmitter
                 string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
                 if (training)
                 {
-                    w.Line($"{Kernels}.MultiHeadAttentionKernels.TrainForward({g}, {src[0]}, {MemoryOperand(src)}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq);");
+                    if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
+                    w.Line($"{Kernels}.MultiHeadAttentionKernels.TrainForward({g}, {src[0]}, {MemoryOperand(src)}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
                     break;
                 }
                 string work = $"{Camel(node.Name)}Work";
@@ -215,7 +218,8 @@ internal static partial class ModelEmitter
                 string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
                 if (training)
                 {
-                    w.Line($"{Kernels}.TransformerDecoderKernels.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(decoder.Dropout)}, _dropoutRng);");
+                    if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
+                    w.Line($"{Kernels}.TransformerDecoderKernels.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng);");
                     break;
                 }
                 string work = $"{Camel(node.Name)}Work";
@@ -234,6 +238,13 @@ internal static partial class ModelEmitter
                     // A Transformer whose feed-forward dropout differs takes the overload with both probabilities; the usual
                     // (PyTorch) case keeps the shorter call.
                     string inner = node.Layer is TransformerSpec tf && tf.InnerDropout != tf.Dropout ? $", {Float(tf.InnerDropout)}" : "";
+                    // Attention-weight dropout takes the overload with all three probabilities and the masks' seed.
+                    if (AttentionWeightDropout(node.Layer) > 0)
+                    {
+                        var t = (TransformerSpec)node.Layer;
+                        w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
+                        inner = $", {Float(t.InnerDropout)}{AttentionDropoutArguments(node)}";
+                    }
                     w.Line($"{kernels}.TrainForward({g}, {src[0]}, {weights}, {dst}, {KeptSpan(node)}, lengths, _workspace, batch, seq, {Float(dropout)}{inner}, _dropoutRng);");
                     break;
                 }

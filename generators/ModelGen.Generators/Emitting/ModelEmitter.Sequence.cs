@@ -157,7 +157,11 @@ internal static partial class ModelEmitter
         if (!plan.Shapes.Nodes.Any(n => IsComposite(n.Layer))) return;
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();   // recurrent/attention scratch, shared by the layers (they run one at a time)");
         foreach (var node in plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)))
+        {
             w.Line($"private float[] {KeptField(node)} = global::System.Array.Empty<float>();   // [rows, {GeometryField(node.Name)}.TrainingStepLength] gates and states backward reuses");
+            if (AttentionWeightDropout(node.Layer) > 0)
+                w.Line($"private ulong {AttentionSeedField(node)};   // the last ForwardTrain's attention-dropout seed: Backward regenerates the masks from it");
+        }
     }
 
     /// <summary>
@@ -217,6 +221,25 @@ internal static partial class ModelEmitter
 
     /// <summary>The runtime class implementing a composite node.</summary>
     private static string CompositeKernels(LayerSpec layer) => layer is TransformerSpec ? $"{Kernels}.TransformerKernels" : $"{Kernels}.RecurrentKernels";
+
+    /// <summary>The attention-weight dropout of a node (0 for layers without attention).</summary>
+    private static double AttentionWeightDropout(LayerSpec layer) => layer switch
+    {
+        TransformerSpec tf => tf.WeightDropout,
+        DecoderSpec dec => dec.WeightDropout,
+        AttentionSpec attention => attention.Dropout,
+        _ => 0,
+    };
+
+    /// <summary>The field holding the seed of a node's attention-weight dropout masks between ForwardTrain and Backward (only when it has that dropout).</summary>
+    private static string AttentionSeedField(GraphNode node) => $"_{Camel(node.Name)}AttentionSeed";
+
+    /// <summary>
+    /// The attention-dropout arguments of a node's TrainForward and Backward calls (", p, seed"), or "" without attention-weight
+    /// dropout, so such models keep the calls (and the dropout generator's draws) they had before it existed.
+    /// </summary>
+    private static string AttentionDropoutArguments(GraphNode node) =>
+        AttentionWeightDropout(node.Layer) > 0 ? $", {Float(AttentionWeightDropout(node.Layer))}, {AttentionSeedField(node)}" : "";
 
     /// <summary>The field holding what a recurrent node's training forward keeps.</summary>
     private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";

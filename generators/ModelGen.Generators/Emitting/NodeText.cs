@@ -35,11 +35,13 @@ internal static class NodeText
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
-                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+                                 + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : "")
+                                 + (t.WeightDropout != t.Dropout ? $", attention dropout {Num(t.WeightDropout)}" : ""),
             DecoderSpec t => $"TransformerDecoder d {node.Output[1]}, memory width {node.InputShapes[1][1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
-                             + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : ""),
+                             + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : "")
+                             + (t.WeightDropout != t.Dropout ? $", attention dropout {Num(t.WeightDropout)}" : ""),
             AttentionSpec a => $"MultiHeadAttention d {node.Output[1]}, {a.Heads} heads" + (node.InputShapes.Count > 1 ? $", cross over memory width {node.InputShapes[1][1]}" : ", self")
-                               + (a.Causal ? ", causal" : "") + (a.Rotary ? ", rotary" : "") + (a.UseBias ? "" : ", no bias"),
+                               + (a.Causal ? ", causal" : "") + (a.Rotary ? ", rotary" : "") + (a.UseBias ? "" : ", no bias") + (a.Dropout > 0 ? $", dropout {Num(a.Dropout)}" : ""),
             PositionEmbeddingSpec p => $"PositionEmbedding {(p.Sinusoidal ? "sinusoidal" : "learned")} {p.MaxLength}x{node.Output[1]} (added)",
             GlobalPoolSpec g when ShapeInference.IsSequence(node.InputShapes[0]) => $"{g.Kind} over time (real lengths)",
             _ => node.Layer.Kind,

@@ -218,31 +218,39 @@ internal sealed record PositionEmbeddingSpec(string Name, int MaxLength, bool Si
 /// <summary>
 /// <c>[TransformerEncoder]</c>: a stack of <paramref name="Layers"/> encoder layers over [T, d] (with RoPE on q and k when
 /// <paramref name="Rotary"/>). <paramref name="FeedForwardDropout"/> is the attribute's value as written (negative: the same
-/// as <paramref name="Dropout"/>); <see cref="InnerDropout"/> resolves it.
+/// as <paramref name="Dropout"/>); <see cref="InnerDropout"/> resolves it. <paramref name="AttentionDropout"/> likewise, resolved by
+/// <see cref="WeightDropout"/>.
 /// </summary>
 internal sealed record TransformerSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
-    bool Rotary = false, double RotaryBase = 10000, double FeedForwardDropout = -1)
+    bool Rotary = false, double RotaryBase = 10000, double FeedForwardDropout = -1, double AttentionDropout = -1)
     : LayerSpec(Name)
 {
     public override string Kind => "TransformerEncoder";
 
     /// <summary>The dropout probability after the feed-forward activation.</summary>
     public double InnerDropout => FeedForwardDropout < 0 ? Dropout : FeedForwardDropout;
+
+    /// <summary>The dropout probability on the attention weights.</summary>
+    public double WeightDropout => AttentionDropout < 0 ? Dropout : AttentionDropout;
 }
 
 /// <summary><c>[TransformerDecoder]</c>: a stack of <paramref name="Layers"/> decoder layers over [T, d] with cross-attention over the member <paramref name="Memory"/>.</summary>
 internal sealed record DecoderSpec(string Name, int Heads, int FeedForward, int Layers, bool NormFirst, bool Causal, double Dropout, ActivationKind Activation,
-    string Memory)
+    string Memory, double AttentionDropout = -1)
     : LayerSpec(Name)
 {
     public override string Kind => "TransformerDecoder";
+
+    /// <summary>The dropout probability on the weights of both attention blocks (<paramref name="AttentionDropout"/> as written, negative: <paramref name="Dropout"/>).</summary>
+    public double WeightDropout => AttentionDropout < 0 ? Dropout : AttentionDropout;
 }
 
 /// <summary>
 /// <c>[MultiHeadAttention(heads)]</c>: one attention layer over [T, d]; <paramref name="Memory"/> names the member giving keys and values
-/// (empty: self-attention); with <paramref name="Rotary"/>, RoPE on q and k.
+/// (empty: self-attention); with <paramref name="Rotary"/>, RoPE on q and k; <paramref name="Dropout"/> drops attention weights in training.
 /// </summary>
-internal sealed record AttentionSpec(string Name, int Heads, bool Causal, bool UseBias, string Memory, bool Rotary = false, double RotaryBase = 10000) : LayerSpec(Name)
+internal sealed record AttentionSpec(string Name, int Heads, bool Causal, bool UseBias, string Memory, bool Rotary = false, double RotaryBase = 10000,
+    double Dropout = 0) : LayerSpec(Name)
 {
     public override string Kind => "MultiHeadAttention";
 }

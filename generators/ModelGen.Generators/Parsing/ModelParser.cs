@@ -285,15 +285,15 @@ internal static class ModelParser
                 return new TransformerSpec(name, Named(attribute, "Heads", 8), Named(attribute, "FeedForward", 2048), Named(attribute, "Layers", 1),
                     Named(attribute, "NormFirst", false), Named(attribute, "Causal", false), Named(attribute, "Dropout", 0.1),
                     (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU), Named(attribute, "Rotary", false), Named(attribute, "RotaryBase", 10000.0),
-                    Named(attribute, "FeedForwardDropout", -1.0));
+                    Named(attribute, "FeedForwardDropout", -1.0), Named(attribute, "AttentionDropout", -1.0));
             case "ModelGen.TransformerDecoderAttribute":
                 return new DecoderSpec(name, Named(attribute, "Heads", 8), Named(attribute, "FeedForward", 2048), Named(attribute, "Layers", 1),
                     Named(attribute, "NormFirst", false), Named(attribute, "Causal", true), Named(attribute, "Dropout", 0.1),
-                    (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU), Named(attribute, "Memory", ""));
+                    (ActivationKind)Named(attribute, "Activation", (int)ActivationKind.ReLU), Named(attribute, "Memory", ""), Named(attribute, "AttentionDropout", -1.0));
             case "ModelGen.MultiHeadAttentionAttribute":
                 if (args.Length != 1 || args[0].Value is not int heads) break;
                 return new AttentionSpec(name, heads, Named(attribute, "Causal", false), Named(attribute, "UseBias", true), Named(attribute, "Memory", ""),
-                    Named(attribute, "Rotary", false), Named(attribute, "RotaryBase", 10000.0));
+                    Named(attribute, "Rotary", false), Named(attribute, "RotaryBase", 10000.0), Named(attribute, "Dropout", 0.0));
             case "ModelGen.LayerNormAttribute":
                 return new LayerNormSpec(name, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
             case "ModelGen.ResidualAttribute":

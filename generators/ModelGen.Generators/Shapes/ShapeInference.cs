@@ -671,6 +671,7 @@ internal static class ShapeInference
                     ("Layers", tf.Layers <= 0, $"has Layers = {tf.Layers}; it must be positive"),
                     ("Dropout", !(tf.Dropout >= 0 && tf.Dropout < 1), $"has Dropout = {Num(tf.Dropout)}; it must be in [0, 1)"),
                     ("FeedForwardDropout", !(tf.FeedForwardDropout < 1), $"has FeedForwardDropout = {Num(tf.FeedForwardDropout)}; it must be in [0, 1), or negative for the same as Dropout"),
+                    ("AttentionDropout", !(tf.AttentionDropout < 1), $"has AttentionDropout = {Num(tf.AttentionDropout)}; it must be in [0, 1), or negative for the same as Dropout"),
                     ("Activation", tf.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {tf.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
                     ("RotaryBase", !(tf.RotaryBase > 1 && tf.RotaryBase <= float.MaxValue), $"has RotaryBase = {Num(tf.RotaryBase)}; it must be greater than 1 (and finite)"),
                 };
@@ -735,6 +736,7 @@ internal static class ShapeInference
                     ("FeedForward", dec.FeedForward <= 0, $"has FeedForward = {dec.FeedForward}; it must be positive"),
                     ("Layers", dec.Layers <= 0, $"has Layers = {dec.Layers}; it must be positive"),
                     ("Dropout", !(dec.Dropout >= 0 && dec.Dropout < 1), $"has Dropout = {Num(dec.Dropout)}; it must be in [0, 1)"),
+                    ("AttentionDropout", !(dec.AttentionDropout < 1), $"has AttentionDropout = {Num(dec.AttentionDropout)}; it must be in [0, 1), or negative for the same as Dropout"),
                     ("Activation", dec.Activation is not (ActivationKind.ReLU or ActivationKind.GELU), $"has Activation = {dec.Activation}; the feed-forward block takes ReLU or GELU (as PyTorch)"),
                 };
                 foreach (var check in checks)
@@ -807,6 +809,11 @@ internal static class ShapeInference
                 if (!(attention.RotaryBase > 1 && attention.RotaryBase <= float.MaxValue))
                 {
                     Problem(ProblemIds.InvalidHyperParameter, "RotaryBase", $"{what} has RotaryBase = {Num(attention.RotaryBase)}; it must be greater than 1 (and finite)");
+                    return null;
+                }
+                if (!(attention.Dropout >= 0 && attention.Dropout < 1))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Dropout", $"{what} has Dropout = {Num(attention.Dropout)}; it must be in [0, 1)");
                     return null;
                 }
                 if (!IsSequence(input) || input.Length != 2)

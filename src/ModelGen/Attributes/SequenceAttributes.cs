@@ -144,8 +144,21 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
     /// <summary>Each position attends only to itself and earlier positions (a language model's mask).</summary>
     public bool Causal { get; set; }
 
-    /// <summary>Dropout on the attention and feed-forward outputs and inside the feed-forward block, in training (default 0.1).</summary>
+    /// <summary>
+    /// Dropout on the attention and feed-forward outputs and inside the feed-forward block, in training (default 0.1, PyTorch's
+    /// <c>dropout</c>); also the attention-weight dropout unless <see cref="AttentionDropout"/> says otherwise, as PyTorch passes
+    /// <c>dropout</c> to the layer's <c>self_attn</c>.
+    /// </summary>
     public double Dropout { get; set; } = 0.1;
+
+    /// <summary>
+    /// Dropout on the attention weights (PyTorch's <c>nn.MultiheadAttention(dropout)</c> inside the layer): in training each
+    /// softmax weight is multiplied by <c>(u ≥ p)/(1 − p)</c>, u uniform in [0, 1) per (example, head, query, key), before the
+    /// product with the values; in [0, 1). Any negative value, like the default -1, means "the same as <see cref="Dropout"/>",
+    /// which is PyTorch's <c>nn.TransformerEncoderLayer(dropout=p)</c>; set 0 to drop only the block outputs (GPT-2-style recipes
+    /// that leave the weights alone).
+    /// </summary>
+    public double AttentionDropout { get; set; } = -1;
 
     /// <summary>
     /// Dropout inside the feed-forward block only (after the activation: <c>linear2(Drop(act(linear1(x))))</c>), in [0, 1); any
@@ -201,8 +214,18 @@ public sealed class TransformerDecoderAttribute : LayerAttribute
     /// <summary>Self-attention sees only the same and earlier positions (default true: PyTorch's <c>tgt_is_causal</c> with the square subsequent mask).</summary>
     public bool Causal { get; set; } = true;
 
-    /// <summary>Dropout on the outputs of both attention blocks and the feed-forward block and inside the latter, in training (default 0.1).</summary>
+    /// <summary>
+    /// Dropout on the outputs of both attention blocks and the feed-forward block and inside the latter, in training (default 0.1);
+    /// also the attention-weight dropout unless <see cref="AttentionDropout"/> says otherwise (as PyTorch's <c>dropout</c>).
+    /// </summary>
     public double Dropout { get; set; } = 0.1;
+
+    /// <summary>
+    /// Dropout on the attention weights of the self- and cross-attention blocks (PyTorch's <c>self_attn</c> and <c>multihead_attn</c>
+    /// dropout): in training each softmax weight is multiplied by <c>(u ≥ p)/(1 − p)</c>, u uniform in [0, 1) per (example, head,
+    /// query, key); in [0, 1). Any negative value, like the default -1, means "the same as <see cref="Dropout"/>", as PyTorch.
+    /// </summary>
+    public double AttentionDropout { get; set; } = -1;
 
     /// <summary>The feed-forward activation: <see cref="Activation.ReLU"/> (default) or <see cref="Activation.GELU"/>.</summary>
     public Activation Activation { get; set; } = Activation.ReLU;
@@ -218,8 +241,7 @@ public sealed class TransformerDecoderAttribute : LayerAttribute
 /// Keys at padded positions (from the call's lengths) get no attention; <see cref="Causal"/> adds the causal mask.
 /// Tensors: <c>in_proj_weight</c> [3d, d] (or, when dm ≠ d, <c>q_proj_weight</c> [d, d], <c>k_proj_weight</c> and
 /// <c>v_proj_weight</c> [d, dm]), <c>in_proj_bias</c> [3d], <c>out_proj.weight</c> [d, d], <c>out_proj.bias</c> [d].
-/// PyTorch's attention-weight dropout is not offered (it would need the T×T weights or a counter-based mask); put a
-/// <see cref="DropoutAttribute"/> after the layer instead. A memory from a second model input with its own length
+/// <see cref="Dropout"/> is PyTorch's attention-weight dropout (training only). A memory from a second model input with its own length
 /// (an encoder-decoder pair) is not supported: the memory has the input's T and lengths.
 /// </summary>
 public sealed class MultiHeadAttentionAttribute : LayerAttribute
@@ -236,6 +258,14 @@ public sealed class MultiHeadAttentionAttribute : LayerAttribute
 
     /// <summary>Biases on the input and output projections (PyTorch <c>bias</c>, default true).</summary>
     public bool UseBias { get; set; } = true;
+
+    /// <summary>
+    /// Dropout on the attention weights (PyTorch <c>dropout</c>, default 0): in training each softmax weight is multiplied by
+    /// <c>(u ≥ p)/(1 − p)</c>, u uniform in [0, 1) per (example, head, query, key), before the product with the values; the
+    /// weights are never stored, the mask is regenerated from a per-step seed in backward. In [0, 1); inference and
+    /// incremental decoding never drop.
+    /// </summary>
+    public double Dropout { get; set; }
 
     /// <summary>The member whose output gives the keys and values (cross-attention; <c>nameof(Member)</c>); empty for self-attention.</summary>
     public string Memory { get; set; } = "";

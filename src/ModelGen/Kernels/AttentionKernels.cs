@@ -11,6 +11,9 @@
 // the scores are recomputed and P = exp(S − lse) (no softmax pass needed), dP = dO·Vᵀ, dS = P ⊙ (dP − D) (the softmax
 // Jacobian: dS_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik) and Σ_k P_ik·dP_ik = dO_i·O_i = D_i), then
 //   dV_j += Σ_i P_ij·dO_i,   dK_j += Σ_i dS_ij·Q_i/√headSize,   dQ_i += Σ_j dS_ij·K_j/√headSize.
+// Attention-weight dropout (training, AttentionDropout): after the softmax, P̃ = P ⊙ M with M regenerated from a counter-based
+// hash wherever a tile needs it; forward folds the undropped e^{S−m} into l and the dropped ones into O; backward uses
+// dP = M ⊙ (dO·Vᵀ), dV = P̃ᵀ·dO, and D_i = dO_i·O_i still equals Σ_j P_ij·dP_ij because O is the dropped output.
 // A query row past its example's length (padding) attends to the real keys like any other row (PyTorch's key padding
 // mask masks keys only), so its output is finite and deterministic; real rows never read padded keys or values.
 // Tile products: scores as [rows × keys] register tiles over a transposed key tile (vectorised along keys); the P·V,
@@ -30,6 +33,8 @@ namespace ModelGen.Kernels;
 /// head h at columns <c>h·headSize .. (h+1)·headSize − 1</c>):
 /// <c>S[i, j] = Σ_p q[b, i, h, p]·k[b, j, h, p] / √headSize</c> for visible keys j (j &lt; lengths[b], and j ≤ i when causal),
 /// <c>output[b, i, h, :] = Σ_j softmax_j(S[i, :])·v[b, j, h, :]</c> and <c>logSumExp[b, i, h] = log Σ_j exp(S[i, j])</c>.
+/// With a dropout probability (training), the weights softmax_j(S[i, :]) are multiplied by a mask regenerated from a seed (see
+/// <see cref="Forward"/>) before the product with v.
 /// Results may differ from a float64 computation in the last bits (fused multiply-add, vectorised exp, tiled summation order).
 /// </remarks>
 public static class AttentionKernels
@@ -72,13 +77,20 @@ public static class AttentionKernels
     /// <param name="seq">Positions per example.</param>
     /// <param name="heads">Heads per row.</param>
     /// <param name="headSize">Features per head.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="heads"/> or <paramref name="headSize"/> is less than 1, or a stride is less than heads·headSize.</exception>
+    /// <param name="dropout">Training only: probability of dropping an attention weight (PyTorch's <c>nn.MultiheadAttention(dropout)</c>), in [0, 1]:
+    /// the output becomes <c>Σ_j softmax_j(S[i, :])·M[b, h, i, j]·v[b, j, h, :]</c> with <c>M = (u ≥ dropout)/(1 − dropout)</c>, where u is a
+    /// counter-based hash of (<paramref name="dropoutSeed"/>, b, h, i, j) in [0, 1), so <see cref="Backward"/> given the same seed regenerates
+    /// the same mask; the softmax (and <paramref name="logSumExp"/>) is that of the undropped scores. 0 (the default) hashes nothing.</param>
+    /// <param name="dropoutSeed">The mask's seed (a new one per training step); ignored when <paramref name="dropout"/> is 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="heads"/> or <paramref name="headSize"/> is less than 1, a stride is
+    /// less than heads·headSize, or <paramref name="dropout"/> is outside [0, 1].</exception>
     /// <exception cref="ArgumentException">A span is too short for its rows, a length is outside [1, seq], or an output span overlaps another operand.</exception>
     public static unsafe void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, int inputStride,
         Span<float> output, int outputStride, Span<float> logSumExp, ReadOnlySpan<int> lengths, bool causal,
-        Span<float> workspace, int batch, int seq, int heads, int headSize)
+        Span<float> workspace, int batch, int seq, int heads, int headSize, float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckSizes(batch, seq, heads, headSize, inputStride, outputStride, nameof(outputStride));
+        CheckDropout(dropout);
         long rows = (long)batch * seq;
         int width = heads * headSize;
         CheckRows(query.Length, nameof(query), rows, width, inputStride);
@@ -97,7 +109,7 @@ public static class AttentionKernels
         if (rows == 0) return;
         fixed (float* q = query, k = key, v = value, o = output, lse = logSumExp, ws = workspace)
         fixed (int* len = lengths)
-            ForwardUnchecked(q, k, v, inputStride, o, outputStride, lse, len, causal, ws, batch, seq, heads, headSize);
+            ForwardUnchecked(q, k, v, inputStride, o, outputStride, lse, len, causal, ws, batch, seq, heads, headSize, new AttentionDropout(dropout, dropoutSeed));
     }
 
     /// <summary>
@@ -125,14 +137,18 @@ public static class AttentionKernels
     /// <param name="seq">Positions per example.</param>
     /// <param name="heads">Heads per row.</param>
     /// <param name="headSize">Features per head.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="heads"/> or <paramref name="headSize"/> is less than 1, or a stride is less than heads·headSize.</exception>
+    /// <param name="dropout">The dropout given to <see cref="Forward"/>.</param>
+    /// <param name="dropoutSeed">The seed given to <see cref="Forward"/> (the mask is regenerated from it, tile by tile).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="heads"/> or <paramref name="headSize"/> is less than 1, a stride is
+    /// less than heads·headSize, or <paramref name="dropout"/> is outside [0, 1].</exception>
     /// <exception cref="ArgumentException">A span is too short for its rows, a length is outside [1, seq], or a gradient overlaps an input, the workspace or the log-sum-exp.</exception>
     public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value,
         int inputStride, ReadOnlySpan<float> output, int outputStride, ReadOnlySpan<float> logSumExp,
         Span<float> dQuery, Span<float> dKey, Span<float> dValue, int gradientStride,
-        ReadOnlySpan<int> lengths, bool causal, Span<float> workspace, int batch, int seq, int heads, int headSize)
+        ReadOnlySpan<int> lengths, bool causal, Span<float> workspace, int batch, int seq, int heads, int headSize, float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckSizes(batch, seq, heads, headSize, inputStride, outputStride, nameof(outputStride));
+        CheckDropout(dropout);
         if (gradientStride < heads * headSize)
             throw new ArgumentOutOfRangeException(nameof(gradientStride), gradientStride,
                 $"'{nameof(gradientStride)}' must be at least heads·headSize = {heads * headSize} but is {gradientStride}.");
@@ -159,47 +175,51 @@ public static class AttentionKernels
         if (rows == 0) return;
         fixed (float* dy = dOutput, q = query, k = key, v = value, o = output, lse = logSumExp, dq = dQuery, dk = dKey, dv = dValue, ws = workspace)
         fixed (int* len = lengths)
-            BackwardUnchecked(dy, q, k, v, inputStride, o, outputStride, lse, dq, dk, dv, gradientStride, len, causal, ws, batch, seq, heads, headSize);
+            BackwardUnchecked(dy, q, k, v, inputStride, o, outputStride, lse, dq, dk, dv, gradientStride, len, causal, ws, batch, seq, heads, headSize,
+                new AttentionDropout(dropout, dropoutSeed));
     }
 
     // ------------------------------------------------------------------------------------------------ unchecked cores
 
     /// <summary><see cref="Forward"/> without validation (the transformer kernels validate their own buffers). lse and lengths may be null.</summary>
     internal static unsafe void ForwardUnchecked(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
-        float* ws, int batch, int seq, int heads, int headSize)
-        => ForwardUnchecked(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, seq);
+        float* ws, int batch, int seq, int heads, int headSize, AttentionDropout dropout = default)
+        => ForwardUnchecked(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, seq, dropout);
 
     /// <summary>
     /// <see cref="Forward"/> without validation, with <paramref name="keySeq"/> keys per example (cross-attention over a memory of its own
     /// length: q and o rows are <c>b·seq + i</c>, k and v rows <c>b·keySeq + j</c>). <paramref name="lengths"/> are the keys' real lengths,
-    /// each in [1, keySeq]; lse and lengths may be null. The workspace is <see cref="WorkspaceLength"/>(seq, headSize).
+    /// each in [1, keySeq]; lse and lengths may be null. The workspace is <see cref="WorkspaceLength"/>(seq, headSize). The dropout mask is
+    /// keyed by the memory key index j.
     /// </summary>
     internal static unsafe void ForwardUnchecked(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
-        float* ws, int batch, int seq, int heads, int headSize, int keySeq)
+        float* ws, int batch, int seq, int heads, int headSize, int keySeq, AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
+        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
     }
 
     /// <summary><see cref="Backward"/> without validation. lengths may be null.</summary>
     internal static unsafe void BackwardUnchecked(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
-        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize)
-        => BackwardUnchecked(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, seq);
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize,
+        AttentionDropout dropout = default)
+        => BackwardUnchecked(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, seq, dropout);
 
     /// <summary>
     /// <see cref="Backward"/> without validation, with <paramref name="keySeq"/> keys per example (as the matching
-    /// <see cref="ForwardUnchecked(float*, float*, float*, int, float*, int, float*, int*, bool, float*, int, int, int, int, int)"/>):
-    /// dk and dv rows are <c>b·keySeq + j</c>. lengths may be null.
+    /// <see cref="ForwardUnchecked(float*, float*, float*, int, float*, int, float*, int*, bool, float*, int, int, int, int, int, AttentionDropout)"/>,
+    /// whose dropout it must be given to regenerate the same mask): dk and dv rows are <c>b·keySeq + j</c>. lengths may be null.
     /// </summary>
     internal static unsafe void BackwardUnchecked(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
-        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize, int keySeq)
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize, int keySeq,
+        AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
-        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq);
+        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
     }
 
     /// <summary>
@@ -222,7 +242,7 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ForwardCore<TV, TOps>(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths,
-        bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq) where TV : struct where TOps : ISimdOps<TV>
+        bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq, AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
         float* kt = ws + layout.KeyT;     // [hs, KeyTile] keys of the tile, transposed, zero-padded to whole vectors
@@ -270,6 +290,8 @@ public static class AttentionKernels
                             // Online softmax: fold this tile's scores into the row's running max and sum.
                             float mNew = MathF.Max(m[r], RowMax<TV, TOps>(sr, padded));
                             float sum = ExpRow<TV, TOps>(sr, padded, mNew);
+                            // Attention dropout acts after the softmax: l keeps the undropped sum, only P·V sees the mask.
+                            if (dropout.Active) dropout.Apply<TV, TOps>(sr, padded, dropout.RowKey(b, h, i0 + r), j0);
                             if (l[r] != 0f)
                             {
                                 // Rescale what earlier tiles accumulated (on the first tile the row is still 0).
@@ -297,8 +319,8 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void BackwardCore<TV, TOps>(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
-        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq)
-        where TV : struct where TOps : ISimdOps<TV>
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq,
+        AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
         float* kt = ws + layout.KeyT;     // [hs, KeyTile] keys of the tile, transposed
@@ -349,7 +371,8 @@ public static class AttentionKernels
                             // P = exp(S − lse), exactly 0 at the keys this row does not see.
                             for (int c = n; c < width; c++) pr[c] = float.NegativeInfinity;
                             ExpRow<TV, TOps>(pr, width, lse[(row0 + i) * heads + h]);
-                            SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width);
+                            if (dropout.Active) dropout.SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width, dropout.RowKey(b, h, i), j0);
+                            else SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width);
                             nMax = Math.Max(nMax, n);
                         }
                         if (nMax == 0) continue;
@@ -711,6 +734,12 @@ public static class AttentionKernels
             throw new ArgumentOutOfRangeException(nameof(inputStride), inputStride, $"'{nameof(inputStride)}' must be at least heads·headSize = {width} but is {inputStride}.");
         if (outputStride < width)
             throw new ArgumentOutOfRangeException(outputStrideName, outputStride, $"'{outputStrideName}' must be at least heads·headSize = {width} but is {outputStride}.");
+    }
+
+    /// <summary>Throws unless an attention-dropout probability is in [0, 1] (NaN fails).</summary>
+    internal static void CheckDropout(float dropout, string name = "dropout")
+    {
+        if (!(dropout >= 0f && dropout <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(name, dropout, "must be in [0, 1]");
     }
 
     /// <summary>Throws if the written span overlaps any of the three inputs.</summary>

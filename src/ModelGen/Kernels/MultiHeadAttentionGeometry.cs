@@ -88,8 +88,8 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     public int ParameterCount { get; }
 
     /// <summary>
-    /// Floats that <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> keeps per example per position for
-    /// <see cref="MultiHeadAttentionKernels.Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>: the projected q, k and v (3d), the attention output before out_proj (d)
+    /// Floats that <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> keeps per example per position for
+    /// <see cref="MultiHeadAttentionKernels.Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>: the projected q, k and v (3d), the attention output before out_proj (d)
     /// and the per-head log-sum-exp of the softmax (heads).
     /// </summary>
     public int TrainingStepLength { get; }
@@ -107,7 +107,7 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     /// length as <paramref name="seq"/> when it differs from the queries'.</summary>
     public long MemoryLength(int batch, int seq) => (long)batch * seq * Memory;
 
-    /// <summary>Floats of the buffer <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>
+    /// <summary>Floats of the buffer <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>
     /// keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
     public long KeptLength(int batch, int seq) => (long)batch * seq * TrainingStepLength;
 

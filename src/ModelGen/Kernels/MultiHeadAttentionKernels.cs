@@ -13,7 +13,8 @@
 // Padding: positions t ≥ lengths[b] are masked as keys. Their input and memory rows are read as zeros (copies in the
 // workspace), so whatever they hold (even NaN) never reaches a real output or a gradient; their own outputs are finite and
 // deterministic, dOutput there is ignored, and their input and memory gradients are 0.
-// Attention-weight dropout (PyTorch's dropout argument) is not implemented: see the class remarks.
+// Attention-weight dropout (PyTorch's dropout argument, training only) drops softmax weights with a mask that AttentionKernels
+// regenerates from the call's seed (AttentionDropout), so backward, given the same seed, sees the same mask.
 // Nothing here allocates or keeps state: scratch comes from the caller's workspace.
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
@@ -29,9 +30,9 @@ namespace ModelGen.Kernels;
 /// <c>Q = x·W_qᵀ + b_q</c>, <c>K = m·W_kᵀ + b_k</c>, <c>V = m·W_vᵀ + b_v</c> (m = x for self-attention),
 /// <c>A[b, i, h, :] = Σ_j softmax_j(Q[b, i, h, :]·K[b, j, h, :]/√head_dim)·V[b, j, h, :]</c> over visible keys j
 /// (<c>j &lt; lengths[b]</c>, and <c>j ≤ i</c> when causal), and <c>output = A·W_oᵀ + b_o</c>.
-/// PyTorch's attention-weight dropout is not offered: dropping weights without materialising them needs a counter-based
-/// mask regenerated per (example, head, i, j) in both passes, which these kernels do not have; apply dropout to the layer's
-/// output instead. Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
+/// In training, PyTorch's attention-weight dropout (<c>nn.MultiheadAttention(dropout=p)</c>) multiplies each softmax weight by
+/// <c>M[b, h, i, j] = (u ≥ p)/(1 − p)</c>, u a counter-based hash of (seed, b, h, i, j) in [0, 1) (see <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>).
+/// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
 /// </remarks>
 public static class MultiHeadAttentionKernels
 {
@@ -101,7 +102,9 @@ public static class MultiHeadAttentionKernels
     }
 
     /// <summary>
-    /// Training forward: the output of <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>, keeping what <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> needs (no dropout: see the class remarks).
+    /// Training forward: the output of <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> with attention-weight dropout <paramref name="dropout"/> (PyTorch's
+    /// <c>nn.MultiheadAttention(dropout)</c> in training: <c>A[b, i, h, :] = Σ_j softmax_j(…)·M[b, h, i, j]·V[b, j, h, :]</c>), keeping what
+    /// <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> needs. With <paramref name="dropout"/> = 0 (the default) it equals that Forward.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
@@ -109,21 +112,25 @@ public static class MultiHeadAttentionKernels
     /// <param name="parameters">The layer's parameters (state-dict order).</param>
     /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
     /// <param name="kept">Receives <see cref="MultiHeadAttentionGeometry.KeptLength(int, int)"/> = <c>batch·seq·TrainingStepLength</c> floats for
-    /// <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> (the layout is private to these kernels).</param>
+    /// <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (the layout is private to these kernels).</param>
     /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
     /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">Probability of dropping an attention weight, in [0, 1]: <c>M[b, h, i, j] = (u ≥ dropout)/(1 − dropout)</c> with u a
+    /// counter-based hash of (<paramref name="dropoutSeed"/>, b, h, i, j) in [0, 1); the softmax normaliser is that of the undropped weights.</param>
+    /// <param name="dropoutSeed">The mask's seed: draw a new one per training step and give the same one to <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
     /// <exception cref="ArgumentException">As <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> is outside [0, 1].</exception>
     public static void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
-        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
-        => TrainForward(g, input, memory, parameters, output, kept, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq);
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
+        => TrainForward(g, input, memory, parameters, output, kept, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq, dropout, dropoutSeed);
 
     /// <summary>
     /// Training forward of cross-attention over a memory with its own length and lengths: the output of the matching
-    /// <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, ReadOnlySpan{int}, Span{float}, int, int, int)"/>,
-    /// keeping what the matching <c>Backward</c> needs.
+    /// <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, ReadOnlySpan{int}, Span{float}, int, int, int)"/>
+    /// with attention-weight dropout <paramref name="dropout"/>, keeping what the matching <c>Backward</c> needs.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
@@ -137,12 +144,17 @@ public static class MultiHeadAttentionKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Query positions per example.</param>
     /// <param name="memorySeq">Memory positions per example; <paramref name="seq"/> for self-attention.</param>
+    /// <param name="dropout">Probability of dropping an attention weight, in [0, 1], as in the other overload; the mask's j is the memory position.</param>
+    /// <param name="dropoutSeed">The mask's seed: give the same one to the matching <c>Backward</c>.</param>
     /// <exception cref="ArgumentException">As that Forward, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1,
+    /// or <paramref name="dropout"/> is outside [0, 1].</exception>
     public static unsafe void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
-        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq)
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckCommon(g, input, memory, parameters, output, lengths, memoryLengths, workspace, batch, seq, memorySeq);
+        AttentionKernels.CheckDropout(dropout);
         CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         ThrowHelper.CheckNoOverlap(memory, kept, nameof(memory), nameof(kept));
@@ -159,36 +171,40 @@ public static class MultiHeadAttentionKernels
             Project(g, w, x, m, planes.Qkv, rows, memoryRows);
             Rotate(g, planes.Qkv, batch, seq, memorySeq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
             AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, g.IsCross ? mlen : len, g.Causal,
-                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq);
+                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq, new AttentionDropout(dropout, dropoutSeed));
             Linear(planes.Attn, w.OutWeight, w.OutBias, y, rows, d, d);
         }
     }
 
     /// <summary>
-    /// Backward of <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
+    /// Backward of <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
     /// writes <c>dInput = ∂L/∂input</c> and (cross-attention) <c>dMemory = ∂L/∂memory</c>, both 0 at padded positions. For
     /// self-attention dInput includes the paths through the keys and values. dOutput at padded positions is ignored.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="input">The input given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>.</param>
-    /// <param name="memory">The memory given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> (empty for self-attention).</param>
-    /// <param name="parameters">The parameters given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>.</param>
-    /// <param name="kept">What <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> kept.</param>
+    /// <param name="input">The input given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="memory">The memory given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (empty for self-attention).</param>
+    /// <param name="parameters">The parameters given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="kept">What <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> kept.</param>
     /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
     /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
     /// <param name="dMemory">Cross-attention: receives <c>[batch, seq, Memory]</c> (overwritten), or empty to skip it; self-attention: empty.</param>
-    /// <param name="lengths">The lengths given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>.</param>
+    /// <param name="lengths">The lengths given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
     /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">The dropout given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="dropoutSeed">The seed given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (the mask is regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
     /// too short, spans overlap, or <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="dropout"/> is outside [0, 1].</exception>
     public static void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
-        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
-        => Backward(g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq);
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
+        => Backward(g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq,
+            dropout, dropoutSeed);
 
     /// <summary>
     /// Backward of the cross-attention training forward over a memory with its own length and lengths: given <c>dOutput = ∂L/∂output</c>,
@@ -210,15 +226,20 @@ public static class MultiHeadAttentionKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Query positions per example.</param>
     /// <param name="memorySeq">Memory positions per example; <paramref name="seq"/> for self-attention.</param>
+    /// <param name="dropout">The dropout given to the training forward.</param>
+    /// <param name="dropoutSeed">The seed given to the training forward (the mask is regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside its range, the workspace is
     /// too short, spans overlap, <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>, or the
     /// layer is self-attention and <paramref name="memoryLengths"/> is not empty or <paramref name="memorySeq"/> differs from <paramref name="seq"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1,
+    /// or <paramref name="dropout"/> is outside [0, 1].</exception>
     public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
-        ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq)
+        ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float dropout = 0f, ulong dropoutSeed = 0)
     {
         CheckCommon(g, input, memory, parameters, dOutput, lengths, memoryLengths, workspace, batch, seq, memorySeq, outputName: nameof(dOutput));
+        AttentionKernels.CheckDropout(dropout);
         CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
         ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
@@ -254,7 +275,8 @@ public static class MultiHeadAttentionKernels
             LinearBackward(gy, planes.Attn, w.OutWeight, dw.OutWeight, dw.OutBias, dA, rows, d, d, accumulate: false);
             var dQkv = new Projections(g, ws + layout.Qkv, rows, memoryRows);
             AttentionKernels.BackwardUnchecked(dA, planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse,
-                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, g.IsCross ? mlen : len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq);
+                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, g.IsCross ? mlen : len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq,
+                new AttentionDropout(dropout, dropoutSeed));
             Rotate(g, dQkv, batch, seq, memorySeq, 0, inverse: true);   // to the gradients of the unrotated projections
             if (!g.IsCross)
             {
@@ -360,41 +382,46 @@ public static class MultiHeadAttentionKernels
     /// rotated when the geometry has a table, then the attention output A [rows, d] into <paramref name="attn"/>, keeping the per-head
     /// log-sum-exp in <paramref name="lse"/> [rows, heads] when it is not null. out_proj is the caller's (<see cref="OutProjection"/>), so
     /// it can fuse the residual and dropout. <paramref name="ws"/> holds <see cref="AttentionKernels.WorkspaceLength"/>(seq, HeadSize) floats.
+    /// <paramref name="dropout"/> drops attention weights (training).
     /// </summary>
     internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
-        int* lengths, float* ws, int batch, int seq)
-        => AttendUnchecked(g, p, x, m, qkv, attn, lse, lengths, ws, batch, seq, seq);
+        int* lengths, float* ws, int batch, int seq, AttentionDropout dropout = default)
+        => AttendUnchecked(g, p, x, m, qkv, attn, lse, lengths, ws, batch, seq, seq, dropout);
 
     /// <summary>
-    /// <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int)"/> for
+    /// <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int, AttentionDropout)"/> for
     /// cross-attention over a memory of <paramref name="memorySeq"/> rows per example: <paramref name="keyLengths"/> mask the keys (the memory's
     /// lengths for cross-attention, the queries' for self-attention, where <paramref name="memorySeq"/> must be <paramref name="seq"/>);
-    /// <paramref name="qkv"/> holds <c>rows·d + 2·batch·memorySeq·d</c> floats.
+    /// <paramref name="qkv"/> holds <c>rows·d + 2·batch·memorySeq·d</c> floats; the dropout mask's key index is the memory position.
     /// </summary>
     internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
-        int* keyLengths, float* ws, int batch, int seq, int memorySeq)
+        int* keyLengths, float* ws, int batch, int seq, int memorySeq, AttentionDropout dropout = default)
     {
         int rows = batch * seq, memoryRows = batch * memorySeq;
         var w = new Weights(g, p);
         var planes = new Projections(g, qkv, rows, memoryRows);
         Project(g, w, x, m, planes, rows, memoryRows);
         Rotate(g, planes, batch, seq, memorySeq, 0, inverse: false);
-        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, memorySeq);
+        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize,
+            memorySeq, dropout);
     }
 
     /// <summary>
-    /// Backward of <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int)"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
+    /// Backward of <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int, AttentionDropout)"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
     /// <paramref name="dp"/>, and writes (or with <paramref name="accumulateDx"/> adds) the query source's gradient into
     /// <paramref name="dx"/> and, for cross-attention, adds the memory's gradient into <paramref name="dm"/> (either skipped when null).
-    /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats.
+    /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats; <paramref name="dropout"/> is the forward's.
     /// </summary>
     internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
-        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq)
-        => AttendBackwardUnchecked(g, p, dp, dAttn, x, m, qkv, attn, lse, dQkv, dx, accumulateDx, dm, lengths, ws, batch, seq, seq);
+        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq,
+        AttentionDropout dropout = default)
+        => AttendBackwardUnchecked(g, p, dp, dAttn, x, m, qkv, attn, lse, dQkv, dx, accumulateDx, dm, lengths, ws, batch, seq, seq, dropout);
 
-    /// <summary>Backward of the memory-length overload of <c>AttendUnchecked</c>: as the other overload, with dm of <c>batch·memorySeq</c> rows.</summary>
+    /// <summary>Backward of the memory-length overload of <c>AttendUnchecked</c>: as the other overload, with dm of <c>batch·memorySeq</c> rows
+    /// (<paramref name="dropout"/> is the forward's).</summary>
     internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
-        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* keyLengths, float* ws, int batch, int seq, int memorySeq)
+        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* keyLengths, float* ws, int batch, int seq, int memorySeq,
+        AttentionDropout dropout = default)
     {
         int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model;
         var w = new Weights(g, p);
@@ -402,7 +429,7 @@ public static class MultiHeadAttentionKernels
         var planes = new Projections(g, qkv, rows, memoryRows);
         var grads = new Projections(g, dQkv, rows, memoryRows);
         AttentionKernels.BackwardUnchecked(dAttn, planes.Q, planes.K, planes.V, planes.Stride, attn, d, lse,
-            grads.Q, grads.K, grads.V, grads.Stride, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, memorySeq);
+            grads.Q, grads.K, grads.V, grads.Stride, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, memorySeq, dropout);
         Rotate(g, grads, batch, seq, memorySeq, 0, inverse: true);
         if (!g.IsCross)
         {

@@ -114,7 +114,7 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     public int ParameterCount { get; }
 
     /// <summary>
-    /// Floats that <see cref="TransformerDecoderKernels.TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/> keeps per example per position: per layer, for each attention
+    /// Floats that <c>TransformerDecoderKernels.TrainForward</c> keeps per example per position: per layer, for each attention
     /// block its q, k, v (3d), per-head log-sum-exp (heads), output before out_proj, dropout mask and residual sum (d each); the three
     /// LayerNorm outputs (or, post-norm, inputs), the feed-forward pre-activation, activation and mask (ff each), its output mask (d),
     /// the LayerNorm means and reciprocal deviations (6); and per layer below the top one its output (d).
@@ -136,7 +136,7 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     /// <summary>Floats of a memory <c>[batch, seq, Memory]</c>.</summary>
     public long MemoryLength(int batch, int seq) => (long)batch * seq * Memory;
 
-    /// <summary>Floats of the buffer <see cref="TransformerDecoderKernels.TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
+    /// <summary>Floats of the buffer <c>TransformerDecoderKernels.TrainForward</c> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
     public long KeptLength(int batch, int seq) => (long)batch * seq * TrainingStepLength;
 
     /// <summary>Scratch floats that Forward, TrainForward and Backward of <see cref="TransformerDecoderKernels"/> need (one workspace serves all three).</summary>

@@ -26,8 +26,10 @@ namespace ModelGen.Kernels;
 /// <c>x = x + Drop(FF(LN3(x)))</c>; without, <c>x = LN1(x + Drop(SA(x)))</c>, <c>x = LN2(x + Drop(CA(x, memory)))</c>,
 /// <c>x = LN3(x + Drop(FF(x)))</c>, where SA and CA are multi-head attention (scores scaled by <c>1/√head_dim</c>, softmax over the
 /// visible keys, <c>out_proj</c>) and <c>FF(x) = linear2(Drop(act(linear1(x))))</c>. The memory has the same length and lengths as the
-/// input (as <see cref="MultiHeadAttentionKernels"/>' cross-attention). Dropout (training only) is inverted dropout on each attention
-/// block's output, after the activation and on the feed-forward output; the attention weights themselves are not dropped.
+/// input, or its own in the <c>memoryLengths</c>/<c>memorySeq</c> overloads (as <see cref="MultiHeadAttentionKernels"/>' cross-attention).
+/// Dropout (training only) is inverted dropout on each attention
+/// block's output, after the activation and on the feed-forward output; the attention weights of both attention blocks are dropped with
+/// their own probability in the <c>attentionDropout</c> overloads (PyTorch's <c>self_attn</c>/<c>multihead_attn</c> dropout).
 /// Incremental decoding (<c>PrepareMemory</c> once per sequence, then <c>ForwardStep</c> per position) is in TransformerDecoderKernels.Step.cs.
 /// Results may differ from PyTorch's in the last bits.
 /// </remarks>
@@ -82,14 +84,14 @@ public static partial class TransformerDecoderKernels
     /// Training forward: the outputs of <see cref="Forward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> with inverted dropout (<c>mask = (u ≥ p)/(1 − p)</c>, one uniform draw per
     /// element, in order: per layer the self-attention block's output, the cross-attention block's output (<c>[batch, seq, Model]</c> each),
     /// the activation <c>[batch, seq, FeedForward]</c> and the feed-forward output <c>[batch, seq, Model]</c>), keeping what
-    /// <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> needs.
+    /// <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> needs.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
     /// <param name="memory">Memory <c>[batch, seq, Memory]</c>.</param>
     /// <param name="parameters">The stack's parameters (state-dict order).</param>
     /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="kept">Receives <see cref="TransformerDecoderGeometry.KeptLength(int, int)"/> floats for <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> (the layout is private to these kernels).</param>
+    /// <param name="kept">Receives <see cref="TransformerDecoderGeometry.KeptLength(int, int)"/> floats for <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (the layout is private to these kernels).</param>
     /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
     /// <param name="workspace">Scratch of at least <see cref="TransformerDecoderGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
@@ -102,11 +104,40 @@ public static partial class TransformerDecoderKernels
     /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while <paramref name="dropout"/> is not 0.</exception>
     public static void TrainForward(in TransformerDecoderGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout, Rng rng)
-        => TrainForward(g, input, memory, parameters, output, kept, lengths, lengths, workspace, batch, seq, seq, dropout, rng);
+        => TrainForward(g, input, memory, parameters, output, kept, lengths, lengths, workspace, batch, seq, seq, dropout, 0f, 0, rng);
+
+    /// <summary>
+    /// Training forward with PyTorch's attention-weight dropout as well: as the other overload, and every layer's self- and
+    /// cross-attention weights are multiplied by <c>M = (u ≥ p)/(1 − p)</c> with p = <paramref name="attentionDropout"/> and u a
+    /// counter-based hash of (<paramref name="attentionSeed"/>, layer, block, example, head, query, key) in [0, 1), which
+    /// <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> regenerates from the same seed. <c>attentionDropout = 0</c> gives the other overload's result bit for bit.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Memory <c>[batch, seq, Memory]</c>.</param>
+    /// <param name="parameters">The stack's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="kept">Receives <see cref="TransformerDecoderGeometry.KeptLength(int, int)"/> floats for <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="TransformerDecoderGeometry.WorkspaceLength(int, int)"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Positions per example.</param>
+    /// <param name="dropout">Probability of zeroing an element of the block outputs and the activation, in [0, 1].</param>
+    /// <param name="attentionDropout">Probability of dropping an attention weight, in [0, 1].</param>
+    /// <param name="attentionSeed">The attention-weight masks' seed: a new one per step, and the same one given to <see cref="Backward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="rng">Draws the element dropout masks; may be null when <paramref name="dropout"/> is 0.</param>
+    /// <exception cref="ArgumentException">As <see cref="Forward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or a
+    /// probability is outside [0, 1].</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while <paramref name="dropout"/> is not 0.</exception>
+    public static void TrainForward(in TransformerDecoderGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout,
+        float attentionDropout, ulong attentionSeed, Rng rng)
+        => TrainForward(g, input, memory, parameters, output, kept, lengths, lengths, workspace, batch, seq, seq, dropout, attentionDropout, attentionSeed, rng);
 
     /// <summary>
     /// Training forward over a memory with its own length and lengths: the outputs of the matching Forward with the dropout of the other
-    /// overload, keeping what the matching Backward needs.
+    /// overloads (no attention-weight dropout), keeping what the matching Backward needs.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
@@ -129,8 +160,39 @@ public static partial class TransformerDecoderKernels
     public static void TrainForward(in TransformerDecoderGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
         float dropout, Rng rng)
+        => TrainForward(g, input, memory, parameters, output, kept, lengths, memoryLengths, workspace, batch, seq, memorySeq, dropout, 0f, 0, rng);
+
+    /// <summary>
+    /// Training forward over a memory with its own length and lengths, with attention-weight dropout: as the memory-length overload
+    /// without it, and every layer's self- and cross-attention weights dropped as in the single-length attention-dropout overload
+    /// (the cross-attention mask's key index is the memory position).
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">Input <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Memory <c>[batch, memorySeq, Memory]</c>.</param>
+    /// <param name="parameters">The stack's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="kept">Receives <see cref="TransformerDecoderGeometry.KeptLength(int, int, int)"/> floats (the layout is private to these kernels).</param>
+    /// <param name="lengths">Real input positions per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="memoryLengths">Real memory positions per example, or empty (all <paramref name="memorySeq"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="TransformerDecoderGeometry.WorkspaceLength(int, int, int)"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Input positions per example.</param>
+    /// <param name="memorySeq">Memory positions per example.</param>
+    /// <param name="dropout">Probability of zeroing an element of the block outputs and the activation, in [0, 1].</param>
+    /// <param name="attentionDropout">Probability of dropping an attention weight, in [0, 1].</param>
+    /// <param name="attentionSeed">The attention-weight masks' seed: a new one per step, and the same one given to the matching Backward.</param>
+    /// <param name="rng">Draws the element dropout masks; may be null when <paramref name="dropout"/> is 0.</param>
+    /// <exception cref="ArgumentException">As that Forward, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is
+    /// less than 1, or a probability is outside [0, 1].</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null while <paramref name="dropout"/> is not 0.</exception>
+    public static void TrainForward(in TransformerDecoderGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float dropout, float attentionDropout, ulong attentionSeed, Rng rng)
     {
         CheckCommon(g, input, memory, parameters, output, lengths, memoryLengths, workspace, batch, seq, memorySeq);
+        AttentionKernels.CheckDropout(attentionDropout, nameof(attentionDropout));
         CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         ThrowHelper.CheckNoOverlap(memory, kept, nameof(memory), nameof(kept));
@@ -138,39 +200,45 @@ public static partial class TransformerDecoderKernels
         if (dropout > 0f) ArgumentNullException.ThrowIfNull(rng);
         if (batch == 0) return;
         if (g.Activation == FeedForwardActivation.Gelu)
-            TrainForwardCore(default(GeluActivation), g, input, memory, parameters, output, kept, lengths, memoryLengths, workspace, batch, seq, memorySeq, dropout, rng);
-        else TrainForwardCore(default(ReluActivation), g, input, memory, parameters, output, kept, lengths, memoryLengths, workspace, batch, seq, memorySeq, dropout, rng);
+            TrainForwardCore(default(GeluActivation), g, input, memory, parameters, output, kept, lengths, memoryLengths, workspace, batch, seq, memorySeq, dropout,
+                new AttentionDropout(attentionDropout, attentionSeed), rng);
+        else TrainForwardCore(default(ReluActivation), g, input, memory, parameters, output, kept, lengths, memoryLengths, workspace, batch, seq, memorySeq, dropout,
+            new AttentionDropout(attentionDropout, attentionSeed), rng);
     }
 
     /// <summary>
-    /// Backward of <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
+    /// Backward of <c>TrainForward</c> (the single-length overloads): given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
     /// writes <c>dInput = ∂L/∂input</c> and <c>dMemory = ∂L/∂memory</c> (summed over every layer's cross-attention), both 0 at padded
     /// positions. dOutput at padded positions is ignored.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="input">The input given to <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/>.</param>
-    /// <param name="memory">The memory given to <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/>.</param>
-    /// <param name="parameters">The parameters given to <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/>.</param>
-    /// <param name="kept">What <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/> kept.</param>
+    /// <param name="input">The input given to <c>TrainForward</c>.</param>
+    /// <param name="memory">The memory given to <c>TrainForward</c>.</param>
+    /// <param name="parameters">The parameters given to <c>TrainForward</c>.</param>
+    /// <param name="kept">What <c>TrainForward</c> kept.</param>
     /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
     /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
     /// <param name="dMemory">Receives <c>[batch, seq, Memory]</c> (overwritten), or empty to skip computing it.</param>
-    /// <param name="lengths">The lengths given to <see cref="TrainForward(in TransformerDecoderGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, Rng)"/>.</param>
+    /// <param name="lengths">The lengths given to <c>TrainForward</c>.</param>
     /// <param name="workspace">Scratch of at least <see cref="TransformerDecoderGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
+    /// <param name="attentionDropout">The attention-weight dropout given to <c>TrainForward</c> (0 for the overload without it).</param>
+    /// <param name="attentionSeed">The attention seed given to <c>TrainForward</c> (the masks are regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is too short,
     /// or spans overlap.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
+    /// <paramref name="attentionDropout"/> is outside [0, 1].</exception>
     public static void Backward(in TransformerDecoderGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
-        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
-        => Backward(g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, lengths, workspace, batch, seq, seq);
+        ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float attentionDropout = 0f, ulong attentionSeed = 0)
+        => Backward(g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, lengths, workspace, batch, seq, seq,
+            attentionDropout, attentionSeed);
 
     /// <summary>
-    /// Backward of the training forward over a memory with its own length and lengths: as the other overload, with <c>dMemory</c>
-    /// <c>[batch, memorySeq, Memory]</c> (0 at padded memory positions).
+    /// Backward of the training forward over a memory with its own length and lengths (either memory-length overload): as the other
+    /// overload, with <c>dMemory</c> <c>[batch, memorySeq, Memory]</c> (0 at padded memory positions).
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
@@ -187,14 +255,19 @@ public static partial class TransformerDecoderKernels
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Input positions per example.</param>
     /// <param name="memorySeq">Memory positions per example.</param>
+    /// <param name="attentionDropout">The attention-weight dropout given to the training forward (0 for the overload without it).</param>
+    /// <param name="attentionSeed">The attention seed given to the training forward (the masks are regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside its range, the workspace is too short,
     /// or spans overlap.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is
+    /// less than 1, or <paramref name="attentionDropout"/> is outside [0, 1].</exception>
     public static void Backward(in TransformerDecoderGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
-        ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq)
+        ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float attentionDropout = 0f, ulong attentionSeed = 0)
     {
         CheckCommon(g, input, memory, parameters, dOutput, lengths, memoryLengths, workspace, batch, seq, memorySeq, outputName: nameof(dOutput));
+        AttentionKernels.CheckDropout(attentionDropout, nameof(attentionDropout));
         CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
         ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
@@ -206,8 +279,10 @@ public static partial class TransformerDecoderKernels
         ThrowHelper.CheckNoOverlap(dInput, dMemory, nameof(dInput), nameof(dMemory));
         if (batch == 0) return;
         if (g.Activation == FeedForwardActivation.Gelu)
-            BackwardCore(default(GeluActivation), g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, memoryLengths, workspace, batch, seq, memorySeq);
-        else BackwardCore(default(ReluActivation), g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, memoryLengths, workspace, batch, seq, memorySeq);
+            BackwardCore(default(GeluActivation), g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, memoryLengths, workspace,
+                batch, seq, memorySeq, new AttentionDropout(attentionDropout, attentionSeed));
+        else BackwardCore(default(ReluActivation), g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, memoryLengths, workspace,
+            batch, seq, memorySeq, new AttentionDropout(attentionDropout, attentionSeed));
     }
 
     // ------------------------------------------------------------------------------------------------ forward
@@ -265,7 +340,7 @@ public static partial class TransformerDecoderKernels
 
     private static unsafe void TrainForwardCore<TAct>(TAct act, in TransformerDecoderGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace,
-        int batch, int seq, int memorySeq, float dropout, Rng rng) where TAct : struct, IActivation
+        int batch, int seq, int memorySeq, float dropout, AttentionDropout attentionDropout, Rng rng) where TAct : struct, IActivation
     {
         var layout = new TransformerDecoderWorkspace(g, batch, seq, memorySeq);
         int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model, ff = g.FeedForward;
@@ -287,10 +362,11 @@ public static partial class TransformerDecoderKernels
                 if (g.NormFirst)
                 {
                     LayerNorm(res, w.Norm1Weight, w.Norm1Bias, kp.N1, kp.Mean1, kp.Rstd1, rows, d, g.Eps);
-                    MultiHeadAttentionKernels.AttendUnchecked(sa, w.SelfAttn, kp.N1, kp.N1, kp.SQkv, kp.SAttn, kp.SLse, len, att, batch, seq);
+                    MultiHeadAttentionKernels.AttendUnchecked(sa, w.SelfAttn, kp.N1, kp.N1, kp.SQkv, kp.SAttn, kp.SLse, len, att, batch, seq, attentionDropout.For(2 * l));
                     DropoutResidual(kp.SAttn, w.SelfOutWeight, w.SelfOutBias, res, kp.Mid1, kp.Mask1, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid1, w.Norm2Weight, w.Norm2Bias, kp.N2, kp.Mean2, kp.Rstd2, rows, d, g.Eps);
-                    MultiHeadAttentionKernels.AttendUnchecked(ca, w.CrossAttn, kp.N2, m, kp.CQkv, kp.CAttn, kp.CLse, mlen, att, batch, seq, memorySeq);
+                    MultiHeadAttentionKernels.AttendUnchecked(ca, w.CrossAttn, kp.N2, m, kp.CQkv, kp.CAttn, kp.CLse, mlen, att, batch, seq, memorySeq,
+                        attentionDropout.For(2 * l + 1));
                     DropoutResidual(kp.CAttn, w.CrossOutWeight, w.CrossOutBias, kp.Mid1, kp.Mid2, kp.Mask2, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid2, w.Norm3Weight, w.Norm3Bias, kp.N3, kp.Mean3, kp.Rstd3, rows, d, g.Eps);
                     FeedForwardIn(act, kp.N3, w.Linear1Weight, w.Linear1Bias, kp.Pre, kp.Act, kp.MaskF, rows, d, ff, dropout, rng);
@@ -298,10 +374,11 @@ public static partial class TransformerDecoderKernels
                 }
                 else
                 {
-                    MultiHeadAttentionKernels.AttendUnchecked(sa, w.SelfAttn, res, res, kp.SQkv, kp.SAttn, kp.SLse, len, att, batch, seq);
+                    MultiHeadAttentionKernels.AttendUnchecked(sa, w.SelfAttn, res, res, kp.SQkv, kp.SAttn, kp.SLse, len, att, batch, seq, attentionDropout.For(2 * l));
                     DropoutResidual(kp.SAttn, w.SelfOutWeight, w.SelfOutBias, res, kp.Mid1, kp.Mask1, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid1, w.Norm1Weight, w.Norm1Bias, kp.N1, kp.Mean1, kp.Rstd1, rows, d, g.Eps);
-                    MultiHeadAttentionKernels.AttendUnchecked(ca, w.CrossAttn, kp.N1, m, kp.CQkv, kp.CAttn, kp.CLse, mlen, att, batch, seq, memorySeq);
+                    MultiHeadAttentionKernels.AttendUnchecked(ca, w.CrossAttn, kp.N1, m, kp.CQkv, kp.CAttn, kp.CLse, mlen, att, batch, seq, memorySeq,
+                        attentionDropout.For(2 * l + 1));
                     DropoutResidual(kp.CAttn, w.CrossOutWeight, w.CrossOutBias, kp.N1, kp.Mid2, kp.Mask2, scratch, rows, d, d, dropout, rng);
                     LayerNorm(kp.Mid2, w.Norm2Weight, w.Norm2Bias, kp.N2, kp.Mean2, kp.Rstd2, rows, d, g.Eps);
                     FeedForwardIn(act, kp.N2, w.Linear1Weight, w.Linear1Bias, kp.Pre, kp.Act, kp.MaskF, rows, d, ff, dropout, rng);
@@ -316,8 +393,8 @@ public static partial class TransformerDecoderKernels
 
     private static unsafe void BackwardCore<TAct>(TAct act, in TransformerDecoderGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
         ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput,
-        Span<float> dMemory, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq)
-        where TAct : struct, IActivation
+        Span<float> dMemory, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        AttentionDropout attentionDropout) where TAct : struct, IActivation
     {
         var layout = new TransformerDecoderWorkspace(g, batch, seq, memorySeq);
         int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model, ff = g.FeedForward;
@@ -361,14 +438,14 @@ public static partial class TransformerDecoderKernels
                     float* dP2 = ThroughMask(gm, kp.Mask2, t1, rd);
                     LinearBackward(dP2, kp.CAttn, w.CrossOutWeight, dw.CrossOutWeight, dw.CrossOutBias, t3, rows, d, d, accumulate: false);
                     MultiHeadAttentionKernels.AttendBackwardUnchecked(ca, w.CrossAttn, dw.CrossAttn, t3, kp.N2, m, kp.CQkv, kp.CAttn, kp.CLse, wide,
-                        t1, accumulateDx: false, dm, mlen, att, batch, seq, memorySeq);
+                        t1, accumulateDx: false, dm, mlen, att, batch, seq, memorySeq, attentionDropout.For(2 * l + 1));
                     LayerNormBackward(t1, kp.Mid1, w.Norm2Weight, kp.Mean2, kp.Rstd2, gy, dw.Norm2Weight, dw.Norm2Bias, rows, d);
                     RowOps.AddTo(ref gy[0], ref gm[0], (nuint)rd);   // gm = ∂L/∂mid1
                     // mid1 = x + Drop(SA(LN1(x))).
                     float* dP1 = ThroughMask(gm, kp.Mask1, t1, rd);
                     LinearBackward(dP1, kp.SAttn, w.SelfOutWeight, dw.SelfOutWeight, dw.SelfOutBias, t3, rows, d, d, accumulate: false);
                     MultiHeadAttentionKernels.AttendBackwardUnchecked(sa, w.SelfAttn, dw.SelfAttn, t3, kp.N1, kp.N1, kp.SQkv, kp.SAttn, kp.SLse, wide,
-                        t1, accumulateDx: false, null, len, att, batch, seq);
+                        t1, accumulateDx: false, null, len, att, batch, seq, attentionDropout.For(2 * l));
                     LayerNormBackward(t1, res, w.Norm1Weight, kp.Mean1, kp.Rstd1, dst, dw.Norm1Weight, dw.Norm1Bias, rows, d);
                     if (dst != null) RowOps.AddTo(ref gm[0], ref dst[0], (nuint)rd);
                 }
@@ -385,14 +462,14 @@ public static partial class TransformerDecoderKernels
                     float* dP2 = ThroughMask(gy, kp.Mask2, t1, rd);
                     LinearBackward(dP2, kp.CAttn, w.CrossOutWeight, dw.CrossOutWeight, dw.CrossOutBias, t3, rows, d, d, accumulate: false);
                     MultiHeadAttentionKernels.AttendBackwardUnchecked(ca, w.CrossAttn, dw.CrossAttn, t3, kp.N1, m, kp.CQkv, kp.CAttn, kp.CLse, wide,
-                        gy, accumulateDx: true, dm, mlen, att, batch, seq, memorySeq);   // gy = ∂L/∂n1
+                        gy, accumulateDx: true, dm, mlen, att, batch, seq, memorySeq, attentionDropout.For(2 * l + 1));   // gy = ∂L/∂n1
                     // n1 = LN1(mid1), mid1 = x + Drop(SA(x)).
                     LayerNormBackward(gy, kp.Mid1, w.Norm1Weight, kp.Mean1, kp.Rstd1, gm, dw.Norm1Weight, dw.Norm1Bias, rows, d);   // gm = ∂L/∂mid1
                     float* dP1 = ThroughMask(gm, kp.Mask1, t1, rd);
                     LinearBackward(dP1, kp.SAttn, w.SelfOutWeight, dw.SelfOutWeight, dw.SelfOutBias, t3, rows, d, d, accumulate: false);
                     if (dst != null) ReadOnly(gm, rd).CopyTo(Span(dst, rd));
                     MultiHeadAttentionKernels.AttendBackwardUnchecked(sa, w.SelfAttn, dw.SelfAttn, t3, res, res, kp.SQkv, kp.SAttn, kp.SLse, wide,
-                        dst, accumulateDx: true, null, len, att, batch, seq);
+                        dst, accumulateDx: true, null, len, att, batch, seq, attentionDropout.For(2 * l));
                 }
             }
             if (dx != null) PaddedRows.Zero(dx, len, batch, seq, d);

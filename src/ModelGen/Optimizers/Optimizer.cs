@@ -163,7 +163,7 @@ public abstract partial class Optimizer
 
     // PyTorch registers normalisation statistics as buffers, which optimizers never see. Layer exposes them beside the
     // parameters (so they are saved and loaded), so they are recognised by their PyTorch names.
-    private static bool IsBuffer(string name)
+    internal static bool IsBuffer(string name)
         => name.EndsWith("running_mean", StringComparison.Ordinal)
         || name.EndsWith("running_var", StringComparison.Ordinal)
         || name.EndsWith("num_batches_tracked", StringComparison.Ordinal);

@@ -125,6 +125,30 @@ public sealed class PlateauSchedule : Schedule
         }
     }
 
+    /// <summary>Writes the factor, the best metric and the bad-epoch and cooldown counters (round-trip, invariant culture).</summary>
+    public override void SaveState(IDictionary<string, string> state, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        state[prefix + "factor"] = _factor.ToString("R", CultureInfo.InvariantCulture);
+        state[prefix + "best"] = _best.ToString("R", CultureInfo.InvariantCulture);
+        state[prefix + "bad_epochs"] = _badEpochs.ToString(CultureInfo.InvariantCulture);
+        state[prefix + "cooldown_left"] = _cooldownLeft.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> wrote; all four values are read before any is set.</summary>
+    /// <exception cref="InvalidDataException">A value is missing or malformed, or the factor is outside [0, 1].</exception>
+    public override void LoadState(IReadOnlyDictionary<string, string> state, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        double factor = ReadDouble(state, prefix + "factor");
+        double best = ReadDouble(state, prefix + "best");
+        int bad = ReadCount(state, prefix + "bad_epochs");
+        int cooldown = ReadCount(state, prefix + "cooldown_left");
+        if (!(factor >= 0 && factor <= 1))
+            throw new InvalidDataException($"The schedule state entry \"{prefix}factor\" is {factor}, expected a factor in [0, 1].");
+        (_factor, _best, _badEpochs, _cooldownLeft) = (factor, best, bad, cooldown);
+    }
+
     /// <summary>Forgets every reported metric: factor 1, no best metric, no counts.</summary>
     public void Reset()
     {

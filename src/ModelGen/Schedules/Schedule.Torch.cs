@@ -216,6 +216,18 @@ public abstract partial class Schedule
             schedules[i].ReportMetric(metric, completedSteps - (i == 0 ? 0 : milestones[i - 1]), stepsPerEpoch);
         }
 
+        public override void SaveState(IDictionary<string, string> state, string prefix)
+        {
+            for (int i = 0; i < schedules.Length; i++)
+                schedules[i].SaveState(state, prefix + i.ToString(CultureInfo.InvariantCulture) + ".");
+        }
+
+        public override void LoadState(IReadOnlyDictionary<string, string> state, string prefix)
+        {
+            for (int i = 0; i < schedules.Length; i++)
+                schedules[i].LoadState(state, prefix + i.ToString(CultureInfo.InvariantCulture) + ".");
+        }
+
         // PyTorch's bisect_right(milestones, step): the number of milestones at or before the step.
         private int Active(int step)
         {
@@ -244,6 +256,10 @@ public abstract partial class Schedule
             base.ReportMetric(metric, completedSteps, stepsPerEpoch);
             inner.ReportMetric(metric, completedSteps / stepsPerEpoch, 1);
         }
+
+        public override void SaveState(IDictionary<string, string> state, string prefix) => inner.SaveState(state, prefix);
+
+        public override void LoadState(IReadOnlyDictionary<string, string> state, string prefix) => inner.LoadState(state, prefix);
 
         public override string ToString() => $"{inner}.PerEpoch()";
     }

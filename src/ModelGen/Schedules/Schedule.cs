@@ -47,6 +47,50 @@ public abstract partial class Schedule
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepsPerEpoch);
     }
 
+    /// <summary>
+    /// Writes the schedule's mutable state (what <see cref="ReportMetric"/> has changed) under keys starting with
+    /// <paramref name="prefix"/>, for a training checkpoint. Schedules that are functions of the step have none (this default
+    /// writes nothing); <see cref="PlateauSchedule"/> writes its factor, best metric and counters, and composite schedules
+    /// write their parts' state under <c>prefix + index + "."</c>.
+    /// </summary>
+    /// <param name="state">Receives string keys and invariant-culture, round-trip values.</param>
+    /// <param name="prefix">Key prefix, e.g. <c>"schedule."</c>.</param>
+    public virtual void SaveState(IDictionary<string, string> state, string prefix)
+    {
+    }
+
+    /// <summary>
+    /// Restores the state <see cref="SaveState"/> wrote, so that the schedule continues exactly as the saving run's did.
+    /// Validates every value before changing anything in this schedule (a composite restores its parts in order).
+    /// </summary>
+    /// <param name="state">The saved keys and values.</param>
+    /// <param name="prefix">The prefix they were saved under.</param>
+    /// <exception cref="InvalidDataException">A key is missing or its value is malformed (the message names the key).</exception>
+    public virtual void LoadState(IReadOnlyDictionary<string, string> state, string prefix)
+    {
+    }
+
+    /// <summary>Reads <paramref name="key"/> as a round-trip double; throws <see cref="InvalidDataException"/> naming the key.</summary>
+    private protected static double ReadDouble(IReadOnlyDictionary<string, string> state, string key)
+    {
+        if (!state.TryGetValue(key, out string? text))
+            throw new InvalidDataException($"The schedule state has no \"{key}\" entry (saved by another schedule?).");
+        // The invariant culture parses "NaN", "Infinity" and "-Infinity", which "R" writes for those values.
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+            throw new InvalidDataException($"The schedule state entry \"{key}\" is '{text}', expected a number.");
+        return value;
+    }
+
+    /// <summary>Reads <paramref name="key"/> as a non-negative integer; throws <see cref="InvalidDataException"/> naming the key.</summary>
+    private protected static int ReadCount(IReadOnlyDictionary<string, string> state, string key)
+    {
+        if (!state.TryGetValue(key, out string? text))
+            throw new InvalidDataException($"The schedule state has no \"{key}\" entry (saved by another schedule?).");
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
+            throw new InvalidDataException($"The schedule state entry \"{key}\" is '{text}', expected a non-negative integer.");
+        return value;
+    }
+
     /// <summary>Factor 1 at every step.</summary>
     public static Schedule Constant => s_constant;
 

@@ -8,7 +8,7 @@ namespace ModelGen;
 
 /// <summary>Trains an <see cref="ITrainable"/> model with an optimizer, a loss and an optional learning-rate schedule.</summary>
 /// <remarks>Single-caller: do not run two Fit calls on one model at once.</remarks>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     private readonly ITrainable _model;
     private readonly Optimizer _optimizer;
@@ -16,29 +16,48 @@ public sealed class Trainer
     private readonly Schedule _schedule;
     private readonly float _baseLearningRate;
 
+    // Salt separating the dropout stream from the loader's order and augmentation streams derived from the same seed.
+    private const ulong DropoutSalt = 0xD20F_0A7DUL;
+
     /// <summary>
     /// Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales. Before every step
     /// <see cref="Fit"/> sets the rate to base × <see cref="Schedule.Factor(int, int, int)"/> (step, the run's total steps,
     /// steps per epoch); after every epoch it reports the validation loss (the epoch's mean training loss without a validation
     /// set) to <see cref="Schedule.ReportMetric"/>, which drives <see cref="Schedule.ReduceOnPlateau"/>.
     /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="loss"/> has <see cref="Reduction.None"/>.</exception>
     public Trainer(ITrainable model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
         _loss = loss ?? throw new ArgumentNullException(nameof(loss));
+        if (loss.Reduction == Reduction.None)
+            throw new ArgumentException($"The {loss.Name} loss has reduction None (one loss per term); a trainer needs Mean or Sum.", nameof(loss));
         _schedule = schedule ?? Schedule.Constant;
         _baseLearningRate = optimizer.LearningRate;
     }
 
-    /// <summary>Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each.</summary>
-    /// <exception cref="ArgumentException">The data does not match the model or the loss.</exception>
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each. The data may be an
+    /// in-memory <see cref="Dataset"/> or any <see cref="IDataSource"/> that reads examples on demand (e.g. from disk): the
+    /// batches, and so the result, are the same for the same examples and seed. With a validation set the best epoch by
+    /// <see cref="FitOptions.Monitor"/> is kept and, with <see cref="FitOptions.RestoreBestWeights"/>, restored at the end;
+    /// <see cref="FitOptions.CheckpointPath"/> writes resumable checkpoints and <see cref="FitOptions.ResumeFrom"/> continues
+    /// from one.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The data does not match the model or the loss, an option needs a validation set that is missing, or the checkpoint to
+    /// resume from was written by a run with other settings (the message names the setting, the file's value and this call's).
+    /// </exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, or an option is out of range.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is malformed or belongs to another model or optimizer.</exception>
+    /// <exception cref="IOException">A checkpoint could not be read or written (the message names the file).</exception>
     /// <exception cref="TrainingDivergedException">
     /// Training diverged (see <see cref="FitOptions.StopOnDivergence"/>): the message names the epoch, the step, the loss
     /// and, where NaN or infinity appear, the first layer whose gradient or parameters hold them.
     /// </exception>
-    public TrainingHistory Fit(Dataset train, int epochs, int batchSize, Dataset? validation = null, FitOptions? options = null,
+    public TrainingHistory Fit(IDataSource train, int epochs, int batchSize, IDataSource? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new FitOptions();
@@ -48,12 +67,29 @@ public sealed class Trainer
         if (validation is not null) CheckData(validation, nameof(validation));
         if (options.EarlyStoppingPatience is not null && validation is null)
             throw new ArgumentException("Early stopping needs a validation set.", nameof(options));
+        if (options.Monitor != Metric.Loss && validation is null)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs a validation set.", nameof(options));
+        if (!Enum.IsDefined(options.Monitor))
+            throw new ArgumentOutOfRangeException(nameof(options), options.Monitor, "FitOptions.Monitor is not a Metric.");
+        if (!Enum.IsDefined(options.MonitorMode))
+            throw new ArgumentOutOfRangeException(nameof(options), options.MonitorMode, "FitOptions.MonitorMode is not a MetricMode.");
+        if (IsClassificationMetric(options.Monitor) && !_loss.UsesLabels)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs class labels, but the {_loss.Name} loss uses targets.", nameof(options));
+        if (options.Monitor is Metric.Mae or Metric.Rmse or Metric.R2 && _loss.UsesLabels)
+            throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} is a regression metric, but the {_loss.Name} loss uses class labels.", nameof(options));
+        if (!(options.VanishingGradientNorm > 0 && options.VanishingGradientNorm < options.ExplodingGradientNorm && float.IsFinite(options.ExplodingGradientNorm)))
+            throw new ArgumentOutOfRangeException(nameof(options), (options.VanishingGradientNorm, options.ExplodingGradientNorm),
+                "FitOptions.VanishingGradientNorm must be positive and below FitOptions.ExplodingGradientNorm, which must be finite.");
+        if (options.TopK < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.TopK, "FitOptions.TopK must be at least 1.");
         if (options.GradientClipNorm is { } clip && !(clip >= 0))
             throw new ArgumentOutOfRangeException(nameof(options), clip, "FitOptions.GradientClipNorm must be >= 0.");
         if (!(options.DivergenceFactor > 1 && float.IsFinite(options.DivergenceFactor)))
             throw new ArgumentOutOfRangeException(nameof(options), options.DivergenceFactor, "FitOptions.DivergenceFactor must be finite and greater than 1.");
         if (options.GradientAccumulationSteps < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.GradientAccumulationSteps, "FitOptions.GradientAccumulationSteps must be at least 1.");
+        if (options.CheckpointEveryEpochs < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.CheckpointEveryEpochs, "FitOptions.CheckpointEveryEpochs must be at least 1.");
 
         var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
         int outputLength = _model.OutputLength;
@@ -64,26 +100,36 @@ public sealed class Trainer
         int accumulation = options.GradientAccumulationSteps;
         int updatesPerEpoch = loader.BatchesPerEpoch / accumulation + (loader.BatchesPerEpoch % accumulation == 0 ? 0 : 1);
         int totalSteps = epochs * updatesPerEpoch;
-        _model.SeedDropout(options.Seed ^ 0xD20F_0A7DUL);
+        bool minimize = options.MonitorMode == MetricMode.Min || (options.MonitorMode == MetricMode.Auto && LowerIsBetter(options.Monitor));
 
-        var history = new List<EpochMetrics>();
-        float bestLoss = float.PositiveInfinity;
-        int bestEpoch = 0;
-        float[]? bestParameters = null;
-        bool stoppedEarly = false;
-        int step = 0;       // minibatches so far
-        int update = 0;     // optimizer steps so far (the schedule's step)
-        int groupRows = 0, groupBatches = 0;
+        var settings = new RunSettings(epochs, batchSize, options.Seed, options.Shuffle, accumulation, train.Count,
+            _baseLearningRate, validation is not null, options.Monitor, minimize, options.EarlyStoppingPatience, options.RestoreBestWeights);
+        var run = options.ResumeFrom is { } resumePath
+            ? Resume(resumePath, settings)
+            : new RunState { BestValue = minimize ? double.PositiveInfinity : double.NegativeInfinity };
         bool watch = options.StopOnDivergence;
-        double firstLoss = 0, runningLoss = 0;   // the divergence rule's references (FitOptions.StopOnDivergence)
+        // Metric accumulators, sized once: adding a batch to them allocates nothing.
+        bool trainMetrics = options.ComputeMetrics;
+        bool validationMetrics = validation is not null && (options.ComputeMetrics || options.Monitor is not (Metric.Loss or Metric.Accuracy));
+        var trainClassification = trainMetrics && _loss.UsesLabels ? new ClassificationMetrics(outputLength, options.TopK) : null;
+        var trainRegression = trainMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
+        var validationClassification = validationMetrics && _loss.UsesLabels ? new ClassificationMetrics(outputLength, options.TopK) : null;
+        var validationRegression = validationMetrics && !_loss.UsesLabels ? new RegressionMetrics(outputLength) : null;
+        var gradientMonitor = options.TrackGradients ? new GradientMonitor(_model) : null;
 
-        for (int epoch = 1; epoch <= epochs; epoch++)
+        for (int epoch = run.EpochsDone + 1; epoch <= epochs && !run.StoppedEarly; epoch++)
         {
             var clock = Stopwatch.StartNew();
             loader.StartEpoch(epoch - 1);
+            // Dropout draws from a generator derived from (seed, epoch), like the loader's order and augmentation, so the
+            // epoch number is the whole random state a checkpoint needs to resume at an epoch boundary.
+            _model.SeedDropout(Rng.Derive(options.Seed ^ DropoutSalt, (ulong)(epoch - 1)).NextUInt64());
             double lossSum = 0;
             long correct = 0, seen = 0;
             int epochStep = 0;
+            int groupRows = 0, groupBatches = 0;
+            trainClassification?.Reset();
+            trainRegression?.Reset();
             while (loader.TryNext(out var batch))
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -98,14 +144,14 @@ public sealed class Trainer
                     // Scalar work only. The gradients are cleared after this check, so a non-finite loss can still be
                     // traced to the previous step's gradients (the update they drove is what poisoned the parameters).
                     if (!float.IsFinite(loss))
-                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, step > 0, batch.Inputs);
-                    if (step == 0)
-                        firstLoss = runningLoss = loss;
-                    else if (loss > options.DivergenceFactor * runningLoss && loss > firstLoss && runningLoss > 0)
-                        throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {runningLoss:G4}",
+                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, run.Step > 0, batch.Inputs);
+                    if (run.Step == 0)
+                        run.FirstLoss = run.RunningLoss = loss;
+                    else if (loss > options.DivergenceFactor * run.RunningLoss && loss > run.FirstLoss && run.RunningLoss > 0)
+                        throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {run.RunningLoss:G4}",
                             epoch, epochStep + 1, loader.BatchesPerEpoch, loss, null);
                     else
-                        runningLoss += (loss - runningLoss) / 16;
+                        run.RunningLoss += (loss - run.RunningLoss) / 16;
                 }
                 if (groupBatches == 0) _model.Gradients.Clear();
                 // Accumulating: each minibatch's mean-loss gradient is weighted by its rows, and the sum is divided by the
@@ -116,6 +162,7 @@ public sealed class Trainer
                 groupBatches++;
                 bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.BatchesPerEpoch;
                 if (endOfGroup && accumulation > 1) GradientClipping.Scale(_model.Gradients, 1f / groupRows);
+                if (endOfGroup) gradientMonitor?.RecordGradients(_model.Gradients);
                 if (endOfGroup && options.GradientClipNorm is { } maxNorm)
                 {
                     float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
@@ -127,16 +174,20 @@ public sealed class Trainer
                 }
                 if (endOfGroup)
                 {
-                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(update, totalSteps, updatesPerEpoch);
+                    _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(run.Update, totalSteps, updatesPerEpoch);
+                    gradientMonitor?.BeforeStep();
                     _optimizer.Step(_model, _model.Gradients);
-                    update++;
+                    gradientMonitor?.AfterStep();
+                    run.Update++;
                     groupRows = groupBatches = 0;
                 }
 
                 lossSum += (double)loss * n;
                 if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
+                trainClassification?.Add(outSpan, batch.Labels);
+                trainRegression?.Add(outSpan, batch.Targets);
                 seen += n;
-                step++;
+                run.Step++;
                 epochStep++;
                 if (progress is not null && epochStep % Math.Max(1, options.ReportEverySteps) == 0)
                     progress.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, (float)(lossSum / seen),
@@ -148,37 +199,73 @@ public sealed class Trainer
                 throw Diverged($"the parameters of {Describe(poisoned)} are not finite after the epoch's last step",
                     epoch, epochStep, loader.BatchesPerEpoch, float.NaN, poisoned.Layer);
 
-            Evaluation? val = validation is null ? null : Evaluate(validation, Math.Max(batchSize, 256));
+            validationClassification?.Reset();
+            validationRegression?.Reset();
+            Evaluation? val = validation is null ? null
+                : EvaluateCore(validation, Math.Max(batchSize, 256), validationClassification, validationRegression);
             var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
-                val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds);
-            history.Add(metrics);
+                val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds,
+                trainMetrics ? Scores(trainClassification, trainRegression) : null,
+                validationMetrics ? Scores(validationClassification, validationRegression) : null,
+                gradientMonitor?.Finish(epoch, options.VanishingGradientNorm, options.ExplodingGradientNorm));
+            run.History.Add(metrics);
+            run.EpochsDone = epoch;
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
             // and the next epoch's steps see the result; step-driven schedules ignore it.
-            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, update, Math.Max(1, updatesPerEpoch));
+            _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, run.Update, Math.Max(1, updatesPerEpoch));
             progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
-            if (options.EarlyStoppingPatience is { } patience && val is { } v)
+            if (validation is not null && metrics.Value(options.Monitor, validation: true) is { } value)
             {
-                if (v.Loss < bestLoss)
+                if (minimize ? value < run.BestValue : value > run.BestValue)
                 {
-                    bestLoss = v.Loss;
-                    bestEpoch = epoch;
+                    run.BestValue = value;
+                    run.BestEpoch = epoch;
                     if (options.RestoreBestWeights)
                     {
-                        bestParameters ??= new float[_model.Parameters.Length];
-                        _model.Parameters.CopyTo(bestParameters);
+                        run.BestParameters ??= new float[_model.Parameters.Length];
+                        _model.Parameters.CopyTo(run.BestParameters);
                     }
                 }
-                else if (epoch - bestEpoch >= patience)
+                else if (options.EarlyStoppingPatience is { } patience && epoch - run.BestEpoch >= patience)
                 {
-                    stoppedEarly = true;
-                    break;
+                    run.StoppedEarly = true;
                 }
             }
+            if (options.CheckpointPath is { } checkpoint
+                && (epoch % options.CheckpointEveryEpochs == 0 || epoch == epochs || run.StoppedEarly))
+                WriteCheckpoint(checkpoint, settings, run);
         }
-        if (stoppedEarly && bestParameters is not null)
-            bestParameters.CopyTo(_model.Parameters);
-        return new TrainingHistory(history, bestEpoch == 0 ? history.Count : bestEpoch, stoppedEarly);
+        bool restored = options.RestoreBestWeights && run.BestParameters is not null && run.BestEpoch != run.EpochsDone;
+        if (restored) run.BestParameters!.CopyTo(_model.Parameters);
+        return new TrainingHistory(run.History.ToArray(), run.BestEpoch == 0 ? run.History.Count : run.BestEpoch, run.StoppedEarly,
+            options.RestoreBestWeights && run.BestParameters is not null);
+    }
+
+    /// <summary>Whether lower values of <paramref name="metric"/> are better (<see cref="MetricMode.Auto"/>).</summary>
+    internal static bool LowerIsBetter(Metric metric) => metric is Metric.Loss or Metric.Mae or Metric.Rmse;
+
+    private static bool IsClassificationMetric(Metric metric) => metric is Metric.Accuracy or Metric.TopKAccuracy
+        or Metric.MacroPrecision or Metric.MacroRecall or Metric.MacroF1 or Metric.WeightedPrecision or Metric.WeightedRecall or Metric.WeightedF1;
+
+    /// <summary>The scalar metrics of one set, for <see cref="EpochMetrics"/> (accuracy and the loss have their own columns).</summary>
+    private static Dictionary<Metric, float> Scores(ClassificationMetrics? classification, RegressionMetrics? regression)
+    {
+        var scores = new Dictionary<Metric, float>();
+        if (classification is not null)
+        {
+            var report = classification.Report();
+            foreach (Metric m in (ReadOnlySpan<Metric>)[Metric.TopKAccuracy, Metric.MacroPrecision, Metric.MacroRecall, Metric.MacroF1,
+                         Metric.WeightedPrecision, Metric.WeightedRecall, Metric.WeightedF1])
+                scores[m] = (float)report.Value(m);
+        }
+        if (regression is not null)
+        {
+            var report = regression.Report();
+            foreach (Metric m in (ReadOnlySpan<Metric>)[Metric.Mae, Metric.Rmse, Metric.R2])
+                scores[m] = (float)report.Value(m);
+        }
+        return scores;
     }
 
     /// <summary>
@@ -217,9 +304,15 @@ public sealed class Trainer
         where.Layer is null ? $"tensor '{where.Tensor}'" : $"layer '{where.Layer}' ({where.Tensor})";
 
     /// <summary>Mean loss and accuracy of the model (inference mode) on <paramref name="data"/>.</summary>
-    public Evaluation Evaluate(Dataset data, int batchSize = 256)
+    public Evaluation Evaluate(IDataSource data, int batchSize = 256)
     {
         CheckData(data, nameof(data));
+        return EvaluateCore(data, batchSize, null, null);
+    }
+
+    /// <summary><see cref="Evaluate"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
+    private Evaluation EvaluateCore(IDataSource data, int batchSize, ClassificationMetrics? classification, RegressionMetrics? regression)
+    {
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
         loader.StartEpoch(0);
         int outputLength = _model.OutputLength;
@@ -235,6 +328,8 @@ public sealed class Trainer
             _model.Forward(batch.Inputs, outSpan, n);
             lossSum += (double)_loss.Compute(outSpan, batch.Labels, batch.Targets, scratch.AsSpan(0, n * outputLength), n) * n;
             if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
+            classification?.Add(outSpan, batch.Labels);
+            regression?.Add(outSpan, batch.Targets);
             seen += n;
         }
         return new Evaluation((float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN, (int)seen);
@@ -263,14 +358,15 @@ public sealed class Trainer
         return correct;
     }
 
-    private void CheckData(Dataset data, string name)
+    private void CheckData(IDataSource data, string name)
     {
+        ArgumentNullException.ThrowIfNull(data, name);
         if (data.ExampleLength != _model.InputLength)
             throw new ArgumentException($"The {name} set has {data.ExampleLength} floats per example, but the model's input has {_model.InputLength}.", name);
-        if (_loss.UsesLabels && data.Labels is null)
+        if (_loss.UsesLabels && !data.HasLabels)
             throw new ArgumentException($"The {_loss.Name} loss needs class labels, but the {name} set has none.", name);
-        if (!_loss.UsesLabels && (data.Targets is null || data.TargetLength != _model.OutputLength))
-            throw new ArgumentException($"The {_loss.Name} loss needs {_model.OutputLength} targets per example, but the {name} set has {(data.Targets is null ? 0 : data.TargetLength)}.", name);
+        if (!_loss.UsesLabels && data.TargetLength != _model.OutputLength)
+            throw new ArgumentException($"The {_loss.Name} loss needs {_model.OutputLength} targets per example, but the {name} set has {data.TargetLength}.", name);
         if (_loss.UsesLabels && data.ClassCount > _model.OutputLength)
             throw new ArgumentException($"The {name} set has {data.ClassCount} classes, but the model outputs only {_model.OutputLength} logits.", name);
     }

@@ -389,6 +389,31 @@ public class AnalyzerTests
         Expect.Error("MG0111", 0, "TransformerEncoder 'blocks' splits its width 100 (from 'tok') into 8 heads, which does not divide it; use a head count that divides 100"));
 
     [Fact]
+    public Task AttentionDropoutOutOfRange_MG0100_OnTheNamedArguments() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        public partial class Encoder
+        {
+            [Embedding(96, 16)] public partial Layer Tok { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 32, {|#0:AttentionDropout = 1|})] public partial Layer Blocks { get; }
+        }
+        [Model(Dim.Seq, 16)]
+        public partial class Attention
+        {
+            [MultiHeadAttention(4, {|#1:Dropout = 1.5|})] public partial Layer Attn { get; }
+        }
+        [Model(Dim.Seq, 16)]
+        public partial class Decoder
+        {
+            [TransformerEncoder(Heads = 4, FeedForward = 32)] public partial Layer Blocks { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 32, Memory = nameof(Blocks), {|#2:AttentionDropout = 2|})] public partial Layer Dec { get; }
+        }
+        """,
+        Expect.Error("MG0100", 0, "TransformerEncoder 'blocks' has AttentionDropout = 1; it must be in [0, 1), or negative for the same as Dropout"),
+        Expect.Error("MG0100", 1, "MultiHeadAttention 'attn' has Dropout = 1.5; it must be in [0, 1)"),
+        Expect.Error("MG0100", 2, "TransformerDecoder 'dec' has AttentionDropout = 2; it must be in [0, 1), or negative for the same as Dropout"));
+
+    [Fact]
     public Task AttentionHeadsNotDividingWidth_MG0111_OnHeadsArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, 10)]

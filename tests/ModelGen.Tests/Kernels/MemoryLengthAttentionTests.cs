@@ -2,7 +2,8 @@
 // MultiHeadAttentionKernels and TransformerDecoderKernels' memoryLengths/memorySeq overloads against the float64 references
 // (forward) and float64 central differences (backward) at odd sizes on both sides of the tile edges, padded memory rows that
 // cannot reach anything (NaN there), the seq = memorySeq case bit-identical to the older overloads, argument checks naming the
-// operand, and zero steady-state allocation.
+// operand, attention-weight dropout over the memory (mask keyed by the memory position) against the same references, and zero
+// steady-state allocation.
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -60,6 +61,49 @@ public class MemoryLengthAttentionTests
 
         string where = $"{g} seq={seq} memorySeq={memorySeq}";
         float[] dP0 = Uniform(g.ParameterCount, 41);   // non-zero start: gradients accumulate
+        var (dP, dX, dM) = c.Backward(dy, dP0);
+        for (int s = 0; s < paramIndices.Length; s++)
+            AssertGradient(fdParams[s], dP[paramIndices[s]] - dP0[paramIndices[s]], $"{where}: dParameters[{paramIndices[s]}] ({TensorName(g.ParameterTensors(), paramIndices[s])})");
+        for (int s = 0; s < inputIndices.Length; s++)
+            AssertGradient(fdInput[s], dX[inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
+        for (int s = 0; s < memoryIndices.Length; s++)
+            AssertGradient(fdMemory[s], dM[memoryIndices[s]], $"{where}: dMemory[{memoryIndices[s]}]");
+    }
+
+    /// <summary>
+    /// Attention-weight dropout over a memory of its own length: forward against the float64 reference dropping the same weights
+    /// (mask keyed by the memory position j), every gradient against central differences of that reference (backward regenerates
+    /// the mask from the seed).
+    /// </summary>
+    [Theory]
+    [InlineData(6, 3, 5, 3, 7, 0.3f)]
+    [InlineData(20, 4, 7, 17, 70, 0.2f)]
+    [InlineData(12, 3, 12, 40, 5, 0.5f)]
+    public void MultiHeadAttention_AttentionDropout_TqNotTk_MatchesFloat64Reference(int model, int heads, int memory, int seq, int memorySeq, float dropout)
+    {
+        const int batch = 2;
+        const ulong seed = 777;
+        var g = new MultiHeadAttentionGeometry(model, heads, memory, causal: false);
+        var c = new AttentionCase(g, batch, seq, memorySeq, withLengths: true, (ulong)(model * 5 + seq + memorySeq)) { Dropout = dropout, DropoutSeed = seed };
+        var mask = AttentionDropoutTests.Mask(dropout, seed);
+        double[] expected = MultiHeadAttentionKernelsTests.Reference.Forward(g, c.XD, c.MD, c.PD, c.Lengths, batch, seq, c.MemoryLengths, memorySeq, mask);
+        float[] y = c.TrainForward(out _);
+        string where = $"{g} seq={seq} memorySeq={memorySeq} dropout={dropout}";
+        AssertRealRowsClose(g.Model, expected, y, c.Lengths, batch, seq, 3e-5, where);
+        Assert.NotEqual(c.Forward(), y);   // inference never drops
+
+        float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
+        double[] dyd = RealRowsOnly(dy, c.Lengths, batch, seq, model);
+        double[] pd = c.PD, xd = c.XD, md = c.MD;
+        double Loss(double[] p, double[] x, double[] m)
+            => Dot(MultiHeadAttentionKernelsTests.Reference.Forward(g, x, m, p, c.Lengths, batch, seq, c.MemoryLengths, memorySeq, mask), dyd);
+        int[] paramIndices = Sample(g.ParameterCount, 80, 3);
+        int[] inputIndices = Sample(c.X.Length, 30, 4);
+        int[] memoryIndices = Sample(c.M.Length, 40, 5);
+        double[] fdParams = paramIndices.Select(i => CentralDifference(pd, i, v => Loss(v, xd, md))).ToArray();
+        double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v, md))).ToArray();
+        double[] fdMemory = memoryIndices.Select(i => CentralDifference(md, i, v => Loss(pd, xd, v))).ToArray();
+        float[] dP0 = Uniform(g.ParameterCount, 41);
         var (dP, dX, dM) = c.Backward(dy, dP0);
         for (int s = 0; s < paramIndices.Length; s++)
             AssertGradient(fdParams[s], dP[paramIndices[s]] - dP0[paramIndices[s]], $"{where}: dParameters[{paramIndices[s]}] ({TensorName(g.ParameterTensors(), paramIndices[s])})");
@@ -166,6 +210,51 @@ public class MemoryLengthAttentionTests
                 AssertRealRowsClose(g.Model, expected, y, c.Lengths, batch, seq, 3e-5, $"{g} seq={seq} memorySeq={memorySeq} lengths={withLengths}");
                 Assert.Equal(y, c.TrainForward(0f, null, out _));
             }
+    }
+
+    /// <summary>
+    /// The decoder over a memory of its own length with attention-weight dropout on every layer's self- and cross-attention (and
+    /// element dropout): forward against the float64 reference with the same masks, gradients against its central differences.
+    /// </summary>
+    [Theory]
+    [InlineData(6, 3, 5, 4, 5, 9, true, 0f, 0.3f)]
+    [InlineData(6, 2, 7, 0, 7, 3, false, 0.25f, 0.4f)]
+    public void Decoder_AttentionDropout_TqNotTk_MatchesFloat64Reference(int model, int heads, int feedForward, int memory, int seq, int memorySeq,
+        bool normFirst, float dropout, float attentionDropout)
+    {
+        const int batch = 2;
+        const ulong rngSeed = 31, attentionSeed = 99;
+        var g = new TransformerDecoderGeometry(model, heads, feedForward, 2, normFirst, causal: true, FeedForwardActivation.Gelu, memory);
+        var c = new DecoderCase(g, batch, seq, memorySeq, withLengths: true, (ulong)(model + seq * 5 + memorySeq))
+        {
+            AttentionDropout = attentionDropout,
+            AttentionSeed = attentionSeed,
+        };
+        var masks = DecoderReference.Masks(g, batch, seq, dropout, rngSeed);
+        string where = $"{g} seq={seq} memorySeq={memorySeq} dropout={dropout} attentionDropout={attentionDropout}";
+        double[] expected = DecoderReference.Forward(g, c.XD, c.MD, c.PD, c.Lengths, batch, seq, c.MemoryLengths, memorySeq, masks, attentionDropout, attentionSeed);
+        float[] y = c.TrainForward(dropout, new Rng(rngSeed), out _);
+        AssertRealRowsClose(g.Model, expected, y, c.Lengths, batch, seq, 3e-5, where);
+
+        float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
+        double[] dyd = RealRowsOnly(dy, c.Lengths, batch, seq, model);
+        double[] pd = c.PD, xd = c.XD, md = c.MD;
+        double Loss(double[] p, double[] x, double[] m)
+            => Dot(DecoderReference.Forward(g, x, m, p, c.Lengths, batch, seq, c.MemoryLengths, memorySeq, masks, attentionDropout, attentionSeed), dyd);
+        int[] paramIndices = Sample(g.ParameterCount, 80, 3);
+        int[] inputIndices = Sample(c.X.Length, 25, 4);
+        int[] memoryIndices = Sample(c.M.Length, 30, 5);
+        double[] fdParams = paramIndices.Select(i => CentralDifference(pd, i, v => Loss(v, xd, md))).ToArray();
+        double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v, md))).ToArray();
+        double[] fdMemory = memoryIndices.Select(i => CentralDifference(md, i, v => Loss(pd, xd, v))).ToArray();
+        float[] dP0 = Uniform(g.ParameterCount, 41);
+        var (dP, dX, dM) = c.Backward(dy, dropout, new Rng(rngSeed), dP0);
+        for (int s = 0; s < paramIndices.Length; s++)
+            AssertGradient(fdParams[s], dP[paramIndices[s]] - dP0[paramIndices[s]], $"{where}: dParameters[{paramIndices[s]}] ({TensorName(g.ParameterTensors(), paramIndices[s])})");
+        for (int s = 0; s < inputIndices.Length; s++)
+            AssertGradient(fdInput[s], dX[inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
+        for (int s = 0; s < memoryIndices.Length; s++)
+            AssertGradient(fdMemory[s], dM[memoryIndices[s]], $"{where}: dMemory[{memoryIndices[s]}]");
     }
 
     [Theory]
@@ -362,6 +451,8 @@ public class MemoryLengthAttentionTests
         public readonly int Batch, Seq, MemorySeq;
         public readonly int[]? Lengths, MemoryLengths;
         public readonly float[] X, M, P;
+        public float Dropout;        // attention-weight dropout of the training calls
+        public ulong DropoutSeed;
 
         public AttentionCase(MultiHeadAttentionGeometry g, int batch, int seq, int memorySeq, bool withLengths, ulong seed)
         {
@@ -397,7 +488,7 @@ public class MemoryLengthAttentionTests
             float[] y = new float[X.Length];
             kept = new float[G.KeptLength(Batch, Seq, MemorySeq)];
             Array.Fill(kept, float.NaN);
-            MultiHeadAttentionKernels.TrainForward(G, X, M, P, y, kept, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq);
+            MultiHeadAttentionKernels.TrainForward(G, X, M, P, y, kept, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, Dropout, DropoutSeed);
             return y;
         }
 
@@ -407,7 +498,7 @@ public class MemoryLengthAttentionTests
             float[] dP = (float[])dP0.Clone(), dX = new float[X.Length], dM = new float[M.Length];
             Array.Fill(dX, float.NaN);   // overwritten, never accumulated
             Array.Fill(dM, float.NaN);
-            MultiHeadAttentionKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq);
+            MultiHeadAttentionKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, Dropout, DropoutSeed);
             return (dP, dX, dM);
         }
     }
@@ -418,6 +509,8 @@ public class MemoryLengthAttentionTests
         public readonly int Batch, Seq, MemorySeq;
         public readonly int[]? Lengths, MemoryLengths;
         public readonly float[] X, M, P;
+        public float AttentionDropout;   // attention-weight dropout of the training calls
+        public ulong AttentionSeed;
 
         public DecoderCase(TransformerDecoderGeometry g, int batch, int seq, int memorySeq, bool withLengths, ulong seed)
         {
@@ -452,7 +545,9 @@ public class MemoryLengthAttentionTests
             float[] y = new float[X.Length];
             kept = new float[G.KeptLength(Batch, Seq, MemorySeq)];
             Array.Fill(kept, float.NaN);
-            TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, dropout, rng!);
+            if (AttentionDropout > 0f)
+                TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, dropout, AttentionDropout, AttentionSeed, rng!);
+            else TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, dropout, rng!);
             return y;
         }
 
@@ -462,7 +557,7 @@ public class MemoryLengthAttentionTests
             float[] dP = (float[])dP0.Clone(), dX = new float[X.Length], dM = new float[M.Length];
             Array.Fill(dX, float.NaN);
             Array.Fill(dM, float.NaN);
-            TransformerDecoderKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq);
+            TransformerDecoderKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, MemoryLengths, Workspace(), Batch, Seq, MemorySeq, AttentionDropout, AttentionSeed);
             return (dP, dX, dM);
         }
     }

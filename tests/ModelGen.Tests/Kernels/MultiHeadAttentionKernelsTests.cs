@@ -65,11 +65,44 @@ public class MultiHeadAttentionKernelsTests
     [Theory]
     [MemberData(nameof(BackwardCases))]
     public void Backward_MatchesFloat64FiniteDifferences(int model, int heads, int memory, int seq, bool causal, bool withLengths, bool bias)
+        => CheckBackward(model, heads, memory, seq, causal, withLengths, bias, 0f);
+
+    public static TheoryData<int, int, int, int, bool, bool, bool, float> AttentionDropoutCases()
+    {
+        var data = new TheoryData<int, int, int, int, bool, bool, bool, float>();
+        // model, heads, memory, seq, causal, lengths, bias, dropout
+        data.Add(15, 5, 0, 7, true, true, true, 0.3f);
+        data.Add(15, 5, 7, 7, false, true, true, 0.5f);
+        data.Add(6, 3, 0, 33, true, true, false, 0.1f);
+        data.Add(15, 5, 15, 33, true, false, true, 0.2f);
+        return data;
+    }
+
+    /// <summary>Attention-weight dropout: forward against the float64 reference dropping the same weights, every gradient against its central differences.</summary>
+    [Theory]
+    [MemberData(nameof(AttentionDropoutCases))]
+    public void AttentionDropout_ForwardAndBackward_MatchFloat64Reference(int model, int heads, int memory, int seq, bool causal, bool withLengths, bool bias, float dropout)
     {
         const int batch = 2;
+        const ulong seed = 4242;
         var g = new MultiHeadAttentionGeometry(model, heads, memory, causal, bias);
         int[]? lengths = withLengths ? [seq, Math.Max(1, seq - 3)] : null;
-        var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + seq));
+        var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + seq)) { Dropout = dropout, DropoutSeed = seed };
+        double[] expected = Reference.Forward(g, c.XD, c.MD, c.PD, lengths, batch, seq, AttentionDropoutTests.Mask(dropout, seed));
+        float[] y = c.TrainForward(out _);
+        AssertRealRowsClose(g, expected, y, lengths, batch, seq, 2e-5, $"{g} seq={seq} dropout={dropout}");
+        Assert.NotEqual(c.Forward(), y);   // inference never drops
+        CheckBackward(model, heads, memory, seq, causal, withLengths, bias, dropout);
+    }
+
+    private static void CheckBackward(int model, int heads, int memory, int seq, bool causal, bool withLengths, bool bias, float dropout)
+    {
+        const int batch = 2;
+        const ulong seed = 4242;
+        var g = new MultiHeadAttentionGeometry(model, heads, memory, causal, bias);
+        int[]? lengths = withLengths ? [seq, Math.Max(1, seq - 3)] : null;
+        var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + seq)) { Dropout = dropout, DropoutSeed = seed };
+        var weightMask = dropout > 0 ? AttentionDropoutTests.Mask(dropout, seed) : null;
         float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
         // The loss counts real positions only (padded outputs are "whatever"); the kernels ignore dOutput there.
         double[] dyd = Array.ConvertAll(dy, v => (double)v);
@@ -79,7 +112,7 @@ public class MultiHeadAttentionKernelsTests
         double[] pd = c.PD, xd = c.XD, md = c.MD;
         double Loss(double[] p, double[] x, double[] m)
         {
-            double[] y = Reference.Forward(g, x, m, p, lengths, batch, seq);
+            double[] y = Reference.Forward(g, x, m, p, lengths, batch, seq, weightMask);
             double sum = 0;
             for (int i = 0; i < y.Length; i++) sum += y[i] * dyd[i];
             return sum;
@@ -91,7 +124,7 @@ public class MultiHeadAttentionKernelsTests
         double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v, md))).ToArray();
         double[] fdMemory = memoryIndices.Select(i => CentralDifference(md, i, v => Loss(pd, xd, v))).ToArray();
 
-        string where = $"{g} seq={seq} lengths={withLengths}";
+        string where = $"{g} seq={seq} lengths={withLengths} dropout={dropout}";
         float[] dP0 = Uniform(g.ParameterCount, 41);   // non-zero start: gradients accumulate
         var (dP, dX, dM) = c.Backward(dy, dP0, withInputs: true);
         for (int s = 0; s < paramIndices.Length; s++)
@@ -202,17 +235,17 @@ public class MultiHeadAttentionKernelsTests
         void Step()
         {
             MultiHeadAttentionKernels.Forward(g, x, m, p, y, lengths, ws, batch, seq);
-            MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq);
-            MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq);
+            MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq, 0.2f, 7);
+            MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq, 0.2f, 7);
             MultiHeadAttentionKernels.ForwardStep(g, xs, ms, p, ys, cache, 1, seq, stepWs, batch);
         }
         for (int i = 0; i < 40; i++) Step();   // past tiering thresholds
         long before = GC.GetAllocatedBytesForCurrentThread();
         MultiHeadAttentionKernels.Forward(g, x, m, p, y, lengths, ws, batch, seq);
         long a1 = GC.GetAllocatedBytesForCurrentThread();
-        MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq);
+        MultiHeadAttentionKernels.TrainForward(g, x, m, p, y, kept, lengths, ws, batch, seq, 0.2f, 7);
         long a2 = GC.GetAllocatedBytesForCurrentThread();
-        MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq);
+        MultiHeadAttentionKernels.Backward(g, dy, x, m, p, kept, dp, dx, dm, lengths, ws, batch, seq, 0.2f, 7);
         long a3 = GC.GetAllocatedBytesForCurrentThread();
         MultiHeadAttentionKernels.ForwardStep(g, xs, ms, p, ys, cache, 1, seq, stepWs, batch);
         long a4 = GC.GetAllocatedBytesForCurrentThread();
@@ -422,12 +455,15 @@ public class MultiHeadAttentionKernelsTests
     /// <summary>The float64 scalar reference: PyTorch's multi_head_attention_forward written out loop by loop.</summary>
     internal static class Reference
     {
-        public static double[] Forward(MultiHeadAttentionGeometry g, double[] x, double[] m, double[] p, int[]? lengths, int batch, int seq)
-            => Forward(g, x, m, p, lengths, batch, seq, lengths, seq);
-
-        /// <summary>Cross-attention over a memory of <paramref name="memorySeq"/> rows per example, keys masked past <paramref name="memoryLengths"/>.</summary>
+        /// <summary>With <paramref name="weightMask"/>, softmax weight (b, h, i, j) is multiplied by it (attention dropout).</summary>
         public static double[] Forward(MultiHeadAttentionGeometry g, double[] x, double[] m, double[] p, int[]? lengths, int batch, int seq,
-            int[]? memoryLengths, int memorySeq)
+            Func<int, int, int, int, double>? weightMask = null)
+            => Forward(g, x, m, p, lengths, batch, seq, lengths, seq, weightMask);
+
+        /// <summary>Cross-attention over a memory of <paramref name="memorySeq"/> rows per example, keys masked past <paramref name="memoryLengths"/>;
+        /// <paramref name="weightMask"/> as in the other overload, j the memory position.</summary>
+        public static double[] Forward(MultiHeadAttentionGeometry g, double[] x, double[] m, double[] p, int[]? lengths, int batch, int seq,
+            int[]? memoryLengths, int memorySeq, Func<int, int, int, int, double>? weightMask = null)
         {
             int d = g.Model, dk = g.KeyFeatures, hs = g.HeadSize, ms = memorySeq;
             if (!g.IsCross) (m, ms, memoryLengths) = (x, seq, lengths);
@@ -484,7 +520,10 @@ public class MultiHeadAttentionKernelsTests
                         double sum = 0;
                         for (int j = 0; j < visible; j++) sum += s[j] = Math.Exp(s[j] - max);
                         for (int j = 0; j < visible; j++)
-                            for (int c = 0; c < hs; c++) a[i, h * hs + c] += s[j] / sum * v[j, h * hs + c];
+                        {
+                            double w = s[j] / sum * (weightMask?.Invoke(b, h, i, j) ?? 1.0);
+                            for (int c = 0; c < hs; c++) a[i, h * hs + c] += w * v[j, h * hs + c];
+                        }
                     }
                 for (int t = 0; t < seq; t++)
                     for (int o = 0; o < d; o++)
@@ -517,6 +556,8 @@ public class MultiHeadAttentionKernelsTests
         public readonly int Batch, Seq;
         public readonly int[]? Lengths;
         public readonly float[] X, M, P;
+        public float Dropout;       // attention-weight dropout of TrainForward and Backward
+        public ulong DropoutSeed;
 
         public Case(MultiHeadAttentionGeometry g, int batch, int seq, int[]? lengths, ulong seed)
         {
@@ -554,7 +595,7 @@ public class MultiHeadAttentionKernelsTests
             float[] y = new float[X.Length];
             kept = new float[G.KeptLength(Batch, Seq)];
             Array.Fill(kept, float.NaN);
-            MultiHeadAttentionKernels.TrainForward(G, X, M, P, y, kept, Lengths, Workspace(), Batch, Seq);
+            MultiHeadAttentionKernels.TrainForward(G, X, M, P, y, kept, Lengths, Workspace(), Batch, Seq, Dropout, DropoutSeed);
             return y;
         }
 
@@ -566,7 +607,7 @@ public class MultiHeadAttentionKernelsTests
             float[]? dM = withInputs ? new float[M.Length] : null;
             if (dX != null) Array.Fill(dX, float.NaN);   // overwritten, never accumulated
             if (dM != null) Array.Fill(dM, float.NaN);
-            MultiHeadAttentionKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, Workspace(), Batch, Seq);
+            MultiHeadAttentionKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, Workspace(), Batch, Seq, Dropout, DropoutSeed);
             return (dP, dX, dM);
         }
     }

@@ -79,14 +79,41 @@ public class TransformerDecoderKernelsTests
     [MemberData(nameof(BackwardCases))]
     public void Backward_MatchesFloat64FiniteDifferences(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
         FeedForwardActivation activation, bool withLengths, float dropout, int memory)
+        => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, memory, 0f);
+
+    /// <summary>Self- and cross-attention weights dropped (per layer and block, from one seed): every gradient against central differences.</summary>
+    [Theory]
+    [InlineData(6, 3, 5, 2, true, true, FeedForwardActivation.Gelu, true, 0.2f, 4, 0.3f)]
+    [InlineData(6, 3, 5, 2, false, false, FeedForwardActivation.Gelu, true, 0f, 0, 0.5f)]
+    public void Backward_AttentionDropout_MatchesFloat64FiniteDifferences(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
+        FeedForwardActivation activation, bool withLengths, float dropout, int memory, float attentionDropout)
+        => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, memory, attentionDropout);
+
+    [Fact]
+    public void TrainForward_AttentionDropout_MatchesFloat64Reference()
     {
-        const ulong rngSeed = 31;
+        const ulong rngSeed = 77, attentionSeed = 99;
+        var g = new TransformerDecoderGeometry(15, 3, 9, 2, true, causal: true, FeedForwardActivation.Gelu, memory: 8);
+        int[] lengths = [5, 3, 4];
+        var c = new Case(g, 3, 5, lengths, 8) { AttentionDropout = 0.3f, AttentionSeed = attentionSeed };
+        var masks = DecoderReference.Masks(g, 3, 5, 0.1f, rngSeed);
+        double[] expected = DecoderReference.Forward(g, c.XD, c.MD, c.PD, lengths, 3, 5, masks, 0.3f, attentionSeed);
+        float[] dropped = c.TrainForward(0.1f, new Rng(rngSeed), out _);
+        AssertRealRowsClose(g, expected, dropped, lengths, 3, 5, 3e-5, $"{g} attentionDropout=0.3");
+        c.AttentionDropout = 0f;
+        Assert.NotEqual(c.TrainForward(0.1f, new Rng(rngSeed), out _), dropped);
+    }
+
+    private static void CheckBackward(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
+        FeedForwardActivation activation, bool withLengths, float dropout, int memory, float attentionDropout)
+    {
+        const ulong rngSeed = 31, attentionSeed = 808;
         foreach (int seq in new[] { 1, 5 })
         {
             const int batch = 3;
             var g = new TransformerDecoderGeometry(model, heads, feedForward, layers, normFirst, causal, activation, memory);
             int[]? lengths = withLengths ? (seq == 1 ? [1, 1, 1] : [5, 1, 3]) : null;
-            var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + layers + seq));
+            var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + layers + seq)) { AttentionDropout = attentionDropout, AttentionSeed = attentionSeed };
             var masks = DecoderReference.Masks(g, batch, seq, dropout, rngSeed);
             float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
             // The loss counts real positions only (padded outputs are "whatever"); the kernels ignore dOutput there.
@@ -97,7 +124,7 @@ public class TransformerDecoderKernelsTests
             double[] pd = c.PD, xd = c.XD, md = c.MD;
             double Loss(double[] p, double[] x, double[] m)
             {
-                double[] y = DecoderReference.Forward(g, x, m, p, lengths, batch, seq, masks);
+                double[] y = DecoderReference.Forward(g, x, m, p, lengths, batch, seq, masks, attentionDropout, attentionSeed);
                 double sum = 0;
                 for (int i = 0; i < y.Length; i++) sum += y[i] * dyd[i];
                 return sum;
@@ -109,7 +136,7 @@ public class TransformerDecoderKernelsTests
             double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v, md))).ToArray();
             double[] fdMemory = memoryIndices.Select(i => CentralDifference(md, i, v => Loss(pd, xd, v))).ToArray();
 
-            string where = $"{g} seq={seq} lengths={withLengths} dropout={dropout}";
+            string where = $"{g} seq={seq} lengths={withLengths} dropout={dropout} attentionDropout={attentionDropout}";
             float[] dP0 = Uniform(g.ParameterCount, 41);   // non-zero start: gradients accumulate
             var (dP, dX, dM) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: true, withMemory: true);
             for (int s = 0; s < paramIndices.Length; s++)
@@ -311,6 +338,9 @@ public class TransformerDecoderKernelsTests
             return y;
         }
 
+        public float AttentionDropout;   // attention-weight dropout of TrainForward and Backward
+        public ulong AttentionSeed;
+
         public float[] TrainForward(float dropout, Rng? rng, out float[] kept)
         {
             float[] y = new float[X.Length];
@@ -318,7 +348,8 @@ public class TransformerDecoderKernelsTests
             Array.Fill(kept, float.NaN);
             float[] ws = new float[G.WorkspaceLength(Batch, Seq)];
             Array.Fill(ws, float.NaN);
-            TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, ws, Batch, Seq, dropout, rng!);
+            if (AttentionDropout > 0f) TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, ws, Batch, Seq, dropout, AttentionDropout, AttentionSeed, rng!);
+            else TransformerDecoderKernels.TrainForward(G, X, M, P, y, kept, Lengths, ws, Batch, Seq, dropout, rng!);
             return y;
         }
 
@@ -331,7 +362,7 @@ public class TransformerDecoderKernelsTests
             if (dM != null) Array.Fill(dM, float.NaN);
             float[] ws = new float[G.WorkspaceLength(Batch, Seq)];
             Array.Fill(ws, float.NaN);
-            TransformerDecoderKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, ws, Batch, Seq);
+            TransformerDecoderKernels.Backward(G, dy, X, M, P, kept, dP, dX, dM, Lengths, ws, Batch, Seq, AttentionDropout, AttentionSeed);
             return (dP, dX, dM);
         }
     }
@@ -379,13 +410,16 @@ internal static class DecoderReference
         return masks;
     }
 
+    /// <summary>With <paramref name="attentionP"/> &gt; 0, layer l's self- and cross-attention weights are dropped by the counter-based masks of
+    /// <paramref name="attentionSeed"/> derived for 2l and 2l + 1, as TransformerDecoderKernels derives them.</summary>
     public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
-        double[][][]? masks = null)
-        => Forward(g, x, memory, parameters, lengths, batch, seq, lengths, seq, masks);
+        double[][][]? masks = null, float attentionP = 0f, ulong attentionSeed = 0)
+        => Forward(g, x, memory, parameters, lengths, batch, seq, lengths, seq, masks, attentionP, attentionSeed);
 
-    /// <summary>The stack over a memory of <paramref name="memorySeq"/> rows per example whose keys are masked past <paramref name="memoryLengths"/>.</summary>
+    /// <summary>The stack over a memory of <paramref name="memorySeq"/> rows per example whose keys are masked past <paramref name="memoryLengths"/>
+    /// (attention dropout as the other overload, the cross-attention mask's j the memory position).</summary>
     public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
-        int[]? memoryLengths, int memorySeq, double[][][]? masks = null)
+        int[]? memoryLengths, int memorySeq, double[][][]? masks = null, float attentionP = 0f, ulong attentionSeed = 0)
     {
         int rows = batch * seq, d = g.Model, ff = g.FeedForward;
         var saG = new MultiHeadAttentionGeometry(d, g.Heads, 0, g.Causal);
@@ -404,8 +438,17 @@ internal static class DecoderReference
             double[] w1 = Take(ff * d), b1 = Take(ff), w2 = Take(d * ff), b2 = Take(d);
             double[] n1w = Take(d), n1b = Take(d), n2w = Take(d), n2b = Take(d), n3w = Take(d), n3b = Take(d);
             var m = masks?[l];
-            double[] SA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(saG, v, [], sa, lengths, batch, seq), m?[0]);
-            double[] CA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq, memoryLengths, memorySeq), m?[1]);
+            Func<int, int, int, int, double>? Weights(int index)
+            {
+                if (attentionP == 0f) return null;
+                var drop = new AttentionDropout(attentionP, attentionSeed).For(index);
+                return (b, h, i, j) => drop.Keeps(b, h, i, j) ? 1.0 / (1.0 - attentionP) : 0.0;
+            }
+            var saMask = Weights(2 * l);
+            var caMask = Weights(2 * l + 1);
+            double[] SA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(saG, v, [], sa, lengths, batch, seq, saMask), m?[0]);
+            double[] CA(double[] v) => TransformerReference.Mask(
+                MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq, memoryLengths, memorySeq, caMask), m?[1]);
             double[] FF(double[] v)
             {
                 double[] a = TransformerReference.Linear(v, w1, b1, rows, d, ff);

@@ -129,6 +129,42 @@ public class TransformerKernelsTests
         bool causal, FeedForwardActivation activation, bool withLengths, float dropout, float feedForwardDropout)
         => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, feedForwardDropout);
 
+    public static TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float, float> AttentionDropoutBackwardCases()
+    {
+        var data = new TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float, float>();
+        // model, heads, feedForward, layers, normFirst, causal, activation, lengths, dropout, attentionDropout
+        data.Add(15, 3, 9, 2, true, true, FeedForwardActivation.Gelu, true, 0.2f, 0.3f);
+        data.Add(7, 1, 17, 2, false, false, FeedForwardActivation.Gelu, true, 0f, 0.4f);
+        data.Add(20, 4, 33, 1, true, false, FeedForwardActivation.ReLU, false, 0.1f, 0.1f);
+        return data;
+    }
+
+    /// <summary>Gradients with attention-weight dropout on: the float64 reference drops the same weights (the mask is fixed by the seed).</summary>
+    [Theory]
+    [MemberData(nameof(AttentionDropoutBackwardCases))]
+    public void Backward_AttentionDropout_MatchesFloat64FiniteDifferences(int model, int heads, int feedForward, int layers, bool normFirst,
+        bool causal, FeedForwardActivation activation, bool withLengths, float dropout, float attentionDropout)
+        => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, null, attentionDropout);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TrainForward_AttentionDropout_MatchesFloat64ReferenceAndZeroIsBitIdentical(bool normFirst)
+    {
+        const ulong rngSeed = 79, attentionSeed = 1234;
+        var g = new TransformerGeometry(15, 3, 9, 2, normFirst, causal: true, FeedForwardActivation.Gelu);
+        int[] lengths = [5, 3, 4];
+        var c = new Case(g, 3, 5, lengths, 11);
+        var masks = TransformerReference.Masks(g, 3, 5, 0.2f, rngSeed, null, 0.3f, attentionSeed);
+        double[] expected = TransformerReference.Forward(g, c.XD, c.PD, lengths, 3, 5, masks);
+        float[] dropped = c.TrainForward(0.2f, new Rng(rngSeed), out _, null, 0.3f, attentionSeed);
+        AssertRealRowsClose(g, expected, dropped, lengths, 3, 5, 3e-5, $"{g} attentionDropout=0.3");
+        // p = 0 is the overload without attention dropout, bit for bit (outputs and what backward keeps), whatever the seed.
+        Assert.Equal(c.TrainForward(0.2f, new Rng(rngSeed), out float[] kept1), c.TrainForward(0.2f, new Rng(rngSeed), out float[] kept2, null, 0f, attentionSeed));
+        Assert.Equal(kept1, kept2);
+        Assert.NotEqual(c.TrainForward(0.2f, new Rng(rngSeed), out _), dropped);
+    }
+
     public static TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float> BackwardCases()
     {
         var data = new TheoryData<int, int, int, int, bool, bool, FeedForwardActivation, bool, float>();
@@ -150,14 +186,15 @@ public class TransformerKernelsTests
         => CheckBackward(model, heads, feedForward, layers, normFirst, causal, activation, withLengths, dropout, null);
 
     private static void CheckBackward(int model, int heads, int feedForward, int layers, bool normFirst, bool causal,
-        FeedForwardActivation activation, bool withLengths, float dropout, float? feedForwardDropout)
+        FeedForwardActivation activation, bool withLengths, float dropout, float? feedForwardDropout, float attentionDropout = 0f)
     {
+        const ulong attentionSeed = 555;
         const int batch = 3, seq = 4;
         const ulong rngSeed = 31;
         var g = new TransformerGeometry(model, heads, feedForward, layers, normFirst, causal, activation);
         int[]? lengths = withLengths ? [4, 1, 3] : null;
         var c = new Case(g, batch, seq, lengths, (ulong)(model * 10 + layers));
-        var masks = TransformerReference.Masks(g, batch, seq, dropout, rngSeed, feedForwardDropout);
+        var masks = TransformerReference.Masks(g, batch, seq, dropout, rngSeed, feedForwardDropout, attentionDropout, attentionSeed);
         float[] dy = Uniform((int)g.InputLength(batch, seq), 17);
         // The loss counts real positions only (padded outputs are "whatever"); the kernels ignore dOutput there.
         double[] dyd = Array.ConvertAll(dy, v => (double)v);
@@ -177,9 +214,9 @@ public class TransformerKernelsTests
         double[] fdParams = paramIndices.Select(i => CentralDifference(pd, i, v => Loss(v, xd))).ToArray();
         double[] fdInput = inputIndices.Select(i => CentralDifference(xd, i, v => Loss(pd, v))).ToArray();
 
-        string where = $"{g} lengths={withLengths} dropout={dropout} feedForwardDropout={feedForwardDropout?.ToString() ?? "same"}";
+        string where = $"{g} lengths={withLengths} dropout={dropout} feedForwardDropout={feedForwardDropout?.ToString() ?? "same"} attentionDropout={attentionDropout}";
         float[] dP0 = Uniform(g.ParameterCount, 41);   // non-zero start: gradients accumulate
-        var (dP, dX) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: true, feedForwardDropout);
+        var (dP, dX) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: true, feedForwardDropout, attentionDropout, attentionSeed);
         for (int s = 0; s < paramIndices.Length; s++)
         {
             int i = paramIndices[s];
@@ -189,7 +226,7 @@ public class TransformerKernelsTests
             AssertGradient(fdInput[s], dX![inputIndices[s]], $"{where}: dInput[{inputIndices[s]}]");
 
         // Skipping dInput changes nothing else.
-        var (dP2, _) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: false, feedForwardDropout);
+        var (dP2, _) = c.Backward(dy, dropout, new Rng(rngSeed), dP0, withInput: false, feedForwardDropout, attentionDropout, attentionSeed);
         Assert.Equal(dP, dP2);
     }
 
@@ -395,6 +432,8 @@ public class TransformerKernelsTests
                 TransformerKernels.Forward(g, x, p, y, lengths, ws, batch, seq);
                 TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, rng);
                 TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq);
+                TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, 0.2f, 0.1f, 17, rng);
+                TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq, 0.1f, 17);
                 TransformerKernels.ForwardStep(g, xs, p, ys, cache, 1, seq, stepWs, batch);
             }
             // Past the tiering call-count threshold of every method involved, so no promotion happens inside the measurement.
@@ -407,6 +446,10 @@ public class TransformerKernelsTests
                 callsPerWindow: 1, $"TrainForward {where}", warmUpCalls: 0);
             AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq),
                 callsPerWindow: 1, $"Backward {where}", warmUpCalls: 0);
+            AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.TrainForward(g, x, p, y, kept, lengths, ws, batch, seq, 0.2f, 0.2f, 0.1f, 17, rng),
+                callsPerWindow: 1, $"TrainForward with attention dropout {where}", warmUpCalls: 0);
+            AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.Backward(g, dy, x, p, kept, dp, dx, lengths, ws, batch, seq, 0.1f, 17),
+                callsPerWindow: 1, $"Backward with attention dropout {where}", warmUpCalls: 0);
             AllocationAssert.SteadyStateAllocatesNothing(() => TransformerKernels.ForwardStep(g, xs, p, ys, cache, 1, seq, stepWs, batch),
                 callsPerWindow: 1, $"ForwardStep {where}", warmUpCalls: 0);
         }
@@ -557,28 +600,34 @@ public class TransformerKernelsTests
             return y;
         }
 
-        /// <summary>The single-probability overload, or the two-probability one when <paramref name="feedForwardDropout"/> is given.</summary>
-        public float[] TrainForward(float dropout, Rng? rng, out float[] kept, float? feedForwardDropout = null)
+        /// <summary>
+        /// The single-probability overload, or the two-probability one when <paramref name="feedForwardDropout"/> is given, or the one with
+        /// attention-weight dropout when <paramref name="attentionDropout"/> is.
+        /// </summary>
+        public float[] TrainForward(float dropout, Rng? rng, out float[] kept, float? feedForwardDropout = null, float? attentionDropout = null, ulong attentionSeed = 0)
         {
             float[] y = new float[X.Length];
             kept = new float[G.KeptLength(Batch, Seq)];
             Array.Fill(kept, float.NaN);
             float[] ws = new float[G.WorkspaceLength(Batch, Seq)];
             Array.Fill(ws, float.NaN);
-            if (feedForwardDropout is float pf) TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, pf, rng!);
+            if (attentionDropout is float pa)
+                TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, feedForwardDropout ?? dropout, pa, attentionSeed, rng!);
+            else if (feedForwardDropout is float pf) TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, pf, rng!);
             else TransformerKernels.TrainForward(G, X, P, y, kept, Lengths, ws, Batch, Seq, dropout, rng!);
             return y;
         }
 
-        public (float[] DParameters, float[]? DInput) Backward(float[] dy, float dropout, Rng rng, float[] dP0, bool withInput, float? feedForwardDropout = null)
+        public (float[] DParameters, float[]? DInput) Backward(float[] dy, float dropout, Rng rng, float[] dP0, bool withInput, float? feedForwardDropout = null,
+            float attentionDropout = 0f, ulong attentionSeed = 0)
         {
-            TrainForward(dropout, rng, out float[] kept, feedForwardDropout);
+            TrainForward(dropout, rng, out float[] kept, feedForwardDropout, attentionDropout, attentionSeed);
             float[] dP = (float[])dP0.Clone();
             float[]? dX = withInput ? new float[X.Length] : null;
             if (dX != null) Array.Fill(dX, float.NaN);   // overwritten, never accumulated
             float[] ws = new float[G.WorkspaceLength(Batch, Seq)];
             Array.Fill(ws, float.NaN);
-            TransformerKernels.Backward(G, dy, X, P, kept, dP, dX, Lengths, ws, Batch, Seq);
+            TransformerKernels.Backward(G, dy, X, P, kept, dP, dX, Lengths, ws, Batch, Seq, attentionDropout, attentionSeed);
             return (dP, dX);
         }
     }

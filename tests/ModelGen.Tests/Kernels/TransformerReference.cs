@@ -12,10 +12,11 @@ internal static class TransformerReference
     /// <summary>
     /// Attention per example b and head h: o[b, i, h, :] = Σ_j softmax_j(q_i·k_j/√hs)·v_j over j &lt; len_b (and j ≤ i when causal);
     /// rows are [batch·seq] with <paramref name="ld"/> floats between them, head h at columns h·hs. Returns o [batch·seq, heads·hs]
-    /// and lse [batch·seq, heads].
+    /// and lse [batch·seq, heads]. With <paramref name="weightMask"/> (attention dropout), weight (b, h, i, j) is multiplied by
+    /// weightMask(b, h, i, j) after the softmax (lse stays that of the undropped scores).
     /// </summary>
     public static (double[] Output, double[] Lse) Attention(double[] q, double[] k, double[] v, int ld, int[]? lengths, bool causal,
-        int batch, int seq, int heads, int hs)
+        int batch, int seq, int heads, int hs, Func<int, int, int, int, double>? weightMask = null)
     {
         int width = heads * hs;
         var o = new double[batch * seq * width];
@@ -46,6 +47,7 @@ internal static class TransformerReference
                     {
                         double pj = Math.Exp(s[j] - max) / sum;
                         if (pj == 0) continue;
+                        if (weightMask != null) pj *= weightMask(b, h, i, j);
                         for (int p = 0; p < hs; p++) o[(b * seq + i) * width + h * hs + p] += pj * v[(b * seq + j) * ld + h * hs + p];
                     }
                 }
@@ -56,9 +58,10 @@ internal static class TransformerReference
     /// <summary>
     /// Analytic attention backward in float64 (the textbook formulas over the materialised P): dV = Pᵀ·dO, dP = dO·Vᵀ,
     /// dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = dS·K/√hs, dK = dSᵀ·Q/√hs. Gradients have row stride <paramref name="ld"/> like the inputs.
+    /// With <paramref name="weightMask"/> M (dropout after the softmax): dV = (P ⊙ M)ᵀ·dO and dP = M ⊙ (dO·Vᵀ).
     /// </summary>
     public static (double[] DQ, double[] DK, double[] DV) AttentionBackward(double[] dO, double[] q, double[] k, double[] v, int ld, int[]? lengths,
-        bool causal, int batch, int seq, int heads, int hs)
+        bool causal, int batch, int seq, int heads, int hs, Func<int, int, int, int, double>? weightMask = null)
     {
         int width = heads * hs;
         var dq = new double[q.Length];
@@ -67,6 +70,7 @@ internal static class TransformerReference
         double scale = 1 / Math.Sqrt(hs);
         var pr = new double[seq];
         var dp = new double[seq];
+        var mj = new double[seq];
         for (int b = 0; b < batch; b++)
         {
             int len = lengths?[b] ?? seq;
@@ -92,6 +96,8 @@ internal static class TransformerReference
                         pr[j] = Math.Exp(pr[j] - max) / sum;
                         double d = 0;
                         for (int p = 0; p < hs; p++) d += dO[oi + p] * v[(b * seq + j) * ld + h * hs + p];
+                        mj[j] = weightMask == null ? 1 : weightMask(b, h, i, j);
+                        d *= mj[j];
                         dp[j] = d;
                         rowDot += pr[j] * d;
                     }
@@ -102,7 +108,7 @@ internal static class TransformerReference
                         double ds = pr[j] * (dp[j] - rowDot) * scale;
                         for (int p = 0; p < hs; p++)
                         {
-                            dv[kj + p] += pr[j] * dO[oi + p];
+                            dv[kj + p] += pr[j] * mj[j] * dO[oi + p];
                             dq[qi + p] += ds * k[kj + p];
                             dk[kj + p] += ds * q[qi + p];
                         }
@@ -112,13 +118,15 @@ internal static class TransformerReference
         return (dq, dk, dv);
     }
 
-    /// <summary>Dropout masks of one layer (values 0 or 1/(1−p)), [rows·d], [rows·ff], [rows·d].</summary>
-    public sealed record LayerMasks(double[] Attention, double[] FeedForward, double[] Output);
+    /// <summary>Dropout masks of one layer (values 0 or 1/(1−p)), [rows·d], [rows·ff], [rows·d], and the attention-weight mask (b, h, i, j) or null.</summary>
+    public sealed record LayerMasks(double[] Attention, double[] FeedForward, double[] Output, Func<int, int, int, int, double>? AttentionWeights = null);
 
     /// <summary>The masks TransformerKernels.TrainForward draws from a generator seeded with <paramref name="seed"/>: per layer,
     /// the attention output (p), the activation (<paramref name="feedForwardP"/>, or p when null) and the feed-forward output (p),
-    /// one draw per element in order (none for a tensor whose probability is 0).</summary>
-    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed, float? feedForwardP = null)
+    /// one draw per element in order (none for a tensor whose probability is 0); with <paramref name="attentionP"/> &gt; 0, layer l's
+    /// attention weights are dropped by the counter-based mask of <paramref name="attentionSeed"/> derived for layer l.</summary>
+    public static LayerMasks[] Masks(in TransformerGeometry g, int batch, int seq, float p, ulong seed, float? feedForwardP = null,
+        float attentionP = 0f, ulong attentionSeed = 0)
     {
         var rng = new Rng(seed);
         int rows = batch * seq;
@@ -134,7 +142,13 @@ internal static class TransformerReference
         for (int l = 0; l < g.Layers; l++)
         {
             double[] a = Draw(rows * g.Model, p), f = Draw(rows * g.FeedForward, pf), o = Draw(rows * g.Model, p);
-            masks[l] = new LayerMasks(a, f, o);
+            Func<int, int, int, int, double>? weights = null;
+            if (attentionP > 0f)
+            {
+                var drop = new AttentionDropout(attentionP, attentionSeed).For(l);
+                weights = (b, h, i, j) => drop.Keeps(b, h, i, j) ? 1.0 / (1.0 - attentionP) : 0.0;
+            }
+            masks[l] = new LayerMasks(a, f, o, weights);
         }
         return masks;
     }
@@ -155,14 +169,14 @@ internal static class TransformerReference
             var m = masks?[l];
             if (g.NormFirst)
             {
-                double[] sa = SelfAttention(g, LayerNorm(h, w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps), w, lengths, batch, seq);
+                double[] sa = SelfAttention(g, LayerNorm(h, w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps), w, lengths, batch, seq, m?.AttentionWeights);
                 h = Add(h, Mask(sa, m?.Attention));
                 double[] f = FeedForward(g, LayerNorm(h, w.Norm2Weight, w.Norm2Bias, rows, d, g.Eps), w, rows, m?.FeedForward);
                 h = Add(h, Mask(f, m?.Output));
             }
             else
             {
-                double[] sa = SelfAttention(g, h, w, lengths, batch, seq);
+                double[] sa = SelfAttention(g, h, w, lengths, batch, seq, m?.AttentionWeights);
                 h = LayerNorm(Add(h, Mask(sa, m?.Attention)), w.Norm1Weight, w.Norm1Bias, rows, d, g.Eps);
                 double[] f = FeedForward(g, h, w, rows, m?.FeedForward);
                 h = LayerNorm(Add(h, Mask(f, m?.Output)), w.Norm2Weight, w.Norm2Bias, rows, d, g.Eps);
@@ -171,7 +185,8 @@ internal static class TransformerReference
         return h;
     }
 
-    private static double[] SelfAttention(in TransformerGeometry g, double[] x, in Weights w, int[]? lengths, int batch, int seq)
+    private static double[] SelfAttention(in TransformerGeometry g, double[] x, in Weights w, int[]? lengths, int batch, int seq,
+        Func<int, int, int, int, double>? weightMask)
     {
         int rows = batch * seq, d = g.Model;
         double[] qkv = Linear(x, w.InProjWeight, w.InProjBias, rows, d, 3 * d);
@@ -189,7 +204,7 @@ internal static class TransformerReference
             RotaryKernels.ReferenceForward(q, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
             RotaryKernels.ReferenceForward(k, rope.HeadSize, batch, seq, d, d, 0, rope.Base);
         }
-        double[] o = Attention(q, k, v, d, lengths, g.Causal, batch, seq, g.Heads, g.HeadSize).Output;
+        double[] o = Attention(q, k, v, d, lengths, g.Causal, batch, seq, g.Heads, g.HeadSize, weightMask).Output;
         return Linear(o, w.OutProjWeight, w.OutProjBias, rows, d, d);
     }
 

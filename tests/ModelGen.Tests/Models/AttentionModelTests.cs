@@ -59,6 +59,42 @@ public class AttentionModelTests
         }
     }
 
+    /// <summary>
+    /// Attention-weight dropout acts in training only: inference and the cached step agree (no dropout), a training forward with
+    /// the same seed repeats itself bit for bit, another seed drops other weights, and neither equals inference.
+    /// </summary>
+    [Fact]
+    public void AttentionDropout_TrainingOnly_StepAgreesWithInference()
+    {
+        var model = new DroppedAttentionNet(4);
+        const int batch = 3, seq = 6, n = DroppedAttentionNet.InputSize, m = DroppedAttentionNet.OutputSize;
+        var x = ModelTestData.RandomArray(batch * seq * n, 8);
+        var whole = new float[batch * seq * m];
+        model.Forward(x, whole, batch, seq);
+        var cache = new float[batch * DroppedAttentionNet.CacheSize];
+        var step = new float[batch * n];
+        var y = new float[batch * m];
+        for (int t = 0; t < seq; t++)
+        {
+            for (int b = 0; b < batch; b++) Array.Copy(x, (b * seq + t) * n, step, b * n, n);
+            model.ForwardStep(step, y, batch, t, cache);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < m; k++)
+                    Assert.True(Math.Abs(whole[(b * seq + t) * m + k] - y[b * m + k]) <= 1e-5f, $"position {t}, example {b}, output {k}");
+        }
+        float[] Train(ulong seed)
+        {
+            var o = new float[whole.Length];
+            model.SeedDropout(seed);
+            model.ForwardTrain(x, o, batch, seq);
+            return o;
+        }
+        float[] a = Train(5), again = Train(5), other = Train(6);
+        Assert.Equal(a, again);
+        Assert.NotEqual(a, other);
+        Assert.NotEqual(whole, a);
+    }
+
     /// <summary>Causal cross-attention decodes step by step too: the memory's row at each position joins the cache.</summary>
     [Fact]
     public void ForwardStep_CausalCrossAttention_EqualsTheFullForward()

@@ -94,3 +94,35 @@ public partial class Seq2SeqNet
     [MultiHeadAttention(4, UseBias = false, Memory = nameof(EncNorm))]                       public partial Layer Cross { get; }
     [Dense(11)]                                                                              public partial Layer Head { get; }
 }
+
+/// <summary>
+/// Attention-weight dropout over a second input of its own length: the encoder over S drops its self-attention weights (p = 0.3),
+/// the decoder's self- and cross-attention weights over the encoder's [S, 8] are dropped (p = 0.4, element dropout 0 so only the
+/// attention masks are random), and a single cross-attention layer over S drops its weights too (p = 0.5). Output per target position.
+/// </summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+[ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+public partial class Seq2SeqDroppedNet
+{
+    [Embedding(9, 8, From = "Source")]                                                                          public partial Layer Src { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 12, Dropout = 0, AttentionDropout = 0.3, Activation = Activation.GELU)] public partial Layer Encoder { get; }
+    [Embedding(11, 8, From = Layer.Input)]                                                                      public partial Layer Tgt { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 12, Layers = 2, Dropout = 0, AttentionDropout = 0.4, Activation = Activation.GELU, Memory = nameof(Encoder))] public partial Layer Decoder { get; }
+    [MultiHeadAttention(2, Memory = nameof(Encoder), Dropout = 0.5)]                                            public partial Layer Cross { get; }
+    [Dense(11)]                                                                                                 public partial Layer Head { get; }
+}
+
+/// <summary>
+/// Attention-weight dropout (PyTorch's <c>nn.MultiheadAttention(dropout)</c>) on causal self-attention (p = 0.3) and on causal
+/// cross-attention over a memory of width 4 (p = 0.5), output per position: training drops weights, inference and the cached
+/// step do not.
+/// </summary>
+[Model(Dim.Seq, 5, MaxLength = 7)]
+public partial class DroppedAttentionNet
+{
+    [Dense(6)]                                                                                                  public partial Layer Query { get; }
+    [MultiHeadAttention(2, Causal = true, Dropout = 0.3)]                                                       public partial Layer Self { get; }
+    [Dense(4, Activation = Activation.Tanh, From = Layer.Input)]                                                public partial Layer Mem { get; }
+    [MultiHeadAttention(3, Memory = nameof(Mem), From = nameof(Self), Causal = true, Dropout = 0.5)]            public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                  public partial Layer Out { get; }
+}

@@ -93,6 +93,33 @@ public class Seq2SeqModelTests
     }
 
     /// <summary>
+    /// Attention-weight dropout over the second input (<see cref="Seq2SeqDroppedNet"/>: element dropout 0, so only the attention
+    /// masks are random) acts in training only: the same seed repeats a training forward bit for bit, another seed drops other
+    /// weights, and neither equals inference. Its gradient is checked by SequenceModelTests' finite-difference theory.
+    /// </summary>
+    [Fact]
+    public void AttentionDropout_OverSource_TrainingOnlyAndSeeded()
+    {
+        var model = new Seq2SeqDroppedNet(3);
+        const int sourceSeq = 5;
+        int[] target = Ids(Batch * Seq, 11, 5), source = Ids(Batch * sourceSeq, 9, 6), sourceLengths = SourceLengths(sourceSeq);
+        var inference = new float[Batch * Seq * Seq2SeqDroppedNet.OutputSize];
+        model.Forward(target, source, inference, Batch, Seq, sourceSeq, Lengths, sourceLengths);
+        float[] Train(ulong seed)
+        {
+            var o = new float[inference.Length];
+            model.SeedDropout(seed);
+            model.ForwardTrain(target, source, o, Batch, Seq, sourceSeq, Lengths, sourceLengths);
+            return o;
+        }
+        float[] a = Train(5), again = Train(5), other = Train(6);
+        Assert.Equal(a, again);
+        Assert.NotEqual(a, other);
+        Assert.NotEqual(inference, a);
+        Assert.All(a, v => Assert.True(float.IsFinite(v)));
+    }
+
+    /// <summary>
     /// The generated backward against central differences of the training forward (dropout masks re-drawn identically; GELU
     /// feed-forwards keep the loss smooth, so a step of 1e-2 crosses no kink).
     /// </summary>
