@@ -252,6 +252,31 @@ internal static class Samples
         }
         """;
 
+    /// <summary>
+    /// An encoder-decoder over two inputs ([ModelInput]): source ids of their own run-time length S through an encoder, target ids
+    /// through a decoder whose cross-attention reads the encoder's [S, 32] (Tq ≠ Tk), and a cross-attention layer of its own.
+    /// </summary>
+    public const string TwoInputSeq2Seq = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 32)]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Translator
+        {
+            [Embedding(60, 32, From = "Source")] public partial Layer Src { get; }
+            [PositionEmbedding(64, Sinusoidal = true)] public partial Layer SrcPos { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true)] public partial Layer Encoder { get; }
+            [LayerNorm] public partial Layer EncNorm { get; }
+            [Embedding(50, 32, From = Layer.Input)] public partial Layer Tgt { get; }
+            [PositionEmbedding(32)] public partial Layer Pos { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true, Memory = nameof(EncNorm))] public partial Layer Decoder { get; }
+            [MultiHeadAttention(4, Memory = nameof(EncNorm))] public partial Layer Cross { get; }
+            [Dense(50)] public partial Layer Head { get; }
+        }
+        """;
+
     /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
     public const string RopeGpt = """
         using ModelGen;

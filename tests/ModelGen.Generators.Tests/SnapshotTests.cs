@@ -22,6 +22,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.GenericBlocks), Samples.GenericBlocks)]
     [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
     [InlineData(nameof(Samples.NormLayers), Samples.NormLayers)]
+    [InlineData(nameof(Samples.TwoInputSeq2Seq), Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -47,6 +48,7 @@ public class SnapshotTests
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
     [InlineData(Samples.NormLayers)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -69,6 +71,7 @@ public class SnapshotTests
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
     [InlineData(Samples.NormLayers)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

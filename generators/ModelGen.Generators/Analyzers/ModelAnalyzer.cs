@@ -115,6 +115,11 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
 
         public Location Locate(ModelProblem problem)
         {
+            if (problem.Member.Length == 0 && problem.Id == ProblemIds.InvalidModelInput && ModelInputAttribute() is var (data, syntax))
+            {
+                // What [ModelInput(...)] says, or how it fits the model: on the attribute, or the argument at fault.
+                return problem.Argument.Length > 0 && FindArgument(syntax, data, problem.Argument) is { } inputArgument ? inputArgument.GetLocation() : syntax.GetLocation();
+            }
             if (problem.Member.Length == 0)
             {
                 // Problems with what [Model(...)] says go on the attribute; problems with the class on its name.
@@ -141,6 +146,16 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
             if (problem.Argument.Length > 0 && FindArgument(attribute, layer, problem.Argument) is { } argument)
                 return argument.GetLocation();
             return attribute.GetLocation();
+        }
+
+        /// <summary>The class's <c>[ModelInput]</c> with its syntax, or null.</summary>
+        private (AttributeData Data, AttributeSyntax Syntax)? ModelInputAttribute()
+        {
+            foreach (var attribute in _type.GetAttributes())
+                if (attribute.AttributeClass?.ToDisplayString() == ModelParser.ModelInputAttributeName
+                    && attribute.ApplicationSyntaxReference?.GetSyntax(_cancellationToken) is AttributeSyntax syntax)
+                    return (attribute, syntax);
+            return null;
         }
 
         /// <summary>The member the parser named, and its (first) layer attribute; the parser only names members that have one.</summary>

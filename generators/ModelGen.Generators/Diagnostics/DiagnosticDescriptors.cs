@@ -184,6 +184,16 @@ internal static class DiagnosticDescriptors
         ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0116: "[ModelInput] '{name}' on '{model}' has shape {shape}; a second input is a sequence of token ids, [Dim.Seq]".</summary>
+    public static readonly DiagnosticDescriptor InvalidModelInput = new(
+        ProblemIds.InvalidModelInput, "Invalid second model input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidModelInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0117: "{kind} '{layer}' reads [S, 32] from the input 'Source'; ... ".</summary>
+    public static readonly DiagnosticDescriptor SourceSequenceMisused = new(
+        ProblemIds.SourceSequenceMisused, "Layer cannot run on the second input's length S", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SourceSequenceMisused + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0120: "GroupNorm '{layer}' has {g} groups but its input [C, ...] has {c} channels; groups must divide the channels".</summary>
     public static readonly DiagnosticDescriptor GroupsDoNotDivideChannels = new(
         ProblemIds.GroupsDoNotDivideChannels, "GroupNorm groups do not divide the channels", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
@@ -242,7 +252,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, InvalidModelInput, SourceSequenceMisused, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

@@ -27,7 +27,7 @@ internal static partial class ModelEmitter
 
         // Gradient regions are shared by views; key -1 is the model input (dInput). For each region, the reads
         // in forward order; the last one runs first in backward and overwrites unless dOutput seeded the region.
-        int GradientKey(int tensor) => tensor < 0 ? -1 : plan.Training[tensor].Gradient;
+        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input's ids (no gradient)
         var readers = new Dictionary<int, List<(int Node, int Position)>>();
         for (int i = 0; i < n; i++)
         {
@@ -97,14 +97,14 @@ internal static partial class ModelEmitter
                     int x = node.Inputs[k];
                     int length = LengthOf(plan, x);
                     int key = GradientKey(x);
-                    string region = key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
+                    string region = key == -2 ? "default" : key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
                     bool overwrite = Overwrites(i, k);
                     bool inputOnly = key < 0 || !needed[x];
                     targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, {Mult(plan, x)} * {Int(length)})", region, true, inputOnly));
                 }
                 int outKey = plan.Training[i].Gradient;
                 string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength, U, Mult(plan, i));
-                EmitNodeBackward(c, plan, node, plan.Training[i], dOut, targets, always);
+                OverSource(c, plan, node, v => EmitNodeBackward(v, plan, node, plan.Training[i], dOut, targets, always));
                 if (!always) c.Close();
             }
             runs.WriteTo(w);
@@ -118,7 +118,7 @@ internal static partial class ModelEmitter
         string P(string shortName) => ParamSlice(node, shortName);
         string G(string shortName) => ParamSlice(node, shortName, "gradients");
         string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
-        string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]), U, Mult(plan, node.Inputs[k]));
+        string Input(int k) => Slot(TrainingOffset(plan, node.Inputs[k]), LengthOf(plan, node.Inputs[k]), U, Mult(plan, node.Inputs[k]));
         string output = Slot(slot.Output, node.OutputLength, U, B);
         var target = targets[0];
         // A parameterised layer computes its input gradient only when something needs it.
@@ -152,7 +152,9 @@ internal static partial class ModelEmitter
                 }
                 string kernels = node.Layer is DecoderSpec ? "TransformerDecoderKernels" : "MultiHeadAttentionKernels";
                 w.Line($"{Kernels}.{kernels}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
-                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
+                w.Line(UsesSourceMemory(node)
+                    ? $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{AttentionDropoutArguments(node)});"
+                    : $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
                 AddBack(0);
                 if (targets.Count > 1) AddBack(1);
                 break;

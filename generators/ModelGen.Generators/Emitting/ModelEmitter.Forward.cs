@@ -85,14 +85,16 @@ internal static partial class ModelEmitter
                 ? $"input.CopyTo({Cast}(t.Slice(0, rows * InputSize))); // backward needs the token ids"
                 : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
             var runs = new RunRoller(OffsetValues(plan));
+            if (plan.HasSource)
+                w.Line($"source.CopyTo({Cast}({Slot(plan.InputLength, plan.SourceLength, U, SourceRows)})); // the second input's ids, after the model input's");
             for (int i = 0; i < nodes.Count; i++)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
                 var c = runs.Begin(node.Name);
                 c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
-                var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x), U, Mult(plan, x))).ToList();
-                EmitNodeForward(c, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan);
+                var sources = node.Inputs.Select(x => Slot(TrainingOffset(plan, x), LengthOf(plan, x), U, Mult(plan, x))).ToList();
+                OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan));
             }
             runs.WriteTo(w);
             w.Line();
@@ -137,7 +139,7 @@ internal static partial class ModelEmitter
             }
             c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
             var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
-            EmitNodeForward(c, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental);
+            OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental));
         }
         runs.WriteTo(w);
         if (plan.InferenceCopiesInput)
@@ -178,6 +180,25 @@ internal static partial class ModelEmitter
                 string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
                 w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.StepWorkspaceLength(batch, MaxLength)));");
                 w.Line($"{Kernels}.MultiHeadAttentionKernels.ForwardStep({g}, {src[0]}, {MemoryOperand(src)}, {NodeParams(node, "parameters")}, {dst}, {CacheSlice(plan, node)}, position, MaxLength, {work}, batch);");
+                w.Line($"_inferenceArenas.Return({work});");
+                break;
+            }
+            case AttentionSpec or DecoderSpec when UsesSourceMemory(node):
+            {
+                // Cross-attention over the second input's S positions: queries over T, keys masked past sourceLengths.
+                string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
+                string kernels = node.Layer is DecoderSpec ? $"{Kernels}.TransformerDecoderKernels" : $"{Kernels}.MultiHeadAttentionKernels";
+                // Attention-weight dropout as over T: the seed is drawn before the element masks, the mask's key index is the source position.
+                string drop = node.Layer is DecoderSpec decoder ? $", {Float(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng" : AttentionDropoutArguments(node);
+                if (training)
+                {
+                    if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
+                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{drop});");
+                    break;
+                }
+                string work = $"{Camel(node.Name)}Work";
+                w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq, sourceSeq)));");
+                w.Line($"{kernels}.Forward({g}, {src[0]}, {src[1]}, {weights}, {dst}, lengths, sourceLengths, {work}, batch, seq, sourceSeq);");
                 w.Line($"_inferenceArenas.Return({work});");
                 break;
             }
@@ -429,11 +450,15 @@ internal static partial class ModelEmitter
         string.Join(" + ", node.InputShapes.Select(s => BatchShape(s))) + " -> " + BatchShape(node.Output);
 
     /// <summary>Per-example length of tensor <paramref name="tensor"/> (-1: the model input).</summary>
-    private static int LengthOf(ModelPlan plan, int tensor) => tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
+    private static int LengthOf(ModelPlan plan, int tensor) => tensor == -2 ? plan.SourceLength : tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
+
+    /// <summary>Per-example offset of tensor <paramref name="tensor"/> in the training arena (the inputs' ids lie at its start).</summary>
+    private static int TrainingOffset(ModelPlan plan, int tensor) => tensor == -2 ? plan.InputLength : tensor < 0 ? 0 : plan.Training[tensor].Output;
 
     private static string PlaceText(Place place, int length, string mult = "batch") => place.Kind switch
     {
         PlaceKind.Input => "input",
+        PlaceKind.Source => "source",
         PlaceKind.Output => "output",
         _ => $"s{place.Slot}.Slice(0, {mult} * {Int(length)})",
     };
@@ -451,12 +476,44 @@ internal static partial class ModelEmitter
     /// What arena offsets scale with: <c>batch</c>, or <c>rows</c> (= batch × T) in a sequence model, where every region
     /// is sized for a sequence tensor (a tensor without T needs only <c>batch</c> of its per-example length).
     /// </summary>
-    private static string Unit(ModelPlan plan) => plan.IsSequence ? "rows" : "batch";
+    private static string Unit(ModelPlan plan) => plan.HasSource ? "cap" : plan.IsSequence ? "rows" : "batch";
+
+    /// <summary>The rows of a tensor over the second input's length S: batch × sourceSeq.</summary>
+    private const string SourceRows = "sourceRows";
+
+    /// <summary>Whether <paramref name="node"/> runs over the second input's S positions (its output has S).</summary>
+    private static bool IsSourceNode(ModelPlan plan, GraphNode node) => plan.HasSource && ShapeInference.HasSourceSeq(node.Output);
+
+    /// <summary>Whether <paramref name="node"/> is cross-attention whose memory has the second input's length S (queries over T).</summary>
+    private static bool UsesSourceMemory(GraphNode node) => node.InputShapes.Count > 1 && ShapeInference.HasSourceSeq(node.InputShapes[1]);
+
+    /// <summary>
+    /// Emits one node's code through <paramref name="emit"/>; a node over S gets the T-domain names of its call rewritten to the
+    /// second input's (<c>rows</c>, <c>seq</c>, <c>lengths</c> → <c>sourceRows</c>, <c>sourceSeq</c>, <c>sourceLengths</c>): such a
+    /// node is one of the per-position or within-sequence layers (ShapeInference.SourceMisuse), whose calls take exactly those.
+    /// </summary>
+    private static void OverSource(SourceWriter w, ModelPlan plan, GraphNode node, System.Action<SourceWriter> emit)
+    {
+        if (!IsSourceNode(plan, node))
+        {
+            emit(w);
+            return;
+        }
+        var inner = new SourceWriter();
+        emit(inner);
+        foreach (string line in inner.ToString().TrimEnd('\n').Split('\n'))
+            w.Line(System.Text.RegularExpressions.Regex.Replace(line, @"\b(rows|seq|lengths)\b", m => "source" + char.ToUpperInvariant(m.Value[0]) + m.Value.Substring(1)));
+    }
 
     /// <summary>
     /// The row count of tensor <paramref name="tensor"/> (-1: the model input): <c>rows</c> for a tensor with T on any axis
     /// (a [C, T] tensor holds batch × C × T floats, as many as [T, C]), else <c>batch</c>.
     /// </summary>
-    private static string Mult(ModelPlan plan, int tensor) =>
-        plan.IsSequence && ShapeInference.HasSeq(tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output) ? "rows" : "batch";
+    private static string Mult(ModelPlan plan, int tensor)
+    {
+        if (tensor == -2) return SourceRows;
+        var shape = tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output;
+        if (plan.HasSource && ShapeInference.HasSourceSeq(shape)) return SourceRows;
+        return plan.IsSequence && ShapeInference.HasSeq(shape) ? "rows" : "batch";
+    }
 }

@@ -104,7 +104,8 @@ internal static partial class ModelEmitter
         bool sequence = spec.IsSequence;
         bool tokens = spec.TokenInput || spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
         string element = tokens ? "int" : "float";
-        string iface = sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
+        // A two-input model fits neither single-input interface: it is an IModel with its own Forward/ForwardTrain.
+        string iface = spec.HasSource ? "global::ModelGen.IModel" : sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
         return WriteFile(spec, w =>
         {
             foreach (var member in spec.Members)
@@ -132,7 +133,9 @@ internal static partial class ModelEmitter
             w.Line($"public void SeedDropout(ulong seed) => {Throw};");
             w.Line($"public void Save(string path) => {Throw};");
             w.Line($"public void LoadWeights(string path) => {Throw};");
-            string args = sequence
+            string args = spec.HasSource
+                ? $"global::System.ReadOnlySpan<{element}> input, global::System.ReadOnlySpan<int> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
+                : sequence
                 ? $"global::System.ReadOnlySpan<{element}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default"
                 : "global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch";
             w.Line($"public void Forward({args}) => {Throw};");
@@ -215,6 +218,11 @@ internal static partial class ModelEmitter
             {
                 w.Line("/// <summary>The largest sequence length a call may pass (0: no bound).</summary>");
                 w.Line($"public const int MaxLength = {Int(spec.MaxLength)};");
+            }
+            if (plan.HasSource)
+            {
+                w.Line($"/// <summary>Token ids per position of the second input '{spec.SourceName}' (it is [batch, sourceSeq] ids).</summary>");
+                w.Line($"public const int SourceSize = {Int(plan.SourceLength)};");
             }
             w.Line("/// <summary>Number of parameters (weights, biases and BatchNorm running statistics).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
@@ -394,7 +402,8 @@ internal static partial class ModelEmitter
             w.Line("model.LoadWeights(path);");
             w.Line("return model;");
             w.Close();
-        }, doc, plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
+        }, doc, plan.HasSource ? " : global::ModelGen.IModel"
+            : plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
     }
 
     private static string BlockField(MemberSpec member) => "_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Block";
@@ -549,7 +558,7 @@ internal static partial class ModelEmitter
         long parameters = layer.Params.Sum(p => p.LongLength);
         yield return "/// <summary>";
         yield return $"/// <para><c>{Escape(layer.Layer.Name)}</c>: {Escape(KindLabel(layer))}, {Escape(ShapeInference.Format(layer.Input))} → {Escape(ShapeInference.Format(layer.Output))} per example; "
-            + $"{N(parameters)} parameters, {N(layer.Flops)} FLOPs per {(layer.Input.Contains(ModelSpec.Seq) || layer.Output.Contains(ModelSpec.Seq) ? "position" : "example")}.</para>";
+            + $"{N(parameters)} parameters, {N(layer.Flops)} FLOPs per {(ShapeInference.HasSeq(layer.Input) || ShapeInference.HasSeq(layer.Output) ? "position" : "example")}.</para>";
         if (layer.Params.Count > 0)
             yield return "/// <para>Tensors: " + string.Join(", ", layer.Params.Select(p => $"<c>{Escape(p.Name)}</c> {Escape(ShapeInference.Format(p.Shape))}")) + ".</para>";
         yield return "/// </summary>";

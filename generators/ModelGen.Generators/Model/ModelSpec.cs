@@ -16,6 +16,8 @@ namespace ModelGen.Generators.Model;
 /// <param name="TokenInput">Whether the input was declared as <c>int</c> token ids (<c>InputType = typeof(int)</c>).</param>
 /// <param name="MaxLength">The declared bound on the sequence length, 0 when none.</param>
 /// <param name="ShapeGeneric">Declared as <c>[Model]</c> without a shape: a block that takes its input shape from each use.</param>
+/// <param name="SourceName">The name of the second input declared with <c>[ModelInput]</c>, or empty when there is none.</param>
+/// <param name="SourceShape">The second input's per-example shape (<see cref="SourceSeq"/> for S token ids).</param>
 internal sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -26,10 +28,18 @@ internal sealed record ModelSpec(
     EquatableArray<ModelProblem> Problems,
     bool TokenInput = false,
     int MaxLength = 0,
-    bool ShapeGeneric = false)
+    bool ShapeGeneric = false,
+    string SourceName = "",
+    EquatableArray<int> SourceShape = default)
 {
     /// <summary>The symbolic sequence dimension T in shapes (<c>ModelGen.Dim.Seq</c>); only ever the first dimension.</summary>
     public const int Seq = -1;
+
+    /// <summary>The second input's run-time length S in shapes (written <c>Dim.Seq</c> in <c>[ModelInput]</c>, shown as S).</summary>
+    public const int SourceSeq = -2;
+
+    /// <summary>Whether the model declares a second input (<c>[ModelInput]</c>).</summary>
+    public bool HasSource => SourceName.Length > 0;
 
     /// <summary>Whether the input has the run-time sequence dimension.</summary>
     public bool IsSequence => InputShape.Count > 0 && InputShape[0] == Seq;

@@ -17,6 +17,7 @@ namespace ModelGen.Generators.Parsing;
 internal static class ModelParser
 {
     public const string ModelAttributeName = "ModelGen.ModelAttribute";
+    public const string ModelInputAttributeName = "ModelGen.ModelInputAttribute";
     public const string LayerAttributeName = "ModelGen.LayerAttribute";
     private const string LayerTypeName = "ModelGen.Layer";
 
@@ -69,7 +70,38 @@ internal static class ModelParser
             problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "InputType",
                 $"Model '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); the input is float (the default) or int token ids"));
         int maxLength = Named(modelAttribute, "MaxLength", 0);
-        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric);
+        var (sourceName, sourceShape) = ParseSourceInput(type, problems);
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric,
+            sourceName, sourceShape);
+    }
+
+    /// <summary>
+    /// The second input from <c>[ModelInput(name, shape)]</c>, or ("", empty) without one. What the declaration alone decides is
+    /// checked here (a name, S token ids); how it fits the model (a sequence model, a name no member has) in shape inference.
+    /// </summary>
+    private static (string Name, EquatableArray<int> Shape) ParseSourceInput(INamedTypeSymbol type, List<ModelProblem> problems)
+    {
+        var attribute = type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ModelInputAttributeName);
+        if (attribute is null) return ("", EquatableArray<int>.Empty);
+        if (CompilerReports(attribute) || attribute.ConstructorArguments.Length != 2 || !IsArray(attribute.ConstructorArguments[1]))
+        {
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", $"[ModelInput] on '{type.Name}' needs a name and the per-example shape, e.g. [ModelInput(\"Source\", Dim.Seq, InputType = typeof(int))]"));
+            return ("", EquatableArray<int>.Empty);
+        }
+        string name = attribute.ConstructorArguments[0].Value as string ?? "";
+        var dims = attribute.ConstructorArguments[1].Values.Select(v => v.Value is int d ? d : 0).ToList();
+        var inputType = Named<ITypeSymbol?>(attribute, "InputType", null);
+        if (name.Length == 0 || name == MemberSpec.InputName)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "name", $"[ModelInput] on '{type.Name}' needs a non-empty name other than Layer.Input, which names the model's first input"));
+        else if (dims.Count != 1 || dims[0] != ModelSpec.Seq)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input is a sequence of token ids, [Dim.Seq] (S ids per example)"));
+        else if (inputType?.SpecialType != SpecialType.System_Int32)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "InputType",
+                $"[ModelInput] '{name}' on '{type.Name}' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+        else
+            return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
+        return ("", EquatableArray<int>.Empty);
     }
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)

@@ -70,6 +70,10 @@ internal static class ProblemIds
     public const string SequenceLengthChanged = "MG0114";
     /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
     public const string RotaryOddHeadWidth = "MG0115";
+    /// <summary>A <c>[ModelInput]</c> that is malformed or does not fit the model (a second input must be S token ids of a sequence model).</summary>
+    public const string InvalidModelInput = "MG0116";
+    /// <summary>A layer that cannot run on the second input's length S, or mixes S and T where only one fits.</summary>
+    public const string SourceSequenceMisused = "MG0117";
     /// <summary>GroupNorm groups that do not divide the input's channels.</summary>
     public const string GroupsDoNotDivideChannels = "MG0120";
     /// <summary>A PReLU whose slope count is neither 1 nor the input's channels.</summary>

@@ -112,8 +112,27 @@ internal static class ShapeInference
             return ctx.Result();
         }
         CheckMembers(spec, ctx);
+        if (spec.HasSource)
+        {
+            // The second input: S token ids beside a sequence model's T, named in From like Layer.Input.
+            string problem = !spec.IsSequence
+                ? $"Model '{spec.ClassName}' declares the second input '{spec.SourceName}' but its own input {Format(spec.InputShape)} has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"
+                : spec.Members.Any(m => m.PropertyName == spec.SourceName)
+                    ? $"Model '{spec.ClassName}' names its second input '{spec.SourceName}', which is also a member's name; From = \"{spec.SourceName}\" would be ambiguous"
+                    : "";
+            if (problem.Length > 0)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", spec.IsSequence ? "name" : "", problem));
+                return ctx.Result();
+            }
+            ctx.SourceName = spec.SourceName;
+            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: true);
+        }
 
         var output = InferScope(spec, prefix: "", topMember: -1, where: "", input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx, ctx.Layers);
+        if (output is { } last && HasSourceSeq(last.Shape) && ctx.Problems.Count == 0)
+            ctx.Problems.Add(new ModelProblem(ProblemIds.SourceSequenceMisused, spec.Members[spec.Members.Count - 1].PropertyName,
+                $"Model '{spec.ClassName}' ends with {Format(last.Shape)} from {last.Description}, over the second input's length S; outputs, losses and lengths are per position of the model input [T, features], so end on a layer that reads S only as a Memory (TransformerDecoder, MultiHeadAttention)"));
         if (output is { } final && HasSeq(final.Shape) && !IsSequence(final.Shape) && ctx.Problems.Count == 0)
             ctx.Problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, spec.Members[spec.Members.Count - 1].PropertyName,
                 $"Model '{spec.ClassName}' ends with {Format(final.Shape)} from {final.Description}, whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
@@ -152,6 +171,9 @@ internal static class ShapeInference
         public readonly List<string> Stack = new();
         /// <summary>The model's declared bound on T (0: none), checked against position tables.</summary>
         public int MaxLength;
+        /// <summary>The second input's name (empty: none) and its tensor [S], which top-level members may read.</summary>
+        public string SourceName = "";
+        public Tensor Source;
         /// <summary>Parameters and per-example activation floats of the nodes so far (long: checked against the array limit).</summary>
         public long Parameters, Activations;
 
@@ -180,6 +202,7 @@ internal static class ShapeInference
             {
                 if (name == MemberSpec.InputName) return input;
                 if (outputs.TryGetValue(name, out var t)) return t;
+                if (top && ctx.SourceName.Length > 0 && name == ctx.SourceName) return ctx.Source;
                 bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
                 ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, at, top ? argument : "",
                     later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
@@ -214,6 +237,12 @@ internal static class ShapeInference
                 sources.Add(memory);
             }
 
+            if (SourceMisuse(layer, sources) is { } misuse)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.SourceSequenceMisused, at, top && member.From.Length > 0 && HasSourceSeq(sources[0].Shape) ? "From" : "", misuse));
+                return null;
+            }
+
             int firstNode = ctx.Nodes.Count;
             var result = layer is BlockSpec block
                 ? InferBlock(block, prefix, owner, at, sources[0], ctx)
@@ -229,6 +258,32 @@ internal static class ShapeInference
             current = output;
         }
         return current;
+    }
+
+    /// <summary>
+    /// Why <paramref name="layer"/> cannot run on what it reads from the second input's length S, or null when it can: the layers
+    /// on S work per position or attend within S (the generated code runs them over batch × S rows with the source lengths), and S
+    /// meets the model's T only as the Memory of cross-attention (queries from T, keys and values from S, Tq ≠ Tk).
+    /// </summary>
+    private static string? SourceMisuse(LayerSpec layer, List<Tensor> sources)
+    {
+        if (!sources.Any(s => HasSourceSeq(s.Shape))) return null;
+        var first = sources[0];
+        string reads = $"{layer.Kind} '{layer.Name}' reads {Format(first.Shape)} from {first.Description}";
+        const string allowed = "layers over S are Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense, Dropout and activations, and S meets T only as the Memory of a TransformerDecoder or MultiHeadAttention";
+        if (layer is DecoderSpec or AttentionSpec { Memory.Length: > 0 })
+        {
+            var memory = sources[1];
+            if (HasSourceSeq(first.Shape))
+                return $"{reads}, over the second input's length S, as its queries; cross-attention takes queries from the model input's T and reads S through Memory";
+            if (layer is AttentionSpec { Causal: true })
+                return $"MultiHeadAttention '{layer.Name}' is causal over the Memory {Format(memory.Shape)} from {memory.Description}, whose positions are not the queries' (S ≠ T); drop Causal = true";
+            return null;
+        }
+        if (layer is EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec or LayerNormSpec or DenseSpec or DropoutSpec or ActivationSpec
+            && IsSequence(first.Shape))
+            return null;
+        return $"{reads}, over the second input's length S; {allowed}";
     }
 
     private static Tensor? InferBlock(BlockSpec block, string prefix, int owner, string where, Tensor input, Context ctx)
@@ -406,7 +461,7 @@ internal static class ShapeInference
                 ps.Add(Param("weight", dense.Units, features));
                 if (dense.UseBias) ps.Add(Param("bias", dense.Units));
                 flops = 2L * features * dense.Units;
-                return perPosition ? new[] { ModelSpec.Seq, dense.Units } : new[] { dense.Units };
+                return perPosition ? new[] { input[0], dense.Units } : new[] { dense.Units };
             }
             case ConvSpec conv:
                 return InferConv(conv, input, from, Problem, ps, ref flops, Param);
@@ -661,7 +716,7 @@ internal static class ShapeInference
                     return null;
                 }
                 ps.Add(Param("weight", emb.Vocab, emb.Dim));
-                return new[] { ModelSpec.Seq, emb.Dim };
+                return new[] { input[0], emb.Dim };
             case RecurrentSpec rnn:
             {
                 string what = $"{rnn.Kind} '{rnn.Name}'";
@@ -1084,7 +1139,14 @@ internal static class ShapeInference
     private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Formats a shape as <c>[16, 5, 5]</c>.</summary>
-    public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+    public static string Format(IEnumerable<int> shape) =>
+        "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d == ModelSpec.SourceSeq ? "S" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>Whether <paramref name="d"/> is a run-time length: T, or S of a second input.</summary>
+    public static bool IsLength(int d) => d == ModelSpec.Seq || d == ModelSpec.SourceSeq;
+
+    /// <summary>Whether <paramref name="shape"/> has the second input's length S (its tensors have batch × S rows).</summary>
+    public static bool HasSourceSeq(IReadOnlyList<int> shape) => shape.Contains(ModelSpec.SourceSeq);
 
     /// <summary>The largest element count one array (and so one span, arena or parameter buffer) holds: .NET's Array.MaxLength.</summary>
     public const long MaxElements = 0x7FFFFFC7;
@@ -1098,12 +1160,12 @@ internal static class ShapeInference
     {
         string what = $"{layer.Kind} '{layer.Name}'";
         // A dimension computed from hyper-parameters (4·hidden, 3·d, ...) that wrapped around int shows as non-positive.
-        if (output.Any(d => d <= 0 && d != ModelSpec.Seq) || ps.Any(p => p.Shape.Any(d => d <= 0)))
+        if (output.Any(d => d <= 0 && !IsLength(d)) || ps.Any(p => p.Shape.Any(d => d <= 0)))
             return $"{what} has sizes too large to index ({Format(output)}{string.Concat(ps.Select(p => $", {p.ShortName} {Format(p.Shape)}"))})";
         foreach (var p in ps)
             if (p.LongLength > MaxElements)
                 return $"{what} has a {p.ShortName} of {Format(p.Shape)} = {p.LongLength:N0} floats, more than one array holds ({MaxElements:N0})";
-        long outputLength = output.Where(d => d != ModelSpec.Seq).Aggregate(1L, (a, b) => a * b);
+        long outputLength = output.Where(d => !IsLength(d)).Aggregate(1L, (a, b) => a * b);
         ctx.Parameters += ps.Sum(p => p.LongLength);
         // A training arena keeps up to about three floats per output element (output, pre-activation, mask), plus gradients.
         ctx.Activations += outputLength;
@@ -1115,13 +1177,13 @@ internal static class ShapeInference
     }
 
     /// <summary>Whether <paramref name="shape"/> is a sequence tensor (its first dimension is T).</summary>
-    public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && shape[0] == ModelSpec.Seq;
+    public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && IsLength(shape[0]);
 
     /// <summary>Whether <paramref name="shape"/> has the run-time length T on any axis ([T, F], or [C, T] after a Permute).</summary>
-    public static bool HasSeq(IReadOnlyList<int> shape) => shape.Contains(ModelSpec.Seq);
+    public static bool HasSeq(IReadOnlyList<int> shape) => shape.Any(IsLength);
 
     /// <summary>Floats per example, or per position for a sequence tensor (T excluded).</summary>
-    public static int Length(IEnumerable<int> shape) => shape.Where(d => d != ModelSpec.Seq).Aggregate(1, (a, b) => a * b);
+    public static int Length(IEnumerable<int> shape) => shape.Where(d => !IsLength(d)).Aggregate(1, (a, b) => a * b);
 
     /// <summary>
     /// Layers that run on a tensor whose T is not the first axis ([C, T] after a Permute): they must not care where T

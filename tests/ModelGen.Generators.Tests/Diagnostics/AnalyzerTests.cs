@@ -640,6 +640,93 @@ public class AnalyzerTests
         Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it"));
 
     [Fact]
+    public Task FloatSecondInput_MG0116_OnInputTypeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, {|#0:InputType = typeof(float)|})]
+        public partial class Net
+        {
+            [Embedding(20, 8)] public partial Layer Tgt { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // [ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]
+        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+
+    [Fact]
+    public Task SecondInputNamedLikeAMember_MG0116_OnNameArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput({|#0:"Src"|}, Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Src")] public partial Layer Src { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // Model 'Net' names its second input 'Src', which is also a member's name; From = "Src" would be ambiguous
+        Expect.Error("MG0116", 0, "Model 'Net' names its second input 'Src', which is also a member's name; From = \"Src\" would be ambiguous"));
+
+    [Fact]
+    public Task SecondInputOfAFixedSizeModel_MG0116_OnModelInputAttribute() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        [{|#0:ModelInput("Source", Dim.Seq, InputType = typeof(int))|}]
+        public partial class Net
+        {
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // Model 'Net' declares the second input 'Source' but its own input [4] has no run-time length; ...
+        Expect.Error("MG0116", 0, "Model 'Net' declares the second input 'Source' but its own input [4] has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"));
+
+    [Fact]
+    public Task RecurrentLayerOverSource_MG0117_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [{|#0:LSTM(8)|}] public partial Layer Rnn { get; }
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 16, Memory = nameof(Rnn))] public partial Layer Dec { get; }
+        }
+        """,
+        // LSTM 'rnn' reads [S, 8] from 'src', over the second input's length S; layers over S are Embedding, ...
+        Expect.Error("MG0117", 0, "LSTM 'rnn' reads [S, 8] from 'src', over the second input's length S; layers over S are Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense, Dropout and activations, and S meets T only as the Memory of a TransformerDecoder or MultiHeadAttention"));
+
+    [Fact]
+    public Task AddOfSourceAndTarget_MG0117_OnFromArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 16, {|#0:From = nameof(Src)|}, Memory = nameof(Tgt))] public partial Layer Dec { get; }
+        }
+        """,
+        // TransformerDecoder 'dec' reads [S, 8] from 'src', over the second input's length S, as its queries; ...
+        Expect.Error("MG0117", 0, "TransformerDecoder 'dec' reads [S, 8] from 'src', over the second input's length S, as its queries; cross-attention takes queries from the model input's T and reads S through Memory"));
+
+    [Fact]
+    public Task ModelEndingOverSource_MG0117_OnLastLayer() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [{|#0:TransformerEncoder(Heads = 2, FeedForward = 16)|}] public partial Layer Enc { get; }
+        }
+        """,
+        // Model 'Net' ends with [S, 8] from 'enc', over the second input's length S; ...
+        Expect.Error("MG0117", 0, "Model 'Net' ends with [S, 8] from 'enc', over the second input's length S; outputs, losses and lengths are per position of the model input [T, features], so end on a layer that reads S only as a Memory (TransformerDecoder, MultiHeadAttention)"));
+
+    [Fact]
     public Task RotaryOddHeadWidth_MG0115_OnRotaryArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int), MaxLength = 128)]

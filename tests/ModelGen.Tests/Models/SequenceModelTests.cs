@@ -95,7 +95,10 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet), nameof(LogSoftmaxTagger) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet), nameof(Seq2SeqNet), Seq2SeqShortSource, nameof(Seq2SeqDroppedNet), nameof(LogSoftmaxTagger) };
+
+    /// <summary>The two-input encoder-decoder with a source shorter than the target (S = 2 &lt; T = 4); <see cref="Seq2SeqNet"/> alone runs S = 6.</summary>
+    private const string Seq2SeqShortSource = nameof(Seq2SeqNet) + " (S < T)";
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -122,6 +125,9 @@ public class SequenceModelTests
             nameof(DroppedAttentionNet) => Floats(new DroppedAttentionNet(7), DroppedAttentionNet.InputSize, perPosition: true, seeded: true),
             nameof(RopeGpt) => Token(new RopeGpt(7), 11, RopeGpt.OutputSize, perPosition: true),
             nameof(EncoderDecoderNet) => Token(new EncoderDecoderNet(7), 11, EncoderDecoderNet.OutputSize, perPosition: true),
+            nameof(Seq2SeqNet) => TwoInputs(new Seq2SeqNet(7), sourceSeq: 6),
+            Seq2SeqShortSource => TwoInputs(new Seq2SeqNet(7), sourceSeq: 2),
+            nameof(Seq2SeqDroppedNet) => TwoInputs(new Seq2SeqDroppedNet(7), sourceSeq: 5),
             nameof(NarrowMemoryDecoderNet) => Floats(new NarrowMemoryDecoderNet(7), NarrowMemoryDecoderNet.InputSize),
             nameof(ThreeCompositeNet) => Floats(new ThreeCompositeNet(7), ThreeCompositeNet.InputSize, perPosition: true),
             nameof(RopeEncoderClassifier) => Floats(new RopeEncoderClassifier(7), RopeEncoderClassifier.InputSize),
@@ -179,6 +185,27 @@ public class SequenceModelTests
         var ids = RandomIds(3 * 4 * columns, vocab, 5);
         ids[(1 * 4 + 3) * columns] = vocab - 1;   // padded positions may hold any valid id
         return (model, (o, b, s, l) => { model.SeedDropout(9); model.ForwardTrain(ids, o, b, s, l); }, w => model.Backward(w, default), perPosition, () => model.Gradients);
+    }
+
+    /// <summary>A model with a second input ([ModelInput]): source ids of length <paramref name="sourceSeq"/> with lengths of their own.</summary>
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) TwoInputs(Seq2SeqNet model, int sourceSeq)
+        => TwoInputs(model, () => model.SeedDropout(9), (ids, src, o, b, s, ss, l, sl) => model.ForwardTrain(ids, src, o, b, s, ss, l, sl),
+            w => model.Backward(w, default), () => model.Gradients, sourceSeq);
+
+    /// <summary>As the other overload, for the two-input model with attention-weight dropout (masks fixed by reseeding before every forward).</summary>
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) TwoInputs(Seq2SeqDroppedNet model, int sourceSeq)
+        => TwoInputs(model, () => model.SeedDropout(9), (ids, src, o, b, s, ss, l, sl) => model.ForwardTrain(ids, src, o, b, s, ss, l, sl),
+            w => model.Backward(w, default), () => model.Gradients, sourceSeq);
+
+    private delegate void TwoInputTrain(int[] ids, int[] source, float[] output, int batch, int seq, int sourceSeq, int[] lengths, int[] sourceLengths);
+
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) TwoInputs(IModel model, Action seed, TwoInputTrain train, Action<float[]> backward,
+        GradientsOf gradients, int sourceSeq)
+    {
+        var ids = RandomIds(3 * 4, 11, 5);
+        var source = RandomIds(3 * sourceSeq, 9, 8);
+        int[] sourceLengths = [sourceSeq, Math.Max(1, sourceSeq - 1), 1];
+        return (model, (o, b, s, l) => { seed(); train(ids, source, o, b, s, sourceSeq, l, sourceLengths); }, backward, true, gradients);
     }
 
     /// <summary>A float model's calls; <paramref name="seeded"/> reseeds dropout before every training forward, so the masks are fixed.</summary>
