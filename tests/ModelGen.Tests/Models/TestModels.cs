@@ -39,6 +39,7 @@ public partial class StandaloneNet
 /// A deep stack of one repeated pair of layers: the generator emits the repetition as a loop over parameter and arena
 /// offsets (RunRoller), so these tests check the rolled forward, training forward and backward against the reference.
 /// </summary>
+#pragma warning disable MG0204, MG0205 // deep and Tanh on purpose: the test is about the rolled loops, not trainability
 [Model(7)]
 public partial class DeepNet
 {
@@ -57,6 +58,7 @@ public partial class DeepNet
     [Dense(17)] public partial Layer B6 { get; }
     [Dense(3)] public partial Layer Head { get; }
 }
+#pragma warning restore MG0204, MG0205
 
 /// <summary>The block of <see cref="ResStack"/>: Dense+ReLU then Dense, back to the input's width.</summary>
 [Model(17)]
