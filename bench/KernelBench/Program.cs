@@ -102,6 +102,9 @@ for (int c = 0; c < cmds.Count; c++)
         case "predictor":
             Predictor();
             break;
+        case "b1parts":
+            B1Parts();
+            break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
             break;
@@ -397,6 +400,47 @@ static void Predictor()
             var (m, p, ratio) = Paired(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
             Console.WriteLine($"{name,-20} b={batch,2}: Forward {m,9:F1} us  predictor {p,9:F1} us  best Forward/predictor {m / p:F3}, median pair {ratio:F3}");
         }
+}
+
+// Batch-1 inference piece by piece (process CPU time, median): the MLP's dense layers alone (each weight fits in L2)
+// and in a row (1.07 MB of weights: about L2), LeNet-5's fused conv+pool stages and dense layers, and each predictor.
+static void B1Parts()
+{
+    float[] w1 = Fill(256 * 784, 4, 0.036f), w2 = Fill(256 * 256, 5, 0.06f), w3 = Fill(10 * 256, 6, 0.06f), bb = Fill(256, 7, 0.01f);
+    var p1 = new PackedDenseWeight(w1, 256, 784);
+    var p2 = new PackedDenseWeight(w2, 256, 256);
+    var p3 = new PackedDenseWeight(w3, 10, 256);
+    float[] x = Fill(784, 1), h1 = new float[256], h2 = new float[256], y = new float[10];
+    Console.WriteLine($"MLP b1 784->256          {Cpu(() => DenseKernels.Forward(default(ReluActivation), x, p1, bb, h1, 1))}");
+    Console.WriteLine($"MLP b1 256->256          {Cpu(() => DenseKernels.Forward(default(ReluActivation), h1, p2, bb, h2, 1))}");
+    Console.WriteLine($"MLP b1 256->10           {Cpu(() => DenseKernels.Forward(default(IdentityActivation), h2, p3, bb.AsSpan(0, 10), y, 1))}");
+    Console.WriteLine($"MLP b1 three in a row    {Cpu(() => { DenseKernels.Forward(default(ReluActivation), x, p1, bb, h1, 1); DenseKernels.Forward(default(ReluActivation), h1, p2, bb, h2, 1); DenseKernels.Forward(default(IdentityActivation), h2, p3, bb.AsSpan(0, 10), y, 1); })}");
+    foreach (var (pw, inF, outF) in new[] { (p1, 784, 256), (p2, 256, 256), (p3, 256, 10) })
+    {
+        float[] xi = Fill(inF, 9), yo = new float[outF];
+        var (tp, ta, ratio) = Paired(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1),
+            () => DenseKernels.Forward(PackedRoute.Auto, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1), 40);
+        Console.WriteLine($"b1 {inF}->{outF}: plain (dot) {tp,7:F2} us, auto {ta,7:F2} us, best plain/auto {tp / ta:F3}, median pair {ratio:F3}");
+    }
+    var mlp = new BenchMlp(seed: 1).CreatePredictor();
+    Console.WriteLine($"MLP b1 predictor         {Cpu(() => mlp.Forward(x, y, 1))}");
+
+    var c1 = new ConvGeometry(1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1);
+    var q1 = new PoolGeometry(6, 28, 28, 2, 2, 2, 2, 0, 0, false);
+    var c2 = new ConvGeometry(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1);
+    var q2 = new PoolGeometry(16, 10, 10, 2, 2, 2, 2, 0, 0, false);
+    float[] img = Fill(784, 2), k1 = Fill(150, 3, 0.2f), k2 = Fill(2400, 4, 0.08f), cb = Fill(16, 5, 0.01f);
+    float[] a1 = new float[1176], a2 = new float[400], f1 = new float[120], f2 = new float[84], o = new float[10];
+    var l1 = new PackedDenseWeight(Fill(120 * 400, 6, 0.05f), 120, 400);
+    var l2 = new PackedDenseWeight(Fill(84 * 120, 7, 0.09f), 84, 120);
+    var l3 = new PackedDenseWeight(Fill(10 * 84, 8, 0.1f), 10, 84);
+    Console.WriteLine($"LeNet b1 conv1+pool1     {Cpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1))}");
+    Console.WriteLine($"LeNet b1 conv2+pool2     {Cpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, k2, cb, a2, 1))}");
+    Console.WriteLine($"LeNet b1 fc1 400->120    {Cpu(() => DenseKernels.Forward(default(ReluActivation), a2, l1, bb.AsSpan(0, 120), f1, 1))}");
+    Console.WriteLine($"LeNet b1 fc2 120->84     {Cpu(() => DenseKernels.Forward(default(ReluActivation), f1, l2, bb.AsSpan(0, 84), f2, 1))}");
+    Console.WriteLine($"LeNet b1 fc3 84->10      {Cpu(() => DenseKernels.Forward(default(IdentityActivation), f2, l3, bb.AsSpan(0, 10), o, 1))}");
+    var lenet = new BenchLeNet(seed: 1).CreatePredictor();
+    Console.WriteLine($"LeNet b1 predictor       {Cpu(() => lenet.Forward(img, o, 1))}");
 }
 
 // A and B alternately, ~5 ms of calls each, for `pairs` pairs: the best time of each and the median of the per-pair

@@ -106,6 +106,38 @@ public class PackedDenseWeightTests
             }
     }
 
+    [Theory]
+    [InlineData(1, 1)]      // less than one vector: no interleaved copy, the plain route
+    [InlineData(7, 17)]     // a partial group of eight rows, a scalar tail at every width
+    [InlineData(33, 3)]     // a tail of 1 at 128/256/512 bits
+    [InlineData(64, 9)]     // whole vectors at every width, one row past a group
+    [InlineData(784, 256)]  // the benchmark MLP's first layer
+    public void Forward_OneToThreeRows_InterleavedCopyEqualsThePlainRouteBitForBit(int inF, int outF)
+    {
+        // Batches of 1-3 read the row-interleaved copy; each element must be summed exactly as the dot path sums it.
+        float[] w = Uniform(outF * inF, 12, -0.5f, 0.5f), b = Uniform(outF, 13);
+        var weight = new PackedDenseWeight(w, outF, inF);
+        Assert.Equal(Gemm.NativeWidth != 0 && inF >= Gemm.NativeWidth / 32, weight.UsesInterleaved(1));
+        Assert.False(weight.UsesInterleaved(4));
+        for (int batch = 1; batch <= 3; batch++)
+        {
+            float[] x = Uniform(batch * inF, 14 + (ulong)batch), skip = Uniform(batch * outF, 20 + (ulong)batch);
+            float[] expected = new float[batch * outF], actual = new float[batch * outF];
+            DenseKernels.Forward(PackedRoute.Plain, new GeluActivation(), x, weight, b, expected, batch);
+            DenseKernels.Forward(PackedRoute.Auto, new GeluActivation(), x, weight, b, actual, batch);
+            Assert.Equal(expected, actual);
+            DenseKernels.Forward(PackedRoute.Plain, default(IdentityActivation), x, weight, [], expected, batch);
+            DenseKernels.Forward(PackedRoute.Auto, default(IdentityActivation), x, weight, [], actual, batch);
+            Assert.Equal(expected, actual);
+            float[] inPlace = (float[])skip.Clone();
+            DenseKernels.ForwardResidual(PackedRoute.Plain, new ReluActivation(), x, weight, b, skip, expected, batch);
+            DenseKernels.ForwardResidual(PackedRoute.Auto, new ReluActivation(), x, weight, b, skip, actual, batch);
+            Assert.Equal(expected, actual);
+            DenseKernels.ForwardResidual(PackedRoute.Auto, new ReluActivation(), x, weight, b, inPlace, inPlace, batch);
+            Assert.Equal(expected, inPlace);
+        }
+    }
+
     [Fact]
     public void Constructor_CopiesTheWeight_LaterWritesDoNotReachIt()
     {
