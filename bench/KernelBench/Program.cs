@@ -105,6 +105,9 @@ for (int c = 0; c < cmds.Count; c++)
         case "b1parts":
             B1Parts();
             break;
+        case "crossover":
+            Crossover();
+            break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
             break;
@@ -353,7 +356,7 @@ static void Predictor()
 {
     int width = Gemm.NativeWidth;
     Console.WriteLine($"dense routes at {width} bits (plain = the model's own dense forward over W as it lies: the dot path up to 96 rows,");
-    Console.WriteLine("W packed per call beyond; prepacked = the GEMM over W packed once; best of 7 interleaved rounds)");
+    Console.WriteLine("W packed per call beyond; prepacked = the GEMM over W packed once; best of 10 interleaved pairs, thread CPU time)");
     int right = 0, total = 0;
     double chosen = 0;
     foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (256, 10), (400, 120), (120, 84), (84, 10) })
@@ -361,15 +364,12 @@ static void Predictor()
         float[] w = Fill(outF * inF, 4), bias = Fill(outF, 5);
         var forced = new PackedDenseWeight(w, outF, inF, width);   // packed whatever the rule, to time both routes
         var predictor = new PackedDenseWeight(w, outF, inF);       // what a predictor holds (no pack where the rule never reads one)
-        foreach (int batch in new[] { 1, 4, 6, 8, 12, 16, 32, 48, 64, 96, 128 })
+        foreach (int batch in new[] { 6, 12, 24, 48, 64, 96, 128 })
         {
             float[] x = Fill(batch * inF, 3), y = new float[batch * outF];
-            double plain = double.MaxValue, packed = double.MaxValue;
-            for (int round = 0; round < 7; round++)
-            {
-                plain = Math.Min(plain, Time(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), x, forced, bias, y, batch), 15));
-                packed = Math.Min(packed, Time(() => DenseKernels.Forward(PackedRoute.Packed, default(ReluActivation), x, forced, bias, y, batch), 15));
-            }
+            // Thread CPU time, paired: on the shared machine wall time mostly measured the scheduler.
+            var (plain, packed, _) = PairedCpu(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), x, forced, bias, y, batch),
+                () => DenseKernels.Forward(PackedRoute.Packed, default(ReluActivation), x, forced, bias, y, batch), 10);
             bool rule = predictor.UsePacked(batch);
             double pick = rule ? packed : plain, best = Math.Min(plain, packed);
             total++;
@@ -381,6 +381,7 @@ static void Predictor()
     }
     Console.WriteLine($"the predictor's route is within 5% of the faster in {right}/{total} cases; its time is {chosen / total:F3}x the faster route's on average");
     Console.WriteLine();
+    if (Environment.GetEnvironmentVariable("KERNELBENCH_ROUTES_ONLY") == "1") return;
     Console.WriteLine("model Forward vs predictor (1 s warm-up each, then 40 interleaved pairs of ~5 ms: best times, median per-pair ratio)");
     var mlp = new BenchMlp(seed: 1);
     var lenet = new BenchLeNet(seed: 1);
@@ -397,7 +398,7 @@ static void Predictor()
         foreach (int batch in new[] { 1, 64 })
         {
             float[] x = Fill(batch * model.InputLength, 1), y = new float[batch * model.OutputLength];
-            var (m, p, ratio) = Paired(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
+            var (m, p, ratio) = PairedCpu(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
             Console.WriteLine($"{name,-20} b={batch,2}: Forward {m,9:F1} us  predictor {p,9:F1} us  best Forward/predictor {m / p:F3}, median pair {ratio:F3}");
         }
 }
@@ -418,7 +419,7 @@ static void B1Parts()
     foreach (var (pw, inF, outF) in new[] { (p1, 784, 256), (p2, 256, 256), (p3, 256, 10) })
     {
         float[] xi = Fill(inF, 9), yo = new float[outF];
-        var (tp, ta, ratio) = Paired(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1),
+        var (tp, ta, ratio) = PairedCpu(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1),
             () => DenseKernels.Forward(PackedRoute.Auto, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1), 40);
         Console.WriteLine($"b1 {inF}->{outF}: plain (dot) {tp,7:F2} us, auto {ta,7:F2} us, best plain/auto {tp / ta:F3}, median pair {ratio:F3}");
     }
@@ -441,6 +442,64 @@ static void B1Parts()
     Console.WriteLine($"LeNet b1 fc3 84->10      {Cpu(() => DenseKernels.Forward(default(IdentityActivation), f2, l3, bb.AsSpan(0, 10), o, 1))}");
     var lenet = new BenchLeNet(seed: 1).CreatePredictor();
     Console.WriteLine($"LeNet b1 predictor       {Cpu(() => lenet.Forward(img, o, 1))}");
+}
+
+// This thread's CPU time in µs (CLOCK_THREAD_CPUTIME_ID): on an oversubscribed machine the time the thread was
+// descheduled does not count, so a pair's halves are compared on the time they actually ran.
+static double ThreadCpuUs()
+{
+    ThreadClock.Timespec t;
+    ThreadClock.clock_gettime(3, out t);
+    return t.Sec * 1e6 + t.Nsec / 1e3;
+}
+
+// PairedCpu: as Paired, on thread CPU time (median of the per-pair ratios; best time of each half).
+static (double A, double B, double Ratio) PairedCpu(Action a, Action b, int pairs)
+{
+    Time(a, 100);
+    Time(b, 100);
+    var sw = Stopwatch.StartNew();
+    a();
+    long iters = Math.Max(1, (long)(5 / Math.Max(sw.Elapsed.TotalMilliseconds, 1e-3)));
+    var ratios = new double[pairs];
+    double bestA = double.MaxValue, bestB = double.MaxValue;
+    for (int i = 0; i < pairs; i++)
+    {
+        double t0 = ThreadCpuUs();
+        for (long j = 0; j < iters; j++) a();
+        double ta = (ThreadCpuUs() - t0) / iters;
+        t0 = ThreadCpuUs();
+        for (long j = 0; j < iters; j++) b();
+        double tb = (ThreadCpuUs() - t0) / iters;
+        ratios[i] = ta / tb;
+        bestA = Math.Min(bestA, ta);
+        bestB = Math.Min(bestB, tb);
+    }
+    Array.Sort(ratios);
+    return (bestA, bestB, ratios[pairs / 2]);
+}
+
+// The model's dense forward at the process's widest width: Gemm's dot path (W as it lies) against the per-call packed
+// GEMM (W packed every call), paired and interleaved per shape and batch: where the dot path stops paying.
+static void Crossover()
+{
+    int width = Gemm.NativeWidth;
+    var dot = width switch { 512 => Gemm.Path.DotV512, 256 => Gemm.Path.DotV256, _ => Gemm.Path.DotV128 };
+    var packed = width switch { 512 => Gemm.Path.PackedV512, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV128 };
+    Console.WriteLine($"dot vs per-call packed at {width} bits (20 interleaved pairs of ~5 ms, thread CPU time; dot time / packed time, best and median pair; > 1: packed faster)");
+    foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (400, 120), (120, 84), (256, 10), (84, 10), (128, 384), (512, 128) })
+    {
+        float[] w = Fill(outF * inF, 4);
+        var line = new System.Text.StringBuilder($"{inF,4}->{outF,-4}");
+        foreach (int batch in new[] { 6, 12, 24, 36, 48, 64, 96, 128 })
+        {
+            float[] x = Fill(batch * inF, 3), y = new float[batch * outF];
+            var (td, tp, ratio) = PairedCpu(() => Gemm.Multiply(x, w, y, batch, inF, outF, false, true, false, dot),
+                () => Gemm.Multiply(x, w, y, batch, inF, outF, false, true, false, packed), 20);
+            line.Append($" | b{batch} {td / tp:F2}/{ratio:F2}");
+        }
+        Console.WriteLine(line);
+    }
 }
 
 // A and B alternately, ~5 ms of calls each, for `pairs` pairs: the best time of each and the median of the per-pair
@@ -653,4 +712,10 @@ static double Time(Action f, double repMs = 100)
     }
     Array.Sort(reps);
     return reps[0];   // the fastest repetition: the machine is shared, so the minimum is the least noisy estimate
+}
+
+static class ThreadClock
+{
+    public struct Timespec { public long Sec; public long Nsec; }
+    [System.Runtime.InteropServices.DllImport("libc")] public static extern int clock_gettime(int clock, out Timespec t);
 }

@@ -45,19 +45,28 @@ public class PackedDenseWeightTests
     }
 
     [Theory]
-    [InlineData(128)]
-    [InlineData(256)]
-    [InlineData(512)]
-    public void Forward_PackedPath_EqualsPerCallPackedGemmBitForBit(int width)
+    [InlineData(128, 151)]
+    [InlineData(256, 151)]
+    [InlineData(512, 151)]   // 8-row tiles over A in place for 144 rows, then 7 rows through the 6-row kernel
+    [InlineData(512, 64)]    // 8-row tiles only
+    [InlineData(512, 13)]    // one 8-row tile and 5 rows
+    [InlineData(512, 5)]     // no 8-row tile
+    public void Forward_PackedPath_EqualsPerCallPackedGemmBitForBit(int width, int batch)
     {
-        // The same panels summed in the same order: only the packing moved to construction time.
-        const int batch = 151, inF = 300, outF = 37;   // two KC slices, a row chunk past MC, a partial panel
+        // The same panels summed in the same order: only the packing moved to construction time (and at 512 bits the
+        // 8-row tiles that read A in place do each element's operations in the 6-row kernel's order).
+        const int inF = 300, outF = 37;   // two KC slices, a partial panel (and at 151 rows a row chunk past MC)
         float[] x = Uniform(batch * inF, 4), w = Uniform(outF * inF, 5), expected = new float[batch * outF], y = new float[batch * outF];
         var path = width switch { 128 => Gemm.Path.PackedV128, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV512 };
         Gemm.Multiply(x, w, expected, batch, inF, outF, transA: false, transB: true, accumulate: false, path);
         var packed = new PackedDenseWeight(w, outF, inF, width);
         DenseKernels.Forward(PackedRoute.Packed, default(IdentityActivation), x, packed, [], y, batch);
         Assert.Equal(expected, y);
+        // Accumulating (a residual): every slice adds to C.
+        float[] skip = Uniform(batch * outF, 6), expectedSum = (float[])skip.Clone(), sum = new float[batch * outF];
+        Gemm.Multiply(x, w, expectedSum, batch, inF, outF, transA: false, transB: true, accumulate: true, path);
+        DenseKernels.ForwardResidual(PackedRoute.Packed, default(IdentityActivation), x, packed, [], skip, sum, batch);
+        Assert.Equal(expectedSum, sum);
     }
 
     [Theory]
