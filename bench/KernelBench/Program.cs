@@ -487,7 +487,10 @@ static void Crossover()
     var dot = width switch { 512 => Gemm.Path.DotV512, 256 => Gemm.Path.DotV256, _ => Gemm.Path.DotV128 };
     var packed = width switch { 512 => Gemm.Path.PackedV512, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV128 };
     Console.WriteLine($"dot vs per-call packed at {width} bits (20 interleaved pairs of ~5 ms, thread CPU time; dot time / packed time, best and median pair; > 1: packed faster)");
-    foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (400, 120), (120, 84), (256, 10), (84, 10), (128, 384), (512, 128) })
+    var shapes = Environment.GetEnvironmentVariable("KERNELBENCH_TAILS") == "1"
+        ? new[] { (100, 64), (200, 96), (777, 128), (33, 64), (120, 84), (72, 256) }   // vector tails of several lengths
+        : new[] { (784, 256), (256, 256), (400, 120), (120, 84), (256, 10), (84, 10), (128, 384), (512, 128) };
+    foreach (var (inF, outF) in shapes)
     {
         float[] w = Fill(outF * inF, 4);
         var line = new System.Text.StringBuilder($"{inF,4}->{outF,-4}");
