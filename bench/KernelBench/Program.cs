@@ -17,6 +17,9 @@
 // (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
+// (crossover: Gemm's dot path against the per-call packed GEMM per dense shape and batch at the process's widest width,
+//  paired, thread CPU time; KERNELBENCH_TAILS=1 for shapes with vector tails. b1parts: batch-1 MLP and LeNet-5 piece by
+//  piece, and the interleaved batch-1 copy against the plain dot path)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
