@@ -85,7 +85,11 @@ public class SequenceModelTests
         {
             var alone = new float[2];
             model.Forward(input.AsSpan(b * seq * 4, lengths[b] * 4), alone, 1, lengths[b]);
-            Assert.Equal(alone, output.AsSpan(b * 2, 2).ToArray());
+            // The batch's 15 rows and an example's 1-5 may take different GEMM paths (Gemm.PreferDot: a 4-input Dense has
+            // no whole vector step, so 12+ rows go packed), which round differently: equal within float rounding.
+            for (int o = 0; o < 2; o++)
+                Assert.True(Math.Abs(alone[o] - output[b * 2 + o]) <= 1e-6 * Math.Max(1, Math.Abs(alone[o])),
+                    $"example {b}, output {o}: alone {alone[o]} vs in the batch {output[b * 2 + o]}");
         }
         // Garbage in padded positions changes nothing.
         for (int b = 0; b < 3; b++)
