@@ -1,6 +1,6 @@
 // Transfer-learning sample: pre-trains a small CNN on the digits 0-4 of the vendored MNIST, then learns the digits 5-9
 // from 50 labelled examples per class by loading the pre-trained backbone into a new model (a partial load through a
-// prefix map), freezing it and training a new head. The same model is also fine-tuned whole with the backbone at a tenth
+// prefix map), freezing it and training a new classifier on top. The same model is also fine-tuned whole with the backbone at a tenth
 // of the learning rate, and trained from scratch on the same 250 examples. The last line is exactly
 // "test accuracy: 0.XXXX" (the frozen-backbone transfer model on the test digits 5-9; scripts read it).
 using System.CommandLine;
@@ -13,7 +13,7 @@ using Transfer;
 
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, the few-shot sample, shuffling and augmentation", DefaultValueFactory = _ => 1 };
 var epochsOption = new Option<int>("--epochs") { Description = "Epochs over the few-shot set for each of the three 5-9 models", DefaultValueFactory = _ => 40 };
-var pretrainOption = new Option<int>("--pretrain-epochs") { Description = "Epochs of pre-training on the digits 0-4", DefaultValueFactory = _ => 3 };
+var pretrainOption = new Option<int>("--pretrain-epochs") { Description = "Epochs of pre-training on the digits 0-4", DefaultValueFactory = _ => 15 };
 var shotsOption = new Option<int>("--shots") { Description = "Labelled training examples per digit 5-9", DefaultValueFactory = _ => 50 };
 var outOption = new Option<string>("--out") { Description = "Where to save the pre-trained model (safetensors)", DefaultValueFactory = _ => "transfer-pretrained.safetensors" };
 var dataOption = new Option<string>("--data") { Description = "Folder with the MNIST IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
@@ -54,7 +54,7 @@ static int Run(int seed, int epochs, int pretrainEpochs, int shots, string outPa
     Console.WriteLine($"Pre-training set: {source.Count:N0} digits 0-4; transfer set: {fewShot.Count} digits 5-9 ({shots} per class, " +
                       $"of {targetAll.Count:N0}); test set: {targetTest.Count:N0} digits 5-9");
 
-    // 1. Pre-train backbone + 5-way head on the digits 0-4, and save it as any checkpoint would be.
+    // 1. Pre-train backbone + classifier on the digits 0-4, and save it as any checkpoint would be.
     var pretrained = new PretrainNet(seed);
     Console.WriteLine(PretrainNet.Summary());
     var history = TransferRecipe.Train(pretrained, source, pretrainEpochs, batchSize: 64, learningRate: 1e-3f, seed, new EpochLines("pre-train"));
@@ -62,7 +62,7 @@ static int Run(int seed, int epochs, int pretrainEpochs, int shots, string outPa
     Console.WriteLine(Line($"Pre-trained in {history.Epochs.Sum(e => e.Elapsed.TotalSeconds):F1} s: {sourceAccuracy:F4} on the test digits 0-4"));
     pretrained.Save(outPath);
 
-    // 2. Transfer: a new model whose features.* come from the checkpoint's backbone.*; frozen, so only the new head learns.
+    // 2. Transfer: a new model whose features.* come from the checkpoint's backbone.*; frozen, so only the new classifier learns.
     var frozen = TransferRecipe.FromPretrained(outPath, seed, out var report);
     Console.WriteLine($"Loaded {outPath}: {report}");
     var frozenLayers = frozen.Freeze("features");

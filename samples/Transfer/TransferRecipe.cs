@@ -9,8 +9,8 @@ namespace Transfer;
 public static class TransferRecipe
 {
     /// <summary>
-    /// Loads only the pre-trained backbone (<c>backbone.*</c>, renamed to <c>features.*</c>); the old head is skipped, so
-    /// the new head keeps its fresh initialisation and is reported missing.
+    /// Loads only the pre-trained backbone (<c>backbone.*</c>, renamed to <c>features.*</c>); the old classifier
+    /// (<c>fc.*</c>, <c>head.*</c>) is skipped, so the new one keeps its fresh initialisation and is reported missing.
     /// </summary>
     public static LoadOptions BackboneOnly() => new()
     {

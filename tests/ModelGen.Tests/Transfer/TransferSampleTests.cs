@@ -73,24 +73,23 @@ public sealed class TransferSampleTests : IDisposable
 
         var model = TransferRecipe.FromPretrained(path, 3, out var report);
 
-        Assert.Equal(["features.c1.weight", "features.c1.bias", "features.c2.weight", "features.c2.bias", "features.fc.weight", "features.fc.bias"],
-            report.Loaded);
-        Assert.Equal(["head.weight", "head.bias"], report.Missing);
-        Assert.Equal(["head.bias", "head.weight"], report.Skipped);
+        Assert.Equal(["features.c1.weight", "features.c1.bias", "features.c2.weight", "features.c2.bias"], report.Loaded);
+        Assert.Equal(["fc.weight", "fc.bias", "head.weight", "head.bias"], report.Missing);
+        Assert.Equal(["fc.bias", "fc.weight", "head.bias", "head.weight"], report.Skipped);
         Assert.Empty(report.Unexpected);
         Assert.Equal(pretrained.Backbone.Parameters.ToArray(), model.Features.Parameters.ToArray());
         Assert.Equal(freshHead, model.Head.Parameter("weight").ToArray());
         // Same backbone weights, same features: the two models' penultimate activations agree on real digits.
         var digits = Data.Value.Test;
-        var a = new float[8 * 64];
-        var b = new float[8 * 64];
+        var a = new float[8 * 784];   // [8, 16·7·7]
+        var b = new float[8 * 784];
         pretrained.Backbone.Forward(digits.Inputs.AsSpan(0, 8 * 784), a, 8);
         model.Features.Forward(digits.Inputs.AsSpan(0, 8 * 784), b, 8);
         Assert.Equal(a, b);
     }
 
     [Fact]
-    public void FrozenBackbone_TrainingOnAFewShotSet_ChangesOnlyTheHead()
+    public void FrozenBackbone_TrainingOnAFewShotSet_ChangesOnlyTheClassifier()
     {
         var pretrained = new PretrainNet(5);
         string path = Path.Combine(_dir, "pretrained.safetensors");
@@ -98,6 +97,7 @@ public sealed class TransferSampleTests : IDisposable
         var model = TransferRecipe.FromPretrained(path, 5, out _);
         model.Freeze("features");
         float[] backbone = model.Features.Parameters.ToArray();
+        float[] fc = model.Fc.Parameter("weight").ToArray();
         float[] head = model.Head.Parameter("weight").ToArray();
         var fewShot = DigitSplits.FewShot(DigitSplits.Classes(Data.Value.Train, 5, 5), 4, seed: 3);
 
@@ -105,6 +105,7 @@ public sealed class TransferSampleTests : IDisposable
 
         Assert.Equal(2, history.Epochs.Count);
         Assert.Equal(backbone, model.Features.Parameters.ToArray());
+        Assert.NotEqual(fc, model.Fc.Parameter("weight").ToArray());
         Assert.NotEqual(head, model.Head.Parameter("weight").ToArray());
     }
 }
