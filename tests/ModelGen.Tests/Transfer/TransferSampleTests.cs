@@ -2,6 +2,7 @@
 // pre-trained model into the transfer model (through the prefix map), and a short frozen-backbone training run.
 using ModelGen.Data;
 using ModelGen.Serialization;
+using ModelGen.Tests.Data;
 using Transfer;
 
 namespace ModelGen.Tests.Transfer;
