@@ -5,16 +5,16 @@ using ModelGen;
 namespace Transfer;
 
 /// <summary>
-/// The shared convolutional feature extractor: two 5×5 convolutions with ReLU and 2×2 max pooling (8 and 16 channels),
-/// flattened to 784 features. No BatchNorm or dropout, so a frozen backbone computes the same features in training and
+/// The shared convolutional feature extractor: two 5×5 convolutions with ReLU and 2×2 max pooling (16 and 32 channels),
+/// flattened to 1,568 features. No BatchNorm or dropout, so a frozen backbone computes the same features in training and
 /// inference.
 /// </summary>
 [Model(1, 28, 28)]
 public partial class DigitFeatures
 {
-    [Conv2D(8, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer C1 { get; }
+    [Conv2D(16, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer C1 { get; }
     [MaxPool2D(2)] public partial Layer P1 { get; }
-    [Conv2D(16, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer C2 { get; }
+    [Conv2D(32, Kernel = 5, Padding = 2, Activation = Activation.ReLU)] public partial Layer C2 { get; }
     [MaxPool2D(2)] public partial Layer P2 { get; }
     [Flatten] public partial Layer Flat { get; }
 }

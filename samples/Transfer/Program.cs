@@ -13,7 +13,7 @@ using Transfer;
 
 var seedOption = new Option<int>("--seed") { Description = "Seed for initialisation, the few-shot sample, shuffling and augmentation", DefaultValueFactory = _ => 1 };
 var epochsOption = new Option<int>("--epochs") { Description = "Epochs over the few-shot set for each of the three 5-9 models", DefaultValueFactory = _ => 40 };
-var pretrainOption = new Option<int>("--pretrain-epochs") { Description = "Epochs of pre-training on the digits 0-4", DefaultValueFactory = _ => 15 };
+var pretrainOption = new Option<int>("--pretrain-epochs") { Description = "Epochs of pre-training on the digits 0-4", DefaultValueFactory = _ => 10 };
 var shotsOption = new Option<int>("--shots") { Description = "Labelled training examples per digit 5-9", DefaultValueFactory = _ => 50 };
 var outOption = new Option<string>("--out") { Description = "Where to save the pre-trained model (safetensors)", DefaultValueFactory = _ => "transfer-pretrained.safetensors" };
 var dataOption = new Option<string>("--data") { Description = "Folder with the MNIST IDX files", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };

@@ -82,8 +82,8 @@ public sealed class TransferSampleTests : IDisposable
         Assert.Equal(freshHead, model.Head.Parameter("weight").ToArray());
         // Same backbone weights, same features: the two models' penultimate activations agree on real digits.
         var digits = Data.Value.Test;
-        var a = new float[8 * 784];   // [8, 16·7·7]
-        var b = new float[8 * 784];
+        var a = new float[8 * 1568];   // [8, 32·7·7]
+        var b = new float[8 * 1568];
         pretrained.Backbone.Forward(digits.Inputs.AsSpan(0, 8 * 784), a, 8);
         model.Features.Forward(digits.Inputs.AsSpan(0, 8 * 784), b, 8);
         Assert.Equal(a, b);
