@@ -3,7 +3,7 @@
 namespace ModelGen.Serialization;
 
 /// <summary>Saves and loads a model's parameters in the safetensors format.</summary>
-public static class ModelWeights
+public static partial class ModelWeights
 {
     /// <summary>
     /// Writes every parameter tensor of <paramref name="model"/> to <paramref name="path"/> (atomically; see
