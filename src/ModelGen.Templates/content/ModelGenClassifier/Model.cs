@@ -15,12 +15,12 @@ namespace ModelGenClassifier;
 public partial class Classifier
 {
     [Conv2D(16, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv1 { get; }
-    [MaxPool2D(2)]                                                      public partial Layer Pool1 { get; }
+    [MaxPool2D(2)] public partial Layer Pool1 { get; }
     [Conv2D(32, Kernel = 3, Padding = 1, Activation = Activation.ReLU)] public partial Layer Conv2 { get; }
-    [MaxPool2D(2)]                                                      public partial Layer Pool2 { get; }
-    [Flatten]                                                           public partial Layer Flat { get; }
-    [Dense(64, Activation = Activation.ReLU)]                           public partial Layer Fc1 { get; }
-    [Dense(MODELGEN_CLASSES)]                                           public partial Layer Logits { get; }
+    [MaxPool2D(2)] public partial Layer Pool2 { get; }
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(64, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+    [Dense(MODELGEN_CLASSES)] public partial Layer Logits { get; }
 }
 #else
 /// <summary>
@@ -32,6 +32,6 @@ public partial class Classifier
 {
     [Dense(64, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
     [Dense(64, Activation = Activation.ReLU)] public partial Layer Fc2 { get; }
-    [Dense(MODELGEN_CLASSES)]                 public partial Layer Logits { get; }
+    [Dense(MODELGEN_CLASSES)] public partial Layer Logits { get; }
 }
 #endif
