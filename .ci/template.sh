@@ -10,7 +10,8 @@
 #   4. NativeAOT publish (linux-x64): zero IL/AOT warnings, and the native predict prints exactly what the JIT prints
 #      at the same vector width (x86-64-v3: 256 bits)
 #   5. the CSV flavour (--data-kind csv): build, train on a generated table, predict rows without and with labels
-# Usage: .ci/template.sh   (TEMPLATE_SKIP_AOT=1 skips step 4)
+# Usage: .ci/template.sh   (TEMPLATE_SKIP_AOT=1 skips step 4; TEMPLATE_REUSE_BUILD=1, which .ci/run sets after its
+# Release build of the solution and of tools/mnist-png, packs and runs those outputs without building them again)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -41,14 +42,19 @@ version="0.0.0-template"
 feed="$work/feed"
 global_packages=$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: //p')
 
-# 1. Packages and data.
+# 1. Packages and data. Building ModelGen again only to stamp another version into it is most of this script's time
+#    on a loaded machine, hence TEMPLATE_REUSE_BUILD (the template package itself has nothing to build).
+reuse=()
+[ "${TEMPLATE_REUSE_BUILD:-0}" = 1 ] && reuse=(--no-build)
 for project in ModelGen ModelGen.Data ModelGen.Templates; do
-  step "dotnet pack src/$project" "$work/pack-$project.log" \
-    dotnet pack "src/$project" -c Release -o "$feed" -p:PackageVersion=$version || finish
+  flags=("${reuse[@]}")
+  [ "$project" = ModelGen.Templates ] && flags=()
+  step "dotnet pack src/$project ${flags[*]}" "$work/pack-$project.log" \
+    dotnet pack "src/$project" -c Release -o "$feed" -p:PackageVersion=$version "${flags[@]}" || finish
 done
 pass "packed ModelGen, ModelGen.Data and ModelGen.Templates $version"
 step "tools/mnist-png --per-class 60" "$work/mnist-png.log" \
-  dotnet run -c Release --project tools/mnist-png -- "$work/digits" --per-class 60 || finish
+  dotnet run -c Release --project tools/mnist-png "${reuse[@]}" -- "$work/digits" --per-class 60 || finish
 
 # 2. Install and instantiate. DOTNET_CLI_HOME only for `dotnet new`: it moves the template hive, nothing else here.
 apps="$work/apps"
