@@ -1,4 +1,5 @@
-// The train command: loads the data, holds out a stratified validation split, trains Classifier with AdamW and a
+// The train command: loads the data, holds out a stratified validation split, standardises the inputs with the
+// training split's statistics (per image channel, or per CSV column), trains Classifier with AdamW and a
 // cosine schedule (the best epoch by validation loss is kept), and saves the weights with the class names and the
 // preprocessing in the file's metadata. The recipe is a starting point: change it here.
 using System.Globalization;
@@ -26,11 +27,13 @@ internal static class Training
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
 #if (IsImage)
         var shape = Classifier.InputShape;   // [channels, height, width], declared in Model.cs
-        var preprocessing = new ImagePreprocessing(shape[0], shape[1], shape[2]);
-        Dataset all = ImageFolder.Load(s.Data, preprocessing);
+        Dataset all = ImageFolder.Load(s.Data, new ImagePreprocessing(shape[0], shape[1], shape[2]));   // pixels in [0, 1]
         IReadOnlyList<string> classes = all.ClassNames!;
         CheckClassCount(classes, s.Data);
         var (train, validation) = all.Split(s.Validation, (ulong)s.Seed);
+        // Per-channel standardisation with the training split's statistics, saved with the weights so that predict's
+        // decoder applies exactly the same (x - mean) / std.
+        var preprocessing = Standardize(train, validation, shape[0], shape[1], shape[2]);
         preprocessing.AddTo(metadata);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{s.Data}: {all.Count:N0} images as {shape[0]}x{shape[1]}x{shape[2]}, {classes.Count} classes ({string.Join(", ", classes)}); {train.Count:N0} train, {validation.Count:N0} validation"));
@@ -70,7 +73,38 @@ internal static class Training
             throw new UsageException(
                 $"{source} has {classes.Count} classes, but Classifier in Model.cs has {Classifier.OutputSize} outputs: set its last layer to [Dense({classes.Count})] and rebuild.");
     }
-#if (!IsImage)
+#if (IsImage)
+
+    /// <summary>
+    /// Computes each channel's mean and population standard deviation over <paramref name="train"/> (a constant channel
+    /// gets std 1), standardises both sets in place as <see cref="ImagePreprocessing"/> does, and returns the
+    /// preprocessing that does the same for new images.
+    /// </summary>
+    private static ImagePreprocessing Standardize(Dataset train, Dataset validation, int channels, int height, int width)
+    {
+        int plane = height * width;
+        var mean = new float[channels];
+        var std = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0, squares = 0;   // double: millions of pixels would lose float precision
+            for (int i = 0; i < train.Count; i++)
+                foreach (float v in train.Example(i).Slice(c * plane, plane)) { sum += v; squares += (double)v * v; }
+            double n = (double)train.Count * plane, m = sum / n;
+            double sd = Math.Sqrt(Math.Max(squares / n - m * m, 0));
+            mean[c] = (float)m;
+            std[c] = sd > 1e-6 ? (float)sd : 1f;
+        }
+        foreach (var set in new[] { train, validation })
+            for (int i = 0; i < set.Count; i++)
+                for (int c = 0; c < channels; c++)
+                {
+                    var values = set.Inputs.AsSpan(i * set.ExampleLength + c * plane, plane);   // [height, width]
+                    for (int k = 0; k < values.Length; k++) values[k] = (values[k] - mean[c]) / std[c];
+                }
+        return new ImagePreprocessing(channels, height, width, mean, std);
+    }
+#else
 
     /// <summary>How the features add up, e.g. "age, income, city (3 categories)".</summary>
     private static string Describe(TabularSchema schema) =>
