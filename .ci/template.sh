@@ -95,9 +95,9 @@ if step "DigitApp train --epochs 1" "$work/train-image.log" \
      dotnet run -c Release --no-build -- train --data "$work/digits/train" --epochs 1 --batch-size 16 --out "$work/digits.safetensors"; then
   tail -n 4 "$work/train-image.log"
   acc=$(tail -n 1 "$work/train-image.log" | sed -n 's/^validation accuracy: \([0-9.]*\)$/\1/p')
-  # 540 training images, one epoch: 2.5 times chance (0.1) is all that is asked of it (0.40 measured, seed 1).
-  if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a >= 0.25) }'; then pass "train: one epoch, validation accuracy $acc"; else
-    fail "train: expected a last line 'validation accuracy: X' with X >= 0.25, got: $(tail -n 1 "$work/train-image.log")"; fi
+  # 540 training images, one epoch: at least 0.5 (chance is 0.1; 0.77 measured, seed 1; 0.40 without the standardisation).
+  if [ -n "$acc" ] && awk -v a="$acc" 'BEGIN { exit !(a >= 0.5) }'; then pass "train: one epoch, validation accuracy $acc"; else
+    fail "train: expected a last line 'validation accuracy: X' with X >= 0.5, got: $(tail -n 1 "$work/train-image.log")"; fi
 fi
 if step "DigitApp predict" "$work/predict-jit.log" \
      env DOTNET_EnableAVX512=0 dotnet run -c Release --no-build -- predict --model "$work/digits.safetensors" "$work/digits/test"; then
