@@ -14,7 +14,6 @@
 # Release build of the solution and of tools/mnist-png, packs and runs those outputs without building them again)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 SECONDS=0
 failures=0
@@ -34,11 +33,12 @@ step() {
 finish() { echo "template: done in ${SECONDS} s"; [ "$failures" -eq 0 ]; exit $?; }
 
 # A work folder outside the repository, so neither its Directory.Build.props nor its global.json applies to the
-# generated projects (as for a user), and a package folder of its own, so a stale ModelGen of this version is never
-# reused; packages the machine already has come from its global folder (a fallback folder), the rest from nuget.org.
+# generated projects (as for a user), and a package folder of its own; packages the machine already has come from its
+# global folder (a fallback folder), the rest from nuget.org. The version is new on every run, so no ModelGen restored
+# earlier (in either folder) can stand in for the one just packed.
 work=$(mktemp -d "${TMPDIR:-/tmp}/modelgen-template.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-version="0.0.0-template"
+version="0.0.0-template.$(date +%s)"
 feed="$work/feed"
 global_packages=$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: //p')
 
