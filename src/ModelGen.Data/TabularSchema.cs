@@ -157,11 +157,8 @@ public sealed class TabularSchema
     public Dataset ToDataset(CsvTable table)
     {
         ArgumentNullException.ThrowIfNull(table);
-        int[] columns = [.. Features.Select(f => table.IndexOf(f.Column))];
         int label = table.IndexOf(LabelColumn);
-        var inputs = new float[checked(table.Count * FeatureLength)];
-        for (int r = 0; r < table.Count; r++)
-            Encode(table, r, columns, inputs.AsSpan(r * FeatureLength, FeatureLength));
+        float[] inputs = EncodeFeatures(table);
         if (ClassNames is null)
         {
             var targets = new float[table.Count];
@@ -185,6 +182,24 @@ public sealed class TabularSchema
                     $"{table.Source}: line {table.LineNumber(r)}: label '{LabelColumn}' is '{cell}', a class the training rows do not have ({string.Join(", ", ClassNames)}).");
         }
         return Dataset.FromArrays(inputs, labels, [FeatureLength], ClassNames.Count, ClassNames);
+    }
+
+    /// <summary>
+    /// Encodes the feature columns of every row of <paramref name="table"/> as <see cref="ToDataset"/> does, without
+    /// needing the label column: for predicting on new rows. Row <c>r</c> is <c>[r * FeatureLength, (r + 1) * FeatureLength)</c>
+    /// of the result: numeric features as <c>(x − mean) / std</c>, categorical ones one-hot (unseen categories all zero).
+    /// </summary>
+    /// <returns>[table.Count, FeatureLength] the encoded rows, row-major.</returns>
+    /// <exception cref="ArgumentException">A feature column of the schema is missing from the table (the message lists the header).</exception>
+    /// <exception cref="InvalidDataException">An empty cell or a non-numeric value in a numeric column (the message names the file, line, column and value).</exception>
+    public float[] EncodeFeatures(CsvTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        int[] columns = [.. Features.Select(f => table.IndexOf(f.Column))];
+        var inputs = new float[checked(table.Count * FeatureLength)];   // [rows, FeatureLength]
+        for (int r = 0; r < table.Count; r++)
+            Encode(table, r, columns, inputs.AsSpan(r * FeatureLength, FeatureLength));
+        return inputs;
     }
 
     private void Encode(CsvTable table, int row, int[] columns, Span<float> output)

@@ -68,6 +68,23 @@ public sealed class CsvTests : IDisposable
     }
 
     [Fact]
+    public void EncodeFeatures_RowsWithoutLabelColumn_MatchToDatasetInputs()
+    {
+        var train = CsvTable.Read(Write("train.csv", "x,colour,label\n1,red,yes\n3,blue,no\n5,red,yes\n"));
+        var schema = TabularSchema.Fit(train, "label");
+        Assert.Equal(schema.ToDataset(train).Inputs, schema.EncodeFeatures(train));
+        // New rows to predict: columns in another order, no label column, an unseen category (all zero).
+        var rows = CsvTable.Read(Write("new.csv", "colour,x\nblue,3\ngreen,100\n"));
+        double std = Math.Sqrt(8.0 / 3);
+        Assert.Equal([0f, 1f, 0f, (float)(97 / std), 0f, 0f], schema.EncodeFeatures(rows));
+        string bad = Write("bad.csv", "x\n1\n");
+        Assert.Contains($"{bad}: no column 'colour'", Assert.Throws<ArgumentException>(() => schema.EncodeFeatures(CsvTable.Read(bad))).Message);
+        string word = Write("word.csv", "x,colour\n1,red\nabc,red\n");
+        Assert.Equal($"{word}: line 3: column 'x' is 'abc', not a finite number (the column is numeric).",
+                     Assert.Throws<InvalidDataException>(() => schema.EncodeFeatures(CsvTable.Read(word))).Message);
+    }
+
+    [Fact]
     public void Fit_IntegerClassesInNumericOrder_ForcedCategoricalAndIgnoredColumns()
     {
         var t = CsvTable.Read(Write("c.csv", "id,zip,v,y\n1,10,0.5,10\n2,2,0.5,2\n3,10,0.5,1\n"));
