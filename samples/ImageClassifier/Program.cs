@@ -8,6 +8,7 @@ using System.Globalization;
 using ImageClassifier;
 using ModelGen;
 using ModelGen.Data;
+using ModelGen.Plotting;
 using ModelGen.Serialization;
 
 var dataOption = new Option<string>("--data") { Description = "Training image folder: one sub-folder per class", Required = true };
@@ -21,16 +22,18 @@ var seedOption = new Option<int>("--seed") { Description = "Seed for the splits,
 var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size", DefaultValueFactory = _ => 64 };
 var validationOption = new Option<double>("--validation") { Description = "Share of the training images held out for validation", DefaultValueFactory = _ => 0.1 };
 var outOption = new Option<string?>("--out") { Description = "Where to save the weights (safetensors; default image-<model>.safetensors)" };
+var plotsOption = new Option<string?>("--plots") { Description = "Write the training curves (train vs validation) and the test set's confusion matrix as SVG files into this folder" };
 
 var root = new RootCommand("Train a ModelGen network on an image folder and report its test accuracy.")
 {
-    dataOption, testOption, sizeOption, greyOption, modelOption, epochsOption, seedOption, batchOption, validationOption, outOption,
+    dataOption, testOption, sizeOption, greyOption, modelOption, epochsOption, seedOption, batchOption, validationOption, outOption, plotsOption,
 };
 root.SetAction(parse =>
 {
     var settings = new Settings(parse.GetValue(dataOption)!, parse.GetValue(testOption), parse.GetValue(sizeOption)!,
         parse.GetValue(greyOption), parse.GetValue(modelOption)!, parse.GetValue(epochsOption), parse.GetValue(seedOption),
-        parse.GetValue(batchOption), parse.GetValue(validationOption), parse.GetValue(outOption) ?? $"image-{parse.GetValue(modelOption)}.safetensors");
+        parse.GetValue(batchOption), parse.GetValue(validationOption), parse.GetValue(outOption) ?? $"image-{parse.GetValue(modelOption)}.safetensors",
+        parse.GetValue(plotsOption));
     try
     {
         return Run(settings);
@@ -79,11 +82,20 @@ static int Run(Settings s)
     Console.WriteLine(network.Summary);
     Console.WriteLine($"Recipe: {network.Recipe}, batch {s.BatchSize}, {s.Epochs} epochs, random shifts of up to 2 pixels, seed {s.Seed}");
     var trainer = new Trainer(model, network.Optimizer(), network.Loss, network.Schedule);
-    var options = new FitOptions { Seed = (ulong)s.Seed, Augmentation = new RandomShift(2) };
+    // The validation split picks the best epoch (restored at the end); --plots also computes per-epoch metrics for the curves.
+    var options = new FitOptions { Seed = (ulong)s.Seed, Augmentation = new RandomShift(2), ComputeMetrics = s.Plots is not null };
     var history = trainer.Fit(train, s.Epochs, s.BatchSize, validation, options, new MetricsReport());
 
     var evaluation = trainer.Evaluate(test);
     MetricsReport.PrintTest(history, evaluation);
+    var report = Metrics.Classification(model, test, topK: Math.Min(5, ModelSizes.Classes), classNames: ClassNamesForOutputs(all.ClassNames!));
+    MetricsReport.PrintClassification(report);
+    if (s.Plots is not null)
+    {
+        var files = TrainingPlots.WriteTrainingCurves(history, s.Plots, validationSet: "validation").ToList();
+        files.Add(TrainingPlots.WriteConfusionMatrix(report, Path.Combine(s.Plots, "confusion_matrix.svg"), "test"));
+        Console.WriteLine($"Wrote {files.Count} plots to {s.Plots}: {string.Join(", ", files.Select(Path.GetFileName))}");
+    }
     var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["imageclassifier.model"] = network.Name };
     ClassNames.Add(metadata, all.ClassNames!);
     preprocessing.AddTo(metadata);
@@ -93,15 +105,19 @@ static int Run(Settings s)
     return 0;
 }
 
+// The models have ModelSizes.Classes outputs; a folder with fewer classes leaves the spare ones unnamed (and untrained).
+static string[] ClassNamesForOutputs(IReadOnlyList<string> classes) =>
+    Enumerable.Range(0, ModelSizes.Classes).Select(c => c < classes.Count ? classes[c] : $"(unused {c})").ToArray();
+
 /// <summary>The command line's values.</summary>
-sealed record Settings(string Data, string? Test, string Size, bool Grayscale, string Model, int Epochs, int Seed, int BatchSize, double Validation, string Out);
+sealed record Settings(string Data, string? Test, string Size, bool Grayscale, string Model, int Epochs, int Seed, int BatchSize, double Validation, string Out, string? Plots);
 
 /// <summary>A bad option value: reported as one line, exit code 2.</summary>
 sealed class UsageException(string message) : Exception(message);
 
 /// <summary>
 /// All the sample's printing of training metrics, in one place: a header naming the sets, one line per epoch, the test
-/// summary. (Further metrics, e.g. a confusion matrix, belong here too.)
+/// summary, the per-class metrics and the confusion matrix.
 /// </summary>
 sealed class MetricsReport : IProgress<TrainingProgress>
 {
@@ -117,6 +133,13 @@ sealed class MetricsReport : IProgress<TrainingProgress>
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{m.Epoch,5}  {m.TrainLoss,10:F4}  {m.TrainAccuracy,9:F4}  {m.ValidationLoss,8:F4}  {m.ValidationAccuracy,7:F4}   {m.SamplesPerSecond,8:N0} samples/s  {m.Elapsed.TotalSeconds:F1} s"));
+    }
+
+    /// <summary>Per-class precision, recall and F1 and the confusion matrix of the test set, as terminal tables.</summary>
+    public static void PrintClassification(ClassificationReport report)
+    {
+        Console.WriteLine(report.ToTable("test"));
+        Console.WriteLine(report.ConfusionMatrixTable("test"));
     }
 
     public static void PrintTest(TrainingHistory history, Evaluation test)
