@@ -93,7 +93,10 @@ internal static class NodeText
             {
                 Hw k = pool.Kernel, s = pool.Stride, p = pool.Padding;
                 string axes = $"{k.H}, {k.W}, {s.H}, {s.W}, {p.H}, {p.W}";
-                return $"private static readonly {Kernels}.PoolGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {axes}, {(pool.CeilMode ? "true" : "false")});";
+                // PyTorch's defaults (count_include_pad, no divisor_override) are the geometry's own: written only when changed.
+                string average = !pool.IsMax && (!pool.CountIncludePad || pool.DivisorOverride > 0)
+                    ? $", {(pool.CountIncludePad ? "true" : "false")}, {pool.DivisorOverride}" : "";
+                return $"private static readonly {Kernels}.PoolGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {axes}, {(pool.CeilMode ? "true" : "false")}{average});";
             }
             default:
                 return null;

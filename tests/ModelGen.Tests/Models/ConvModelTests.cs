@@ -7,12 +7,13 @@ namespace ModelGen.Tests.Models;
 /// </summary>
 public class ConvModelTests
 {
-    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet) };
+    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(AxesNet) };
 
     private static ITrainable Create(string name) => name switch
     {
         nameof(TinyResNet) => new TinyResNet(3),
         nameof(BranchNet) => new BranchNet(4),
+        nameof(AxesNet) => new AxesNet(6),
         _ => new SmallLeNet(5),
     };
 
