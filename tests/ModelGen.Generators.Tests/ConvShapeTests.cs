@@ -65,6 +65,9 @@ public class ConvShapeTests
     [InlineData("[MaxPool2D(2, 3)]", "1, 8, 9", new[] { 1, 4, 3 })]
     [InlineData("[MaxPool2D(3, 2, StrideHeight = 1, PaddingHeight = 1, CeilMode = true)]", "1, 7, 9", new[] { 1, 7, 5 })]
     [InlineData("[AvgPool2D(3, StrideWidth = 1, PaddingWidth = 1)]", "1, 7, 9", new[] { 1, 2, 9 })]
+    [InlineData("[Conv2D(4, Kernel = 3, PaddingHeight = 2, PaddingMode = PaddingMode.Reflect)]", "1, 3, 8", new[] { 4, 5, 6 })]
+    [InlineData("[Conv1D(4, Kernel = 5, Padding = 2, PaddingMode = PaddingMode.Circular)]", "2, 2", new[] { 4, 2 })]
+    [InlineData("[Conv2D(4, Kernel = 3, Padding = 5, PaddingMode = PaddingMode.Replicate)]", "1, 2, 2", new[] { 4, 10, 10 })]
     public void Layer_OutputShape_FollowsPyTorch(string attribute, string input, int[] expected)
     {
         var plan = PlanOf($"{attribute} public partial Layer L {{ get; }}", input);
@@ -85,6 +88,9 @@ public class ConvShapeTests
     [InlineData("[Conv2D(6, KernelHeight = 3, KernelWidth = 2, Same = true)]", "1, 5, 7", ProblemIds.InvalidHyperParameter, "Same", "Conv2D 'l' uses Same padding with an even effective kernel (3, 2), which would need asymmetric padding")]
     [InlineData("[MaxPool2D(3, 2, PaddingWidth = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "PaddingWidth|Padding", "MaxPool2D 'l' has Padding = (0, 2); it must be between 0 and half the kernel (1)")]
     [InlineData("[AvgPool2D(2, 6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernelWidth|kernel", "AvgPool2D 'l' window 2x6 is larger than its input 5x5")]
+    [InlineData("[Conv2D(4, Kernel = 7, Padding = 3, PaddingMode = PaddingMode.Reflect)]", "1, 3, 8", ProblemIds.PaddingTooLargeForMode, "PaddingHeight|Padding", "Conv2D 'l' pads its height by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 3x8 from the model input")]
+    [InlineData("[Conv2D(4, Kernel = 5, Same = true, PaddingMode = PaddingMode.Reflect)]", "1, 6, 2", ProblemIds.PaddingTooLargeForMode, "Same", "Conv2D 'l' pads its width by 2 with PaddingMode = Reflect, which needs a padding smaller than its input 6x2 from the model input")]
+    [InlineData("[Conv1D(4, Kernel = 3, Padding = 3, PaddingMode = PaddingMode.Circular)]", "2, 2", ProblemIds.PaddingTooLargeForMode, "Padding", "Conv1D 'l' pads by 3 with PaddingMode = Circular, which needs a padding no larger than its input 2 from the model input")]
     [InlineData("[AvgPool2D(2, DivisorOverride = -1)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "DivisorOverride", "AvgPool2D 'l' has DivisorOverride = -1; it must be positive (or 0 for none)")]
     [InlineData("[BatchNorm2D]", "8", ProblemIds.RankMismatch, "", "BatchNorm2D 'l' expects [channels, height, width] but receives [8] from the model input")]
     [InlineData("[BatchNorm1D(Momentum = 2)]", "8", ProblemIds.InvalidHyperParameter, "Momentum", "BatchNorm1D 'l' has Momentum = 2; it must be in [0, 1]")]

@@ -76,7 +76,8 @@ internal static class NodeText
                 string axes = $"{k.H}, {k.W}, {s.H}, {s.W}, {p.H}, {p.W}, {d.H}, {d.W}";
                 // Over the run-time length the width is each call's seq (`with { InWidth = seq }` where it is used).
                 string width = w == ModelSpec.Seq ? "0 /* T */" : $"{w}";
-                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {width}, {conv.OutChannels}, {axes}, {conv.Groups});";
+                string mode = conv.PaddingMode == PaddingModeKind.Zeros ? "" : $", global::ModelGen.PaddingMode.{conv.PaddingMode}";
+                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {width}, {conv.OutChannels}, {axes}, {conv.Groups}{mode});";
             }
             case PositionEmbeddingSpec { Sinusoidal: true } position:
                 // Fixed for the model: computed once per process, never per call.

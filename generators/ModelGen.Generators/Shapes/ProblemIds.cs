@@ -70,6 +70,8 @@ internal static class ProblemIds
     public const string SequenceLengthChanged = "MG0114";
     /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
     public const string RotaryOddHeadWidth = "MG0115";
+    /// <summary>A convolution's padding is too large for its PaddingMode (Reflect: not smaller than the input; Circular: larger).</summary>
+    public const string PaddingTooLargeForMode = "MG0130";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

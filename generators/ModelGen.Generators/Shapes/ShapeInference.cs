@@ -915,6 +915,27 @@ internal static class ShapeInference
         for (int d = 1; d < input.Length; d++)
         {
             int kd = k.At(rank, d - 1), sd = s.At(rank, d - 1), pd = pad.At(rank, d - 1), ed = effective.At(rank, d - 1);
+            if (conv.PaddingMode != PaddingModeKind.Zeros && pd > 0)
+            {
+                // Over T the positions past each real length are zeros; a reflected or wrapped edge would read them.
+                if (input[d] == ModelSpec.Seq)
+                {
+                    problem(ProblemIds.SequenceNotSupported, "PaddingMode",
+                        $"{what} receives the sequence {Format(input)} from {from}, but PaddingMode = {conv.PaddingMode} works only on fixed-size inputs (over the run-time length it pads with zeros)");
+                    return null;
+                }
+                // PyTorch's F.pad rules: reflection stays inside the input, wrapping goes around at most once.
+                bool reflect = conv.PaddingMode == PaddingModeKind.Reflect;
+                if (reflect ? pd >= input[d] : conv.PaddingMode == PaddingModeKind.Circular && pd > input[d])
+                {
+                    bool height = rank == 2 && d == 1;
+                    string dims = string.Join("x", input.Skip(1));
+                    problem(ProblemIds.PaddingTooLargeForMode, conv.Same ? "Same" : Blame("Padding", rank, height, !height),
+                        $"{what} pads {(rank == 2 ? (height ? "its height" : "its width") + " " : "")}by {pd} with PaddingMode = {conv.PaddingMode}, which needs a padding "
+                        + (reflect ? "smaller than" : "no larger than") + $" its input {dims} from {from}");
+                    return null;
+                }
+            }
             if (input[d] == ModelSpec.Seq)
             {
                 // Over the run-time length only a length-preserving convolution keeps the lengths describing the positions.

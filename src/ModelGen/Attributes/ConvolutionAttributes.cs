@@ -2,6 +2,22 @@
 // weight [out, in/groups, k...], BatchNorm eps 1e-5 and momentum 0.1).
 namespace ModelGen;
 
+/// <summary>How a convolution fills its padding (PyTorch's <c>padding_mode</c>).</summary>
+public enum PaddingMode
+{
+    /// <summary>Zeros outside the input (PyTorch <c>'zeros'</c>, the default).</summary>
+    Zeros,
+
+    /// <summary>The input mirrored at its edge, the edge itself not repeated: <c>x[−i] = x[i]</c> (PyTorch <c>'reflect'</c>); the padding must be smaller than the input.</summary>
+    Reflect,
+
+    /// <summary>The edge value repeated: <c>x[−i] = x[0]</c> (PyTorch <c>'replicate'</c>).</summary>
+    Replicate,
+
+    /// <summary>The input wrapped around: <c>x[−i] = x[n − i]</c> (PyTorch <c>'circular'</c>); the padding must not exceed the input.</summary>
+    Circular,
+}
+
 /// <summary>Shared options of <see cref="Conv1DAttribute"/> and <see cref="Conv2DAttribute"/>.</summary>
 public abstract class ConvAttribute : LayerAttribute
 {
@@ -24,6 +40,13 @@ public abstract class ConvAttribute : LayerAttribute
 
     /// <summary>"Same" padding: output size = ceil(input / stride) (PyTorch's <c>padding='same'</c> needs stride 1; so does ours).</summary>
     public bool Same { get; set; }
+
+    /// <summary>
+    /// How the padding is filled (default <see cref="ModelGen.PaddingMode.Zeros"/>; PyTorch's <c>padding_mode</c>): reflected,
+    /// replicated or circular padding reads input values, and their gradients flow back to the positions they were read from.
+    /// Reflect needs a padding smaller than the input, Circular one no larger (MG0130); not available over a run-time length.
+    /// </summary>
+    public PaddingMode PaddingMode { get; set; }
 
     /// <summary>Dilation (default 1).</summary>
     public int Dilation { get; set; } = 1;

@@ -596,6 +596,32 @@ public class AnalyzerTests
         Expect.Error("MG0100", 0, "AvgPool2D 'pool' has Padding = (2, 1); it must be between 0 and half the kernel (1, 2)"));
 
     [Fact]
+    public Task ReflectPaddingTooWide_MG0130_OnPaddingWidthArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 3)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 7, Padding = 1, {|#0:PaddingWidth = 3|}, PaddingMode = PaddingMode.Reflect)] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input
+        Expect.Error("MG0130", 0, "Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input"));
+
+    [Fact]
+    public Task PaddingModeOverT_MG0108_OnPaddingModeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(8, Kernel = 3, Padding = 1, {|#0:PaddingMode = PaddingMode.Replicate|})] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+        }
+        """,
+        // Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)
+        Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)"));
+
+    [Fact]
     public Task UnpaddedConv1DOverT_MG0114_OnKernelArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int))]

@@ -7,13 +7,15 @@ namespace ModelGen.Tests.Models;
 /// </summary>
 public class ConvModelTests
 {
-    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(AxesNet) };
+    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(AxesNet), nameof(PaddingNet), nameof(PaddingNet1D) };
 
     private static ITrainable Create(string name) => name switch
     {
         nameof(TinyResNet) => new TinyResNet(3),
         nameof(BranchNet) => new BranchNet(4),
         nameof(AxesNet) => new AxesNet(6),
+        nameof(PaddingNet) => new PaddingNet(7),
+        nameof(PaddingNet1D) => new PaddingNet1D(8),
         _ => new SmallLeNet(5),
     };
 
