@@ -914,7 +914,7 @@ internal static class ShapeInference
         output[0] = conv.OutChannels;
         for (int d = 1; d < input.Length; d++)
         {
-            int kd = k.At(rank, d - 1), sd = s.At(rank, d - 1), pd = pad.At(rank, d - 1), ed = effective.At(rank, d - 1);
+            int sd = s.At(rank, d - 1), pd = pad.At(rank, d - 1), ed = effective.At(rank, d - 1);
             if (conv.PaddingMode != PaddingModeKind.Zeros && pd > 0)
             {
                 // Over T the positions past each real length are zeros; a reflected or wrapped edge would read them.

@@ -122,13 +122,13 @@ public abstract class PoolAttribute : LayerAttribute
 {
     private protected PoolAttribute(int kernel) => Kernel = kernel;
 
-    /// <summary>Window size (square for 2-D).</summary>
+    /// <summary>Window size: for 2-D the square window's side, or its height when declared as <c>(kernelHeight, kernelWidth)</c> (see <see cref="Pool2DAttribute"/>).</summary>
     public int Kernel { get; }
 
     /// <summary>Stride (default: the kernel size).</summary>
     public int Stride { get; set; }
 
-    /// <summary>Implicit padding on each side (default 0; at most half the kernel).</summary>
+    /// <summary>Implicit padding on each side (default 0; at most half the kernel; −∞ for max pooling, zeros for average pooling).</summary>
     public int Padding { get; set; }
 
     /// <summary>Use ceil instead of floor for the output size (default false).</summary>
