@@ -129,6 +129,28 @@ internal static class Samples
             [Dense(10)] public partial Layer Fc3 { get; }
         }
         """;
+    /// <summary>
+    /// PyTorch's per-axis tuples and padding modes: a reflect-padded (3, 5) kernel fused with its 2×2 max pool at inference,
+    /// a circular strided conv, a (2, 3) max pool and an average pool with count_include_pad = false and divisor_override.
+    /// </summary>
+    public const string ConvAxes = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(3, 16, 20)]
+        public partial class ConvAxes
+        {
+            [Conv2D(8, KernelHeight = 3, KernelWidth = 5, PaddingHeight = 1, PaddingWidth = 2, PaddingMode = PaddingMode.Reflect, Activation = Activation.ReLU)] public partial Layer Conv1 { get; }
+            [MaxPool2D(2)] public partial Layer Pool1 { get; }
+            [Conv2D(8, Kernel = 3, StrideWidth = 2, Padding = 1, PaddingMode = PaddingMode.Circular, Activation = Activation.ReLU)] public partial Layer Conv2 { get; }
+            [MaxPool2D(2, 3, PaddingWidth = 1)] public partial Layer Pool2 { get; }
+            [AvgPool2D(3, 2, Padding = 1, CountIncludePad = false, DivisorOverride = 0)] public partial Layer Pool3 { get; }
+            [AvgPool2D(2, DivisorOverride = 3)] public partial Layer Pool4 { get; }
+            [Flatten] public partial Layer Flatten { get; }
+            [Dense(10)] public partial Layer Fc { get; }
+        }
+        """;
     /// <summary>Residual adds after dense layers without activation: inference fuses each into DenseKernels.ForwardResidual.</summary>
     public const string ResidualMlp = """
         using ModelGen;

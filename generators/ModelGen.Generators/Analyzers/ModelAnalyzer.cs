@@ -143,8 +143,11 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
 
             if (layer?.ApplicationSyntaxReference?.GetSyntax(_cancellationToken) is not AttributeSyntax attribute)
                 return SourceLocation(member);
-            if (problem.Argument.Length > 0 && FindArgument(attribute, layer, problem.Argument) is { } argument)
-                return argument.GetLocation();
+            // "StrideHeight|Stride": the first alternative the user wrote (a per-axis override, else the square argument).
+            if (problem.Argument.Length > 0)
+                foreach (string name in problem.Argument.Split('|'))
+                    if (FindArgument(attribute, layer, name) is { } argument)
+                        return argument.GetLocation();
             return attribute.GetLocation();
         }
 

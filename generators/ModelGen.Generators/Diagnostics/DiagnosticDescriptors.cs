@@ -209,6 +209,12 @@ internal static class DiagnosticDescriptors
         ProblemIds.SinglePositionInstanceNorm, "Instance normalisation over a single position", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.SinglePositionInstanceNorm + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0130: "Conv2D '{layer}' pads {p} with PaddingMode = Reflect, which needs a padding smaller than its input {h}x{w}".</summary>
+    public static readonly DiagnosticDescriptor PaddingTooLargeForMode = new(
+        ProblemIds.PaddingTooLargeForMode, "Padding is too large for the padding mode", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "Reflect padding mirrors the input inside itself, so it needs a padding smaller than the input; circular padding wraps around at most once, so the padding cannot exceed the input (PyTorch's F.pad rules).",
+        helpLinkUri: HelpLinkBase + ProblemIds.PaddingTooLargeForMode + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -252,7 +258,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, InvalidModelInput, SourceSequenceMisused, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, InvalidModelInput, SourceSequenceMisused, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm, PaddingTooLargeForMode,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

@@ -421,7 +421,7 @@ internal static partial class ModelEmitter
                 break;
             case ConvSpec conv:
             {
-                int receptive = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
+                int receptive = conv.Kernel.H * conv.Kernel.W;   // a 1-D spec has height 1
                 int fanIn = node.InputShapes[0][0] / conv.Groups * receptive;
                 w.Line($"global::ModelGen.Initializers.Initialize({View("weight")}, {View("bias")}, fanIn: {Int(fanIn)}, fanOut: {Int(conv.OutChannels * receptive)}, global::ModelGen.Init.{conv.Init}, rng); // {node.Name}");
                 break;

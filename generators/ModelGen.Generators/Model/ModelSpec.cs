@@ -146,16 +146,59 @@ internal sealed record FlattenSpec(string Name) : LayerSpec(Name)
     public override string Kind => "Flatten";
 }
 
-/// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation are per spatial axis and equal on both.</summary>
-/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
-internal sealed record ConvSpec(string Name, int Rank, int OutChannels, int Kernel, int Stride, int Padding, bool Same, int Dilation, int Groups,
-    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false) : LayerSpec(Name)
+/// <summary>
+/// A per-axis size (PyTorch's <c>(h, w)</c> tuple) as conv and pooling specs hold them: already resolved from the square
+/// argument and its per-axis overrides. A 1-D layer is the case <c>H = 1</c> (kernel, stride, dilation) or <c>H = 0</c> (padding),
+/// exactly as <c>ConvGeometry.Conv1D</c> builds its geometry.
+/// </summary>
+internal readonly record struct Hw(int H, int W)
 {
-    public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
+    /// <summary>The same size on both axes.</summary>
+    public static Hw Square(int size) => new(size, size);
+
+    /// <summary>The size along spatial axis <paramref name="axis"/> (0-based over the spatial axes) of a rank-<paramref name="rank"/> layer.</summary>
+    public int At(int rank, int axis) => rank == 2 && axis == 0 ? H : W;
+
+    /// <summary>As the user would write it: <c>3</c> for 1-D or square, <c>(3, 5)</c> otherwise.</summary>
+    public string Show(int rank) => rank == 1 || H == W ? W.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"({H}, {W})";
+
+    /// <summary>In parentheses: <c>(3)</c> for 1-D or square, <c>(3, 5)</c> otherwise.</summary>
+    public string Paren(int rank) => rank == 1 || H == W ? $"({W})" : Show(rank);
+
+    /// <summary><c>3x3</c> or <c>3x5</c> for 2-D, <c>3</c> for 1-D (summaries and comments).</summary>
+    public string Window(int rank) => rank == 2 ? $"{H}x{W}" : W.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary><c>[MaxPool1D/2D]</c>, <c>[AvgPool1D/2D]</c>. Stride 0 means "equal to the kernel".</summary>
-internal sealed record PoolSpec(string Name, int Rank, bool IsMax, int Kernel, int Stride, int Padding, bool CeilMode) : LayerSpec(Name)
+/// <summary>How a convolution pads its input (PyTorch's <c>padding_mode</c>); mirrors the runtime's <c>ModelGen.PaddingMode</c>.</summary>
+internal enum PaddingModeKind
+{
+    /// <summary>Zeros outside the input (PyTorch <c>'zeros'</c>).</summary>
+    Zeros,
+    /// <summary>Mirror without repeating the edge (PyTorch <c>'reflect'</c>).</summary>
+    Reflect,
+    /// <summary>Repeat the edge value (PyTorch <c>'replicate'</c>).</summary>
+    Replicate,
+    /// <summary>Wrap around (PyTorch <c>'circular'</c>).</summary>
+    Circular,
+}
+
+/// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation per spatial axis (see <see cref="Hw"/>).</summary>
+/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
+/// <param name="PaddingMode">How the padding is filled (PyTorch's <c>padding_mode</c>).</param>
+internal sealed record ConvSpec(string Name, int Rank, int OutChannels, Hw Kernel, Hw Stride, Hw Padding, bool Same, Hw Dilation, int Groups,
+    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false, PaddingModeKind PaddingMode = PaddingModeKind.Zeros) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
+
+    /// <summary>The padding actually applied per axis: <see cref="Padding"/>, or half the dilated kernel with <see cref="Same"/>.</summary>
+    public Hw EffectivePadding => Same ? new Hw(Dilation.H * (Kernel.H - 1) / 2, Dilation.W * (Kernel.W - 1) / 2) : Padding;
+}
+
+/// <summary><c>[MaxPool1D/2D]</c>, <c>[AvgPool1D/2D]</c>, with the stride already resolved (the kernel when not given).</summary>
+/// <param name="CountIncludePad">Average pooling: whether padded zeros count in the divisor (PyTorch <c>count_include_pad</c>).</param>
+/// <param name="DivisorOverride">Average pooling: the divisor of every window, 0 for none (PyTorch <c>divisor_override</c>).</param>
+internal sealed record PoolSpec(string Name, int Rank, bool IsMax, Hw Kernel, Hw Stride, Hw Padding, bool CeilMode,
+    bool CountIncludePad = true, int DivisorOverride = 0) : LayerSpec(Name)
 {
     public override string Kind => (IsMax ? "MaxPool" : "AvgPool") + Rank + "D";
 }

@@ -240,16 +240,28 @@ internal static class ModelParser
                         $"[{Trim(kind)}] on '{member}' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first"));
                     return null;
                 }
-                return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
-                    Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
-                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels);
+                int convRank = kind == "Conv1DAttribute" ? 1 : 2;
+                return new ConvSpec(name, convRank, outChannels, Axes(attribute, convRank, "Kernel", 0, 1), Axes(attribute, convRank, "Stride", 1, 1),
+                    Axes(attribute, convRank, "Padding", 0, 0), Named(attribute, "Same", false), Axes(attribute, convRank, "Dilation", 1, 1), Named(attribute, "Groups", 1),
+                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels,
+                    (PaddingModeKind)Named(attribute, "PaddingMode", 0));
             case "ModelGen.MaxPool1DAttribute":
             case "ModelGen.MaxPool2DAttribute":
             case "ModelGen.AvgPool1DAttribute":
             case "ModelGen.AvgPool2DAttribute":
-                if (args.Length != 1 || args[0].Value is not int window) break;
-                return new PoolSpec(name, kind.Contains("1D") ? 1 : 2, kind.StartsWith("Max"), window, Named(attribute, "Stride", 0),
-                    Named(attribute, "Padding", 0), Named(attribute, "CeilMode", false));
+            {
+                // [MaxPool2D(k)] is a square window, [MaxPool2D(kh, kw)] PyTorch's kernel_size=(kh, kw).
+                int poolRank = kind.Contains("1D") ? 1 : 2;
+                Hw window;
+                if (args.Length == 1 && args[0].Value is int k) window = poolRank == 2 ? Hw.Square(k) : new Hw(1, k);
+                else if (poolRank == 2 && args.Length == 2 && args[0].Value is int kh && args[1].Value is int kw) window = new Hw(kh, kw);
+                else break;
+                // Stride 0 (not written) means "the window", per axis, as PyTorch's stride=None.
+                Hw stride = Axes(attribute, poolRank, "Stride", 0, 1);
+                stride = new Hw(stride.H == 0 ? window.H : stride.H, stride.W == 0 ? window.W : stride.W);
+                return new PoolSpec(name, poolRank, kind.StartsWith("Max"), window, stride, Axes(attribute, poolRank, "Padding", 0, 0),
+                    Named(attribute, "CeilMode", false), Named(attribute, "CountIncludePad", true), Named(attribute, "DivisorOverride", 0));
+            }
             case "ModelGen.GlobalAvgPoolAttribute":
                 return new GlobalPoolSpec(name, IsMax: false);
             case "ModelGen.GlobalMaxPoolAttribute":
@@ -340,6 +352,16 @@ internal static class ModelParser
     /// <c>[Permute(null)]</c>) bind as an array whose <c>Values</c> is a default ImmutableArray, which throws when read.
     /// </summary>
     private static bool IsArray(TypedConstant argument) => argument.Kind == TypedConstantKind.Array && !argument.Values.IsDefault;
+
+    /// <summary>
+    /// A per-axis size: the square argument <paramref name="name"/> (or <paramref name="fallback"/>), overridden on 2-D layers by
+    /// <c>{name}Height</c> / <c>{name}Width</c> when written; a 1-D layer gets <paramref name="unitH"/> as its height value.
+    /// </summary>
+    private static Hw Axes(AttributeData attribute, int rank, string name, int fallback, int unitH)
+    {
+        int square = Named(attribute, name, fallback);
+        return rank == 1 ? new Hw(unitH, square) : new Hw(Named(attribute, name + "Height", square), Named(attribute, name + "Width", square));
+    }
 
     private static T Named<T>(AttributeData attribute, string name, T fallback)
     {

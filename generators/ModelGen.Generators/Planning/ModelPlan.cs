@@ -198,7 +198,7 @@ internal static class Planner
         var fusions = new List<PoolFusion>();
         for (int j = 0; j < nodes.Count; j++)
         {
-            if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: 2, Stride: 0 or 2, Padding: 0 }
+            if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: { H: 2, W: 2 }, Stride: { H: 2, W: 2 }, Padding: { H: 0, W: 0 } }
                 || nodes[j].Inputs[0] is not (var i and >= 0) || nodes[i].Layer is not ConvSpec { Rank: 2 }) continue;
             if (nodes.Count(n => n.Inputs.Contains(i)) == 1) fusions.Add(new PoolFusion(i, j));
         }

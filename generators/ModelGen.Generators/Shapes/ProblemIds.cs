@@ -80,6 +80,8 @@ internal static class ProblemIds
     public const string PReLUSlopeCount = "MG0121";
     /// <summary>Instance normalisation over a single value per channel (PyTorch refuses it in training).</summary>
     public const string SinglePositionInstanceNorm = "MG0122";
+    /// <summary>A convolution's padding is too large for its PaddingMode (Reflect: not smaller than the input; Circular: larger).</summary>
+    public const string PaddingTooLargeForMode = "MG0130";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

@@ -382,7 +382,7 @@ internal static class ShapeInference
         int rank = from.Length - 1;
         return new LayerSpec[]
         {
-            new ConvSpec("0", rank, to[0], 1, stride, 0, false, 1, 1, ActivationKind.None, false, InitKind.Default),
+            new ConvSpec("0", rank, to[0], new Hw(1, 1), new Hw(rank == 2 ? stride : 1, stride), new Hw(0, 0), false, new Hw(1, 1), 1, ActivationKind.None, false, InitKind.Default),
             new BatchNormSpec("1", rank, 1e-5, 0.1, true),
         };
     }
@@ -1038,19 +1038,23 @@ internal static class ShapeInference
                 : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
             return null;
         }
+        int rank = conv.Rank;
+        Hw k = conv.Kernel, s = conv.Stride, p = conv.Padding, dl = conv.Dilation;
         (string Arg, bool Bad, string Message)[] checks =
         {
             ("outChannels", conv.OutChannels <= 0, $"has {conv.OutChannels} output channels; it must be positive"),
-            ("Kernel", conv.Kernel <= 0, $"has Kernel = {conv.Kernel}; set a positive kernel size"),
-            ("Stride", conv.Stride <= 0, $"has Stride = {conv.Stride}; it must be positive"),
-            ("Padding", conv.Padding < 0, $"has Padding = {conv.Padding}; it must not be negative"),
-            ("Dilation", conv.Dilation <= 0, $"has Dilation = {conv.Dilation}; it must be positive"),
+            (Blame("Kernel", rank, k.H <= 0, k.W <= 0), k.H <= 0 || k.W <= 0, $"has Kernel = {k.Show(rank)}; set a positive kernel size"),
+            (Blame("Stride", rank, s.H <= 0, s.W <= 0), s.H <= 0 || s.W <= 0, $"has Stride = {s.Show(rank)}; it must be positive"),
+            (Blame("Padding", rank, p.H < 0, p.W < 0), p.H < 0 || p.W < 0, $"has Padding = {p.Show(rank)}; it must not be negative"),
+            (Blame("Dilation", rank, dl.H <= 0, dl.W <= 0), dl.H <= 0 || dl.W <= 0, $"has Dilation = {dl.Show(rank)}; it must be positive"),
             ("Groups", conv.Groups <= 0, $"has Groups = {conv.Groups}; it must be positive"),
             ("Groups", conv.Groups > 0 && input[0] % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {input[0]} input channels"),
             ("Groups", conv.Groups > 0 && conv.OutChannels > 0 && conv.OutChannels % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {conv.OutChannels} output channels"),
-            ("Same", conv.Same && conv.Stride != 1, "uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)"),
-            ("Same", conv.Same && conv.Padding != 0, "sets both Same and Padding; choose one"),
-            ("Same", conv.Same && conv.Kernel > 0 && conv.Dilation > 0 && conv.Dilation * (conv.Kernel - 1) % 2 != 0, $"uses Same padding with an even effective kernel ({conv.Dilation * (conv.Kernel - 1) + 1}), which would need asymmetric padding"),
+            ("Same", conv.Same && (s.H != 1 || s.W != 1), "uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)"),
+            ("Same", conv.Same && (p.H != 0 || p.W != 0), "sets both Same and Padding; choose one"),
+            ("Same", conv.Same && (dl.H * (k.H - 1) % 2 != 0 || dl.W * (k.W - 1) % 2 != 0),
+                $"uses Same padding with an even effective kernel {new Hw(dl.H * (k.H - 1) + 1, dl.W * (k.W - 1) + 1).Paren(rank)}, which would need asymmetric padding"),
+            ("PaddingMode", !Enum.IsDefined(typeof(PaddingModeKind), conv.PaddingMode), $"has PaddingMode = {(int)conv.PaddingMode}, which is not a PaddingMode value"),
         };
         foreach (var check in checks)
             if (check.Bad)
@@ -1058,40 +1062,63 @@ internal static class ShapeInference
                 problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
                 return null;
             }
-        int pad = conv.Same ? conv.Dilation * (conv.Kernel - 1) / 2 : conv.Padding;
-        int effective = conv.Dilation * (conv.Kernel - 1) + 1;
+        Hw pad = conv.EffectivePadding;
+        var effective = new Hw(dl.H * (k.H - 1) + 1, dl.W * (k.W - 1) + 1);
         var output = new int[input.Length];
         output[0] = conv.OutChannels;
         for (int d = 1; d < input.Length; d++)
         {
+            int sd = s.At(rank, d - 1), pd = pad.At(rank, d - 1), ed = effective.At(rank, d - 1);
+            if (conv.PaddingMode != PaddingModeKind.Zeros && pd > 0)
+            {
+                // Over T the positions past each real length are zeros; a reflected or wrapped edge would read them.
+                if (input[d] == ModelSpec.Seq)
+                {
+                    problem(ProblemIds.SequenceNotSupported, "PaddingMode",
+                        $"{what} receives the sequence {Format(input)} from {from}, but PaddingMode = {conv.PaddingMode} works only on fixed-size inputs (over the run-time length it pads with zeros)");
+                    return null;
+                }
+                // PyTorch's F.pad rules: reflection stays inside the input, wrapping goes around at most once.
+                bool reflect = conv.PaddingMode == PaddingModeKind.Reflect;
+                if (reflect ? pd >= input[d] : conv.PaddingMode == PaddingModeKind.Circular && pd > input[d])
+                {
+                    bool height = rank == 2 && d == 1;
+                    string dims = string.Join("x", input.Skip(1));
+                    problem(ProblemIds.PaddingTooLargeForMode, conv.Same ? "Same" : Blame("Padding", rank, height, !height),
+                        $"{what} pads {(rank == 2 ? (height ? "its height" : "its width") + " " : "")}by {pd} with PaddingMode = {conv.PaddingMode}, which needs a padding "
+                        + (reflect ? "smaller than" : "no larger than") + $" its input {dims} from {from}");
+                    return null;
+                }
+            }
             if (input[d] == ModelSpec.Seq)
             {
                 // Over the run-time length only a length-preserving convolution keeps the lengths describing the positions.
-                if (conv.Stride != 1 || 2 * pad != effective - 1)
+                if (sd != 1 || 2 * pd != ed - 1)
                 {
-                    string length = conv.Stride != 1 ? $"about T/{conv.Stride}" : 2 * pad > effective - 1 ? $"T + {2 * pad - effective + 1}" : $"T - {effective - 1 - 2 * pad}";
-                    string fix = effective % 2 == 0
-                        ? $"an even kernel ({effective}) cannot keep it; use an odd Kernel with Padding = (Kernel - 1) / 2"
-                        : $"use Stride = 1 and Padding = {(effective - 1) / 2} (or Same = true)";
-                    problem(ProblemIds.SequenceLengthChanged, conv.Stride != 1 ? "Stride" : conv.Same ? "Same" : conv.Padding != 0 ? "Padding" : "Kernel",
+                    string length = sd != 1 ? $"about T/{sd}" : 2 * pd > ed - 1 ? $"T + {2 * pd - ed + 1}" : $"T - {ed - 1 - 2 * pd}";
+                    string fix = ed % 2 == 0
+                        ? $"an even kernel ({ed}) cannot keep it; use an odd Kernel with Padding = (Kernel - 1) / 2"
+                        : $"use Stride = 1 and Padding = {(ed - 1) / 2} (or Same = true)";
+                    problem(ProblemIds.SequenceLengthChanged, sd != 1 ? "Stride" : conv.Same ? "Same" : pd != 0 ? "Padding" : "Kernel",
                         $"{what} runs over the run-time length of its input {Format(input)} from {from}, but its output length would be {length} instead of T, so the sequence lengths would no longer describe the positions; {fix}");
                     return null;
                 }
                 output[d] = ModelSpec.Seq;
                 continue;
             }
-            if (input[d] + 2 * pad < effective)
+            if (input[d] + 2 * pd < ed)
             {
-                string size = string.Join("x", input.Skip(1).Select(v => v + 2 * pad));
-                problem(ProblemIds.KernelLargerThanInput, "Kernel",
-                    $"{what} kernel {conv.Kernel}{(conv.Dilation > 1 ? $" (dilated to {effective})" : "")} is larger than its {(pad > 0 ? "padded " : "")}input {size}");
+                string size = string.Join("x", input.Skip(1).Select((v, a) => v == ModelSpec.Seq ? "T" : (v + 2 * pad.At(rank, a)).ToString(CultureInfo.InvariantCulture)));
+                problem(ProblemIds.KernelLargerThanInput, Blame("Kernel", rank, rank == 2 && d == 1, rank == 1 || d == 2),
+                    $"{what} kernel {k.Window(rank)}{(dl.H > 1 && rank == 2 || dl.W > 1 ? $" (dilated to {effective.Window(rank)})" : "")} is larger than its {(pad.H > 0 && rank == 2 || pad.W > 0 ? "padded " : "")}input {size}");
                 return null;
             }
-            output[d] = (input[d] + 2 * pad - effective) / conv.Stride + 1;
+            output[d] = (input[d] + 2 * pd - ed) / sd + 1;
         }
-        int kernelVolume = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
-        var weightShape = new List<int> { conv.OutChannels, input[0] / conv.Groups, conv.Kernel };
-        if (conv.Rank == 2) weightShape.Add(conv.Kernel);
+        int kernelVolume = rank == 2 ? k.H * k.W : k.W;
+        var weightShape = new List<int> { conv.OutChannels, input[0] / conv.Groups };
+        if (rank == 2) weightShape.Add(k.H);
+        weightShape.Add(k.W);
         ps.Add(param("weight", weightShape.ToArray()));
         if (conv.UseBias) ps.Add(param("bias", new[] { conv.OutChannels }));
         // Per example, or per position when the length is T.
@@ -1109,31 +1136,51 @@ internal static class ShapeInference
                 : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
             return null;
         }
-        int stride = pool.Stride == 0 ? pool.Kernel : pool.Stride;
-        if (pool.Kernel <= 0) { problem(ProblemIds.InvalidHyperParameter, "kernel", $"{what} has kernel {pool.Kernel}; it must be positive"); return null; }
-        if (stride < 0) { problem(ProblemIds.InvalidHyperParameter, "Stride", $"{what} has Stride = {pool.Stride}; it must be positive"); return null; }
-        if (pool.Padding < 0 || pool.Padding > pool.Kernel / 2)
+        int rank = pool.Rank;
+        Hw k = pool.Kernel, s = pool.Stride, p = pool.Padding;
+        if (k.H <= 0 || k.W <= 0) { problem(ProblemIds.InvalidHyperParameter, Blame("kernel", rank, k.H <= 0, k.W <= 0), $"{what} has kernel {k.Show(rank)}; it must be positive"); return null; }
+        if (s.H < 0 || s.W < 0) { problem(ProblemIds.InvalidHyperParameter, Blame("Stride", rank, s.H < 0, s.W < 0), $"{what} has Stride = {s.Show(rank)}; it must be positive"); return null; }
+        bool badPadH = p.H < 0 || p.H > k.H / 2, badPadW = p.W < 0 || p.W > k.W / 2;
+        if (badPadH || badPadW)
         {
-            problem(ProblemIds.InvalidHyperParameter, "Padding", $"{what} has Padding = {pool.Padding}; it must be between 0 and half the kernel ({pool.Kernel / 2})");
+            problem(ProblemIds.InvalidHyperParameter, Blame("Padding", rank, badPadH, badPadW),
+                $"{what} has Padding = {p.Show(rank)}; it must be between 0 and half the kernel {new Hw(k.H / 2, k.W / 2).Paren(rank)}");
+            return null;
+        }
+        if (pool.DivisorOverride < 0)
+        {
+            problem(ProblemIds.InvalidHyperParameter, "DivisorOverride", $"{what} has DivisorOverride = {pool.DivisorOverride}; it must be positive (or 0 for none)");
             return null;
         }
         var output = new int[input.Length];
         output[0] = input[0];
         for (int d = 1; d < input.Length; d++)
         {
-            int span = input[d] + 2 * pool.Padding - pool.Kernel;
+            int kd = k.At(rank, d - 1), sd = s.At(rank, d - 1), pd = p.At(rank, d - 1);
+            int span = input[d] + 2 * pd - kd;
             if (span < 0)
             {
-                problem(ProblemIds.KernelLargerThanInput, "kernel",
-                    $"{what} window {pool.Kernel} is larger than its {(pool.Padding > 0 ? "padded " : "")}input {string.Join("x", input.Skip(1).Select(v => v + 2 * pool.Padding))}");
+                problem(ProblemIds.KernelLargerThanInput, Blame("kernel", rank, rank == 2 && d == 1, rank == 1 || d == 2),
+                    $"{what} window {k.Window(rank)} is larger than its {(p.H > 0 && rank == 2 || p.W > 0 ? "padded " : "")}input {string.Join("x", input.Skip(1).Select((v, a) => v + 2 * p.At(rank, a)))}");
                 return null;
             }
-            int size = (pool.CeilMode ? (span + stride - 1) / stride : span / stride) + 1;
+            int size = (pool.CeilMode ? (span + sd - 1) / sd : span / sd) + 1;
             // PyTorch: with ceil mode the last window must start inside the input or the left padding.
-            if (pool.CeilMode && (size - 1) * stride >= input[d] + pool.Padding) size--;
+            if (pool.CeilMode && (size - 1) * sd >= input[d] + pd) size--;
             output[d] = size;
         }
         return output;
+    }
+
+    /// <summary>
+    /// The argument a per-axis problem points at (alternatives separated by <c>|</c>, the first one written wins): the
+    /// <c>{name}Height</c> or <c>{name}Width</c> override of the bad axis when written, else the square <paramref name="name"/>.
+    /// </summary>
+    private static string Blame(string name, int rank, bool badH, bool badW)
+    {
+        if (rank == 1) return name;
+        // A pool's window is a constructor argument: kernel, or kernelHeight/kernelWidth of the two-argument form.
+        return badH && !badW ? $"{name}Height|{name}" : badW && !badH ? $"{name}Width|{name}" : $"{name}|{name}Height|{name}Width";
     }
 
     private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);

@@ -572,6 +572,56 @@ public class AnalyzerTests
         Expect.Error("MG0105", 0, "Permute 'swap' lists 3 axes [0, 2, 1], but its input [T, 8] from the model input has 2 (axes count from 0 and exclude the batch)"));
 
     [Fact]
+    public Task NonSquareKernelTooWide_MG0104_OnKernelWidthArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 6)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 3, {|#0:KernelWidth = 7|})] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv2D 'conv' kernel 3x7 is larger than its input 8x6
+        Expect.Error("MG0104", 0, "Conv2D 'conv' kernel 3x7 is larger than its input 8x6"));
+
+    [Fact]
+    public Task PoolPaddingTooLargeOnOneAxis_MG0100_OnPaddingHeightArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 8)]
+        public partial class M
+        {
+            [AvgPool2D(2, 4, {|#0:PaddingHeight = 2|}, Padding = 1)] public partial Layer Pool { get; }
+        }
+        """,
+        // AvgPool2D 'pool' has Padding = (2, 1); it must be between 0 and half the kernel (1, 2)
+        Expect.Error("MG0100", 0, "AvgPool2D 'pool' has Padding = (2, 1); it must be between 0 and half the kernel (1, 2)"));
+
+    [Fact]
+    public Task ReflectPaddingTooWide_MG0130_OnPaddingWidthArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 3)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 7, Padding = 1, {|#0:PaddingWidth = 3|}, PaddingMode = PaddingMode.Reflect)] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input
+        Expect.Error("MG0130", 0, "Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input"));
+
+    [Fact]
+    public Task PaddingModeOverT_MG0108_OnPaddingModeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(8, Kernel = 3, Padding = 1, {|#0:PaddingMode = PaddingMode.Replicate|})] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+        }
+        """,
+        // Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)
+        Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)"));
+
+    [Fact]
     public Task UnpaddedConv1DOverT_MG0114_OnKernelArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int))]

@@ -7,7 +7,7 @@ namespace ModelGen.Tests.Models;
 /// </summary>
 public class ConvModelTests
 {
-    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(LogSoftmaxNet), nameof(PReLUNet), nameof(GroupNormNet), nameof(InstanceNormNet) };
+    public static TheoryData<string> Smooth => new() { nameof(TinyResNet), nameof(BranchNet), nameof(LogSoftmaxNet), nameof(PReLUNet), nameof(GroupNormNet), nameof(InstanceNormNet), nameof(AxesNet), nameof(PaddingNet), nameof(PaddingNet1D) };
 
     private static ITrainable Create(string name) => name switch
     {
@@ -17,6 +17,9 @@ public class ConvModelTests
         nameof(PReLUNet) => new PReLUNet(8),   // a seed with no PReLU input within h of the kink
         nameof(TinyResNet) => new TinyResNet(3),
         nameof(BranchNet) => new BranchNet(4),
+        nameof(AxesNet) => new AxesNet(6),
+        nameof(PaddingNet) => new PaddingNet(7),
+        nameof(PaddingNet1D) => new PaddingNet1D(8),
         _ => new SmallLeNet(5),
     };
 
