@@ -17,6 +17,9 @@
 // (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
+// (crossover: Gemm's dot path against the per-call packed GEMM per dense shape and batch at the process's widest width,
+//  paired, thread CPU time; KERNELBENCH_TAILS=1 for shapes with vector tails. b1parts: batch-1 MLP and LeNet-5 piece by
+//  piece, and the interleaved batch-1 copy against the plain dot path)
 using System.Diagnostics;
 using ModelGen.Kernels;
 using PeerBench;
@@ -101,6 +104,12 @@ for (int c = 0; c < cmds.Count; c++)
             break;
         case "predictor":
             Predictor();
+            break;
+        case "b1parts":
+            B1Parts();
+            break;
+        case "crossover":
+            Crossover();
             break;
         case "accuracy":
             Accuracy.Run(stride: 4099);
@@ -350,7 +359,7 @@ static void Predictor()
 {
     int width = Gemm.NativeWidth;
     Console.WriteLine($"dense routes at {width} bits (plain = the model's own dense forward over W as it lies: the dot path up to 96 rows,");
-    Console.WriteLine("W packed per call beyond; prepacked = the GEMM over W packed once; best of 7 interleaved rounds)");
+    Console.WriteLine("W packed per call beyond; prepacked = the GEMM over W packed once; best of 10 interleaved pairs, thread CPU time)");
     int right = 0, total = 0;
     double chosen = 0;
     foreach (var (inF, outF) in new[] { (784, 256), (256, 256), (256, 10), (400, 120), (120, 84), (84, 10) })
@@ -358,15 +367,12 @@ static void Predictor()
         float[] w = Fill(outF * inF, 4), bias = Fill(outF, 5);
         var forced = new PackedDenseWeight(w, outF, inF, width);   // packed whatever the rule, to time both routes
         var predictor = new PackedDenseWeight(w, outF, inF);       // what a predictor holds (no pack where the rule never reads one)
-        foreach (int batch in new[] { 1, 4, 6, 8, 12, 16, 32, 48, 64, 96, 128 })
+        foreach (int batch in new[] { 6, 12, 24, 48, 64, 96, 128 })
         {
             float[] x = Fill(batch * inF, 3), y = new float[batch * outF];
-            double plain = double.MaxValue, packed = double.MaxValue;
-            for (int round = 0; round < 7; round++)
-            {
-                plain = Math.Min(plain, Time(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), x, forced, bias, y, batch), 15));
-                packed = Math.Min(packed, Time(() => DenseKernels.Forward(PackedRoute.Packed, default(ReluActivation), x, forced, bias, y, batch), 15));
-            }
+            // Thread CPU time, paired: on the shared machine wall time mostly measured the scheduler.
+            var (plain, packed, _) = PairedCpu(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), x, forced, bias, y, batch),
+                () => DenseKernels.Forward(PackedRoute.Packed, default(ReluActivation), x, forced, bias, y, batch), 10);
             bool rule = predictor.UsePacked(batch);
             double pick = rule ? packed : plain, best = Math.Min(plain, packed);
             total++;
@@ -378,6 +384,7 @@ static void Predictor()
     }
     Console.WriteLine($"the predictor's route is within 5% of the faster in {right}/{total} cases; its time is {chosen / total:F3}x the faster route's on average");
     Console.WriteLine();
+    if (Environment.GetEnvironmentVariable("KERNELBENCH_ROUTES_ONLY") == "1") return;
     Console.WriteLine("model Forward vs predictor (1 s warm-up each, then 40 interleaved pairs of ~5 ms: best times, median per-pair ratio)");
     var mlp = new BenchMlp(seed: 1);
     var lenet = new BenchLeNet(seed: 1);
@@ -394,9 +401,111 @@ static void Predictor()
         foreach (int batch in new[] { 1, 64 })
         {
             float[] x = Fill(batch * model.InputLength, 1), y = new float[batch * model.OutputLength];
-            var (m, p, ratio) = Paired(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
+            var (m, p, ratio) = PairedCpu(() => model.Forward(x, y, batch), () => predictor.Forward(x, y, batch), 40);
             Console.WriteLine($"{name,-20} b={batch,2}: Forward {m,9:F1} us  predictor {p,9:F1} us  best Forward/predictor {m / p:F3}, median pair {ratio:F3}");
         }
+}
+
+// Batch-1 inference piece by piece (process CPU time, median): the MLP's dense layers alone (each weight fits in L2)
+// and in a row (1.07 MB of weights: about L2), LeNet-5's fused conv+pool stages and dense layers, and each predictor.
+static void B1Parts()
+{
+    float[] w1 = Fill(256 * 784, 4, 0.036f), w2 = Fill(256 * 256, 5, 0.06f), w3 = Fill(10 * 256, 6, 0.06f), bb = Fill(256, 7, 0.01f);
+    var p1 = new PackedDenseWeight(w1, 256, 784);
+    var p2 = new PackedDenseWeight(w2, 256, 256);
+    var p3 = new PackedDenseWeight(w3, 10, 256);
+    float[] x = Fill(784, 1), h1 = new float[256], h2 = new float[256], y = new float[10];
+    Console.WriteLine($"MLP b1 784->256          {Cpu(() => DenseKernels.Forward(default(ReluActivation), x, p1, bb, h1, 1))}");
+    Console.WriteLine($"MLP b1 256->256          {Cpu(() => DenseKernels.Forward(default(ReluActivation), h1, p2, bb, h2, 1))}");
+    Console.WriteLine($"MLP b1 256->10           {Cpu(() => DenseKernels.Forward(default(IdentityActivation), h2, p3, bb.AsSpan(0, 10), y, 1))}");
+    Console.WriteLine($"MLP b1 three in a row    {Cpu(() => { DenseKernels.Forward(default(ReluActivation), x, p1, bb, h1, 1); DenseKernels.Forward(default(ReluActivation), h1, p2, bb, h2, 1); DenseKernels.Forward(default(IdentityActivation), h2, p3, bb.AsSpan(0, 10), y, 1); })}");
+    foreach (var (pw, inF, outF) in new[] { (p1, 784, 256), (p2, 256, 256), (p3, 256, 10) })
+    {
+        float[] xi = Fill(inF, 9), yo = new float[outF];
+        var (tp, ta, ratio) = PairedCpu(() => DenseKernels.Forward(PackedRoute.Plain, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1),
+            () => DenseKernels.Forward(PackedRoute.Auto, default(ReluActivation), xi, pw, bb.AsSpan(0, outF), yo, 1), 40);
+        Console.WriteLine($"b1 {inF}->{outF}: plain (dot) {tp,7:F2} us, auto {ta,7:F2} us, best plain/auto {tp / ta:F3}, median pair {ratio:F3}");
+    }
+    var mlp = new BenchMlp(seed: 1).CreatePredictor();
+    Console.WriteLine($"MLP b1 predictor         {Cpu(() => mlp.Forward(x, y, 1))}");
+
+    var c1 = new ConvGeometry(1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1);
+    var q1 = new PoolGeometry(6, 28, 28, 2, 2, 2, 2, 0, 0, false);
+    var c2 = new ConvGeometry(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1);
+    var q2 = new PoolGeometry(16, 10, 10, 2, 2, 2, 2, 0, 0, false);
+    float[] img = Fill(784, 2), k1 = Fill(150, 3, 0.2f), k2 = Fill(2400, 4, 0.08f), cb = Fill(16, 5, 0.01f);
+    float[] a1 = new float[1176], a2 = new float[400], f1 = new float[120], f2 = new float[84], o = new float[10];
+    var l1 = new PackedDenseWeight(Fill(120 * 400, 6, 0.05f), 120, 400);
+    var l2 = new PackedDenseWeight(Fill(84 * 120, 7, 0.09f), 84, 120);
+    var l3 = new PackedDenseWeight(Fill(10 * 84, 8, 0.1f), 10, 84);
+    Console.WriteLine($"LeNet b1 conv1+pool1     {Cpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1))}");
+    Console.WriteLine($"LeNet b1 conv2+pool2     {Cpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, k2, cb, a2, 1))}");
+    Console.WriteLine($"LeNet b1 fc1 400->120    {Cpu(() => DenseKernels.Forward(default(ReluActivation), a2, l1, bb.AsSpan(0, 120), f1, 1))}");
+    Console.WriteLine($"LeNet b1 fc2 120->84     {Cpu(() => DenseKernels.Forward(default(ReluActivation), f1, l2, bb.AsSpan(0, 84), f2, 1))}");
+    Console.WriteLine($"LeNet b1 fc3 84->10      {Cpu(() => DenseKernels.Forward(default(IdentityActivation), f2, l3, bb.AsSpan(0, 10), o, 1))}");
+    var lenet = new BenchLeNet(seed: 1).CreatePredictor();
+    Console.WriteLine($"LeNet b1 predictor       {Cpu(() => lenet.Forward(img, o, 1))}");
+}
+
+// This thread's CPU time in µs (CLOCK_THREAD_CPUTIME_ID): on an oversubscribed machine the time the thread was
+// descheduled does not count, so a pair's halves are compared on the time they actually ran.
+static double ThreadCpuUs()
+{
+    ThreadClock.Timespec t;
+    ThreadClock.clock_gettime(3, out t);
+    return t.Sec * 1e6 + t.Nsec / 1e3;
+}
+
+// PairedCpu: as Paired, on thread CPU time (median of the per-pair ratios; best time of each half).
+static (double A, double B, double Ratio) PairedCpu(Action a, Action b, int pairs)
+{
+    Time(a, 100);
+    Time(b, 100);
+    var sw = Stopwatch.StartNew();
+    a();
+    long iters = Math.Max(1, (long)(5 / Math.Max(sw.Elapsed.TotalMilliseconds, 1e-3)));
+    var ratios = new double[pairs];
+    double bestA = double.MaxValue, bestB = double.MaxValue;
+    for (int i = 0; i < pairs; i++)
+    {
+        double t0 = ThreadCpuUs();
+        for (long j = 0; j < iters; j++) a();
+        double ta = (ThreadCpuUs() - t0) / iters;
+        t0 = ThreadCpuUs();
+        for (long j = 0; j < iters; j++) b();
+        double tb = (ThreadCpuUs() - t0) / iters;
+        ratios[i] = ta / tb;
+        bestA = Math.Min(bestA, ta);
+        bestB = Math.Min(bestB, tb);
+    }
+    Array.Sort(ratios);
+    return (bestA, bestB, ratios[pairs / 2]);
+}
+
+// The model's dense forward at the process's widest width: Gemm's dot path (W as it lies) against the per-call packed
+// GEMM (W packed every call), paired and interleaved per shape and batch: where the dot path stops paying.
+static void Crossover()
+{
+    int width = Gemm.NativeWidth;
+    var dot = width switch { 512 => Gemm.Path.DotV512, 256 => Gemm.Path.DotV256, _ => Gemm.Path.DotV128 };
+    var packed = width switch { 512 => Gemm.Path.PackedV512, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV128 };
+    Console.WriteLine($"dot vs per-call packed at {width} bits (20 interleaved pairs of ~5 ms, thread CPU time; dot time / packed time, best and median pair; > 1: packed faster)");
+    var shapes = Environment.GetEnvironmentVariable("KERNELBENCH_TAILS") == "1"
+        ? new[] { (100, 64), (200, 96), (777, 128), (33, 64), (120, 84), (72, 256) }   // vector tails of several lengths
+        : new[] { (784, 256), (256, 256), (400, 120), (120, 84), (256, 10), (84, 10), (128, 384), (512, 128) };
+    foreach (var (inF, outF) in shapes)
+    {
+        float[] w = Fill(outF * inF, 4);
+        var line = new System.Text.StringBuilder($"{inF,4}->{outF,-4}");
+        foreach (int batch in new[] { 6, 12, 24, 36, 48, 64, 96, 128 })
+        {
+            float[] x = Fill(batch * inF, 3), y = new float[batch * outF];
+            var (td, tp, ratio) = PairedCpu(() => Gemm.Multiply(x, w, y, batch, inF, outF, false, true, false, dot),
+                () => Gemm.Multiply(x, w, y, batch, inF, outF, false, true, false, packed), 20);
+            line.Append($" | b{batch} {td / tp:F2}/{ratio:F2}");
+        }
+        Console.WriteLine(line);
+    }
 }
 
 // A and B alternately, ~5 ms of calls each, for `pairs` pairs: the best time of each and the median of the per-pair
@@ -609,4 +718,10 @@ static double Time(Action f, double repMs = 100)
     }
     Array.Sort(reps);
     return reps[0];   // the fastest repetition: the machine is shared, so the minimum is the least noisy estimate
+}
+
+static class ThreadClock
+{
+    public struct Timespec { public long Sec; public long Nsec; }
+    [System.Runtime.InteropServices.DllImport("libc")] public static extern int clock_gettime(int clock, out Timespec t);
 }

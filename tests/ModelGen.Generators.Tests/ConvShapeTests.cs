@@ -58,6 +58,16 @@ public class ConvShapeTests
     [InlineData("[AdaptiveAvgPool2D(3, 2)]", "4, 7, 5", new[] { 4, 3, 2 })]
     [InlineData("[GlobalMaxPool]", "4, 7, 5", new[] { 4 })]
     [InlineData("[BatchNorm1D]", "4, 7", new[] { 4, 7 })]
+    // Non-square: nn.Conv2d(2, 4, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2)) on 2x9x11 gives 4x5x7.
+    [InlineData("[Conv2D(4, KernelHeight = 3, KernelWidth = 5, StrideHeight = 2, PaddingHeight = 1, PaddingWidth = 2, DilationWidth = 2)]", "2, 9, 11", new[] { 4, 5, 7 })]
+    [InlineData("[Conv2D(4, Kernel = 3, KernelWidth = 1, Padding = 1, PaddingWidth = 0)]", "2, 9, 11", new[] { 4, 9, 11 })]
+    [InlineData("[Conv2D(4, KernelHeight = 1, KernelWidth = 5, Same = true)]", "2, 6, 11", new[] { 4, 6, 11 })]
+    [InlineData("[MaxPool2D(2, 3)]", "1, 8, 9", new[] { 1, 4, 3 })]
+    [InlineData("[MaxPool2D(3, 2, StrideHeight = 1, PaddingHeight = 1, CeilMode = true)]", "1, 7, 9", new[] { 1, 7, 5 })]
+    [InlineData("[AvgPool2D(3, StrideWidth = 1, PaddingWidth = 1)]", "1, 7, 9", new[] { 1, 2, 9 })]
+    [InlineData("[Conv2D(4, Kernel = 3, PaddingHeight = 2, PaddingMode = PaddingMode.Reflect)]", "1, 3, 8", new[] { 4, 5, 6 })]
+    [InlineData("[Conv1D(4, Kernel = 5, Padding = 2, PaddingMode = PaddingMode.Circular)]", "2, 2", new[] { 4, 2 })]
+    [InlineData("[Conv2D(4, Kernel = 3, Padding = 5, PaddingMode = PaddingMode.Replicate)]", "1, 2, 2", new[] { 4, 10, 10 })]
     public void Layer_OutputShape_FollowsPyTorch(string attribute, string input, int[] expected)
     {
         var plan = PlanOf($"{attribute} public partial Layer L {{ get; }}", input);
@@ -66,13 +76,22 @@ public class ConvShapeTests
     }
 
     [Theory]
-    [InlineData("[Conv2D(6, Kernel = 7)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "Kernel", "Conv2D 'l' kernel 7 is larger than its input 5x5")]
+    [InlineData("[Conv2D(6, Kernel = 7)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "KernelHeight|Kernel", "Conv2D 'l' kernel 7x7 is larger than its input 5x5")]
     [InlineData("[Conv2D(6, Kernel = 7, Padding = 0)]", "784", ProblemIds.RankMismatch, "", "Conv2D 'l' expects input [channels, height, width] but receives [784] from the model input")]
-    [InlineData("[Conv2D(6)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Kernel", "Conv2D 'l' has Kernel = 0; set a positive kernel size")]
+    [InlineData("[Conv2D(6)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Kernel|KernelHeight|KernelWidth", "Conv2D 'l' has Kernel = 0; set a positive kernel size")]
     [InlineData("[Conv2D(6, Kernel = 3, Groups = 4)]", "6, 5, 5", ProblemIds.InvalidHyperParameter, "Groups", "Conv2D 'l' has Groups = 4, which does not divide its 6 input channels")]
     [InlineData("[Conv2D(6, Kernel = 3, Same = true, Stride = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Same", "Conv2D 'l' uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)")]
-    [InlineData("[MaxPool2D(2, Padding = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Padding", "MaxPool2D 'l' has Padding = 2; it must be between 0 and half the kernel (1)")]
-    [InlineData("[AvgPool2D(6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernel", "AvgPool2D 'l' window 6 is larger than its input 5x5")]
+    [InlineData("[MaxPool2D(2, Padding = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Padding|PaddingHeight|PaddingWidth", "MaxPool2D 'l' has Padding = 2; it must be between 0 and half the kernel (1)")]
+    [InlineData("[AvgPool2D(6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernelHeight|kernel", "AvgPool2D 'l' window 6x6 is larger than its input 5x5")]
+    [InlineData("[Conv2D(6, Kernel = 3, KernelWidth = 9)]", "1, 5, 7", ProblemIds.KernelLargerThanInput, "KernelWidth|Kernel", "Conv2D 'l' kernel 3x9 is larger than its input 5x7")]
+    [InlineData("[Conv2D(6, Kernel = 3, StrideWidth = 0)]", "1, 5, 7", ProblemIds.InvalidHyperParameter, "StrideWidth|Stride", "Conv2D 'l' has Stride = (1, 0); it must be positive")]
+    [InlineData("[Conv2D(6, KernelHeight = 3, KernelWidth = 2, Same = true)]", "1, 5, 7", ProblemIds.InvalidHyperParameter, "Same", "Conv2D 'l' uses Same padding with an even effective kernel (3, 2), which would need asymmetric padding")]
+    [InlineData("[MaxPool2D(3, 2, PaddingWidth = 2)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "PaddingWidth|Padding", "MaxPool2D 'l' has Padding = (0, 2); it must be between 0 and half the kernel (1)")]
+    [InlineData("[AvgPool2D(2, 6)]", "1, 5, 5", ProblemIds.KernelLargerThanInput, "kernelWidth|kernel", "AvgPool2D 'l' window 2x6 is larger than its input 5x5")]
+    [InlineData("[Conv2D(4, Kernel = 7, Padding = 3, PaddingMode = PaddingMode.Reflect)]", "1, 3, 8", ProblemIds.PaddingTooLargeForMode, "PaddingHeight|Padding", "Conv2D 'l' pads its height by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 3x8 from the model input")]
+    [InlineData("[Conv2D(4, Kernel = 5, Same = true, PaddingMode = PaddingMode.Reflect)]", "1, 6, 2", ProblemIds.PaddingTooLargeForMode, "Same", "Conv2D 'l' pads its width by 2 with PaddingMode = Reflect, which needs a padding smaller than its input 6x2 from the model input")]
+    [InlineData("[Conv1D(4, Kernel = 3, Padding = 3, PaddingMode = PaddingMode.Circular)]", "2, 2", ProblemIds.PaddingTooLargeForMode, "Padding", "Conv1D 'l' pads by 3 with PaddingMode = Circular, which needs a padding no larger than its input 2 from the model input")]
+    [InlineData("[AvgPool2D(2, DivisorOverride = -1)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "DivisorOverride", "AvgPool2D 'l' has DivisorOverride = -1; it must be positive (or 0 for none)")]
     [InlineData("[BatchNorm2D]", "8", ProblemIds.RankMismatch, "", "BatchNorm2D 'l' expects [channels, height, width] but receives [8] from the model input")]
     [InlineData("[BatchNorm1D(Momentum = 2)]", "8", ProblemIds.InvalidHyperParameter, "Momentum", "BatchNorm1D 'l' has Momentum = 2; it must be in [0, 1], or null for a cumulative average")]
     [InlineData("[Conv2D(6, Kernel = 3, Activation = Activation.Softmax)]", "1, 5, 5", ProblemIds.InvalidHyperParameter, "Activation", "[Conv2D] on 'L' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first")]
@@ -81,6 +100,17 @@ public class ConvShapeTests
     {
         var problem = Problem($"{attribute} public partial Layer L {{ get; }}", input);
         Assert.Equal((id, "L", argument, message), (problem.Id, problem.Member, problem.Argument, problem.Message));
+    }
+
+    [Fact]
+    public void Conv2D_NonSquare_WeightShapeAndFlopsMatchPyTorch()
+    {
+        // nn.Conv2d(2, 4, (3, 5), stride=(2, 1), padding=(1, 2)): weight [4, 2, 3, 5], output 4x5x11 on 2x9x11.
+        var plan = PlanOf("[Conv2D(4, KernelHeight = 3, KernelWidth = 5, StrideHeight = 2, PaddingHeight = 1, PaddingWidth = 2)] public partial Layer L { get; }", "2, 9, 11");
+        Assert.True(plan.IsValid, string.Join("; ", plan.Shapes.Problems.Select(p => p.Message)));
+        Assert.Equal(new[] { 4, 5, 11 }, plan.Shapes.Layers[0].Output.ToArray());
+        Assert.Equal(new[] { 4, 2, 3, 5 }, plan.Shapes.Layers[0].Params[0].Shape);
+        Assert.Equal(2L * 4 * 2 * 15 * 55, plan.Shapes.Layers[0].Flops);
     }
 
     [Fact]

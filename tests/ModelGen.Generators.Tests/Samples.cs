@@ -129,6 +129,28 @@ internal static class Samples
             [Dense(10)] public partial Layer Fc3 { get; }
         }
         """;
+    /// <summary>
+    /// PyTorch's per-axis tuples and padding modes: a reflect-padded (3, 5) kernel fused with its 2×2 max pool at inference,
+    /// a circular strided conv, a (2, 3) max pool and an average pool with count_include_pad = false and divisor_override.
+    /// </summary>
+    public const string ConvAxes = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(3, 16, 20)]
+        public partial class ConvAxes
+        {
+            [Conv2D(8, KernelHeight = 3, KernelWidth = 5, PaddingHeight = 1, PaddingWidth = 2, PaddingMode = PaddingMode.Reflect, Activation = Activation.ReLU)] public partial Layer Conv1 { get; }
+            [MaxPool2D(2)] public partial Layer Pool1 { get; }
+            [Conv2D(8, Kernel = 3, StrideWidth = 2, Padding = 1, PaddingMode = PaddingMode.Circular, Activation = Activation.ReLU)] public partial Layer Conv2 { get; }
+            [MaxPool2D(2, 3, PaddingWidth = 1)] public partial Layer Pool2 { get; }
+            [AvgPool2D(3, 2, Padding = 1, CountIncludePad = false, DivisorOverride = 0)] public partial Layer Pool3 { get; }
+            [AvgPool2D(2, DivisorOverride = 3)] public partial Layer Pool4 { get; }
+            [Flatten] public partial Layer Flatten { get; }
+            [Dense(10)] public partial Layer Fc { get; }
+        }
+        """;
     /// <summary>Residual adds after dense layers without activation: inference fuses each into DenseKernels.ForwardResidual.</summary>
     public const string ResidualMlp = """
         using ModelGen;
@@ -252,6 +274,31 @@ internal static class Samples
         }
         """;
 
+    /// <summary>
+    /// An encoder-decoder over two inputs ([ModelInput]): source ids of their own run-time length S through an encoder, target ids
+    /// through a decoder whose cross-attention reads the encoder's [S, 32] (Tq ≠ Tk), and a cross-attention layer of its own.
+    /// </summary>
+    public const string TwoInputSeq2Seq = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 32)]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Translator
+        {
+            [Embedding(60, 32, From = "Source")] public partial Layer Src { get; }
+            [PositionEmbedding(64, Sinusoidal = true)] public partial Layer SrcPos { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true)] public partial Layer Encoder { get; }
+            [LayerNorm] public partial Layer EncNorm { get; }
+            [Embedding(50, 32, From = Layer.Input)] public partial Layer Tgt { get; }
+            [PositionEmbedding(32)] public partial Layer Pos { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true, Memory = nameof(EncNorm))] public partial Layer Decoder { get; }
+            [MultiHeadAttention(4, Memory = nameof(EncNorm))] public partial Layer Cross { get; }
+            [Dense(50)] public partial Layer Head { get; }
+        }
+        """;
+
     /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
     public const string RopeGpt = """
         using ModelGen;
@@ -298,6 +345,27 @@ internal static class Samples
             public partial Twice Layer3 { get; }
             [GlobalAvgPool] public partial Layer Gap { get; }
             [Dense(3)] public partial Layer Fc { get; }
+        }
+        """;
+
+    /// <summary>The issue-15 layers: GroupNorm, InstanceNorm2D with running statistics, InstanceNorm1D, PReLU (per channel and shared), LogSoftmax.</summary>
+    public const string NormLayers = """
+        using ModelGen;
+
+        namespace Demo.Norms;
+
+        [Model(3, 9, 9)]
+        public partial class NormZoo
+        {
+            [Conv2D(8, Kernel = 3, Padding = 1, UseBias = false)] public partial Layer Conv { get; }
+            [GroupNorm(4)] public partial Layer Gn { get; }
+            [PReLU(8)] public partial Layer Act { get; }
+            [InstanceNorm2D(Affine = true, TrackRunningStats = true)] public partial Layer In2 { get; }
+            [Conv2D(4, Kernel = 3, Stride = 2)] public partial Layer Down { get; }
+            [GlobalAvgPool] public partial Layer Gap { get; }
+            [Dense(5)] public partial Layer Fc { get; }
+            [PReLU(Init = 0.1)] public partial Layer Shared { get; }
+            [LogSoftmax] public partial Layer LogProbs { get; }
         }
         """;
 }

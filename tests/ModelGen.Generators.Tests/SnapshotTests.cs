@@ -12,6 +12,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.MissingFlatten), Samples.MissingFlatten)]
     [InlineData(nameof(Samples.Residual), Samples.Residual)]
     [InlineData(nameof(Samples.LeNet), Samples.LeNet)]
+    [InlineData(nameof(Samples.ConvAxes), Samples.ConvAxes)]
     [InlineData(nameof(Samples.ResidualMlp), Samples.ResidualMlp)]
     [InlineData(nameof(Samples.Tagger), Samples.Tagger)]
     [InlineData(nameof(Samples.ConvTagger), Samples.ConvTagger)]
@@ -21,6 +22,8 @@ public class SnapshotTests
     [InlineData(nameof(Samples.RopeGpt), Samples.RopeGpt)]
     [InlineData(nameof(Samples.GenericBlocks), Samples.GenericBlocks)]
     [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
+    [InlineData(nameof(Samples.NormLayers), Samples.NormLayers)]
+    [InlineData(nameof(Samples.TwoInputSeq2Seq), Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -36,6 +39,7 @@ public class SnapshotTests
     [InlineData(Samples.MissingFlatten)]
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
+    [InlineData(Samples.ConvAxes)]
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
     [InlineData(Samples.ConvTagger)]
@@ -45,6 +49,8 @@ public class SnapshotTests
     [InlineData(Samples.RopeGpt)]
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
+    [InlineData(Samples.NormLayers)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -58,6 +64,7 @@ public class SnapshotTests
     [InlineData(Samples.SoftmaxHead)]
     [InlineData(Samples.Residual)]
     [InlineData(Samples.LeNet)]
+    [InlineData(Samples.ConvAxes)]
     [InlineData(Samples.ResidualMlp)]
     [InlineData(Samples.Tagger)]
     [InlineData(Samples.ConvTagger)]
@@ -66,6 +73,8 @@ public class SnapshotTests
     [InlineData(Samples.CrossAttention)]
     [InlineData(Samples.GenericBlocks)]
     [InlineData(Samples.EncoderDecoder)]
+    [InlineData(Samples.NormLayers)]
+    [InlineData(Samples.TwoInputSeq2Seq)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

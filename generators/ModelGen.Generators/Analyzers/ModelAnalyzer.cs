@@ -75,7 +75,8 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
     {
         foreach (var member in type.GetMembers())
         {
-            if (member is not IPropertySymbol { Type: INamedTypeSymbol blockType }) continue;
+            // Blocks are classes; the generated members' BCL types (spans, lists) are skipped without reading their attributes.
+            if (member is not IPropertySymbol { Type: INamedTypeSymbol { TypeKind: TypeKind.Class, SpecialType: SpecialType.None } blockType }) continue;
             var attribute = blockType.GetAttributes().FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, modelAttribute));
             if (attribute is null) continue;
             var spec = ModelParser.Parse(blockType, attribute, cancellationToken);
@@ -114,6 +115,11 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
 
         public Location Locate(ModelProblem problem)
         {
+            if (problem.Member.Length == 0 && problem.Id == ProblemIds.InvalidModelInput && ModelInputAttribute() is var (data, syntax))
+            {
+                // What [ModelInput(...)] says, or how it fits the model: on the attribute, or the argument at fault.
+                return problem.Argument.Length > 0 && FindArgument(syntax, data, problem.Argument) is { } inputArgument ? inputArgument.GetLocation() : syntax.GetLocation();
+            }
             if (problem.Member.Length == 0)
             {
                 // Problems with what [Model(...)] says go on the attribute; problems with the class on its name.
@@ -137,9 +143,22 @@ public sealed class ModelAnalyzer : DiagnosticAnalyzer
 
             if (layer?.ApplicationSyntaxReference?.GetSyntax(_cancellationToken) is not AttributeSyntax attribute)
                 return SourceLocation(member);
-            if (problem.Argument.Length > 0 && FindArgument(attribute, layer, problem.Argument) is { } argument)
-                return argument.GetLocation();
+            // "StrideHeight|Stride": the first alternative the user wrote (a per-axis override, else the square argument).
+            if (problem.Argument.Length > 0)
+                foreach (string name in problem.Argument.Split('|'))
+                    if (FindArgument(attribute, layer, name) is { } argument)
+                        return argument.GetLocation();
             return attribute.GetLocation();
+        }
+
+        /// <summary>The class's <c>[ModelInput]</c> with its syntax, or null.</summary>
+        private (AttributeData Data, AttributeSyntax Syntax)? ModelInputAttribute()
+        {
+            foreach (var attribute in _type.GetAttributes())
+                if (attribute.AttributeClass?.ToDisplayString() == ModelParser.ModelInputAttributeName
+                    && attribute.ApplicationSyntaxReference?.GetSyntax(_cancellationToken) is AttributeSyntax syntax)
+                    return (attribute, syntax);
+            return null;
         }
 
         /// <summary>The member the parser named, and its (first) layer attribute; the parser only names members that have one.</summary>

@@ -184,6 +184,37 @@ internal static class DiagnosticDescriptors
         ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
+    /// <summary>MG0116: "[ModelInput] '{name}' on '{model}' has shape {shape}; a second input is a sequence of token ids, [Dim.Seq]".</summary>
+    public static readonly DiagnosticDescriptor InvalidModelInput = new(
+        ProblemIds.InvalidModelInput, "Invalid second model input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.InvalidModelInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0117: "{kind} '{layer}' reads [S, 32] from the input 'Source'; ... ".</summary>
+    public static readonly DiagnosticDescriptor SourceSequenceMisused = new(
+        ProblemIds.SourceSequenceMisused, "Layer cannot run on the second input's length S", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SourceSequenceMisused + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0120: "GroupNorm '{layer}' has {g} groups but its input [C, ...] has {c} channels; groups must divide the channels".</summary>
+    public static readonly DiagnosticDescriptor GroupsDoNotDivideChannels = new(
+        ProblemIds.GroupsDoNotDivideChannels, "GroupNorm groups do not divide the channels", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.GroupsDoNotDivideChannels + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0121: "PReLU '{layer}' has {n} slopes but its input ... has {c} channels; numParameters must be 1 or {c}".</summary>
+    public static readonly DiagnosticDescriptor PReLUSlopeCount = new(
+        ProblemIds.PReLUSlopeCount, "PReLU slopes do not match the channels", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.PReLUSlopeCount + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0122: "InstanceNorm1D '{layer}' normalises each channel over its L positions, but its input [C, 1] has one".</summary>
+    public static readonly DiagnosticDescriptor SinglePositionInstanceNorm = new(
+        ProblemIds.SinglePositionInstanceNorm, "Instance normalisation over a single position", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        helpLinkUri: HelpLinkBase + ProblemIds.SinglePositionInstanceNorm + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
+    /// <summary>MG0130: "Conv2D '{layer}' pads {p} with PaddingMode = Reflect, which needs a padding smaller than its input {h}x{w}".</summary>
+    public static readonly DiagnosticDescriptor PaddingTooLargeForMode = new(
+        ProblemIds.PaddingTooLargeForMode, "Padding is too large for the padding mode", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "Reflect padding mirrors the input inside itself, so it needs a padding smaller than the input; circular padding wraps around at most once, so the padding cannot exceed the input (PyTorch's F.pad rules).",
+        helpLinkUri: HelpLinkBase + ProblemIds.PaddingTooLargeForMode + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
+
     /// <summary>MG0201: "{kind} '{layer}' applies {kind} to the output of '{previous}', which already applied it".</summary>
     public static readonly DiagnosticDescriptor RepeatedSquashing = new(
         ProblemIds.RepeatedSquashing, "Softmax or Sigmoid applied twice", "{0}", ArchitectureCategory, DiagnosticSeverity.Warning, isEnabledByDefault: true,
@@ -227,7 +258,7 @@ internal static class DiagnosticDescriptors
         InvalidInputShape, NoLayers, DuplicateLayerName, UnboundAttribute, InternalError, Uncatalogued, InvalidHyperParameter, ExpectsFlatInput,
         BlockContainsItself, UnknownSource, InvalidBlock, BlockInputMismatch, ResidualShapeMismatch, KernelLargerThanInput, RankMismatch,
         MergeShapeMismatch, ExpectsSequence, SequenceNotSupported, ExpectsTokenIds, SequenceLongerThanPositions, HeadsDoNotDivideWidth, ModelTooLarge,
-        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth,
+        InvalidPermutation, SequenceLengthChanged, RotaryOddHeadWidth, InvalidModelInput, SourceSequenceMisused, GroupsDoNotDivideChannels, PReLUSlopeCount, SinglePositionInstanceNorm, PaddingTooLargeForMode,
         RepeatedSquashing, SoftmaxBeforeCrossEntropy, DropoutLast, DeepPlainStack, SaturatingHiddenActivation, InitActivationMismatch,
         BiasBeforeNormalisation);
 

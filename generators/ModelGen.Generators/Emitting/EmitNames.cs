@@ -73,7 +73,7 @@ internal static class EmitNames
 
     /// <summary>Shape as it appears in comments: <c>[B,784]</c>.</summary>
     public static string BatchShape(System.Collections.Generic.IEnumerable<int> shape) =>
-        "[B," + string.Join(",", shape.Select(d => d == Model.ModelSpec.Seq ? "T" : Int(d))) + "]";
+        "[B," + string.Join(",", shape.Select(d => d == Model.ModelSpec.Seq ? "T" : d == Model.ModelSpec.SourceSeq ? "S" : Int(d))) + "]";
 
     /// <summary>An <c>int[]</c> creation expression for a shape.</summary>
     public static string IntArray(System.Collections.Generic.IEnumerable<int> values) => "new int[] { " + string.Join(", ", values.Select(v => Int(v))) + " }";

@@ -27,7 +27,7 @@ internal static partial class ModelEmitter
 
         // Gradient regions are shared by views; key -1 is the model input (dInput). For each region, the reads
         // in forward order; the last one runs first in backward and overwrites unless dOutput seeded the region.
-        int GradientKey(int tensor) => tensor < 0 ? -1 : plan.Training[tensor].Gradient;
+        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input's ids (no gradient)
         var readers = new Dictionary<int, List<(int Node, int Position)>>();
         for (int i = 0; i < n; i++)
         {
@@ -80,14 +80,15 @@ internal static partial class ModelEmitter
             else if (seedRegion)
                 w.Line($"dOutput.CopyTo({Grad(seeded, plan.Final.OutputLength, U, Mult(plan, n - 1))});");
 
+            var runs = new RunRoller(OffsetValues(plan));
             for (int i = n - 1; i >= 0; i--)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
                 bool always = node.Params.Count > 0 || node.Inputs.Any(x => x >= 0 && needed[x]);
-                w.Line();
-                w.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
-                if (!always) w.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
+                var c = runs.Begin(node.Name);   // this layer's code: rolled into a loop with identical neighbours
+                c.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
+                if (!always) c.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
 
                 // Where each input's gradient goes: its region (or dInput), or scratch when it must be added.
                 var targets = new List<(string Write, string? AddInto, bool Needed, bool InputOnly)>();
@@ -96,16 +97,17 @@ internal static partial class ModelEmitter
                     int x = node.Inputs[k];
                     int length = LengthOf(plan, x);
                     int key = GradientKey(x);
-                    string region = key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
+                    string region = key == -2 ? "default" : key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
                     bool overwrite = Overwrites(i, k);
                     bool inputOnly = key < 0 || !needed[x];
                     targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, {Mult(plan, x)} * {Int(length)})", region, true, inputOnly));
                 }
                 int outKey = plan.Training[i].Gradient;
                 string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength, U, Mult(plan, i));
-                EmitNodeBackward(w, plan, node, plan.Training[i], dOut, targets, always);
-                if (!always) w.Close();
+                OverSource(c, plan, node, v => EmitNodeBackward(v, plan, node, plan.Training[i], dOut, targets, always));
+                if (!always) c.Close();
             }
+            runs.WriteTo(w);
             w.Close();
         });
     }
@@ -116,7 +118,7 @@ internal static partial class ModelEmitter
         string P(string shortName) => ParamSlice(node, shortName);
         string G(string shortName) => ParamSlice(node, shortName, "gradients");
         string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
-        string Input(int k) => Slot(node.Inputs[k] < 0 ? 0 : plan.Training[node.Inputs[k]].Output, LengthOf(plan, node.Inputs[k]), U, Mult(plan, node.Inputs[k]));
+        string Input(int k) => Slot(TrainingOffset(plan, node.Inputs[k]), LengthOf(plan, node.Inputs[k]), U, Mult(plan, node.Inputs[k]));
         string output = Slot(slot.Output, node.OutputLength, U, B);
         var target = targets[0];
         // A parameterised layer computes its input gradient only when something needs it.
@@ -150,7 +152,9 @@ internal static partial class ModelEmitter
                 }
                 string kernels = node.Layer is DecoderSpec ? "TransformerDecoderKernels" : "MultiHeadAttentionKernels";
                 w.Line($"{Kernels}.{kernels}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
-                w.Line($"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
+                w.Line(UsesSourceMemory(node)
+                    ? $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{AttentionDropoutArguments(node)});"
+                    : $"    {NodeParams(node, "gradients")}, {dIn}, {dMemory}, lengths, _workspace, batch, seq{AttentionDropoutArguments(node)});");
                 AddBack(0);
                 if (targets.Count > 1) AddBack(1);
                 break;
@@ -282,6 +286,39 @@ internal static partial class ModelEmitter
             {
                 int cols = node.Output[node.Output.Count - 1];
                 w.Line($"{Kernels}.Softmax.Backward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                AddBack(0);
+                break;
+            }
+            case GroupNormSpec or InstanceNormSpec:
+            {
+                // Training normalises with each example's statistics in both kinds (running statistics do not enter the gradient).
+                int c = node.Output[0], groups = Planner.NormGroups(node);
+                bool affine = node.Layer is GroupNormSpec { Affine: true } or InstanceNormSpec { Affine: true };
+                string rowsOf = Rows(groups, B);
+                string mean = $"t.Slice({Offset(slot.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+                bool tracked = node.Layer is InstanceNormSpec { TrackRunningStats: true };
+                w.Line($"{(tracked ? "if (_forwardTraining) " : "")}{Kernels}.GroupNormKernels.Backward({dOut}, {Input(0)}, {(affine ? P("weight") : "default")}, {mean}, {rstd}, {dIn}, {(affine ? G("weight") : "default")}, {(affine ? G("bias") : "default")},");
+                w.Line($"    {B}, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Int(groups)});");
+                if (tracked)
+                {
+                    // After an evaluation-mode ForwardTrain the statistics were the running ones (constants): BatchNorm's EvalBackward.
+                    string bnIn = dIn.StartsWith("dInput.IsEmpty ? default : ", System.StringComparison.Ordinal)
+                        ? $"dInput.IsEmpty ? scratch.Slice(0, {B} * {Int(node.InputLength)}) : {target.Write}" : dIn;
+                    w.Line($"else {Kernels}.BatchNormKernels.EvalBackward({dOut}, {Input(0)}, {(affine ? P("weight") : "default")}, {EvalStats(slot, U, B, c)}, {(affine ? G("weight") : "default")}, {(affine ? G("bias") : "default")},");
+                    w.Line($"    {bnIn}, {B}, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
+                }
+                AddBack(0);
+                break;
+            }
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Backward({dOut}, {Input(0)}, {P("weight")}, {dIn}, {G("weight")}, {NodeText.PReLUShape(node, prelu)});");
+                AddBack(0);
+                break;
+            case LogSoftmaxSpec:
+            {
+                // Backward reads the kept log-probabilities: exp(y) is the softmax, so nothing else is stored.
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogBackward({dOut}, {output}, {target.Write}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 AddBack(0);
                 break;
             }

@@ -24,8 +24,8 @@ internal static partial class ModelEmitter
             // Network block (Regex's DescribeExpression idea): the whole model at a glance.
             w.Line("// Network:");
             w.Line($"//   input {BatchShape(spec.InputShape)}");
-            for (int i = 0; i < nodes.Count; i++)
-                w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)} -> {BatchShape(nodes[i].Output)}");
+            var network = nodes.Select((node, i) => (node.Name, $"//   {node.Name}: {NodeText.Describe(node)}{FromText(plan, i)} -> {BatchShape(node.Output)}")).ToList();
+            foreach (var line in RunRoller.RollComments(network, NodeNames(plan), "//   ")) w.Line(line);
             w.Line();
 
             string U = Unit(plan);
@@ -60,7 +60,7 @@ internal static partial class ModelEmitter
 
             w.Line("/// <summary>");
             w.Line("/// Forward pass that keeps what <see cref=\"Backward\"/> needs, in the model's mode (<see cref=\"IsTraining\"/>): in training mode dropout is");
-            w.Line("/// on and BatchNorm normalises with batch statistics, updating its running statistics and num_batches_tracked; in evaluation mode");
+            w.Line("/// on and BatchNorm normalises with batch statistics, updating its running statistics and num_batches_tracked (InstanceNorm: its running statistics); in evaluation mode");
             w.Line("/// it computes what <see cref=\"Forward\"/> does (no dropout, running statistics left unchanged). Not thread-safe.");
             w.Line("/// </summary>");
             if (plan.IsSequence)
@@ -91,15 +91,19 @@ internal static partial class ModelEmitter
             w.Line(plan.TokenInput
                 ? $"input.CopyTo({Cast}(t.Slice(0, rows * InputSize))); // backward needs the token ids"
                 : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
+            var runs = new RunRoller(OffsetValues(plan));
+            if (plan.HasSource)
+                w.Line($"source.CopyTo({Cast}({Slot(plan.InputLength, plan.SourceLength, U, SourceRows)})); // the second input's ids, after the model input's");
             for (int i = 0; i < nodes.Count; i++)
             {
                 var node = nodes[i];
                 if (Planner.IsTrainingView(node.Layer)) continue;
-                w.Line();
-                w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
-                var sources = node.Inputs.Select(x => Slot(x < 0 ? 0 : plan.Training[x].Output, LengthOf(plan, x), U, Mult(plan, x))).ToList();
-                EmitNodeForward(w, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan);
+                var c = runs.Begin(node.Name);
+                c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+                var sources = node.Inputs.Select(x => Slot(TrainingOffset(plan, x), LengthOf(plan, x), U, Mult(plan, x))).ToList();
+                OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, Slot(plan.Training[i].Output, node.OutputLength, U, Mult(plan, i)), training: true, plan.Training[i], plan));
             }
+            runs.WriteTo(w);
             w.Line();
             w.Line($"t.Slice({Offset(plan.Training[nodes.Count - 1].Output, U)}, {Mult(plan, nodes.Count - 1)} * OutputSize).CopyTo(output);");
             w.Close();
@@ -127,24 +131,26 @@ internal static partial class ModelEmitter
             w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
         if (plan.Inference.Count > 0 && plan.BufferCount > 0)
             w.Line("global::System.ReadOnlySpan<float> buffers = new(_buffers, _bufferOffset, BufferCount);");
+        var runs = new RunRoller(OffsetValues(plan));
         foreach (var step in plan.Inference)
         {
             var node = nodes[step.Node];
-            w.Line();
+            var c = runs.Begin(node.Name);
             if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
             {
-                EmitConvPool(w, plan, nodes[fusion.Conv], node, step);
+                EmitConvPool(c, plan, nodes[fusion.Conv], node, step);
                 continue;
             }
             if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
             {
-                EmitDenseResidual(w, plan, nodes[residual.Dense], node, residual.Skip, step);
+                EmitDenseResidual(c, plan, nodes[residual.Dense], node, residual.Skip, step);
                 continue;
             }
-            w.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
+            c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
             var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
-            EmitNodeForward(w, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental);
+            OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental));
         }
+        runs.WriteTo(w);
         if (plan.InferenceCopiesInput)
             w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
         if (plan.InferenceSlots > 0)
@@ -183,6 +189,25 @@ internal static partial class ModelEmitter
                 string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
                 w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.StepWorkspaceLength(batch, MaxLength)));");
                 w.Line($"{Kernels}.MultiHeadAttentionKernels.ForwardStep({g}, {src[0]}, {MemoryOperand(src)}, {NodeParams(node, "parameters")}, {dst}, {CacheSlice(plan, node)}, position, MaxLength, {work}, batch);");
+                w.Line($"_inferenceArenas.Return({work});");
+                break;
+            }
+            case AttentionSpec or DecoderSpec when UsesSourceMemory(node):
+            {
+                // Cross-attention over the second input's S positions: queries over T, keys masked past sourceLengths.
+                string g = GeometryField(node.Name), weights = NodeParams(node, "parameters");
+                string kernels = node.Layer is DecoderSpec ? $"{Kernels}.TransformerDecoderKernels" : $"{Kernels}.MultiHeadAttentionKernels";
+                // Attention-weight dropout as over T: the seed is drawn before the element masks, the mask's key index is the source position.
+                string drop = node.Layer is DecoderSpec decoder ? $", {Float(decoder.Dropout)}{AttentionDropoutArguments(node)}, _dropoutRng" : AttentionDropoutArguments(node);
+                if (training)
+                {
+                    if (AttentionWeightDropout(node.Layer) > 0) w.Line($"{AttentionSeedField(node)} = _dropoutRng.NextUInt64();");
+                    w.Line($"{kernels}.TrainForward({g}, {src[0]}, {src[1]}, {weights}, {dst}, {KeptSpan(node)}, lengths, sourceLengths, _workspace, batch, seq, sourceSeq{drop});");
+                    break;
+                }
+                string work = $"{Camel(node.Name)}Work";
+                w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq, sourceSeq)));");
+                w.Line($"{kernels}.Forward({g}, {src[0]}, {src[1]}, {weights}, {dst}, lengths, sourceLengths, {work}, batch, seq, sourceSeq);");
                 w.Line($"_inferenceArenas.Return({work});");
                 break;
             }
@@ -342,6 +367,18 @@ internal static partial class ModelEmitter
                 w.Line($"{Kernels}.Softmax.Forward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
                 break;
             }
+            case GroupNormSpec or InstanceNormSpec:
+                EmitNormForward(w, node, src[0], dst, training, slot, U, B, P, name => BufferSlice(node, name));
+                break;
+            case PReLUSpec prelu:
+                w.Line($"{Kernels}.PReLUKernels.Forward({src[0]}, {P("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                break;
+            case LogSoftmaxSpec:
+            {
+                int cols = node.Output[node.Output.Count - 1];
+                w.Line($"{Kernels}.Softmax.LogForward({src[0]}, {dst}, {Rows(node.OutputLength / cols, B)}, {Int(cols)});");
+                break;
+            }
             case ActivationSpec act:
                 w.Line($"{Kernels}.Elementwise.Forward({Operator(act.Activation, act.Slope)}, {src[0]}, {dst});");
                 break;
@@ -352,6 +389,52 @@ internal static partial class ModelEmitter
                 throw new System.InvalidOperationException($"{node.Layer.Kind} has no forward step");
         }
     }
+
+    /// <summary>
+    /// GroupNorm, or InstanceNorm (GroupNorm with one group per channel): in training the per-(example, group) mean and
+    /// 1/std are kept for backward, and an InstanceNorm that tracks running statistics updates them; at inference such
+    /// an InstanceNorm normalises with its running statistics (BatchNorm's inference formula), any other with each
+    /// example's own statistics. <paramref name="P"/> gives a parameter's slice.
+    /// </summary>
+    private static void EmitNormForward(SourceWriter w, GraphNode node, string src, string dst, bool training, TrainingSlot? slot, string U, string B,
+        System.Func<string, string> P, System.Func<string, string> running)
+    {
+        int c = node.Output[0], spatial = NodeText.Spatial(node.Output), groups = Planner.NormGroups(node);
+        var (affine, eps) = node.Layer switch
+        {
+            GroupNormSpec gn => (gn.Affine, gn.Eps),
+            InstanceNormSpec inorm => (inorm.Affine, inorm.Eps),
+            _ => throw new System.InvalidOperationException(node.Layer.Kind + " is not a group or instance normalisation"),
+        };
+        string weight = affine ? P("weight") : "default", bias = affine ? P("bias") : "default";
+        string sizes = $"{B}, {Int(c)}, {Int(spatial)}";
+        var tracked = node.Layer as InstanceNormSpec is { TrackRunningStats: true } t ? t : null;
+        string runningStats = tracked is null ? "" : $"{running("running_mean")}, {running("running_var")}";
+        if (!training)
+        {
+            w.Line(tracked is not null
+                ? $"{Kernels}.BatchNormKernels.InferenceForward({src}, {dst}, {weight}, {bias}, {runningStats}, {sizes}, {Float(eps)});"
+                : $"{Kernels}.GroupNormKernels.Forward({src}, {weight}, {bias}, {dst}, default, default, {sizes}, {Int(groups)}, {Float(eps)});");
+            return;
+        }
+        string rowsOf = Rows(groups, B);
+        string mean = $"t.Slice({Offset(slot!.Aux, U)}, {rowsOf})", rstd = $"t.Slice({Offset(slot.Aux, U)} + {rowsOf}, {rowsOf})";
+        if (tracked is null)
+        {
+            w.Line($"{Kernels}.GroupNormKernels.Forward({src}, {weight}, {bias}, {dst}, {mean}, {rstd}, {sizes}, {Int(groups)}, {Float(eps)});");
+            return;
+        }
+        // As PyTorch: a training-mode forward updates the running statistics (its num_batches_tracked is registered but
+        // never advanced: _InstanceNorm.forward does not count); an evaluation-mode one normalises with them (constants
+        // for Backward, which finds them in the first channels' rows of the saved statistics).
+        w.Line($"if (_forwardTraining) {Kernels}.GroupNormKernels.InstanceTrainForward({src}, {weight}, {bias}, {dst}, {mean}, {rstd}, {runningStats}, {sizes}, {Float(eps)}, {Float(tracked.Momentum)});");
+        w.Line("else");
+        w.Line($"    {Kernels}.BatchNormKernels.EvalForward({src}, {dst}, {weight}, {bias}, {runningStats}, {EvalStats(slot, U, B, c)}, {sizes}, {Float(eps)});");
+    }
+
+    /// <summary>Where an evaluation-mode InstanceNorm keeps its constant per-channel mean and 1/std: the start of its (example, channel) rows.</summary>
+    private static string EvalStats(TrainingSlot slot, string U, string B, int c) =>
+        $"t.Slice({Offset(slot.Aux, U)}, {Int(c)}), t.Slice({Offset(slot.Aux, U)} + {Rows(c, B)}, {Int(c)})";
 
     /// <summary>
     /// A Permute (forward) or its gradient (backward): a swap of the two axes of a rank-2 example is the tiled
@@ -401,11 +484,15 @@ internal static partial class ModelEmitter
         string.Join(" + ", node.InputShapes.Select(s => BatchShape(s))) + " -> " + BatchShape(node.Output);
 
     /// <summary>Per-example length of tensor <paramref name="tensor"/> (-1: the model input).</summary>
-    private static int LengthOf(ModelPlan plan, int tensor) => tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
+    private static int LengthOf(ModelPlan plan, int tensor) => tensor == -2 ? plan.SourceLength : tensor < 0 ? plan.InputLength : plan.Shapes.Nodes[tensor].OutputLength;
+
+    /// <summary>Per-example offset of tensor <paramref name="tensor"/> in the training arena (the inputs' ids lie at its start).</summary>
+    private static int TrainingOffset(ModelPlan plan, int tensor) => tensor == -2 ? plan.InputLength : tensor < 0 ? 0 : plan.Training[tensor].Output;
 
     private static string PlaceText(Place place, int length, string mult = "batch") => place.Kind switch
     {
         PlaceKind.Input => "input",
+        PlaceKind.Source => "source",
         PlaceKind.Output => "output",
         _ => $"s{place.Slot}.Slice(0, {mult} * {Int(length)})",
     };
@@ -423,12 +510,44 @@ internal static partial class ModelEmitter
     /// What arena offsets scale with: <c>batch</c>, or <c>rows</c> (= batch × T) in a sequence model, where every region
     /// is sized for a sequence tensor (a tensor without T needs only <c>batch</c> of its per-example length).
     /// </summary>
-    private static string Unit(ModelPlan plan) => plan.IsSequence ? "rows" : "batch";
+    private static string Unit(ModelPlan plan) => plan.HasSource ? "cap" : plan.IsSequence ? "rows" : "batch";
+
+    /// <summary>The rows of a tensor over the second input's length S: batch × sourceSeq.</summary>
+    private const string SourceRows = "sourceRows";
+
+    /// <summary>Whether <paramref name="node"/> runs over the second input's S positions (its output has S).</summary>
+    private static bool IsSourceNode(ModelPlan plan, GraphNode node) => plan.HasSource && ShapeInference.HasSourceSeq(node.Output);
+
+    /// <summary>Whether <paramref name="node"/> is cross-attention whose memory has the second input's length S (queries over T).</summary>
+    private static bool UsesSourceMemory(GraphNode node) => node.InputShapes.Count > 1 && ShapeInference.HasSourceSeq(node.InputShapes[1]);
+
+    /// <summary>
+    /// Emits one node's code through <paramref name="emit"/>; a node over S gets the T-domain names of its call rewritten to the
+    /// second input's (<c>rows</c>, <c>seq</c>, <c>lengths</c> → <c>sourceRows</c>, <c>sourceSeq</c>, <c>sourceLengths</c>): such a
+    /// node is one of the per-position or within-sequence layers (ShapeInference.SourceMisuse), whose calls take exactly those.
+    /// </summary>
+    private static void OverSource(SourceWriter w, ModelPlan plan, GraphNode node, System.Action<SourceWriter> emit)
+    {
+        if (!IsSourceNode(plan, node))
+        {
+            emit(w);
+            return;
+        }
+        var inner = new SourceWriter();
+        emit(inner);
+        foreach (string line in inner.ToString().TrimEnd('\n').Split('\n'))
+            w.Line(System.Text.RegularExpressions.Regex.Replace(line, @"\b(rows|seq|lengths)\b", m => "source" + char.ToUpperInvariant(m.Value[0]) + m.Value.Substring(1)));
+    }
 
     /// <summary>
     /// The row count of tensor <paramref name="tensor"/> (-1: the model input): <c>rows</c> for a tensor with T on any axis
     /// (a [C, T] tensor holds batch × C × T floats, as many as [T, C]), else <c>batch</c>.
     /// </summary>
-    private static string Mult(ModelPlan plan, int tensor) =>
-        plan.IsSequence && ShapeInference.HasSeq(tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output) ? "rows" : "batch";
+    private static string Mult(ModelPlan plan, int tensor)
+    {
+        if (tensor == -2) return SourceRows;
+        var shape = tensor < 0 ? plan.Spec.InputShape : plan.Shapes.Nodes[tensor].Output;
+        if (plan.HasSource && ShapeInference.HasSourceSeq(shape)) return SourceRows;
+        return plan.IsSequence && ShapeInference.HasSeq(shape) ? "rows" : "batch";
+    }
 }

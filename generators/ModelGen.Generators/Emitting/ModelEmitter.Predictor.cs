@@ -57,8 +57,12 @@ internal static partial class ModelEmitter
             w.Line($"private const int Slots = {Int(predictor.Slots)}; // arena slots of SlotLength floats per example");
             w.Line();
             w.Line("private readonly float[] _weights = new float[WeightsLength];");
-            foreach (int i in predictor.PackedDense)
-                w.Line($"private readonly global::ModelGen.Kernels.PackedDenseWeight {PackedField(nodes[i])};   // {nodes[i].Name}.weight [{Int(((DenseSpec)nodes[i].Layer).Units)}, {Int(nodes[i].InputLength)}]{(predictor.FoldInto(i) is { } f ? $", {nodes[f.Norm].Name} folded in" : "")}");
+            if (predictor.PackedDense.Count > 0)
+            {
+                // One array rather than a field per layer, so that runs of identical dense layers index it in a loop.
+                w.Line($"private readonly global::ModelGen.Kernels.PackedDenseWeight[] _packed = new global::ModelGen.Kernels.PackedDenseWeight[{Int(predictor.PackedDense.Count)}];   // one per Dense layer, in layer order"
+                    + (predictor.PackedDense.Count <= 8 ? $" ({string.Join(", ", predictor.PackedDense.Select(i => nodes[i].Name))})" : ""));
+            }
             w.Line("private readonly global::ModelGen.Runtime.ArenaPool _arenas = new();");
             w.Line();
 
@@ -92,12 +96,14 @@ internal static partial class ModelEmitter
         var nodes = plan.Shapes.Nodes;
         w.Line("// Network (as the predictor runs it):");
         w.Line($"//   input {BatchShape(plan.Spec.InputShape)}");
+        var network = new List<(string, string)>();
         for (int i = 0; i < nodes.Count; i++)
         {
             string folded = predictor.Folds.FirstOrDefault(f => f.Norm == i) is { } fold ? $" (folded into {nodes[fold.Target].Name})"
                 : predictor.Epilogues.FirstOrDefault(e => e.Activation == i) is { } epilogue ? $" (fused into {nodes[epilogue.Target].Name}'s epilogue)" : "";
-            w.Line($"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)}{folded} -> {BatchShape(nodes[i].Output)}");
+            network.Add((nodes[i].Name, $"//   {nodes[i].Name}: {NodeText.Describe(nodes[i])}{FromText(plan, i)}{folded} -> {BatchShape(nodes[i].Output)}"));
         }
+        foreach (var line in RunRoller.RollComments(network, NodeNames(plan), "//   ")) w.Line(line);
         w.Line();
     }
 
@@ -111,10 +117,12 @@ internal static partial class ModelEmitter
         w.Line("global::System.ReadOnlySpan<float> parameters = model.Parameters;");
         if (plan.BufferCount > 0) w.Line("global::System.ReadOnlySpan<float> buffers = model.Buffers;   // running statistics, folded or copied");
         w.Line("var weights = new global::System.Span<float>(_weights);");
+        var runs = new RunRoller(PredictorOffsetValues(plan, predictor));
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
             if (predictor.Folds.Any(f => f.Norm == i)) continue;
+            var c = runs.Begin(node.Name);
             var fold = predictor.FoldInto(i);
             string T(string shortName) => predictor.Find(i, shortName) is { } t ? $"weights.Slice({TensorConstant(node, t.ShortName)}, {Int(t.Length)})" : "default";
             if (fold is not null)
@@ -123,17 +131,18 @@ internal static partial class ModelEmitter
                 int channels = norm.Output[0];
                 bool dense = node.Layer is DenseSpec;
                 string weight = dense ? $"{Camel(node)}Folded" : T("weight");
-                if (dense) w.Line($"var {weight} = new float[{Int(node.Params[0].Length)}]; // the folded weight, packed below");
-                w.Line($"{Kernels}.BatchNormKernels.Fold({ParamSlice(node, "weight")}, {ParamSlice(node, "bias")}, {ParamSlice(norm, "weight")}, {ParamSlice(norm, "bias")}, {BufferSlice(norm, "running_mean")}, {BufferSlice(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
-                w.Line($"    {weight}, {T("bias")}, {Int(channels)}); // {node.Name} + {norm.Name}");
-                if (dense) w.Line($"{PackedField(node)} = new {Kernels}.PackedDenseWeight({weight}, {Int(channels)}, {Int(node.InputLength)});");
+                if (dense) c.Line($"var {weight} = new float[{Int(node.Params[0].Length)}]; // the folded weight, packed below");
+                c.Line($"{Kernels}.BatchNormKernels.Fold({ParamSlice(node, "weight")}, {ParamSlice(node, "bias")}, {ParamSlice(norm, "weight")}, {ParamSlice(norm, "bias")}, {BufferSlice(norm, "running_mean")}, {BufferSlice(norm, "running_var")}, {Float(((BatchNormSpec)norm.Layer).Eps)},");
+                c.Line($"    {weight}, {T("bias")}, {Int(channels)}); // {node.Name} + {norm.Name}");
+                if (dense) c.Line($"{PackedField(predictor, i)} = new {Kernels}.PackedDenseWeight({weight}, {Int(channels)}, {Int(node.InputLength)});");
                 continue;
             }
             foreach (var t in predictor.Tensors.Where(t => t.Node == i))
-                w.Line($"{(node.Buffers.Any(b => b.ShortName == t.ShortName) ? BufferSlice(node, t.ShortName) : ParamSlice(node, t.ShortName))}.CopyTo({T(t.ShortName)}); // {node.Name}.{t.ShortName}");
+                c.Line($"{(node.Buffers.Any(b => b.ShortName == t.ShortName) ? BufferSlice(node, t.ShortName) : ParamSlice(node, t.ShortName))}.CopyTo({T(t.ShortName)}); // {node.Name}.{t.ShortName}");
             if (node.Layer is DenseSpec d)
-                w.Line($"{PackedField(node)} = new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(d.Units)}, {Int(node.InputLength)}); // {node.Name}.weight");
+                c.Line($"{PackedField(predictor, i)} = new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(d.Units)}, {Int(node.InputLength)}); // {node.Name}.weight");
         }
+        runs.WriteTo(w, separate: false);
         w.Close();
     }
 
@@ -157,32 +166,33 @@ internal static partial class ModelEmitter
         }
         if (predictor.Steps.Count > 0)
             w.Line("global::System.ReadOnlySpan<float> weights = _weights;");
+        var runs = new RunRoller(PredictorOffsetValues(plan, predictor));
         foreach (var step in predictor.Steps)
         {
             var node = nodes[step.Node];
-            w.Line();
+            var c = runs.Begin(node.Name);
             string dst = PlaceText(step.Destination, node.OutputLength);
             if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
             {
                 var conv = nodes[fusion.Conv];
-                w.Line($"// {conv.Name} + {node.Name}: {NodeText.Describe(conv)}, {NodeText.Describe(node)} fused (only pooled outputs are written) : {BatchShape(conv.InputShapes[0])} -> {BatchShape(node.Output)}");
+                c.Line($"// {conv.Name} + {node.Name}: {NodeText.Describe(conv)}, {NodeText.Describe(node)} fused (only pooled outputs are written) : {BatchShape(conv.InputShapes[0])} -> {BatchShape(node.Output)}");
                 string src = PlaceText(step.Sources[0], LengthOf(plan, conv.Inputs[0]));
-                w.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(((ConvSpec)conv.Layer).Activation)}, {GeometryField(conv.Name)}, {GeometryField(node.Name)}, {src}, {Weight(predictor, fusion.Conv, conv, "weight")}, {Weight(predictor, fusion.Conv, conv, "bias")}, {dst}, batch);");
+                c.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(((ConvSpec)conv.Layer).Activation)}, {GeometryField(conv.Name)}, {GeometryField(node.Name)}, {src}, {Weight(predictor, fusion.Conv, conv, "weight")}, {Weight(predictor, fusion.Conv, conv, "bias")}, {dst}, batch);");
                 continue;
             }
             if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
             {
                 var dense = nodes[residual.Dense];
                 int skipTensor = node.Inputs[residual.Skip];
-                w.Line($"// {dense.Name} + {node.Name}: {NodeText.Describe(dense)}, {NodeText.Describe(node)} fused (the product accumulates onto {(skipTensor < 0 ? "input" : nodes[skipTensor].Name)}) : {BatchShape(dense.InputShapes[0])} -> {BatchShape(node.Output)}");
+                c.Line($"// {dense.Name} + {node.Name}: {NodeText.Describe(dense)}, {NodeText.Describe(node)} fused (the product accumulates onto {(skipTensor < 0 ? "input" : nodes[skipTensor].Name)}) : {BatchShape(dense.InputShapes[0])} -> {BatchShape(node.Output)}");
                 string x = PlaceText(step.Sources[1 - residual.Skip], LengthOf(plan, dense.Inputs[0]));
                 string skip = PlaceText(step.Sources[residual.Skip], node.OutputLength);
-                w.Line($"{Kernels}.DenseKernels.ForwardResidual({Operator(ActivationKind.None)}, {x}, {PackedField(dense)}, {Weight(predictor, residual.Dense, dense, "bias")}, {skip}, {dst}, batch);");
+                c.Line($"{Kernels}.DenseKernels.ForwardResidual({Operator(ActivationKind.None)}, {x}, {PackedField(predictor, residual.Dense)}, {Weight(predictor, residual.Dense, dense, "bias")}, {skip}, {dst}, batch);");
                 continue;
             }
             string folded = predictor.FoldInto(step.Node) is { } fold ? $" with {nodes[fold.Norm].Name} folded in" : "";
             if (predictor.EpilogueOf(step.Node) is { } fused) folded += $", {nodes[fused.Activation].Name} ({NodeText.Describe(nodes[fused.Activation])}) fused as its epilogue";
-            w.Line($"// {node.Name}: {NodeText.Describe(node)}{folded} : {Shapes(node)}");
+            c.Line($"// {node.Name}: {NodeText.Describe(node)}{folded} : {Shapes(node)}");
             var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]))).ToList();
             string W(string shortName) => Weight(predictor, step.Node, node, shortName);
             switch (node.Layer)
@@ -190,31 +200,38 @@ internal static partial class ModelEmitter
                 case DenseSpec dense:
                 {
                     bool softmax = dense.Activation == ActivationKind.Softmax;
-                    w.Line($"{Kernels}.DenseKernels.Forward({EpilogueOperator(predictor, plan, step.Node, softmax ? ActivationKind.None : dense.Activation)}, {sources[0]}, {PackedField(node)}, {W("bias")}, {dst}, batch);");
-                    if (softmax) w.Line($"{Kernels}.Softmax.Forward({dst}, {dst}, batch, {Int(dense.Units)});");
+                    c.Line($"{Kernels}.DenseKernels.Forward({EpilogueOperator(predictor, plan, step.Node, softmax ? ActivationKind.None : dense.Activation)}, {sources[0]}, {PackedField(predictor, step.Node)}, {W("bias")}, {dst}, batch);");
+                    if (softmax) c.Line($"{Kernels}.Softmax.Forward({dst}, {dst}, batch, {Int(dense.Units)});");
                     break;
                 }
                 case ConvSpec conv:
-                    w.Line($"{Kernels}.ConvKernels.Forward({EpilogueOperator(predictor, plan, step.Node, conv.Activation)}, {GeometryField(node.Name)}, {sources[0]}, {W("weight")}, {W("bias")}, {dst}, default, batch);");
+                    c.Line($"{Kernels}.ConvKernels.Forward({EpilogueOperator(predictor, plan, step.Node, conv.Activation)}, {GeometryField(node.Name)}, {sources[0]}, {W("weight")}, {W("bias")}, {dst}, default, batch);");
                     break;
                 case BatchNormSpec bn:
                 {
-                    int c = node.Output[0];
-                    w.Line($"{Kernels}.BatchNormKernels.InferenceForward({sources[0]}, {dst}, {W("weight")}, {W("bias")}, {W("running_mean")}, {W("running_var")}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
+                    int channels = node.Output[0];
+                    c.Line($"{Kernels}.BatchNormKernels.InferenceForward({sources[0]}, {dst}, {W("weight")}, {W("bias")}, {W("running_mean")}, {W("running_var")}, batch, {Int(channels)}, {Int(NodeText.Spatial(node.Output))}, {Float(bn.Eps)});");
                     break;
                 }
+                case GroupNormSpec or InstanceNormSpec:
+                    EmitNormForward(c, node, sources[0], dst, training: false, slot: null, "batch", "batch", W, W);
+                    break;
+                case PReLUSpec prelu:
+                    c.Line($"{Kernels}.PReLUKernels.Forward({sources[0]}, {W("weight")}, {dst}, {NodeText.PReLUShape(node, prelu)});");
+                    break;
                 case LayerNormSpec norm:
                 {
                     int features = node.Output[node.Output.Count - 1];
-                    w.Line($"{Kernels}.LayerNormKernels.Forward({sources[0]}, {W("weight")}, {W("bias")}, {dst}, default, default, {Rows(node.OutputLength / features)}, {Int(features)}, {Float(norm.Eps)});");
+                    c.Line($"{Kernels}.LayerNormKernels.Forward({sources[0]}, {W("weight")}, {W("bias")}, {dst}, default, default, {Rows(node.OutputLength / features)}, {Int(features)}, {Float(norm.Eps)});");
                     break;
                 }
                 default:
                     // Parameter-free: the model's own emission reads no parameters.
-                    EmitNodeForward(w, node, sources, dst, training: false, slot: null, plan);
+                    EmitNodeForward(c, node, sources, dst, training: false, slot: null, plan);
                     break;
             }
         }
+        runs.WriteTo(w);
         if (predictor.CopiesInput)
             w.Line("input.CopyTo(output); // every layer is a view of the input at inference");
         if (predictor.Slots > 0)
@@ -242,8 +259,21 @@ internal static partial class ModelEmitter
     /// <summary>Name of a predictor buffer offset, e.g. <c>Block1Conv1WeightAt</c>.</summary>
     private static string TensorConstant(GraphNode node, string shortName) => Pascal(node.Name) + Pascal(shortName) + "At";
 
-    /// <summary>Name of a dense layer's packed-weight field, e.g. <c>_fc1Weight</c>.</summary>
-    private static string PackedField(GraphNode node) => "_" + Camel(node) + "Weight";
+    /// <summary>A dense layer's packed weight: its element of <c>_packed</c> (an int literal index, so runs can step through it).</summary>
+    private static string PackedField(PredictorPlan predictor, int node)
+    {
+        for (int k = 0; k < predictor.PackedDense.Count; k++)
+            if (predictor.PackedDense[k] == node) return $"_packed[{Int(k)}]";
+        throw new System.InvalidOperationException($"node {node} is not a packed dense layer");
+    }
+
+    /// <summary>The model's offset constants and the predictor's buffer offsets, for <see cref="RunRoller"/>.</summary>
+    private static Dictionary<string, int> PredictorOffsetValues(ModelPlan plan, PredictorPlan predictor)
+    {
+        var values = OffsetValues(plan);
+        foreach (var t in predictor.Tensors) values[TensorConstant(plan.Shapes.Nodes[t.Node], t.ShortName)] = t.Offset;
+        return values;
+    }
 
     private static string Camel(GraphNode node)
     {

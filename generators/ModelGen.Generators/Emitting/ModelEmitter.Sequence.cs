@@ -16,11 +16,12 @@ namespace ModelGen.Generators.Emitting;
 internal static partial class ModelEmitter
 {
     /// <summary>The parameter list of Forward and ForwardTrain for a sequence model.</summary>
-    private static string SequenceParameters(ModelPlan plan, bool optionalLengths = true) =>
-        $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths{(optionalLengths ? " = default" : "")}";
+    private static string SequenceParameters(ModelPlan plan, bool optionalLengths = true) => plan.HasSource
+        ? $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.ReadOnlySpan<int> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
+        : $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths{(optionalLengths ? " = default" : "")}";
 
     /// <summary>Whether the model has recurrent layers, whose (h, c) a caller may carry across calls.</summary>
-    private static bool HasRecurrentState(ModelPlan plan) => plan.Shapes.Nodes.Any(n => n.Layer is RecurrentSpec);
+    private static bool HasRecurrentState(ModelPlan plan) => !plan.HasSource && plan.Shapes.Nodes.Any(n => n.Layer is RecurrentSpec);
 
     /// <summary>Per-example floats of one recurrent node's state: h (and c for LSTM) of every layer and direction.</summary>
     private static int StateLength(GraphNode node)
@@ -72,18 +73,30 @@ internal static partial class ModelEmitter
         w.Line(plan.TokenInput
             ? "/// <param name=\"input\">Token ids [batch, seq] (padded), each in [0, vocab).</param>"
             : "/// <param name=\"input\">[batch, seq, InputSize] (padded) examples back to back.</param>");
+        if (plan.HasSource)
+            w.Line($"/// <param name=\"source\">The second input '{plan.Spec.SourceName}': token ids [batch, sourceSeq] (padded), each in [0, vocab).</param>");
         w.Line($"/// <param name=\"output\">[{outRows}, OutputSize] receives the outputs{(plan.Final.OutputIsSequence ? " (padded positions hold values computed from padding; losses ignore them)" : "")}.</param>");
         w.Line("/// <param name=\"batch\">Examples in the call.</param>");
         w.Line("/// <param name=\"seq\">The padded sequence length T of this call.</param>");
+        if (plan.HasSource) w.Line("/// <param name=\"sourceSeq\">The padded length S of <paramref name=\"source\"/> in this call.</param>");
         w.Line("/// <param name=\"lengths\">Each example's real length in [1, seq], or empty when all are <paramref name=\"seq\"/>; padded positions never affect real ones.</param>");
-        w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq, a length is outside [1, seq], seq exceeds MaxLength, or batch × seq is too large for the arenas.</exception>");
+        if (plan.HasSource)
+            w.Line("/// <param name=\"sourceLengths\">Each example's real source length in [1, sourceSeq], or empty when all are <paramref name=\"sourceSeq\"/>; cross-attention never reads padded source positions.</param>");
+        w.Line(plan.HasSource
+            ? "/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq (or sourceSeq), a length is outside [1, seq] (a source length outside [1, sourceSeq]), seq exceeds MaxLength, or batch × seq (or batch × sourceSeq) is too large for the arenas.</exception>"
+            : "/// <exception cref=\"global::System.ArgumentException\">A span's length does not match batch and seq, a length is outside [1, seq], seq exceeds MaxLength, or batch × seq is too large for the arenas.</exception>");
         if (plan.TokenInput)
             w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A token id is outside [0, vocab).</exception>");
     }
 
     /// <summary>Checks a sequence call and defines <c>rows</c> = batch × seq (overflow-checked against every arena).</summary>
-    private static void EmitSequenceGuard(SourceWriter w, ModelPlan plan) =>
+    private static void EmitSequenceGuard(SourceWriter w, ModelPlan plan)
+    {
         w.Line($"int rows = {Guards}.CheckSequence({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, seq, lengths, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, MaxLength, MaxPositions);");
+        if (!plan.HasSource) return;
+        w.Line($"int sourceRows = {Guards}.CheckSource({String(plan.Spec.ClassName)}, source.Length, batch, sourceSeq, sourceLengths, SourceSize, MaxPositions);");
+        w.Line("int cap = global::System.Math.Max(rows, sourceRows);   // arena regions are planned per position and sized for the longer of T and S");
+    }
 
     /// <summary>Remembers what Backward needs of this training call and grows the composite layers' buffers (then they stay).</summary>
     private static void EmitSequenceTrainingState(SourceWriter w, ModelPlan plan)
@@ -94,16 +107,25 @@ internal static partial class ModelEmitter
         w.Line("if (_trainingLengths.Length < batch) _trainingLengths = new int[batch];");
         w.Line("lengths.CopyTo(_trainingLengths);");
         w.Close();
+        if (plan.HasSource)
+        {
+            w.Line("_trainingSourceSeq = sourceSeq;");
+            w.Line("_trainingSourceHasLengths = !sourceLengths.IsEmpty;");
+            w.Open("if (!sourceLengths.IsEmpty)");
+            w.Line("if (_trainingSourceLengths.Length < batch) _trainingSourceLengths = new int[batch];");
+            w.Line("sourceLengths.CopyTo(_trainingSourceLengths);");
+            w.Close();
+        }
         var composites = plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)).ToList();
         if (composites.Count == 0) return;
         string model = String(plan.Spec.ClassName);
         foreach (var node in composites)
         {
-            string kept = $"(long)rows * {GeometryField(node.Name)}.TrainingStepLength";
+            string kept = KeptLength(plan, node);
             w.Line($"if ({KeptField(node)}.Length < {kept}) {KeptField(node)} = new float[{Guards}.ArenaLength({model}, {kept})];");
         }
         // Math.Max takes two operands: nest it for three or more composites (an encoder, a decoder and an attention layer).
-        string work = composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength(batch, seq)")
+        string work = composites.Select(n => $"{GeometryField(n.Name)}.WorkspaceLength({CallSizes(plan, n)})")
             .Aggregate((a, b) => $"global::System.Math.Max({a}, {b})");
         w.Line($"long workspace = {work};");
         w.Line($"if (_workspace.Length < workspace) _workspace = new float[{Guards}.ArenaLength({model}, workspace)];");
@@ -115,6 +137,9 @@ internal static partial class ModelEmitter
         w.Line("int batch = _trainingBatch, seq = _trainingSeq, rows = batch * seq;");
         w.Line($"{Guards}.CheckSequenceBackward({String(plan.Spec.ClassName)}, dOutput.Length, dInput.Length, batch, seq, InputSize, OutputSize, outputIsSequence: {Bool(plan.Final.OutputIsSequence)}, tokenInput: {Bool(plan.TokenInput)});");
         w.Line("global::System.ReadOnlySpan<int> lengths = _trainingHasLengths ? new(_trainingLengths, 0, batch) : default;");
+        if (!plan.HasSource) return;
+        w.Line("int sourceSeq = _trainingSourceSeq, sourceRows = batch * sourceSeq, cap = global::System.Math.Max(rows, sourceRows);");
+        w.Line("global::System.ReadOnlySpan<int> sourceLengths = _trainingSourceHasLengths ? new(_trainingSourceLengths, 0, batch) : default;");
     }
 
     /// <summary>Fields a sequence model's training keeps between ForwardTrain and Backward.</summary>
@@ -123,6 +148,12 @@ internal static partial class ModelEmitter
         w.Line("private int _trainingSeq;   // T of the last ForwardTrain");
         w.Line("private bool _trainingHasLengths;");
         w.Line("private int[] _trainingLengths = global::System.Array.Empty<int>();   // [batch] real lengths of the last ForwardTrain");
+        if (plan.HasSource)
+        {
+            w.Line("private int _trainingSourceSeq;   // S of the last ForwardTrain");
+            w.Line("private bool _trainingSourceHasLengths;");
+            w.Line("private int[] _trainingSourceLengths = global::System.Array.Empty<int>();   // [batch] real source lengths of the last ForwardTrain");
+        }
         if (!plan.Shapes.Nodes.Any(n => IsComposite(n.Layer))) return;
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();   // recurrent/attention scratch, shared by the layers (they run one at a time)");
         foreach (var node in plan.Shapes.Nodes.Where(n => IsComposite(n.Layer)))
@@ -138,9 +169,9 @@ internal static partial class ModelEmitter
     /// (the cache size), and otherwise only layers that work position by position (no pooling, recurrence or full attention).
     /// </summary>
     private static bool SupportsSteps(ModelPlan plan) =>
-        plan.IsSequence && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
+        plan.IsSequence && !plan.HasSource && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
         && plan.Shapes.Nodes.Any(n => HasCache(n.Layer))
-        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or DropoutSpec
+        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec
                                       or MergeSpec or TransformerSpec { Causal: true } or AttentionSpec { Causal: true });
 
     /// <summary>Layers that keep keys and values in the caller's cache when decoding step by step (causal attention).</summary>
@@ -214,8 +245,18 @@ internal static partial class ModelEmitter
     private static string KeptField(GraphNode node) => $"_{Camel(node.Name)}Kept";
 
     /// <summary>This call's part of <see cref="KeptField"/>: [rows, TrainingStepLength].</summary>
-    private static string KeptSpan(GraphNode node) =>
-        $"new global::System.Span<float>({KeptField(node)}, 0, rows * {GeometryField(node.Name)}.TrainingStepLength)";
+    private static string KeptSpan(GraphNode node) => UsesSourceMemory(node)
+        ? $"new global::System.Span<float>({KeptField(node)}, 0, (int){GeometryField(node.Name)}.KeptLength(batch, seq, sourceSeq))"
+        : $"new global::System.Span<float>({KeptField(node)}, 0, rows * {GeometryField(node.Name)}.TrainingStepLength)";
+
+    /// <summary>Floats a composite node keeps in this call (a long expression): per row of its domain, or per query and memory row for cross-attention over S.</summary>
+    private static string KeptLength(ModelPlan plan, GraphNode node) =>
+        UsesSourceMemory(node) ? $"{GeometryField(node.Name)}.KeptLength(batch, seq, sourceSeq)"
+        : $"(long){(IsSourceNode(plan, node) ? SourceRows : "rows")} * {GeometryField(node.Name)}.TrainingStepLength";
+
+    /// <summary>The run-time sizes a composite node's geometry takes: (batch, seq), (batch, sourceSeq) over S, (batch, seq, sourceSeq) across.</summary>
+    private static string CallSizes(ModelPlan plan, GraphNode node) =>
+        UsesSourceMemory(node) ? "batch, seq, sourceSeq" : IsSourceNode(plan, node) ? "batch, sourceSeq" : "batch, seq";
 
     /// <summary>A node's whole parameter range (recurrent layers take every tensor as one slice, in state-dict order).</summary>
     private static string NodeParams(GraphNode node, string buffer) =>

@@ -56,13 +56,21 @@ internal static partial class ModelEmitter
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitStub(plan)) };
         if (spec.ShapeGeneric)
             return new[] { new GeneratedFile(spec.HintName + ".Model.g.cs", EmitBlockView(plan)) };
-        return new[]
+        var files = new[]
         {
             new GeneratedFile(spec.HintName + ".Model.g.cs", EmitModel(plan)),
             new GeneratedFile(spec.HintName + ".Forward.g.cs", EmitForward(plan)),
             new GeneratedFile(spec.HintName + ".Backward.g.cs", EmitBackward(plan)),
         }.Concat(PredictorFiles(plan)).ToArray();
+        // Once runs are loops over offset values, most layers' offset constants are read nowhere: their declarations
+        // would be the one part of the layout still growing with depth (the layout stays in ParameterInfos).
+        if (!files.Any(f => f.Source.Contains(RunRoller.LoopHeader))) return files;
+        var sources = RunRoller.DropUnusedConstants(files.Select(f => f.Source).ToArray(), name => name.EndsWith("Offset", System.StringComparison.Ordinal) || name.EndsWith("At", System.StringComparison.Ordinal));
+        return files.Select((f, i) => f with { Source = sources[i] }).ToArray();
     }
+
+    /// <summary>Every graph node's name: what <see cref="RunRoller.RollComments"/> may ignore when comparing comment lines.</summary>
+    private static HashSet<string> NodeNames(ModelPlan plan) => new(plan.Shapes.Nodes.Select(n => n.Name));
 
     /// <summary>Writes the headers, namespace and containing types, calls <paramref name="body"/> inside the class, and closes everything.</summary>
     private static string WriteFile(ModelSpec spec, System.Action<SourceWriter> body, IEnumerable<string>? classPrelude = null, string classSuffix = "")
@@ -96,7 +104,8 @@ internal static partial class ModelEmitter
         bool sequence = spec.IsSequence;
         bool tokens = spec.TokenInput || spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
         string element = tokens ? "int" : "float";
-        string iface = sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
+        // A two-input model fits neither single-input interface: it is an IModel with its own Forward/ForwardTrain.
+        string iface = spec.HasSource ? "global::ModelGen.IModel" : sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
         return WriteFile(spec, w =>
         {
             foreach (var member in spec.Members)
@@ -130,7 +139,9 @@ internal static partial class ModelEmitter
             w.Line($"public void SeedDropout(ulong seed) => {Throw};");
             w.Line($"public void Save(string path) => {Throw};");
             w.Line($"public void LoadWeights(string path) => {Throw};");
-            string args = sequence
+            string args = spec.HasSource
+                ? $"global::System.ReadOnlySpan<{element}> input, global::System.ReadOnlySpan<int> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
+                : sequence
                 ? $"global::System.ReadOnlySpan<{element}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default"
                 : "global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch";
             w.Line($"public void Forward({args}) => {Throw};");
@@ -164,7 +175,45 @@ internal static partial class ModelEmitter
         doc.Add("/// </summary>");
         doc.Add($"[global::System.CodeDom.Compiler.GeneratedCode(\"ModelGen.Generators\", \"{Version}\")]");
         var parameters = EnumerateParameters(plan).ToList();
+        var offsetOf = parameters.ToDictionary(p => p.Param.Name, p => p.Offset);
         var buffers = EnumerateBuffers(plan).ToList();
+
+        // The parameter and layer tables as one statement per entry, naming layers through s_names, so that runs of
+        // identical layers fill them in a loop; a model without such runs keeps the plain array initialisers.
+        var nodeIndex = new Dictionary<string, int>();
+        for (int i = 0; i < nodes.Count; i++) nodeIndex[nodes[i].Name] = i;
+        string NameOf(string name) => nodeIndex.TryGetValue(name, out int k) ? $"s_names[{Int(k)}]" : String(name);
+        var offsets = OffsetValues(plan);
+        var infoRuns = new RunRoller(offsets);
+        int infoIndex = 0;
+        foreach (var node in nodes)
+            foreach (var param in node.Params)
+            {
+                string name = param.Name == node.Name + "." + param.ShortName ? $"{NameOf(node.Name)} + {String("." + param.ShortName)}" : String(param.Name);
+                infoRuns.Begin(param.Name).Line($"infos[{Int(infoIndex)}] = new({name}, {IntArray(param.Shape)}, {Int(offsetOf[param.Name])}, {Int(param.Length)});");
+                infoIndex++;
+            }
+        var layerRuns = new RunRoller(offsets);
+        int layerIndex = 0, infoStart = 0, bufferInfoStart = 0;
+        foreach (var (member, layer) in MembersWithShapes(plan))
+        {
+            var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(infoStart++)}]"));
+            var bufferInfos = BufferInfosArgument(layer, ref bufferInfoStart);
+            layerRuns.Begin(layer.Layer.Name).Line($"_layers[{Int(layerIndex++)}] = new(this, {NameOf(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}{bufferInfos});");
+        }
+        var initRuns = new RunRoller(offsets);
+        foreach (var node in nodes) EmitInitialization(initRuns.Begin(node.Name), node);
+        // Summary(): the same table built from rows, name column from s_names, when rows of identical layers roll.
+        var summaryLines = summary.Split('\n');
+        int nameWidth = summaryLines[1].IndexOf("Kind", System.StringComparison.Ordinal);
+        var summaryRuns = new RunRoller(offsets);
+        int row = 3;
+        foreach (var layer in layers)
+        {
+            string rest = summaryLines[row++].Substring(nameWidth) + "\n";
+            summaryRuns.Begin(layer.Layer.Name).Line($"sb.Append({NameOf(layer.Layer.Name)}.PadRight({Int(nameWidth)})).Append({String(rest)});");
+        }
+        bool rolledInfos = infoRuns.HasRuns, rolledLayers = layerRuns.HasRuns, rolledSummary = summaryRuns.HasRuns;
 
         return WriteFile(spec, w =>
         {
@@ -177,6 +226,11 @@ internal static partial class ModelEmitter
             {
                 w.Line("/// <summary>The largest sequence length a call may pass (0: no bound).</summary>");
                 w.Line($"public const int MaxLength = {Int(spec.MaxLength)};");
+            }
+            if (plan.HasSource)
+            {
+                w.Line($"/// <summary>Token ids per position of the second input '{spec.SourceName}' (it is [batch, sourceSeq] ids).</summary>");
+                w.Line($"public const int SourceSize = {Int(plan.SourceLength)};");
             }
             w.Line("/// <summary>Number of trainable parameters (weights, biases, normalisation scales and shifts).</summary>");
             w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
@@ -222,10 +276,29 @@ internal static partial class ModelEmitter
                 foreach (var g in geometries) w.Line(g!);
             }
             w.Line();
-            w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
-            foreach (var (param, offset) in parameters)
-                w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
-            w.Close(";");
+            if (rolledInfos || rolledLayers || rolledSummary)
+            {
+                w.Line("// Node names, in graph order (the tables below build parameter and layer names from them).");
+                w.Line($"private static readonly string[] s_names = {{ {string.Join(", ", nodes.Select(n => String(n.Name)))} }};");
+                w.Line();
+            }
+            if (rolledInfos)
+            {
+                w.Line("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos = CreateParameterInfos();");
+                w.Line();
+                w.Open("private static global::ModelGen.ParameterInfo[] CreateParameterInfos()");
+                w.Line($"var infos = new global::ModelGen.ParameterInfo[{Int(parameters.Count)}];");
+                infoRuns.WriteTo(w, separate: false);
+                w.Line("return infos;");
+                w.Close();
+            }
+            else
+            {
+                w.Open("private static readonly global::ModelGen.ParameterInfo[] s_parameterInfos =");
+                foreach (var (param, offset) in parameters)
+                    w.Line($"new({String(param.Name)}, {IntArray(param.Shape)}, {Int(offset)}, {Int(param.Length)}),");
+                w.Close(";");
+            }
             w.Open("private static readonly global::ModelGen.BufferInfo[] s_bufferInfos =");
             foreach (var (buffer, offset) in buffers)
                 w.Line($"new({String(buffer.Name)}, {IntArray(buffer.Shape)}, {Int(offset)}, {Int(buffer.Length)}{(buffer.IsCount ? ", IsCount: true" : "")}),");
@@ -258,7 +331,7 @@ internal static partial class ModelEmitter
             w.Line("var rng = new global::ModelGen.Rng(unchecked((ulong)seed));");
             w.Line("var p = new global::System.Span<float>(_parameters);");
             if (buffers.Count > 0) w.Line("var b = new global::System.Span<float>(_buffers);");
-            foreach (var node in nodes) EmitInitialization(w, node);
+            initRuns.WriteTo(w, separate: false);
             w.Close();
             w.Line();
             w.Line("/// <summary>A view over an enclosing model's arrays (used for blocks): shares its parameters, gradients and buffers.</summary>");
@@ -277,16 +350,22 @@ internal static partial class ModelEmitter
                 string bufferStart = shape.Buffers.Count > 0 ? $" + {OffsetConstant(shape.Buffers[0])}" : "";
                 w.Line($"{BlockField(member)} = new {member.TypeName}(parameters, gradients, offset{start}, buffers, bufferOffset{bufferStart}{(IsGenericUse(member) ? ", " + BlockUseField(member) : "")});");
             }
-            int p = 0, q = 0;
-            w.Open("_layers = new global::ModelGen.Layer[]");
-            foreach (var (member, layer) in MembersWithShapes(plan))
+            if (rolledLayers)
             {
-                var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
-                var bufferInfos = layer.Buffers.Count == 0 ? ""
-                    : ", new global::ModelGen.BufferInfo[] { " + string.Join(", ", layer.Buffers.Select(_ => $"s_bufferInfos[{Int(q++)}]")) + " }";
-                w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}{bufferInfos}),");
+                w.Line($"_layers = new global::ModelGen.Layer[{Int(layerIndex)}];");
+                layerRuns.WriteTo(w, separate: false);
             }
-            w.Close(";");
+            else
+            {
+                int p = 0, q = 0;
+                w.Open("_layers = new global::ModelGen.Layer[]");
+                foreach (var (member, layer) in MembersWithShapes(plan))
+                {
+                    var infos = string.Join(", ", layer.Params.Select(_ => $"s_parameterInfos[{Int(p++)}]"));
+                    w.Line($"new(this, {String(layer.Layer.Name)}, {String(layer.Layer.Kind)}, {IntArray(layer.Input)}, {IntArray(layer.Output)}, new global::ModelGen.ParameterInfo[] {{ {infos} }}, {Int(layer.Flops)}{BufferInfosArgument(layer, ref q)}),");
+                }
+                w.Close(";");
+            }
             w.Close();
             w.Line();
 
@@ -331,8 +410,21 @@ internal static partial class ModelEmitter
             w.Line("public void SeedDropout(ulong seed) => _dropoutRng.Reseed(seed);");
             w.Line();
             w.Line("/// <summary>The layer table: name, kind, output shape, parameters and FLOPs per example.</summary>");
-            w.Line("public static string Summary() => SummaryText;");
-            w.Line($"private const string SummaryText = {String(summary)};");
+            if (rolledSummary)
+            {
+                w.Line("public static string Summary() => s_summary ??= BuildSummary();");
+                w.Line("private static string? s_summary;");
+                w.Open("private static string BuildSummary()");
+                w.Line($"var sb = new global::System.Text.StringBuilder({String(string.Join("\n", summaryLines.Take(3)) + "\n")});");
+                summaryRuns.WriteTo(w, separate: false);
+                w.Line($"return sb.Append({String(summaryLines[summaryLines.Length - 2] + "\n")}).ToString();");
+                w.Close();
+            }
+            else
+            {
+                w.Line("public static string Summary() => SummaryText;");
+                w.Line($"private const string SummaryText = {String(summary)};");
+            }
             w.Line();
             w.Line("/// <summary>Saves the parameters and buffers as safetensors with PyTorch's state-dict names (atomically: the old file survives a failed save).</summary>");
             w.Line("/// <exception cref=\"global::System.UnauthorizedAccessException\">The process may not create or replace the file.</exception>");
@@ -348,7 +440,8 @@ internal static partial class ModelEmitter
             w.Line("model.LoadWeights(path);");
             w.Line("return model;");
             w.Close();
-        }, doc, plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
+        }, doc, plan.HasSource ? " : global::ModelGen.IModel"
+            : plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
     }
 
     private static string BlockField(MemberSpec member) => "_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Block";
@@ -366,7 +459,7 @@ internal static partial class ModelEmitter
                 break;
             case ConvSpec conv:
             {
-                int receptive = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
+                int receptive = conv.Kernel.H * conv.Kernel.W;   // a 1-D spec has height 1
                 int fanIn = node.InputShapes[0][0] / conv.Groups * receptive;
                 w.Line($"global::ModelGen.Initializers.Initialize({View("weight")}, {View("bias")}, fanIn: {Int(fanIn)}, fanOut: {Int(conv.OutChannels * receptive)}, global::ModelGen.Init.{conv.Init}, rng); // {node.Name}");
                 break;
@@ -437,6 +530,16 @@ internal static partial class ModelEmitter
                 w.Line($"global::ModelGen.Initializers.Initialize({View("out_proj.weight")}, default, fanIn: {Int(d)}, fanOut: {Int(d)}, global::ModelGen.Init.Default, rng);");
                 break;
             }
+            case GroupNormSpec { Affine: true } or InstanceNormSpec { Affine: true, TrackRunningStats: false }:
+                w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
+                break;
+            case InstanceNormSpec { TrackRunningStats: true } inorm:
+                if (inorm.Affine) w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
+                w.Line($"{BufferSlice(node, "running_var", "b")}.Fill(1f); // {node.Name}: running mean 0, running variance 1");
+                break;
+            case PReLUSpec prelu:
+                w.Line($"{View("weight")}.Fill({Float(prelu.Init)}); // {node.Name}: nn.PReLU init");
+                break;
             case LayerNormSpec { Affine: true }:
                 w.Line($"{View("weight")}.Fill(1f); // {node.Name}: weight 1, bias 0");
                 break;
@@ -451,6 +554,15 @@ internal static partial class ModelEmitter
     private static IEnumerable<(MemberSpec Member, LayerShape Shape)> MembersWithShapes(ModelPlan plan) =>
         plan.Spec.Members.Zip(plan.Shapes.Layers, (m, s) => (m, s));
 
+    /// <summary>The Layer constructor's trailing buffer-table argument for <paramref name="layer"/> ("" without buffers), advancing <paramref name="next"/>.</summary>
+    private static string BufferInfosArgument(LayerShape layer, ref int next)
+    {
+        if (layer.Buffers.Count == 0) return "";
+        var items = new List<string>(layer.Buffers.Count);
+        foreach (var _ in layer.Buffers) items.Add($"s_bufferInfos[{Int(next++)}]");
+        return ", new global::ModelGen.BufferInfo[] { " + string.Join(", ", items) + " }";
+    }
+
     private static IEnumerable<(ParamSpec Buffer, int Offset)> EnumerateBuffers(ModelPlan plan)
     {
         int offset = 0;
@@ -460,6 +572,15 @@ internal static partial class ModelEmitter
                 yield return (buffer, offset);
                 offset += buffer.Length;
             }
+    }
+
+    /// <summary>Each parameter's and buffer's offset constant and its value, so rolled runs can step through them (see <see cref="RunRoller"/>).</summary>
+    private static Dictionary<string, int> OffsetValues(ModelPlan plan)
+    {
+        var values = new Dictionary<string, int>();
+        foreach (var (param, offset) in EnumerateParameters(plan)) values[OffsetConstant(param)] = offset;
+        foreach (var (buffer, offset) in EnumerateBuffers(plan)) values[OffsetConstant(buffer)] = offset;   // same naming, distinct names
+        return values;
     }
 
     private static IEnumerable<(ParamSpec Param, int Offset)> EnumerateParameters(ModelPlan plan)
@@ -496,7 +617,7 @@ internal static partial class ModelEmitter
         long parameters = layer.Params.Sum(p => p.LongLength);
         yield return "/// <summary>";
         yield return $"/// <para><c>{Escape(layer.Layer.Name)}</c>: {Escape(KindLabel(layer))}, {Escape(ShapeInference.Format(layer.Input))} → {Escape(ShapeInference.Format(layer.Output))} per example; "
-            + $"{N(parameters)} parameters, {N(layer.Flops)} FLOPs per {(layer.Input.Contains(ModelSpec.Seq) || layer.Output.Contains(ModelSpec.Seq) ? "position" : "example")}.</para>";
+            + $"{N(parameters)} parameters, {N(layer.Flops)} FLOPs per {(ShapeInference.HasSeq(layer.Input) || ShapeInference.HasSeq(layer.Output) ? "position" : "example")}.</para>";
         if (layer.Params.Count > 0)
             yield return "/// <para>Tensors: " + string.Join(", ", layer.Params.Select(p => $"<c>{Escape(p.Name)}</c> {Escape(ShapeInference.Format(p.Shape))}")) + ".</para>";
         if (layer.Buffers.Count > 0)

@@ -14,15 +14,16 @@ internal static class NodeText
     public static string Describe(GraphNode node)
     {
         string Fused(ActivationKind a) => a == ActivationKind.None ? "" : $" + {EmitNames.Describe(a)} (fused epilogue)";
-        string Square(int k, int rank) => rank == 2 ? $"{k}x{k}" : $"{k}";
         return node.Layer switch
         {
             DenseSpec d => $"Dense {node.InputLength}->{d.Units}" + (d.UseBias ? " + bias" : "") + Fused(d.Activation),
-            ConvSpec c => $"{c.Kind} {node.InputShapes[0][0]}->{c.OutChannels} {Square(c.Kernel, c.Rank)}" + (node.OutputIsSequence ? " over T (real lengths)" : "")
-                          + (c.Stride != 1 ? $" stride {c.Stride}" : "") + (Pad(c) != 0 ? $" pad {Pad(c)}" : "")
-                          + (c.Dilation != 1 ? $" dilation {c.Dilation}" : "") + (c.Groups != 1 ? $" groups {c.Groups}" : "")
+            ConvSpec c => $"{c.Kind} {node.InputShapes[0][0]}->{c.OutChannels} {c.Kernel.Window(c.Rank)}" + (node.OutputIsSequence ? " over T (real lengths)" : "")
+                          + (c.Stride != One ? $" stride {c.Stride.Show(c.Rank)}" : "") + (c.EffectivePadding != default ? $" pad {c.EffectivePadding.Show(c.Rank)}" : "")
+                          + (c.PaddingMode != PaddingModeKind.Zeros ? $" {c.PaddingMode.ToString().ToLowerInvariant()}" : "")
+                          + (c.Dilation != One ? $" dilation {c.Dilation.Show(c.Rank)}" : "") + (c.Groups != 1 ? $" groups {c.Groups}" : "")
                           + (c.UseBias ? " + bias" : "") + Fused(c.Activation),
-            PoolSpec p => $"{p.Kind} {Square(p.Kernel, p.Rank)} stride {Stride(p)}" + (p.Padding != 0 ? $" pad {p.Padding}" : "") + (p.CeilMode ? " ceil" : ""),
+            PoolSpec p => $"{p.Kind} {p.Kernel.Window(p.Rank)} stride {p.Stride.Show(p.Rank)}" + (p.Padding != default ? $" pad {p.Padding.Show(p.Rank)}" : "") + (p.CeilMode ? " ceil" : "")
+                          + (!p.IsMax && !p.CountIncludePad ? " (padding not counted)" : "") + (!p.IsMax && p.DivisorOverride > 0 ? $" divisor {p.DivisorOverride}" : ""),
             BatchNormSpec b => $"{b.Kind} eps {Num(b.Eps)} momentum {(b.Momentum is { } m ? Num(m) : "None (cumulative)")}" + (b.Affine ? "" : " (no affine)"),
             MergeSpec { IsConcat: true } => ShapeInference.IsSequence(node.Output) ? "Concat along features" : "Concat along channels",
             MergeSpec => "Add",
@@ -33,6 +34,9 @@ internal static class NodeText
             EmbeddingSpec e => $"Embedding {e.Vocab}x{e.Dim}" + (e.PaddingIdx >= 0 ? $" padding {e.PaddingIdx}" : "") + (node.InputShapes[0].Count == 2 ? $" (id column {e.Column})" : ""),
             RecurrentSpec r => $"{r.Kind} {node.InputShapes[0][1]}->{r.Hidden}" + (r.Layers > 1 ? $" x{r.Layers} layers" : "") + (r.Bidirectional ? " bidirectional" : "")
                                + (r.ReturnSequences ? "" : " (final state)") + (r.Dropout > 0 ? $" dropout {Num(r.Dropout)}" : ""),
+            GroupNormSpec g => $"GroupNorm {g.Groups} group{(g.Groups == 1 ? "" : "s")} eps {Num(g.Eps)}" + (g.Affine ? "" : " (no affine)"),
+            InstanceNormSpec i => $"{i.Kind} eps {Num(i.Eps)}" + (i.TrackRunningStats ? $" momentum {Num(i.Momentum)} (running statistics)" : "") + (i.Affine ? " (affine)" : ""),
+            PReLUSpec p => p.NumParameters == 1 ? "PReLU (one shared slope)" : $"PReLU ({p.NumParameters} slopes, one per channel)",
             LayerNormSpec l => $"LayerNorm eps {Num(l.Eps)}" + (l.Affine ? "" : " (no affine)"),
             TransformerSpec t => $"TransformerEncoder d {node.Output[1]}, {t.Heads} heads, FF {t.FeedForward} {EmitNames.Describe(t.Activation)}, {t.Layers} layer{(t.Layers == 1 ? "" : "s")}"
                                  + (t.NormFirst ? ", pre-norm" : ", post-norm") + (t.Causal ? ", causal" : "") + (t.Rotary ? ", rotary" : "") + (t.Dropout > 0 ? $", dropout {Num(t.Dropout)}" : "")
@@ -55,11 +59,8 @@ internal static class NodeText
     private static string RotaryArgument(bool rotary, double @base, int headSize, int maxLength) =>
         rotary ? $", rotary: new {Kernels}.RotaryTable({headSize}, {maxLength}, {Float(@base)})" : "";
 
-    /// <summary>Effective symmetric padding of a convolution.</summary>
-    public static int Pad(ConvSpec c) => c.Same ? c.Dilation * (c.Kernel - 1) / 2 : c.Padding;
-
-    /// <summary>Effective stride of a pooling layer.</summary>
-    public static int Stride(PoolSpec p) => p.Stride == 0 ? p.Kernel : p.Stride;
+    /// <summary>A stride or dilation of 1 on both axes (a 1-D spec holds height 1 too, see <see cref="Hw"/>).</summary>
+    private static readonly Hw One = new(1, 1);
 
     /// <summary>
     /// The static geometry field declaration for conv, pooling, recurrent and Transformer nodes (and the sinusoidal table), or null
@@ -73,11 +74,13 @@ internal static class NodeText
         {
             case ConvSpec conv:
             {
-                int k = conv.Kernel, s = conv.Stride, p = Pad(conv), d = conv.Dilation;
-                string vertical = conv.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}, {d}, {d}" : $"1, {k}, 1, {s}, 0, {p}, 1, {d}";
+                // A 1-D spec already holds the unit height values (Hw), so both ranks write the same (kh, kw, sh, sw, ph, pw, dh, dw).
+                Hw k = conv.Kernel, s = conv.Stride, p = conv.EffectivePadding, d = conv.Dilation;
+                string axes = $"{k.H}, {k.W}, {s.H}, {s.W}, {p.H}, {p.W}, {d.H}, {d.W}";
                 // Over the run-time length the width is each call's seq (`with { InWidth = seq }` where it is used).
                 string width = w == ModelSpec.Seq ? "0 /* T */" : $"{w}";
-                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {width}, {conv.OutChannels}, {vertical}, {conv.Groups});";
+                string mode = conv.PaddingMode == PaddingModeKind.Zeros ? "" : $", global::ModelGen.PaddingMode.{conv.PaddingMode}";
+                return $"private static readonly {Kernels}.ConvGeometry {GeometryField(node.Name)} = new({c}, {h}, {width}, {conv.OutChannels}, {axes}, {conv.Groups}{mode});";
             }
             case PositionEmbeddingSpec { Sinusoidal: true } position:
                 // Fixed for the model: computed once per process, never per call.
@@ -92,14 +95,24 @@ internal static class NodeText
                 return $"private static readonly {Kernels}.RecurrentGeometry {GeometryField(node.Name)} = new({Kernels}.RecurrentCell.{(rnn.IsGru ? "Gru" : "Lstm")}, {input[1]}, {rnn.Hidden}, {rnn.Layers}, {(rnn.Bidirectional ? "true" : "false")}, {(rnn.ReturnSequences ? "true" : "false")});";
             case PoolSpec pool:
             {
-                int k = pool.Kernel, s = Stride(pool), p = pool.Padding;
-                string vertical = pool.Rank == 2 ? $"{k}, {k}, {s}, {s}, {p}, {p}" : $"1, {k}, 1, {s}, 0, {p}";
-                return $"private static readonly {Kernels}.PoolGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {vertical}, {(pool.CeilMode ? "true" : "false")});";
+                Hw k = pool.Kernel, s = pool.Stride, p = pool.Padding;
+                string axes = $"{k.H}, {k.W}, {s.H}, {s.W}, {p.H}, {p.W}";
+                // PyTorch's defaults (count_include_pad, no divisor_override) are the geometry's own: written only when changed.
+                string average = !pool.IsMax && (!pool.CountIncludePad || pool.DivisorOverride > 0)
+                    ? $", {(pool.CountIncludePad ? "true" : "false")}, {pool.DivisorOverride}" : "";
+                return $"private static readonly {Kernels}.PoolGeometry {GeometryField(node.Name)} = new({c}, {h}, {w}, {axes}, {(pool.CeilMode ? "true" : "false")}{average});";
             }
             default:
                 return null;
         }
     }
+
+    /// <summary>
+    /// The <c>channels, spatial</c> arguments of a PReLU kernel call: <c>1, 1</c> for one shared slope (any tensor is a run
+    /// of single elements), else the channels and the elements per channel of the example ([F]: F, 1).
+    /// </summary>
+    public static string PReLUShape(GraphNode node, PReLUSpec prelu) =>
+        prelu.NumParameters == 1 ? "1, 1" : $"{node.Output[0]}, {Spatial(node.Output)}";
 
     /// <summary>Spatial size of a [C, ...] shape (1 for [C]).</summary>
     public static int Spatial(Common.EquatableArray<int> shape) => shape.Skip(1).Aggregate(1, (a, b) => a * b);

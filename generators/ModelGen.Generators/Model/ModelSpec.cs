@@ -16,6 +16,8 @@ namespace ModelGen.Generators.Model;
 /// <param name="TokenInput">Whether the input was declared as <c>int</c> token ids (<c>InputType = typeof(int)</c>).</param>
 /// <param name="MaxLength">The declared bound on the sequence length, 0 when none.</param>
 /// <param name="ShapeGeneric">Declared as <c>[Model]</c> without a shape: a block that takes its input shape from each use.</param>
+/// <param name="SourceName">The name of the second input declared with <c>[ModelInput]</c>, or empty when there is none.</param>
+/// <param name="SourceShape">The second input's per-example shape (<see cref="SourceSeq"/> for S token ids).</param>
 internal sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -26,10 +28,18 @@ internal sealed record ModelSpec(
     EquatableArray<ModelProblem> Problems,
     bool TokenInput = false,
     int MaxLength = 0,
-    bool ShapeGeneric = false)
+    bool ShapeGeneric = false,
+    string SourceName = "",
+    EquatableArray<int> SourceShape = default)
 {
     /// <summary>The symbolic sequence dimension T in shapes (<c>ModelGen.Dim.Seq</c>); only ever the first dimension.</summary>
     public const int Seq = -1;
+
+    /// <summary>The second input's run-time length S in shapes (written <c>Dim.Seq</c> in <c>[ModelInput]</c>, shown as S).</summary>
+    public const int SourceSeq = -2;
+
+    /// <summary>Whether the model declares a second input (<c>[ModelInput]</c>).</summary>
+    public bool HasSource => SourceName.Length > 0;
 
     /// <summary>Whether the input has the run-time sequence dimension.</summary>
     public bool IsSequence => InputShape.Count > 0 && InputShape[0] == Seq;
@@ -112,6 +122,18 @@ internal sealed record ActivationSpec(string Name, ActivationKind Activation, do
     };
 }
 
+/// <summary><c>[PReLU(numParameters)]</c>: learned slopes, one shared (1) or one per channel; <paramref name="Init"/> is every slope's initial value.</summary>
+internal sealed record PReLUSpec(string Name, int NumParameters, double Init) : LayerSpec(Name)
+{
+    public override string Kind => "PReLU";
+}
+
+/// <summary><c>[LogSoftmax]</c>: log-softmax over the last axis (per position on a sequence), as <c>[Softmax]</c>.</summary>
+internal sealed record LogSoftmaxSpec(string Name) : LayerSpec(Name)
+{
+    public override string Kind => "LogSoftmax";
+}
+
 /// <summary><c>[Dropout(p)]</c>.</summary>
 internal sealed record DropoutSpec(string Name, double P) : LayerSpec(Name)
 {
@@ -124,16 +146,59 @@ internal sealed record FlattenSpec(string Name) : LayerSpec(Name)
     public override string Kind => "Flatten";
 }
 
-/// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation are per spatial axis and equal on both.</summary>
-/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
-internal sealed record ConvSpec(string Name, int Rank, int OutChannels, int Kernel, int Stride, int Padding, bool Same, int Dilation, int Groups,
-    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false) : LayerSpec(Name)
+/// <summary>
+/// A per-axis size (PyTorch's <c>(h, w)</c> tuple) as conv and pooling specs hold them: already resolved from the square
+/// argument and its per-axis overrides. A 1-D layer is the case <c>H = 1</c> (kernel, stride, dilation) or <c>H = 0</c> (padding),
+/// exactly as <c>ConvGeometry.Conv1D</c> builds its geometry.
+/// </summary>
+internal readonly record struct Hw(int H, int W)
 {
-    public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
+    /// <summary>The same size on both axes.</summary>
+    public static Hw Square(int size) => new(size, size);
+
+    /// <summary>The size along spatial axis <paramref name="axis"/> (0-based over the spatial axes) of a rank-<paramref name="rank"/> layer.</summary>
+    public int At(int rank, int axis) => rank == 2 && axis == 0 ? H : W;
+
+    /// <summary>As the user would write it: <c>3</c> for 1-D or square, <c>(3, 5)</c> otherwise.</summary>
+    public string Show(int rank) => rank == 1 || H == W ? W.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"({H}, {W})";
+
+    /// <summary>In parentheses: <c>(3)</c> for 1-D or square, <c>(3, 5)</c> otherwise.</summary>
+    public string Paren(int rank) => rank == 1 || H == W ? $"({W})" : Show(rank);
+
+    /// <summary><c>3x3</c> or <c>3x5</c> for 2-D, <c>3</c> for 1-D (summaries and comments).</summary>
+    public string Window(int rank) => rank == 2 ? $"{H}x{W}" : W.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary><c>[MaxPool1D/2D]</c>, <c>[AvgPool1D/2D]</c>. Stride 0 means "equal to the kernel".</summary>
-internal sealed record PoolSpec(string Name, int Rank, bool IsMax, int Kernel, int Stride, int Padding, bool CeilMode) : LayerSpec(Name)
+/// <summary>How a convolution pads its input (PyTorch's <c>padding_mode</c>); mirrors the runtime's <c>ModelGen.PaddingMode</c>.</summary>
+internal enum PaddingModeKind
+{
+    /// <summary>Zeros outside the input (PyTorch <c>'zeros'</c>).</summary>
+    Zeros,
+    /// <summary>Mirror without repeating the edge (PyTorch <c>'reflect'</c>).</summary>
+    Reflect,
+    /// <summary>Repeat the edge value (PyTorch <c>'replicate'</c>).</summary>
+    Replicate,
+    /// <summary>Wrap around (PyTorch <c>'circular'</c>).</summary>
+    Circular,
+}
+
+/// <summary><c>[Conv1D]</c> (Rank 1) or <c>[Conv2D]</c> (Rank 2). Kernel/stride/padding/dilation per spatial axis (see <see cref="Hw"/>).</summary>
+/// <param name="KeepChannels">Written without output channels: as many as the input has (resolved per node by shape inference).</param>
+/// <param name="PaddingMode">How the padding is filled (PyTorch's <c>padding_mode</c>).</param>
+internal sealed record ConvSpec(string Name, int Rank, int OutChannels, Hw Kernel, Hw Stride, Hw Padding, bool Same, Hw Dilation, int Groups,
+    ActivationKind Activation, bool UseBias, InitKind Init, bool KeepChannels = false, PaddingModeKind PaddingMode = PaddingModeKind.Zeros) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "Conv1D" : "Conv2D";
+
+    /// <summary>The padding actually applied per axis: <see cref="Padding"/>, or half the dilated kernel with <see cref="Same"/>.</summary>
+    public Hw EffectivePadding => Same ? new Hw(Dilation.H * (Kernel.H - 1) / 2, Dilation.W * (Kernel.W - 1) / 2) : Padding;
+}
+
+/// <summary><c>[MaxPool1D/2D]</c>, <c>[AvgPool1D/2D]</c>, with the stride already resolved (the kernel when not given).</summary>
+/// <param name="CountIncludePad">Average pooling: whether padded zeros count in the divisor (PyTorch <c>count_include_pad</c>).</param>
+/// <param name="DivisorOverride">Average pooling: the divisor of every window, 0 for none (PyTorch <c>divisor_override</c>).</param>
+internal sealed record PoolSpec(string Name, int Rank, bool IsMax, Hw Kernel, Hw Stride, Hw Padding, bool CeilMode,
+    bool CountIncludePad = true, int DivisorOverride = 0) : LayerSpec(Name)
 {
     public override string Kind => (IsMax ? "MaxPool" : "AvgPool") + Rank + "D";
 }
@@ -154,6 +219,18 @@ internal sealed record AdaptiveAvgPoolSpec(string Name, int Height, int Width) :
 internal sealed record BatchNormSpec(string Name, int Rank, double Eps, double? Momentum, bool Affine) : LayerSpec(Name)
 {
     public override string Kind => Rank == 1 ? "BatchNorm1D" : "BatchNorm2D";
+}
+
+/// <summary><c>[GroupNorm(groups)]</c>: per-example statistics over groups of consecutive channels.</summary>
+internal sealed record GroupNormSpec(string Name, int Groups, double Eps, bool Affine) : LayerSpec(Name)
+{
+    public override string Kind => "GroupNorm";
+}
+
+/// <summary><c>[InstanceNorm1D]</c> / <c>[InstanceNorm2D]</c>: per-example, per-channel statistics (optionally tracked as running statistics).</summary>
+internal sealed record InstanceNormSpec(string Name, int Rank, double Eps, double Momentum, bool Affine, bool TrackRunningStats) : LayerSpec(Name)
+{
+    public override string Kind => Rank == 1 ? "InstanceNorm1D" : "InstanceNorm2D";
 }
 
 /// <summary><c>[Add(...)]</c> or <c>[Concat(...)]</c> over named members (<see cref="MemberSpec.InputName"/> for the input).</summary>

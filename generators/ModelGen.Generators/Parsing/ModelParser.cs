@@ -17,6 +17,7 @@ namespace ModelGen.Generators.Parsing;
 internal static class ModelParser
 {
     public const string ModelAttributeName = "ModelGen.ModelAttribute";
+    public const string ModelInputAttributeName = "ModelGen.ModelInputAttribute";
     public const string LayerAttributeName = "ModelGen.LayerAttribute";
     private const string LayerTypeName = "ModelGen.Layer";
 
@@ -69,7 +70,38 @@ internal static class ModelParser
             problems.Add(new ModelProblem(ProblemIds.InvalidInputShape, "", "InputType",
                 $"Model '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); the input is float (the default) or int token ids"));
         int maxLength = Named(modelAttribute, "MaxLength", 0);
-        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric);
+        var (sourceName, sourceShape) = ParseSourceInput(type, problems);
+        return new ModelSpec(ns, type.Name, hint, containing.ToEquatableArray(), inputShape, members.ToEquatableArray(), problems.ToEquatableArray(), tokens, maxLength, shapeGeneric,
+            sourceName, sourceShape);
+    }
+
+    /// <summary>
+    /// The second input from <c>[ModelInput(name, shape)]</c>, or ("", empty) without one. What the declaration alone decides is
+    /// checked here (a name, S token ids); how it fits the model (a sequence model, a name no member has) in shape inference.
+    /// </summary>
+    private static (string Name, EquatableArray<int> Shape) ParseSourceInput(INamedTypeSymbol type, List<ModelProblem> problems)
+    {
+        var attribute = type.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ModelInputAttributeName);
+        if (attribute is null) return ("", EquatableArray<int>.Empty);
+        if (CompilerReports(attribute) || attribute.ConstructorArguments.Length != 2 || !IsArray(attribute.ConstructorArguments[1]))
+        {
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", $"[ModelInput] on '{type.Name}' needs a name and the per-example shape, e.g. [ModelInput(\"Source\", Dim.Seq, InputType = typeof(int))]"));
+            return ("", EquatableArray<int>.Empty);
+        }
+        string name = attribute.ConstructorArguments[0].Value as string ?? "";
+        var dims = attribute.ConstructorArguments[1].Values.Select(v => v.Value is int d ? d : 0).ToList();
+        var inputType = Named<ITypeSymbol?>(attribute, "InputType", null);
+        if (name.Length == 0 || name == MemberSpec.InputName)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "name", $"[ModelInput] on '{type.Name}' needs a non-empty name other than Layer.Input, which names the model's first input"));
+        else if (dims.Count != 1 || dims[0] != ModelSpec.Seq)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input is a sequence of token ids, [Dim.Seq] (S ids per example)"));
+        else if (inputType?.SpecialType != SpecialType.System_Int32)
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "InputType",
+                $"[ModelInput] '{name}' on '{type.Name}' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+        else
+            return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
+        return ("", EquatableArray<int>.Empty);
     }
 
     private static EquatableArray<int> ParseInputShape(AttributeData attribute, string className, List<ModelProblem> problems)
@@ -186,6 +218,11 @@ internal static class ModelParser
                 return new ActivationSpec(name, ActivationKind.Tanh, 0);
             case "ModelGen.SoftmaxAttribute":
                 return new ActivationSpec(name, ActivationKind.Softmax, 0);
+            case "ModelGen.PReLUAttribute":
+                if (args.Length != 1 || args[0].Value is not int slopes) break;
+                return new PReLUSpec(name, slopes, Named(attribute, "Init", 0.25));
+            case "ModelGen.LogSoftmaxAttribute":
+                return new LogSoftmaxSpec(name);
             case "ModelGen.Conv1DAttribute":
             case "ModelGen.Conv2DAttribute":
                 // No outChannels: as many as the input has (known per use in a shape-generic block).
@@ -203,16 +240,28 @@ internal static class ModelParser
                         $"[{Trim(kind)}] on '{member}' cannot fuse Softmax; add a [Softmax] layer (over the last dimension) or flatten first"));
                     return null;
                 }
-                return new ConvSpec(name, kind == "Conv1DAttribute" ? 1 : 2, outChannels, Named(attribute, "Kernel", 0), Named(attribute, "Stride", 1),
-                    Named(attribute, "Padding", 0), Named(attribute, "Same", false), Named(attribute, "Dilation", 1), Named(attribute, "Groups", 1),
-                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels);
+                int convRank = kind == "Conv1DAttribute" ? 1 : 2;
+                return new ConvSpec(name, convRank, outChannels, Axes(attribute, convRank, "Kernel", 0, 1), Axes(attribute, convRank, "Stride", 1, 1),
+                    Axes(attribute, convRank, "Padding", 0, 0), Named(attribute, "Same", false), Axes(attribute, convRank, "Dilation", 1, 1), Named(attribute, "Groups", 1),
+                    (ActivationKind)Named(attribute, "Activation", 0), Named(attribute, "UseBias", true), (InitKind)Named(attribute, "Init", 0), keepChannels,
+                    (PaddingModeKind)Named(attribute, "PaddingMode", 0));
             case "ModelGen.MaxPool1DAttribute":
             case "ModelGen.MaxPool2DAttribute":
             case "ModelGen.AvgPool1DAttribute":
             case "ModelGen.AvgPool2DAttribute":
-                if (args.Length != 1 || args[0].Value is not int window) break;
-                return new PoolSpec(name, kind.Contains("1D") ? 1 : 2, kind.StartsWith("Max"), window, Named(attribute, "Stride", 0),
-                    Named(attribute, "Padding", 0), Named(attribute, "CeilMode", false));
+            {
+                // [MaxPool2D(k)] is a square window, [MaxPool2D(kh, kw)] PyTorch's kernel_size=(kh, kw).
+                int poolRank = kind.Contains("1D") ? 1 : 2;
+                Hw window;
+                if (args.Length == 1 && args[0].Value is int k) window = poolRank == 2 ? Hw.Square(k) : new Hw(1, k);
+                else if (poolRank == 2 && args.Length == 2 && args[0].Value is int kh && args[1].Value is int kw) window = new Hw(kh, kw);
+                else break;
+                // Stride 0 (not written) means "the window", per axis, as PyTorch's stride=None.
+                Hw stride = Axes(attribute, poolRank, "Stride", 0, 1);
+                stride = new Hw(stride.H == 0 ? window.H : stride.H, stride.W == 0 ? window.W : stride.W);
+                return new PoolSpec(name, poolRank, kind.StartsWith("Max"), window, stride, Axes(attribute, poolRank, "Padding", 0, 0),
+                    Named(attribute, "CeilMode", false), Named(attribute, "CountIncludePad", true), Named(attribute, "DivisorOverride", 0));
+            }
             case "ModelGen.GlobalAvgPoolAttribute":
                 return new GlobalPoolSpec(name, IsMax: false);
             case "ModelGen.GlobalMaxPoolAttribute":
@@ -223,6 +272,13 @@ internal static class ModelParser
             case "ModelGen.BatchNorm1DAttribute":
             case "ModelGen.BatchNorm2DAttribute":
                 return new BatchNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Momentum(attribute), Named(attribute, "Affine", true));
+            case "ModelGen.GroupNormAttribute":
+                if (args.Length != 1 || args[0].Value is not int groups) break;
+                return new GroupNormSpec(name, groups, Named(attribute, "Eps", 1e-5), Named(attribute, "Affine", true));
+            case "ModelGen.InstanceNorm1DAttribute":
+            case "ModelGen.InstanceNorm2DAttribute":
+                return new InstanceNormSpec(name, kind.Contains("1D") ? 1 : 2, Named(attribute, "Eps", 1e-5), Named(attribute, "Momentum", 0.1),
+                    Named(attribute, "Affine", false), Named(attribute, "TrackRunningStats", false));
             case "ModelGen.AddAttribute":
             case "ModelGen.ConcatAttribute":
             {
@@ -317,6 +373,16 @@ internal static class ModelParser
         return 0.1;
     }
 
+    /// <summary>
+    /// A per-axis size: the square argument <paramref name="name"/> (or <paramref name="fallback"/>), overridden on 2-D layers by
+    /// <c>{name}Height</c> / <c>{name}Width</c> when written; a 1-D layer gets <paramref name="unitH"/> as its height value.
+    /// </summary>
+    private static Hw Axes(AttributeData attribute, int rank, string name, int fallback, int unitH)
+    {
+        int square = Named(attribute, name, fallback);
+        return rank == 1 ? new Hw(unitH, square) : new Hw(Named(attribute, name + "Height", square), Named(attribute, name + "Width", square));
+    }
+
     private static T Named<T>(AttributeData attribute, string name, T fallback)
     {
         foreach (var pair in attribute.NamedArguments)
@@ -335,15 +401,28 @@ internal static class ModelParser
         !CompilerReports(model) && model.ConstructorArguments.Length == 1
         && model.ConstructorArguments[0] is { Kind: TypedConstantKind.Array, Values.IsDefault: false, Values.Length: 0 };
 
-    private static bool IsModelType(INamedTypeSymbol type) =>
-        type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttributeName);
+    // Name checks without ToDisplayString: the parser runs them on every member of the class, generated ones included
+    // (hundreds in a deep model), and building display strings there was most of the parser's own time.
+    private static bool IsModelType(INamedTypeSymbol type)
+    {
+        // Only classes can be models; the BCL types of generated members (Span<float>, IReadOnlyList<...>) are skipped
+        // without decoding their metadata attributes.
+        if (type.TypeKind != TypeKind.Class || type.SpecialType != SpecialType.None) return false;
+        foreach (var attribute in type.GetAttributes())
+            if (IsModelGenType(attribute.AttributeClass, "ModelAttribute")) return true;
+        return false;
+    }
 
     private static bool IsLayerAttribute(AttributeData attribute)
     {
         for (var t = attribute.AttributeClass?.BaseType; t is not null; t = t.BaseType)
-            if (t.ToDisplayString() == LayerAttributeName) return true;
+            if (IsModelGenType(t, "LayerAttribute")) return true;
         return false;
     }
+
+    /// <summary>Whether <paramref name="type"/> is <c>ModelGen.{name}</c> (the runtime's namespace, not nested).</summary>
+    private static bool IsModelGenType(INamedTypeSymbol? type, string name) =>
+        type is { Name: var n, ContainingType: null, ContainingNamespace: { Name: "ModelGen", ContainingNamespace.IsGlobalNamespace: true } } && n == name;
 
     /// <summary>The defining (body-less) partial declaration of the property, or null if it is not a partial property.</summary>
     private static PropertyDeclarationSyntax? GetPartialDeclaration(IPropertySymbol property)

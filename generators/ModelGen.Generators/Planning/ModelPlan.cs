@@ -25,6 +25,8 @@ internal enum PlaceKind
     Input,
     Output,
     Slot,
+    /// <summary>The caller's second input (<c>[ModelInput]</c>): the <c>source</c> ids span.</summary>
+    Source,
 }
 
 /// <summary>One inference step: node <paramref name="Node"/> reads <paramref name="Sources"/> and writes <paramref name="Destination"/>.</summary>
@@ -33,7 +35,7 @@ internal sealed record InferenceStep(int Node, EquatableArray<Place> Sources, Pl
 /// <summary>Per-example offsets (floats) of what the training forward keeps for one node; -1 when absent.</summary>
 /// <param name="Output">The node's output (its input's offset for Flatten, a view).</param>
 /// <param name="PreActivation">Dense/Conv pre-activation, kept when the fused activation is not the identity.</param>
-/// <param name="Aux">Dropout mask or max-pool argmax (as ints), per example.</param>
+/// <param name="Aux">Dropout mask or max-pool argmax (as ints), per example; LayerNorm/GroupNorm/InstanceNorm mean and 1/std.</param>
 /// <param name="Stats">BatchNorm's saved mean then 1/std: a batch-independent offset in the fixed region.</param>
 /// <param name="Gradient">The gradient region of the node's output tensor (shared by views).</param>
 internal sealed record TrainingSlot(int Output, int PreActivation, int Aux, int Stats, int Gradient);
@@ -82,7 +84,13 @@ internal sealed record ModelPlan(
     public bool IsSequence => Spec.IsSequence;
 
     /// <summary>Whether the input is int token ids.</summary>
-    public bool TokenInput => Shapes.Nodes.Count > 0 && Shapes.Nodes[0].Layer is EmbeddingSpec && Shapes.Nodes[0].Inputs[0] < 0;
+    public bool TokenInput => Spec.TokenInput || (Shapes.Nodes.Count > 0 && Shapes.Nodes[0].Layer is EmbeddingSpec && Shapes.Nodes[0].Inputs[0] == -1);
+
+    /// <summary>Whether the model has a second input (<c>[ModelInput]</c>, graph input -2): S token ids with their own lengths.</summary>
+    public bool HasSource => Spec.HasSource;
+
+    /// <summary>Ids per position of the second input (1), kept in the training arena right after the model input's.</summary>
+    public int SourceLength => Spec.HasSource ? 1 : 0;
 
     public GraphNode Final => Shapes.Nodes[Shapes.Nodes.Count - 1];
 
@@ -157,7 +165,7 @@ internal static class Planner
         // A fused add may run in place only over its skip operand: the product reads the dense layer's input to the end.
         var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
         var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
-        var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), out int arena, out int fixedLength, out int gradients);
+        var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), spec.HasSource ? 1 : 0, out int arena, out int fixedLength, out int gradients);
         // Backward's two scratch buffers hold an input gradient before it is added into a shared region (and Dense/conv
         // pre-activation gradients): a layer's output at most, or the model input's gradient when several layers read the
         // input, which may be wider than every layer's output.
@@ -175,11 +183,11 @@ internal static class Planner
             if (IsTrainingView(nodes[i].Layer))
             {
                 int source = nodes[i].Inputs[0];
-                isInput[i] = source < 0 || isInput[source];
+                isInput[i] = source == -1 || (source >= 0 && isInput[source]);
                 continue;
             }
             foreach (int x in nodes[i].Inputs)
-                if (x < 0 || isInput[x]) readers++;
+                if (x == -1 || (x >= 0 && isInput[x])) readers++;
         }
         return readers;
     }
@@ -193,7 +201,7 @@ internal static class Planner
         var fusions = new List<PoolFusion>();
         for (int j = 0; j < nodes.Count; j++)
         {
-            if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: 2, Stride: 0 or 2, Padding: 0 }
+            if (nodes[j].Layer is not PoolSpec { IsMax: true, Rank: 2, Kernel: { H: 2, W: 2 }, Stride: { H: 2, W: 2 }, Padding: { H: 0, W: 0 } }
                 || nodes[j].Inputs[0] is not (var i and >= 0) || nodes[i].Layer is not ConvSpec { Rank: 2 }) continue;
             if (nodes.Count(n => n.Inputs.Contains(i)) == 1) fusions.Add(new PoolFusion(i, j));
         }
@@ -226,7 +234,10 @@ internal static class Planner
     /// is a per-channel scale and shift computed from the parameters as they are at the call (never a cached fold,
     /// which a write through a held parameter span could leave stale; the predictor snapshot is where folding belongs).
     /// </summary>
-    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or BatchNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
+    public static bool CanRunInPlace(LayerSpec layer) => layer is ActivationSpec or LogSoftmaxSpec or PReLUSpec or BatchNormSpec or GroupNormSpec or InstanceNormSpec or PositionEmbeddingSpec || layer is MergeSpec { IsConcat: false };
+
+    /// <summary>The statistics groups per example of a GroupNorm (its groups) or InstanceNorm (one per channel).</summary>
+    public static int NormGroups(GraphNode node) => node.Layer is GroupNormSpec gn ? gn.Groups : node.Output[0];
 
     /// <summary>Layers that are views at inference time: no data moves.</summary>
     public static bool IsInferenceView(LayerSpec layer) => layer is FlattenSpec or DropoutSpec;
@@ -262,7 +273,8 @@ internal static class Planner
         return (steps.ToEquatableArray(), final < 0, slots);
     }
 
-    private static int Base(int[] baseOf, int tensor) => tensor < 0 ? -1 : baseOf[tensor];
+    /// <summary>The tensor whose memory <paramref name="tensor"/> is; the model inputs (-1, and -2 for the second one) are their own.</summary>
+    private static int Base(int[] baseOf, int tensor) => tensor < 0 ? tensor : baseOf[tensor];
 
     private static (List<InferenceStep> Steps, int Slots, int[] InPlaceFrom) Assign(EquatableArray<GraphNode> nodes, int[] baseOf, int[] lastUse, int outputRoot,
         System.Func<int, bool> isView, Dictionary<int, int> inPlaceInput)
@@ -273,7 +285,12 @@ internal static class Planner
         var free = new SortedSet<int>();
         int slotCount = 0;
         var steps = new List<InferenceStep>();
-        Place PlaceOf(int tensor) => Base(baseOf, tensor) is var b && b < 0 ? new Place(PlaceKind.Input) : place[b];
+        Place PlaceOf(int tensor) => Base(baseOf, tensor) switch
+        {
+            -1 => new Place(PlaceKind.Input),
+            -2 => new Place(PlaceKind.Source),
+            var b => place[b],
+        };
         for (int i = 0; i < n; i++)
         {
             var node = nodes[i];
@@ -306,9 +323,10 @@ internal static class Planner
         return (steps, slotCount, inPlaceFrom);
     }
 
-    private static EquatableArray<TrainingSlot> PlanTraining(EquatableArray<GraphNode> nodes, int inputLength, out int arenaLength, out int fixedLength, out int gradientLength)
+    private static EquatableArray<TrainingSlot> PlanTraining(EquatableArray<GraphNode> nodes, int inputLength, int sourceLength, out int arenaLength, out int fixedLength,
+        out int gradientLength)
     {
-        int offset = inputLength; // [0, inputLength) holds the copied input
+        int offset = inputLength + sourceLength; // [0, inputLength) holds the copied input, then the second input's ids
         int fixedOffset = 0;
         int gradient = 0;
         var slots = new List<TrainingSlot>();
@@ -324,7 +342,7 @@ internal static class Planner
             if (IsTrainingView(node.Layer))
             {
                 int source = node.Inputs[0];
-                var of = source < 0 ? new TrainingSlot(0, -1, -1, -1, -1) : slots[source];
+                var of = source < 0 ? new TrainingSlot(source == -1 ? 0 : inputLength, -1, -1, -1, -1) : slots[source];
                 slots.Add(new TrainingSlot(of.Output, -1, -1, -1, of.Gradient));
                 continue;
             }
@@ -332,6 +350,7 @@ internal static class Planner
                 ? Reserve(node.OutputLength) : -1;
             int aux = node.Layer is DropoutSpec or PoolSpec { IsMax: true } or GlobalPoolSpec { IsMax: true } ? Reserve(node.OutputLength)
                 : node.Layer is LayerNormSpec ? Reserve(2 * (node.OutputLength / node.Output[node.Output.Count - 1])) // per normalised row: mean, then 1/std
+                : node.Layer is GroupNormSpec or InstanceNormSpec ? Reserve(2 * NormGroups(node)) // per example and group: mean, then 1/std
                 : -1;
             int stats = -1;
             if (node.Layer is BatchNormSpec)

@@ -72,7 +72,7 @@ internal static class PredictorPlanner
     {
         if (!plan.IsValid || plan.IsSequence || plan.Shapes.Nodes.Count == 0) return null;
         var nodes = plan.Shapes.Nodes;
-        if (nodes.Any(n => (n.Params.Count > 0 || n.Buffers.Count > 0) && n.Layer is not (DenseSpec or ConvSpec or BatchNormSpec or LayerNormSpec))) return null;
+        if (nodes.Any(n => (n.Params.Count > 0 || n.Buffers.Count > 0) && n.Layer is not (DenseSpec or ConvSpec or BatchNormSpec or LayerNormSpec or PReLUSpec or GroupNormSpec or InstanceNormSpec))) return null;
 
         var folds = PlanFolds(nodes);
         var folded = new HashSet<int>(folds.Select(f => f.Norm));
@@ -102,7 +102,7 @@ internal static class PredictorPlanner
                 case DenseSpec dense:
                     if (dense.UseBias || isTarget) Add(i, "bias", dense.Units);
                     break;
-                case BatchNormSpec or LayerNormSpec when !folded.Contains(i):
+                case BatchNormSpec or LayerNormSpec or PReLUSpec or GroupNormSpec or InstanceNormSpec when !folded.Contains(i):
                     // Parameters, then the running statistics (buffers; counters are not needed for inference).
                     foreach (var param in node.Params.Concat(node.Buffers.Where(b => !b.IsCount))) Add(i, param.ShortName, param.Length);
                     break;

@@ -165,5 +165,5 @@ internal static class ArchitectureLints
 
     /// <summary>Whether a layer normalises activations or adds a skip path (a residual block, or an Add merge).</summary>
     private static bool IsNormalisationOrResidual(LayerSpec layer) =>
-        layer is BatchNormSpec or BlockSpec { Residual: true } or MergeSpec { IsConcat: false };
+        layer is BatchNormSpec or GroupNormSpec or InstanceNormSpec or BlockSpec { Residual: true } or MergeSpec { IsConcat: false };
 }

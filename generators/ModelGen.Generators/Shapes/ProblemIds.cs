@@ -70,6 +70,18 @@ internal static class ProblemIds
     public const string SequenceLengthChanged = "MG0114";
     /// <summary>Rotary position embeddings on attention heads of an odd width.</summary>
     public const string RotaryOddHeadWidth = "MG0115";
+    /// <summary>A <c>[ModelInput]</c> that is malformed or does not fit the model (a second input must be S token ids of a sequence model).</summary>
+    public const string InvalidModelInput = "MG0116";
+    /// <summary>A layer that cannot run on the second input's length S, or mixes S and T where only one fits.</summary>
+    public const string SourceSequenceMisused = "MG0117";
+    /// <summary>GroupNorm groups that do not divide the input's channels.</summary>
+    public const string GroupsDoNotDivideChannels = "MG0120";
+    /// <summary>A PReLU whose slope count is neither 1 nor the input's channels.</summary>
+    public const string PReLUSlopeCount = "MG0121";
+    /// <summary>Instance normalisation over a single value per channel (PyTorch refuses it in training).</summary>
+    public const string SinglePositionInstanceNorm = "MG0122";
+    /// <summary>A convolution's padding is too large for its PaddingMode (Reflect: not smaller than the input; Circular: larger).</summary>
+    public const string PaddingTooLargeForMode = "MG0130";
 
     // Architecture warnings (Shapes/ArchitectureLints.cs): legal models that are almost certainly wrong.
 

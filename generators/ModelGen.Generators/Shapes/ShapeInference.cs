@@ -117,8 +117,27 @@ internal static class ShapeInference
             return ctx.Result();
         }
         CheckMembers(spec, ctx);
+        if (spec.HasSource)
+        {
+            // The second input: S token ids beside a sequence model's T, named in From like Layer.Input.
+            string problem = !spec.IsSequence
+                ? $"Model '{spec.ClassName}' declares the second input '{spec.SourceName}' but its own input {Format(spec.InputShape)} has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"
+                : spec.Members.Any(m => m.PropertyName == spec.SourceName)
+                    ? $"Model '{spec.ClassName}' names its second input '{spec.SourceName}', which is also a member's name; From = \"{spec.SourceName}\" would be ambiguous"
+                    : "";
+            if (problem.Length > 0)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", spec.IsSequence ? "name" : "", problem));
+                return ctx.Result();
+            }
+            ctx.SourceName = spec.SourceName;
+            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: true);
+        }
 
         var output = InferScope(spec, prefix: "", topMember: -1, where: "", input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx, ctx.Layers);
+        if (output is { } last && HasSourceSeq(last.Shape) && ctx.Problems.Count == 0)
+            ctx.Problems.Add(new ModelProblem(ProblemIds.SourceSequenceMisused, spec.Members[spec.Members.Count - 1].PropertyName,
+                $"Model '{spec.ClassName}' ends with {Format(last.Shape)} from {last.Description}, over the second input's length S; outputs, losses and lengths are per position of the model input [T, features], so end on a layer that reads S only as a Memory (TransformerDecoder, MultiHeadAttention)"));
         if (output is { } final && HasSeq(final.Shape) && !IsSequence(final.Shape) && ctx.Problems.Count == 0)
             ctx.Problems.Add(new ModelProblem(ProblemIds.SequenceNotSupported, spec.Members[spec.Members.Count - 1].PropertyName,
                 $"Model '{spec.ClassName}' ends with {Format(final.Shape)} from {final.Description}, whose run-time length T is not the first axis; outputs, losses and lengths are per position [T, features], so end with [Permute] to put T first"));
@@ -157,6 +176,9 @@ internal static class ShapeInference
         public readonly List<string> Stack = new();
         /// <summary>The model's declared bound on T (0: none), checked against position tables.</summary>
         public int MaxLength;
+        /// <summary>The second input's name (empty: none) and its tensor [S], which top-level members may read.</summary>
+        public string SourceName = "";
+        public Tensor Source;
         /// <summary>Parameters and per-example activation floats of the nodes so far (long: checked against the array limit).</summary>
         public long Parameters, Activations;
 
@@ -185,6 +207,7 @@ internal static class ShapeInference
             {
                 if (name == MemberSpec.InputName) return input;
                 if (outputs.TryGetValue(name, out var t)) return t;
+                if (top && ctx.SourceName.Length > 0 && name == ctx.SourceName) return ctx.Source;
                 bool later = spec.Members.Skip(i).Any(m => m.PropertyName == name);
                 ctx.Problems.Add(new ModelProblem(ProblemIds.UnknownSource, at, top ? argument : "",
                     later ? $"{layer.Kind} '{layer.Name}' reads '{name}', which is declared after it (or is itself); layers run in declaration order"
@@ -219,6 +242,12 @@ internal static class ShapeInference
                 sources.Add(memory);
             }
 
+            if (SourceMisuse(layer, sources) is { } misuse)
+            {
+                ctx.Problems.Add(new ModelProblem(ProblemIds.SourceSequenceMisused, at, top && member.From.Length > 0 && HasSourceSeq(sources[0].Shape) ? "From" : "", misuse));
+                return null;
+            }
+
             int firstNode = ctx.Nodes.Count;
             var result = layer is BlockSpec block
                 ? InferBlock(block, prefix, owner, at, sources[0], ctx)
@@ -234,6 +263,32 @@ internal static class ShapeInference
             current = output;
         }
         return current;
+    }
+
+    /// <summary>
+    /// Why <paramref name="layer"/> cannot run on what it reads from the second input's length S, or null when it can: the layers
+    /// on S work per position or attend within S (the generated code runs them over batch × S rows with the source lengths), and S
+    /// meets the model's T only as the Memory of cross-attention (queries from T, keys and values from S, Tq ≠ Tk).
+    /// </summary>
+    private static string? SourceMisuse(LayerSpec layer, List<Tensor> sources)
+    {
+        if (!sources.Any(s => HasSourceSeq(s.Shape))) return null;
+        var first = sources[0];
+        string reads = $"{layer.Kind} '{layer.Name}' reads {Format(first.Shape)} from {first.Description}";
+        const string allowed = "layers over S are Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense, Dropout and activations, and S meets T only as the Memory of a TransformerDecoder or MultiHeadAttention";
+        if (layer is DecoderSpec or AttentionSpec { Memory.Length: > 0 })
+        {
+            var memory = sources[1];
+            if (HasSourceSeq(first.Shape))
+                return $"{reads}, over the second input's length S, as its queries; cross-attention takes queries from the model input's T and reads S through Memory";
+            if (layer is AttentionSpec { Causal: true })
+                return $"MultiHeadAttention '{layer.Name}' is causal over the Memory {Format(memory.Shape)} from {memory.Description}, whose positions are not the queries' (S ≠ T); drop Causal = true";
+            return null;
+        }
+        if (layer is EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or AttentionSpec or LayerNormSpec or DenseSpec or DropoutSpec or ActivationSpec
+            && IsSequence(first.Shape))
+            return null;
+        return $"{reads}, over the second input's length S; {allowed}";
     }
 
     private static Tensor? InferBlock(BlockSpec block, string prefix, int owner, string where, Tensor input, Context ctx)
@@ -332,7 +387,7 @@ internal static class ShapeInference
         int rank = from.Length - 1;
         return new LayerSpec[]
         {
-            new ConvSpec("0", rank, to[0], 1, stride, 0, false, 1, 1, ActivationKind.None, false, InitKind.Default),
+            new ConvSpec("0", rank, to[0], new Hw(1, 1), new Hw(rank == 2 ? stride : 1, stride), new Hw(0, 0), false, new Hw(1, 1), 1, ActivationKind.None, false, InitKind.Default),
             new BatchNormSpec("1", rank, 1e-5, 0.1, true),
         };
     }
@@ -415,7 +470,7 @@ internal static class ShapeInference
                 ps.Add(Param("weight", dense.Units, features));
                 if (dense.UseBias) ps.Add(Param("bias", dense.Units));
                 flops = 2L * features * dense.Units;
-                return perPosition ? new[] { ModelSpec.Seq, dense.Units } : new[] { dense.Units };
+                return perPosition ? new[] { input[0], dense.Units } : new[] { dense.Units };
             }
             case ConvSpec conv:
                 return InferConv(conv, input, from, Problem, ps, ref flops, Param);
@@ -537,6 +592,108 @@ internal static class ShapeInference
                     return null;
                 }
                 return input;
+            case LogSoftmaxSpec:
+                return input;
+            case GroupNormSpec gn:
+            {
+                if (gn.Groups <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "groups", $"GroupNorm '{gn.Name}' has {gn.Groups} groups; groups must be positive");
+                    return null;
+                }
+                if (!(gn.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"GroupNorm '{gn.Name}' has Eps = {Num(gn.Eps)}; it must be positive");
+                    return null;
+                }
+                int c = input[0];
+                if (c % gn.Groups != 0)
+                {
+                    Problem(ProblemIds.GroupsDoNotDivideChannels, "groups", $"GroupNorm '{gn.Name}' splits the {c} {(input.Length == 1 ? "features" : "channels")} of {Format(input)} from {from} into {gn.Groups} groups, which does not divide them; use a group count that divides {c}");
+                    return null;
+                }
+                if (gn.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
+            case InstanceNormSpec inorm:
+            {
+                if (input.Length != inorm.Rank + 1)
+                {
+                    Problem(ProblemIds.RankMismatch, "", inorm.Rank == 1
+                        ? $"InstanceNorm1D '{inorm.Name}' expects [channels, length] but receives {Format(input)} from {from}"
+                          + (input.Length == 1 ? " (PyTorch would read a batch of [features] as one unbatched [channels, length]); normalise features with [LayerNorm] or [BatchNorm1D]" : "")
+                        : $"InstanceNorm2D '{inorm.Name}' expects [channels, height, width] but receives {Format(input)} from {from}");
+                    return null;
+                }
+                if (!(inorm.Eps > 0))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Eps", $"{inorm.Kind} '{inorm.Name}' has Eps = {Num(inorm.Eps)}; it must be positive");
+                    return null;
+                }
+                if (!(inorm.Momentum >= 0 && inorm.Momentum <= 1))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Momentum", $"{inorm.Kind} '{inorm.Name}' has Momentum = {Num(inorm.Momentum)}; it must be in [0, 1]");
+                    return null;
+                }
+                int c = input[0], spatial = Length(input) / c;
+                if (spatial < 2)
+                {
+                    Problem(ProblemIds.SinglePositionInstanceNorm, "", $"{inorm.Kind} '{inorm.Name}' normalises each channel of {Format(input)} from {from} over its {(inorm.Rank == 1 ? "length" : "height × width")}, which is a single value: "
+                        + "the output would be the bias alone (PyTorch refuses it in training); normalise over more positions, or across channels with [GroupNorm] or [LayerNorm]");
+                    return null;
+                }
+                if (inorm.Affine)
+                {
+                    ps.Add(Param("weight", c));
+                    ps.Add(Param("bias", c));
+                }
+                if (inorm.TrackRunningStats)
+                {
+                    // Buffers, as PyTorch's InstanceNorm registers them (never trained, saved by name); its num_batches_tracked
+                    // is in the state dict but stays 0, since _InstanceNorm.forward never counts.
+                    ps.Add(Buffer("running_mean", c));
+                    ps.Add(Buffer("running_var", c));
+                    ps.Add(Count("num_batches_tracked"));
+                }
+                flops = 8L * Length(input);
+                return input;
+            }
+            case PReLUSpec prelu:
+            {
+                // PyTorch's channel axis is dim 1 of the batched tensor: C of [C, ...], each feature of [F].
+                int channels = input[0];
+                if (prelu.NumParameters <= 0)
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "numParameters", $"PReLU '{prelu.Name}' has numParameters = {prelu.NumParameters}; it must be 1 (one shared slope) or the number of channels");
+                    return null;
+                }
+                if (double.IsNaN(prelu.Init) || double.IsInfinity(prelu.Init))
+                {
+                    Problem(ProblemIds.InvalidHyperParameter, "Init", $"PReLU '{prelu.Name}' has Init = {Num(prelu.Init)}; the initial slope must be a finite number");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && HasSeq(input))
+                {
+                    // On [batch, T, F] PyTorch's dim 1 is T, which has no fixed size: no per-channel slopes there.
+                    Problem(ProblemIds.SequenceNotSupported, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but receives {Format(input)} from {from}, which has the run-time length T; "
+                        + "PyTorch's per-channel slopes run along dim 1, which T would be, so only one shared slope (numParameters = 1) works here");
+                    return null;
+                }
+                if (prelu.NumParameters != 1 && prelu.NumParameters != channels)
+                {
+                    Problem(ProblemIds.PReLUSlopeCount, "numParameters", $"PReLU '{prelu.Name}' has {prelu.NumParameters} slopes but its input {Format(input)} from {from} has {channels} {(input.Length == 1 ? "features" : "channels")}; "
+                        + $"numParameters must be 1 (one shared slope) or {channels} (one per {(input.Length == 1 ? "feature" : "channel")})");
+                    return null;
+                }
+                ps.Add(Param("weight", prelu.NumParameters));
+                flops = 2L * Length(input);
+                return input;
+            }
             case DropoutSpec drop:
                 if (!(drop.P >= 0 && drop.P < 1))
                 {
@@ -572,7 +729,7 @@ internal static class ShapeInference
                     return null;
                 }
                 ps.Add(Param("weight", emb.Vocab, emb.Dim));
-                return new[] { ModelSpec.Seq, emb.Dim };
+                return new[] { input[0], emb.Dim };
             case RecurrentSpec rnn:
             {
                 string what = $"{rnn.Kind} '{rnn.Name}'";
@@ -894,19 +1051,23 @@ internal static class ShapeInference
                 : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
             return null;
         }
+        int rank = conv.Rank;
+        Hw k = conv.Kernel, s = conv.Stride, p = conv.Padding, dl = conv.Dilation;
         (string Arg, bool Bad, string Message)[] checks =
         {
             ("outChannels", conv.OutChannels <= 0, $"has {conv.OutChannels} output channels; it must be positive"),
-            ("Kernel", conv.Kernel <= 0, $"has Kernel = {conv.Kernel}; set a positive kernel size"),
-            ("Stride", conv.Stride <= 0, $"has Stride = {conv.Stride}; it must be positive"),
-            ("Padding", conv.Padding < 0, $"has Padding = {conv.Padding}; it must not be negative"),
-            ("Dilation", conv.Dilation <= 0, $"has Dilation = {conv.Dilation}; it must be positive"),
+            (Blame("Kernel", rank, k.H <= 0, k.W <= 0), k.H <= 0 || k.W <= 0, $"has Kernel = {k.Show(rank)}; set a positive kernel size"),
+            (Blame("Stride", rank, s.H <= 0, s.W <= 0), s.H <= 0 || s.W <= 0, $"has Stride = {s.Show(rank)}; it must be positive"),
+            (Blame("Padding", rank, p.H < 0, p.W < 0), p.H < 0 || p.W < 0, $"has Padding = {p.Show(rank)}; it must not be negative"),
+            (Blame("Dilation", rank, dl.H <= 0, dl.W <= 0), dl.H <= 0 || dl.W <= 0, $"has Dilation = {dl.Show(rank)}; it must be positive"),
             ("Groups", conv.Groups <= 0, $"has Groups = {conv.Groups}; it must be positive"),
             ("Groups", conv.Groups > 0 && input[0] % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {input[0]} input channels"),
             ("Groups", conv.Groups > 0 && conv.OutChannels > 0 && conv.OutChannels % conv.Groups != 0, $"has Groups = {conv.Groups}, which does not divide its {conv.OutChannels} output channels"),
-            ("Same", conv.Same && conv.Stride != 1, "uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)"),
-            ("Same", conv.Same && conv.Padding != 0, "sets both Same and Padding; choose one"),
-            ("Same", conv.Same && conv.Kernel > 0 && conv.Dilation > 0 && conv.Dilation * (conv.Kernel - 1) % 2 != 0, $"uses Same padding with an even effective kernel ({conv.Dilation * (conv.Kernel - 1) + 1}), which would need asymmetric padding"),
+            ("Same", conv.Same && (s.H != 1 || s.W != 1), "uses Same padding with a stride other than 1 (as in PyTorch, 'same' needs stride 1)"),
+            ("Same", conv.Same && (p.H != 0 || p.W != 0), "sets both Same and Padding; choose one"),
+            ("Same", conv.Same && (dl.H * (k.H - 1) % 2 != 0 || dl.W * (k.W - 1) % 2 != 0),
+                $"uses Same padding with an even effective kernel {new Hw(dl.H * (k.H - 1) + 1, dl.W * (k.W - 1) + 1).Paren(rank)}, which would need asymmetric padding"),
+            ("PaddingMode", !Enum.IsDefined(typeof(PaddingModeKind), conv.PaddingMode), $"has PaddingMode = {(int)conv.PaddingMode}, which is not a PaddingMode value"),
         };
         foreach (var check in checks)
             if (check.Bad)
@@ -914,40 +1075,63 @@ internal static class ShapeInference
                 problem(ProblemIds.InvalidHyperParameter, check.Arg, $"{what} {check.Message}");
                 return null;
             }
-        int pad = conv.Same ? conv.Dilation * (conv.Kernel - 1) / 2 : conv.Padding;
-        int effective = conv.Dilation * (conv.Kernel - 1) + 1;
+        Hw pad = conv.EffectivePadding;
+        var effective = new Hw(dl.H * (k.H - 1) + 1, dl.W * (k.W - 1) + 1);
         var output = new int[input.Length];
         output[0] = conv.OutChannels;
         for (int d = 1; d < input.Length; d++)
         {
+            int sd = s.At(rank, d - 1), pd = pad.At(rank, d - 1), ed = effective.At(rank, d - 1);
+            if (conv.PaddingMode != PaddingModeKind.Zeros && pd > 0)
+            {
+                // Over T the positions past each real length are zeros; a reflected or wrapped edge would read them.
+                if (input[d] == ModelSpec.Seq)
+                {
+                    problem(ProblemIds.SequenceNotSupported, "PaddingMode",
+                        $"{what} receives the sequence {Format(input)} from {from}, but PaddingMode = {conv.PaddingMode} works only on fixed-size inputs (over the run-time length it pads with zeros)");
+                    return null;
+                }
+                // PyTorch's F.pad rules: reflection stays inside the input, wrapping goes around at most once.
+                bool reflect = conv.PaddingMode == PaddingModeKind.Reflect;
+                if (reflect ? pd >= input[d] : conv.PaddingMode == PaddingModeKind.Circular && pd > input[d])
+                {
+                    bool height = rank == 2 && d == 1;
+                    string dims = string.Join("x", input.Skip(1));
+                    problem(ProblemIds.PaddingTooLargeForMode, conv.Same ? "Same" : Blame("Padding", rank, height, !height),
+                        $"{what} pads {(rank == 2 ? (height ? "its height" : "its width") + " " : "")}by {pd} with PaddingMode = {conv.PaddingMode}, which needs a padding "
+                        + (reflect ? "smaller than" : "no larger than") + $" its input {dims} from {from}");
+                    return null;
+                }
+            }
             if (input[d] == ModelSpec.Seq)
             {
                 // Over the run-time length only a length-preserving convolution keeps the lengths describing the positions.
-                if (conv.Stride != 1 || 2 * pad != effective - 1)
+                if (sd != 1 || 2 * pd != ed - 1)
                 {
-                    string length = conv.Stride != 1 ? $"about T/{conv.Stride}" : 2 * pad > effective - 1 ? $"T + {2 * pad - effective + 1}" : $"T - {effective - 1 - 2 * pad}";
-                    string fix = effective % 2 == 0
-                        ? $"an even kernel ({effective}) cannot keep it; use an odd Kernel with Padding = (Kernel - 1) / 2"
-                        : $"use Stride = 1 and Padding = {(effective - 1) / 2} (or Same = true)";
-                    problem(ProblemIds.SequenceLengthChanged, conv.Stride != 1 ? "Stride" : conv.Same ? "Same" : conv.Padding != 0 ? "Padding" : "Kernel",
+                    string length = sd != 1 ? $"about T/{sd}" : 2 * pd > ed - 1 ? $"T + {2 * pd - ed + 1}" : $"T - {ed - 1 - 2 * pd}";
+                    string fix = ed % 2 == 0
+                        ? $"an even kernel ({ed}) cannot keep it; use an odd Kernel with Padding = (Kernel - 1) / 2"
+                        : $"use Stride = 1 and Padding = {(ed - 1) / 2} (or Same = true)";
+                    problem(ProblemIds.SequenceLengthChanged, sd != 1 ? "Stride" : conv.Same ? "Same" : pd != 0 ? "Padding" : "Kernel",
                         $"{what} runs over the run-time length of its input {Format(input)} from {from}, but its output length would be {length} instead of T, so the sequence lengths would no longer describe the positions; {fix}");
                     return null;
                 }
                 output[d] = ModelSpec.Seq;
                 continue;
             }
-            if (input[d] + 2 * pad < effective)
+            if (input[d] + 2 * pd < ed)
             {
-                string size = string.Join("x", input.Skip(1).Select(v => v + 2 * pad));
-                problem(ProblemIds.KernelLargerThanInput, "Kernel",
-                    $"{what} kernel {conv.Kernel}{(conv.Dilation > 1 ? $" (dilated to {effective})" : "")} is larger than its {(pad > 0 ? "padded " : "")}input {size}");
+                string size = string.Join("x", input.Skip(1).Select((v, a) => v == ModelSpec.Seq ? "T" : (v + 2 * pad.At(rank, a)).ToString(CultureInfo.InvariantCulture)));
+                problem(ProblemIds.KernelLargerThanInput, Blame("Kernel", rank, rank == 2 && d == 1, rank == 1 || d == 2),
+                    $"{what} kernel {k.Window(rank)}{(dl.H > 1 && rank == 2 || dl.W > 1 ? $" (dilated to {effective.Window(rank)})" : "")} is larger than its {(pad.H > 0 && rank == 2 || pad.W > 0 ? "padded " : "")}input {size}");
                 return null;
             }
-            output[d] = (input[d] + 2 * pad - effective) / conv.Stride + 1;
+            output[d] = (input[d] + 2 * pd - ed) / sd + 1;
         }
-        int kernelVolume = conv.Rank == 2 ? conv.Kernel * conv.Kernel : conv.Kernel;
-        var weightShape = new List<int> { conv.OutChannels, input[0] / conv.Groups, conv.Kernel };
-        if (conv.Rank == 2) weightShape.Add(conv.Kernel);
+        int kernelVolume = rank == 2 ? k.H * k.W : k.W;
+        var weightShape = new List<int> { conv.OutChannels, input[0] / conv.Groups };
+        if (rank == 2) weightShape.Add(k.H);
+        weightShape.Add(k.W);
         ps.Add(param("weight", weightShape.ToArray()));
         if (conv.UseBias) ps.Add(param("bias", new[] { conv.OutChannels }));
         // Per example, or per position when the length is T.
@@ -965,37 +1149,64 @@ internal static class ShapeInference
                 : $"{what} expects input [channels, length] but receives {Format(input)} from {from}");
             return null;
         }
-        int stride = pool.Stride == 0 ? pool.Kernel : pool.Stride;
-        if (pool.Kernel <= 0) { problem(ProblemIds.InvalidHyperParameter, "kernel", $"{what} has kernel {pool.Kernel}; it must be positive"); return null; }
-        if (stride < 0) { problem(ProblemIds.InvalidHyperParameter, "Stride", $"{what} has Stride = {pool.Stride}; it must be positive"); return null; }
-        if (pool.Padding < 0 || pool.Padding > pool.Kernel / 2)
+        int rank = pool.Rank;
+        Hw k = pool.Kernel, s = pool.Stride, p = pool.Padding;
+        if (k.H <= 0 || k.W <= 0) { problem(ProblemIds.InvalidHyperParameter, Blame("kernel", rank, k.H <= 0, k.W <= 0), $"{what} has kernel {k.Show(rank)}; it must be positive"); return null; }
+        if (s.H < 0 || s.W < 0) { problem(ProblemIds.InvalidHyperParameter, Blame("Stride", rank, s.H < 0, s.W < 0), $"{what} has Stride = {s.Show(rank)}; it must be positive"); return null; }
+        bool badPadH = p.H < 0 || p.H > k.H / 2, badPadW = p.W < 0 || p.W > k.W / 2;
+        if (badPadH || badPadW)
         {
-            problem(ProblemIds.InvalidHyperParameter, "Padding", $"{what} has Padding = {pool.Padding}; it must be between 0 and half the kernel ({pool.Kernel / 2})");
+            problem(ProblemIds.InvalidHyperParameter, Blame("Padding", rank, badPadH, badPadW),
+                $"{what} has Padding = {p.Show(rank)}; it must be between 0 and half the kernel {new Hw(k.H / 2, k.W / 2).Paren(rank)}");
+            return null;
+        }
+        if (pool.DivisorOverride < 0)
+        {
+            problem(ProblemIds.InvalidHyperParameter, "DivisorOverride", $"{what} has DivisorOverride = {pool.DivisorOverride}; it must be positive (or 0 for none)");
             return null;
         }
         var output = new int[input.Length];
         output[0] = input[0];
         for (int d = 1; d < input.Length; d++)
         {
-            int span = input[d] + 2 * pool.Padding - pool.Kernel;
+            int kd = k.At(rank, d - 1), sd = s.At(rank, d - 1), pd = p.At(rank, d - 1);
+            int span = input[d] + 2 * pd - kd;
             if (span < 0)
             {
-                problem(ProblemIds.KernelLargerThanInput, "kernel",
-                    $"{what} window {pool.Kernel} is larger than its {(pool.Padding > 0 ? "padded " : "")}input {string.Join("x", input.Skip(1).Select(v => v + 2 * pool.Padding))}");
+                problem(ProblemIds.KernelLargerThanInput, Blame("kernel", rank, rank == 2 && d == 1, rank == 1 || d == 2),
+                    $"{what} window {k.Window(rank)} is larger than its {(p.H > 0 && rank == 2 || p.W > 0 ? "padded " : "")}input {string.Join("x", input.Skip(1).Select((v, a) => v + 2 * p.At(rank, a)))}");
                 return null;
             }
-            int size = (pool.CeilMode ? (span + stride - 1) / stride : span / stride) + 1;
+            int size = (pool.CeilMode ? (span + sd - 1) / sd : span / sd) + 1;
             // PyTorch: with ceil mode the last window must start inside the input or the left padding.
-            if (pool.CeilMode && (size - 1) * stride >= input[d] + pool.Padding) size--;
+            if (pool.CeilMode && (size - 1) * sd >= input[d] + pd) size--;
             output[d] = size;
         }
         return output;
     }
 
+    /// <summary>
+    /// The argument a per-axis problem points at (alternatives separated by <c>|</c>, the first one written wins): the
+    /// <c>{name}Height</c> or <c>{name}Width</c> override of the bad axis when written, else the square <paramref name="name"/>.
+    /// </summary>
+    private static string Blame(string name, int rank, bool badH, bool badW)
+    {
+        if (rank == 1) return name;
+        // A pool's window is a constructor argument: kernel, or kernelHeight/kernelWidth of the two-argument form.
+        return badH && !badW ? $"{name}Height|{name}" : badW && !badH ? $"{name}Width|{name}" : $"{name}|{name}Height|{name}Width";
+    }
+
     private static string Num(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>Formats a shape as <c>[16, 5, 5]</c>.</summary>
-    public static string Format(IEnumerable<int> shape) => "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+    public static string Format(IEnumerable<int> shape) =>
+        "[" + string.Join(", ", shape.Select(d => d == ModelSpec.Seq ? "T" : d == ModelSpec.SourceSeq ? "S" : d.ToString(CultureInfo.InvariantCulture))) + "]";
+
+    /// <summary>Whether <paramref name="d"/> is a run-time length: T, or S of a second input.</summary>
+    public static bool IsLength(int d) => d == ModelSpec.Seq || d == ModelSpec.SourceSeq;
+
+    /// <summary>Whether <paramref name="shape"/> has the second input's length S (its tensors have batch × S rows).</summary>
+    public static bool HasSourceSeq(IReadOnlyList<int> shape) => shape.Contains(ModelSpec.SourceSeq);
 
     /// <summary>The largest element count one array (and so one span, arena or parameter buffer) holds: .NET's Array.MaxLength.</summary>
     public const long MaxElements = 0x7FFFFFC7;
@@ -1009,12 +1220,12 @@ internal static class ShapeInference
     {
         string what = $"{layer.Kind} '{layer.Name}'";
         // A dimension computed from hyper-parameters (4·hidden, 3·d, ...) that wrapped around int shows as non-positive.
-        if (output.Any(d => d <= 0 && d != ModelSpec.Seq) || ps.Any(p => p.Shape.Any(d => d <= 0)))
+        if (output.Any(d => d <= 0 && !IsLength(d)) || ps.Any(p => p.Shape.Any(d => d <= 0)))
             return $"{what} has sizes too large to index ({Format(output)}{string.Concat(ps.Select(p => $", {p.ShortName} {Format(p.Shape)}"))})";
         foreach (var p in ps)
             if (p.LongLength > MaxElements)
                 return $"{what} has a {p.ShortName} of {Format(p.Shape)} = {p.LongLength:N0} floats, more than one array holds ({MaxElements:N0})";
-        long outputLength = output.Where(d => d != ModelSpec.Seq).Aggregate(1L, (a, b) => a * b);
+        long outputLength = output.Where(d => !IsLength(d)).Aggregate(1L, (a, b) => a * b);
         ctx.Parameters += ps.Sum(p => p.LongLength);
         // A training arena keeps up to about three floats per output element (output, pre-activation, mask), plus gradients.
         ctx.Activations += outputLength;
@@ -1026,13 +1237,13 @@ internal static class ShapeInference
     }
 
     /// <summary>Whether <paramref name="shape"/> is a sequence tensor (its first dimension is T).</summary>
-    public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && shape[0] == ModelSpec.Seq;
+    public static bool IsSequence(IReadOnlyList<int> shape) => shape.Count > 0 && IsLength(shape[0]);
 
     /// <summary>Whether <paramref name="shape"/> has the run-time length T on any axis ([T, F], or [C, T] after a Permute).</summary>
-    public static bool HasSeq(IReadOnlyList<int> shape) => shape.Contains(ModelSpec.Seq);
+    public static bool HasSeq(IReadOnlyList<int> shape) => shape.Any(IsLength);
 
     /// <summary>Floats per example, or per position for a sequence tensor (T excluded).</summary>
-    public static int Length(IEnumerable<int> shape) => shape.Where(d => d != ModelSpec.Seq).Aggregate(1, (a, b) => a * b);
+    public static int Length(IEnumerable<int> shape) => shape.Where(d => !IsLength(d)).Aggregate(1, (a, b) => a * b);
 
     /// <summary>
     /// Layers that run on a tensor whose T is not the first axis ([C, T] after a Permute): they must not care where T
@@ -1040,7 +1251,7 @@ internal static class ShapeInference
     /// </summary>
     private static bool AcceptsLengthAxis(LayerSpec layer) => layer switch
     {
-        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } => true,
+        PermuteSpec or ConvSpec { Rank: 1 } or DropoutSpec or MergeSpec { IsConcat: false } or PReLUSpec => true,
         ActivationSpec act => act.Activation != ActivationKind.Softmax,
         _ => false,
     };
@@ -1048,7 +1259,7 @@ internal static class ShapeInference
     /// <summary>Layers that run on [T, ...] tensors (per position, across time, or elementwise).</summary>
     private static bool AcceptsSequence(LayerSpec layer, int inputs) => layer switch
     {
-        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
+        DenseSpec or LayerNormSpec or RecurrentSpec or ActivationSpec or LogSoftmaxSpec or PReLUSpec or DropoutSpec or GlobalPoolSpec or EmbeddingSpec or PositionEmbeddingSpec or TransformerSpec or DecoderSpec or AttentionSpec or PermuteSpec => true,
         MergeSpec => true,
         _ => false,
     };

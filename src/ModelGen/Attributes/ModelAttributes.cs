@@ -27,6 +27,41 @@ public sealed class ModelAttribute : Attribute
     public int MaxLength { get; set; }
 }
 
+/// <summary>
+/// Declares a second model input with its own run-time length S and per-example lengths, e.g. the source tokens of an
+/// encoder-decoder: <c>[ModelInput("Source", Dim.Seq, InputType = typeof(int))]</c> next to <c>[Model(Dim.Seq, ...)]</c>.
+/// Layers read it by its name (<c>From = "Source"</c>); a <see cref="TransformerDecoderAttribute"/> or
+/// <see cref="MultiHeadAttentionAttribute"/> attends over what is computed from it with <c>Memory = nameof(...)</c>.
+/// </summary>
+/// <remarks>
+/// The generated <c>Forward</c>, <c>ForwardTrain</c> and <c>Backward</c> then take the second input as <c>source</c> (ids
+/// <c>[batch, sourceSeq]</c>), its padded length <c>sourceSeq</c> and its real lengths <c>sourceLengths</c> (keys past them are
+/// masked in cross-attention). Only token ids (<c>InputType = typeof(int)</c>, shape <c>Dim.Seq</c>) are supported, read by an
+/// <see cref="EmbeddingAttribute"/>; the layers between it and the cross-attention work per position or over S
+/// (Embedding, PositionEmbedding, TransformerEncoder, LayerNorm, Dense, Dropout, activations).
+/// </remarks>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ModelInputAttribute : Attribute
+{
+    /// <summary>Declares the second input <paramref name="name"/> with the per-example shape <paramref name="shape"/>.</summary>
+    /// <param name="name">The name layers use in <c>From</c> (a string constant; it must not be a member's name).</param>
+    /// <param name="shape">Dimensions of one example, batch excluded: <c>Dim.Seq</c> for S token ids.</param>
+    public ModelInputAttribute(string name, params int[] shape)
+    {
+        Name = name;
+        Shape = shape;
+    }
+
+    /// <summary>The input's name, as layers refer to it.</summary>
+    public string Name { get; }
+
+    /// <summary>The per-example shape (<c>Dim.Seq</c>: S token ids).</summary>
+    public int[] Shape { get; }
+
+    /// <summary>The element type: <c>typeof(int)</c> (token ids).</summary>
+    public Type? InputType { get; set; }
+}
+
 /// <summary>Symbolic dimensions of a model's input shape.</summary>
 public static class Dim
 {
@@ -97,6 +132,24 @@ public sealed class LeakyReLUAttribute : LayerAttribute
     public double Slope { get; }
 }
 
+/// <summary>
+/// Parametric ReLU (PyTorch <c>nn.PReLU</c>): <c>x</c> for x &gt; 0, else <c>weight[c] · x</c>, with learned slopes
+/// <c>weight</c> [numParameters]: one slope shared by every element, or one per channel (the channel axis C of [C, ...],
+/// or each feature of [F], as PyTorch's dim 1).
+/// </summary>
+public sealed class PReLUAttribute : LayerAttribute
+{
+    /// <summary>Declares a PReLU with <paramref name="numParameters"/> learned slopes.</summary>
+    /// <param name="numParameters">Number of slopes (PyTorch <c>num_parameters</c>, default 1): 1, or the input's channels (features of a flat input).</param>
+    public PReLUAttribute(int numParameters = 1) => NumParameters = numParameters;
+
+    /// <summary>Number of learned slopes: 1 or the number of channels.</summary>
+    public int NumParameters { get; }
+
+    /// <summary>Initial value of every slope (PyTorch <c>init</c>, default 0.25).</summary>
+    public double Init { get; set; } = 0.25;
+}
+
 /// <summary>Standalone GELU: exact <c>x · Φ(x)</c>, or the tanh approximation when <see cref="Approximate"/> is set.</summary>
 public sealed class GELUAttribute : LayerAttribute
 {
@@ -115,6 +168,12 @@ public sealed class TanhAttribute : LayerAttribute { }
 
 /// <summary>Softmax over the features of each example (the last dimension).</summary>
 public sealed class SoftmaxAttribute : LayerAttribute { }
+
+/// <summary>
+/// Log-softmax over the features of each example (the last dimension), as PyTorch's <c>nn.LogSoftmax(dim=-1)</c>:
+/// <c>y[j] = (x[j] − max) − log Σ_k exp(x[k] − max)</c>. On a sequence [T, features] it runs per position.
+/// </summary>
+public sealed class LogSoftmaxAttribute : LayerAttribute { }
 
 /// <summary>Activations that can be fused into a parameterised layer's epilogue.</summary>
 public enum Activation

@@ -47,7 +47,8 @@ public sealed class BatchLoader
     // Salt separating the augmentation stream from the order stream derived from the same (seed, epoch).
     private const ulong AugmentationSalt = 0xA5A5_1D2C_3B4A_5968UL;
 
-    private readonly Dataset _data;
+    private readonly IDataSource _data;
+    private readonly Dataset? _memory;     // the in-memory fast path: plain copies, no interface calls
     private readonly int _batchSize;
     private readonly bool _shuffle;
     private readonly bool _dropLast;
@@ -60,19 +61,24 @@ public sealed class BatchLoader
     private Rng _augmentationRng;
     private int _position;
 
-    /// <summary>Creates a loader positioned at the start of epoch 0.</summary>
-    /// <param name="data">The dataset to iterate.</param>
+    /// <summary>
+    /// Creates a loader positioned at the start of epoch 0. <paramref name="data"/> may be an in-memory <see cref="Dataset"/>
+    /// or a source that reads examples from disk on demand (<see cref="NpyDataSource"/>); for the same seed both give the
+    /// same batches in the same order.
+    /// </summary>
+    /// <param name="data">The examples to iterate.</param>
     /// <param name="batchSize">Examples per batch (positive).</param>
     /// <param name="shuffle">Whether each epoch visits the examples in a seeded random order (otherwise in index order).</param>
     /// <param name="seed">Seed for the order and the augmentation.</param>
     /// <param name="augmentation">Applied to every example copy, or <see langword="null"/>.</param>
     /// <param name="dropLast">Skip the final batch when it would be smaller than <paramref name="batchSize"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive.</exception>
-    public BatchLoader(Dataset data, int batchSize, bool shuffle, ulong seed, IAugmentation? augmentation = null, bool dropLast = false)
+    public BatchLoader(IDataSource data, int batchSize, bool shuffle, ulong seed, IAugmentation? augmentation = null, bool dropLast = false)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         _data = data;
+        _memory = data as Dataset;
         _batchSize = batchSize;
         _shuffle = shuffle;
         _seed = seed;
@@ -81,8 +87,8 @@ public sealed class BatchLoader
         int capacity = Math.Min(batchSize, Math.Max(1, data.Count));   // never more than the dataset can fill
         _order = new int[data.Count];
         _inputs = new float[checked(capacity * data.ExampleLength)];
-        _labels = data.Labels is null ? [] : new int[capacity];
-        _targets = data.Targets is null ? [] : new float[checked(capacity * data.TargetLength)];
+        _labels = data.HasLabels ? new int[capacity] : [];
+        _targets = data.TargetLength > 0 ? new float[checked(capacity * data.TargetLength)] : [];
         _augmentationRng = new Rng(seed);
         StartEpoch(0);
     }
@@ -125,25 +131,31 @@ public sealed class BatchLoader
         }
         int size = Math.Min(_batchSize, remaining);
         int exampleLength = _data.ExampleLength, targetLength = _data.TargetLength;
-        float[] source = _data.Inputs;
-        int[]? labels = _data.Labels;
-        float[]? targets = _data.Targets;
+        bool hasLabels = _data.HasLabels, hasTargets = targetLength > 0;
         ReadOnlySpan<int> shape = _data.ExampleShape;
         for (int b = 0; b < size; b++)
         {
             int index = _order[_position + b];
             Span<float> example = _inputs.AsSpan(b * exampleLength, exampleLength);
-            source.AsSpan(index * exampleLength, exampleLength).CopyTo(example);
-            _augmentation?.Apply(shape, example, _augmentationRng);
-            if (labels is not null) _labels[b] = labels[index];
-            if (targets is not null)
-                targets.AsSpan(index * targetLength, targetLength).CopyTo(_targets.AsSpan(b * targetLength, targetLength));
+            Span<float> target = hasTargets ? _targets.AsSpan(b * targetLength, targetLength) : default;
+            if (_memory is { } memory)
+            {
+                memory.Inputs.AsSpan(index * exampleLength, exampleLength).CopyTo(example);
+                if (hasLabels) _labels[b] = memory.Labels![index];
+                if (hasTargets) memory.Targets.AsSpan(index * targetLength, targetLength).CopyTo(target);
+            }
+            else
+            {
+                _data.ReadExample(index, example, target);
+                if (hasLabels) _labels[b] = _data.Label(index);
+            }
+            _augmentation?.Apply(shape, example, _augmentationRng);   // after the read: same draws for any source
         }
         _position += size;
         batch = new Batch(
             _inputs.AsSpan(0, size * exampleLength),
-            labels is null ? default : _labels.AsSpan(0, size),
-            targets is null ? default : _targets.AsSpan(0, size * targetLength),
+            hasLabels ? _labels.AsSpan(0, size) : default,
+            hasTargets ? _targets.AsSpan(0, size * targetLength) : default,
             size);
         return true;
     }

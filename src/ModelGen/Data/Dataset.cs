@@ -7,11 +7,12 @@ namespace ModelGen.Data;
 /// An in-memory set of examples with class labels or regression targets. The arrays are used as given (not copied):
 /// do not modify them while the dataset is in use.
 /// </summary>
-public sealed class Dataset
+public sealed partial class Dataset : IDataSource
 {
     private Dataset(float[] inputs, int[] exampleShape, int exampleLength, int count, int[]? labels, int classCount,
-                    float[]? targets, int targetLength)
+                    float[]? targets, int targetLength, string[]? classNames = null)
     {
+        ClassNames = classNames;
         Inputs = inputs;
         ExampleShape = exampleShape;
         ExampleLength = exampleLength;
@@ -46,13 +47,21 @@ public sealed class Dataset
     /// <summary>Number of classes; 0 for a target (regression) dataset.</summary>
     public int ClassCount { get; }
 
+    /// <summary>The name of each class (index = label), or <see langword="null"/> when none were given.</summary>
+    public IReadOnlyList<string>? ClassNames { get; }
+
     /// <summary>Creates a classification dataset.</summary>
     /// <param name="inputs">Examples back to back, <c>[count, product(exampleShape)]</c>.</param>
     /// <param name="labels">One class index per example, each in <c>[0, classCount)</c>.</param>
     /// <param name="exampleShape">Per-example shape (every dimension positive).</param>
     /// <param name="classCount">Number of classes (positive).</param>
-    /// <exception cref="ArgumentException">Lengths are inconsistent with the shape, or a label is out of range (the message names its index and value).</exception>
-    public static Dataset FromArrays(float[] inputs, int[] labels, ReadOnlySpan<int> exampleShape, int classCount)
+    /// <param name="classNames">Optional name of each class (index = label): <paramref name="classCount"/> distinct names; copied.</param>
+    /// <exception cref="ArgumentException">
+    /// Lengths are inconsistent with the shape, a label is out of range (the message names its index and value), or
+    /// <paramref name="classNames"/> has another count than <paramref name="classCount"/> or a repeated name.
+    /// </exception>
+    public static Dataset FromArrays(float[] inputs, int[] labels, ReadOnlySpan<int> exampleShape, int classCount,
+                                     IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
@@ -68,7 +77,18 @@ public sealed class Dataset
             if ((uint)labels[i] >= (uint)classCount)
                 throw new ArgumentException($"labels[{i}] = {labels[i]} is outside [0, {classCount}).", nameof(labels));
         }
-        return new Dataset(inputs, exampleShape.ToArray(), exampleLength, count, labels, classCount, null, 0);
+        string[]? names = null;
+        if (classNames is not null)
+        {
+            if (classNames.Count != classCount)
+                throw new ArgumentException($"classNames has {classNames.Count} names, expected {classCount} (one per class).", nameof(classNames));
+            names = [.. classNames];
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < names.Length; i++)
+                if (names[i] is null || !seen.Add(names[i]))
+                    throw new ArgumentException($"classNames[{i}] is {(names[i] is null ? "null" : $"'{names[i]}', a repeat")}; class names must be distinct.", nameof(classNames));
+        }
+        return new Dataset(inputs, exampleShape.ToArray(), exampleLength, count, labels, classCount, null, 0, names);
     }
 
     /// <summary>Creates a dataset with float targets (regression, binary cross-entropy, multi-label).</summary>
@@ -107,6 +127,29 @@ public sealed class Dataset
         if ((uint)index >= (uint)Count)
             throw new ArgumentOutOfRangeException(nameof(index), index, $"must be in [0, {Count})");
         return Targets is null ? default : Targets.AsSpan(index * TargetLength, TargetLength);
+    }
+
+    /// <inheritdoc/>
+    public bool HasLabels => Labels is not null;
+
+    /// <inheritdoc/>
+    public int Label(int index)
+    {
+        if (Labels is null) throw new InvalidOperationException("This dataset has targets, not class labels.");
+        if ((uint)index >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"must be in [0, {Count})");
+        return Labels[index];
+    }
+
+    /// <inheritdoc/>
+    public void ReadExample(int index, Span<float> example, Span<float> target)
+    {
+        if (example.Length != ExampleLength)
+            throw new ArgumentException($"example has {example.Length} floats, expected {ExampleLength}.", nameof(example));
+        if (target.Length != TargetLength)
+            throw new ArgumentException($"target has {target.Length} floats, expected {TargetLength}.", nameof(target));
+        Example(index).CopyTo(example);
+        Target(index).CopyTo(target);
     }
 
     internal static int CheckedExampleLength(ReadOnlySpan<int> shape)

@@ -184,22 +184,42 @@ public static class AttentionKernels
     /// <summary><see cref="Forward"/> without validation (the transformer kernels validate their own buffers). lse and lengths may be null.</summary>
     internal static unsafe void ForwardUnchecked(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
         float* ws, int batch, int seq, int heads, int headSize, AttentionDropout dropout = default)
+        => ForwardUnchecked(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, seq, dropout);
+
+    /// <summary>
+    /// <see cref="Forward"/> without validation, with <paramref name="keySeq"/> keys per example (cross-attention over a memory of its own
+    /// length: q and o rows are <c>b·seq + i</c>, k and v rows <c>b·keySeq + j</c>). <paramref name="lengths"/> are the keys' real lengths,
+    /// each in [1, keySeq]; lse and lengths may be null. The workspace is <see cref="WorkspaceLength"/>(seq, headSize). The dropout mask is
+    /// keyed by the memory key index j.
+    /// </summary>
+    internal static unsafe void ForwardUnchecked(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
+        float* ws, int batch, int seq, int heads, int headSize, int keySeq, AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, dropout);
+        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
     }
 
     /// <summary><see cref="Backward"/> without validation. lengths may be null.</summary>
     internal static unsafe void BackwardUnchecked(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
         float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize,
         AttentionDropout dropout = default)
+        => BackwardUnchecked(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, seq, dropout);
+
+    /// <summary>
+    /// <see cref="Backward"/> without validation, with <paramref name="keySeq"/> keys per example (as the matching
+    /// <see cref="ForwardUnchecked(float*, float*, float*, int, float*, int, float*, int*, bool, float*, int, int, int, int, int, AttentionDropout)"/>,
+    /// whose dropout it must be given to regenerate the same mask): dk and dv rows are <c>b·keySeq + j</c>. lengths may be null.
+    /// </summary>
+    internal static unsafe void BackwardUnchecked(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize, int keySeq,
+        AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, dropout);
-        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, dropout);
+        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
     }
 
     /// <summary>
@@ -222,7 +242,7 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ForwardCore<TV, TOps>(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths,
-        bool causal, float* ws, int batch, int seq, int heads, int hs, AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
+        bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq, AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
         float* kt = ws + layout.KeyT;     // [hs, KeyTile] keys of the tile, transposed, zero-padded to whole vectors
@@ -233,11 +253,11 @@ public static class AttentionKernels
         int w = TOps.Count;
         for (int b = 0; b < batch; b++)
         {
-            int len = lengths == null ? seq : lengths[b];
+            int len = lengths == null ? keySeq : lengths[b];
             for (int h = 0; h < heads; h++)
             {
-                long row0 = (long)b * seq;
-                float* qb = q + row0 * ldIn + h * hs, kb = k + row0 * ldIn + h * hs, vb = v + row0 * ldIn + h * hs;   // [seq, hs] at ldIn
+                long row0 = (long)b * seq, key0 = (long)b * keySeq;
+                float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
                 float* ob = o + row0 * ldOut + h * hs;                                                                 // [seq, hs] at ldOut
                 for (int i0 = 0; i0 < seq; i0 += QueryTile)
                 {
@@ -299,7 +319,7 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void BackwardCore<TV, TOps>(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
-        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int hs,
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq,
         AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
@@ -312,19 +332,22 @@ public static class AttentionKernels
         int w = TOps.Count;
         for (int b = 0; b < batch; b++)
         {
-            int len = lengths == null ? seq : lengths[b];
+            int len = lengths == null ? keySeq : lengths[b];
             for (int h = 0; h < heads; h++)
             {
-                long row0 = (long)b * seq;
-                float* qb = q + row0 * ldIn + h * hs, kb = k + row0 * ldIn + h * hs, vb = v + row0 * ldIn + h * hs;   // [seq, hs] at ldIn
+                long row0 = (long)b * seq, key0 = (long)b * keySeq;
+                float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
                 float* ob = o + row0 * ldOut + h * hs, dyb = dy + row0 * ldOut + h * hs;                               // [seq, hs] at ldOut
-                float* dqb = dq + row0 * ldGrad + h * hs, dkb = dk + row0 * ldGrad + h * hs, dvb = dv + row0 * ldGrad + h * hs;
+                float* dqb = dq + row0 * ldGrad + h * hs, dkb = dk + key0 * ldGrad + h * hs, dvb = dv + key0 * ldGrad + h * hs;
                 for (int i = 0; i < seq; i++)
                 {
                     dd[i] = RowOps.Dot(ref dyb[(long)i * ldOut], ref ob[(long)i * ldOut], (nuint)hs);
                     new Span<float>(dqb + (long)i * ldGrad, hs).Clear();
-                    new Span<float>(dkb + (long)i * ldGrad, hs).Clear();
-                    new Span<float>(dvb + (long)i * ldGrad, hs).Clear();
+                }
+                for (int j = 0; j < keySeq; j++)
+                {
+                    new Span<float>(dkb + (long)j * ldGrad, hs).Clear();
+                    new Span<float>(dvb + (long)j * ldGrad, hs).Clear();
                 }
                 for (int j0 = 0; j0 < len; j0 += KeyTile)
                 {

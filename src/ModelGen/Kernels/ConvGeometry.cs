@@ -22,8 +22,10 @@ namespace ModelGen.Kernels;
 /// <param name="DilationW">Horizontal spacing between kernel taps.</param>
 /// <param name="Groups">Channel groups: input and output channels are split into this many independent blocks
 /// (<c>Groups = InChannels</c> is a depthwise convolution).</param>
+/// <param name="PaddingMode">How the padding is filled (PyTorch's <c>padding_mode</c>; default zeros).</param>
 public readonly record struct ConvGeometry(int InChannels, int InHeight, int InWidth, int OutChannels,
-    int KernelH, int KernelW, int StrideH, int StrideW, int PadH, int PadW, int DilationH, int DilationW, int Groups)
+    int KernelH, int KernelW, int StrideH, int StrideW, int PadH, int PadW, int DilationH, int DilationW, int Groups,
+    PaddingMode PaddingMode = PaddingMode.Zeros)
 {
     /// <summary>Output height: <c>(InHeight + 2·PadH − DilationH·(KernelH − 1) − 1) / StrideH + 1</c> (floor division, as PyTorch).</summary>
     public int OutHeight => OutSize(InHeight, KernelH, StrideH, PadH, DilationH);
@@ -53,7 +55,8 @@ public readonly record struct ConvGeometry(int InChannels, int InHeight, int InW
     /// <summary>Throws unless every size is legal and the output is non-empty.</summary>
     /// <param name="paramName">The kernel parameter holding this geometry (named in the exception).</param>
     /// <exception cref="ArgumentException">A size is out of range, <see cref="Groups"/> does not divide both channel counts,
-    /// the dilated kernel is larger than the padded input, or a length overflows <see cref="int"/>.</exception>
+    /// the dilated kernel is larger than the padded input, a length overflows <see cref="int"/>, or the padding is too large for
+    /// <see cref="PaddingMode"/> (Reflect: smaller than the input; Circular: no larger).</exception>
     public void Validate(string paramName)
     {
         Positive(InChannels, nameof(InChannels), paramName);
@@ -69,6 +72,17 @@ public readonly record struct ConvGeometry(int InChannels, int InHeight, int InW
         Positive(Groups, nameof(Groups), paramName);
         if (PadH < 0) Throw(paramName, $"PadH must be zero or more but is {PadH}.");
         if (PadW < 0) Throw(paramName, $"PadW must be zero or more but is {PadW}.");
+        switch (PaddingMode)
+        {
+            case PaddingMode.Zeros or PaddingMode.Replicate: break;
+            // PyTorch's F.pad rules: reflection mirrors inside the input, wrapping may go around at most once.
+            case PaddingMode.Reflect when PadH >= InHeight || PadW >= InWidth:
+                Throw(paramName, $"Reflect padding must be smaller than the input, but PadH × PadW is {PadH} × {PadW} for an input of {InHeight} × {InWidth}."); break;
+            case PaddingMode.Circular when PadH > InHeight || PadW > InWidth:
+                Throw(paramName, $"Circular padding must not exceed the input, but PadH × PadW is {PadH} × {PadW} for an input of {InHeight} × {InWidth}."); break;
+            case PaddingMode.Reflect or PaddingMode.Circular: break;
+            default: Throw(paramName, $"PaddingMode {(int)PaddingMode} is not a PaddingMode value."); break;
+        }
         if (InChannels % Groups != 0) Throw(paramName, $"Groups ({Groups}) must divide InChannels ({InChannels}).");
         if (OutChannels % Groups != 0) Throw(paramName, $"Groups ({Groups}) must divide OutChannels ({OutChannels}).");
         long spanH = (long)DilationH * (KernelH - 1) + 1, spanW = (long)DilationW * (KernelW - 1) + 1;

@@ -60,6 +60,15 @@ public static partial class ConvKernels
         ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
         ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
         if (batch == 0) return;
+        if (g.PaddingMode != PaddingMode.Zeros)
+        {
+            // As Forward: pad into scratch, then fuse the zero-padding convolution on it with the pool.
+            ConvGeometry inner = OnPaddedInput(g);
+            Span<float> padded = Scratch(ref t_padded, batch * inner.InputLength);   // [batch, C, Hp, Wp]
+            PadInput(g, input, padded, batch);
+            ForwardMaxPool(path, act, inner, pool, padded, weight, bias, output, batch);
+            return;
+        }
 
         Path resolved = Resolve(path);
         if (resolved == Path.Im2Col || !PoolingKernels.IsMax2x2(pool))

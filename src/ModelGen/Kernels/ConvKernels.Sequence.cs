@@ -188,6 +188,8 @@ public static partial class ConvKernels
         SequenceKernels.CheckLengths(lengths, batch, seq);
         if (g.InHeight != 1 || g.KernelH != 1 || g.StrideH != 1 || g.PadH != 0)
             throw new ArgumentException($"A convolution over a sequence is 1-D (InHeight, KernelH and StrideH 1, PadH 0), but the geometry has InHeight {g.InHeight}, KernelH {g.KernelH}, StrideH {g.StrideH}, PadH {g.PadH}.", nameof(g));
+        if (g.PaddingMode != PaddingMode.Zeros)
+            throw new ArgumentException($"A convolution over a sequence pads with zeros (positions past each real length are zeros too), but the geometry has PaddingMode {g.PaddingMode}.", nameof(g));
         if (g.InWidth != seq)
             throw new ArgumentException($"The geometry's InWidth ({g.InWidth}) must equal seq ({seq}).", nameof(g));
         if (g.StrideW != 1 || 2L * g.PadW != (long)g.DilationW * (g.KernelW - 1))

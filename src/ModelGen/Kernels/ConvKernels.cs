@@ -48,6 +48,11 @@ public static partial class ConvKernels
     {
         CheckForward(g, input, weight, bias, output, preActivation, batch);
         if (batch == 0) return;
+        if (g.PaddingMode != PaddingMode.Zeros)
+        {
+            ForwardPadded(path, act, g, input, weight, bias, output, preActivation, batch);
+            return;
+        }
         switch (Resolve(path))
         {
             case Path.Im2Col: Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch); break;
@@ -79,7 +84,8 @@ public static partial class ConvKernels
     {
         CheckForward(g, input, weight, bias, output, preActivation, batch);
         if (batch == 0) return;
-        Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch);
+        if (g.PaddingMode != PaddingMode.Zeros) ForwardPadded(Path.Im2Col, act, g, input, weight, bias, output, preActivation, batch);
+        else Im2ColForwardCore(act, g, input, weight, bias, output, preActivation, batch);
     }
 
     private static void CheckForward(in ConvGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
@@ -174,6 +180,11 @@ public static partial class ConvKernels
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
     {
+        if (g.PaddingMode != PaddingMode.Zeros)
+        {
+            BackwardPadded(path, act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+            return;
+        }
         ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
         if (batch == 0) return;
         Path resolved = Resolve(path);
@@ -203,6 +214,11 @@ public static partial class ConvKernels
         ReadOnlySpan<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre,
         Span<float> dWeight, Span<float> dBias, Span<float> dInput, int batch) where TAct : struct, IActivation
     {
+        if (g.PaddingMode != PaddingMode.Zeros)
+        {
+            BackwardPadded(Path.Im2Col, act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
+            return;
+        }
         ReadOnlySpan<float> grad = PrepareBackward(act, g, dOutput, preActivation, output, input, weight, dPre, dWeight, dBias, dInput, batch);
         if (batch == 0) return;
         Im2ColBackwardCore(g, grad, input, weight, dWeight, dInput, batch);
@@ -311,7 +327,8 @@ public static partial class ConvKernels
 
     /// <summary>
     /// Naive reference for <see cref="Forward{TAct}(TAct, in ConvGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> without activation, in double: <c>output = conv(input, weight) + bias</c>
-    /// (bias may be empty). A direct seven-deep loop, for tests only.
+    /// (bias may be empty; padding taps read zeros or, by <see cref="ConvGeometry.PaddingMode"/>, the input position they map to).
+    /// A direct seven-deep loop, for tests only.
     /// </summary>
     /// <exception cref="ArgumentException">The geometry is invalid or a span's length does not match its shape.</exception>
     public static void ReferenceForward(in ConvGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> weight,
@@ -336,13 +353,37 @@ public static partial class ConvKernels
                                 for (int j = 0; j < g.KernelW; j++)
                                 {
                                     int iy = y * g.StrideH - g.PadH + i * g.DilationH, ix = x * g.StrideW - g.PadW + j * g.DilationW;
-                                    if (iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth) continue;
+                                    if (iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth)
+                                    {
+                                        if (g.PaddingMode == PaddingMode.Zeros) continue;
+                                        iy = ReferenceSource(iy, g.InHeight, g.PaddingMode);
+                                        ix = ReferenceSource(ix, g.InWidth, g.PaddingMode);
+                                    }
                                     sum += weight[((o * cg + c) * g.KernelH + i) * g.KernelW + j]
                                         * input[((b * g.InChannels + ci) * g.InHeight + iy) * g.InWidth + ix];
                                 }
                         }
                         output[((b * g.OutChannels + o) * oh + y) * ow + x] = sum;
                     }
+    }
+
+    /// <summary>
+    /// The reference's own reading of PyTorch's padding modes, kept apart from the fast path's <see cref="PaddingSource"/>:
+    /// reflect mirrors (repeatedly, though Validate allows one reflection only), replicate clamps, circular wraps with a true modulo.
+    /// </summary>
+    private static int ReferenceSource(int i, int n, PaddingMode mode)
+    {
+        switch (mode)
+        {
+            case PaddingMode.Replicate:
+                return Math.Clamp(i, 0, n - 1);
+            case PaddingMode.Circular:
+                return ((i % n) + n) % n;
+            default:
+                if (n == 1) return 0;
+                while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+                return i;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ helpers

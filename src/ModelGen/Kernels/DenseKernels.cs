@@ -134,6 +134,12 @@ public static class DenseKernels
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        if (route == PackedRoute.Auto && weight.UsesInterleaved(batch))
+        {
+            CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
+            ForwardInterleaved(act, input, weight, bias, output, batch, accumulate: false);
+            return;
+        }
         if (!weight.TakesPacked(route, batch))
         {
             // The model's own forward over the plain copy: the dot path up to DotMaxRows rows, the per-call packed GEMM beyond.
@@ -169,6 +175,15 @@ public static class DenseKernels
     {
         ArgumentNullException.ThrowIfNull(weight);
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        if (route == PackedRoute.Auto && weight.UsesInterleaved(batch))
+        {
+            CheckOperands(input, default, bias, output, batch, inFeatures, outFeatures, checkWeight: false);
+            ThrowHelper.CheckShape(residual.Length, nameof(residual), nameof(batch), batch, nameof(outFeatures), outFeatures);
+            ThrowHelper.CheckSameOrDisjoint(residual, output, nameof(residual), nameof(output));
+            if (!residual.Overlaps(output)) residual.CopyTo(output);
+            ForwardInterleaved(act, input, weight, bias, output, batch, accumulate: true);
+            return;
+        }
         if (!weight.TakesPacked(route, batch))
         {
             ForwardResidual(act, input, weight.Plain, bias, residual, output, batch, inFeatures, outFeatures);
@@ -201,6 +216,27 @@ public static class DenseKernels
             }
         }
         GC.KeepAlive(weight);   // the pack is read through a raw pointer
+    }
+
+    /// <summary>
+    /// 1-3 rows over the interleaved copy, one row at a time (what the dot path does for fewer than 4 rows, bit for bit),
+    /// each row's bias/activation epilogue right after it.
+    /// </summary>
+    private static unsafe void ForwardInterleaved<TAct>(TAct act, ReadOnlySpan<float> input, PackedDenseWeight weight, ReadOnlySpan<float> bias,
+        Span<float> output, int batch, bool accumulate) where TAct : struct, IActivation
+    {
+        int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
+        bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
+        fixed (float* x = input, w = weight.Plain, bs = bias, y = output)
+        {
+            var epilogue = new DenseEpilogue<TAct>(act, y, y, bs, !bias.IsEmpty);
+            for (int r = 0; r < batch; r++)
+            {
+                Gemm.GemvInterleaved(x + (nint)r * inFeatures, w, weight.Interleaved, y + (nint)r * outFeatures, inFeatures, outFeatures, accumulate, Gemm.NativeWidth);
+                if (needEpilogue) epilogue.Apply(y, outFeatures, r, 1, 0, outFeatures);
+            }
+        }
+        GC.KeepAlive(weight);   // the interleaved copy is read through a raw pointer
     }
 
     /// <summary>The checks both forward entry points share: sizes, the shapes of x, W, b and y, and y overlapping none of them.</summary>

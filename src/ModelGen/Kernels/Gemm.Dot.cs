@@ -33,10 +33,31 @@ public static partial class Gemm
     /// <summary>Floats of B kept hot per column chunk of the dot path (~256 KiB: a quarter of this L2, leaving room for A and C).</summary>
     private const int DotChunkFloats = 64 * 1024;
 
-    /// <summary>The dot path pays off while A is short: every row block re-reads the B chunk from L2, but nothing is packed.</summary>
-    internal static bool PreferDot(int m, int k, int n) => m <= DotMaxRows;
+    /// <summary>
+    /// Whether C = A·Bᵀ [m, k]·[n, k]ᵀ takes the dot path at the process's widest vector width (else B is packed per call).
+    /// The dot path packs nothing, but every element ends with a horizontal sum and, when k is not a whole number of
+    /// vectors, a scalar tail of k mod w; the packed path pads columns to whole 2-vector panels and packs B every call.
+    /// So the choice depends on the vector width w (floats): the dot path's overhead per element, about
+    /// <c>(4 + k mod w) / (k / w)</c> vector FMAs per useful one, against a quarter of the packed path's column padding
+    /// cubed. Measured on a Zen 4 (bench/KernelBench crossover, thread CPU time, 14 shapes × 6-128 rows at 512 and 256
+    /// bits): a 512-bit 120→84 layer (7.5 vectors, tail 8) runs per-call packed 1.5-2.1× faster from 24 rows, as do
+    /// 100→64, 200→96, 72→256, 33→64 and 777→128 (1.06-3.7×); 784→256, 400→120, 512→128 stay 5-15% faster on the dot
+    /// path up to 96 rows at both widths, 256→256 is a tie, and 10-column outputs (3.2× padding at 512 bits) run 2-12×
+    /// faster on the dot path. Below 12 rows the dot path always (the packed tiles' row padding); beyond
+    /// <see cref="DotMaxRows"/> always packed, as before.
+    /// </summary>
+    internal static bool PreferDot(int m, int k, int n)
+    {
+        if (m < 12) return true;
+        if (m > DotMaxRows) return false;
+        int w = NativeWidth / 32;
+        if (w == 0 || k == 0 || n == 0) return true;
+        double overhead = (4.0 + k % w) * w / k;
+        double pad = (double)RoundUp(n, 2 * w) / n;
+        return overhead < 0.25 * pad * pad * pad;
+    }
 
-    /// <summary>Up to this many rows of A the dot path beats packing (measured: 2.2× at the MLP's 64×784·784×256).</summary>
+    /// <summary>Beyond this many rows of A the packed path always (its per-call packing of B is spread over enough rows).</summary>
     internal const int DotMaxRows = 96;
 
     /// <summary>Runs the dot path for columns [col0, col1) at the widest accelerated width (or <paramref name="width"/> if given).</summary>

@@ -8,6 +8,7 @@
 // as the shared-B phase of Gemm.Parallel.cs, here with nothing to pack first); each chunk's epilogue runs on the
 // thread that computed it. Which thread computes a row never changes its bits.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ModelGen.Kernels;
 
@@ -48,9 +49,101 @@ public static partial class Gemm
         for (int row0 = 0; row0 < m; row0 += MC)
         {
             int row1 = Math.Min(m, row0 + MC);
-            PackedRowsShared(a, packedB, c, m, k, n, transA: false, accumulate, width, row0, row1, MC);
+            if (width == 512)
+            {
+                // Whole 8-row blocks read A in place; the last 1-7 rows take the 6-row microkernel over packed A.
+                int rows8 = row0 + (row1 - row0) / 8 * 8;
+                if (rows8 > row0) Rows8x32(a, packedB, c, k, n, accumulate, row0, rows8);
+                if (rows8 < row1) PackedRowsShared(a, packedB, c, m, k, n, transA: false, accumulate, width, rows8, row1, MC);
+            }
+            else
+            {
+                PackedRowsShared(a, packedB, c, m, k, n, transA: false, accumulate, width, row0, row1, MC);
+            }
             epilogue.Apply(c, n, row0, row1 - row0, 0, n);
         }
+    }
+
+    /// <summary>
+    /// Rows [row0, row1) (a multiple of 8) of C over a whole-B pack of 512-bit panels, with A read where it lies: 8×32
+    /// tiles (16 accumulators of AVX-512's 32 registers, 10 loads per 16 FMAs against the 6-row kernel's 8 per 12) and
+    /// no A packing; a batch of 64 needs no padding rows (6-row tiles compute 66). Each element gets exactly
+    /// <see cref="PackedRowsShared"/>'s operations (per KC slice, one accumulator from zero over the slice in order, then
+    /// added to C), so the bits equal the 6-row path's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Rows8x32(float* a, float* packedB, float* c, int k, int n, bool accumulate, int row0, int row1)
+    {
+        float* tile = stackalloc float[8 * 32 + 16];
+        tile = (float*)(((nuint)tile + 63) & ~(nuint)63);
+        for (int pc = 0; pc < k; pc += KC)
+        {
+            int kc = Math.Min(KC, k - pc);
+            bool add = accumulate || pc > 0;
+            for (int jc = 0; jc < n; jc += NC)
+            {
+                int nc = Math.Min(NC, n - jc);
+                float* slice = SharedBSlice(packedB, k, n, 32, pc, jc);
+                for (int jr = 0; jr < nc; jr += 32)
+                {
+                    int cols = Math.Min(32, nc - jr);
+                    float* panel = slice + (nint)jr * kc;
+                    for (int ir = row0; ir < row1; ir += 8)
+                    {
+                        float* cTile = c + (nint)ir * n + jc + jr;
+                        if (cols == 32)
+                        {
+                            Kernel8x32(kc, a + (nint)ir * k + pc, k, panel, cTile, n, add);
+                            continue;
+                        }
+                        Kernel8x32(kc, a + (nint)ir * k + pc, k, panel, tile, 32, accumulate: false);
+                        for (int r = 0; r < 8; r++)
+                        {
+                            float* dst = cTile + (nint)r * n, src = tile + r * 32;
+                            if (add) for (int j = 0; j < cols; j++) dst[j] += src[j];
+                            else for (int j = 0; j < cols; j++) dst[j] = src[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>C[8, 32] (+)= A[8 rows lda apart][kc] · Bpanel[kc][32].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel8x32(int kc, float* a, int lda, float* b, float* c, int ldc, bool accumulate)
+    {
+        float* a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda, a6 = a5 + lda, a7 = a6 + lda;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default,
+            c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++, b += 32)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> av = Vector512.Create(a[p]);
+            c00 = Vector512.MultiplyAddEstimate(av, b0, c00); c01 = Vector512.MultiplyAddEstimate(av, b1, c01);
+            av = Vector512.Create(a1[p]);
+            c10 = Vector512.MultiplyAddEstimate(av, b0, c10); c11 = Vector512.MultiplyAddEstimate(av, b1, c11);
+            av = Vector512.Create(a2[p]);
+            c20 = Vector512.MultiplyAddEstimate(av, b0, c20); c21 = Vector512.MultiplyAddEstimate(av, b1, c21);
+            av = Vector512.Create(a3[p]);
+            c30 = Vector512.MultiplyAddEstimate(av, b0, c30); c31 = Vector512.MultiplyAddEstimate(av, b1, c31);
+            av = Vector512.Create(a4[p]);
+            c40 = Vector512.MultiplyAddEstimate(av, b0, c40); c41 = Vector512.MultiplyAddEstimate(av, b1, c41);
+            av = Vector512.Create(a5[p]);
+            c50 = Vector512.MultiplyAddEstimate(av, b0, c50); c51 = Vector512.MultiplyAddEstimate(av, b1, c51);
+            av = Vector512.Create(a6[p]);
+            c60 = Vector512.MultiplyAddEstimate(av, b0, c60); c61 = Vector512.MultiplyAddEstimate(av, b1, c61);
+            av = Vector512.Create(a7[p]);
+            c70 = Vector512.MultiplyAddEstimate(av, b0, c70); c71 = Vector512.MultiplyAddEstimate(av, b1, c71);
+        }
+        Store512(c, c00, c01, accumulate); c += ldc;
+        Store512(c, c10, c11, accumulate); c += ldc;
+        Store512(c, c20, c21, accumulate); c += ldc;
+        Store512(c, c30, c31, accumulate); c += ldc;
+        Store512(c, c40, c41, accumulate); c += ldc;
+        Store512(c, c50, c51, accumulate); c += ldc;
+        Store512(c, c60, c61, accumulate); c += ldc;
+        Store512(c, c70, c71, accumulate);
     }
 
     /// <summary>A prepacked product as a parallel job: threads claim row chunks until none is left. Reused per caller and epilogue type.</summary>

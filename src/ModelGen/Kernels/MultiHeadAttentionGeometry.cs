@@ -88,8 +88,8 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     public int ParameterCount { get; }
 
     /// <summary>
-    /// Floats that <see cref="MultiHeadAttentionKernels.TrainForward"/> keeps per example per position for
-    /// <see cref="MultiHeadAttentionKernels.Backward"/>: the projected q, k and v (3d), the attention output before out_proj (d)
+    /// Floats that <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> keeps per example per position for
+    /// <see cref="MultiHeadAttentionKernels.Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>: the projected q, k and v (3d), the attention output before out_proj (d)
     /// and the per-head log-sum-exp of the softmax (heads).
     /// </summary>
     public int TrainingStepLength { get; }
@@ -103,11 +103,45 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     /// <summary>Floats of an input or output <c>[batch, seq, Model]</c>.</summary>
     public long InputLength(int batch, int seq) => (long)batch * seq * Model;
 
-    /// <summary>Floats of a memory <c>[batch, seq, Memory]</c> (0 for self-attention: the memory span is empty).</summary>
+    /// <summary>Floats of a memory <c>[batch, seq, Memory]</c> (0 for self-attention: the memory span is empty); pass the memory's own
+    /// length as <paramref name="seq"/> when it differs from the queries'.</summary>
     public long MemoryLength(int batch, int seq) => (long)batch * seq * Memory;
 
-    /// <summary>Floats of the buffer <see cref="MultiHeadAttentionKernels.TrainForward"/> keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
+    /// <summary>Floats of the buffer <see cref="MultiHeadAttentionKernels.TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>
+    /// keeps: <c>batch·seq·TrainingStepLength</c>.</summary>
     public long KeptLength(int batch, int seq) => (long)batch * seq * TrainingStepLength;
+
+    /// <summary>
+    /// Floats kept by the cross-attention training forward over a memory of <paramref name="memorySeq"/> positions: per query position
+    /// q, the attention output and the log-sum-exp (<c>2d + heads</c>), per memory position k and v (<c>2d</c>). Equal to
+    /// <see cref="KeptLength(int, int)"/> when <paramref name="memorySeq"/> is <paramref name="seq"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">The layer is self-attention and <paramref name="memorySeq"/> differs from <paramref name="seq"/>.</exception>
+    public long KeptLength(int batch, int seq, int memorySeq)
+    {
+        CheckMemorySeq(batch, seq, memorySeq);
+        return (long)batch * seq * (2L * Model + Heads) + (long)batch * memorySeq * 2L * Model;
+    }
+
+    /// <summary>Scratch floats of the cross-attention kernels over a memory of <paramref name="memorySeq"/> positions; equal to
+    /// <see cref="WorkspaceLength(int, int)"/> when <paramref name="memorySeq"/> is <paramref name="seq"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    /// <exception cref="ArgumentException">The layer is self-attention and <paramref name="memorySeq"/> differs from <paramref name="seq"/>.</exception>
+    public long WorkspaceLength(int batch, int seq, int memorySeq)
+    {
+        CheckMemorySeq(batch, seq, memorySeq);
+        return new MultiHeadAttentionWorkspace(this, batch, seq, memorySeq).Total;
+    }
+
+    private void CheckMemorySeq(int batch, int seq, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(seq, nameof(seq));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        if (!IsCross && memorySeq != seq)
+            throw new ArgumentException($"'{nameof(memorySeq)}' ({memorySeq}) must equal '{nameof(seq)}' ({seq}) for self-attention ({this}).", nameof(memorySeq));
+    }
 
     /// <summary>Scratch floats that Forward, TrainForward and Backward of <see cref="MultiHeadAttentionKernels"/> need (one workspace serves all three).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="seq"/> is negative.</exception>
@@ -188,13 +222,16 @@ internal readonly struct MultiHeadAttentionWorkspace
 {
     public readonly long XCopy, MemoryCopy, Attention, Qkv, A, B, Total;
 
-    public MultiHeadAttentionWorkspace(in MultiHeadAttentionGeometry g, int batch, int seq)
+    public MultiHeadAttentionWorkspace(in MultiHeadAttentionGeometry g, int batch, int seq) : this(g, batch, seq, seq) { }
+
+    /// <summary>The layout with a memory of <paramref name="memorySeq"/> positions per example (cross-attention).</summary>
+    public MultiHeadAttentionWorkspace(in MultiHeadAttentionGeometry g, int batch, int seq, int memorySeq)
     {
-        long rows = (long)batch * seq, d = g.Model, offset = 0;
+        long rows = (long)batch * seq, memoryRows = (long)batch * memorySeq, d = g.Model, offset = 0;
         XCopy = Take(ref offset, rows * d);                          // the input with padded rows zeroed
-        MemoryCopy = Take(ref offset, rows * g.Memory);              // the memory with padded rows zeroed (cross-attention)
+        MemoryCopy = Take(ref offset, memoryRows * g.Memory);        // the memory with padded rows zeroed (cross-attention)
         Attention = Take(ref offset, AttentionKernels.WorkspaceLength(seq, g.HeadSize));
-        Qkv = Take(ref offset, rows * 3 * d);                        // q, k, v at inference; their gradients in backward
+        Qkv = Take(ref offset, rows * d + memoryRows * 2 * d);       // q, k, v at inference; their gradients in backward
         A = Take(ref offset, rows * d);                              // the attention output at inference; dOutput with padded rows zeroed in backward
         B = Take(ref offset, rows * d);                              // the attention output's gradient (backward)
         Total = offset;

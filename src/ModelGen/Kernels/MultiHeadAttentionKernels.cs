@@ -31,7 +31,7 @@ namespace ModelGen.Kernels;
 /// <c>A[b, i, h, :] = Σ_j softmax_j(Q[b, i, h, :]·K[b, j, h, :]/√head_dim)·V[b, j, h, :]</c> over visible keys j
 /// (<c>j &lt; lengths[b]</c>, and <c>j ≤ i</c> when causal), and <c>output = A·W_oᵀ + b_o</c>.
 /// In training, PyTorch's attention-weight dropout (<c>nn.MultiheadAttention(dropout=p)</c>) multiplies each softmax weight by
-/// <c>M[b, h, i, j] = (u ≥ p)/(1 − p)</c>, u a counter-based hash of (seed, b, h, i, j) in [0, 1) (see <see cref="TrainForward"/>).
+/// <c>M[b, h, i, j] = (u ≥ p)/(1 − p)</c>, u a counter-based hash of (seed, b, h, i, j) in [0, 1) (see <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>).
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
 /// </remarks>
 public static class MultiHeadAttentionKernels
@@ -45,114 +45,202 @@ public static class MultiHeadAttentionKernels
     /// <param name="parameters">The layer's parameters, <see cref="MultiHeadAttentionGeometry.ParameterCount"/> floats in state-dict order.</param>
     /// <param name="output">Output <c>[batch, seq, Model]</c>; must not overlap the other operands.</param>
     /// <param name="lengths">Real positions per example <c>[batch]</c>, each in [1, seq]; empty means every example has <paramref name="seq"/>.</param>
-    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats (contents are overwritten).</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int)"/> floats (contents are overwritten).</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example (padded length).</param>
     /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, a span's length does not match its shape, a length is
     /// outside [1, seq], the workspace is too short, spans overlap, batch·seq rows are too many for one buffer, or <paramref name="seq"/>
     /// exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or <paramref name="seq"/> is less than 1.</exception>
-    public static unsafe void Forward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+    public static void Forward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq)
+        => Forward(g, input, memory, parameters, output, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq);
+
+    /// <summary>
+    /// Inference forward of cross-attention over a memory with its own length and lengths (PyTorch's <c>key_padding_mask</c> from
+    /// <paramref name="memoryLengths"/>; queries and keys may differ in number, Tq ≠ Tk). See the class remarks for the formula; with
+    /// <paramref name="memorySeq"/> = <paramref name="seq"/> and <paramref name="memoryLengths"/> = <paramref name="lengths"/> this is
+    /// <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>.
+    /// Query rows at padded positions are computed from zeros; memory rows at padded positions are never read.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Cross-attention: the keys' and values' source <c>[batch, memorySeq, Memory]</c>; self-attention: empty.</param>
+    /// <param name="parameters">The layer's parameters, <see cref="MultiHeadAttentionGeometry.ParameterCount"/> floats in state-dict order.</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>; must not overlap the other operands.</param>
+    /// <param name="lengths">Real positions of the queries per example <c>[batch]</c>, each in [1, seq]; empty means all <paramref name="seq"/>.</param>
+    /// <param name="memoryLengths">Cross-attention: real positions of the memory per example <c>[batch]</c>, each in [1, memorySeq]; empty means
+    /// all <paramref name="memorySeq"/>. Self-attention: empty (the keys are the queries, masked by <paramref name="lengths"/>).</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int, int)"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Query positions per example (padded length).</param>
+    /// <param name="memorySeq">Memory positions per example (padded length); <paramref name="seq"/> for self-attention.</param>
+    /// <exception cref="ArgumentException">As the other overload; or a memory length is outside [1, memorySeq], or the layer is self-attention and
+    /// <paramref name="memoryLengths"/> is not empty or <paramref name="memorySeq"/> differs from <paramref name="seq"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, or <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1.</exception>
+    public static unsafe void Forward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq)
     {
-        CheckCommon(g, input, memory, parameters, output, lengths, workspace, batch, seq);
+        CheckCommon(g, input, memory, parameters, output, lengths, memoryLengths, workspace, batch, seq, memorySeq);
         if (batch == 0) return;
-        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
-        int rows = batch * seq, d = g.Model;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq, memorySeq);
+        int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model;
         fixed (float* xp = input, mp = memory, p = parameters, y = output, ws = workspace)
-        fixed (int* len = lengths)
+        fixed (int* len = lengths, mlen = memoryLengths)
         {
             var w = new Weights(g, p);
             float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
-            var qkv = new Projections(g, ws + layout.Qkv, rows);
-            Project(g, w, x, m, qkv, rows);
-            Rotate(g, qkv, batch, seq, 0, inverse: false);
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, mlen, batch, memorySeq, g.Memory) : x;
+            int* keyLengths = g.IsCross ? mlen : len;
+            var qkv = new Projections(g, ws + layout.Qkv, rows, memoryRows);
+            Project(g, w, x, m, qkv, rows, memoryRows);
+            Rotate(g, qkv, batch, seq, memorySeq, 0, inverse: false);
             float* a = ws + layout.A;   // [rows, d]
-            AttentionKernels.ForwardUnchecked(qkv.Q, qkv.K, qkv.V, qkv.Stride, a, d, null, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize);
+            AttentionKernels.ForwardUnchecked(qkv.Q, qkv.K, qkv.V, qkv.Stride, a, d, null, keyLengths, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq);
             Linear(a, w.OutWeight, w.OutBias, y, rows, d, d);
         }
     }
 
     /// <summary>
-    /// Training forward: the output of <see cref="Forward"/> with attention-weight dropout <paramref name="dropout"/> (PyTorch's
+    /// Training forward: the output of <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> with attention-weight dropout <paramref name="dropout"/> (PyTorch's
     /// <c>nn.MultiheadAttention(dropout)</c> in training: <c>A[b, i, h, :] = Σ_j softmax_j(…)·M[b, h, i, j]·V[b, j, h, :]</c>), keeping what
-    /// <see cref="Backward"/> needs. With <paramref name="dropout"/> = 0 (the default) it equals <see cref="Forward"/>.
+    /// <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> needs. With <paramref name="dropout"/> = 0 (the default) it equals that Forward.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
     /// <param name="memory">Cross-attention: <c>[batch, seq, Memory]</c>; self-attention: empty.</param>
     /// <param name="parameters">The layer's parameters (state-dict order).</param>
     /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="kept">Receives <see cref="MultiHeadAttentionGeometry.KeptLength"/> = <c>batch·seq·TrainingStepLength</c> floats for
-    /// <see cref="Backward"/> (the layout is private to these kernels).</param>
+    /// <param name="kept">Receives <see cref="MultiHeadAttentionGeometry.KeptLength(int, int)"/> = <c>batch·seq·TrainingStepLength</c> floats for
+    /// <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (the layout is private to these kernels).</param>
     /// <param name="lengths">Real positions per example, or empty (all <paramref name="seq"/>).</param>
-    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
     /// <param name="dropout">Probability of dropping an attention weight, in [0, 1]: <c>M[b, h, i, j] = (u ≥ dropout)/(1 − dropout)</c> with u a
     /// counter-based hash of (<paramref name="dropoutSeed"/>, b, h, i, j) in [0, 1); the softmax normaliser is that of the undropped weights.</param>
-    /// <param name="dropoutSeed">The mask's seed: draw a new one per training step and give the same one to <see cref="Backward"/>.</param>
-    /// <exception cref="ArgumentException">As <see cref="Forward"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <param name="dropoutSeed">The mask's seed: draw a new one per training step and give the same one to <see cref="Backward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <exception cref="ArgumentException">As <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/>, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
     /// <paramref name="dropout"/> is outside [0, 1].</exception>
-    public static unsafe void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+    public static void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
         Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
+        => TrainForward(g, input, memory, parameters, output, kept, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq, dropout, dropoutSeed);
+
+    /// <summary>
+    /// Training forward of cross-attention over a memory with its own length and lengths: the output of the matching
+    /// <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, ReadOnlySpan{int}, Span{float}, int, int, int)"/>
+    /// with attention-weight dropout <paramref name="dropout"/>, keeping what the matching <c>Backward</c> needs.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="input">The queries' source <c>[batch, seq, Model]</c>.</param>
+    /// <param name="memory">Cross-attention: <c>[batch, memorySeq, Memory]</c>; self-attention: empty.</param>
+    /// <param name="parameters">The layer's parameters (state-dict order).</param>
+    /// <param name="output">Output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="kept">Receives <see cref="MultiHeadAttentionGeometry.KeptLength(int, int, int)"/> floats (the layout is private to these kernels).</param>
+    /// <param name="lengths">Real query positions per example, or empty (all <paramref name="seq"/>).</param>
+    /// <param name="memoryLengths">Real memory positions per example, or empty (all <paramref name="memorySeq"/>); empty for self-attention.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int, int)"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Query positions per example.</param>
+    /// <param name="memorySeq">Memory positions per example; <paramref name="seq"/> for self-attention.</param>
+    /// <param name="dropout">Probability of dropping an attention weight, in [0, 1], as in the other overload; the mask's j is the memory position.</param>
+    /// <param name="dropoutSeed">The mask's seed: give the same one to the matching <c>Backward</c>.</param>
+    /// <exception cref="ArgumentException">As that Forward, or <paramref name="kept"/> has the wrong length or overlaps another span.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1,
+    /// or <paramref name="dropout"/> is outside [0, 1].</exception>
+    public static unsafe void TrainForward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
+        Span<float> output, Span<float> kept, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float dropout = 0f, ulong dropoutSeed = 0)
     {
-        CheckCommon(g, input, memory, parameters, output, lengths, workspace, batch, seq);
+        CheckCommon(g, input, memory, parameters, output, lengths, memoryLengths, workspace, batch, seq, memorySeq);
         AttentionKernels.CheckDropout(dropout);
-        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         ThrowHelper.CheckWritable(kept, nameof(kept), input, parameters, output, workspace);
         ThrowHelper.CheckNoOverlap(memory, kept, nameof(memory), nameof(kept));
         if (batch == 0) return;
-        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
-        int rows = batch * seq, d = g.Model;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq, memorySeq);
+        int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model;
         fixed (float* xp = input, mp = memory, p = parameters, y = output, k = kept, ws = workspace)
-        fixed (int* len = lengths)
+        fixed (int* len = lengths, mlen = memoryLengths)
         {
             var w = new Weights(g, p);
-            var planes = new KeptPlanes(g, k, rows);
+            var planes = new KeptPlanes(g, k, rows, memoryRows);
             float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
-            Project(g, w, x, m, planes.Qkv, rows);
-            Rotate(g, planes.Qkv, batch, seq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
-            AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, len, g.Causal,
-                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, new AttentionDropout(dropout, dropoutSeed));
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, mlen, batch, memorySeq, g.Memory) : x;
+            Project(g, w, x, m, planes.Qkv, rows, memoryRows);
+            Rotate(g, planes.Qkv, batch, seq, memorySeq, 0, inverse: false);   // kept rotated: backward's scores need the rotated q and k
+            AttentionKernels.ForwardUnchecked(planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse, g.IsCross ? mlen : len, g.Causal,
+                ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq, new AttentionDropout(dropout, dropoutSeed));
             Linear(planes.Attn, w.OutWeight, w.OutBias, y, rows, d, d);
         }
     }
 
     /// <summary>
-    /// Backward of <see cref="TrainForward"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
+    /// Backward of <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>: given <c>dOutput = ∂L/∂output</c>, accumulates <c>dParameters += ∂L/∂parameters</c> and
     /// writes <c>dInput = ∂L/∂input</c> and (cross-attention) <c>dMemory = ∂L/∂memory</c>, both 0 at padded positions. For
     /// self-attention dInput includes the paths through the keys and values. dOutput at padded positions is ignored.
     /// </summary>
     /// <param name="g">The geometry.</param>
     /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
-    /// <param name="input">The input given to <see cref="TrainForward"/>.</param>
-    /// <param name="memory">The memory given to <see cref="TrainForward"/> (empty for self-attention).</param>
-    /// <param name="parameters">The parameters given to <see cref="TrainForward"/>.</param>
-    /// <param name="kept">What <see cref="TrainForward"/> kept.</param>
+    /// <param name="input">The input given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="memory">The memory given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (empty for self-attention).</param>
+    /// <param name="parameters">The parameters given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="kept">What <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> kept.</param>
     /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
     /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
     /// <param name="dMemory">Cross-attention: receives <c>[batch, seq, Memory]</c> (overwritten), or empty to skip it; self-attention: empty.</param>
-    /// <param name="lengths">The lengths given to <see cref="TrainForward"/>.</param>
-    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength"/> floats.</param>
+    /// <param name="lengths">The lengths given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int)"/> floats.</param>
     /// <param name="batch">Examples.</param>
     /// <param name="seq">Positions per example.</param>
-    /// <param name="dropout">The dropout given to <see cref="TrainForward"/>.</param>
-    /// <param name="dropoutSeed">The seed given to <see cref="TrainForward"/> (the mask is regenerated from it).</param>
+    /// <param name="dropout">The dropout given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>.</param>
+    /// <param name="dropoutSeed">The seed given to <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/> (the mask is regenerated from it).</param>
     /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside [1, seq], the workspace is
     /// too short, spans overlap, or <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> is less than 1, or
     /// <paramref name="dropout"/> is outside [0, 1].</exception>
-    public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
+    public static void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
         ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
         ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq, float dropout = 0f, ulong dropoutSeed = 0)
+        => Backward(g, dOutput, input, memory, parameters, kept, dParameters, dInput, dMemory, lengths, g.IsCross ? lengths : default, workspace, batch, seq, seq,
+            dropout, dropoutSeed);
+
+    /// <summary>
+    /// Backward of the cross-attention training forward over a memory with its own length and lengths: given <c>dOutput = ∂L/∂output</c>,
+    /// accumulates <c>dParameters += ∂L/∂parameters</c> and writes <c>dInput = ∂L/∂input</c> (0 at padded query positions) and
+    /// <c>dMemory = ∂L/∂memory</c> (0 at padded memory positions). dOutput at padded query positions is ignored.
+    /// </summary>
+    /// <param name="g">The geometry.</param>
+    /// <param name="dOutput">Gradient with respect to the output <c>[batch, seq, Model]</c>.</param>
+    /// <param name="input">The input given to the training forward.</param>
+    /// <param name="memory">The memory given to the training forward (empty for self-attention).</param>
+    /// <param name="parameters">The parameters given to the training forward.</param>
+    /// <param name="kept">What the training forward kept.</param>
+    /// <param name="dParameters">Parameter gradients in the layout of <paramref name="parameters"/>; accumulated into.</param>
+    /// <param name="dInput">Receives <c>[batch, seq, Model]</c> (overwritten), or empty to skip computing it.</param>
+    /// <param name="dMemory">Cross-attention: receives <c>[batch, memorySeq, Memory]</c> (overwritten), or empty to skip it; self-attention: empty.</param>
+    /// <param name="lengths">The query lengths given to the training forward.</param>
+    /// <param name="memoryLengths">The memory lengths given to the training forward.</param>
+    /// <param name="workspace">Scratch of at least <see cref="MultiHeadAttentionGeometry.WorkspaceLength(int, int, int)"/> floats.</param>
+    /// <param name="batch">Examples.</param>
+    /// <param name="seq">Query positions per example.</param>
+    /// <param name="memorySeq">Memory positions per example; <paramref name="seq"/> for self-attention.</param>
+    /// <param name="dropout">The dropout given to the training forward.</param>
+    /// <param name="dropoutSeed">The seed given to the training forward (the mask is regenerated from it).</param>
+    /// <exception cref="ArgumentException">A span's length does not match its shape, a length is outside its range, the workspace is
+    /// too short, spans overlap, <paramref name="seq"/> exceeds the positions of <see cref="MultiHeadAttentionGeometry.Rotary"/>, or the
+    /// layer is self-attention and <paramref name="memoryLengths"/> is not empty or <paramref name="memorySeq"/> differs from <paramref name="seq"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative, <paramref name="seq"/> or <paramref name="memorySeq"/> is less than 1,
+    /// or <paramref name="dropout"/> is outside [0, 1].</exception>
+    public static unsafe void Backward(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> memory,
+        ReadOnlySpan<float> parameters, ReadOnlySpan<float> kept, Span<float> dParameters, Span<float> dInput, Span<float> dMemory,
+        ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, Span<float> workspace, int batch, int seq, int memorySeq,
+        float dropout = 0f, ulong dropoutSeed = 0)
     {
-        CheckCommon(g, input, memory, parameters, dOutput, lengths, workspace, batch, seq, outputName: nameof(dOutput));
+        CheckCommon(g, input, memory, parameters, dOutput, lengths, memoryLengths, workspace, batch, seq, memorySeq, outputName: nameof(dOutput));
         AttentionKernels.CheckDropout(dropout);
-        CheckLength(kept.Length, g.KeptLength(batch, seq), nameof(kept), Shape.Kept, g, batch, seq);
+        CheckLength(kept.Length, g.KeptLength(batch, seq, memorySeq), nameof(kept), Shape.Kept, g, batch, seq, memorySeq);
         CheckLength(dParameters.Length, g.ParameterCount, nameof(dParameters), Shape.Parameters, g, batch, seq);
         ThrowHelper.CheckWritable(dParameters, nameof(dParameters), input, parameters, dOutput, workspace, nameof(dOutput));
         ThrowHelper.CheckNoOverlap(kept, dParameters, nameof(kept), nameof(dParameters));
@@ -161,20 +249,20 @@ public static class MultiHeadAttentionKernels
         if (!dMemory.IsEmpty && !g.IsCross)
             throw new ArgumentException($"'{nameof(dMemory)}' must be empty for self-attention ({g}) but has {dMemory.Length} elements.", nameof(dMemory));
         CheckGradient(dInput, nameof(dInput), g.InputLength(batch, seq), Shape.InputOrEmpty, g, batch, seq, input, memory, parameters, dOutput, kept, dParameters, workspace);
-        CheckGradient(dMemory, nameof(dMemory), g.MemoryLength(batch, seq), Shape.MemoryOrEmpty, g, batch, seq, input, memory, parameters, dOutput, kept, dParameters, workspace);
+        CheckGradient(dMemory, nameof(dMemory), g.MemoryLength(batch, memorySeq), Shape.MemoryOrEmpty, g, batch, memorySeq, input, memory, parameters, dOutput, kept, dParameters, workspace);
         ThrowHelper.CheckNoOverlap(dInput, dMemory, nameof(dInput), nameof(dMemory));
         if (batch == 0) return;
-        var layout = new MultiHeadAttentionWorkspace(g, batch, seq);
-        int rows = batch * seq, d = g.Model, dk = g.KeyFeatures;
+        var layout = new MultiHeadAttentionWorkspace(g, batch, seq, memorySeq);
+        int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model, dk = g.KeyFeatures;
         long rd = (long)rows * d;
         fixed (float* dyp = dOutput, xp = input, mp = memory, p = parameters, k = kept, dp = dParameters, dx = dInput, dm = dMemory, ws = workspace)
-        fixed (int* len = lengths)
+        fixed (int* len = lengths, mlen = memoryLengths)
         {
             var w = new Weights(g, p);
             var dw = new Weights(g, dp);
-            var planes = new KeptPlanes(g, k, rows);
+            var planes = new KeptPlanes(g, k, rows, memoryRows);
             float* x = PaddedRows.ZeroedCopy(xp, ws + layout.XCopy, len, batch, seq, d);
-            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, len, batch, seq, g.Memory) : x;
+            float* m = g.IsCross ? PaddedRows.ZeroedCopy(mp, ws + layout.MemoryCopy, mlen, batch, memorySeq, g.Memory) : x;
             // dOutput with padded rows zeroed: padded queries see real keys, so their gradient must not flow anywhere.
             float* gy = dyp;
             if (PaddedRows.Any(len, batch, seq))
@@ -185,10 +273,11 @@ public static class MultiHeadAttentionKernels
             }
             float* dA = ws + layout.B;   // [rows, d] ∂L/∂A
             LinearBackward(gy, planes.Attn, w.OutWeight, dw.OutWeight, dw.OutBias, dA, rows, d, d, accumulate: false);
-            var dQkv = new Projections(g, ws + layout.Qkv, rows);
+            var dQkv = new Projections(g, ws + layout.Qkv, rows, memoryRows);
             AttentionKernels.BackwardUnchecked(dA, planes.Qkv.Q, planes.Qkv.K, planes.Qkv.V, planes.Qkv.Stride, planes.Attn, d, planes.Lse,
-                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, new AttentionDropout(dropout, dropoutSeed));
-            Rotate(g, dQkv, batch, seq, 0, inverse: true);   // to the gradients of the unrotated projections
+                dQkv.Q, dQkv.K, dQkv.V, dQkv.Stride, g.IsCross ? mlen : len, g.Causal, ws + layout.Attention, batch, seq, g.Heads, g.HeadSize, memorySeq,
+                new AttentionDropout(dropout, dropoutSeed));
+            Rotate(g, dQkv, batch, seq, memorySeq, 0, inverse: true);   // to the gradients of the unrotated projections
             if (!g.IsCross)
             {
                 // One GEMM each way over the packed [rows, 3d] gradient: dW_in += dQKVᵀ·x, dx = dQKV·W_in (all three paths).
@@ -197,16 +286,16 @@ public static class MultiHeadAttentionKernels
             else
             {
                 LinearBackward(dQkv.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, d, accumulate: false);
-                LinearBackward(dQkv.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, rows, dk, d, accumulate: false);
-                LinearBackward(dQkv.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, rows, dk, d, accumulate: true);
+                LinearBackward(dQkv.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, memoryRows, dk, d, accumulate: false);
+                LinearBackward(dQkv.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, memoryRows, dk, d, accumulate: true);
             }
             if (dx != null) PaddedRows.Zero(dx, len, batch, seq, d);
-            if (dm != null) PaddedRows.Zero(dm, len, batch, seq, g.Memory);
+            if (dm != null) PaddedRows.Zero(dm, mlen, batch, memorySeq, g.Memory);
         }
     }
 
     /// <summary>
-    /// One decoding step of a causal layer: effectively computes row <paramref name="position"/> of <see cref="Forward"/> over
+    /// One decoding step of a causal layer: effectively computes row <paramref name="position"/> of <see cref="Forward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int)"/> over
     /// positions 0..position, given the keys and values of positions 0..position − 1 in <paramref name="cache"/> (written by the
     /// previous steps), and appends this position's keys and values to it.
     /// </summary>
@@ -265,12 +354,12 @@ public static class MultiHeadAttentionKernels
         fixed (float* x = input, mp = memory, p = parameters, y = output, kv = cache, ws = workspace)
         {
             var w = new Weights(g, p);
-            var qkv = new Projections(g, ws, batch);          // [batch, 3d] packed or three [batch, d] planes
+            var qkv = new Projections(g, ws, batch, batch);   // [batch, 3d] packed or three [batch, d] planes
             float* a = ws + 3L * batch * d;                    // [batch, d] attention output
             float* scores = a + (long)batch * d;               // [maxLength]
-            Project(g, w, x, g.IsCross ? mp : x, qkv, batch);
+            Project(g, w, x, g.IsCross ? mp : x, qkv, batch, batch);
             // The cache holds rotated keys: each is rotated once, by its own position, as the full forward rotates it.
-            Rotate(g, qkv, batch, 1, position, inverse: false);
+            Rotate(g, qkv, batch, 1, 1, position, inverse: false);
             float* keys = kv, values = kv + (long)batch * maxLength * d;   // [batch, heads, maxLength, hs] each
             for (int b = 0; b < batch; b++)
                 for (int h = 0; h < heads; h++)
@@ -297,17 +386,28 @@ public static class MultiHeadAttentionKernels
     /// </summary>
     internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
         int* lengths, float* ws, int batch, int seq, AttentionDropout dropout = default)
+        => AttendUnchecked(g, p, x, m, qkv, attn, lse, lengths, ws, batch, seq, seq, dropout);
+
+    /// <summary>
+    /// <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int, AttentionDropout)"/> for
+    /// cross-attention over a memory of <paramref name="memorySeq"/> rows per example: <paramref name="keyLengths"/> mask the keys (the memory's
+    /// lengths for cross-attention, the queries' for self-attention, where <paramref name="memorySeq"/> must be <paramref name="seq"/>);
+    /// <paramref name="qkv"/> holds <c>rows·d + 2·batch·memorySeq·d</c> floats; the dropout mask's key index is the memory position.
+    /// </summary>
+    internal static unsafe void AttendUnchecked(in MultiHeadAttentionGeometry g, float* p, float* x, float* m, float* qkv, float* attn, float* lse,
+        int* keyLengths, float* ws, int batch, int seq, int memorySeq, AttentionDropout dropout = default)
     {
-        int rows = batch * seq;
+        int rows = batch * seq, memoryRows = batch * memorySeq;
         var w = new Weights(g, p);
-        var planes = new Projections(g, qkv, rows);
-        Project(g, w, x, m, planes, rows);
-        Rotate(g, planes, batch, seq, 0, inverse: false);
-        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, dropout);
+        var planes = new Projections(g, qkv, rows, memoryRows);
+        Project(g, w, x, m, planes, rows, memoryRows);
+        Rotate(g, planes, batch, seq, memorySeq, 0, inverse: false);
+        AttentionKernels.ForwardUnchecked(planes.Q, planes.K, planes.V, planes.Stride, attn, g.Model, lse, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize,
+            memorySeq, dropout);
     }
 
     /// <summary>
-    /// Backward of <see cref="AttendUnchecked"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
+    /// Backward of <see cref="AttendUnchecked(in MultiHeadAttentionGeometry, float*, float*, float*, float*, float*, float*, int*, float*, int, int, AttentionDropout)"/>, unchecked: from dA [rows, d], accumulates the in-projection gradients into the slice
     /// <paramref name="dp"/>, and writes (or with <paramref name="accumulateDx"/> adds) the query source's gradient into
     /// <paramref name="dx"/> and, for cross-attention, adds the memory's gradient into <paramref name="dm"/> (either skipped when null).
     /// <paramref name="dQkv"/> is scratch of <c>3·rows·d</c> floats; <paramref name="dropout"/> is the forward's.
@@ -315,23 +415,43 @@ public static class MultiHeadAttentionKernels
     internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
         float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* lengths, float* ws, int batch, int seq,
         AttentionDropout dropout = default)
+        => AttendBackwardUnchecked(g, p, dp, dAttn, x, m, qkv, attn, lse, dQkv, dx, accumulateDx, dm, lengths, ws, batch, seq, seq, dropout);
+
+    /// <summary>Backward of the memory-length overload of <c>AttendUnchecked</c>: as the other overload, with dm of <c>batch·memorySeq</c> rows
+    /// (<paramref name="dropout"/> is the forward's).</summary>
+    internal static unsafe void AttendBackwardUnchecked(in MultiHeadAttentionGeometry g, float* p, float* dp, float* dAttn, float* x, float* m,
+        float* qkv, float* attn, float* lse, float* dQkv, float* dx, bool accumulateDx, float* dm, int* keyLengths, float* ws, int batch, int seq, int memorySeq,
+        AttentionDropout dropout = default)
     {
-        int rows = batch * seq, d = g.Model;
+        int rows = batch * seq, memoryRows = batch * memorySeq, d = g.Model;
         var w = new Weights(g, p);
         var dw = new Weights(g, dp);
-        var planes = new Projections(g, qkv, rows);
-        var grads = new Projections(g, dQkv, rows);
+        var planes = new Projections(g, qkv, rows, memoryRows);
+        var grads = new Projections(g, dQkv, rows, memoryRows);
         AttentionKernels.BackwardUnchecked(dAttn, planes.Q, planes.K, planes.V, planes.Stride, attn, d, lse,
-            grads.Q, grads.K, grads.V, grads.Stride, lengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, dropout);
-        Rotate(g, grads, batch, seq, 0, inverse: true);
+            grads.Q, grads.K, grads.V, grads.Stride, keyLengths, g.Causal, ws, batch, seq, g.Heads, g.HeadSize, memorySeq, dropout);
+        Rotate(g, grads, batch, seq, memorySeq, 0, inverse: true);
         if (!g.IsCross)
         {
             LinearBackward(grads.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, 3 * d, accumulateDx);
             return;
         }
         LinearBackward(grads.Q, x, w.QWeight, dw.QWeight, dw.QBias, dx, rows, d, d, accumulateDx);
-        LinearBackward(grads.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, rows, g.Memory, d, accumulate: true);
-        LinearBackward(grads.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, rows, g.Memory, d, accumulate: true);
+        LinearBackward(grads.K, m, w.KWeight, dw.KWeight, dw.KBias, dm, memoryRows, g.Memory, d, accumulate: true);
+        LinearBackward(grads.V, m, w.VWeight, dw.VWeight, dw.VBias, dm, memoryRows, g.Memory, d, accumulate: true);
+    }
+
+    /// <summary>Where W_q [d, d], W_k and W_v [d, KeyFeatures] and their biases [d] (null without bias) lie in a parameter slice.</summary>
+    internal static unsafe void InProjections(in MultiHeadAttentionGeometry g, float* p, out float* qWeight, out float* qBias, out float* kWeight, out float* kBias,
+        out float* vWeight, out float* vBias)
+    {
+        var w = new Weights(g, p);
+        qWeight = w.QWeight;
+        qBias = w.QBias;
+        kWeight = w.KWeight;
+        kBias = w.KBias;
+        vWeight = w.VWeight;
+        vBias = w.VBias;
     }
 
     /// <summary>Where out_proj's weight [d, d] and bias [d] (null without bias) lie in a parameter (or gradient) slice.</summary>
@@ -345,7 +465,7 @@ public static class MultiHeadAttentionKernels
     // ------------------------------------------------------------------------------------------------ building blocks
 
     /// <summary>Q, K, V from x and m: one GEMM into the packed buffer for self-attention, three into planes for cross-attention.</summary>
-    private static unsafe void Project(in MultiHeadAttentionGeometry g, in Weights w, float* x, float* m, in Projections qkv, int rows)
+    private static unsafe void Project(in MultiHeadAttentionGeometry g, in Weights w, float* x, float* m, in Projections qkv, int rows, int memoryRows)
     {
         int d = g.Model;
         if (!g.IsCross)
@@ -354,8 +474,8 @@ public static class MultiHeadAttentionKernels
             return;
         }
         Linear(x, w.QWeight, w.QBias, qkv.Q, rows, d, d);
-        Linear(m, w.KWeight, w.KBias, qkv.K, rows, g.Memory, d);
-        Linear(m, w.VWeight, w.VBias, qkv.V, rows, g.Memory, d);
+        Linear(m, w.KWeight, w.KBias, qkv.K, memoryRows, g.Memory, d);
+        Linear(m, w.VWeight, w.VBias, qkv.V, memoryRows, g.Memory, d);
     }
 
     /// <summary>
@@ -363,7 +483,7 @@ public static class MultiHeadAttentionKernels
     /// transpose rotation for backward); nothing without a rotary table. The packed [rows, 3d] buffer takes one call over its first 2d
     /// columns; the cross-attention planes take one call each.
     /// </summary>
-    private static unsafe void Rotate(in MultiHeadAttentionGeometry g, in Projections qkv, int batch, int seq, int start, bool inverse)
+    private static unsafe void Rotate(in MultiHeadAttentionGeometry g, in Projections qkv, int batch, int seq, int memorySeq, int start, bool inverse)
     {
         if (g.Rotary is not { } table) return;
         int d = g.Model;
@@ -376,12 +496,12 @@ public static class MultiHeadAttentionKernels
         if (inverse)
         {
             RotaryKernels.BackwardUnchecked(table, qkv.Q, batch, seq, d, d, start);
-            RotaryKernels.BackwardUnchecked(table, qkv.K, batch, seq, d, d, start);
+            RotaryKernels.BackwardUnchecked(table, qkv.K, batch, memorySeq, d, d, start);
         }
         else
         {
             RotaryKernels.ForwardUnchecked(table, qkv.Q, batch, seq, d, d, start);
-            RotaryKernels.ForwardUnchecked(table, qkv.K, batch, seq, d, d, start);
+            RotaryKernels.ForwardUnchecked(table, qkv.K, batch, memorySeq, d, d, start);
         }
     }
 
@@ -413,24 +533,37 @@ public static class MultiHeadAttentionKernels
     // ------------------------------------------------------------------------------------------------ validation
 
     private static void CheckCommon(in MultiHeadAttentionGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> memory, ReadOnlySpan<float> parameters,
-        ReadOnlySpan<float> output, ReadOnlySpan<int> lengths, ReadOnlySpan<float> workspace, int batch, int seq, string outputName = "output")
+        ReadOnlySpan<float> output, ReadOnlySpan<int> lengths, ReadOnlySpan<int> memoryLengths, ReadOnlySpan<float> workspace, int batch, int seq, int memorySeq,
+        string outputName = "output")
     {
         CheckGeometry(g);
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
         if (seq < 1) throw new ArgumentOutOfRangeException(nameof(seq), seq, $"'{nameof(seq)}' must be at least 1 but is {seq}.");
-        if ((long)batch * seq * 3L * Math.Max(g.Model, g.Memory) > int.MaxValue)
+        if (memorySeq < 1) throw new ArgumentOutOfRangeException(nameof(memorySeq), memorySeq, $"'{nameof(memorySeq)}' must be at least 1 but is {memorySeq}.");
+        if (!g.IsCross && memorySeq != seq)
+            throw new ArgumentException($"'{nameof(memorySeq)}' ({memorySeq}) must equal '{nameof(seq)}' ({seq}) for self-attention ({g}).", nameof(memorySeq));
+        if (!g.IsCross && !memoryLengths.IsEmpty)
+            throw new ArgumentException($"'{nameof(memoryLengths)}' must be empty for self-attention ({g}) but has {memoryLengths.Length} elements.", nameof(memoryLengths));
+        if ((long)batch * Math.Max(seq, memorySeq) * 3L * Math.Max(g.Model, g.Memory) > int.MaxValue)
             throw new ArgumentException(
-                $"batch·seq = {(long)batch * seq} rows of up to {3L * Math.Max(g.Model, g.Memory)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
+                $"batch·seq = {(long)batch * Math.Max(seq, memorySeq)} rows of up to {3L * Math.Max(g.Model, g.Memory)} floats exceed the largest buffer ({int.MaxValue} elements); use a smaller batch.",
                 nameof(batch));
-        if (g.Rotary is not null && seq > g.Rotary.MaxLength)
+        if (g.Rotary is not null && Math.Max(seq, memorySeq) > g.Rotary.MaxLength)
             throw new ArgumentException(
-                $"'{nameof(seq)}' ({seq}) exceeds the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}); use a shorter sequence or a larger table.", nameof(seq));
+                $"'{nameof(seq)}' ({Math.Max(seq, memorySeq)}) exceeds the {g.Rotary.MaxLength} positions of the rotary table ({g.Rotary}); use a shorter sequence or a larger table.", nameof(seq));
         CheckLength(input.Length, g.InputLength(batch, seq), nameof(input), Shape.Input, g, batch, seq);
-        CheckLength(memory.Length, g.MemoryLength(batch, seq), nameof(memory), Shape.Memory, g, batch, seq);
+        CheckLength(memory.Length, g.MemoryLength(batch, memorySeq), nameof(memory), Shape.Memory, g, batch, memorySeq);
         CheckLength(parameters.Length, g.ParameterCount, nameof(parameters), Shape.Parameters, g, batch, 1);
         CheckLength(output.Length, g.InputLength(batch, seq), outputName, Shape.Input, g, batch, seq);
         if (!lengths.IsEmpty) CheckLength(lengths.Length, batch, nameof(lengths), Shape.Lengths, g, batch, seq);
-        ThrowHelper.CheckCompositeOperands(input, parameters, output, outputName, lengths, workspace, g.WorkspaceLength(batch, seq), batch, seq);
+        ThrowHelper.CheckCompositeOperands(input, parameters, output, outputName, lengths, workspace, g.WorkspaceLength(batch, seq, memorySeq), batch, seq);
+        if (!memoryLengths.IsEmpty)
+        {
+            CheckLength(memoryLengths.Length, batch, nameof(memoryLengths), Shape.Lengths, g, batch, memorySeq);
+            for (int b = 0; b < memoryLengths.Length; b++)
+                if (memoryLengths[b] < 1 || memoryLengths[b] > memorySeq)
+                    throw new ArgumentException($"'{nameof(memoryLengths)}[{b}]' must be in [1, memorySeq={memorySeq}] but is {memoryLengths[b]}.", nameof(memoryLengths));
+        }
         ThrowHelper.CheckNoOverlap(memory, output, nameof(memory), outputName);
         ThrowHelper.CheckNoOverlap(memory, workspace, nameof(memory), nameof(workspace));
     }
@@ -457,14 +590,14 @@ public static class MultiHeadAttentionKernels
 
     /// <summary>Throws unless the operand has the expected length; the shape description is formatted only when throwing.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CheckLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq)
+    private static void CheckLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq, int memorySeq = -1)
     {
-        if (actual != expected) ThrowLength(actual, expected, operand, shape, g, batch, seq);
+        if (actual != expected) ThrowLength(actual, expected, operand, shape, g, batch, seq, memorySeq < 0 ? seq : memorySeq);
     }
 
     // seq is the positions per example (maxLength for Shape.Cache).
     [DoesNotReturn]
-    private static void ThrowLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq)
+    private static void ThrowLength(int actual, long expected, string operand, Shape shape, in MultiHeadAttentionGeometry g, int batch, int seq, int memorySeq)
     {
         string description = shape switch
         {
@@ -475,6 +608,7 @@ public static class MultiHeadAttentionKernels
             Shape.MemoryOrEmpty => $"[batch={batch}, seq={seq}, Memory={g.Memory}] or empty",
             Shape.Parameters => $"ParameterCount of {g}",
             Shape.Lengths => $"[batch={batch}] or empty",
+            Shape.Kept when memorySeq != seq => $"KeptLength(batch={batch}, seq={seq}, memorySeq={memorySeq})",
             Shape.Kept => $"KeptLength(batch={batch}, seq={seq}) = batch·seq·TrainingStepLength({g.TrainingStepLength})",
             Shape.StepInput => $"[batch={batch}, Model={g.Model}]",
             Shape.StepMemory => $"[batch={batch}, Memory={g.Memory}]",
@@ -518,14 +652,14 @@ public static class MultiHeadAttentionKernels
         public readonly float* Q, K, V;
         public readonly int Stride;
 
-        public Projections(in MultiHeadAttentionGeometry g, float* start, long rows)
+        public Projections(in MultiHeadAttentionGeometry g, float* start, long rows, long memoryRows)
         {
             int d = g.Model;
             Q = start;
             if (g.IsCross)
             {
-                K = start + rows * d;
-                V = K + rows * d;
+                K = start + rows * d;          // [memoryRows, d]
+                V = K + memoryRows * d;        // [memoryRows, d]
                 Stride = d;
             }
             else
@@ -537,16 +671,16 @@ public static class MultiHeadAttentionKernels
         }
     }
 
-    /// <summary>The kept buffer: the projections [rows, 3d], the attention output [rows, d] and the log-sum-exp [rows, heads].</summary>
+    /// <summary>The kept buffer: the projections (q [rows, d], k and v [memoryRows, d]), the attention output [rows, d] and the log-sum-exp [rows, heads].</summary>
     private readonly unsafe struct KeptPlanes
     {
         public readonly Projections Qkv;
         public readonly float* Attn, Lse;
 
-        public KeptPlanes(in MultiHeadAttentionGeometry g, float* kept, long rows)
+        public KeptPlanes(in MultiHeadAttentionGeometry g, float* kept, long rows, long memoryRows)
         {
-            Qkv = new Projections(g, kept, rows);
-            Attn = kept + rows * 3 * g.Model;
+            Qkv = new Projections(g, kept, rows, memoryRows);
+            Attn = kept + (rows + 2 * memoryRows) * g.Model;
             Lse = Attn + rows * g.Model;
         }
     }

@@ -2,7 +2,9 @@
 // MatMul weights the same way). Two copies, one per GEMM path the forward can take:
 //  * the weight as it lies [out, in], which the dot-product path (small batches, Gemm.Dot.cs) reads directly;
 //  * the [out, in] matrix packed into the packed GEMM's column panels (Gemm.Prepacked.cs), so batches that take the
-//    packed path pack only their input rows instead of all of W on every call.
+//    packed path pack only their input rows instead of all of W on every call;
+//  * for batches of 1-3 rows (GEMV: bound by streaming W), its full vector steps with rows interleaved in groups of
+//    eight (Gemm.Gemv.cs), so the dot path's eight dot products read one contiguous stream; same bits as the plain copy.
 // The pack is made for the widest accelerated vector width of the process and lives in a pinned, 64-byte aligned
 // array, so the microkernel reads it through a pointer with no `fixed` per call.
 using System.Runtime.CompilerServices;
@@ -20,6 +22,8 @@ public sealed unsafe class PackedDenseWeight
     private readonly float[] _plain;     // [out, in] as given
     private readonly float[]? _packed;   // [⌈out/NR⌉·NR × in] column panels (+ alignment slack), pinned; null when never used
     private readonly nint _offset;       // floats from _packed[0] to the 64-byte aligned pack
+    private readonly float[]? _interleaved;   // rows in groups of 8, vector step by step, at Gemm.NativeWidth, pinned; null without vectors
+    private readonly nint _interleavedOffset;
 
     /// <summary>Copies and packs <paramref name="weight"/> [<paramref name="outFeatures"/>, <paramref name="inFeatures"/>]; the span is not kept.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
@@ -42,6 +46,7 @@ public sealed unsafe class PackedDenseWeight
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
         _plain = weight.ToArray();
+        _interleaved = MakeInterleaved(_plain, outFeatures, inFeatures, out _interleavedOffset);
         // Without accelerated vectors (width 0) the packed microkernels would run emulated: every batch reads the plain copy then.
         Width = outFeatures == 0 || inFeatures == 0 ? 0 : width;
         if (Width == 0) return;
@@ -69,6 +74,28 @@ public sealed unsafe class PackedDenseWeight
 
     /// <summary>The 64-byte aligned pack (stays valid: the array is pinned and lives as long as this object).</summary>
     internal float* Packed => (float*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_packed!), _offset));
+
+    /// <summary>Whether a call of <paramref name="batch"/> rows on the plain route reads the interleaved copy (1-3 rows: the dot path's row-by-row GEMV).</summary>
+    internal bool UsesInterleaved(int batch) => _interleaved is not null && batch is > 0 and < 4;
+
+    /// <summary>The 64-byte aligned interleaved copy for vectors of <see cref="Gemm.NativeWidth"/> bits (valid while this object lives: pinned).</summary>
+    internal float* Interleaved => (float*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_interleaved!), _interleavedOffset));
+
+    /// <summary>The interleaved copy at the dot path's width, or null where the dot path has no full vector step.</summary>
+    private static float[]? MakeInterleaved(float[] plain, int outFeatures, int inFeatures, out nint offset)
+    {
+        offset = 0;
+        int width = Gemm.NativeWidth;
+        if (width == 0 || outFeatures == 0 || inFeatures < width / 32) return null;
+        long length = Gemm.InterleavedLength(outFeatures, inFeatures, width);
+        if (length > Array.MaxLength - 16) return null;   // the plain route serves such a weight (no real layer is near this)
+        var array = GC.AllocateUninitializedArray<float>((int)length + 16, pinned: true);
+        nuint start = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        offset = (nint)((((start + 63) & ~(nuint)63) - start) / sizeof(float));
+        fixed (float* w = plain)
+            Gemm.Interleave(w, (float*)Unsafe.AsPointer(ref array[offset]), outFeatures, inFeatures, width);
+        return array;
+    }
 
     /// <summary>
     /// Whether a call of <paramref name="batch"/> rows takes the packed path, else the model's own dense forward over

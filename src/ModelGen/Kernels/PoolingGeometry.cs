@@ -17,8 +17,12 @@ namespace ModelGen.Kernels;
 /// <param name="PadH">Implicit padding above and below (−∞ for max, zeros counted in the divisor for average).</param>
 /// <param name="PadW">Implicit padding left and right.</param>
 /// <param name="CeilMode">Round the output size up instead of down (a last, partial window), as PyTorch's <c>ceil_mode</c>.</param>
+/// <param name="CountIncludePad">Average pooling: whether padding taps count in the divisor (PyTorch's <c>count_include_pad</c>,
+/// default true); false divides by the number of input elements the window covers. Max pooling ignores it.</param>
+/// <param name="DivisorOverride">Average pooling: when positive, the divisor of every window (PyTorch's <c>divisor_override</c>);
+/// 0 means none. Max pooling ignores it.</param>
 public readonly record struct PoolGeometry(int Channels, int InHeight, int InWidth, int KernelH, int KernelW,
-    int StrideH, int StrideW, int PadH, int PadW, bool CeilMode)
+    int StrideH, int StrideW, int PadH, int PadW, bool CeilMode, bool CountIncludePad = true, int DivisorOverride = 0)
 {
     /// <summary>Output height (PyTorch's <c>pooling_output_shape</c>).</summary>
     public int OutHeight => OutSize(InHeight, KernelH, StrideH, PadH, CeilMode);
@@ -42,7 +46,8 @@ public readonly record struct PoolGeometry(int Channels, int InHeight, int InWid
 
     /// <summary>Throws unless every size is legal (PyTorch's checks) and the output is non-empty.</summary>
     /// <param name="paramName">The kernel parameter holding this geometry (named in the exception).</param>
-    /// <exception cref="ArgumentException">A size is out of range, a padding exceeds half its window, or the window is larger than the padded input.</exception>
+    /// <exception cref="ArgumentException">A size is out of range, a padding exceeds half its window, the window is larger than the padded input,
+    /// or <see cref="DivisorOverride"/> is negative.</exception>
     public void Validate(string paramName)
     {
         Positive(Channels, nameof(Channels), paramName);
@@ -56,6 +61,7 @@ public readonly record struct PoolGeometry(int Channels, int InHeight, int InWid
         if (PadW < 0 || PadW > KernelW / 2) Throw(paramName, $"PadW must be between 0 and half of KernelW ({KernelW / 2}) but is {PadW}.");
         if (KernelH > InHeight + 2L * PadH) Throw(paramName, $"KernelH ({KernelH}) must not exceed the padded input height ({InHeight + 2L * PadH}).");
         if (KernelW > InWidth + 2L * PadW) Throw(paramName, $"KernelW ({KernelW}) must not exceed the padded input width ({InWidth + 2L * PadW}).");
+        if (DivisorOverride < 0) Throw(paramName, $"DivisorOverride must be positive, or 0 for none, but is {DivisorOverride}.");
         if ((long)Channels * InHeight * InWidth > int.MaxValue) Throw(paramName, "the input length exceeds int.MaxValue elements.");
     }
 

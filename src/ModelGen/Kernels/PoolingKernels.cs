@@ -2,8 +2,9 @@
 //  * Max: padding acts as −∞; NaN propagates (a NaN in the window wins, the last one if several, as torch.max_pool2d);
 //    ties keep the first index in row-major window order. argmax holds, per output, the flat index h·W + w of the winner inside its
 //    input plane (PyTorch's `indices`), so backward scatters without recomputing.
-//  * Avg: count_include_pad = true: the divisor is the window's area clipped to the padded input (so a ceil-mode
-//    window hanging past the padding counts fewer elements), as PyTorch's avg_pool2d.
+//  * Avg: count_include_pad = true (default): the divisor is the window's area clipped to the padded input (so a ceil-mode
+//    window hanging past the padding counts fewer elements); false: the number of input elements it covers;
+//    divisor_override, when set, replaces both. As PyTorch's avg_pool2d.
 //  * Global average/max over the whole plane, and adaptive average with PyTorch's windows
 //    start = ⌊i·H/oh⌋, end = ⌈(i+1)·H/oh⌉.
 // Backward kernels overwrite dInput. Window bounds are computed once per output row/column, not per tap.
@@ -132,8 +133,9 @@ public static partial class PoolingKernels
     }
 
     /// <summary>
-    /// Effectively computes <c>output[b, c, y, x] = (Σ of input over the window ∩ input) / (area of the window ∩ padded input)</c>
-    /// (PyTorch's <c>avg_pool2d</c> with <c>count_include_pad = true</c>).
+    /// Effectively computes <c>output[b, c, y, x] = (Σ of input over the window ∩ input) / divisor</c>, where the divisor is
+    /// <see cref="PoolGeometry.DivisorOverride"/> when positive, else the area of the window ∩ padded input
+    /// (<see cref="PoolGeometry.CountIncludePad"/>) or of the window ∩ input (PyTorch's <c>avg_pool2d</c>).
     /// </summary>
     /// <param name="g">The pooling geometry.</param>
     /// <param name="input">Input [batch, Channels, InHeight, InWidth].</param>
@@ -161,7 +163,7 @@ public static partial class PoolingKernels
                     float sum = 0f;
                     for (int iy = hs; iy < he; iy++)
                         for (int ix = ws; ix < we; ix++) sum += Unsafe.Add(ref x, iy * w + ix);
-                    Unsafe.Add(ref y0, outRow + ox) = sum / (hd * wd);
+                    Unsafe.Add(ref y0, outRow + ox) = sum / Divisor(g, hd * wd, (he - hs) * (we - ws));
                 }
             }
         }
@@ -192,7 +194,7 @@ public static partial class PoolingKernels
                 for (int ox = 0; ox < ow; ox++)
                 {
                     (int ws, int we, int wd) = AvgWindow(ox, g.StrideW, g.PadW, g.KernelW, w);
-                    float share = Unsafe.Add(ref dy0, outRow + ox) / (hd * wd);
+                    float share = Unsafe.Add(ref dy0, outRow + ox) / Divisor(g, hd * wd, (he - hs) * (we - ws));
                     for (int iy = hs; iy < he; iy++)
                         for (int ix = ws; ix < we; ix++) Unsafe.Add(ref dx, iy * w + ix) += share;
                 }
@@ -390,7 +392,7 @@ public static partial class PoolingKernels
                 for (int x = 0; x < ow; x++)
                 {
                     double acc = max ? double.NegativeInfinity : 0;
-                    int counted = 0;
+                    int counted = 0, inside = 0;
                     for (int i = 0; i < g.KernelH; i++)
                         for (int j = 0; j < g.KernelW; j++)
                         {
@@ -398,10 +400,12 @@ public static partial class PoolingKernels
                             // count_include_pad: padding taps count, taps beyond the padding (ceil mode) do not.
                             if (iy < g.InHeight + g.PadH && ix < g.InWidth + g.PadW) counted++;
                             if (iy < 0 || iy >= g.InHeight || ix < 0 || ix >= g.InWidth) continue;
+                            inside++;
                             double v = input[(plane * g.InHeight + iy) * g.InWidth + ix];
                             acc = max ? (double.IsNaN(acc) || double.IsNaN(v) ? double.NaN : Math.Max(acc, v)) : acc + v;
                         }
-                    output[(plane * oh + y) * ow + x] = max ? acc : acc / counted;
+                    output[(plane * oh + y) * ow + x] = max ? acc
+                        : acc / (g.DivisorOverride > 0 ? g.DivisorOverride : g.CountIncludePad ? counted : inside);
                 }
     }
 
@@ -416,6 +420,11 @@ public static partial class PoolingKernels
         int divisor = end - start;
         return (Math.Max(start, 0), Math.Min(end, size), divisor);
     }
+
+    /// <summary>An average window's divisor: the override, else its area within the padded input (count_include_pad) or within the input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Divisor(in PoolGeometry g, int padded, int inside)
+        => g.DivisorOverride > 0 ? g.DivisorOverride : g.CountIncludePad ? padded : inside;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int AdaptiveStart(int i, int input, int output) => (int)((long)i * input / output);

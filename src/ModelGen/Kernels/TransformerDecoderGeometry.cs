@@ -145,7 +145,70 @@ public readonly struct TransformerDecoderGeometry : IEquatable<TransformerDecode
     {
         ThrowHelper.CheckNonNegative(batch, nameof(batch));
         ThrowHelper.CheckNonNegative(seq, nameof(seq));
-        return new TransformerDecoderWorkspace(this, batch, seq).Total;
+        return new TransformerDecoderWorkspace(this, batch, seq, seq).Total;
+    }
+
+    /// <summary>Scratch floats of the kernels' overloads that take a memory of <paramref name="memorySeq"/> positions per example (its own
+    /// length); <see cref="WorkspaceLength(int, int)"/> when <paramref name="memorySeq"/> is <paramref name="seq"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long WorkspaceLength(int batch, int seq, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(seq, nameof(seq));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return new TransformerDecoderWorkspace(this, batch, seq, memorySeq).Total;
+    }
+
+    /// <summary>
+    /// Floats of the self-attention key/value cache of incremental decoding: for every layer the keys
+    /// <c>[batch, Heads, maxLength, HeadSize]</c>, then the values in the same layout (<c>Layers·2·batch·maxLength·Model</c>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long CacheLength(int batch, int maxLength)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(maxLength, nameof(maxLength));
+        return (long)Layers * 2 * batch * maxLength * Model;
+    }
+
+    /// <summary>
+    /// Floats of the cross-attention keys and values of a memory that incremental decoding computes once per sequence: for every
+    /// layer the keys <c>[batch, Heads, memorySeq, HeadSize]</c>, then the values (<c>Layers·2·batch·memorySeq·Model</c>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long MemoryCacheLength(int batch, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return (long)Layers * 2 * batch * memorySeq * Model;
+    }
+
+    /// <summary>Scratch floats of <c>PrepareMemory</c>: one layer's projected keys and values <c>[batch·memorySeq, 2·Model]</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long PrepareWorkspaceLength(int batch, int memorySeq) => MemoryCacheLength(batch, memorySeq) / Layers;
+
+    /// <summary>Scratch floats of the decoder's <c>ForwardStep</c>: rows of one position per example and one row of scores.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long StepWorkspaceLength(int batch, int maxLength, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(maxLength, nameof(maxLength));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return new DecoderStepWorkspace(this, batch, maxLength, memorySeq).Total;
+    }
+
+    /// <summary>
+    /// Floats kept by the training forward over a memory of <paramref name="memorySeq"/> positions per example:
+    /// <c>batch·seq·TrainingStepLength + Layers·2·Model·batch·(memorySeq − seq)</c> (each layer's cross-attention keeps its keys and values
+    /// per memory position rather than per query position).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
+    public long KeptLength(int batch, int seq, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(seq, nameof(seq));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return (long)batch * seq * TrainingStepLength + (long)Layers * 2 * Model * batch * ((long)memorySeq - seq);
     }
 
     /// <summary>
@@ -212,17 +275,44 @@ internal readonly struct TransformerDecoderWorkspace
 {
     public readonly long XCopy, MemoryCopy, Attention, A, Wide, B, C, E, Total;
 
-    public TransformerDecoderWorkspace(in TransformerDecoderGeometry g, int batch, int seq)
+    public TransformerDecoderWorkspace(in TransformerDecoderGeometry g, int batch, int seq, int memorySeq)
     {
-        long rows = (long)batch * seq, d = g.Model, rd = rows * d, offset = 0;
+        long rows = (long)batch * seq, memoryRows = (long)batch * memorySeq, d = g.Model, rd = rows * d, offset = 0;
         XCopy = Take(ref offset, rd);                                      // the input with padded rows zeroed
-        MemoryCopy = Take(ref offset, rows * g.Memory);                    // the memory with padded rows zeroed
+        MemoryCopy = Take(ref offset, memoryRows * g.Memory);              // the memory with padded rows zeroed
         Attention = Take(ref offset, AttentionKernels.WorkspaceLength(seq, g.HeadSize));
         A = Take(ref offset, rd);
-        Wide = Take(ref offset, rows * Math.Max(3 * d, g.FeedForward));    // q/k/v (or their gradients), the feed-forward hidden rows
+        // q/k/v (or their gradients) of self- and cross-attention, the feed-forward hidden rows
+        Wide = Take(ref offset, Math.Max(rows * Math.Max(3 * d, g.FeedForward), rd + 2 * memoryRows * d));
         B = Take(ref offset, rd);                                          // backward only (B, C, E)
         C = Take(ref offset, rd);
         E = Take(ref offset, rd);
+        Total = offset;
+    }
+
+    private static long Take(ref long offset, long length)
+    {
+        long start = offset;
+        offset += length;
+        return start;
+    }
+}
+
+/// <summary>Where each scratch buffer of the decoder's incremental step lives (offsets in floats).</summary>
+internal readonly struct DecoderStepWorkspace
+{
+    public readonly long A, Attention, Hidden, Query, Output, Scores, SelfStep, Total;
+
+    public DecoderStepWorkspace(in TransformerDecoderGeometry g, int batch, int maxLength, int memorySeq)
+    {
+        long bd = (long)batch * g.Model, offset = 0;
+        A = Take(ref offset, bd);                                          // a LayerNorm output (or the residual stream's copy)
+        Attention = Take(ref offset, bd);                                  // a self-attention block's output
+        Hidden = Take(ref offset, (long)batch * g.FeedForward);           // the feed-forward activation
+        Query = Take(ref offset, bd);                                      // cross-attention queries
+        Output = Take(ref offset, bd);                                     // cross-attention output before out_proj
+        Scores = Take(ref offset, memorySeq);                              // one row of cross-attention scores
+        SelfStep = Take(ref offset, g.SelfAttention.StepWorkspaceLength(batch, maxLength));
         Total = offset;
     }
 

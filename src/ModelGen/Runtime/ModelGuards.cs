@@ -43,6 +43,34 @@ public static class ModelGuards
     }
 
     /// <summary>
+    /// Checks the second input of a two-input model (<c>[ModelInput]</c>): its padded length, ids and real lengths; returns
+    /// batch × sourceSeq, its rows.
+    /// </summary>
+    /// <exception cref="ArgumentException">sourceSeq is not positive, batch × sourceSeq exceeds <paramref name="maxPositions"/>,
+    /// 'source' is not batch × sourceSeq × sourceSize long, or a source length is outside [1, sourceSeq].</exception>
+    public static int CheckSource(string model, int sourceLength, int batch, int sourceSeq, ReadOnlySpan<int> sourceLengths, int sourceSize, int maxPositions)
+    {
+        if (sourceSeq <= 0)
+            throw new ArgumentException($"{model}: sourceSeq must be positive, got {sourceSeq}.", nameof(sourceSeq));
+        long rows = (long)batch * sourceSeq;
+        if (rows > maxPositions)
+            throw new ArgumentException(
+                $"{model}: batch {batch} × sourceSeq {sourceSeq} = {rows} positions is more than one call supports (MaxPositions = {maxPositions}: beyond it a buffer would exceed the largest array); split the batch.",
+                nameof(batch));
+        if (sourceLength != rows * sourceSize)
+            throw new ArgumentException($"{model}: 'source' has {sourceLength} elements, expected batch {batch} × sourceSeq {sourceSeq} × {sourceSize} = {rows * sourceSize}.", "source");
+        if (!sourceLengths.IsEmpty)
+        {
+            if (sourceLengths.Length != batch)
+                throw new ArgumentException($"{model}: 'sourceLengths' has {sourceLengths.Length} entries, expected one per example ({batch}).", nameof(sourceLengths));
+            for (int b = 0; b < sourceLengths.Length; b++)
+                if ((uint)(sourceLengths[b] - 1) >= (uint)sourceSeq)
+                    throw new ArgumentException($"{model}: sourceLengths[{b}] is {sourceLengths[b]}; each real length must be in [1, sourceSeq = {sourceSeq}].", nameof(sourceLengths));
+        }
+        return (int)rows;
+    }
+
+    /// <summary>
     /// Checks the arguments of a sequence model's forward call and returns <c>rows</c> = batch × seq, the row count
     /// of every sequence tensor, after checking it is at most <paramref name="maxPositions"/> (the generated
     /// <c>MaxPositions</c>: beyond it a planned arena would not fit in an array).

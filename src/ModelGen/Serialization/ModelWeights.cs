@@ -5,7 +5,7 @@
 namespace ModelGen.Serialization;
 
 /// <summary>Saves and loads a model's parameters in the safetensors format.</summary>
-public static class ModelWeights
+public static partial class ModelWeights
 {
     /// <summary>
     /// The model's state dict as one tensor list over one new array: the parameters at their offsets, then the buffers

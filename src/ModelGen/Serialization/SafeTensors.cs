@@ -262,25 +262,47 @@ public static class SafeTensors
         }
 
         // Everything checked: only now touch the caller's buffer.
-        Span<byte> bytes = stackalloc byte[8];
         foreach (var t in expected)
         {
             if (!byName.TryGetValue(t.Name, out var e)) continue;   // an absent optional counter
             Span<float> target = buffer.Slice(t.Offset, t.Length);
-            stream.Position = dataStart + e.Begin;
-            if (e.DType == "I64")
-            {
-                for (int i = 0; i < target.Length; i++)
-                {
-                    stream.ReadExactly(bytes);
-                    target[i] = BinaryPrimitives.ReadInt64LittleEndian(bytes);
-                }
-                continue;
-            }
-            stream.ReadExactly(MemoryMarshal.AsBytes(target));
-            if (!BitConverter.IsLittleEndian)
-                BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(target), MemoryMarshal.Cast<float, int>(target));
+            if (e.DType == "I64") ReadI64(stream, dataStart, e, target);
+            else ReadF32(stream, dataStart, e, target);
         }
+    }
+
+    /// <summary>Reads one I64 tensor's data (a counter, already validated by the caller) into <paramref name="target"/> as floats.</summary>
+    internal static void ReadI64(Stream stream, long dataStart, SafeTensorEntry entry, Span<float> target)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        stream.Position = dataStart + entry.Begin;
+        for (int i = 0; i < target.Length; i++)
+        {
+            stream.ReadExactly(bytes);
+            target[i] = BinaryPrimitives.ReadInt64LittleEndian(bytes);
+        }
+    }
+
+    /// <summary>
+    /// Reads and validates the header of the whole safetensors file in <paramref name="stream"/> (from position 0), for
+    /// loaders that choose their own subset of tensors; a malformed header or data layout throws.
+    /// </summary>
+    /// <param name="stream">A readable, seekable stream holding the file.</param>
+    /// <param name="sourceName">Names the source in error messages.</param>
+    /// <param name="dataStart">Position of the first data byte (what <see cref="SafeTensorEntry.Begin"/> is relative to).</param>
+    internal static List<SafeTensorEntry> ReadEntries(Stream stream, string sourceName, out long dataStart)
+    {
+        stream.Position = 0;
+        return ReadHeaderCore(stream, sourceName, out _, out dataStart);
+    }
+
+    /// <summary>Reads one F32 tensor's data (already validated by the caller) into <paramref name="target"/> [product(shape)].</summary>
+    internal static void ReadF32(Stream stream, long dataStart, SafeTensorEntry entry, Span<float> target)
+    {
+        stream.Position = dataStart + entry.Begin;
+        stream.ReadExactly(MemoryMarshal.AsBytes(target));
+        if (!BitConverter.IsLittleEndian)
+            BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<float, int>(target), MemoryMarshal.Cast<float, int>(target));
     }
 
     /// <summary>Reads and validates the header of <paramref name="path"/>: every tensor's name, dtype, shape and offsets, in data order.</summary>

@@ -39,10 +39,12 @@ public sealed partial class Trainer
     }
 
     /// <summary>
-    /// Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each. With a validation
-    /// set the best epoch by <see cref="FitOptions.Monitor"/> is kept and, with <see cref="FitOptions.RestoreBestWeights"/>,
-    /// restored at the end; <see cref="FitOptions.CheckpointPath"/> writes resumable checkpoints and
-    /// <see cref="FitOptions.ResumeFrom"/> continues from one.
+    /// Trains for <paramref name="epochs"/> epochs, evaluating on <paramref name="validation"/> after each. The data may be an
+    /// in-memory <see cref="Dataset"/> or any <see cref="IDataSource"/> that reads examples on demand (e.g. from disk): the
+    /// batches, and so the result, are the same for the same examples and seed. With a validation set the best epoch by
+    /// <see cref="FitOptions.Monitor"/> is kept and, with <see cref="FitOptions.RestoreBestWeights"/>, restored at the end;
+    /// <see cref="FitOptions.CheckpointPath"/> writes resumable checkpoints and <see cref="FitOptions.ResumeFrom"/> continues
+    /// from one.
     /// </summary>
     /// <exception cref="ArgumentException">
     /// The data does not match the model or the loss, an option needs a validation set that is missing, or the checkpoint to
@@ -60,7 +62,7 @@ public sealed partial class Trainer
     /// validation set is evaluated with the inference <c>Forward</c> (evaluation semantics: running statistics, no
     /// dropout); the model's mode is restored when Fit returns or throws.
     /// </remarks>
-    public TrainingHistory Fit(Dataset train, int epochs, int batchSize, Dataset? validation = null, FitOptions? options = null,
+    public TrainingHistory Fit(IDataSource train, int epochs, int batchSize, IDataSource? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         bool wasTraining = _model.IsTraining;
@@ -75,7 +77,7 @@ public sealed partial class Trainer
         }
     }
 
-    private TrainingHistory FitCore(Dataset train, int epochs, int batchSize, Dataset? validation, FitOptions? options,
+    private TrainingHistory FitCore(IDataSource train, int epochs, int batchSize, IDataSource? validation, FitOptions? options,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         options ??= new FitOptions();
@@ -323,14 +325,14 @@ public sealed partial class Trainer
         where.Layer is null ? $"tensor '{where.Tensor}'" : $"layer '{where.Layer}' ({where.Tensor})";
 
     /// <summary>Mean loss and accuracy of the model (inference mode) on <paramref name="data"/>.</summary>
-    public Evaluation Evaluate(Dataset data, int batchSize = 256)
+    public Evaluation Evaluate(IDataSource data, int batchSize = 256)
     {
         CheckData(data, nameof(data));
         return EvaluateCore(data, batchSize, null, null);
     }
 
     /// <summary><see cref="Evaluate"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
-    private Evaluation EvaluateCore(Dataset data, int batchSize, ClassificationMetrics? classification, RegressionMetrics? regression)
+    private Evaluation EvaluateCore(IDataSource data, int batchSize, ClassificationMetrics? classification, RegressionMetrics? regression)
     {
         var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
         loader.StartEpoch(0);
@@ -377,14 +379,15 @@ public sealed partial class Trainer
         return correct;
     }
 
-    private void CheckData(Dataset data, string name)
+    private void CheckData(IDataSource data, string name)
     {
+        ArgumentNullException.ThrowIfNull(data, name);
         if (data.ExampleLength != _model.InputLength)
             throw new ArgumentException($"The {name} set has {data.ExampleLength} floats per example, but the model's input has {_model.InputLength}.", name);
-        if (_loss.UsesLabels && data.Labels is null)
+        if (_loss.UsesLabels && !data.HasLabels)
             throw new ArgumentException($"The {_loss.Name} loss needs class labels, but the {name} set has none.", name);
-        if (!_loss.UsesLabels && (data.Targets is null || data.TargetLength != _model.OutputLength))
-            throw new ArgumentException($"The {_loss.Name} loss needs {_model.OutputLength} targets per example, but the {name} set has {(data.Targets is null ? 0 : data.TargetLength)}.", name);
+        if (!_loss.UsesLabels && data.TargetLength != _model.OutputLength)
+            throw new ArgumentException($"The {_loss.Name} loss needs {_model.OutputLength} targets per example, but the {name} set has {data.TargetLength}.", name);
         if (_loss.UsesLabels && data.ClassCount > _model.OutputLength)
             throw new ArgumentException($"The {name} set has {data.ClassCount} classes, but the model outputs only {_model.OutputLength} logits.", name);
     }

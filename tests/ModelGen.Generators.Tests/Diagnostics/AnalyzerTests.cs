@@ -572,6 +572,56 @@ public class AnalyzerTests
         Expect.Error("MG0105", 0, "Permute 'swap' lists 3 axes [0, 2, 1], but its input [T, 8] from the model input has 2 (axes count from 0 and exclude the batch)"));
 
     [Fact]
+    public Task NonSquareKernelTooWide_MG0104_OnKernelWidthArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 6)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 3, {|#0:KernelWidth = 7|})] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv2D 'conv' kernel 3x7 is larger than its input 8x6
+        Expect.Error("MG0104", 0, "Conv2D 'conv' kernel 3x7 is larger than its input 8x6"));
+
+    [Fact]
+    public Task PoolPaddingTooLargeOnOneAxis_MG0100_OnPaddingHeightArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 8)]
+        public partial class M
+        {
+            [AvgPool2D(2, 4, {|#0:PaddingHeight = 2|}, Padding = 1)] public partial Layer Pool { get; }
+        }
+        """,
+        // AvgPool2D 'pool' has Padding = (2, 1); it must be between 0 and half the kernel (1, 2)
+        Expect.Error("MG0100", 0, "AvgPool2D 'pool' has Padding = (2, 1); it must be between 0 and half the kernel (1, 2)"));
+
+    [Fact]
+    public Task ReflectPaddingTooWide_MG0130_OnPaddingWidthArgument() => Verify("""
+        using ModelGen;
+        [Model(1, 8, 3)]
+        public partial class M
+        {
+            [Conv2D(4, Kernel = 7, Padding = 1, {|#0:PaddingWidth = 3|}, PaddingMode = PaddingMode.Reflect)] public partial Layer Conv { get; }
+        }
+        """,
+        // Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input
+        Expect.Error("MG0130", 0, "Conv2D 'conv' pads its width by 3 with PaddingMode = Reflect, which needs a padding smaller than its input 8x3 from the model input"));
+
+    [Fact]
+    public Task PaddingModeOverT_MG0108_OnPaddingModeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        public partial class Net
+        {
+            [Permute(1, 0)] public partial Layer ToChannels { get; }
+            [Conv1D(8, Kernel = 3, Padding = 1, {|#0:PaddingMode = PaddingMode.Replicate|})] public partial Layer Conv { get; }
+            [Permute(1, 0)] public partial Layer ToSteps { get; }
+        }
+        """,
+        // Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)
+        Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [4, T] from 'to_channels', but PaddingMode = Replicate works only on fixed-size inputs (over the run-time length it pads with zeros)"));
+
+    [Fact]
     public Task UnpaddedConv1DOverT_MG0114_OnKernelArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int))]
@@ -638,6 +688,93 @@ public class AnalyzerTests
         """,
         // Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; ...; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it
         Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it"));
+
+    [Fact]
+    public Task FloatSecondInput_MG0116_OnInputTypeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, {|#0:InputType = typeof(float)|})]
+        public partial class Net
+        {
+            [Embedding(20, 8)] public partial Layer Tgt { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // [ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]
+        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+
+    [Fact]
+    public Task SecondInputNamedLikeAMember_MG0116_OnNameArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput({|#0:"Src"|}, Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Src")] public partial Layer Src { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // Model 'Net' names its second input 'Src', which is also a member's name; From = "Src" would be ambiguous
+        Expect.Error("MG0116", 0, "Model 'Net' names its second input 'Src', which is also a member's name; From = \"Src\" would be ambiguous"));
+
+    [Fact]
+    public Task SecondInputOfAFixedSizeModel_MG0116_OnModelInputAttribute() => Verify("""
+        using ModelGen;
+        [Model(4)]
+        [{|#0:ModelInput("Source", Dim.Seq, InputType = typeof(int))|}]
+        public partial class Net
+        {
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        // Model 'Net' declares the second input 'Source' but its own input [4] has no run-time length; ...
+        Expect.Error("MG0116", 0, "Model 'Net' declares the second input 'Source' but its own input [4] has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"));
+
+    [Fact]
+    public Task RecurrentLayerOverSource_MG0117_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [{|#0:LSTM(8)|}] public partial Layer Rnn { get; }
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 16, Memory = nameof(Rnn))] public partial Layer Dec { get; }
+        }
+        """,
+        // LSTM 'rnn' reads [S, 8] from 'src', over the second input's length S; layers over S are Embedding, ...
+        Expect.Error("MG0117", 0, "LSTM 'rnn' reads [S, 8] from 'src', over the second input's length S; layers over S are Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense, Dropout and activations, and S meets T only as the Memory of a TransformerDecoder or MultiHeadAttention"));
+
+    [Fact]
+    public Task AddOfSourceAndTarget_MG0117_OnFromArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 16, {|#0:From = nameof(Src)|}, Memory = nameof(Tgt))] public partial Layer Dec { get; }
+        }
+        """,
+        // TransformerDecoder 'dec' reads [S, 8] from 'src', over the second input's length S, as its queries; ...
+        Expect.Error("MG0117", 0, "TransformerDecoder 'dec' reads [S, 8] from 'src', over the second input's length S, as its queries; cross-attention takes queries from the model input's T and reads S through Memory"));
+
+    [Fact]
+    public Task ModelEndingOverSource_MG0117_OnLastLayer() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [Embedding(20, 8, From = "Source")] public partial Layer Src { get; }
+            [{|#0:TransformerEncoder(Heads = 2, FeedForward = 16)|}] public partial Layer Enc { get; }
+        }
+        """,
+        // Model 'Net' ends with [S, 8] from 'enc', over the second input's length S; ...
+        Expect.Error("MG0117", 0, "Model 'Net' ends with [S, 8] from 'enc', over the second input's length S; outputs, losses and lengths are per position of the model input [T, features], so end on a layer that reads S only as a Memory (TransformerDecoder, MultiHeadAttention)"));
 
     [Fact]
     public Task RotaryOddHeadWidth_MG0115_OnRotaryArgument() => Verify("""

@@ -23,6 +23,9 @@ public class ConvPathsTests
         new ConvGeometry(2, 9, 8, 5, 3, 2, 2, 3, 1, 1, 1, 1, 1),        // strides (im2col-fed), rectangular kernel
         new ConvGeometry(4, 11, 10, 6, 3, 3, 2, 1, 2, 1, 2, 3, 2),      // stride 2 × 1, dilation, groups
         new ConvGeometry(8, 13, 13, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1),      // ResNet-style downsampling, odd size
+        new ConvGeometry(3, 7, 10, 5, 3, 5, 1, 1, 1, 2, 1, 1, 1),       // non-square kernel and padding, stride 1 (lanes, wide grid)
+        new ConvGeometry(2, 9, 6, 4, 1, 3, 1, 1, 0, 1, 1, 2, 1),        // 1×3 kernel, padding and dilation along the width only
+        new ConvGeometry(3, 5, 17, 4, 5, 1, 1, 1, 2, 0, 1, 1, 1),       // 5×1 kernel: tall, one tap wide
         ConvGeometry.Conv1D(3, 17, 5, kernel: 4, padding: 2, dilation: 2));
 
     // Path names (the enum is internal, and xunit theories must be public).

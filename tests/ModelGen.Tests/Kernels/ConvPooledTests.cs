@@ -21,6 +21,8 @@ public class ConvPooledTests
         (new ConvGeometry(6, 7, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6), 2, 2, 0, false),     // depthwise, 7 × 7 (floor drops a row)
         (ConvGeometry.Conv2D(2, 12, 12, 5, 3, padding: 1), 3, 2, 1, false),      // 3×3/2 pad 1: chunked fallback
         (ConvGeometry.Conv2D(2, 9, 9, 4, 3, padding: 1), 2, 2, 0, true),         // ceil mode on odd sizes: fallback
+        (new ConvGeometry(3, 8, 11, 5, 3, 5, 1, 1, 1, 2, 1, 1, 1), 2, 2, 0, false),    // non-square kernel and padding, stride 1
+        (new ConvGeometry(2, 9, 7, 4, 1, 3, 1, 1, 0, 2, 1, 2, 1), 2, 2, 0, false),     // 1×3 kernel dilated along the width only
     ];
 
     public static TheoryData<string> Paths() => new("Im2Col", "Scalar", "V128", "V256", "V512",

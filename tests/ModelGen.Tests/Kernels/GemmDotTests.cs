@@ -60,8 +60,25 @@ public class GemmDotTests
     public void NT_AutomaticPath_UsesDotForShortA_AndPackedForLongA()
     {
         Assert.True(Gemm.PreferDot(1, 784, 256));
+        Assert.True(Gemm.PreferDot(11, 120, 84));
         Assert.True(Gemm.PreferDot(Gemm.DotMaxRows, 784, 256));
         Assert.False(Gemm.PreferDot(Gemm.DotMaxRows + 1, 784, 256));
+        // Narrow outputs pad whole panels: the dot path at any width.
+        Assert.True(Gemm.PreferDot(64, 256, 10));
+        Assert.True(Gemm.PreferDot(64, 84, 10));
+    }
+
+    [Fact]
+    public void NT_AutomaticPath_FollowsTheVectorWidth()
+    {
+        // Pinned on the measured crossover (Gemm.PreferDot): 120 inputs are 7.5 vectors at 512 bits (a scalar tail of 8 per
+        // element: packed 1.5-2× faster from 24 rows), 15 whole vectors at 256 bits (the dot path stays ahead).
+        int width = Gemm.NativeWidth;
+        Assert.Equal(width != 512, Gemm.PreferDot(64, 120, 84));
+        Assert.Equal(width is not (512 or 256), Gemm.PreferDot(24, 72, 256));   // 4.5 vectors at 512, 9 at 256: short; 18 at 128
+        Assert.Equal(width is not (512 or 256), Gemm.PreferDot(48, 100, 64));  // tail 4 at 512 and 256; 25 whole vectors at 128
+        Assert.True(Gemm.PreferDot(64, 784, 256));
+        Assert.True(Gemm.PreferDot(64, 400, 120));
     }
 
     /// <summary>

@@ -458,9 +458,15 @@ public class MultiHeadAttentionKernelsTests
         /// <summary>With <paramref name="weightMask"/>, softmax weight (b, h, i, j) is multiplied by it (attention dropout).</summary>
         public static double[] Forward(MultiHeadAttentionGeometry g, double[] x, double[] m, double[] p, int[]? lengths, int batch, int seq,
             Func<int, int, int, int, double>? weightMask = null)
+            => Forward(g, x, m, p, lengths, batch, seq, lengths, seq, weightMask);
+
+        /// <summary>Cross-attention over a memory of <paramref name="memorySeq"/> rows per example, keys masked past <paramref name="memoryLengths"/>;
+        /// <paramref name="weightMask"/> as in the other overload, j the memory position.</summary>
+        public static double[] Forward(MultiHeadAttentionGeometry g, double[] x, double[] m, double[] p, int[]? lengths, int batch, int seq,
+            int[]? memoryLengths, int memorySeq, Func<int, int, int, int, double>? weightMask = null)
         {
-            int d = g.Model, dk = g.KeyFeatures, hs = g.HeadSize;
-            if (!g.IsCross) m = x;
+            int d = g.Model, dk = g.KeyFeatures, hs = g.HeadSize, ms = memorySeq;
+            if (!g.IsCross) (m, ms, memoryLengths) = (x, seq, lengths);
             int wq = 0, wk = d * d, wv = wk + d * dk, at = wv + d * dk;
             int bq = -1, wo, bo = -1;
             if (g.Bias) { bq = at; at += 3 * d; }
@@ -469,21 +475,26 @@ public class MultiHeadAttentionKernelsTests
             var y = new double[batch * seq * d];
             for (int b = 0; b < batch; b++)
             {
-                int len = lengths?[b] ?? seq;
+                int len = memoryLengths?[b] ?? ms;
                 var q = new double[seq, d];
-                var k = new double[seq, d];
-                var v = new double[seq, d];
+                var k = new double[ms, d];
+                var v = new double[ms, d];
                 for (int t = 0; t < seq; t++)
                     for (int o = 0; o < d; o++)
                     {
-                        double sq = g.Bias ? p[bq + o] : 0, sk = g.Bias ? p[bq + d + o] : 0, sv = g.Bias ? p[bq + 2 * d + o] : 0;
+                        double sq = g.Bias ? p[bq + o] : 0;
                         for (int i = 0; i < d; i++) sq += p[wq + o * d + i] * x[(b * seq + t) * d + i];
+                        q[t, o] = sq;
+                    }
+                for (int t = 0; t < ms; t++)
+                    for (int o = 0; o < d; o++)
+                    {
+                        double sk = g.Bias ? p[bq + d + o] : 0, sv = g.Bias ? p[bq + 2 * d + o] : 0;
                         for (int i = 0; i < dk; i++)
                         {
-                            sk += p[wk + o * dk + i] * m[(b * seq + t) * dk + i];
-                            sv += p[wv + o * dk + i] * m[(b * seq + t) * dk + i];
+                            sk += p[wk + o * dk + i] * m[(b * ms + t) * dk + i];
+                            sv += p[wv + o * dk + i] * m[(b * ms + t) * dk + i];
                         }
-                        q[t, o] = sq;
                         k[t, o] = sk;
                         v[t, o] = sv;
                     }

@@ -45,19 +45,28 @@ public class PackedDenseWeightTests
     }
 
     [Theory]
-    [InlineData(128)]
-    [InlineData(256)]
-    [InlineData(512)]
-    public void Forward_PackedPath_EqualsPerCallPackedGemmBitForBit(int width)
+    [InlineData(128, 151)]
+    [InlineData(256, 151)]
+    [InlineData(512, 151)]   // 8-row tiles over A in place for 144 rows, then 7 rows through the 6-row kernel
+    [InlineData(512, 64)]    // 8-row tiles only
+    [InlineData(512, 13)]    // one 8-row tile and 5 rows
+    [InlineData(512, 5)]     // no 8-row tile
+    public void Forward_PackedPath_EqualsPerCallPackedGemmBitForBit(int width, int batch)
     {
-        // The same panels summed in the same order: only the packing moved to construction time.
-        const int batch = 151, inF = 300, outF = 37;   // two KC slices, a row chunk past MC, a partial panel
+        // The same panels summed in the same order: only the packing moved to construction time (and at 512 bits the
+        // 8-row tiles that read A in place do each element's operations in the 6-row kernel's order).
+        const int inF = 300, outF = 37;   // two KC slices, a partial panel (and at 151 rows a row chunk past MC)
         float[] x = Uniform(batch * inF, 4), w = Uniform(outF * inF, 5), expected = new float[batch * outF], y = new float[batch * outF];
         var path = width switch { 128 => Gemm.Path.PackedV128, 256 => Gemm.Path.PackedV256, _ => Gemm.Path.PackedV512 };
         Gemm.Multiply(x, w, expected, batch, inF, outF, transA: false, transB: true, accumulate: false, path);
         var packed = new PackedDenseWeight(w, outF, inF, width);
         DenseKernels.Forward(PackedRoute.Packed, default(IdentityActivation), x, packed, [], y, batch);
         Assert.Equal(expected, y);
+        // Accumulating (a residual): every slice adds to C.
+        float[] skip = Uniform(batch * outF, 6), expectedSum = (float[])skip.Clone(), sum = new float[batch * outF];
+        Gemm.Multiply(x, w, expectedSum, batch, inF, outF, transA: false, transB: true, accumulate: true, path);
+        DenseKernels.ForwardResidual(PackedRoute.Packed, default(IdentityActivation), x, packed, [], skip, sum, batch);
+        Assert.Equal(expectedSum, sum);
     }
 
     [Theory]
@@ -104,6 +113,38 @@ public class PackedDenseWeightTests
                 for (int i = 0; i < inF; i++) z += (double)x[r * inF + i] * w[o * inF + i];
                 Assert.True(Math.Abs(separate[r * outF + o] - Math.Max(z, 0)) <= 1e-5, $"width={width} batch={batch} [{r},{o}]: {separate[r * outF + o]} vs {Math.Max(z, 0)}");
             }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]      // less than one vector: no interleaved copy, the plain route
+    [InlineData(7, 17)]     // a partial group of eight rows, a scalar tail at every width
+    [InlineData(33, 3)]     // a tail of 1 at 128/256/512 bits
+    [InlineData(64, 9)]     // whole vectors at every width, one row past a group
+    [InlineData(784, 256)]  // the benchmark MLP's first layer
+    public void Forward_OneToThreeRows_InterleavedCopyEqualsThePlainRouteBitForBit(int inF, int outF)
+    {
+        // Batches of 1-3 read the row-interleaved copy; each element must be summed exactly as the dot path sums it.
+        float[] w = Uniform(outF * inF, 12, -0.5f, 0.5f), b = Uniform(outF, 13);
+        var weight = new PackedDenseWeight(w, outF, inF);
+        Assert.Equal(Gemm.NativeWidth != 0 && inF >= Gemm.NativeWidth / 32, weight.UsesInterleaved(1));
+        Assert.False(weight.UsesInterleaved(4));
+        for (int batch = 1; batch <= 3; batch++)
+        {
+            float[] x = Uniform(batch * inF, 14 + (ulong)batch), skip = Uniform(batch * outF, 20 + (ulong)batch);
+            float[] expected = new float[batch * outF], actual = new float[batch * outF];
+            DenseKernels.Forward(PackedRoute.Plain, new GeluActivation(), x, weight, b, expected, batch);
+            DenseKernels.Forward(PackedRoute.Auto, new GeluActivation(), x, weight, b, actual, batch);
+            Assert.Equal(expected, actual);
+            DenseKernels.Forward(PackedRoute.Plain, default(IdentityActivation), x, weight, [], expected, batch);
+            DenseKernels.Forward(PackedRoute.Auto, default(IdentityActivation), x, weight, [], actual, batch);
+            Assert.Equal(expected, actual);
+            float[] inPlace = (float[])skip.Clone();
+            DenseKernels.ForwardResidual(PackedRoute.Plain, new ReluActivation(), x, weight, b, skip, expected, batch);
+            DenseKernels.ForwardResidual(PackedRoute.Auto, new ReluActivation(), x, weight, b, skip, actual, batch);
+            Assert.Equal(expected, actual);
+            DenseKernels.ForwardResidual(PackedRoute.Auto, new ReluActivation(), x, weight, b, inPlace, inPlace, batch);
+            Assert.Equal(expected, inPlace);
+        }
     }
 
     [Fact]

@@ -19,7 +19,13 @@ public class PoolingKernelsTests
         new PoolGeometry(2, 8, 11, 3, 2, 1, 3, 1, 1, false),              // rectangular window, mixed strides
         new PoolGeometry(2, 9, 10, 4, 3, 3, 2, 2, 1, true),               // stride < kernel, ceil mode
         PoolGeometry.Pool1D(3, 17, 3, stride: 2, padding: 1),
-        PoolGeometry.Pool1D(2, 11, 4, stride: 3, ceilMode: true));
+        PoolGeometry.Pool1D(2, 11, 4, stride: 3, ceilMode: true),
+        // Average-only options (max ignores them): count_include_pad = false, divisor_override, on non-square windows.
+        new PoolGeometry(2, 7, 9, 3, 2, 2, 1, 1, 1, true, CountIncludePad: false),
+        new PoolGeometry(3, 9, 7, 3, 5, 2, 3, 1, 2, false, CountIncludePad: false),
+        new PoolGeometry(1, 5, 8, 2, 3, 2, 2, 1, 1, true, DivisorOverride: 5),
+        new PoolGeometry(2, 6, 7, 3, 3, 2, 2, 1, 1, true, CountIncludePad: false, DivisorOverride: 2),
+        PoolGeometry.Pool1D(3, 17, 3, stride: 2, padding: 1, ceilMode: true) with { CountIncludePad = false });
 
     [Theory]
     [InlineData(5, 2, 2, 0, false, 2)]
@@ -98,6 +104,31 @@ public class PoolingKernelsTests
                 return Dot(o, dyd);
             }, samples: 64);
         }
+    }
+
+    [Fact]
+    public void AvgForward_CountIncludePadFalseAndDivisorOverride_UsePyTorchDivisors()
+    {
+        // torch.nn.functional.avg_pool1d(torch.tensor([[[1., 2., 3., 4., 5.]]]), 2, 2, padding=1, ceil_mode=True, count_include_pad=False)
+        //   -> [[[1.0, 2.5, 4.5]]]: the first window covers one input element and divides by 1.
+        float[] y = new float[3];
+        PoolingKernels.AvgForward(PoolGeometry.Pool1D(1, 5, 2, 2, 1, ceilMode: true) with { CountIncludePad = false }, [1, 2, 3, 4, 5], y, 1);
+        Assert.Equal([1f, 2.5f, 4.5f], y);
+        // torch.nn.functional.avg_pool2d(torch.arange(1., 7.).view(1, 1, 2, 3), (2, 2), 1, divisor_override=3) -> [[[[4., 16/3]]]]
+        float[] y2 = new float[2];
+        PoolingKernels.AvgForward(new PoolGeometry(1, 2, 3, 2, 2, 1, 1, 0, 0, false, DivisorOverride: 3), [1, 2, 3, 4, 5, 6], y2, 1);
+        Assert.Equal([4f, 16f / 3], y2);
+        // The backward spreads by the same divisor: every tap of a window gets dy / 3.
+        float[] dX = new float[6];
+        PoolingKernels.AvgBackward(new PoolGeometry(1, 2, 3, 2, 2, 1, 1, 0, 0, false, DivisorOverride: 3), [3f, 6f], dX, 1);
+        Assert.Equal([1f, 3f, 2f, 1f, 3f, 2f], dX);
+    }
+
+    [Fact]
+    public void Validate_NegativeDivisorOverride_Throws()
+    {
+        var e = Assert.Throws<ArgumentException>(() => PoolingKernels.AvgForward(new PoolGeometry(1, 2, 3, 2, 2, 1, 1, 0, 0, false, DivisorOverride: -2), new float[6], new float[2], 1));
+        Assert.Contains("DivisorOverride must be positive, or 0 for none, but is -2", e.Message);
     }
 
     [Fact]

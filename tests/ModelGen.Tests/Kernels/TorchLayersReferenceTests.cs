@@ -1,5 +1,5 @@
 // libtorch 2.10 (TorchSharp-cpu 0.107.0, float32) values for Embedding(padding_idx), LayerNorm,
-// CrossEntropy(ignore_index) and BatchNorm (momentum None and 0.1, evaluation-mode gradients), read from the fixture Fixtures/layers-libtorch.bin that tools/reference/layers-check
+// CrossEntropy(ignore_index), GroupNorm, InstanceNorm1d/2d (with running statistics), PReLU, LogSoftmax and BatchNorm (momentum None and 0.1, evaluation-mode gradients), read from the fixture Fixtures/layers-libtorch.bin that tools/reference/layers-check
 // wrote (the inputs are in the fixture too, so nothing here depends on libtorch's RNG). PyTorch's implementation, not
 // only our reading of its documentation, pins these kernels: forward within 1e-5 and gradients within 1e-4 relative
 // to max(1, |value|) (measured when written: ≤ 2.4e-7 and ≤ 1.9e-7, except where libtorch itself is off, below).
@@ -164,6 +164,148 @@ public class TorchLayersReferenceTests
         AssertClose(f.Floats($"{name}.eval.dinput"), dx, GradientTolerance, "eval dinput");
         AssertClose(f.Floats($"{name}.eval.dweight"), model.Gradients[..5].ToArray(), GradientTolerance, "eval dweight");
         AssertClose(f.Floats($"{name}.eval.dbias"), model.Gradients[5..].ToArray(), GradientTolerance, "eval dbias");
+    }
+
+    /// <summary>
+    /// <code>
+    /// var y = F.group_norm(x, groups, weight, bias, eps); y.retain_grad(); y.exp().mean().backward();
+    /// </code>
+    /// </summary>
+    [Theory]
+    [InlineData("gn.affine")]
+    [InlineData("gn.plain")]
+    [InlineData("gn.flat")]
+    [InlineData("gn.one")]
+    public void GroupNorm_MatchesLibtorch(string name)
+    {
+        var f = Fixture.Instance;
+        float[] x = f.Floats($"{name}.input"), dy = f.Floats($"{name}.doutput");
+        int[] shape = f.Shape($"{name}.input");
+        int batch = shape[0], channels = shape[1], spatial = x.Length / (batch * channels), groups = f.Ints($"{name}.groups")[0];
+        float eps = f.Floats($"{name}.eps")[0];
+        float[] weight = f.Has($"{name}.weight") ? f.Floats($"{name}.weight") : [], bias = f.Has($"{name}.bias") ? f.Floats($"{name}.bias") : [];
+        float[] y = new float[x.Length], mean = new float[batch * groups], rstd = new float[batch * groups], dx = new float[x.Length];
+        float[] dWeight = new float[weight.Length], dBias = new float[bias.Length];
+        GroupNormKernels.Forward(x, weight, bias, y, mean, rstd, batch, channels, spatial, groups, eps);
+        GroupNormKernels.Backward(dy, x, weight, mean, rstd, dx, dWeight, dBias, batch, channels, spatial, groups);
+        AssertClose(f.Floats($"{name}.output"), y, ForwardTolerance, $"{name}.output");
+        AssertClose(f.Floats($"{name}.dinput"), dx, GradientTolerance, $"{name}.dinput");
+        if (weight.Length > 0) AssertClose(f.Floats($"{name}.dweight"), dWeight, GradientTolerance, $"{name}.dweight");
+        if (bias.Length > 0) AssertClose(f.Floats($"{name}.dbias"), dBias, GradientTolerance, $"{name}.dbias");
+    }
+
+    /// <summary>
+    /// <code>
+    /// var m = nn.InstanceNorm1d(c, 1e-5, momentum, affine, track_running_stats);   // or InstanceNorm2d
+    /// m.train(); var y = m.forward(x); y.retain_grad(); y.exp().mean().backward();   // running statistics updated
+    /// m.eval(); var e = m.forward(x);                                                 // with them, when tracked
+    /// </code>
+    /// </summary>
+    [Theory]
+    [InlineData("in2.tracked")]
+    [InlineData("in1.plain")]
+    [InlineData("in1.tracked")]
+    [InlineData("in2.affine")]
+    public void InstanceNorm_MatchesLibtorch(string name)
+    {
+        var f = Fixture.Instance;
+        float[] x = f.Floats($"{name}.input"), dy = f.Floats($"{name}.doutput");
+        int[] shape = f.Shape($"{name}.input");
+        int batch = shape[0], channels = shape[1], spatial = x.Length / (batch * channels);
+        const float eps = 1e-5f;
+        float momentum = f.Floats($"{name}.momentum")[0];
+        bool tracked = f.Has($"{name}.running_mean");
+        float[] weight = f.Has($"{name}.weight") ? f.Floats($"{name}.weight") : [], bias = f.Has($"{name}.bias") ? f.Floats($"{name}.bias") : [];
+        float[] y = new float[x.Length], e = new float[x.Length], mean = new float[batch * channels], rstd = new float[batch * channels], dx = new float[x.Length];
+        float[] dWeight = new float[weight.Length], dBias = new float[bias.Length];
+        if (tracked)
+        {
+            // Copies: the kernel updates them in place, and the fixture's arrays are shared by every test.
+            float[] runningMean = (float[])f.Floats($"{name}.running_mean0").Clone(), runningVar = (float[])f.Floats($"{name}.running_var0").Clone();
+            GroupNormKernels.InstanceTrainForward(x, weight, bias, y, mean, rstd, runningMean, runningVar, batch, channels, spatial, eps, momentum);
+            AssertClose(f.Floats($"{name}.running_mean"), runningMean, ForwardTolerance, $"{name}.running_mean");
+            AssertClose(f.Floats($"{name}.running_var"), runningVar, ForwardTolerance, $"{name}.running_var");
+            BatchNormKernels.InferenceForward(x, e, weight, bias, runningMean, runningVar, batch, channels, spatial, eps);
+        }
+        else
+        {
+            GroupNormKernels.Forward(x, weight, bias, y, mean, rstd, batch, channels, spatial, channels, eps);
+            GroupNormKernels.Forward(x, weight, bias, e, [], [], batch, channels, spatial, channels, eps);
+        }
+        GroupNormKernels.Backward(dy, x, weight, mean, rstd, dx, dWeight, dBias, batch, channels, spatial, channels);
+        AssertClose(f.Floats($"{name}.output"), y, ForwardTolerance, $"{name}.output");
+        AssertClose(f.Floats($"{name}.eval_output"), e, ForwardTolerance, $"{name}.eval_output");
+        AssertClose(f.Floats($"{name}.dinput"), dx, GradientTolerance, $"{name}.dinput");
+        if (weight.Length > 0) AssertClose(f.Floats($"{name}.dweight"), dWeight, GradientTolerance, $"{name}.dweight");
+        if (bias.Length > 0) AssertClose(f.Floats($"{name}.dbias"), dBias, GradientTolerance, $"{name}.dbias");
+    }
+
+    /// <summary>
+    /// <code>
+    /// var y = F.prelu(x, weight); y.retain_grad(); y.exp().mean().backward();   // weight [1], [C] of [N, C, H, W], or [F] of [N, F]
+    /// </code>
+    /// </summary>
+    [Theory]
+    [InlineData("prelu.shared")]
+    [InlineData("prelu.channels")]
+    [InlineData("prelu.features")]
+    public void PReLU_MatchesLibtorch(string name)
+    {
+        var f = Fixture.Instance;
+        float[] x = f.Floats($"{name}.input"), weight = f.Floats($"{name}.weight"), dy = f.Floats($"{name}.doutput");
+        int[] shape = f.Shape($"{name}.input");
+        int channels = weight.Length == 1 ? 1 : shape[1], spatial = weight.Length == 1 ? 1 : shape.Skip(2).Aggregate(1, (a, b) => a * b);
+        float[] y = new float[x.Length], dx = new float[x.Length], dWeight = new float[weight.Length];
+        PReLUKernels.Forward(x, weight, y, channels, spatial);
+        PReLUKernels.Backward(dy, x, weight, dx, dWeight, channels, spatial);
+        AssertClose(f.Floats($"{name}.output"), y, ForwardTolerance, $"{name}.output");
+        AssertClose(f.Floats($"{name}.dinput"), dx, GradientTolerance, $"{name}.dinput");
+        AssertClose(f.Floats($"{name}.dweight"), dWeight, GradientTolerance, $"{name}.dweight");
+    }
+
+    /// <summary>
+    /// <code>
+    /// var y = F.log_softmax(x, -1); y.retain_grad(); y.exp().mean().backward();
+    /// </code>
+    /// </summary>
+    [Theory]
+    [InlineData("lsm.rows")]
+    [InlineData("lsm.3d")]
+    public void LogSoftmax_MatchesLibtorch(string name)
+    {
+        var f = Fixture.Instance;
+        float[] x = f.Floats($"{name}.input"), dy = f.Floats($"{name}.doutput");
+        int cols = f.Shape($"{name}.input")[^1], rows = x.Length / cols;
+        float[] y = new float[x.Length], dx = new float[x.Length];
+        Softmax.LogForward(x, y, rows, cols);
+        Softmax.LogBackward(dy, y, dx, rows, cols);
+        AssertClose(f.Floats($"{name}.output"), y, ForwardTolerance, $"{name}.output");
+        AssertClose(f.Floats($"{name}.dinput"), dx, GradientTolerance, $"{name}.dinput");
+    }
+
+    /// <summary>
+    /// The generated [InstanceNorm1D(TrackRunningStats = true, Momentum = 0.3)] against libtorch's module: the training
+    /// forward, its running statistics after the step, the backward, and the evaluation forward with the statistics.
+    /// </summary>
+    [Fact]
+    public void GeneratedInstanceNorm1D_MatchesLibtorchModule()
+    {
+        var f = Fixture.Instance;
+        const string name = "in1.tracked";
+        var model = new ModelGen.Tests.Models.TrackedInstanceNorm1D();
+        f.Floats($"{name}.running_mean0").CopyTo(model.Norm.Buffer("running_mean"));
+        f.Floats($"{name}.running_var0").CopyTo(model.Norm.Buffer("running_var"));
+        float[] x = f.Floats($"{name}.input"), y = new float[x.Length], dx = new float[x.Length], e = new float[x.Length];
+        int batch = f.Shape($"{name}.input")[0];
+        model.ForwardTrain(x, y, batch);
+        model.Backward(f.Floats($"{name}.doutput"), dx);
+        model.Forward(x, e, batch);
+        AssertClose(f.Floats($"{name}.output"), y, ForwardTolerance, "generated output");
+        AssertClose(f.Floats($"{name}.dinput"), dx, GradientTolerance, "generated dinput");
+        AssertClose(f.Floats($"{name}.running_mean"), model.Norm.Buffer("running_mean").ToArray(), ForwardTolerance, "generated running_mean");
+        AssertClose(f.Floats($"{name}.running_var"), model.Norm.Buffer("running_var").ToArray(), ForwardTolerance, "generated running_var");
+        Assert.Equal(f.Ints($"{name}.num_batches_tracked")[0], (int)model.Norm.Buffer("num_batches_tracked")[0]);
+        AssertClose(f.Floats($"{name}.eval_output"), e, ForwardTolerance, "generated eval output");
     }
 
     private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)

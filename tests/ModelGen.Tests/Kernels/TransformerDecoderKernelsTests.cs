@@ -414,6 +414,12 @@ internal static class DecoderReference
     /// <paramref name="attentionSeed"/> derived for 2l and 2l + 1, as TransformerDecoderKernels derives them.</summary>
     public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
         double[][][]? masks = null, float attentionP = 0f, ulong attentionSeed = 0)
+        => Forward(g, x, memory, parameters, lengths, batch, seq, lengths, seq, masks, attentionP, attentionSeed);
+
+    /// <summary>The stack over a memory of <paramref name="memorySeq"/> rows per example whose keys are masked past <paramref name="memoryLengths"/>
+    /// (attention dropout as the other overload, the cross-attention mask's j the memory position).</summary>
+    public static double[] Forward(TransformerDecoderGeometry g, double[] x, double[] memory, double[] parameters, int[]? lengths, int batch, int seq,
+        int[]? memoryLengths, int memorySeq, double[][][]? masks = null, float attentionP = 0f, ulong attentionSeed = 0)
     {
         int rows = batch * seq, d = g.Model, ff = g.FeedForward;
         var saG = new MultiHeadAttentionGeometry(d, g.Heads, 0, g.Causal);
@@ -441,7 +447,8 @@ internal static class DecoderReference
             var saMask = Weights(2 * l);
             var caMask = Weights(2 * l + 1);
             double[] SA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(saG, v, [], sa, lengths, batch, seq, saMask), m?[0]);
-            double[] CA(double[] v) => TransformerReference.Mask(MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq, caMask), m?[1]);
+            double[] CA(double[] v) => TransformerReference.Mask(
+                MultiHeadAttentionKernelsTests.Reference.Forward(caG, v, memory, ca, lengths, batch, seq, memoryLengths, memorySeq, caMask), m?[1]);
             double[] FF(double[] v)
             {
                 double[] a = TransformerReference.Linear(v, w1, b1, rows, d, ff);

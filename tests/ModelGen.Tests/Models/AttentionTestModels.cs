@@ -77,6 +77,42 @@ public partial class WideInputBranchNet
 }
 
 /// <summary>
+/// An encoder-decoder over two inputs of their own lengths: source ids [S] → Embedding + positions → encoder → LayerNorm, target ids
+/// [T] → Embedding → a causal decoder stack whose cross-attention reads the encoder's [S, 8] (Tq ≠ Tk, source padding masked),
+/// plus a single cross-attention layer over the same memory (kdim 8 = d, no bias). GELU feed-forwards keep finite differences smooth.
+/// </summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+[ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+public partial class Seq2SeqNet
+{
+    [Embedding(9, 8, From = "Source")]                                                       public partial Layer Src { get; }
+    [PositionEmbedding(16)]                                                                  public partial Layer SrcPos { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 12, NormFirst = true, Activation = Activation.GELU)] public partial Layer Encoder { get; }
+    [LayerNorm]                                                                              public partial Layer EncNorm { get; }
+    [Embedding(11, 8, From = Layer.Input)]                                                   public partial Layer Tgt { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 12, Layers = 2, NormFirst = true, Activation = Activation.GELU, Memory = nameof(EncNorm))] public partial Layer Decoder { get; }
+    [MultiHeadAttention(4, UseBias = false, Memory = nameof(EncNorm))]                       public partial Layer Cross { get; }
+    [Dense(11)]                                                                              public partial Layer Head { get; }
+}
+
+/// <summary>
+/// Attention-weight dropout over a second input of its own length: the encoder over S drops its self-attention weights (p = 0.3),
+/// the decoder's self- and cross-attention weights over the encoder's [S, 8] are dropped (p = 0.4, element dropout 0 so only the
+/// attention masks are random), and a single cross-attention layer over S drops its weights too (p = 0.5). Output per target position.
+/// </summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 16)]
+[ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+public partial class Seq2SeqDroppedNet
+{
+    [Embedding(9, 8, From = "Source")]                                                                          public partial Layer Src { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 12, Dropout = 0, AttentionDropout = 0.3, Activation = Activation.GELU)] public partial Layer Encoder { get; }
+    [Embedding(11, 8, From = Layer.Input)]                                                                      public partial Layer Tgt { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 12, Layers = 2, Dropout = 0, AttentionDropout = 0.4, Activation = Activation.GELU, Memory = nameof(Encoder))] public partial Layer Decoder { get; }
+    [MultiHeadAttention(2, Memory = nameof(Encoder), Dropout = 0.5)]                                            public partial Layer Cross { get; }
+    [Dense(11)]                                                                                                 public partial Layer Head { get; }
+}
+
+/// <summary>
 /// Attention-weight dropout (PyTorch's <c>nn.MultiheadAttention(dropout)</c>) on causal self-attention (p = 0.3) and on causal
 /// cross-attention over a memory of width 4 (p = 0.5), output per position: training drops weights, inference and the cached
 /// step do not.

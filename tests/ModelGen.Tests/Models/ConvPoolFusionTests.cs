@@ -31,8 +31,29 @@ public partial class PartlyFusedNet
     [Dense(3)] public partial Layer Out { get; }
 }
 
+/// <summary>Padding modes and non-square kernels through the fused path: both convolutions fuse with their 2×2 pools.</summary>
+[Model(2, 10, 9)]
+public partial class PaddedFusedNet
+{
+    [Conv2D(4, KernelHeight = 3, KernelWidth = 5, PaddingHeight = 1, PaddingWidth = 2, PaddingMode = PaddingMode.Reflect, Activation = Activation.ReLU)] public partial Layer C1 { get; }   // [4, 10, 9]
+    [MaxPool2D(2)] public partial Layer P1 { get; }                                                                                                                                        // [4, 5, 4]
+    [Conv2D(3, Kernel = 3, Padding = 1, PaddingMode = PaddingMode.Circular, Activation = Activation.ReLU)] public partial Layer C2 { get; }                                                // [3, 5, 4]
+    [MaxPool2D(2)] public partial Layer P2 { get; }                                                                                                                                        // [3, 2, 2]
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(3)] public partial Layer Out { get; }
+}
+
 public class ConvPoolFusionTests
 {
+    [Theory]
+    [InlineData(1)]
+    [InlineData(19)]
+    public void Forward_PaddedFusedNet_MatchesUnfusedTrainingForward(int batch)
+    {
+        var model = new PaddedFusedNet(9);
+        ModelTestData.AssertInferenceMatchesTraining(model, batch, seed: 13);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]

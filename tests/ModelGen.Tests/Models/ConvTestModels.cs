@@ -45,6 +45,43 @@ public partial class BranchNet
     [Dense(2)] public partial Layer Out { get; }
 }
 
+/// <summary>
+/// PyTorch's per-axis tuples and average-pooling options: non-square kernels, strides, paddings and dilations,
+/// count_include_pad = false with ceil mode, divisor_override (all smooth, for the finite-difference theory).
+/// </summary>
+[Model(2, 9, 11)]
+public partial class AxesNet
+{
+    [Conv2D(3, KernelHeight = 3, KernelWidth = 5, PaddingHeight = 1, PaddingWidth = 2, Activation = Activation.Tanh)] public partial Layer C1 { get; }   // [3, 9, 11]
+    [AvgPool2D(3, 2, StrideWidth = 1, PaddingHeight = 1, CountIncludePad = false, CeilMode = true)] public partial Layer P1 { get; }                    // [3, 4, 10]
+    [Conv2D(4, Kernel = 3, KernelHeight = 1, StrideWidth = 2, DilationWidth = 2, Activation = Activation.Tanh)] public partial Layer C2 { get; }        // [4, 4, 3]
+    [AvgPool2D(2, PaddingWidth = 1, DivisorOverride = 3)] public partial Layer P2 { get; }                                                            // [4, 2, 2]
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(3)] public partial Layer Fc { get; }
+}
+
+/// <summary>Every padding mode (PyTorch's padding_mode) on odd, non-square sizes, 2-D and 1-D, for the finite-difference theory.</summary>
+[Model(2, 5, 7)]
+public partial class PaddingNet
+{
+    [Conv2D(3, KernelHeight = 3, KernelWidth = 5, PaddingHeight = 1, PaddingWidth = 2, PaddingMode = PaddingMode.Reflect, Activation = Activation.Tanh)] public partial Layer C1 { get; }   // [3, 5, 7]
+    [Conv2D(3, Kernel = 3, Same = true, Groups = 3, PaddingMode = PaddingMode.Replicate, Activation = Activation.Tanh)] public partial Layer C2 { get; }                                   // [3, 5, 7]
+    [Conv2D(4, Kernel = 3, Stride = 2, Padding = 2, PaddingMode = PaddingMode.Circular)] public partial Layer C3 { get; }                                                               // [4, 4, 5]
+    [AvgPool2D(2, CountIncludePad = false, Padding = 1)] public partial Layer P { get; }                                                                                                // [4, 3, 3]
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(3)] public partial Layer Fc { get; }
+}
+
+/// <summary>1-D padding modes.</summary>
+[Model(3, 6)]
+public partial class PaddingNet1D
+{
+    [Conv1D(4, Kernel = 5, Padding = 3, PaddingMode = PaddingMode.Reflect, Activation = Activation.Tanh)] public partial Layer C1 { get; }      // [4, 8]
+    [Conv1D(2, Kernel = 3, Dilation = 2, Padding = 4, PaddingMode = PaddingMode.Circular)] public partial Layer C2 { get; }                   // [2, 12]
+    [Flatten] public partial Layer Flat { get; }
+    [Dense(2)] public partial Layer Fc { get; }
+}
+
 /// <summary>LeNet-5 as in the MNIST sample, on a smaller image: max pooling, fused ReLU epilogues.</summary>
 [Model(1, 12, 12)]
 public partial class SmallLeNet

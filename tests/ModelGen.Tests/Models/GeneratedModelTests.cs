@@ -22,11 +22,21 @@ public class GeneratedModelTests
         new RefDense("fc4", 21, 9, RefAct.GELUTanh, false), new RefActivation(RefAct.GELU), new RefActivation(RefAct.Softmax),
     };
 
-    public static TheoryData<string> Networks => new() { nameof(FusedNet), nameof(StandaloneNet) };
+    private static readonly RefOp[] s_deepOps = new RefOp[] { new RefDense("fc0", 7, 17, RefAct.ReLU, true) }
+        .Concat(Enumerable.Range(1, 6).SelectMany(i => new RefOp[] { new RefDense($"a{i}", 17, 17, RefAct.Tanh, true), new RefDense($"b{i}", 17, 17, RefAct.None, true) }))
+        .Append(new RefDense("head", 17, 3, RefAct.None, true)).ToArray();
+
+    private static readonly RefOp[] s_resStackOps = Enumerable.Range(1, 6)
+        .Select(i => (RefOp)new RefResidual(new RefOp[] { new RefDense($"block{i}.fc1", 17, 33, RefAct.ReLU, true), new RefDense($"block{i}.fc2", 33, 17, RefAct.None, true) }))
+        .Append(new RefDense("head", 17, 3, RefAct.None, true)).ToArray();
+
+    public static TheoryData<string> Networks => new() { nameof(FusedNet), nameof(StandaloneNet), nameof(DeepNet), nameof(ResStack) };
 
     private static (ITrainable Model, RefOp[] Ops) Create(string name, int seed) => name switch
     {
         nameof(FusedNet) => (new FusedNet(seed), s_fusedOps),
+        nameof(DeepNet) => (new DeepNet(seed), s_deepOps),
+        nameof(ResStack) => (new ResStack(seed), s_resStackOps),
         _ => (new StandaloneNet(seed), s_standaloneOps),
     };
 
@@ -63,7 +73,14 @@ public class GeneratedModelTests
             // Without dropout the training forward computes the same function.
             var trainOutput = new float[output.Length];
             model.ForwardTrain(input, trainOutput, batch);
-            Assert.Equal(output, trainOutput);
+            if (network != nameof(ResStack)) Assert.Equal(output, trainOutput);
+            else
+            {
+                // Inference fuses each block's last Dense with the residual add (the product accumulates onto the skip),
+                // which rounds differently from the training forward's separate add.
+                for (int j = 0; j < output.Length; j++)
+                    Assert.True(Math.Abs(output[j] - trainOutput[j]) <= 1e-5f * (1 + Math.Abs(output[j])), $"{network} batch {batch} output {j}: inference {output[j]}, training {trainOutput[j]}");
+            }
         }
     }
 

@@ -288,12 +288,111 @@ public sealed class ModesAndBuffersTests : IDisposable
         Assert.Equal(4f, model.Bn1.Buffer("num_batches_tracked")[0]);   // 2 epochs × 2 batches, each counted: training mode
     }
 
-    public static TheoryData<string> EvalModels => new() { nameof(TinyResNet), nameof(FoldCnn), nameof(DropoutNet) };
+    /// <summary>
+    /// InstanceNorm2D(TrackRunningStats = true) holds running_mean, running_var and num_batches_tracked as buffers, as
+    /// PyTorch registers them: not parameters (so no gradient, and weight decay never shrinks them), updated by
+    /// training-mode batches (the count stays 0: PyTorch's InstanceNorm never advances it), saved and loaded by name.
+    /// </summary>
+    [Fact]
+    public void InstanceNormRunningStatistics_AreBuffers_UntouchedByAdamWAndSavedByName()
+    {
+        var model = new GroupNormNet(8);
+        Assert.DoesNotContain(model.ParameterInfos, p => p.Name.Contains("running") || p.Name.Contains("num_batches"));
+        Assert.Equal(new[] { "in1.weight", "in1.bias" }, model.In1.Parameters.Select(p => p.Name));
+        Assert.Equal(new[] { ("in1.running_mean", "[6]", false), ("in1.running_var", "[6]", false), ("in1.num_batches_tracked", "[]", true) },
+            model.In1.Buffers.Select(b => (b.Name, b.ShapeText, b.IsCount)));
+        Assert.Equal(13, GroupNormNet.BufferCount);
+        Assert.Equal(GroupNormNet.ParameterCount, model.Gradients.Length);
+        Assert.All(model.In1.Buffer("running_var").ToArray(), v => Assert.Equal(1f, v));
+        Assert.Throws<KeyNotFoundException>(() => model.In1.Parameter("running_var"));
+
+        var optimizer = new AdamW(0.1f, weightDecay: 0.5f);
+        const int batch = 3;
+        var input = ModelTestData.RandomArray(batch * GroupNormNet.InputSize, 13);
+        var output = new float[batch * GroupNormNet.OutputSize];
+        var dOutput = ModelTestData.RandomArray(output.Length, 14);
+        for (int step = 0; step < 3; step++)
+        {
+            model.Gradients.Clear();
+            var before = model.Buffers.ToArray();
+            model.ForwardTrain(input, output, batch);
+            Assert.NotEqual(before, model.Buffers.ToArray());   // training mode moves the statistics
+            model.Backward(dOutput, default);
+            var buffers = model.Buffers.ToArray();
+            optimizer.Step(model, model.Gradients);
+            Assert.Equal(buffers, model.Buffers.ToArray());
+        }
+        Assert.Equal(0f, model.In1.Buffer("num_batches_tracked")[0]);   // as libtorch's module (TorchLayersReferenceTests)
+        model.In1.Buffer("num_batches_tracked")[0] = 5f;   // a count loaded from elsewhere round-trips as I64
+
+        string path = Path.Combine(_dir, "in.safetensors");
+        model.Save(path);
+        var header = SafeTensors.ReadHeader(path);
+        Assert.Equal("F32", header.Single(e => e.Name == "in1.running_mean").DType);
+        var count = header.Single(e => e.Name == "in1.num_batches_tracked");
+        Assert.Equal("I64", count.DType);
+        Assert.Equal(5L, ReadInt64(path, count));
+        var loaded = GroupNormNet.Load(path);
+        Assert.Equal(model.Buffers.ToArray(), loaded.Buffers.ToArray());
+        Assert.Equal(model.Parameters.ToArray(), loaded.Parameters.ToArray());
+        Assert.NotEqual(new GroupNormNet(8).In1.Buffer("running_mean").ToArray(), loaded.In1.Buffer("running_mean").ToArray());
+    }
+
+    /// <summary>Partial loading (load_state_dict) matches buffers by name too: running statistics and the I64 count, renamed by the prefix map.</summary>
+    [Fact]
+    public void LoadWeights_LoadsBuffersByName_WithThePrefixMap()
+    {
+        var source = new GroupNormNet(11);
+        const int batch = 2;
+        var input = ModelTestData.RandomArray(batch * GroupNormNet.InputSize, 16);
+        source.ForwardTrain(input, new float[batch * GroupNormNet.OutputSize], batch);
+        source.In1.Buffer("num_batches_tracked")[0] = 7f;
+        string path = Path.Combine(_dir, "partial.safetensors");
+        source.Save(path);
+
+        var strict = new GroupNormNet(12);
+        var report = ModelWeights.LoadWeights(strict, path);   // the extension (strict), not the generated void LoadWeights
+        Assert.Contains("in1.running_mean", report.Loaded);
+        Assert.Contains("in1.num_batches_tracked", report.Loaded);
+        Assert.Equal(source.Buffers.ToArray(), strict.Buffers.ToArray());
+        Assert.Equal(source.Parameters.ToArray(), strict.Parameters.ToArray());
+
+        var renamed = new GroupNormNet(13);
+        var options = new LoadOptions { Strict = false };
+        options.Include.Add("in1.running");
+        report = ModelWeights.LoadWeights(renamed, path, options);
+        Assert.Equal(new[] { "in1.running_mean", "in1.running_var" }, report.Loaded);
+        Assert.DoesNotContain("in1.num_batches_tracked", report.Missing);   // optional, as in Load
+        Assert.Equal(source.In1.Buffer("running_var").ToArray(), renamed.In1.Buffer("running_var").ToArray());
+        Assert.Equal(0f, renamed.In1.Buffer("num_batches_tracked")[0]);
+        Assert.Equal(new GroupNormNet(13).Parameters.ToArray(), renamed.Parameters.ToArray());
+    }
+
+    /// <summary>An evaluation-mode InstanceNorm with running statistics normalises with them and leaves them (and the count) alone.</summary>
+    [Fact]
+    public void InstanceNorm_ForwardTrainInEvalMode_EqualsForwardAndLeavesBuffers()
+    {
+        var model = new GroupNormNet(9);
+        const int batch = 2;
+        var input = ModelTestData.RandomArray(batch * GroupNormNet.InputSize, 15);
+        var output = new float[batch * GroupNormNet.OutputSize];
+        model.ForwardTrain(input, output, batch);
+        model.Eval();
+        var buffers = model.Buffers.ToArray();
+        var expected = new float[output.Length];
+        model.Forward(input, expected, batch);
+        model.ForwardTrain(input, output, batch);
+        Assert.Equal(expected, output);
+        Assert.Equal(buffers, model.Buffers.ToArray());
+    }
+
+    public static TheoryData<string> EvalModels => new() { nameof(TinyResNet), nameof(FoldCnn), nameof(DropoutNet), nameof(GroupNormNet) };
 
     private static ITrainable CreateEvalModel(string name) => name switch
     {
         nameof(TinyResNet) => new TinyResNet(3),
         nameof(FoldCnn) => new FoldCnn(6),
+        nameof(GroupNormNet) => new GroupNormNet(10),
         _ => new DropoutNet(7),
     };
 
@@ -313,7 +412,7 @@ public sealed class ModesAndBuffersTests : IDisposable
         model.ForwardTrain(input, output, batch);   // training mode once: statistics other than 0 and 1
         var rng = new Rng(43);
         foreach (var layer in model.Layers)   // and non-trivial scales, so that dγ, dβ and dx all matter
-            if (layer.Kind.StartsWith("BatchNorm", StringComparison.Ordinal))
+            if (layer.Kind.StartsWith("BatchNorm", StringComparison.Ordinal) || layer.Kind.StartsWith("InstanceNorm", StringComparison.Ordinal) && layer.Parameters.Count > 0)
                 foreach (ref float g in layer.Parameter("weight")) g = 0.5f + rng.NextFloat();
         model.Eval();
         var buffers = model.Buffers.ToArray();

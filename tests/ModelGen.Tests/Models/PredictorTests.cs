@@ -46,6 +46,11 @@ public class PredictorTests
         nameof(MnistMlp) => Pair(new MnistMlp(seed), m => m.CreatePredictor()),
         nameof(LeNet5) => Pair(new LeNet5(seed), m => m.CreatePredictor()),
         nameof(MnistResNet) => Pair(new MnistResNet(seed), m => m.CreatePredictor()),
+        nameof(DeepNet) => Pair(new DeepNet(seed), m => m.CreatePredictor()),
+        nameof(ResStack) => Pair(new ResStack(seed), m => m.CreatePredictor()),
+        nameof(AxesNet) => Pair(new AxesNet(seed), m => m.CreatePredictor()),
+        nameof(PaddingNet) => Pair(new PaddingNet(seed), m => m.CreatePredictor()),
+        nameof(PaddedFusedNet) => Pair(new PaddedFusedNet(seed), m => m.CreatePredictor()),
         _ => throw new ArgumentException($"unknown model {name}", nameof(name)),
     };
 
@@ -56,7 +61,7 @@ public class PredictorTests
     {
         nameof(SmallMlp), nameof(FusedNet), nameof(StandaloneNet), nameof(DropoutNet), nameof(ResidualMlp), nameof(SmallLeNet),
         nameof(TinyResNet), nameof(BranchNet), nameof(FoldNet), nameof(FoldCnn), nameof(BnResNet), nameof(JustBatchNorm),
-        nameof(EpilogueNet), nameof(MnistMlp), nameof(LeNet5), nameof(MnistResNet),
+        nameof(EpilogueNet), nameof(MnistMlp), nameof(LeNet5), nameof(MnistResNet), nameof(DeepNet), nameof(ResStack), nameof(AxesNet), nameof(PaddingNet), nameof(PaddedFusedNet),
     };
 
     /// <summary>BatchNorm layers get γ, β and running statistics far from their initial 1/0/0/1, so a fold that ignored one would show.</summary>

@@ -7,6 +7,8 @@ internal enum RefAct { None, ReLU, LeakyReLU, GELU, GELUTanh, SiLU, Sigmoid, Tan
 internal abstract record RefOp;
 internal sealed record RefDense(string Name, int In, int Out, RefAct Act, bool Bias, double Slope = 0.01) : RefOp;
 internal sealed record RefActivation(RefAct Act, double Slope = 0.01) : RefOp;
+/// <summary>[Residual] over a block: x + block(x).</summary>
+internal sealed record RefResidual(RefOp[] Block) : RefOp;
 
 internal static class ReferenceNet
 {
@@ -34,6 +36,13 @@ internal static class ReferenceNet
                 case RefActivation a:
                     x = Apply(a.Act, a.Slope, x);
                     break;
+                case RefResidual r:
+                {
+                    var input = x;
+                    var y = Forward(r.Block, p, input);
+                    x = input.Select((v, i) => v + y[i]).ToArray();
+                    break;
+                }
             }
         }
         return x;

@@ -178,3 +178,11 @@ public partial class PermuteMlp
     [Flatten]          public partial Layer Flat { get; }
     [Dense(4)]         public partial Layer Out { get; }
 }
+
+/// <summary>Per-position log-probabilities over the features of a float sequence (LogSoftmax on [T, F]).</summary>
+[Model(Dim.Seq, 4)]
+public partial class LogSoftmaxTagger
+{
+    [Dense(5, Activation = Activation.Tanh)] public partial Layer Proj { get; }
+    [LogSoftmax]                             public partial Layer LogProbs { get; }
+}

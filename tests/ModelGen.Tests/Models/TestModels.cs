@@ -35,6 +35,52 @@ public partial class StandaloneNet
     [Softmax] public partial Layer Probs { get; }
 }
 
+/// <summary>
+/// A deep stack of one repeated pair of layers: the generator emits the repetition as a loop over parameter and arena
+/// offsets (RunRoller), so these tests check the rolled forward, training forward and backward against the reference.
+/// </summary>
+#pragma warning disable MG0204, MG0205 // deep and Tanh on purpose: the test is about the rolled loops, not trainability
+[Model(7)]
+public partial class DeepNet
+{
+    [Dense(17, Activation = Activation.ReLU)] public partial Layer Fc0 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A1 { get; }
+    [Dense(17)] public partial Layer B1 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A2 { get; }
+    [Dense(17)] public partial Layer B2 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A3 { get; }
+    [Dense(17)] public partial Layer B3 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A4 { get; }
+    [Dense(17)] public partial Layer B4 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A5 { get; }
+    [Dense(17)] public partial Layer B5 { get; }
+    [Dense(17, Activation = Activation.Tanh)] public partial Layer A6 { get; }
+    [Dense(17)] public partial Layer B6 { get; }
+    [Dense(3)] public partial Layer Head { get; }
+}
+#pragma warning restore MG0204, MG0205
+
+/// <summary>The block of <see cref="ResStack"/>: Dense+ReLU then Dense, back to the input's width.</summary>
+[Model(17)]
+public partial class DenseResBlock
+{
+    [Dense(33, Activation = Activation.ReLU)] public partial Layer Fc1 { get; }
+    [Dense(17)] public partial Layer Fc2 { get; }
+}
+
+/// <summary>Six identical residual blocks (rolled into loops by the generator, the residual add fused at inference), then a head.</summary>
+[Model(17)]
+public partial class ResStack
+{
+    [Residual] public partial DenseResBlock Block1 { get; }
+    [Residual] public partial DenseResBlock Block2 { get; }
+    [Residual] public partial DenseResBlock Block3 { get; }
+    [Residual] public partial DenseResBlock Block4 { get; }
+    [Residual] public partial DenseResBlock Block5 { get; }
+    [Residual] public partial DenseResBlock Block6 { get; }
+    [Dense(3)] public partial Layer Head { get; }
+}
+
 /// <summary>Dropout between two layers, for train/eval semantics.</summary>
 [Model(67)]
 public partial class DropoutNet

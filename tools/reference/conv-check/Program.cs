@@ -1,6 +1,7 @@
 // Writes libtorch's values for [Permute(1, 0)] + Conv1D over the run-time length + ReLU + [Permute(1, 0)] with per-example
 // lengths, as the JSON fixture tests/ModelGen.Tests/Kernels/ConvSequenceTorchTests.cs checks ModelGen's kernels against.
 //   dotnet run -c Release --project tools/reference/conv-check -- [out.json]   (see ../README.md for the GLIBCXX workaround)
+//   ... -- --options conv-options-libtorch.bin writes the non-square / padding-mode / pooling fixture instead (ConvOptions.cs).
 // PyTorch has no lengths for conv1d: each example runs alone on its first L_b positions, x_b[:L].T (x.permute), conv1d with
 // padding dilation·(K − 1)/2 (length kept), relu, permute back; that is the semantics ModelGen's sequence convolution defines.
 // loss = Σ over real positions y ⊙ lossWeights; gradients of the weight, bias and input (0 at padded positions).
@@ -10,6 +11,11 @@ using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
+if (args.Length == 2 && args[0] == "--options")
+{
+    ConvOptions.Write(args[1]);   // issue 15's non-square, padding-mode and pooling options (ConvOptions.cs)
+    return;
+}
 torch.set_num_threads(1);
 string outPath = args.Length > 0 ? args[0] : "ConvSequenceTorchFixture.json";
 var cases = new (string Name, int Batch, int Seq, int Features, int Out, int Kernel, int Dilation, int Groups, int[] Lengths)[]

@@ -1,7 +1,10 @@
 // libtorch (TorchSharp) reference values for ModelGen's non-recurrent sequence pieces: nn.Embedding with padding_idx,
-// F.layer_norm (affine, weight only, not affine), F.cross_entropy with ignore_index (with and without label
-// smoothing, ignore_index -100 and a real class), and nn.BatchNorm1d/2d (momentum=None and 0.1: running statistics and
-// num_batches_tracked after k training steps; evaluation-mode output and gradients), all float32 from fixed seeds. Every case's loss is
+// F.layer_norm (affine, weight only, not affine) and F.cross_entropy with ignore_index (with and without label
+// smoothing, ignore_index -100 and a real class); and (issue 15, appended after those so their RNG draws and tensors
+// stay as they were) F.group_norm, nn.InstanceNorm1d/2d (affine, track_running_stats: the running statistics and
+// num_batches_tracked after a training step and the evaluation output with them), F.prelu (one slope, per channel, per
+// feature) and F.log_softmax(dim=-1); then nn.BatchNorm1d/2d (momentum=None and 0.1: running statistics and
+// num_batches_tracked after k training steps; evaluation-mode output and gradients); all float32 from fixed seeds. Every case's loss is
 // `f(x).exp().mean()` (cross-entropy: the loss itself), so output gradients are non-uniform; the output gradient is
 // recorded with retain_grad, so ModelGen's backward can be fed exactly what libtorch's autograd fed its own.
 //
@@ -130,6 +133,142 @@ foreach ((string name, int rows, int classes, int ignore, double smoothing) in n
     float value = mg.Compute(Data(x), Ints(labels), default, d, rows);
     Report($"{name} loss", [loss.item<float>()], [value], 1e-5);
     Report($"{name} dlogits", Data(x.grad!), d, 1e-4);
+}
+
+// ---- GroupNorm: F.group_norm over [N, C, *] (and [N, C]) ----
+foreach ((string name, long[] shape, int groups, bool affine, double eps) in new[]
+{
+    ("gn.affine", new long[] { 3, 6, 5, 3 }, 3, true, 1e-5),
+    ("gn.plain", new long[] { 4, 8, 17 }, 2, false, 1e-5),
+    ("gn.flat", new long[] { 5, 6 }, 3, true, 1e-5),
+    ("gn.one", new long[] { 2, 4, 7 }, 1, true, 1e-3),
+})
+{
+    int n = (int)shape[0], c = (int)shape[1], spatial = (int)(shape.Skip(2).Aggregate(1L, (a, b) => a * b));
+    Tensor x = (torch.randn(shape) * 1.5 + 0.7).requires_grad_();
+    Tensor? w = affine ? (torch.rand(c) + 0.5).requires_grad_() : null;
+    Tensor? b = affine ? torch.randn(c).requires_grad_() : null;
+    Tensor y = F.group_norm(x, groups, w, b, eps);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutF($"{name}.input", x); PutScalarI($"{name}.groups", groups); PutScalarF($"{name}.eps", (float)eps);
+    if (affine) { PutF($"{name}.weight", w!); PutF($"{name}.bias", b!); }
+    PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!); PutF($"{name}.dinput", x.grad!);
+    if (affine) { PutF($"{name}.dweight", w!.grad!); PutF($"{name}.dbias", b!.grad!); }
+
+    float[] wv = affine ? Data(w!) : [], bv = affine ? Data(b!) : [];
+    float[] o = new float[n * c * spatial], mean = new float[n * groups], rstd = new float[n * groups], dx = new float[o.Length];
+    float[] dw = new float[wv.Length], db = new float[bv.Length];
+    K.GroupNormKernels.Forward(Data(x), wv, bv, o, mean, rstd, n, c, spatial, groups, (float)eps);
+    K.GroupNormKernels.Backward(Data(y.grad!), Data(x), wv, mean, rstd, dx, dw, db, n, c, spatial, groups);
+    Report($"{name} output", Data(y), o, 1e-5);
+    Report($"{name} dinput", Data(x.grad!), dx, 1e-4);
+    if (affine) { Report($"{name} dweight", Data(w!.grad!), dw, 1e-4); Report($"{name} dbias", Data(b!.grad!), db, 1e-4); }
+}
+
+// ---- InstanceNorm1d/2d modules: one training step (batch statistics, running statistics updated), then eval ----
+foreach ((string name, long[] shape, bool affine, bool track, double momentum) in new[]
+{
+    ("in2.tracked", new long[] { 3, 4, 5, 3 }, true, true, 0.1),
+    ("in1.plain", new long[] { 4, 3, 17 }, false, false, 0.1),
+    ("in1.tracked", new long[] { 2, 5, 33 }, false, true, 0.3),
+    ("in2.affine", new long[] { 2, 3, 4, 4 }, true, false, 0.1),
+})
+{
+    int n = (int)shape[0], c = (int)shape[1], spatial = (int)(shape.Skip(2).Aggregate(1L, (a, b) => a * b));
+    nn.Module<Tensor, Tensor> module = shape.Length == 3
+        ? nn.InstanceNorm1d(c, 1e-5, momentum, affine, track)
+        : nn.InstanceNorm2d(c, 1e-5, momentum, affine, track);
+    var parameters = module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+    var buffers = module.named_buffers().ToDictionary(p => p.name, p => p.buffer);
+    using (torch.no_grad())
+    {
+        if (affine) { parameters["weight"].copy_(torch.rand(c) + 0.5); parameters["bias"].copy_(torch.randn(c)); }
+        if (track) { buffers["running_mean"].copy_(torch.randn(c) * 0.3); buffers["running_var"].copy_(torch.rand(c) + 0.5); }
+    }
+    if (affine) { PutF($"{name}.weight", parameters["weight"]); PutF($"{name}.bias", parameters["bias"]); }
+    if (track) { PutF($"{name}.running_mean0", buffers["running_mean"]); PutF($"{name}.running_var0", buffers["running_var"]); }
+    float[] rm = track ? Data(buffers["running_mean"]) : [], rv = track ? Data(buffers["running_var"]) : [];   // copies, before the step
+    PutScalarF($"{name}.momentum", (float)momentum);
+    Tensor x = (torch.randn(shape) * 1.5 + 0.7).requires_grad_();
+    module.train();
+    Tensor y = module.forward(x);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutF($"{name}.input", x); PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!); PutF($"{name}.dinput", x.grad!);
+    if (affine) { PutF($"{name}.dweight", parameters["weight"].grad!); PutF($"{name}.dbias", parameters["bias"].grad!); }
+    if (track)
+    {
+        PutF($"{name}.running_mean", buffers["running_mean"]); PutF($"{name}.running_var", buffers["running_var"]);
+        PutScalarI($"{name}.num_batches_tracked", checked((int)buffers["num_batches_tracked"].item<long>()));   // registered, but InstanceNorm never advances it: 0
+    }
+    module.eval();
+    Tensor evalOut;
+    using (torch.no_grad()) evalOut = module.forward(x);
+    PutF($"{name}.eval_output", evalOut);
+
+    float[] wv = affine ? Data(parameters["weight"]) : [], bv = affine ? Data(parameters["bias"]) : [];
+    float[] o = new float[n * c * spatial], mean = new float[n * c], rstd = new float[n * c], dx = new float[o.Length], e = new float[o.Length];
+    float[] dw = new float[wv.Length], db = new float[bv.Length];
+    if (track)
+    {
+        K.GroupNormKernels.InstanceTrainForward(Data(x), wv, bv, o, mean, rstd, rm, rv, n, c, spatial, 1e-5f, (float)momentum);
+        K.BatchNormKernels.InferenceForward(Data(x), e, wv, bv, rm, rv, n, c, spatial, 1e-5f);
+        Report($"{name} running_mean", Data(buffers["running_mean"]), rm, 1e-5);
+        Report($"{name} running_var", Data(buffers["running_var"]), rv, 1e-5);
+    }
+    else
+    {
+        K.GroupNormKernels.Forward(Data(x), wv, bv, o, mean, rstd, n, c, spatial, c, 1e-5f);
+        K.GroupNormKernels.Forward(Data(x), wv, bv, e, [], [], n, c, spatial, c, 1e-5f);
+    }
+    K.GroupNormKernels.Backward(Data(y.grad!), Data(x), wv, mean, rstd, dx, dw, db, n, c, spatial, c);
+    Report($"{name} output", Data(y), o, 1e-5);
+    Report($"{name} eval output", Data(evalOut), e, 1e-5);
+    Report($"{name} dinput", Data(x.grad!), dx, 1e-4);
+    if (affine) { Report($"{name} dweight", Data(parameters["weight"].grad!), dw, 1e-4); Report($"{name} dbias", Data(parameters["bias"].grad!), db, 1e-4); }
+}
+
+// ---- PReLU: F.prelu with one slope, per channel of [N, C, H, W], per feature of [N, F] ----
+foreach ((string name, long[] shape, int slopes) in new[]
+{
+    ("prelu.shared", new long[] { 3, 4, 5 }, 1),
+    ("prelu.channels", new long[] { 3, 4, 5, 3 }, 4),
+    ("prelu.features", new long[] { 5, 33 }, 33),
+})
+{
+    int channels = slopes == 1 ? 1 : (int)shape[1], spatial = slopes == 1 ? 1 : (int)(shape.Skip(2).Aggregate(1L, (a, b) => a * b));
+    Tensor x = (torch.randn(shape) * 1.5).requires_grad_();
+    Tensor w = (torch.rand(slopes) * 2 - 0.5).requires_grad_();
+    Tensor y = F.prelu(x, w);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutF($"{name}.input", x); PutF($"{name}.weight", w); PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!);
+    PutF($"{name}.dinput", x.grad!); PutF($"{name}.dweight", w.grad!);
+
+    float[] o = new float[x.NumberOfElements], dx = new float[o.Length], dw = new float[slopes];
+    K.PReLUKernels.Forward(Data(x), Data(w), o, channels, spatial);
+    K.PReLUKernels.Backward(Data(y.grad!), Data(x), Data(w), dx, dw, channels, spatial);
+    Report($"{name} output", Data(y), o, 1e-5);
+    Report($"{name} dinput", Data(x.grad!), dx, 1e-4);
+    Report($"{name} dweight", Data(w.grad!), dw, 1e-4);
+}
+
+// ---- LogSoftmax over the last axis ----
+foreach ((string name, long[] shape, double scale) in new[] { ("lsm.rows", new long[] { 4, 17 }, 3.0), ("lsm.3d", new long[] { 2, 3, 7 }, 30.0) })
+{
+    int cols = (int)shape[^1], rows = (int)(shape.Aggregate(1L, (a, b) => a * b) / cols);
+    Tensor x = (torch.randn(shape) * scale).requires_grad_();
+    Tensor y = F.log_softmax(x, -1);
+    y.retain_grad();
+    y.exp().mean().backward();
+    PutF($"{name}.input", x); PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!); PutF($"{name}.dinput", x.grad!);
+
+    float[] o = new float[rows * cols], dx = new float[o.Length];
+    K.Softmax.LogForward(Data(x), o, rows, cols);
+    K.Softmax.LogBackward(Data(y.grad!), o, dx, rows, cols);
+    Report($"{name} output", Data(y), o, 1e-5);
+    Report($"{name} dinput", Data(x.grad!), dx, 1e-4);
 }
 
 // ---- BatchNorm: running statistics after k training-mode steps (momentum=None: the cumulative average, and 0.1), with
