@@ -230,14 +230,17 @@ internal readonly struct KLDivLogTargetOperator : IPointwiseLoss
     }
 }
 
-/// <summary>Mean squared error, PyTorch's <c>nn.MSELoss(reduction)</c>: terms (x - t)², gradient 2(x - t) (over N for Mean).</summary>
-public sealed class MeanSquaredErrorLoss : Loss
+/// <summary>
+/// A loss of outputs against float targets of the same shape [batch, width], one term per element (<see cref="MeanSquaredErrorLoss"/>,
+/// <see cref="L1Loss"/>, <see cref="SmoothL1Loss"/>, <see cref="HuberLoss"/>, <see cref="BinaryCrossEntropyWithLogitsLoss"/>,
+/// <see cref="KLDivLoss"/>): they share the call that takes targets and no labels.
+/// </summary>
+public abstract class ElementwiseLoss : Loss
 {
-    /// <summary>Creates the loss.</summary>
-    /// <param name="reduction"><see cref="Reduction.None"/>, <see cref="Reduction.Mean"/> (default) or <see cref="Reduction.Sum"/>.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is <see cref="Reduction.BatchMean"/> or undefined.</exception>
-    public MeanSquaredErrorLoss(Reduction reduction = Reduction.Mean) : base(PointwiseLoss.NotBatchMean(reduction, "MeanSquaredErrorLoss"))
-        => Name = Describe("MeanSquaredError", ReductionPart);
+    /// <summary>The loss's description, set by each constructor once the reduction is known.</summary>
+    private protected string _name = "";
+
+    private protected ElementwiseLoss(Reduction reduction) : base(reduction) { }
 
     /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
     /// <param name="input">[batch, width].</param>
@@ -248,15 +251,25 @@ public sealed class MeanSquaredErrorLoss : Loss
     /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
     /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
+    /// <exception cref="ArgumentException">A span's length does not match [batch, width], or a per-class vector (weight, posWeight) does not have one value per column.</exception>
     public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
         => Compute(input, default, target, dInput, batch);
 
     /// <inheritdoc/>
-    public override string Name { get; }
+    public sealed override string Name => _name;
 
     /// <inheritdoc/>
-    public override bool UsesLabels => false;
+    public sealed override bool UsesLabels => false;
+}
+
+/// <summary>Mean squared error, PyTorch's <c>nn.MSELoss(reduction)</c>: terms (x - t)², gradient 2(x - t) (over N for Mean).</summary>
+public sealed class MeanSquaredErrorLoss : ElementwiseLoss
+{
+    /// <summary>Creates the loss.</summary>
+    /// <param name="reduction"><see cref="Reduction.None"/>, <see cref="Reduction.Mean"/> (default) or <see cref="Reduction.Sum"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is <see cref="Reduction.BatchMean"/> or undefined.</exception>
+    public MeanSquaredErrorLoss(Reduction reduction = Reduction.Mean) : base(PointwiseLoss.NotBatchMean(reduction, "MeanSquaredErrorLoss"))
+        => _name = Describe("MeanSquaredError", ReductionPart);
 
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
@@ -268,32 +281,13 @@ public sealed class MeanSquaredErrorLoss : Loss
 }
 
 /// <summary>Mean absolute error, PyTorch's <c>nn.L1Loss(reduction)</c>: terms |x - t|, gradient sign(x - t) (0 where x = t).</summary>
-public sealed class L1Loss : Loss
+public sealed class L1Loss : ElementwiseLoss
 {
     /// <summary>Creates the loss.</summary>
     /// <param name="reduction"><see cref="Reduction.None"/>, <see cref="Reduction.Mean"/> (default) or <see cref="Reduction.Sum"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="reduction"/> is <see cref="Reduction.BatchMean"/> or undefined.</exception>
     public L1Loss(Reduction reduction = Reduction.Mean) : base(PointwiseLoss.NotBatchMean(reduction, "L1Loss"))
-        => Name = Describe("L1", ReductionPart);
-
-    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
-    /// <param name="input">[batch, width].</param>
-    /// <param name="target">[batch, width].</param>
-    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
-    /// <param name="batch">Rows (&gt; 0).</param>
-    /// <returns>The reduced loss.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
-    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
-    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
-        => Compute(input, default, target, dInput, batch);
-
-    /// <inheritdoc/>
-    public override string Name { get; }
-
-    /// <inheritdoc/>
-    public override bool UsesLabels => false;
+        => _name = Describe("L1", ReductionPart);
 
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
@@ -308,7 +302,7 @@ public sealed class L1Loss : Loss
 /// Smooth L1, PyTorch's <c>nn.SmoothL1Loss(reduction, beta)</c>: with d = x - t, terms 0.5·d²/β where |d| &lt; β and
 /// |d| - 0.5·β elsewhere; β = 0 is <see cref="L1Loss"/>.
 /// </summary>
-public sealed class SmoothL1Loss : Loss
+public sealed class SmoothL1Loss : ElementwiseLoss
 {
     private readonly float _beta;
 
@@ -322,30 +316,11 @@ public sealed class SmoothL1Loss : Loss
         if (!(beta >= 0 && float.IsFinite(beta)))
             throw new ArgumentOutOfRangeException(nameof(beta), beta, "SmoothL1Loss: beta must be finite and non-negative (PyTorch rejects negative values).");
         _beta = beta;
-        Name = Describe("SmoothL1", beta == 1f ? null : $"beta: {Format(beta)}", ReductionPart);
+        _name = Describe("SmoothL1", beta == 1f ? null : $"beta: {Format(beta)}", ReductionPart);
     }
 
     /// <summary>β.</summary>
     public float Beta => _beta;
-
-    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
-    /// <param name="input">[batch, width].</param>
-    /// <param name="target">[batch, width].</param>
-    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
-    /// <param name="batch">Rows (&gt; 0).</param>
-    /// <returns>The reduced loss.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
-    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
-    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
-        => Compute(input, default, target, dInput, batch);
-
-    /// <inheritdoc/>
-    public override string Name { get; }
-
-    /// <inheritdoc/>
-    public override bool UsesLabels => false;
 
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
@@ -363,7 +338,7 @@ public sealed class SmoothL1Loss : Loss
 /// Huber, PyTorch's <c>nn.HuberLoss(reduction, delta)</c>: with d = x - t, terms 0.5·d² where |d| ≤ δ and δ·(|d| - 0.5·δ)
 /// elsewhere (δ times <see cref="SmoothL1Loss"/> with β = δ).
 /// </summary>
-public sealed class HuberLoss : Loss
+public sealed class HuberLoss : ElementwiseLoss
 {
     private readonly float _delta;
 
@@ -377,30 +352,11 @@ public sealed class HuberLoss : Loss
         if (!(delta > 0 && float.IsFinite(delta)))
             throw new ArgumentOutOfRangeException(nameof(delta), delta, "HuberLoss: delta must be positive and finite (PyTorch rejects non-positive values).");
         _delta = delta;
-        Name = Describe("Huber", delta == 1f ? null : $"delta: {Format(delta)}", ReductionPart);
+        _name = Describe("Huber", delta == 1f ? null : $"delta: {Format(delta)}", ReductionPart);
     }
 
     /// <summary>δ.</summary>
     public float Delta => _delta;
-
-    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
-    /// <param name="input">[batch, width].</param>
-    /// <param name="target">[batch, width].</param>
-    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
-    /// <param name="batch">Rows (&gt; 0).</param>
-    /// <returns>The reduced loss.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
-    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
-    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
-        => Compute(input, default, target, dInput, batch);
-
-    /// <inheritdoc/>
-    public override string Name { get; }
-
-    /// <inheritdoc/>
-    public override bool UsesLabels => false;
 
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
@@ -420,7 +376,7 @@ public sealed class HuberLoss : Loss
 /// <c>weight</c> and <c>posWeight</c> have one value per output column (class) and apply to every row, PyTorch's
 /// broadcasting of shape-[C] tensors over [N, C]. Targets are not checked to lie in [0, 1], as in PyTorch.
 /// </remarks>
-public sealed class BinaryCrossEntropyWithLogitsLoss : Loss
+public sealed class BinaryCrossEntropyWithLogitsLoss : ElementwiseLoss
 {
     private readonly float[]? _weight;      // [classes] or null
     private readonly float[]? _posWeight;   // [classes] or null
@@ -438,7 +394,7 @@ public sealed class BinaryCrossEntropyWithLogitsLoss : Loss
         _posWeight = CopyClassVector(posWeight, nameof(posWeight));
         if (_weight is not null && _posWeight is not null && _weight.Length != _posWeight.Length)
             throw new ArgumentException($"weight has {_weight.Length} values but posWeight has {_posWeight.Length}; both have one per class.", nameof(posWeight));
-        Name = Describe("BinaryCrossEntropyWithLogits", _weight is null ? null : $"weight: [{_weight.Length}]",
+        _name = Describe("BinaryCrossEntropyWithLogits", _weight is null ? null : $"weight: [{_weight.Length}]",
             _posWeight is null ? null : $"posWeight: [{_posWeight.Length}]", ReductionPart);
         // The driver reads both per-class vectors together; the one not given is 1 for every class.
         if (_weight is not null || _posWeight is not null)
@@ -465,25 +421,6 @@ public sealed class BinaryCrossEntropyWithLogitsLoss : Loss
     /// <summary>A copy of the per-class positive weights, or null without them.</summary>
     public float[]? PosWeight => (float[]?)_posWeight?.Clone();
 
-    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
-    /// <param name="input">[batch, width].</param>
-    /// <param name="target">[batch, width].</param>
-    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
-    /// <param name="batch">Rows (&gt; 0).</param>
-    /// <returns>The reduced loss.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
-    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width], or weight/posWeight does not have one value per column.</exception>
-    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
-        => Compute(input, default, target, dInput, batch);
-
-    /// <inheritdoc/>
-    public override string Name { get; }
-
-    /// <inheritdoc/>
-    public override bool UsesLabels => false;
-
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
     {
@@ -508,7 +445,7 @@ public sealed class BinaryCrossEntropyWithLogitsLoss : Loss
 /// <see cref="Reduction.Mean"/>, PyTorch's default, divides by every element instead, as PyTorch defines it. Only x gets a
 /// gradient (-t, or -exp(t)); targets are constants.
 /// </remarks>
-public sealed class KLDivLoss : Loss
+public sealed class KLDivLoss : ElementwiseLoss
 {
     private readonly bool _logTarget;
 
@@ -520,30 +457,11 @@ public sealed class KLDivLoss : Loss
     public KLDivLoss(Reduction reduction = Reduction.Mean, bool logTarget = false) : base(reduction)
     {
         _logTarget = logTarget;
-        Name = Describe("KLDiv", ReductionPart, logTarget ? "logTarget: true" : null);
+        _name = Describe("KLDiv", ReductionPart, logTarget ? "logTarget: true" : null);
     }
 
     /// <summary>Whether the targets are log-probabilities.</summary>
     public bool LogTarget => _logTarget;
-
-    /// <summary>PyTorch's <c>loss(input, target)</c> followed by <c>backward()</c>: returns the reduced loss and overwrites <paramref name="dInput"/> with its gradient.</summary>
-    /// <param name="input">[batch, width].</param>
-    /// <param name="target">[batch, width].</param>
-    /// <param name="dInput">Receives ∂loss/∂input [batch, width].</param>
-    /// <param name="batch">Rows (&gt; 0).</param>
-    /// <returns>The reduced loss.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Loss.Reduction"/> is <see cref="Reduction.None"/>: use the
-    /// overload of <see cref="Loss.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, Span{float}, int)"/> with a losses span.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is not positive.</exception>
-    /// <exception cref="ArgumentException">A span's length does not match [batch, width].</exception>
-    public float Compute(ReadOnlySpan<float> input, ReadOnlySpan<float> target, Span<float> dInput, int batch)
-        => Compute(input, default, target, dInput, batch);
-
-    /// <inheritdoc/>
-    public override string Name { get; }
-
-    /// <inheritdoc/>
-    public override bool UsesLabels => false;
 
     /// <inheritdoc/>
     protected override float ComputeCore(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, Span<float> dOutput, Span<float> losses, int batch)
