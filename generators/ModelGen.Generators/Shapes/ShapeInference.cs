@@ -119,7 +119,8 @@ internal static class ShapeInference
         CheckMembers(spec, ctx);
         if (spec.HasSource)
         {
-            // The second input: S token ids beside a sequence model's T, named in From like Layer.Input.
+            // The second input: S token ids (read by an Embedding) or S float vectors (read directly, by cross-attention too)
+            // beside a sequence model's T, named in From and Memory like a member.
             string problem = !spec.IsSequence
                 ? $"Model '{spec.ClassName}' declares the second input '{spec.SourceName}' but its own input {Format(spec.InputShape)} has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"
                 : spec.Members.Any(m => m.PropertyName == spec.SourceName)
@@ -131,7 +132,7 @@ internal static class ShapeInference
                 return ctx.Result();
             }
             ctx.SourceName = spec.SourceName;
-            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: true);
+            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: !spec.SourceIsFloat);
         }
 
         var output = InferScope(spec, prefix: "", topMember: -1, where: "", input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx, ctx.Layers);
