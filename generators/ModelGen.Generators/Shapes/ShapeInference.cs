@@ -400,7 +400,9 @@ internal static class ShapeInference
         var inputs = sources.Select(s => s.Shape).ToArray();
         if ((layer is EmbeddingSpec) != sources[0].Ids || sources.Skip(1).Any(s => s.Ids))
         {
-            problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, where, layer is EmbeddingSpec
+            problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, where, layer is EmbeddingSpec && sources[0].Node == -2
+                ? $"Embedding '{layer.Name}' expects token ids but receives the float tensor {Format(inputs[0])} from {sources[0].Description}, a second input of float vectors; read it with a layer such as [Dense] or as a Memory, or declare token ids with [ModelInput(name, Dim.Seq, InputType = typeof(int))]"
+                : layer is EmbeddingSpec
                 ? $"Embedding '{layer.Name}' expects token ids but receives the float tensor {Format(inputs[0])} from {sources[0].Description}; an Embedding reads the input of a token model ([Model(Dim.Seq, InputType = typeof(int))])"
                 : $"{layer.Kind} '{layer.Name}' reads the token ids of the model input; map them to vectors with an [Embedding] layer first"));
             return null;
