@@ -35,7 +35,7 @@ internal static partial class ModelEmitter
 
         // Gradient regions are shared by views; key -1 is the model input (dInput), -2 the second input (dSource). For each region, the reads
         // in forward order; the last one runs first in backward and overwrites unless dOutput seeded the region.
-        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input's ids (no gradient)
+        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input (dSource for floats; ids have none)
         var readers = new Dictionary<int, List<(int Node, int Position)>>();
         for (int i = 0; i < n; i++)
         {

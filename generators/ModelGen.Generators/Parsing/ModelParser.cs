@@ -97,14 +97,17 @@ internal static class ModelParser
         else if (inputType is not null && inputType.SpecialType is not (SpecialType.System_Int32 or SpecialType.System_Single))
             problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "InputType",
                 $"[ModelInput] '{name}' on '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); a second input is token ids (typeof(int)) or float vectors (typeof(float), the default)"));
-        else if (inputType?.SpecialType == SpecialType.System_Int32 ? dims.Count != 1 || dims[0] != ModelSpec.Seq : dims.Count != 2 || dims[0] != ModelSpec.Seq || dims[1] <= 0)
-            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape", inputType?.SpecialType == SpecialType.System_Int32
-                ? $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of token ids is [Dim.Seq] (S ids per example)"
-                : $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of floats is [Dim.Seq, features] (S vectors of a positive width per example), or set InputType = typeof(int) for [Dim.Seq] token ids"));
         else if (inputType?.SpecialType == SpecialType.System_Int32)
-            return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
-        else
+        {
+            if (dims.Count == 1 && dims[0] == ModelSpec.Seq) return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of token ids is [Dim.Seq] (S ids per example)"));
+        }
+        else if (dims.Count == 2 && dims[0] == ModelSpec.Seq && dims[1] > 0)
             return (name, new[] { ModelSpec.SourceSeq, dims[1] }.ToEquatableArray());
+        else
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of floats is [Dim.Seq, features] (S vectors of a positive width per example), or set InputType = typeof(int) for [Dim.Seq] token ids"));
         return ("", EquatableArray<int>.Empty);
     }
 
