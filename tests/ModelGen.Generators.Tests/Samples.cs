@@ -299,6 +299,31 @@ internal static class Samples
         }
         """;
 
+    /// <summary>
+    /// A second input of float vectors (Whisper-like: S audio frames of 20 features, as PyTorch's memory is any float tensor): a
+    /// per-position Dense + sinusoidal positions + encoder over S that a decoder attends over, a cross-attention layer reading the
+    /// frames themselves (Memory = "Source", kdim 20), and a backward that writes dSource.
+    /// </summary>
+    public const string FloatSourceSeq2Seq = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 32)]
+        [ModelInput("Frames", Dim.Seq, 20)]
+        public partial class Transcriber
+        {
+            [Dense(32, From = "Frames")] public partial Layer FrameProj { get; }
+            [PositionEmbedding(256, Sinusoidal = true)] public partial Layer FramePos { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 64, NormFirst = true)] public partial Layer Encoder { get; }
+            [Embedding(50, 32, From = Layer.Input)] public partial Layer Tgt { get; }
+            [PositionEmbedding(32)] public partial Layer Pos { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 64, NormFirst = true, Memory = nameof(Encoder))] public partial Layer Decoder { get; }
+            [MultiHeadAttention(4, Memory = "Frames")] public partial Layer Cross { get; }
+            [Dense(50)] public partial Layer Head { get; }
+        }
+        """;
+
     /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
     public const string RopeGpt = """
         using ModelGen;

@@ -184,7 +184,7 @@ internal static class DiagnosticDescriptors
         ProblemIds.RotaryOddHeadWidth, "Rotary embeddings need an even head width", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.RotaryOddHeadWidth + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);
 
-    /// <summary>MG0116: "[ModelInput] '{name}' on '{model}' has shape {shape}; a second input is a sequence of token ids, [Dim.Seq]".</summary>
+    /// <summary>MG0116: "[ModelInput] '{name}' on '{model}' has shape {shape}; a second input of floats is [Dim.Seq, features] ..." (or of token ids [Dim.Seq]).</summary>
     public static readonly DiagnosticDescriptor InvalidModelInput = new(
         ProblemIds.InvalidModelInput, "Invalid second model input", "{0}", ShapeCategory, DiagnosticSeverity.Error, isEnabledByDefault: true,
         helpLinkUri: HelpLinkBase + ProblemIds.InvalidModelInput + ".md", customTags: WellKnownDiagnosticTags.NotConfigurable);

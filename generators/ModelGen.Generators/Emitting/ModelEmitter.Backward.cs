@@ -1,7 +1,8 @@
 // Backward pass: the forward graph in reverse (llm.c's gpt2_backward). Every tensor has a gradient region; when
 // several layers read one tensor, the first gradient written in backward order overwrites the region and later
 // ones are computed into scratch and added. Parameter gradients accumulate into the gradient buffer. Gradients
-// that lead only back to the model input are computed only when the caller asks for dInput.
+// that lead only back to the model input (or a float second input) are computed only when the caller asks for dInput
+// (or dSource).
 using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Generators.Common;
@@ -25,9 +26,16 @@ internal static partial class ModelEmitter
         for (int i = 0; i < n; i++)
             needed[i] = nodes[i].Params.Count > 0 || nodes[i].Inputs.Any(x => x >= 0 && needed[x]);
 
-        // Gradient regions are shared by views; key -1 is the model input (dInput). For each region, the reads
+        // Which differentiable model inputs a tensor's gradient leads back to: bit 1 the model input (dInput), bit 2 a float
+        // second input (dSource); the condition under which a gradient that reaches no parameter is wanted follows from it.
+        int ReachOf(int tensor, int[] r) => tensor == -1 ? 1 : tensor == -2 ? (plan.SourceIsFloat ? 2 : 0) : r[tensor];
+        var reach = new int[n];
+        for (int i = 0; i < n; i++)
+            foreach (int x in nodes[i].Inputs) reach[i] |= ReachOf(x, reach);
+
+        // Gradient regions are shared by views; key -1 is the model input (dInput), -2 the second input (dSource). For each region, the reads
         // in forward order; the last one runs first in backward and overwrites unless dOutput seeded the region.
-        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input's ids (no gradient)
+        int GradientKey(int tensor) => tensor < 0 ? tensor : plan.Training[tensor].Gradient;   // -2: the second input (dSource for floats; ids have none)
         var readers = new Dictionary<int, List<(int Node, int Position)>>();
         for (int i = 0; i < n; i++)
         {
@@ -51,11 +59,21 @@ internal static partial class ModelEmitter
         {
             w.Line("/// <summary>");
             w.Line("/// Back-propagates ∂loss/∂output of the last <see cref=\"ForwardTrain\"/> call, <b>adding</b> every parameter's");
-            w.Line("/// gradient into <see cref=\"Gradients\"/>, and writes ∂loss/∂input into <paramref name=\"dInput\"/> unless it is empty.");
+            w.Line(plan.SourceIsFloat
+                ? "/// gradient into <see cref=\"Gradients\"/>, and writes ∂loss/∂input into <paramref name=\"dInput\"/> and ∂loss/∂source into <paramref name=\"dSource\"/> unless they are empty."
+                : "/// gradient into <see cref=\"Gradients\"/>, and writes ∂loss/∂input into <paramref name=\"dInput\"/> unless it is empty.");
             w.Line("/// </summary>");
+            if (plan.SourceIsFloat)
+            {
+                w.Line("/// <param name=\"dOutput\">∂loss/∂output, shaped as the last ForwardTrain's output.</param>");
+                w.Line("/// <param name=\"dInput\">Receives ∂loss/∂input [batch, seq, InputSize] (0 at padded positions), or empty to skip it.</param>");
+                w.Line("/// <param name=\"dSource\">Receives ∂loss/∂source [batch, sourceSeq, SourceSize] (0 at padded source positions), or empty to skip it.</param>");
+            }
             w.Line("/// <exception cref=\"global::System.InvalidOperationException\">No training forward has run.</exception>");
             w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match the last training batch.</exception>");
-            w.Open("public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput)");
+            w.Open(plan.SourceIsFloat
+                ? "public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput, global::System.Span<float> dSource = default)"
+                : "public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput)");
             string U = Unit(plan);
             if (plan.IsSequence)
                 EmitSequenceBackwardState(w, plan);
@@ -88,19 +106,20 @@ internal static partial class ModelEmitter
                 bool always = node.Params.Count > 0 || node.Inputs.Any(x => x >= 0 && needed[x]);
                 var c = runs.Begin(node.Name);   // this layer's code: rolled into a loop with identical neighbours
                 c.Line($"// {node.Name}: {NodeText.Describe(node)} backward : {BatchShape(node.Output)} -> {string.Join(" + ", node.InputShapes.Select(s => BatchShape(s)))}");
-                if (!always) c.Open("if (!dInput.IsEmpty) // only the input gradient depends on this layer");
+                if (!always) c.Open($"if ({Want(reach[i])}) // only the input gradient depends on this layer");
 
-                // Where each input's gradient goes: its region (or dInput), or scratch when it must be added.
-                var targets = new List<(string Write, string? AddInto, bool Needed, bool InputOnly)>();
+                // Where each input's gradient goes: its region (or dInput, dSource), or scratch when it must be added; a gradient
+                // that reaches no parameter carries the condition under which the caller wants it.
+                var targets = new List<(string Write, string? AddInto, bool Needed, string? Want)>();
                 for (int k = 0; k < node.Inputs.Count; k++)
                 {
                     int x = node.Inputs[k];
                     int length = LengthOf(plan, x);
                     int key = GradientKey(x);
-                    string region = key == -2 ? "default" : key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
+                    string region = key == -2 ? (plan.SourceIsFloat ? "dSource" : "default") : key < 0 ? "dInput" : Grad(key, length, U, Mult(plan, x));
                     bool overwrite = Overwrites(i, k);
-                    bool inputOnly = key < 0 || !needed[x];
-                    targets.Add(overwrite ? (region, null, true, inputOnly) : ($"scratch.Slice(0, {Mult(plan, x)} * {Int(length)})", region, true, inputOnly));
+                    string? want = key < 0 || !needed[x] ? Want(ReachOf(x, reach)) : null;
+                    targets.Add(overwrite ? (region, null, true, want) : ($"scratch.Slice(0, {Mult(plan, x)} * {Int(length)})", region, true, want));
                 }
                 int outKey = plan.Training[i].Gradient;
                 string dOut = outKey == seeded && !seedRegion ? "dOutput" : Grad(outKey, node.OutputLength, U, Mult(plan, i));
@@ -112,8 +131,27 @@ internal static partial class ModelEmitter
         });
     }
 
+    /// <summary>The condition under which a gradient leading back to the inputs <paramref name="reach"/> (bit 1 dInput, bit 2 dSource) is wanted.</summary>
+    private static string Want(int reach) => reach switch
+    {
+        2 => "!dSource.IsEmpty",
+        3 => "(!dInput.IsEmpty || !dSource.IsEmpty)",
+        _ => "!dInput.IsEmpty",
+    };
+
+    /// <summary>The negation of a <see cref="Want"/> condition: the caller wants none of those gradients.</summary>
+    private static string Skip(string want) => want switch
+    {
+        "!dSource.IsEmpty" => "dSource.IsEmpty",
+        "(!dInput.IsEmpty || !dSource.IsEmpty)" => "(dInput.IsEmpty && dSource.IsEmpty)",
+        _ => "dInput.IsEmpty",
+    };
+
+    /// <summary>Whether <paramref name="write"/> is a caller's gradient span, which the kernels skip when it is empty.</summary>
+    private static bool IsCallerGradient(string write) => write is "dInput" or "dSource";
+
     private static void EmitNodeBackward(SourceWriter w, ModelPlan plan, GraphNode node, TrainingSlot slot, string dOut,
-        List<(string Write, string? AddInto, bool Needed, bool InputOnly)> targets, bool always)
+        List<(string Write, string? AddInto, bool Needed, string? Want)> targets, bool always)
     {
         string P(string shortName) => ParamSlice(node, shortName);
         string G(string shortName) => ParamSlice(node, shortName, "gradients");
@@ -122,13 +160,13 @@ internal static partial class ModelEmitter
         string output = Slot(slot.Output, node.OutputLength, U, B);
         var target = targets[0];
         // A parameterised layer computes its input gradient only when something needs it.
-        string dIn = always && target.InputOnly && target.Write != "dInput" ? $"dInput.IsEmpty ? default : {target.Write}" : target.Write;
+        string dIn = always && target.Want is { } wanted && !IsCallerGradient(target.Write) ? $"{Skip(wanted)} ? default : {target.Write}" : target.Write;
         void AddBack(int k)
         {
             if (targets[k].AddInto is { } region)
             {
                 string add = $"{Kernels}.MergeKernels.AddInPlace({region}, {targets[k].Write});";
-                w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {add}" : add);
+                w.Line(always && targets[k].Want is { } want ? $"if ({want}) {add}" : add);
             }
         }
 
@@ -147,8 +185,8 @@ internal static partial class ModelEmitter
                 {
                     var m = targets[1];
                     string write = m.AddInto is null ? m.Write : "dPre" + m.Write.Substring("scratch".Length);
-                    targets[1] = (write, m.AddInto, m.Needed, m.InputOnly);
-                    dMemory = always && m.InputOnly && write != "dInput" ? $"dInput.IsEmpty ? default : {write}" : write;
+                    targets[1] = (write, m.AddInto, m.Needed, m.Want);
+                    dMemory = always && m.Want is { } want && !IsCallerGradient(write) ? $"{Skip(want)} ? default : {write}" : write;
                 }
                 string kernels = node.Layer is DecoderSpec ? "TransformerDecoderKernels" : "MultiHeadAttentionKernels";
                 w.Line($"{Kernels}.{kernels}.Backward({GeometryField(node.Name)}, {dOut}, {Input(0)}, {(targets.Count > 1 ? Input(1) : "default")}, {NodeParams(node, "parameters")}, {KeptSpan(node)},");
@@ -168,7 +206,7 @@ internal static partial class ModelEmitter
                 // The input gradient is dOutput itself; a learned table also gathers it per position.
                 if (!position.Sinusoidal)
                     w.Line($"{Kernels}.PositionEmbeddingKernels.Backward({dOut}, {G("weight")}, batch, seq, {Int(node.Output[1])}, 0, {String(node.Name)});");
-                if (target.Write != dOut) w.Line(always && target.InputOnly ? $"if (!dInput.IsEmpty) {dOut}.CopyTo({target.Write});" : $"{dOut}.CopyTo({target.Write});");
+                if (target.Write != dOut) w.Line(always && target.Want is { } want ? $"if ({want}) {dOut}.CopyTo({target.Write});" : $"{dOut}.CopyTo({target.Write});");
                 AddBack(0);
                 break;
             case LayerNormSpec norm:
@@ -231,7 +269,7 @@ internal static partial class ModelEmitter
             {
                 int c = node.Output[0];
                 // The kernel always produces the input gradient; when nobody needs it, scratch takes it.
-                string bnIn = always && target.InputOnly ? $"dInput.IsEmpty ? scratch.Slice(0, batch * {Int(node.InputLength)}) : {target.Write}" : target.Write;
+                string bnIn = always && target.Want is { } want ? $"{Skip(want)} ? scratch.Slice(0, batch * {Int(node.InputLength)}) : {target.Write}" : target.Write;
                 // After an evaluation-mode ForwardTrain the statistics were constants (the running ones): EvalBackward.
                 w.Line($"if (_forwardTraining) {Kernels}.BatchNormKernels.Backward({dOut}, {Input(0)}, {P("weight")}, stats.Slice({Int(slot.Stats)}, {Int(c)}), stats.Slice({Int(slot.Stats + c)}, {Int(c)}),");
                 w.Line($"    {G("weight")}, {G("bias")}, {bnIn}, batch, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
@@ -268,7 +306,7 @@ internal static partial class ModelEmitter
                     int part = ShapeInference.Length(node.InputShapes[k]);
                     string region = targets[k].AddInto ?? targets[k].Write;
                     string line = $"{Kernels}.MergeKernels.SplitPart({dOut}, {region}, {B}, {Int(part)}, {Int(offset)}, {Int(node.OutputLength)}, accumulate: {(targets[k].AddInto is null ? "false" : "true")});";
-                    w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {line}" : line);
+                    w.Line(always && targets[k].Want is { } want ? $"if ({want}) {line}" : line);
                     offset += part;
                 }
                 break;
@@ -279,7 +317,7 @@ internal static partial class ModelEmitter
                     string line = targets[k].AddInto is { } region
                         ? $"{Kernels}.MergeKernels.AddInPlace({region}, {dOut});"
                         : $"{dOut}.CopyTo({targets[k].Write});";
-                    w.Line(always && targets[k].InputOnly ? $"if (!dInput.IsEmpty) {line}" : line);
+                    w.Line(always && targets[k].Want is { } want ? $"if ({want}) {line}" : line);
                 }
                 break;
             case ActivationSpec { Activation: ActivationKind.Softmax }:
@@ -302,8 +340,8 @@ internal static partial class ModelEmitter
                 if (tracked)
                 {
                     // After an evaluation-mode ForwardTrain the statistics were the running ones (constants): BatchNorm's EvalBackward.
-                    string bnIn = dIn.StartsWith("dInput.IsEmpty ? default : ", System.StringComparison.Ordinal)
-                        ? $"dInput.IsEmpty ? scratch.Slice(0, {B} * {Int(node.InputLength)}) : {target.Write}" : dIn;
+                    string bnIn = always && target.Want is { } want && !IsCallerGradient(target.Write)
+                        ? $"{Skip(want)} ? scratch.Slice(0, {B} * {Int(node.InputLength)}) : {target.Write}" : dIn;
                     w.Line($"else {Kernels}.BatchNormKernels.EvalBackward({dOut}, {Input(0)}, {(affine ? P("weight") : "default")}, {EvalStats(slot, U, B, c)}, {(affine ? G("weight") : "default")}, {(affine ? G("bias") : "default")},");
                     w.Line($"    {bnIn}, {B}, {Int(c)}, {Int(NodeText.Spatial(node.Output))});");
                 }

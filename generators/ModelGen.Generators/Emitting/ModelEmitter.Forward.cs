@@ -92,7 +92,15 @@ internal static partial class ModelEmitter
                 ? $"input.CopyTo({Cast}(t.Slice(0, rows * InputSize))); // backward needs the token ids"
                 : $"input.CopyTo(t.Slice(0, {U} * InputSize)); // backward needs the model input");
             var runs = new RunRoller(OffsetValues(plan));
-            if (plan.HasSource)
+            if (plan.SourceIsFloat)
+            {
+                string kept = Slot(plan.InputLength, plan.SourceLength, U, SourceRows);
+                w.Line($"source.CopyTo({kept}); // the second input, after the model input");
+                // Padded source rows read as zeros: per-position layers over S then keep them finite, so whatever the caller left
+                // there (even NaN) cannot reach a parameter gradient through 0 · NaN.
+                w.Line($"{Kernels}.SequenceKernels.ZeroPadded({kept}, sourceLengths, batch, sourceSeq, SourceSize);");
+            }
+            else if (plan.HasSource)
                 w.Line($"source.CopyTo({Cast}({Slot(plan.InputLength, plan.SourceLength, U, SourceRows)})); // the second input's ids, after the model input's");
             for (int i = 0; i < nodes.Count; i++)
             {

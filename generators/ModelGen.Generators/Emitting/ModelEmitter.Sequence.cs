@@ -17,7 +17,7 @@ internal static partial class ModelEmitter
 {
     /// <summary>The parameter list of Forward and ForwardTrain for a sequence model.</summary>
     private static string SequenceParameters(ModelPlan plan, bool optionalLengths = true) => plan.HasSource
-        ? $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.ReadOnlySpan<int> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
+        ? $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.ReadOnlySpan<{(plan.SourceIsFloat ? "float" : "int")}> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
         : $"global::System.ReadOnlySpan<{(plan.TokenInput ? "int" : "float")}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths{(optionalLengths ? " = default" : "")}";
 
     /// <summary>Whether the model has recurrent layers, whose (h, c) a caller may carry across calls.</summary>
@@ -74,7 +74,9 @@ internal static partial class ModelEmitter
             ? "/// <param name=\"input\">Token ids [batch, seq] (padded), each in [0, vocab).</param>"
             : "/// <param name=\"input\">[batch, seq, InputSize] (padded) examples back to back.</param>");
         if (plan.HasSource)
-            w.Line($"/// <param name=\"source\">The second input '{plan.Spec.SourceName}': token ids [batch, sourceSeq] (padded), each in [0, vocab).</param>");
+            w.Line(plan.SourceIsFloat
+                ? $"/// <param name=\"source\">The second input '{plan.Spec.SourceName}': [batch, sourceSeq, SourceSize] (padded) floats; padded positions (even NaN) never affect real outputs or gradients.</param>"
+                : $"/// <param name=\"source\">The second input '{plan.Spec.SourceName}': token ids [batch, sourceSeq] (padded), each in [0, vocab).</param>");
         w.Line($"/// <param name=\"output\">[{outRows}, OutputSize] receives the outputs{(plan.Final.OutputIsSequence ? " (padded positions hold values computed from padding; losses ignore them)" : "")}.</param>");
         w.Line("/// <param name=\"batch\">Examples in the call.</param>");
         w.Line("/// <param name=\"seq\">The padded sequence length T of this call.</param>");
@@ -140,6 +142,8 @@ internal static partial class ModelEmitter
         if (!plan.HasSource) return;
         w.Line("int sourceSeq = _trainingSourceSeq, sourceRows = batch * sourceSeq, cap = global::System.Math.Max(rows, sourceRows);");
         w.Line("global::System.ReadOnlySpan<int> sourceLengths = _trainingSourceHasLengths ? new(_trainingSourceLengths, 0, batch) : default;");
+        if (plan.SourceIsFloat)
+            w.Line($"{Guards}.CheckSourceBackward({String(plan.Spec.ClassName)}, dSource.Length, batch, sourceSeq, SourceSize);");
     }
 
     /// <summary>Fields a sequence model's training keeps between ForwardTrain and Backward.</summary>

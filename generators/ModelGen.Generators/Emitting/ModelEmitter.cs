@@ -140,13 +140,13 @@ internal static partial class ModelEmitter
             w.Line($"public void Save(string path) => {Throw};");
             w.Line($"public void LoadWeights(string path) => {Throw};");
             string args = spec.HasSource
-                ? $"global::System.ReadOnlySpan<{element}> input, global::System.ReadOnlySpan<int> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
+                ? $"global::System.ReadOnlySpan<{element}> input, global::System.ReadOnlySpan<{(spec.SourceIsFloat ? "float" : "int")}> source, global::System.Span<float> output, int batch, int seq, int sourceSeq, global::System.ReadOnlySpan<int> lengths = default, global::System.ReadOnlySpan<int> sourceLengths = default"
                 : sequence
                 ? $"global::System.ReadOnlySpan<{element}> input, global::System.Span<float> output, int batch, int seq, global::System.ReadOnlySpan<int> lengths = default"
                 : "global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch";
             w.Line($"public void Forward({args}) => {Throw};");
             w.Line($"public void ForwardTrain({args}) => {Throw};");
-            w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => {Throw};");
+            w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput{(spec.SourceIsFloat ? ", global::System.Span<float> dSource = default" : "")}) => {Throw};");
             if (sequence) return;
             w.Line($"public Predictor CreatePredictor() => {Throw};");
             w.Open("public sealed class Predictor : global::ModelGen.IPredictor");
@@ -229,7 +229,9 @@ internal static partial class ModelEmitter
             }
             if (plan.HasSource)
             {
-                w.Line($"/// <summary>Token ids per position of the second input '{spec.SourceName}' (it is [batch, sourceSeq] ids).</summary>");
+                w.Line(plan.SourceIsFloat
+                    ? $"/// <summary>Floats per position of the second input '{spec.SourceName}' (it is [batch, sourceSeq, SourceSize]).</summary>"
+                    : $"/// <summary>Token ids per position of the second input '{spec.SourceName}' (it is [batch, sourceSeq] ids).</summary>");
                 w.Line($"public const int SourceSize = {Int(plan.SourceLength)};");
             }
             w.Line("/// <summary>Number of trainable parameters (weights, biases, normalisation scales and shifts).</summary>");

@@ -17,7 +17,7 @@ namespace ModelGen.Generators.Model;
 /// <param name="MaxLength">The declared bound on the sequence length, 0 when none.</param>
 /// <param name="ShapeGeneric">Declared as <c>[Model]</c> without a shape: a block that takes its input shape from each use.</param>
 /// <param name="SourceName">The name of the second input declared with <c>[ModelInput]</c>, or empty when there is none.</param>
-/// <param name="SourceShape">The second input's per-example shape (<see cref="SourceSeq"/> for S token ids).</param>
+/// <param name="SourceShape">The second input's per-example shape: [<see cref="SourceSeq"/>] for S token ids, [<see cref="SourceSeq"/>, features] for S float vectors.</param>
 internal sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -40,6 +40,9 @@ internal sealed record ModelSpec(
 
     /// <summary>Whether the model declares a second input (<c>[ModelInput]</c>).</summary>
     public bool HasSource => SourceName.Length > 0;
+
+    /// <summary>Whether the second input is float vectors [S, features] (differentiable) rather than token ids [S].</summary>
+    public bool SourceIsFloat => HasSource && SourceShape.Count == 2;
 
     /// <summary>Whether the input has the run-time sequence dimension.</summary>
     public bool IsSequence => InputShape.Count > 0 && InputShape[0] == Seq;

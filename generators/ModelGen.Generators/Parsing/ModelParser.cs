@@ -77,7 +77,8 @@ internal static class ModelParser
 
     /// <summary>
     /// The second input from <c>[ModelInput(name, shape)]</c>, or ("", empty) without one. What the declaration alone decides is
-    /// checked here (a name, S token ids); how it fits the model (a sequence model, a name no member has) in shape inference.
+    /// checked here (a name; S token ids, or S float vectors of a positive width); how it fits the model (a sequence model, a name
+    /// no member has) in shape inference.
     /// </summary>
     private static (string Name, EquatableArray<int> Shape) ParseSourceInput(INamedTypeSymbol type, List<ModelProblem> problems)
     {
@@ -85,7 +86,7 @@ internal static class ModelParser
         if (attribute is null) return ("", EquatableArray<int>.Empty);
         if (CompilerReports(attribute) || attribute.ConstructorArguments.Length != 2 || !IsArray(attribute.ConstructorArguments[1]))
         {
-            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", $"[ModelInput] on '{type.Name}' needs a name and the per-example shape, e.g. [ModelInput(\"Source\", Dim.Seq, InputType = typeof(int))]"));
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", $"[ModelInput] on '{type.Name}' needs a name and the per-example shape, e.g. [ModelInput(\"Source\", Dim.Seq, InputType = typeof(int))] or [ModelInput(\"Source\", Dim.Seq, 16)]"));
             return ("", EquatableArray<int>.Empty);
         }
         string name = attribute.ConstructorArguments[0].Value as string ?? "";
@@ -93,14 +94,20 @@ internal static class ModelParser
         var inputType = Named<ITypeSymbol?>(attribute, "InputType", null);
         if (name.Length == 0 || name == MemberSpec.InputName)
             problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "name", $"[ModelInput] on '{type.Name}' needs a non-empty name other than Layer.Input, which names the model's first input"));
-        else if (dims.Count != 1 || dims[0] != ModelSpec.Seq)
-            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
-                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input is a sequence of token ids, [Dim.Seq] (S ids per example)"));
-        else if (inputType?.SpecialType != SpecialType.System_Int32)
+        else if (inputType is not null && inputType.SpecialType is not (SpecialType.System_Int32 or SpecialType.System_Single))
             problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "InputType",
-                $"[ModelInput] '{name}' on '{type.Name}' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+                $"[ModelInput] '{name}' on '{type.Name}' has InputType = typeof({inputType.ToDisplayString()}); a second input is token ids (typeof(int)) or float vectors (typeof(float), the default)"));
+        else if (inputType?.SpecialType == SpecialType.System_Int32)
+        {
+            if (dims.Count == 1 && dims[0] == ModelSpec.Seq) return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of token ids is [Dim.Seq] (S ids per example)"));
+        }
+        else if (dims.Count == 2 && dims[0] == ModelSpec.Seq && dims[1] > 0)
+            return (name, new[] { ModelSpec.SourceSeq, dims[1] }.ToEquatableArray());
         else
-            return (name, new[] { ModelSpec.SourceSeq }.ToEquatableArray());
+            problems.Add(new ModelProblem(ProblemIds.InvalidModelInput, "", "shape",
+                $"[ModelInput] '{name}' on '{type.Name}' has shape {ShapeInference.Format(dims)}; a second input of floats is [Dim.Seq, features] (S vectors of a positive width per example), or set InputType = typeof(int) for [Dim.Seq] token ids"));
         return ("", EquatableArray<int>.Empty);
     }
 

@@ -86,11 +86,14 @@ internal sealed record ModelPlan(
     /// <summary>Whether the input is int token ids.</summary>
     public bool TokenInput => Spec.TokenInput || (Shapes.Nodes.Count > 0 && Shapes.Nodes[0].Layer is EmbeddingSpec && Shapes.Nodes[0].Inputs[0] == -1);
 
-    /// <summary>Whether the model has a second input (<c>[ModelInput]</c>, graph input -2): S token ids with their own lengths.</summary>
+    /// <summary>Whether the model has a second input (<c>[ModelInput]</c>, graph input -2): S token ids or float vectors with their own lengths.</summary>
     public bool HasSource => Spec.HasSource;
 
-    /// <summary>Ids per position of the second input (1), kept in the training arena right after the model input's.</summary>
-    public int SourceLength => Spec.HasSource ? 1 : 0;
+    /// <summary>Whether the second input is float vectors [S, features], which have a gradient (Backward's dSource).</summary>
+    public bool SourceIsFloat => Spec.SourceIsFloat;
+
+    /// <summary>Elements per position of the second input (1 id, or its features), kept in the training arena right after the model input's.</summary>
+    public int SourceLength => Spec.HasSource ? ShapeInference.Length(Spec.SourceShape) : 0;
 
     public GraphNode Final => Shapes.Nodes[Shapes.Nodes.Count - 1];
 
@@ -165,16 +168,17 @@ internal static class Planner
         // A fused add may run in place only over its skip operand: the product reads the dense layer's input to the end.
         var inPlaceInput = residuals.ToDictionary(f => f.Add, f => f.Skip);
         var (steps, copies, slots) = PlanInference(nodes, views, inPlaceInput);
-        var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), spec.HasSource ? 1 : 0, out int arena, out int fixedLength, out int gradients);
+        var training = PlanTraining(nodes, ShapeInference.Length(spec.InputShape), spec.HasSource ? ShapeInference.Length(spec.SourceShape) : 0, out int arena, out int fixedLength, out int gradients);
         // Backward's two scratch buffers hold an input gradient before it is added into a shared region (and Dense/conv
         // pre-activation gradients): a layer's output at most, or the model input's gradient when several layers read the
-        // input, which may be wider than every layer's output.
+        // input, which may be wider than every layer's output (and so may a float second input's, read by several layers).
         int scratch = System.Math.Max(widest, InputReaders(nodes) > 1 ? ShapeInference.Length(spec.InputShape) : 0);
+        if (spec.SourceIsFloat && InputReaders(nodes, -2) > 1) scratch = System.Math.Max(scratch, ShapeInference.Length(spec.SourceShape));
         return new ModelPlan(spec, shapes, steps, copies, slots, widest, training, arena, fixedLength, gradients, parameterCount, fusions, residuals, scratch);
     }
 
-    /// <summary>How many (layer, operand) pairs read the model input, directly or through training views of it (Flatten).</summary>
-    internal static int InputReaders(EquatableArray<GraphNode> nodes)
+    /// <summary>How many (layer, operand) pairs read the model input (<paramref name="input"/> -1; -2 the second input), directly or through training views of it (Flatten).</summary>
+    internal static int InputReaders(EquatableArray<GraphNode> nodes, int input = -1)
     {
         var isInput = new bool[nodes.Count];
         int readers = 0;
@@ -183,11 +187,11 @@ internal static class Planner
             if (IsTrainingView(nodes[i].Layer))
             {
                 int source = nodes[i].Inputs[0];
-                isInput[i] = source == -1 || (source >= 0 && isInput[source]);
+                isInput[i] = source == input || (source >= 0 && isInput[source]);
                 continue;
             }
             foreach (int x in nodes[i].Inputs)
-                if (x == -1 || (x >= 0 && isInput[x])) readers++;
+                if (x == input || (x >= 0 && isInput[x])) readers++;
         }
         return readers;
     }

@@ -119,7 +119,8 @@ internal static class ShapeInference
         CheckMembers(spec, ctx);
         if (spec.HasSource)
         {
-            // The second input: S token ids beside a sequence model's T, named in From like Layer.Input.
+            // The second input: S token ids (read by an Embedding) or S float vectors (read directly, by cross-attention too)
+            // beside a sequence model's T, named in From and Memory like a member.
             string problem = !spec.IsSequence
                 ? $"Model '{spec.ClassName}' declares the second input '{spec.SourceName}' but its own input {Format(spec.InputShape)} has no run-time length; a model with [ModelInput] starts its [Model] shape with Dim.Seq"
                 : spec.Members.Any(m => m.PropertyName == spec.SourceName)
@@ -131,7 +132,7 @@ internal static class ShapeInference
                 return ctx.Result();
             }
             ctx.SourceName = spec.SourceName;
-            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: true);
+            ctx.Source = new Tensor(-2, spec.SourceShape.ToArray(), $"the input '{spec.SourceName}'", ids: !spec.SourceIsFloat);
         }
 
         var output = InferScope(spec, prefix: "", topMember: -1, where: "", input: new Tensor(-1, spec.InputShape.ToArray(), "the model input", tokens), ctx, ctx.Layers);
@@ -399,7 +400,9 @@ internal static class ShapeInference
         var inputs = sources.Select(s => s.Shape).ToArray();
         if ((layer is EmbeddingSpec) != sources[0].Ids || sources.Skip(1).Any(s => s.Ids))
         {
-            problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, where, layer is EmbeddingSpec
+            problems.Add(new ModelProblem(ProblemIds.ExpectsTokenIds, where, layer is EmbeddingSpec && sources[0].Node == -2
+                ? $"Embedding '{layer.Name}' expects token ids but receives the float tensor {Format(inputs[0])} from {sources[0].Description}, a second input of float vectors; read it with a layer such as [Dense] or as a Memory, or declare token ids with [ModelInput(name, Dim.Seq, InputType = typeof(int))]"
+                : layer is EmbeddingSpec
                 ? $"Embedding '{layer.Name}' expects token ids but receives the float tensor {Format(inputs[0])} from {sources[0].Description}; an Embedding reads the input of a token model ([Model(Dim.Seq, InputType = typeof(int))])"
                 : $"{layer.Kind} '{layer.Name}' reads the token ids of the model input; map them to vectors with an [Embedding] layer first"));
             return null;

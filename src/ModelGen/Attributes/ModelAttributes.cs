@@ -34,18 +34,23 @@ public sealed class ModelAttribute : Attribute
 /// <see cref="MultiHeadAttentionAttribute"/> attends over what is computed from it with <c>Memory = nameof(...)</c>.
 /// </summary>
 /// <remarks>
-/// The generated <c>Forward</c>, <c>ForwardTrain</c> and <c>Backward</c> then take the second input as <c>source</c> (ids
-/// <c>[batch, sourceSeq]</c>), its padded length <c>sourceSeq</c> and its real lengths <c>sourceLengths</c> (keys past them are
-/// masked in cross-attention). Only token ids (<c>InputType = typeof(int)</c>, shape <c>Dim.Seq</c>) are supported, read by an
-/// <see cref="EmbeddingAttribute"/>; the layers between it and the cross-attention work per position or over S
-/// (Embedding, PositionEmbedding, TransformerEncoder, LayerNorm, Dense, Dropout, activations).
+/// The generated <c>Forward</c>, <c>ForwardTrain</c> and <c>Backward</c> then take the second input as <c>source</c>, its padded
+/// length <c>sourceSeq</c> and its real lengths <c>sourceLengths</c> (keys past them are masked in cross-attention). Two kinds:
+/// token ids, <c>[ModelInput("Source", Dim.Seq, InputType = typeof(int))]</c> (<c>source</c> is <c>ReadOnlySpan&lt;int&gt;</c>
+/// <c>[batch, sourceSeq]</c>, read by an <see cref="EmbeddingAttribute"/>); or feature vectors,
+/// <c>[ModelInput("Source", Dim.Seq, 16)]</c> (<c>source</c> is <c>ReadOnlySpan&lt;float&gt;</c> <c>[batch, sourceSeq, 16]</c>, e.g.
+/// audio frames or image patches, as PyTorch's memory is any float tensor), which layers read directly, cross-attention
+/// included (<c>Memory = "Source"</c>), and whose gradient <c>Backward</c> returns in <c>dSource</c> when asked. The layers over
+/// S work per position or within S (Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense,
+/// Dropout, activations); S meets the model's T only as the Memory of cross-attention.
 /// </remarks>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class ModelInputAttribute : Attribute
 {
     /// <summary>Declares the second input <paramref name="name"/> with the per-example shape <paramref name="shape"/>.</summary>
     /// <param name="name">The name layers use in <c>From</c> (a string constant; it must not be a member's name).</param>
-    /// <param name="shape">Dimensions of one example, batch excluded: <c>Dim.Seq</c> for S token ids.</param>
+    /// <param name="shape">Dimensions of one example, batch excluded: <c>Dim.Seq</c> for S token ids, or <c>Dim.Seq, features</c>
+    /// for S float vectors of <c>features</c> each.</param>
     public ModelInputAttribute(string name, params int[] shape)
     {
         Name = name;
@@ -55,10 +60,11 @@ public sealed class ModelInputAttribute : Attribute
     /// <summary>The input's name, as layers refer to it.</summary>
     public string Name { get; }
 
-    /// <summary>The per-example shape (<c>Dim.Seq</c>: S token ids).</summary>
+    /// <summary>The per-example shape (<c>Dim.Seq</c>: S token ids; <c>Dim.Seq, features</c>: S float vectors).</summary>
     public int[] Shape { get; }
 
-    /// <summary>The element type: <c>typeof(int)</c> (token ids).</summary>
+    /// <summary>The element type: <c>typeof(int)</c> for token ids (shape <c>Dim.Seq</c>); <c>typeof(float)</c> or unset for feature
+    /// vectors (shape <c>Dim.Seq, features</c>).</summary>
     public Type? InputType { get; set; }
 }
 

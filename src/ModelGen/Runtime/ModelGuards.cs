@@ -127,6 +127,24 @@ public static class ModelGuards
             throw new ArgumentException($"{model}: 'dInput' has {dInputLength} floats, expected batch {batch} × seq {seq} × {inputSize} = {rows * inputSize}.", "dInput");
     }
 
+    /// <summary>
+    /// Checks the <c>dSource</c> span of a model whose second input is float vectors: empty (skip the gradient) or exactly
+    /// batch × sourceSeq × sourceSize floats of the last training call.
+    /// </summary>
+    /// <param name="model">The model's class name, for messages.</param>
+    /// <param name="dSourceLength">Length of the caller's dSource span.</param>
+    /// <param name="batch">The last training call's batch.</param>
+    /// <param name="sourceSeq">The last training call's padded source length S.</param>
+    /// <param name="sourceSize">Floats per source position (the generated <c>SourceSize</c>).</param>
+    /// <exception cref="ArgumentException">dSource is neither empty nor batch × sourceSeq × sourceSize long.</exception>
+    public static void CheckSourceBackward(string model, int dSourceLength, int batch, int sourceSeq, int sourceSize)
+    {
+        long expected = (long)batch * sourceSeq * sourceSize;
+        if (dSourceLength != 0 && dSourceLength != expected)
+            throw new ArgumentException(
+                $"{model}: 'dSource' has {dSourceLength} floats, expected batch {batch} × sourceSeq {sourceSeq} × {sourceSize} = {expected} (of the last ForwardTrain), or empty to skip it.", "dSource");
+    }
+
     /// <summary>Checks an incremental decoding call (one position per call) and returns its row count, the batch.</summary>
     /// <exception cref="ArgumentException">A span's length does not match, or the position is outside [0, maxLength).</exception>
     public static int CheckStep(string model, int inputLength, int outputLength, int batch, int position, int cacheLength, int inputSize, int outputSize,

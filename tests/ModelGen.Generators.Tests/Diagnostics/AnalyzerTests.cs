@@ -690,18 +690,96 @@ public class AnalyzerTests
         Expect.Error("MG0108", 0, "Conv1D 'conv' receives the sequence [T, 4] from the model input, but works only on fixed-size tensors; sequence tensors [T, features] take Dense, LayerNorm, LSTM, GRU, activations, Dropout, Add, Concat and GlobalAvgPool/GlobalMaxPool; a Conv1D reads [channels, T]: put [Permute(1, 0)] before it"));
 
     [Fact]
-    public Task FloatSecondInput_MG0116_OnInputTypeArgument() => Verify("""
+    public Task FloatSecondInputWithoutWidth_MG0116_OnShapeArgument() => Verify("""
         using ModelGen;
         [Model(Dim.Seq, InputType = typeof(int))]
-        [ModelInput("Source", Dim.Seq, {|#0:InputType = typeof(float)|})]
+        [ModelInput("Source", {|#0:Dim.Seq|}, InputType = typeof(float))]
         public partial class Net
         {
             [Embedding(20, 8)] public partial Layer Tgt { get; }
             [Dense(3)] public partial Layer Out { get; }
         }
         """,
-        // [ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]
-        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' must set InputType = typeof(int): a second input is token ids, read by an [Embedding]"));
+        // [ModelInput] 'Source' on 'Net' has shape [T]; a second input of floats is [Dim.Seq, features] ...
+        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' has shape [T]; a second input of floats is [Dim.Seq, features] (S vectors of a positive width per example), or set InputType = typeof(int) for [Dim.Seq] token ids"));
+
+    [Fact]
+    public Task FloatSecondInputOfZeroWidth_MG0116_OnShapeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Frames", {|#0:Dim.Seq|}, 0)]
+        public partial class Net
+        {
+            [Embedding(20, 8)] public partial Layer Tgt { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Error("MG0116", 0, "[ModelInput] 'Frames' on 'Net' has shape [T, 0]; a second input of floats is [Dim.Seq, features] (S vectors of a positive width per example), or set InputType = typeof(int) for [Dim.Seq] token ids"));
+
+    [Fact]
+    public Task TokenSecondInputWithWidth_MG0116_OnShapeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", {|#0:Dim.Seq|}, 16, InputType = typeof(int))]
+        public partial class Net
+        {
+            [Embedding(20, 8)] public partial Layer Tgt { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' has shape [T, 16]; a second input of token ids is [Dim.Seq] (S ids per example)"));
+
+    [Fact]
+    public Task DoubleSecondInput_MG0116_OnInputTypeArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Source", Dim.Seq, 16, {|#0:InputType = typeof(double)|})]
+        public partial class Net
+        {
+            [Embedding(20, 8)] public partial Layer Tgt { get; }
+            [Dense(3)] public partial Layer Out { get; }
+        }
+        """,
+        Expect.Error("MG0116", 0, "[ModelInput] 'Source' on 'Net' has InputType = typeof(double); a second input is token ids (typeof(int)) or float vectors (typeof(float), the default)"));
+
+    [Fact]
+    public Task EmbeddingOfFloatSecondInput_MG0109_OnLayerAttribute() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, InputType = typeof(int))]
+        [ModelInput("Frames", Dim.Seq, 16)]
+        public partial class Net
+        {
+            [{|#0:Embedding(20, 8, From = "Frames")|}] public partial Layer Src { get; }
+            [Embedding(20, 8, From = Layer.Input)] public partial Layer Tgt { get; }
+            [TransformerDecoder(Heads = 2, FeedForward = 16, Memory = nameof(Src))] public partial Layer Dec { get; }
+        }
+        """,
+        Expect.Error("MG0109", 0, "Embedding 'src' expects token ids but receives the float tensor [S, 16] from the input 'Frames', a second input of float vectors; read it with a layer such as [Dense] or as a Memory, or declare token ids with [ModelInput(name, Dim.Seq, InputType = typeof(int))]"));
+
+    [Fact]
+    public Task RecurrentLayerOverFloatSource_MG0117_OnFromArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        [ModelInput("Frames", Dim.Seq, 16)]
+        public partial class Net
+        {
+            [LSTM(8, {|#0:From = "Frames"|})] public partial Layer Rnn { get; }
+            [MultiHeadAttention(2, Memory = nameof(Rnn), From = Layer.Input)] public partial Layer Cross { get; }
+        }
+        """,
+        Expect.Error("MG0117", 0, "LSTM 'rnn' reads [S, 16] from the input 'Frames', over the second input's length S; layers over S are Embedding, PositionEmbedding, TransformerEncoder, MultiHeadAttention, LayerNorm, Dense, Dropout and activations, and S meets T only as the Memory of a TransformerDecoder or MultiHeadAttention"));
+
+    [Fact]
+    public Task FloatSourceAsQueries_MG0117_OnFromArgument() => Verify("""
+        using ModelGen;
+        [Model(Dim.Seq, 4)]
+        [ModelInput("Frames", Dim.Seq, 4)]
+        public partial class Net
+        {
+            [MultiHeadAttention(2, {|#0:From = "Frames"|}, Memory = Layer.Input)] public partial Layer Cross { get; }
+        }
+        """,
+        Expect.Error("MG0117", 0, "MultiHeadAttention 'cross' reads [S, 4] from the input 'Frames', over the second input's length S, as its queries; cross-attention takes queries from the model input's T and reads S through Memory"));
 
     [Fact]
     public Task SecondInputNamedLikeAMember_MG0116_OnNameArgument() => Verify("""

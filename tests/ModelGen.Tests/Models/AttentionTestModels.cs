@@ -126,3 +126,24 @@ public partial class DroppedAttentionNet
     [MultiHeadAttention(3, Memory = nameof(Mem), From = nameof(Self), Causal = true, Dropout = 0.5)]            public partial Layer Cross { get; }
     [Dense(3)]                                                                                                  public partial Layer Out { get; }
 }
+
+/// <summary>
+/// A second input of float vectors (<c>[ModelInput("Source", Dim.Seq, 13)]</c>: S frames of 13 features, wider than every layer
+/// output and read by two layers, so its gradient is summed through scratch): a per-position Dense + LayerNorm + encoder over S
+/// that a decoder's cross-attention reads, and a GELU straight off the source (a layer without parameters, whose gradient only
+/// dSource wants) that a cross-attention layer reads with kdim = vdim = 13. The model input is a float [T, 6] sequence, so
+/// Backward writes both dInput and dSource. No dropout: finite differences see one function.
+/// </summary>
+[Model(Dim.Seq, 6, MaxLength = 16)]
+[ModelInput("Source", Dim.Seq, 13)]
+public partial class FloatSourceNet
+{
+    [Dense(8, From = "Source")]                                                                                  public partial Layer Proj { get; }
+    [LayerNorm]                                                                                                  public partial Layer SrcNorm { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 12, Dropout = 0, Activation = Activation.GELU)]                 public partial Layer Encoder { get; }
+    [Dense(8, Activation = Activation.Tanh, From = Layer.Input)]                                                 public partial Layer Tgt { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 12, Dropout = 0, Activation = Activation.GELU, Memory = nameof(Encoder))] public partial Layer Decoder { get; }
+    [GELU(From = "Source")]                                                                                      public partial Layer SrcAct { get; }
+    [MultiHeadAttention(2, Memory = nameof(SrcAct), From = nameof(Decoder))]                                     public partial Layer Cross { get; }
+    [Dense(3)]                                                                                                   public partial Layer Head { get; }
+}

@@ -99,10 +99,13 @@ public class SequenceModelTests
         Assert.Equal(output, again);
     }
 
-    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet), nameof(Seq2SeqNet), Seq2SeqShortSource, nameof(Seq2SeqDroppedNet), nameof(LogSoftmaxTagger) };
+    public static TheoryData<string> Networks => new() { nameof(TokenMlpTagger), nameof(SeqPoolNet), nameof(TokenAvgClassifier), nameof(StepTagger), nameof(BiLstmClassifier), nameof(FeatureTagger), nameof(PositionTagger), nameof(SinePositionNet), nameof(TinyGpt), nameof(EncoderClassifier), nameof(BlockGpt), nameof(CrossAttentionNet), nameof(PackedCrossNet), nameof(SmallConvTagger), nameof(ConvStackNet), nameof(RopeGpt), nameof(RopeEncoderClassifier), nameof(RopeAttentionNet), nameof(EncoderDecoderNet), nameof(NarrowMemoryDecoderNet), nameof(ThreeCompositeNet), nameof(DroppedAttentionNet), nameof(Seq2SeqNet), Seq2SeqShortSource, nameof(Seq2SeqDroppedNet), nameof(FloatSourceNet), FloatSourceShort, nameof(LogSoftmaxTagger) };
 
     /// <summary>The two-input encoder-decoder with a source shorter than the target (S = 2 &lt; T = 4); <see cref="Seq2SeqNet"/> alone runs S = 6.</summary>
     private const string Seq2SeqShortSource = nameof(Seq2SeqNet) + " (S < T)";
+
+    /// <summary>The float-source model with a source shorter than the target (S = 3 &lt; T = 4); <see cref="FloatSourceNet"/> alone runs S = 7.</summary>
+    private const string FloatSourceShort = nameof(FloatSourceNet) + " (S < T)";
 
     /// <summary>
     /// The generated backward of each network against central finite differences of its training forward, with
@@ -132,6 +135,8 @@ public class SequenceModelTests
             nameof(Seq2SeqNet) => TwoInputs(new Seq2SeqNet(7), sourceSeq: 6),
             Seq2SeqShortSource => TwoInputs(new Seq2SeqNet(7), sourceSeq: 2),
             nameof(Seq2SeqDroppedNet) => TwoInputs(new Seq2SeqDroppedNet(7), sourceSeq: 5),
+            nameof(FloatSourceNet) => FloatSource(new FloatSourceNet(7), sourceSeq: 7),
+            FloatSourceShort => FloatSource(new FloatSourceNet(7), sourceSeq: 3),
             nameof(NarrowMemoryDecoderNet) => Floats(new NarrowMemoryDecoderNet(7), NarrowMemoryDecoderNet.InputSize),
             nameof(ThreeCompositeNet) => Floats(new ThreeCompositeNet(7), ThreeCompositeNet.InputSize, perPosition: true),
             nameof(RopeEncoderClassifier) => Floats(new RopeEncoderClassifier(7), RopeEncoderClassifier.InputSize),
@@ -200,6 +205,21 @@ public class SequenceModelTests
     private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) TwoInputs(Seq2SeqDroppedNet model, int sourceSeq)
         => TwoInputs(model, () => model.SeedDropout(9), (ids, src, o, b, s, ss, l, sl) => model.ForwardTrain(ids, src, o, b, s, ss, l, sl),
             w => model.Backward(w, default), () => model.Gradients, sourceSeq);
+
+    /// <summary>
+    /// The model with a float second input: input [3, 4, 6] and source [3, sourceSeq, 13] floats with source lengths of their own,
+    /// padded source rows NaN (they must reach nothing); Backward also asks for dInput and dSource (the paths only they want run).
+    /// </summary>
+    private static (IModel, ForwardCall, Action<float[]>, bool, GradientsOf) FloatSource(FloatSourceNet model, int sourceSeq)
+    {
+        var input = ModelTestData.RandomArray(3 * 4 * FloatSourceNet.InputSize, 6, 2);
+        var source = ModelTestData.RandomArray(3 * sourceSeq * FloatSourceNet.SourceSize, 8, 2);
+        int[] sourceLengths = [sourceSeq, Math.Max(1, sourceSeq - 2), 1];
+        for (int b = 0; b < 3; b++)
+            source.AsSpan((b * sourceSeq + sourceLengths[b]) * FloatSourceNet.SourceSize, (sourceSeq - sourceLengths[b]) * FloatSourceNet.SourceSize).Fill(float.NaN);
+        return (model, (o, b, s, l) => model.ForwardTrain(input, source, o, b, s, sourceSeq, l, sourceLengths),
+            w => model.Backward(w, new float[input.Length], new float[source.Length]), true, () => model.Gradients);
+    }
 
     private delegate void TwoInputTrain(int[] ids, int[] source, float[] output, int batch, int seq, int sourceSeq, int[] lengths, int[] sourceLengths);
 

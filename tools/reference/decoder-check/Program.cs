@@ -7,7 +7,8 @@
 // (TorchSharp 0.107's nn.TransformerDecoderLayer has neither norm_first nor kdim, so the composition is the reference, as in
 // tools/reference/transformer-check.) Causal cases pass the square subsequent mask to self-attention only; padded cases pass
 // key_padding_mask = (t >= lengths[b]) to both attentions (tgt_key_padding_mask and memory_key_padding_mask). Parameters are
-// redrawn uniformly so that no bias is zero. The loss is (y ⊙ realMask).exp().mean(); the output gradient is recorded with
+// redrawn uniformly so that no bias is zero. The ".tk" cases (appended last, so the earlier tensors stay byte for byte) give
+// the memory its own length S ≠ T and lengths: memory_key_padding_mask = (s >= memoryLengths[b]), recorded as "memlengths". The loss is (y ⊙ realMask).exp().mean(); the output gradient is recorded with
 // retain_grad.
 //
 // Writes the fixture tests/ModelGen.Tests/Kernels/Fixtures/decoder-libtorch.bin when given --out PATH (format of
@@ -41,14 +42,21 @@ void Report(string what, float[] expected, float[] actual, bool[] real, int d, d
 
 torch.manual_seed(20261210);
 const int batch = 3, seq = 5;
-foreach ((string name, int d, int heads, int ff, int layers, int memory, bool normFirst, bool causal, bool gelu, int[]? lengths) in new[]
+// memorySeq 0 = seq with the query lengths as the memory's key padding (the original cases); otherwise S positions with memoryLengths.
+foreach ((string name, int d, int heads, int ff, int layers, int memory, bool normFirst, bool causal, bool gelu, int[]? lengths, int memorySeq, int[]? memoryLengths) in new[]
 {
-    ("dec.post.relu.causal", 12, 3, 20, 2, 0, false, true, false, (int[]?)[5, 3, 4]),
-    ("dec.pre.gelu.causal.kdim", 12, 3, 20, 2, 7, true, true, true, (int[]?)[5, 2, 4]),
-    ("dec.pre.relu", 6, 3, 5, 1, 0, true, false, false, (int[]?)null),
-    ("dec.post.gelu.kdim", 6, 2, 7, 2, 4, false, false, true, (int[]?)[4, 5, 1]),
+    ("dec.post.relu.causal", 12, 3, 20, 2, 0, false, true, false, (int[]?)[5, 3, 4], 0, (int[]?)null),
+    ("dec.pre.gelu.causal.kdim", 12, 3, 20, 2, 7, true, true, true, (int[]?)[5, 2, 4], 0, (int[]?)null),
+    ("dec.pre.relu", 6, 3, 5, 1, 0, true, false, false, (int[]?)null, 0, (int[]?)null),
+    ("dec.post.gelu.kdim", 6, 2, 7, 2, 4, false, false, true, (int[]?)[4, 5, 1], 0, (int[]?)null),
+    ("dec.tk.pre.relu.causal.short", 9, 3, 11, 2, 0, true, true, false, (int[]?)[5, 2, 4], 3, (int[]?)[3, 1, 2]),
+    ("dec.tk.post.gelu.causal.long.kdim", 9, 3, 7, 2, 5, false, true, true, (int[]?)[5, 5, 3], 11, (int[]?)[11, 4, 1]),
+    ("dec.tk.pre.gelu.long", 6, 2, 5, 1, 3, true, false, true, (int[]?)[4, 1, 5], 8, (int[]?)[2, 8, 7]),
+    ("dec.tk.post.relu.short.full", 6, 3, 9, 1, 0, false, false, false, (int[]?)null, 2, (int[]?)null),
 })
 {
+    bool tk = memorySeq > 0;
+    int sm = tk ? memorySeq : seq;
     int dm = memory == 0 ? d : memory;
     var mods = new List<(TorchSharp.Modules.MultiheadAttention Sa, TorchSharp.Modules.MultiheadAttention Ca, TorchSharp.Modules.Linear L1, TorchSharp.Modules.Linear L2,
         TorchSharp.Modules.LayerNorm N1, TorchSharp.Modules.LayerNorm N2, TorchSharp.Modules.LayerNorm N3)>();
@@ -83,8 +91,13 @@ foreach ((string name, int d, int heads, int ff, int layers, int memory, bool no
     }
 
     Tensor x = (torch.randn(batch, seq, d) * 1.2 + 0.1).requires_grad_();
-    Tensor m = (torch.randn(batch, seq, dm) * 1.2 - 0.1).requires_grad_();
+    Tensor m = (torch.randn(batch, sm, dm) * 1.2 - 0.1).requires_grad_();
     int[] lens = lengths ?? Enumerable.Repeat(seq, batch).ToArray();
+    int[] mlens = tk ? memoryLengths ?? Enumerable.Repeat(sm, batch).ToArray() : lens;
+    var memoryPadMask = torch.zeros(batch, sm, dtype: ScalarType.Bool);
+    for (int b = 0; b < batch; b++)
+        for (int s = mlens[b]; s < sm; s++) memoryPadMask[b, s] = torch.tensor(true);
+    Tensor? memoryKeyPadding = tk ? (memoryLengths is null ? null : memoryPadMask) : null;
     var realMask = torch.zeros(batch, seq, 1);
     var padMask = torch.zeros(batch, seq, dtype: ScalarType.Bool);
     for (int b = 0; b < batch; b++)
@@ -103,7 +116,7 @@ foreach ((string name, int d, int heads, int ff, int layers, int memory, bool no
     Tensor Ca(int l, Tensor h)
     {
         Tensor s = h.transpose(0, 1), kv = m.transpose(0, 1);
-        var (o, _) = mods[l].Ca.call(s, kv, kv, lengths is null ? null : padMask, false, null);
+        var (o, _) = mods[l].Ca.call(s, kv, kv, tk ? memoryKeyPadding : lengths is null ? null : padMask, false, null);
         return o.transpose(0, 1);
     }
     Tensor Ff(int l, Tensor h) => mods[l].L2.call(gelu ? F.gelu(mods[l].L1.call(h)) : F.relu(mods[l].L1.call(h)));
@@ -133,14 +146,15 @@ foreach ((string name, int d, int heads, int ff, int layers, int memory, bool no
     PutI($"{name}.lengths", [batch], lens);
     PutF($"{name}.input", x); PutF($"{name}.memory", m); PutF($"{name}.params", flat); PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!);
     PutF($"{name}.dinput", x.grad!); PutF($"{name}.dmemory", m.grad!); PutF($"{name}.dparams", dflat);
+    if (tk) PutI($"{name}.memlengths", [batch], mlens);
 
     // ---- ModelGen on the same inputs ----
     var g = new K.TransformerDecoderGeometry(d, heads, ff, layers, normFirst, causal, gelu ? K.FeedForwardActivation.Gelu : K.FeedForwardActivation.ReLU, memory);
-    float[] xv = Data(x), mv = Data(m), pv = Data(flat), yv = new float[xv.Length], kept = new float[g.KeptLength(batch, seq)];
-    float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[pv.Length], dx = new float[xv.Length], dmv = new float[mv.Length];
-    int[]? lv = lengths;
-    K.TransformerDecoderKernels.TrainForward(g, xv, mv, pv, yv, kept, lv, ws, batch, seq, 0f, null!);
-    K.TransformerDecoderKernels.Backward(g, Data(y.grad!), xv, mv, pv, kept, dp, dx, dmv, lv, ws, batch, seq);
+    float[] xv = Data(x), mv = Data(m), pv = Data(flat), yv = new float[xv.Length], kept = new float[g.KeptLength(batch, seq, sm)];
+    float[] ws = new float[g.WorkspaceLength(batch, seq, sm)], dp = new float[pv.Length], dx = new float[xv.Length], dmv = new float[mv.Length];
+    int[]? lv = lengths, mlv = tk ? memoryLengths : lengths;
+    K.TransformerDecoderKernels.TrainForward(g, xv, mv, pv, yv, kept, lv, mlv, ws, batch, seq, sm, 0f, null!);
+    K.TransformerDecoderKernels.Backward(g, Data(y.grad!), xv, mv, pv, kept, dp, dx, dmv, lv, mlv, ws, batch, seq, sm);
     bool[] realRows = Enumerable.Range(0, batch * seq).Select(r => r % seq < lens[r / seq]).ToArray();
     Report($"{name} output", Data(y), yv, realRows, d, 1e-5);
     Report($"{name} dinput", Data(x.grad!), dx, [], d, 1e-4);

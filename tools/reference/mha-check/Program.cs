@@ -1,6 +1,8 @@
 // libtorch (TorchSharp) reference values for ModelGen's MultiHeadAttentionKernels: PyTorch's nn.MultiheadAttention(d, heads,
 // bias, kdim = vdim = dm) itself, called as self-attention (query = key = value = x) or cross-attention (query x, key = value
 // = m, the memory) with key_padding_mask = (t >= lengths[b]) and, for causal cases, the float square subsequent mask.
+// The ".tk" cases (appended last, so the earlier tensors stay byte for byte) give the memory its own length S ≠ T and its own
+// lengths (key_padding_mask = (s >= memoryLengths[b]), the [T, S] causal mask −∞ where s > t) and record "memlengths".
 // Parameters are redrawn uniformly so that no bias is zero. The loss is (y ⊙ realMask).exp().mean(), so output gradients
 // are non-uniform and padded outputs get none; the output gradient is recorded with retain_grad.
 //
@@ -36,14 +38,21 @@ void Report(string what, float[] expected, float[] actual, bool[] real, int d, d
 
 torch.manual_seed(20261209);
 const int batch = 3, seq = 7;
-foreach ((string name, int d, int heads, int memory, bool causal, bool bias, int[]? lengths) in new[]
+// memorySeq 0 = seq with the query lengths as the key padding (the original cases); otherwise S positions with memoryLengths.
+foreach ((string name, int d, int heads, int memory, bool causal, bool bias, int[]? lengths, int memorySeq, int[]? memoryLengths) in new[]
 {
-    ("mha.self.causal", 15, 5, 0, true, true, (int[]?)[7, 3, 5]),
-    ("mha.self.nobias", 15, 5, 0, false, false, (int[]?)null),
-    ("mha.cross.packed", 15, 5, 15, false, true, (int[]?)[7, 1, 4]),
-    ("mha.cross.kdim.causal", 15, 5, 7, true, true, (int[]?)[6, 7, 2]),
+    ("mha.self.causal", 15, 5, 0, true, true, (int[]?)[7, 3, 5], 0, (int[]?)null),
+    ("mha.self.nobias", 15, 5, 0, false, false, (int[]?)null, 0, (int[]?)null),
+    ("mha.cross.packed", 15, 5, 15, false, true, (int[]?)[7, 1, 4], 0, (int[]?)null),
+    ("mha.cross.kdim.causal", 15, 5, 7, true, true, (int[]?)[6, 7, 2], 0, (int[]?)null),
+    ("mha.cross.tk.short", 15, 5, 15, false, true, (int[]?)[7, 3, 5], 4, (int[]?)[4, 1, 3]),
+    ("mha.cross.tk.long.kdim", 9, 3, 5, false, true, (int[]?)[7, 2, 6], 11, (int[]?)[11, 6, 1]),
+    ("mha.cross.tk.long.causal", 9, 3, 9, true, true, (int[]?)[7, 7, 4], 13, (int[]?)[13, 2, 9]),
+    ("mha.cross.tk.nobias.full", 10, 2, 3, false, false, (int[]?)null, 3, (int[]?)null),
 })
 {
+    bool tk = memorySeq > 0;
+    int sm = tk ? memorySeq : seq;
     int dm = memory == 0 ? d : memory;
     var mha = memory == 0 || memory == d
         ? nn.MultiheadAttention(d, heads, dropout: 0.0, bias: bias)
@@ -56,17 +65,22 @@ foreach ((string name, int d, int heads, int memory, bool causal, bool bias, int
         foreach (var p in ordered) p.uniform_(-0.6, 0.6);
 
     Tensor x = (torch.randn(batch, seq, d) * 1.2 + 0.1).requires_grad_();
-    Tensor m = (torch.randn(batch, seq, dm) * 1.2 - 0.1).requires_grad_();
+    Tensor m = (torch.randn(batch, sm, dm) * 1.2 - 0.1).requires_grad_();
     int[] lens = lengths ?? Enumerable.Repeat(seq, batch).ToArray();
+    int[] mlens = tk ? memoryLengths ?? Enumerable.Repeat(sm, batch).ToArray() : lens;
+    var memoryPadMask = torch.zeros(batch, sm, dtype: ScalarType.Bool);
+    for (int b = 0; b < batch; b++)
+        for (int s = mlens[b]; s < sm; s++) memoryPadMask[b, s] = torch.tensor(true);
     var realMask = torch.zeros(batch, seq, 1);
     var padMask = torch.zeros(batch, seq, dtype: ScalarType.Bool);
     for (int b = 0; b < batch; b++)
         for (int t = 0; t < seq; t++)
             if (t < lens[b]) realMask[b, t, 0] = torch.tensor(1f);
             else padMask[b, t] = torch.tensor(true);
-    Tensor? attnMask = causal ? torch.zeros(seq, seq).masked_fill(torch.ones(seq, seq, dtype: ScalarType.Bool).triu(1), float.NegativeInfinity) : null;
+    Tensor? attnMask = causal ? torch.zeros(seq, sm).masked_fill(torch.ones(seq, sm, dtype: ScalarType.Bool).triu(1), float.NegativeInfinity) : null;
     Tensor q = x.transpose(0, 1), kv = (memory == 0 ? x : m).transpose(0, 1);   // libtorch's MHA is sequence-first
-    var (o, _) = mha.call(q, kv, kv, lengths is null ? null : padMask, false, attnMask);
+    Tensor? keyPadding = tk ? (memoryLengths is null ? null : memoryPadMask) : lengths is null ? null : padMask;
+    var (o, _) = mha.call(q, kv, kv, keyPadding, false, attnMask);
     Tensor y = o.transpose(0, 1);
     y.retain_grad();
     (y * realMask).exp().mean().backward();
@@ -78,13 +92,15 @@ foreach ((string name, int d, int heads, int memory, bool causal, bool bias, int
     PutF($"{name}.input", x); PutF($"{name}.params", flat); PutF($"{name}.output", y); PutF($"{name}.doutput", y.grad!);
     PutF($"{name}.dinput", x.grad!); PutF($"{name}.dparams", dflat);
     if (memory > 0) { PutF($"{name}.memory", m); PutF($"{name}.dmemory", m.grad!); }
+    if (tk) PutI($"{name}.memlengths", [batch], mlens);
 
     // ---- ModelGen on the same inputs ----
     var g = new K.MultiHeadAttentionGeometry(d, heads, memory, causal, bias);
-    float[] xv = Data(x), mv = memory > 0 ? Data(m) : [], pv = Data(flat), yv = new float[xv.Length], kept = new float[g.KeptLength(batch, seq)];
-    float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[pv.Length], dx = new float[xv.Length], dmv = new float[mv.Length];
-    K.MultiHeadAttentionKernels.TrainForward(g, xv, mv, pv, yv, kept, lengths, ws, batch, seq);
-    K.MultiHeadAttentionKernels.Backward(g, Data(y.grad!), xv, mv, pv, kept, dp, dx, dmv, lengths, ws, batch, seq);
+    float[] xv = Data(x), mv = memory > 0 ? Data(m) : [], pv = Data(flat), yv = new float[xv.Length], kept = new float[g.KeptLength(batch, seq, sm)];
+    float[] ws = new float[g.WorkspaceLength(batch, seq, sm)], dp = new float[pv.Length], dx = new float[xv.Length], dmv = new float[mv.Length];
+    int[]? kl = g.IsCross ? (tk ? memoryLengths : lengths) : null;
+    K.MultiHeadAttentionKernels.TrainForward(g, xv, mv, pv, yv, kept, lengths, kl, ws, batch, seq, sm);
+    K.MultiHeadAttentionKernels.Backward(g, Data(y.grad!), xv, mv, pv, kept, dp, dx, dmv, lengths, kl, ws, batch, seq, sm);
     bool[] realRows = Enumerable.Range(0, batch * seq).Select(r => r % seq < lens[r / seq]).ToArray();
     Report($"{name} output", Data(y), yv, realRows, d, 1e-5);
     Report($"{name} dinput", Data(x.grad!), dx, [], d, 1e-4);
