@@ -62,7 +62,7 @@ internal unsafe struct BackRow
 }
 
 /// <summary>Per layer-direction constants of the forward cell update.</summary>
-internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train)
+internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train, bool pipelined = true)
 {
     public readonly int H = hidden;
     /// <summary>[G·H] b_ih + b_hh (GRU's n gate: b_in only, as b_hn sits inside r ⊙ (·)).</summary>
@@ -71,6 +71,9 @@ internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn,
     public readonly float* BiasHn = biasHn;
     /// <summary>Keep the activated gates and the auxiliary plane for backward.</summary>
     public readonly bool Train = train;
+    /// <summary>Full unit blocks of a tile finish through <see cref="IRecurrentCell.ForwardRows"/> (false: one
+    /// <see cref="IRecurrentCell.Forward"/> call per row; kept to measure and test the difference).</summary>
+    public readonly bool Pipelined = pipelined;
 }
 
 /// <summary>A recurrent cell's element-wise forward and backward, at a vector width and in scalar form.</summary>
@@ -80,6 +83,9 @@ internal unsafe interface IRecurrentCell
     static abstract int Gates { get; }
     static abstract void Forward<TV>(StepRow* row, int j, TV a0, TV a1, TV a2, TV a3, in CellArgs args) where TV : struct;
     static abstract void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args);
+    /// <summary>The cell update of <paramref name="count"/> rows at units [j, j + w) from spilled accumulators: row q's gate
+    /// vector g at acc[q·accStride + g·w]. The same results as <see cref="Forward"/> per row, bit for bit.</summary>
+    static abstract void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct;
     static abstract void Backward<TV>(BackRow* row, int j, TV dhRec, int hidden) where TV : struct;
     static abstract void BackwardScalar(BackRow* row, int j, float dhRec, int hidden);
 }
@@ -140,6 +146,54 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
             x[3 * h] = o;
             row->Aux[j] = tc;
         }
+    }
+
+    /// <remarks>
+    /// Software-pipelined over the rows: row q's four gate activations and row q−1's tanh(c) run as five independent
+    /// exponentials in lockstep (<see cref="RecurrentMath.Activate5"/>). One row on its own is two dependent chains of
+    /// ~60 cycles (the gates, then tanh of the new c) that the out-of-order window, filled by one row's ~150
+    /// instructions, barely overlaps with the next row's; five chains side by side keep the FMA pipes busy instead.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct
+    {
+        int h = args.H, w = Simd.Count<TV>();
+        bool train = args.Train;
+        float* b = args.Bias + j;
+        TV bi = Simd.Load<TV>(b), bf = Simd.Load<TV>(b + h), bg = Simd.Load<TV>(b + 2 * h), bo = Simd.Load<TV>(b + 3 * h);
+        TV cPending = default, oPending = default;   // row q−1's c_t and o, waiting for tanh(c_t)
+        for (int q = 0; q < count; q++)
+        {
+            StepRow* row = rows + q;
+            float* x = row->Gates + j, a = acc + (nint)q * accStride;
+            TV i = Simd.Add(Simd.Load<TV>(a), Simd.Add(Simd.Load<TV>(x), bi));
+            TV f = Simd.Add(Simd.Load<TV>(a + w), Simd.Add(Simd.Load<TV>(x + h), bf));
+            TV g = Simd.Add(Simd.Load<TV>(a + 2 * w), Simd.Add(Simd.Load<TV>(x + 2 * h), bg));
+            TV o = Simd.Add(Simd.Load<TV>(a + 3 * w), Simd.Add(Simd.Load<TV>(x + 3 * h), bo));
+            TV tc = cPending;   // at q = 0 a dummy zero: one spare exponential per tile
+            RecurrentMath.Activate5(ref i, ref f, ref g, ref o, ref tc);
+            if (q > 0) FinishRow(row - 1, j, oPending, tc, train);
+            TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
+            Simd.Store(row->COut + j, c);
+            if (train)
+            {
+                Simd.Store(x, i);
+                Simd.Store(x + h, f);
+                Simd.Store(x + 2 * h, g);
+                Simd.Store(x + 3 * h, o);
+            }
+            cPending = c;
+            oPending = o;
+        }
+        FinishRow(rows + count - 1, j, oPending, RecurrentMath.Tanh(cPending), train);
+    }
+
+    /// <summary>h_t = o ⊙ tanh(c_t), and tanh(c_t) kept for backward when training.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishRow<TV>(StepRow* row, int j, TV o, TV tc, bool train) where TV : struct
+    {
+        Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
+        if (train) Simd.Store(row->Aux + j, tc);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -210,6 +264,17 @@ internal readonly unsafe struct GruCell : IRecurrentCell
         }
     }
 
+    /// <remarks>One <see cref="Forward"/> per row (the LSTM's pipelining is not applied to the GRU: no workload here measures it).</remarks>
+    public static void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct
+    {
+        int w = Simd.Count<TV>();
+        for (int q = 0; q < count; q++)
+        {
+            float* a = acc + (nint)q * accStride;
+            Forward(rows + q, j, Simd.Load<TV>(a), Simd.Load<TV>(a + w), Simd.Load<TV>(a + 2 * w), default, args);
+        }
+    }
+
     public static void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args)
     {
         int h = args.H;
@@ -268,7 +333,7 @@ internal readonly unsafe struct GruCell : IRecurrentCell
 }
 
 /// <summary>σ and tanh at a generic vector width (VectorMath's inlined single-precision forms: five per hidden unit per step).</summary>
-internal static class RecurrentMath
+internal static partial class RecurrentMath
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Sigmoid<TV>(TV x) where TV : struct
@@ -284,6 +349,101 @@ internal static class RecurrentMath
         if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector512<float>>(x)));
         if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector256<float>>(x)));
         return Unsafe.BitCast<Vector128<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+}
+
+/// <summary>The LSTM's five activations of one row in lockstep (see <see cref="LstmCell.ForwardRows"/>).</summary>
+internal static partial class RecurrentMath
+{
+    /// <summary>
+    /// i ← σ(i), f ← σ(f), g ← tanh(g), o ← σ(o), c ← tanh(c): <see cref="VectorMath.FastSigmoid(Vector512{float})"/> and
+    /// <see cref="VectorMath.FastTanh(Vector512{float})"/> operation for operation (bit-identical results), with the five
+    /// exponentials' steps interleaved so that independent instructions sit next to each other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Activate5<TV>(ref TV i, ref TV f, ref TV g, ref TV o, ref TV c) where TV : struct
+    {
+        TV m2 = Simd.Broadcast<TV>(-2f);
+        TV x0 = Clamp(Negate(i)), x1 = Clamp(Negate(f)), x2 = Clamp(Simd.Multiply(m2, g)), x3 = Clamp(Negate(o)), x4 = Clamp(Simd.Multiply(m2, c));
+        TV l2e = Simd.Broadcast<TV>(VectorMath.ExpLog2E);
+        TV n0 = Round(Simd.Multiply(x0, l2e)), n1 = Round(Simd.Multiply(x1, l2e)), n2 = Round(Simd.Multiply(x2, l2e)),
+            n3 = Round(Simd.Multiply(x3, l2e)), n4 = Round(Simd.Multiply(x4, l2e));
+        TV c1 = Simd.Broadcast<TV>(-VectorMath.ExpC1), c2 = Simd.Broadcast<TV>(-VectorMath.ExpC2);
+        x0 = Simd.Fma(n0, c1, x0); x1 = Simd.Fma(n1, c1, x1); x2 = Simd.Fma(n2, c1, x2); x3 = Simd.Fma(n3, c1, x3); x4 = Simd.Fma(n4, c1, x4);
+        x0 = Simd.Fma(n0, c2, x0); x1 = Simd.Fma(n1, c2, x1); x2 = Simd.Fma(n2, c2, x2); x3 = Simd.Fma(n3, c2, x3); x4 = Simd.Fma(n4, c2, x4);
+        TV e0 = Simd.Broadcast<TV>(VectorMath.EP0), e1 = Simd.Broadcast<TV>(VectorMath.EP1);
+        TV p0 = Simd.Fma(e0, x0, e1), p1 = Simd.Fma(e0, x1, e1), p2 = Simd.Fma(e0, x2, e1), p3 = Simd.Fma(e0, x3, e1), p4 = Simd.Fma(e0, x4, e1);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP2);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP3);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP4);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP5);
+        TV one = Simd.Broadcast<TV>(1f), two = Simd.Broadcast<TV>(2f);
+        p0 = Simd.Fma(p0, Simd.Multiply(x0, x0), Simd.Add(x0, one));
+        p1 = Simd.Fma(p1, Simd.Multiply(x1, x1), Simd.Add(x1, one));
+        p2 = Simd.Fma(p2, Simd.Multiply(x2, x2), Simd.Add(x2, one));
+        p3 = Simd.Fma(p3, Simd.Multiply(x3, x3), Simd.Add(x3, one));
+        p4 = Simd.Fma(p4, Simd.Multiply(x4, x4), Simd.Add(x4, one));
+        i = Divide(one, Simd.Add(one, Scale(p0, n0)));
+        f = Divide(one, Simd.Add(one, Scale(p1, n1)));
+        g = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p2, n2))), one);
+        o = Divide(one, Simd.Add(one, Scale(p3, n3)));
+        c = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p4, n4))), one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Horner<TV>(ref TV p0, ref TV p1, ref TV p2, ref TV p3, ref TV p4, TV x0, TV x1, TV x2, TV x3, TV x4, float coefficient) where TV : struct
+    {
+        TV k = Simd.Broadcast<TV>(coefficient);
+        p0 = Simd.Fma(p0, x0, k); p1 = Simd.Fma(p1, x1, k); p2 = Simd.Fma(p2, x2, k); p3 = Simd.Fma(p3, x3, k); p4 = Simd.Fma(p4, x4, k);
+    }
+
+    /// <summary>FastExp's clamp to [ExpLo, ExpHi].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Clamp<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Min(Vector512.Max(Unsafe.BitCast<TV, Vector512<float>>(x), Vector512.Create(VectorMath.ExpLo)), Vector512.Create(VectorMath.ExpHi)));
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Min(Vector256.Max(Unsafe.BitCast<TV, Vector256<float>>(x), Vector256.Create(VectorMath.ExpLo)), Vector256.Create(VectorMath.ExpHi)));
+        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Min(Vector128.Max(Unsafe.BitCast<TV, Vector128<float>>(x), Vector128.Create(VectorMath.ExpLo)), Vector128.Create(VectorMath.ExpHi)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Negate<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(-Unsafe.BitCast<TV, Vector512<float>>(x));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(-Unsafe.BitCast<TV, Vector256<float>>(x));
+        return Unsafe.BitCast<Vector128<float>, TV>(-Unsafe.BitCast<TV, Vector128<float>>(x));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Round<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Round(Unsafe.BitCast<TV, Vector512<float>>(x)));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Round(Unsafe.BitCast<TV, Vector256<float>>(x)));
+        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Round(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Divide<TV>(TV a, TV b) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) / Unsafe.BitCast<TV, Vector512<float>>(b));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) / Unsafe.BitCast<TV, Vector256<float>>(b));
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) / Unsafe.BitCast<TV, Vector128<float>>(b));
+    }
+
+    /// <summary>p·2ⁿ for integral n in FastExp's range (the exponent field built directly, as FastExp does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Scale<TV>(TV p, TV n) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(p)
+                * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(Unsafe.BitCast<TV, Vector512<float>>(n)) + Vector512.Create(127), 23).AsSingle());
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(p)
+                * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(Unsafe.BitCast<TV, Vector256<float>>(n)) + Vector256.Create(127), 23).AsSingle());
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(p)
+            * Vector128.ShiftLeft(Vector128.ConvertToInt32Native(Unsafe.BitCast<TV, Vector128<float>>(n)) + Vector128.Create(127), 23).AsSingle());
     }
 }
 
@@ -529,6 +689,12 @@ internal static unsafe class RecurrentStep
         if (R > 3) Spill(tmp + 3 * 4 * w, a30, a31, a32, a33, G);
         if (R > 4) Spill(tmp + 4 * 4 * w, a40, a41, a42, a43, G);
         if (R > 5) Spill(tmp + 5 * 4 * w, a50, a51, a52, a53, G);
+        if (valid == w && args.Pipelined)
+        {
+            for (int q = 0; q < R; q++) PrefetchNext(rows + q, j0, args.H, TCell.Gates);
+            TCell.ForwardRows<TV>(rows, R, j0, tmp, 4 * w, args);
+            return;
+        }
         FinishForward<TV, TCell>(rows + 0, j0, valid, tmp + 0 * 4 * w, args);
         if (R > 1) FinishForward<TV, TCell>(rows + 1, j0, valid, tmp + 1 * 4 * w, args);
         if (R > 2) FinishForward<TV, TCell>(rows + 2, j0, valid, tmp + 2 * 4 * w, args);
@@ -548,6 +714,15 @@ internal static unsafe class RecurrentStep
         if (count > 3) Simd.Store(acc + 3 * w, a3);
     }
 
+    /// <summary>Fetches the next step's projection lines of units from j0 into L2 (see <see cref="FinishForward"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNext(StepRow* row, int j0, int hidden, int gates)
+    {
+        float* next = row->NextGates;
+        if (next != null && Sse.IsSupported && (j0 & 15) == 0)
+            for (int g = 0; g < gates; g++) Sse.Prefetch1(next + j0 + g * hidden);
+    }
+
     /// <summary>The cell update of one row of a tile from its spilled accumulators acc[gate·w + lane].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FinishForward<TV, TCell>(StepRow* row, int j0, int valid, float* acc, in CellArgs args)
@@ -558,9 +733,7 @@ internal static unsafe class RecurrentStep
         // L2, and a step reads its rows with a 2 KB stride, four lines per row and unit block, which the hardware
         // prefetchers do not follow: fetch the next step's lines of this unit block now, one step ahead, into L2 (not L1,
         // which the W_hh stream sweeps in between).
-        float* next = row->NextGates;
-        if (next != null && Sse.IsSupported && (j0 & 15) == 0)
-            for (int g = 0; g < TCell.Gates; g++) Sse.Prefetch1(next + j0 + g * args.H);
+        PrefetchNext(row, j0, args.H, TCell.Gates);
         if (valid == w)
         {
             TCell.Forward(row, j0, Simd.Load<TV>(acc), Simd.Load<TV>(acc + w), Simd.Load<TV>(acc + 2 * w),

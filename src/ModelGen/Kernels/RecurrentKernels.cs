@@ -124,9 +124,11 @@ public static class RecurrentKernels
     /// <summary>
     /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null or true: packed
     /// W_hh and register tiles; false: the dot path), and whether steps prefetch the next step's rows of the kept planes
-    /// (<see cref="Prefetch"/>; off only to measure what it gains). Tests force each; the public entry points use <see cref="Default"/>.
+    /// (<see cref="Prefetch"/>; off only to measure what it gains), and whether the LSTM's cell update runs pipelined over a
+    /// tile's rows (<see cref="PipelinedCell"/>; off only to measure and to test the per-row form it must equal bit for bit).
+    /// Tests force each; the public entry points use <see cref="Default"/>.
     /// </summary>
-    internal readonly record struct Tuning(int Width, bool? Packed, bool Prefetch = true)
+    internal readonly record struct Tuning(int Width, bool? Packed, bool Prefetch = true, bool PipelinedCell = true)
     {
         public static Tuning Default => new(Gemm.NativeWidth, null);
     }
@@ -400,7 +402,7 @@ public static class RecurrentKernels
     {
         int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
-        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
+        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train, c.PipelinedCell);
         bool packed = c.Width != 0 && (c.Packed ?? true);
         if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         var rows = (StepRow*)c.Rows;
@@ -649,6 +651,7 @@ public static class RecurrentKernels
         public readonly long BS;
         public readonly bool? Packed;
         public readonly bool Prefetch;
+        public readonly bool PipelinedCell;
         public readonly bool Padded;             // some example is shorter than seq
         public readonly int* Lengths;            // [batch] or null
         public readonly float* Zeros;            // [GH] zeros: h_0, c_0 and "no next step" rows
@@ -669,6 +672,7 @@ public static class RecurrentKernels
             Width = tuning.Width;
             Packed = tuning.Packed;
             Prefetch = tuning.Prefetch;
+            PipelinedCell = tuning.PipelinedCell;
             Lengths = lengths;
             int maxLen = lengths == null ? seq : 0;
             bool padded = false;
