@@ -16,6 +16,8 @@
 // (w5-aa: the paired A/B harness, PairedAb, on the W5 forward against itself: the noise floor of an in-process A/B)
 // (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
 //  rnnab-cell: the same with the LSTM cell update per row (A) against pipelined over a tile's rows (B);
+//  rnnab-fuse: the LSTM input projection as a GEMM before the steps (A) against the default (B: inside the steps from
+//  one register tile of rows);
 //  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
@@ -166,6 +168,9 @@ for (int c = 0; c < cmds.Count; c++)
             break;
         case "rnnab":
             RecurrentAB(new RecurrentKernels.Tuning(Gemm.NativeWidth, null, Prefetch: false));
+            break;
+        case "rnnab-fuse":
+            RecurrentAB(RecurrentKernels.Tuning.Default with { FusedProjection = false });
             break;
         case "rnnab-cell":
             RecurrentAB(RecurrentKernels.Tuning.Default with { PipelinedCell = false });
@@ -594,9 +599,9 @@ static void W7Parts()
 
 // A/B of a recurrent-kernel tuning switch in one process (the machine is shared: alternate A and B in short rounds and
 // compare the medians of per-call CPU time): W6 inference at batch 1 and 16, W7's biLSTM training forward and backward.
-static void RecurrentAB(RecurrentKernels.Tuning a)
+static void RecurrentAB(RecurrentKernels.Tuning a, RecurrentKernels.Tuning? bOrDefault = null)
 {
-    var b = RecurrentKernels.Tuning.Default;
+    var b = bOrDefault ?? RecurrentKernels.Tuning.Default;
     var w6 = new RecurrentGeometry(RecurrentCell.Lstm, 32, 128, 1, false, true);
     foreach (int batch in new[] { 1, 16 })
     {

@@ -78,6 +78,42 @@ public class RecurrentKernelsTests
             AssertClose(expected.Output, c.Forward(tuning), 2e-5, $"{g} path={tuning}");
     }
 
+    [Fact]
+    public void FusedProjection_ForcedEitherWay_MatchesFloat64ReferenceWithTheSameBits()
+    {
+        // The LSTM's input projection inside the packed steps (panels of [W_ih | W_hh]) or as a GEMM before them, forced
+        // both ways whatever the batch, every path (where a path never fuses, both runs take the same route): 1 and 2 rows (below a register tile, where auto never fuses), 13 ragged rows, two
+        // layers (the second layer's input is the first's bidirectional output), hidden sizes with a partial unit block,
+        // an initial state, inference and training (which writes the activated gates into a plane nothing projected into).
+        foreach (int hidden in new[] { 3, 17, 40 })
+            foreach (int batch in new[] { 1, 2, 13 })
+            {
+                var g = new RecurrentGeometry(RecurrentCell.Lstm, 7, hidden, 2, true, true);
+                const int seq = 5;
+                int[] lengths = Enumerable.Range(0, batch).Select(b => 1 + (b * 3) % seq).ToArray();
+                var c = new Case(g, batch, seq, lengths, (ulong)(300 + hidden + batch));
+                float[] initial = Uniform((int)g.StateLength(batch), 301);
+                var expected = RecurrentReference.Forward(g, c.XD, c.PD, lengths, batch, seq);
+                var expectedFromState = RecurrentReference.Forward(g, c.XD, c.PD, lengths, batch, seq, Array.ConvertAll(initial, v => (double)v));
+                foreach (var path in Paths())
+                {
+                    var apart = path with { FusedProjection = false };
+                    float[] y = c.Forward(apart), yTrain = c.TrainForward(apart, 0f, null, out float[] kept), yState = c.Forward(apart, initial, null);
+                    string where = $"{g} batch={batch} path={apart}";
+                    AssertClose(expected.Output, y, 2e-5, where);
+                    AssertClose(expected.Output, yTrain, 2e-5, where + " training");
+                    AssertClose(expectedFromState.Output, yState, 2e-5, where + " from a state");
+                    // Fused, the sums run in the same order (the GEMM's chain over x, then the step's over h): the same bits,
+                    // which is what lets the batch choose the route without an example's output depending on its batch.
+                    var fused = path with { FusedProjection = true };
+                    Assert.Equal(y, c.Forward(fused));
+                    Assert.Equal(yTrain, c.TrainForward(fused, 0f, null, out float[] keptFused));
+                    Assert.Equal(kept, keptFused);
+                    Assert.Equal(yState, c.Forward(fused, initial, null));
+                }
+            }
+    }
+
     [Theory]
     [InlineData(RecurrentCell.Lstm, 40)]
     [InlineData(RecurrentCell.Lstm, 128)]
