@@ -15,6 +15,10 @@
 // (w5-loop / w8-loop: the W5 forward, or W8's blocks' forward + backward, in a loop for ~10 s, for perf record)
 // (w5-aa: the paired A/B harness, PairedAb, on the W5 forward against itself: the noise floor of an in-process A/B)
 // (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
+//  rnnab-cell: the same with the LSTM cell update per row (A) against pipelined over a tile's rows (B);
+//  rnnab-fuse: the LSTM input projection as a GEMM before the steps (A) against the default (B: inside the steps from
+//  one register tile of rows);
+//  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
 // (crossover: Gemm's dot path against the per-call packed GEMM per dense shape and batch at the process's widest width,
@@ -163,7 +167,13 @@ for (int c = 0; c < cmds.Count; c++)
             }
             break;
         case "rnnab":
-            RecurrentAB();
+            RecurrentAB(new RecurrentKernels.Tuning(Gemm.NativeWidth, null, Prefetch: false));
+            break;
+        case "rnnab-fuse":
+            RecurrentAB(RecurrentKernels.Tuning.Default with { FusedProjection = false });
+            break;
+        case "rnnab-cell":
+            RecurrentAB(RecurrentKernels.Tuning.Default with { PipelinedCell = false });
             break;
         case "w7gemm":
             {
@@ -201,6 +211,20 @@ for (int c = 0; c < cmds.Count; c++)
                     steps++;
                 }
                 Console.WriteLine($"w7loop: {steps} steps, {sw.Elapsed.TotalMilliseconds / steps:F1} ms/step wall");
+            }
+            break;
+        case "w6loop":
+            {
+                // For a profiler: W6's batch-16 forward kernel (RecurrentKernels, no model around it) in a loop for the given seconds.
+                double seconds = c + 1 < cmds.Count && double.TryParse(cmds[c + 1], out double sec) ? sec : 10;
+                if (c + 1 < cmds.Count && double.TryParse(cmds[c + 1], out _)) c++;
+                var w6 = new RecurrentGeometry(RecurrentCell.Lstm, 32, 128, 1, false, true);
+                float[] x = Fill((int)w6.InputLength(16, 50), 1), p = Scaled(Fill(w6.ParameterCount, 2), 1 / MathF.Sqrt(128));
+                float[] y = new float[w6.OutputLength(16, 50)], ws = new float[w6.WorkspaceLength(16, 50)];
+                var sw = Stopwatch.StartNew();
+                int calls = 0;
+                while (sw.Elapsed.TotalSeconds < seconds) { RecurrentKernels.Forward(w6, x, p, y, [], ws, 16, 50, default, default); calls++; }
+                Console.WriteLine($"w6loop: {calls} calls, {sw.Elapsed.TotalMicroseconds / calls:F1} us/call wall");
             }
             break;
         case "l2":
@@ -575,10 +599,9 @@ static void W7Parts()
 
 // A/B of a recurrent-kernel tuning switch in one process (the machine is shared: alternate A and B in short rounds and
 // compare the medians of per-call CPU time): W6 inference at batch 1 and 16, W7's biLSTM training forward and backward.
-static void RecurrentAB()
+static void RecurrentAB(RecurrentKernels.Tuning a, RecurrentKernels.Tuning? bOrDefault = null)
 {
-    var a = new RecurrentKernels.Tuning(Gemm.NativeWidth, null, Prefetch: false);
-    var b = RecurrentKernels.Tuning.Default;
+    var b = bOrDefault ?? RecurrentKernels.Tuning.Default;
     var w6 = new RecurrentGeometry(RecurrentCell.Lstm, 32, 128, 1, false, true);
     foreach (int batch in new[] { 1, 16 })
     {

@@ -3,7 +3,9 @@
 // + bias + h_{t-1}·W_hhᵀ, then the cell update. W_hh is repacked once per call so that, for a block of w hidden units (w =
 // the vector width), the G gate rows of those units lie side by side for every k: panel[k][gate][w]. A register tile of up
 // to 6 batch rows x G gate vectors accumulates h_{t-1}[r, k]·panel[k] (broadcast-FMA, no horizontal sums), and the gate
-// nonlinearities and the cell update run on the accumulators right after. The alternative kept beside it, the dot path
+// nonlinearities and the cell update run on the accumulators right after. For an LSTM from one full register tile of
+// rows, W_ih is packed into the same panels ahead of W_hh, so the tile also sums x_t·W_ihᵀ and no projection GEMM runs;
+// otherwise the tile starts from the GEMM's projection, which sums in the same order, so both routes give the same bits. The alternative kept beside it, the dot path
 // (Gemm's dot-product kernels over W_hh as it lies into a [rows, G·H] scratch, then the cell update), needs no packing but
 // measured slower at every batch from 1 to 16 (W6: 200 vs 173 us at batch 1); it remains the scalar path's structure.
 // Backward through time, one step: dh_t = dOut_t + dGh_{t+1}·W_hh (plus the carried terms), fused the same way: a
@@ -23,7 +25,10 @@ internal unsafe struct StepRow
 {
     /// <summary>[H] h_{t-1}: the previous step's output, h_0, or zeros.</summary>
     public float* HPrev;
-    /// <summary>[G·H] the input projection W_ih·x_t (no bias); the training forward overwrites it with the activated gates.</summary>
+    /// <summary>[in] x_t, read only when the input projection runs inside the step (<see cref="CellArgs.InputInAcc"/>).</summary>
+    public float* X;
+    /// <summary>[G·H] the input projection W_ih·x_t (no bias), unless it runs inside the step; the training forward writes the
+    /// activated gates here.</summary>
     public float* Gates;
     /// <summary>[H] h_t.</summary>
     public float* HOut;
@@ -62,7 +67,7 @@ internal unsafe struct BackRow
 }
 
 /// <summary>Per layer-direction constants of the forward cell update.</summary>
-internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train)
+internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train, bool pipelined = true, int inputSize = 0, bool accFromPlane = false)
 {
     public readonly int H = hidden;
     /// <summary>[G·H] b_ih + b_hh (GRU's n gate: b_in only, as b_hn sits inside r ⊙ (·)).</summary>
@@ -71,6 +76,18 @@ internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn,
     public readonly float* BiasHn = biasHn;
     /// <summary>Keep the activated gates and the auxiliary plane for backward.</summary>
     public readonly bool Train = train;
+    /// <summary>Full unit blocks of a tile finish through <see cref="IRecurrentCell.ForwardRows"/> (false: one
+    /// <see cref="IRecurrentCell.Forward"/> call per row; kept to measure and test the difference).</summary>
+    public readonly bool Pipelined = pipelined;
+    /// <summary>Input width when the step's accumulators already hold W_ih·x_t (LSTM only: panels of W_ih and W_hh, see
+    /// <see cref="RecurrentStep.PackPanels"/>); 0 when W_ih·x_t is read from <see cref="StepRow.Gates"/>.</summary>
+    public readonly int InputSize = inputSize;
+    /// <summary>LSTM packed path with the projection in <see cref="StepRow.Gates"/>: the tile starts its accumulators from it
+    /// (so they sum exactly as when <see cref="InputSize"/> puts W_ih inside the step: the GEMM's per-element chain of
+    /// FMAs over the input, then the step's over h).</summary>
+    public readonly bool AccFromPlane = accFromPlane;
+    /// <summary>The accumulators include W_ih·x_t: the cell adds only the bias.</summary>
+    public bool InputInAcc => InputSize > 0 || AccFromPlane;
 }
 
 /// <summary>A recurrent cell's element-wise forward and backward, at a vector width and in scalar form.</summary>
@@ -80,6 +97,9 @@ internal unsafe interface IRecurrentCell
     static abstract int Gates { get; }
     static abstract void Forward<TV>(StepRow* row, int j, TV a0, TV a1, TV a2, TV a3, in CellArgs args) where TV : struct;
     static abstract void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args);
+    /// <summary>The cell update of <paramref name="count"/> rows at units [j, j + w) from spilled accumulators: row q's gate
+    /// vector g at acc[q·accStride + g·w]. The same results as <see cref="Forward"/> per row, bit for bit.</summary>
+    static abstract void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct;
     static abstract void Backward<TV>(BackRow* row, int j, TV dhRec, int hidden) where TV : struct;
     static abstract void BackwardScalar(BackRow* row, int j, float dhRec, int hidden);
 }
@@ -102,10 +122,21 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
     {
         int h = args.H;
         float* x = row->Gates + j, b = args.Bias + j;
-        TV i = RecurrentMath.Sigmoid(Simd.Add(a0, Simd.Add(Simd.Load<TV>(x), Simd.Load<TV>(b))));
-        TV f = RecurrentMath.Sigmoid(Simd.Add(a1, Simd.Add(Simd.Load<TV>(x + h), Simd.Load<TV>(b + h))));
-        TV g = RecurrentMath.Tanh(Simd.Add(a2, Simd.Add(Simd.Load<TV>(x + 2 * h), Simd.Load<TV>(b + 2 * h))));
-        TV o = RecurrentMath.Sigmoid(Simd.Add(a3, Simd.Add(Simd.Load<TV>(x + 3 * h), Simd.Load<TV>(b + 3 * h))));
+        if (args.InputInAcc)
+        {
+            a0 = Simd.Add(a0, Simd.Load<TV>(b));
+            a1 = Simd.Add(a1, Simd.Load<TV>(b + h));
+            a2 = Simd.Add(a2, Simd.Load<TV>(b + 2 * h));
+            a3 = Simd.Add(a3, Simd.Load<TV>(b + 3 * h));
+        }
+        else
+        {
+            a0 = Simd.Add(a0, Simd.Add(Simd.Load<TV>(x), Simd.Load<TV>(b)));
+            a1 = Simd.Add(a1, Simd.Add(Simd.Load<TV>(x + h), Simd.Load<TV>(b + h)));
+            a2 = Simd.Add(a2, Simd.Add(Simd.Load<TV>(x + 2 * h), Simd.Load<TV>(b + 2 * h)));
+            a3 = Simd.Add(a3, Simd.Add(Simd.Load<TV>(x + 3 * h), Simd.Load<TV>(b + 3 * h)));
+        }
+        TV i = RecurrentMath.Sigmoid(a0), f = RecurrentMath.Sigmoid(a1), g = RecurrentMath.Tanh(a2), o = RecurrentMath.Sigmoid(a3);
         TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
         TV tc = RecurrentMath.Tanh(c);
         Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
@@ -124,10 +155,11 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
     {
         int h = args.H;
         float* x = row->Gates + j, b = args.Bias + j;
-        float i = VectorMath.Sigmoid(a0 + (x[0] + b[0]));
-        float f = VectorMath.Sigmoid(a1 + (x[h] + b[h]));
-        float g = VectorMath.Tanh(a2 + (x[2 * h] + b[2 * h]));
-        float o = VectorMath.Sigmoid(a3 + (x[3 * h] + b[3 * h]));
+        bool fused = args.InputInAcc;
+        float i = VectorMath.Sigmoid(a0 + (fused ? b[0] : x[0] + b[0]));
+        float f = VectorMath.Sigmoid(a1 + (fused ? b[h] : x[h] + b[h]));
+        float g = VectorMath.Tanh(a2 + (fused ? b[2 * h] : x[2 * h] + b[2 * h]));
+        float o = VectorMath.Sigmoid(a3 + (fused ? b[3 * h] : x[3 * h] + b[3 * h]));
         float c = float.MultiplyAddEstimate(f, row->CPrev[j], i * g);
         float tc = VectorMath.Tanh(c);
         row->HOut[j] = o * tc;
@@ -140,6 +172,66 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
             x[3 * h] = o;
             row->Aux[j] = tc;
         }
+    }
+
+    /// <remarks>
+    /// Software-pipelined over the rows: row q's four gate activations and row q−1's tanh(c) run as five independent
+    /// exponentials in lockstep (<see cref="RecurrentMath.Activate5"/>). One row on its own is two dependent chains of
+    /// ~60 cycles (the gates, then tanh of the new c) that the out-of-order window, filled by one row's ~150
+    /// instructions, barely overlaps with the next row's; five chains side by side keep the FMA pipes busy instead.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct
+    {
+        int h = args.H, w = Simd.Count<TV>();
+        bool train = args.Train;
+        float* b = args.Bias + j;
+        TV bi = Simd.Load<TV>(b), bf = Simd.Load<TV>(b + h), bg = Simd.Load<TV>(b + 2 * h), bo = Simd.Load<TV>(b + 3 * h);
+        TV cPending = default, oPending = default;   // row q−1's c_t and o, waiting for tanh(c_t)
+        bool fused = args.InputInAcc;
+        for (int q = 0; q < count; q++)
+        {
+            StepRow* row = rows + q;
+            float* x = row->Gates + j, a = acc + (nint)q * accStride;
+            TV i, f, g, o;
+            if (fused)
+            {
+                i = Simd.Add(Simd.Load<TV>(a), bi);
+                f = Simd.Add(Simd.Load<TV>(a + w), bf);
+                g = Simd.Add(Simd.Load<TV>(a + 2 * w), bg);
+                o = Simd.Add(Simd.Load<TV>(a + 3 * w), bo);
+            }
+            else
+            {
+                i = Simd.Add(Simd.Load<TV>(a), Simd.Add(Simd.Load<TV>(x), bi));
+                f = Simd.Add(Simd.Load<TV>(a + w), Simd.Add(Simd.Load<TV>(x + h), bf));
+                g = Simd.Add(Simd.Load<TV>(a + 2 * w), Simd.Add(Simd.Load<TV>(x + 2 * h), bg));
+                o = Simd.Add(Simd.Load<TV>(a + 3 * w), Simd.Add(Simd.Load<TV>(x + 3 * h), bo));
+            }
+            TV tc = cPending;   // at q = 0 a dummy zero: one spare exponential per tile
+            RecurrentMath.Activate5(ref i, ref f, ref g, ref o, ref tc);
+            if (q > 0) FinishRow(row - 1, j, oPending, tc, train);
+            TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
+            Simd.Store(row->COut + j, c);
+            if (train)
+            {
+                Simd.Store(x, i);
+                Simd.Store(x + h, f);
+                Simd.Store(x + 2 * h, g);
+                Simd.Store(x + 3 * h, o);
+            }
+            cPending = c;
+            oPending = o;
+        }
+        FinishRow(rows + count - 1, j, oPending, RecurrentMath.Tanh(cPending), train);
+    }
+
+    /// <summary>h_t = o ⊙ tanh(c_t), and tanh(c_t) kept for backward when training.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishRow<TV>(StepRow* row, int j, TV o, TV tc, bool train) where TV : struct
+    {
+        Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
+        if (train) Simd.Store(row->Aux + j, tc);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -210,6 +302,17 @@ internal readonly unsafe struct GruCell : IRecurrentCell
         }
     }
 
+    /// <remarks>One <see cref="Forward"/> per row (the LSTM's pipelining is not applied to the GRU: no workload here measures it).</remarks>
+    public static void ForwardRows<TV>(StepRow* rows, int count, int j, float* acc, int accStride, in CellArgs args) where TV : struct
+    {
+        int w = Simd.Count<TV>();
+        for (int q = 0; q < count; q++)
+        {
+            float* a = acc + (nint)q * accStride;
+            Forward(rows + q, j, Simd.Load<TV>(a), Simd.Load<TV>(a + w), Simd.Load<TV>(a + 2 * w), default, args);
+        }
+    }
+
     public static void ForwardScalar(StepRow* row, int j, float a0, float a1, float a2, float a3, in CellArgs args)
     {
         int h = args.H;
@@ -268,7 +371,7 @@ internal readonly unsafe struct GruCell : IRecurrentCell
 }
 
 /// <summary>σ and tanh at a generic vector width (VectorMath's inlined single-precision forms: five per hidden unit per step).</summary>
-internal static class RecurrentMath
+internal static partial class RecurrentMath
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Sigmoid<TV>(TV x) where TV : struct
@@ -284,6 +387,101 @@ internal static class RecurrentMath
         if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector512<float>>(x)));
         if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector256<float>>(x)));
         return Unsafe.BitCast<Vector128<float>, TV>(VectorMath.FastTanh(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+}
+
+/// <summary>The LSTM's five activations of one row in lockstep (see <see cref="LstmCell.ForwardRows"/>).</summary>
+internal static partial class RecurrentMath
+{
+    /// <summary>
+    /// i ← σ(i), f ← σ(f), g ← tanh(g), o ← σ(o), c ← tanh(c): <see cref="VectorMath.FastSigmoid(Vector512{float})"/> and
+    /// <see cref="VectorMath.FastTanh(Vector512{float})"/> operation for operation (bit-identical results), with the five
+    /// exponentials' steps interleaved so that independent instructions sit next to each other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Activate5<TV>(ref TV i, ref TV f, ref TV g, ref TV o, ref TV c) where TV : struct
+    {
+        TV m2 = Simd.Broadcast<TV>(-2f);
+        TV x0 = Clamp(Negate(i)), x1 = Clamp(Negate(f)), x2 = Clamp(Simd.Multiply(m2, g)), x3 = Clamp(Negate(o)), x4 = Clamp(Simd.Multiply(m2, c));
+        TV l2e = Simd.Broadcast<TV>(VectorMath.ExpLog2E);
+        TV n0 = Round(Simd.Multiply(x0, l2e)), n1 = Round(Simd.Multiply(x1, l2e)), n2 = Round(Simd.Multiply(x2, l2e)),
+            n3 = Round(Simd.Multiply(x3, l2e)), n4 = Round(Simd.Multiply(x4, l2e));
+        TV c1 = Simd.Broadcast<TV>(-VectorMath.ExpC1), c2 = Simd.Broadcast<TV>(-VectorMath.ExpC2);
+        x0 = Simd.Fma(n0, c1, x0); x1 = Simd.Fma(n1, c1, x1); x2 = Simd.Fma(n2, c1, x2); x3 = Simd.Fma(n3, c1, x3); x4 = Simd.Fma(n4, c1, x4);
+        x0 = Simd.Fma(n0, c2, x0); x1 = Simd.Fma(n1, c2, x1); x2 = Simd.Fma(n2, c2, x2); x3 = Simd.Fma(n3, c2, x3); x4 = Simd.Fma(n4, c2, x4);
+        TV e0 = Simd.Broadcast<TV>(VectorMath.EP0), e1 = Simd.Broadcast<TV>(VectorMath.EP1);
+        TV p0 = Simd.Fma(e0, x0, e1), p1 = Simd.Fma(e0, x1, e1), p2 = Simd.Fma(e0, x2, e1), p3 = Simd.Fma(e0, x3, e1), p4 = Simd.Fma(e0, x4, e1);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP2);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP3);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP4);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP5);
+        TV one = Simd.Broadcast<TV>(1f), two = Simd.Broadcast<TV>(2f);
+        p0 = Simd.Fma(p0, Simd.Multiply(x0, x0), Simd.Add(x0, one));
+        p1 = Simd.Fma(p1, Simd.Multiply(x1, x1), Simd.Add(x1, one));
+        p2 = Simd.Fma(p2, Simd.Multiply(x2, x2), Simd.Add(x2, one));
+        p3 = Simd.Fma(p3, Simd.Multiply(x3, x3), Simd.Add(x3, one));
+        p4 = Simd.Fma(p4, Simd.Multiply(x4, x4), Simd.Add(x4, one));
+        i = Divide(one, Simd.Add(one, Scale(p0, n0)));
+        f = Divide(one, Simd.Add(one, Scale(p1, n1)));
+        g = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p2, n2))), one);
+        o = Divide(one, Simd.Add(one, Scale(p3, n3)));
+        c = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p4, n4))), one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Horner<TV>(ref TV p0, ref TV p1, ref TV p2, ref TV p3, ref TV p4, TV x0, TV x1, TV x2, TV x3, TV x4, float coefficient) where TV : struct
+    {
+        TV k = Simd.Broadcast<TV>(coefficient);
+        p0 = Simd.Fma(p0, x0, k); p1 = Simd.Fma(p1, x1, k); p2 = Simd.Fma(p2, x2, k); p3 = Simd.Fma(p3, x3, k); p4 = Simd.Fma(p4, x4, k);
+    }
+
+    /// <summary>FastExp's clamp to [ExpLo, ExpHi].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Clamp<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Min(Vector512.Max(Unsafe.BitCast<TV, Vector512<float>>(x), Vector512.Create(VectorMath.ExpLo)), Vector512.Create(VectorMath.ExpHi)));
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Min(Vector256.Max(Unsafe.BitCast<TV, Vector256<float>>(x), Vector256.Create(VectorMath.ExpLo)), Vector256.Create(VectorMath.ExpHi)));
+        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Min(Vector128.Max(Unsafe.BitCast<TV, Vector128<float>>(x), Vector128.Create(VectorMath.ExpLo)), Vector128.Create(VectorMath.ExpHi)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Negate<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(-Unsafe.BitCast<TV, Vector512<float>>(x));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(-Unsafe.BitCast<TV, Vector256<float>>(x));
+        return Unsafe.BitCast<Vector128<float>, TV>(-Unsafe.BitCast<TV, Vector128<float>>(x));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Round<TV>(TV x) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Round(Unsafe.BitCast<TV, Vector512<float>>(x)));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Round(Unsafe.BitCast<TV, Vector256<float>>(x)));
+        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Round(Unsafe.BitCast<TV, Vector128<float>>(x)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Divide<TV>(TV a, TV b) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) / Unsafe.BitCast<TV, Vector512<float>>(b));
+        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(a) / Unsafe.BitCast<TV, Vector256<float>>(b));
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) / Unsafe.BitCast<TV, Vector128<float>>(b));
+    }
+
+    /// <summary>p·2ⁿ for integral n in FastExp's range (the exponent field built directly, as FastExp does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Scale<TV>(TV p, TV n) where TV : struct
+    {
+        if (typeof(TV) == typeof(Vector512<float>))
+            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(p)
+                * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(Unsafe.BitCast<TV, Vector512<float>>(n)) + Vector512.Create(127), 23).AsSingle());
+        if (typeof(TV) == typeof(Vector256<float>))
+            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(p)
+                * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(Unsafe.BitCast<TV, Vector256<float>>(n)) + Vector256.Create(127), 23).AsSingle());
+        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(p)
+            * Vector128.ShiftLeft(Vector128.ConvertToInt32Native(Unsafe.BitCast<TV, Vector128<float>>(n)) + Vector128.Create(127), 23).AsSingle());
     }
 }
 
@@ -314,40 +512,55 @@ internal static unsafe class RecurrentStep
     /// <summary>Floats of the packed W_hh for the widest vector (16 lanes): ⌈H/16⌉·16·G·H (narrower widths need no more).</summary>
     internal static long PackedLength(int hidden, int gates) => (long)((hidden + 15) / 16 * 16) * gates * hidden;
 
+    /// <summary>Floats of the panels of <see cref="PackPanels"/> with <paramref name="inputSize"/> input columns, for the widest vector.</summary>
+    internal static long PackedLength(int hidden, int gates, int inputSize) => (long)((hidden + 15) / 16 * 16) * gates * (inputSize + hidden);
+
+    /// <summary>W_hh alone into panels (<see cref="PackPanels"/> without input columns).</summary>
+    internal static void PackHidden(float* wHh, float* packed, int hidden, int gates, int w) => PackPanels(null, 0, wHh, packed, hidden, gates, w);
+
     /// <summary>
-    /// Repacks W_hh [G·H, H] into panels of <paramref name="w"/> hidden units: packed[jb][k][gate][l] = W_hh[gate·H + jb·w + l, k]
-    /// (zero where jb·w + l ≥ H), so a tile reads its G gate vectors for one k contiguously. Full w×w blocks are transposed in
-    /// registers where the ISA has the shuffles (AVX-512: 16×16, AVX: 8×8; 6× faster than element by element, which matters at
-    /// batch 1 where the pack is a tenth of the call); the rest element by element.
+    /// Repacks [W_ih | W_hh] ([G·H, in] and [G·H, H]) into panels of <paramref name="w"/> hidden units over k = in + H:
+    /// packed[jb][k][gate][l] = W_ih[gate·H + jb·w + l, k] for k &lt; in, then W_hh[·, k − in] (zero where jb·w + l ≥ H), so a
+    /// tile reads its G gate vectors for one k contiguously. <paramref name="inputSize"/> 0 packs W_hh only. Full w×w blocks
+    /// are transposed in registers where the ISA has the shuffles (AVX-512: 16×16, AVX: 8×8; 6× faster than element by
+    /// element, which matters at batch 1 where the pack is a tenth of the call); the rest element by element.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackHidden(float* wHh, float* packed, int hidden, int gates, int w)
+    internal static void PackPanels(float* wIh, int inputSize, float* wHh, float* packed, int hidden, int gates, int w)
     {
         int blocks = (hidden + w - 1) / w;
         nint kStride = (nint)gates * w;
-        bool transpose16 = w == 16 && Avx512F.IsSupported, transpose8 = w == 8 && Avx.IsSupported;
         for (int jb = 0; jb < blocks; jb++)
         {
-            float* panel = packed + (nint)jb * hidden * kStride;
-            int j0 = jb * w;
-            for (int g = 0; g < gates; g++)
+            float* panel = packed + (nint)jb * (inputSize + hidden) * kStride;
+            if (inputSize > 0) PackBlock(wIh, inputSize, panel, hidden, gates, w, jb * w);
+            PackBlock(wHh, hidden, panel + inputSize * kStride, hidden, gates, w, jb * w);
+        }
+    }
+
+    /// <summary>Units [j0, j0 + w) of a [G·H, k] matrix into k rows of a panel (row stride G·w).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackBlock(float* m, int kCount, float* panel, int hidden, int gates, int w, int j0)
+    {
+        nint kStride = (nint)gates * w;
+        bool transpose16 = w == 16 && Avx512F.IsSupported, transpose8 = w == 8 && Avx.IsSupported;
+        for (int g = 0; g < gates; g++)
+        {
+            float* src = m + ((nint)g * hidden + j0) * kCount;   // w rows, row stride kCount
+            float* dst = panel + g * w;                          // [k] rows of w floats, row stride G·w
+            int k = 0;
+            if (j0 + w <= hidden)
             {
-                float* src = wHh + ((nint)g * hidden + j0) * hidden;   // w rows of W_hh, row stride H
-                float* dst = panel + g * w;                             // [k] rows of w floats, row stride G·w
-                int k = 0;
-                if (j0 + w <= hidden)
-                {
-                    if (transpose16)
-                        for (; k + 16 <= hidden; k += 16) Transpose16(src + k, hidden, dst + k * kStride, kStride);
-                    else if (transpose8)
-                        for (; k + 8 <= hidden; k += 8) Transpose8(src + k, hidden, dst + k * kStride, kStride);
-                }
-                for (int l = 0; l < w; l++)
-                {
-                    int j = j0 + l;
-                    float* s = src + (nint)l * hidden;
-                    for (int kk = k; kk < hidden; kk++) dst[kk * kStride + l] = j < hidden ? s[kk] : 0f;
-                }
+                if (transpose16)
+                    for (; k + 16 <= kCount; k += 16) Transpose16(src + k, kCount, dst + k * kStride, kStride);
+                else if (transpose8)
+                    for (; k + 8 <= kCount; k += 8) Transpose8(src + k, kCount, dst + k * kStride, kStride);
+            }
+            for (int l = 0; l < w; l++)
+            {
+                int j = j0 + l;
+                float* row = src + (nint)l * kCount;
+                for (int kk = k; kk < kCount; kk++) dst[kk * kStride + l] = j < hidden ? row[kk] : 0f;
             }
         }
     }
@@ -441,7 +654,7 @@ internal static unsafe class RecurrentStep
     {
         int w = Simd.Count<TV>(), hidden = args.H, gates = TCell.Gates, maxRows = ForwardRows(gates);
         int blocks = (hidden + w - 1) / w, rowBlocks = (n + maxRows - 1) / maxRows;
-        nint panelSize = (nint)hidden * gates * w;
+        nint panelSize = (nint)(args.InputSize + hidden) * gates * w;
         for (int step = 0; step < blocks; step++)
         {
             // Every other step runs the blocks backwards: it starts on the panels the previous step read last, still in L1
@@ -469,8 +682,9 @@ internal static unsafe class RecurrentStep
     }
 
     /// <summary>
-    /// Rows [0, R) × hidden units [j0, j0 + w): acc[r][gate] = Σ_k h_{t-1}[r, k]·W_hh[gate·H + j0.., k] over the packed panel,
-    /// then the cell update on the accumulators. <paramref name="recur"/> false: h_{t-1} is zero (the first step from a zero
+    /// Rows [0, R) × hidden units [j0, j0 + w): acc[r][gate] = Σ_k h_{t-1}[r, k]·W_hh[gate·H + j0.., k] over the packed panel
+    /// (after Σ_k x_t[r, k]·W_ih[..] when the panel holds W_ih too, or starting from the projection plane: see
+    /// <see cref="CellArgs"/>), then the cell update on the accumulators. <paramref name="recur"/> false: h_{t-1} is zero (the first step from a zero
     /// state), the product is skipped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -479,14 +693,50 @@ internal static unsafe class RecurrentStep
     {
         int w = Simd.Count<TV>(), G = TCell.Gates, R = TR.Value;
         TV a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default, a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default, a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
-        float* h0 = rows[0].HPrev, h1 = rows[R > 1 ? 1 : 0].HPrev, h2 = rows[R > 2 ? 2 : 0].HPrev,
-            h3 = rows[R > 3 ? 3 : 0].HPrev, h4 = rows[R > 4 ? 4 : 0].HPrev, h5 = rows[R > 5 ? 5 : 0].HPrev;
+        if (args.AccFromPlane)
+        {
+            a00 = Start<TV>(rows, 0, 0, j0, valid, hidden, tmp); a01 = Start<TV>(rows, 0, 1, j0, valid, hidden, tmp);
+            a02 = Start<TV>(rows, 0, 2, j0, valid, hidden, tmp); a03 = Start<TV>(rows, 0, 3, j0, valid, hidden, tmp);
+            if (R > 1)
+            {
+                a10 = Start<TV>(rows, 1, 0, j0, valid, hidden, tmp); a11 = Start<TV>(rows, 1, 1, j0, valid, hidden, tmp);
+                a12 = Start<TV>(rows, 1, 2, j0, valid, hidden, tmp); a13 = Start<TV>(rows, 1, 3, j0, valid, hidden, tmp);
+            }
+            if (R > 2)
+            {
+                a20 = Start<TV>(rows, 2, 0, j0, valid, hidden, tmp); a21 = Start<TV>(rows, 2, 1, j0, valid, hidden, tmp);
+                a22 = Start<TV>(rows, 2, 2, j0, valid, hidden, tmp); a23 = Start<TV>(rows, 2, 3, j0, valid, hidden, tmp);
+            }
+            if (R > 3)
+            {
+                a30 = Start<TV>(rows, 3, 0, j0, valid, hidden, tmp); a31 = Start<TV>(rows, 3, 1, j0, valid, hidden, tmp);
+                a32 = Start<TV>(rows, 3, 2, j0, valid, hidden, tmp); a33 = Start<TV>(rows, 3, 3, j0, valid, hidden, tmp);
+            }
+            if (R > 4)
+            {
+                a40 = Start<TV>(rows, 4, 0, j0, valid, hidden, tmp); a41 = Start<TV>(rows, 4, 1, j0, valid, hidden, tmp);
+                a42 = Start<TV>(rows, 4, 2, j0, valid, hidden, tmp); a43 = Start<TV>(rows, 4, 3, j0, valid, hidden, tmp);
+            }
+            if (R > 5)
+            {
+                a50 = Start<TV>(rows, 5, 0, j0, valid, hidden, tmp); a51 = Start<TV>(rows, 5, 1, j0, valid, hidden, tmp);
+                a52 = Start<TV>(rows, 5, 2, j0, valid, hidden, tmp); a53 = Start<TV>(rows, 5, 3, j0, valid, hidden, tmp);
+            }
+        }
         float* p = panel;
         nint stride = (nint)G * w;
-        for (int k = 0, kEnd = recur ? hidden : 0; k < kEnd; k++, p += stride)
+        // Phase 0 (when the panel starts with W_ih's columns): x_t·W_ihᵀ; phase 1: h_{t-1}·W_hhᵀ. One loop body for both,
+        // the accumulators stay in registers across them.
+        for (int phase = args.InputInAcc ? 0 : 1; phase < 2; phase++)
         {
-            TV w0 = Simd.Load<TV>(p), w1 = Simd.Load<TV>(p + w), w2 = Simd.Load<TV>(p + 2 * w);
-            TV w3 = G > 3 ? Simd.Load<TV>(p + 3 * w) : default;
+            bool input = phase == 0;
+            float* h0 = input ? rows[0].X : rows[0].HPrev, h1 = input ? rows[R > 1 ? 1 : 0].X : rows[R > 1 ? 1 : 0].HPrev,
+                h2 = input ? rows[R > 2 ? 2 : 0].X : rows[R > 2 ? 2 : 0].HPrev, h3 = input ? rows[R > 3 ? 3 : 0].X : rows[R > 3 ? 3 : 0].HPrev,
+                h4 = input ? rows[R > 4 ? 4 : 0].X : rows[R > 4 ? 4 : 0].HPrev, h5 = input ? rows[R > 5 ? 5 : 0].X : rows[R > 5 ? 5 : 0].HPrev;
+            for (int k = 0, kEnd = input ? args.InputSize : recur ? hidden : 0; k < kEnd; k++, p += stride)
+            {
+                TV w0 = Simd.Load<TV>(p), w1 = Simd.Load<TV>(p + w), w2 = Simd.Load<TV>(p + 2 * w);
+                TV w3 = G > 3 ? Simd.Load<TV>(p + 3 * w) : default;
                 TV x = Simd.Broadcast<TV>(h0[k]);
                 a00 = Simd.Fma(x, w0, a00); a01 = Simd.Fma(x, w1, a01); a02 = Simd.Fma(x, w2, a02);
                 if (G > 3) a03 = Simd.Fma(x, w3, a03);
@@ -520,6 +770,7 @@ internal static unsafe class RecurrentStep
                     a50 = Simd.Fma(x, w0, a50); a51 = Simd.Fma(x, w1, a51); a52 = Simd.Fma(x, w2, a52);
                     if (G > 3) a53 = Simd.Fma(x, w3, a53);
                 }
+            }
         }
         // Accumulators go to scratch before any call: kept live across the epilogue's calls (which clobber every vector
         // register), the JIT would spill each of them inside the k loop.
@@ -529,12 +780,30 @@ internal static unsafe class RecurrentStep
         if (R > 3) Spill(tmp + 3 * 4 * w, a30, a31, a32, a33, G);
         if (R > 4) Spill(tmp + 4 * 4 * w, a40, a41, a42, a43, G);
         if (R > 5) Spill(tmp + 5 * 4 * w, a50, a51, a52, a53, G);
+        if (valid == w && args.Pipelined)
+        {
+            for (int q = 0; q < R; q++) PrefetchNext(rows + q, j0, args.H, TCell.Gates);
+            TCell.ForwardRows<TV>(rows, R, j0, tmp, 4 * w, args);
+            return;
+        }
         FinishForward<TV, TCell>(rows + 0, j0, valid, tmp + 0 * 4 * w, args);
         if (R > 1) FinishForward<TV, TCell>(rows + 1, j0, valid, tmp + 1 * 4 * w, args);
         if (R > 2) FinishForward<TV, TCell>(rows + 2, j0, valid, tmp + 2 * 4 * w, args);
         if (R > 3) FinishForward<TV, TCell>(rows + 3, j0, valid, tmp + 3 * 4 * w, args);
         if (R > 4) FinishForward<TV, TCell>(rows + 4, j0, valid, tmp + 4 * 4 * w, args);
         if (R > 5) FinishForward<TV, TCell>(rows + 5, j0, valid, tmp + 5 * 4 * w, args);
+    }
+
+    /// <summary>Row q's projection W_ih·x_t of one gate at units [j0, j0 + valid), zero past them (staged through
+    /// <paramref name="stage"/> when the block is partial, so nothing is read past the gate's H values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Start<TV>(StepRow* rows, int q, int gate, int j0, int valid, int hidden, float* stage) where TV : struct
+    {
+        float* src = rows[q].Gates + gate * hidden + j0;
+        int w = Simd.Count<TV>();
+        if (valid == w) return Simd.Load<TV>(src);
+        for (int l = 0; l < w; l++) stage[l] = l < valid ? src[l] : 0f;
+        return Simd.Load<TV>(stage);
     }
 
     /// <summary>Stores the first <paramref name="count"/> of four accumulators to acc[0..count·w).</summary>
@@ -548,6 +817,15 @@ internal static unsafe class RecurrentStep
         if (count > 3) Simd.Store(acc + 3 * w, a3);
     }
 
+    /// <summary>Fetches the next step's projection lines of units from j0 into L2 (see <see cref="FinishForward"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNext(StepRow* row, int j0, int hidden, int gates)
+    {
+        float* next = row->NextGates;
+        if (next != null && Sse.IsSupported && (j0 & 15) == 0)
+            for (int g = 0; g < gates; g++) Sse.Prefetch1(next + j0 + g * hidden);
+    }
+
     /// <summary>The cell update of one row of a tile from its spilled accumulators acc[gate·w + lane].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FinishForward<TV, TCell>(StepRow* row, int j0, int valid, float* acc, in CellArgs args)
@@ -558,9 +836,7 @@ internal static unsafe class RecurrentStep
         // L2, and a step reads its rows with a 2 KB stride, four lines per row and unit block, which the hardware
         // prefetchers do not follow: fetch the next step's lines of this unit block now, one step ahead, into L2 (not L1,
         // which the W_hh stream sweeps in between).
-        float* next = row->NextGates;
-        if (next != null && Sse.IsSupported && (j0 & 15) == 0)
-            for (int g = 0; g < TCell.Gates; g++) Sse.Prefetch1(next + j0 + g * args.H);
+        PrefetchNext(row, j0, args.H, TCell.Gates);
         if (valid == w)
         {
             TCell.Forward(row, j0, Simd.Load<TV>(acc), Simd.Load<TV>(acc + w), Simd.Load<TV>(acc + 2 * w),

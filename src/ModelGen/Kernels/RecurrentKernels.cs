@@ -124,9 +124,13 @@ public static class RecurrentKernels
     /// <summary>
     /// Which kernels a call uses: <see cref="Width"/> 512/256/128 or 0 (scalar), and the forward step path (null or true: packed
     /// W_hh and register tiles; false: the dot path), and whether steps prefetch the next step's rows of the kept planes
-    /// (<see cref="Prefetch"/>; off only to measure what it gains). Tests force each; the public entry points use <see cref="Default"/>.
+    /// (<see cref="Prefetch"/>; off only to measure what it gains), and whether the LSTM's cell update runs pipelined over a
+    /// tile's rows (<see cref="PipelinedCell"/>; off only to measure and to test the per-row form it must equal bit for bit),
+    /// and whether the LSTM's input projection runs inside the packed steps (<see cref="FusedProjection"/>; null: by batch,
+    /// see <see cref="Context.FuseProjection"/>).
+    /// Tests force each; the public entry points use <see cref="Default"/>.
     /// </summary>
-    internal readonly record struct Tuning(int Width, bool? Packed, bool Prefetch = true)
+    internal readonly record struct Tuning(int Width, bool? Packed, bool Prefetch = true, bool PipelinedCell = true, bool? FusedProjection = null)
     {
         public static Tuning Default => new(Gemm.NativeWidth, null);
     }
@@ -169,7 +173,8 @@ public static class RecurrentKernels
                 {
                     var w = new Weights(g, p, l, d);
                     float* xproj = ws + layout.XProj;   // [seq·batch, GH]
-                    Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
+                    bool fused = c.FuseProjection(g.Cell, inL);
+                    if (!fused) Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
                     long slot = (long)(l * g.Directions + d) * batch * h;
                     float* h0 = s0 == null ? null : s0 + slot;
@@ -179,7 +184,8 @@ public static class RecurrentKernels
                         if (s0 == null) new Span<float>(cState, batch * h).Clear();
                         else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
                     }
-                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false);
+                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false,
+                        fused ? w.Ih : null, layerIn, fused ? inL : 0);
                     RunDirection(c, g.Cell, dir);
                     if (sN != null)
                     {
@@ -226,10 +232,15 @@ public static class RecurrentKernels
                 {
                     var w = new Weights(g, p, l, d);
                     float* gates = planes.Gates(l, d);   // [seq·batch, GH]: the projection, then the activated gates
-                    Project(layerIn, w.Ih, gates, c.BS, inL, gh, c.Width);
+                    bool fused = c.FuseProjection(g.Cell, inL);
+                    if (!fused) Project(layerIn, w.Ih, gates, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
-                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, false, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true);
+                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, false, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true,
+                        fused ? w.Ih : null, layerIn, fused ? inL : 0);
                     RunDirection(c, g.Cell, dir);
+                    // Padded steps' gate rows: the projection of padding, or never written when the steps project; zeros
+                    // either way, so the kept planes do not depend on the route (backward reads no padded row).
+                    ZeroPadded(c, gates, gh, batchFirst: false);
                 }
                 ZeroPadded(c, seqOut, dh, batchFirst: false);
                 if (l < g.Layers - 1)
@@ -400,9 +411,11 @@ public static class RecurrentKernels
     {
         int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
-        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
         bool packed = c.Width != 0 && (c.Packed ?? true);
-        if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train, c.PipelinedCell, dir.InputSize, accFromPlane: packed && lstm && dir.InputSize == 0);
+        if (packed) RecurrentStep.PackPanels(dir.WIh, dir.InputSize, dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        // Fused projection at inference: nothing reads the projection plane, so nothing is prefetched from it.
+        bool prefetch = c.Prefetch && (dir.Train || dir.InputSize == 0);
         var rows = (StepRow*)c.Rows;
         for (int i = 0; i < c.MaxLen; i++)
         {
@@ -416,8 +429,9 @@ public static class RecurrentKernels
                 long seqAt = dir.SeqBatchFirst ? c.BF(b, t) : at, seqPrev = dir.SeqBatchFirst ? c.BF(b, tPrev) : atPrev;
                 StepRow* row = rows + n++;
                 row->HPrev = i > 0 ? dir.SeqOut + seqPrev * dh : dir.H0 != null ? dir.H0 + (long)b * h : c.Zeros;
+                row->X = dir.X + at * dir.InputSize;
                 row->Gates = dir.XProj + at * gh;
-                row->NextGates = c.Prefetch && len > i + 1 ? dir.XProj + c.TM(b, dir.Reverse ? t - 1 : t + 1) * gh : null;
+                row->NextGates = prefetch && len > i + 1 ? dir.XProj + c.TM(b, dir.Reverse ? t - 1 : t + 1) * gh : null;
                 row->HOut = dir.SeqOut + seqAt * dh;
                 if (dir.Train)
                 {
@@ -649,6 +663,8 @@ public static class RecurrentKernels
         public readonly long BS;
         public readonly bool? Packed;
         public readonly bool Prefetch;
+        public readonly bool PipelinedCell;
+        public readonly bool? FusedProjection;
         public readonly bool Padded;             // some example is shorter than seq
         public readonly int* Lengths;            // [batch] or null
         public readonly float* Zeros;            // [GH] zeros: h_0, c_0 and "no next step" rows
@@ -669,6 +685,8 @@ public static class RecurrentKernels
             Width = tuning.Width;
             Packed = tuning.Packed;
             Prefetch = tuning.Prefetch;
+            PipelinedCell = tuning.PipelinedCell;
+            FusedProjection = tuning.FusedProjection;
             Lengths = lengths;
             int maxLen = lengths == null ? seq : 0;
             bool padded = false;
@@ -690,6 +708,19 @@ public static class RecurrentKernels
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Length(int b) => Lengths == null ? Seq : Lengths[b];
+
+        /// <summary>
+        /// Whether an LSTM layer-direction on the packed path computes W_ih·x_t inside its steps, over panels of [W_ih | W_hh],
+        /// instead of one GEMM into the projection plane first. The steps then run the projection at the register tile's
+        /// rate and nothing writes or re-reads the plane (1.6 MB in W6 at batch 16, beyond L2), but they stream W_ih once per
+        /// step: worth it from one full register tile of rows (compute per weight byte as in the recurrent product), not
+        /// below, where the steps are bound by streaming the weights. GRU never: its n gate keeps W_in·x apart from W_hn·h.
+        /// Either way an LSTM output has the same bits (see <see cref="CellArgs.AccFromPlane"/>), so the batch may decide,
+        /// provided the GEMM sums the input in one KC slice.
+        /// </summary>
+        public bool FuseProjection(RecurrentCell cell, int inputSize)
+            => cell == RecurrentCell.Lstm && Width != 0 && (Packed ?? true) && inputSize <= Gemm.KC
+                && (FusedProjection ?? Batch >= RecurrentStep.ForwardRows(4));
 
         /// <summary>Row of (b, t) in a time-major [seq, batch, ·] plane.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -758,9 +789,12 @@ public static class RecurrentKernels
 
     /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
     private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, bool seqBatchFirst, float* h0, float* cState, float* cell, float* aux,
-        bool reverse, bool train)
+        bool reverse, bool train, float* wIh, float* x, int inputSize)
     {
         public readonly float* WHh = wHh;        // [GH, H]
+        public readonly float* WIh = wIh;        // [GH, in] when the projection runs inside the steps, else null
+        public readonly float* X = x;            // [seq·batch, in] the layer's time-major input
+        public readonly int InputSize = inputSize;   // in when the projection runs inside the steps, else 0
         public readonly float* XProj = xProj;    // [seq·batch, GH] projection; training: becomes the gates
         public readonly float* SeqOut = seqOut;  // [seq·batch, DH] at column d·H (or the caller's [batch, seq, DH] output)
         public readonly bool SeqBatchFirst = seqBatchFirst;
@@ -849,8 +883,9 @@ internal readonly struct RecurrentWorkspace
         Tmp = Take(ref offset, RecurrentStep.TailScratch);
         Rows = Take(ref offset, batch * rowFloats + 2);   // +2: room to align the pointers to 8 bytes
         Bias = Take(ref offset, gh + h);
-        // Packed W_hh (or its padded copy in backward), or the dot/scalar path's [batch, GH] + [batch, max(GH, H)] scratch.
-        Rec = Take(ref offset, Math.Max(RecurrentStep.PackedLength(g.Hidden, g.GateCount), batch * (gh + gh)));
+        // Packed [W_ih |] W_hh (or W_hh's padded copy in backward), or the dot/scalar path's [batch, GH] + [batch, max(GH, H)] scratch.
+        int widestInput = g.Cell == RecurrentCell.Lstm ? Math.Max(g.InputSize, g.Layers > 1 ? g.OutputFeatures : 0) : 0;   // W_ih columns in the panels
+        Rec = Take(ref offset, Math.Max(RecurrentStep.PackedLength(g.Hidden, g.GateCount, widestInput), batch * (gh + gh)));
         long phase = offset;
 
         // Forward and training forward.

@@ -127,8 +127,8 @@ internal static class VectorMath
     // instructions against the BCL's widening Exp. Below −88 the result is 0 (2^n underflows: the bits of n + 127 ≤ 0 are
     // never formed), so −∞ gives exactly 0 and the result is never subnormal; NaN propagates through the polynomial.
     // Only for x ≤ ~88 (callers pass x ≤ 0).
-    private const float ExpLog2E = 1.44269504088896341f, ExpC1 = 0.693359375f, ExpC2 = -2.12194440e-4f, ExpMin = -88f;
-    private const float EP0 = 1.9875691500e-4f, EP1 = 1.3981999507e-3f, EP2 = 8.3334519073e-3f, EP3 = 4.1665795894e-2f,
+    internal const float ExpLog2E = 1.44269504088896341f, ExpC1 = 0.693359375f, ExpC2 = -2.12194440e-4f, ExpMin = -88f;
+    internal const float EP0 = 1.9875691500e-4f, EP1 = 1.3981999507e-3f, EP2 = 8.3334519073e-3f, EP3 = 4.1665795894e-2f,
         EP4 = 1.6666665459e-1f, EP5 = 5.0000001201e-1f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -256,7 +256,7 @@ internal static class VectorMath
     // Measured against float64 (VectorMathFastTests pins it): exp 1.2e-7 relative on [−87.3, 88.3]; σ 8.9e-8 and tanh 1.8e-7 absolute.
     // The same Cephes reduction and polynomial as ExpNonPositive above (its constants), with a clamp at both ends instead
     // of an underflow to 0.
-    private const float ExpLo = -87.3f, ExpHi = 88.3f;
+    internal const float ExpLo = -87.3f, ExpHi = 88.3f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> FastExp(Vector128<float> x)

@@ -78,6 +78,67 @@ public class RecurrentKernelsTests
             AssertClose(expected.Output, c.Forward(tuning), 2e-5, $"{g} path={tuning}");
     }
 
+    [Fact]
+    public void FusedProjection_ForcedEitherWay_MatchesFloat64ReferenceWithTheSameBits()
+    {
+        // The LSTM's input projection inside the packed steps (panels of [W_ih | W_hh]) or as a GEMM before them, forced
+        // both ways whatever the batch, every path (where a path never fuses, both runs take the same route): 1 and 2 rows (below a register tile, where auto never fuses), 13 ragged rows, two
+        // layers (the second layer's input is the first's bidirectional output), hidden sizes with a partial unit block,
+        // an initial state, inference and training (which writes the activated gates into a plane nothing projected into).
+        foreach (int hidden in new[] { 3, 17, 40 })
+            foreach (int batch in new[] { 1, 2, 13 })
+            {
+                var g = new RecurrentGeometry(RecurrentCell.Lstm, 7, hidden, 2, true, true);
+                const int seq = 5;
+                int[] lengths = Enumerable.Range(0, batch).Select(b => 1 + (b * 3) % seq).ToArray();
+                var c = new Case(g, batch, seq, lengths, (ulong)(300 + hidden + batch));
+                float[] initial = Uniform((int)g.StateLength(batch), 301);
+                var expected = RecurrentReference.Forward(g, c.XD, c.PD, lengths, batch, seq);
+                var expectedFromState = RecurrentReference.Forward(g, c.XD, c.PD, lengths, batch, seq, Array.ConvertAll(initial, v => (double)v));
+                foreach (var path in Paths())
+                {
+                    var apart = path with { FusedProjection = false };
+                    float[] y = c.Forward(apart), yTrain = c.TrainForward(apart, 0f, null, out float[] kept), yState = c.Forward(apart, initial, null);
+                    string where = $"{g} batch={batch} path={apart}";
+                    AssertClose(expected.Output, y, 2e-5, where);
+                    AssertClose(expected.Output, yTrain, 2e-5, where + " training");
+                    AssertClose(expectedFromState.Output, yState, 2e-5, where + " from a state");
+                    // Fused, the sums run in the same order (the GEMM's chain over x, then the step's over h): the same bits,
+                    // which is what lets the batch choose the route without an example's output depending on its batch.
+                    var fused = path with { FusedProjection = true };
+                    Assert.Equal(y, c.Forward(fused));
+                    Assert.Equal(yTrain, c.TrainForward(fused, 0f, null, out float[] keptFused));
+                    Assert.Equal(kept, keptFused);
+                    Assert.Equal(yState, c.Forward(fused, initial, null));
+                }
+            }
+    }
+
+    [Theory]
+    [InlineData(RecurrentCell.Lstm, 40)]
+    [InlineData(RecurrentCell.Lstm, 128)]
+    [InlineData(RecurrentCell.Gru, 40)]
+    public void PipelinedCell_OnOrOff_BitIdenticalOutputsAndKept(RecurrentCell cell, int hidden)
+    {
+        // The LSTM cell update pipelined over a tile's rows evaluates the same operations as the per-row form, only
+        // interleaved: every output and kept plane must be the same bits. 13 ragged rows give tiles of every row count the
+        // register files use; hidden 40 adds a partial unit block (the per-row scalar finish), 128 is W6's.
+        const int batch = 13, seq = 5;
+        var g = new RecurrentGeometry(cell, 7, hidden, 1, true, true);
+        int[] lengths = [5, 1, 3, 5, 2, 2, 5, 3, 1, 4, 5, 3, 2];
+        var c = new Case(g, batch, seq, lengths, 95);
+        float[] initial = Uniform((int)g.StateLength(batch), 96);
+        foreach (var tuning in Paths())
+        {
+            var off = tuning with { PipelinedCell = false };
+            float[] finalOff = new float[initial.Length], finalOn = new float[initial.Length];
+            Assert.Equal(c.Forward(off, initial, finalOff), c.Forward(tuning, initial, finalOn));
+            Assert.Equal(finalOff, finalOn);
+            Assert.Equal(c.TrainForward(off, 0f, null, out float[] keptOff), c.TrainForward(tuning, 0f, null, out float[] keptOn));
+            Assert.Equal(keptOff, keptOn);
+        }
+    }
+
     [Theory]
     [InlineData(RecurrentCell.Lstm)]
     [InlineData(RecurrentCell.Gru)]
