@@ -24,6 +24,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.EncoderDecoder), Samples.EncoderDecoder)]
     [InlineData(nameof(Samples.NormLayers), Samples.NormLayers)]
     [InlineData(nameof(Samples.TwoInputSeq2Seq), Samples.TwoInputSeq2Seq)]
+    [InlineData(nameof(Samples.Seq2SeqDecoding), Samples.Seq2SeqDecoding)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -51,6 +52,7 @@ public class SnapshotTests
     [InlineData(Samples.EncoderDecoder)]
     [InlineData(Samples.NormLayers)]
     [InlineData(Samples.TwoInputSeq2Seq)]
+    [InlineData(Samples.Seq2SeqDecoding)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -75,6 +77,7 @@ public class SnapshotTests
     [InlineData(Samples.EncoderDecoder)]
     [InlineData(Samples.NormLayers)]
     [InlineData(Samples.TwoInputSeq2Seq)]
+    [InlineData(Samples.Seq2SeqDecoding)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -31,7 +31,8 @@ internal static partial class ModelEmitter
     private static string SourceModelCacheSlice(ModelPlan plan, GraphNode node)
     {
         int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Sum(n => SelfCacheLength(plan, n));
-        return $"cache.Slice(batch * ({Guards}.SourceHeaderSize + {Int(offset)}), batch * {Int(SelfCacheLength(plan, node))})";
+        string start = offset == 0 ? $"batch * {Guards}.SourceHeaderSize" : $"batch * ({Guards}.SourceHeaderSize + {Int(offset)})";
+        return $"cache.Slice({start}, batch * {Int(SelfCacheLength(plan, node))})";
     }
 
     /// <summary>A decoder's cross-attention part of the cache: after every fixed part, [Layers, 2, batch, Heads, sourceSeq, HeadSize].</summary>
