@@ -192,6 +192,9 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }
+            case AttentionSpec when incremental && UsesSourceMemory(node):
+                EmitMemoryAttentionStep(w, plan, node, src[0], dst);
+                break;
             case AttentionSpec when incremental:
             {
                 string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";

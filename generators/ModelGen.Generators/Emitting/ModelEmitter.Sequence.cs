@@ -179,17 +179,21 @@ internal static partial class ModelEmitter
 
     /// <summary>
     /// Whether a two-input model can decode step by step: its target side (every node without S) is what a single-input model
-    /// needs, plus causal decoders whose memory is over the source (their cross-attention keys and values are prepared once);
-    /// the source side runs whole in PrepareSource. Cross-attention over S outside a decoder has no step (no prepared-memory kernel).
+    /// needs, plus causal decoders and cross-attention layers whose memory is over the source (their keys and values of the
+    /// source are prepared once); the source side runs whole in PrepareSource.
     /// </summary>
     private static bool SupportsSourceSteps(ModelPlan plan) =>
         plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
-        && plan.Shapes.Nodes.Any(n => IsSourceDecoder(n))
+        && plan.Shapes.Nodes.Any(IsSourceCrossAttention)
         && plan.Shapes.Nodes.Where(n => !IsSourceNode(plan, n))
-            .All(n => IsSourceDecoder(n) || (!UsesSourceMemory(n) && (StepsPerPosition(n.Layer) || HasCache(n.Layer))));
+            .All(n => IsSourceCrossAttention(n) || (!UsesSourceMemory(n) && (StepsPerPosition(n.Layer) || HasCache(n.Layer))));
 
-    /// <summary>A causal decoder whose memory is over the second input's S positions.</summary>
-    private static bool IsSourceDecoder(GraphNode node) => node.Layer is DecoderSpec { Causal: true } && UsesSourceMemory(node);
+    /// <summary>
+    /// A target node attending to the second input's S positions that can step over a prepared memory: a causal decoder, or a
+    /// cross-attention layer without rotary embeddings (over S it is never causal: MG diagnostic).
+    /// </summary>
+    private static bool IsSourceCrossAttention(GraphNode node) =>
+        node.Layer is DecoderSpec { Causal: true } or AttentionSpec { Rotary: false, Causal: false } && UsesSourceMemory(node);
 
     /// <summary>Which nodes an inference body runs: all, the incremental step's, or the source side that PrepareSource runs once.</summary>
     private enum InferencePart
@@ -207,7 +211,7 @@ internal static partial class ModelEmitter
     /// <summary>Whether <paramref name="part"/> runs <paramref name="node"/>.</summary>
     private static bool InPart(ModelPlan plan, GraphNode node, InferencePart part) => part switch
     {
-        InferencePart.Source => IsSourceNode(plan, node) || IsSourceDecoder(node),
+        InferencePart.Source => IsSourceNode(plan, node) || IsSourceCrossAttention(node),
         InferencePart.Step => !IsSourceNode(plan, node),
         _ => true,
     };

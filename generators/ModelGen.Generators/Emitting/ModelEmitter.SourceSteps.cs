@@ -24,8 +24,9 @@ internal static partial class ModelEmitter
         _ => 0,
     };
 
-    /// <summary>Per-example floats per source position of a decoder's cross-attention cache: K and V of every layer (0: not a source decoder).</summary>
-    private static int MemoryCacheLength(GraphNode node) => IsSourceDecoder(node) ? 2 * ((DecoderSpec)node.Layer).Layers * node.Output[1] : 0;
+    /// <summary>Per-example floats per source position of a node's cross-attention cache: K and V of every layer (0: no attention over S).</summary>
+    private static int MemoryCacheLength(GraphNode node) => !IsSourceCrossAttention(node) ? 0
+        : 2 * (node.Layer is DecoderSpec dec ? dec.Layers : 1) * node.Output[1];
 
     /// <summary>A target node's self-attention part of a two-input model's cache (after the header and the earlier nodes' parts).</summary>
     private static string SourceModelCacheSlice(ModelPlan plan, GraphNode node)
@@ -35,7 +36,7 @@ internal static partial class ModelEmitter
         return $"cache.Slice({start}, batch * {Int(SelfCacheLength(plan, node))})";
     }
 
-    /// <summary>A decoder's cross-attention part of the cache: after every fixed part, [Layers, 2, batch, Heads, sourceSeq, HeadSize].</summary>
+    /// <summary>A node's cross-attention part of the cache: after every fixed part, [Layers, 2, batch, Heads, sourceSeq, HeadSize].</summary>
     private static string MemoryCacheSlice(ModelPlan plan, GraphNode node)
     {
         int offset = plan.Shapes.Nodes.TakeWhile(n => n != node).Sum(MemoryCacheLength);
@@ -50,12 +51,12 @@ internal static partial class ModelEmitter
         string model = String(plan.Spec.ClassName);
         string ids = plan.TokenInput ? "int" : "float";
         w.Line($"private const int CacheFixedSize = {Guards}.SourceHeaderSize + {Int(nodes.Sum(n => SelfCacheLength(plan, n)))};   // per example: the source header, then every causal self-attention's keys and values for MaxLength positions");
-        w.Line($"private const int CacheSizePerSourcePosition = {Int(nodes.Sum(MemoryCacheLength))};   // per example and source position: every decoder layer's cross-attention keys and values");
+        w.Line($"private const int CacheSizePerSourcePosition = {Int(nodes.Sum(MemoryCacheLength))};   // per example and source position: the keys and values of every cross-attention over the source");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Floats of decoding cache per example for a source of <paramref name=\"sourceSeq\"/> positions: the source's real lengths, the keys");
-        w.Line("/// and values of every causal self-attention for MaxLength target positions, and every decoder layer's cross-attention keys and");
-        w.Line("/// values of the source. Allocate <c>batch × CacheSize(sourceSeq)</c> floats for <see cref=\"PrepareSource\"/> and <see cref=\"ForwardStep\"/>.");
+        w.Line("/// and values of every causal self-attention for MaxLength target positions, and the keys and values of the source of every");
+        w.Line("/// cross-attention over it (each decoder layer's, each attention layer's). Allocate <c>batch × CacheSize(sourceSeq)</c> floats for <see cref=\"PrepareSource\"/> and <see cref=\"ForwardStep\"/>.");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"sourceSeq\">The padded source length S that PrepareSource will be given.</param>");
         w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\"><paramref name=\"sourceSeq\"/> is not positive.</exception>");
@@ -65,7 +66,7 @@ internal static partial class ModelEmitter
 
         w.Line("/// <summary>");
         w.Line($"/// Starts incremental decoding of <paramref name=\"batch\"/> sequences: runs the source side (every layer over '{plan.Spec.SourceName}') once and");
-        w.Line("/// stores each decoder layer's cross-attention keys and values of its output, with the source lengths, in <paramref name=\"cache\"/>;");
+        w.Line("/// stores the keys and values of its output of every cross-attention over it, with the source lengths, in <paramref name=\"cache\"/>;");
         w.Line("/// then <see cref=\"ForwardStep\"/> decodes target positions 0, 1, 2, … against it. Thread-safe for distinct caches; allocates");
         w.Line("/// nothing in steady state.");
         w.Line("/// </summary>");
@@ -113,13 +114,23 @@ internal static partial class ModelEmitter
         w.Line();
     }
 
-    /// <summary>In PrepareSource, a source decoder's step: its cross-attention keys and values of <paramref name="memory"/> into the cache.</summary>
+    /// <summary>In PrepareSource, a node attending to the source: its cross-attention keys and values of <paramref name="memory"/> into the cache.</summary>
     private static void EmitPrepareMemory(SourceWriter w, ModelPlan plan, GraphNode node, string memory)
     {
         string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
-        w.Line($"// {node.Name}: cross-attention keys and values of every layer over {plan.Shapes.Nodes[node.Inputs[1]].Name} : {BatchShape(node.InputShapes[1])} -> cache");
+        string kernels = node.Layer is DecoderSpec ? $"{Kernels}.TransformerDecoderKernels" : $"{Kernels}.MultiHeadAttentionKernels";
+        w.Line($"// {node.Name}: cross-attention keys and values{(node.Layer is DecoderSpec ? " of every layer" : "")} over {plan.Shapes.Nodes[node.Inputs[1]].Name} : {BatchShape(node.InputShapes[1])} -> cache");
         w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.PrepareWorkspaceLength(batch, sourceSeq)));");
-        w.Line($"{Kernels}.TransformerDecoderKernels.PrepareMemory({g}, {memory}, {NodeParams(node, "parameters")}, {MemoryCacheSlice(plan, node)}, {work}, batch, sourceSeq);");
+        w.Line($"{kernels}.PrepareMemory({g}, {memory}, {NodeParams(node, "parameters")}, {MemoryCacheSlice(plan, node)}, {work}, batch, sourceSeq);");
+        w.Line($"_inferenceArenas.Return({work});");
+    }
+
+    /// <summary>In ForwardStep, a cross-attention layer's query at one target position over the prepared source.</summary>
+    private static void EmitMemoryAttentionStep(SourceWriter w, ModelPlan plan, GraphNode node, string input, string output)
+    {
+        string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
+        w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.MemoryStepWorkspaceLength(batch, sourceSeq)));");
+        w.Line($"{Kernels}.MultiHeadAttentionKernels.ForwardStepOverMemory({g}, {input}, {NodeParams(node, "parameters")}, {output}, {MemoryCacheSlice(plan, node)}, sourceLengths, sourceSeq, {work}, batch);");
         w.Line($"_inferenceArenas.Return({work});");
     }
 

@@ -1,5 +1,6 @@
 // Incremental decoding of generated two-input models: PrepareSource once, then ForwardStep per target position must give the
-// rows of the full two-input Forward (to 1e-5) with S < T, S = T and S > T and padded sources; the argument errors (position
+// rows of the full two-input Forward (to 1e-5) with S < T, S = T and S > T and padded sources, through decoders and through a
+// cross-attention layer over S; the argument errors (position
 // past MaxLength, a cache of the wrong size, a step on a cache no PrepareSource filled); and zero allocation per step.
 namespace ModelGen.Tests.Models;
 
@@ -79,6 +80,25 @@ public class Seq2SeqStepTests
         model.PrepareSource(other, batch, otherSeq, default, cache);
         AssertStepsEqualForward(whole, batch, seq, PostNormSeq2SeqStepNet.OutputSize, target,
             (ids, y, t) => model.ForwardStep(ids, y, batch, t, cache), $"re-prepared S={otherSeq}");
+    }
+
+    /// <summary>A cross-attention layer over S after the decoder (no bias, Seq2SeqNet) steps over its own prepared keys and values.</summary>
+    [Theory]
+    [InlineData(3, 9)]
+    [InlineData(13, 4)]
+    public void CrossAttentionOverSource_StepsEqualTheFullForward(int sourceSeq, int seq)
+    {
+        var model = new Seq2SeqNet(6);
+        const int batch = 3;
+        int[] target = Ids(batch * seq, 11, 7), source = Ids(batch * sourceSeq, 9, 8), sourceLengths = [1, sourceSeq, Math.Max(1, sourceSeq / 2)];
+        var whole = new float[batch * seq * Seq2SeqNet.OutputSize];
+        model.Forward(target, source, whole, batch, seq, sourceSeq, default, sourceLengths);
+        // Header; decoder self K/V (2 layers, MaxLength 16, d 8); per source position: decoder cross K/V (2 layers) and the layer's K/V.
+        Assert.Equal(2 + 2 * 2 * 16 * 8 + sourceSeq * (2 * 2 * 8 + 2 * 8), Seq2SeqNet.CacheSize(sourceSeq));
+        var cache = new float[batch * Seq2SeqNet.CacheSize(sourceSeq)];
+        model.PrepareSource(source, batch, sourceSeq, sourceLengths, cache);
+        AssertStepsEqualForward(whole, batch, seq, Seq2SeqNet.OutputSize, target,
+            (ids, y, t) => model.ForwardStep(ids, y, batch, t, cache), $"S={sourceSeq}, T={seq}");
     }
 
     [Fact]
