@@ -1,5 +1,5 @@
-// The next-token path of an encoder-decoder model: a generated two-input model whose causal decoder reads the source has
-// PrepareSource (the source side once, the decoder's cross-attention keys and values into a cache) and ForwardStep (one target
+// The next-token path of an encoder-decoder model: a generated two-input model whose causal target side attends to the source
+// has PrepareSource (the source side once, the cross-attention keys and values of it into a cache) and ForwardStep (one target
 // position over that cache). The source is fixed per generation, so it is set apart from the context (SetSource); the target
 // context then goes through IncrementalLogits exactly as a single-input model's does, which reads only the new tokens.
 namespace ModelGen;
