@@ -324,6 +324,31 @@ internal static class Samples
         }
         """;
 
+    /// <summary>
+    /// A translator that decodes step by step: the source side (embedding, sinusoidal positions, encoder, LayerNorm) runs once in
+    /// PrepareSource, which also stores the causal decoder's cross-attention keys and values; ForwardStep runs the target side.
+    /// </summary>
+    public const string Seq2SeqDecoding = """
+        using ModelGen;
+
+        namespace Demo;
+
+        [Model(Dim.Seq, InputType = typeof(int), MaxLength = 32)]
+        [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+        public partial class StepTranslator
+        {
+            [Embedding(60, 32, From = "Source")] public partial Layer Src { get; }
+            [PositionEmbedding(64, Sinusoidal = true)] public partial Layer SrcPos { get; }
+            [TransformerEncoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true)] public partial Layer Encoder { get; }
+            [LayerNorm] public partial Layer EncNorm { get; }
+            [Embedding(50, 32, From = Layer.Input)] public partial Layer Tgt { get; }
+            [PositionEmbedding(32)] public partial Layer Pos { get; }
+            [TransformerDecoder(Heads = 4, FeedForward = 64, Layers = 2, NormFirst = true, Memory = nameof(EncNorm))] public partial Layer Decoder { get; }
+            [LayerNorm] public partial Layer LnF { get; }
+            [Dense(50)] public partial Layer Head { get; }
+        }
+        """;
+
     /// <summary>A causal Transformer with rotary embeddings (RoPE) instead of a position table; a non-default base.</summary>
     public const string RopeGpt = """
         using ModelGen;

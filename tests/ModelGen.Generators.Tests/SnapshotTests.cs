@@ -25,6 +25,7 @@ public class SnapshotTests
     [InlineData(nameof(Samples.NormLayers), Samples.NormLayers)]
     [InlineData(nameof(Samples.TwoInputSeq2Seq), Samples.TwoInputSeq2Seq)]
     [InlineData(nameof(Samples.FloatSourceSeq2Seq), Samples.FloatSourceSeq2Seq)]
+    [InlineData(nameof(Samples.Seq2SeqDecoding), Samples.Seq2SeqDecoding)]
     public void Generate_RepresentativeModel_MatchesBaseline(string scenario, string source)
     {
         var (_, result) = GeneratorRunner.Run(source);
@@ -53,6 +54,7 @@ public class SnapshotTests
     [InlineData(Samples.NormLayers)]
     [InlineData(Samples.TwoInputSeq2Seq)]
     [InlineData(Samples.FloatSourceSeq2Seq)]
+    [InlineData(Samples.Seq2SeqDecoding)]
     public void Generate_RepresentativeModel_CompilesWithoutErrors(string source)
     {
         var (output, result) = GeneratorRunner.Run(source);
@@ -78,6 +80,7 @@ public class SnapshotTests
     [InlineData(Samples.NormLayers)]
     [InlineData(Samples.TwoInputSeq2Seq)]
     [InlineData(Samples.FloatSourceSeq2Seq)]
+    [InlineData(Samples.Seq2SeqDecoding)]
     public void Generate_ValidSample_HasNoProblemsAndFullCode(string source)
     {
         var (_, result) = GeneratorRunner.Run(source);

@@ -53,7 +53,7 @@ internal static partial class ModelEmitter
                 w.Open("public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch)");
                 w.Line($"{Guards}.CheckForward({String(spec.ClassName)}, input.Length, output.Length, batch, InputSize, OutputSize, MaxBatch);");
             }
-            EmitInferenceBody(w, plan, incremental: false);
+            EmitInferenceBody(w, plan, InferencePart.Whole);
             w.Close();
             w.Line();
             if (SupportsSteps(plan)) EmitForwardStep(w, plan);
@@ -119,11 +119,13 @@ internal static partial class ModelEmitter
     }
 
     /// <summary>
-    /// The body of an inference call: the planner's steps over arena slots. <paramref name="incremental"/> emits the
-    /// variant (one position per call, attention over the key/value cache, positions offset by <c>position</c>).
+    /// The body of an inference call: the planner's steps over arena slots. <paramref name="part"/> selects the whole pass, the
+    /// incremental variant (one position per call, attention over the key/value cache, positions offset by <c>position</c>), or a
+    /// two-input model's source side alone (see <see cref="InferencePart"/>).
     /// </summary>
-    private static void EmitInferenceBody(SourceWriter w, ModelPlan plan, bool incremental)
+    private static void EmitInferenceBody(SourceWriter w, ModelPlan plan, InferencePart part)
     {
+        bool incremental = part == InferencePart.Step;
         var nodes = plan.Shapes.Nodes;
         string U = Unit(plan);
         if (plan.InferenceSlots > 0)
@@ -143,7 +145,13 @@ internal static partial class ModelEmitter
         foreach (var step in plan.Inference)
         {
             var node = nodes[step.Node];
+            if (!InPart(plan, node, part)) continue;
             var c = runs.Begin(node.Name);
+            if (part == InferencePart.Source && !IsSourceNode(plan, node))
+            {
+                EmitPrepareMemory(c, plan, node, PlaceText(step.Sources[1], LengthOf(plan, node.Inputs[1]), Mult(plan, node.Inputs[1])));
+                continue;
+            }
             if (plan.PoolFusions.FirstOrDefault(f => f.Pool == step.Node) is { } fusion)
             {
                 EmitConvPool(c, plan, nodes[fusion.Conv], node, step);
@@ -192,6 +200,9 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }
+            case AttentionSpec when incremental && UsesSourceMemory(node):
+                EmitMemoryAttentionStep(w, plan, node, src[0], dst);
+                break;
             case AttentionSpec when incremental:
             {
                 string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
@@ -200,6 +211,9 @@ internal static partial class ModelEmitter
                 w.Line($"_inferenceArenas.Return({work});");
                 break;
             }
+            case DecoderSpec when incremental:
+                EmitDecoderStep(w, plan, node, src[0], dst);
+                break;
             case AttentionSpec or DecoderSpec when UsesSourceMemory(node):
             {
                 // Cross-attention over the second input's S positions: queries over T, keys masked past sourceLengths.

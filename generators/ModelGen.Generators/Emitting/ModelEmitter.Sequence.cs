@@ -172,11 +172,53 @@ internal static partial class ModelEmitter
     /// Whether the model can run one position at a time with a key/value cache: a causal Transformer stack, a bound on T
     /// (the cache size), and otherwise only layers that work position by position (no pooling, recurrence or full attention).
     /// </summary>
-    private static bool SupportsSteps(ModelPlan plan) =>
-        plan.IsSequence && !plan.HasSource && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
+    private static bool SupportsSteps(ModelPlan plan) => plan.HasSource ? SupportsSourceSteps(plan) :
+        plan.IsSequence && plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
         && plan.Shapes.Nodes.Any(n => HasCache(n.Layer))
-        && plan.Shapes.Nodes.All(n => n.Layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec
-                                      or MergeSpec or TransformerSpec { Causal: true } or AttentionSpec { Causal: true });
+        && plan.Shapes.Nodes.All(n => StepsPerPosition(n.Layer) || HasCache(n.Layer));
+
+    /// <summary>Layers that compute each position from that position alone, so a step runs them on its one row.</summary>
+    private static bool StepsPerPosition(LayerSpec layer) =>
+        layer is EmbeddingSpec or PositionEmbeddingSpec or DenseSpec or LayerNormSpec or ActivationSpec or LogSoftmaxSpec or DropoutSpec or MergeSpec;
+
+    /// <summary>
+    /// Whether a two-input model can decode step by step: its target side (every node without S) is what a single-input model
+    /// needs, plus causal decoders and cross-attention layers whose memory is over the source (their keys and values of the
+    /// source are prepared once); the source side runs whole in PrepareSource.
+    /// </summary>
+    private static bool SupportsSourceSteps(ModelPlan plan) =>
+        plan.Spec.MaxLength > 0 && plan.Final.OutputIsSequence
+        && plan.Shapes.Nodes.Any(IsSourceCrossAttention)
+        && plan.Shapes.Nodes.Where(n => !IsSourceNode(plan, n))
+            .All(n => IsSourceCrossAttention(n) || (!UsesSourceMemory(n) && (StepsPerPosition(n.Layer) || HasCache(n.Layer))));
+
+    /// <summary>
+    /// A target node attending to the second input's S positions that can step over a prepared memory: a causal decoder, or a
+    /// cross-attention layer without rotary embeddings (over S it is never causal: MG diagnostic).
+    /// </summary>
+    private static bool IsSourceCrossAttention(GraphNode node) =>
+        node.Layer is DecoderSpec { Causal: true } or AttentionSpec { Rotary: false, Causal: false } && UsesSourceMemory(node);
+
+    /// <summary>Which nodes an inference body runs: all, the incremental step's, or the source side that PrepareSource runs once.</summary>
+    private enum InferencePart
+    {
+        /// <summary>Forward: every node over the whole sequence(s).</summary>
+        Whole,
+
+        /// <summary>ForwardStep: one target position; a two-input model's source nodes are skipped (their part is in the cache).</summary>
+        Step,
+
+        /// <summary>PrepareSource: the source nodes over S, and each decoder's cross-attention keys and values into the cache.</summary>
+        Source,
+    }
+
+    /// <summary>Whether <paramref name="part"/> runs <paramref name="node"/>.</summary>
+    private static bool InPart(ModelPlan plan, GraphNode node, InferencePart part) => part switch
+    {
+        InferencePart.Source => IsSourceNode(plan, node) || IsSourceCrossAttention(node),
+        InferencePart.Step => !IsSourceNode(plan, node),
+        _ => true,
+    };
 
     /// <summary>Layers that keep keys and values in the caller's cache when decoding step by step (causal attention).</summary>
     private static bool HasCache(LayerSpec layer) => layer is TransformerSpec { Causal: true } or AttentionSpec { Causal: true };
@@ -185,8 +227,8 @@ internal static partial class ModelEmitter
     private static int CacheLength(ModelPlan plan, GraphNode node) =>
         2 * (node.Layer is TransformerSpec tf ? tf.Layers : 1) * plan.Spec.MaxLength * node.Output[1];
 
-    /// <summary>An attention layer's part of the caller's cache span.</summary>
-    private static string CacheSlice(ModelPlan plan, GraphNode node) =>
+    /// <summary>An attention layer's part of the caller's cache span (a two-input model's self-attention keys and values: <see cref="SourceModelCacheSlice"/>).</summary>
+    private static string CacheSlice(ModelPlan plan, GraphNode node) => plan.HasSource ? SourceModelCacheSlice(plan, node) :
         CallerSlice(plan, node, "cache", n => HasCache(n.Layer), n => CacheLength(plan, n));
 
     /// <summary>The memory operand of an attention call: its second source (cross-attention), or none.</summary>
@@ -195,6 +237,11 @@ internal static partial class ModelEmitter
     /// <summary>The incremental decoding entry point: one position per call, attention over the cached keys and values.</summary>
     private static void EmitForwardStep(SourceWriter w, ModelPlan plan)
     {
+        if (plan.HasSource)
+        {
+            EmitSourceSteps(w, plan);
+            return;
+        }
         int cache = plan.Shapes.Nodes.Where(n => HasCache(n.Layer)).Sum(n => CacheLength(plan, n));
         w.Line("/// <summary>Floats of key/value cache per example that <see cref=\"ForwardStep\"/> needs: keys and values of every attention layer for MaxLength positions.</summary>");
         w.Line($"public const int CacheSize = {Int(cache)};");
@@ -215,7 +262,7 @@ internal static partial class ModelEmitter
         w.Line($"int rows = {Guards}.CheckStep({String(plan.Spec.ClassName)}, input.Length, output.Length, batch, position, cache.Length, InputSize, OutputSize, MaxLength, CacheSize);");
         if (plan.Shapes.Nodes.Any(n => n.Layer is PositionEmbeddingSpec))
             w.Line("const int seq = 1;   // one position per call");
-        EmitInferenceBody(w, plan, incremental: true);
+        EmitInferenceBody(w, plan, InferencePart.Step);
         w.Close();
         w.Line();
     }

@@ -194,8 +194,9 @@ public sealed class TransformerEncoderAttribute : LayerAttribute
 /// <c>FF(x) = linear2(Dropout(act(linear1(x))))</c>. Tensors per layer <c>layers.{i}.</c>: <c>self_attn.*</c> and
 /// <c>multihead_attn.*</c> (as <see cref="MultiHeadAttentionAttribute"/>; <c>q_proj_weight</c>, <c>k_proj_weight</c>,
 /// <c>v_proj_weight</c> when dm ≠ d), <c>linear1</c>, <c>linear2</c>, <c>norm1</c>, <c>norm2</c>, <c>norm3</c>. Keys at padded
-/// positions get no attention in either block; self-attention is causal by default, cross-attention never. There is no
-/// incremental <c>ForwardStep</c> for models holding a decoder (no key/value cache for it).
+/// positions get no attention in either block; self-attention is causal by default, cross-attention never. A two-input model
+/// whose causal decoder reads the second input decodes incrementally (<c>PrepareSource</c>, then <c>ForwardStep</c>); a decoder
+/// whose memory is over T has no incremental step (its cross-attention would see later memory positions).
 /// </summary>
 public sealed class TransformerDecoderAttribute : LayerAttribute
 {

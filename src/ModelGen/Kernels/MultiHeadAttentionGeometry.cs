@@ -174,6 +174,31 @@ public readonly struct MultiHeadAttentionGeometry : IEquatable<MultiHeadAttentio
     }
 
     /// <summary>
+    /// Floats of the memory cache of cross-attention decoding (<see cref="MultiHeadAttentionKernels.PrepareMemory"/>): the memory's
+    /// keys <c>[batch, Heads, memorySeq, HeadSize]</c>, then its values in the same layout (<c>2·batch·memorySeq·Model</c>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="memorySeq"/> is negative.</exception>
+    public long MemoryCacheLength(int batch, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return 2L * batch * memorySeq * Model;
+    }
+
+    /// <summary>Scratch floats <see cref="MultiHeadAttentionKernels.PrepareMemory"/> needs: the projected keys and values <c>[batch·memorySeq, 2·Model]</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="memorySeq"/> is negative.</exception>
+    public long PrepareWorkspaceLength(int batch, int memorySeq) => MemoryCacheLength(batch, memorySeq);
+
+    /// <summary>Scratch floats of <see cref="MultiHeadAttentionKernels.ForwardStepOverMemory"/>: the query and the attention output per example, and one row of scores.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> or <paramref name="memorySeq"/> is negative.</exception>
+    public long MemoryStepWorkspaceLength(int batch, int memorySeq)
+    {
+        ThrowHelper.CheckNonNegative(batch, nameof(batch));
+        ThrowHelper.CheckNonNegative(memorySeq, nameof(memorySeq));
+        return 2L * batch * Model + memorySeq;
+    }
+
+    /// <summary>
     /// The parameter tensors in state-dict order with their PyTorch names (relative to the module) and shapes: <c>in_proj_weight</c>
     /// <c>[3d, d]</c> when keys and values have width d, else <c>q_proj_weight</c> <c>[d, d]</c>, <c>k_proj_weight</c> and
     /// <c>v_proj_weight</c> <c>[d, Memory]</c>; then (with bias) <c>in_proj_bias</c> <c>[3d]</c>, <c>out_proj.weight</c> <c>[d, d]</c>

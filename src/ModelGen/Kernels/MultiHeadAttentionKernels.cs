@@ -34,7 +34,7 @@ namespace ModelGen.Kernels;
 /// <c>M[b, h, i, j] = (u ≥ p)/(1 − p)</c>, u a counter-based hash of (seed, b, h, i, j) in [0, 1) (see <see cref="TrainForward(in MultiHeadAttentionGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, float, ulong)"/>).
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised exp, tiled sums).
 /// </remarks>
-public static class MultiHeadAttentionKernels
+public static partial class MultiHeadAttentionKernels
 {
     /// <summary>
     /// Inference forward (see the class remarks for the formula). Rows at padded positions are computed from zeros.

@@ -1,6 +1,7 @@
 // Argument checks shared by every generated model, kept out of generated code so the messages are uniform and
 // the generated methods stay small. All checks run before anything is written.
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace ModelGen.Runtime;
 
@@ -162,6 +163,76 @@ public static class ModelGuards
             throw new ArgumentException($"{model}: 'cache' has {cacheLength} floats, expected batch {batch} × CacheSize {cacheSize} = {(long)batch * cacheSize}.", "cache");
         return batch;
     }
+
+    /// <summary>
+    /// The floats per example of a two-input model's decoding cache for a source of <paramref name="sourceSeq"/> positions:
+    /// <paramref name="fixedSize"/> + <paramref name="sourceSeq"/> × <paramref name="sizePerSourcePosition"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sourceSeq"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">The size exceeds the largest array.</exception>
+    public static int SourceCacheSize(string model, int sourceSeq, int fixedSize, int sizePerSourcePosition)
+    {
+        if (sourceSeq <= 0)
+            throw new ArgumentOutOfRangeException(nameof(sourceSeq), sourceSeq, $"{model}: sourceSeq must be positive, got {sourceSeq}.");
+        long size = fixedSize + (long)sourceSeq * sizePerSourcePosition;
+        if (size > Array.MaxLength)
+            throw new ArgumentException($"{model}: a cache for sourceSeq {sourceSeq} needs {size} floats per example, more than an array holds.", nameof(sourceSeq));
+        return (int)size;
+    }
+
+    /// <summary>
+    /// Checks the cache of a two-input model's <c>PrepareSource</c> call (batch × <paramref name="cacheSize"/> floats) and marks it
+    /// unprepared until <see cref="WriteSourceHeader"/> runs, so a call that throws half-way leaves no stale source behind.
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch is not positive or the cache's length does not match.</exception>
+    public static void BeginSourceCache(string model, Span<float> cache, int batch, int sourceSeq, int cacheSize)
+    {
+        if (batch <= 0)
+            ThrowBatch(model, batch);
+        if (cache.Length != (long)batch * cacheSize)
+            throw new ArgumentException(
+                $"{model}: 'cache' has {cache.Length} floats, expected batch {batch} × CacheSize(sourceSeq: {sourceSeq}) {cacheSize} = {(long)batch * cacheSize}.", nameof(cache));
+        cache.Slice(0, SourceHeaderSize * batch).Clear();
+    }
+
+    /// <summary>
+    /// Records a prepared source at the head of the cache: <paramref name="sourceSeq"/> once per example, then each example's real
+    /// source length (<paramref name="sourceSeq"/> when <paramref name="sourceLengths"/> is empty), as the bits of ints.
+    /// </summary>
+    public static void WriteSourceHeader(Span<float> cache, int batch, int sourceSeq, ReadOnlySpan<int> sourceLengths)
+    {
+        var header = MemoryMarshal.Cast<float, int>(cache.Slice(0, SourceHeaderSize * batch));
+        header.Slice(0, batch).Fill(sourceSeq);
+        if (sourceLengths.IsEmpty) header.Slice(batch).Fill(sourceSeq);
+        else sourceLengths.CopyTo(header.Slice(batch));
+    }
+
+    /// <summary>
+    /// Reads the source that <c>PrepareSource</c> recorded at the head of a two-input model's cache: returns each example's real
+    /// source length (a view of the cache) and its padded length <paramref name="sourceSeq"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The batch is not positive or the cache is too short to hold the header.</exception>
+    /// <exception cref="InvalidOperationException">The cache holds no source prepared for this batch (PrepareSource was not called,
+    /// failed, or ran with another batch).</exception>
+    public static ReadOnlySpan<int> ReadSourceHeader(string model, Span<float> cache, int batch, out int sourceSeq)
+    {
+        if (batch <= 0)
+            ThrowBatch(model, batch);
+        if (cache.Length < (long)SourceHeaderSize * batch)
+            throw new ArgumentException($"{model}: 'cache' has {cache.Length} floats, too few for batch {batch}; allocate batch × CacheSize(sourceSeq) and call PrepareSource.", nameof(cache));
+        var header = MemoryMarshal.Cast<float, int>(cache.Slice(0, SourceHeaderSize * batch));
+        sourceSeq = header[0];
+        bool prepared = sourceSeq > 0;
+        for (int b = 0; b < batch && prepared; b++)
+            prepared = header[b] == sourceSeq && (uint)(header[batch + b] - 1) < (uint)sourceSeq;
+        if (!prepared)
+            throw new InvalidOperationException(
+                $"{model}.ForwardStep: the cache holds no source prepared for batch {batch}; call PrepareSource(source, batch, sourceSeq, sourceLengths, cache) with this cache first.");
+        return header.Slice(batch, batch);
+    }
+
+    /// <summary>Ints at the head of a two-input model's cache per example (stored as float bits): the padded source length and the example's real one.</summary>
+    public const int SourceHeaderSize = 2;
 
     /// <summary>Checks the recurrent state span of a stateful forward call: batch × the model's per-example state size.</summary>
     /// <exception cref="ArgumentException">Its length does not match.</exception>

@@ -4,12 +4,11 @@
 //                         last row (O(T) work per token; always available).
 //   IncrementalLogits     a model that caches what it has read (a Transformer's KV cache, an RNN's state) behind
 //                         IIncrementalTokenModel: only the new token is processed (O(1) forward per token).
+//   EncoderDecoderLogits  a two-input model's PrepareSource/ForwardStep: the target continued under a fixed source.
 // Sampling follows nanoGPT's generate(): logits / temperature, optionally keep the top k, softmax, draw one token.
 // Everything runs in buffers allocated at construction, so generating allocates nothing per token (a model's own
 // arenas grow to their largest size on first use: that is the warm-up).
-using ModelGen;
-
-namespace TextGen;
+namespace ModelGen;
 
 /// <summary>
 /// Writes the model's logits for the token that follows <paramref name="context"/> into <paramref name="logits"/>
@@ -50,8 +49,9 @@ public sealed class TokenSampler
     /// <param name="temperature">See <see cref="Sample"/>.</param>
     /// <param name="topK">See <see cref="Sample"/>.</param>
     /// <param name="rng">The generator the draw uses.</param>
-    /// <exception cref="ArgumentException"><paramref name="context"/> is empty.</exception>
+    /// <exception cref="ArgumentException"><paramref name="context"/> is empty (or the model rejects it).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="temperature"/> or <paramref name="topK"/> is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null.</exception>
     public int Next(ReadOnlySpan<int> context, float temperature, int topK, Rng rng)
     {
         if (context.IsEmpty) throw new ArgumentException("The context needs at least one token.", nameof(context));
@@ -70,6 +70,7 @@ public sealed class TokenSampler
     /// <param name="topK">See <see cref="Sample"/>.</param>
     /// <param name="rng">The generator the draws use.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="promptLength"/>, <paramref name="temperature"/> or <paramref name="topK"/> is out of range.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null.</exception>
     public void Generate(Span<int> sequence, int promptLength, float temperature, int topK, Rng rng)
     {
         if (promptLength < 1 || promptLength > sequence.Length)
@@ -95,6 +96,7 @@ public sealed class TokenSampler
     /// <returns>The drawn token id.</returns>
     /// <exception cref="ArgumentException"><paramref name="logits"/> is empty, or <paramref name="scratch"/> is shorter than it.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="temperature"/> is negative or not finite, or <paramref name="topK"/> is negative.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null.</exception>
     public static int Sample(ReadOnlySpan<float> logits, float temperature, int topK, Rng rng, Span<float> scratch)
     {
         ValidateOptions(temperature, topK);
@@ -144,142 +146,5 @@ public sealed class TokenSampler
         if (!(temperature >= 0) || float.IsPositiveInfinity(temperature))
             throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be a finite value >= 0 (0 is greedy).");
         ArgumentOutOfRangeException.ThrowIfNegative(topK);
-    }
-}
-
-/// <summary>
-/// Next-token logits by re-running a sequence model over the last <see cref="Context"/> tokens of the context and
-/// keeping the last position's row: the reference path every <see cref="ISequenceModel{TInput}"/> supports.
-/// Allocates nothing per call once the model's arenas have grown (the constructor runs one full-context call to grow them).
-/// </summary>
-public sealed class SequenceModelLogits
-{
-    private readonly ISequenceModel<int> _model;
-    private readonly float[] _output;   // [Context, V] logits of every position of the window
-
-    /// <summary>Wraps <paramref name="model"/>, which sees at most <paramref name="context"/> tokens.</summary>
-    /// <param name="model">Maps ids [1, seq] to logits [1, seq, <paramref name="vocabularySize"/>].</param>
-    /// <param name="vocabularySize">Logits per position.</param>
-    /// <param name="context">The longest window the model is run on (its <c>MaxLength</c>, or the training window).</param>
-    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vocabularySize"/> or <paramref name="context"/> is not positive.</exception>
-    public SequenceModelLogits(ISequenceModel<int> model, int vocabularySize, int context)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabularySize);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(context);
-        _model = model;
-        VocabularySize = vocabularySize;
-        Context = context;
-        _output = new float[checked(context * vocabularySize)];
-        // Warm-up at the largest size first: the model's inference arenas then never need to grow during generation.
-        _model.Forward(new int[context], _output, 1, context);
-    }
-
-    /// <summary>Logits per position.</summary>
-    public int VocabularySize { get; }
-
-    /// <summary>The most tokens one call reads (the last ones of the context).</summary>
-    public int Context { get; }
-
-    /// <summary>The <see cref="NextTokenLogits"/> of this model: the last row of <c>Forward(context[^min(n, Context)..])</c>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="context"/> is empty, or <paramref name="logits"/> is not [<see cref="VocabularySize"/>].</exception>
-    public void Logits(ReadOnlySpan<int> context, Span<float> logits)
-    {
-        if (context.IsEmpty) throw new ArgumentException("The context needs at least one token.", nameof(context));
-        if (logits.Length != VocabularySize)
-            throw new ArgumentException($"'logits' has {logits.Length} elements, expected the vocabulary size {VocabularySize}.", nameof(logits));
-        ReadOnlySpan<int> window = context.Length > Context ? context[^Context..] : context;
-        Span<float> output = _output.AsSpan(0, window.Length * VocabularySize);
-        _model.Forward(window, output, 1, window.Length);
-        output[^VocabularySize..].CopyTo(logits);
-    }
-}
-
-/// <summary>
-/// A model that keeps what it has read (a Transformer's key/value cache, a recurrent network's state) and extends it
-/// by new tokens, the contract <see cref="IncrementalLogits"/> drives.
-/// </summary>
-public interface IIncrementalTokenModel
-{
-    /// <summary>The most tokens the cache holds (a Transformer's <c>MaxLength</c>; <see cref="int.MaxValue"/> for a recurrent state).</summary>
-    int Capacity { get; }
-
-    /// <summary>Logits per token.</summary>
-    int VocabularySize { get; }
-
-    /// <summary>Forgets every token read (an empty cache, the initial state).</summary>
-    void Reset();
-
-    /// <summary>
-    /// Reads <paramref name="tokens"/> after those already read (at most <see cref="Capacity"/> in all since the last
-    /// <see cref="Reset"/>) and writes the logits for the token after the last of them into <paramref name="logits"/> [V].
-    /// </summary>
-    void Append(ReadOnlySpan<int> tokens, Span<float> logits);
-}
-
-/// <summary>
-/// <see cref="NextTokenLogits"/> over an <see cref="IIncrementalTokenModel"/>: when the context is what the model has
-/// read plus new tokens, only those are appended; otherwise (a new prompt, or a context longer than
-/// <see cref="IIncrementalTokenModel.Capacity"/>, whose window moved) the model is reset and reads the last
-/// <c>Capacity</c> tokens again, which is the same window <see cref="SequenceModelLogits"/> would run.
-/// Allocates nothing per call once its record of read tokens has grown to the longest context (capacity hint at construction).
-/// </summary>
-public sealed class IncrementalLogits
-{
-    private readonly IIncrementalTokenModel _model;
-    private readonly NextTokenLogits? _windowed;
-    private int[] _read;       // [capacity] the tokens the model has read since its last Reset, oldest first
-    private int _readCount;
-
-    /// <summary>Wraps <paramref name="model"/>, expecting contexts of up to <paramref name="expectedLength"/> tokens (a hint: longer ones grow the record).</summary>
-    /// <param name="model">The cached model.</param>
-    /// <param name="expectedLength">The longest context expected.</param>
-    /// <param name="windowed">
-    /// Optional: the logits of a context longer than the capacity, from one batched run over its last window (e.g.
-    /// <see cref="SequenceModelLogits"/>). Once the window slides, every token has a new window, and re-reading it
-    /// through the cache a position at a time would cost far more than one batched run.
-    /// </param>
-    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="expectedLength"/> is not positive.</exception>
-    public IncrementalLogits(IIncrementalTokenModel model, int expectedLength = 1024, NextTokenLogits? windowed = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(expectedLength);
-        _model = model;
-        _windowed = windowed;
-        _read = new int[Math.Min(expectedLength, model.Capacity)];
-        _model.Reset();
-    }
-
-    /// <summary>Tokens the model has read since its last reset.</summary>
-    public int ReadCount => _readCount;
-
-    /// <summary>The <see cref="NextTokenLogits"/> of this model.</summary>
-    /// <exception cref="ArgumentException"><paramref name="context"/> is empty, or <paramref name="logits"/> is not [vocabulary].</exception>
-    public void Logits(ReadOnlySpan<int> context, Span<float> logits)
-    {
-        if (context.IsEmpty) throw new ArgumentException("The context needs at least one token.", nameof(context));
-        if (logits.Length != _model.VocabularySize)
-            throw new ArgumentException($"'logits' has {logits.Length} elements, expected the vocabulary size {_model.VocabularySize}.", nameof(logits));
-        if (context.Length > _model.Capacity && _windowed is not null)
-        {
-            _readCount = 0;   // the cache no longer holds a prefix of what comes next
-            _windowed(context, logits);
-            return;
-        }
-        ReadOnlySpan<int> window = context.Length > _model.Capacity ? context[^_model.Capacity..] : context;
-        bool extends = window.Length > _readCount && window[.._readCount].SequenceEqual(_read.AsSpan(0, _readCount));
-        if (!extends)
-        {
-            _model.Reset();
-            _readCount = 0;
-        }
-        ReadOnlySpan<int> fresh = window[_readCount..];
-        if (window.Length > _read.Length)   // doubling, capped at the capacity (which bounds every window)
-            Array.Resize(ref _read, (int)Math.Min(Math.Max(window.Length, 2L * _read.Length), _model.Capacity));
-        fresh.CopyTo(_read.AsSpan(_readCount));
-        _readCount = window.Length;
-        _model.Append(fresh, logits);
     }
 }

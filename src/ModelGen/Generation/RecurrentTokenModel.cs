@@ -1,7 +1,7 @@
 // The incremental path for recurrent models: generated models with LSTM/GRU layers have a stateful Forward
 // overload (state = every layer's h_n/c_n, read as the initial state and overwritten with the final one), so
 // reading one more token is one seq = 1 call that carries the state. That is all IIncrementalTokenModel needs.
-namespace TextGen;
+namespace ModelGen;
 
 /// <summary>A generated recurrent model's stateful <c>Forward(input, output, batch, seq, lengths, state)</c> overload.</summary>
 /// <param name="input">Token ids [batch, seq].</param>

@@ -2,7 +2,7 @@
 // MaxLength has ForwardStep(input, output, batch, position, cache), which runs one position over the key/value cache
 // the earlier positions filled. Reading one more token is one such call: attention over t cached positions instead
 // of re-running the prefix. That is all IIncrementalTokenModel needs.
-namespace TextGen;
+namespace ModelGen;
 
 /// <summary>A generated causal model's <c>ForwardStep(input, output, batch, position, cache)</c>.</summary>
 /// <param name="input">Token ids at <paramref name="position"/> [batch].</param>
