@@ -123,7 +123,7 @@ internal static partial class ModelEmitter
     {
         string g = GeometryField(node.Name), work = $"{Camel(node.Name)}Work";
         string kernels = node.Layer is DecoderSpec ? $"{Kernels}.TransformerDecoderKernels" : $"{Kernels}.MultiHeadAttentionKernels";
-        w.Line($"// {node.Name}: cross-attention keys and values{(node.Layer is DecoderSpec ? " of every layer" : "")} over {plan.Shapes.Nodes[node.Inputs[1]].Name} : {BatchShape(node.InputShapes[1])} -> cache");
+        w.Line($"// {node.Name}: cross-attention keys and values{(node.Layer is DecoderSpec ? " of every layer" : "")} over {(node.Inputs[1] < 0 ? plan.Spec.SourceName : plan.Shapes.Nodes[node.Inputs[1]].Name)} : {BatchShape(node.InputShapes[1])} -> cache");
         w.Line($"float[] {work} = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.PrepareWorkspaceLength(batch, sourceSeq)));");
         w.Line($"{kernels}.PrepareMemory({g}, {memory}, {NodeParams(node, "parameters")}, {MemoryCacheSlice(plan, node)}, {work}, batch, sourceSeq);");
         w.Line($"_inferenceArenas.Return({work});");

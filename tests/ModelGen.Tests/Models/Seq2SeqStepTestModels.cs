@@ -33,3 +33,17 @@ public partial class PostNormSeq2SeqStepNet
     [TransformerDecoder(Heads = 2, FeedForward = 7, Layers = 2, Dropout = 0, Memory = nameof(Encoder))]         public partial Layer Decoder { get; }
     [Dense(10)]                                                                                                 public partial Layer Head { get; }
 }
+
+/// <summary>A float source (7 features per position): per-position projection and encoder under a decoder, and a cross-attention over the raw frames (kdim 7).</summary>
+[Model(Dim.Seq, InputType = typeof(int), MaxLength = 10)]
+[ModelInput("Frames", Dim.Seq, 7)]
+public partial class FloatSourceStepNet
+{
+    [Dense(6, From = "Frames")]                                                                                 public partial Layer FrameProj { get; }
+    [TransformerEncoder(Heads = 2, FeedForward = 9, NormFirst = true, Dropout = 0)]                             public partial Layer Encoder { get; }
+    [Embedding(9, 6, From = Layer.Input)]                                                                       public partial Layer Tgt { get; }
+    [PositionEmbedding(10)]                                                                                     public partial Layer Pos { get; }
+    [TransformerDecoder(Heads = 2, FeedForward = 9, NormFirst = true, Dropout = 0, Memory = nameof(Encoder))]   public partial Layer Decoder { get; }
+    [MultiHeadAttention(3, Memory = "Frames")]                                                                  public partial Layer Cross { get; }
+    [Dense(9)]                                                                                                  public partial Layer Head { get; }
+}

@@ -57,6 +57,26 @@ public class Seq2SeqStepTests
     }
 
     [Theory]
+    [InlineData(4, 10)]   // S < T
+    [InlineData(13, 6)]   // S > T
+    public void FloatSource_StepsEqualTheFullForward(int sourceSeq, int seq)
+    {
+        var model = new FloatSourceStepNet(4);
+        const int batch = 2;
+        int[] target = Ids(batch * seq, 9, 7), sourceLengths = [sourceSeq, Math.Max(1, sourceSeq - 2)];
+        var rng = new Rng(8);
+        var frames = new float[batch * sourceSeq * FloatSourceStepNet.SourceSize];
+        for (int i = 0; i < frames.Length; i++) frames[i] = rng.NextFloat() * 2 - 1;
+        for (int i = (sourceSeq + sourceLengths[1]) * FloatSourceStepNet.SourceSize; i < frames.Length; i++) frames[i] = float.NaN;   // padded frames
+        var whole = new float[batch * seq * FloatSourceStepNet.OutputSize];
+        model.Forward(target, frames, whole, batch, seq, sourceSeq, default, sourceLengths);
+        var cache = new float[batch * FloatSourceStepNet.CacheSize(sourceSeq)];
+        model.PrepareSource(frames, batch, sourceSeq, sourceLengths, cache);
+        AssertStepsEqualForward(whole, batch, seq, FloatSourceStepNet.OutputSize, target,
+            (ids, y, t) => model.ForwardStep(ids, y, batch, t, cache), $"float source S={sourceSeq}, T={seq}");
+    }
+
+    [Theory]
     [InlineData(2, 9)]
     [InlineData(11, 6)]
     public void PostNorm_TwoSelfCachesAndNarrowMemory_StepsEqualTheFullForward(int sourceSeq, int seq)
