@@ -68,7 +68,8 @@ public class Seq2SeqTrainingTests
         Assert.True(before.Accuracy < 0.3f, $"untrained token accuracy {before.Accuracy}");
         Assert.True(after.Accuracy >= 0.97f, $"token accuracy after training: {after.Accuracy} (loss {after.Loss}); before: {before.Accuracy}");
         Assert.True(after.Loss < 0.15f, $"validation loss after training: {after.Loss}, before {before.Loss}");
-        Assert.Equal(history.Epochs[^1].ValidationLoss!.Value, after.Loss);   // the best epoch restored is the one Evaluate sees
+        Assert.True(history.RestoredBest);
+        Assert.Equal(history.Epochs[history.BestEpoch - 1].ValidationLoss!.Value, after.Loss);   // the best epoch (by validation loss) was restored
         Assert.Equal(128, after.Count);
     }
 
