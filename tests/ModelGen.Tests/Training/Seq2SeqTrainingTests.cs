@@ -82,8 +82,11 @@ public class Seq2SeqTrainingTests
         const ulong seed = 7;
 
         var fitted = new CopyNet(seed: 8);
+        var reported = new List<float>();   // after every step: the epoch's mean loss so far
         var history = new Trainer(fitted, new Adam(3e-3f), TokenLoss)
-            .Fit(train, epochs, batchSize, validation, new FitOptions { Seed = seed, RestoreBestWeights = false });
+            .Fit(train, epochs, batchSize, validation, new FitOptions { Seed = seed, RestoreBestWeights = false, ReportEverySteps = 1 },
+                 new Probe(p => { if (p.Completed is null) reported.Add(p.Loss); }));
+        var expected = new List<float>();
 
         // The same steps written out: seeded batches, clear, training forward, per-position loss, backward, step.
         var manual = new CopyNet(seed: 8);
@@ -107,9 +110,12 @@ public class Seq2SeqTrainingTests
                 optimizer.Step(manual, manual.Gradients);
                 sum += (double)mean * b.TokenCount;
                 tokens += b.TokenCount;
+                expected.Add((float)(sum / tokens));
             }
             Assert.Equal((float)(sum / tokens), history.Epochs[epoch].TrainLoss);
         }
+        Assert.Equal(epochs * loader.BatchesPerEpoch, expected.Count);
+        Assert.Equal(expected, reported);   // step for step, bit for bit
         Assert.True(fitted.Parameters.SequenceEqual(manual.Parameters), "Fit's parameters differ from the hand-written loop's");
 
         // Validation: the mean over validation tokens of the inference forward, as Evaluate computes it by hand here.
