@@ -164,6 +164,28 @@ public class Seq2SeqTrainingTests
     }
 
     [Fact]
+    public void Fit_AccumulatedHalfBatches_TakeTheStepOfTheWholeBatch()
+    {
+        // Two batches of 8 pairs accumulated = one batch of 16 when each half is weighted by its tokens (the halves hold
+        // different token counts); weighting by pairs would not be. Padding differs between the two runs but never
+        // reaches a real position, so only rounding separates them.
+        var train = CopyPairs(64, 15);
+        var whole = new CopyNet(seed: 16);
+        var halves = new CopyNet(seed: 16);
+        new Trainer(whole, new Sgd(0.5f), TokenLoss).Fit(train, epochs: 1, batchSize: 16, options: new FitOptions { Shuffle = false });
+        new Trainer(halves, new Sgd(0.5f), TokenLoss).Fit(train, epochs: 1, batchSize: 8, options: new FitOptions { Shuffle = false, GradientAccumulationSteps = 2 });
+        var start = new CopyNet(seed: 16).Parameters.ToArray();
+        double moved = 0, apart = 0;
+        for (int i = 0; i < start.Length; i++)
+        {
+            moved = Math.Max(moved, Math.Abs(whole.Parameters[i] - start[i]));
+            apart = Math.Max(apart, Math.Abs(whole.Parameters[i] - halves.Parameters[i]));
+        }
+        Assert.True(moved > 1e-2, $"the parameters moved by at most {moved}");
+        Assert.True(apart < 1e-5, $"accumulated halves differ from whole batches by up to {apart} (steps moved parameters by up to {moved})");
+    }
+
+    [Fact]
     public void Fit_SteadyStateSteps_AllocateNothing()
     {
         // As the feed-forward test (DivergenceTests): the bytes from the 5th progress report to the last are steps 6 to 32's.
