@@ -22,7 +22,7 @@ public static class TrainingPlots
     /// <c>rmse.svg</c>, ...) and <c>learning_rate.svg</c>. Each has the epoch on the x axis and a line per set, titled
     /// "train" and <paramref name="validationSet"/>; the best epoch is marked on the validation line's charts.
     /// </summary>
-    /// <param name="history">The result of <see cref="Trainer.Fit"/>.</param>
+    /// <param name="history">The result of <see cref="O:ModelGen.Trainer.Fit"/>.</param>
     /// <param name="directory">Destination folder.</param>
     /// <param name="validationSet">The name of the set Fit's validation columns came from, for the legend (default "validation";
     /// "test" when a program passed its test set as Fit's validation set).</param>

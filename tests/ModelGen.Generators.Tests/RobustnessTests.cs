@@ -52,6 +52,9 @@ public class RobustnessTests
             [Model(784)] public partial class Huge { [Dense(5_000_000)] public partial Layer Fc { get; } }
             [Model(3, 224, 224)] public partial class Image { [Flatten] public partial Layer Flat { get; } [Dense(20000)] public partial Layer Fc { get; } }
             [Model(4)] public partial class Fine { [Dense(2)] public partial Layer Fc { get; } }
+            [Model(Dim.Seq, InputType = typeof(int))]
+            [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+            public partial class BrokenTranslator { [Embedding(10, 4, From = "Source")] public partial Layer Src { get; } [Embedding(10, 4, From = Layer.Input)] public partial Layer Tgt { get; } [Flatten] public partial Layer Flat { get; } }
             public static class Use
             {
                 public static int Run()
@@ -97,6 +100,9 @@ public class RobustnessTests
             using ModelGen;
             [Model(16, 5, 5)] public partial class Broken { [Dense(120)] public partial Layer Fc1 { get; } }
             [Model(Dim.Seq, InputType = typeof(int))] public partial class BrokenTagger { [Embedding(10, 4)] public partial Layer Emb { get; } [Flatten] public partial Layer Flat { get; } }
+            [Model(Dim.Seq, InputType = typeof(int))]
+            [ModelInput("Source", Dim.Seq, InputType = typeof(int))]
+            public partial class BrokenTranslator { [Embedding(10, 4, From = "Source")] public partial Layer Src { get; } [Embedding(10, 4, From = Layer.Input)] public partial Layer Tgt { get; } [Flatten] public partial Layer Flat { get; } }
             public static class Use
             {
                 public static void Run(Trainer? _)
@@ -121,6 +127,10 @@ public class RobustnessTests
                     t.ForwardTrain(new int[3], new float[3], 1, 3, new[] { 3 });
                     t.Backward(new float[3], default);
                     ISequenceTrainable<int> asInterface = t;
+                    var s = new BrokenTranslator(seed: 3);
+                    s.ForwardTrain(new int[3], new int[2], new float[3], 1, 3, 2, new[] { 3 }, new[] { 2 });
+                    ISeq2SeqTrainable<int, int> asSeq2Seq = s;
+                    var seq2seqTrainer = new Trainer(s, new Adam(), Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex));
                     int more = BrokenTagger.MaxLength + BrokenTagger.MaxPositions + m.Fc1.ParameterCount + t.Emb.ParameterCount;
                 }
             }
@@ -130,5 +140,7 @@ public class RobustnessTests
         var sources = result.Results.Single().GeneratedSources.ToDictionary(s => s.HintName, s => s.SourceText.ToString());
         Assert.Contains("MG0101", sources["Broken.Model.g.cs"]);
         Assert.Contains("MG0108", sources["BrokenTagger.Model.g.cs"]);
+        Assert.Contains("is invalid, so ModelGen generated no code for it", sources["BrokenTranslator.Model.g.cs"]);
+        Assert.Contains("ISeq2SeqTrainable<int, int>", sources["BrokenTranslator.Model.g.cs"]);
     }
 }

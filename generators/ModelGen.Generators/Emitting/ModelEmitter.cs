@@ -104,8 +104,7 @@ internal static partial class ModelEmitter
         bool sequence = spec.IsSequence;
         bool tokens = spec.TokenInput || spec.Members.Count > 0 && spec.Members[0] is { Layer: EmbeddingSpec, From: "" };
         string element = tokens ? "int" : "float";
-        // A two-input model fits neither single-input interface: it is an IModel with its own Forward/ForwardTrain.
-        string iface = spec.HasSource ? "global::ModelGen.IModel" : sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
+        string iface = spec.HasSource ? Seq2SeqInterface(element, spec.SourceIsFloat) : sequence ? $"global::ModelGen.ISequenceTrainable<{element}>" : "global::ModelGen.ITrainable";
         return WriteFile(spec, w =>
         {
             foreach (var member in spec.Members)
@@ -136,6 +135,7 @@ internal static partial class ModelEmitter
             w.Line($"global::System.ReadOnlySpan<int> global::ModelGen.IModel.OutputShapeDims => {Throw};");
             w.Line($"int global::ModelGen.IModel.InputLength => {Throw};");
             w.Line($"int global::ModelGen.IModel.OutputLength => {Throw};");
+            if (spec.HasSource) w.Line($"int {Seq2SeqModelInterface(element, spec.SourceIsFloat)}.SourceLength => {Throw};");
             w.Line($"public void SeedDropout(ulong seed) => {Throw};");
             w.Line($"public void Save(string path) => {Throw};");
             w.Line($"public void LoadWeights(string path) => {Throw};");
@@ -147,6 +147,7 @@ internal static partial class ModelEmitter
             w.Line($"public void Forward({args}) => {Throw};");
             w.Line($"public void ForwardTrain({args}) => {Throw};");
             w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput{(spec.SourceIsFloat ? ", global::System.Span<float> dSource = default" : "")}) => {Throw};");
+            if (spec.SourceIsFloat) w.Line($"void {Seq2SeqInterface(element, true)}.Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => {Throw};");
             if (sequence) return;
             w.Line($"public Predictor CreatePredictor() => {Throw};");
             w.Open("public sealed class Predictor : global::ModelGen.IPredictor");
@@ -407,6 +408,9 @@ internal static partial class ModelEmitter
             w.Line("global::System.ReadOnlySpan<int> global::ModelGen.IModel.OutputShapeDims => OutputShape;");
             w.Line("int global::ModelGen.IModel.InputLength => InputSize;");
             w.Line("int global::ModelGen.IModel.OutputLength => OutputSize;");
+            if (plan.HasSource) w.Line($"int {Seq2SeqModelInterface(plan.TokenInput ? "int" : "float", plan.SourceIsFloat)}.SourceLength => SourceSize;");
+            if (plan.SourceIsFloat)   // the interface's two-argument Backward: the source gradient is not asked for
+                w.Line($"void {Seq2SeqInterface(plan.TokenInput ? "int" : "float", true)}.Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => Backward(dOutput, dInput, default);");
             w.Line();
             w.Line("/// <summary>Re-seeds the generator that draws dropout masks in <see cref=\"ForwardTrain\"/>.</summary>");
             w.Line("public void SeedDropout(ulong seed) => _dropoutRng.Reseed(seed);");
@@ -442,9 +446,18 @@ internal static partial class ModelEmitter
             w.Line("model.LoadWeights(path);");
             w.Line("return model;");
             w.Close();
-        }, doc, plan.HasSource ? " : global::ModelGen.IModel"
+        }, doc, plan.HasSource ? " : " + Seq2SeqInterface(plan.TokenInput ? "int" : "float", plan.SourceIsFloat)
             : plan.IsSequence ? $" : global::ModelGen.ISequenceTrainable<{(plan.TokenInput ? "int" : "float")}>" : " : global::ModelGen.ITrainable");
     }
+
+    /// <summary>
+    /// The trainable interface of a two-input (encoder-decoder) model whose own input has element <paramref name="element"/>
+    /// and whose second input is token ids or, when <paramref name="floatSource"/>, float vectors.
+    /// </summary>
+    private static string Seq2SeqInterface(string element, bool floatSource) => $"global::ModelGen.ISeq2SeqTrainable<{element}, {(floatSource ? "float" : "int")}>";
+
+    /// <summary>The inference interface <see cref="Seq2SeqInterface"/> extends, which declares <c>SourceLength</c>.</summary>
+    private static string Seq2SeqModelInterface(string element, bool floatSource) => $"global::ModelGen.ISeq2SeqModel<{element}, {(floatSource ? "float" : "int")}>";
 
     private static string BlockField(MemberSpec member) => "_" + char.ToLowerInvariant(member.PropertyName[0]) + member.PropertyName.Substring(1) + "Block";
 

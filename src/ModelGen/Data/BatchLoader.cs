@@ -60,6 +60,7 @@ public sealed class BatchLoader
     private readonly float[] _targets;      // [batchSize, TargetLength] or empty
     private Rng _augmentationRng;
     private int _position;
+    private int _size;                      // examples in the batch TryNext last produced
 
     /// <summary>
     /// Creates a loader positioned at the start of epoch 0. <paramref name="data"/> may be an in-memory <see cref="Dataset"/>
@@ -152,11 +153,15 @@ public sealed class BatchLoader
             _augmentation?.Apply(shape, example, _augmentationRng);   // after the read: same draws for any source
         }
         _position += size;
-        batch = new Batch(
-            _inputs.AsSpan(0, size * exampleLength),
-            hasLabels ? _labels.AsSpan(0, size) : default,
-            hasTargets ? _targets.AsSpan(0, size * targetLength) : default,
-            size);
+        _size = size;
+        batch = Current;
         return true;
     }
+
+    /// <summary>The batch <see cref="TryNext"/> last produced (for Trainer, which cannot keep the ref struct between calls).</summary>
+    internal Batch Current => new(
+        _inputs.AsSpan(0, _size * _data.ExampleLength),
+        _data.HasLabels ? _labels.AsSpan(0, _size) : default,
+        _data.TargetLength > 0 ? _targets.AsSpan(0, _size * _data.TargetLength) : default,
+        _size);
 }

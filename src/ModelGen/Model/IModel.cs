@@ -5,7 +5,8 @@ namespace ModelGen;
 /// <summary>
 /// What every generated model has: shapes, layers and the named parameter buffer (what optimizers and serialization
 /// need). How it runs depends on its input: <see cref="IFeedForwardModel"/> for fixed-size examples,
-/// <see cref="ISequenceModel{TInput}"/> for sequences of a run-time length.
+/// <see cref="ISequenceModel{TInput}"/> for sequences of a run-time length, <see cref="ISeq2SeqModel{TInput, TSource}"/> for
+/// encoder-decoder models over a second sequence input.
 /// </summary>
 public interface IModel
 {
@@ -107,6 +108,61 @@ public interface ISequenceTrainable<TInput> : ISequenceModel<TInput>, IModalMode
     /// dropout active only in training mode.
     /// </summary>
     void ForwardTrain(ReadOnlySpan<TInput> input, Span<float> output, int batch, int seq, ReadOnlySpan<int> lengths = default);
+
+    /// <summary>
+    /// Back-propagates <paramref name="dOutput"/> (∂loss/∂output of the last <see cref="ForwardTrain"/>, zero at padded
+    /// positions) and <b>accumulates</b> parameter gradients into <see cref="Gradients"/>. Writes ∂loss/∂input to
+    /// <paramref name="dInput"/> unless it is empty (token models have no input gradient: pass empty).
+    /// </summary>
+    void Backward(ReadOnlySpan<float> dOutput, Span<float> dInput);
+
+    /// <summary>Re-seeds the generator dropout uses during training.</summary>
+    void SeedDropout(ulong seed);
+}
+
+/// <summary>
+/// A model over two sequences of their own run-time lengths (an encoder-decoder): the target-side input [batch, T, ...]
+/// (<see cref="IModel.InputLength"/> values per position) and a second input, the source [batch, S, <see cref="SourceLength"/>],
+/// declared with <c>[ModelInput]</c>; each padded to its length with per-example real lengths. The output is over T.
+/// </summary>
+/// <typeparam name="TInput"><c>int</c> (token ids) or <c>float</c>: the element of the model's own input.</typeparam>
+/// <typeparam name="TSource"><c>int</c> (token ids) or <c>float</c>: the element of the second input.</typeparam>
+public interface ISeq2SeqModel<TInput, TSource> : IModel where TInput : unmanaged where TSource : unmanaged
+{
+    /// <summary>Values per source position (1 for token ids).</summary>
+    int SourceLength { get; }
+
+    /// <summary>Runs inference on <paramref name="batch"/> pairs of a padded target-side input and a padded source.</summary>
+    /// <param name="input">[batch, seq, InputLength] values (token ids: [batch, seq]).</param>
+    /// <param name="source">[batch, sourceSeq, SourceLength] values of the second input (token ids: [batch, sourceSeq]).</param>
+    /// <param name="output">[batch, seq, OutputLength] for a per-position output, else [batch, OutputLength].</param>
+    /// <param name="batch">Examples in the call.</param>
+    /// <param name="seq">Padded target-side length T.</param>
+    /// <param name="sourceSeq">Padded source length S.</param>
+    /// <param name="lengths">Real target-side lengths [batch] in [1, seq], or empty when every example has length <paramref name="seq"/>.</param>
+    /// <param name="sourceLengths">Real source lengths [batch] in [1, sourceSeq], or empty when every source has length <paramref name="sourceSeq"/>.</param>
+    /// <exception cref="ArgumentException">A span's length does not match, a length is outside its range, or seq exceeds the model's <c>MaxLength</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is outside its embedding's vocabulary.</exception>
+    void Forward(ReadOnlySpan<TInput> input, ReadOnlySpan<TSource> source, Span<float> output, int batch, int seq, int sourceSeq,
+        ReadOnlySpan<int> lengths = default, ReadOnlySpan<int> sourceLengths = default);
+}
+
+/// <summary>A two-input (encoder-decoder) model that can be trained (see <see cref="ITrainable"/> for the contract).</summary>
+/// <remarks>Training is single-caller: do not train one model from several threads at once.</remarks>
+public interface ISeq2SeqTrainable<TInput, TSource> : ISeq2SeqModel<TInput, TSource>, IModalModel where TInput : unmanaged where TSource : unmanaged
+{
+    /// <summary>Gradient buffer with the same layout as <see cref="IModel.Parameters"/>.</summary>
+    Span<float> Gradients { get; }
+
+    /// <summary>
+    /// Forward pass that keeps what <see cref="Backward"/> needs (including S and both length spans), in the model's mode
+    /// (<see cref="IModalModel.IsTraining"/>): dropout active only in training mode. Arguments as
+    /// <see cref="ISeq2SeqModel{TInput, TSource}.Forward"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span's length does not match, a length is outside its range, or seq exceeds the model's <c>MaxLength</c>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A token id is outside its embedding's vocabulary.</exception>
+    void ForwardTrain(ReadOnlySpan<TInput> input, ReadOnlySpan<TSource> source, Span<float> output, int batch, int seq, int sourceSeq,
+        ReadOnlySpan<int> lengths = default, ReadOnlySpan<int> sourceLengths = default);
 
     /// <summary>
     /// Back-propagates <paramref name="dOutput"/> (∂loss/∂output of the last <see cref="ForwardTrain"/>, zero at padded

@@ -31,7 +31,7 @@ public enum PlateauThresholdMode
 /// <see cref="Cooldown"/> epochs before counting again. Created by <see cref="Schedule.ReduceOnPlateau"/>.
 /// </summary>
 /// <remarks>
-/// <see cref="Trainer.Fit"/> reports the validation loss after every epoch (the epoch's mean training loss without a validation
+/// <see cref="O:ModelGen.Trainer.Fit"/> reports the validation loss after every epoch (the epoch's mean training loss without a validation
 /// set); a custom loop calls <see cref="Schedule.ReportMetric"/> itself. The schedule keeps its state across runs, as a PyTorch
 /// scheduler object does: use a new one per run, or <see cref="Reset"/>. PyTorch's <c>min_lr</c> and <c>eps</c> are absolute
 /// rates; here they are factors of the base rate (<c>min_lr / lr</c>, and <c>eps</c> compares factors).

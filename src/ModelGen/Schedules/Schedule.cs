@@ -32,7 +32,7 @@ public abstract partial class Schedule
     }
 
     /// <summary>
-    /// Reports the metric of the epoch that has just finished (<see cref="Trainer.Fit"/> reports the validation loss, or the
+    /// Reports the metric of the epoch that has just finished (<see cref="O:ModelGen.Trainer.Fit"/> reports the validation loss, or the
     /// epoch's mean training loss without a validation set). Schedules that are functions of the step ignore it (this
     /// default does nothing); <see cref="PlateauSchedule"/> reduces its factor from it, and <see cref="Sequential"/> passes it on
     /// to the schedule that drives the next step.

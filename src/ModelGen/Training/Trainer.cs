@@ -1,16 +1,22 @@
 // The training loop: minibatches -> training forward -> loss -> generated backward -> clip -> schedule -> step.
-// Ordinary runtime code over ITrainable, so every generated model (and a user's own loop) uses the same pieces.
+// Ordinary runtime code over ITrainable (fixed-size examples) and ISeq2SeqTrainable (sequence pairs), so every generated
+// model (and a user's own loop) uses the same pieces; what differs per kind of model lives in Trainer.Batches.cs.
 // Steady-state steps allocate nothing: output/gradient scratch is sized once per Fit, the loader reuses its buffers.
 using System.Diagnostics;
 using ModelGen.Data;
 
 namespace ModelGen;
 
-/// <summary>Trains an <see cref="ITrainable"/> model with an optimizer, a loss and an optional learning-rate schedule.</summary>
+/// <summary>
+/// Trains an <see cref="ITrainable"/> model (fixed-size examples) or an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>
+/// encoder-decoder (pairs of token sequences) with an optimizer, a loss and an optional learning-rate schedule.
+/// </summary>
 /// <remarks>Single-caller: do not run two Fit calls on one model at once.</remarks>
 public sealed partial class Trainer
 {
-    private readonly ITrainable _model;
+    private readonly IModalModel _model;
+    private readonly ITrainable? _examples;                   // the model, when it trains on fixed-size examples
+    private readonly ISeq2SeqTrainable<int, int>? _pairs;    // the model, when it trains on sequence pairs
     private readonly Optimizer _optimizer;
     private readonly Loss _loss;
     private readonly Schedule _schedule;
@@ -21,13 +27,48 @@ public sealed partial class Trainer
 
     /// <summary>
     /// Creates a trainer. The optimizer's current learning rate is the base rate the schedule scales. Before every step
-    /// <see cref="Fit"/> sets the rate to base × <see cref="Schedule.Factor(int, int, int)"/> (step, the run's total steps,
+    /// <see cref="O:ModelGen.Trainer.Fit"/> sets the rate to base × <see cref="Schedule.Factor(int, int, int)"/> (step, the run's total steps,
     /// steps per epoch); after every epoch it reports the validation loss (the epoch's mean training loss without a validation
     /// set) to <see cref="Schedule.ReportMetric"/>, which drives <see cref="Schedule.ReduceOnPlateau"/>.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="loss"/> has <see cref="Reduction.None"/>.</exception>
     public Trainer(ITrainable model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
+        : this((IModalModel)model, optimizer, loss, schedule)
+    {
+        _examples = model;
+    }
+
+    /// <summary>
+    /// Creates a trainer for an encoder-decoder over token ids (a <c>[Model(Dim.Seq, InputType = typeof(int))]</c> with a
+    /// <c>[ModelInput(..., Dim.Seq, InputType = typeof(int))]</c>), trained with
+    /// <see cref="Fit(ISeq2SeqDataSource, int, int, ISeq2SeqDataSource?, FitOptions?, IProgress{TrainingProgress}?, CancellationToken)"/>
+    /// on sequence pairs. The loss is computed per target position, one row of logits per position with the position's
+    /// label, and is the mean over the batch's labelled tokens: padded positions carry the label
+    /// <see cref="Loss.DefaultIgnoreIndex"/>, so the loss must ignore it (<c>Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex)</c>,
+    /// <c>new CrossEntropyLoss()</c> or <c>new NllLoss()</c>, with mean reduction). Schedules as in the other constructor.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// The loss has <see cref="Reduction.None"/> or <see cref="Reduction.Sum"/>, or does not ignore <see cref="Loss.DefaultIgnoreIndex"/>;
+    /// or the model reads more than one id per target or source position, or has one output per example rather than per
+    /// target position.
+    /// </exception>
+    public Trainer(ISeq2SeqTrainable<int, int> model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
+        : this((IModalModel)model, optimizer, loss, schedule)
+    {
+        _pairs = model;
+        if (loss.Reduction != Reduction.Mean)
+            throw new ArgumentException($"The {loss.Name} loss has reduction {loss.Reduction}; sequence pairs train on the mean over their tokens (Reduction.Mean).", nameof(loss));
+        if (loss is not (CrossEntropyLoss { IgnoreIndex: Loss.DefaultIgnoreIndex } or NllLoss { IgnoreIndex: Loss.DefaultIgnoreIndex }))
+            throw new ArgumentException($"The {loss.Name} loss does not ignore the label {Loss.DefaultIgnoreIndex} that marks padded target positions; use Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex).", nameof(loss));
+        if (model.InputLength != 1 || model.SourceLength != 1)
+            throw new ArgumentException($"The model reads {model.InputLength} ids per target position and {model.SourceLength} per source position; sequence pairs carry 1 of each.", nameof(model));
+        if (model.OutputShapeDims.Length == 0 || model.OutputShapeDims[0] != -1)
+            throw new ArgumentException($"The model outputs [{string.Join(", ", model.OutputShapeDims.ToArray())}] per example; training on sequence pairs needs an output per target position ([T, classes]).", nameof(model));
+    }
+
+    private Trainer(IModalModel model, Optimizer optimizer, Loss loss, Schedule? schedule)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _optimizer = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
@@ -62,14 +103,77 @@ public sealed partial class Trainer
     /// validation set is evaluated with the inference <c>Forward</c> (evaluation semantics: running statistics, no
     /// dropout); the model's mode is restored when Fit returns or throws.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>, which trains on an <see cref="ISeq2SeqDataSource"/>.</exception>
     public TrainingHistory Fit(IDataSource train, int epochs, int batchSize, IDataSource? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples", "an ISeq2SeqDataSource of sequence pairs");
+        return InTrainingMode(() =>
+        {
+            var fit = options ?? new FitOptions();
+            CheckCounts(epochs, batchSize);
+            CheckData(train, nameof(train));
+            if (validation is not null) CheckData(validation, nameof(validation));
+            CheckOptions(fit, validation is not null);
+            var batches = new ExampleBatches(model, train, batchSize, fit.Shuffle, fit.Seed, fit.Augmentation);
+            var held = validation is null ? null : new ExampleBatches(model, validation, Math.Max(batchSize, 256), shuffle: false, seed: 0);
+            return FitCore(batches, train.Count, epochs, batchSize, held, fit, progress, cancellationToken);
+        });
+    }
+
+    /// <summary>
+    /// Trains an encoder-decoder on (source, target) token-sequence pairs for <paramref name="epochs"/> epochs, evaluating on
+    /// <paramref name="validation"/> after each: each minibatch of <paramref name="batchSize"/> pairs is padded to its longest
+    /// source S and target T (<see cref="Seq2SeqBatchLoader"/>), run through <c>ForwardTrain(targetInputs, source, logits, batch,
+    /// T, S, targetLengths, sourceLengths)</c>, scored by the loss over its [batch·T] rows of logits (padded positions
+    /// ignored: the mean over the batch's labelled tokens) and back-propagated. Everything else is as in the other overload:
+    /// shuffling and dropout from (<see cref="FitOptions.Seed"/>, epoch), gradient accumulation (weighted by tokens),
+    /// clipping, the schedule, divergence detection, the monitored best epoch, checkpoints and resuming, progress reports.
+    /// Losses and accuracies are per token; <see cref="EpochMetrics.SamplesPerSecond"/> counts pairs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ITrainable"/>, which trains on an <see cref="IDataSource"/>.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <see cref="FitOptions.Augmentation"/> is set (it applies to float examples), an option needs a validation set that is
+    /// missing, a regression metric is monitored, or the checkpoint to resume from was written by a run with other settings.
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, an option is out of range, or a token id or label is outside the model's vocabulary or classes (thrown by the model or the loss).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is malformed or belongs to another model or optimizer.</exception>
+    /// <exception cref="IOException">A checkpoint could not be read or written (the message names the file).</exception>
+    /// <exception cref="TrainingDivergedException">Training diverged (see <see cref="FitOptions.StopOnDivergence"/>).</exception>
+    /// <remarks>
+    /// The model trains in training mode whatever its mode before the call and is validated with the inference
+    /// <c>Forward</c>; its mode is restored when Fit returns or throws.
+    /// </remarks>
+    public TrainingHistory Fit(ISeq2SeqDataSource train, int epochs, int batchSize, ISeq2SeqDataSource? validation = null, FitOptions? options = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs", "an IDataSource of fixed-size examples");
+        return InTrainingMode(() =>
+        {
+            var fit = options ?? new FitOptions();
+            CheckCounts(epochs, batchSize);
+            ArgumentNullException.ThrowIfNull(train);
+            if (fit.Augmentation is not null)
+                throw new ArgumentException("FitOptions.Augmentation applies to float examples; sequence pairs take none.", nameof(options));
+            CheckOptions(fit, validation is not null);
+            var batches = new PairBatches(model, train, batchSize, fit.Shuffle, fit.Seed);
+            var held = validation is null ? null : new PairBatches(model, validation, Math.Max(batchSize, 256), shuffle: false, seed: 0);
+            return FitCore(batches, train.Count, epochs, batchSize, held, fit, progress, cancellationToken);
+        });
+    }
+
+    private InvalidOperationException WrongData(string expected, string actual) =>
+        new($"This trainer's model ({_model.GetType().Name}) trains on {actual}, not on {expected}: call the other Fit or Evaluate overload.");
+
+    /// <summary>Runs <paramref name="fit"/> with the model in training mode and restores its mode afterwards, also when it throws.</summary>
+    private TrainingHistory InTrainingMode(Func<TrainingHistory> fit)
     {
         bool wasTraining = _model.IsTraining;
         _model.Train();
         try
         {
-            return FitCore(train, epochs, batchSize, validation, options, progress, cancellationToken);
+            return fit();
         }
         finally
         {
@@ -77,17 +181,17 @@ public sealed partial class Trainer
         }
     }
 
-    private TrainingHistory FitCore(IDataSource train, int epochs, int batchSize, IDataSource? validation, FitOptions? options,
-        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    private static void CheckCounts(int epochs, int batchSize)
     {
-        options ??= new FitOptions();
         if (epochs <= 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "must be positive");
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be positive");
-        CheckData(train, nameof(train));
-        if (validation is not null) CheckData(validation, nameof(validation));
-        if (options.EarlyStoppingPatience is not null && validation is null)
+    }
+
+    private void CheckOptions(FitOptions options, bool hasValidation)
+    {
+        if (options.EarlyStoppingPatience is not null && !hasValidation)
             throw new ArgumentException("Early stopping needs a validation set.", nameof(options));
-        if (options.Monitor != Metric.Loss && validation is null)
+        if (options.Monitor != Metric.Loss && !hasValidation)
             throw new ArgumentException($"FitOptions.Monitor = {options.Monitor} needs a validation set.", nameof(options));
         if (!Enum.IsDefined(options.Monitor))
             throw new ArgumentOutOfRangeException(nameof(options), options.Monitor, "FitOptions.Monitor is not a Metric.");
@@ -110,19 +214,19 @@ public sealed partial class Trainer
             throw new ArgumentOutOfRangeException(nameof(options), options.GradientAccumulationSteps, "FitOptions.GradientAccumulationSteps must be at least 1.");
         if (options.CheckpointEveryEpochs < 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.CheckpointEveryEpochs, "FitOptions.CheckpointEveryEpochs must be at least 1.");
+    }
 
-        var loader = new BatchLoader(train, batchSize, options.Shuffle, options.Seed, options.Augmentation);
+    private TrainingHistory FitCore(Batches loader, int trainCount, int epochs, int batchSize, Batches? validation, FitOptions options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
         int outputLength = _model.OutputLength;
-        int rows = Math.Min(batchSize, Math.Max(1, train.Count));   // no batch holds more rows than the set has
-        var output = new float[checked(rows * outputLength)];
-        var dOutput = new float[rows * outputLength];
         // Optimizer steps: one per group of GradientAccumulationSteps minibatches; a group never spans two epochs.
         int accumulation = options.GradientAccumulationSteps;
-        int updatesPerEpoch = loader.BatchesPerEpoch / accumulation + (loader.BatchesPerEpoch % accumulation == 0 ? 0 : 1);
+        int updatesPerEpoch = loader.PerEpoch / accumulation + (loader.PerEpoch % accumulation == 0 ? 0 : 1);
         int totalSteps = epochs * updatesPerEpoch;
         bool minimize = options.MonitorMode == MetricMode.Min || (options.MonitorMode == MetricMode.Auto && LowerIsBetter(options.Monitor));
 
-        var settings = new RunSettings(epochs, batchSize, options.Seed, options.Shuffle, accumulation, train.Count,
+        var settings = new RunSettings(epochs, batchSize, options.Seed, options.Shuffle, accumulation, trainCount,
             _baseLearningRate, validation is not null, options.Monitor, minimize, options.EarlyStoppingPatience, options.RestoreBestWeights);
         var run = options.ResumeFrom is { } resumePath
             ? Resume(resumePath, settings)
@@ -143,87 +247,84 @@ public sealed partial class Trainer
             loader.StartEpoch(epoch - 1);
             // Dropout draws from a generator derived from (seed, epoch), like the loader's order and augmentation, so the
             // epoch number is the whole random state a checkpoint needs to resume at an epoch boundary.
-            _model.SeedDropout(Rng.Derive(options.Seed ^ DropoutSalt, (ulong)(epoch - 1)).NextUInt64());
+            SeedDropout(Rng.Derive(options.Seed ^ DropoutSalt, (ulong)(epoch - 1)).NextUInt64());
             double lossSum = 0;
-            long correct = 0, seen = 0;
+            long correct = 0, seen = 0, terms = 0;   // seen: examples; terms: what the loss averages (examples or tokens)
             int epochStep = 0;
-            int groupRows = 0, groupBatches = 0;
+            int groupTerms = 0, groupBatches = 0;
             trainClassification?.Reset();
             trainRegression?.Reset();
-            while (loader.TryNext(out var batch))
+            while (loader.TryNext())
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                int n = batch.Size;
-                var outSpan = output.AsSpan(0, n * outputLength);
-                var dOutSpan = dOutput.AsSpan(0, n * outputLength);
-
-                _model.ForwardTrain(batch.Inputs, outSpan, n);
-                float loss = _loss.Compute(outSpan, batch.Labels, batch.Targets, dOutSpan, n);
+                int n = loader.Size, count = loader.Terms;
+                float loss = loader.Forward(_loss, train: true);
                 if (watch)
                 {
                     // Scalar work only. The gradients are cleared after this check, so a non-finite loss can still be
                     // traced to the previous step's gradients (the update they drove is what poisoned the parameters).
                     if (!float.IsFinite(loss))
-                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.BatchesPerEpoch, run.Step > 0, batch.Inputs);
+                        throw NonFiniteLoss(loss, epoch, epochStep + 1, loader.PerEpoch, run.Step > 0, loader);
                     if (run.Step == 0)
                         run.FirstLoss = run.RunningLoss = loss;
                     else if (loss > options.DivergenceFactor * run.RunningLoss && loss > run.FirstLoss && run.RunningLoss > 0)
                         throw Diverged($"the {_loss.Name} loss is {loss:G4}, more than {options.DivergenceFactor:G4} × its running mean {run.RunningLoss:G4}",
-                            epoch, epochStep + 1, loader.BatchesPerEpoch, loss, null);
+                            epoch, epochStep + 1, loader.PerEpoch, loss, null);
                     else
                         run.RunningLoss += (loss - run.RunningLoss) / 16;
                 }
-                if (groupBatches == 0) _model.Gradients.Clear();
-                // Accumulating: each minibatch's mean-loss gradient is weighted by its rows, and the sum is divided by the
-                // group's rows before the step, so the update is that of the mean loss over the whole group.
-                if (accumulation > 1) GradientClipping.Scale(dOutSpan, n);
-                _model.Backward(dOutSpan, default);
-                groupRows += n;
+                if (groupBatches == 0) Gradients.Clear();
+                // Accumulating: each minibatch's mean-loss gradient is weighted by its loss terms (rows or tokens), and the
+                // sum is divided by the group's terms before the step, so the update is that of the mean loss over the group.
+                if (accumulation > 1) GradientClipping.Scale(loader.DOutput, count);
+                loader.Backward();
+                groupTerms += count;
                 groupBatches++;
-                bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.BatchesPerEpoch;
-                if (endOfGroup && accumulation > 1) GradientClipping.Scale(_model.Gradients, 1f / groupRows);
-                if (endOfGroup) gradientMonitor?.RecordGradients(_model.Gradients);
+                bool endOfGroup = groupBatches == accumulation || epochStep + 1 == loader.PerEpoch;
+                if (endOfGroup && accumulation > 1) GradientClipping.Scale(Gradients, 1f / Math.Max(1, groupTerms));
+                if (endOfGroup) gradientMonitor?.RecordGradients(Gradients);
                 if (endOfGroup && options.GradientClipNorm is { } maxNorm)
                 {
-                    float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(_model.Gradients));
+                    float norm = (float)Math.Sqrt(GradientClipping.SumOfSquares(Gradients));
                     // A norm overflows to ∞ for finite gradients above ~1e19 too; only NaN or ∞ among them is a divergence.
-                    if (watch && !float.IsFinite(norm) && Finiteness.FirstNonFinite(_model, _model.Gradients) is { } bad)
+                    if (watch && !float.IsFinite(norm) && Finiteness.FirstNonFinite(_model, Gradients) is { } bad)
                         throw Diverged($"the gradient of {Describe(bad)} is not finite (the {_loss.Name} loss was {loss:G4})",
-                            epoch, epochStep + 1, loader.BatchesPerEpoch, loss, bad.Layer);
-                    GradientClipping.ClipToNorm(_model.Gradients, maxNorm, norm);
+                            epoch, epochStep + 1, loader.PerEpoch, loss, bad.Layer);
+                    GradientClipping.ClipToNorm(Gradients, maxNorm, norm);
                 }
                 if (endOfGroup)
                 {
                     _optimizer.LearningRate = _baseLearningRate * _schedule.Factor(run.Update, totalSteps, updatesPerEpoch);
                     gradientMonitor?.BeforeStep();
-                    _optimizer.Step(_model, _model.Gradients);
+                    _optimizer.Step(_model, Gradients);
                     gradientMonitor?.AfterStep();
                     run.Update++;
-                    groupRows = groupBatches = 0;
+                    groupTerms = groupBatches = 0;
                 }
 
-                lossSum += (double)loss * n;
-                if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
-                trainClassification?.Add(outSpan, batch.Labels);
-                trainRegression?.Add(outSpan, batch.Targets);
+                lossSum += (double)loss * count;
+                if (_loss.UsesLabels) correct += CountCorrect(loader.Output, loader.Labels, outputLength);
+                trainClassification?.Add(loader.Output, loader.Labels);
+                trainRegression?.Add(loader.Output, loader.Targets);
                 seen += n;
+                terms += count;
                 run.Step++;
                 epochStep++;
                 if (progress is not null && epochStep % Math.Max(1, options.ReportEverySteps) == 0)
-                    progress.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, (float)(lossSum / seen),
-                        _loss.UsesLabels ? (float)correct / seen : float.NaN, seen / clock.Elapsed.TotalSeconds, null));
+                    progress.Report(new TrainingProgress(epoch, epochs, epochStep, loader.PerEpoch, (float)(lossSum / terms),
+                        _loss.UsesLabels ? (float)correct / terms : float.NaN, seen / clock.Elapsed.TotalSeconds, null));
             }
             double trainSeconds = clock.Elapsed.TotalSeconds;
             // Once per epoch: a NaN can hide from the loss (a ReLU maps it to 0) while it sits in a parameter.
             if (watch && Finiteness.FirstNonFinite(_model, _model.Parameters) is { } poisoned)
                 throw Diverged($"the parameters of {Describe(poisoned)} are not finite after the epoch's last step",
-                    epoch, epochStep, loader.BatchesPerEpoch, float.NaN, poisoned.Layer);
+                    epoch, epochStep, loader.PerEpoch, float.NaN, poisoned.Layer);
 
             validationClassification?.Reset();
             validationRegression?.Reset();
             Evaluation? val = validation is null ? null
-                : EvaluateCore(validation, Math.Max(batchSize, 256), validationClassification, validationRegression);
-            var metrics = new EpochMetrics(epoch, (float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN,
+                : EvaluateCore(validation, validationClassification, validationRegression);
+            var metrics = new EpochMetrics(epoch, (float)(lossSum / terms), _loss.UsesLabels ? (float)correct / terms : float.NaN,
                 val?.Loss, val?.Accuracy, _optimizer.LearningRate, clock.Elapsed, seen / trainSeconds,
                 trainMetrics ? Scores(trainClassification, trainRegression) : null,
                 validationMetrics ? Scores(validationClassification, validationRegression) : null,
@@ -233,7 +334,7 @@ public sealed partial class Trainer
             // Once per epoch, PyTorch's scheduler.step(val_loss): metric-driven schedules (ReduceOnPlateau) update here
             // and the next epoch's steps see the result; step-driven schedules ignore it.
             _schedule.ReportMetric(val?.Loss ?? metrics.TrainLoss, run.Update, Math.Max(1, updatesPerEpoch));
-            progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.BatchesPerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
+            progress?.Report(new TrainingProgress(epoch, epochs, epochStep, loader.PerEpoch, metrics.TrainLoss, metrics.TrainAccuracy, metrics.SamplesPerSecond, metrics));
 
             if (validation is not null && metrics.Value(options.Monitor, validation: true) is { } value)
             {
@@ -293,11 +394,11 @@ public sealed partial class Trainer
     /// Explains a non-finite loss: the previous step's gradients (still in the buffer) were not finite, or the
     /// parameters are not (the optimizer overflowed), or the batch's inputs are not, or else the forward pass overflowed.
     /// </summary>
-    private TrainingDivergedException NonFiniteLoss(float loss, int epoch, int step, int steps, bool hasPreviousGradients, ReadOnlySpan<float> inputs)
+    private TrainingDivergedException NonFiniteLoss(float loss, int epoch, int step, int steps, bool hasPreviousGradients, Batches batch)
     {
         string cause;
         string? layer = null;
-        if (hasPreviousGradients && Finiteness.FirstNonFinite(_model, _model.Gradients) is { } gradient)
+        if (hasPreviousGradients && Finiteness.FirstNonFinite(_model, Gradients) is { } gradient)
         {
             (layer, cause) = (gradient.Layer, $"the previous step's gradient of {Describe(gradient)} was not finite, and the update it drove made the parameters non-finite");
         }
@@ -305,9 +406,9 @@ public sealed partial class Trainer
         {
             (layer, cause) = (parameter.Layer, $"the parameters of {Describe(parameter)} are not finite");
         }
-        else if (Finiteness.IndexOfNonFinite(inputs) is var at and >= 0)
+        else if (batch.NonFiniteInput() is { } input)
         {
-            cause = $"the batch's inputs are not finite (example {at / _model.InputLength + 1} of the batch holds {inputs[at]})";
+            cause = $"the batch's inputs are not finite ({input})";
         }
         else
         {
@@ -325,35 +426,57 @@ public sealed partial class Trainer
         where.Layer is null ? $"tensor '{where.Tensor}'" : $"layer '{where.Layer}' ({where.Tensor})";
 
     /// <summary>Mean loss and accuracy of the model (inference mode) on <paramref name="data"/>.</summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>.</exception>
+    /// <exception cref="ArgumentException">The data does not match the model or the loss.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive.</exception>
     public Evaluation Evaluate(IDataSource data, int batchSize = 256)
     {
+        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples", "an ISeq2SeqDataSource of sequence pairs");
         CheckData(data, nameof(data));
-        return EvaluateCore(data, batchSize, null, null);
+        return EvaluateCore(new ExampleBatches(model, data, batchSize, shuffle: false, seed: 0), null, null);
     }
 
-    /// <summary><see cref="Evaluate"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
-    private Evaluation EvaluateCore(IDataSource data, int batchSize, ClassificationMetrics? classification, RegressionMetrics? regression)
+    /// <summary>
+    /// Mean loss and accuracy per labelled target token of an encoder-decoder (inference <c>Forward</c>, teacher-forced:
+    /// every position sees the true target-side input) on <paramref name="data"/>; <see cref="Evaluation.Count"/> counts pairs.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ITrainable"/>.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive, or a token id or label is outside the model's vocabulary or classes.</exception>
+    public Evaluation Evaluate(ISeq2SeqDataSource data, int batchSize = 256)
     {
-        var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0);
-        loader.StartEpoch(0);
+        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs", "an IDataSource of fixed-size examples");
+        ArgumentNullException.ThrowIfNull(data);
+        return EvaluateCore(new PairBatches(model, data, batchSize, shuffle: false, seed: 0), null, null);
+    }
+
+    /// <summary><see cref="Evaluate(IDataSource, int)"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
+    private Evaluation EvaluateCore(Batches data, ClassificationMetrics? classification, RegressionMetrics? regression)
+    {
+        data.StartEpoch(0);
         int outputLength = _model.OutputLength;
-        int rows = Math.Min(batchSize, Math.Max(1, data.Count));
-        var output = new float[checked(rows * outputLength)];
-        var scratch = new float[rows * outputLength];
         double lossSum = 0;
-        long correct = 0, seen = 0;
-        while (loader.TryNext(out var batch))
+        long correct = 0, seen = 0, terms = 0;
+        while (data.TryNext())
         {
-            int n = batch.Size;
-            var outSpan = output.AsSpan(0, n * outputLength);
-            _model.Forward(batch.Inputs, outSpan, n);
-            lossSum += (double)_loss.Compute(outSpan, batch.Labels, batch.Targets, scratch.AsSpan(0, n * outputLength), n) * n;
-            if (_loss.UsesLabels) correct += CountCorrect(outSpan, batch.Labels, outputLength);
-            classification?.Add(outSpan, batch.Labels);
-            regression?.Add(outSpan, batch.Targets);
-            seen += n;
+            int count = data.Terms;
+            lossSum += (double)data.Forward(_loss, train: false) * count;
+            if (_loss.UsesLabels) correct += CountCorrect(data.Output, data.Labels, outputLength);
+            classification?.Add(data.Output, data.Labels);
+            regression?.Add(data.Output, data.Targets);
+            seen += data.Size;
+            terms += count;
         }
-        return new Evaluation((float)(lossSum / seen), _loss.UsesLabels ? (float)correct / seen : float.NaN, (int)seen);
+        return new Evaluation((float)(lossSum / terms), _loss.UsesLabels ? (float)correct / terms : float.NaN, (int)seen);
+    }
+
+    /// <summary>The model's gradient buffer, whichever kind of model it is.</summary>
+    private Span<float> Gradients => _examples is not null ? _examples.Gradients : _pairs!.Gradients;
+
+    private void SeedDropout(ulong seed)
+    {
+        if (_examples is not null) _examples.SeedDropout(seed);
+        else _pairs!.SeedDropout(seed);
     }
 
     /// <summary>Index of the largest value in each row (ties: the first), written to <paramref name="predictions"/>.</summary>

@@ -3,7 +3,7 @@ using ModelGen.Data;
 
 namespace ModelGen;
 
-/// <summary>Options of <see cref="Trainer.Fit"/>.</summary>
+/// <summary>Options of <see cref="O:ModelGen.Trainer.Fit"/>.</summary>
 public sealed class FitOptions
 {
     /// <summary>
@@ -40,7 +40,7 @@ public sealed class FitOptions
 
     /// <summary>
     /// With a validation set, keep the parameters of the best epoch (by <see cref="Monitor"/>) and restore them when
-    /// <see cref="Trainer.Fit"/> returns, whether or not early stopping fired (default true; false leaves the last epoch's
+    /// <see cref="O:ModelGen.Trainer.Fit"/> returns, whether or not early stopping fired (default true; false leaves the last epoch's
     /// parameters). Without a validation set there is no best epoch and the last epoch's parameters stay. Before checkpoints
     /// and <see cref="Monitor"/> existed, the best weights were restored only when early stopping fired.
     /// </summary>
@@ -96,7 +96,7 @@ public sealed class FitOptions
     public int CheckpointEveryEpochs { get; init; } = 1;
 
     /// <summary>
-    /// Resume from a checkpoint written through <see cref="CheckpointPath"/> (null: start afresh). <see cref="Trainer.Fit"/>
+    /// Resume from a checkpoint written through <see cref="CheckpointPath"/> (null: start afresh). <see cref="O:ModelGen.Trainer.Fit"/>
     /// then continues after the checkpoint's epoch exactly as the uninterrupted run would have (bit-identical parameters on the
     /// same machine and thread count), provided it is called with the same data, epochs, batch size, options and a freshly
     /// constructed optimizer and schedule of the same kinds and hyper-parameters; the settings the file records are checked.
@@ -114,7 +114,7 @@ public sealed class FitOptions
     /// dropout masks are per minibatch, as in PyTorch). A group never spans two epochs: an epoch's last group may be
     /// shorter. Clipping, the schedule (which counts optimizer steps) and the step run once per group.
     /// </summary>
-    /// <remarks>Must be at least 1; <see cref="Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
+    /// <remarks>Must be at least 1; <see cref="O:ModelGen.Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
     public int GradientAccumulationSteps { get; init; } = 1;
 
     /// <summary>How many training steps pass between progress reports inside an epoch (default 10).</summary>
@@ -136,12 +136,12 @@ public sealed class FitOptions
     /// How many times its running mean a step's loss may reach before <see cref="StopOnDivergence"/> calls the run
     /// diverged (default 10,000: four orders of magnitude, far beyond the noise of minibatch losses).
     /// </summary>
-    /// <remarks>Must be finite and greater than 1; <see cref="Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
+    /// <remarks>Must be finite and greater than 1; <see cref="O:ModelGen.Trainer.Fit"/> throws <see cref="ArgumentOutOfRangeException"/> otherwise.</remarks>
     public float DivergenceFactor { get; init; } = 1e4f;
 }
 
 /// <summary>
-/// Thrown by <see cref="Trainer.Fit"/> when training diverges (see <see cref="FitOptions.StopOnDivergence"/>). The message
+/// Thrown by <see cref="O:ModelGen.Trainer.Fit"/> when training diverges (see <see cref="FitOptions.StopOnDivergence"/>). The message
 /// names the epoch, the step, the loss and, where NaN or infinity appear, the first layer whose gradient or parameters
 /// hold them. The model keeps the parameters of the step that diverged.
 /// </summary>
@@ -174,7 +174,7 @@ public sealed class TrainingDivergedException : InvalidOperationException
     public string? Layer { get; }
 }
 
-/// <summary>A progress report from <see cref="Trainer.Fit"/>: during an epoch (<see cref="Completed"/> null) or at its end.</summary>
+/// <summary>A progress report from <see cref="O:ModelGen.Trainer.Fit"/>: during an epoch (<see cref="Completed"/> null) or at its end.</summary>
 /// <param name="Epoch">1-based epoch.</param>
 /// <param name="Epochs">Total epochs requested.</param>
 /// <param name="Step">Steps done in this epoch.</param>
@@ -215,7 +215,7 @@ public sealed record EpochMetrics(int Epoch, float TrainLoss, float TrainAccurac
     }
 }
 
-/// <summary>The result of <see cref="Trainer.Fit"/>.</summary>
+/// <summary>The result of <see cref="O:ModelGen.Trainer.Fit"/>.</summary>
 /// <param name="Epochs">Every epoch run, including those before a resumed checkpoint.</param>
 /// <param name="BestEpoch">The best epoch by <see cref="FitOptions.Monitor"/> on the validation set (the last epoch without one).</param>
 /// <param name="StoppedEarly">Whether early stopping ended the run.</param>

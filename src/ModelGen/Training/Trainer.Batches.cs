@@ -1,0 +1,147 @@
+// What one kind of model and data contributes to Trainer's loop: a batch source, the forward calls, the loss over the
+// batch and the backward call. The loop itself (accumulation, clipping, schedule, divergence checks, validation, the best
+// epoch, checkpoints) is shared, so every kind of model gets the same behaviour. Fixed-size examples count one loss term
+// per example; sequence pairs count one term per labelled target token (the batch's loss is the mean over its tokens).
+using ModelGen.Data;
+
+namespace ModelGen;
+
+public sealed partial class Trainer
+{
+    /// <summary>One pass over a data set in minibatches, with the model calls for each batch. Sized once; a batch allocates nothing.</summary>
+    private abstract class Batches
+    {
+        /// <summary>Batches per epoch.</summary>
+        public abstract int PerEpoch { get; }
+
+        /// <summary>Examples in the current batch.</summary>
+        public abstract int Size { get; }
+
+        /// <summary>Loss terms the current batch's mean is over: its examples, or its labelled tokens.</summary>
+        public abstract int Terms { get; }
+
+        /// <summary>The current batch's outputs: one row of the model's output width per label.</summary>
+        public abstract ReadOnlySpan<float> Output { get; }
+
+        /// <summary>One label per output row (negative: ignored), or empty for a loss over targets.</summary>
+        public abstract ReadOnlySpan<int> Labels { get; }
+
+        /// <summary>Targets matching <see cref="Output"/>, or empty for a loss over labels.</summary>
+        public abstract ReadOnlySpan<float> Targets { get; }
+
+        /// <summary>The gradient of the current batch's mean loss with respect to <see cref="Output"/>.</summary>
+        public abstract Span<float> DOutput { get; }
+
+        public abstract void StartEpoch(int epoch);
+
+        /// <summary>Reads the next batch of the epoch; false when it is exhausted.</summary>
+        public abstract bool TryNext();
+
+        /// <summary>
+        /// Runs the training forward (<paramref name="train"/>) or inference on the current batch, then the loss, writing
+        /// <see cref="DOutput"/>; returns the batch's mean loss.
+        /// </summary>
+        public abstract float Forward(Loss loss, bool train);
+
+        /// <summary>Back-propagates <see cref="DOutput"/> through the last training forward, accumulating parameter gradients.</summary>
+        public abstract void Backward();
+
+        /// <summary>Describes the current batch's first non-finite input, or returns null when all are finite.</summary>
+        public abstract string? NonFiniteInput();
+    }
+
+    /// <summary>Fixed-size examples from a <see cref="BatchLoader"/> through an <see cref="ITrainable"/>.</summary>
+    private sealed class ExampleBatches : Batches
+    {
+        private readonly ITrainable _model;
+        private readonly BatchLoader _loader;
+        private readonly float[] _output;    // [rows, OutputLength]
+        private readonly float[] _dOutput;   // [rows, OutputLength]
+
+        public ExampleBatches(ITrainable model, IDataSource data, int batchSize, bool shuffle, ulong seed, IAugmentation? augmentation = null)
+        {
+            _model = model;
+            _loader = new BatchLoader(data, batchSize, shuffle, seed, augmentation);
+            int rows = Math.Min(batchSize, Math.Max(1, data.Count));   // no batch holds more rows than the set has
+            _output = new float[checked(rows * model.OutputLength)];
+            _dOutput = new float[_output.Length];
+        }
+
+        public override int PerEpoch => _loader.BatchesPerEpoch;
+        public override int Size => _loader.Current.Size;
+        public override int Terms => _loader.Current.Size;
+        public override ReadOnlySpan<float> Output => _output.AsSpan(0, Size * _model.OutputLength);
+        public override ReadOnlySpan<int> Labels => _loader.Current.Labels;
+        public override ReadOnlySpan<float> Targets => _loader.Current.Targets;
+        public override Span<float> DOutput => _dOutput.AsSpan(0, Size * _model.OutputLength);
+        public override void StartEpoch(int epoch) => _loader.StartEpoch(epoch);
+        public override bool TryNext() => _loader.TryNext(out _);
+
+        public override float Forward(Loss loss, bool train)
+        {
+            var batch = _loader.Current;
+            var output = _output.AsSpan(0, batch.Size * _model.OutputLength);
+            if (train) _model.ForwardTrain(batch.Inputs, output, batch.Size);
+            else _model.Forward(batch.Inputs, output, batch.Size);
+            return loss.Compute(output, batch.Labels, batch.Targets, DOutput, batch.Size);
+        }
+
+        public override void Backward() => _model.Backward(DOutput, default);
+
+        public override string? NonFiniteInput()
+        {
+            var inputs = _loader.Current.Inputs;
+            int at = Finiteness.IndexOfNonFinite(inputs);
+            return at < 0 ? null : $"example {at / _model.InputLength + 1} of the batch holds {inputs[at]}";
+        }
+    }
+
+    /// <summary>
+    /// Padded (source, target) token-sequence pairs from a <see cref="Seq2SeqBatchLoader"/> through an
+    /// <see cref="ISeq2SeqTrainable{TInput, TSource}"/>: the outputs are [Size·TargetSeq] rows with one label each, padding
+    /// labelled <see cref="Loss.DefaultIgnoreIndex"/>, so the loss is the mean over the batch's labelled tokens.
+    /// </summary>
+    private sealed class PairBatches : Batches
+    {
+        private readonly ISeq2SeqTrainable<int, int> _model;
+        private readonly Seq2SeqBatchLoader _loader;
+        private readonly float[] _output;    // [rows, LongestTarget, OutputLength]
+        private readonly float[] _dOutput;   // [rows, LongestTarget, OutputLength]
+
+        public PairBatches(ISeq2SeqTrainable<int, int> model, ISeq2SeqDataSource data, int batchSize, bool shuffle, ulong seed)
+        {
+            _model = model;
+            _loader = new Seq2SeqBatchLoader(data, batchSize, shuffle, seed);
+            int rows = Math.Min(batchSize, Math.Max(1, data.Count));
+            _output = new float[checked(rows * Math.Max(1, data.LongestTarget) * model.OutputLength)];
+            _dOutput = new float[_output.Length];
+        }
+
+        private int Positions => _loader.Current.Size * _loader.Current.TargetSeq;
+
+        public override int PerEpoch => _loader.BatchesPerEpoch;
+        public override int Size => _loader.Current.Size;
+        public override int Terms => _loader.Current.TokenCount;
+        public override ReadOnlySpan<float> Output => _output.AsSpan(0, Positions * _model.OutputLength);
+        public override ReadOnlySpan<int> Labels => _loader.Current.TargetLabels;
+        public override ReadOnlySpan<float> Targets => default;
+        public override Span<float> DOutput => _dOutput.AsSpan(0, Positions * _model.OutputLength);
+        public override void StartEpoch(int epoch) => _loader.StartEpoch(epoch);
+        public override bool TryNext() => _loader.TryNext(out _);
+
+        public override float Forward(Loss loss, bool train)
+        {
+            var b = _loader.Current;
+            int positions = b.Size * b.TargetSeq;
+            var output = _output.AsSpan(0, positions * _model.OutputLength);
+            if (train) _model.ForwardTrain(b.TargetInputs, b.Source, output, b.Size, b.TargetSeq, b.SourceSeq, b.TargetLengths, b.SourceLengths);
+            else _model.Forward(b.TargetInputs, b.Source, output, b.Size, b.TargetSeq, b.SourceSeq, b.TargetLengths, b.SourceLengths);
+            // One row per target position; padded positions are labelled with the ignore index and get no gradient.
+            return loss.Compute(output, b.TargetLabels, default, DOutput, positions);
+        }
+
+        public override void Backward() => _model.Backward(DOutput, default);
+
+        public override string? NonFiniteInput() => null;
+    }
+}
