@@ -125,9 +125,11 @@ internal static class VectorMath
     // ---------------------------------------------------------------- e^x for x ≤ 0 (softmax numerators)
     // Cephes expf: x = n·ln2 + r with n = round(x·log2 e) and ln2 split in two (r exact to ~1 ulp), e^r by a degree-6
     // polynomial on |r| ≤ ln2/2 (relative error ≤ 1.2e-7), then the exponent bits of 2^n added directly: a dozen
-    // instructions against the BCL's widening Exp. Below −88 the result is 0 (2^n underflows: the bits of n + 127 ≤ 0 are
-    // never formed), so −∞ gives exactly 0 and the result is never subnormal; NaN propagates through the polynomial.
-    // Only for x ≤ ~88 (callers pass x ≤ 0).
+    // instructions against the BCL's widening Exp. n comes from adding 1.5·2^23 (the rounded integer lands in the low mantissa
+    // bits, which an integer add and shift turn into 2^n's exponent field), not from Round and a saturating float→int conversion:
+    // attention alone at W5's shape 0.973 / 0.978 in a paired A/B. x is clamped at −88, where n + 127 = 0 and the result is 0, so
+    // −∞ gives exactly 0 and the result is never subnormal; NaN propagates through the polynomial. Only for x ≤ ~88 (callers pass x ≤ 0).
+    private const float ExpShifter = 12582912f;   // 1.5·2^23: adding it rounds to an integer kept in the low mantissa bits
     private const float ExpLog2E = 1.44269504088896341f, ExpC1 = 0.693359375f, ExpC2 = -2.12194440e-4f, ExpMin = -88f;
     private const float EP0 = 1.9875691500e-4f, EP1 = 1.3981999507e-3f, EP2 = 8.3334519073e-3f, EP3 = 4.1665795894e-2f,
         EP4 = 1.6666665459e-1f, EP5 = 5.0000001201e-1f;
@@ -139,7 +141,8 @@ internal static class VectorMath
     internal static Vector128<float> ExpNonPositive(Vector128<float> x)
     {
         x = Vector128.Max(x, Vector128.Create(ExpMin));
-        Vector128<float> n = Vector128.Round(x * Vector128.Create(ExpLog2E));
+        Vector128<float> shifted = Vector128.MultiplyAddEstimate(x, Vector128.Create(ExpLog2E), Vector128.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector128<float> n = shifted - Vector128.Create(ExpShifter);
         Vector128<float> r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC1), x);
         r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC2), r);
         Vector128<float> p = Vector128.MultiplyAddEstimate(Vector128.Create(EP0), r, Vector128.Create(EP1));
@@ -148,15 +151,18 @@ internal static class VectorMath
         p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP4));
         p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP5));
         p = Vector128.MultiplyAddEstimate(p, r * r, r) + Vector128<float>.One;
-        Vector128<int> bits = Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23);
-        return p * Vector128.Max(bits, Vector128<int>.Zero).AsSingle();
+        // The shifter's bits are 0x4B400000 + n; adding the bias 127 and shifting by 23 pushes the shifter's own bits out, leaving
+        // the exponent field n + 127 ∈ [0, 127] (0 for x = −88: the result is 0, never subnormal).
+        Vector128<int> bits = Vector128.ShiftLeft(shifted.AsInt32() + Vector128.Create(127), 23);
+        return p * bits.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> ExpNonPositive(Vector256<float> x)
     {
         x = Vector256.Max(x, Vector256.Create(ExpMin));
-        Vector256<float> n = Vector256.Round(x * Vector256.Create(ExpLog2E));
+        Vector256<float> shifted = Vector256.MultiplyAddEstimate(x, Vector256.Create(ExpLog2E), Vector256.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector256<float> n = shifted - Vector256.Create(ExpShifter);
         Vector256<float> r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC1), x);
         r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC2), r);
         Vector256<float> p = Vector256.MultiplyAddEstimate(Vector256.Create(EP0), r, Vector256.Create(EP1));
@@ -165,15 +171,18 @@ internal static class VectorMath
         p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP4));
         p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP5));
         p = Vector256.MultiplyAddEstimate(p, r * r, r) + Vector256<float>.One;
-        Vector256<int> bits = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23);
-        return p * Vector256.Max(bits, Vector256<int>.Zero).AsSingle();
+        // The shifter's bits are 0x4B400000 + n; adding the bias 127 and shifting by 23 pushes the shifter's own bits out, leaving
+        // the exponent field n + 127 ∈ [0, 127] (0 for x = −88: the result is 0, never subnormal).
+        Vector256<int> bits = Vector256.ShiftLeft(shifted.AsInt32() + Vector256.Create(127), 23);
+        return p * bits.AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> ExpNonPositive(Vector512<float> x)
     {
         x = Vector512.Max(x, Vector512.Create(ExpMin));
-        Vector512<float> n = Vector512.Round(x * Vector512.Create(ExpLog2E));
+        Vector512<float> shifted = Vector512.MultiplyAddEstimate(x, Vector512.Create(ExpLog2E), Vector512.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector512<float> n = shifted - Vector512.Create(ExpShifter);
         Vector512<float> r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC1), x);
         r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC2), r);
         Vector512<float> p = Vector512.MultiplyAddEstimate(Vector512.Create(EP0), r, Vector512.Create(EP1));
@@ -182,8 +191,10 @@ internal static class VectorMath
         p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP4));
         p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP5));
         p = Vector512.MultiplyAddEstimate(p, r * r, r) + Vector512<float>.One;
-        Vector512<int> bits = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23);
-        return p * Vector512.Max(bits, Vector512<int>.Zero).AsSingle();
+        // The shifter's bits are 0x4B400000 + n; adding the bias 127 and shifting by 23 pushes the shifter's own bits out, leaving
+        // the exponent field n + 127 ∈ [0, 127] (0 for x = −88: the result is 0, never subnormal).
+        Vector512<int> bits = Vector512.ShiftLeft(shifted.AsInt32() + Vector512.Create(127), 23);
+        return p * bits.AsSingle();
     }
 
     // ---------------------------------------------------------------- standard normal CDF Φ(x) = ½·erfc(−x/√2)
