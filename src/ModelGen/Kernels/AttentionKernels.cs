@@ -259,6 +259,7 @@ public static class AttentionKernels
                 long row0 = (long)b * seq, key0 = (long)b * keySeq;
                 float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
                 float* ob = o + row0 * ldOut + h * hs;                                                                 // [seq, hs] at ldOut
+                int tileStart = -1, tileCols = 0;   // the key tile kt holds for this head (query tiles that see the same keys reuse it)
                 for (int i0 = 0; i0 < seq; i0 += QueryTile)
                 {
                     int rows = Math.Min(QueryTile, seq - i0);
@@ -272,7 +273,11 @@ public static class AttentionKernels
                     for (int j0 = 0; j0 < keyEnd; j0 += KeyTile)
                     {
                         int cols = Math.Min(KeyTile, keyEnd - j0), padded = (cols + w - 1) / w * w;
-                        Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
+                        if (j0 != tileStart || cols != tileCols)
+                        {
+                            Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
+                            (tileStart, tileCols) = (j0, cols);
+                        }
                         Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, s, KeyTile, rows, padded, hs, scale);
                         int nMax = 0;
                         for (int r = 0; r < rows; r++)
