@@ -473,6 +473,20 @@ static void LeNetConv()
     var (q2p, q2c, r2) = PairedCpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, k2, cb, a2, 1),
         () => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, pk2, cb, a2, 1), 40);
     Console.WriteLine($"conv2+pool2 plain {q2p,6:F2} us   channel-packed {q2c,6:F2} us   plain/packed median pair {r2:F3}");
+    foreach (var (wide, shifted) in new[] { (ConvKernels.Path.V512Wide, ConvKernels.Path.V512Shifted), (ConvKernels.Path.V256Wide, ConvKernels.Path.V256Shifted), (ConvKernels.Path.V128Wide, ConvKernels.Path.V128Shifted) })
+    {
+        var (tw, ts, rw) = PairedCpu(() => ConvKernels.ForwardMaxPool(wide, default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1),
+            () => ConvKernels.ForwardMaxPool(shifted, default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1), 30);
+        Console.WriteLine($"conv1+pool1 {wide} {tw,6:F2} us   {shifted} {ts,6:F2} us   wide/shifted median pair {rw:F3}");
+    }
+    {
+        var l1 = new PackedDenseWeight(Fill(120 * 400, 6, 0.05f), 120, 400);
+        var l2 = new PackedDenseWeight(Fill(84 * 120, 7, 0.09f), 84, 120);
+        float[] h1 = new float[120], h2 = new float[84];
+        var (tf1, tf2, _) = PairedCpu(() => DenseKernels.Forward(default(ReluActivation), a2, l1, cb.AsSpan(0, 0), h1, 1),
+            () => DenseKernels.Forward(default(ReluActivation), h1, l2, cb.AsSpan(0, 0), h2, 1), 40);
+        Console.WriteLine($"fc1 400->120 {tf1,6:F2} us   fc2 120->84 {tf2,6:F2} us");
+    }
     var lenet = new BenchLeNet(seed: 1).CreatePredictor();
     float[] o = new float[10];
     var (pr, _, _) = PairedCpu(() => lenet.Forward(img, o, 1), () => lenet.Forward(img, o, 1), 20);
