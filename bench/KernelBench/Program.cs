@@ -112,6 +112,9 @@ for (int c = 0; c < cmds.Count; c++)
         case "b1parts":
             B1Parts();
             break;
+        case "lenetconv":
+            LeNetConv();
+            break;
         case "crossover":
             Crossover();
             break;
@@ -469,6 +472,49 @@ static void B1Parts()
     Console.WriteLine($"LeNet b1 fc3 84->10      {Cpu(() => DenseKernels.Forward(default(IdentityActivation), f2, l3, bb.AsSpan(0, 10), o, 1))}");
     var lenet = new BenchLeNet(seed: 1).CreatePredictor();
     Console.WriteLine($"LeNet b1 predictor       {Cpu(() => lenet.Forward(img, o, 1))}");
+}
+
+// LeNet-5's two batch-1 convolutions, fused with their pools and alone, on thread CPU time (best of 40 pairs).
+static void LeNetConv()
+{
+    var c1 = new ConvGeometry(1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1);
+    var q1 = new PoolGeometry(6, 28, 28, 2, 2, 2, 2, 0, 0, false);
+    var c2 = new ConvGeometry(6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1);
+    var q2 = new PoolGeometry(16, 10, 10, 2, 2, 2, 2, 0, 0, false);
+    float[] img = Fill(784, 2), k1 = Fill(150, 3, 0.2f), k2 = Fill(2400, 4, 0.08f), cb = Fill(16, 5, 0.01f);
+    float[] a1 = new float[1176], u1 = new float[4704], a2 = new float[400], u2 = new float[1600];
+    var (p1, f1, _) = PairedCpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1),
+        () => ConvKernels.Forward(default(ReluActivation), c1, img, k1, cb.AsSpan(0, 6), u1, default, 1), 40);
+    Console.WriteLine($"conv1+pool1 {p1,6:F2} us   conv1 alone {f1,6:F2} us   ({2.0 * 6 * 784 * 25 / f1 / 1e3:F1} GFLOP/s alone)");
+    var (p2, f2, _) = PairedCpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, k2, cb, a2, 1),
+        () => ConvKernels.Forward(default(ReluActivation), c2, a1, k2, cb, u2, default, 1), 40);
+    Console.WriteLine($"conv2+pool2 {p2,6:F2} us   conv2 alone {f2,6:F2} us   ({2.0 * 16 * 100 * 150 / f2 / 1e3:F1} GFLOP/s alone)");
+    var pk1 = new PackedConvWeight(k1, c1, ConvKernels.NativeLanes);
+    var pk2 = new PackedConvWeight(k2, c2, ConvKernels.NativeLanes);
+    var (q1p, q1c, r1) = PairedCpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1),
+        () => ConvKernels.ForwardMaxPool(default(ReluActivation), c1, q1, img, pk1, cb.AsSpan(0, 6), a1, 1), 40);
+    Console.WriteLine($"conv1+pool1 plain {q1p,6:F2} us   channel-packed {q1c,6:F2} us   plain/packed median pair {r1:F3} ({ConvKernels.NativeLanes} lanes)");
+    var (q2p, q2c, r2) = PairedCpu(() => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, k2, cb, a2, 1),
+        () => ConvKernels.ForwardMaxPool(default(ReluActivation), c2, q2, a1, pk2, cb, a2, 1), 40);
+    Console.WriteLine($"conv2+pool2 plain {q2p,6:F2} us   channel-packed {q2c,6:F2} us   plain/packed median pair {r2:F3}");
+    foreach (var (wide, shifted) in new[] { (ConvKernels.Path.V512Wide, ConvKernels.Path.V512Shifted), (ConvKernels.Path.V256Wide, ConvKernels.Path.V256Shifted), (ConvKernels.Path.V128Wide, ConvKernels.Path.V128Shifted) })
+    {
+        var (tw, ts, rw) = PairedCpu(() => ConvKernels.ForwardMaxPool(wide, default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1),
+            () => ConvKernels.ForwardMaxPool(shifted, default(ReluActivation), c1, q1, img, k1, cb.AsSpan(0, 6), a1, 1), 30);
+        Console.WriteLine($"conv1+pool1 {wide} {tw,6:F2} us   {shifted} {ts,6:F2} us   wide/shifted median pair {rw:F3}");
+    }
+    {
+        var l1 = new PackedDenseWeight(Fill(120 * 400, 6, 0.05f), 120, 400);
+        var l2 = new PackedDenseWeight(Fill(84 * 120, 7, 0.09f), 84, 120);
+        float[] h1 = new float[120], h2 = new float[84];
+        var (tf1, tf2, _) = PairedCpu(() => DenseKernels.Forward(default(ReluActivation), a2, l1, cb.AsSpan(0, 0), h1, 1),
+            () => DenseKernels.Forward(default(ReluActivation), h1, l2, cb.AsSpan(0, 0), h2, 1), 40);
+        Console.WriteLine($"fc1 400->120 {tf1,6:F2} us   fc2 120->84 {tf2,6:F2} us");
+    }
+    var lenet = new BenchLeNet(seed: 1).CreatePredictor();
+    float[] o = new float[10];
+    var (pr, _, _) = PairedCpu(() => lenet.Forward(img, o, 1), () => lenet.Forward(img, o, 1), 20);
+    Console.WriteLine($"predictor   {pr,6:F2} us");
 }
 
 // This thread's CPU time in µs (CLOCK_THREAD_CPUTIME_ID): on an oversubscribed machine the time the thread was

@@ -63,6 +63,12 @@ internal static partial class ModelEmitter
                 w.Line($"private readonly global::ModelGen.Kernels.PackedDenseWeight[] _packed = new global::ModelGen.Kernels.PackedDenseWeight[{Int(predictor.PackedDense.Count)}];   // one per Dense layer, in layer order"
                     + (predictor.PackedDense.Count <= 8 ? $" ({string.Join(", ", predictor.PackedDense.Select(i => nodes[i].Name))})" : ""));
             }
+            if (plan.PoolFusions.Count > 0)
+            {
+                // Conv + MaxPool steps read a prepacked copy of their (final, folded) weight: the channel-vectorised path where it pays.
+                w.Line($"private readonly global::ModelGen.Kernels.PackedConvWeight[] _packedConv = new global::ModelGen.Kernels.PackedConvWeight[{Int(plan.PoolFusions.Count)}];   // one per Conv fused with its MaxPool, in layer order"
+                    + (plan.PoolFusions.Count <= 8 ? $" ({string.Join(", ", plan.PoolFusions.Select(f => nodes[f.Conv].Name))})" : ""));
+            }
             w.Line("private readonly global::ModelGen.Runtime.ArenaPool _arenas = new();");
             w.Line();
 
@@ -143,6 +149,12 @@ internal static partial class ModelEmitter
                 c.Line($"{PackedField(predictor, i)} = new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(d.Units)}, {Int(node.InputLength)}); // {node.Name}.weight");
         }
         runs.WriteTo(w, separate: false);
+        // After every copy and fold: the packs are made from the predictor's own final weights.
+        for (int k = 0; k < plan.PoolFusions.Count; k++)
+        {
+            var conv = nodes[plan.PoolFusions[k].Conv];
+            w.Line($"_packedConv[{Int(k)}] = new {Kernels}.PackedConvWeight({Weight(predictor, plan.PoolFusions[k].Conv, conv, "weight")}, {GeometryField(conv.Name)}); // {conv.Name}.weight");
+        }
         w.Close();
     }
 
@@ -177,7 +189,7 @@ internal static partial class ModelEmitter
                 var conv = nodes[fusion.Conv];
                 c.Line($"// {conv.Name} + {node.Name}: {NodeText.Describe(conv)}, {NodeText.Describe(node)} fused (only pooled outputs are written) : {BatchShape(conv.InputShapes[0])} -> {BatchShape(node.Output)}");
                 string src = PlaceText(step.Sources[0], LengthOf(plan, conv.Inputs[0]));
-                c.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(((ConvSpec)conv.Layer).Activation)}, {GeometryField(conv.Name)}, {GeometryField(node.Name)}, {src}, {Weight(predictor, fusion.Conv, conv, "weight")}, {Weight(predictor, fusion.Conv, conv, "bias")}, {dst}, batch);");
+                c.Line($"{Kernels}.ConvKernels.ForwardMaxPool({Operator(((ConvSpec)conv.Layer).Activation)}, {GeometryField(conv.Name)}, {GeometryField(node.Name)}, {src}, _packedConv[{Int(PoolFusionIndex(plan, fusion.Conv))}], {Weight(predictor, fusion.Conv, conv, "bias")}, {dst}, batch);");
                 continue;
             }
             if (plan.ResidualFusions.FirstOrDefault(f => f.Add == step.Node) is { } residual)
@@ -255,6 +267,14 @@ internal static partial class ModelEmitter
     /// <summary>Parameter <paramref name="shortName"/> of <paramref name="node"/> in the predictor's buffer, or <c>default</c> when it has none.</summary>
     private static string Weight(PredictorPlan predictor, int index, GraphNode node, string shortName) =>
         predictor.Find(index, shortName) is { } t ? $"weights.Slice({TensorConstant(node, t.ShortName)}, {Int(t.Length)})" : "default";
+
+    /// <summary>The index of the Conv node <paramref name="conv"/>'s pool fusion (its element of <c>_packedConv</c>).</summary>
+    private static int PoolFusionIndex(ModelPlan plan, int conv)
+    {
+        for (int k = 0; k < plan.PoolFusions.Count; k++)
+            if (plan.PoolFusions[k].Conv == conv) return k;
+        throw new System.InvalidOperationException($"node {conv} is not a pool-fused convolution");
+    }
 
     /// <summary>Name of a predictor buffer offset, e.g. <c>Block1Conv1WeightAt</c>.</summary>
     private static string TensorConstant(GraphNode node, string shortName) => Pascal(node.Name) + Pascal(shortName) + "At";

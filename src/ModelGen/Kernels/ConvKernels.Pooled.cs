@@ -45,6 +45,24 @@ public static partial class ConvKernels
     internal static void ForwardMaxPool<TAct>(Path path, TAct act, in ConvGeometry g, in PoolGeometry pool, ReadOnlySpan<float> input,
         ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, int batch) where TAct : struct, IActivation
     {
+        CheckMaxPool(g, pool, input, weight, bias, output, batch);
+        if (batch == 0) return;
+        if (g.PaddingMode != PaddingMode.Zeros)
+        {
+            // As Forward: pad into scratch, then fuse the zero-padding convolution on it with the pool.
+            ConvGeometry inner = OnPaddedInput(g);
+            Span<float> padded = Scratch(ref t_padded, batch * inner.InputLength);   // [batch, C, Hp, Wp]
+            PadInput(g, input, padded, batch);
+            ForwardMaxPool(path, act, inner, pool, padded, weight, bias, output, batch);
+            return;
+        }
+        FusedOrChunked(path, act, g, pool, input, weight, bias, output, batch);
+    }
+
+    /// <summary>The argument checks of <see cref="ForwardMaxPool{TAct}(TAct, in ConvGeometry, in PoolGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int)"/>.</summary>
+    private static void CheckMaxPool(in ConvGeometry g, in PoolGeometry pool, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, int batch)
+    {
         g.Validate(nameof(g));
         pool.Validate(nameof(pool));
         if (pool.Channels != g.OutChannels || pool.InHeight != g.OutHeight || pool.InWidth != g.OutWidth)
@@ -59,17 +77,12 @@ public static partial class ConvKernels
         ThrowHelper.CheckNoOverlap(input, output, nameof(input), nameof(output));
         ThrowHelper.CheckNoOverlap(weight, output, nameof(weight), nameof(output));
         ThrowHelper.CheckNoOverlap(bias, output, nameof(bias), nameof(output));
-        if (batch == 0) return;
-        if (g.PaddingMode != PaddingMode.Zeros)
-        {
-            // As Forward: pad into scratch, then fuse the zero-padding convolution on it with the pool.
-            ConvGeometry inner = OnPaddedInput(g);
-            Span<float> padded = Scratch(ref t_padded, batch * inner.InputLength);   // [batch, C, Hp, Wp]
-            PadInput(g, input, padded, batch);
-            ForwardMaxPool(path, act, inner, pool, padded, weight, bias, output, batch);
-            return;
-        }
+    }
 
+    /// <summary>The zero-padding case of ForwardMaxPool on checked arguments: fused on the direct path, else in chunks.</summary>
+    private static void FusedOrChunked<TAct>(Path path, TAct act, in ConvGeometry g, in PoolGeometry pool, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output, int batch) where TAct : struct, IActivation
+    {
         Path resolved = Resolve(path);
         if (resolved == Path.Im2Col || !PoolingKernels.IsMax2x2(pool))
         {

@@ -23,6 +23,9 @@ internal interface IConvVector<TV> where TV : struct
     static abstract TV Add(TV a, TV b);
     /// <summary>The activation applied to every lane.</summary>
     static abstract TV Activate<TAct>(TAct act, TV v) where TAct : struct, IActivation;
+    /// <summary>Max pooling's winner rule lane-wise: <paramref name="t"/> where <c>t &gt; best</c> or <c>t</c> is NaN, else <paramref name="best"/>
+    /// (as PoolingKernels.Max2x2Row).</summary>
+    static abstract TV PoolMax(TV best, TV t);
 }
 
 internal readonly struct ConvV512 : IConvVector<Vector512<float>>
@@ -36,6 +39,8 @@ internal readonly struct ConvV512 : IConvVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Activate<TAct>(TAct act, Vector512<float> v) where TAct : struct, IActivation => act.Invoke(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> PoolMax(Vector512<float> best, Vector512<float> t)
+        => Vector512.ConditionalSelect(Vector512.GreaterThan(t, best) | ~Vector512.Equals(t, t), t, best);
 }
 
 internal readonly struct ConvV256 : IConvVector<Vector256<float>>
@@ -49,6 +54,8 @@ internal readonly struct ConvV256 : IConvVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Activate<TAct>(TAct act, Vector256<float> v) where TAct : struct, IActivation => act.Invoke(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> PoolMax(Vector256<float> best, Vector256<float> t)
+        => Vector256.ConditionalSelect(Vector256.GreaterThan(t, best) | ~Vector256.Equals(t, t), t, best);
 }
 
 internal readonly struct ConvV128 : IConvVector<Vector128<float>>
@@ -62,6 +69,8 @@ internal readonly struct ConvV128 : IConvVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Activate<TAct>(TAct act, Vector128<float> v) where TAct : struct, IActivation => act.Invoke(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> PoolMax(Vector128<float> best, Vector128<float> t)
+        => Vector128.ConditionalSelect(Vector128.GreaterThan(t, best) | ~Vector128.Equals(t, t), t, best);
 }
 
 /// <summary>A one-lane "vector" (plain float): the path for machines or runs without hardware intrinsics.</summary>
@@ -76,6 +85,7 @@ internal readonly struct ConvScalar : IConvVector<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Add(float a, float b) => a + b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Activate<TAct>(TAct act, float v) where TAct : struct, IActivation => act.Invoke(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float PoolMax(float best, float t) => t > best || float.IsNaN(t) ? t : best;
 }
 
 /// <summary>A compile-time row count for a register tile (the JIT folds <c>TR.Value</c> per instantiation).</summary>

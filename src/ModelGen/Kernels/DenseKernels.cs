@@ -227,12 +227,12 @@ public static class DenseKernels
     {
         int inFeatures = weight.InFeatures, outFeatures = weight.OutFeatures;
         bool needEpilogue = !(typeof(TAct) == typeof(IdentityActivation) && bias.IsEmpty);
-        fixed (float* x = input, w = weight.Plain, bs = bias, y = output)
+        fixed (float* x = input, bs = bias, y = output)
         {
             var epilogue = new DenseEpilogue<TAct>(act, y, y, bs, !bias.IsEmpty);
             for (int r = 0; r < batch; r++)
             {
-                Gemm.GemvInterleaved(x + (nint)r * inFeatures, w, weight.Interleaved, y + (nint)r * outFeatures, inFeatures, outFeatures, accumulate, Gemm.NativeWidth);
+                Gemm.GemvInterleaved(x + (nint)r * inFeatures, weight.Interleaved, y + (nint)r * outFeatures, inFeatures, outFeatures, accumulate, Gemm.NativeWidth);
                 if (needEpilogue) epilogue.Apply(y, outFeatures, r, 1, 0, outFeatures);
             }
         }

@@ -3,7 +3,7 @@
 //  * the weight as it lies [out, in], which the dot-product path (small batches, Gemm.Dot.cs) reads directly;
 //  * the [out, in] matrix packed into the packed GEMM's column panels (Gemm.Prepacked.cs), so batches that take the
 //    packed path pack only their input rows instead of all of W on every call;
-//  * for batches of 1-3 rows (GEMV: bound by streaming W), its full vector steps with rows interleaved in groups of
+//  * for batches of 1-3 rows (GEMV: bound by streaming W), its full vector steps (then its tail) with rows interleaved in groups of
 //    eight (Gemm.Gemv.cs), so the dot path's eight dot products read one contiguous stream; same bits as the plain copy.
 // The pack is made for the widest accelerated vector width of the process and lives in a pinned, 64-byte aligned
 // array, so the microkernel reads it through a pointer with no `fixed` per call.

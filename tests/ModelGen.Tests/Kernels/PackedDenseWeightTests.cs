@@ -121,6 +121,8 @@ public class PackedDenseWeightTests
     [InlineData(33, 3)]     // a tail of 1 at 128/256/512 bits
     [InlineData(64, 9)]     // whole vectors at every width, one row past a group
     [InlineData(784, 256)]  // the benchmark MLP's first layer
+    [InlineData(120, 84)]   // LeNet's fc2: an 8-float tail at 512 bits on every row, a partial last group
+    [InlineData(84, 10)]    // LeNet's fc3: a 4-float tail at 256/512 bits
     public void Forward_OneToThreeRows_InterleavedCopyEqualsThePlainRouteBitForBit(int inF, int outF)
     {
         // Batches of 1-3 read the row-interleaved copy; each element must be summed exactly as the dot path sums it.
