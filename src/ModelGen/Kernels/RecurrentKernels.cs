@@ -42,7 +42,7 @@ namespace ModelGen.Kernels;
 /// positions of the output are 0 and nothing at a padded position affects a real output or a gradient.
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised σ and tanh).
 /// </remarks>
-public static class RecurrentKernels
+public static partial class RecurrentKernels
 {
     /// <summary>
     /// Inference forward of the whole stack (no dropout): effectively computes the formulas in the class remarks for every
@@ -136,7 +136,7 @@ public static class RecurrentKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void ForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
         Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
-        ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning)
+        ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning, PackedRecurrentWeights? packed = null)
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         if (!initialState.IsEmpty) CheckLength(initialState.Length, g.StateLength(batch), nameof(initialState), Shape.State, g, batch, seq, orEmpty: true);
@@ -169,7 +169,9 @@ public static class RecurrentKernels
                 {
                     var w = new Weights(g, p, l, d);
                     float* xproj = ws + layout.XProj;   // [seq·batch, GH]
-                    Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
+                    // A predictor's W_ih was packed once (the same panels Project packs per call).
+                    if (packed is not null && c.Width != 0) ProjectPrepacked(layerIn, packed.InputWeight(l, d), xproj, c.BS);
+                    else Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
                     long slot = (long)(l * g.Directions + d) * batch * h;
                     float* h0 = s0 == null ? null : s0 + slot;
@@ -179,7 +181,8 @@ public static class RecurrentKernels
                         if (s0 == null) new Span<float>(cState, batch * h).Clear();
                         else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
                     }
-                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false);
+                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false,
+                        packedHh: packed is null ? null : packed.Hidden(l, d, c.Width));
                     RunDirection(c, g.Cell, dir);
                     if (sN != null)
                     {
@@ -402,7 +405,9 @@ public static class RecurrentKernels
         bool lstm = TCell.Gates == 4;
         var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train);
         bool packed = c.Width != 0 && (c.Packed ?? true);
-        if (packed) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        // W_hh in the step kernel's panels: a predictor's pack made once for this width, else repacked into the workspace.
+        float* rec = packed && dir.PackedHh != null ? dir.PackedHh : c.Rec;
+        if (packed && dir.PackedHh == null) RecurrentStep.PackHidden(dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         var rows = (StepRow*)c.Rows;
         for (int i = 0; i < c.MaxLen; i++)
         {
@@ -435,7 +440,7 @@ public static class RecurrentKernels
             }
             // From a zero state the first step's h_{t-1}·W_hhᵀ is zero: skipped (one read of W_hh saved per call).
             bool recur = i > 0 || dir.H0 != null;
-            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur, descending: (i & 1) == 1);
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, rec, args, c.Tmp, recur, descending: (i & 1) == 1);
             else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width, recur);
         }
     }
@@ -758,9 +763,10 @@ public static class RecurrentKernels
 
     /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
     private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, bool seqBatchFirst, float* h0, float* cState, float* cell, float* aux,
-        bool reverse, bool train)
+        bool reverse, bool train, float* packedHh = null)
     {
         public readonly float* WHh = wHh;        // [GH, H]
+        public readonly float* PackedHh = packedHh;   // W_hh already packed for the step kernel at this call's width (a predictor's), or null
         public readonly float* XProj = xProj;    // [seq·batch, GH] projection; training: becomes the gates
         public readonly float* SeqOut = seqOut;  // [seq·batch, DH] at column d·H (or the caller's [batch, seq, DH] output)
         public readonly bool SeqBatchFirst = seqBatchFirst;
