@@ -268,7 +268,7 @@ internal static partial class ModelEmitter
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
                 if (predictor)
-                    w.Line($"{kernels}.ForwardPrepacked({g}, {src[0]}, {weights}, {PackedWeightField(node)}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq);");
+                    w.Line($"{kernels}.ForwardPrepacked({g}, {src[0]}, {weights}, {PackedWeightField(plan, node)}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq);");
                 else
                 {
                     string state = node.Layer is RecurrentSpec ? StateSlice(plan, node) : "";
@@ -305,7 +305,7 @@ internal static partial class ModelEmitter
                 string act = Operator(softmax ? ActivationKind.None : dense.Activation);
                 string linearOut = softmax && training ? pre : dst;
                 if (predictor)
-                    w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {PackedWeightField(node)}, {P("bias")}, {linearOut}, {B});");
+                    w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {PackedWeightField(plan, node)}, {P("bias")}, {linearOut}, {B});");
                 else
                     w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, {B}, {Int(node.InputLength)}, {Int(dense.Units)});");
                 if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, {B}, {Int(dense.Units)});");

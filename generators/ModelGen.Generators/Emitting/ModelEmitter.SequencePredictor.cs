@@ -23,8 +23,16 @@ internal static partial class ModelEmitter
     /// <summary>Layers whose weights a sequence predictor holds packed: Dense, Transformer encoder stacks, LSTM/GRU stacks.</summary>
     private static bool IsPackedInPredictor(LayerSpec layer) => layer is DenseSpec or TransformerSpec or RecurrentSpec;
 
-    /// <summary>The predictor field holding a node's packed weights, e.g. <c>_headPacked</c>.</summary>
-    private static string PackedWeightField(GraphNode node) => $"_{Camel(node.Name)}Packed";
+    /// <summary>
+    /// Where the predictor holds a node's packed weights: a Dense layer's is its element of <c>_packed</c> (an int literal
+    /// index, so runs of identical layers roll into loops that step through it), a stack's its own field, e.g. <c>_blocksPacked</c>.
+    /// </summary>
+    private static string PackedWeightField(ModelPlan plan, GraphNode node)
+    {
+        if (node.Layer is not DenseSpec) return $"_{Camel(node.Name)}Packed";
+        int k = plan.Shapes.Nodes.TakeWhile(n => n != node).Count(n => n.Layer is DenseSpec);
+        return $"_packed[{Int(k)}]";
+    }
 
     private static string EmitSequencePredictor(ModelPlan plan)
     {
@@ -51,8 +59,12 @@ internal static partial class ModelEmitter
             w.Open($"public sealed class Predictor : global::ModelGen.ISequencePredictor<{input}>");
             w.Line("private readonly float[] _parameters = new float[ParameterCount];   // the model's parameters when the snapshot was made");
             if (plan.BufferCount > 0) w.Line("private readonly float[] _buffers = new float[BufferCount];   // its buffers (running statistics)");
-            foreach (var node in nodes.Where(n => IsPackedInPredictor(n.Layer)))
-                w.Line($"private readonly {PackedType(node.Layer)} {PackedWeightField(node)};   // {node.Name}: {PackedWhat(node.Layer)}");
+            int dense = nodes.Count(n => n.Layer is DenseSpec);
+            if (dense > 0)
+                w.Line($"private readonly global::ModelGen.Kernels.PackedDenseWeight[] _packed = new global::ModelGen.Kernels.PackedDenseWeight[{Int(dense)}];   // one per Dense layer, in layer order"
+                    + (dense <= 8 ? $" ({string.Join(", ", nodes.Where(n => n.Layer is DenseSpec).Select(n => n.Name))})" : ""));
+            foreach (var node in nodes.Where(n => n.Layer is TransformerSpec or RecurrentSpec))
+                w.Line($"private readonly {PackedType(node.Layer)} {PackedWeightField(plan, node)};   // {node.Name}: {PackedWhat(node.Layer)}");
             w.Line("private readonly global::ModelGen.Runtime.ArenaPool _inferenceArenas = new();");
             w.Line();
 
@@ -63,13 +75,15 @@ internal static partial class ModelEmitter
             if (nodes.Any(n => IsPackedInPredictor(n.Layer)))
             {
                 w.Line("global::System.ReadOnlySpan<float> parameters = _parameters;");
+                var runs = new RunRoller(OffsetValues(plan));   // a deep stack of identical Dense layers packs in a loop
                 foreach (var node in nodes.Where(n => IsPackedInPredictor(n.Layer)))
                 {
-                    string create = node.Layer is DenseSpec dense
-                        ? $"new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(dense.Units)}, {Int(node.InputLength)})"
+                    string create = node.Layer is DenseSpec d
+                        ? $"new {Kernels}.PackedDenseWeight({ParamSlice(node, "weight")}, {Int(d.Units)}, {Int(node.InputLength)})"
                         : $"new {PackedType(node.Layer)}({GeometryField(node.Name)}, {NodeParams(node, "parameters")})";
-                    w.Line($"{PackedWeightField(node)} = {create};");
+                    runs.Begin(node.Name).Line($"{PackedWeightField(plan, node)} = {create};");
                 }
+                runs.WriteTo(w, separate: false);
             }
             w.Close();
             w.Line();
@@ -112,7 +126,6 @@ internal static partial class ModelEmitter
     /// <summary>What a packed field holds, for its comment.</summary>
     private static string PackedWhat(LayerSpec layer) => layer switch
     {
-        DenseSpec => "weight packed for the GEMM",
         TransformerSpec => "in_proj, out_proj, linear1 and linear2 of every layer, packed for the GEMM",
         _ => "W_ih packed for the GEMM, W_hh for the step kernel, per layer and direction",
     };
