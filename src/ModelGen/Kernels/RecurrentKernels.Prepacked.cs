@@ -24,8 +24,8 @@ public sealed unsafe class PackedRecurrentWeights
     /// <summary>Copies and packs the matrices of every layer and direction of <paramref name="parameters"/> (the span is not kept).</summary>
     /// <param name="g">The stack's geometry.</param>
     /// <param name="parameters">The stack's parameters, <see cref="RecurrentGeometry.ParameterCount"/> floats in PyTorch state-dict order.</param>
-    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, or <paramref name="parameters"/> does not have
-    /// <see cref="RecurrentGeometry.ParameterCount"/> floats.</exception>
+    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, <paramref name="parameters"/> does not have
+    /// <see cref="RecurrentGeometry.ParameterCount"/> floats, or a packed copy would exceed the largest array.</exception>
     public PackedRecurrentWeights(in RecurrentGeometry g, ReadOnlySpan<float> parameters)
         : this(g, parameters, Gemm.NativeWidth)
     {
@@ -42,7 +42,13 @@ public sealed unsafe class PackedRecurrentWeights
         int gh = g.GateCount * g.Hidden, parts = g.Layers * g.Directions;
         _inputWeights = new PackedDenseWeight[parts];
         _stride = RecurrentStep.PackedLength(g.Hidden, g.GateCount);
-        if (width != 0) _hidden = GC.AllocateUninitializedArray<float>(checked((int)(_stride * parts)), pinned: true);
+        if (width != 0)
+        {
+            long length = _stride * parts;
+            if (length > Array.MaxLength)
+                throw new ArgumentException($"The packed W_hh of {g} needs {length} floats, more than an array holds.", nameof(g));
+            _hidden = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
+        }
         for (int l = 0; l < g.Layers; l++)
             for (int d = 0; d < g.Directions; d++)
             {

@@ -23,8 +23,8 @@ public sealed class PackedTransformerWeights
     /// <summary>Copies and packs the four projection weights of every layer of <paramref name="parameters"/> (the span is not kept).</summary>
     /// <param name="g">The stack's geometry.</param>
     /// <param name="parameters">The stack's parameters, <see cref="TransformerGeometry.ParameterCount"/> floats in state-dict order.</param>
-    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, or <paramref name="parameters"/> does not have
-    /// <see cref="TransformerGeometry.ParameterCount"/> floats.</exception>
+    /// <exception cref="ArgumentException"><paramref name="g"/> is <c>default</c>, <paramref name="parameters"/> does not have
+    /// <see cref="TransformerGeometry.ParameterCount"/> floats, or a packed copy would exceed the largest array.</exception>
     public PackedTransformerWeights(in TransformerGeometry g, ReadOnlySpan<float> parameters)
     {
         if (!g.IsValid)
