@@ -12,8 +12,9 @@ namespace PeerBench;
 /// ModelGen: generated models (MLP, LeNet-5, LSTM, BiLSTM tagger, Transformer block, character GPT) and runtime kernels,
 /// called the way an application would call them. Registered twice: "modelgen" runs each model's own <c>Forward</c>
 /// (which reads the parameters live), "modelgen-predictor" the inference snapshot <c>model.CreatePredictor()</c> (weights
-/// copied once, BatchNorm folded, dense weights prepacked), which is what a deployment runs; the predictor peer does W1
-/// and W3 inference only.
+/// copied once, BatchNorm folded, dense weights prepacked; for sequence models the Transformer projections and the LSTM's
+/// W_ih/W_hh packed once too), which is what a deployment runs; the predictor peer does the inference workloads only
+/// (W1, W3, W5, W6).
 /// </summary>
 public sealed class ModelGenPeer : IPeer
 {
@@ -53,6 +54,9 @@ public sealed class ModelGenPeer : IPeer
             {
                 "mlp_infer" when threads == 1 => new Predict(Load(new BenchMlp(seed: 0), data.Weights("mlp"), "mlp.bin").CreatePredictor(), spec),
                 "lenet_infer" when threads == 1 => new Predict(Load(new BenchLeNet(seed: 0), data.Weights("lenet"), "lenet.bin").CreatePredictor(), spec),
+                "lstm_infer" when threads == 1 => new SeqPredict(Load(new BenchLstm(seed: 0), data.Weights("lstm"), "lstm.bin", modelPrefix: "lstm.").CreatePredictor(), spec),
+                "transformer_infer" when threads == 1 => new SeqPredict(
+                    Load(new BenchTransformer(seed: 0), data.Weights("transformer"), "transformer.bin", TransformerNames()).Model.CreatePredictor(), spec),
                 _ => null,
             };
         return spec.Kind switch
@@ -284,6 +288,18 @@ public sealed class ModelGenPeer : IPeer
 
         public float[] Output() { Run(); return (float[])_y.Clone(); }
         public void Run() => model.Forward(_x, _y, spec.Batch, _seq);
+        public void Dispose() { }
+    }
+
+    /// <summary>W5/W6 inference through the sequence predictor: <c>Forward</c> of the snapshot taken after the weights were loaded (as <see cref="SeqInfer{TModel}"/>).</summary>
+    private sealed class SeqPredict(ISequencePredictor<float> predictor, CaseSpec spec) : IBenchCase
+    {
+        private readonly int _seq = checked((int)BenchData.InputShape(spec.Kind, spec.Batch)[1]);
+        private readonly float[] _x = BenchData.Input(spec.Kind, spec.Batch);
+        private readonly float[] _y = new float[checked((int)BenchData.OutputShape(spec.Kind, spec.Batch).Aggregate(1L, (a, b) => a * b))];
+
+        public float[] Output() { Run(); return (float[])_y.Clone(); }
+        public void Run() => predictor.Forward(_x, _y, spec.Batch, _seq);
         public void Dispose() { }
     }
 

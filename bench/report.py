@@ -5,7 +5,7 @@ Usage: report.py RESULTS.json [MACHINE.json] [--markdown]
 RESULTS.json is the peers harness's schema (rows of workload, peer, batch, threads, median_us, ...);
 MACHINE.json (written by ModelGenPeer) holds the single-thread FMA peak measured in the same run.
 Two ModelGen peers: "modelgen" (MG, the models' own Forward) and "modelgen-predictor" (MG-P, their CreatePredictor()
-snapshots; W1/W3 inference only). The best peer is the fastest of the others (TorchSharp, ONNX Runtime).
+snapshots; W1/W3/W5/W6 inference only). The best peer is the fastest of the others (TorchSharp, ONNX Runtime).
 ratio = ModelGen median / best peer median (< 1: ModelGen faster); speedup = its inverse.
 All workloads are listed; those without a ModelGen figure print n/a.
 """
@@ -61,7 +61,7 @@ def main(argv):
         def alloc(r):
             return f'{r["alloc_bytes_per_call"]:.0f}' if r else ""
 
-        # Share of the FMA peak: GEMM (W4, per thread used) and the predictor's inference (W1/W3, one thread).
+        # Share of the FMA peak: GEMM (W4, per thread used) and the predictor's inference (W1/W3/W5/W6, one thread).
         frac = ""
         if peak and key[0].startswith("W4_") and mg and mg.get("gflops"):
             frac = f'{100 * mg["gflops"] / (peak * key[2]):.0f}%'

@@ -8,7 +8,7 @@
 # How: the peers harness (shared/peers, read-only) is copied into bench/.build/peers, this folder's ModelGen peer
 # (ModelGenPeer.cs, BenchMlp.cs, BenchLeNet.cs, BenchLstm.cs, BenchTagger.cs, BenchTransformer.cs, BenchCharLm.cs, FmaPeak.cs) is added
 # to its sources and registered in its peer list twice ("modelgen": the models' Forward; "modelgen-predictor": their
-# CreatePredictor() snapshots, W1/W3 inference), and the copy references src/ModelGen plus the generator as an analyzer.
+# CreatePredictor() snapshots, W1/W3/W5/W6 inference), and the copy references src/ModelGen plus the generator as an analyzer.
 # Nothing of the harness enters ModelGen's projects.
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

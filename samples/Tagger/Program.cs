@@ -92,20 +92,22 @@ static int Run(TaggerRecipe recipe, int epochs, int seed, int batchSize, float l
             tokens += batch.TokenCount;
         }
         double seconds = epochClock.Elapsed.TotalSeconds;
-        var score = evaluation.Evaluate(model);
+        var score = evaluation.Evaluate(recipe.CreatePredictor(model));
         Console.WriteLine(Invariant($"epoch {epoch + 1}/{epochs}: loss {lossSum / tokens:F4}, {tokens / seconds:N0} tokens/s, {seconds:F1} s; test accuracy {100 * score.Accuracy:F2}%"));
     }
 
-    var final = evaluation.Evaluate(model);
+    var predictor = recipe.CreatePredictor(model);   // the trained weights, copied and packed once for inference
+    var final = evaluation.Evaluate(predictor);
     Console.WriteLine(Invariant($"Test: {100 * final.Accuracy:F2}% of {final.Tokens:N0} tokens; known words {100 * final.KnownAccuracy:F2}% ({final.Known:N0}), unknown words {100 * final.UnknownAccuracy:F2}% ({final.Unknown:N0}, {100.0 * final.Unknown / final.Tokens:F1}%)"));
-    evaluation.PrintExamples(model, corpus.Test, tags, count: 3);
+    evaluation.PrintExamples(predictor, corpus.Test, tags, count: 3);
 
     model.Save(outPath);
     var reloaded = recipe.Load(outPath);
-    int differing = evaluation.CountDifferentPredictions(model, reloaded);
+    var reloadedPredictor = recipe.CreatePredictor(reloaded);
+    int differing = evaluation.CountDifferentPredictions(predictor, reloadedPredictor);
     Console.WriteLine(Invariant($"Saved {outPath} ({new FileInfo(outPath).Length / 1e6:F1} MB) and reloaded it: {(differing == 0 ? "identical predictions" : $"{differing} predictions differ")}"));
     if (text is not null)
-        Console.WriteLine(TaggerEvaluation.Tag(reloaded, recipe, vocabulary, features, tags, BrownTokenizer.Tokenize(text)));
+        Console.WriteLine(TaggerEvaluation.Tag(reloadedPredictor, recipe, vocabulary, features, tags, BrownTokenizer.Tokenize(text)));
     Console.WriteLine(Invariant($"Whole run: {clock.Elapsed.TotalSeconds:F0} s"));
     Console.WriteLine(Invariant($"test accuracy: {final.Accuracy:F4}"));
     return differing == 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 // Test-set evaluation of a tagger: token accuracy over every test token (punctuation included), split into words
-// the vocabulary knows and unknown ones (<unk>), in padded batches of whole sentences (never truncated).
+// the vocabulary knows and unknown ones (<unk>), in padded batches of whole sentences (never truncated). Everything here
+// runs a predictor (model.CreatePredictor(): the weights copied and packed once), as a deployed tagger would.
 using System.Globalization;
 using System.Text;
 using ModelGen;
@@ -28,9 +29,9 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Tags every test sentence and scores the predictions against the gold tags.</summary>
-    public TaggingScore Evaluate(ISequenceModel<int> model)
+    public TaggingScore Evaluate(ISequencePredictor<int> predictor)
     {
-        Predict(model, _predictions);
+        Predict(predictor, _predictions);
         var score = new TaggingScore();
         int at = 0;
         for (int s = 0; s < _test.Count; s++)
@@ -43,8 +44,8 @@ public sealed class TaggerEvaluation
         return score;
     }
 
-    /// <summary>Positions where two models' predicted tags differ (0 for a faithful save and reload).</summary>
-    public int CountDifferentPredictions(ISequenceModel<int> a, ISequenceModel<int> b)
+    /// <summary>Positions where two predictors' tags differ (0 for a faithful save and reload).</summary>
+    public int CountDifferentPredictions(ISequencePredictor<int> a, ISequencePredictor<int> b)
     {
         var other = new int[_predictions.Length];
         Predict(a, _predictions);
@@ -55,9 +56,9 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Prints the first <paramref name="count"/> test sentences as word/tag, marking errors with the gold tag.</summary>
-    public void PrintExamples(ISequenceModel<int> model, IReadOnlyList<Sentence> sentences, TagSet tags, int count)
+    public void PrintExamples(ISequencePredictor<int> predictor, IReadOnlyList<Sentence> sentences, TagSet tags, int count)
     {
-        Predict(model, _predictions);
+        Predict(predictor, _predictions);
         int at = 0;
         for (int s = 0; s < Math.Min(count, sentences.Count); s++)
         {
@@ -75,7 +76,7 @@ public sealed class TaggerEvaluation
     }
 
     /// <summary>Tags one tokenized sentence: <c>word/tag</c> pairs, unknown words marked with <c>?</c>.</summary>
-    public static string Tag(ISequenceModel<int> model, TaggerRecipe recipe, Vocabulary vocabulary, WordFeatures features, TagSet tags, string[] tokens)
+    public static string Tag(ISequencePredictor<int> predictor, TaggerRecipe recipe, Vocabulary vocabulary, WordFeatures features, TagSet tags, string[] tokens)
     {
         if (tokens.Length == 0) return "";
         var encoded = EncodedSentences.Encode([tokens], vocabulary, features);
@@ -83,18 +84,18 @@ public sealed class TaggerEvaluation
         batches.StartEpoch(0);
         batches.TryNext(out var batch);
         var logits = new float[tokens.Length * BrownSizes.Tags];
-        model.Forward(recipe.Input(batch, new int[tokens.Length * recipe.Columns]), logits, 1, tokens.Length);
+        predictor.Forward(recipe.Input(batch, new int[tokens.Length * recipe.Columns]), logits, 1, tokens.Length);
         return string.Join(' ', tokens.Select((t, i) =>
             $"{t}/{tags[ArgMax(logits.AsSpan(i * BrownSizes.Tags, BrownSizes.Tags))]}{(encoded.WordIds(0)[i] == Vocabulary.UnkId ? "?" : "")}"));
     }
 
-    private void Predict(ISequenceModel<int> model, int[] predictions)
+    private void Predict(ISequencePredictor<int> predictor, int[] predictions)
     {
         _batches.StartEpoch(0);
         while (_batches.TryNext(out var batch))
         {
             var logits = _logits.AsSpan(0, batch.Size * batch.SeqLength * BrownSizes.Tags);
-            model.Forward(_recipe.Input(batch, _ids), logits, batch.Size, batch.SeqLength, batch.Lengths);
+            predictor.Forward(_recipe.Input(batch, _ids), logits, batch.Size, batch.SeqLength, batch.Lengths);
             for (int b = 0; b < batch.Size; b++)
             {
                 int sentence = batch.SentenceIndices[b], start = _test.Start(sentence);

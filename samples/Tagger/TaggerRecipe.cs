@@ -11,13 +11,17 @@ namespace Tagger;
 /// <param name="Columns">Ids per position: 1 (word) or 3 (word, suffix, shape).</param>
 /// <param name="Summary">The model's layer table.</param>
 /// <param name="Epochs">Default training epochs.</param>
-public sealed record TaggerRecipe(string Name, Func<int, ISequenceTrainable<int>> Create, Func<string, ISequenceTrainable<int>> Load, int Columns, string Summary, int Epochs)
+/// <param name="CreatePredictor">The immutable inference snapshot of a model <paramref name="Create"/> or <paramref name="Load"/> made (what evaluation and tagging run).</param>
+public sealed record TaggerRecipe(string Name, Func<int, ISequenceTrainable<int>> Create, Func<string, ISequenceTrainable<int>> Load, int Columns, string Summary, int Epochs,
+                                  Func<ISequenceTrainable<int>, ISequencePredictor<int>> CreatePredictor)
 {
     /// <summary>The plain recipe (word embeddings only, 5 epochs), to compare with libtorch.</summary>
-    public static TaggerRecipe Plain { get; } = new("plain", seed => new BrownTagger(seed), path => BrownTagger.Load(path), 1, BrownTagger.Summary(), 5);
+    public static TaggerRecipe Plain { get; } = new("plain", seed => new BrownTagger(seed), path => BrownTagger.Load(path), 1, BrownTagger.Summary(), 5,
+        model => As<BrownTagger>(model).CreatePredictor());
 
     /// <summary>The sample's recipe: words, suffixes and spelling shapes; 3 epochs (96.75% test accuracy, seed 1).</summary>
-    public static TaggerRecipe Features { get; } = new("features", seed => new BrownFeatureTagger(seed), path => BrownFeatureTagger.Load(path), 3, BrownFeatureTagger.Summary(), 3);
+    public static TaggerRecipe Features { get; } = new("features", seed => new BrownFeatureTagger(seed), path => BrownFeatureTagger.Load(path), 3, BrownFeatureTagger.Summary(), 3,
+        model => As<BrownFeatureTagger>(model).CreatePredictor());
 
     /// <summary>The recipe named <paramref name="name"/>.</summary>
     public static TaggerRecipe For(string name) => name == Plain.Name ? Plain : Features;
@@ -39,4 +43,7 @@ public sealed record TaggerRecipe(string Name, Func<int, ISequenceTrainable<int>
         }
         return ids;
     }
+
+    private static T As<T>(ISequenceTrainable<int> model) where T : class
+        => model as T ?? throw new ArgumentException($"Expected a {typeof(T).Name}, got {model.GetType().Name}.", nameof(model));
 }

@@ -43,6 +43,33 @@ public static class BitsPerCharacter
     public static BpcResult Evaluate(ISequenceModel<int> model, ReadOnlySpan<int> text, int context, int vocabularySize, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(model);
+        return Evaluate((input, logits, batch, seq) => model.Forward(input, logits, batch, seq), text, context, vocabularySize, batchSize);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate(ISequenceModel{int}, ReadOnlySpan{int}, int, int, int)"/> over a model's immutable inference snapshot
+    /// (<c>model.CreatePredictor()</c>: weights copied and packed once), what the sample scores with.
+    /// </summary>
+    /// <param name="predictor">Maps ids [batch, seq] to logits [batch, seq, <paramref name="vocabularySize"/>].</param>
+    /// <param name="text">The encoded text x (at least 2 ids), each id in [0, <paramref name="vocabularySize"/>).</param>
+    /// <param name="context">T: positions per window (positive; the model's context length).</param>
+    /// <param name="vocabularySize">The logits width per position.</param>
+    /// <param name="batchSize">Full windows per <c>Forward</c> call (positive; only speed depends on it).</param>
+    /// <returns>The total bits and the number of scored characters.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="predictor"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="context"/>, <paramref name="vocabularySize"/> or <paramref name="batchSize"/> is not positive, or a target id is outside [0, <paramref name="vocabularySize"/>).</exception>
+    /// <exception cref="ArgumentException"><paramref name="text"/> has fewer than 2 ids (nothing to predict).</exception>
+    public static BpcResult Evaluate(ISequencePredictor<int> predictor, ReadOnlySpan<int> text, int context, int vocabularySize, int batchSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(predictor);
+        return Evaluate((input, logits, batch, seq) => predictor.Forward(input, logits, batch, seq), text, context, vocabularySize, batchSize);
+    }
+
+    /// <summary>Runs ids [batch, seq] to logits [batch, seq, V]: a model's or a predictor's inference <c>Forward</c>.</summary>
+    private delegate void LogitsForward(ReadOnlySpan<int> input, Span<float> logits, int batch, int seq);
+
+    private static BpcResult Evaluate(LogitsForward model, ReadOnlySpan<int> text, int context, int vocabularySize, int batchSize)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(context);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabularySize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
@@ -77,10 +104,10 @@ public static class BitsPerCharacter
     /// Runs <paramref name="batch"/> windows of <paramref name="seq"/> positions and adds −ln p(target) of each position to
     /// <paramref name="nats"/> in text order, so the total does not depend on how windows are batched.
     /// </summary>
-    private static void Score(ISequenceModel<int> model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets,
+    private static void Score(LogitsForward model, ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets,
                               Span<float> logits, int batch, int seq, int vocabularySize, ref double nats)
     {
-        model.Forward(inputs, logits, batch, seq);
+        model(inputs, logits, batch, seq);
         for (int r = 0; r < targets.Length; r++)
             nats -= LogSoftmaxAt(logits.Slice(r * vocabularySize, vocabularySize), targets[r]);
     }

@@ -111,7 +111,7 @@ static int Run(TextGenModel recipe, CharTrainingRecipe training, int steps, int 
             if (sampleNow)
                 Console.WriteLine($"  sample at step {done}: {Generate(recipe, model, vocabulary, prompt, 100, temperature, topK, seed).ReplaceLineEndings(" / ")}");
             if (scoreNow)
-                Console.WriteLine(Invariant($"  step {done}: validation bpc {BitsPerCharacter.Evaluate(model, validation, recipe.Context, recipe.Vocabulary).Bpc:F3}"));
+                Console.WriteLine(Invariant($"  step {done}: validation bpc {BitsPerCharacter.Evaluate(recipe.CreatePredictor(model), validation, recipe.Context, recipe.Vocabulary).Bpc:F3}"));
             asideSeconds += aside.Elapsed.TotalSeconds;
             intervalClock.Restart();
         }
@@ -144,7 +144,7 @@ static int Run(TextGenModel recipe, CharTrainingRecipe training, int steps, int 
     Console.WriteLine(Invariant($"Decoding {positions} positions at batch 1: {incremental:N0} tokens/s incremental, {rerun:N0} tokens/s re-running the prefix ({incremental / rerun:F1}x)"));
 
     var evalClock = Stopwatch.StartNew();
-    var score = BitsPerCharacter.Evaluate(model, validation, recipe.Context, recipe.Vocabulary);
+    var score = BitsPerCharacter.Evaluate(recipe.CreatePredictor(model), validation, recipe.Context, recipe.Vocabulary);
     Console.WriteLine(Invariant($"Validation: {score.Characters:N0} characters of the test text in windows of {recipe.Context}: {score.Nats:F4} nats/char ({evalClock.Elapsed.TotalSeconds:F1} s); whole run {clock.Elapsed.TotalSeconds:F0} s"));
     Console.WriteLine(Invariant($"validation bpc: {score.Bpc:F3}"));
     return 0;

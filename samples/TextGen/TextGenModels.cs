@@ -73,24 +73,28 @@ public partial class CharGptTorch
 /// <param name="Context">T: positions per training window and per evaluation window.</param>
 /// <param name="Summary">The model's layer table.</param>
 /// <param name="Sampling">The next-token logits of a model <see cref="Create"/> made, for <see cref="TokenSampler"/>.</param>
+/// <param name="CreatePredictor">The immutable inference snapshot of a model <see cref="Create"/> made (what scoring runs).</param>
 /// <param name="Vocabulary">Logits per position (at least <see cref="TextSizes.Vocabulary"/>; ids past the characters never occur in the text).</param>
 public sealed record TextGenModel(string Name, Func<int, ISequenceTrainable<int>> Create, int Context, string Summary,
-                                  Func<ISequenceTrainable<int>, NextTokenLogits> Sampling, int Vocabulary = TextSizes.Vocabulary)
+                                  Func<ISequenceTrainable<int>, NextTokenLogits> Sampling, Func<ISequenceTrainable<int>, ISequencePredictor<int>> CreatePredictor,
+                                  int Vocabulary = TextSizes.Vocabulary)
 {
     /// <summary>The LSTM language model; it samples by stepping its recurrent state (one LSTM step per character).</summary>
     public static TextGenModel Lstm { get; } = new("lstm", seed => new CharLstm(seed), TextSizes.Context, CharLstm.Summary(),
-        model => new IncrementalLogits(new RecurrentTokenModel(As<CharLstm>(model).Forward, CharLstm.StateSize, TextSizes.Vocabulary)).Logits);
+        model => new IncrementalLogits(new RecurrentTokenModel(As<CharLstm>(model).Forward, CharLstm.StateSize, TextSizes.Vocabulary)).Logits,
+        model => As<CharLstm>(model).CreatePredictor());
 
     /// <summary>The causal Transformer of the sample's recipe; it samples through its key/value cache (one cached position per character).</summary>
     public static TextGenModel Gpt { get; } = new("gpt", seed => new CharGpt(seed), TextSizes.Context, CharGpt.Summary(),
         model => new IncrementalLogits(new CachedTokenModel(As<CharGpt>(model).ForwardStep, CharGpt.CacheSize, CharGpt.MaxLength, TextSizes.Vocabulary),
-            windowed: WindowedOnFirstUse(model, TextSizes.Vocabulary)).Logits);
+            windowed: WindowedOnFirstUse(model, TextSizes.Vocabulary)).Logits,
+        model => As<CharGpt>(model).CreatePredictor());
 
     /// <summary>The calibration Transformer (<c>--model gpt --recipe torch</c>), sampled like <see cref="Gpt"/>.</summary>
     public static TextGenModel GptTorch { get; } = new("gpt-torch", seed => new CharGptTorch(seed), TextSizes.Context, CharGptTorch.Summary(),
         model => new IncrementalLogits(new CachedTokenModel(As<CharGptTorch>(model).ForwardStep, CharGptTorch.CacheSize, CharGptTorch.MaxLength, TextSizes.CalibrationVocabulary),
             windowed: WindowedOnFirstUse(model, TextSizes.CalibrationVocabulary)).Logits,
-        TextSizes.CalibrationVocabulary);
+        model => As<CharGptTorch>(model).CreatePredictor(), TextSizes.CalibrationVocabulary);
 
     /// <summary>Every model, by <see cref="Name"/>.</summary>
     public static IReadOnlyList<TextGenModel> All { get; } = [Gpt, Lstm];

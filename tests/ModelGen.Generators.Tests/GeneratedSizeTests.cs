@@ -72,4 +72,21 @@ public class GeneratedSizeTests(ITestOutputHelper output)
             Assert.Contains("for (int r = 0; ", tree.ToString());
         }
     }
+
+    [Fact]
+    public void Generate_DeepSequenceModel_RollsItsPredictor()
+    {
+        // Twelve identical per-position Dense layers (alternating arena slots: a period of two layers, repeated 5 times past
+        // the first): the sequence predictor's forward and its packing both loop over _packed[...r...].
+        string layers = string.Concat(Enumerable.Range(1, 12).Select(i => $"    [Dense(16, Activation = Activation.ReLU)] public partial Layer Fc{i} {{ get; }}\n"));
+        string source = "using ModelGen;\nnamespace Bench;\n[Model(Dim.Seq, 16)]\npublic partial class DeepTagger\n{\n" + layers + "    [Dense(3)] public partial Layer Head { get; }\n}\n";
+        var (compilation, result) = GeneratorRunner.Run(source);
+        Assert.Empty(GeneratorRunner.Errors(compilation));
+        string predictor = result.GeneratedTrees.Single(t => t.FilePath.EndsWith("Bench.DeepTagger.Predictor.g.cs")).ToString();
+        Assert.Contains("global::ModelGen.ISequencePredictor<float>", predictor);
+        Assert.Contains("_packed[r", predictor);
+        Assert.Equal(2, predictor.Split(RunRollerLoopHeader).Length - 1);   // the constructor's packing and the forward
+    }
+
+    private const string RunRollerLoopHeader = "for (int r = 0; ";
 }

@@ -64,13 +64,17 @@ public class PredictorPlanTests
     }
 
     [Fact]
-    public void Emit_SequenceModel_HasNoPredictor_FixedShapeModelHasOne()
+    public void Emit_OneInputSequenceModel_HasASequencePredictor_TwoInputModelHasNone()
     {
         var (_, tagger) = GeneratorRunner.Run(Samples.Tagger);
-        Assert.DoesNotContain(tagger.Results.Single().GeneratedSources, s => s.HintName.EndsWith(".Predictor.g.cs", StringComparison.Ordinal));
+        var taggerPredictor = Assert.Single(tagger.Results.Single().GeneratedSources, s => s.HintName == "Demo.Tagger.Predictor.g.cs");
+        Assert.Contains("global::ModelGen.ISequencePredictor<int>", taggerPredictor.SourceText.ToString());
         var (_, mlp) = GeneratorRunner.Run(Samples.Mlp);
         Assert.Contains(mlp.Results.Single().GeneratedSources, s => s.HintName == "Demo.Mlp.Predictor.g.cs");
+        // The fixed-shape planner still declines sequence models: they take the sequence predictor's emitter.
         Assert.Null(PredictorPlanner.Plan(PlanOf(Samples.Tagger, "Tagger")));
+        var (_, seq2seq) = GeneratorRunner.Run(Samples.TwoInputSeq2Seq);
+        Assert.DoesNotContain(seq2seq.Results.Single().GeneratedSources, s => s.HintName.EndsWith(".Predictor.g.cs", StringComparison.Ordinal));
     }
 
     private static ModelPlan PlanOf(string source, string className)

@@ -121,9 +121,10 @@ internal static partial class ModelEmitter
     /// <summary>
     /// The body of an inference call: the planner's steps over arena slots. <paramref name="part"/> selects the whole pass, the
     /// incremental variant (one position per call, attention over the key/value cache, positions offset by <c>position</c>), or a
-    /// two-input model's source side alone (see <see cref="InferencePart"/>).
+    /// two-input model's source side alone (see <see cref="InferencePart"/>); <paramref name="predictor"/> emits the sequence
+    /// predictor's whole pass (its own parameter copy, packed weights; see ModelEmitter.SequencePredictor.cs).
     /// </summary>
-    private static void EmitInferenceBody(SourceWriter w, ModelPlan plan, InferencePart part)
+    private static void EmitInferenceBody(SourceWriter w, ModelPlan plan, InferencePart part, bool predictor = false)
     {
         bool incremental = part == InferencePart.Step;
         var nodes = plan.Shapes.Nodes;
@@ -138,9 +139,9 @@ internal static partial class ModelEmitter
                 w.Line($"var s{s} = new global::System.Span<float>(arena, {(s == 0 ? "0" : $"{s} * {U} * SlotLength")}, {U} * SlotLength);");
         }
         if (plan.Inference.Count > 0)
-            w.Line("global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
+            w.Line(predictor ? "global::System.ReadOnlySpan<float> parameters = _parameters;" : "global::System.ReadOnlySpan<float> parameters = new(_parameters, _parameterOffset, ParameterCount);");
         if (plan.Inference.Count > 0 && plan.BufferCount > 0)
-            w.Line("global::System.ReadOnlySpan<float> buffers = new(_buffers, _bufferOffset, BufferCount);");
+            w.Line(predictor ? "global::System.ReadOnlySpan<float> buffers = _buffers;" : "global::System.ReadOnlySpan<float> buffers = new(_buffers, _bufferOffset, BufferCount);");
         var runs = new RunRoller(OffsetValues(plan));
         foreach (var step in plan.Inference)
         {
@@ -164,7 +165,7 @@ internal static partial class ModelEmitter
             }
             c.Line($"// {node.Name}: {NodeText.Describe(node)} : {Shapes(node)}");
             var sources = step.Sources.Select((place, k) => PlaceText(place, LengthOf(plan, node.Inputs[k]), Mult(plan, node.Inputs[k]))).ToList();
-            OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental));
+            OverSource(c, plan, node, v => EmitNodeForward(v, node, sources, PlaceText(step.Destination, node.OutputLength, Mult(plan, step.Node)), training: false, slot: null, plan, incremental, predictor));
         }
         runs.WriteTo(w);
         if (plan.InferenceCopiesInput)
@@ -180,8 +181,12 @@ internal static partial class ModelEmitter
         }
     }
 
-    /// <summary>One node's forward call. <paramref name="slot"/> is null at inference (nothing kept for backward).</summary>
-    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan, bool incremental = false)
+    /// <summary>
+    /// One node's forward call. <paramref name="slot"/> is null at inference (nothing kept for backward). In a
+    /// <paramref name="predictor"/>, Dense, Transformer and recurrent layers read their weights packed once (<see cref="PackedWeightField"/>).
+    /// </summary>
+    private static void EmitNodeForward(SourceWriter w, GraphNode node, List<string> src, string dst, bool training, TrainingSlot? slot, ModelPlan plan,
+        bool incremental = false, bool predictor = false)
     {
         string P(string shortName) => ParamSlice(node, shortName);
         string U = Unit(plan), B = plan.IsSequence && node.OutputIsSequence ? "rows" : "batch";
@@ -284,8 +289,13 @@ internal static partial class ModelEmitter
                     break;
                 }
                 w.Line($"float[] {Camel(node.Name)}Work = _inferenceArenas.Rent({Guards}.ArenaLength({String(plan.Spec.ClassName)}, {g}.WorkspaceLength(batch, seq)));");
-                string state = node.Layer is RecurrentSpec ? StateSlice(plan, node) : "";
-                w.Line($"{kernels}.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq{(state.Length > 0 ? $", {state}, {state}" : "")});");
+                if (predictor)
+                    w.Line($"{kernels}.ForwardPrepacked({g}, {src[0]}, {weights}, {PackedWeightField(plan, node)}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq);");
+                else
+                {
+                    string state = node.Layer is RecurrentSpec ? StateSlice(plan, node) : "";
+                    w.Line($"{kernels}.Forward({g}, {src[0]}, {weights}, {dst}, lengths, {Camel(node.Name)}Work, batch, seq{(state.Length > 0 ? $", {state}, {state}" : "")});");
+                }
                 w.Line($"_inferenceArenas.Return({Camel(node.Name)}Work);");
                 break;
             }
@@ -316,7 +326,10 @@ internal static partial class ModelEmitter
                 string pre = Kept(slot?.PreActivation ?? -1, node.OutputLength);
                 string act = Operator(softmax ? ActivationKind.None : dense.Activation);
                 string linearOut = softmax && training ? pre : dst;
-                w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, {B}, {Int(node.InputLength)}, {Int(dense.Units)});");
+                if (predictor)
+                    w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {PackedWeightField(plan, node)}, {P("bias")}, {linearOut}, {B});");
+                else
+                    w.Line($"{Kernels}.DenseKernels.Forward({act}, {src[0]}, {P("weight")}, {P("bias")}, {linearOut}, {(softmax ? "default" : pre)}, {B}, {Int(node.InputLength)}, {Int(dense.Units)});");
                 if (softmax) w.Line($"{Kernels}.Softmax.Forward({linearOut}, {dst}, {B}, {Int(dense.Units)});");
                 break;
             }

@@ -15,11 +15,16 @@ namespace ModelGen.Generators.Emitting;
 
 internal static partial class ModelEmitter
 {
-    /// <summary>The predictor file of a fixed-shape model; none for a sequence model or a layer the predictor does not run.</summary>
+    /// <summary>
+    /// The predictor file: a fixed-shape model's (unless it holds a layer that predictor does not run), or a one-input
+    /// sequence model's (ModelEmitter.SequencePredictor.cs).
+    /// </summary>
     private static IEnumerable<GeneratedFile> PredictorFiles(ModelPlan plan)
     {
-        if (PredictorPlanner.Plan(plan) is not { } predictor) yield break;
-        yield return new GeneratedFile(plan.Spec.HintName + ".Predictor.g.cs", EmitPredictor(plan, predictor));
+        if (PredictorPlanner.Plan(plan) is { } predictor)
+            yield return new GeneratedFile(plan.Spec.HintName + ".Predictor.g.cs", EmitPredictor(plan, predictor));
+        else if (HasSequencePredictor(plan))
+            yield return new GeneratedFile(plan.Spec.HintName + ".Predictor.g.cs", EmitSequencePredictor(plan));
     }
 
     private static string EmitPredictor(ModelPlan plan, PredictorPlan predictor)

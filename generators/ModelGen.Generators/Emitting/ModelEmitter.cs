@@ -2,7 +2,7 @@
 //   {Hint}.Model.g.cs     shape constants, parameter layout, constructor, layer properties, summary, save/load
 //   {Hint}.Forward.g.cs   inference and training forward passes
 //   {Hint}.Backward.g.cs  the reverse-mode backward pass
-//   {Hint}.Predictor.g.cs CreatePredictor() and the immutable, prepacked inference snapshot (fixed-shape models only)
+//   {Hint}.Predictor.g.cs CreatePredictor() and the immutable, prepacked inference snapshot (fixed-shape and one-input sequence models)
 // An invalid model gets one {Hint}.Model.g.cs with layer properties that throw naming the problem's MG id, so the
 // user sees our diagnostic rather than CS9248 for every unimplemented partial property.
 using System.Collections.Generic;
@@ -148,7 +148,22 @@ internal static partial class ModelEmitter
             w.Line($"public void ForwardTrain({args}) => {Throw};");
             w.Line($"public void Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput{(spec.SourceIsFloat ? ", global::System.Span<float> dSource = default" : "")}) => {Throw};");
             if (spec.SourceIsFloat) w.Line($"void {Seq2SeqInterface(element, true)}.Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => {Throw};");
-            if (sequence) return;
+            if (spec.HasSource) return;
+            if (sequence)
+            {
+                w.Line($"public Predictor CreatePredictor() => {Throw};");
+                w.Open($"public sealed class Predictor : global::ModelGen.ISequencePredictor<{element}>");
+                w.Line($"public global::System.ReadOnlySpan<int> InputShapeDims => {Throw};");
+                w.Line($"public global::System.ReadOnlySpan<int> OutputShapeDims => {Throw};");
+                w.Line($"public int InputLength => {Throw};");
+                w.Line($"public int OutputLength => {Throw};");
+                w.Line($"public bool OutputIsSequence => {Throw};");
+                w.Line($"public int MaxLength => {Throw};");
+                w.Line($"public int MaxPositions => {Throw};");
+                w.Line($"public void Forward({args}) => {Throw};");
+                w.Close();
+                return;
+            }
             w.Line($"public Predictor CreatePredictor() => {Throw};");
             w.Open("public sealed class Predictor : global::ModelGen.IPredictor");
             w.Line($"public global::System.ReadOnlySpan<int> InputShapeDims => {Throw};");

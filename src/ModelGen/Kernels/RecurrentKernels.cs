@@ -42,7 +42,7 @@ namespace ModelGen.Kernels;
 /// positions of the output are 0 and nothing at a padded position affects a real output or a gradient.
 /// Results may differ from PyTorch's in the last bits (fused multiply-add, vectorised σ and tanh).
 /// </remarks>
-public static class RecurrentKernels
+public static partial class RecurrentKernels
 {
     /// <summary>
     /// Inference forward of the whole stack (no dropout): effectively computes the formulas in the class remarks for every
@@ -140,7 +140,7 @@ public static class RecurrentKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void ForwardCore(in RecurrentGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
         Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq,
-        ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning)
+        ReadOnlySpan<float> initialState, Span<float> finalState, Tuning tuning, PackedRecurrentWeights? packed = null)
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         if (!initialState.IsEmpty) CheckLength(initialState.Length, g.StateLength(batch), nameof(initialState), Shape.State, g, batch, seq, orEmpty: true);
@@ -174,7 +174,10 @@ public static class RecurrentKernels
                     var w = new Weights(g, p, l, d);
                     float* xproj = ws + layout.XProj;   // [seq·batch, GH]
                     bool fused = c.FuseProjection(g.Cell, inL);
-                    if (!fused) Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
+                    // A predictor's W_ih was packed once (the same panels Project packs per call); a fused projection packs
+                    // [W_ih | W_hh] per call as the model does (its panels differ from the prepacked W_hh alone).
+                    if (!fused && packed is not null && c.Width != 0) ProjectPrepacked(layerIn, packed.InputWeight(l, d), xproj, c.BS);
+                    else if (!fused) Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
                     c.LoadBias(g.Cell, w);
                     long slot = (long)(l * g.Directions + d) * batch * h;
                     float* h0 = s0 == null ? null : s0 + slot;
@@ -185,7 +188,7 @@ public static class RecurrentKernels
                         else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
                     }
                     var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false,
-                        fused ? w.Ih : null, layerIn, fused ? inL : 0);
+                        fused ? w.Ih : null, layerIn, fused ? inL : 0, packedHh: packed is null || fused ? null : packed.Hidden(l, d, c.Width));
                     RunDirection(c, g.Cell, dir);
                     if (sN != null)
                     {
@@ -413,7 +416,9 @@ public static class RecurrentKernels
         bool lstm = TCell.Gates == 4;
         bool packed = c.Width != 0 && (c.Packed ?? true);
         var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train, c.PipelinedCell, dir.InputSize, accFromPlane: packed && lstm && dir.InputSize == 0);
-        if (packed) RecurrentStep.PackPanels(dir.WIh, dir.InputSize, dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        // The step kernel's panels: a predictor's W_hh packed once for this width, else [W_ih |] W_hh repacked into the workspace.
+        float* rec = packed && dir.PackedHh != null ? dir.PackedHh : c.Rec;
+        if (packed && dir.PackedHh == null) RecurrentStep.PackPanels(dir.WIh, dir.InputSize, dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         // Fused projection at inference: nothing reads the projection plane, so nothing is prefetched from it.
         bool prefetch = c.Prefetch && (dir.Train || dir.InputSize == 0);
         var rows = (StepRow*)c.Rows;
@@ -449,7 +454,7 @@ public static class RecurrentKernels
             }
             // From a zero state the first step's h_{t-1}·W_hhᵀ is zero: skipped (one read of W_hh saved per call).
             bool recur = i > 0 || dir.H0 != null;
-            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, c.Rec, args, c.Tmp, recur, descending: (i & 1) == 1);
+            if (packed) RecurrentStep.ForwardPacked<TV, TCell>(rows, n, rec, args, c.Tmp, recur, descending: (i & 1) == 1);
             else RecurrentStep.ForwardDot<TV, TCell>(rows, n, dir.WHh, c.Rec, c.Rec + (long)batch * gh, args, c.Width, recur);
         }
     }
@@ -789,9 +794,10 @@ public static class RecurrentKernels
 
     /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
     private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, bool seqBatchFirst, float* h0, float* cState, float* cell, float* aux,
-        bool reverse, bool train, float* wIh, float* x, int inputSize)
+        bool reverse, bool train, float* wIh, float* x, int inputSize, float* packedHh = null)
     {
         public readonly float* WHh = wHh;        // [GH, H]
+        public readonly float* PackedHh = packedHh;   // W_hh already packed for the step kernel at this call's width (a predictor's), or null
         public readonly float* WIh = wIh;        // [GH, in] when the projection runs inside the steps, else null
         public readonly float* X = x;            // [seq·batch, in] the layer's time-major input
         public readonly int InputSize = inputSize;   // in when the projection runs inside the steps, else 0
