@@ -120,17 +120,29 @@ public static partial class MultiHeadAttentionKernels
             var w = new Weights(g, p);
             float* q = ws, a = ws + (long)batch * d, scores = a + (long)batch * d;   // [batch, d], [batch, d], [memorySeq]
             Linear(x, w.QWeight, w.QBias, q, batch, d, d);
-            float* keys = mc, values = mc + (long)batch * memorySeq * d;   // [batch, heads, memorySeq, hs] each
-            for (int b = 0; b < batch; b++)
-            {
-                int count = mlen == null ? memorySeq : mlen[b];
-                for (int h = 0; h < heads; h++)
-                {
-                    long head = ((long)b * heads + h) * memorySeq * hs, col = (long)b * d + h * hs;
-                    AttentionKernels.Decode(q + col, keys + head, values + head, count, a + col, scores, hs);
-                }
-            }
+            DecodeOverMemory(q, mc, mlen, memorySeq, a, scores, batch, heads, hs);
             Linear(a, w.OutWeight, w.OutBias, y, batch, d, d);
+        }
+    }
+
+    /// <summary>
+    /// Per example and head, the softmax-weighted sum of a memory cache's values over the example's real rows (all
+    /// <paramref name="memorySeq"/> when <paramref name="memoryLengths"/> is null), for the queries q [batch, heads·hs] into
+    /// o [batch, heads·hs]. The cache holds keys then values, [batch, heads, memorySeq, hs] each (PrepareMemory's layout).
+    /// </summary>
+    internal static unsafe void DecodeOverMemory(float* q, float* memoryCache, int* memoryLengths, int memorySeq, float* o, float* scores,
+        int batch, int heads, int hs)
+    {
+        int d = heads * hs;
+        float* keys = memoryCache, values = memoryCache + (long)batch * memorySeq * d;
+        for (int b = 0; b < batch; b++)
+        {
+            int count = memoryLengths == null ? memorySeq : memoryLengths[b];
+            for (int h = 0; h < heads; h++)
+            {
+                long head = ((long)b * heads + h) * memorySeq * hs, col = (long)b * d + h * hs;
+                AttentionKernels.Decode(q + col, keys + head, values + head, count, o + col, scores, hs);
+            }
         }
     }
 

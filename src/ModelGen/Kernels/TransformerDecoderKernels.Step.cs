@@ -198,16 +198,7 @@ public static partial class TransformerDecoderKernels
         int d = ca.Model, hs = ca.HeadSize, heads = ca.Heads;
         MultiHeadAttentionKernels.InProjections(ca, w.CrossAttn, out float* qw, out float* qb, out _, out _, out _, out _);
         Linear(default(IdentityActivation), x, qw, qb, q, null, batch, d, d);
-        float* keys = memory, values = memory + (long)batch * memorySeq * d;   // [batch, heads, memorySeq, hs] each
-        for (int b = 0; b < batch; b++)
-        {
-            int count = memoryLengths == null ? memorySeq : memoryLengths[b];
-            for (int h = 0; h < heads; h++)
-            {
-                long head = ((long)b * heads + h) * memorySeq * hs, col = (long)b * d + h * hs;
-                AttentionKernels.Decode(q + col, keys + head, values + head, count, o + col, scores, hs);
-            }
-        }
+        MultiHeadAttentionKernels.DecodeOverMemory(q, memory, memoryLengths, memorySeq, o, scores, batch, heads, hs);
     }
 
     private static void CheckStepGeometry(in TransformerDecoderGeometry g, int batch)
