@@ -1,7 +1,7 @@
 // Kernel timings for quick iteration (no peers, no validation beyond a spot check): FMA peak, square SGEMM through
 // each path and thread count, and the dense-layer shapes of the benchmark MLP.
 //   dotnet run -c Release --project bench/KernelBench -- [peak] [gemm N...] [dense] [mlp] [parts] [predictor] [accuracy] [lstm] [transformer]
-//     [transformer-parts] [transformer-routes] [w5-loop] [w8-loop] [w5-aa] [--threads T]
+//     [transformer-parts] [transformer-routes] [w5-loop] [w5p-loop] [w8-loop] [w5-aa] [--threads T]
 // (parts: the MLP training step's forward, dW and dX GEMMs one by one at batch 64, plus Gradients.Clear and Sgd.Step)
 // (predictor: each W1/W3 dense shape on both routes of a PackedDenseWeight, the plain copy through the model's own dense
 //  forward (the dot path up to 96 rows, W packed per call beyond) and the prepacked GEMM, against the route the
@@ -12,7 +12,7 @@
 //  and a training step = TrainForward + Backward; plus W7's bidirectional 64→128 LSTM training step at batch 32 × 32)
 // (transformer: the W5 block's inference forward at batch 1, and W8's two causal blocks' training forward and backward at batch 16)
 // (transformer-routes: the W5 projections at 64 rows on each GEMM route, per-call packed, prepacked and dot, plus GELU alone)
-// (w5-loop / w8-loop: the W5 forward, or W8's blocks' forward + backward, in a loop for ~10 s, for perf record)
+// (w5-loop / w5p-loop / w8-loop: the W5 forward (w5p: prepacked, the sequence predictor's), or W8's blocks' forward + backward, in a loop for ~10 s, for perf record)
 // (w5-aa: the paired A/B harness, PairedAb, on the W5 forward against itself: the noise floor of an in-process A/B)
 // (rnnab: the recurrent kernels with and without the steps' prefetch, alternated in one process, CPU-time medians;
 //  rnnab-cell: the same with the LSTM cell update per row (A) against pipelined over a tile's rows (B);
@@ -276,6 +276,17 @@ for (int c = 0; c < cmds.Count; c++)
                 float[] x = Fill(64 * 128, 1), p = TransformerParameters(w5), y = new float[x.Length], ws = new float[w5.WorkspaceLength(1, 64)];
                 var sw = Stopwatch.StartNew();
                 while (sw.ElapsedMilliseconds < 10_000) TransformerKernels.Forward(w5, x, p, y, default, ws, 1, 64);
+            }
+            break;
+        case "w5p-loop":
+            {
+                // For a profiler: the W5 block's prepacked (sequence predictor) forward in a loop for ~10 s.
+                var w5 = new TransformerGeometry(128, 4, 512, 1, normFirst: true, causal: false, FeedForwardActivation.Gelu);
+                float[] x = Fill(64 * 128, 1), p = TransformerParameters(w5), y = new float[x.Length], ws = new float[w5.WorkspaceLength(1, 64)];
+                var packed = new PackedTransformerWeights(w5, p);
+                Console.WriteLine($"W5 prepacked forward b=1 seq=64: {Cpu(() => TransformerKernels.ForwardPrepacked(w5, x, p, packed, y, default, ws, 1, 64))}");
+                var sw = Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 10_000) TransformerKernels.ForwardPrepacked(w5, x, p, packed, y, default, ws, 1, 64);
             }
             break;
         case "w8-loop":

@@ -23,6 +23,7 @@
 // at once on distinct workspaces and outputs.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using ModelGen.Optimizers.Simd;
 
 namespace ModelGen.Kernels;
@@ -458,7 +459,35 @@ public static class AttentionKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Transpose(float* src, int ldSrc, float* dst, int ld, int count, int width)
     {
-        for (int p = 0; p < width; p++)
+        int p = 0;
+        if (Sse.IsSupported)
+        {
+            // 4×4 blocks in registers (4 row loads, 8 shuffles, 4 row stores per 16 floats); the tail columns and padding per block.
+            for (; p + 4 <= width; p += 4)
+            {
+                float* d0 = dst + p * ld, d1 = d0 + ld, d2 = d1 + ld, d3 = d2 + ld;
+                int c = 0;
+                for (; c + 4 <= count; c += 4)
+                {
+                    float* s0 = src + (long)c * ldSrc + p;
+                    Vector128<float> r0 = Sse.LoadVector128(s0), r1 = Sse.LoadVector128(s0 + ldSrc),
+                        r2 = Sse.LoadVector128(s0 + 2L * ldSrc), r3 = Sse.LoadVector128(s0 + 3L * ldSrc);
+                    Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3);     // (r0[0] r1[0] r0[1] r1[1]), (r2[0] r3[0] r2[1] r3[1])
+                    Vector128<float> t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);   // the same for lanes 2 and 3
+                    Sse.Store(d0 + c, Sse.MoveLowToHigh(t0, t1));   // r0[0] r1[0] r2[0] r3[0]
+                    Sse.Store(d1 + c, Sse.MoveHighToLow(t1, t0));   // r0[1] r1[1] r2[1] r3[1]
+                    Sse.Store(d2 + c, Sse.MoveLowToHigh(t2, t3));
+                    Sse.Store(d3 + c, Sse.MoveHighToLow(t3, t2));
+                }
+                for (int q = 0; q < 4; q++)
+                {
+                    float* d = dst + (p + q) * ld, s = src + p + q;
+                    for (int cc = c; cc < count; cc++) d[cc] = s[(long)cc * ldSrc];
+                    for (int cc = count; cc < ld; cc++) d[cc] = 0f;
+                }
+            }
+        }
+        for (; p < width; p++)
         {
             float* d = dst + p * ld, s = src + p;
             int c = 0;

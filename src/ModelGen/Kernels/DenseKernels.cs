@@ -363,32 +363,38 @@ public static class DenseKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Epilogue<TAct>(TAct act, ref float pre, ref float y, ref float bias, bool hasBias, nuint n) where TAct : struct, IActivation
     {
+        // In place (pre is y: every route without a kept pre-activation) the pre store is dead, the y store overwrites it.
+        bool keepPre = hasBias && !Unsafe.AreSame(ref pre, ref y);
         nuint j = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; j + (nuint)Vector512<float>.Count <= n; j += (nuint)Vector512<float>.Count)
             {
                 Vector512<float> v = Vector512.LoadUnsafe(ref pre, j);
-                if (hasBias) { v += Vector512.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                if (hasBias) v += Vector512.LoadUnsafe(ref bias, j);
+                if (keepPre) v.StoreUnsafe(ref pre, j);
                 act.Invoke(v).StoreUnsafe(ref y, j);
             }
         if (Vector256.IsHardwareAccelerated)
             for (; j + (nuint)Vector256<float>.Count <= n; j += (nuint)Vector256<float>.Count)
             {
                 Vector256<float> v = Vector256.LoadUnsafe(ref pre, j);
-                if (hasBias) { v += Vector256.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                if (hasBias) v += Vector256.LoadUnsafe(ref bias, j);
+                if (keepPre) v.StoreUnsafe(ref pre, j);
                 act.Invoke(v).StoreUnsafe(ref y, j);
             }
         if (Vector128.IsHardwareAccelerated)
             for (; j + (nuint)Vector128<float>.Count <= n; j += (nuint)Vector128<float>.Count)
             {
                 Vector128<float> v = Vector128.LoadUnsafe(ref pre, j);
-                if (hasBias) { v += Vector128.LoadUnsafe(ref bias, j); v.StoreUnsafe(ref pre, j); }
+                if (hasBias) v += Vector128.LoadUnsafe(ref bias, j);
+                if (keepPre) v.StoreUnsafe(ref pre, j);
                 act.Invoke(v).StoreUnsafe(ref y, j);
             }
         for (; j < n; j++)
         {
             float v = Unsafe.Add(ref pre, j);
-            if (hasBias) { v += Unsafe.Add(ref bias, j); Unsafe.Add(ref pre, j) = v; }
+            if (hasBias) v += Unsafe.Add(ref bias, j);
+            if (keepPre) Unsafe.Add(ref pre, j) = v;
             Unsafe.Add(ref y, j) = act.Invoke(v);
         }
     }
