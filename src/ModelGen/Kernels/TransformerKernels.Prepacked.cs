@@ -1,7 +1,7 @@
 // Transformer encoder inference over weights packed once (a sequence predictor's, ONNX Runtime's session role): the
 // four projections of every layer (in_proj, out_proj, linear1, linear2) are PackedDenseWeights made when the predictor
-// is created, so a call packs only its activations. The layer schedule is ForwardCore's (TransformerKernels.cs) with its
-// Linear/LinearResidual calls reading the packs; LayerNorm, attention, padding and the workspace are the very same
+// is created, so a call packs only its activations. The layer schedule is ForwardCore's (TransformerKernels.cs), whose
+// projections read the packs when it is given them; LayerNorm, attention, padding and the workspace are the very same
 // helpers. Measured before this existed (bench/README.md, run 13b): W5 (pre-LN block, b1, 64 rows) ran in 0.92x the time
 // with packed-once projections.
 // Route: where the model's Linear takes the packed GEMM (TransformerBlocks.PreferPacked) the prepacked product is the
@@ -102,49 +102,23 @@ public static partial class TransformerKernels
             throw new ArgumentException(
                 $"'{nameof(packed)}' holds {packed.Layers} layer(s) of model {packed.Model}, feedForward {packed.FeedForward}, but the geometry is {g}.", nameof(packed));
         if (batch == 0) return;
-        if (g.Activation == FeedForwardActivation.Gelu) ForwardPrepackedCore(default(GeluActivation), g, input, parameters, packed, output, lengths, workspace, batch, seq);
-        else ForwardPrepackedCore(default(ReluActivation), g, input, parameters, packed, output, lengths, workspace, batch, seq);
+        if (g.Activation == FeedForwardActivation.Gelu) ForwardCore(default(GeluActivation), g, input, parameters, packed, output, lengths, workspace, batch, seq);
+        else ForwardCore(default(ReluActivation), g, input, parameters, packed, output, lengths, workspace, batch, seq);
     }
 
-    /// <summary>ForwardCore's schedule over packed projections (see the file header).</summary>
-    private static unsafe void ForwardPrepackedCore<TAct>(TAct act, in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
-        PackedTransformerWeights packed, Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq) where TAct : struct, IActivation
+    /// <summary>y = act(x·Wᵀ + b): over <paramref name="packedW"/> when a predictor holds it, else W packed per call (the model's Linear).</summary>
+    private static unsafe void Project<TAct>(TAct act, float* x, PackedDenseWeight? packedW, float* w, float* bias, float* y, int rows, int inF, int outF)
+        where TAct : struct, IActivation
     {
-        var layout = new TransformerWorkspace(g, batch, seq);
-        int rows = batch * seq, d = g.Model, ff = g.FeedForward;
-        fixed (float* x = input, p = parameters, y = output, ws = workspace)
-        fixed (int* len = lengths)
-        {
-            float* a = ws + layout.A;         // [rows, d] LayerNorm output, then the attention output
-            float* wide = ws + layout.Wide;   // [rows, 3d] q/k/v, then [rows, ff] the feed-forward activation
-            float* layerIn = PaddedRows.ZeroedCopy(x, ws + layout.XCopy, len, batch, seq, d);
-            for (int l = 0; l < g.Layers; l++)
-            {
-                var w = new LayerWeights(g, p, l);
-                float* res = l == 0 ? layerIn : y;   // later layers update the output in place (it holds the residual stream)
-                if (g.NormFirst)
-                {
-                    LayerNorm(res, w.Norm1Weight, w.Norm1Bias, a, null, null, rows, d, g.Eps);
-                    PackedLinear(default(IdentityActivation), a, packed.InProj(l), w.InProjBias, wide, rows);
-                    Attention(g, wide, a, null, len, ws + layout.Attention, batch, seq);
-                    PackedLinearResidual(a, packed.OutProj(l), w.OutProjBias, res, y, rows);
-                    LayerNorm(y, w.Norm2Weight, w.Norm2Bias, a, null, null, rows, d, g.Eps);
-                    PackedLinear(act, a, packed.Linear1(l), w.Linear1Bias, wide, rows);
-                    PackedLinearResidual(wide, packed.Linear2(l), w.Linear2Bias, y, y, rows);
-                }
-                else
-                {
-                    PackedLinear(default(IdentityActivation), res, packed.InProj(l), w.InProjBias, wide, rows);
-                    Attention(g, wide, a, null, len, ws + layout.Attention, batch, seq);
-                    PackedLinearResidual(a, packed.OutProj(l), w.OutProjBias, res, y, rows);
-                    LayerNorm(y, w.Norm1Weight, w.Norm1Bias, y, null, null, rows, d, g.Eps);
-                    PackedLinear(act, y, packed.Linear1(l), w.Linear1Bias, wide, rows);
-                    PackedLinearResidual(wide, packed.Linear2(l), w.Linear2Bias, y, y, rows);
-                    LayerNorm(y, w.Norm2Weight, w.Norm2Bias, y, null, null, rows, d, g.Eps);
-                }
-            }
-        }
-        GC.KeepAlive(packed);
+        if (packedW is null) Linear(act, x, w, bias, y, null, rows, inF, outF);
+        else PackedLinear(act, x, packedW, bias, y, rows);
+    }
+
+    /// <summary>y = skip + x·Wᵀ + b, over <paramref name="packedW"/> when a predictor holds it, else W packed per call.</summary>
+    private static unsafe void ProjectResidual(float* x, PackedDenseWeight? packedW, float* w, float* bias, float* skip, float* y, int rows, int inF, int outF)
+    {
+        if (packedW is null) LinearResidual(x, w, bias, skip, y, rows, inF, outF);
+        else PackedLinearResidual(x, packedW, bias, skip, y, rows);
     }
 
     /// <summary>y = act(x·Wᵀ + b) over a packed W.</summary>

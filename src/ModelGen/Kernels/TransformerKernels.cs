@@ -66,8 +66,8 @@ public static partial class TransformerKernels
     {
         CheckCommon(g, input, parameters, output, lengths, workspace, batch, seq);
         if (batch == 0) return;
-        if (g.Activation == FeedForwardActivation.Gelu) ForwardCore(default(GeluActivation), g, input, parameters, output, lengths, workspace, batch, seq);
-        else ForwardCore(default(ReluActivation), g, input, parameters, output, lengths, workspace, batch, seq);
+        if (g.Activation == FeedForwardActivation.Gelu) ForwardCore(default(GeluActivation), g, input, parameters, null, output, lengths, workspace, batch, seq);
+        else ForwardCore(default(ReluActivation), g, input, parameters, null, output, lengths, workspace, batch, seq);
     }
 
     /// <summary>
@@ -217,8 +217,9 @@ public static partial class TransformerKernels
 
     // ------------------------------------------------------------------------------------------------ forward
 
+    /// <summary>The inference schedule; <paramref name="packed"/> (a predictor's) holds the four projections packed once, else they are packed per call.</summary>
     private static unsafe void ForwardCore<TAct>(TAct act, in TransformerGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> parameters,
-        Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq) where TAct : struct, IActivation
+        PackedTransformerWeights? packed, Span<float> output, ReadOnlySpan<int> lengths, Span<float> workspace, int batch, int seq) where TAct : struct, IActivation
     {
         var layout = new TransformerWorkspace(g, batch, seq);
         int rows = batch * seq, d = g.Model, ff = g.FeedForward;
@@ -236,25 +237,26 @@ public static partial class TransformerKernels
                 if (g.NormFirst)
                 {
                     LayerNorm(res, w.Norm1Weight, w.Norm1Bias, a, null, null, rows, d, g.Eps);
-                    Linear(default(IdentityActivation), a, w.InProjWeight, w.InProjBias, wide, null, rows, d, 3 * d);
+                    Project(default(IdentityActivation), a, packed?.InProj(l), w.InProjWeight, w.InProjBias, wide, rows, d, 3 * d);
                     Attention(g, wide, a, null, len, ws + layout.Attention, batch, seq);
-                    LinearResidual(a, w.OutProjWeight, w.OutProjBias, res, y, rows, d, d);
+                    ProjectResidual(a, packed?.OutProj(l), w.OutProjWeight, w.OutProjBias, res, y, rows, d, d);
                     LayerNorm(y, w.Norm2Weight, w.Norm2Bias, a, null, null, rows, d, g.Eps);
-                    Linear(act, a, w.Linear1Weight, w.Linear1Bias, wide, null, rows, d, ff);
-                    LinearResidual(wide, w.Linear2Weight, w.Linear2Bias, y, y, rows, ff, d);
+                    Project(act, a, packed?.Linear1(l), w.Linear1Weight, w.Linear1Bias, wide, rows, d, ff);
+                    ProjectResidual(wide, packed?.Linear2(l), w.Linear2Weight, w.Linear2Bias, y, y, rows, ff, d);
                 }
                 else
                 {
-                    Linear(default(IdentityActivation), res, w.InProjWeight, w.InProjBias, wide, null, rows, d, 3 * d);
+                    Project(default(IdentityActivation), res, packed?.InProj(l), w.InProjWeight, w.InProjBias, wide, rows, d, 3 * d);
                     Attention(g, wide, a, null, len, ws + layout.Attention, batch, seq);
-                    LinearResidual(a, w.OutProjWeight, w.OutProjBias, res, y, rows, d, d);
+                    ProjectResidual(a, packed?.OutProj(l), w.OutProjWeight, w.OutProjBias, res, y, rows, d, d);
                     LayerNorm(y, w.Norm1Weight, w.Norm1Bias, y, null, null, rows, d, g.Eps);
-                    Linear(act, y, w.Linear1Weight, w.Linear1Bias, wide, null, rows, d, ff);
-                    LinearResidual(wide, w.Linear2Weight, w.Linear2Bias, y, y, rows, ff, d);
+                    Project(act, y, packed?.Linear1(l), w.Linear1Weight, w.Linear1Bias, wide, rows, d, ff);
+                    ProjectResidual(wide, packed?.Linear2(l), w.Linear2Weight, w.Linear2Bias, y, y, rows, ff, d);
                     LayerNorm(y, w.Norm2Weight, w.Norm2Bias, y, null, null, rows, d, g.Eps);
                 }
             }
         }
+        GC.KeepAlive(packed);
     }
 
     // ------------------------------------------------------------------------------------------------ training forward
