@@ -187,15 +187,7 @@ public static class BatchNormKernels
         ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd, Span<float> dGamma, Span<float> dBeta, Span<float> dInput,
         int batch, int channels, int spatial)
     {
-        CheckData(input.Length, dInput.Length, batch, channels, spatial, nameof(input), nameof(dInput));
-        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
-        if (!gamma.IsEmpty) ThrowHelper.CheckShape(gamma.Length, nameof(gamma), nameof(channels), channels, orEmpty: true);
-        if (!dGamma.IsEmpty) ThrowHelper.CheckShape(dGamma.Length, nameof(dGamma), nameof(channels), channels, orEmpty: true);
-        if (!dBeta.IsEmpty) ThrowHelper.CheckShape(dBeta.Length, nameof(dBeta), nameof(channels), channels, orEmpty: true);
-        ThrowHelper.CheckShape(saveMean.Length, nameof(saveMean), nameof(channels), channels);
-        ThrowHelper.CheckShape(saveInvStd.Length, nameof(saveInvStd), nameof(channels), channels);
-        ThrowHelper.CheckSameOrDisjoint(dOutput, dInput, nameof(dOutput), nameof(dInput));
-        ThrowHelper.CheckNoOverlap(input, dInput, nameof(input), nameof(dInput));
+        CheckBackward(dOutput, input, gamma, saveMean, saveInvStd, dGamma, dBeta, dInput, batch, channels, spatial);
         if ((long)batch * spatial == 0) return;
 
         ref float x0 = ref MemoryMarshal.GetReference(input);
@@ -250,15 +242,7 @@ public static class BatchNormKernels
         ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd, Span<float> dGamma, Span<float> dBeta, Span<float> dInput,
         int batch, int channels, int spatial)
     {
-        CheckData(input.Length, dInput.Length, batch, channels, spatial, nameof(input), nameof(dInput));
-        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
-        if (!gamma.IsEmpty) ThrowHelper.CheckShape(gamma.Length, nameof(gamma), nameof(channels), channels, orEmpty: true);
-        if (!dGamma.IsEmpty) ThrowHelper.CheckShape(dGamma.Length, nameof(dGamma), nameof(channels), channels, orEmpty: true);
-        if (!dBeta.IsEmpty) ThrowHelper.CheckShape(dBeta.Length, nameof(dBeta), nameof(channels), channels, orEmpty: true);
-        ThrowHelper.CheckShape(saveMean.Length, nameof(saveMean), nameof(channels), channels);
-        ThrowHelper.CheckShape(saveInvStd.Length, nameof(saveInvStd), nameof(channels), channels);
-        ThrowHelper.CheckSameOrDisjoint(dOutput, dInput, nameof(dOutput), nameof(dInput));
-        ThrowHelper.CheckNoOverlap(input, dInput, nameof(input), nameof(dInput));
+        CheckBackward(dOutput, input, gamma, saveMean, saveInvStd, dGamma, dBeta, dInput, batch, channels, spatial);
         long n = (long)batch * spatial;
         if (n == 0) return;
 
@@ -383,6 +367,22 @@ public static class BatchNormKernels
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
+
+    /// <summary>The argument checks <see cref="Backward"/> and <see cref="EvalBackward"/> share (same parameters, same messages).</summary>
+    private static void CheckBackward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd, Span<float> dGamma, Span<float> dBeta, Span<float> dInput,
+        int batch, int channels, int spatial)
+    {
+        CheckData(input.Length, dInput.Length, batch, channels, spatial, nameof(input), nameof(dInput));
+        ThrowHelper.CheckShape(dOutput.Length, nameof(dOutput), nameof(batch), batch, nameof(channels), channels, nameof(spatial), spatial);
+        if (!gamma.IsEmpty) ThrowHelper.CheckShape(gamma.Length, nameof(gamma), nameof(channels), channels, orEmpty: true);
+        if (!dGamma.IsEmpty) ThrowHelper.CheckShape(dGamma.Length, nameof(dGamma), nameof(channels), channels, orEmpty: true);
+        if (!dBeta.IsEmpty) ThrowHelper.CheckShape(dBeta.Length, nameof(dBeta), nameof(channels), channels, orEmpty: true);
+        ThrowHelper.CheckShape(saveMean.Length, nameof(saveMean), nameof(channels), channels);
+        ThrowHelper.CheckShape(saveInvStd.Length, nameof(saveInvStd), nameof(channels), channels);
+        ThrowHelper.CheckSameOrDisjoint(dOutput, dInput, nameof(dOutput), nameof(dInput));
+        ThrowHelper.CheckNoOverlap(input, dInput, nameof(input), nameof(dInput));
+    }
 
     private static void CheckData(int inLength, int outLength, int batch, int channels, int spatial, string inName, string outName)
     {
