@@ -82,17 +82,8 @@ public class PrepackedSequenceKernelsTests
         Assert.Throws<ArgumentException>(() => new PackedTransformerWeights(default, p));
     }
 
-    public static TheoryData<RecurrentCell, int> CellsAndHidden()
-    {
-        var data = new TheoryData<RecurrentCell, int>();
-        foreach (var cell in new[] { RecurrentCell.Lstm, RecurrentCell.Gru })
-            foreach (int hidden in new[] { 1, 3, 17, 33 })
-                data.Add(cell, hidden);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(CellsAndHidden))]
+    [MemberData(nameof(RecurrentKernelsTests.CellsAndHidden), MemberType = typeof(RecurrentKernelsTests))]
     public void RecurrentForwardPrepacked_AllConfigurations_MatchFloat64Reference(RecurrentCell cell, int hidden)
     {
         const int input = 7, seq = 5;
