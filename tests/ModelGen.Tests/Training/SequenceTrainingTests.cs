@@ -229,7 +229,7 @@ public class SequenceTrainingTests
     [Fact]
     public void Padding_NeverChangesTheLossOrTheStep()
     {
-        // A 3-token sequence alone (T = 3) and beside a 9-token one (padded to T = 9).
+        // A 3-token sequence alone (T = 3) and beside a 9-token one (padded to T = 9, padding id 0 and label -100).
         int[] shortIds = [4, 9, 2], longIds = [7, 1, 1, 5, 11, 3, 8, 6, 10];
         int[] Tagged(int[] ids) => ids.Select((_, t) => t == 0 ? Groups : Group(ids[t - 1])).ToArray();
         var alone = new SequenceDataset([shortIds], [Tagged(shortIds)]);
@@ -257,6 +257,13 @@ public class SequenceTrainingTests
         }
         Assert.True(moved > 1e-2, $"the step moved the parameters by at most {moved}");
         Assert.True(apart < 1e-6, $"the padded batch's step differs from the unpadded sequences' by up to {apart} (the step moved parameters by up to {moved})");
+
+        // Pooled over time, the padded positions would enter the mean unless Fit passes the lengths; they do not.
+        var classifier = new Trainer(new TokenGroupClassifier(seed: 13), new Sgd(0.5f), Loss.CrossEntropy);
+        double pooledPadded = classifier.Evaluate(SequenceDataset.Classification([shortIds, longIds], [0, 2])).Loss * 2.0;
+        double pooledAlone = classifier.Evaluate(SequenceDataset.Classification([shortIds], [0])).Loss
+            + classifier.Evaluate(SequenceDataset.Classification([longIds], [2])).Loss;
+        Assert.True(Math.Abs(pooledPadded - pooledAlone) <= 1e-5 * pooledAlone, $"pooled, padded batch: {pooledPadded}, sequences alone: {pooledAlone}");
     }
 
     [Fact]
