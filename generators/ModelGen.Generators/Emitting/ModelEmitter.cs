@@ -423,6 +423,7 @@ internal static partial class ModelEmitter
             w.Line("global::System.ReadOnlySpan<int> global::ModelGen.IModel.OutputShapeDims => OutputShape;");
             w.Line("int global::ModelGen.IModel.InputLength => InputSize;");
             w.Line("int global::ModelGen.IModel.OutputLength => OutputSize;");
+            if (plan.IsSequence && !plan.HasSource) w.Line($"int global::ModelGen.ISequenceModel<{(plan.TokenInput ? "int" : "float")}>.MaxLength => MaxLength;");
             if (plan.HasSource) w.Line($"int {Seq2SeqModelInterface(plan.TokenInput ? "int" : "float", plan.SourceIsFloat)}.SourceLength => SourceSize;");
             if (plan.SourceIsFloat)   // the interface's two-argument Backward: the source gradient is not asked for
                 w.Line($"void {Seq2SeqInterface(plan.TokenInput ? "int" : "float", true)}.Backward(global::System.ReadOnlySpan<float> dOutput, global::System.Span<float> dInput) => Backward(dOutput, dInput, default);");

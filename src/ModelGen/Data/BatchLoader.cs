@@ -49,17 +49,13 @@ public sealed class BatchLoader
 
     private readonly IDataSource _data;
     private readonly Dataset? _memory;     // the in-memory fast path: plain copies, no interface calls
-    private readonly int _batchSize;
-    private readonly bool _shuffle;
-    private readonly bool _dropLast;
+    private readonly EpochOrder _order;
     private readonly ulong _seed;
     private readonly IAugmentation? _augmentation;
-    private readonly int[] _order;          // [Count] example indices in this epoch's order
     private readonly float[] _inputs;       // [batchSize, ExampleLength]
     private readonly int[] _labels;         // [batchSize] or empty
     private readonly float[] _targets;      // [batchSize, TargetLength] or empty
     private Rng _augmentationRng;
-    private int _position;
     private int _size;                      // examples in the batch TryNext last produced
 
     /// <summary>
@@ -80,13 +76,10 @@ public sealed class BatchLoader
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         _data = data;
         _memory = data as Dataset;
-        _batchSize = batchSize;
-        _shuffle = shuffle;
         _seed = seed;
         _augmentation = augmentation;
-        _dropLast = dropLast;
-        int capacity = Math.Min(batchSize, Math.Max(1, data.Count));   // never more than the dataset can fill
-        _order = new int[data.Count];
+        _order = new EpochOrder(data.Count, batchSize, shuffle, seed, dropLast);
+        int capacity = _order.Rows;   // never more than the dataset can fill
         _inputs = new float[checked(capacity * data.ExampleLength)];
         _labels = data.HasLabels ? new int[capacity] : [];
         _targets = data.TargetLength > 0 ? new float[checked(capacity * data.TargetLength)] : [];
@@ -95,13 +88,13 @@ public sealed class BatchLoader
     }
 
     /// <summary>Examples per full batch.</summary>
-    public int BatchSize => _batchSize;
+    public int BatchSize => _order.BatchSize;
 
     /// <summary>The epoch most recently started.</summary>
-    public int Epoch { get; private set; }
+    public int Epoch => _order.Epoch;
 
     /// <summary>Batches <see cref="TryNext"/> yields per epoch.</summary>
-    public int BatchesPerEpoch => _data.Count / _batchSize + (_dropLast || _data.Count % _batchSize == 0 ? 0 : 1);   // no Count + batchSize: it may overflow
+    public int BatchesPerEpoch => _order.BatchesPerEpoch;
 
     /// <summary>
     /// Rewinds to the start of <paramref name="epoch"/>. With shuffling, the order is a Fisher–Yates permutation drawn
@@ -110,11 +103,7 @@ public sealed class BatchLoader
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative.</exception>
     public void StartEpoch(int epoch)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
-        Epoch = epoch;
-        _position = 0;
-        for (int i = 0; i < _order.Length; i++) _order[i] = i;
-        if (_shuffle) Rng.Derive(_seed, (ulong)epoch).Shuffle(_order.AsSpan());
+        _order.StartEpoch(epoch);
         if (_augmentation is not null) _augmentationRng = Rng.Derive(_seed ^ AugmentationSalt, (ulong)epoch);
     }
 
@@ -124,19 +113,18 @@ public sealed class BatchLoader
     /// </summary>
     public bool TryNext(out Batch batch)
     {
-        int remaining = _order.Length - _position;
-        if (remaining <= 0 || (_dropLast && remaining < _batchSize))
+        if (!_order.TryTake(out var indices))
         {
             batch = default;
             return false;
         }
-        int size = Math.Min(_batchSize, remaining);
+        int size = indices.Length;
         int exampleLength = _data.ExampleLength, targetLength = _data.TargetLength;
         bool hasLabels = _data.HasLabels, hasTargets = targetLength > 0;
         ReadOnlySpan<int> shape = _data.ExampleShape;
         for (int b = 0; b < size; b++)
         {
-            int index = _order[_position + b];
+            int index = indices[b];
             Span<float> example = _inputs.AsSpan(b * exampleLength, exampleLength);
             Span<float> target = hasTargets ? _targets.AsSpan(b * targetLength, targetLength) : default;
             if (_memory is { } memory)
@@ -152,7 +140,6 @@ public sealed class BatchLoader
             }
             _augmentation?.Apply(shape, example, _augmentationRng);   // after the read: same draws for any source
         }
-        _position += size;
         _size = size;
         batch = Current;
         return true;

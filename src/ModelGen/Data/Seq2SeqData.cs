@@ -224,17 +224,13 @@ public readonly ref struct Seq2SeqBatch
 public sealed class Seq2SeqBatchLoader
 {
     private readonly ISeq2SeqDataSource _data;
-    private readonly bool _shuffle;
-    private readonly bool _dropLast;
-    private readonly ulong _seed;
+    private readonly EpochOrder _order;
     private readonly int _padId;
-    private readonly int[] _order;           // [Count] example indices in this epoch's order
     private readonly int[] _source;          // [rows, LongestSource], prefix [Size, SourceSeq] in use
     private readonly int[] _inputs;          // [rows, LongestTarget]
     private readonly int[] _labels;          // [rows, LongestTarget]
     private readonly int[] _sourceLengths;   // [rows]
     private readonly int[] _targetLengths;   // [rows]
-    private int _position;
     private int _size, _sourceSeq, _targetSeq, _tokens;   // the batch TryNext last produced
 
     /// <summary>Creates a loader positioned at the start of epoch 0.</summary>
@@ -250,42 +246,29 @@ public sealed class Seq2SeqBatchLoader
     public Seq2SeqBatchLoader(ISeq2SeqDataSource data, int batchSize, bool shuffle, ulong seed = 1, int padId = 0, bool dropLast = false)
     {
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         _data = data;
-        BatchSize = batchSize;
-        _shuffle = shuffle;
-        _seed = seed;
+        _order = new EpochOrder(data.Count, batchSize, shuffle, seed, dropLast);
         _padId = padId;
-        _dropLast = dropLast;
-        int rows = Math.Min(batchSize, Math.Max(1, data.Count));   // never more rows than the set can fill
-        _order = new int[data.Count];
+        int rows = _order.Rows;   // never more rows than the set can fill
         _source = new int[checked(rows * Math.Max(1, data.LongestSource))];
         _inputs = new int[checked(rows * Math.Max(1, data.LongestTarget))];
         _labels = new int[_inputs.Length];
         _sourceLengths = new int[rows];
         _targetLengths = new int[rows];
-        StartEpoch(0);
     }
 
     /// <summary>Examples per full batch.</summary>
-    public int BatchSize { get; }
+    public int BatchSize => _order.BatchSize;
 
     /// <summary>The epoch most recently started.</summary>
-    public int Epoch { get; private set; }
+    public int Epoch => _order.Epoch;
 
     /// <summary>Batches <see cref="TryNext"/> yields per epoch.</summary>
-    public int BatchesPerEpoch => _data.Count / BatchSize + (_dropLast || _data.Count % BatchSize == 0 ? 0 : 1);
+    public int BatchesPerEpoch => _order.BatchesPerEpoch;
 
     /// <summary>Rewinds to the start of <paramref name="epoch"/> (with shuffling, in that epoch's seeded order).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="epoch"/> is negative.</exception>
-    public void StartEpoch(int epoch)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
-        Epoch = epoch;
-        _position = 0;
-        for (int i = 0; i < _order.Length; i++) _order[i] = i;
-        if (_shuffle) Rng.Derive(_seed, (ulong)epoch).Shuffle(_order.AsSpan());
-    }
+    public void StartEpoch(int epoch) => _order.StartEpoch(epoch);
 
     /// <summary>
     /// Fills the next batch of this epoch. Returns <see langword="false"/> when the epoch is exhausted (call
@@ -294,17 +277,16 @@ public sealed class Seq2SeqBatchLoader
     /// <exception cref="InvalidDataException">An example's lengths are outside [1, the source's longest] (a data source that breaks its own contract).</exception>
     public bool TryNext(out Seq2SeqBatch batch)
     {
-        int remaining = _order.Length - _position;
-        if (remaining <= 0 || (_dropLast && remaining < BatchSize))
+        if (!_order.TryTake(out var indices))
         {
             batch = default;
             return false;
         }
-        int size = Math.Min(BatchSize, remaining);
+        int size = indices.Length;
         int sourceSeq = 0, targetSeq = 0;
         for (int b = 0; b < size; b++)
         {
-            int index = _order[_position + b];
+            int index = indices[b];
             int s = _data.SourceLength(index), t = _data.TargetLength(index);
             if (s < 1 || s > _data.LongestSource || t < 1 || t > _data.LongestTarget)
                 throw new InvalidDataException($"Example {index} has source length {s} and target length {t}; expected 1 to {_data.LongestSource} and 1 to {_data.LongestTarget}.");
@@ -320,13 +302,12 @@ public sealed class Seq2SeqBatchLoader
             Span<int> source = _source.AsSpan(b * sourceSeq, sourceSeq);
             Span<int> inputs = _inputs.AsSpan(b * targetSeq, targetSeq);
             Span<int> labels = _labels.AsSpan(b * targetSeq, targetSeq);
-            _data.ReadExample(_order[_position + b], source[..s], inputs[..t], labels[..t]);
+            _data.ReadExample(indices[b], source[..s], inputs[..t], labels[..t]);
             source[s..].Fill(_padId);
             inputs[t..].Fill(_padId);
             labels[t..].Fill(Loss.DefaultIgnoreIndex);
             foreach (int label in labels[..t]) tokens += label == Loss.DefaultIgnoreIndex ? 0 : 1;
         }
-        _position += size;
         (_size, _sourceSeq, _targetSeq, _tokens) = (size, sourceSeq, targetSeq, tokens);
         batch = Current;
         return true;

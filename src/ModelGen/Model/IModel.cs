@@ -86,6 +86,12 @@ public interface IFeedForwardModel : IModel
 /// <typeparam name="TInput"><c>int</c> (token ids) or <c>float</c>.</typeparam>
 public interface ISequenceModel<TInput> : IModel where TInput : unmanaged
 {
+    /// <summary>
+    /// The longest sequence a call may pass (0: no bound). Generated models return their <c>MaxLength</c> constant; the
+    /// default, for hand-written models, is 0.
+    /// </summary>
+    int MaxLength => 0;
+
     /// <summary>Runs inference on <paramref name="batch"/> sequences of padded length <paramref name="seq"/>.</summary>
     /// <param name="input">[batch, seq, InputLength] values (token ids: [batch, seq]).</param>
     /// <param name="output">[batch, seq, OutputLength] for a per-position output, else [batch, OutputLength].</param>

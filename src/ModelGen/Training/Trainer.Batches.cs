@@ -1,7 +1,8 @@
 // What one kind of model and data contributes to Trainer's loop: a batch source, the forward calls, the loss over the
 // batch and the backward call. The loop itself (accumulation, clipping, schedule, divergence checks, validation, the best
-// epoch, checkpoints) is shared, so every kind of model gets the same behaviour. Fixed-size examples count one loss term
-// per example; sequence pairs count one term per labelled target token (the batch's loss is the mean over its tokens).
+// epoch, checkpoints) is shared, so every kind of model gets the same behaviour. Fixed-size examples and pooled sequences
+// count one loss term per example; per-position sequences and sequence pairs count one term per labelled token (the
+// batch's loss is the mean over its tokens).
 using ModelGen.Data;
 
 namespace ModelGen;
@@ -143,5 +144,86 @@ public sealed partial class Trainer
         public override void Backward() => _model.Backward(DOutput, default);
 
         public override string? NonFiniteInput() => null;
+    }
+
+    /// <summary>
+    /// Padded token sequences from a <see cref="SequenceBatchLoader"/> through an <see cref="ISequenceTrainable{TInput}"/>:
+    /// for an output per position, [Size·Seq] rows with one label each, padding labelled <see cref="Loss.DefaultIgnoreIndex"/>
+    /// (the loss is the mean over the batch's labelled tokens); for an output per sequence, [Size] rows with one label each.
+    /// </summary>
+    private sealed class SequenceBatches : Batches
+    {
+        private readonly ISequenceTrainable<int> _model;
+        private readonly SequenceBatchLoader _loader;
+        private readonly bool _perPosition;
+        private readonly string _set;        // "train", "validation" or "data", for error messages
+        private readonly float[] _output;    // [rows, LongestSequence, OutputLength] per position, else [rows, OutputLength]
+        private readonly float[] _dOutput;   // as _output
+
+        public SequenceBatches(ISequenceTrainable<int> model, ISequenceDataSource data, int batchSize, bool shuffle, ulong seed, string set)
+        {
+            _model = model;
+            _loader = new SequenceBatchLoader(data, batchSize, shuffle, seed);
+            _perPosition = data.LabelsPerPosition;
+            _set = set;
+            int rows = Math.Min(batchSize, Math.Max(1, data.Count));
+            _output = new float[checked(rows * (_perPosition ? Math.Max(1, data.LongestSequence) : 1) * model.OutputLength)];
+            _dOutput = new float[_output.Length];
+        }
+
+        /// <summary>Output rows of the current batch: one per position, or one per sequence.</summary>
+        private int Rows => _perPosition ? _loader.Current.Size * _loader.Current.Seq : _loader.Current.Size;
+
+        public override int PerEpoch => _loader.BatchesPerEpoch;
+        public override int Size => _loader.Current.Size;
+        public override int Terms => _loader.Current.TokenCount;
+        public override ReadOnlySpan<float> Output => _output.AsSpan(0, Rows * _model.OutputLength);
+        public override ReadOnlySpan<int> Labels => _loader.Current.Labels;
+        public override ReadOnlySpan<float> Targets => default;
+        public override Span<float> DOutput => _dOutput.AsSpan(0, Rows * _model.OutputLength);
+        public override void StartEpoch(int epoch) => _loader.StartEpoch(epoch);
+
+        public override bool TryNext()
+        {
+            if (!_loader.TryNext(out var b)) return false;
+            CheckLabels(b);
+            return true;
+        }
+
+        public override float Forward(Loss loss, bool train)
+        {
+            var b = _loader.Current;
+            int rows = Rows;
+            var output = _output.AsSpan(0, rows * _model.OutputLength);
+            if (train) _model.ForwardTrain(b.Inputs, output, b.Size, b.Seq, b.Lengths);
+            else _model.Forward(b.Inputs, output, b.Size, b.Seq, b.Lengths);
+            // Per position: padded positions are labelled with the ignore index, so they add no loss and get no gradient.
+            return loss.Compute(output, b.Labels, default, DOutput, rows);
+        }
+
+        public override void Backward() => _model.Backward(DOutput, default);
+
+        public override string? NonFiniteInput() => null;
+
+        /// <summary>
+        /// Every label must be a class of the model's output (or, per position, the ignore index), checked here so that the
+        /// error names the example and position rather than a row of the flattened batch the loss sees.
+        /// </summary>
+        private void CheckLabels(SequenceBatch b)
+        {
+            int classes = _model.OutputLength;
+            for (int row = 0; row < b.Size; row++)
+            {
+                var labels = _perPosition ? b.Labels.Slice(row * b.Seq, b.Lengths[row]) : b.Labels.Slice(row, 1);
+                for (int t = 0; t < labels.Length; t++)
+                {
+                    int label = labels[t];
+                    if ((uint)label < (uint)classes || (_perPosition && label == Loss.DefaultIgnoreIndex)) continue;
+                    throw new ArgumentOutOfRangeException(_set, label, _perPosition
+                        ? $"Example {b.Indices[row]} of the {_set} set has label {label} at position {t}; the model outputs {classes} classes (0 to {classes - 1}), and {Loss.DefaultIgnoreIndex} leaves a position out."
+                        : $"Example {b.Indices[row]} of the {_set} set has label {label}; the model outputs {classes} classes (0 to {classes - 1}).");
+                }
+            }
+        }
     }
 }

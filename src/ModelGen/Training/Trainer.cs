@@ -1,6 +1,7 @@
 // The training loop: minibatches -> training forward -> loss -> generated backward -> clip -> schedule -> step.
-// Ordinary runtime code over ITrainable (fixed-size examples) and ISeq2SeqTrainable (sequence pairs), so every generated
-// model (and a user's own loop) uses the same pieces; what differs per kind of model lives in Trainer.Batches.cs.
+// Ordinary runtime code over ITrainable (fixed-size examples), ISequenceTrainable<int> (token sequences) and
+// ISeq2SeqTrainable (sequence pairs), so every generated model (and a user's own loop) uses the same pieces; what differs
+// per kind of model lives in Trainer.Batches.cs.
 // Steady-state steps allocate nothing: output/gradient scratch is sized once per Fit, the loader reuses its buffers.
 using System.Diagnostics;
 using ModelGen.Data;
@@ -8,7 +9,8 @@ using ModelGen.Data;
 namespace ModelGen;
 
 /// <summary>
-/// Trains an <see cref="ITrainable"/> model (fixed-size examples) or an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>
+/// Trains an <see cref="ITrainable"/> model (fixed-size examples), an <see cref="ISequenceTrainable{TInput}"/> over token
+/// ids (tagger, language model or sequence classifier) or an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>
 /// encoder-decoder (pairs of token sequences) with an optimizer, a loss and an optional learning-rate schedule.
 /// </summary>
 /// <remarks>Single-caller: do not run two Fit calls on one model at once.</remarks>
@@ -17,6 +19,7 @@ public sealed partial class Trainer
     private readonly IModalModel _model;
     private readonly ITrainable? _examples;                   // the model, when it trains on fixed-size examples
     private readonly ISeq2SeqTrainable<int, int>? _pairs;    // the model, when it trains on sequence pairs
+    private readonly ISequenceTrainable<int>? _sequences;    // the model, when it trains on token sequences
     private readonly Optimizer _optimizer;
     private readonly Loss _loss;
     private readonly Schedule _schedule;
@@ -58,14 +61,53 @@ public sealed partial class Trainer
         : this((IModalModel)model, optimizer, loss, schedule)
     {
         _pairs = model;
-        if (loss.Reduction != Reduction.Mean)
-            throw new ArgumentException($"The {loss.Name} loss has reduction {loss.Reduction}; sequence pairs train on the mean over their tokens (Reduction.Mean).", nameof(loss));
-        if (loss is not (CrossEntropyLoss { IgnoreIndex: Loss.DefaultIgnoreIndex } or NllLoss { IgnoreIndex: Loss.DefaultIgnoreIndex }))
-            throw new ArgumentException($"The {loss.Name} loss does not ignore the label {Loss.DefaultIgnoreIndex} that marks padded target positions; use Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex).", nameof(loss));
+        CheckTokenLoss(loss, "sequence pairs", "target positions");
         if (model.InputLength != 1 || model.SourceLength != 1)
             throw new ArgumentException($"The model reads {model.InputLength} ids per target position and {model.SourceLength} per source position; sequence pairs carry 1 of each.", nameof(model));
         if (model.OutputShapeDims.Length == 0 || model.OutputShapeDims[0] != -1)
             throw new ArgumentException($"The model outputs [{string.Join(", ", model.OutputShapeDims.ToArray())}] per example; training on sequence pairs needs an output per target position ([T, classes]).", nameof(model));
+    }
+
+    /// <summary>
+    /// Creates a trainer for a one-input sequence model over token ids (a <c>[Model(Dim.Seq, InputType = typeof(int))]</c>),
+    /// trained with <see cref="Fit(ISequenceDataSource, int, int, ISequenceDataSource?, FitOptions?, IProgress{TrainingProgress}?, CancellationToken)"/>
+    /// on variable-length sequences. A model with an output per position ([T, classes]: a tagger or a language model) is
+    /// scored per position, one row of logits per position with the position's label, and the loss is the mean over the
+    /// batch's labelled tokens: padded positions carry the label <see cref="Loss.DefaultIgnoreIndex"/>, so the loss must
+    /// ignore it (<c>Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex)</c>, <c>new CrossEntropyLoss()</c> or
+    /// <c>new NllLoss()</c>, with mean reduction), and the data needs a label per position. A model with one output per
+    /// example ([classes]: pooled over time) is scored per sequence with any loss over class labels, as a feed-forward
+    /// classifier, and the data needs one label per sequence (<see cref="SequenceDataset.Classification"/>). Schedules as
+    /// in the other constructors.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// The loss has <see cref="Reduction.None"/> or does not use class labels; for an output per position, the loss has
+    /// <see cref="Reduction.Sum"/> or does not ignore <see cref="Loss.DefaultIgnoreIndex"/>; or the model reads more than one
+    /// id per position.
+    /// </exception>
+    public Trainer(ISequenceTrainable<int> model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
+        : this((IModalModel)model, optimizer, loss, schedule)
+    {
+        _sequences = model;
+        if (OutputPerPosition(model)) CheckTokenLoss(loss, "sequences scored per position", "positions");
+        else if (!loss.UsesLabels)
+            throw new ArgumentException($"The {loss.Name} loss uses float targets; sequence data carries class labels (one per sequence for this model's output [{string.Join(", ", model.OutputShapeDims.ToArray())}]).", nameof(loss));
+        if (model.InputLength != 1)
+            throw new ArgumentException($"The model reads {model.InputLength} ids per position; an ISequenceDataSource carries 1.", nameof(model));
+    }
+
+    /// <summary>Whether the model's output has a row per position ([T, ...]) rather than one per example.</summary>
+    private static bool OutputPerPosition(IModel model) => model.OutputShapeDims.Length > 0 && model.OutputShapeDims[0] == -1;
+
+    /// <summary>A loss over padded per-position rows: the mean over labelled tokens, ignoring the padding label.</summary>
+    private static void CheckTokenLoss(Loss loss, string data, string padded)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        if (loss.Reduction != Reduction.Mean)
+            throw new ArgumentException($"The {loss.Name} loss has reduction {loss.Reduction}; {data} train on the mean over their tokens (Reduction.Mean).", nameof(loss));
+        if (loss is not (CrossEntropyLoss { IgnoreIndex: Loss.DefaultIgnoreIndex } or NllLoss { IgnoreIndex: Loss.DefaultIgnoreIndex }))
+            throw new ArgumentException($"The {loss.Name} loss does not ignore the label {Loss.DefaultIgnoreIndex} that marks padded {padded}; use Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex).", nameof(loss));
     }
 
     private Trainer(IModalModel model, Optimizer optimizer, Loss loss, Schedule? schedule)
@@ -103,11 +145,11 @@ public sealed partial class Trainer
     /// validation set is evaluated with the inference <c>Forward</c> (evaluation semantics: running statistics, no
     /// dropout); the model's mode is restored when Fit returns or throws.
     /// </remarks>
-    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>, which trains on an <see cref="ISeq2SeqDataSource"/>.</exception>
+    /// <exception cref="InvalidOperationException">The trainer was created for a sequence model, which trains on an <see cref="ISequenceDataSource"/> or an <see cref="ISeq2SeqDataSource"/>.</exception>
     public TrainingHistory Fit(IDataSource train, int epochs, int batchSize, IDataSource? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples", "an ISeq2SeqDataSource of sequence pairs");
+        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples");
         return InTrainingMode(() =>
         {
             var fit = options ?? new FitOptions();
@@ -131,7 +173,7 @@ public sealed partial class Trainer
     /// clipping, the schedule, divergence detection, the monitored best epoch, checkpoints and resuming, progress reports.
     /// Losses and accuracies are per token; <see cref="EpochMetrics.SamplesPerSecond"/> counts pairs.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ITrainable"/>, which trains on an <see cref="IDataSource"/>.</exception>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model (an <see cref="ITrainable"/> trains on an <see cref="IDataSource"/>, an <see cref="ISequenceTrainable{TInput}"/> on an <see cref="ISequenceDataSource"/>).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// <see cref="FitOptions.Augmentation"/> is set (it applies to float examples), an option needs a validation set that is
@@ -148,7 +190,7 @@ public sealed partial class Trainer
     public TrainingHistory Fit(ISeq2SeqDataSource train, int epochs, int batchSize, ISeq2SeqDataSource? validation = null, FitOptions? options = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs", "an IDataSource of fixed-size examples");
+        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs");
         return InTrainingMode(() =>
         {
             var fit = options ?? new FitOptions();
@@ -163,8 +205,84 @@ public sealed partial class Trainer
         });
     }
 
-    private InvalidOperationException WrongData(string expected, string actual) =>
-        new($"This trainer's model ({_model.GetType().Name}) trains on {actual}, not on {expected}: call the other Fit or Evaluate overload.");
+    /// <summary>
+    /// Trains a one-input sequence model on token sequences for <paramref name="epochs"/> epochs, evaluating on
+    /// <paramref name="validation"/> after each: each minibatch of <paramref name="batchSize"/> sequences is padded to its
+    /// longest T (<see cref="SequenceBatchLoader"/>), run through <c>ForwardTrain(inputs, output, batch, T, lengths)</c>,
+    /// scored by the loss and back-propagated. With an output per position the loss is over the batch's [batch·T] rows of
+    /// logits (padded positions ignored: the mean over the batch's labelled tokens, and losses and accuracies are per
+    /// token); with one output per sequence it is over the batch's [batch] rows, one label each. Everything else is as in
+    /// the other overloads: shuffling and dropout from (<see cref="FitOptions.Seed"/>, epoch), gradient accumulation
+    /// (weighted by tokens), clipping, the schedule, divergence detection, the monitored best epoch, checkpoints and
+    /// resuming, progress reports. <see cref="EpochMetrics.SamplesPerSecond"/> counts sequences.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model (an <see cref="ITrainable"/> trains on an <see cref="IDataSource"/>, an <see cref="ISeq2SeqTrainable{TInput, TSource}"/> on an <see cref="ISeq2SeqDataSource"/>).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// A set has labels per position for a model with one output per sequence or the reverse; an example is longer than
+    /// the model's <see cref="ISequenceModel{TInput}.MaxLength"/> (the message names the set and the example);
+    /// <see cref="FitOptions.Augmentation"/> is set (it applies to float examples); an option needs a validation set that
+    /// is missing, a regression metric is monitored, or the checkpoint to resume from was written by a run with other settings.
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, an option is out of range, a label is
+    /// neither a class of the model's output nor (per position) <see cref="Loss.DefaultIgnoreIndex"/> (the message names the
+    /// set, the example and the position), or a token id is outside the model's vocabulary (thrown by the model).
+    /// </exception>
+    /// <exception cref="InvalidDataException">
+    /// The checkpoint to resume from is malformed or belongs to another model or optimizer, or the data source reports a
+    /// length outside [1, its LongestSequence] (the message names the example).
+    /// </exception>
+    /// <exception cref="IOException">A checkpoint could not be read or written (the message names the file).</exception>
+    /// <exception cref="TrainingDivergedException">Training diverged (see <see cref="FitOptions.StopOnDivergence"/>).</exception>
+    /// <remarks>
+    /// The model trains in training mode whatever its mode before the call and is validated with the inference
+    /// <c>Forward</c>; its mode is restored when Fit returns or throws.
+    /// </remarks>
+    public TrainingHistory Fit(ISequenceDataSource train, int epochs, int batchSize, ISequenceDataSource? validation = null, FitOptions? options = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var model = _sequences ?? throw WrongData("an ISequenceDataSource of token sequences");
+        return InTrainingMode(() =>
+        {
+            var fit = options ?? new FitOptions();
+            CheckCounts(epochs, batchSize);
+            CheckSequences(model, train, nameof(train));
+            if (validation is not null) CheckSequences(model, validation, nameof(validation));
+            if (fit.Augmentation is not null)
+                throw new ArgumentException("FitOptions.Augmentation applies to float examples; token sequences take none.", nameof(options));
+            CheckOptions(fit, validation is not null);
+            var batches = new SequenceBatches(model, train, batchSize, fit.Shuffle, fit.Seed, nameof(train));
+            var held = validation is null ? null : new SequenceBatches(model, validation, Math.Max(batchSize, 256), shuffle: false, seed: 0, nameof(validation));
+            return FitCore(batches, train.Count, epochs, batchSize, held, fit, progress, cancellationToken);
+        });
+    }
+
+    /// <summary>
+    /// Checks that a set suits the sequence model before any step: its kind of labels matches the model's output and no
+    /// example is longer than the model's <see cref="ISequenceModel{TInput}.MaxLength"/> (scanned only when the set's
+    /// longest is).
+    /// </summary>
+    private static void CheckSequences(ISequenceTrainable<int> model, ISequenceDataSource data, string name)
+    {
+        ArgumentNullException.ThrowIfNull(data, name);
+        string output = $"[{string.Join(", ", model.OutputShapeDims.ToArray())}]";
+        if (data.LabelsPerPosition != OutputPerPosition(model))
+            throw new ArgumentException(data.LabelsPerPosition
+                ? $"The {name} set has a label per position, but the model outputs {output} per sequence (pooled over time): give one label per sequence (SequenceDataset.Classification)."
+                : $"The {name} set has one label per sequence, but the model outputs {output}, a row per position: give a label per position.", name);
+        int max = model.MaxLength;
+        if (max <= 0 || data.LongestSequence <= max) return;
+        for (int i = 0; i < data.Count; i++)
+            if (data.Length(i) > max)
+                throw new ArgumentException($"Example {i} of the {name} set has {data.Length(i)} positions, more than the model's MaxLength {max}: shorten or split it.", name);
+    }
+
+    /// <summary>The kind of data this trainer's model trains on, as the error for another kind names it.</summary>
+    private string TrainsOn => _examples is not null ? "an IDataSource of fixed-size examples" : _pairs is not null ? "an ISeq2SeqDataSource of sequence pairs" : "an ISequenceDataSource of token sequences";
+
+    private InvalidOperationException WrongData(string expected) =>
+        new($"This trainer's model ({_model.GetType().Name}) trains on {TrainsOn}, not on {expected}: call the Fit or Evaluate overload for that.");
 
     /// <summary>Runs <paramref name="fit"/> with the model in training mode and restores its mode afterwards, also when it throws.</summary>
     private TrainingHistory InTrainingMode(Func<TrainingHistory> fit)
@@ -426,12 +544,12 @@ public sealed partial class Trainer
         where.Layer is null ? $"tensor '{where.Tensor}'" : $"layer '{where.Layer}' ({where.Tensor})";
 
     /// <summary>Mean loss and accuracy of the model (inference mode) on <paramref name="data"/>.</summary>
-    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>.</exception>
+    /// <exception cref="InvalidOperationException">The trainer was created for a sequence model.</exception>
     /// <exception cref="ArgumentException">The data does not match the model or the loss.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive.</exception>
     public Evaluation Evaluate(IDataSource data, int batchSize = 256)
     {
-        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples", "an ISeq2SeqDataSource of sequence pairs");
+        var model = _examples ?? throw WrongData("an IDataSource of fixed-size examples");
         CheckData(data, nameof(data));
         return EvaluateCore(new ExampleBatches(model, data, batchSize, shuffle: false, seed: 0), null, null);
     }
@@ -440,14 +558,30 @@ public sealed partial class Trainer
     /// Mean loss and accuracy per labelled target token of an encoder-decoder (inference <c>Forward</c>, teacher-forced:
     /// every position sees the true target-side input) on <paramref name="data"/>; <see cref="Evaluation.Count"/> counts pairs.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The trainer was created for an <see cref="ITrainable"/>.</exception>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive, or a token id or label is outside the model's vocabulary or classes.</exception>
     public Evaluation Evaluate(ISeq2SeqDataSource data, int batchSize = 256)
     {
-        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs", "an IDataSource of fixed-size examples");
+        var model = _pairs ?? throw WrongData("an ISeq2SeqDataSource of sequence pairs");
         ArgumentNullException.ThrowIfNull(data);
         return EvaluateCore(new PairBatches(model, data, batchSize, shuffle: false, seed: 0), null, null);
+    }
+
+    /// <summary>
+    /// Mean loss and accuracy of a one-input sequence model (inference <c>Forward</c>) on <paramref name="data"/>: per
+    /// labelled token for an output per position, per sequence for one output per sequence; <see cref="Evaluation.Count"/>
+    /// counts sequences.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentException">The set's kind of labels does not match the model's output, or an example is longer than the model's MaxLength (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive, a label is not a class of the model's output (the message names the example), or a token id is outside the model's vocabulary.</exception>
+    public Evaluation Evaluate(ISequenceDataSource data, int batchSize = 256)
+    {
+        var model = _sequences ?? throw WrongData("an ISequenceDataSource of token sequences");
+        CheckSequences(model, data, nameof(data));
+        return EvaluateCore(new SequenceBatches(model, data, batchSize, shuffle: false, seed: 0, nameof(data)), null, null);
     }
 
     /// <summary><see cref="Evaluate(IDataSource, int)"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
@@ -471,12 +605,13 @@ public sealed partial class Trainer
     }
 
     /// <summary>The model's gradient buffer, whichever kind of model it is.</summary>
-    private Span<float> Gradients => _examples is not null ? _examples.Gradients : _pairs!.Gradients;
+    private Span<float> Gradients => _examples is not null ? _examples.Gradients : _pairs is not null ? _pairs.Gradients : _sequences!.Gradients;
 
     private void SeedDropout(ulong seed)
     {
         if (_examples is not null) _examples.SeedDropout(seed);
-        else _pairs!.SeedDropout(seed);
+        else if (_pairs is not null) _pairs.SeedDropout(seed);
+        else _sequences!.SeedDropout(seed);
     }
 
     /// <summary>Index of the largest value in each row (ties: the first), written to <paramref name="predictions"/>.</summary>

@@ -41,15 +41,6 @@ public sealed class CheckpointTests : IDisposable
         ComputeMetrics = true,
     };
 
-    /// <summary>Cancels the run once the given epoch has been reported as complete (its checkpoint is written before the next step).</summary>
-    private sealed class StopAfter(int epoch, CancellationTokenSource cancel) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Completed?.Epoch == epoch) cancel.Cancel();
-        }
-    }
-
     private static (SmallMlp Model, Trainer Trainer) NewRun(int initSeed = 5)
     {
         var model = new SmallMlp(initSeed);

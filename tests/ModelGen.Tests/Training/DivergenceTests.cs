@@ -153,11 +153,6 @@ public class DivergenceTests
             .Fit(Dataset.FromArrays(x, y, new[] { 2 }, 1), epochs: 1, batchSize: 2, options: options ?? new FitOptions { Shuffle = false });
     }
 
-    private sealed class Probe(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
-
     /// <summary>
     /// y = fc2 · (fc1 · x) over 2 inputs, plus a layer 'unused' that the forward pass never reads. Backward call
     /// <see cref="PoisonGradientOnCall"/> (1-based) writes NaN into tensor <see cref="PoisonedTensor"/>'s gradient.

@@ -244,18 +244,4 @@ public class Seq2SeqTrainingTests
         new Trainer(model, new Adam(), TokenLoss).Fit(CopyPairs(8, 1), epochs: 1, batchSize: 4);
         Assert.False(model.IsTraining);
     }
-
-    private sealed class Probe(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
-
-    /// <summary>Cancels the run once epoch <paramref name="epoch"/> has been reported complete (its checkpoint is written before the next step).</summary>
-    private sealed class StopAfter(int epoch, CancellationTokenSource cancel) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (value.Completed?.Epoch == epoch) cancel.Cancel();
-        }
-    }
 }
