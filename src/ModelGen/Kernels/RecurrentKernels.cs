@@ -14,6 +14,10 @@
 // Internal planes (projection/gates, cell states, layer outputs, gate gradients) are time-major, [seq, batch, width]: the rows
 // one step touches are then contiguous (one prefetch stream per plane instead of one per example, which measured 25% of the
 // backward at batch 16). The caller's tensors stay batch-first; they are transposed once per call where needed (never at batch 1).
+// Threads: with KernelOptions.MaxThreads ≥ 2 the two directions of a bidirectional layer run as one two-piece ParallelJob
+// (Threading.cs), each direction on its own thread over its own scratch, kept planes and gradient slice; the one quantity
+// both feed, dX = dX_forward + dX_reverse, is summed after both are done, always in that order, so the bits never depend
+// on the thread count. GEMMs inside a direction find the helpers taken and run on that direction's thread.
 // Nothing here allocates or keeps state: scratch comes from the caller's workspace, so Forward is safe to call from many
 // threads at once (on distinct workspaces and outputs). Every method with a loop is [AggressiveOptimization]: fully
 // optimized at once, never compiled again on the caller's thread (tier-0 loops would be slow, and an on-stack replacement
