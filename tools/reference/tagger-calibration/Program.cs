@@ -59,6 +59,7 @@ int done = 0;
 for (int epoch = 0; epoch < o.Epochs && done < o.MaxBatches; epoch++)
 {
     var epochClock = Stopwatch.StartNew();
+    var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
     double lossSum = 0, windowLoss = 0;
     long tokens = 0, windowTokens = 0;
     int inEpoch = 0;
@@ -89,9 +90,9 @@ for (int epoch = 0; epoch < o.Epochs && done < o.MaxBatches; epoch++)
         }
     }
     double seconds = epochClock.Elapsed.TotalSeconds;
+    double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
     var score = Evaluate(model, test);
-    Console.WriteLine($"epoch {epoch + 1}/{o.Epochs}: {inEpoch} batches, loss {lossSum / tokens:F4}, {tokens / seconds:N0} tokens/s, {seconds:F1} s "
-        + $"({100 * seconds / inEpoch:F2} s per 100 batches); test accuracy {score}");
+    Console.WriteLine(Report.EpochLine(epoch, o.Epochs, inEpoch, lossSum / tokens, tokens, seconds, cpu) + $"; test accuracy {score}");
 }
 Console.WriteLine($"done: {o}; {clock.Elapsed.TotalSeconds:F0} s; load {File.ReadAllText("/proc/loadavg").Trim()}");
 return 0;
@@ -229,6 +230,7 @@ static class ModelGenRun
         for (int epoch = 0; epoch < o.Epochs && done < o.MaxBatches; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
+            var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
             double lossSum = 0, windowLoss = 0;
             long tokens = 0, windowTokens = 0;
             int inEpoch = 0;
@@ -257,9 +259,9 @@ static class ModelGenRun
                 }
             }
             double seconds = epochClock.Elapsed.TotalSeconds;
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
             var score = Evaluate(model.CreatePredictor(), test);
-            Console.WriteLine($"epoch {epoch + 1}/{o.Epochs}: {inEpoch} batches, loss {lossSum / tokens:F4}, {tokens / seconds:N0} tokens/s, {seconds:F1} s "
-                + $"({100 * seconds / inEpoch:F2} s per 100 batches); test accuracy {score}");
+            Console.WriteLine(Report.EpochLine(epoch, o.Epochs, inEpoch, lossSum / tokens, tokens, seconds, cpu) + $"; test accuracy {score}");
         }
         Console.WriteLine($"done: {o}; {clock.Elapsed.TotalSeconds:F0} s; load {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
@@ -290,4 +292,15 @@ static class ModelGenRun
         }
         return score;
     }
+}
+
+static class Report
+{
+    /// <summary>
+    /// One epoch's (or --max-batches') training: wall time, and the process's CPU time over all its threads (which a shared
+    /// machine does not inflate by descheduling; with 2 threads it includes the second core's work and any spinning).
+    /// </summary>
+    public static string EpochLine(int epoch, int epochs, int batches, double loss, long tokens, double seconds, double cpu)
+        => $"epoch {epoch + 1}/{epochs}: {batches} batches, loss {loss:F4}, {tokens / seconds:N0} tokens/s, {seconds:F1} s ({100 * seconds / batches:F2} s per 100 batches), "
+           + $"CPU {cpu:F1} s ({100 * cpu / batches:F2} s per 100 batches)";
 }
