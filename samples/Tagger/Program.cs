@@ -19,21 +19,26 @@ var lrOption = new Option<float>("--lr") { Description = "Adam learning rate", D
 var outOption = new Option<string?>("--out") { Description = "Where to save the trained weights (safetensors; default brown-tagger-<model>.safetensors)" };
 var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 var tagOption = new Option<string?>("--tag") { Description = "A sentence to tag after training, e.g. \"The jury said it was pleased.\"" };
+var threadsOption = new Option<int>("--threads") { Description = "Threads a large matrix product or the two LSTM directions may use (results are bit-identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
 
 var root = new RootCommand("Train a bidirectional-LSTM part-of-speech tagger on the Brown corpus and report test accuracy.")
 {
-    modelOption, epochsOption, seedOption, batchOption, lrOption, outOption, dataOption, tagOption,
+    modelOption, epochsOption, seedOption, batchOption, lrOption, outOption, dataOption, tagOption, threadsOption,
 };
 root.SetAction(parse =>
 {
     var recipe = TaggerRecipe.For(parse.GetValue(modelOption)!);
     int epochs = parse.GetValue(epochsOption) ?? recipe.Epochs, batchSize = parse.GetValue(batchOption);
     float lr = parse.GetValue(lrOption);
-    if (epochs <= 0 || batchSize <= 0 || !(lr > 0))
+    int threads = parse.GetValue(threadsOption);
+    if (epochs <= 0 || batchSize <= 0 || !(lr > 0) || threads <= 0)
     {
-        Console.Error.WriteLine("--epochs, --batch-size and --lr must be positive.");
+        Console.Error.WriteLine("--epochs, --batch-size, --lr and --threads must be positive.");
         return 2;
     }
+    // GEMMs split their output rows between threads (never a sum) and a bidirectional LSTM's two directions run on two
+    // threads (summed in one order), so every count gives the same bits.
+    ModelGen.Kernels.KernelOptions.MaxThreads = threads;
     try
     {
         string outPath = parse.GetValue(outOption) ?? $"brown-tagger-{recipe.Name}.safetensors";

@@ -14,6 +14,10 @@
 // Internal planes (projection/gates, cell states, layer outputs, gate gradients) are time-major, [seq, batch, width]: the rows
 // one step touches are then contiguous (one prefetch stream per plane instead of one per example, which measured 25% of the
 // backward at batch 16). The caller's tensors stay batch-first; they are transposed once per call where needed (never at batch 1).
+// Threads: with KernelOptions.MaxThreads ≥ 2 the two directions of a bidirectional layer run as one two-piece ParallelJob
+// (Threading.cs), each direction on its own thread over its own scratch, kept planes and gradient slice; the one quantity
+// both feed, dX = dX_forward + dX_reverse, is summed after both are done, always in that order, so the bits never depend
+// on the thread count. GEMMs inside a direction find the helpers taken and run on that direction's thread.
 // Nothing here allocates or keeps state: scratch comes from the caller's workspace, so Forward is safe to call from many
 // threads at once (on distinct workspaces and outputs). Every method with a loop is [AggressiveOptimization]: fully
 // optimized at once, never compiled again on the caller's thread (tier-0 loops would be slow, and an on-stack replacement
@@ -158,9 +162,8 @@ public static partial class RecurrentKernels
         fixed (float* x = input, p = parameters, y = output, ws = workspace, s0 = initialState, sN = finalState)
         fixed (int* len = lengths)
         {
-            var c = new Context(g, batch, seq, len, ws, layout, tuning);
-            int gh = c.GH, dh = c.DH, h = c.H;
-            long stateBlock = (long)g.Layers * g.Directions * batch * h;   // floats of h_0 (c_0 follows)
+            var c = new Context(g, batch, seq, len, ws, layout, tuning, direction: 0);
+            var c1 = g.Directions == 2 ? new Context(g, batch, seq, len, ws, layout, tuning, direction: 1) : c;
             float* layerIn = c.TimeMajorInput(x, g.InputSize, ws + layout.XT, zeroPadded: false);   // [seq·batch, in]
             int inL = g.InputSize;
             for (int l = 0; l < g.Layers; l++)
@@ -169,39 +172,46 @@ public static partial class RecurrentKernels
                 // ping-pong between two time-major buffers.
                 bool direct = l == g.Layers - 1 && g.ReturnSequences;
                 float* seqOut = direct ? y : ws + (l % 2 == 0 ? layout.SeqA : layout.SeqB);
-                for (int d = 0; d < g.Directions; d++)
-                {
-                    var w = new Weights(g, p, l, d);
-                    float* xproj = ws + layout.XProj;   // [seq·batch, GH]
-                    bool fused = c.FuseProjection(g.Cell, inL);
-                    // A predictor's W_ih was packed once (the same panels Project packs per call); a fused projection packs
-                    // [W_ih | W_hh] per call as the model does (its panels differ from the prepacked W_hh alone).
-                    if (!fused && packed is not null && c.Width != 0) ProjectPrepacked(layerIn, packed.InputWeight(l, d), xproj, c.BS);
-                    else if (!fused) Project(layerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
-                    c.LoadBias(g.Cell, w);
-                    long slot = (long)(l * g.Directions + d) * batch * h;
-                    float* h0 = s0 == null ? null : s0 + slot;
-                    float* cState = ws + layout.CState;   // [batch, H] LSTM cell state, updated in place
-                    if (g.Cell == RecurrentCell.Lstm)
-                    {
-                        if (s0 == null) new Span<float>(cState, batch * h).Clear();
-                        else new ReadOnlySpan<float>(s0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
-                    }
-                    var dir = new Direction(w.Hh, xproj, seqOut + d * h, direct, h0, cState, null, null, reverse: d == 1, train: false,
-                        fused ? w.Ih : null, layerIn, fused ? inL : 0, packedHh: packed is null || fused ? null : packed.Hidden(l, d, c.Width));
-                    RunDirection(c, g.Cell, dir);
-                    if (sN != null)
-                    {
-                        GatherLast(c, seqOut + d * h, dh, direct, reverse: d == 1, sN + slot);
-                        if (g.Cell == RecurrentCell.Lstm)
-                            new ReadOnlySpan<float>(cState, batch * h).CopyTo(new Span<float>(sN + stateBlock + slot, batch * h));
-                    }
-                }
-                ZeroPadded(c, seqOut, dh, direct);
+                var call = new LayerCall(LayerPass.Forward, l, layerIn, inL, p) { SeqOut = seqOut, Direct = direct, S0 = s0, SN = sN, Packed = packed };
+                RunLayer(g, c, c1, call);
+                ZeroPadded(c, seqOut, c.DH, direct);
                 layerIn = seqOut;
-                inL = dh;
+                inL = c.DH;
             }
             if (!g.ReturnSequences) GatherOutput(c, layerIn, y);
+        }
+    }
+
+    /// <summary>Inference forward of one layer-direction: projection, recurrence, and (if asked) its final state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardDirection(in RecurrentGeometry g, in Context c, in LayerCall a, int d)
+    {
+        int gh = c.GH, h = c.H, batch = c.Batch, l = a.Layer, inL = a.InputSize;
+        var w = new Weights(g, a.Parameters, l, d);
+        float* xproj = c.XProj;   // [seq·batch, GH]
+        bool fused = c.FuseProjection(g.Cell, inL);
+        // A predictor's W_ih was packed once (the same panels Project packs per call); a fused projection packs
+        // [W_ih | W_hh] per call as the model does (its panels differ from the prepacked W_hh alone).
+        if (!fused && a.Packed is not null && c.Width != 0) ProjectPrepacked(a.LayerIn, a.Packed.InputWeight(l, d), xproj, c.BS);
+        else if (!fused) Project(a.LayerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
+        c.LoadBias(g.Cell, w);
+        long stateBlock = (long)g.Layers * g.Directions * batch * h;   // floats of h_0 (c_0 follows)
+        long slot = (long)(l * g.Directions + d) * batch * h;
+        float* h0 = a.S0 == null ? null : a.S0 + slot;
+        float* cState = c.CState;   // [batch, H] LSTM cell state, updated in place
+        if (g.Cell == RecurrentCell.Lstm)
+        {
+            if (a.S0 == null) new Span<float>(cState, batch * h).Clear();
+            else new ReadOnlySpan<float>(a.S0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
+        }
+        var dir = new Direction(w.Hh, xproj, a.SeqOut + d * h, a.Direct, h0, cState, null, null, reverse: d == 1, train: false,
+            fused ? w.Ih : null, a.LayerIn, fused ? inL : 0, packedHh: a.Packed is null || fused ? null : a.Packed.Hidden(l, d, c.Width));
+        RunDirection(c, g.Cell, dir);
+        if (a.SN != null)
+        {
+            GatherLast(c, a.SeqOut + d * h, c.DH, a.Direct, reverse: d == 1, a.SN + slot);
+            if (g.Cell == RecurrentCell.Lstm)
+                new ReadOnlySpan<float>(cState, batch * h).CopyTo(new Span<float>(a.SN + stateBlock + slot, batch * h));
         }
     }
 
@@ -223,28 +233,16 @@ public static partial class RecurrentKernels
         fixed (float* x = input, p = parameters, y = output, k = kept, ws = workspace)
         fixed (int* len = lengths)
         {
-            var c = new Context(g, batch, seq, len, ws, layout, tuning);
+            var c = new Context(g, batch, seq, len, ws, layout, tuning, direction: 0);
+            var c1 = g.Directions == 2 ? new Context(g, batch, seq, len, ws, layout, tuning, direction: 1) : c;
             var planes = new KeptPlanes(g, k, c.BS);
-            int gh = c.GH, dh = c.DH;
+            int dh = c.DH;
             float* layerIn = c.TimeMajorInput(x, g.InputSize, ws + layout.XT, zeroPadded: false);   // [seq·batch, in]
             int inL = g.InputSize;
             for (int l = 0; l < g.Layers; l++)
             {
                 float* seqOut = planes.Seq(l);   // [seq·batch, DH]
-                for (int d = 0; d < g.Directions; d++)
-                {
-                    var w = new Weights(g, p, l, d);
-                    float* gates = planes.Gates(l, d);   // [seq·batch, GH]: the projection, then the activated gates
-                    bool fused = c.FuseProjection(g.Cell, inL);
-                    if (!fused) Project(layerIn, w.Ih, gates, c.BS, inL, gh, c.Width);
-                    c.LoadBias(g.Cell, w);
-                    var dir = new Direction(w.Hh, gates, seqOut + d * c.H, false, null, null, planes.Cell(l, d), planes.Aux(l, d), reverse: d == 1, train: true,
-                        fused ? w.Ih : null, layerIn, fused ? inL : 0);
-                    RunDirection(c, g.Cell, dir);
-                    // Padded steps' gate rows: the projection of padding, or never written when the steps project; zeros
-                    // either way, so the kept planes do not depend on the route (backward reads no padded row).
-                    ZeroPadded(c, gates, gh, batchFirst: false);
-                }
+                RunLayer(g, c, c1, new LayerCall(LayerPass.Train, l, layerIn, inL, p) { SeqOut = seqOut, Planes = planes });
                 ZeroPadded(c, seqOut, dh, batchFirst: false);
                 if (l < g.Layers - 1)
                 {
@@ -266,6 +264,24 @@ public static partial class RecurrentKernels
             if (g.ReturnSequences) c.ToBatchFirst(top, y, dh);
             else GatherOutput(c, top, y);
         }
+    }
+
+    /// <summary>Training forward of one layer-direction: projection into its gate plane, recurrence keeping what backward needs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void TrainDirection(in RecurrentGeometry g, in Context c, in LayerCall a, int d)
+    {
+        int gh = c.GH, l = a.Layer, inL = a.InputSize;
+        var w = new Weights(g, a.Parameters, l, d);
+        float* gates = a.Planes.Gates(l, d);   // [seq·batch, GH]: the projection, then the activated gates
+        bool fused = c.FuseProjection(g.Cell, inL);
+        if (!fused) Project(a.LayerIn, w.Ih, gates, c.BS, inL, gh, c.Width);
+        c.LoadBias(g.Cell, w);
+        var dir = new Direction(w.Hh, gates, a.SeqOut + d * c.H, false, null, null, a.Planes.Cell(l, d), a.Planes.Aux(l, d), reverse: d == 1, train: true,
+            fused ? w.Ih : null, a.LayerIn, fused ? inL : 0);
+        RunDirection(c, g.Cell, dir);
+        // Padded steps' gate rows: the projection of padding, or never written when the steps project; zeros
+        // either way, so the kept planes do not depend on the route (backward reads no padded row).
+        ZeroPadded(c, gates, gh, batchFirst: false);
     }
 
     // ------------------------------------------------------------------------------------------------ backward
@@ -294,14 +310,11 @@ public static partial class RecurrentKernels
         fixed (float* dy = dOutput, x = input, p = parameters, k = kept, dp = dParameters, dx = dInput, ws = workspace)
         fixed (int* len = lengths)
         {
-            var c = new Context(g, batch, seq, len, ws, layout, tuning);
+            var c = new Context(g, batch, seq, len, ws, layout, tuning, direction: 0);
+            var c1 = g.Directions == 2 ? new Context(g, batch, seq, len, ws, layout, tuning, direction: 1) : c;
             var planes = new KeptPlanes(g, k, c.BS);
             int gh = c.GH, dh = c.DH, h = c.H;
             long bs = c.BS;
-            bool lstm = g.Cell == RecurrentCell.Lstm;
-            float* dGx = ws + layout.DGx;                         // [seq·batch, GH]
-            float* dGh = lstm ? dGx : ws + layout.DGh;            // [seq·batch, GH]
-            float* prev = ws + layout.HPrev;                      // [seq·batch, (LSTM: inL +) H]: (x |) h_prev per row
             float* dSeqA = ws + layout.DSeqA, dSeqB = ws + layout.DSeqB;   // [seq·batch, DH]
 
             // The gradient reaching the top layer's output sequence: the caller's batch-first dOutput as it lies, or for a
@@ -328,54 +341,18 @@ public static partial class RecurrentKernels
                 float* dst = l > 0 ? (src == dSeqA ? dSeqB : dSeqA) : dx == null ? null : batch == 1 ? dx : ws + layout.DXT;
                 // dW_ih sums over every row; padded input rows may hold anything (even NaN), so layer 0 reads a zeroed copy.
                 float* layerIn = l > 0 ? planes.Dropped(l - 1) : c.TimeMajorInput(x, inL, ws + layout.XCopy, zeroPadded: true);
-                float* seqL = planes.Seq(l);
-                for (int d = 0; d < g.Directions; d++)
+                RunLayer(g, c, c1, new LayerCall(LayerPass.Backward, l, layerIn, inL, p)
+                    { SeqOut = planes.Seq(l), Planes = planes, DSeq = src, DSeqBatchFirst = srcBatchFirst, DParameters = dp });
+                if (dst != null)
                 {
-                    var w = new Weights(g, p, l, d);
-                    var dw = new Weights(g, dp, l, d);
-                    new Span<float>(ws + layout.Carry, batch * h).Clear();
-                    if (c.Padded)
+                    // dX = dX_forward + dX_reverse, always summed in this order (after both directions are done, whichever
+                    // thread computed them), so the bits do not depend on the thread count.
+                    for (int d = 0; d < g.Directions; d++)
                     {
-                        new Span<float>(dGx, (int)(bs * gh)).Clear();
-                        if (dGh != dGx) new Span<float>(dGh, (int)(bs * gh)).Clear();
+                        var w = new Weights(g, p, l, d);
+                        var dGx = new ReadOnlySpan<float>((d == 0 ? c : c1).DGx, (int)(bs * gh));
+                        Gemm.NN(dGx, new ReadOnlySpan<float>(w.Ih, gh * inL), new Span<float>(dst, (int)(bs * inL)), (int)bs, gh, inL, accumulate: d > 0);
                     }
-                    var dir = new BackDirection(w.Hh, src + d * h, srcBatchFirst, planes.Gates(l, d), planes.Aux(l, d), planes.Cell(l, d), seqL + d * h,
-                        ws + layout.Carry, dGx, dGh, reverse: d == 1);
-                    RunBackDirection(c, g.Cell, dir);
-
-                    var dGxSpan = new ReadOnlySpan<float>(dGx, (int)(bs * gh));
-                    float* sums = ws + layout.Sums;
-                    if (lstm)
-                    {
-                        // One GEMM for both weight gradients: [dW_ih | dW_hh] = dGᵀ·[x | h_prev] (A is packed once, not twice),
-                        // then added into the two tensors; LSTM's two bias gradients are the same column sums.
-                        int wide = inL + h;
-                        BuildPrevious(c, layerIn, inL, seqL + d * h, dh, reverse: d == 1, prev);
-                        float* both = ws + layout.DW;   // [GH, inL + H]
-                        Gemm.TN(dGxSpan, new ReadOnlySpan<float>(prev, (int)(bs * wide)), new Span<float>(both, gh * wide), gh, (int)bs, wide);
-                        for (int r = 0; r < gh; r++)
-                        {
-                            RowOps.AddTo(ref both[(long)r * wide], ref dw.Ih[(long)r * inL], (nuint)inL);
-                            RowOps.AddTo(ref both[(long)r * wide + inL], ref dw.Hh[(long)r * h], (nuint)h);
-                        }
-                        ColumnSums(dGx, bs, gh, sums);
-                        RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
-                        RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
-                    }
-                    else
-                    {
-                        // GRU: the input side sees d(pre_n), the hidden side d(W_hn h + b_hn): two gate-gradient matrices.
-                        BuildPrevious(c, null, 0, seqL + d * h, dh, reverse: d == 1, prev);
-                        Gemm.TN(new ReadOnlySpan<float>(dGh, (int)(bs * gh)), new ReadOnlySpan<float>(prev, (int)(bs * h)), new Span<float>(dw.Hh, gh * h),
-                            gh, (int)bs, h, accumulate: true);
-                        Gemm.TN(dGxSpan, new ReadOnlySpan<float>(layerIn, (int)(bs * inL)), new Span<float>(dw.Ih, gh * inL), gh, (int)bs, inL, accumulate: true);
-                        ColumnSums(dGx, bs, gh, sums);
-                        RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
-                        ColumnSums(dGh, bs, gh, sums);
-                        RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
-                    }
-                    if (dst != null)
-                        Gemm.NN(dGxSpan, new ReadOnlySpan<float>(w.Ih, gh * inL), new Span<float>(dst, (int)(bs * inL)), (int)bs, gh, inL, accumulate: d > 0);
                 }
                 if (l > 0)
                 {
@@ -390,6 +367,172 @@ public static partial class RecurrentKernels
                 src = dst;
                 srcBatchFirst = false;
             }
+        }
+    }
+
+    /// <summary>
+    /// Backward through time of one layer-direction: its gate gradients (kept in its own dGx, which the caller then turns
+    /// into dX) and its weight and bias gradients, accumulated into its own slice of dParameters.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void BackwardDirection(in RecurrentGeometry g, in Context c, in LayerCall a, int d)
+    {
+        int gh = c.GH, dh = c.DH, h = c.H, batch = c.Batch, l = a.Layer, inL = a.InputSize;
+        long bs = c.BS;
+        bool lstm = g.Cell == RecurrentCell.Lstm;
+        float* dGx = c.DGx;                         // [seq·batch, GH]
+        float* dGh = lstm ? dGx : c.DGh;            // [seq·batch, GH]
+        float* prev = c.HPrev;                      // [seq·batch, (LSTM: inL +) H]: (x |) h_prev per row
+        float* seqL = a.SeqOut;                     // [seq·batch, DH] this layer's output
+        var w = new Weights(g, a.Parameters, l, d);
+        var dw = new Weights(g, a.DParameters, l, d);
+        new Span<float>(c.Carry, batch * h).Clear();
+        if (c.Padded)
+        {
+            new Span<float>(dGx, (int)(bs * gh)).Clear();
+            if (dGh != dGx) new Span<float>(dGh, (int)(bs * gh)).Clear();
+        }
+        var dir = new BackDirection(w.Hh, a.DSeq + d * h, a.DSeqBatchFirst, a.Planes.Gates(l, d), a.Planes.Aux(l, d), a.Planes.Cell(l, d), seqL + d * h,
+            c.Carry, dGx, dGh, reverse: d == 1);
+        RunBackDirection(c, g.Cell, dir);
+
+        var dGxSpan = new ReadOnlySpan<float>(dGx, (int)(bs * gh));
+        float* sums = c.Sums;
+        if (lstm)
+        {
+            // One GEMM for both weight gradients: [dW_ih | dW_hh] = dGᵀ·[x | h_prev] (A is packed once, not twice),
+            // then added into the two tensors; LSTM's two bias gradients are the same column sums.
+            int wide = inL + h;
+            BuildPrevious(c, a.LayerIn, inL, seqL + d * h, dh, reverse: d == 1, prev);
+            float* both = c.DW;   // [GH, inL + H]
+            Gemm.TN(dGxSpan, new ReadOnlySpan<float>(prev, (int)(bs * wide)), new Span<float>(both, gh * wide), gh, (int)bs, wide);
+            for (int r = 0; r < gh; r++)
+            {
+                RowOps.AddTo(ref both[(long)r * wide], ref dw.Ih[(long)r * inL], (nuint)inL);
+                RowOps.AddTo(ref both[(long)r * wide + inL], ref dw.Hh[(long)r * h], (nuint)h);
+            }
+            ColumnSums(dGx, bs, gh, sums);
+            RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
+            RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
+        }
+        else
+        {
+            // GRU: the input side sees d(pre_n), the hidden side d(W_hn h + b_hn): two gate-gradient matrices.
+            BuildPrevious(c, null, 0, seqL + d * h, dh, reverse: d == 1, prev);
+            Gemm.TN(new ReadOnlySpan<float>(dGh, (int)(bs * gh)), new ReadOnlySpan<float>(prev, (int)(bs * h)), new Span<float>(dw.Hh, gh * h),
+                gh, (int)bs, h, accumulate: true);
+            Gemm.TN(dGxSpan, new ReadOnlySpan<float>(a.LayerIn, (int)(bs * inL)), new Span<float>(dw.Ih, gh * inL), gh, (int)bs, inL, accumulate: true);
+            ColumnSums(dGx, bs, gh, sums);
+            RowOps.AddTo(ref sums[0], ref dw.BiasIh[0], (nuint)gh);
+            ColumnSums(dGh, bs, gh, sums);
+            RowOps.AddTo(ref sums[0], ref dw.BiasHh[0], (nuint)gh);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ directions on threads
+
+    /// <summary>Which entry point a <see cref="LayerCall"/> serves.</summary>
+    private enum LayerPass { Forward, Train, Backward }
+
+    /// <summary>What every direction of one layer shares in one pass (each direction finds its own scratch in its <see cref="Context"/>).</summary>
+    private readonly unsafe struct LayerCall(LayerPass pass, int layer, float* layerIn, int inputSize, float* parameters)
+    {
+        public readonly LayerPass Pass = pass;
+        public readonly int Layer = layer;
+        public readonly float* LayerIn = layerIn;       // [seq·batch, in_l] time-major layer input
+        public readonly int InputSize = inputSize;
+        public readonly float* Parameters = parameters;
+        public float* SeqOut { get; init; }             // the layer's output sequence (forward: written; backward: read)
+        public bool Direct { get; init; }               // inference: SeqOut is the caller's batch-first output
+        public float* S0 { get; init; }                 // inference: h_0 (then c_0), or null
+        public float* SN { get; init; }                 // inference: h_n (then c_n), or null
+        public PackedRecurrentWeights? Packed { get; init; }
+        public KeptPlanes Planes { get; init; }
+        public float* DSeq { get; init; }               // backward: gradient of SeqOut
+        public bool DSeqBatchFirst { get; init; }
+        public float* DParameters { get; init; }
+    }
+
+    /// <summary>Multiply-adds below which a layer's directions run one after the other (waking a helper would cost more).</summary>
+    private const long ParallelMinMacs = Gemm.ParallelMinMacs;
+
+    /// <summary>
+    /// Runs every direction of one layer. The two directions of a bidirectional layer share nothing they write (each has
+    /// its own scratch, kept planes and gradient slice), so with <see cref="KernelOptions.MaxThreads"/> ≥ 2 they run as one
+    /// two-piece job, each on its own thread; otherwise one after the other. Each direction is computed by the same code
+    /// either way, so the bits do not depend on the thread count.
+    /// </summary>
+    private static void RunLayer(in RecurrentGeometry g, in Context c0, in Context c1, in LayerCall a)
+    {
+        if (g.Directions == 1)
+        {
+            RunOne(g, c0, a, 0);
+            return;
+        }
+        // Per direction: the input projection plus the recurrent product over every step (backward is about twice that).
+        long macs = c0.BS * c0.GH * (a.InputSize + c0.H);
+        int parts = KernelOptions.EffectiveThreads >= 2 && macs >= ParallelMinMacs ? 2 : 1;
+        DirectionJob.Run(g, c0, c1, a, parts);
+    }
+
+    private static void RunOne(in RecurrentGeometry g, in Context c, in LayerCall a, int d)
+    {
+        switch (a.Pass)
+        {
+            case LayerPass.Forward: ForwardDirection(g, c, a, d); break;
+            case LayerPass.Train: TrainDirection(g, c, a, d); break;
+            default: BackwardDirection(g, c, a, d); break;
+        }
+    }
+
+    private static long s_helperDirections;
+
+    /// <summary>Directions computed by a helper thread (not by their caller) since the process started (for tests).</summary>
+    internal static long HelperDirections => Interlocked.Read(ref s_helperDirections);
+
+    /// <summary>
+    /// The two directions of one layer as a <see cref="ParallelJob"/>: piece d is direction d; as one piece, both in order.
+    /// A per-caller instance is reused, so steady-state calls allocate nothing. GEMMs inside a piece find the helpers
+    /// taken by this job and run on the piece's thread (Threading.cs: no nesting, no deadlock).
+    /// </summary>
+    private sealed class DirectionJob : ParallelJob
+    {
+        [ThreadStatic] private static DirectionJob? t_job;
+
+        private RecurrentGeometry _g;
+        private Context _c0, _c1;
+        private LayerCall _call;
+        private int _caller;
+
+        public static void Run(in RecurrentGeometry g, in Context c0, in Context c1, in LayerCall a, int parts)
+        {
+            DirectionJob job = t_job ??= new DirectionJob();
+            job._g = g;
+            job._c0 = c0;
+            job._c1 = c1;
+            job._call = a;
+            job._caller = Environment.CurrentManagedThreadId;
+            try
+            {
+                KernelThreads.Run(job, parts);
+            }
+            finally
+            {
+                job._call = default;   // the buffers are pinned only for this call; do not keep a predictor alive
+                job._c0 = job._c1 = default;
+            }
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            if (parts == 1)
+            {
+                RunOne(_g, _c0, _call, 0);
+                RunOne(_g, _c1, _call, 1);
+                return;
+            }
+            if (Environment.CurrentManagedThreadId != _caller) Interlocked.Increment(ref s_helperDirections);
+            RunOne(_g, part == 0 ? _c0 : _c1, _call, part);
         }
     }
 
@@ -677,9 +820,17 @@ public static partial class RecurrentKernels
         public readonly void* Rows;              // [batch] StepRow or BackRow, pointer-aligned
         public readonly float* Bias;             // [GH + H] summed biases, then GRU's b_hn
         public readonly float* Rec;              // packed W_hh, padded W_hh copy, or dot-path scratch
+        // This direction's own planes (a bidirectional layer's two directions may run at once on two threads).
+        public readonly float* XProj;            // forward: [seq·batch, GH] input projection
+        public readonly float* CState;           // inference: [batch, H] LSTM cell state
+        public readonly float* DGx, DGh;         // backward: [seq·batch, GH] gate gradients (GRU's hidden side in DGh)
+        public readonly float* HPrev;            // backward: [seq·batch, (LSTM: in +) H] (x |) h_prev per row
+        public readonly float* DW;               // backward: [GH, in + H] LSTM's [dW_ih | dW_hh] of this call
+        public readonly float* Sums;             // backward: [GH] bias gradient column sums
+        public readonly float* Carry;            // backward: [batch, H] the gradient carried between steps
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public Context(in RecurrentGeometry g, int batch, int seq, int* lengths, float* ws, in RecurrentWorkspace layout, Tuning tuning)
+        public Context(in RecurrentGeometry g, int batch, int seq, int* lengths, float* ws, in RecurrentWorkspace layout, Tuning tuning, int direction)
         {
             H = g.Hidden;
             GH = g.GateCount * g.Hidden;
@@ -703,12 +854,24 @@ public static partial class RecurrentKernels
                 }
             MaxLen = maxLen;
             Padded = padded;
+            // The zeros are shared (read only once cleared); everything a direction writes is its own.
             Zeros = ws + layout.Zeros;
-            new Span<float>(Zeros, GH).Clear();
-            Tmp = ws + layout.Tmp;
-            Rows = (void*)(((nint)(ws + layout.Rows) + 7) & ~(nint)7);
-            Bias = ws + layout.Bias;
-            Rec = ws + layout.Rec;
+            if (direction == 0) new Span<float>(Zeros, GH).Clear();
+            float* step = ws + direction * layout.StepStride;
+            Tmp = step + layout.Tmp;
+            Rows = (void*)(((nint)(step + layout.Rows) + 7) & ~(nint)7);
+            Bias = step + layout.Bias;
+            Rec = step + layout.Rec;
+            float* fwd = ws + direction * layout.ForwardStride;
+            XProj = fwd + layout.XProj;
+            CState = fwd + layout.CState;
+            float* back = ws + direction * layout.BackwardStride;
+            DGx = back + layout.DGx;
+            DGh = back + layout.DGh;
+            HPrev = back + layout.HPrev;
+            DW = back + layout.DW;
+            Sums = back + layout.Sums;
+            Carry = back + layout.Carry;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -869,53 +1032,74 @@ public static partial class RecurrentKernels
     }
 }
 
-/// <summary>Where each scratch buffer lives in the workspace (offsets in floats). One workspace serves all three entry points.</summary>
+/// <summary>
+/// Where each scratch buffer lives in the workspace (offsets in floats). One workspace serves all three entry points. Every
+/// buffer a direction writes exists once per direction (direction d's at its offset + d·stride of its group), so the two
+/// directions of a bidirectional layer can run at once on two threads.
+/// </summary>
 internal readonly struct RecurrentWorkspace
 {
-    // Shared by every entry point.
-    public readonly long Zeros, Tmp, Rows, Bias, Rec;
-    // Forward (inference and training).
-    public readonly long XT, XProj, SeqA, SeqB, CState;
-    // Backward.
-    public readonly long DGx, DGh, HPrev, DW, Sums, DSeqA, DSeqB, Carry, XCopy, DXT;
+    // Shared by every entry point: the zeros, then per direction the step kernels' scratch.
+    public readonly long Zeros, Tmp, Rows, Bias, Rec, StepStride;
+    // Forward (inference and training): shared planes, then per direction the projection and the cell state.
+    public readonly long XT, SeqA, SeqB, XProj, CState, ForwardStride;
+    // Backward: shared planes, then per direction the gate gradients and the weight-gradient scratch.
+    public readonly long DSeqA, DSeqB, XCopy, DXT, DGx, DGh, HPrev, DW, Sums, Carry, BackwardStride;
     public readonly long Total;
 
     public unsafe RecurrentWorkspace(in RecurrentGeometry g, int batch, int seq)
     {
-        long h = g.Hidden, gh = g.GateCount * h, dh = g.OutputFeatures, bs = (long)batch * seq;
+        long h = g.Hidden, gh = g.GateCount * h, dh = g.OutputFeatures, bs = (long)batch * seq, directions = g.Directions;
         long rowFloats = (Math.Max(sizeof(StepRow), sizeof(BackRow)) + 3) / 4;
         long offset = 0;
         Zeros = Take(ref offset, gh);
+        long start = offset;
         Tmp = Take(ref offset, RecurrentStep.TailScratch);
         Rows = Take(ref offset, batch * rowFloats + 2);   // +2: room to align the pointers to 8 bytes
         Bias = Take(ref offset, gh + h);
         // Packed [W_ih |] W_hh (or W_hh's padded copy in backward), or the dot/scalar path's [batch, GH] + [batch, max(GH, H)] scratch.
         int widestInput = g.Cell == RecurrentCell.Lstm ? Math.Max(g.InputSize, g.Layers > 1 ? g.OutputFeatures : 0) : 0;   // W_ih columns in the panels
         Rec = Take(ref offset, Math.Max(RecurrentStep.PackedLength(g.Hidden, g.GateCount, widestInput), batch * (gh + gh)));
+        StepStride = Stride(start, ref offset, directions);
         long phase = offset;
 
         // Forward and training forward.
         XT = Take(ref offset, bs * g.InputSize);
-        XProj = Take(ref offset, bs * gh);
         SeqA = Take(ref offset, bs * dh);
         SeqB = Take(ref offset, bs * dh);
+        start = offset;
+        XProj = Take(ref offset, bs * gh);
         CState = Take(ref offset, batch * h);
+        ForwardStride = Stride(start, ref offset, directions);
         long forwardEnd = offset;
 
         // Backward.
         long widest = Math.Max(g.InputSize, dh) + h;   // LSTM's [x | h_prev] rows
         offset = phase;
+        DSeqA = Take(ref offset, bs * dh);
+        DSeqB = Take(ref offset, bs * dh);
+        XCopy = Take(ref offset, bs * g.InputSize);
+        DXT = Take(ref offset, bs * g.InputSize);
+        start = offset;
         DGx = Take(ref offset, bs * gh);
         DGh = Take(ref offset, g.Cell == RecurrentCell.Gru ? bs * gh : 0);
         HPrev = Take(ref offset, bs * (g.Cell == RecurrentCell.Lstm ? widest : h));
         DW = Take(ref offset, g.Cell == RecurrentCell.Lstm ? gh * widest : 0);
         Sums = Take(ref offset, gh);
-        DSeqA = Take(ref offset, bs * dh);
-        DSeqB = Take(ref offset, bs * dh);
         Carry = Take(ref offset, batch * h);
-        XCopy = Take(ref offset, bs * g.InputSize);
-        DXT = Take(ref offset, bs * g.InputSize);
+        BackwardStride = Stride(start, ref offset, directions);
         Total = Math.Max(forwardEnd, offset);
+    }
+
+    /// <summary>
+    /// The stride of a per-direction group that started at <paramref name="start"/> (rounded up to 64 bytes, so each direction's
+    /// buffers have the same alignment as direction 0's), and moves past all its copies.
+    /// </summary>
+    private static long Stride(long start, ref long offset, long directions)
+    {
+        long stride = (offset - start + 15) / 16 * 16;
+        offset = start + directions * stride;
+        return stride;
     }
 
     public static long Length(in RecurrentGeometry g, int batch, int seq) => new RecurrentWorkspace(g, batch, seq).Total;

@@ -2,7 +2,8 @@
 // its caller's thread, which is what concurrent inference servers want. When raised, large GEMMs split their OUTPUT
 // between the caller and up to MaxThreads - 1 helper threads; the reduction dimension is never split, so every
 // element is computed by exactly the same instructions in the same order whatever the thread count: results are
-// bit-identical with 1, 2 or N threads (the deterministic mode is the only mode).
+// bit-identical with 1, 2 or N threads (the deterministic mode is the only mode). A bidirectional LSTM/GRU layer runs
+// its two directions as two pieces the same way (RecurrentKernels.cs), summing what both feed in one fixed order.
 // Helpers are background threads created on first use. Between jobs each one is blocked in the kernel on its own
 // event (spin count 0), so idle helpers never spin and never steal a core from another runtime or process. One
 // parallel job runs at a time; a call that finds the helpers busy (another thread's kernel) runs single-threaded
@@ -21,7 +22,8 @@ public static class KernelOptions
     /// <summary>
     /// The most threads one kernel call may use, the caller's included (default 1: no helper threads). Values above
     /// <see cref="Environment.ProcessorCount"/> are treated as the processor count. Results do not depend on this
-    /// setting: kernels split only their output between threads, never a sum, so they are bit-identical for every value.
+    /// setting: kernels split only their output between threads (rows or columns of a GEMM, the two directions of a
+    /// bidirectional LSTM/GRU layer), never a sum, so they are bit-identical for every value.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
     public static int MaxThreads

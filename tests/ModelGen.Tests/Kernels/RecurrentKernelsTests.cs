@@ -502,7 +502,7 @@ public class RecurrentKernelsTests
     // ------------------------------------------------------------------------------------------------ helpers
 
     /// <summary>One problem: inputs and parameters in float (for the kernels) and double (for the reference).</summary>
-    private sealed class Case
+    internal sealed class Case
     {
         public readonly RecurrentGeometry G;
         public readonly int Batch, Seq;
