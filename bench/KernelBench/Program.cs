@@ -18,7 +18,7 @@
 //  rnnab-cell: the same with the LSTM cell update per row (A) against pipelined over a tile's rows (B);
 //  rnnab-fuse: the LSTM input projection as a GEMM before the steps (A) against the default (B: inside the steps from
 //  one register tile of rows);
-//  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf; w6cpu: its CPU time per call, plain and prepacked;
+//  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf; w6cpu: its CPU time per call, plain and prepacked; w7cpu: W7's TrainForward and Backward likewise;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
 // (crossover: Gemm's dot path against the per-call packed GEMM per dense shape and batch at the process's widest width,
@@ -240,6 +240,18 @@ for (int c = 0; c < cmds.Count; c++)
                 var packed = new PackedRecurrentWeights(w6, p);
                 Console.WriteLine($"W6 b16 Forward          {CpuMedian(() => RecurrentKernels.Forward(w6, x, p, y, [], ws, 16, 50)),8:F1} us cpu");
                 Console.WriteLine($"W6 b16 ForwardPrepacked {CpuMedian(() => RecurrentKernels.ForwardPrepacked(w6, x, p, packed, y, [], ws, 16, 50)),8:F1} us cpu");
+            }
+            break;
+        case "w7cpu":
+            {
+                // W7's LSTM training step alone (TrainForward + Backward, bidirectional 64→128, batch 32 × 32): median CPU time.
+                var g = new RecurrentGeometry(RecurrentCell.Lstm, 64, 128, 1, true, true);
+                const int batch = 32, seq = 32;
+                float[] x = Fill((int)g.InputLength(batch, seq), 4), p = Scaled(Fill(g.ParameterCount, 5), 1 / MathF.Sqrt(128));
+                float[] y = new float[g.OutputLength(batch, seq)], dy = Fill(y.Length, 6), kept = new float[g.KeptLength(batch, seq)];
+                float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[g.ParameterCount], dx = new float[x.Length];
+                Console.WriteLine($"W7 TrainForward         {CpuMedian(() => RecurrentKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, null!)),8:F1} us cpu");
+                Console.WriteLine($"W7 Backward             {CpuMedian(() => RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, [], ws, batch, seq)),8:F1} us cpu");
             }
             break;
         case "l2":
