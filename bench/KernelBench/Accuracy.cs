@@ -30,6 +30,10 @@ internal static class Accuracy
             new("gelu tanh approx.", "all finite x", x => x / (1 + Math.Exp(-2 * Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
                 geluTanh.Invoke, geluTanh.Invoke, geluTanh.Invoke, geluTanh.Invoke),
             new("silu", "all finite x", x => x / (1 + Math.Exp(-x)), silu.Invoke, silu.Invoke, silu.Invoke, silu.Invoke),
+            // The recurrent cells' inlined forms (scalar column: the cells' scalar tails).
+            new("σ of the LSTM/GRU cells (FastSigmoid)", "all finite x", x => 1 / (1 + Math.Exp(-x)), VectorMath.Sigmoid,
+                VectorMath.FastSigmoid, VectorMath.FastSigmoid, VectorMath.FastSigmoid),
+            new("tanh of the LSTM/GRU cells (FastTanh)", "all finite x", Math.Tanh, VectorMath.Tanh, VectorMath.FastTanh, VectorMath.FastTanh, VectorMath.FastTanh),
         ];
         int[] widths = Vector512.IsHardwareAccelerated ? [0, 128, 256, 512] : [0, 128, 256];
         Console.WriteLine($"| function | width | max abs error | at x | max ulp error (\\|f\\| ≥ 1e-30) | at x | max rel error (\\|f\\| ≥ 1e-3) |");

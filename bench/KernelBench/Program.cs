@@ -18,7 +18,7 @@
 //  rnnab-cell: the same with the LSTM cell update per row (A) against pipelined over a tile's rows (B);
 //  rnnab-fuse: the LSTM input projection as a GEMM before the steps (A) against the default (B: inside the steps from
 //  one register tile of rows);
-//  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf;
+//  w6loop [seconds]: W6's batch-16 forward kernel in a loop, for perf; w6cpu: its CPU time per call, plain and prepacked; w7cpu: W7's TrainForward and Backward likewise;
 //  w7parts: W7's step and each kernel in it; w7loop [seconds]: W7's step in a loop, for perf; w7gemm: W7's LSTM GEMM shapes;
 //  l2: read bandwidth of one core at working sets from 16 KiB to 4 MiB)
 // (crossover: Gemm's dot path against the per-call packed GEMM per dense shape and batch at the process's widest width,
@@ -228,6 +228,30 @@ for (int c = 0; c < cmds.Count; c++)
                 int calls = 0;
                 while (sw.Elapsed.TotalSeconds < seconds) { RecurrentKernels.Forward(w6, x, p, y, [], ws, 16, 50, default, default); calls++; }
                 Console.WriteLine($"w6loop: {calls} calls, {sw.Elapsed.TotalMicroseconds / calls:F1} us/call wall");
+            }
+            break;
+        case "w6cpu":
+            {
+                // W6's batch-16 forward kernel, plain and over a predictor's prepacked weights: median CPU time per call over
+                // 60 windows of 5 calls, for A/B runs of two builds alternated process by process.
+                var w6 = new RecurrentGeometry(RecurrentCell.Lstm, 32, 128, 1, false, true);
+                float[] x = Fill((int)w6.InputLength(16, 50), 1), p = Scaled(Fill(w6.ParameterCount, 2), 1 / MathF.Sqrt(128));
+                float[] y = new float[w6.OutputLength(16, 50)], ws = new float[w6.WorkspaceLength(16, 50)];
+                var packed = new PackedRecurrentWeights(w6, p);
+                Console.WriteLine($"W6 b16 Forward          {CpuMedian(() => RecurrentKernels.Forward(w6, x, p, y, [], ws, 16, 50)),8:F1} us cpu");
+                Console.WriteLine($"W6 b16 ForwardPrepacked {CpuMedian(() => RecurrentKernels.ForwardPrepacked(w6, x, p, packed, y, [], ws, 16, 50)),8:F1} us cpu");
+            }
+            break;
+        case "w7cpu":
+            {
+                // W7's LSTM training step alone (TrainForward + Backward, bidirectional 64→128, batch 32 × 32): median CPU time.
+                var g = new RecurrentGeometry(RecurrentCell.Lstm, 64, 128, 1, true, true);
+                const int batch = 32, seq = 32;
+                float[] x = Fill((int)g.InputLength(batch, seq), 4), p = Scaled(Fill(g.ParameterCount, 5), 1 / MathF.Sqrt(128));
+                float[] y = new float[g.OutputLength(batch, seq)], dy = Fill(y.Length, 6), kept = new float[g.KeptLength(batch, seq)];
+                float[] ws = new float[g.WorkspaceLength(batch, seq)], dp = new float[g.ParameterCount], dx = new float[x.Length];
+                Console.WriteLine($"W7 TrainForward         {CpuMedian(() => RecurrentKernels.TrainForward(g, x, p, y, kept, [], ws, batch, seq, 0f, null!)),8:F1} us cpu");
+                Console.WriteLine($"W7 Backward             {CpuMedian(() => RecurrentKernels.Backward(g, dy, x, p, kept, dp, dx, [], ws, batch, seq)),8:F1} us cpu");
             }
             break;
         case "l2":
@@ -677,6 +701,23 @@ static void RecurrentAB(RecurrentKernels.Tuning a, RecurrentKernels.Tuning? bOrD
     float[] whh = Fill(512 * 128, 7), packed = new float[RecurrentStep.PackedLength(128, 4)], x6 = Fill(50 * 32, 8), wih = Fill(512 * 32, 9), proj = new float[50 * 512];
     Console.WriteLine($"W6 pack W_hh            {Cpu(() => { unsafe { fixed (float* s = whh, d = packed) RecurrentStep.PackHidden(s, d, 128, 4, Gemm.NativeWidth / 32); } })}");
     Console.WriteLine($"W6 b1 projection        {Cpu(() => Gemm.Multiply(x6, wih, proj, 50, 32, 512, transA: false, transB: true, accumulate: false, Gemm.Path.Packed))}");
+}
+
+static double CpuMedian(Action f)
+{
+    for (int i = 0; i < 20; i++) f();
+    var proc = Process.GetCurrentProcess();
+    var t = new List<double>();
+    for (int round = 0; round < 60; round++)
+    {
+        proc.Refresh();
+        TimeSpan c0 = proc.TotalProcessorTime;
+        for (int i = 0; i < 5; i++) f();
+        proc.Refresh();
+        t.Add((proc.TotalProcessorTime - c0).TotalMicroseconds / 5);
+    }
+    t.Sort();
+    return t[t.Count / 2];
 }
 
 static void AB(string name, Action<RecurrentKernels.Tuning> f, RecurrentKernels.Tuning a, RecurrentKernels.Tuning b)

@@ -1,7 +1,9 @@
 // LSTM/GRU inference over weights packed once (a sequence predictor's): per layer and direction, W_ih as a
-// PackedDenseWeight (the input projection of all steps is one GEMM that then packs only the inputs) and W_hh in the step
-// kernel's panels (RecurrentStep.PackHidden), which the model's Forward otherwise repacks on every call (W6, LSTM b1:
-// ~7.5 µs of each call, bench/README.md run 14). The recurrence itself is ForwardCore's, unchanged.
+// PackedDenseWeight (the input projection of all steps is one GEMM that then packs only the inputs) and the step kernel's
+// panels (RecurrentStep.PackPanels), which the model's Forward otherwise repacks on every call (W6, LSTM b1: ~7.5 µs of
+// each call, bench/README.md run 14). For an LSTM layer whose projection may run inside the steps (Context.FuseProjection:
+// from a register tile of rows) the panels hold [W_ih | W_hh], as the steps then read them; on the other route the steps
+// skip W_ih's rows, so one pack serves every batch. The recurrence itself is ForwardCore's, unchanged.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -10,16 +12,17 @@ namespace ModelGen.Kernels;
 /// <summary>
 /// The matrices of every layer and direction of an LSTM/GRU stack (<see cref="RecurrentGeometry"/>), copied and packed once
 /// for <see cref="RecurrentKernels.ForwardPrepacked(in RecurrentGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, PackedRecurrentWeights, Span{float}, ReadOnlySpan{int}, Span{float}, int, int, ReadOnlySpan{float}, Span{float})"/>:
-/// <c>weight_ih_l{k}</c> [G·H, in] packed for the GEMM and <c>weight_hh_l{k}</c> [G·H, H] packed for the step kernel of the
-/// process's widest accelerated vectors. Immutable and thread-safe.
+/// <c>weight_ih_l{k}</c> [G·H, in] packed for the GEMM and <c>weight_hh_l{k}</c> [G·H, H] (for an LSTM preceded by
+/// <c>weight_ih_l{k}</c> again) packed for the step kernel of the process's widest accelerated vectors. Immutable and thread-safe.
 /// </summary>
 public sealed unsafe class PackedRecurrentWeights
 {
     private readonly RecurrentGeometry _geometry;
     private readonly PackedDenseWeight[] _inputWeights;   // [Layers × Directions] W_ih
-    private readonly float[]? _hidden;                    // pinned: [Layers × Directions] W_hh packs of _stride floats each; null without vectors
-    private readonly long _stride;
-    private readonly int _width;                          // vector width in bits the W_hh packs were made for (0: none)
+    private readonly float[]? _panels;                    // pinned: [Layers × Directions] step-kernel packs at _offsets; null without vectors
+    private readonly long[] _offsets;                     // [Layers × Directions] start of each pack in _panels
+    private readonly int[] _panelInput;                   // [Layers × Directions] rows of W_ih at the head of each panel (0: W_hh alone)
+    private readonly int _width;                          // vector width in bits the packs were made for (0: none)
 
     /// <summary>Copies and packs the matrices of every layer and direction of <paramref name="parameters"/> (the span is not kept).</summary>
     /// <param name="g">The stack's geometry.</param>
@@ -31,7 +34,7 @@ public sealed unsafe class PackedRecurrentWeights
     {
     }
 
-    /// <summary>Packs W_hh for step kernels of <paramref name="width"/> bits (512, 256, 128; 0 for none): tests force each.</summary>
+    /// <summary>Packs the step kernel's panels for <paramref name="width"/> bits (512, 256, 128; 0 for none): tests force each.</summary>
     internal PackedRecurrentWeights(in RecurrentGeometry g, ReadOnlySpan<float> parameters, int width)
     {
         if (!g.IsValid)
@@ -41,23 +44,34 @@ public sealed unsafe class PackedRecurrentWeights
         _width = width;
         int gh = g.GateCount * g.Hidden, parts = g.Layers * g.Directions;
         _inputWeights = new PackedDenseWeight[parts];
-        _stride = RecurrentStep.PackedLength(g.Hidden, g.GateCount);
+        _offsets = new long[parts];
+        _panelInput = new int[parts];
+        long length = 0;
+        for (int part = 0; part < parts; part++)
+        {
+            // W_ih leads the panels where the forward may sum x_t·W_ihᵀ inside the steps (the condition of
+            // Context.FuseProjection that does not depend on the call).
+            int inL = g.LayerInputSize(part / g.Directions);
+            _panelInput[part] = g.Cell == RecurrentCell.Lstm && inL <= Gemm.KC ? inL : 0;
+            _offsets[part] = length;
+            length += RecurrentStep.PackedLength(g.Hidden, g.GateCount, _panelInput[part]);
+        }
         if (width != 0)
         {
-            long length = _stride * parts;
             if (length > Array.MaxLength)
-                throw new ArgumentException($"The packed W_hh of {g} needs {length} floats, more than an array holds.", nameof(g));
-            _hidden = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
+                throw new ArgumentException($"The packed W_ih/W_hh panels of {g} need {length} floats, more than an array holds.", nameof(g));
+            _panels = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
         }
         for (int l = 0; l < g.Layers; l++)
             for (int d = 0; d < g.Directions; d++)
             {
                 // Per layer and direction, in state-dict order: weight_ih [G·H, in], weight_hh [G·H, H], bias_ih, bias_hh.
                 int inL = g.LayerInputSize(l), offset = g.ParameterOffset(l, d);
-                _inputWeights[l * g.Directions + d] = new PackedDenseWeight(parameters.Slice(offset, gh * inL), gh, inL);
-                if (_hidden is null) continue;
-                fixed (float* wHh = parameters.Slice(offset + gh * inL, gh * g.Hidden))
-                    RecurrentStep.PackHidden(wHh, HiddenAt(l * g.Directions + d), g.Hidden, g.GateCount, width / 32);
+                int part = l * g.Directions + d;
+                _inputWeights[part] = new PackedDenseWeight(parameters.Slice(offset, gh * inL), gh, inL);
+                if (_panels is null) continue;
+                fixed (float* wIh = parameters.Slice(offset, gh * inL), wHh = parameters.Slice(offset + gh * inL, gh * g.Hidden))
+                    RecurrentStep.PackPanels(wIh, _panelInput[part], wHh, PanelsAt(part), g.Hidden, g.GateCount, width / 32);
             }
     }
 
@@ -67,13 +81,20 @@ public sealed unsafe class PackedRecurrentWeights
     /// <summary>The packed W_ih of layer <paramref name="layer"/>, direction <paramref name="direction"/>.</summary>
     internal PackedDenseWeight InputWeight(int layer, int direction) => _inputWeights[layer * _geometry.Directions + direction];
 
-    /// <summary>The W_hh pack of a layer-direction for step kernels of <paramref name="width"/> bits, or null if it was packed for another width.</summary>
-    internal float* Hidden(int layer, int direction, int width) =>
-        _hidden is null || width != _width ? null : HiddenAt(layer * _geometry.Directions + direction);
+    /// <summary>
+    /// The step kernel's panels of a layer-direction for <paramref name="width"/> bits, or null if they were packed for another
+    /// width; <paramref name="panelInput"/> receives the rows of W_ih at the head of each panel (0: W_hh alone).
+    /// </summary>
+    internal float* Panels(int layer, int direction, int width, out int panelInput)
+    {
+        int part = layer * _geometry.Directions + direction;
+        panelInput = _panelInput[part];
+        return _panels is null || width != _width ? null : PanelsAt(part);
+    }
 
     /// <summary>Pack <paramref name="part"/> (valid while this object lives: the array is pinned).</summary>
-    private float* HiddenAt(int part) =>
-        (float*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_hidden!), (nint)(part * _stride)));
+    private float* PanelsAt(int part) =>
+        (float*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_panels!), (nint)_offsets[part]));
 }
 
 public static partial class RecurrentKernels
@@ -106,7 +127,7 @@ public static partial class RecurrentKernels
         if (!packed.Matches(g))
             throw new ArgumentException($"'{nameof(packed)}' was packed for another recurrent stack than {g}.", nameof(packed));
         ForwardCore(g, input, parameters, output, lengths, workspace, batch, seq, initialState, finalState, Tuning.Default, packed);
-        GC.KeepAlive(packed);   // the W_hh packs are read through raw pointers
+        GC.KeepAlive(packed);   // the panels are read through raw pointers
     }
 
     /// <summary>P [rows, G·H] = X [rows, in]·W_ihᵀ over the packed W_ih: the packed GEMM, as <see cref="Project"/> takes, without packing W.</summary>

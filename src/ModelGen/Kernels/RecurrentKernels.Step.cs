@@ -67,7 +67,8 @@ internal unsafe struct BackRow
 }
 
 /// <summary>Per layer-direction constants of the forward cell update.</summary>
-internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train, bool pipelined = true, int inputSize = 0, bool accFromPlane = false)
+internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn, bool train, bool pipelined = true, int inputSize = 0, bool accFromPlane = false,
+    int panelInput = 0)
 {
     public readonly int H = hidden;
     /// <summary>[G·H] b_ih + b_hh (GRU's n gate: b_in only, as b_hn sits inside r ⊙ (·)).</summary>
@@ -86,6 +87,9 @@ internal readonly unsafe struct CellArgs(int hidden, float* bias, float* biasHn,
     /// (so they sum exactly as when <see cref="InputSize"/> puts W_ih inside the step: the GEMM's per-element chain of
     /// FMAs over the input, then the step's over h).</summary>
     public readonly bool AccFromPlane = accFromPlane;
+    /// <summary>Rows of W_ih at the head of each packed panel: <see cref="InputSize"/>, or W_ih's width when a predictor's
+    /// [W_ih | W_hh] panels serve the route that reads the projection plane (the tile then skips those rows).</summary>
+    public readonly int PanelInput = panelInput;
     /// <summary>The accumulators include W_ih·x_t: the cell adds only the bias.</summary>
     public bool InputInAcc => InputSize > 0 || AccFromPlane;
 }
@@ -403,29 +407,35 @@ internal static partial class RecurrentMath
     {
         TV m2 = Simd.Broadcast<TV>(-2f);
         TV x0 = Clamp(Negate(i)), x1 = Clamp(Negate(f)), x2 = Clamp(Simd.Multiply(m2, g)), x3 = Clamp(Negate(o)), x4 = Clamp(Simd.Multiply(m2, c));
-        TV l2e = Simd.Broadcast<TV>(VectorMath.ExpLog2E);
-        TV n0 = Round(Simd.Multiply(x0, l2e)), n1 = Round(Simd.Multiply(x1, l2e)), n2 = Round(Simd.Multiply(x2, l2e)),
-            n3 = Round(Simd.Multiply(x3, l2e)), n4 = Round(Simd.Multiply(x4, l2e));
-        TV c1 = Simd.Broadcast<TV>(-VectorMath.ExpC1), c2 = Simd.Broadcast<TV>(-VectorMath.ExpC2);
-        x0 = Simd.Fma(n0, c1, x0); x1 = Simd.Fma(n1, c1, x1); x2 = Simd.Fma(n2, c1, x2); x3 = Simd.Fma(n3, c1, x3); x4 = Simd.Fma(n4, c1, x4);
-        x0 = Simd.Fma(n0, c2, x0); x1 = Simd.Fma(n1, c2, x1); x2 = Simd.Fma(n2, c2, x2); x3 = Simd.Fma(n3, c2, x3); x4 = Simd.Fma(n4, c2, x4);
-        TV e0 = Simd.Broadcast<TV>(VectorMath.EP0), e1 = Simd.Broadcast<TV>(VectorMath.EP1);
+        TV l2e = Simd.Broadcast<TV>(VectorMath.ExpLog2E), sh = Simd.Broadcast<TV>(VectorMath.ExpShifter);
+        TV s0 = Simd.Fma(x0, l2e, sh), s1 = Simd.Fma(x1, l2e, sh), s2 = Simd.Fma(x2, l2e, sh), s3 = Simd.Fma(x3, l2e, sh), s4 = Simd.Fma(x4, l2e, sh);
+        TV n0 = Simd.Subtract(s0, sh), n1 = Simd.Subtract(s1, sh), n2 = Simd.Subtract(s2, sh), n3 = Simd.Subtract(s3, sh), n4 = Simd.Subtract(s4, sh);
+        if (VectorMath.FusedMultiplyAdd)
+        {
+            TV ln2 = Simd.Broadcast<TV>(-VectorMath.ExpLn2);
+            x0 = Simd.Fma(n0, ln2, x0); x1 = Simd.Fma(n1, ln2, x1); x2 = Simd.Fma(n2, ln2, x2); x3 = Simd.Fma(n3, ln2, x3); x4 = Simd.Fma(n4, ln2, x4);
+        }
+        else
+        {
+            TV c1 = Simd.Broadcast<TV>(-VectorMath.ExpC1), c2 = Simd.Broadcast<TV>(-VectorMath.ExpC2);
+            x0 = Simd.Fma(n0, c2, Simd.Fma(n0, c1, x0)); x1 = Simd.Fma(n1, c2, Simd.Fma(n1, c1, x1)); x2 = Simd.Fma(n2, c2, Simd.Fma(n2, c1, x2));
+            x3 = Simd.Fma(n3, c2, Simd.Fma(n3, c1, x3)); x4 = Simd.Fma(n4, c2, Simd.Fma(n4, c1, x4));
+        }
+        TV e0 = Simd.Broadcast<TV>(VectorMath.GP0), e1 = Simd.Broadcast<TV>(VectorMath.GP1);
         TV p0 = Simd.Fma(e0, x0, e1), p1 = Simd.Fma(e0, x1, e1), p2 = Simd.Fma(e0, x2, e1), p3 = Simd.Fma(e0, x3, e1), p4 = Simd.Fma(e0, x4, e1);
-        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP2);
-        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP3);
-        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP4);
-        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.EP5);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.GP2);
+        Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.GP3);
         TV one = Simd.Broadcast<TV>(1f), two = Simd.Broadcast<TV>(2f);
         p0 = Simd.Fma(p0, Simd.Multiply(x0, x0), Simd.Add(x0, one));
         p1 = Simd.Fma(p1, Simd.Multiply(x1, x1), Simd.Add(x1, one));
         p2 = Simd.Fma(p2, Simd.Multiply(x2, x2), Simd.Add(x2, one));
         p3 = Simd.Fma(p3, Simd.Multiply(x3, x3), Simd.Add(x3, one));
         p4 = Simd.Fma(p4, Simd.Multiply(x4, x4), Simd.Add(x4, one));
-        i = Divide(one, Simd.Add(one, Scale(p0, n0)));
-        f = Divide(one, Simd.Add(one, Scale(p1, n1)));
-        g = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p2, n2))), one);
-        o = Divide(one, Simd.Add(one, Scale(p3, n3)));
-        c = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p4, n4))), one);
+        i = Divide(one, Simd.Add(one, Scale(p0, s0)));
+        f = Divide(one, Simd.Add(one, Scale(p1, s1)));
+        g = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p2, s2))), one);
+        o = Divide(one, Simd.Add(one, Scale(p3, s3)));
+        c = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p4, s4))), one);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -455,14 +465,6 @@ internal static partial class RecurrentMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Round<TV>(TV x) where TV : struct
-    {
-        if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Round(Unsafe.BitCast<TV, Vector512<float>>(x)));
-        if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Round(Unsafe.BitCast<TV, Vector256<float>>(x)));
-        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Round(Unsafe.BitCast<TV, Vector128<float>>(x)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Divide<TV>(TV a, TV b) where TV : struct
     {
         if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(a) / Unsafe.BitCast<TV, Vector512<float>>(b));
@@ -470,18 +472,18 @@ internal static partial class RecurrentMath
         return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(a) / Unsafe.BitCast<TV, Vector128<float>>(b));
     }
 
-    /// <summary>p·2ⁿ for integral n in FastExp's range (the exponent field built directly, as FastExp does).</summary>
+    /// <summary>p·2ⁿ with n in the low mantissa bits of <paramref name="shifted"/>: n·2^23 added to p's bits (as FastExp does).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Scale<TV>(TV p, TV n) where TV : struct
+    private static TV Scale<TV>(TV p, TV shifted) where TV : struct
     {
         if (typeof(TV) == typeof(Vector512<float>))
-            return Unsafe.BitCast<Vector512<float>, TV>(Unsafe.BitCast<TV, Vector512<float>>(p)
-                * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(Unsafe.BitCast<TV, Vector512<float>>(n)) + Vector512.Create(127), 23).AsSingle());
+            return Unsafe.BitCast<Vector512<float>, TV>((Unsafe.BitCast<TV, Vector512<float>>(p).AsInt32()
+                + Vector512.ShiftLeft(Unsafe.BitCast<TV, Vector512<float>>(shifted).AsInt32(), 23)).AsSingle());
         if (typeof(TV) == typeof(Vector256<float>))
-            return Unsafe.BitCast<Vector256<float>, TV>(Unsafe.BitCast<TV, Vector256<float>>(p)
-                * Vector256.ShiftLeft(Vector256.ConvertToInt32Native(Unsafe.BitCast<TV, Vector256<float>>(n)) + Vector256.Create(127), 23).AsSingle());
-        return Unsafe.BitCast<Vector128<float>, TV>(Unsafe.BitCast<TV, Vector128<float>>(p)
-            * Vector128.ShiftLeft(Vector128.ConvertToInt32Native(Unsafe.BitCast<TV, Vector128<float>>(n)) + Vector128.Create(127), 23).AsSingle());
+            return Unsafe.BitCast<Vector256<float>, TV>((Unsafe.BitCast<TV, Vector256<float>>(p).AsInt32()
+                + Vector256.ShiftLeft(Unsafe.BitCast<TV, Vector256<float>>(shifted).AsInt32(), 23)).AsSingle());
+        return Unsafe.BitCast<Vector128<float>, TV>((Unsafe.BitCast<TV, Vector128<float>>(p).AsInt32()
+            + Vector128.ShiftLeft(Unsafe.BitCast<TV, Vector128<float>>(shifted).AsInt32(), 23)).AsSingle());
     }
 }
 
@@ -654,7 +656,7 @@ internal static unsafe class RecurrentStep
     {
         int w = Simd.Count<TV>(), hidden = args.H, gates = TCell.Gates, maxRows = ForwardRows(gates);
         int blocks = (hidden + w - 1) / w, rowBlocks = (n + maxRows - 1) / maxRows;
-        nint panelSize = (nint)(args.InputSize + hidden) * gates * w;
+        nint panelSize = (nint)(args.PanelInput + hidden) * gates * w;
         for (int step = 0; step < blocks; step++)
         {
             // Every other step runs the blocks backwards: it starts on the panels the previous step read last, still in L1
@@ -723,8 +725,8 @@ internal static unsafe class RecurrentStep
                 a52 = Start<TV>(rows, 5, 2, j0, valid, hidden, tmp); a53 = Start<TV>(rows, 5, 3, j0, valid, hidden, tmp);
             }
         }
-        float* p = panel;
         nint stride = (nint)G * w;
+        float* p = panel + (args.PanelInput - args.InputSize) * stride;   // past W_ih's rows when they are not summed here
         // Phase 0 (when the panel starts with W_ih's columns): x_t·W_ihᵀ; phase 1: h_{t-1}·W_hhᵀ. One loop body for both,
         // the accumulators stay in registers across them.
         for (int phase = args.InputInAcc ? 0 : 1; phase < 2; phase++)

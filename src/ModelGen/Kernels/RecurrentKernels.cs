@@ -190,8 +190,8 @@ public static partial class RecurrentKernels
         var w = new Weights(g, a.Parameters, l, d);
         float* xproj = c.XProj;   // [seq·batch, GH]
         bool fused = c.FuseProjection(g.Cell, inL);
-        // A predictor's W_ih was packed once (the same panels Project packs per call); a fused projection packs
-        // [W_ih | W_hh] per call as the model does (its panels differ from the prepacked W_hh alone).
+        // A predictor's W_ih was packed once (the same panels Project packs per call), and so were its step
+        // kernel's panels, [W_ih | W_hh] wherever the projection may run inside the steps (else W_hh alone).
         if (!fused && a.Packed is not null && c.Width != 0) ProjectPrepacked(a.LayerIn, a.Packed.InputWeight(l, d), xproj, c.BS);
         else if (!fused) Project(a.LayerIn, w.Ih, xproj, c.BS, inL, gh, c.Width);
         c.LoadBias(g.Cell, w);
@@ -204,8 +204,11 @@ public static partial class RecurrentKernels
             if (a.S0 == null) new Span<float>(cState, batch * h).Clear();
             else new ReadOnlySpan<float>(a.S0 + stateBlock + slot, batch * h).CopyTo(new Span<float>(cState, batch * h));
         }
+        int panelInput = 0;
+        float* panels = a.Packed is null ? null : a.Packed.Panels(l, d, c.Width, out panelInput);
+        if (fused && panelInput != inL) panels = null;   // summing x_t·W_ihᵀ in the steps needs W_ih in the panels
         var dir = new Direction(w.Hh, xproj, a.SeqOut + d * h, a.Direct, h0, cState, null, null, reverse: d == 1, train: false,
-            fused ? w.Ih : null, a.LayerIn, fused ? inL : 0, packedHh: a.Packed is null || fused ? null : a.Packed.Hidden(l, d, c.Width));
+            fused ? w.Ih : null, a.LayerIn, fused ? inL : 0, panels, panelInput);
         RunDirection(c, g.Cell, dir);
         if (a.SN != null)
         {
@@ -558,10 +561,12 @@ public static partial class RecurrentKernels
         int h = c.H, gh = c.GH, dh = c.DH, batch = c.Batch;
         bool lstm = TCell.Gates == 4;
         bool packed = c.Width != 0 && (c.Packed ?? true);
-        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train, c.PipelinedCell, dir.InputSize, accFromPlane: packed && lstm && dir.InputSize == 0);
-        // The step kernel's panels: a predictor's W_hh packed once for this width, else [W_ih |] W_hh repacked into the workspace.
-        float* rec = packed && dir.PackedHh != null ? dir.PackedHh : c.Rec;
-        if (packed && dir.PackedHh == null) RecurrentStep.PackPanels(dir.WIh, dir.InputSize, dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
+        // The step kernel's panels: a predictor's, packed once for this width, else [W_ih |] W_hh repacked into the workspace.
+        bool prepacked = packed && dir.Panels != null;
+        var args = new CellArgs(h, c.Bias, c.Bias + gh, dir.Train, c.PipelinedCell, dir.InputSize, accFromPlane: packed && lstm && dir.InputSize == 0,
+            panelInput: prepacked ? dir.PanelInput : dir.InputSize);
+        float* rec = prepacked ? dir.Panels : c.Rec;
+        if (packed && !prepacked) RecurrentStep.PackPanels(dir.WIh, dir.InputSize, dir.WHh, c.Rec, h, TCell.Gates, Simd.Count<TV>());
         // Fused projection at inference: nothing reads the projection plane, so nothing is prefetched from it.
         bool prefetch = c.Prefetch && (dir.Train || dir.InputSize == 0);
         var rows = (StepRow*)c.Rows;
@@ -957,10 +962,11 @@ public static partial class RecurrentKernels
 
     /// <summary>One layer-direction of the forward pass. SeqOut and H0 are already offset to this direction's columns / slot.</summary>
     private readonly unsafe struct Direction(float* wHh, float* xProj, float* seqOut, bool seqBatchFirst, float* h0, float* cState, float* cell, float* aux,
-        bool reverse, bool train, float* wIh, float* x, int inputSize, float* packedHh = null)
+        bool reverse, bool train, float* wIh, float* x, int inputSize, float* panels = null, int panelInput = 0)
     {
         public readonly float* WHh = wHh;        // [GH, H]
-        public readonly float* PackedHh = packedHh;   // W_hh already packed for the step kernel at this call's width (a predictor's), or null
+        public readonly float* Panels = panels;  // the step kernel's panels packed once for this call's width (a predictor's), or null
+        public readonly int PanelInput = panelInput;   // rows of W_ih at the head of each of those panels (0: W_hh alone)
         public readonly float* WIh = wIh;        // [GH, in] when the projection runs inside the steps, else null
         public readonly float* X = x;            // [seq·batch, in] the layer's time-major input
         public readonly int InputSize = inputSize;   // in when the projection runs inside the steps, else 0

@@ -5,6 +5,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Kernels;
 
@@ -129,7 +131,7 @@ internal static class VectorMath
     // bits, which an integer add and shift turn into 2^n's exponent field), not from Round and a saturating float→int conversion:
     // attention alone at W5's shape 0.973 / 0.978 in a paired A/B. x is clamped at −88, where n + 127 = 0 and the result is 0, so
     // −∞ gives exactly 0 and the result is never subnormal; NaN propagates through the polynomial. Only for x ≤ ~88 (callers pass x ≤ 0).
-    private const float ExpShifter = 12582912f;   // 1.5·2^23: adding it rounds to an integer kept in the low mantissa bits
+    internal const float ExpShifter = 12582912f;   // 1.5·2^23: adding it rounds to an integer kept in the low mantissa bits
     internal const float ExpLog2E = 1.44269504088896341f, ExpC1 = 0.693359375f, ExpC2 = -2.12194440e-4f, ExpMin = -88f;
     internal const float EP0 = 1.9875691500e-4f, EP1 = 1.3981999507e-3f, EP2 = 8.3334519073e-3f, EP3 = 4.1665795894e-2f,
         EP4 = 1.6666665459e-1f, EP5 = 5.0000001201e-1f;
@@ -349,31 +351,43 @@ internal static class VectorMath
 
     // ---------------------------------------------------------------- fast single-precision exp, σ and tanh
     // For fused kernels whose epilogues are dominated by transcendental functions (the LSTM/GRU cells: five per hidden unit
-    // per step). The BCL's Vector*.Exp(float) widens to double and is not inlined; this is Cephes' expf, inlined:
-    // n = round(x·log2 e), r = x − n·ln 2 (in two parts, exact for |n| ≤ 2^9), e^r by a degree-6 polynomial
-    // (|relative error| ≤ 2^-23 on |r| ≤ ln2/2), times 2^n built in the exponent field. x is clamped to [−87.3, 88.3] so that
-    // 2^n stays a normal number: e^x for x < −87.3 returns e^−87.3 ≈ 1.2e-38 (not 0), for x > 88.3 returns e^88.3 ≈ 2.2e38
-    // (not ∞), which leaves σ and tanh exact to float precision at both ends.
-    // Measured against float64 (VectorMathFastTests pins it): exp 1.2e-7 relative on [−87.3, 88.3]; σ 8.9e-8 and tanh 1.8e-7 absolute.
-    // The same Cephes reduction and polynomial as ExpNonPositive above (its constants), with a clamp at both ends instead
-    // of an underflow to 0.
-    internal const float ExpLo = -87.3f, ExpHi = 88.3f;
+    // per step), where the multiply-add pipes are the bound, so every multiply counts. x = n·ln2 + r:
+    // * n = round(x·log2 e) from the 1.5·2^23 shifter (one FMA; n lands in the low mantissa bits);
+    // * r = x − n·ln2 in ONE fused step: ln2 rounded to float is 1.9e-9 off, so r is off by up to |n|·1.9e-9, a relative
+    //   error of e^x that grows to 2.4e-7 at |x| = 88, where σ and tanh are saturated and it vanishes from them. Where
+    //   multiply-add is not fused, n·ln2 would be rounded to 2^-24 of itself: there r takes Cephes' two steps (ln2 split,
+    //   n·ExpC1 exact);
+    // * e^r = 1 + r + r²·P(r), P the degree-3 minimax fit of the relative error on |r| ≤ ln2/2 (1.05e-7;
+    //   tools/reference/exp-minimax);
+    // * 2^n applied by adding n to p's exponent field as an integer (no multiply).
+    // Seven multiplies or multiply-adds against Cephes' eleven (a two-step reduction, a degree-7 polynomial, a multiply by 2^n,
+    // besides its Round and conversion): W6 batch 16's forward 1.028× (paired processes, CPU time). x is clamped to
+    // [−86.5, 88.3] so that p·2^n stays a normal number (p ∈ [0.71, 1.42], n ∈ [−125, 127]): e^x for x < −86.5 returns
+    // e^−86.5 ≈ 2.7e-38 (not 0), for x > 88.3 returns e^88.3 ≈ 2.2e38 (not ∞), which leaves σ and tanh exact to float
+    // precision at both ends. Against float64 (KernelBench accuracy, every width): σ 9.0e-8 and tanh 1.8e-7 absolute, as with
+    // Cephes' form; VectorMathFastTests pins them and exp's relative error (≤ 2e-7 + |n|·2e-9).
+    internal const float ExpLo = -86.5f, ExpHi = 88.3f;
+    internal const float ExpLn2 = 0.693147182f;   // ln 2 rounded to float: the single-step reduction's constant
+    internal const float GP0 = 8.3125248897e-03f, GP1 = 4.1890113151e-02f, GP2 = 1.6667114465e-01f, GP3 = 4.9999231792e-01f;   // P(r) = GP3 + GP2·r + GP1·r² + GP0·r³
+
+    /// <summary>Whether <c>Vector*.MultiplyAddEstimate</c> is one fused operation here (x64 FMA, Arm64): a JIT-time constant.</summary>
+    internal static bool FusedMultiplyAdd => Fma.IsSupported || AdvSimd.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> FastExp(Vector128<float> x)
     {
         x = Vector128.Min(Vector128.Max(x, Vector128.Create(ExpLo)), Vector128.Create(ExpHi));
-        Vector128<float> n = Vector128.Round(x * Vector128.Create(ExpLog2E));
-        Vector128<float> r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC1), x);
-        r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC2), r);
-        Vector128<float> p = Vector128.MultiplyAddEstimate(Vector128.Create(EP0), r, Vector128.Create(EP1));
-        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP2));
-        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP3));
-        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP4));
-        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(EP5));
+        Vector128<float> shifted = Vector128.MultiplyAddEstimate(x, Vector128.Create(ExpLog2E), Vector128.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector128<float> n = shifted - Vector128.Create(ExpShifter), r;
+        if (FusedMultiplyAdd) r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpLn2), x);
+        else r = Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC2), Vector128.MultiplyAddEstimate(n, Vector128.Create(-ExpC1), x));
+        Vector128<float> p = Vector128.MultiplyAddEstimate(Vector128.Create(GP0), r, Vector128.Create(GP1));
+        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(GP2));
+        p = Vector128.MultiplyAddEstimate(p, r, Vector128.Create(GP3));
         p = Vector128.MultiplyAddEstimate(p, r * r, r + Vector128<float>.One);
-        Vector128<int> bits = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23);   // n is integral and in range: no saturation needed
-        return p * bits.AsSingle();
+        // The shifter's bits are 0x4B400000 + n: shifted left by 23 they are n·2^23 (the shifter's own bits pushed out),
+        // which added to p's bits multiplies p by 2^n (p·2^n is normal: see the clamp).
+        return (p.AsInt32() + Vector128.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
     }
 
     /// <summary>σ(x) = 1/(1 + e^{−x}) through <see cref="FastExp(Vector128{float})"/>.</summary>
@@ -390,17 +404,17 @@ internal static class VectorMath
     internal static Vector256<float> FastExp(Vector256<float> x)
     {
         x = Vector256.Min(Vector256.Max(x, Vector256.Create(ExpLo)), Vector256.Create(ExpHi));
-        Vector256<float> n = Vector256.Round(x * Vector256.Create(ExpLog2E));
-        Vector256<float> r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC1), x);
-        r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC2), r);
-        Vector256<float> p = Vector256.MultiplyAddEstimate(Vector256.Create(EP0), r, Vector256.Create(EP1));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP2));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP3));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP4));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(EP5));
+        Vector256<float> shifted = Vector256.MultiplyAddEstimate(x, Vector256.Create(ExpLog2E), Vector256.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector256<float> n = shifted - Vector256.Create(ExpShifter), r;
+        if (FusedMultiplyAdd) r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpLn2), x);
+        else r = Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC2), Vector256.MultiplyAddEstimate(n, Vector256.Create(-ExpC1), x));
+        Vector256<float> p = Vector256.MultiplyAddEstimate(Vector256.Create(GP0), r, Vector256.Create(GP1));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(GP2));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(GP3));
         p = Vector256.MultiplyAddEstimate(p, r * r, r + Vector256<float>.One);
-        Vector256<int> bits = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23);   // n is integral and in range: no saturation needed
-        return p * bits.AsSingle();
+        // The shifter's bits are 0x4B400000 + n: shifted left by 23 they are n·2^23 (the shifter's own bits pushed out),
+        // which added to p's bits multiplies p by 2^n (p·2^n is normal: see the clamp).
+        return (p.AsInt32() + Vector256.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
     }
 
     /// <summary>σ(x) = 1/(1 + e^{−x}) through <see cref="FastExp(Vector256{float})"/>.</summary>
@@ -417,17 +431,17 @@ internal static class VectorMath
     internal static Vector512<float> FastExp(Vector512<float> x)
     {
         x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpLo)), Vector512.Create(ExpHi));
-        Vector512<float> n = Vector512.Round(x * Vector512.Create(ExpLog2E));
-        Vector512<float> r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC1), x);
-        r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC2), r);
-        Vector512<float> p = Vector512.MultiplyAddEstimate(Vector512.Create(EP0), r, Vector512.Create(EP1));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP2));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP3));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP4));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(EP5));
+        Vector512<float> shifted = Vector512.MultiplyAddEstimate(x, Vector512.Create(ExpLog2E), Vector512.Create(ExpShifter));   // round(x·log2 e) in the low mantissa bits
+        Vector512<float> n = shifted - Vector512.Create(ExpShifter), r;
+        if (FusedMultiplyAdd) r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpLn2), x);
+        else r = Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC2), Vector512.MultiplyAddEstimate(n, Vector512.Create(-ExpC1), x));
+        Vector512<float> p = Vector512.MultiplyAddEstimate(Vector512.Create(GP0), r, Vector512.Create(GP1));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(GP2));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(GP3));
         p = Vector512.MultiplyAddEstimate(p, r * r, r + Vector512<float>.One);
-        Vector512<int> bits = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23);   // n is integral and in range: no saturation needed
-        return p * bits.AsSingle();
+        // The shifter's bits are 0x4B400000 + n: shifted left by 23 they are n·2^23 (the shifter's own bits pushed out),
+        // which added to p's bits multiplies p by 2^n (p·2^n is normal: see the clamp).
+        return (p.AsInt32() + Vector512.ShiftLeft(shifted.AsInt32(), 23)).AsSingle();
     }
 
     /// <summary>σ(x) = 1/(1 + e^{−x}) through <see cref="FastExp(Vector512{float})"/>.</summary>

@@ -3,7 +3,9 @@
 // each route: few rows on the dot path, 48-96 rows on the packed GEMM, beyond 96), RecurrentKernels.ForwardPrepacked
 // against the float64 RecurrentReference (LSTM/GRU, hidden sizes hitting every vector tail, stacked, bidirectional,
 // sequence or final-state output, lengths, initial/final state), a W_hh pack made for another width (falls back to the
-// per-call repack), argument checks, and zero steady-state allocation.
+// per-call repack), an LSTM's [W_ih | W_hh] panels on both step routes at every width, argument checks, and zero steady-state
+// allocation.
+using System.Runtime.Intrinsics;
 using ModelGen.Kernels;
 using static ModelGen.Tests.Kernels.KernelTestUtil;
 
@@ -123,6 +125,38 @@ public class PrepackedSequenceKernelsTests
         float[] native = RecurrentPrepacked(g, new PackedRecurrentWeights(g, p), x, p, lengths, batch, seq);
         float[] fallback = RecurrentPrepacked(g, new PackedRecurrentWeights(g, p, otherWidth), x, p, lengths, batch, seq);
         Assert.Equal(native, fallback);
+    }
+
+    [Theory]
+    [InlineData(128)]
+    [InlineData(256)]
+    [InlineData(512)]
+    public void RecurrentForwardPrepacked_LstmPanelsWithInputWeights_GiveThePerCallPacksBitsOnBothRoutes(int width)
+    {
+        // A predictor's LSTM panels hold [W_ih | W_hh]: read whole where the input projection runs inside the steps, past W_ih's
+        // rows where the steps start from the projection GEMM's plane. Either way the bits of the panels packed per call.
+        bool accelerated = width switch { 128 => Vector128.IsHardwareAccelerated, 256 => Vector256.IsHardwareAccelerated, _ => Vector512.IsHardwareAccelerated };
+        if (!accelerated) return;   // the step kernels never run at this width here (the CI runs that turn the wider ones off cover the rest)
+        var g = new RecurrentGeometry(RecurrentCell.Lstm, 9, 20, 2, true, true);   // 20 units: a partial unit block at every width
+        const int batch = 7, seq = 6;   // 7 rows: at least one register tile at every width, and a partial one
+        int[] lengths = [6, 3, 1, 5, 6, 2, 4];
+        float[] x = Uniform((int)g.InputLength(batch, seq), 51), p = Uniform(g.ParameterCount, 52, -0.6f, 0.6f);
+        var panels = new PackedRecurrentWeights(g, p, width);
+        var elsewhere = new PackedRecurrentWeights(g, p, width == 128 ? 256 : 128);   // W_ih prepacked, panels packed per call
+        float[] Run(bool fused, PackedRecurrentWeights? packed)
+        {
+            float[] y = new float[g.OutputLength(batch, seq)], ws = new float[g.WorkspaceLength(batch, seq)];
+            Array.Fill(ws, float.NaN);
+            RecurrentKernels.ForwardCore(g, x, p, y, lengths, ws, batch, seq, default, default,
+                new RecurrentKernels.Tuning(width, null, FusedProjection: fused), packed);
+            return y;
+        }
+        // Inside the steps: no projection GEMM on either side, so the model's own Forward (no pack at all) is the yardstick.
+        float[] fusedPrepacked = Run(true, panels);
+        Assert.Equal(Run(true, null), fusedPrepacked);
+        Assert.Equal(Run(true, elsewhere), fusedPrepacked);
+        // From the plane: both sides project through the prepacked W_ih.
+        Assert.Equal(Run(false, elsewhere), Run(false, panels));
     }
 
     [Fact]
