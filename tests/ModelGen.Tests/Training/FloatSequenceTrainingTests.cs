@@ -381,7 +381,7 @@ public class FloatSequenceTrainingTests
             new FloatSequenceDataset([[1f, 2f], [0f, 0f, float.NaN, 1f]], 2, [[0], [0, 1]])).Message);
         Assert.Contains("Sequence 0 has 3 floats, not a multiple of 2 features per position", Assert.Throws<ArgumentException>(() =>
             FloatSequenceDataset.Classification([[1f, 2f, 3f]], 2, [0])).Message);
-        Assert.Contains("The targets of sequence 1 hold ∞ at position 0", Assert.Throws<ArgumentException>(() =>
+        Assert.Contains($"The targets of sequence 1 hold {float.PositiveInfinity} at position 0", Assert.Throws<ArgumentException>(() =>
             FloatSequenceDataset.Regression([[1f, 2f], [3f, 4f]], 2, [[0f], [float.PositiveInfinity]])).Message);
         Assert.Contains("Example 0 has 1 positions, so 1 targets (1 per position), but 2", Assert.Throws<ArgumentException>(() =>
             FloatSequenceDataset.Regression([[1f, 2f]], 2, [[0f, 1f]])).Message);
