@@ -247,7 +247,8 @@ public sealed partial class Trainer
     /// <exception cref="InvalidOperationException">The trainer was created for another kind of model (an <see cref="ITrainable"/> trains on an <see cref="IDataSource"/>, an <see cref="ISeq2SeqTrainable{TInput, TSource}"/> on an <see cref="ISeq2SeqDataSource"/>).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
     /// <exception cref="ArgumentException">
-    /// A set has labels per position for a model with one output per sequence or the reverse; an example is longer than
+    /// A set has another number of ids per position than the model reads (<see cref="IModel.InputLength"/>), or labels per
+    /// position for a model with one output per sequence or the reverse; an example is longer than
     /// the model's <see cref="ISequenceModel{TInput}.MaxLength"/> (the message names the set and the example);
     /// <see cref="FitOptions.Augmentation"/> is set (it applies to float examples); an option needs a validation set that
     /// is missing, a regression metric is monitored, or the checkpoint to resume from was written by a run with other settings.
