@@ -147,69 +147,107 @@ public sealed partial class Trainer
     }
 
     /// <summary>
-    /// Padded token sequences from a <see cref="SequenceBatchLoader"/> through an <see cref="ISequenceTrainable{TInput}"/>:
-    /// for an output per position, [Size·Seq] rows with one label each, padding labelled <see cref="Loss.DefaultIgnoreIndex"/>
-    /// (the loss is the mean over the batch's labelled tokens); for an output per sequence, [Size] rows with one label each.
+    /// Padded sequences from a <see cref="SequenceBatchLoader{TInput}"/> through an <see cref="ISequenceTrainable{TInput}"/>.
+    /// With class labels: for an output per position, [Size·Seq] rows with one label each, padding labelled
+    /// <see cref="Loss.DefaultIgnoreIndex"/> (the loss is the mean over the batch's labelled tokens); for an output per
+    /// sequence, [Size] rows with one label each. With targets per position, the real positions' rows are packed before the
+    /// loss and its gradient scattered back (zero at padding), PyTorch's <c>loss_fn(out[mask], target[mask])</c>: the mean
+    /// over real positions, which padding never enters. With one target row per sequence, [Size] rows as a feed-forward model.
     /// </summary>
-    private sealed class SequenceBatches : Batches
+    private sealed class SequenceBatches<TInput> : Batches where TInput : unmanaged
     {
-        private readonly ISequenceTrainable<int> _model;
-        private readonly SequenceBatchLoader _loader;
+        private readonly ISequenceTrainable<TInput> _model;
+        private readonly SequenceBatchLoader<TInput> _loader;
         private readonly bool _perPosition;
+        private readonly bool _packed;       // targets per position: the loss sees only the real positions' rows
         private readonly string _set;        // "train", "validation" or "data", for error messages
         private readonly float[] _output;    // [rows, LongestSequence, OutputLength] per position, else [rows, OutputLength]
         private readonly float[] _dOutput;   // as _output
+        private readonly float[] _real;      // packed: [real positions, OutputLength] outputs, then targets, then their gradient
+        private int _realRows;               // packed: real positions of the current batch
 
-        public SequenceBatches(ISequenceTrainable<int> model, ISequenceDataSource data, int batchSize, bool shuffle, ulong seed, string set)
+        public SequenceBatches(ISequenceTrainable<TInput> model, ISequenceDataSource<TInput> data, int batchSize, bool shuffle, ulong seed, string set)
         {
             _model = model;
-            _loader = new SequenceBatchLoader(data, batchSize, shuffle, seed);
+            _loader = new SequenceBatchLoader<TInput>(data, batchSize, shuffle, seed);
             _perPosition = data.LabelsPerPosition;
+            _packed = _perPosition && data.TargetLength > 0;
             _set = set;
             int rows = Math.Min(batchSize, Math.Max(1, data.Count));
             _output = new float[checked(rows * (_perPosition ? Math.Max(1, data.LongestSequence) : 1) * model.OutputLength)];
             _dOutput = new float[_output.Length];
+            _real = _packed ? new float[checked(3 * _output.Length)] : [];
         }
 
         /// <summary>Output rows of the current batch: one per position, or one per sequence.</summary>
         private int Rows => _perPosition ? _loader.Current.Size * _loader.Current.Seq : _loader.Current.Size;
 
+        private int Width => _model.OutputLength;
+
         public override int PerEpoch => _loader.BatchesPerEpoch;
         public override int Size => _loader.Current.Size;
         public override int Terms => _loader.Current.TokenCount;
-        public override ReadOnlySpan<float> Output => _output.AsSpan(0, Rows * _model.OutputLength);
+        public override ReadOnlySpan<float> Output => _packed ? _real.AsSpan(0, _realRows * Width) : _output.AsSpan(0, Rows * Width);
         public override ReadOnlySpan<int> Labels => _loader.Current.Labels;
-        public override ReadOnlySpan<float> Targets => default;
-        public override Span<float> DOutput => _dOutput.AsSpan(0, Rows * _model.OutputLength);
+        public override ReadOnlySpan<float> Targets => _packed ? _real.AsSpan(_output.Length, _realRows * Width) : _loader.Current.Targets;
+        public override Span<float> DOutput => _dOutput.AsSpan(0, Rows * Width);
         public override void StartEpoch(int epoch) => _loader.StartEpoch(epoch);
 
         public override bool TryNext()
         {
             if (!_loader.TryNext(out var b)) return false;
-            CheckLabels(b);
+            if (b.Targets.IsEmpty) CheckLabels(b);
+            else CheckFinite(b.Targets, b, b.Targets.Length / (_perPosition ? b.Size * b.Seq : b.Size), "target");
+            if (typeof(TInput) == typeof(float))
+                CheckFinite(System.Runtime.InteropServices.MemoryMarshal.Cast<TInput, float>(b.Inputs), b, _model.InputLength, "input");
             return true;
         }
 
         public override float Forward(Loss loss, bool train)
         {
             var b = _loader.Current;
-            int rows = Rows;
-            var output = _output.AsSpan(0, rows * _model.OutputLength);
+            int rows = Rows, width = Width;
+            var output = _output.AsSpan(0, rows * width);
             if (train) _model.ForwardTrain(b.Inputs, output, b.Size, b.Seq, b.Lengths);
             else _model.Forward(b.Inputs, output, b.Size, b.Seq, b.Lengths);
-            // Per position: padded positions are labelled with the ignore index, so they add no loss and get no gradient.
-            return loss.Compute(output, b.Labels, default, DOutput, rows);
+            // Class labels per position: padded positions are labelled with the ignore index, so they add no loss and get
+            // no gradient. Targets per sequence: one row each, as a feed-forward model's.
+            if (!_packed) return loss.Compute(output, b.Labels, b.Targets, DOutput, rows);
+
+            // Targets per position: the loss over the real positions only (a masked mean), its gradient zero at padding.
+            int real = 0;
+            for (int row = 0; row < b.Size; row++)
+            {
+                int span = b.Lengths[row] * width, from = row * b.Seq * width;
+                output.Slice(from, span).CopyTo(_real.AsSpan(real * width));
+                b.Targets.Slice(from, span).CopyTo(_real.AsSpan(_output.Length + real * width));
+                real += b.Lengths[row];
+            }
+            _realRows = real;
+            var dReal = _real.AsSpan(2 * _output.Length, real * width);
+            float mean = loss.Compute(_real.AsSpan(0, real * width), default, _real.AsSpan(_output.Length, real * width), dReal, real);
+            var dOutput = DOutput;
+            dOutput.Clear();
+            real = 0;
+            for (int row = 0; row < b.Size; row++)
+            {
+                int span = b.Lengths[row] * width;
+                dReal.Slice(real * width, span).CopyTo(dOutput.Slice(row * b.Seq * width));
+                real += b.Lengths[row];
+            }
+            return mean;
         }
 
         public override void Backward() => _model.Backward(DOutput, default);
 
+        // Inputs and targets are checked as each batch is read, so a non-finite loss never comes from them.
         public override string? NonFiniteInput() => null;
 
         /// <summary>
         /// Every label must be a class of the model's output (or, per position, the ignore index), checked here so that the
         /// error names the example and position rather than a row of the flattened batch the loss sees.
         /// </summary>
-        private void CheckLabels(SequenceBatch b)
+        private void CheckLabels(SequenceBatch<TInput> b)
         {
             int classes = _model.OutputLength;
             for (int row = 0; row < b.Size; row++)
@@ -224,6 +262,19 @@ public sealed partial class Trainer
                         : $"Example {b.Indices[row]} of the {_set} set has label {label}; the model outputs {classes} classes (0 to {classes - 1}).");
                 }
             }
+        }
+
+        /// <summary>
+        /// A source of its own may hand over NaN or infinity, which would surface steps later as a diverged loss: the error
+        /// names the example and position instead. Padding is finite, so one vectorised scan covers the batch.
+        /// </summary>
+        private void CheckFinite(ReadOnlySpan<float> values, SequenceBatch<TInput> b, int width, string what)
+        {
+            int at = Finiteness.IndexOfNonFinite(values);
+            if (at < 0) return;
+            int row = at / width, example = _perPosition || what == "input" ? row / b.Seq : row;
+            string where = _perPosition || what == "input" ? $" at position {row % b.Seq}" : "";
+            throw new ArgumentException($"Example {b.Indices[example]} of the {_set} set holds {values[at]} in its {what}s{where} ({what} {at % width}); inputs and targets must be finite.", _set);
         }
     }
 }

@@ -1,6 +1,6 @@
 // The training loop: minibatches -> training forward -> loss -> generated backward -> clip -> schedule -> step.
-// Ordinary runtime code over ITrainable (fixed-size examples), ISequenceTrainable<int> (token sequences) and
-// ISeq2SeqTrainable (sequence pairs), so every generated model (and a user's own loop) uses the same pieces; what differs
+// Ordinary runtime code over ITrainable (fixed-size examples), ISequenceTrainable<int> (token sequences),
+// ISequenceTrainable<float> (float sequences) and ISeq2SeqTrainable (sequence pairs), so every generated model (and a user's own loop) uses the same pieces; what differs
 // per kind of model lives in Trainer.Batches.cs.
 // Steady-state steps allocate nothing: output/gradient scratch is sized once per Fit, the loader reuses its buffers.
 using System.Diagnostics;
@@ -10,7 +10,7 @@ namespace ModelGen;
 
 /// <summary>
 /// Trains an <see cref="ITrainable"/> model (fixed-size examples), an <see cref="ISequenceTrainable{TInput}"/> over token
-/// ids (tagger, language model or sequence classifier) or an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>
+/// ids (tagger, language model or sequence classifier) or float frames (time series, feature sequences), or an <see cref="ISeq2SeqTrainable{TInput, TSource}"/>
 /// encoder-decoder (pairs of token sequences) with an optimizer, a loss and an optional learning-rate schedule.
 /// </summary>
 /// <remarks>Single-caller: do not run two Fit calls on one model at once.</remarks>
@@ -20,6 +20,7 @@ public sealed partial class Trainer
     private readonly ITrainable? _examples;                   // the model, when it trains on fixed-size examples
     private readonly ISeq2SeqTrainable<int, int>? _pairs;    // the model, when it trains on sequence pairs
     private readonly ISequenceTrainable<int>? _sequences;    // the model, when it trains on token sequences
+    private readonly ISequenceTrainable<float>? _frames;     // the model, when it trains on float sequences
     private readonly Optimizer _optimizer;
     private readonly Loss _loss;
     private readonly Schedule _schedule;
@@ -83,9 +84,12 @@ public sealed partial class Trainer
     /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// The loss has <see cref="Reduction.None"/> or does not use class labels; for an output per position, the loss has
-    /// <see cref="Reduction.Sum"/> or does not ignore <see cref="Loss.DefaultIgnoreIndex"/>; or the model reads more than one
-    /// id per position.
+    /// <see cref="Reduction.Sum"/> or does not ignore <see cref="Loss.DefaultIgnoreIndex"/>.
     /// </exception>
+    /// <remarks>
+    /// A model that reads several ids per position (<see cref="IModel.InputLength"/> &gt; 1, e.g. word, suffix and shape
+    /// ids) trains on data with as many (<c>new SequenceDataset(inputs, labels, idsPerPosition: 3)</c>).
+    /// </remarks>
     public Trainer(ISequenceTrainable<int> model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
         : this((IModalModel)model, optimizer, loss, schedule)
     {
@@ -93,8 +97,32 @@ public sealed partial class Trainer
         if (OutputPerPosition(model)) CheckTokenLoss(loss, "sequences scored per position", "positions");
         else if (!loss.UsesLabels)
             throw new ArgumentException($"The {loss.Name} loss uses float targets; sequence data carries class labels (one per sequence for this model's output [{string.Join(", ", model.OutputShapeDims.ToArray())}]).", nameof(loss));
-        if (model.InputLength != 1)
-            throw new ArgumentException($"The model reads {model.InputLength} ids per position; an ISequenceDataSource carries 1.", nameof(model));
+    }
+
+    /// <summary>
+    /// Creates a trainer for a one-input sequence model over float frames (a <c>[Model(Dim.Seq, F)]</c>: time series,
+    /// feature sequences), trained with
+    /// <see cref="Fit(ISequenceDataSource{float}, int, int, ISequenceDataSource{float}?, FitOptions?, IProgress{TrainingProgress}?, CancellationToken)"/>
+    /// on variable-length sequences of <c>[length, F]</c> floats. A model with an output per position ([T, K]) is scored
+    /// per position: with class labels as a token tagger (the loss must ignore <see cref="Loss.DefaultIgnoreIndex"/>, with
+    /// mean reduction: <c>Loss.CrossEntropyIgnoring(Loss.DefaultIgnoreIndex)</c>); with float targets (MSE, L1, Huber, ...)
+    /// the loss is the mean over the real positions' elements, padded positions left out (mean reduction). A model with one
+    /// output per example ([K]: pooled over time) is scored per sequence with any loss, as a feed-forward model, on one
+    /// label or target row per sequence. Schedules as in the other constructors.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/>, <paramref name="optimizer"/> or <paramref name="loss"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// The loss has <see cref="Reduction.None"/>; or, for an output per position, the loss has <see cref="Reduction.Sum"/>
+    /// or is a class loss that does not ignore <see cref="Loss.DefaultIgnoreIndex"/>.
+    /// </exception>
+    public Trainer(ISequenceTrainable<float> model, Optimizer optimizer, Loss loss, Schedule? schedule = null)
+        : this((IModalModel)model, optimizer, loss, schedule)
+    {
+        _frames = model;
+        if (!OutputPerPosition(model)) return;
+        if (loss.UsesLabels) CheckTokenLoss(loss, "sequences scored per position", "positions");
+        else if (loss.Reduction != Reduction.Mean)
+            throw new ArgumentException($"The {loss.Name} loss has reduction {loss.Reduction}; sequences with targets per position train on the mean over their real positions (Reduction.Mean).", nameof(loss));
     }
 
     /// <summary>Whether the model's output has a row per position ([T, ...]) rather than one per example.</summary>
@@ -219,7 +247,8 @@ public sealed partial class Trainer
     /// <exception cref="InvalidOperationException">The trainer was created for another kind of model (an <see cref="ITrainable"/> trains on an <see cref="IDataSource"/>, an <see cref="ISeq2SeqTrainable{TInput, TSource}"/> on an <see cref="ISeq2SeqDataSource"/>).</exception>
     /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
     /// <exception cref="ArgumentException">
-    /// A set has labels per position for a model with one output per sequence or the reverse; an example is longer than
+    /// A set has another number of ids per position than the model reads (<see cref="IModel.InputLength"/>), or labels per
+    /// position for a model with one output per sequence or the reverse; an example is longer than
     /// the model's <see cref="ISequenceModel{TInput}.MaxLength"/> (the message names the set and the example);
     /// <see cref="FitOptions.Augmentation"/> is set (it applies to float examples); an option needs a validation set that
     /// is missing, a regression metric is monitored, or the checkpoint to resume from was written by a run with other settings.
@@ -243,6 +272,59 @@ public sealed partial class Trainer
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var model = _sequences ?? throw WrongData("an ISequenceDataSource of token sequences");
+        return FitSequences(model, train, epochs, batchSize, validation, options, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Trains a one-input sequence model on float sequences for <paramref name="epochs"/> epochs, evaluating on
+    /// <paramref name="validation"/> after each: each minibatch of <paramref name="batchSize"/> sequences is padded with
+    /// zero frames to its longest T (<see cref="SequenceBatchLoader{TInput}"/>), run through <c>ForwardTrain(inputs, output,
+    /// batch, T, lengths)</c>, scored by the loss and back-propagated. With an output per position the loss is over the
+    /// real positions (class labels: padded positions ignored, the mean over labelled tokens; targets: the mean over the
+    /// real positions' elements, PyTorch's <c>loss_fn(out[mask], target[mask])</c>), and losses, accuracies and MAE/RMSE/R²
+    /// are per position; with one output per sequence it is over the batch's [batch] rows. Everything else is as in the
+    /// other overloads: shuffling and dropout from (<see cref="FitOptions.Seed"/>, epoch), gradient accumulation (weighted
+    /// by terms), clipping, the schedule, divergence detection, the monitored best epoch, checkpoints and resuming, progress
+    /// reports. <see cref="EpochMetrics.SamplesPerSecond"/> counts sequences.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="train"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// A set's features per position differ from the model's input width, its labels or targets do not suit the model's
+    /// output or the loss (class labels for a class loss, <see cref="IModel.OutputLength"/> targets per row for a
+    /// regression loss; per position for an output per position), an example is longer than the model's
+    /// <see cref="ISequenceModel{TInput}.MaxLength"/> or holds NaN or infinity in its inputs or targets (the message names
+    /// the set, the example and the position); <see cref="FitOptions.Augmentation"/> is set; an option needs a validation
+    /// set that is missing, a metric of the other kind is monitored, or the checkpoint to resume from was written by a run
+    /// with other settings.
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="epochs"/> or <paramref name="batchSize"/> is not positive, an option is out of range, or a label is
+    /// neither a class of the model's output nor (per position) <see cref="Loss.DefaultIgnoreIndex"/> (the message names the
+    /// set, the example and the position).
+    /// </exception>
+    /// <exception cref="InvalidDataException">
+    /// The checkpoint to resume from is malformed or belongs to another model or optimizer, or the data source reports a
+    /// length outside [1, its LongestSequence] (the message names the example).
+    /// </exception>
+    /// <exception cref="IOException">A checkpoint could not be read or written (the message names the file).</exception>
+    /// <exception cref="TrainingDivergedException">Training diverged (see <see cref="FitOptions.StopOnDivergence"/>).</exception>
+    /// <remarks>
+    /// The model trains in training mode whatever its mode before the call and is validated with the inference
+    /// <c>Forward</c>; its mode is restored when Fit returns or throws.
+    /// </remarks>
+    public TrainingHistory Fit(ISequenceDataSource<float> train, int epochs, int batchSize, ISequenceDataSource<float>? validation = null, FitOptions? options = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var model = _frames ?? throw WrongData("an ISequenceDataSource<float> of float sequences");
+        return FitSequences(model, train, epochs, batchSize, validation, options, progress, cancellationToken);
+    }
+
+    /// <summary>The Fit of both kinds of one-input sequence models: checks, then the shared loop over padded batches.</summary>
+    private TrainingHistory FitSequences<TInput>(ISequenceTrainable<TInput> model, ISequenceDataSource<TInput> train, int epochs, int batchSize,
+        ISequenceDataSource<TInput>? validation, FitOptions? options, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+        where TInput : unmanaged
+    {
         return InTrainingMode(() =>
         {
             var fit = options ?? new FitOptions();
@@ -250,27 +332,39 @@ public sealed partial class Trainer
             CheckSequences(model, train, nameof(train));
             if (validation is not null) CheckSequences(model, validation, nameof(validation));
             if (fit.Augmentation is not null)
-                throw new ArgumentException("FitOptions.Augmentation applies to float examples; token sequences take none.", nameof(options));
+                throw new ArgumentException($"FitOptions.Augmentation applies to fixed-size float examples; {(typeof(TInput) == typeof(int) ? "token" : "float")} sequences take none.", nameof(options));
             CheckOptions(fit, validation is not null);
-            var batches = new SequenceBatches(model, train, batchSize, fit.Shuffle, fit.Seed, nameof(train));
-            var held = validation is null ? null : new SequenceBatches(model, validation, Math.Max(batchSize, 256), shuffle: false, seed: 0, nameof(validation));
+            var batches = new SequenceBatches<TInput>(model, train, batchSize, fit.Shuffle, fit.Seed, nameof(train));
+            var held = validation is null ? null : new SequenceBatches<TInput>(model, validation, Math.Max(batchSize, 256), shuffle: false, seed: 0, nameof(validation));
             return FitCore(batches, train.Count, epochs, batchSize, held, fit, progress, cancellationToken);
         });
     }
 
     /// <summary>
-    /// Checks that a set suits the sequence model before any step: its kind of labels matches the model's output and no
-    /// example is longer than the model's <see cref="ISequenceModel{TInput}.MaxLength"/> (scanned only when the set's
-    /// longest is).
+    /// Checks that a set suits the sequence model and the loss before any step: its values per position, its kind of labels
+    /// or targets match the model's input and output, and no example is longer than the model's
+    /// <see cref="ISequenceModel{TInput}.MaxLength"/> (scanned only when the set's longest is).
     /// </summary>
-    private static void CheckSequences(ISequenceTrainable<int> model, ISequenceDataSource data, string name)
+    private void CheckSequences<TInput>(ISequenceTrainable<TInput> model, ISequenceDataSource<TInput> data, string name) where TInput : unmanaged
     {
         ArgumentNullException.ThrowIfNull(data, name);
         string output = $"[{string.Join(", ", model.OutputShapeDims.ToArray())}]";
+        string values = typeof(TInput) == typeof(int) ? "ids" : "features";
+        if (data.InputLength != model.InputLength)
+            throw new ArgumentException(typeof(TInput) == typeof(int) && data.InputLength == 1
+                ? $"The {name} set has 1 id per position, but the model reads {model.InputLength}: give {model.InputLength} ids per position (new SequenceDataset(inputs, labels, idsPerPosition: {model.InputLength}))."
+                : $"The {name} set has {data.InputLength} {values} per position, but the model reads {model.InputLength}.", name);
+        string kind = data.TargetLength == 0 ? "label" : "target row";
         if (data.LabelsPerPosition != OutputPerPosition(model))
             throw new ArgumentException(data.LabelsPerPosition
-                ? $"The {name} set has a label per position, but the model outputs {output} per sequence (pooled over time): give one label per sequence (SequenceDataset.Classification)."
-                : $"The {name} set has one label per sequence, but the model outputs {output}, a row per position: give a label per position.", name);
+                ? $"The {name} set has a {kind} per position, but the model outputs {output} per sequence (pooled over time): give one {kind} per sequence."
+                : $"The {name} set has one {kind} per sequence, but the model outputs {output}, a row per position: give a {kind} per position.", name);
+        if (_loss.UsesLabels && data.TargetLength != 0)
+            throw new ArgumentException($"The {_loss.Name} loss needs class labels, but the {name} set has float targets.", name);
+        if (!_loss.UsesLabels && data.TargetLength != model.OutputLength)
+            throw new ArgumentException(data.TargetLength == 0
+                ? $"The {_loss.Name} loss needs float targets, but the {name} set has class labels."
+                : $"The {_loss.Name} loss needs {model.OutputLength} targets per row (the model's output), but the {name} set has {data.TargetLength}.", name);
         int max = model.MaxLength;
         if (max <= 0 || data.LongestSequence <= max) return;
         for (int i = 0; i < data.Count; i++)
@@ -279,7 +373,8 @@ public sealed partial class Trainer
     }
 
     /// <summary>The kind of data this trainer's model trains on, as the error for another kind names it.</summary>
-    private string TrainsOn => _examples is not null ? "an IDataSource of fixed-size examples" : _pairs is not null ? "an ISeq2SeqDataSource of sequence pairs" : "an ISequenceDataSource of token sequences";
+    private string TrainsOn => _examples is not null ? "an IDataSource of fixed-size examples" : _pairs is not null ? "an ISeq2SeqDataSource of sequence pairs"
+        : _sequences is not null ? "an ISequenceDataSource of token sequences" : "an ISequenceDataSource<float> of float sequences";
 
     private InvalidOperationException WrongData(string expected) =>
         new($"This trainer's model ({_model.GetType().Name}) trains on {TrainsOn}, not on {expected}: call the Fit or Evaluate overload for that.");
@@ -581,7 +676,23 @@ public sealed partial class Trainer
     {
         var model = _sequences ?? throw WrongData("an ISequenceDataSource of token sequences");
         CheckSequences(model, data, nameof(data));
-        return EvaluateCore(new SequenceBatches(model, data, batchSize, shuffle: false, seed: 0, nameof(data)), null, null);
+        return EvaluateCore(new SequenceBatches<int>(model, data, batchSize, shuffle: false, seed: 0, nameof(data)), null, null);
+    }
+
+    /// <summary>
+    /// Mean loss and accuracy of a one-input float-sequence model (inference <c>Forward</c>) on <paramref name="data"/>: per
+    /// real position for an output per position (labelled positions with class labels), per sequence for one output per
+    /// sequence; <see cref="Evaluation.Accuracy"/> is NaN for a loss over targets. <see cref="Evaluation.Count"/> counts sequences.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The trainer was created for another kind of model.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="data"/> is null.</exception>
+    /// <exception cref="ArgumentException">The set does not suit the model or the loss (features per position, kind of labels or targets), or an example is longer than the model's MaxLength or holds NaN or infinity (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is not positive, or a label is not a class of the model's output (the message names the example).</exception>
+    public Evaluation Evaluate(ISequenceDataSource<float> data, int batchSize = 256)
+    {
+        var model = _frames ?? throw WrongData("an ISequenceDataSource<float> of float sequences");
+        CheckSequences(model, data, nameof(data));
+        return EvaluateCore(new SequenceBatches<float>(model, data, batchSize, shuffle: false, seed: 0, nameof(data)), null, null);
     }
 
     /// <summary><see cref="Evaluate(IDataSource, int)"/>, also feeding each batch's outputs to the given metric accumulators.</summary>
@@ -605,13 +716,15 @@ public sealed partial class Trainer
     }
 
     /// <summary>The model's gradient buffer, whichever kind of model it is.</summary>
-    private Span<float> Gradients => _examples is not null ? _examples.Gradients : _pairs is not null ? _pairs.Gradients : _sequences!.Gradients;
+    private Span<float> Gradients => _examples is not null ? _examples.Gradients : _pairs is not null ? _pairs.Gradients
+        : _sequences is not null ? _sequences.Gradients : _frames!.Gradients;
 
     private void SeedDropout(ulong seed)
     {
         if (_examples is not null) _examples.SeedDropout(seed);
         else if (_pairs is not null) _pairs.SeedDropout(seed);
-        else _sequences!.SeedDropout(seed);
+        else if (_sequences is not null) _sequences.SeedDropout(seed);
+        else _frames!.SeedDropout(seed);
     }
 
     /// <summary>Index of the largest value in each row (ties: the first), written to <paramref name="predictions"/>.</summary>
