@@ -286,6 +286,16 @@ public static class DenseKernels
                 Epilogue(act, ref pre[offset], ref y[offset], ref bias[hasBias ? col0 : 0], hasBias, (nuint)cols);
             }
         }
+
+        // With the pre-activation kept elsewhere, Apply also stores it: only the in-place form fits one register store.
+        public bool FinishesInRegisters => pre == y;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Finish(Vector512<float> v, int col)
+        {
+            if (hasBias) v += Vector512.Load(bias + col);
+            return act.Invoke(v);
+        }
     }
 
     /// <summary>

@@ -20,12 +20,28 @@ internal interface IGemmEpilogue
 {
     /// <summary>Rows [row0, row0 + rows) × columns [col0, col0 + cols) of C hold their final GEMM values.</summary>
     unsafe void Apply(float* c, int ldc, int row0, int rows, int col0, int cols);
+
+    /// <summary>
+    /// Whether <see cref="Finish"/> does all of <see cref="Apply"/>'s work on a register of final values, so a tile kernel may
+    /// finish its accumulators before the one store instead of leaving a second pass over C to <see cref="Apply"/>.
+    /// </summary>
+    bool FinishesInRegisters { get; }
+
+    /// <summary>
+    /// <see cref="Apply"/>'s operations on the 16 final values of one row at columns [col, col + 16) (the same operations in the
+    /// same order, so the same bits), where <see cref="FinishesInRegisters"/>.
+    /// </summary>
+    Vector512<float> Finish(Vector512<float> v, int col);
 }
 
 /// <summary>The empty epilogue (plain GEMM).</summary>
 internal readonly struct NoEpilogue : IGemmEpilogue
 {
     public unsafe void Apply(float* c, int ldc, int row0, int rows, int col0, int cols) { }
+
+    public bool FinishesInRegisters => true;
+
+    public Vector512<float> Finish(Vector512<float> v, int col) => v;
 }
 
 public static partial class Gemm

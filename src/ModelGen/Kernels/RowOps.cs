@@ -122,6 +122,7 @@ internal static class RowOps
     }
 
     /// <summary>Σ x[i].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Sum(ref float x, nuint n)
     {
         nuint i = 0;

@@ -21,6 +21,9 @@ public class LayerNormKernelsTests
         foreach (int features in new[] { 1, 3, 7, 16, 17, 33, 100, 257 })
             foreach (Affine affine in Enum.GetValues<Affine>())
                 data.Add(features == 1 ? 2 : 4, features, affine);
+        // Forward takes the statistics of 16 rows before normalising them: two whole blocks and a partial one, in place too.
+        data.Add(37, 33, Affine.WeightAndBias);
+        data.Add(37, 7, Affine.None);
         return data;
     }
 

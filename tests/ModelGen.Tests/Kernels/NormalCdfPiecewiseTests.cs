@@ -60,6 +60,25 @@ public class NormalCdfPiecewiseTests
         }
     }
 
+    [Fact]
+    public void Gelu_IsBitIdenticalAcrossWidths_AndExactlyXTimesQBelowZero()
+    {
+        // GELU is relu(x) + n·Q(|x|) in one FMA with n = −|x|: the same operations at every width (the prepacked dense tiles
+        // finish GELU in 512-bit registers while the rows' tails take narrower ones); below zero it is x·Φ(x) rounded once.
+        if (!System.Runtime.Intrinsics.X86.Fma.IsSupported) return;
+        float[] x = Grid(), scalar = GeluAt(1, x), phi = Eval(1, x);
+        foreach (int width in new[] { 128, 256, 512 })
+        {
+            float[] y = GeluAt(width, x);
+            for (int i = 0; i < x.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(scalar[i]),
+                    $"gelu({x[i]:R}) = {y[i]:R} at {width} bits but {scalar[i]:R} in scalar code");
+        }
+        for (int i = 0; i < x.Length; i++)
+            if (x[i] < 0f && x[i] > -6f)
+                Assert.True(scalar[i] == x[i] * phi[i], $"gelu({x[i]:R}) = {scalar[i]:R}, expected x·Φ(x) = {x[i] * phi[i]:R}");
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(128)]

@@ -70,6 +70,36 @@ public class PackedDenseWeightTests
     }
 
     [Theory]
+    [InlineData(64, 128, 64, false)]    // one KC slice, whole 32-column panels: every tile finishes in registers
+    [InlineData(64, 300, 37, false)]    // two KC slices (the epilogue on the second), a partial last panel through Apply
+    [InlineData(13, 128, 37, false)]    // one 8-row tile, then 5 rows through the 6-row kernel and Apply
+    [InlineData(64, 300, 37, true)]     // accumulating onto a skip tensor (a residual)
+    [InlineData(17, 33, 3, true)]
+    public void Forward_PackedPath_BiasAndGeluInRegisters_EqualGemmThenEpilogueBitForBit(int batch, int inF, int outF, bool residual)
+    {
+        // At 512 bits the 8-row tiles run bias + activation on their accumulators before the store; that must be the very
+        // operations of the pass over C it replaces: (C + A·B) + b, then GELU, per element.
+        float[] x = Uniform(batch * inF, 7), w = Uniform(outF * inF, 8, -0.5f, 0.5f), b = Uniform(outF, 9);
+        float[] skip = residual ? Uniform(batch * outF, 10) : [], gemm = residual ? (float[])skip.Clone() : new float[batch * outF];
+        Gemm.Multiply(x, w, gemm, batch, inF, outF, transA: false, transB: true, accumulate: residual, Gemm.Path.PackedV512);
+        var packed = new PackedDenseWeight(w, outF, inF, 512);
+        float[] y = new float[batch * outF];
+        if (residual) DenseKernels.ForwardResidual(PackedRoute.Packed, new GeluActivation(), x, packed, b, skip, y, batch);
+        else DenseKernels.Forward(PackedRoute.Packed, new GeluActivation(), x, packed, b, y, batch);
+        var gelu = new GeluActivation();
+        // Scalar and vector GELU agree bit for bit only where every multiply-add is fused (NormalCdfPiecewiseTests).
+        bool exact = System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        for (int r = 0; r < batch; r++)
+            for (int o = 0; o < outF; o++)
+            {
+                int i = r * outF + o;
+                float expected = gelu.Invoke(gemm[i] + b[o]);
+                Assert.True(exact ? BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(expected) : Math.Abs(y[i] - expected) <= 1e-6f * (1 + Math.Abs(expected)),
+                    $"batch={batch} in={inF} out={outF} residual={residual} [{r},{o}]: {y[i]:R}, expected {expected:R} (GEMM then bias and GELU)");
+            }
+    }
+
+    [Theory]
     [InlineData(512, 64, 784, 256, true)]    // no dot tail (784 = 49 vectors), 64 rows pad to 66: 3% padding
     [InlineData(512, 8, 784, 256, false)]    // 8 rows pad to 12: the dot path
     [InlineData(512, 5, 120, 84, false)]     // fewer rows than one microkernel tile
