@@ -35,7 +35,7 @@ public static class Dropout
         else
         {
             float scale = 1f / (1f - p);
-            for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextFloat() >= p ? scale : 0f;
+            rng.FillKeepMask(mask, p, scale);   // mask[i] = rng.NextFloat() >= p ? scale : 0, in order
         }
         RowOps.Multiply(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(mask),
             ref MemoryMarshal.GetReference(output), (nuint)input.Length);

@@ -1,6 +1,9 @@
 // One seeded generator for everything random in ModelGen (initialisation, dropout masks, shuffling,
 // augmentation), so that the same seed reproduces a run bit for bit. xoshiro256** seeded through splitmix64:
 // fast, tiny state, and independent of System.Random's implementation, which may change between .NET versions.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace ModelGen;
 
 /// <summary>A small, fast, seeded pseudo-random generator (xoshiro256**). Not thread-safe; not for cryptography.</summary>
@@ -55,6 +58,32 @@ public sealed class Rng
 
     /// <summary>Uniform float in [0, 1) with 24 random bits.</summary>
     public float NextFloat() => (NextUInt64() >> 40) * (1f / (1 << 24));
+
+    /// <summary>
+    /// Fills <c>mask[i] = NextFloat() ≥ p ? keep : 0</c> for every i, in order: the same draws, and the same state afterwards,
+    /// as calling <see cref="NextFloat"/> once per element, but with the state held in registers for the whole loop (dropout
+    /// draws millions of numbers per training step, and a call per draw reloads and stores the four state words each time).
+    /// </summary>
+    internal void FillKeepMask(Span<float> mask, float p, float keep)
+    {
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        ref float m = ref MemoryMarshal.GetReference(mask);
+        for (nuint i = 0; i < (nuint)mask.Length; i++)
+        {
+            // NextUInt64, inlined on the local state.
+            ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t;
+            s3 = ulong.RotateLeft(s3, 45);
+            // NextFloat: the top 24 bits fit an int, whose conversion to float is exact, as the ulong's is.
+            Unsafe.Add(ref m, i) = (int)(result >> 40) * (1f / (1 << 24)) >= p ? keep : 0f;
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
 
     /// <summary>Uniform double in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));

@@ -1,0 +1,143 @@
+// Kernels other than GEMM that split their work between threads (KernelOptions.MaxThreads): attention by (example, head)
+// pair, and the whole Transformer training step built on them. Each must give the same bits with 1, 2 and 3 threads (every
+// piece of output is computed by the same code whichever thread claims it) and really run on a helper when it can. Like
+// GemmThreadingTests, the class changes the process-wide MaxThreads, so it sits in the collection that runs alone.
+using ModelGen.Kernels;
+using static ModelGen.Tests.Kernels.KernelTestUtil;
+
+namespace ModelGen.Tests.Kernels;
+
+[Trait("Category", "Kernels")]
+[Collection(nameof(GlobalKernelOptions))]
+public class KernelThreadingTests
+{
+    /// <summary>Runs <paramref name="f"/> with MaxThreads = <paramref name="threads"/>, restoring the previous value.</summary>
+    private static T WithThreads<T>(int threads, Func<T> f)
+    {
+        int saved = KernelOptions.MaxThreads;
+        KernelOptions.MaxThreads = threads;
+        try { return f(); }
+        finally { KernelOptions.MaxThreads = saved; }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="f"/> at <paramref name="threads"/> threads until a helper thread computed a piece (a helper slow to
+    /// wake on a busy machine leaves its piece to the caller), for up to 5 s; returns the last result and whether a helper took part.
+    /// </summary>
+    private static (T Result, bool Forked) UntilForked<T>(int threads, Func<T> f)
+    {
+        return WithThreads(threads, () =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (true)
+            {
+                long before = KernelThreads.HelperPieces;
+                T result = f();
+                if (KernelThreads.HelperPieces > before) return (result, true);
+                if (clock.ElapsedMilliseconds > 5000) return (result, false);
+            }
+        });
+    }
+
+    private static bool CanFork => Environment.ProcessorCount >= 2;
+
+    public static TheoryData<int, int, int, int, bool, bool, float> AttentionCases() => new()
+    {
+        // batch, heads, headSize, seq, causal, padded lengths, dropout: odd head sizes, sequences ending in partial 32-query and
+        // 64-key tiles, an odd number of pairs (3·5 = 15), one pair per example, padding and attention dropout; each call is
+        // above the ~2M score multiply-adds below which attention stays on one thread.
+        { 3, 5, 7, 161, true, false, 0f },
+        { 4, 4, 32, 128, true, false, 0f },
+        { 2, 3, 17, 200, false, true, 0f },
+        { 5, 1, 33, 130, true, true, 0.2f },
+        { 2, 2, 16, 257, false, false, 0.1f },
+    };
+
+    [Theory]
+    [MemberData(nameof(AttentionCases))]
+    public void Attention_OneTwoThreeThreads_BitIdentical(int batch, int heads, int headSize, int seq, bool causal, bool padded, float dropout)
+    {
+        int width = heads * headSize, stride = 3 * width, rows = batch * seq;
+        float[] qkv = Uniform(rows * stride, 11), dy = Uniform(rows * width, 12);
+        int[] lengths = padded ? Enumerable.Range(0, batch).Select(b => seq - (b * 7) % seq).ToArray() : [];
+        const ulong seed = 0x5EED;
+
+        (float[] O, float[] Lse, float[] DQkv) Run()
+        {
+            float[] o = new float[rows * width], lse = new float[rows * heads], dqkv = new float[rows * stride];
+            float[] ws = new float[AttentionKernels.WorkspaceLength(seq, headSize)];
+            var q = qkv.AsSpan();
+            AttentionKernels.Forward(q, q[width..], q[(2 * width)..], stride, o, width, lse, lengths, causal, ws, batch, seq, heads, headSize, dropout, seed);
+            var g = dqkv.AsSpan();
+            AttentionKernels.Backward(dy, q, q[width..], q[(2 * width)..], stride, o, width, lse, g, g[width..], g[(2 * width)..], stride, lengths, causal,
+                ws, batch, seq, heads, headSize, dropout, seed);
+            return (o, lse, dqkv);
+        }
+
+        var one = WithThreads(1, Run);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var (many, forked) = UntilForked(threads, Run);
+            Assert.True(forked || !CanFork, $"{threads} threads: no helper thread ever took part");
+            Assert.Equal(one.O, many.O);
+            Assert.Equal(one.Lse, many.Lse);
+            Assert.Equal(one.DQkv, many.DQkv);
+        }
+    }
+
+    [Fact]
+    public void Attention_TwoThreadsSteadyState_AllocatesNothingOnCaller()
+    {
+        const int batch = 4, heads = 4, headSize = 32, seq = 128, width = heads * headSize, stride = 3 * width, rows = batch * seq;
+        float[] qkv = Uniform(rows * stride, 21), dy = Uniform(rows * width, 22);
+        float[] o = new float[rows * width], lse = new float[rows * heads], dqkv = new float[rows * stride];
+        float[] ws = new float[AttentionKernels.WorkspaceLength(seq, headSize)];
+        void Step()
+        {
+            var q = qkv.AsSpan();
+            var g = dqkv.AsSpan();
+            AttentionKernels.Forward(q, q[width..], q[(2 * width)..], stride, o, width, lse, default, true, ws, batch, seq, heads, headSize);
+            AttentionKernels.Backward(dy, q, q[width..], q[(2 * width)..], stride, o, width, lse, g, g[width..], g[(2 * width)..], stride, default, true,
+                ws, batch, seq, heads, headSize);
+        }
+        long allocated = WithThreads(2, () =>
+        {
+            Step();   // warm: helpers, the job object, the helper's scratch
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Step();
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void TransformerTrainingStep_OneTwoThreeThreads_BitIdentical()
+    {
+        // The calibration network's kind of block, smaller (d 64, 4 heads, FF 128, 2 pre-LN causal layers, dropout 0.1) but large
+        // enough that its attention and its projections split between threads; seq 100 ends in partial query and key tiles.
+        var g = new TransformerGeometry(64, 4, 128, 2, normFirst: true, causal: true, FeedForwardActivation.ReLU);
+        const int batch = 4, seq = 100;
+        int n = batch * seq * g.Model;
+        float[] input = Uniform(n, 31), parameters = Uniform(g.ParameterCount, 32, -0.2f, 0.2f), dOutput = Uniform(n, 33);
+
+        (float[] Output, float[] DParameters, float[] DInput) Run()
+        {
+            float[] output = new float[n], kept = new float[g.KeptLength(batch, seq)], workspace = new float[g.WorkspaceLength(batch, seq)];
+            float[] dParameters = new float[g.ParameterCount], dInput = new float[n];
+            TransformerKernels.TrainForward(g, input, parameters, output, kept, default, workspace, batch, seq, 0.1f, new Rng(7));
+            TransformerKernels.Backward(g, dOutput, input, parameters, kept, dParameters, dInput, default, workspace, batch, seq);
+            return (output, dParameters, dInput);
+        }
+
+        var one = WithThreads(1, Run);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var (many, forked) = UntilForked(threads, Run);
+            Assert.True(forked || !CanFork, $"{threads} threads: no helper thread ever took part");
+            Assert.Equal(one.Output, many.Output);
+            Assert.Equal(one.DParameters, many.DParameters);
+            Assert.Equal(one.DInput, many.DInput);
+        }
+    }
+}
