@@ -1,5 +1,6 @@
 // Kernels other than GEMM that split their work between threads (KernelOptions.MaxThreads): attention by (example, head)
-// pair, and the whole Transformer training step built on them. Each must give the same bits with 1, 2 and 3 threads (every
+// pair; LayerNorm, the dense epilogues and dropout by rows or blocks of elements; the sums over rows (bias, LayerNorm weight
+// and bias gradients) by columns, each still summed in row order; and the whole Transformer training step built on them. Each must give the same bits with 1, 2 and 3 threads (every
 // piece of output is computed by the same code whichever thread claims it) and really run on a helper when it can. Like
 // GemmThreadingTests, the class changes the process-wide MaxThreads, so it sits in the collection that runs alone.
 using ModelGen.Kernels;
@@ -139,5 +140,58 @@ public class KernelThreadingTests
             Assert.Equal(one.DParameters, many.DParameters);
             Assert.Equal(one.DInput, many.DInput);
         }
+    }
+
+    /// <summary>Asserts that <paramref name="run"/> gives the same arrays with 2 and 3 threads as with 1, and that a helper took part.</summary>
+    private static void AssertSameBitsAtEveryThreadCount(Func<float[][]> run, string what)
+    {
+        float[][] one = WithThreads(1, run);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var (many, forked) = UntilForked(threads, run);
+            Assert.True(forked || !CanFork, $"{what}, {threads} threads: no helper thread ever took part");
+            for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], many[i]);
+        }
+    }
+
+    [Theory]
+    [InlineData(1001, 133)]   // odd width: 128 + 4 + 1 (every vector tier); columns split 16 at a time
+    [InlineData(10007, 7)]    // narrower than a vector block: rows split, the parameter columns stay whole
+    [InlineData(700, 512)]
+    public void LayerNorm_OneTwoThreeThreads_BitIdentical(int rows, int features)
+    {
+        float[] x = Uniform(rows * features, 41, -2f, 3f), w = Uniform(features, 42), b = Uniform(features, 43), dy = Uniform(rows * features, 44);
+        AssertSameBitsAtEveryThreadCount(() =>
+        {
+            float[] y = new float[rows * features], mean = new float[rows], rstd = new float[rows];
+            LayerNormKernels.Forward(x, w, b, y, mean, rstd, rows, features, 1e-5f);
+            float[] dx = new float[rows * features], dw = Uniform(features, 45), db = Uniform(features, 46);
+            LayerNormKernels.Backward(dy, x, w, mean, rstd, dx, dw, db, rows, features);
+            // dInput may be dOutput itself: the parameter columns must read dy before the rows overwrite it.
+            float[] inPlace = (float[])dy.Clone(), dw2 = new float[features], db2 = new float[features];
+            LayerNormKernels.Backward(inPlace, x, w, mean, rstd, inPlace, dw2, db2, rows, features);
+            // Parameter gradients only.
+            float[] dw3 = new float[features], db3 = new float[features];
+            LayerNormKernels.Backward(dy, x, w, mean, rstd, default, dw3, db3, rows, features);
+            return [y, mean, rstd, dx, dw, db, inPlace, dw2, db2, dw3, db3];
+        }, $"LayerNorm [{rows}, {features}]");
+    }
+
+    [Fact]
+    public void DenseAndDropout_OneTwoThreeThreads_BitIdentical()
+    {
+        const int batch = 1001, inF = 37, outF = 133;
+        float[] x = Uniform(batch * inF, 51), w = Uniform(outF * inF, 52), b = Uniform(outF, 53), skip = Uniform(batch * outF, 54), dy = Uniform(batch * outF, 55);
+        AssertSameBitsAtEveryThreadCount(() =>
+        {
+            float[] y = new float[batch * outF], pre = new float[batch * outF], res = new float[batch * outF];
+            DenseKernels.Forward(default(GeluActivation), x, w, b, y, pre, batch, inF, outF);
+            DenseKernels.ForwardResidual(default(ReluActivation), x, w, b, skip, res, batch, inF, outF);
+            float[] dPre = new float[batch * outF], dw = new float[outF * inF], db = Uniform(outF, 56), dx = new float[batch * inF];
+            DenseKernels.Backward(default(GeluActivation), dy, pre, y, x, w, dPre, dw, db, dx, batch, inF, outF);
+            float[] dropped = new float[batch * outF], mask = new float[batch * outF];
+            Dropout.Forward(y, dropped, mask, 0.3f, new Rng(57));
+            return [y, pre, res, dPre, dw, db, dx, dropped, mask];
+        }, "Dense and Dropout");
     }
 }
