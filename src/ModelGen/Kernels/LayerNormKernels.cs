@@ -149,7 +149,7 @@ public static class LayerNormKernels
             // goes through the vector tier it would in one call), each summed over the rows in order: the bits of the one-pass
             // loop. That pass runs first because dx may overwrite dy; then the rows (sums and dx) split freely.
             if (hasDWeight || hasDBias)
-                ParallelRange.Run(new ParameterGradientColumns(dy, x, w, mu, rs, dw, db, rows, features, hasWeight, hasDWeight, hasDBias), features, 16, 2L * rows);
+                ParallelRange.Run(new ParameterGradientColumns(dy, x, w, mu, rs, dw, db, rows, features, hasWeight, hasDWeight, hasDBias), features, 16, 2L * rows, chunksPerThread: 1);
             if (hasDInput)
                 ParallelRange.Run(new BackwardRows(dy, x, w, mu, rs, dx, null, null, features, hasWeight, false, false, true), rows, 1, floats);
         }

@@ -258,7 +258,7 @@ internal static class RowOps
 
     /// <summary>y[c] += Σ_r x[r, c] for x [rows, n], each column summed over the rows in order, split between threads by columns when large.</summary>
     internal static unsafe void AddRowsTo(float* x, float* y, int rows, int n)
-        => ParallelRange.Run(new AddRowsRange(x, y, rows, n), n, 16, rows);
+        => ParallelRange.Run(new AddRowsRange(x, y, rows, n), n, 16, rows, chunksPerThread: 1);
 
     private readonly unsafe struct MultiplyRange(float* x, float* m, float* y) : IRangeOp
     {

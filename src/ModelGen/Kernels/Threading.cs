@@ -213,7 +213,10 @@ internal static class ParallelRange
     /// <param name="count">Indices.</param>
     /// <param name="unit">Every chunk but the last is a multiple of this many indices.</param>
     /// <param name="floatsPerIndex">Floats one index reads and writes (decides whether splitting pays).</param>
-    public static void Run<TOp>(TOp op, int count, int unit, long floatsPerIndex) where TOp : struct, IRangeOp
+    /// <param name="chunksPerThread">Chunks per thread: the default evens out a late helper; 1 (one contiguous piece per thread) suits
+    /// column splits of a sum over rows, where every chunk reads its columns of every row and narrow chunks would read each
+    /// cache line of the rows once per chunk.</param>
+    public static void Run<TOp>(TOp op, int count, int unit, long floatsPerIndex, int chunksPerThread = ChunksPerThread) where TOp : struct, IRangeOp
     {
         int parts = Parts(count, unit, floatsPerIndex);
         if (parts == 1)
@@ -222,7 +225,7 @@ internal static class ParallelRange
             return;
         }
         int units = (count + unit - 1) / unit;
-        int chunk = Math.Max(1, units / (parts * ChunksPerThread)) * unit;
+        int chunk = Math.Max(1, (units + parts * chunksPerThread - 1) / (parts * chunksPerThread)) * unit;
         RangeJob<TOp>.Run(op, count, chunk, parts);
     }
 

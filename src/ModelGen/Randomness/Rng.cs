@@ -67,6 +67,9 @@ public sealed class Rng
     internal void FillKeepMask(Span<float> mask, float p, float keep)
     {
         ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        // NextFloat() = u·2⁻²⁴ with u the top 24 bits, exact, and p·2²⁴ is exact too, so u·2⁻²⁴ ≥ p ⟺ u ≥ ⌈p·2²⁴⌉:
+        // an integer compare with no conversion (p ≥ 1 gives a threshold above every u; p ≤ 0 one of 0).
+        ulong threshold = (ulong)Math.Clamp(MathF.Ceiling(p * (1 << 24)), 0f, (1 << 24) + 1f);
         ref float m = ref MemoryMarshal.GetReference(mask);
         for (nuint i = 0; i < (nuint)mask.Length; i++)
         {
@@ -79,8 +82,7 @@ public sealed class Rng
             s0 ^= s3;
             s2 ^= t;
             s3 = ulong.RotateLeft(s3, 45);
-            // NextFloat: the top 24 bits fit an int, whose conversion to float is exact, as the ulong's is.
-            Unsafe.Add(ref m, i) = (int)(result >> 40) * (1f / (1 << 24)) >= p ? keep : 0f;
+            Unsafe.Add(ref m, i) = result >> 40 >= threshold ? keep : 0f;
         }
         (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
     }

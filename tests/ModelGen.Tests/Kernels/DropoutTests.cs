@@ -42,6 +42,9 @@ public class DropoutTests
     [InlineData(1, 0.5f)]
     [InlineData(17, 0.1f)]
     [InlineData(1000, 0.9f)]
+    [InlineData(4099, 1e-7f)]          // below 2⁻²⁴: only u = 0 drops
+    [InlineData(4099, 0.33333334f)]    // p·2²⁴ not an integer
+    [InlineData(4099, 0.99999994f)]    // the largest float below 1
     public void Forward_DrawsOneNextFloatPerElementInOrder_AndLeavesTheGeneratorWhereTheyWould(int n, float p)
     {
         // The mask is defined by NextFloat (the documented contract); the generator must end where n calls would leave it.
