@@ -194,4 +194,70 @@ public class KernelThreadingTests
             return [y, pre, res, dPre, dw, db, dx, dropped, mask];
         }, "Dense and Dropout");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(255)]
+    [InlineData(256)]
+    [InlineData(257)]
+    [InlineData(65_539)]
+    [InlineData(262_144)]
+    public void RngJump_LandsWhereThatManyDrawsDo(int n)
+    {
+        var stepped = new Rng(1234);
+        var jumped = new Rng(1234);
+        for (int i = 0; i < n; i++) stepped.NextUInt64();
+        jumped.JumpForTests(n);
+        for (int i = 0; i < 4; i++) Assert.Equal(stepped.NextUInt64(), jumped.NextUInt64());
+    }
+
+    [Theory]
+    [InlineData(131_073, 0.1f)]   // just above the split threshold, chunks of unequal length
+    [InlineData(524_288, 0.5f)]   // the calibration network's [4096, 128] mask
+    public void DropoutMask_OneTwoThreeThreads_SameDrawsAndSameGeneratorState(int n, float p)
+    {
+        float[] x = Uniform(n, 61);
+        AssertSameBitsAtEveryThreadCount(() =>
+        {
+            var rng = new Rng(62);
+            float[] y = new float[n], mask = new float[n], mask2 = new float[n];
+            Dropout.Forward(x, y, mask, p, rng);
+            Dropout.Forward(x, y, mask2, p, rng);   // a second mask from where the first left the generator
+            return [y, mask, mask2, [rng.NextFloat()]];
+        }, $"Dropout mask of {n}");
+        // And one thread draws NextFloat per element in order (so every thread count does).
+        var reference = new Rng(62);
+        float[] one = WithThreads(1, () =>
+        {
+            float[] y = new float[n], m = new float[n];
+            Dropout.Forward(x, y, m, p, new Rng(62));
+            return m;
+        });
+        for (int i = 0; i < n; i++)
+            if ((reference.NextFloat() >= p ? 1f / (1f - p) : 0f) != one[i]) Assert.Fail($"mask[{i}] = {one[i]} differs from the sequential draw");
+    }
+
+    [Fact]
+    public void DropoutAndLayerNorm_TwoThreadsSteadyState_AllocateNothingOnCaller()
+    {
+        const int rows = 4096, features = 128, n = rows * features;
+        float[] x = Uniform(n, 71), y = new float[n], mask = new float[n], w = Uniform(features, 72), b = Uniform(features, 73);
+        float[] mean = new float[rows], rstd = new float[rows], dx = new float[n], dw = new float[features], db = new float[features];
+        var rng = new Rng(74);
+        void Step()
+        {
+            Dropout.Forward(x, y, mask, 0.1f, rng);
+            LayerNormKernels.Forward(y, w, b, dx, mean, rstd, rows, features, 1e-5f);
+            LayerNormKernels.Backward(x, y, w, mean, rstd, dx, dw, db, rows, features);
+        }
+        long allocated = WithThreads(2, () =>
+        {
+            Step();   // warm: the jump polynomial and chunk states, the jobs
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Step();
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Assert.Equal(0, allocated);
+    }
 }
