@@ -1,5 +1,5 @@
 // Kernels other than GEMM that split their work between threads (KernelOptions.MaxThreads): attention by (example, head)
-// pair; LayerNorm, the dense epilogues and dropout by rows or blocks of elements; the sums over rows (bias, LayerNorm weight
+// pair; LayerNorm, the dense epilogues, dropout (masks included) and the Adam update by rows or blocks of elements; the sums over rows (bias, LayerNorm weight
 // and bias gradients) by columns, each still summed in row order; and the whole Transformer training step built on them. Each must give the same bits with 1, 2 and 3 threads (every
 // piece of output is computed by the same code whichever thread claims it) and really run on a helper when it can. Like
 // GemmThreadingTests, the class changes the process-wide MaxThreads, so it sits in the collection that runs alone.
@@ -259,5 +259,21 @@ public class KernelThreadingTests
             return GC.GetAllocatedBytesForCurrentThread() - before;
         });
         Assert.Equal(0, allocated);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AdamUpdate_OneTwoThreeThreads_BitIdentical(bool amsgrad)
+    {
+        const int n = 200_003;   // 16-float blocks and a 3-element tail
+        float[] p0 = Uniform(n, 81), g = Uniform(n, 82), m0 = Uniform(n, 83), v0 = Uniform(n, 84, 0f, 1f), vmax0 = Uniform(n, 85, 0f, 1f);
+        var c = ModelGen.Optimizers.AdamCoefficients.For(3, 1e-3f, 0.9f, 0.99f, 1e-8f, 0.01f, decoupled: true);
+        AssertSameBitsAtEveryThreadCount(() =>
+        {
+            float[] p = (float[])p0.Clone(), m = (float[])m0.Clone(), v = (float[])v0.Clone(), vmax = amsgrad ? (float[])vmax0.Clone() : [];
+            ModelGen.Optimizers.AdamKernel.Run(p, g, m, v, vmax, c);
+            return [p, m, v, vmax];
+        }, $"Adam (amsgrad {amsgrad})");
     }
 }
