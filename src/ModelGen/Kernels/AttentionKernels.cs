@@ -21,9 +21,11 @@
 // Tile products: scores as [rows × keys] register tiles over a transposed key tile (vectorised along keys); the P·V,
 // dS·K and dSᵀ·Q products as register tiles of 4 rows × 2 vectors along headSize, one broadcast coefficient per FMA
 // pair, widest vector first then narrower ones and a scalar tail (odd head sizes hit every tier).
-// Nothing here allocates or keeps state: scratch comes from the caller's workspace, so calls are safe from many threads
-// at once on distinct workspaces and outputs.
+// Nothing here keeps state between calls: scratch comes from the caller's workspace (and, when KernelOptions.MaxThreads
+// lets a call split its (example, head) pairs between threads, from each helper's own reused scratch), so calls are safe
+// from many threads at once on distinct workspaces and outputs, and the bits do not depend on the thread count.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using ModelGen.Optimizers.Simd;
@@ -198,10 +200,20 @@ public static class AttentionKernels
     internal static unsafe void ForwardUnchecked(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
         float* ws, int batch, int seq, int heads, int headSize, int keySeq, AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        int pairs = batch * heads, parts = ParallelParts(pairs, seq, keySeq, headSize);
+        if (parts > 1)
+            AttentionJob.Run(null, q, k, v, ldIn, o, ldOut, lse, null, null, null, 0, lengths, causal, ws, seq, heads, headSize, keySeq, dropout, pairs, parts);
+        else ForwardPairs(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, 0, pairs, seq, heads, headSize, keySeq, dropout);
+    }
+
+    /// <summary>The forward of the (example, head) pairs <c>b·heads + h</c> in [<paramref name="pair0"/>, <paramref name="pair1"/>), at the widest vector width.</summary>
+    private static unsafe void ForwardPairs(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths, bool causal,
+        float* ws, int pair0, int pair1, int seq, int heads, int headSize, int keySeq, AttentionDropout dropout)
+    {
+        if (V512.IsAccelerated) ForwardCore<Vector512<float>, V512>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) ForwardCore<Vector256<float>, V256>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) ForwardCore<Vector128<float>, V128>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else ForwardCore<float, Scalar>(q, k, v, ldIn, o, ldOut, lse, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
     }
 
     /// <summary><see cref="Backward"/> without validation. lengths may be null.</summary>
@@ -219,10 +231,101 @@ public static class AttentionKernels
         float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int headSize, int keySeq,
         AttentionDropout dropout = default)
     {
-        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
-        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, batch, seq, heads, headSize, keySeq, dropout);
+        int pairs = batch * heads, parts = ParallelParts(pairs, seq, keySeq, headSize);
+        if (parts > 1)
+            AttentionJob.Run(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, seq, heads, headSize, keySeq, dropout, pairs, parts);
+        else BackwardPairs(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, 0, pairs, seq, heads, headSize, keySeq, dropout);
+    }
+
+    /// <summary>The backward of the (example, head) pairs in [<paramref name="pair0"/>, <paramref name="pair1"/>), at the widest vector width.</summary>
+    private static unsafe void BackwardPairs(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int pair0, int pair1, int seq, int heads, int headSize, int keySeq,
+        AttentionDropout dropout)
+    {
+        if (V512.IsAccelerated) BackwardCore<Vector512<float>, V512>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else if (V256.IsAccelerated) BackwardCore<Vector256<float>, V256>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else if (V128.IsAccelerated) BackwardCore<Vector128<float>, V128>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+        else BackwardCore<float, Scalar>(dy, q, k, v, ldIn, o, ldOut, lse, dq, dk, dv, ldGrad, lengths, causal, ws, pair0, pair1, seq, heads, headSize, keySeq, dropout);
+    }
+
+    /// <summary>
+    /// How many threads one attention call uses under <see cref="KernelOptions.MaxThreads"/>: at least two (example, head) pairs and
+    /// about <see cref="Gemm.ParallelMinMacs"/> multiply-adds of scores (waking a helper for less costs more than it saves).
+    /// </summary>
+    internal static int ParallelParts(int pairs, int seq, int keySeq, int headSize)
+    {
+        int threads = KernelOptions.EffectiveThreads;
+        return threads > 1 && pairs > 1 && (long)pairs * seq * keySeq * headSize >= Gemm.ParallelMinMacs ? Math.Min(threads, pairs) : 1;
+    }
+
+    /// <summary>
+    /// One attention call (forward, or backward when dy is not null) split between threads by (example, head) pair. Every pair's
+    /// outputs (its output rows and log-sum-exp, or its dQ, dK, dV columns) are disjoint from every other's and computed by the same
+    /// code whichever thread claims it, so the bits do not depend on the thread count. Threads claim pairs one at a time from a
+    /// counter, so a helper that wakes late (or a core another process holds) costs at most about one pair at the end. The
+    /// caller's thread uses the caller's workspace; a helper uses a thread-static scratch of its own (allocated once, then reused).
+    /// A per-caller instance is reused, so steady-state calls allocate nothing.
+    /// </summary>
+    private sealed unsafe class AttentionJob : ParallelJob
+    {
+        [ThreadStatic] private static AttentionJob? t_job;
+        [ThreadStatic] private static float[]? t_scratch;
+
+        private float* _dy, _q, _k, _v, _o, _lse, _dq, _dk, _dv, _ws;
+        private int* _lengths;
+        private int _ldIn, _ldOut, _ldGrad, _seq, _heads, _hs, _keySeq, _pairs, _caller;
+        private bool _causal;
+        private AttentionDropout _dropout;
+        private int _next;   // the next unclaimed pair
+
+        public static void Run(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, float* dq, float* dk, float* dv,
+            int ldGrad, int* lengths, bool causal, float* ws, int seq, int heads, int hs, int keySeq, AttentionDropout dropout, int pairs, int parts)
+        {
+            AttentionJob job = t_job ??= new AttentionJob();
+            job._dy = dy;
+            job._q = q;
+            job._k = k;
+            job._v = v;
+            job._o = o;
+            job._lse = lse;
+            job._dq = dq;
+            job._dk = dk;
+            job._dv = dv;
+            job._ws = ws;
+            job._lengths = lengths;
+            (job._ldIn, job._ldOut, job._ldGrad, job._seq, job._heads, job._hs, job._keySeq, job._pairs) = (ldIn, ldOut, ldGrad, seq, heads, hs, keySeq, pairs);
+            (job._causal, job._dropout) = (causal, dropout);
+            job._caller = Environment.CurrentManagedThreadId;
+            // Reset here, not in Prepare: a call that finds the helpers busy runs Execute(0, 1) without Prepare.
+            job._next = 0;
+            try
+            {
+                KernelThreads.Run(job, parts);
+            }
+            finally
+            {
+                job._dy = job._q = job._k = job._v = job._o = job._lse = job._dq = job._dk = job._dv = job._ws = null;   // valid only for this call
+                job._lengths = null;
+            }
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            float* ws = Environment.CurrentManagedThreadId == _caller ? _ws : HelperScratch(Layout.Length(_seq, _hs));
+            for (int pair; (pair = Interlocked.Increment(ref _next) - 1) < _pairs;)
+            {
+                if (_dy == null) ForwardPairs(_q, _k, _v, _ldIn, _o, _ldOut, _lse, _lengths, _causal, ws, pair, pair + 1, _seq, _heads, _hs, _keySeq, _dropout);
+                else BackwardPairs(_dy, _q, _k, _v, _ldIn, _o, _ldOut, _lse, _dq, _dk, _dv, _ldGrad, _lengths, _causal, ws, pair, pair + 1, _seq, _heads, _hs,
+                    _keySeq, _dropout);
+            }
+        }
+
+        /// <summary>This helper thread's attention workspace of at least <paramref name="length"/> floats (pinned; grows, never shrinks).</summary>
+        private static float* HelperScratch(long length)
+        {
+            if (t_scratch is null || t_scratch.Length < length) t_scratch = GC.AllocateUninitializedArray<float>((int)length, pinned: true);
+            return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(t_scratch));
+        }
     }
 
     /// <summary>
@@ -245,7 +348,7 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ForwardCore<TV, TOps>(float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse, int* lengths,
-        bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq, AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
+        bool causal, float* ws, int pair0, int pair1, int seq, int heads, int hs, int keySeq, AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
         float* kt = ws + layout.KeyT;     // [hs, KeyTile] keys of the tile, transposed, zero-padded to whole vectors
@@ -254,75 +357,73 @@ public static class AttentionKernels
         float* l = ws + layout.RowSum;    // [QueryTile] running sum
         float scale = 1f / MathF.Sqrt(hs);
         int w = TOps.Count;
-        for (int b = 0; b < batch; b++)
+        for (int pair = pair0; pair < pair1; pair++)
         {
+            int b = pair / heads, h = pair % heads;
             int len = lengths == null ? keySeq : lengths[b];
-            for (int h = 0; h < heads; h++)
+            long row0 = (long)b * seq, key0 = (long)b * keySeq;
+            float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
+            float* ob = o + row0 * ldOut + h * hs;                                                                 // [seq, hs] at ldOut
+            if (!causal && !dropout.Active && len <= KeyTile)
             {
-                long row0 = (long)b * seq, key0 = (long)b * keySeq;
-                float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
-                float* ob = o + row0 * ldOut + h * hs;                                                                 // [seq, hs] at ldOut
-                if (!causal && !dropout.Active && len <= KeyTile)
+                ForwardOneKeyTile<TV, TOps>(qb, kb, vb, ldIn, ob, ldOut, lse == null ? null : lse + row0 * heads + h, heads, kt, s, m, l, seq, len, hs, scale);
+                continue;
+            }
+            int tileStart = -1, tileCols = 0;   // the key tile kt holds for this head (query tiles that see the same keys reuse it)
+            for (int i0 = 0; i0 < seq; i0 += QueryTile)
+            {
+                int rows = Math.Min(QueryTile, seq - i0);
+                int keyEnd = causal ? Math.Min(len, i0 + rows) : len;   // keys any row of this tile sees
+                for (int r = 0; r < rows; r++)
                 {
-                    ForwardOneKeyTile<TV, TOps>(qb, kb, vb, ldIn, ob, ldOut, lse == null ? null : lse + row0 * heads + h, heads, kt, s, m, l, seq, len, hs, scale);
-                    continue;
+                    m[r] = float.NegativeInfinity;
+                    l[r] = 0f;
+                    new Span<float>(ob + (long)(i0 + r) * ldOut, hs).Clear();
                 }
-                int tileStart = -1, tileCols = 0;   // the key tile kt holds for this head (query tiles that see the same keys reuse it)
-                for (int i0 = 0; i0 < seq; i0 += QueryTile)
+                for (int j0 = 0; j0 < keyEnd; j0 += KeyTile)
                 {
-                    int rows = Math.Min(QueryTile, seq - i0);
-                    int keyEnd = causal ? Math.Min(len, i0 + rows) : len;   // keys any row of this tile sees
+                    int cols = Math.Min(KeyTile, keyEnd - j0), padded = (cols + w - 1) / w * w;
+                    if (j0 != tileStart || cols != tileCols)
+                    {
+                        Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
+                        (tileStart, tileCols) = (j0, cols);
+                    }
+                    Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, s, KeyTile, rows, padded, hs, scale);
+                    int nMax = 0;
                     for (int r = 0; r < rows; r++)
                     {
-                        m[r] = float.NegativeInfinity;
-                        l[r] = 0f;
-                        new Span<float>(ob + (long)(i0 + r) * ldOut, hs).Clear();
-                    }
-                    for (int j0 = 0; j0 < keyEnd; j0 += KeyTile)
-                    {
-                        int cols = Math.Min(KeyTile, keyEnd - j0), padded = (cols + w - 1) / w * w;
-                        if (j0 != tileStart || cols != tileCols)
+                        float* sr = s + r * KeyTile;
+                        int n = Math.Clamp(Visible(i0 + r, len, causal) - j0, 0, cols);
+                        if (n == 0)
                         {
-                            Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
-                            (tileStart, tileCols) = (j0, cols);
+                            // Nothing visible in this tile: the row must add nothing when the tile's rows share the P·V loop.
+                            new Span<float>(sr, padded).Clear();
+                            continue;
                         }
-                        Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, s, KeyTile, rows, padded, hs, scale);
-                        int nMax = 0;
-                        for (int r = 0; r < rows; r++)
+                        // Keys this row does not see score −∞, so their e^{s − m} is exactly 0.
+                        for (int c = n; c < padded; c++) sr[c] = float.NegativeInfinity;
+                        // Online softmax: fold this tile's scores into the row's running max and sum.
+                        float mNew = MathF.Max(m[r], RowMax<TV, TOps>(sr, padded));
+                        float sum = ExpRow<TV, TOps>(sr, padded, mNew);
+                        // Attention dropout acts after the softmax: l keeps the undropped sum, only P·V sees the mask.
+                        if (dropout.Active) dropout.Apply<TV, TOps>(sr, padded, dropout.RowKey(b, h, i0 + r), j0);
+                        if (l[r] != 0f)
                         {
-                            float* sr = s + r * KeyTile;
-                            int n = Math.Clamp(Visible(i0 + r, len, causal) - j0, 0, cols);
-                            if (n == 0)
-                            {
-                                // Nothing visible in this tile: the row must add nothing when the tile's rows share the P·V loop.
-                                new Span<float>(sr, padded).Clear();
-                                continue;
-                            }
-                            // Keys this row does not see score −∞, so their e^{s − m} is exactly 0.
-                            for (int c = n; c < padded; c++) sr[c] = float.NegativeInfinity;
-                            // Online softmax: fold this tile's scores into the row's running max and sum.
-                            float mNew = MathF.Max(m[r], RowMax<TV, TOps>(sr, padded));
-                            float sum = ExpRow<TV, TOps>(sr, padded, mNew);
-                            // Attention dropout acts after the softmax: l keeps the undropped sum, only P·V sees the mask.
-                            if (dropout.Active) dropout.Apply<TV, TOps>(sr, padded, dropout.RowKey(b, h, i0 + r), j0);
-                            if (l[r] != 0f)
-                            {
-                                // Rescale what earlier tiles accumulated (on the first tile the row is still 0).
-                                float alpha = MathF.Exp(m[r] - mNew);
-                                l[r] *= alpha;
-                                if (alpha != 1f) ScaleRow(ob + (long)(i0 + r) * ldOut, hs, alpha);
-                            }
-                            l[r] += sum;
-                            m[r] = mNew;
-                            nMax = Math.Max(nMax, n);
+                            // Rescale what earlier tiles accumulated (on the first tile the row is still 0).
+                            float alpha = MathF.Exp(m[r] - mNew);
+                            l[r] *= alpha;
+                            if (alpha != 1f) ScaleRow(ob + (long)(i0 + r) * ldOut, hs, alpha);
                         }
-                        AccumulateRows(s, KeyTile, vb + (long)j0 * ldIn, ldIn, ob + (long)i0 * ldOut, ldOut, rows, nMax, hs);
+                        l[r] += sum;
+                        m[r] = mNew;
+                        nMax = Math.Max(nMax, n);
                     }
-                    for (int r = 0; r < rows; r++)
-                    {
-                        ScaleRow(ob + (long)(i0 + r) * ldOut, hs, 1f / l[r]);
-                        if (lse != null) lse[(row0 + i0 + r) * heads + h] = m[r] + MathF.Log(l[r]);
-                    }
+                    AccumulateRows(s, KeyTile, vb + (long)j0 * ldIn, ldIn, ob + (long)i0 * ldOut, ldOut, rows, nMax, hs);
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    ScaleRow(ob + (long)(i0 + r) * ldOut, hs, 1f / l[r]);
+                    if (lse != null) lse[(row0 + i0 + r) * heads + h] = m[r] + MathF.Log(l[r]);
                 }
             }
         }
@@ -411,7 +512,7 @@ public static class AttentionKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void BackwardCore<TV, TOps>(float* dy, float* q, float* k, float* v, int ldIn, float* o, int ldOut, float* lse,
-        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int batch, int seq, int heads, int hs, int keySeq,
+        float* dq, float* dk, float* dv, int ldGrad, int* lengths, bool causal, float* ws, int pair0, int pair1, int seq, int heads, int hs, int keySeq,
         AttentionDropout dropout) where TV : struct where TOps : ISimdOps<TV>
     {
         var layout = new Layout(seq, hs);
@@ -422,56 +523,54 @@ public static class AttentionKernels
         float* dd = ws + layout.Delta;    // [seq] D_i = dO_i·O_i
         float scale = 1f / MathF.Sqrt(hs);
         int w = TOps.Count;
-        for (int b = 0; b < batch; b++)
+        for (int pair = pair0; pair < pair1; pair++)
         {
+            int b = pair / heads, h = pair % heads;
             int len = lengths == null ? keySeq : lengths[b];
-            for (int h = 0; h < heads; h++)
+            long row0 = (long)b * seq, key0 = (long)b * keySeq;
+            float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
+            float* ob = o + row0 * ldOut + h * hs, dyb = dy + row0 * ldOut + h * hs;                               // [seq, hs] at ldOut
+            float* dqb = dq + row0 * ldGrad + h * hs, dkb = dk + key0 * ldGrad + h * hs, dvb = dv + key0 * ldGrad + h * hs;
+            for (int i = 0; i < seq; i++)
             {
-                long row0 = (long)b * seq, key0 = (long)b * keySeq;
-                float* qb = q + row0 * ldIn + h * hs, kb = k + key0 * ldIn + h * hs, vb = v + key0 * ldIn + h * hs;   // [seq | keySeq, hs] at ldIn
-                float* ob = o + row0 * ldOut + h * hs, dyb = dy + row0 * ldOut + h * hs;                               // [seq, hs] at ldOut
-                float* dqb = dq + row0 * ldGrad + h * hs, dkb = dk + key0 * ldGrad + h * hs, dvb = dv + key0 * ldGrad + h * hs;
-                for (int i = 0; i < seq; i++)
+                dd[i] = RowOps.Dot(ref dyb[(long)i * ldOut], ref ob[(long)i * ldOut], (nuint)hs);
+                new Span<float>(dqb + (long)i * ldGrad, hs).Clear();
+            }
+            for (int j = 0; j < keySeq; j++)
+            {
+                new Span<float>(dkb + (long)j * ldGrad, hs).Clear();
+                new Span<float>(dvb + (long)j * ldGrad, hs).Clear();
+            }
+            for (int j0 = 0; j0 < len; j0 += KeyTile)
+            {
+                int cols = Math.Min(KeyTile, len - j0), padded = (cols + w - 1) / w * w;
+                Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
+                Transpose(vb + (long)j0 * ldIn, ldIn, vt, padded, cols, hs);
+                // Causal: queries before j0 see none of this tile's keys.
+                for (int i0 = causal ? j0 : 0; i0 < seq; i0 += QueryTile)
                 {
-                    dd[i] = RowOps.Dot(ref dyb[(long)i * ldOut], ref ob[(long)i * ldOut], (nuint)hs);
-                    new Span<float>(dqb + (long)i * ldGrad, hs).Clear();
-                }
-                for (int j = 0; j < keySeq; j++)
-                {
-                    new Span<float>(dkb + (long)j * ldGrad, hs).Clear();
-                    new Span<float>(dvb + (long)j * ldGrad, hs).Clear();
-                }
-                for (int j0 = 0; j0 < len; j0 += KeyTile)
-                {
-                    int cols = Math.Min(KeyTile, len - j0), padded = (cols + w - 1) / w * w;
-                    Transpose(kb + (long)j0 * ldIn, ldIn, kt, padded, cols, hs);
-                    Transpose(vb + (long)j0 * ldIn, ldIn, vt, padded, cols, hs);
-                    // Causal: queries before j0 see none of this tile's keys.
-                    for (int i0 = causal ? j0 : 0; i0 < seq; i0 += QueryTile)
+                    int rows = Math.Min(QueryTile, seq - i0);
+                    // Causal: this query tile sees only the tile's first i0 + rows − j0 keys.
+                    int seen = causal ? Math.Min(cols, i0 + rows - j0) : cols, width = (seen + w - 1) / w * w;
+                    Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, p, KeyTile, rows, width, hs, scale);
+                    Scores<TV, TOps>(dyb + (long)i0 * ldOut, ldOut, vt, padded, ds, KeyTile, rows, width, hs, 1f);
+                    int nMax = 0;
+                    for (int r = 0; r < rows; r++)
                     {
-                        int rows = Math.Min(QueryTile, seq - i0);
-                        // Causal: this query tile sees only the tile's first i0 + rows − j0 keys.
-                        int seen = causal ? Math.Min(cols, i0 + rows - j0) : cols, width = (seen + w - 1) / w * w;
-                        Scores<TV, TOps>(qb + (long)i0 * ldIn, ldIn, kt, padded, p, KeyTile, rows, width, hs, scale);
-                        Scores<TV, TOps>(dyb + (long)i0 * ldOut, ldOut, vt, padded, ds, KeyTile, rows, width, hs, 1f);
-                        int nMax = 0;
-                        for (int r = 0; r < rows; r++)
-                        {
-                            int i = i0 + r;
-                            float* pr = p + r * KeyTile, dsr = ds + r * KeyTile;
-                            int n = Math.Clamp(Visible(i, len, causal) - j0, 0, cols);
-                            // P = exp(S − lse), exactly 0 at the keys this row does not see.
-                            for (int c = n; c < width; c++) pr[c] = float.NegativeInfinity;
-                            ExpRow<TV, TOps>(pr, width, lse[(row0 + i) * heads + h]);
-                            if (dropout.Active) dropout.SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width, dropout.RowKey(b, h, i), j0);
-                            else SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width);
-                            nMax = Math.Max(nMax, n);
-                        }
-                        if (nMax == 0) continue;
-                        AccumulateColumns(p, KeyTile, dyb + (long)i0 * ldOut, ldOut, dvb + (long)j0 * ldGrad, ldGrad, rows, nMax, hs);   // dV += Pᵀ·dO
-                        AccumulateColumns(ds, KeyTile, qb + (long)i0 * ldIn, ldIn, dkb + (long)j0 * ldGrad, ldGrad, rows, nMax, hs);    // dK += dSᵀ·Q
-                        AccumulateRows(ds, KeyTile, kb + (long)j0 * ldIn, ldIn, dqb + (long)i0 * ldGrad, ldGrad, rows, nMax, hs);       // dQ += dS·K
+                        int i = i0 + r;
+                        float* pr = p + r * KeyTile, dsr = ds + r * KeyTile;
+                        int n = Math.Clamp(Visible(i, len, causal) - j0, 0, cols);
+                        // P = exp(S − lse), exactly 0 at the keys this row does not see.
+                        for (int c = n; c < width; c++) pr[c] = float.NegativeInfinity;
+                        ExpRow<TV, TOps>(pr, width, lse[(row0 + i) * heads + h]);
+                        if (dropout.Active) dropout.SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width, dropout.RowKey(b, h, i), j0);
+                        else SoftmaxGradient<TV, TOps>(pr, dsr, dd[i], scale, width);
+                        nMax = Math.Max(nMax, n);
                     }
+                    if (nMax == 0) continue;
+                    AccumulateColumns(p, KeyTile, dyb + (long)i0 * ldOut, ldOut, dvb + (long)j0 * ldGrad, ldGrad, rows, nMax, hs);   // dV += Pᵀ·dO
+                    AccumulateColumns(ds, KeyTile, qb + (long)i0 * ldIn, ldIn, dkb + (long)j0 * ldGrad, ldGrad, rows, nMax, hs);    // dK += dSᵀ·Q
+                    AccumulateRows(ds, KeyTile, kb + (long)j0 * ldIn, ldIn, dqb + (long)i0 * ldGrad, ldGrad, rows, nMax, hs);       // dQ += dS·K
                 }
             }
         }

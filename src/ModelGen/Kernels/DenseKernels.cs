@@ -60,12 +60,23 @@ public static class DenseKernels
         Gemm.NT(input, weight, gemmOut, batch, inFeatures, outFeatures);
         if (!needEpilogue) return;
 
-        ref float pre = ref MemoryMarshal.GetReference(gemmOut);
-        ref float y = ref MemoryMarshal.GetReference(output);
-        ref float bs = ref MemoryMarshal.GetReference(bias);
-        nuint n = (nuint)outFeatures;
-        for (nuint r = 0; r < (nuint)batch; r++)
-            Epilogue(act, ref Unsafe.Add(ref pre, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+        EpilogueRows(act, gemmOut, output, bias, batch, outFeatures);
+    }
+
+    /// <summary>The epilogue over every row (rows are independent, so they split between threads when large).</summary>
+    private static unsafe void EpilogueRows<TAct>(TAct act, Span<float> pre, Span<float> output, ReadOnlySpan<float> bias, int batch, int outFeatures)
+        where TAct : struct, IActivation
+    {
+        fixed (float* p = pre, y = output, b = bias)
+            ParallelRange.Run(new EpilogueRange<TAct>(act, p, y, b, !bias.IsEmpty, outFeatures), batch, 1, 2L * outFeatures);
+    }
+
+    private readonly unsafe struct EpilogueRange<TAct>(TAct act, float* pre, float* y, float* bias, bool hasBias, int n) : IRangeOp where TAct : struct, IActivation
+    {
+        public void Run(int start, int end)
+        {
+            for (long r = start; r < end; r++) Epilogue(act, ref pre[r * n], ref y[r * n], ref *bias, hasBias, (nuint)n);
+        }
     }
 
     /// <summary>
@@ -102,11 +113,7 @@ public static class DenseKernels
         }
         Gemm.NT(input, weight, output, batch, inFeatures, outFeatures, accumulate: true);
         if (!needEpilogue) return;
-        ref float y = ref MemoryMarshal.GetReference(output);
-        ref float bs = ref MemoryMarshal.GetReference(bias);
-        nuint n = (nuint)outFeatures;
-        for (nuint r = 0; r < (nuint)batch; r++)
-            Epilogue(act, ref Unsafe.Add(ref y, r * n), ref Unsafe.Add(ref y, r * n), ref bs, !bias.IsEmpty, n);
+        EpilogueRows(act, output, output, bias, batch, outFeatures);
     }
 
     /// <summary>
@@ -317,7 +324,7 @@ public static class DenseKernels
     /// <param name="outFeatures">Output width.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative.</exception>
     /// <exception cref="ArgumentException">A span's length does not match its shape, or spans overlap.</exception>
-    public static void Backward<TAct>(TAct act, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation, ReadOnlySpan<float> output,
+    public static unsafe void Backward<TAct>(TAct act, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> preActivation, ReadOnlySpan<float> output,
         ReadOnlySpan<float> input, ReadOnlySpan<float> weight, Span<float> dPre, Span<float> dWeight, Span<float> dBias, Span<float> dInput,
         int batch, int inFeatures, int outFeatures) where TAct : struct, IActivation
     {
@@ -358,10 +365,7 @@ public static class DenseKernels
         // dBias[out] += Σ_b dPre[b, out]; rows are added in batch order, independent of alignment.
         if (!dBias.IsEmpty)
         {
-            ref float g = ref MemoryMarshal.GetReference(grad);
-            ref float db = ref MemoryMarshal.GetReference(dBias);
-            for (nuint r = 0; r < (nuint)batch; r++)
-                RowOps.AddTo(ref Unsafe.Add(ref g, r * (nuint)outFeatures), ref db, (nuint)outFeatures);
+            fixed (float* g = grad, db = dBias) RowOps.AddRowsTo(g, db, batch, outFeatures);
         }
 
         // dInput[batch, in] = dPre[batch, out] · weight[out, in]

@@ -20,7 +20,7 @@ public static class Dropout
     /// <exception cref="ArgumentNullException"><paramref name="rng"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1] or NaN.</exception>
     /// <exception cref="ArgumentException">A length differs from <paramref name="input"/>'s, or spans overlap.</exception>
-    public static void Forward(ReadOnlySpan<float> input, Span<float> output, Span<float> mask, float p, Rng rng)
+    public static unsafe void Forward(ReadOnlySpan<float> input, Span<float> output, Span<float> mask, float p, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(rng);
         if (!(p >= 0f && p <= 1f)) ThrowHelper.ThrowArgumentOutOfRange(nameof(p), p, "must be in [0, 1]");
@@ -30,15 +30,16 @@ public static class Dropout
         ThrowHelper.CheckNoOverlap(input, mask, nameof(input), nameof(mask));
         ThrowHelper.CheckNoOverlap(output, mask, nameof(output), nameof(mask));
 
+        FillMask(mask, p, rng);
+        fixed (float* x = input, m = mask, y = output) RowOps.MultiplyParallel(x, m, y, input.Length);
+    }
+
+    /// <summary>The mask of <see cref="Forward"/>: all ones at p = 0, all zeros at p = 1 (no draws), else one draw per element in order.</summary>
+    internal static void FillMask(Span<float> mask, float p, Rng rng)
+    {
         if (p == 0f) mask.Fill(1f);
         else if (p == 1f) mask.Clear();
-        else
-        {
-            float scale = 1f / (1f - p);
-            for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextFloat() >= p ? scale : 0f;
-        }
-        RowOps.Multiply(ref MemoryMarshal.GetReference(input), ref MemoryMarshal.GetReference(mask),
-            ref MemoryMarshal.GetReference(output), (nuint)input.Length);
+        else rng.FillKeepMask(mask, p, 1f / (1f - p));   // mask[i] = rng.NextFloat() >= p ? 1/(1 − p) : 0
     }
 
     /// <summary>Effectively computes <c>dInput[i] = dOutput[i]·mask[i]</c> with the mask from <see cref="Forward"/>.</summary>

@@ -36,7 +36,7 @@ public static class LayerNormKernels
     /// <param name="eps">Added to the variance (PyTorch default 1e-5).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, <paramref name="features"/> is 0 while rows is not, or eps is negative or not finite.</exception>
     /// <exception cref="ArgumentException">A span's length does not match its shape, output partially overlaps input, or mean/rstd overlap input or output.</exception>
-    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
+    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output,
         Span<float> mean, Span<float> rstd, int rows, int features, float eps)
     {
         CheckRows(input.Length, rows, features, nameof(input));
@@ -50,59 +50,69 @@ public static class LayerNormKernels
         CheckStatistics(mean, input, output, nameof(mean));
         CheckStatistics(rstd, input, output, nameof(rstd));
 
-        ref float x0 = ref MemoryMarshal.GetReference(input);
-        ref float y0 = ref MemoryMarshal.GetReference(output);
-        ref float w = ref MemoryMarshal.GetReference(weight);
-        ref float b = ref MemoryMarshal.GetReference(bias);
-        bool hasWeight = !weight.IsEmpty, hasBias = !bias.IsEmpty;
-        int n = features;
+        if (rows == 0) return;
+        fixed (float* x = input, y = output, w = weight, b = bias, mu = mean, rs = rstd)
+        {
+            // Rows are independent, so any split between threads gives the same bits.
+            ParallelRange.Run(new ForwardRows(x, y, w, b, mu, rs, features, eps, !weight.IsEmpty, !bias.IsEmpty), rows, 1, 2L * features);
+        }
+    }
+
+    /// <summary>Forward over rows [start, end) (mean and rstd may be null).</summary>
+    private readonly unsafe struct ForwardRows(float* x0, float* y0, float* w, float* b, float* mean, float* rstd, int n, float eps, bool hasWeight, bool hasBias)
+        : IRangeOp
+    {
         // Rows in blocks: first every row's statistics, then every row's normalisation. A row's statistics are a chain of
         // dependent steps (sum, its horizontal reduction, the deviations', double division and square root) that one row
         // at a time leaves latency-bound; a block's rows are independent, so their chains overlap (64×128 on Zen 4:
         // 0.77× the CPU time in a paired A/B, bit for bit the same operations).
-        const int Block = 16;
-        Span<float> stats = stackalloc float[3 * Block];   // per row of the block: m₀, rstd, c
-        for (int r0 = 0; r0 < rows; r0 += Block)
+        private const int Block = 16;
+
+        public void Run(int start, int end)
         {
-            int count = Math.Min(Block, rows - r0);
-            for (int k = 0; k < count; k++)
+            Span<float> stats = stackalloc float[3 * Block];   // per row of the block: m₀, rstd, c
+            for (int r0 = start; r0 < end; r0 += Block)
             {
-                int r = r0 + k;
-                ref float x = ref Unsafe.Add(ref x0, (nint)r * n);   // [features]
-                float m0 = RowOps.Sum(ref x, (nuint)n) / n;
-                double sumD = 0, sumD2 = 0;
-                int i = 0;
-                if (V512.IsAccelerated) Deviations<Vector512<float>, V512>(ref x, m0, ref i, n, ref sumD, ref sumD2);
-                if (V256.IsAccelerated) Deviations<Vector256<float>, V256>(ref x, m0, ref i, n, ref sumD, ref sumD2);
-                if (V128.IsAccelerated) Deviations<Vector128<float>, V128>(ref x, m0, ref i, n, ref sumD, ref sumD2);
-                for (; i < n; i++)
+                int count = Math.Min(Block, end - r0);
+                for (int k = 0; k < count; k++)
                 {
-                    // The tail (and the whole row without SIMD) accumulates in double: one float accumulator over a long
-                    // row would drift to ~1e-6 relative, where the vector lanes each see only n/lanes terms.
-                    double d = Unsafe.Add(ref x, i) - m0;
-                    sumD += d;
-                    sumD2 += d * d;
+                    int r = r0 + k;
+                    ref float x = ref x0[(nint)r * n];   // [features]
+                    float m0 = RowOps.Sum(ref x, (nuint)n) / n;
+                    double sumD = 0, sumD2 = 0;
+                    int i = 0;
+                    if (V512.IsAccelerated) Deviations<Vector512<float>, V512>(ref x, m0, ref i, n, ref sumD, ref sumD2);
+                    if (V256.IsAccelerated) Deviations<Vector256<float>, V256>(ref x, m0, ref i, n, ref sumD, ref sumD2);
+                    if (V128.IsAccelerated) Deviations<Vector128<float>, V128>(ref x, m0, ref i, n, ref sumD, ref sumD2);
+                    for (; i < n; i++)
+                    {
+                        // The tail (and the whole row without SIMD) accumulates in double: one float accumulator over a long
+                        // row would drift to ~1e-6 relative, where the vector lanes each see only n/lanes terms.
+                        double d = Unsafe.Add(ref x, i) - m0;
+                        sumD += d;
+                        sumD2 += d * d;
+                    }
+                    double mu = m0 + sumD / n;
+                    double variance = Math.Max(0, (sumD2 - sumD * sumD / n) / n);
+                    double inv = 1.0 / Math.Sqrt(variance + eps);
+                    if (mean != null) mean[r] = (float)mu;
+                    if (rstd != null) rstd[r] = (float)inv;
+                    stats[3 * k] = m0;
+                    stats[3 * k + 1] = (float)inv;
+                    stats[3 * k + 2] = (float)((mu - m0) * inv);
                 }
-                double mu = m0 + sumD / n;
-                double variance = Math.Max(0, (sumD2 - sumD * sumD / n) / n);
-                double inv = 1.0 / Math.Sqrt(variance + eps);
-                if (!mean.IsEmpty) mean[r] = (float)mu;
-                if (!rstd.IsEmpty) rstd[r] = (float)inv;
-                stats[3 * k] = m0;
-                stats[3 * k + 1] = (float)inv;
-                stats[3 * k + 2] = (float)((mu - m0) * inv);
-            }
-            for (int k = 0; k < count; k++)
-            {
-                nint at = (nint)(r0 + k) * n;
-                ref float x = ref Unsafe.Add(ref x0, at);   // [features]; y may be x (in place): the block's statistics are all taken
-                ref float y = ref Unsafe.Add(ref y0, at);
-                float m0 = stats[3 * k], s = stats[3 * k + 1], c = stats[3 * k + 2];
-                int i = 0;
-                if (V512.IsAccelerated) i = Normalize<Vector512<float>, V512>(ref x, ref y, ref w, ref b, m0, s, c, hasWeight, hasBias, i, n);
-                if (V256.IsAccelerated) i = Normalize<Vector256<float>, V256>(ref x, ref y, ref w, ref b, m0, s, c, hasWeight, hasBias, i, n);
-                if (V128.IsAccelerated) i = Normalize<Vector128<float>, V128>(ref x, ref y, ref w, ref b, m0, s, c, hasWeight, hasBias, i, n);
-                Normalize<float, Scalar>(ref x, ref y, ref w, ref b, m0, s, c, hasWeight, hasBias, i, n);
+                for (int k = 0; k < count; k++)
+                {
+                    nint at = (nint)(r0 + k) * n;
+                    ref float x = ref x0[at];   // [features]; y may be x (in place): the block's statistics are all taken
+                    ref float y = ref y0[at];
+                    float m0 = stats[3 * k], s = stats[3 * k + 1], c = stats[3 * k + 2];
+                    int i = 0;
+                    if (V512.IsAccelerated) i = Normalize<Vector512<float>, V512>(ref x, ref y, ref *w, ref *b, m0, s, c, hasWeight, hasBias, i, n);
+                    if (V256.IsAccelerated) i = Normalize<Vector256<float>, V256>(ref x, ref y, ref *w, ref *b, m0, s, c, hasWeight, hasBias, i, n);
+                    if (V128.IsAccelerated) i = Normalize<Vector128<float>, V128>(ref x, ref y, ref *w, ref *b, m0, s, c, hasWeight, hasBias, i, n);
+                    Normalize<float, Scalar>(ref x, ref y, ref *w, ref *b, m0, s, c, hasWeight, hasBias, i, n);
+                }
             }
         }
     }
@@ -124,7 +134,7 @@ public static class LayerNormKernels
     /// <param name="features">Normalised size.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is negative, or <paramref name="features"/> is 0 while rows is not.</exception>
     /// <exception cref="ArgumentException">A span's length does not match its shape, or an output span overlaps another operand (dInput may only coincide with dOutput).</exception>
-    public static void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+    public static unsafe void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dInput, Span<float> dWeight, Span<float> dBias, int rows, int features)
     {
         CheckRows(input.Length, rows, features, nameof(input));
@@ -143,37 +153,85 @@ public static class LayerNormKernels
         ThrowHelper.CheckNoOverlap(dBias, dInput, nameof(dInput), nameof(dBias));
         ThrowHelper.CheckNoOverlap(dWeight, dBias, nameof(dWeight), nameof(dBias));
 
-        ref float dy0 = ref MemoryMarshal.GetReference(dOutput);
-        ref float x0 = ref MemoryMarshal.GetReference(input);
-        ref float dx0 = ref MemoryMarshal.GetReference(dInput);
-        ref float w = ref MemoryMarshal.GetReference(weight);
-        ref float dw = ref MemoryMarshal.GetReference(dWeight);
-        ref float db = ref MemoryMarshal.GetReference(dBias);
+        if (rows == 0) return;
         bool hasWeight = !weight.IsEmpty, hasDWeight = !dWeight.IsEmpty, hasDBias = !dBias.IsEmpty, hasDInput = !dInput.IsEmpty;
-        int n = features;
-        for (int r = 0; r < rows; r++)
+        fixed (float* dy = dOutput, x = input, w = weight, mu = mean, rs = rstd, dx = dInput, dw = dWeight, db = dBias)
         {
-            nint at = (nint)r * n;
-            ref float dy = ref Unsafe.Add(ref dy0, at);   // [features]
-            ref float x = ref Unsafe.Add(ref x0, at);     // [features]
-            float mu = mean[r], s = rstd[r];
-            // Pass 1: Σg and Σg·x̂ (g = dy·weight), and the parameter gradients, which need nothing else.
-            float sumG = 0f, sumGX = 0f;
-            int i = 0;
-            if (V512.IsAccelerated) Sums<Vector512<float>, V512>(ref dy, ref x, ref w, ref dw, ref db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
-            if (V256.IsAccelerated) Sums<Vector256<float>, V256>(ref dy, ref x, ref w, ref dw, ref db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
-            if (V128.IsAccelerated) Sums<Vector128<float>, V128>(ref dy, ref x, ref w, ref dw, ref db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
-            Sums<float, Scalar>(ref dy, ref x, ref w, ref dw, ref db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
-            if (!hasDInput) continue;
+            var all = new BackwardRows(dy, x, w, mu, rs, dx, dw, db, features, hasWeight, hasDWeight, hasDBias, hasDInput);
+            long floats = (hasDInput ? 3L : 1L) * features;
+            if (ParallelRange.Parts(rows, 1, floats) == 1)
+            {
+                all.Run(0, rows);   // one pass: each row's sums, its parameter gradients and its dx
+                return;
+            }
+            // Split: dWeight and dBias are sums over rows, so threads take whole columns of them (16 at a time, so each column
+            // goes through the vector tier it would in one call), each summed over the rows in order: the bits of the one-pass
+            // loop. That pass runs first because dx may overwrite dy; then the rows (sums and dx) split freely.
+            if (hasDWeight || hasDBias)
+                ParallelRange.Run(new ParameterGradientColumns(dy, x, w, mu, rs, dw, db, rows, features, hasWeight, hasDWeight, hasDBias), features, 16, 2L * rows, chunksPerThread: 1);
+            if (hasDInput)
+                ParallelRange.Run(new BackwardRows(dy, x, w, mu, rs, dx, null, null, features, hasWeight, false, false, true), rows, 1, floats);
+        }
+    }
 
-            // Pass 2: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); the row's sums are complete, so dx may alias dy.
-            ref float dx = ref Unsafe.Add(ref dx0, at);
-            float meanG = sumG / n, meanGX = sumGX / n;
-            i = 0;
-            if (V512.IsAccelerated) i = InputGradient<Vector512<float>, V512>(ref dy, ref x, ref w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
-            if (V256.IsAccelerated) i = InputGradient<Vector256<float>, V256>(ref dy, ref x, ref w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
-            if (V128.IsAccelerated) i = InputGradient<Vector128<float>, V128>(ref dy, ref x, ref w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
-            InputGradient<float, Scalar>(ref dy, ref x, ref w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
+    /// <summary>Backward over rows [start, end): each row's sums, then dWeight/dBias (when wanted, in row order) and dx (when wanted).</summary>
+    private readonly unsafe struct BackwardRows(float* dy0, float* x0, float* w, float* mean, float* rstd, float* dx0, float* dw, float* db, int n,
+        bool hasWeight, bool hasDWeight, bool hasDBias, bool hasDInput) : IRangeOp
+    {
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                nint at = (nint)r * n;
+                ref float dy = ref dy0[at];   // [features]
+                ref float x = ref x0[at];     // [features]
+                float mu = mean[r], s = rstd[r];
+                // Pass 1: Σg and Σg·x̂ (g = dy·weight), and the parameter gradients, which need nothing else.
+                float sumG = 0f, sumGX = 0f;
+                int i = 0;
+                if (V512.IsAccelerated) Sums<Vector512<float>, V512>(ref dy, ref x, ref *w, ref *dw, ref *db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
+                if (V256.IsAccelerated) Sums<Vector256<float>, V256>(ref dy, ref x, ref *w, ref *dw, ref *db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
+                if (V128.IsAccelerated) Sums<Vector128<float>, V128>(ref dy, ref x, ref *w, ref *dw, ref *db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
+                Sums<float, Scalar>(ref dy, ref x, ref *w, ref *dw, ref *db, mu, s, hasWeight, hasDWeight, hasDBias, ref i, n, ref sumG, ref sumGX);
+                if (!hasDInput) continue;
+
+                // Pass 2: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); the row's sums are complete, so dx may alias dy.
+                ref float dx = ref dx0[at];
+                float meanG = sumG / n, meanGX = sumGX / n;
+                i = 0;
+                if (V512.IsAccelerated) i = InputGradient<Vector512<float>, V512>(ref dy, ref x, ref *w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
+                if (V256.IsAccelerated) i = InputGradient<Vector256<float>, V256>(ref dy, ref x, ref *w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
+                if (V128.IsAccelerated) i = InputGradient<Vector128<float>, V128>(ref dy, ref x, ref *w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
+                InputGradient<float, Scalar>(ref dy, ref x, ref *w, ref dx, mu, s, meanG, meanGX, hasWeight, i, n);
+            }
+        }
+    }
+
+    /// <summary>
+    /// dWeight and dBias over columns [start, end) (a multiple of 16 from column 0), each summed over all rows in order by the
+    /// same <see cref="Sums"/> code as <see cref="BackwardRows"/> (its row sums are computed and dropped).
+    /// </summary>
+    private readonly unsafe struct ParameterGradientColumns(float* dy0, float* x0, float* w, float* mean, float* rstd, float* dw, float* db, int rows, int n,
+        bool hasWeight, bool hasDWeight, bool hasDBias) : IRangeOp
+    {
+        public void Run(int start, int end)
+        {
+            int width = end - start;
+            ref float wc = ref hasWeight ? ref w[start] : ref *w;
+            ref float dwc = ref hasDWeight ? ref dw[start] : ref *dw;
+            ref float dbc = ref hasDBias ? ref db[start] : ref *db;
+            for (int r = 0; r < rows; r++)
+            {
+                nint at = (nint)r * n + start;
+                ref float dy = ref dy0[at];
+                ref float x = ref x0[at];
+                float mu = mean[r], s = rstd[r], sumG = 0f, sumGX = 0f;
+                int i = 0;
+                if (V512.IsAccelerated) Sums<Vector512<float>, V512>(ref dy, ref x, ref wc, ref dwc, ref dbc, mu, s, hasWeight, hasDWeight, hasDBias, ref i, width, ref sumG, ref sumGX);
+                if (V256.IsAccelerated) Sums<Vector256<float>, V256>(ref dy, ref x, ref wc, ref dwc, ref dbc, mu, s, hasWeight, hasDWeight, hasDBias, ref i, width, ref sumG, ref sumGX);
+                if (V128.IsAccelerated) Sums<Vector128<float>, V128>(ref dy, ref x, ref wc, ref dwc, ref dbc, mu, s, hasWeight, hasDWeight, hasDBias, ref i, width, ref sumG, ref sumGX);
+                Sums<float, Scalar>(ref dy, ref x, ref wc, ref dwc, ref dbc, mu, s, hasWeight, hasDWeight, hasDBias, ref i, width, ref sumG, ref sumGX);
+            }
         }
     }
 

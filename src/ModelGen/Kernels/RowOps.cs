@@ -244,4 +244,38 @@ internal static class RowOps
                 (Vector128.LoadUnsafe(ref y, i) + Vector128.LoadUnsafe(ref x, i)).StoreUnsafe(ref y, i);
         for (; i < n; i++) Unsafe.Add(ref y, i) += Unsafe.Add(ref x, i);
     }
+
+    // ------------------------------------------------------------------------------------------------ split between threads
+    // The same maps over large buffers, split by ParallelRange in chunks of whole 16-float blocks (so every element goes
+    // through the vector tier it would in one call: the bits do not depend on the thread count). One call is one pass.
+
+    /// <summary>y[i] = x[i]·m[i] over n elements, split between threads when large (y may alias x or m).</summary>
+    internal static unsafe void MultiplyParallel(float* x, float* m, float* y, long n)
+        => ParallelRange.Run(new MultiplyRange(x, m, y), (int)n, 16, 3);
+
+    /// <summary>y[i] += x[i] over n elements, split between threads when large.</summary>
+    internal static unsafe void AddToParallel(float* x, float* y, long n)
+        => ParallelRange.Run(new AddToRange(x, y), (int)n, 16, 3);
+
+    /// <summary>y[c] += Σ_r x[r, c] for x [rows, n], each column summed over the rows in order, split between threads by columns when large.</summary>
+    internal static unsafe void AddRowsTo(float* x, float* y, int rows, int n)
+        => ParallelRange.Run(new AddRowsRange(x, y, rows, n), n, 16, rows, chunksPerThread: 1);
+
+    private readonly unsafe struct MultiplyRange(float* x, float* m, float* y) : IRangeOp
+    {
+        public void Run(int start, int end) => Multiply(ref x[start], ref m[start], ref y[start], (nuint)(end - start));
+    }
+
+    private readonly unsafe struct AddToRange(float* x, float* y) : IRangeOp
+    {
+        public void Run(int start, int end) => AddTo(ref x[start], ref y[start], (nuint)(end - start));
+    }
+
+    private readonly unsafe struct AddRowsRange(float* x, float* y, int rows, int n) : IRangeOp
+    {
+        public void Run(int start, int end)
+        {
+            for (long r = 0; r < rows; r++) AddTo(ref x[r * n + start], ref y[start], (nuint)(end - start));
+        }
+    }
 }

@@ -184,3 +184,90 @@ internal static class KernelThreads
         }
     }
 }
+
+/// <summary>
+/// Work over an index range whose indices are independent (rows, columns or elements): <see cref="Run"/> computes
+/// [start, end), reading and writing nothing that another index's computation writes.
+/// </summary>
+internal interface IRangeOp
+{
+    /// <summary>Computes indices [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    void Run(int start, int end);
+}
+
+/// <summary>
+/// Splits an <see cref="IRangeOp"/> between threads (<see cref="KernelOptions.MaxThreads"/>) in chunks of whole
+/// <c>unit</c>s, which the threads claim from a counter (a helper that wakes late costs about one chunk at the end). Each
+/// index is computed by the same code whatever the split, so the bits do not depend on the thread count, provided every
+/// chunk boundary is a boundary the op can start at unchanged: a row boundary for per-row ops, a multiple of the widest
+/// vector (16 floats) for flat element-wise ops, so every element goes through the same vector tier as in one call.
+/// </summary>
+internal static class ParallelRange
+{
+    /// <summary>Below this many floats touched (~50 µs of streaming) waking a helper costs more than it saves.</summary>
+    internal const long MinElements = 1 << 17;
+
+    /// <summary>Chunks per thread: enough that a late helper or a busy core evens out, few enough that claiming costs nothing.</summary>
+    private const int ChunksPerThread = 8;
+
+    /// <summary>Runs <paramref name="op"/> over [0, <paramref name="count"/>), split between threads when it touches at least <see cref="MinElements"/> floats.</summary>
+    /// <param name="op">The work; copied into the job, so it must hold only pointers and sizes.</param>
+    /// <param name="count">Indices.</param>
+    /// <param name="unit">Every chunk but the last is a multiple of this many indices.</param>
+    /// <param name="floatsPerIndex">Floats one index reads and writes (decides whether splitting pays).</param>
+    /// <param name="chunksPerThread">Chunks per thread: the default evens out a late helper; 1 (one contiguous piece per thread) suits
+    /// column splits of a sum over rows, where every chunk reads its columns of every row and narrow chunks would read each
+    /// cache line of the rows once per chunk.</param>
+    public static void Run<TOp>(TOp op, int count, int unit, long floatsPerIndex, int chunksPerThread = ChunksPerThread) where TOp : struct, IRangeOp
+    {
+        int parts = Parts(count, unit, floatsPerIndex);
+        if (parts == 1)
+        {
+            if (count > 0) op.Run(0, count);
+            return;
+        }
+        int units = (count + unit - 1) / unit;
+        int chunk = Math.Max(1, (units + parts * chunksPerThread - 1) / (parts * chunksPerThread)) * unit;
+        RangeJob<TOp>.Run(op, count, chunk, parts);
+    }
+
+    /// <summary>How many threads <see cref="Run"/> would use for this range under the current <see cref="KernelOptions.MaxThreads"/>.</summary>
+    public static int Parts(int count, int unit, long floatsPerIndex)
+    {
+        int threads = KernelOptions.EffectiveThreads;
+        return threads <= 1 || count <= unit || (long)count * floatsPerIndex < MinElements ? 1 : threads;
+    }
+
+    /// <summary>One split range as a parallel job; a per-caller instance per op type is reused, so steady-state calls allocate nothing.</summary>
+    private sealed class RangeJob<TOp> : ParallelJob where TOp : struct, IRangeOp
+    {
+        [ThreadStatic] private static RangeJob<TOp>? t_job;
+
+        private TOp _op;
+        private int _count, _chunk, _next;
+
+        public static void Run(TOp op, int count, int chunk, int parts)
+        {
+            RangeJob<TOp> job = t_job ??= new RangeJob<TOp>();
+            (job._op, job._count, job._chunk) = (op, count, chunk);
+            job._next = 0;   // here, not in Prepare: a call that finds the helpers busy runs Execute(0, 1) without Prepare
+            try
+            {
+                KernelThreads.Run(job, parts);
+            }
+            finally
+            {
+                job._op = default;   // its pointers are valid only for this call
+            }
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            for (int c; (c = Interlocked.Increment(ref _next) - 1) < (_count + _chunk - 1) / _chunk;)
+            {
+                int start = c * _chunk;
+                _op.Run(start, Math.Min(start + _chunk, _count));
+            }
+        }
+    }
+}

@@ -31,9 +31,30 @@ internal static class TransformerBlocks
             return;
         }
         Linear(default(IdentityActivation), x, weight, bias, scratch, null, rows, inF, outF);
-        Dropout.Forward(Span(scratch, n), Span(scratch, n), Span(mask, n), dropout, rng);
-        if (skip != dst) Span(skip, n).CopyTo(Span(dst, n));
-        RowOps.AddTo(ref scratch[0], ref dst[0], (nuint)n);
+        Dropout.FillMask(Span(mask, n), dropout, rng);   // the generator's sequence is serial; the arithmetic below splits
+        ParallelRange.Run(new DropoutAddRange(scratch, mask, skip, dst), (int)n, 16, 4);
+    }
+
+    /// <summary>
+    /// dst[i] = skip[i] + x[i]·mask[i] (dst may be skip), in one pass: the product rounded, then the sum, as the separate
+    /// dropout and residual-add passes computed it (no fused multiply-add), so the bits are theirs.
+    /// </summary>
+    private readonly unsafe struct DropoutAddRange(float* x, float* mask, float* skip, float* dst) : IRangeOp
+    {
+        public void Run(int start, int end)
+        {
+            nuint i = (nuint)start, n = (nuint)end;
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= n; i += 16)
+                    (Vector512.Load(skip + i) + Vector512.Load(x + i) * Vector512.Load(mask + i)).Store(dst + i);
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + 8 <= n; i += 8)
+                    (Vector256.Load(skip + i) + Vector256.Load(x + i) * Vector256.Load(mask + i)).Store(dst + i);
+            if (Vector128.IsHardwareAccelerated)
+                for (; i + 4 <= n; i += 4)
+                    (Vector128.Load(skip + i) + Vector128.Load(x + i) * Vector128.Load(mask + i)).Store(dst + i);
+            for (; i < n; i++) dst[i] = skip[i] + x[i] * mask[i];
+        }
     }
 
     /// <summary>
@@ -46,7 +67,7 @@ internal static class TransformerBlocks
     internal static unsafe float* ThroughMask(float* grad, float* mask, float* scratch, long n)
     {
         if (mask[0] == NoDropout) return grad;
-        RowOps.Multiply(ref grad[0], ref mask[0], ref scratch[0], (nuint)n);
+        RowOps.MultiplyParallel(grad, mask, scratch, n);
         return scratch;
     }
 
@@ -57,22 +78,31 @@ internal static class TransformerBlocks
         var dYs = ReadOnly(dYp, (long)rows * outF);
         // dWeight[out, in] += dY[rows, out]ᵀ · X[rows, in]
         Gemm.TN(dYs, ReadOnly(xp, (long)rows * inF), Span(dWeight, (long)outF * inF), outF, rows, inF, accumulate: true);
-        // dBias[out] += Σ_r dY[r, :], rows in order (independent of alignment).
-        for (long r = 0; r < rows; r++) RowOps.AddTo(ref dYp[r * outF], ref dBias[0], (nuint)outF);
+        // dBias[out] += Σ_r dY[r, :], rows in order (independent of alignment and of the split by columns).
+        RowOps.AddRowsTo(dYp, dBias, rows, outF);
         // dX[rows, in] (+)= dY[rows, out] · W[out, in]
         if (dXp != null) Gemm.NN(dYs, ReadOnly(weight, (long)outF * inF), Span(dXp, (long)rows * inF), rows, outF, inF, accumulate);
     }
 
     /// <summary>In place: dAct becomes dPre = dAct ⊙ mask ⊙ act'(pre) (no mask when the plane carries the <see cref="NoDropout"/> mark).</summary>
     /// <remarks>ReLU's and GELU's derivatives depend on the input alone, so the (dropped) activation is not needed: pre stands in for y.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>Split between threads in blocks of 16 elements when large (each element's bits do not depend on the split).</remarks>
     internal static unsafe void ActivationBackward<TAct>(TAct act, float* grad, float* mask, float* pre, long count) where TAct : struct, IActivation
+        => ParallelRange.Run(new ActivationBackwardRange<TAct>(act, grad, mask[0] == NoDropout ? null : mask, pre), (int)count, 16, 3);
+
+    private readonly unsafe struct ActivationBackwardRange<TAct>(TAct act, float* grad, float* mask, float* pre) : IRangeOp where TAct : struct, IActivation
     {
-        if (mask[0] == NoDropout)
+        public void Run(int start, int end)
         {
-            ActivationBackward(act, grad, pre, count);
-            return;
+            if (mask == null) ActivationBackward(act, grad + start, pre + start, end - start);
+            else MaskedActivationBackward(act, grad + start, mask + start, pre + start, end - start);
         }
+    }
+
+    /// <summary>In place: dAct becomes dPre = dAct ⊙ mask ⊙ act'(pre).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaskedActivationBackward<TAct>(TAct act, float* grad, float* mask, float* pre, long count) where TAct : struct, IActivation
+    {
         nuint n = (nuint)count, i = 0;
         ref float g = ref grad[0], m = ref mask[0], x = ref pre[0];
         if (Vector512.IsHardwareAccelerated)

@@ -343,14 +343,14 @@ public static partial class TransformerKernels
                     ActivationBackward(act, wide, kp.MaskF, kp.Pre, (long)rows * ff);
                     LinearBackward(wide, kp.N2, w.Linear1Weight, dw.Linear1Weight, dw.Linear1Bias, t1, rows, d, ff, accumulate: false);
                     LayerNormBackward(t1, kp.Mid, w.Norm2Weight, kp.Mean2, kp.Rstd2, gm, dw.Norm2Weight, dw.Norm2Bias, rows, d);
-                    RowOps.AddTo(ref gy[0], ref gm[0], (nuint)rd);   // gm = ∂L/∂mid
+                    RowOps.AddToParallel(gy, gm, rd);   // gm = ∂L/∂mid
                     // mid = x + Drop(SA(LN1(x))).
                     float* dP1 = ThroughMask(gm, kp.Mask1, t1, rd);
                     LinearBackward(dP1, kp.Attn, w.OutProjWeight, dw.OutProjWeight, dw.OutProjBias, t3, rows, d, d, accumulate: false);
                     AttentionBackward(g, t3, kp, wide, len, ws + layout.Attention, batch, seq, attentionDropout.For(l));
                     LinearBackward(wide, kp.N1, w.InProjWeight, dw.InProjWeight, dw.InProjBias, t1, rows, d, 3 * d, accumulate: false);
                     LayerNormBackward(t1, res, w.Norm1Weight, kp.Mean1, kp.Rstd1, dst, dw.Norm1Weight, dw.Norm1Bias, rows, d);
-                    if (dst != null) RowOps.AddTo(ref gm[0], ref dst[0], (nuint)rd);
+                    if (dst != null) RowOps.AddToParallel(gm, dst, rd);
                 }
                 else
                 {

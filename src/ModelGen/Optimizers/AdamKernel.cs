@@ -56,27 +56,39 @@ internal static class AdamKernel
     /// Updates <paramref name="parameters"/> and the moments in place (all spans [n]). <paramref name="maxSecondMoment"/>
     /// is AMSGrad's running maximum of v [n], or empty for plain Adam.
     /// </summary>
-    public static void Run(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
+    /// <remarks>Split between threads (<see cref="Kernels.KernelOptions.MaxThreads"/>) in blocks of 16 elements when large: each
+    /// element's update is the same whatever the split, so the bits do not depend on the thread count.</remarks>
+    public static unsafe void Run(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment,
         Span<float> maxSecondMoment, in AdamCoefficients c)
     {
-        ref float p = ref MemoryMarshal.GetReference(parameters);
-        ref float g = ref MemoryMarshal.GetReference(gradients);
-        ref float m = ref MemoryMarshal.GetReference(firstMoment);
-        ref float v = ref MemoryMarshal.GetReference(secondMoment);
-        int n = parameters.Length, i = 0;
-        if (maxSecondMoment.IsEmpty)
+        fixed (float* p = parameters, g = gradients, m = firstMoment, v = secondMoment, vmax = maxSecondMoment)
+            Kernels.ParallelRange.Run(new Range(p, g, m, v, vmax, c), parameters.Length, 16, vmax == null ? 7 : 9);
+    }
+
+    /// <summary>Elements [start, end) of the update (vmax null: plain Adam).</summary>
+    private readonly unsafe struct Range(float* p0, float* g0, float* m0, float* v0, float* vmax0, AdamCoefficients c) : Kernels.IRangeOp
+    {
+        public void Run(int start, int end)
         {
-            if (V512.IsAccelerated) i = Run<Vector512<float>, V512>(ref p, ref g, ref m, ref v, c, i, n);
-            if (V256.IsAccelerated) i = Run<Vector256<float>, V256>(ref p, ref g, ref m, ref v, c, i, n);
-            if (V128.IsAccelerated) i = Run<Vector128<float>, V128>(ref p, ref g, ref m, ref v, c, i, n);
-            Run<float, Scalar>(ref p, ref g, ref m, ref v, c, i, n);
-            return;
+            ref float p = ref p0[start];
+            ref float g = ref g0[start];
+            ref float m = ref m0[start];
+            ref float v = ref v0[start];
+            int n = end - start, i = 0;
+            if (vmax0 == null)
+            {
+                if (V512.IsAccelerated) i = Run<Vector512<float>, V512>(ref p, ref g, ref m, ref v, c, i, n);
+                if (V256.IsAccelerated) i = Run<Vector256<float>, V256>(ref p, ref g, ref m, ref v, c, i, n);
+                if (V128.IsAccelerated) i = Run<Vector128<float>, V128>(ref p, ref g, ref m, ref v, c, i, n);
+                Run<float, Scalar>(ref p, ref g, ref m, ref v, c, i, n);
+                return;
+            }
+            ref float vmax = ref vmax0[start];
+            if (V512.IsAccelerated) i = RunAmsgrad<Vector512<float>, V512>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+            if (V256.IsAccelerated) i = RunAmsgrad<Vector256<float>, V256>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+            if (V128.IsAccelerated) i = RunAmsgrad<Vector128<float>, V128>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
+            RunAmsgrad<float, Scalar>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
         }
-        ref float vmax = ref MemoryMarshal.GetReference(maxSecondMoment);
-        if (V512.IsAccelerated) i = RunAmsgrad<Vector512<float>, V512>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
-        if (V256.IsAccelerated) i = RunAmsgrad<Vector256<float>, V256>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
-        if (V128.IsAccelerated) i = RunAmsgrad<Vector128<float>, V128>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
-        RunAmsgrad<float, Scalar>(ref p, ref g, ref m, ref v, ref vmax, c, i, n);
     }
 
     private static int RunAmsgrad<TV, TOps>(ref float p, ref float g, ref float m, ref float v, ref float vmax, in AdamCoefficients c, int i, int n)

@@ -37,6 +37,33 @@ public class DropoutTests
         Assert.InRange(kept / (double)n, 0.69, 0.71);
     }
 
+    [Theory]
+    [InlineData(0, 0.1f)]
+    [InlineData(1, 0.5f)]
+    [InlineData(17, 0.1f)]
+    [InlineData(1000, 0.9f)]
+    [InlineData(4099, 1e-7f)]          // below 2⁻²⁴: only u = 0 drops
+    [InlineData(4099, 0.33333334f)]    // p·2²⁴ not an integer
+    [InlineData(4099, 0.99999994f)]    // the largest float below 1
+    public void Forward_DrawsOneNextFloatPerElementInOrder_AndLeavesTheGeneratorWhereTheyWould(int n, float p)
+    {
+        // The mask is defined by NextFloat (the documented contract); the generator must end where n calls would leave it.
+        float[] x = Uniform(n, 5), y = new float[n], mask = new float[n];
+        var rng = new Rng(99);
+        var reference = new Rng(99);
+        rng.NextUInt64();
+        reference.NextUInt64();
+        Dropout.Forward(x, y, mask, p, rng);
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < n; i++)
+        {
+            float expected = reference.NextFloat() >= p ? scale : 0f;
+            Assert.True(expected == mask[i], $"mask[{i}] = {mask[i]}, expected {expected}");
+            Assert.Equal(x[i] * expected, y[i]);
+        }
+        Assert.Equal(reference.NextUInt64(), rng.NextUInt64());
+    }
+
     [Fact]
     public void Forward_SameSeed_SameMask_DifferentSeed_DifferentMask()
     {
