@@ -29,7 +29,7 @@ var lengthOption = new Option<int>("--length") { Description = "Characters to ge
 var dataOption = new Option<string>("--data") { Description = "Folder with train.txt.gz and test.txt.gz", DefaultValueFactory = _ => Path.Combine(AppContext.BaseDirectory, "data") };
 
 var validationOption = new Option<int>("--validation-characters") { Description = "Test characters the validation bpc is scored on (the issue's 200,000; fewer for a quick check)", DefaultValueFactory = _ => BitsPerCharacter.ValidationCharacters };
-var threadsOption = new Option<int>("--threads") { Description = "Threads a large matrix product may use (results are bit-identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
+var threadsOption = new Option<int>("--threads") { Description = "Threads one training or inference step may use: matrix products, attention, normalisation, dropout and the optimizer split their work (results are bit-identical for any count)", DefaultValueFactory = _ => Environment.ProcessorCount };
 var root = new RootCommand("Train a character-level language model on the Brown corpus, generate text and report validation bits per character.")
 {
     modelOption, stepsOption, seedOption, batchOption, outOption, promptOption, temperatureOption, topKOption, lengthOption, dataOption, threadsOption,
