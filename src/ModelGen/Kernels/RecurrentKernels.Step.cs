@@ -150,11 +150,13 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
         Simd.Store(row->COut + j, c);
         if (args.Train)
         {
-            Simd.Store(x, RecurrentMath.SigmoidOf(ei));
+            RecurrentMath.SigmoidAndTanh(ei, tg, out TV i, out TV g);
+            RecurrentMath.SigmoidAndTanh(eo, tcExp, out TV o, out TV tc);
+            Simd.Store(x, i);
             Simd.Store(x + h, RecurrentMath.SigmoidOf(ef));
-            Simd.Store(x + 2 * h, RecurrentMath.TanhOf(tg));
-            Simd.Store(x + 3 * h, RecurrentMath.SigmoidOf(eo));
-            Simd.Store(row->Aux + j, RecurrentMath.TanhOf(tcExp));
+            Simd.Store(x + 2 * h, g);
+            Simd.Store(x + 3 * h, o);
+            Simd.Store(row->Aux + j, tc);
         }
     }
 
@@ -217,28 +219,33 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
             }
             TV tc = cPending;   // at q = 0 a dummy zero: one spare exponential per tile
             RecurrentMath.Exp5(ref i, ref f, ref g, ref o, ref tc);   // now e^{−i}, e^{−f}, e^{−2g}, e^{−o}, e^{−2c_{q−1}}
-            if (q > 0) FinishRow(row - 1, j, eoPending, tc, train);
+            if (q > 0) FinishRow(row - 1, j, h, eoPending, tc, train);
             TV c = Simd.Fma(RecurrentMath.SigmoidOf(f), Simd.Load<TV>(row->CPrev + j), RecurrentMath.SigmoidTimesTanh(i, g));
             Simd.Store(row->COut + j, c);
             if (train)
             {
-                Simd.Store(x, RecurrentMath.SigmoidOf(i));
+                RecurrentMath.SigmoidAndTanh(i, g, out TV si, out TV tg);
+                Simd.Store(x, si);
                 Simd.Store(x + h, RecurrentMath.SigmoidOf(f));
-                Simd.Store(x + 2 * h, RecurrentMath.TanhOf(g));
-                Simd.Store(x + 3 * h, RecurrentMath.SigmoidOf(o));
+                Simd.Store(x + 2 * h, tg);
             }
             cPending = c;
             eoPending = o;
         }
-        FinishRow(rows + count - 1, j, eoPending, RecurrentMath.Exp(Simd.Multiply(Simd.Broadcast<TV>(-2f), cPending)), train);
+        FinishRow(rows + count - 1, j, h, eoPending, RecurrentMath.Exp(Simd.Multiply(Simd.Broadcast<TV>(-2f), cPending)), train);
     }
 
-    /// <summary>h_t = σ(o) ⊙ tanh(c_t) from e^{−o} and e^{−2c_t} (one division), and tanh(c_t) kept for backward when training.</summary>
+    /// <summary>h_t = σ(o) ⊙ tanh(c_t) from e^{−o} and e^{−2c_t} (one division), and o and tanh(c_t) kept for backward when training.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FinishRow<TV>(StepRow* row, int j, TV expO, TV exp2C, bool train) where TV : struct
+    private static void FinishRow<TV>(StepRow* row, int j, int h, TV expO, TV exp2C, bool train) where TV : struct
     {
         Simd.Store(row->HOut + j, RecurrentMath.SigmoidTimesTanh(expO, exp2C));
-        if (train) Simd.Store(row->Aux + j, RecurrentMath.TanhOf(exp2C));
+        if (train)
+        {
+            RecurrentMath.SigmoidAndTanh(expO, exp2C, out TV o, out TV tc);
+            Simd.Store(row->Gates + j + 3 * h, o);
+            Simd.Store(row->Aux + j, tc);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -402,16 +409,16 @@ internal static partial class RecurrentMath
 /// With E_x = e^{−x} (E_i, E_f, E_o) and T_x = e^{−2x} (T_g, T_c): σ(x) = 1/(1 + E_x) and tanh(x) = (1 − T_x)/(1 + T_x), so
 ///   σ(i)·tanh(g) = (1 − T_g) / ((1 + E_i)(1 + T_g))  and  σ(o)·tanh(c) = (1 − T_c) / ((1 + E_o)(1 + T_c)):
 /// one division for each product, three per unit with f's (vdivps is the cell's slowest instruction: 5 cycles a zmm on
-/// Zen 4, against 2 FMAs a cycle). Products of two 1 + e^{…} must stay finite: the exponent arguments are clamped to
-/// [ExpLo, <see cref="CellExpHi"/>] with e^44 = 1.3e19, so a product is at most 1.7e38 &lt; float.MaxValue; at the clamp
-/// σ(x) for x &lt; −44 is 7.8e-20 (not smaller) and tanh(x) for x &lt; −22 is −1 exactly, as in float arithmetic anyway.
-/// NaN propagates (Min/Max keep it). Training keeps σ and tanh themselves for backward: those take the usual divisions
-/// of the same exponentials (<see cref="SigmoidOf"/>, <see cref="TanhOf"/>), the outputs are the products' bits either way.
+/// Zen 4, against 2 FMAs a cycle). Products of two 1 + e^{…} must stay finite, and their reciprocal (training's, below) a
+/// normal float: the exponent arguments are clamped to [ExpLo, <see cref="CellExpHi"/>] with e^43 = 4.7e18, so a product is
+/// at most 2.2e37 &lt; 1/float.MinNormal; at the clamp σ(x) for x &lt; −43 is 2.1e-19 (not smaller) and tanh(x) for x &lt; −21.5
+/// is −1 to float precision. NaN propagates (Min/Max keep it). Training keeps σ and tanh themselves for backward: two per
+/// division again (<see cref="SigmoidAndTanh"/>) from the same exponentials; the outputs are the products' bits either way.
 /// </remarks>
 internal static partial class RecurrentMath
 {
-    /// <summary>Upper clamp of the cell's exponent arguments: (1 + e^44)² = 1.7e38 stays finite (see the remarks).</summary>
-    internal const float CellExpHi = 44f;
+    /// <summary>Upper clamp of the cell's exponent arguments: 1/(1 + e^43)² = 4.5e-38 is still a normal float (see the remarks).</summary>
+    internal const float CellExpHi = 43f;
 
     /// <summary>
     /// e^{−i}, e^{−f}, e^{−2g}, e^{−o}, e^{−2c} in place, each as <see cref="Exp"/> computes it (bit-identical), with the five
@@ -479,20 +486,25 @@ internal static partial class RecurrentMath
         return Divide(Simd.Subtract(one, exp2B), Simd.Multiply(Simd.Add(one, expA), Simd.Add(one, exp2B)));
     }
 
+    /// <summary>
+    /// σ(a) and tanh(b) from E_a = e^{−a} and T_b = e^{−2b} with one division: R = 1/((1 + E_a)(1 + T_b)), σ(a) = (1 + T_b)·R,
+    /// tanh(b) = (1 − T_b)(1 + E_a)·R (training keeps them for backward; two roundings more than a quotient each).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SigmoidAndTanh<TV>(TV expA, TV exp2B, out TV sigmoid, out TV tanh) where TV : struct
+    {
+        TV one = Simd.Broadcast<TV>(1f), da = Simd.Add(one, expA), db = Simd.Add(one, exp2B);
+        TV r = Divide(one, Simd.Multiply(da, db));
+        sigmoid = Simd.Multiply(db, r);
+        tanh = Simd.Multiply(Simd.Multiply(Simd.Subtract(one, exp2B), da), r);
+    }
+
     /// <summary>σ(x) = 1/(1 + E) from E = e^{−x}.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV SigmoidOf<TV>(TV expNeg) where TV : struct
     {
         TV one = Simd.Broadcast<TV>(1f);
         return Divide(one, Simd.Add(one, expNeg));
-    }
-
-    /// <summary>tanh(x) = 2/(1 + T) − 1 from T = e^{−2x} (FastTanh's form).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV TanhOf<TV>(TV exp2Neg) where TV : struct
-    {
-        TV one = Simd.Broadcast<TV>(1f);
-        return Simd.Subtract(Divide(Simd.Broadcast<TV>(2f), Simd.Add(one, exp2Neg)), one);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
