@@ -140,15 +140,20 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
             a2 = Simd.Add(a2, Simd.Add(Simd.Load<TV>(x + 2 * h), Simd.Load<TV>(b + 2 * h)));
             a3 = Simd.Add(a3, Simd.Add(Simd.Load<TV>(x + 3 * h), Simd.Load<TV>(b + 3 * h)));
         }
-        TV i = RecurrentMath.Sigmoid(a0), f = RecurrentMath.Sigmoid(a1), g = RecurrentMath.Tanh(a2), o = RecurrentMath.Sigmoid(a3);
-        TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
-        TV tc = RecurrentMath.Tanh(c);
-        Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
+        // Three divisions: f, σ(i)·tanh(g), σ(o)·tanh(c) (RecurrentMath's remarks); σ and tanh alone only for backward.
+        TV m2 = Simd.Broadcast<TV>(-2f);
+        TV ei = RecurrentMath.Exp(RecurrentMath.Negate(a0)), ef = RecurrentMath.Exp(RecurrentMath.Negate(a1));
+        TV tg = RecurrentMath.Exp(Simd.Multiply(m2, a2)), eo = RecurrentMath.Exp(RecurrentMath.Negate(a3));
+        TV c = Simd.Fma(RecurrentMath.SigmoidOf(ef), Simd.Load<TV>(row->CPrev + j), RecurrentMath.SigmoidTimesTanh(ei, tg));
+        TV tcExp = RecurrentMath.Exp(Simd.Multiply(m2, c));
+        Simd.Store(row->HOut + j, RecurrentMath.SigmoidTimesTanh(eo, tcExp));
         Simd.Store(row->COut + j, c);
         if (args.Train)
         {
+            RecurrentMath.SigmoidAndTanh(ei, tg, out TV i, out TV g);
+            RecurrentMath.SigmoidAndTanh(eo, tcExp, out TV o, out TV tc);
             Simd.Store(x, i);
-            Simd.Store(x + h, f);
+            Simd.Store(x + h, RecurrentMath.SigmoidOf(ef));
             Simd.Store(x + 2 * h, g);
             Simd.Store(x + 3 * h, o);
             Simd.Store(row->Aux + j, tc);
@@ -180,7 +185,7 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
 
     /// <remarks>
     /// Software-pipelined over the rows: row q's four gate activations and row q−1's tanh(c) run as five independent
-    /// exponentials in lockstep (<see cref="RecurrentMath.Activate5"/>). One row on its own is two dependent chains of
+    /// exponentials in lockstep (<see cref="RecurrentMath.Exp5"/>). One row on its own is two dependent chains of
     /// ~60 cycles (the gates, then tanh of the new c) that the out-of-order window, filled by one row's ~150
     /// instructions, barely overlaps with the next row's; five chains side by side keep the FMA pipes busy instead.
     /// </remarks>
@@ -191,7 +196,7 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
         bool train = args.Train;
         float* b = args.Bias + j;
         TV bi = Simd.Load<TV>(b), bf = Simd.Load<TV>(b + h), bg = Simd.Load<TV>(b + 2 * h), bo = Simd.Load<TV>(b + 3 * h);
-        TV cPending = default, oPending = default;   // row q−1's c_t and o, waiting for tanh(c_t)
+        TV cPending = default, eoPending = default;   // row q−1's c_t and e^{−o}, waiting for e^{−2c_t}
         bool fused = args.InputInAcc;
         for (int q = 0; q < count; q++)
         {
@@ -213,29 +218,34 @@ internal readonly unsafe struct LstmCell : IRecurrentCell
                 o = Simd.Add(Simd.Load<TV>(a + 3 * w), Simd.Add(Simd.Load<TV>(x + 3 * h), bo));
             }
             TV tc = cPending;   // at q = 0 a dummy zero: one spare exponential per tile
-            RecurrentMath.Activate5(ref i, ref f, ref g, ref o, ref tc);
-            if (q > 0) FinishRow(row - 1, j, oPending, tc, train);
-            TV c = Simd.Fma(f, Simd.Load<TV>(row->CPrev + j), Simd.Multiply(i, g));
+            RecurrentMath.Exp5(ref i, ref f, ref g, ref o, ref tc);   // now e^{−i}, e^{−f}, e^{−2g}, e^{−o}, e^{−2c_{q−1}}
+            if (q > 0) FinishRow(row - 1, j, h, eoPending, tc, train);
+            TV c = Simd.Fma(RecurrentMath.SigmoidOf(f), Simd.Load<TV>(row->CPrev + j), RecurrentMath.SigmoidTimesTanh(i, g));
             Simd.Store(row->COut + j, c);
             if (train)
             {
-                Simd.Store(x, i);
-                Simd.Store(x + h, f);
-                Simd.Store(x + 2 * h, g);
-                Simd.Store(x + 3 * h, o);
+                RecurrentMath.SigmoidAndTanh(i, g, out TV si, out TV tg);
+                Simd.Store(x, si);
+                Simd.Store(x + h, RecurrentMath.SigmoidOf(f));
+                Simd.Store(x + 2 * h, tg);
             }
             cPending = c;
-            oPending = o;
+            eoPending = o;
         }
-        FinishRow(rows + count - 1, j, oPending, RecurrentMath.Tanh(cPending), train);
+        FinishRow(rows + count - 1, j, h, eoPending, RecurrentMath.Exp(Simd.Multiply(Simd.Broadcast<TV>(-2f), cPending)), train);
     }
 
-    /// <summary>h_t = o ⊙ tanh(c_t), and tanh(c_t) kept for backward when training.</summary>
+    /// <summary>h_t = σ(o) ⊙ tanh(c_t) from e^{−o} and e^{−2c_t} (one division), and o and tanh(c_t) kept for backward when training.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FinishRow<TV>(StepRow* row, int j, TV o, TV tc, bool train) where TV : struct
+    private static void FinishRow<TV>(StepRow* row, int j, int h, TV expO, TV exp2C, bool train) where TV : struct
     {
-        Simd.Store(row->HOut + j, Simd.Multiply(o, tc));
-        if (train) Simd.Store(row->Aux + j, tc);
+        Simd.Store(row->HOut + j, RecurrentMath.SigmoidTimesTanh(expO, exp2C));
+        if (train)
+        {
+            RecurrentMath.SigmoidAndTanh(expO, exp2C, out TV o, out TV tc);
+            Simd.Store(row->Gates + j + 3 * h, o);
+            Simd.Store(row->Aux + j, tc);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
@@ -394,16 +404,28 @@ internal static partial class RecurrentMath
     }
 }
 
-/// <summary>The LSTM's five activations of one row in lockstep (see <see cref="LstmCell.ForwardRows"/>).</summary>
+/// <summary>The LSTM cell's exponentials, and the cell update with three divisions instead of five.</summary>
+/// <remarks>
+/// With E_x = e^{−x} (E_i, E_f, E_o) and T_x = e^{−2x} (T_g, T_c): σ(x) = 1/(1 + E_x) and tanh(x) = (1 − T_x)/(1 + T_x), so
+///   σ(i)·tanh(g) = (1 − T_g) / ((1 + E_i)(1 + T_g))  and  σ(o)·tanh(c) = (1 − T_c) / ((1 + E_o)(1 + T_c)):
+/// one division for each product, three per unit with f's (vdivps is the cell's slowest instruction: 5 cycles a zmm on
+/// Zen 4, against 2 FMAs a cycle). Products of two 1 + e^{…} must stay finite, and their reciprocal (training's, below) a
+/// normal float: the exponent arguments are clamped to [ExpLo, <see cref="CellExpHi"/>] with e^43 = 4.7e18, so a product is
+/// at most 2.2e37 &lt; 1/float.MinNormal; at the clamp σ(x) for x &lt; −43 is 2.1e-19 (not smaller) and tanh(x) for x &lt; −21.5
+/// is −1 to float precision. NaN propagates (Min/Max keep it). Training keeps σ and tanh themselves for backward: two per
+/// division again (<see cref="SigmoidAndTanh"/>) from the same exponentials; the outputs are the products' bits either way.
+/// </remarks>
 internal static partial class RecurrentMath
 {
+    /// <summary>Upper clamp of the cell's exponent arguments: 1/(1 + e^43)² = 4.5e-38 is still a normal float (see the remarks).</summary>
+    internal const float CellExpHi = 43f;
+
     /// <summary>
-    /// i ← σ(i), f ← σ(f), g ← tanh(g), o ← σ(o), c ← tanh(c): <see cref="VectorMath.FastSigmoid(Vector512{float})"/> and
-    /// <see cref="VectorMath.FastTanh(Vector512{float})"/> operation for operation (bit-identical results), with the five
+    /// e^{−i}, e^{−f}, e^{−2g}, e^{−o}, e^{−2c} in place, each as <see cref="Exp"/> computes it (bit-identical), with the five
     /// exponentials' steps interleaved so that independent instructions sit next to each other.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Activate5<TV>(ref TV i, ref TV f, ref TV g, ref TV o, ref TV c) where TV : struct
+    public static void Exp5<TV>(ref TV i, ref TV f, ref TV g, ref TV o, ref TV c) where TV : struct
     {
         TV m2 = Simd.Broadcast<TV>(-2f);
         TV x0 = Clamp(Negate(i)), x1 = Clamp(Negate(f)), x2 = Clamp(Simd.Multiply(m2, g)), x3 = Clamp(Negate(o)), x4 = Clamp(Simd.Multiply(m2, c));
@@ -425,17 +447,64 @@ internal static partial class RecurrentMath
         TV p0 = Simd.Fma(e0, x0, e1), p1 = Simd.Fma(e0, x1, e1), p2 = Simd.Fma(e0, x2, e1), p3 = Simd.Fma(e0, x3, e1), p4 = Simd.Fma(e0, x4, e1);
         Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.GP2);
         Horner(ref p0, ref p1, ref p2, ref p3, ref p4, x0, x1, x2, x3, x4, VectorMath.GP3);
-        TV one = Simd.Broadcast<TV>(1f), two = Simd.Broadcast<TV>(2f);
+        TV one = Simd.Broadcast<TV>(1f);
         p0 = Simd.Fma(p0, Simd.Multiply(x0, x0), Simd.Add(x0, one));
         p1 = Simd.Fma(p1, Simd.Multiply(x1, x1), Simd.Add(x1, one));
         p2 = Simd.Fma(p2, Simd.Multiply(x2, x2), Simd.Add(x2, one));
         p3 = Simd.Fma(p3, Simd.Multiply(x3, x3), Simd.Add(x3, one));
         p4 = Simd.Fma(p4, Simd.Multiply(x4, x4), Simd.Add(x4, one));
-        i = Divide(one, Simd.Add(one, Scale(p0, s0)));
-        f = Divide(one, Simd.Add(one, Scale(p1, s1)));
-        g = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p2, s2))), one);
-        o = Divide(one, Simd.Add(one, Scale(p3, s3)));
-        c = Simd.Subtract(Divide(two, Simd.Add(one, Scale(p4, s4))), one);
+        i = Scale(p0, s0);
+        f = Scale(p1, s1);
+        g = Scale(p2, s2);
+        o = Scale(p3, s3);
+        c = Scale(p4, s4);
+    }
+
+    /// <summary>e^x for x clamped to [ExpLo, <see cref="CellExpHi"/>]: <see cref="VectorMath.FastExp(Vector512{float})"/>'s steps (one chain of <see cref="Exp5"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp<TV>(TV x) where TV : struct
+    {
+        x = Clamp(x);
+        TV sh = Simd.Broadcast<TV>(VectorMath.ExpShifter);
+        TV s = Simd.Fma(x, Simd.Broadcast<TV>(VectorMath.ExpLog2E), sh);
+        TV n = Simd.Subtract(s, sh);
+        x = VectorMath.FusedMultiplyAdd
+            ? Simd.Fma(n, Simd.Broadcast<TV>(-VectorMath.ExpLn2), x)
+            : Simd.Fma(n, Simd.Broadcast<TV>(-VectorMath.ExpC2), Simd.Fma(n, Simd.Broadcast<TV>(-VectorMath.ExpC1), x));
+        TV p = Simd.Fma(Simd.Broadcast<TV>(VectorMath.GP0), x, Simd.Broadcast<TV>(VectorMath.GP1));
+        p = Simd.Fma(p, x, Simd.Broadcast<TV>(VectorMath.GP2));
+        p = Simd.Fma(p, x, Simd.Broadcast<TV>(VectorMath.GP3));
+        p = Simd.Fma(p, Simd.Multiply(x, x), Simd.Add(x, Simd.Broadcast<TV>(1f)));
+        return Scale(p, s);
+    }
+
+    /// <summary>σ(a)·tanh(b) = (1 − T_b) / ((1 + E_a)(1 + T_b)) from E_a = e^{−a} and T_b = e^{−2b}: one division.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SigmoidTimesTanh<TV>(TV expA, TV exp2B) where TV : struct
+    {
+        TV one = Simd.Broadcast<TV>(1f);
+        return Divide(Simd.Subtract(one, exp2B), Simd.Multiply(Simd.Add(one, expA), Simd.Add(one, exp2B)));
+    }
+
+    /// <summary>
+    /// σ(a) and tanh(b) from E_a = e^{−a} and T_b = e^{−2b} with one division: R = 1/((1 + E_a)(1 + T_b)), σ(a) = (1 + T_b)·R,
+    /// tanh(b) = (1 − T_b)(1 + E_a)·R (training keeps them for backward; two roundings more than a quotient each).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SigmoidAndTanh<TV>(TV expA, TV exp2B, out TV sigmoid, out TV tanh) where TV : struct
+    {
+        TV one = Simd.Broadcast<TV>(1f), da = Simd.Add(one, expA), db = Simd.Add(one, exp2B);
+        TV r = Divide(one, Simd.Multiply(da, db));
+        sigmoid = Simd.Multiply(db, r);
+        tanh = Simd.Multiply(Simd.Multiply(Simd.Subtract(one, exp2B), da), r);
+    }
+
+    /// <summary>σ(x) = 1/(1 + E) from E = e^{−x}.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SigmoidOf<TV>(TV expNeg) where TV : struct
+    {
+        TV one = Simd.Broadcast<TV>(1f);
+        return Divide(one, Simd.Add(one, expNeg));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -445,19 +514,19 @@ internal static partial class RecurrentMath
         p0 = Simd.Fma(p0, x0, k); p1 = Simd.Fma(p1, x1, k); p2 = Simd.Fma(p2, x2, k); p3 = Simd.Fma(p3, x3, k); p4 = Simd.Fma(p4, x4, k);
     }
 
-    /// <summary>FastExp's clamp to [ExpLo, ExpHi].</summary>
+    /// <summary>The cell's clamp to [ExpLo, <see cref="CellExpHi"/>].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TV Clamp<TV>(TV x) where TV : struct
     {
         if (typeof(TV) == typeof(Vector512<float>))
-            return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Min(Vector512.Max(Unsafe.BitCast<TV, Vector512<float>>(x), Vector512.Create(VectorMath.ExpLo)), Vector512.Create(VectorMath.ExpHi)));
+            return Unsafe.BitCast<Vector512<float>, TV>(Vector512.Min(Vector512.Max(Unsafe.BitCast<TV, Vector512<float>>(x), Vector512.Create(VectorMath.ExpLo)), Vector512.Create(CellExpHi)));
         if (typeof(TV) == typeof(Vector256<float>))
-            return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Min(Vector256.Max(Unsafe.BitCast<TV, Vector256<float>>(x), Vector256.Create(VectorMath.ExpLo)), Vector256.Create(VectorMath.ExpHi)));
-        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Min(Vector128.Max(Unsafe.BitCast<TV, Vector128<float>>(x), Vector128.Create(VectorMath.ExpLo)), Vector128.Create(VectorMath.ExpHi)));
+            return Unsafe.BitCast<Vector256<float>, TV>(Vector256.Min(Vector256.Max(Unsafe.BitCast<TV, Vector256<float>>(x), Vector256.Create(VectorMath.ExpLo)), Vector256.Create(CellExpHi)));
+        return Unsafe.BitCast<Vector128<float>, TV>(Vector128.Min(Vector128.Max(Unsafe.BitCast<TV, Vector128<float>>(x), Vector128.Create(VectorMath.ExpLo)), Vector128.Create(CellExpHi)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Negate<TV>(TV x) where TV : struct
+    internal static TV Negate<TV>(TV x) where TV : struct
     {
         if (typeof(TV) == typeof(Vector512<float>)) return Unsafe.BitCast<Vector512<float>, TV>(-Unsafe.BitCast<TV, Vector512<float>>(x));
         if (typeof(TV) == typeof(Vector256<float>)) return Unsafe.BitCast<Vector256<float>, TV>(-Unsafe.BitCast<TV, Vector256<float>>(x));
