@@ -236,7 +236,7 @@ public sealed partial class Trainer
     /// <summary>
     /// Trains a one-input sequence model on token sequences for <paramref name="epochs"/> epochs, evaluating on
     /// <paramref name="validation"/> after each: each minibatch of <paramref name="batchSize"/> sequences is padded to its
-    /// longest T (<see cref="SequenceBatchLoader"/>), run through <c>ForwardTrain(inputs, output, batch, T, lengths)</c>,
+    /// longest T (<see cref="SequenceBatchLoader{TInput}"/>), run through <c>ForwardTrain(inputs, output, batch, T, lengths)</c>,
     /// scored by the loss and back-propagated. With an output per position the loss is over the batch's [batch·T] rows of
     /// logits (padded positions ignored: the mean over the batch's labelled tokens, and losses and accuracies are per
     /// token); with one output per sequence it is over the batch's [batch] rows, one label each. Everything else is as in

@@ -15,7 +15,7 @@ public class SequenceDataTests
     {
         var data = Tagged();
         Assert.Equal((4, 4, true, 9L), (data.Count, data.LongestSequence, data.LabelsPerPosition, data.LabelCount));
-        var loader = new SequenceBatchLoader(data, batchSize: 3, shuffle: false, padId: 0);
+        var loader = new SequenceBatchLoader<int>(data, batchSize: 3, shuffle: false, padValue: 0);
         Assert.Equal(2, loader.BatchesPerEpoch);
         Assert.True(loader.TryNext(out var b));
         Assert.Equal((3, 4, 7), (b.Size, b.Seq, b.TokenCount));
@@ -37,7 +37,7 @@ public class SequenceDataTests
         var data = SequenceDataset.Classification([[5, 6, 7], [8], [9, 10]], [2, 0, 1]);
         Assert.False(data.LabelsPerPosition);
         Assert.Equal(3L, data.LabelCount);
-        var loader = new SequenceBatchLoader(data, batchSize: 3, shuffle: false, padId: 1);
+        var loader = new SequenceBatchLoader<int>(data, batchSize: 3, shuffle: false, padValue: 1);
         Assert.True(loader.TryNext(out var b));
         Assert.Equal((3, 3, 3), (b.Size, b.Seq, b.TokenCount));
         Assert.Equal([5, 6, 7, 8, 1, 1, 9, 10, 1], b.Inputs.ToArray());
@@ -78,21 +78,21 @@ public class SequenceDataTests
     public void StartEpoch_OrderDependsOnlyOnSeedAndEpoch()
     {
         var data = new SequenceDataset(Enumerable.Range(0, 23).Select(i => new[] { i }).ToArray(), Enumerable.Range(0, 23).Select(i => new[] { 0 }).ToArray());
-        int[] Order(SequenceBatchLoader loader, int epoch)
+        int[] Order(SequenceBatchLoader<int> loader, int epoch)
         {
             loader.StartEpoch(epoch);
             var seen = new List<int>();
             while (loader.TryNext(out var b)) seen.AddRange(b.Inputs.ToArray());
             return seen.ToArray();
         }
-        var x = new SequenceBatchLoader(data, 4, shuffle: true, seed: 5);
-        var y = new SequenceBatchLoader(data, 4, shuffle: true, seed: 5);
+        var x = new SequenceBatchLoader<int>(data, 4, shuffle: true, seed: 5);
+        var y = new SequenceBatchLoader<int>(data, 4, shuffle: true, seed: 5);
         Order(y, 0);
         Assert.Equal(Order(x, 2), Order(y, 2));
         Assert.NotEqual(Order(x, 0), Order(x, 1));
         Assert.Equal(Enumerable.Range(0, 23), Order(x, 1).Order());
-        Assert.Equal(Enumerable.Range(0, 23), Order(new SequenceBatchLoader(data, 4, shuffle: false), 3));
-        Assert.Equal(5, new SequenceBatchLoader(data, 4, shuffle: true, dropLast: true).BatchesPerEpoch);
+        Assert.Equal(Enumerable.Range(0, 23), Order(new SequenceBatchLoader<int>(data, 4, shuffle: false), 3));
+        Assert.Equal(5, new SequenceBatchLoader<int>(data, 4, shuffle: true, dropLast: true).BatchesPerEpoch);
         // The same seed visits the examples in the same order as the other loaders (one EpochOrder).
         var pairs = Seq2SeqDataset.TeacherForced(Enumerable.Range(0, 23).Select(i => new[] { i }).ToArray(), Enumerable.Range(0, 23).Select(i => new[] { 0 }).ToArray(), 1);
         var pairLoader = new Seq2SeqBatchLoader(pairs, 4, shuffle: true, seed: 5);
@@ -107,7 +107,7 @@ public class SequenceDataTests
     {
         // Per batch; StartEpoch draws the epoch's order from a new generator (once per epoch), outside the windows.
         var many = Enumerable.Range(0, 100).Select(i => new[] { 3 + i % 5, 4 }[..(1 + i % 2)]).ToArray();
-        var loader = new SequenceBatchLoader(new SequenceDataset(many, many), 2, shuffle: true, seed: 3);
+        var loader = new SequenceBatchLoader<int>(new SequenceDataset(many, many), 2, shuffle: true, seed: 3);
         int epoch = 0;
         AllocationAssert.SteadyStateAllocatesNothing(() => Assert.True(loader.TryNext(out _)), callsPerWindow: 10, warmUpCalls: 3,
             beforeEachWindow: () => loader.StartEpoch(++epoch));
@@ -124,6 +124,6 @@ public class SequenceDataTests
         Assert.Contains("Sequence 1 is null", Assert.Throws<ArgumentNullException>(() => new SequenceDataset([[1], null!], [[1], [2]])).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => Tagged().Length(4));
         Assert.Throws<ArgumentException>(() => Tagged().ReadExample(0, new int[2], new int[2]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceBatchLoader(Tagged(), 0, shuffle: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SequenceBatchLoader<int>(Tagged(), 0, shuffle: false));
     }
 }

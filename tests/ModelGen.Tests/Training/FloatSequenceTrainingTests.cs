@@ -359,7 +359,7 @@ public class FloatSequenceTrainingTests
             return new SequenceDataset(inputs, labels, idsPerPosition: 2);
         }
         // The loader pads position by position: [B, T, 2] ids, the pad id in both columns past each end.
-        var loader = new SequenceBatchLoader(new SequenceDataset([[1, 2], [3, 0, 4, 1, 5, 2]], [[0], [0, 1, 2]], idsPerPosition: 2), 2, shuffle: false, padId: 6);
+        var loader = new SequenceBatchLoader<int>(new SequenceDataset([[1, 2], [3, 0, 4, 1, 5, 2]], [[0], [0, 1, 2]], idsPerPosition: 2), 2, shuffle: false, padValue: 6);
         Assert.True(loader.TryNext(out var b));
         Assert.Equal(new[] { 1, 2, 6, 6, 6, 6, 3, 0, 4, 1, 5, 2 }, b.Inputs.ToArray());
         Assert.Equal(new[] { 0, -100, -100, 0, 1, 2 }, b.Labels.ToArray());

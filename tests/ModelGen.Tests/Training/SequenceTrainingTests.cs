@@ -157,7 +157,7 @@ public class SequenceTrainingTests
         var manual = new PreviousTokenTagger(seed: 8);
         var optimizer = new Adam(3e-3f);
         var loss = TokenLoss;
-        var loader = new SequenceBatchLoader(train, batchSize, shuffle: true, seed);
+        var loader = new SequenceBatchLoader<int>(train, batchSize, shuffle: true, seed);
         var logits = new float[batchSize * train.LongestSequence * Tags];
         var dLogits = new float[logits.Length];
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -185,7 +185,7 @@ public class SequenceTrainingTests
         Assert.True(fitted.Parameters.SequenceEqual(manual.Parameters), "Fit's parameters differ from the hand-written loop's");
 
         // Validation: the mean over validation tokens of the inference forward, in one padded batch.
-        var check = new SequenceBatchLoader(validation, 256, shuffle: false);
+        var check = new SequenceBatchLoader<int>(validation, 256, shuffle: false);
         Assert.True(check.TryNext(out var all));
         int positions = all.Size * all.Seq;
         var output = new float[positions * Tags];
